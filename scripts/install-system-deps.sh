@@ -5,6 +5,11 @@ set -euo pipefail
 need=()
 command -v socat >/dev/null || need+=(socat)
 command -v udevadm >/dev/null || need+=(udev)
+# The real-VS-Code end-to-end test: Chromium drives code-server; code-server's
+# install needs ripgrep (cached, not downloaded) and libkrb5-dev (kerberos build).
+command -v chromium >/dev/null || need+=(chromium)
+command -v rg >/dev/null || need+=(ripgrep)
+dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
