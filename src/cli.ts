@@ -3,7 +3,11 @@ import { OtaError } from './core/errors';
 
 type Command = { run(argv: string[]): Promise<number>; summary: string };
 
-const commands: Record<string, () => Promise<Command>> = {};
+const commands: Record<string, () => Promise<Command>> = {
+  manifest: () => import('./cli/manifest'),
+  bundle: () => import('./cli/bundle'),
+  verify: () => import('./cli/verify'),
+};
 
 function usage(): string {
   const lines = Object.keys(commands)

@@ -1,0 +1,329 @@
+// Release manifests (schema 1, DESIGN.md): build from a project tree, write
+// byte-for-byte deterministically, read back with validation.
+import { execFile } from 'node:child_process';
+import { basename, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { OtaError } from './errors';
+import { hashFile } from './hash';
+import { MANIFEST_SCHEMA, type Manifest, type ManifestBundle, type ManifestFile } from './manifest-types';
+import { checkReleasePath } from './paths';
+import { compareVersions, parseVersion } from './version';
+import { listProjectFiles, type ProjectFile, type WalkOptions } from './walk';
+
+export { listProjectFiles };
+
+export interface BuildOptions extends WalkOptions {
+  /** Else the highest `v*` git tag of the project. */
+  version?: string;
+  /** Else the directory's name. */
+  name?: string;
+  /** ISO time or Date; else SOURCE_DATE_EPOCH, else the date of the last commit touching the project. */
+  created?: string | Date;
+  delete?: string[];
+  keep?: string[];
+  hooks?: { post_update?: string; rollback?: string };
+  /** ISO time or Date after which boards refuse the release. */
+  expires?: string | Date;
+  bundle?: ManifestBundle;
+  /** Environment to read SOURCE_DATE_EPOCH from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+const run = promisify(execFile);
+
+/** Hashes this many files at once: enough to keep the disk and both cores busy. */
+const PARALLEL = 8;
+
+async function git(dir: string, args: string[]): Promise<string | undefined> {
+  try {
+    const { stdout } = await run('git', args, { cwd: dir });
+    return stdout.trim();
+  } catch {
+    return undefined; // not a repository, or git missing: the caller falls back or says what to pass
+  }
+}
+
+/** ISO 8601 UTC to the second, the form the manifest uses. */
+export function isoSeconds(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function toDate(value: string | Date, what: string): Date {
+  const d = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(d.getTime()))
+    throw new OtaError('bad-date', `${what} ${JSON.stringify(value)} is not a date`);
+  return d;
+}
+
+/** Where `created` comes from, in order: explicit, SOURCE_DATE_EPOCH, last commit touching `dir`. */
+export async function resolveCreated(
+  dir: string,
+  created?: string | Date,
+  env = process.env,
+): Promise<string> {
+  if (created !== undefined) return isoSeconds(toDate(created, 'created'));
+  const epoch = env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && epoch !== '') {
+    if (!/^\d+$/.test(epoch))
+      throw new OtaError('bad-date', `SOURCE_DATE_EPOCH ${JSON.stringify(epoch)} is not a number`);
+    return isoSeconds(new Date(Number(epoch) * 1000));
+  }
+  const ct = await git(dir, ['log', '-1', '--format=%ct', '--', '.']);
+  if (ct) return isoSeconds(new Date(Number(ct) * 1000));
+  throw new OtaError(
+    'no-created',
+    `cannot date the release of ${dir} deterministically: pass --created, set SOURCE_DATE_EPOCH, or commit the project to git`,
+  );
+}
+
+/** The version to release: explicit, else the highest semver `v*` tag. */
+export async function resolveVersion(dir: string, version?: string): Promise<string> {
+  if (version !== undefined) return parseVersion(version).text;
+  const tags = (await git(dir, ['tag', '--list', 'v*']))?.split('\n').filter(Boolean) ?? [];
+  const versions = tags.flatMap((t) => {
+    try {
+      return [parseVersion(t)];
+    } catch {
+      return [];
+    }
+  });
+  if (versions.length === 0) {
+    throw new OtaError(
+      'no-version',
+      `no version given and no v* git tag in ${dir}: pass --version (e.g. 1.0.0)`,
+    );
+  }
+  versions.sort(compareVersions);
+  return versions[versions.length - 1].text;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Hashes listed project files into manifest entries (same order). */
+export function hashProjectFiles(files: ProjectFile[]): Promise<ManifestFile[]> {
+  return mapLimit(files, PARALLEL, async (f) => ({ path: f.path, ...(await hashFile(f.abs)) }));
+}
+
+function checkPaths(list: string[] | undefined, what: string): string[] | undefined {
+  if (!list) return undefined;
+  for (const p of list) {
+    try {
+      checkReleasePath(p);
+    } catch (err) {
+      throw new OtaError('bad-path', `${what}: ${(err as Error).message}`);
+    }
+  }
+  return [...new Set(list)].sort();
+}
+
+/** Walks, hashes and describes a project as a manifest. */
+export async function buildManifest(dir: string, opts: BuildOptions = {}): Promise<Manifest> {
+  const version = await resolveVersion(dir, opts.version);
+  const created = await resolveCreated(dir, opts.created, opts.env);
+  const files = await hashProjectFiles(await listProjectFiles(dir, opts));
+  return assembleManifest({
+    name: opts.name ?? basename(resolve(dir)),
+    version,
+    created,
+    files,
+    delete: opts.delete,
+    keep: opts.keep,
+    hooks: opts.hooks,
+    bundle: opts.bundle,
+    expires: opts.expires === undefined ? undefined : isoSeconds(toDate(opts.expires, 'expires')),
+  });
+}
+
+/** Checks the cross-field rules and returns the manifest with optional fields normalised. */
+function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (!m.name || /[\u0000-\u001f/\\]/.test(m.name)) {
+    throw new OtaError(
+      'bad-name',
+      `release name ${JSON.stringify(m.name)} must be non-empty, without / \\ or control characters`,
+    );
+  }
+  const paths = new Set(m.files.map((f) => f.path));
+  const del = checkPaths(m.delete, 'delete');
+  const clash = del?.find((p) => paths.has(p));
+  if (clash) throw new OtaError('delete-conflict', `${clash} is both shipped and listed in delete`);
+  const keep = checkPaths(m.keep, 'keep');
+  let hooks: Manifest['hooks'];
+  if (m.hooks && (m.hooks.post_update || m.hooks.rollback)) {
+    hooks = {};
+    for (const key of ['post_update', 'rollback'] as const) {
+      const h = m.hooks[key];
+      if (!h) continue;
+      checkPaths([h], `hook ${key}`);
+      if (!paths.has(h))
+        throw new OtaError('hook-missing', `hook ${key} ${h} is not one of the release files`);
+      hooks[key] = h;
+    }
+  }
+  return {
+    schema: MANIFEST_SCHEMA,
+    name: m.name,
+    version: m.version,
+    created: m.created,
+    files: m.files,
+    ...(del?.length ? { delete: del } : {}),
+    ...(keep?.length ? { keep } : {}),
+    ...(hooks ? { hooks } : {}),
+    ...(m.bundle ? { bundle: m.bundle } : {}),
+    ...(m.expires ? { expires: m.expires } : {}),
+  };
+}
+
+/** Rebuilds every object with keys in DESIGN.md order, so the bytes never depend on how it was built. */
+function ordered(m: Manifest): Manifest {
+  return {
+    schema: m.schema,
+    name: m.name,
+    version: m.version,
+    created: m.created,
+    files: m.files.map((f) => ({ path: f.path, size: f.size, sha1: f.sha1, sha256: f.sha256 })),
+    ...(m.delete ? { delete: m.delete } : {}),
+    ...(m.keep ? { keep: m.keep } : {}),
+    ...(m.hooks
+      ? {
+          hooks: {
+            ...(m.hooks.post_update ? { post_update: m.hooks.post_update } : {}),
+            ...(m.hooks.rollback ? { rollback: m.hooks.rollback } : {}),
+          },
+        }
+      : {}),
+    ...(m.bundle ? { bundle: { name: m.bundle.name, size: m.bundle.size, sha256: m.bundle.sha256 } } : {}),
+    ...(m.expires ? { expires: m.expires } : {}),
+  };
+}
+
+/** The published bytes: 2-space JSON, keys in DESIGN order, trailing newline. */
+export function serializeManifest(m: Manifest): Buffer {
+  return Buffer.from(JSON.stringify(ordered(m), null, 2) + '\n', 'utf8');
+}
+
+const HEX40 = /^[0-9a-f]{40}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function bad(msg: string): never {
+  throw new OtaError('bad-manifest', `invalid manifest: ${msg}`);
+}
+
+function str(v: unknown, what: string): string {
+  if (typeof v !== 'string') bad(`${what} must be a string`);
+  return v;
+}
+
+function size(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    bad(`${what} must be a non-negative integer`);
+  return v;
+}
+
+function hex(v: unknown, re: RegExp, what: string): string {
+  if (typeof v !== 'string' || !re.test(v)) bad(`${what} must be lowercase hex of the right length`);
+  return v;
+}
+
+function obj(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(`${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+function pathList(v: unknown, what: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) bad(`${what} must be an array of paths`);
+  return v.map((p, i) => releasePath(p, `${what}[${i}]`));
+}
+
+function releasePath(v: unknown, what: string): string {
+  try {
+    return checkReleasePath(str(v, what));
+  } catch (err) {
+    if (err instanceof OtaError && err.code === 'bad-path') bad(`${what}: ${err.message}`);
+    throw err;
+  }
+}
+
+function isoDate(v: unknown, what: string): string {
+  const s = str(v, what);
+  if (!/^\d{4}-\d\d-\d\dT/.test(s) || Number.isNaN(Date.parse(s))) bad(`${what} must be an ISO 8601 date`);
+  return s;
+}
+
+/** Parses and validates manifest bytes. Unknown keys are dropped; a newer schema is refused. */
+export function parseManifest(bytes: Uint8Array): Manifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    bad(`not UTF-8 JSON (${(err as Error).message})`);
+  }
+  const o = obj(value, 'manifest');
+  if (typeof o.schema !== 'number' || !Number.isInteger(o.schema) || o.schema < 1)
+    bad('schema must be a positive integer');
+  if (o.schema > MANIFEST_SCHEMA) {
+    throw new OtaError(
+      'schema-unsupported',
+      `manifest schema ${o.schema} is newer than this tool understands (${MANIFEST_SCHEMA}): update the tool`,
+    );
+  }
+  const version = str(o.version, 'version');
+  try {
+    parseVersion(version);
+  } catch {
+    bad(`version ${JSON.stringify(version)} is not semver-like`);
+  }
+  if (!Array.isArray(o.files)) bad('files must be an array');
+  const seen = new Set<string>();
+  const files = o.files.map((f, i): ManifestFile => {
+    const e = obj(f, `files[${i}]`);
+    const path = releasePath(e.path, `files[${i}].path`);
+    if (seen.has(path)) bad(`files lists ${path} twice`);
+    seen.add(path);
+    return {
+      path,
+      size: size(e.size, `files[${i}].size`),
+      sha1: hex(e.sha1, HEX40, `files[${i}].sha1`),
+      sha256: hex(e.sha256, HEX64, `files[${i}].sha256`),
+    };
+  });
+  const m: Manifest = {
+    schema: o.schema,
+    name: str(o.name, 'name'),
+    version,
+    created: isoDate(o.created, 'created'),
+    files,
+  };
+  const del = pathList(o.delete, 'delete');
+  if (del) m.delete = del;
+  const keep = pathList(o.keep, 'keep');
+  if (keep) m.keep = keep;
+  if (o.hooks !== undefined) {
+    const h = obj(o.hooks, 'hooks');
+    m.hooks = {};
+    if (h.post_update !== undefined) m.hooks.post_update = releasePath(h.post_update, 'hooks.post_update');
+    if (h.rollback !== undefined) m.hooks.rollback = releasePath(h.rollback, 'hooks.rollback');
+  }
+  if (o.bundle !== undefined) {
+    const b = obj(o.bundle, 'bundle');
+    m.bundle = {
+      name: str(b.name, 'bundle.name'),
+      size: size(b.size, 'bundle.size'),
+      sha256: hex(b.sha256, HEX64, 'bundle.sha256'),
+    };
+  }
+  if (o.expires !== undefined) m.expires = isoDate(o.expires, 'expires');
+  return m;
+}
