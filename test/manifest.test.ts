@@ -1,0 +1,334 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildManifest, listProjectFiles, serializeManifest } from '../src/core/manifest';
+import { hashFile, gitBlobSha1 } from '../src/core/hash';
+import { OtaError } from '../src/core/errors';
+import { CREATED, bytes, git, ota, tempDir, writeTree } from './manifest-tree';
+
+const NAMES = {
+  'main.py': 'import app\napp.run()\n',
+  'empty.txt': '',
+  'data/blob.bin': bytes(70_000, 7),
+  'data/big.bin': bytes(5 * 1024 * 1024, 3),
+  'lib/deep/er/still/mod.py': 'X = 1\n',
+  'données/café ☕.txt': 'unicode\n',
+  '日本/テスト.py': 'print("こんにちは")\n',
+  '.hidden': 'dot files are released\n',
+};
+
+function rejects(p: Promise<unknown>, code: string, re?: RegExp): Promise<void> {
+  return assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof OtaError, String(err));
+    assert.equal(err.code, code, err.message);
+    if (re) assert.match(err.message, re);
+    return true;
+  });
+}
+
+test('sha1 equals git hash-object and sha256 equals node crypto on a generated tree', async () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, NAMES);
+    const m = await buildManifest(t.dir, { version: '1.0.0', created: CREATED });
+    const paths = m.files.map((f) => f.path);
+    assert.deepEqual(
+      paths,
+      Object.keys(NAMES).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    );
+    const gitSha1 = spawnSync('git', ['hash-object', '--stdin-paths'], {
+      cwd: t.dir,
+      input: paths.join('\n') + '\n',
+      encoding: 'utf8',
+    })
+      .stdout.trim()
+      .split('\n');
+    m.files.forEach((f, i) => {
+      const content = readFileSync(join(t.dir, f.path));
+      assert.equal(f.sha1, gitSha1[i], f.path);
+      assert.equal(f.sha256, createHash('sha256').update(content).digest('hex'), f.path);
+      assert.equal(f.size, content.length, f.path);
+      assert.equal(gitBlobSha1(content), f.sha1);
+    });
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('skips .git, node_modules, .ota/ and .otaignore matches; honours include and exclude globs', async () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, {
+      'main.py': 'a',
+      'lib/x.py': 'b',
+      'lib/x_test.py': 'c',
+      'lib/node_modules/pkg/index.js': 'd',
+      'node_modules/p/i.js': 'e',
+      '.git/config': 'f',
+      '.ota/release/m.json': 'g',
+      'build/out.bin': 'h',
+      'notes.md': 'i',
+      'keep.md': 'j',
+      'sub/.ota/allowed.txt': 'k',
+      '.otaignore': '# comment\nbuild/\n*.md\n!keep.md\n',
+    });
+    const all = (await listProjectFiles(t.dir)).map((f) => f.path);
+    assert.deepEqual(all, ['keep.md', 'lib/x.py', 'lib/x_test.py', 'main.py', 'sub/.ota/allowed.txt']);
+    const some = (await listProjectFiles(t.dir, { include: ['**/*.py'], exclude: ['**/*_test.py'] })).map(
+      (f) => f.path,
+    );
+    assert.deepEqual(some, ['lib/x.py', 'main.py']);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('the same tree gives byte-identical manifests, via the API and via the CLI', async () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, { 'main.py': 'x', 'z/a.py': 'y', 'a/z.py': 'z' });
+    const a = serializeManifest(await buildManifest(t.dir, { version: '2.0.0', created: CREATED }));
+    const b = serializeManifest(await buildManifest(t.dir, { version: '2.0.0', created: CREATED }));
+    assert.ok(a.equals(b));
+    assert.ok(a.toString().endsWith('}\n'));
+    assert.match(a.toString(), /^{\n {2}"schema": 1,\n {2}"name": /);
+    const out1 = join(t.dir, 'm1.json');
+    const out2 = join(t.dir, 'm2.json');
+    const env = { ...process.env, SOURCE_DATE_EPOCH: '1767225600' };
+    assert.equal(ota(['manifest', t.dir, '--version', '2.0.0', '--out', out1], { env }).status, 0);
+    // the first output now sits in the tree: the second run must not list its own output, and m1 is excluded only by name
+    const r = ota(['manifest', t.dir, '--version', '2.0.0', '--out', out2, '--exclude', 'm1.json'], { env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(readFileSync(out1).equals(readFileSync(out2)));
+    assert.equal(JSON.parse(readFileSync(out1, 'utf8')).created, '2026-01-01T00:00:00Z');
+    assert.ok(readFileSync(out1).equals(a));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('created comes from SOURCE_DATE_EPOCH, else the last commit, else a clear error', async () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, { 'main.py': 'x' });
+    await rejects(
+      buildManifest(t.dir, { version: '1.0.0', env: {} }),
+      'no-created',
+      /--created|SOURCE_DATE_EPOCH/,
+    );
+    const fromEnv = await buildManifest(t.dir, {
+      version: '1.0.0',
+      env: { SOURCE_DATE_EPOCH: '1700000000' },
+    });
+    assert.equal(fromEnv.created, '2023-11-14T22:13:20Z');
+    await rejects(buildManifest(t.dir, { version: '1.0.0', env: { SOURCE_DATE_EPOCH: 'soon' } }), 'bad-date');
+    git(t.dir, ['init', '-q']);
+    git(t.dir, ['add', '.']);
+    const who = {
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@t',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@t',
+    };
+    git(t.dir, ['commit', '-q', '-m', 'one'], { ...who, GIT_COMMITTER_DATE: '2025-05-05T05:05:05Z' });
+    const fromGit = await buildManifest(t.dir, { version: '1.0.0', env: {} });
+    assert.equal(fromGit.created, '2025-05-05T05:05:05Z');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('version comes from the flag, else the highest v* tag; a non-semver version is refused', async () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, { 'main.py': 'x' });
+    await rejects(buildManifest(t.dir, { created: CREATED }), 'no-version', /--version/);
+    git(t.dir, ['init', '-q']);
+    git(t.dir, ['add', '.']);
+    const who = {
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@t',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@t',
+    };
+    git(t.dir, ['commit', '-q', '-m', 'one'], who);
+    for (const tag of ['v1.2.0', 'v1.10.0-beta.1', 'v1.9.9', 'vnext', 'release-9.0.0'])
+      git(t.dir, ['tag', tag]);
+    assert.equal((await buildManifest(t.dir, { created: CREATED })).version, '1.10.0-beta.1');
+    git(t.dir, ['tag', 'v1.10.0']);
+    assert.equal((await buildManifest(t.dir, { created: CREATED })).version, '1.10.0');
+    assert.equal((await buildManifest(t.dir, { created: CREATED, version: 'v3.0.0' })).version, '3.0.0');
+    await rejects(buildManifest(t.dir, { created: CREATED, version: '1.0' }), 'bad-version', /semver/);
+    const r = ota(['manifest', t.dir, '--version', 'latest', '--created', CREATED]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /version "latest" is not semver-like.*\[bad-version\]/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('delete, keep, hooks and expires map to manifest fields from the CLI', () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, { 'main.py': 'x', 'ota_hooks/post.py': 'p', 'ota_hooks/rb.py': 'r' });
+    const r = ota([
+      'manifest',
+      t.dir,
+      '--version=1.4.0',
+      '--name=weather',
+      `--created=${CREATED}`,
+      '--delete=old_driver.py',
+      '--keep=secrets.json',
+      '--keep=ota_config.json',
+      '--hook-post-update=ota_hooks/post.py',
+      '--hook-rollback=ota_hooks/rb.py',
+      '--expires-days=30',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(r.stdout);
+    assert.deepEqual(Object.keys(m), [
+      'schema',
+      'name',
+      'version',
+      'created',
+      'files',
+      'delete',
+      'keep',
+      'hooks',
+      'expires',
+    ]);
+    assert.equal(m.name, 'weather');
+    assert.deepEqual(m.delete, ['old_driver.py']);
+    assert.deepEqual(m.keep, ['ota_config.json', 'secrets.json']);
+    assert.deepEqual(m.hooks, { post_update: 'ota_hooks/post.py', rollback: 'ota_hooks/rb.py' });
+    assert.equal(m.expires, '2026-01-31T00:00:00Z');
+    const bad = ota([
+      'manifest',
+      t.dir,
+      '--version=1.0.0',
+      `--created=${CREATED}`,
+      '--hook-rollback=nope.py',
+    ]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /\[hook-missing\]/);
+    const clash = ota(['manifest', t.dir, '--version=1.0.0', `--created=${CREATED}`, '--delete=main.py']);
+    assert.match(clash.stderr, /main\.py is both shipped and listed in delete \[delete-conflict\]/);
+    const escape = ota([
+      'manifest',
+      t.dir,
+      '--version=1.0.0',
+      `--created=${CREATED}`,
+      '--keep=../etc/passwd',
+    ]);
+    assert.match(escape.stderr, /\[bad-path\]/);
+    const days = ota(['manifest', t.dir, '--version=1.0.0', `--created=${CREATED}`, '--expires-days=soon']);
+    assert.match(days.stderr, /\[bad-option\]/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('bad trees are refused with a specific code: escape, unnameable, empty, special files', async (t) => {
+  const opts = { version: '1.0.0', created: CREATED };
+  const cases: [string, (dir: string) => void, string, RegExp][] = [
+    [
+      'symlink to outside the root',
+      (d) => symlinkSync('/etc/hostname', join(d, 'host')),
+      'path-escape',
+      /host/,
+    ],
+    ['symlinked dir to outside', (d) => symlinkSync('/etc', join(d, 'etc')), 'path-escape', /etc/],
+    ['dangling symlink', (d) => symlinkSync(join(d, 'gone'), join(d, 'link')), 'unreadable', /link/],
+    ['backslash in a name', (d) => writeFileSync(join(d, 'a\\b.py'), ''), 'bad-name', /backslash/],
+    ['control character in a name', (d) => writeFileSync(join(d, 'bell\x07.py'), ''), 'bad-name', /control/],
+    [
+      'name that is not UTF-8',
+      (d) =>
+        writeFileSync(
+          Buffer.concat([Buffer.from(d + '/bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.py')]),
+          '',
+        ),
+      'bad-name',
+      /UTF-8/,
+    ],
+    ['name too long for ustar', (d) => writeFileSync(join(d, 'n'.repeat(101)), ''), 'name-too-long', /ustar/],
+    [
+      'directories too long for ustar',
+      (d) => {
+        const deep = join(d, 'd'.repeat(100), 'e'.repeat(100));
+        mkdirSync(deep, { recursive: true });
+        writeFileSync(join(deep, 'f.py'), '');
+      },
+      'name-too-long',
+      /ustar/,
+    ],
+    [
+      'FIFO',
+      (d) => {
+        spawnSync('mkfifo', [join(d, 'pipe')]);
+      },
+      'unreadable',
+      /pipe is not a regular file/,
+    ],
+  ];
+  for (const [name, make, code, re] of cases) {
+    await t.test(name, async () => {
+      const tmp = tempDir();
+      try {
+        writeTree(tmp.dir, { 'main.py': 'ok' });
+        make(tmp.dir);
+        await rejects(buildManifest(tmp.dir, opts), code, re);
+      } finally {
+        tmp.cleanup();
+      }
+    });
+  }
+  await t.test('empty project (everything ignored)', async () => {
+    const tmp = tempDir();
+    try {
+      writeTree(tmp.dir, { '.otaignore': '*\n', 'main.py': 'x' });
+      await rejects(buildManifest(tmp.dir, opts), 'empty-project', /no files/);
+      const r = ota(['manifest', tmp.dir, '--version', '1.0.0', '--created', CREATED]);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /\[empty-project\]/);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+  await t.test('a symlink inside the root is followed; a loop is walked once', async () => {
+    const tmp = tempDir();
+    try {
+      writeTree(tmp.dir, { 'lib/a.py': 'a' });
+      symlinkSync(join(tmp.dir, 'lib/a.py'), join(tmp.dir, 'alias.py'));
+      symlinkSync('..', join(tmp.dir, 'lib', 'up'));
+      const m = await buildManifest(tmp.dir, opts);
+      assert.deepEqual(
+        m.files.map((f) => f.path),
+        ['alias.py', 'lib/a.py'],
+      );
+      assert.equal(m.files[0].sha256, m.files[1].sha256);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+test('an unreadable file is named, not skipped', async () => {
+  const tmp = tempDir();
+  try {
+    writeTree(tmp.dir, { 'main.py': 'ok', 'secret.py': 'no' });
+    const { chmodSync } = await import('node:fs');
+    chmodSync(join(tmp.dir, 'secret.py'), 0);
+    // root reads anything: run the CLI as an unprivileged user then
+    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const r = ota(['manifest', tmp.dir, '--version', '1.0.0', '--created', CREATED], asUser);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot read .*secret\.py: EACCES \[unreadable\]/);
+    if (process.getuid?.() !== 0) await rejects(hashFile(join(tmp.dir, 'secret.py')), 'unreadable');
+  } finally {
+    tmp.cleanup();
+  }
+});
