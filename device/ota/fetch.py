@@ -1,0 +1,104 @@
+# Downloads into .ota/part/<sha1> (resumable with Range), hashing every byte
+# as it streams; only a file whose git-blob SHA-1 and SHA-256 match the
+# manifest is moved to .ota/stage/<path>.
+import hashlib
+import binascii
+from ota import fsx, sha1
+from ota.log import Fail, ev
+
+BUF = 1024
+STEP = 16384  # progress events at most once per this many bytes
+
+
+def _hex(h):
+    return binascii.hexlify(h.digest()).decode()
+
+
+class Hashers:
+    def __init__(self, size):
+        self.s1 = sha1.blob(size)
+        self.s256 = hashlib.sha256() if size is not None else None
+
+    def update(self, b):
+        self.s1.update(b)
+        if self.s256:
+            self.s256.update(b)
+
+    def check(self, f):
+        if _hex(self.s1) != f["sha1"] or (self.s256 and f.get("sha256") and _hex(self.s256) != f["sha256"]):
+            raise Fail("hash_mismatch", "content of %s does not match the manifest" % f["path"][:60])
+
+
+def part_name(f):
+    return fsx.PART + "/" + f["sha1"]
+
+
+def _rehash(name, h, buf):
+    # Feeds the bytes of an earlier partial download to the hashers.
+    mv = memoryview(buf)
+    with open(fsx.p(name), "rb") as src:
+        while True:
+            n = src.readinto(buf)
+            if not n:
+                return
+            h.update(mv[:n])
+
+
+def fetch(src, f, buf):
+    # Downloads file f to the stage (resuming a partial download).
+    size = f["size"]
+    name = part_name(f)
+    fsx.makedirs(name)
+    have = max(0, fsx.size(name))
+    if have > size:
+        fsx.remove(name)
+        have = 0
+    h = Hashers(size)
+    if have:
+        _rehash(name, h, buf)
+    if have < size or size == 0:
+        r = src.open_file(f, have)
+        try:
+            if r.status == 200 and have:
+                # The server ignored Range: start over.
+                have = 0
+                h = Hashers(size)
+            out = open(fsx.p(name), "ab" if have else "wb")
+            try:
+                _copy(r, out, h, f, have, buf)
+            except Fail as e:
+                if e.code == "hash_mismatch":
+                    out.close()
+                    fsx.remove(name)
+                raise
+            finally:
+                out.close()
+        finally:
+            r.close()
+    try:
+        h.check(f)
+    except Fail:
+        fsx.remove(name)
+        raise
+    fsx.move(name, fsx.STAGE + "/" + f["path"])
+
+
+def _copy(r, out, h, f, done, buf):
+    mv = memoryview(buf)
+    size = f["size"]
+    mark = done
+    while True:
+        n = r.readinto(mv)
+        if not n:
+            break
+        if done + n > size:
+            raise Fail("hash_mismatch", "%s is longer than the manifest says" % f["path"][:60])
+        h.update(mv[:n])
+        out.write(mv[:n])
+        done += n
+        if done - mark >= STEP:
+            mark = done
+            ev("progress", file=f["path"], done=done, total=size)
+    if done != size:
+        raise Fail("connection", "%s cut at %d of %d bytes" % (f["path"][:60], done, size))
+    ev("progress", file=f["path"], done=done, total=size)

@@ -1,0 +1,284 @@
+# A small streaming HTTP/1.1 client: one request per connection, bodies read
+# in caller-sized pieces, redirects followed by the caller (see open_url) so
+# credentials never travel to another host.
+import socket
+import time
+from ota.log import Fail
+
+_KEEP = (
+    b"location",
+    b"content-length",
+    b"transfer-encoding",
+    b"etag",
+    b"retry-after",
+    b"date",
+    b"content-range",
+)
+
+
+def split_url(url):
+    if url.startswith("https://"):
+        tls, rest = True, url[8:]
+    elif url.startswith("http://"):
+        tls, rest = False, url[7:]
+    else:
+        raise Fail("bad_url", url[:60])
+    i = rest.find("/")
+    host, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
+    port = 443 if tls else 80
+    j = host.rfind(":")
+    if j > 0 and host[j + 1 :].isdigit():
+        port = int(host[j + 1 :])
+        host = host[:j]
+    return tls, host, port, path
+
+
+def origin(url):
+    tls, host, port, _ = split_url(url)
+    return "%s:%s:%d" % (tls, host, port)
+
+
+def _io_fail(e):
+    if isinstance(e, Fail):
+        return e
+    if e.args and e.args[0] in (110, 116, "timed out"):
+        return Fail("timeout", "no answer in time")
+    if "timed out" in str(e):
+        return Fail("timeout", "no answer in time")
+    return Fail("connection", str(e)[:60])
+
+
+class Response:
+    def __init__(self, sock):
+        self.sock = sock
+        self.status = 0
+        self.headers = {}
+        self._buf = bytearray(256)
+        self._mv = memoryview(self._buf)
+        self._pos = 0
+        self._end = 0
+        self._eof = False
+
+    def _body(self):
+        # Framing from the headers: chunked, Content-Length, or until close.
+        self._chunked = b"chunked" in self.headers.get(b"transfer-encoding", b"").lower()
+        cl = self.headers.get(b"content-length")
+        self.length = int(cl) if cl is not None and not self._chunked else -1
+        self._left = self.length  # bytes left in the body (or current chunk)
+
+    def header(self, name):
+        v = self.headers.get(name.encode())
+        return v.decode() if v is not None else None
+
+    # Raw reads from the socket through a small buffer.
+    def _raw_into(self, mv):
+        if self._pos < self._end:
+            n = min(len(mv), self._end - self._pos)
+            mv[:n] = self._mv[self._pos : self._pos + n]
+            self._pos += n
+            return n
+        try:
+            n = self.sock.readinto(mv)
+        except OSError as e:
+            raise _io_fail(e)
+        return n or 0
+
+    def _fill(self):
+        try:
+            n = self.sock.readinto(self._buf)
+        except OSError as e:
+            raise _io_fail(e)
+        self._pos = 0
+        self._end = n or 0
+        return self._end
+
+    def readline(self):
+        out = b""
+        while True:
+            if self._pos >= self._end and not self._fill():
+                return out
+            i = self._buf.find(b"\n", self._pos, self._end)
+            if i >= 0:
+                out += bytes(self._mv[self._pos : i + 1])
+                self._pos = i + 1
+                return out
+            out += bytes(self._mv[self._pos : self._end])
+            self._pos = self._end
+            if len(out) > 2048:
+                raise Fail("connection", "header line too long")
+
+    def readinto(self, mv):
+        # Fills part of `mv` with body bytes; 0 at the end of the body.
+        if self._eof or not len(mv):
+            return 0
+        if self._chunked:
+            if self._left <= 0:
+                if self._left == 0:
+                    self.readline()  # CRLF after the previous chunk
+                line = self.readline().split(b";")[0].strip()
+                if not line:
+                    raise Fail("connection", "chunked body cut")
+                self._left = int(line, 16)
+                if self._left == 0:
+                    self._eof = True
+                    return 0
+            n = self._raw_into(mv[: min(len(mv), self._left)])
+            if not n:
+                raise Fail("connection", "closed mid-chunk")
+            self._left -= n
+            return n
+        if self._left == 0:
+            self._eof = True
+            return 0
+        if self._left > 0:
+            mv = mv[: min(len(mv), self._left)]
+        n = self._raw_into(mv)
+        if not n:
+            if self._left > 0:
+                raise Fail("connection", "closed mid-body")
+            self._eof = True
+            return 0
+        if self._left > 0:
+            self._left -= n
+        return n
+
+    def read_all(self, limit):
+        # The whole body as bytes, for small documents only.
+        out = bytearray()
+        piece = bytearray(256)
+        mv = memoryview(piece)
+        while True:
+            n = self.readinto(mv)
+            if not n:
+                return bytes(out)
+            out += mv[:n]
+            if len(out) > limit:
+                raise Fail("bad_manifest", "document over %d bytes" % limit)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _connect(tls, host, port, timeout):
+    try:
+        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+        s = socket.socket(ai[0], socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(ai[-1])
+    except OSError as e:
+        raise _io_fail(e)
+    if tls:
+        import ssl
+
+        if hasattr(ssl, "SSLContext"):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            # Authenticity comes from the manifest hashes and signature.
+            ctx.verify_mode = ssl.CERT_NONE
+            s = ctx.wrap_socket(s, server_hostname=host)
+        else:
+            s = ssl.wrap_socket(s, server_hostname=host)
+    return s
+
+
+def request(url, headers=None, timeout=10):
+    # One GET; the caller reads the body and closes the Response.
+    tls, host, port, path = split_url(url)
+    s = _connect(tls, host, port, timeout)
+    try:
+        hostline = host if port in (80, 443) else "%s:%d" % (host, port)
+        s.write(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (path.encode(), hostline.encode()))
+        if headers:
+            for k in headers:
+                s.write(b"%s: %s\r\n" % (k.encode(), headers[k].encode()))
+        s.write(b"\r\n")
+        r = Response(s)
+        line = r.readline()
+        if not line.startswith(b"HTTP/"):
+            raise Fail("connection", "no HTTP status")
+        r.status = int(line.split(None, 2)[1])
+        while True:
+            line = r.readline()
+            if not line:
+                raise Fail("connection", "headers cut")
+            if line in (b"\r\n", b"\n"):
+                break
+            i = line.find(b":")
+            k = line[:i].strip().lower()
+            if k in _KEEP:
+                r.headers[k] = line[i + 1 :].strip()
+        r._body()
+        return r
+    except OSError as e:
+        s.close()
+        raise _io_fail(e)
+    except Exception:
+        s.close()
+        raise
+
+
+class Client:
+    # Redirects, retries with backoff, 429/Retry-After, and the rule that a
+    # token (Authorization) is sent to `auth_origin` only.
+    def __init__(self, timeout=10, retries=3, auth=None, auth_origin=None):
+        self.timeout = timeout
+        self.retries = retries
+        self.auth = auth
+        self.auth_origin = auth_origin
+        self.date = None  # last Date header: a clock for boards without one
+
+    def get(self, url, headers=None, ok=(200,)):
+        wait = 1
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                r = self._follow(url, headers)
+            except Fail as e:
+                if e.code not in ("connection", "timeout") or attempt > self.retries:
+                    raise
+                time.sleep(wait)
+                wait *= 2
+                continue
+            if r.status in ok:
+                return r
+            r.close()
+            if r.status == 404:
+                raise Fail("http_404", "not found: " + url[-60:])
+            if r.status == 429 or (r.status == 403 and r.header("retry-after")):
+                ra = r.header("retry-after")
+                delay = int(ra) if ra and ra.isdigit() else wait
+                if attempt > self.retries or delay > 60:
+                    raise Fail("rate_limited", "HTTP %d, retry after %ss" % (r.status, delay))
+                time.sleep(delay)
+                wait *= 2
+                continue
+            if r.status >= 500 and attempt <= self.retries:
+                time.sleep(wait)
+                wait *= 2
+                continue
+            raise Fail("http_status", "HTTP %d" % r.status)
+
+    def _follow(self, url, headers):
+        for _ in range(6):
+            h = dict(headers) if headers else {}
+            if self.auth and origin(url) == self.auth_origin:
+                h["Authorization"] = self.auth
+            r = request(url, h, self.timeout)
+            d = r.header("date")
+            if d:
+                self.date = d
+            if r.status in (301, 302, 303, 307, 308):
+                loc = r.header("location")
+                r.close()
+                if not loc:
+                    raise Fail("http_status", "redirect without Location")
+                if loc.startswith("/"):
+                    tls, host, port, _ = split_url(url)
+                    loc = "%s://%s:%d%s" % ("https" if tls else "http", host, port, loc)
+                url = loc
+                continue
+            return r
+        raise Fail("too_many_redirects", "more than 5 redirects")

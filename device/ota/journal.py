@@ -1,0 +1,144 @@
+# The journal (.ota/state.json) and the swap it protects. Every step is
+# idempotent and decided from the journal plus what exists on disk, so
+# boot() can repeat it after a power cut at any instant: the app files are
+# always the old release or the new one, whole.
+from ota import fsx
+from ota.log import ev
+
+STATE = ".ota/state.json"
+
+
+def load():
+    st = fsx.read_json(STATE)
+    if not isinstance(st, dict) or "state" not in st:
+        st = {"state": "idle"}
+    return st
+
+
+def save(st):
+    fsx.write_json(STATE, st)
+
+
+def current_version():
+    v = fsx.read_json("version.json")
+    return v.get("version") if isinstance(v, dict) else None
+
+
+def _forward(st):
+    # stage -> live, moving each replaced or deleted file to backup first.
+    S, B = fsx.STAGE + "/", fsx.BACKUP + "/"
+    for p in st["put"]:
+        if fsx.exists(S + p):
+            if fsx.exists(p) and not fsx.exists(B + p):
+                fsx.move(p, B + p)
+            fsx.move(S + p, p)
+    for p in st["del"]:
+        if fsx.exists(p) and not fsx.exists(B + p):
+            fsx.move(p, B + p)
+
+
+def _backward(st):
+    # backup -> live; files the release added are removed.
+    B = fsx.BACKUP + "/"
+    new = st["new"]
+    for p in st["put"]:
+        if fsx.exists(B + p):
+            fsx.move(B + p, p)
+        elif p in new:
+            fsx.remove(p)
+    for p in st["del"]:
+        if fsx.exists(B + p):
+            fsx.move(B + p, p)
+
+
+def run_hook(path):
+    # Hooks are release files; a failing hook is reported, not fatal.
+    if not path or not fsx.exists(path):
+        return
+    try:
+        with open(fsx.p(path)) as f:
+            src = f.read()
+        exec(src, {"__name__": "ota_hook"})
+    except Exception as e:  # noqa: BLE001 - any hook failure is the app's
+        ev("error", code="hook", msg="%s: %r" % (path, e))
+
+
+def _post_hook(st):
+    if not st.get("hook_done"):
+        run_hook(st.get("hooks", {}).get("post_update"))
+        st["hook_done"] = True
+        save(st)
+
+
+def swap(st):
+    # st holds put/new/del/hooks and the versions; staged files are verified.
+    st["state"] = "swapping"
+    save(st)
+    ev("swap", version=st["version"], files=len(st["put"]), deleted=len(st["del"]))
+    finish_swap(st)
+
+
+def finish_swap(st):
+    _forward(st)
+    st["state"] = "confirm_pending"
+    st["boots"] = 0
+    st["hook_done"] = False
+    save(st)
+    _post_hook(st)
+
+
+def rollback(st, reason):
+    if st.get("state") not in ("confirm_pending", "rolling_back"):
+        return False
+    if st["state"] != "rolling_back":
+        st["state"] = "rolling_back"
+        st["rb_done"] = False
+        save(st)
+    if not st.get("rb_done"):
+        run_hook(st.get("hooks", {}).get("rollback"))
+        st["rb_done"] = True
+        save(st)
+    _backward(st)
+    bad = st["version"]
+    for k in ("put", "new", "del", "hooks", "hook_done", "rb_done", "boots", "version", "prev"):
+        st.pop(k, None)
+    st["state"] = "idle"
+    st["bad"] = bad
+    save(st)
+    fsx.rmtree(fsx.BACKUP)
+    ev("rollback", version=bad, reason=reason, current=current_version())
+    return True
+
+
+def confirm():
+    st = load()
+    if st["state"] != "confirm_pending":
+        return False
+    v = st["version"]
+    for k in ("put", "new", "del", "hooks", "hook_done", "boots", "prev"):
+        st.pop(k, None)
+    st["state"] = "idle"
+    save(st)
+    fsx.rmtree(fsx.BACKUP)
+    fsx.rmtree(fsx.STAGE)
+    ev("confirm", version=v)
+    return True
+
+
+def boot(confirm_boots):
+    # Finishes or undoes whatever the journal says was under way.
+    st = load()
+    s = st["state"]
+    if s == "swapping":
+        finish_swap(st)
+    elif s == "rolling_back":
+        rollback(st, "resumed")
+    if st["state"] == "confirm_pending":
+        _post_hook(st)
+        if st.get("boots", 0) >= confirm_boots:
+            rollback(st, "not confirmed after %d boots" % confirm_boots)
+        else:
+            st["boots"] = st.get("boots", 0) + 1
+            save(st)
+    ev("state", state=st["state"], version=current_version())
+    return st

@@ -1,0 +1,116 @@
+# A streaming JSON scanner: GitHub's answers (releases with every asset,
+# recursive trees) are too big to json.loads on a board with ~100 KB free.
+# It calls cb(path, value) for each scalar, where path lists the keys and
+# indexes leading to it, and cb(path, END) when an object or array closes.
+# Strings longer than MAXS bytes are cut (no field we read is that long).
+from ota.log import Fail
+
+END = object()
+MAXS = 400
+
+
+class Scanner:
+    def __init__(self, reader, cb):
+        self.r = reader
+        self.cb = cb
+        self.buf = bytearray(256)
+        self.mv = memoryview(self.buf)
+        self.i = 0
+        self.n = 0
+
+    def _c(self):
+        if self.i >= self.n:
+            self.n = self.r.readinto(self.mv)
+            self.i = 0
+            if not self.n:
+                return -1
+        c = self.buf[self.i]
+        self.i += 1
+        return c
+
+    def _ws(self):
+        c = self._c()
+        while c in (32, 9, 10, 13):
+            c = self._c()
+        return c
+
+    def _str(self):
+        out = bytearray()
+        while True:
+            c = self._c()
+            if c == 34:
+                return out.decode()
+            if c == -1:
+                raise Fail("bad_manifest", "JSON string cut")
+            if c == 92:
+                c = self._c()
+                if c == 117:
+                    h = bytes(self._c() for _ in range(4))
+                    u = int(h, 16)
+                    ch = chr(u) if u < 0xD800 or u > 0xDFFF else "?"
+                    if len(out) < MAXS:
+                        out += ch.encode()
+                    continue
+                c = {98: 8, 102: 12, 110: 10, 114: 13, 116: 9}.get(c, c)
+            if len(out) < MAXS:
+                out.append(c)
+
+    def _lit(self, c):
+        out = bytearray()
+        while c not in (44, 93, 125, 32, 9, 10, 13, -1):
+            out.append(c)
+            c = self._c()
+        if c != -1:
+            self.i -= 1
+        s = out.decode()
+        if s == "true":
+            return True
+        if s == "false":
+            return False
+        if s == "null":
+            return None
+        try:
+            return float(s) if "." in s or "e" in s or "E" in s else int(s)
+        except ValueError:
+            raise Fail("bad_manifest", "bad JSON literal")
+
+    def run(self):
+        path = []
+        kinds = []  # True: object, False: array
+        want_key = False
+        while True:
+            c = self._ws()
+            if c == -1:
+                if kinds:
+                    raise Fail("bad_manifest", "JSON cut")
+                return
+            if c == 123:
+                kinds.append(True)
+                path.append(None)
+                want_key = True
+            elif c == 91:
+                kinds.append(False)
+                path.append(0)
+            elif c == 125 or c == 93:
+                if not kinds:
+                    raise Fail("bad_manifest", "bad JSON")
+                kinds.pop()
+                path.pop()
+                self.cb(path, END)
+                want_key = False
+            elif c == 44:
+                if kinds and kinds[-1]:
+                    want_key = True
+                elif kinds:
+                    path[-1] += 1
+            elif c == 58:
+                pass
+            elif c == 34:
+                s = self._str()
+                if want_key:
+                    path[-1] = s
+                    want_key = False
+                else:
+                    self.cb(path, s)
+            else:
+                self.cb(path, self._lit(c))

@@ -1,0 +1,24 @@
+# Log protocol: one `OTA:{json}` line per event; errors are raised as Fail.
+import json
+
+
+def ev(name, **kw):
+    kw["ev"] = name
+    print("OTA:" + json.dumps(kw))
+
+
+class Fail(Exception):
+    # code: stable snake_case code the host matches on; msg: short free text.
+    def __init__(self, code, msg):
+        super().__init__(code, msg)
+        self.code = code
+        self.msg = msg
+
+
+def error(e):
+    if isinstance(e, Fail):
+        ev("error", code=e.code, msg=e.msg)
+    elif isinstance(e, OSError):
+        ev("error", code="io", msg=str(e))
+    else:
+        ev("error", code="internal", msg=repr(e))

@@ -1,0 +1,257 @@
+# Release sources. Each answers latest(etag) with None (nothing new since
+# etag) or a Release that knows how to fetch the manifest and every file.
+import json
+from ota import http
+from ota.log import Fail
+from ota.jscan import Scanner, END
+
+MAX_DOC = 32768  # manifest / latest.json / signature size limit
+
+
+def quote(p):
+    # Percent-encodes a release path for a URL (keeps "/").
+    out = ""
+    for ch in p:
+        o = ord(ch)
+        if ch.isalpha() and o < 128 or ch.isdigit() or ch in "-._~/":
+            out += ch
+        else:
+            for b in ch.encode():
+                out += "%%%02X" % b
+    return out
+
+
+class Release:
+    version = None
+    etag = None
+    manifestless = None  # a manifest dict when the source has no manifest.json
+
+    def __init__(self, client):
+        self.client = client
+
+    def doc(self, url, headers=None, optional=False):
+        try:
+            r = self.client.get(url, headers)
+        except Fail as e:
+            if optional and e.code == "http_404":
+                return None
+            raise
+        try:
+            return r.read_all(MAX_DOC)
+        finally:
+            r.close()
+
+    def open_file(self, f, offset=0):
+        # An HTTP response positioned at `offset` of file f (206), or at 0 (200).
+        h = self.headers(f)
+        if offset:
+            h["Range"] = "bytes=%d-" % offset
+        return self.client.get(self.file_url(f), h, ok=(200, 206))
+
+    def headers(self, f):
+        return {}
+
+
+class Static(Release):
+    def __init__(self, cfg, client):
+        Release.__init__(self, client)
+        self.base = cfg["url"].rstrip("/")
+
+    def latest(self, etag):
+        h = {"If-None-Match": etag} if etag else None
+        r = self.client.get(self.base + "/latest.json", h, ok=(200, 304))
+        try:
+            if r.status == 304:
+                return None
+            self.etag = r.header("etag")
+            data = r.read_all(MAX_DOC)
+        finally:
+            r.close()
+        try:
+            doc = json.loads(data)
+            self.version = doc["version"]
+            m = doc.get("manifest") or (self.version + "/manifest.json")
+        except (ValueError, KeyError, TypeError):
+            raise Fail("bad_manifest", "latest.json is malformed")
+        if not isinstance(self.version, str) or not isinstance(m, str):
+            raise Fail("bad_manifest", "latest.json is malformed")
+        self.murl = m if "://" in m else self.base + "/" + m.lstrip("/")
+        self.vbase = self.murl[: self.murl.rfind("/") + 1]
+        return self
+
+    def manifest(self):
+        return self.doc(self.murl), self.doc(self.murl + ".sig", optional=True)
+
+    def file_url(self, f):
+        return self.vbase + quote(f["path"])
+
+    def bundle_url(self, b):
+        return self.vbase + quote(b["name"])
+
+
+class GitHub(Release):
+    def __init__(self, cfg, client):
+        Release.__init__(self, client)
+        self.api = cfg.get("api", "https://api.github.com").rstrip("/")
+        self.repo = cfg["repo"]
+        self.cfg = cfg
+        if cfg.get("token"):
+            client.auth = "Bearer " + cfg["token"]
+            client.auth_origin = http.origin(self.api)
+
+    def _api(self, path, etag=None, accept="application/vnd.github+json"):
+        h = {"Accept": accept, "User-Agent": "micropython-ota", "X-GitHub-Api-Version": "2022-11-28"}
+        if etag:
+            h["If-None-Match"] = etag
+        return self.client.get(self.api + "/repos/" + self.repo + path, h, ok=(200, 304))
+
+    def latest(self, etag):
+        ch = self.cfg.get("channel", "stable")
+        if ch == "developer":
+            return self._branch(etag)
+        if ch == "tag":
+            path = "/releases/tags/" + quote(self.cfg["tag"])
+        elif ch == "beta":
+            path = "/releases?per_page=20"
+        else:
+            path = "/releases/latest"
+        r = self._api(path, etag)
+        try:
+            if r.status == 304:
+                return None
+            self.etag = r.header("etag")
+            rel = _scan_releases(r, ch == "beta")
+        finally:
+            r.close()
+        if rel is None:
+            raise Fail("http_404", "no %s release" % ch)
+        tag = rel["tag"]
+        self.version = tag[1:] if tag[:1] == "v" else tag
+        self.assets = rel["assets"]
+        return self
+
+    def _asset(self, name):
+        url = self.assets.get(name)
+        if url is None:
+            raise Fail("http_404", "release has no asset " + name[:60])
+        return url
+
+    def _octet(self, url):
+        return {"Accept": "application/octet-stream", "User-Agent": "micropython-ota"}
+
+    def manifest(self):
+        h = self._octet(None)
+        sig = self.assets.get("manifest.json.sig")
+        return (
+            self.doc(self._asset("manifest.json"), h),
+            self.doc(sig, h) if sig else None,
+        )
+
+    def headers(self, f):
+        if self.manifestless is not None:
+            return {"Accept": "application/vnd.github.raw+json", "User-Agent": "micropython-ota"}
+        return self._octet(None)
+
+    def file_url(self, f):
+        if self.manifestless is not None:
+            return self.api + "/repos/" + self.repo + "/git/blobs/" + f["sha1"]
+        return self._asset(f["path"].replace("/", "__"))
+
+    def bundle_url(self, b):
+        return self._asset(b["name"])
+
+    def _branch(self, etag):
+        # Developer channel: the tip of a branch, files from its Git tree.
+        br = self.cfg.get("branch", "main")
+        r = self._api("/git/ref/heads/" + quote(br), etag)
+        try:
+            if r.status == 304:
+                return None
+            self.etag = r.header("etag")
+            box = {}
+
+            def cb(path, v):
+                if path == ["object", "sha"]:
+                    box["sha"] = v
+
+            Scanner(r, cb).run()
+        finally:
+            r.close()
+        sha = box.get("sha")
+        if not sha:
+            raise Fail("bad_manifest", "branch has no commit")
+        self.version = sha
+        self.manifestless = self._tree(sha)
+        return self
+
+    def _tree(self, sha):
+        from ota.manifest import check_path
+
+        prefixes = self.cfg.get("paths") or [""]
+        files = []
+        cur = {}
+        flags = {}
+
+        def cb(path, v):
+            if len(path) == 3 and path[0] == "tree":
+                cur[path[2]] = v
+            elif len(path) == 2 and path[0] == "tree" and v is END:
+                p = cur.get("path", "")
+                if cur.get("type") == "blob" and p.split("/")[0] != ".ota":
+                    for pre in prefixes:
+                        if p.startswith(pre):
+                            check_path(p)
+                            files.append({"path": p, "size": cur.get("size", 0), "sha1": cur.get("sha")})
+                            break
+                cur.clear()
+            elif path == ["truncated"] and v is True:
+                flags["truncated"] = True
+
+        r = self._api("/git/trees/" + sha + "?recursive=1")
+        try:
+            Scanner(r, cb).run()
+        finally:
+            r.close()
+        if flags.get("truncated"):
+            raise Fail("bad_manifest", "Git tree too large (truncated); narrow `paths`")
+        return {"schema": 1, "version": sha, "files": files}
+
+
+def _scan_releases(r, beta):
+    # Picks the release: the single one answered, or the newest prerelease
+    # (GitHub lists newest first); keeps only its tag and asset URLs.
+    box = {"chosen": None}
+    cur = {"assets": {}}
+    asset = {}
+
+    def cb(path, v):
+        d = len(path) - (1 if beta else 0)
+        if beta and not path:
+            return
+        key = path[-1] if path else None
+        if d == 1 and key in ("tag_name", "prerelease", "draft"):
+            cur[key] = v
+        elif d == 3 and path[-3] == "assets" and key in ("name", "url"):
+            asset[key] = v
+        elif d == 2 and path[-2] == "assets" and v is END:
+            if "name" in asset and "url" in asset:
+                cur["assets"][asset["name"]] = asset["url"]
+            asset.clear()
+        elif d == 0 and v is END:
+            ok = not cur.get("draft") and (cur.get("prerelease") or not beta)
+            if ok and box["chosen"] is None and "tag_name" in cur:
+                box["chosen"] = {"tag": cur["tag_name"], "assets": cur["assets"]}
+            cur.clear()
+            cur["assets"] = {}
+
+    Scanner(r, cb).run()
+    return box["chosen"]
+
+
+def make(cfg, client):
+    s = cfg.get("source")
+    if s == "static":
+        return Static(cfg, client)
+    if s == "github":
+        return GitHub(cfg, client)
+    raise Fail("config", "unknown source %r" % s)

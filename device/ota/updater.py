@@ -1,0 +1,226 @@
+# check() and update(): source -> manifest (verified before it is parsed)
+# -> delta plan -> verified stage -> journaled swap.
+import hashlib
+import binascii
+from ota import fsx, journal, http, manifest
+from ota.log import Fail, ev
+
+CONFIG = "ota_config.json"
+FILES = ".ota/files.json"  # path -> git-blob SHA-1 of the installed release
+
+
+def load_config():
+    cfg = fsx.read_json(CONFIG)
+    if not isinstance(cfg, dict):
+        raise Fail("config", CONFIG + " is missing or not a JSON object")
+    src = cfg.get("source")
+    if src == "static":
+        if not isinstance(cfg.get("url"), str):
+            raise Fail("config", "static source needs url")
+    elif src == "github":
+        if "/" not in str(cfg.get("repo", "")):
+            raise Fail("config", "github source needs repo owner/name")
+        ch = cfg.get("channel", "stable")
+        if ch not in ("stable", "beta", "developer", "tag"):
+            raise Fail("config", "unknown channel " + str(ch)[:20])
+        if ch == "tag" and not cfg.get("tag"):
+            raise Fail("config", "channel tag needs tag")
+    else:
+        raise Fail("config", "source must be github or static")
+    if not isinstance(cfg.get("keys", []), list):
+        raise Fail("config", "keys must be a list")
+    return cfg
+
+
+def _wifi(cfg):
+    w = cfg.get("wifi")
+    if not w:
+        return
+    try:
+        import network
+    except ImportError:
+        return
+    import time
+
+    sta = network.WLAN(network.STA_IF)
+    sta.active(True)
+    if not sta.isconnected():
+        sta.connect(w["ssid"], w.get("password", ""))
+        for _ in range(int(cfg.get("timeout", 10)) * 4):
+            if sta.isconnected():
+                return
+            time.sleep(0.25)
+        raise Fail("connection", "Wi-Fi did not connect")
+
+
+def _release(cfg, st):
+    # The newer release, or None; raises "downgrade" for an older one.
+    from ota import source
+
+    _wifi(cfg)
+    client = http.Client(cfg.get("timeout", 10), cfg.get("retries", 3))
+    src = source.make(cfg, client)
+    cur = journal.current_version()
+    ev("check", source=cfg["source"], channel=cfg.get("channel"), current=cur)
+    rel = src.latest(st.get("etag"))
+    if rel is None or rel.version in (cur, st.get("bad")):
+        return None
+    if cfg.get("channel") != "developer":
+        c = manifest.compare(rel.version, st.get("high") or cur or "0.0.0")
+        if c is None:
+            raise Fail("bad_manifest", "version %s is not semver" % rel.version[:30])
+        if c < 0 and not cfg.get("allow_downgrade"):
+            raise Fail("downgrade", "%s is older than %s" % (rel.version, st.get("high") or cur))
+    ev("available", version=rel.version, current=cur)
+    return rel
+
+
+def check():
+    try:
+        cfg = load_config()
+        rel = _release(cfg, journal.load())
+        return rel.version if rel else None
+    except Exception as e:
+        from ota.log import error
+
+        error(e)
+        return None
+
+
+def _plan(m):
+    cache = fsx.read_json(FILES) or {}
+    keep = m.get("keep") or []
+    want = []
+    files = {}
+    for f in m["files"]:
+        p = f["path"]
+        if p in keep and fsx.exists(p):
+            continue
+        files[p] = f["sha1"]
+        if fsx.size(p) == f["size"]:
+            c = cache.get(p)
+            if c is None:
+                c = _blob_sha1(p, f["size"])
+            if c == f["sha1"]:
+                continue
+        want.append(f)
+    dels = []
+    for p in (m.get("delete") or []) + [q for q in cache if q not in files]:
+        if p not in keep and p not in files and p not in dels and fsx.exists(p):
+            dels.append(p)
+    return want, dels, files
+
+
+def _blob_sha1(p, size):
+    from ota import sha1
+
+    h = sha1.blob(size)
+    buf = bytearray(512)
+    mv = memoryview(buf)
+    with open(fsx.p(p), "rb") as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            h.update(mv[:n])
+    return binascii.hexlify(h.digest()).decode()
+
+
+def _manifest(cfg, rel):
+    # Manifest bytes -> signature check -> parse -> policy checks.
+    if rel.manifestless is not None:
+        if cfg.get("keys"):
+            raise Fail("no_signature", "the developer channel has no signed manifest")
+        return rel.manifestless, None
+    data, sig_bytes = rel.manifest()
+    from ota import sig
+
+    kid = sig.verify(cfg.get("keys"), sig_bytes, data)
+    digest = binascii.hexlify(hashlib.sha256(data).digest()).decode()
+    m = manifest.parse(data)
+    del data
+    if m["version"] != rel.version:
+        raise Fail("bad_manifest", "manifest is %s, release is %s" % (m["version"][:20], rel.version[:20]))
+    manifest.check_expiry(m, rel.client.date)
+    ev("verified", version=m["version"], manifest=True, key=kid)
+    return m, digest
+
+
+def update(reset=True):
+    try:
+        cfg = load_config()
+        st = journal.load()
+        if st["state"] not in ("idle", "staging"):
+            raise Fail("busy", "state is %s: confirm or roll back first" % st["state"])
+        rel = _release(cfg, st)
+        if rel is None:
+            return None
+        m, digest = _manifest(cfg, rel)
+        v = m["version"]
+        want, dels, files = _plan(m)
+        from ota import fetch
+
+        need = 0
+        for f in want:
+            if not fsx.exists(fsx.STAGE + "/" + f["path"]):
+                need += f["size"] - max(0, fsx.size(fetch.part_name(f)))
+        total = 0
+        for f in m["files"]:
+            total += f["size"]
+        if total > fsx.total_bytes() or need + 4096 > fsx.free_bytes():
+            raise Fail("no_space", "needs %d bytes, %d free" % (need, fsx.free_bytes()))
+        if st.get("stage") != v:
+            fsx.rmtree(fsx.STAGE)
+        fsx.rmtree(fsx.BACKUP)
+        st["state"] = "staging"
+        st["stage"] = v
+        journal.save(st)
+        ev("start", version=v, files=len(want), bytes=need, deleted=len(dels))
+        _download(cfg, rel, m, want, need)
+        fsx.rmtree(fsx.PART)
+        fsx.write_json(fsx.STAGE + "/version.json", {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date)})
+        fsx.write_json(fsx.STAGE + "/" + FILES, files)
+        put = [f["path"] for f in want] + ["version.json", FILES]
+        st.update(
+            version=v,
+            prev=journal.current_version(),
+            put=put,
+            new=[p for p in put if not fsx.exists(p)],
+            hooks=m.get("hooks") or {},
+            etag=rel.etag,
+        )
+        st["del"] = dels
+        st.pop("stage", None)
+        if cfg.get("channel") != "developer" and (manifest.compare(v, st.get("high") or "0.0.0") or 0) > 0:
+            st["high"] = v
+        journal.swap(st)
+        ev("done", version=v)
+        if reset:
+            import machine
+
+            machine.reset()
+        return v
+    except Exception as e:
+        from ota.log import error
+
+        error(e)
+        return None
+
+
+def _download(cfg, rel, m, want, need):
+    from ota import fetch
+
+    b = m.get("bundle")
+    if b and want and b["size"] < need:
+        try:
+            import deflate  # noqa: F401 - only the capability matters here
+            from ota import bundle
+
+            bundle.fetch(rel, b, want)
+        except ImportError:
+            pass
+    buf = bytearray(fetch.BUF)
+    for f in want:
+        if not fsx.exists(fsx.STAGE + "/" + f["path"]):
+            fetch.fetch(rel, f, buf)
+    ev("verified", version=m["version"], files=len(want))
