@@ -1,0 +1,170 @@
+/**
+ * Files on a board, through the raw REPL and the helpers of board-helpers.ts.
+ * Board paths are absolute ('/lib/x.py'). Used through BoardConnection (board.ts):
+ *
+ *   ls(s, '/', { hashes: true })  -> BoardEntry[] (recursive, sizes, sha256)
+ *   stat(s, ['/a.py', …])         -> Map<path, { size, sha256 } | undefined>
+ *   readFile(s, '/a.py')          -> Buffer
+ *   writeFiles(s, [{ path, data }], { onProgress })   temp name, sha256 check on the board, rename
+ *   mkdirp(s, '/lib/x'), rm(s, '/lib')
+ */
+import { OtaError } from '../errors';
+import { py } from './board-helpers';
+import { fileStatements, packCommands, type Statement } from './transfer';
+import type { ExecOptions } from './raw-repl';
+
+/** What board-fs needs from a connection: run commands with the helpers loaded. */
+export interface HelperSession {
+  run(code: string, opts?: ExecOptions): Promise<Buffer>;
+  runMany(codes: string[], opts?: ExecOptions): Promise<Buffer[]>;
+  readonly canInflate: boolean;
+  readonly commandBudget: number;
+}
+
+export interface BoardEntry {
+  path: string;
+  type: 'file' | 'dir';
+  size: number;
+  sha256?: string;
+}
+
+export interface Progress {
+  path: string;
+  /** File bytes delivered in this operation so far, and in total. */
+  done: number;
+  total: number;
+  bytesPerSec: number;
+}
+
+export interface WriteOptions {
+  onProgress?(p: Progress): void;
+  /** Send deflate-compressed chunks when the board has deflate.DeflateIO (default true). */
+  compress?: boolean;
+}
+
+export function checkBoardPath(p: string): string {
+  if (!p.startsWith('/') || p.includes('\0') || p.split('/').some((s) => s === '..')) {
+    throw new OtaError('bad-path', `board paths are absolute and without "..": ${JSON.stringify(p)}`);
+  }
+  return p.length > 1 ? p.replace(/\/+$/, '') : p;
+}
+
+function lines(out: Buffer): string[] {
+  return out
+    .toString('utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.length > 0);
+}
+
+export async function ls(
+  s: HelperSession,
+  dir = '/',
+  opts: { hashes?: boolean } = {},
+): Promise<BoardEntry[]> {
+  const out = await s.run(`_oL(${py(checkBoardPath(dir))},${opts.hashes ? 1 : 0})`, {
+    idleTimeoutMs: 30_000,
+  });
+  return lines(out).map((l) => {
+    const m = /^([DF]) (\d+) (\S+) (.*)$/.exec(l);
+    if (!m) throw new OtaError('protocol', `unexpected listing line from the board: ${JSON.stringify(l)}`);
+    return {
+      path: m[4],
+      type: m[1] === 'D' ? 'dir' : 'file',
+      size: Number(m[2]),
+      ...(m[3] !== '-' ? { sha256: m[3] } : {}),
+    };
+  });
+}
+
+export async function stat(
+  s: HelperSession,
+  paths: string[],
+): Promise<Map<string, { size: number; sha256?: string } | undefined>> {
+  const result = new Map<string, { size: number; sha256?: string } | undefined>();
+  if (paths.length === 0) return result;
+  const out = await s.run(`_oS([${paths.map((p) => py(checkBoardPath(p))).join(',')}])`, {
+    idleTimeoutMs: 30_000,
+  });
+  for (const l of lines(out)) {
+    const m = /^(\S+) (\S+) (.*)$/.exec(l);
+    if (!m) throw new OtaError('protocol', `unexpected stat line from the board: ${JSON.stringify(l)}`);
+    result.set(
+      m[3],
+      m[1] === '-' ? undefined : { size: Number(m[1]), ...(m[2] !== '-' ? { sha256: m[2] } : {}) },
+    );
+  }
+  return result;
+}
+
+export async function readFile(s: HelperSession, path: string): Promise<Buffer> {
+  try {
+    const out = await s.run(`_oG(${py(checkBoardPath(path))})`, { idleTimeoutMs: 30_000 });
+    return Buffer.concat(lines(out).map((l) => Buffer.from(l, 'base64')));
+  } catch (err) {
+    throw notFound(err, path);
+  }
+}
+
+function notFound(err: unknown, path: string): unknown {
+  if (err instanceof OtaError && err.code === 'board-exception' && /ENOENT|\[Errno 2\]/.test(err.message)) {
+    return new OtaError('not-found', `${path} does not exist on the board`, { cause: err });
+  }
+  return err;
+}
+
+export async function mkdirp(s: HelperSession, path: string): Promise<void> {
+  await s.run(`_oM(${py(checkBoardPath(path))})`);
+}
+
+export async function rm(s: HelperSession, path: string): Promise<void> {
+  if (checkBoardPath(path) === '/') throw new OtaError('bad-path', 'refusing to remove the whole filesystem');
+  await s.run(`_oR(${py(path)})`, { idleTimeoutMs: 30_000 });
+}
+
+function parentDirs(paths: string[]): string[] {
+  const dirs = new Set<string>();
+  for (const p of paths) {
+    const d = p.slice(0, p.lastIndexOf('/'));
+    if (d) dirs.add(d);
+  }
+  return [...dirs].sort();
+}
+
+/**
+ * Writes files: parents created, each file streamed to `<path>.ota-part`, its sha256
+ * checked on the board after the last byte, then renamed over the real name. All
+ * files go in one pipelined run of commands.
+ */
+export async function writeFiles(
+  s: HelperSession,
+  files: { path: string; data: Uint8Array }[],
+  opts: WriteOptions = {},
+): Promise<void> {
+  if (files.length === 0) return;
+  const deflate = (opts.compress ?? true) && s.canInflate;
+  const stmts: Statement[] = parentDirs(files.map((f) => checkBoardPath(f.path))).map((d) => ({
+    code: `_oM(${py(d)})`,
+    bytes: 0,
+  }));
+  for (const f of files) stmts.push(...fileStatements(f.path, f.data, { deflate }));
+  const cmds = packCommands(stmts, s.commandBudget);
+  const total = files.reduce((n, f) => n + f.data.length, 0);
+  const start = Date.now();
+  let done = 0;
+  await s.runMany(
+    cmds.map((c) => c.code),
+    {
+      idleTimeoutMs: 30_000,
+      onCommandDone: (i) => {
+        done += cmds[i].bytes;
+        const secs = Math.max((Date.now() - start) / 1000, 1e-3);
+        opts.onProgress?.({
+          path: cmds[i].paths[cmds[i].paths.length - 1] ?? '',
+          done,
+          total,
+          bytesPerSec: done / secs,
+        });
+      },
+    },
+  );
+}

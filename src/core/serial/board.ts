@@ -1,0 +1,148 @@
+/**
+ * One open connection to a MicroPython board over serial: the API the CLI and the
+ * extension use.
+ *
+ *   const b = await openBoard('/dev/ttyACM0');          // or the virtual board's pty
+ *   await b.exec('print(1)', { onOutput });             // -> Buffer (stdout); throws BoardException
+ *   await b.info();                                      // BoardInfo (board-info.ts)
+ *   await b.ls('/', { hashes: true }); await b.read('/main.py');
+ *   await b.write('/main.py', bytes, { onProgress }); await b.writeFiles([...]);
+ *   await b.mkdirp('/lib/x'); await b.rm('/old');
+ *   await b.interrupt(); await b.softReset();
+ *   await b.close();                                     // leaves the raw REPL first
+ *
+ * Operations are queued, one at a time. The board is put in the raw REPL on first use
+ * and returned to the friendly REPL by close(), whatever happened in between.
+ */
+import { OtaError } from '../errors';
+import * as fs from './board-fs';
+import { HELPERS } from './board-helpers';
+import { info, type BoardInfo } from './board-info';
+import { RawRepl, type ExecOptions } from './raw-repl';
+import { openSerialTransport, type Transport } from './transport';
+
+export interface OpenOptions {
+  baudRate?: number;
+  /** Per-step protocol timeout (default 5 s). */
+  timeoutMs?: number;
+}
+
+/** Source bytes per command: large enough to amortise the compile, small enough for ~100 KB of heap. */
+const COMMAND_BUDGET = 4096;
+
+export class BoardConnection implements fs.HelperSession {
+  readonly repl: RawRepl;
+  private queue: Promise<unknown> = Promise.resolve();
+  private helpersFor: RawRepl['generation'] | undefined;
+  canInflate = false;
+
+  constructor(
+    readonly transport: Transport,
+    timeoutMs = 5000,
+  ) {
+    this.repl = new RawRepl(transport, timeoutMs);
+  }
+
+  get path(): string {
+    return this.transport.path;
+  }
+
+  get commandBudget(): number {
+    const w = this.repl.window;
+    // Whole windows, so no command ends waiting on a part-used window.
+    return w > 0 && w <= COMMAND_BUDGET ? Math.floor(COMMAND_BUDGET / w) * w : COMMAND_BUDGET;
+  }
+
+  /** Runs `fn` after every operation queued before it. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async ensureHelpers(): Promise<void> {
+    if (!this.repl.inRaw) await this.repl.enter();
+    if (this.helpersFor === this.repl.generation) return;
+    const out = await this.repl.exec(HELPERS);
+    this.canInflate = out.toString().trim() === '1';
+    this.helpersFor = this.repl.generation;
+  }
+
+  // HelperSession, used by board-fs and board-info from inside a queued operation.
+  async run(code: string, opts?: ExecOptions): Promise<Buffer> {
+    await this.ensureHelpers();
+    return this.repl.exec(code, opts);
+  }
+
+  async runMany(codes: string[], opts?: ExecOptions): Promise<Buffer[]> {
+    await this.ensureHelpers();
+    return this.repl.execMany(codes, opts);
+  }
+
+  /** Runs user code in the raw REPL, streaming its stdout. */
+  exec(code: string, opts?: ExecOptions): Promise<Buffer> {
+    return this.serial(() => this.repl.exec(code, opts));
+  }
+
+  info(): Promise<BoardInfo> {
+    return this.serial(() => info(this));
+  }
+
+  ls(dir = '/', opts: { hashes?: boolean } = {}): Promise<fs.BoardEntry[]> {
+    return this.serial(() => fs.ls(this, dir, opts));
+  }
+
+  stat(paths: string[]): ReturnType<typeof fs.stat> {
+    return this.serial(() => fs.stat(this, paths));
+  }
+
+  read(path: string): Promise<Buffer> {
+    return this.serial(() => fs.readFile(this, path));
+  }
+
+  write(path: string, data: Uint8Array, opts?: fs.WriteOptions): Promise<void> {
+    return this.writeFiles([{ path, data }], opts);
+  }
+
+  writeFiles(files: { path: string; data: Uint8Array }[], opts?: fs.WriteOptions): Promise<void> {
+    return this.serial(() => fs.writeFiles(this, files, opts));
+  }
+
+  mkdirp(path: string): Promise<void> {
+    return this.serial(() => fs.mkdirp(this, path));
+  }
+
+  rm(path: string): Promise<void> {
+    return this.serial(() => fs.rm(this, path));
+  }
+
+  /** Ctrl-C now, even while another operation is under way. */
+  interrupt(): Promise<void> {
+    return this.repl.interrupt();
+  }
+
+  softReset(): Promise<void> {
+    return this.serial(() => this.repl.softReset());
+  }
+
+  /** Queues `fn` with exclusive use of the connection (for multi-step core operations). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial(fn);
+  }
+
+  async close(): Promise<void> {
+    await this.serial(async () => {
+      try {
+        await this.repl.leave();
+      } finally {
+        await this.transport.close();
+      }
+    });
+  }
+}
+
+export async function openBoard(path: string, opts: OpenOptions = {}): Promise<BoardConnection> {
+  if (!path) throw new OtaError('no-port', 'no serial port given (use --port <path>)');
+  const t = await openSerialTransport(path, opts.baudRate);
+  return new BoardConnection(t, opts.timeoutMs);
+}

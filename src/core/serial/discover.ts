@@ -1,0 +1,126 @@
+/**
+ * Finds serial ports that may be MicroPython boards.
+ *
+ *   await listBoards() -> BoardCandidate[]   // likely boards first, each named when its USB ID is known
+ *   describeUsb('303a', '1001') -> 'Espressif ESP32-S3/C3/C6 (native USB)'
+ *
+ * serialport's Linux list spawns `udevadm`; where that fails (no udev in a container,
+ * udevadm missing) the ports are read from /sys/class/tty instead. A port given by path
+ * (`--port`, a pseudo-terminal) never goes through discovery.
+ */
+import { readdir, readFile, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SerialPort } from 'serialport';
+
+export interface BoardCandidate {
+  path: string;
+  vendorId?: string;
+  productId?: string;
+  manufacturer?: string;
+  serialNumber?: string;
+  /** Board family guessed from the USB ID, when known. */
+  name?: string;
+  /** True when the USB ID is one MicroPython boards use. */
+  likely: boolean;
+}
+
+/** USB IDs seen on MicroPython boards: exact vendor:product first, then whole vendors. */
+const PRODUCTS: Record<string, string> = {
+  '303a:1001': 'Espressif ESP32-S3/C3/C6 (native USB serial/JTAG)',
+  '303a:4001': 'Espressif ESP32-S2/S3 (TinyUSB CDC)',
+  '2e8a:0005': 'Raspberry Pi Pico / RP2040 (MicroPython)',
+  '2e8a:000a': 'Raspberry Pi RP2040 (Pico SDK CDC)',
+  '2e8a:000f': 'Raspberry Pi Pico 2 / RP2350',
+  '10c4:ea60': 'ESP32 board with a Silicon Labs CP210x bridge',
+  '1a86:7523': 'ESP32/ESP8266 board with a CH340 bridge',
+  '1a86:55d4': 'ESP32 board with a CH9102 bridge',
+  '0403:6001': 'Board with an FTDI FT232R bridge',
+  '0403:6010': 'Board with an FTDI FT2232 bridge',
+  '0403:6014': 'Board with an FTDI FT232H bridge',
+  '0403:6015': 'Board with an FTDI FT-X bridge',
+  'f055:9800': 'Pyboard (MicroPython)',
+  '2341:0070': 'Arduino Nano ESP32',
+  '2341:025e': 'Arduino Nano RP2040 Connect',
+};
+const VENDORS: Record<string, string> = {
+  '303a': 'Espressif board',
+  '2e8a': 'Raspberry Pi RP2040/RP2350 board',
+  '10c4': 'Silicon Labs CP210x bridge',
+  '1a86': 'WCH CH34x bridge',
+  '0403': 'FTDI bridge',
+  f055: 'MicroPython board',
+  '239a': 'Adafruit board',
+  '2341': 'Arduino board',
+};
+
+export function describeUsb(vendorId?: string, productId?: string): string | undefined {
+  if (!vendorId) return undefined;
+  const v = vendorId.toLowerCase();
+  return PRODUCTS[`${v}:${(productId ?? '').toLowerCase()}`] ?? VENDORS[v];
+}
+
+function candidate(p: Omit<BoardCandidate, 'name' | 'likely'>): BoardCandidate {
+  const name = describeUsb(p.vendorId, p.productId);
+  return { ...p, ...(name ? { name } : {}), likely: name !== undefined };
+}
+
+async function readAttr(dir: string, name: string): Promise<string | undefined> {
+  try {
+    return (await readFile(join(dir, name), 'utf8')).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Linux without udev: USB serial ports from sysfs (ttyUSB*, ttyACM*), with their USB IDs. */
+export async function listFromSysfs(sysRoot = '/sys/class/tty', devRoot = '/dev'): Promise<BoardCandidate[]> {
+  let names: string[];
+  try {
+    names = await readdir(sysRoot);
+  } catch {
+    return [];
+  }
+  const out: BoardCandidate[] = [];
+  for (const name of names.filter((n) => /^tty(USB|ACM)\d+$/.test(n)).sort()) {
+    // .../ttyUSB0/device is the USB interface; its parent holds idVendor/idProduct.
+    let usbDir: string | undefined;
+    try {
+      usbDir = join(await realpath(join(sysRoot, name, 'device')), '..');
+    } catch {
+      usbDir = undefined;
+    }
+    out.push(
+      candidate({
+        path: join(devRoot, name),
+        ...(usbDir
+          ? {
+              vendorId: await readAttr(usbDir, 'idVendor'),
+              productId: await readAttr(usbDir, 'idProduct'),
+              manufacturer: await readAttr(usbDir, 'manufacturer'),
+              serialNumber: await readAttr(usbDir, 'serial'),
+            }
+          : {}),
+      }),
+    );
+  }
+  return out;
+}
+
+export async function listBoards(): Promise<BoardCandidate[]> {
+  let ports: BoardCandidate[];
+  try {
+    ports = (await SerialPort.list()).map((p) =>
+      candidate({
+        path: p.path,
+        vendorId: p.vendorId,
+        productId: p.productId,
+        manufacturer: p.manufacturer,
+        serialNumber: p.serialNumber,
+      }),
+    );
+  } catch {
+    // serialport could not list (udevadm missing or failing): fall back where we can.
+    ports = process.platform === 'linux' ? await listFromSysfs() : [];
+  }
+  return ports.sort((a, b) => Number(b.likely) - Number(a.likely) || a.path.localeCompare(b.path));
+}

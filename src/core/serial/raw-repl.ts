@@ -1,0 +1,258 @@
+/**
+ * MicroPython's raw REPL, host side (docs/reference/repl.rst, shared/runtime/pyexec.c).
+ *
+ *   const repl = new RawRepl(transport);
+ *   await repl.enter();                       // from any state: running program, friendly REPL, half a line
+ *   const out = await repl.exec('print(1)', { onOutput, idleTimeoutMs });   // -> Buffer of stdout
+ *   await repl.execMany(['w("…")', 'w("…")']);  // pipelined: the next command waits in the board's buffer
+ *   await repl.softReset();
+ *   await repl.leave();                       // back to the friendly REPL (Ctrl-B)
+ *
+ * Commands go through raw-paste mode (Ctrl-E 'A' Ctrl-A) with the board's flow-control
+ * window; a board that refuses raw paste (R\x00) or predates it gets plain raw REPL.
+ * A Python exception on the board throws BoardException (code 'board-exception') with the
+ * traceback; silence beyond the idle timeout throws 'timeout' after interrupting the program,
+ * so the board is left at the raw prompt, never mid-command.
+ */
+import { OtaError } from '../errors';
+import type { Transport } from './transport';
+
+const BANNER = 'raw REPL; CTRL-B to exit\r\n';
+const CTRL_A = 0x01;
+const CTRL_D = 0x04;
+
+export class BoardException extends OtaError {
+  constructor(readonly traceback: string) {
+    const lines = traceback.trim().split(/\r?\n/);
+    super('board-exception', `the board raised ${lines[lines.length - 1] ?? 'an exception'}`);
+  }
+}
+
+export interface ExecOptions {
+  /** Receives stdout bytes as they arrive. */
+  onOutput?: (chunk: Buffer) => void;
+  /** Longest silence allowed while the command runs (default 10 s). */
+  idleTimeoutMs?: number;
+  /** execMany: called as each command finishes. */
+  onCommandDone?(index: number): void;
+}
+
+export class RawRepl {
+  /** True while the board sits at the raw REPL prompt waiting for us. */
+  inRaw = false;
+  /** undefined until the first command tells whether the board speaks raw paste. */
+  rawPaste: boolean | undefined;
+  /** The board's flow-control window (bytes), learnt from the first raw-paste command. */
+  window = 0;
+  /** Changes whenever the board may have lost its globals (re-entered or reset). */
+  generation = 0;
+
+  constructor(
+    readonly t: Transport,
+    private readonly timeoutMs = 5000,
+  ) {}
+
+  /** Reaches the raw REPL prompt from whatever the board is doing. */
+  async enter(): Promise<void> {
+    this.inRaw = false;
+    this.generation++;
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // Ctrl-C twice: stop a program (one that catches the first interrupt too) and clear any typed line.
+      await this.t.write('\r\x03\x03');
+      await this.t.readQuiet(60, 600);
+      await this.t.write('\r\x01');
+      try {
+        await this.t.readUntil(BANNER + '>', this.timeoutMs / 2, 'the raw REPL prompt');
+        this.inRaw = true;
+        return;
+      } catch (err) {
+        if (!(err instanceof OtaError) || err.code !== 'timeout') throw err;
+        lastErr = err;
+      }
+    }
+    throw new OtaError(
+      'board-busy',
+      `the board on ${this.t.path} does not answer Ctrl-C / Ctrl-A (is a program ignoring KeyboardInterrupt, or is this not a MicroPython board?)`,
+      { cause: lastErr },
+    );
+  }
+
+  /** Back to the friendly REPL, so a terminal user finds the board as usual. */
+  async leave(): Promise<void> {
+    if (!this.inRaw || !this.t.isOpen) return;
+    this.inRaw = false;
+    await this.t.write('\x02');
+    await this.t.readUntil('>>> ', 1000).catch(() => undefined);
+    this.t.discard();
+  }
+
+  /** Ctrl-D at the raw prompt: soft reset; the board comes back to the raw prompt. */
+  async softReset(): Promise<void> {
+    if (!this.inRaw) await this.enter();
+    this.inRaw = false;
+    this.generation++;
+    await this.t.write('\x04');
+    await this.t.readUntil('soft reboot\r\n', this.timeoutMs, 'the soft reboot');
+    await this.t.readUntil(BANNER + '>', this.timeoutMs * 2, 'the raw REPL after the soft reboot');
+    this.inRaw = true;
+  }
+
+  /** Ctrl-C: interrupts the running command (it then ends with KeyboardInterrupt). */
+  async interrupt(): Promise<void> {
+    await this.t.write('\x03');
+  }
+
+  async exec(code: string | Buffer, opts: ExecOptions = {}): Promise<Buffer> {
+    const [out] = await this.execMany([code], opts);
+    return out;
+  }
+
+  /**
+   * Runs commands one after another. With raw paste, the start of the next command is sent
+   * as soon as the board has compiled the current one (it then waits in the board's input
+   * buffer, at most one window), so the board never idles for a round trip.
+   */
+  async execMany(codes: (string | Buffer)[], opts: ExecOptions = {}): Promise<Buffer[]> {
+    if (!this.inRaw) await this.enter();
+    const idle = opts.idleTimeoutMs ?? 10_000;
+    const outputs: Buffer[] = [];
+    let present = 0; // bytes of the current command already sent ahead
+    try {
+      for (let i = 0; i < codes.length; i++) {
+        const code = toBytes(codes[i]);
+        let usePaste = this.rawPaste !== false;
+        if (usePaste && present === 0) {
+          await this.t.write('\x05A\x01');
+        }
+        if (usePaste) usePaste = await this.startPaste(present > 0);
+        if (usePaste) {
+          await this.pasteBody(code, present);
+        } else {
+          await this.plainBody(code);
+        }
+        present = 0;
+        // The board has the whole command: send ahead the head of the next one.
+        const next = i + 1 < codes.length && usePaste && this.window > 0 ? toBytes(codes[i + 1]) : undefined;
+        if (next) {
+          present = Math.min(next.length, 2 * this.window - 3);
+          await this.t.write(Buffer.concat([Buffer.from('\x05A\x01', 'latin1'), next.subarray(0, present)]));
+        }
+        outputs.push(await this.collect(opts.onOutput, idle));
+        opts.onCommandDone?.(i);
+      }
+    } catch (err) {
+      // A failed command with nothing queued behind it leaves the board at the prompt;
+      // anything else (timeout, protocol upset, a queued command) needs a fresh prompt.
+      if (err instanceof BoardException && present === 0) throw err;
+      // 'cancelled': the caller saw the board reset under the command; nothing to recover.
+      if (err instanceof OtaError && (err.code === 'port-closed' || err.code === 'cancelled'))
+        this.inRaw = false;
+      else await this.recover();
+      throw err;
+    }
+    return outputs;
+  }
+
+  /** Reads the answer to Ctrl-E 'A' Ctrl-A; returns false (and stays at the raw prompt) without raw paste. */
+  private async startPaste(sentAhead: boolean): Promise<boolean> {
+    const r = await this.t.readExactly(2, this.timeoutMs, 'the raw-paste answer');
+    if (r[0] === 0x52 && r[1] === 1) {
+      const w = await this.t.readExactly(2, this.timeoutMs, 'the raw-paste window');
+      this.window = w.readUInt16LE(0);
+      this.rawPaste = true;
+      return true;
+    }
+    if (sentAhead)
+      throw new OtaError('protocol', `raw paste stopped working mid-transfer (${JSON.stringify(r)})`);
+    this.rawPaste = false;
+    if (r[0] === 0x52 && r[1] === 0) return false; // understood but refused: still at the raw prompt
+    // Firmware without raw paste took Ctrl-A as "restart raw REPL".
+    await this.t.readUntil(BANNER + '>', this.timeoutMs, 'the raw REPL prompt');
+    return false;
+  }
+
+  /** Sends a command within the board's window; `already` bytes were sent ahead. */
+  private async pasteBody(code: Buffer, already: number): Promise<void> {
+    let credit = this.window - already; // the window size itself is the first credit
+    let i = already;
+    let ended = false;
+    const onByte = (b: number) => {
+      if (b === CTRL_A) credit += this.window;
+      else if (b === CTRL_D) ended = true;
+      else
+        throw new OtaError('protocol', `unexpected byte 0x${b.toString(16)} from the board during raw paste`);
+    };
+    while (i < code.length && !ended) {
+      while ((credit <= 0 || this.t.pending > 0) && !ended) {
+        const b = await this.t.readExactly(1, this.timeoutMs, 'raw-paste flow control');
+        onByte(b[0]);
+      }
+      if (ended) break;
+      const n = Math.min(credit, code.length - i);
+      await this.t.write(code.subarray(i, i + n));
+      i += n;
+      credit -= n;
+    }
+    // End of data; the board answers Ctrl-D once it has it all (or at once after a syntax error).
+    await this.t.write('\x04');
+    if (ended) return;
+    for (;;) {
+      const b = await this.t.readExactly(1, this.timeoutMs, 'the end of raw paste');
+      if (b[0] === CTRL_D) return;
+      onByte(b[0]);
+    }
+  }
+
+  /** Plain raw REPL: small pieces with pauses, since there is no flow control. */
+  private async plainBody(code: Buffer): Promise<void> {
+    for (let i = 0; i < code.length; i += 256) {
+      await this.t.write(code.subarray(i, i + 256));
+      if (i + 256 < code.length) await new Promise((r) => setTimeout(r, 10));
+    }
+    await this.t.write('\x04');
+    const ok = await this.t.readExactly(2, this.timeoutMs, 'OK');
+    if (ok.toString('latin1') !== 'OK') {
+      throw new OtaError(
+        'protocol',
+        `the board did not accept the command (got ${JSON.stringify(ok.toString())})`,
+      );
+    }
+  }
+
+  /** stdout up to Ctrl-D, stderr up to Ctrl-D, then the '>' prompt. */
+  private async collect(onOutput: ((c: Buffer) => void) | undefined, idle: number): Promise<Buffer> {
+    const out: Buffer[] = [];
+    for (;;) {
+      const chunk = await this.t.readSome(idle, 'the command to finish');
+      const end = chunk.indexOf(CTRL_D);
+      const part = end < 0 ? chunk : chunk.subarray(0, end);
+      if (part.length) {
+        out.push(part);
+        onOutput?.(part);
+      }
+      if (end >= 0) {
+        this.t.unread(chunk.subarray(end + 1));
+        break;
+      }
+    }
+    const err = (await this.t.readUntil('\x04', this.timeoutMs, 'the error report')).subarray(0, -1);
+    await this.t.readUntil('>', this.timeoutMs, 'the raw REPL prompt');
+    if (err.length) throw new BoardException(err.toString('utf8'));
+    return Buffer.concat(out);
+  }
+
+  /** After a timeout: interrupt whatever runs and get back to a clean raw prompt. */
+  private async recover(): Promise<void> {
+    this.inRaw = false;
+    try {
+      await this.enter();
+    } catch {
+      // The original timeout is the error worth reporting.
+    }
+  }
+}
+
+function toBytes(code: string | Buffer): Buffer {
+  return typeof code === 'string' ? Buffer.from(code, 'utf8') : code;
+}

@@ -1,0 +1,70 @@
+/**
+ * How file bytes travel to the board: each file becomes Python statements calling the
+ * board helpers (board-helpers.ts), base64 chunks of up to BLOCK input bytes, each
+ * raw-deflate compressed when the board can inflate it and that makes it smaller; then
+ * the statements are packed into commands of about `budget` bytes, so small files share
+ * one command and the board compiles as few commands as possible.
+ *
+ *   const stmts = fileStatements('/main.py', bytes, { deflate: true });
+ *   const cmds = packCommands(stmts, 4096);   // -> [{ code, bytes }] for RawRepl.execMany
+ */
+import { createHash } from 'node:crypto';
+import { deflateSync } from 'fflate';
+import { py } from './board-helpers';
+
+/**
+ * Input bytes per chunk. Independent blocks of at most 4 KB keep every back-reference
+ * within the 4 KB window the board inflates with (wbits 12, 4 KB of heap).
+ */
+export const BLOCK = 3060;
+
+export interface Statement {
+  code: string;
+  /** File bytes this statement delivers (for progress). */
+  bytes: number;
+  path?: string;
+}
+
+export const TEMP_SUFFIX = '.ota-part';
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function fileStatements(path: string, data: Uint8Array, opts: { deflate: boolean }): Statement[] {
+  const tmp = path + TEMP_SUFFIX;
+  const out: Statement[] = [{ code: `_oO(${py(tmp)})`, bytes: 0, path }];
+  for (let i = 0; i < data.length; i += BLOCK) {
+    const block = data.subarray(i, i + BLOCK);
+    const packed = opts.deflate ? deflateSync(block, { level: 6 }) : undefined;
+    if (packed && packed.length < block.length * 0.9) {
+      out.push({ code: `_oWZ(b'${Buffer.from(packed).toString('base64')}')`, bytes: block.length, path });
+    } else {
+      out.push({ code: `_oW(b'${Buffer.from(block).toString('base64')}')`, bytes: block.length, path });
+    }
+  }
+  out.push({ code: `_oC(${py(tmp)},${py(path)},'${sha256Hex(data)}')`, bytes: 0, path });
+  return out;
+}
+
+export interface Command {
+  code: string;
+  bytes: number;
+  paths: string[];
+}
+
+export function packCommands(stmts: Statement[], budget: number): Command[] {
+  const cmds: Command[] = [];
+  let cur: Command | undefined;
+  for (const s of stmts) {
+    if (!cur || cur.code.length + 1 + s.code.length > budget) {
+      cur = { code: s.code, bytes: s.bytes, paths: [] };
+      cmds.push(cur);
+    } else {
+      cur.code += '\n' + s.code;
+      cur.bytes += s.bytes;
+    }
+    if (s.path && !cur.paths.includes(s.path)) cur.paths.push(s.path);
+  }
+  return cmds;
+}

@@ -1,0 +1,208 @@
+/**
+ * Byte transport to a board: a serial port (or any duplex byte stream) with a
+ * receive buffer and the two reads the console protocol needs.
+ *
+ *   const t = await openSerialTransport('/dev/ttyUSB0');
+ *   await t.write(bytes);
+ *   const upTo = await t.readUntil(Buffer.from('>'), 2000);   // includes the marker
+ *   const two = await t.readExactly(2, 2000);
+ *   t.tap = (chunk) => ...;   // sees every received chunk (console streaming)
+ *   await t.close();
+ *
+ * A read that times out throws OtaError 'timeout' and keeps the bytes received
+ * so far; a port that closes or fails (cable pulled) fails every pending and
+ * later read with OtaError 'port-closed'.
+ */
+import { SerialPort } from 'serialport';
+import { OtaError } from '../errors';
+
+/** The part of a SerialPort the transport uses; lets tests and the VS Code UI pass their own stream. */
+export interface PortLike {
+  write(data: Buffer, cb: (err?: Error | null) => void): boolean;
+  drain(cb: (err?: Error | null) => void): void;
+  close(cb: (err?: Error | null) => void): void;
+  on(ev: 'data', fn: (chunk: Buffer) => void): unknown;
+  on(ev: 'close' | 'error', fn: (err?: Error | null) => void): unknown;
+  readonly isOpen: boolean;
+}
+
+interface Waiter {
+  check(): void;
+  fail(err: Error): void;
+}
+
+export class Transport {
+  private buf: Buffer = Buffer.alloc(0);
+  private waiter: Waiter | undefined;
+  private closedError: OtaError | undefined;
+  /** A cancel() that came between reads: the next read fails with it. */
+  private cancelled: Error | undefined;
+  /** Called with every received chunk, before reads consume it. */
+  tap: ((chunk: Buffer) => void) | undefined;
+  /** When set, received bytes go to `tap` only (watching the console), not to reads. */
+  tapOnly = false;
+
+  constructor(
+    private readonly port: PortLike,
+    readonly path: string,
+  ) {
+    port.on('data', (chunk: Buffer) => {
+      this.tap?.(chunk);
+      if (this.tapOnly) return;
+      this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+      this.waiter?.check();
+    });
+    const gone = (err?: Error | null) => {
+      if (this.closedError) return;
+      this.closedError = new OtaError(
+        'port-closed',
+        `serial port ${path} closed${err ? `: ${err.message}` : ''} (board unplugged or reset?)`,
+        { cause: err ?? undefined },
+      );
+      this.waiter?.fail(this.closedError);
+    };
+    port.on('close', gone);
+    port.on('error', gone);
+  }
+
+  get isOpen(): boolean {
+    return !this.closedError && this.port.isOpen;
+  }
+
+  /** Bytes received and not yet read. */
+  get pending(): number {
+    return this.buf.length;
+  }
+
+  /** Drops everything received so far (stale output before a new command). */
+  discard(): Buffer {
+    const old = this.buf;
+    this.buf = Buffer.alloc(0);
+    return old;
+  }
+
+  async write(data: Buffer | string): Promise<void> {
+    if (this.closedError) throw this.closedError;
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+    await new Promise<void>((resolve, reject) => {
+      this.port.write(bytes, (err) => (err ? reject(this.writeError(err)) : undefined));
+      this.port.drain((err) => (err ? reject(this.writeError(err)) : resolve()));
+    });
+  }
+
+  private writeError(err: Error): OtaError {
+    return this.closedError ?? new OtaError('port-closed', `cannot write to ${this.path}: ${err.message}`);
+  }
+
+  /** Reads up to and including `marker`. */
+  readUntil(marker: Buffer | string, timeoutMs: number, what?: string): Promise<Buffer> {
+    const m = typeof marker === 'string' ? Buffer.from(marker, 'latin1') : marker;
+    return this.wait(timeoutMs, what ?? `${JSON.stringify(m.toString('latin1'))}`, () => {
+      const i = this.buf.indexOf(m);
+      if (i < 0) return undefined;
+      return this.take(i + m.length);
+    });
+  }
+
+  readExactly(n: number, timeoutMs: number, what?: string): Promise<Buffer> {
+    return this.wait(timeoutMs, what ?? `${n} bytes`, () =>
+      this.buf.length >= n ? this.take(n) : undefined,
+    );
+  }
+
+  /** Waits for at least one byte and returns everything buffered. */
+  readSome(timeoutMs: number, what = 'output'): Promise<Buffer> {
+    return this.wait(timeoutMs, what, () => (this.buf.length > 0 ? this.take(this.buf.length) : undefined));
+  }
+
+  /** Puts bytes back in front of the buffer (a read that took more than it needed). */
+  unread(bytes: Buffer): void {
+    if (bytes.length) this.buf = Buffer.concat([bytes, this.buf]);
+  }
+
+  /** Fails the read under way (if any) with `err`: how a caller abandons a wait. */
+  cancel(err: Error): void {
+    if (this.waiter) this.waiter.fail(err);
+    else this.cancelled = err;
+  }
+
+  /** Resolves with whatever is buffered once the line has been quiet for `quietMs` (or `maxMs` passed). */
+  async readQuiet(quietMs: number, maxMs: number): Promise<Buffer> {
+    const start = Date.now();
+    let last = -1;
+    while (Date.now() - start < maxMs) {
+      if (this.closedError) throw this.closedError;
+      await new Promise((r) => setTimeout(r, quietMs));
+      if (this.buf.length === last) break;
+      last = this.buf.length;
+    }
+    return this.discard();
+  }
+
+  private take(n: number): Buffer {
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return out;
+  }
+
+  private wait(timeoutMs: number, what: string, attempt: () => Buffer | undefined): Promise<Buffer> {
+    if (this.waiter) return Promise.reject(new Error('Transport: concurrent reads'));
+    const cancelled = this.cancelled;
+    this.cancelled = undefined;
+    if (cancelled) return Promise.reject(cancelled);
+    const now = attempt();
+    if (now) return Promise.resolve(now);
+    if (this.closedError) return Promise.reject(this.closedError);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiter = undefined;
+      };
+      const timer = setTimeout(() => {
+        done();
+        const got = this.buf.subarray(-80).toString('latin1');
+        reject(
+          new OtaError(
+            'timeout',
+            `no answer from the board on ${this.path} within ${timeoutMs} ms (waiting for ${what}; last bytes ${JSON.stringify(got)})`,
+          ),
+        );
+      }, timeoutMs);
+      this.waiter = {
+        check: () => {
+          const r = attempt();
+          if (r) {
+            done();
+            resolve(r);
+          }
+        },
+        fail: (err) => {
+          done();
+          reject(err);
+        },
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.port.isOpen) return;
+    await new Promise<void>((resolve) => this.port.close(() => resolve()));
+  }
+}
+
+/** Opens a serial port by path (a USB device or a pseudo-terminal). */
+export async function openSerialTransport(path: string, baudRate = 115200): Promise<Transport> {
+  const port = new SerialPort({ path, baudRate, autoOpen: false });
+  await new Promise<void>((resolve, reject) =>
+    port.open((err) =>
+      err
+        ? reject(
+            new OtaError('port-open-failed', `cannot open serial port ${path}: ${err.message}`, {
+              cause: err,
+            }),
+          )
+        : resolve(),
+    ),
+  );
+  return new Transport(port, path);
+}
