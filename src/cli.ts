@@ -7,6 +7,7 @@ const commands: Record<string, () => Promise<Command>> = {
   manifest: () => import('./cli/manifest'),
   bundle: () => import('./cli/bundle'),
   verify: () => import('./cli/verify'),
+  keygen: () => import('./cli/keygen'),
 };
 
 function usage(): string {
