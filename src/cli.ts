@@ -8,6 +8,11 @@ const commands: Record<string, () => Promise<Command>> = {
   bundle: () => import('./cli/bundle'),
   verify: () => import('./cli/verify'),
   keygen: () => import('./cli/keygen'),
+  push: () => import('./cli/push'),
+  install: () => import('./cli/install'),
+  info: () => import('./cli/info'),
+  exec: () => import('./cli/exec'),
+  watch: () => import('./cli/watch'),
 };
 
 function usage(): string {

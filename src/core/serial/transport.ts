@@ -37,6 +37,7 @@ export class Transport {
   private closedError: OtaError | undefined;
   /** A cancel() that came between reads: the next read fails with it. */
   private cancelled: Error | undefined;
+  private closeListeners: (() => void)[] = [];
   /** Called with every received chunk, before reads consume it. */
   tap: ((chunk: Buffer) => void) | undefined;
   /** When set, received bytes go to `tap` only (watching the console), not to reads. */
@@ -60,9 +61,16 @@ export class Transport {
         { cause: err ?? undefined },
       );
       this.waiter?.fail(this.closedError);
+      for (const fn of this.closeListeners) fn();
     };
     port.on('close', gone);
     port.on('error', gone);
+  }
+
+  /** Called once when the port closes or fails. */
+  onClose(fn: () => void): void {
+    if (this.closedError) fn();
+    else this.closeListeners.push(fn);
   }
 
   get isOpen(): boolean {

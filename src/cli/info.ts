@@ -1,0 +1,56 @@
+// `ota info`: board facts in one round trip, or the list of serial ports that look like boards.
+import { parseArgs } from 'node:util';
+import { listBoards } from '../core/serial/discover';
+import { withBoard } from './board-session';
+
+export const summary = 'show a board: MicroPython version, machine, free RAM and flash, installed release';
+
+const help = `usage: ota info --port <path> [--json]
+       ota info --list [--json]
+
+--port   serial port of the board (a USB device or a pseudo-terminal)
+--list   list serial ports, likely MicroPython boards first, named by USB ID`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string', short: 'p' },
+      list: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  if (values.list) {
+    const boards = await listBoards();
+    if (values.json) console.log(JSON.stringify(boards));
+    else if (boards.length === 0) console.log('no serial ports found');
+    else
+      for (const b of boards)
+        console.log(`${b.path}\t${b.vendorId ?? '----'}:${b.productId ?? '----'}\t${b.name ?? ''}`);
+    return 0;
+  }
+  const info = await withBoard(values.port, (b) => b.info());
+  if (values.json) {
+    console.log(JSON.stringify(info));
+    return 0;
+  }
+  const kb = (n: number | null) => (n === null ? '?' : `${Math.round(n / 1024)} KB`);
+  const release = info.versionJson as { version?: string } | null;
+  const state = info.otaState as { state?: string } | null;
+  console.log(`MicroPython ${info.version} (${info.build}) on ${info.machine || info.platform}`);
+  console.log(`RAM free    ${kb(info.memFree)} (${kb(info.memAlloc)} used)`);
+  console.log(`flash free  ${kb(info.fsFree)} of ${kb(info.fsTotal)}`);
+  console.log(
+    `release     ${release?.version ?? (info.versionJson === null ? 'none' : 'unreadable version.json')}`,
+  );
+  console.log(
+    `updater     ${state?.state ?? (info.otaState === null ? 'no journal' : 'unreadable state.json')}`,
+  );
+  console.log(`features    deflate ${info.deflate ? 'yes' : 'no'}, sha1 ${info.sha1 ? 'yes' : 'no'}`);
+  return 0;
+}

@@ -1,0 +1,66 @@
+// `ota install`: put the updater, its config and the boot hook on a board.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { OtaError } from '../core/errors';
+import { installUpdater } from '../core/serial/install';
+import { withBoard } from './board-session';
+
+export const summary = 'install the OTA updater on a board (package, ota_config.json, boot.py hook)';
+
+const help = `usage: ota install --port <path> --config <ota_config.json> [--key <key file>] [--device-dir <dir>]
+
+Copies the updater package listed in <device-dir>/package.json (default: the
+device/ folder shipped with this tool), writes the config as /ota_config.json
+(adding the key's trust entry to "keys" with --key), and makes /boot.py call
+ota.boot() first, keeping the rest of an existing boot.py. Running it again
+with the same inputs changes nothing.`;
+
+/** device/ next to the bundled CLI (dist/cli.js) or the sources (src/cli/install.ts). */
+function defaultDeviceDir(): string {
+  return join(__dirname, '..', __dirname.endsWith('cli') ? '..' : '', 'device');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string', short: 'p' },
+      config: { type: 'string' },
+      key: { type: 'string' },
+      'device-dir': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  if (!values.config) throw new OtaError('bad-option', 'ota install needs --config <ota_config.json>');
+  let config: unknown;
+  try {
+    config = JSON.parse(await readFile(values.config, 'utf8'));
+  } catch (err) {
+    throw new OtaError('bad-config', `cannot read ${values.config} as JSON: ${(err as Error).message}`);
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new OtaError('bad-config', `${values.config} must hold a JSON object`);
+  }
+  const deviceDir = values['device-dir'] ?? defaultDeviceDir();
+  const result = await withBoard(values.port, (board) =>
+    installUpdater(board, { deviceDir, config: config as Record<string, unknown>, keyFile: values.key }),
+  );
+  if (values.json) {
+    console.log(JSON.stringify(result));
+  } else {
+    for (const p of result.uploaded) console.log(`wrote    ${p}`);
+    for (const p of result.removed) console.log(`removed  ${p}`);
+    console.log(
+      result.uploaded.length + result.removed.length === 0
+        ? 'already installed: nothing changed'
+        : `installed: ${result.uploaded.length} written, ${result.unchanged.length} unchanged${result.bootChanged ? ', boot.py now calls ota.boot() first' : ''}`,
+    );
+  }
+  return 0;
+}

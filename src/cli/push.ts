@@ -1,0 +1,54 @@
+// `ota push`: make a board hold a project folder, sending only what changed.
+import { parseArgs } from 'node:util';
+import { collectProject, syncFiles } from '../core/serial/sync';
+import { rate, withBoard } from './board-session';
+
+export const summary = 'copy a project to a board over USB, only the files that changed';
+
+const help = `usage: ota push --port <path> [dir] [--root /] [--no-compress] [--json]
+
+Syncs dir (default .) to the board: files whose SHA-256 on the board differs
+are written (to a temporary name, checked, then renamed). When dir holds a
+manifest.json, exactly its files are pushed and its "delete" list removed;
+otherwise every file not excluded by .otaignore.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string', short: 'p' },
+      root: { type: 'string' },
+      'no-compress': { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  const plan = await collectProject(positionals[0] ?? '.');
+  plan.root = values.root ?? '/';
+  const tty = process.stderr.isTTY && !values.json;
+  const result = await withBoard(values.port, (board) =>
+    syncFiles(board, plan, {
+      compress: !values['no-compress'],
+      onProgress: (p) => {
+        if (tty)
+          process.stderr.write(`\r${p.done}/${p.total} bytes  ${rate(p.bytesPerSec)}  ${p.path}\x1b[K`);
+      },
+    }),
+  );
+  if (tty) process.stderr.write('\n');
+  if (values.json) {
+    console.log(JSON.stringify(result));
+  } else {
+    for (const p of result.uploaded) console.log(`wrote    ${p}`);
+    for (const p of result.removed) console.log(`removed  ${p}`);
+    console.log(
+      `${result.uploaded.length} written (${result.bytes} bytes), ${result.unchanged.length} unchanged, ${result.removed.length} removed`,
+    );
+  }
+  return 0;
+}
