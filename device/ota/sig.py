@@ -50,13 +50,13 @@ def verify(keys, sig_bytes, msg):
         raise Fail("no_signature", "a signature is required and none was published")
     try:
         s = json.loads(sig_bytes)
-        alg, kid, sig = s["alg"], s["key"], binascii.a2b_base64(s["sig"])
+        alg, kid, sig = s["alg"], s["key"], binascii.a2b_base64(s["sig"].encode())
     except (ValueError, KeyError, TypeError):
         raise Fail("bad_signature", "signature file is malformed")
     for k in keys:
         if k.get("alg") != alg or k.get("id") != kid:
             continue
-        key = binascii.a2b_base64(k["key"])
+        key = binascii.a2b_base64(k["key"].encode())
         if alg == "hmac-sha256":
             ok = _eq(hmac_sha256(key, msg), sig)
         elif alg == "rsa-sha256":

@@ -207,18 +207,26 @@ def update(reset=True):
         return None
 
 
+def _can_inflate():
+    # deflate (MicroPython 1.21+) and room for its 32 KB window.
+    try:
+        import deflate  # noqa: F401
+        import gc
+
+        gc.collect()
+        return gc.mem_free() > 48 * 1024
+    except ImportError:
+        return False
+
+
 def _download(cfg, rel, m, want, need):
     from ota import fetch
 
     b = m.get("bundle")
-    if b and want and b["size"] < need:
-        try:
-            import deflate  # noqa: F401 - only the capability matters here
-            from ota import bundle
+    if b and want and b["size"] < need and _can_inflate():
+        from ota import bundle
 
-            bundle.fetch(rel, b, want)
-        except ImportError:
-            pass
+        bundle.fetch(rel, b, want)
     buf = bytearray(fetch.BUF)
     for f in want:
         if not fsx.exists(fsx.STAGE + "/" + f["path"]):

@@ -1,0 +1,103 @@
+# The release bundle (.tar.gz, ustar) streamed through deflate.DeflateIO:
+# wanted entries go through the same hashing and staging as single files,
+# the rest is skipped. Costs the 32 KB gzip window in RAM while it runs.
+import io
+import hashlib
+import binascii
+from ota import fsx
+from ota.fetch import Hashers, part_name
+from ota.log import Fail, ev
+
+
+class _Tap(io.IOBase):
+    # Hashes and counts the compressed bytes on their way to the inflater.
+    def __init__(self, r):
+        self.r = r
+        self.h = hashlib.sha256()
+        self.n = 0
+
+    def readinto(self, buf):
+        n = self.r.readinto(buf)
+        if n:
+            self.h.update(memoryview(buf)[:n])
+            self.n += n
+        return n
+
+    def ioctl(self, req, arg):
+        return 0
+
+
+def _read_full(s, mv):
+    got = 0
+    while got < len(mv):
+        n = s.readinto(mv[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def fetch(rel, b, want):
+    import deflate
+
+    wanted = {}
+    for f in want:
+        if not fsx.exists(fsx.STAGE + "/" + f["path"]):
+            wanted[f["path"]] = f
+    r = rel.client.get(rel.bundle_url(b), rel.headers(None))
+    try:
+        tap = _Tap(r)
+        z = deflate.DeflateIO(tap, deflate.GZIP)
+        hdr = bytearray(512)
+        hmv = memoryview(hdr)
+        buf = bytearray(512)
+        mv = memoryview(buf)
+        while True:
+            if _read_full(z, hmv) < 512:
+                raise Fail("connection", "bundle cut")
+            if not any(hdr):
+                break
+            name = bytes(hdr[0:100]).split(b"\0")[0].decode()
+            prefix = bytes(hdr[345:500]).split(b"\0")[0].decode()
+            if prefix:
+                name = prefix + "/" + name
+            size = int(bytes(hdr[124:136]).split(b"\0")[0].strip() or b"0", 8)
+            kind = hdr[156]
+            f = wanted.get(name) if kind in (0, 48) else None
+            left = (size + 511) & ~511
+            if f is not None and f["size"] != size:
+                raise Fail("hash_mismatch", "bundle entry %s has the wrong size" % name[:60])
+            h = Hashers(size) if f else None
+            out = None
+            if f:
+                fsx.makedirs(part_name(f))
+                out = open(fsx.p(part_name(f)), "wb")
+            try:
+                done = 0
+                while left:
+                    n = _read_full(z, mv[: min(512, left)])
+                    if not n:
+                        raise Fail("connection", "bundle cut")
+                    left -= n
+                    k = min(n, size - done)
+                    if out and k > 0:
+                        h.update(mv[:k])
+                        out.write(mv[:k])
+                    done += k
+            finally:
+                if out:
+                    out.close()
+            if f:
+                try:
+                    h.check(f)
+                except Fail:
+                    fsx.remove(part_name(f))
+                    raise
+                fsx.move(part_name(f), fsx.STAGE + "/" + name)
+                ev("progress", file=name, done=size, total=size)
+        while _read_full(tap, mv):
+            pass  # the rest of the compressed stream, for its hash
+        if tap.n != b["size"] or binascii.hexlify(tap.h.digest()).decode() != b["sha256"]:
+            raise Fail("hash_mismatch", "bundle does not match the manifest")
+    finally:
+        r.close()
