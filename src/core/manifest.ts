@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { basename, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { OtaError } from './errors';
-import { hashFile } from './hash';
+import { hashFiles } from './hash';
 import { MANIFEST_SCHEMA, type Manifest, type ManifestBundle, type ManifestFile } from './manifest-types';
 import { checkReleasePath } from './paths';
 import { compareVersions, parseVersion } from './version';
@@ -30,9 +30,6 @@ export interface BuildOptions extends WalkOptions {
 }
 
 const run = promisify(execFile);
-
-/** Hashes this many files at once: enough to keep the disk and both cores busy. */
-const PARALLEL = 8;
 
 async function git(dir: string, args: string[]): Promise<string | undefined> {
   try {
@@ -97,22 +94,10 @@ export async function resolveVersion(dir: string, version?: string): Promise<str
   return versions[versions.length - 1].text;
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 /** Hashes listed project files into manifest entries (same order). */
-export function hashProjectFiles(files: ProjectFile[]): Promise<ManifestFile[]> {
-  return mapLimit(files, PARALLEL, async (f) => ({ path: f.path, ...(await hashFile(f.abs)) }));
+export async function hashProjectFiles(files: ProjectFile[]): Promise<ManifestFile[]> {
+  const hashes = await hashFiles(files.map((f) => f.abs));
+  return files.map((f, i) => ({ path: f.path, ...hashes[i] }));
 }
 
 function checkPaths(list: string[] | undefined, what: string): string[] | undefined {

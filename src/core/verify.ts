@@ -2,7 +2,7 @@
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtaError } from './errors';
-import { hashFile } from './hash';
+import { hashFiles } from './hash';
 import type { Manifest } from './manifest-types';
 import { listProjectFiles, type WalkOptions } from './walk';
 
@@ -51,20 +51,21 @@ export async function verifyTree(
   const extra = present.filter((p) => !listed.has(p));
   const missing: string[] = [];
   const changed: ChangedFile[] = [];
-  let matched = 0;
+  const found: typeof manifest.files = [];
   for (const f of manifest.files) {
-    const abs = join(dir, f.path);
-    if (!(await exists(abs))) {
-      missing.push(f.path);
-      continue;
-    }
-    const h = await hashFile(abs);
+    if (await exists(join(dir, f.path))) found.push(f);
+    else missing.push(f.path);
+  }
+  const hashes = await hashFiles(found.map((f) => join(dir, f.path)));
+  let matched = 0;
+  found.forEach((f, i) => {
+    const h = hashes[i];
     const diffs: string[] = [];
     if (h.size !== f.size) diffs.push(`size ${h.size} != ${f.size}`);
     if (h.sha1 !== f.sha1) diffs.push('sha1');
     if (h.sha256 !== f.sha256) diffs.push('sha256');
     if (diffs.length) changed.push({ path: f.path, reason: diffs.join(', ') });
     else matched++;
-  }
+  });
   return { ok: !missing.length && !extra.length && !changed.length, missing, extra, changed, matched };
 }
