@@ -1,8 +1,9 @@
-# Filesystem helpers. Paths are relative to ROOT (the board's "/").
+# Filesystem helpers. Paths are relative to the board's "/": plain relative
+# paths while the working directory is "/" (as after boot), else prefixed.
 import os
 import json
 
-ROOT = "/"
+ROOT = "" if os.getcwd() == "/" else "/"
 OTA = ".ota"
 STAGE = ".ota/stage"
 BACKUP = ".ota/backup"
@@ -101,15 +102,15 @@ def write_json(rel, obj):
     # Write then rename: readers see the old or the new document, whole.
     makedirs(rel)
     with open(p(rel + ".tmp"), "w") as f:
-        json.dump(obj, f)
+        f.write(json.dumps(obj))  # one write: json.dump writes token by token
     move(rel + ".tmp", rel)
 
 
 def free_bytes():
-    s = os.statvfs(ROOT)
+    s = os.statvfs("/")
     return s[0] * s[4]
 
 
 def total_bytes():
-    s = os.statvfs(ROOT)
+    s = os.statvfs("/")
     return s[0] * s[2]
