@@ -1,0 +1,354 @@
+/**
+ * The virtual board: a MicroPython board on the host, for tests and demos without hardware.
+ *
+ * API (others code against these names):
+ *   interface BoardOptions { fsDir; flashKb?=2048; heapKb?=192; cutAfterMutations?; sha1?=true }
+ *   class VirtualBoard extends EventEmitter {
+ *     static start(opts: BoardOptions): Promise<VirtualBoard>  // power on: boot.py, main.py, then the REPL
+ *     write(data: Uint8Array | string): void                   // bytes into the board's UART
+ *     on('data', (chunk: Buffer) => void)                      // bytes out of the UART
+ *     on('reset' | 'poweroff', () => void)
+ *     readonly mutations: number; readonly poweredOff: boolean; readonly resets: number
+ *     stop(): Promise<void>
+ *   }
+ *   runBoard(opts & { code?, boot?=true, timeoutMs? }): Promise<{ output, mutations, powerCut, resets, error? }>
+ *   exposeOnPty(board, linkPath?) in ./pty
+ *
+ * The board's root filesystem "/" is the host folder fsDir, kept in step with every write. A power cut
+ * (cutAfterMutations) stops the board right after that many filesystem mutations, leaving fsDir exactly
+ * as the flash was at that instant.
+ */
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { OtaError } from '../core/errors';
+import { Cpu, type ExecResult, type Stop } from './cpu';
+import { CONTROL_SLOTS, ResetCause, Slot } from './protocol';
+import { Repl, type ReplAction } from './repl';
+
+export interface BoardOptions {
+  /** Host folder that is the board's root filesystem "/". */
+  fsDir: string;
+  /** Flash size; os.statvfs reports it and writes beyond it raise OSError(ENOSPC=28). Default 2048. */
+  flashKb?: number;
+  /** MicroPython heap size. Default 192. */
+  heapKb?: number;
+  /** Power cut right after the N-th filesystem mutation (write/rename/remove/mkdir/rmdir). */
+  cutAfterMutations?: number;
+  /** hashlib.sha1 available (default true); false leaves only sha256, as on builds without it. */
+  sha1?: boolean;
+}
+
+/** How long Ctrl-C waits for running code to reach a host call before the interpreter is restarted. */
+const HARD_BREAK_MS = 300;
+const KEYBOARD_INTERRUPT =
+  'Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\nKeyboardInterrupt: \r\n';
+
+export class VirtualBoard extends EventEmitter {
+  private readonly opts: Required<Omit<BoardOptions, 'cutAfterMutations'>> & { cutAfterMutations: number };
+  private readonly control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
+  private readonly repl: Repl;
+  private cpu: Cpu | undefined;
+  private input: number[] = [];
+  private pumping = false;
+  private booting: Promise<void> = Promise.resolve();
+  private running: { abort: (r: ExecResult) => void; timer?: NodeJS.Timeout } | undefined;
+  private isOff = false;
+  private cut = false;
+  private resetCount = 0;
+  private lastCause: number = ResetCause.PowerOn;
+
+  /** headless: no REPL banner or prompts (runBoard wants only what the program printed). */
+  private constructor(
+    opts: BoardOptions,
+    private readonly headless = false,
+  ) {
+    super();
+    const fsDir = path.resolve(opts.fsDir);
+    if (!fs.existsSync(fsDir) || !fs.statSync(fsDir).isDirectory()) {
+      throw new OtaError('SIM_FS_DIR', `board filesystem folder ${fsDir} does not exist or is not a folder`);
+    }
+    const flashKb = opts.flashKb ?? 2048;
+    const heapKb = opts.heapKb ?? 192;
+    if (!Number.isInteger(flashKb) || flashKb < 64)
+      throw new OtaError('SIM_FLASH', 'flashKb must be an integer >= 64');
+    if (!Number.isInteger(heapKb) || heapKb < 16)
+      throw new OtaError('SIM_HEAP', 'heapKb must be an integer >= 16');
+    const cut = opts.cutAfterMutations ?? 0;
+    if (!Number.isInteger(cut) || cut < 0) {
+      throw new OtaError('SIM_CUT', 'cutAfterMutations must be a positive integer');
+    }
+    this.opts = { fsDir, flashKb, heapKb, sha1: opts.sha1 ?? true, cutAfterMutations: cut };
+    this.repl = new Repl((s) => this.emitOut(Buffer.from(s, 'latin1')));
+  }
+
+  /** Powers the board on: boot.py, main.py, then the friendly REPL. */
+  static async start(opts: BoardOptions): Promise<VirtualBoard> {
+    const board = new VirtualBoard(opts);
+    await board.powerOn(true);
+    return board;
+  }
+
+  get mutations(): number {
+    return Atomics.load(new Int32Array(this.control), Slot.Mutations);
+  }
+
+  get poweredOff(): boolean {
+    return this.isOff;
+  }
+
+  /** True once a power cut (cutAfterMutations) has switched the board off. */
+  get powerCut(): boolean {
+    return this.cut;
+  }
+
+  get resets(): number {
+    return this.resetCount;
+  }
+
+  /** Bytes a host sent beyond the raw-paste flow-control window (lost, as on a board). */
+  get overrun(): number {
+    return this.repl.overrun;
+  }
+
+  write(data: Uint8Array | string): void {
+    if (this.isOff) return;
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+    for (const c of bytes) {
+      // The UART interrupt handler turns Ctrl-C into KeyboardInterrupt while code runs.
+      if (c === 3 && this.running && !this.repl.pasting) this.interrupt();
+      else this.input.push(c);
+    }
+    void this.pump();
+  }
+
+  async stop(): Promise<void> {
+    this.isOff = true;
+    this.input = [];
+    const cpu = this.cpu;
+    this.cpu = undefined;
+    this.running?.abort({ kind: 'stopped', text: '' });
+    if (cpu) {
+      cpu.removeAllListeners();
+      await cpu.kill();
+    }
+  }
+
+  /** Resolves when boot, reboots and queued input are all done (or the power is off). */
+  async settled(): Promise<void> {
+    for (;;) {
+      const b = this.booting;
+      await b;
+      if (b === this.booting && !this.pumping) return;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  private emitOut(chunk: Buffer): void {
+    if (chunk.length > 0) this.emit('data', chunk);
+  }
+
+  private async powerOn(runScripts: boolean): Promise<void> {
+    this.booting = this.boot(ResetCause.PowerOn, runScripts);
+    await this.booting;
+  }
+
+  private async newCpu(cause: number): Promise<Cpu | undefined> {
+    const cpu = new Cpu(
+      {
+        fsDir: this.opts.fsDir,
+        flashKb: this.opts.flashKb,
+        heapKb: this.opts.heapKb,
+        sha1: this.opts.sha1,
+        cutAt: this.opts.cutAfterMutations,
+        resetCause: cause,
+      },
+      this.control,
+    );
+    this.cpu = cpu;
+    cpu.on('out', (b: Buffer) => this.emitOut(b));
+    cpu.on('stop', (s: Stop) => this.onStop(cpu, s));
+    try {
+      await cpu.ready;
+    } catch (e) {
+      if (this.isOff) return undefined;
+      throw e;
+    }
+    return this.isOff ? undefined : cpu;
+  }
+
+  /** Boot: boot.py, then main.py unless the raw REPL is active (as ports do), then the REPL prompt. */
+  private async boot(cause: number, runScripts = true): Promise<void> {
+    this.lastCause = cause;
+    const cpu = await this.newCpu(cause);
+    if (!cpu) return;
+    if (runScripts) {
+      for (const script of this.repl.mode === 'raw' ? ['boot.py'] : ['boot.py', 'main.py']) {
+        const r = await this.run(script, 'script');
+        if (r.kind === 'stopped') return;
+        if (r.kind === 'exception') this.emitOut(Buffer.from(r.text));
+        if (r.kind === 'exit') break;
+      }
+    }
+    if (!this.headless) this.repl.start();
+  }
+
+  private onStop(cpu: Cpu, s: Stop): void {
+    if (cpu !== this.cpu || this.isOff) return;
+    if (s.why === 'cut') {
+      this.cut = true;
+      this.isOff = true;
+      this.input = [];
+      this.emit('poweroff');
+      return;
+    }
+    if (s.why === 'fatal') {
+      this.emitOut(Buffer.from(`\r\nvirtual board crashed: ${s.message}\r\n`));
+      this.isOff = true;
+      this.emit('poweroff');
+      return;
+    }
+    this.resetCount++;
+    this.emit('reset');
+    if (s.soft) {
+      this.emitOut(Buffer.from('MPY: soft reboot\r\n'));
+      this.booting = this.boot(this.lastCause);
+    } else {
+      this.repl.mode = 'friendly';
+      this.booting = this.boot(ResetCause.Soft);
+    }
+  }
+
+  private async run(code: string, mode: 'file' | 'single' | 'script'): Promise<ExecResult> {
+    const cpu = this.cpu;
+    if (!cpu) return { kind: 'stopped', text: '' };
+    const r = await new Promise<ExecResult>((resolve) => {
+      this.running = { abort: resolve };
+      cpu.exec(code, mode).then(resolve);
+    });
+    clearTimeout(this.running?.timer);
+    this.running = undefined;
+    return r;
+  }
+
+  /** Ctrl-C during a run. Code that never calls the host (a bare loop) cannot see the flag: restart it. */
+  private interrupt(): void {
+    const running = this.running;
+    if (!running || running.timer) return;
+    this.cpu?.interrupt();
+    running.timer = setTimeout(() => {
+      if (this.running !== running || this.isOff) return;
+      const old = this.cpu;
+      old?.removeAllListeners();
+      void old?.kill();
+      this.booting = this.newCpu(this.lastCause).then(() => {
+        running.abort({ kind: 'exception', text: KEYBOARD_INTERRUPT });
+      });
+    }, HARD_BREAK_MS);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      await this.booting;
+      while (this.input.length > 0 && !this.isOff) {
+        const action = this.repl.feed(this.input.shift()!);
+        if (action) await this.perform(action);
+        await this.booting;
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (this.input.length > 0 && !this.isOff) void this.pump();
+  }
+
+  private async perform(action: ReplAction): Promise<void> {
+    if (action.do === 'softReboot') {
+      this.emitOut(Buffer.from('MPY: soft reboot\r\n'));
+      await this.restart();
+      return;
+    }
+    const r = await this.run(action.code, action.mode);
+    if (r.kind === 'stopped') return;
+    const next = this.repl.finished(action, r);
+    if (next) await this.perform(next);
+  }
+
+  private async restart(): Promise<void> {
+    const old = this.cpu;
+    old?.removeAllListeners();
+    await old?.kill();
+    this.resetCount++;
+    this.emit('reset');
+    this.booting = this.boot(this.lastCause);
+    await this.booting;
+  }
+
+  /** Runs code as the raw REPL would, outside the console (runBoard). */
+  async execRaw(code: string): Promise<ExecResult> {
+    await this.booting;
+    return this.run(code, 'file');
+  }
+
+  static create(opts: BoardOptions, headless: boolean): VirtualBoard {
+    return new VirtualBoard(opts, headless);
+  }
+
+  /** Powers a created board on, optionally without running boot.py and main.py. */
+  async powerUp(runScripts: boolean): Promise<void> {
+    await this.powerOn(runScripts);
+  }
+}
+
+export interface RunResult {
+  output: string;
+  mutations: number;
+  powerCut: boolean;
+  resets: number;
+  /** Traceback text if `code` raised. */
+  error?: string;
+}
+
+/**
+ * Powers a board on (running boot.py and main.py unless boot is false), runs `code` as the raw REPL
+ * would, and resolves once the board is idle after its last reboot, or at a power cut.
+ */
+export async function runBoard(
+  opts: BoardOptions & { code?: string; boot?: boolean; timeoutMs?: number },
+): Promise<RunResult> {
+  const board = VirtualBoard.create(opts, true);
+  const chunks: Buffer[] = [];
+  board.on('data', (c: Buffer) => chunks.push(c));
+  let error: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new OtaError('SIM_TIMEOUT', `virtual board still busy after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  const work = (async () => {
+    await board.powerUp(opts.boot ?? true);
+    if (opts.code !== undefined && !board.poweredOff) {
+      const r = await board.execRaw(opts.code);
+      if (r.kind === 'exception') error = r.text;
+    }
+    await board.settled();
+  })();
+  try {
+    await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+    await board.stop();
+  }
+  const result: RunResult = {
+    output: Buffer.concat(chunks).toString('utf8'),
+    mutations: board.mutations,
+    powerCut: board.powerCut,
+    resets: board.resets,
+  };
+  if (error !== undefined) result.error = error;
+  return result;
+}

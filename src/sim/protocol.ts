@@ -1,0 +1,59 @@
+// Messages and shared-memory layout between the board (main thread) and its interpreter (worker thread).
+
+/** Int32 slots of the shared control buffer. */
+export const Slot = {
+  /** 0 while the worker waits for a host call, 1 when the main thread has answered. */
+  CallDone: 0,
+  /** Result of a host call: >= 0 success (often a byte count), < 0 a negated errno. */
+  CallResult: 1,
+  /** 1 when Ctrl-C arrived and the interpreter has not yet raised KeyboardInterrupt. */
+  Interrupt: 2,
+  /** Filesystem mutations over the board's whole life (across reboots). */
+  Mutations: 3,
+  /** Waited on by time.sleep so Ctrl-C can cut a sleep short. */
+  Wake: 4,
+  /** Never notified: the worker parks here after a power cut or reset until it is terminated. */
+  Halt: 5,
+} as const;
+export const CONTROL_SLOTS = 8;
+/** Bytes the main thread can hand the worker per host call (socket reads). */
+export const DATA_BYTES = 64 * 1024;
+/** A host call answered with this was cut short by Ctrl-C: the Python side raises KeyboardInterrupt. */
+export const INTERRUPTED = -1000;
+
+export interface WorkerConfig {
+  fsDir: string;
+  flashKb: number;
+  heapKb: number;
+  sha1: boolean;
+  /** Total mutation count at which the power is cut, or 0 for never. */
+  cutAt: number;
+  /** machine.reset_cause() after this boot. */
+  resetCause: number;
+  control: SharedArrayBuffer;
+  data: SharedArrayBuffer;
+}
+
+export type ExecMode = 'file' | 'single' | 'script';
+
+export type ToWorker = { t: 'exec'; id: number; code: string; mode: ExecMode };
+
+export type HostCall =
+  | { op: 'connect'; host: string; port: number; timeoutMs: number }
+  | { op: 'send'; sock: number; bytes: Uint8Array; timeoutMs: number }
+  | { op: 'recv'; sock: number; max: number; timeoutMs: number; line: boolean }
+  | { op: 'close'; sock: number }
+  | { op: 'resolve'; host: string };
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'out'; bytes: Uint8Array }
+  /** kind: ok, exception (text is the traceback), exit (SystemExit: the REPL soft-reboots). */
+  | { t: 'done'; id: number; kind: 'ok' | 'exception' | 'exit'; text: string }
+  | { t: 'reset'; soft: boolean }
+  | { t: 'cut' }
+  | { t: 'call'; call: HostCall }
+  | { t: 'fatal'; message: string };
+
+/** machine.reset_cause() values as on ESP32 ports. */
+export const ResetCause = { PowerOn: 1, Hard: 2, Soft: 5 } as const;

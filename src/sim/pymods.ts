@@ -1,0 +1,229 @@
+// The board's own modules (machine, network, socket, and board flavours of time, hashlib, gc, os), written
+// in MicroPython over the JavaScript module `_board` (see worker.ts). They are frozen into the firmware
+// image at boot, so they cost no flash, as frozen modules on a real board.
+
+const machine = `
+import _board
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+def reset():
+    _board.reset(False)
+def soft_reset():
+    _board.reset(True)
+def reset_cause():
+    return _board.reset_cause()
+def unique_id():
+    return b'\\x24\\x0a\\xc4\\x5e\\x00\\x01'
+def freq(hz=None):
+    if hz is None:
+        return 240000000
+def idle():
+    pass
+def lightsleep(ms=0):
+    import time
+    time.sleep_ms(ms)
+def deepsleep(ms=0):
+    _board.reset(False)
+def disable_irq():
+    return 0
+def enable_irq(state=0):
+    pass
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 2
+    PULL_DOWN = 1
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self.id = id
+        self._v = 0 if value is None else value
+    def value(self, v=None):
+        if v is None:
+            return self._v
+        self._v = 1 if v else 0
+    def on(self):
+        self._v = 1
+    def off(self):
+        self._v = 0
+    def __call__(self, v=None):
+        return self.value(v)
+class WDT:
+    def __init__(self, id=0, timeout=5000):
+        self.timeout = timeout
+    def feed(self):
+        pass
+`;
+
+const network = `
+STA_IF = 0
+AP_IF = 1
+STAT_IDLE = 1000
+STAT_CONNECTING = 1001
+STAT_GOT_IP = 1010
+class WLAN:
+    def __init__(self, interface=STA_IF):
+        self._active = True
+    def active(self, on=None):
+        if on is None:
+            return self._active
+        self._active = bool(on)
+    def connect(self, ssid=None, key=None, **kw):
+        pass
+    def disconnect(self):
+        pass
+    def isconnected(self):
+        return self._active
+    def status(self, param=None):
+        return STAT_GOT_IP if self._active else STAT_IDLE
+    def ifconfig(self, cfg=None):
+        return ('127.0.0.1', '255.0.0.0', '127.0.0.1', '127.0.0.1')
+    def config(self, *args, **kw):
+        if args and args[0] == 'mac':
+            return b'\\x24\\x0a\\xc4\\x5e\\x00\\x01'
+    def scan(self):
+        return []
+`;
+
+// Data moves between Python buffers and the host by address (uctypes.addressof), so reading a socket
+// into a preallocated buffer allocates nothing, as on a board.
+const socket = `
+import _board, io, uctypes
+AF_INET = 2
+AF_INET6 = 10
+SOCK_STREAM = 1
+SOCK_DGRAM = 2
+SOCK_RAW = 3
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+SOL_SOCKET = 1
+SO_REUSEADDR = 4
+def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
+    ip = _board.resolve(host)
+    if not ip:
+        raise OSError(-202)
+    return [(AF_INET, SOCK_STREAM, IPPROTO_TCP, '', (ip, port))]
+def _check(r):
+    if r == -1000:
+        raise KeyboardInterrupt
+    if r < 0:
+        raise OSError(-r)
+    return r
+class socket(io.IOBase):
+    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP):
+        self._id = -1
+        self._ms = -1
+    def settimeout(self, t):
+        self._ms = -1 if t is None else int(t * 1000)
+    def setblocking(self, flag):
+        self._ms = -1 if flag else 0
+    def setsockopt(self, level, opt, value):
+        pass
+    def connect(self, addr):
+        self._id = _check(_board.sock_connect(addr[0], addr[1], self._ms))
+    def send(self, buf):
+        if isinstance(buf, str):
+            buf = buf.encode()
+        if not len(buf):
+            return 0
+        return _check(_board.sock_send(self._id, uctypes.addressof(buf), len(buf), self._ms))
+    def write(self, buf):
+        mv = memoryview(buf.encode() if isinstance(buf, str) else buf)
+        n = 0
+        while n < len(mv):
+            n += self.send(mv[n:])
+        return n
+    def sendall(self, buf):
+        self.write(buf)
+    def readinto(self, buf, nbytes=-1):
+        n = len(buf) if nbytes < 0 else min(nbytes, len(buf))
+        if n == 0:
+            return 0
+        return _check(_board.sock_recv(self._id, uctypes.addressof(buf), n, self._ms, False))
+    def recv(self, n):
+        b = bytearray(n)
+        k = self.readinto(b)
+        return bytes(b) if k == n else bytes(memoryview(b)[:k])
+    def read(self, n=-1):
+        if n >= 0:
+            return self.recv(n)
+        parts = []
+        while True:
+            part = self.recv(4096)
+            if not part:
+                return b''.join(parts)
+            parts.append(part)
+    def readline(self):
+        parts = []
+        while True:
+            b = bytearray(256)
+            k = _check(_board.sock_recv(self._id, uctypes.addressof(b), 256, self._ms, True))
+            part = bytes(memoryview(b)[:k])
+            parts.append(part)
+            if k == 0 or part[-1] == 10:
+                return b''.join(parts)
+    def makefile(self, mode='rb', buffering=0):
+        return self
+    def close(self):
+        if self._id >= 0:
+            _board.sock_close(self._id)
+            self._id = -1
+`;
+
+const time = `
+import _board
+from time import ticks_ms, ticks_us, ticks_cpu, ticks_add, ticks_diff, time, time_ns, localtime, gmtime, mktime
+def sleep_ms(ms):
+    if _board.sleep_ms(int(ms)) == -1000:
+        raise KeyboardInterrupt
+def sleep(s):
+    sleep_ms(s * 1000)
+def sleep_us(us):
+    sleep_ms(us // 1000)
+`;
+
+const hashlib = `
+import _board, uctypes
+from hashlib import sha256
+class sha1:
+    def __init__(self, data=None):
+        self._h = _board.sha1_new()
+        if data is not None:
+            self.update(data)
+    def update(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        if len(data):
+            _board.sha1_update(self._h, uctypes.addressof(data), len(data))
+    def digest(self):
+        return bytes(_board.sha1_digest(self._h))
+`;
+
+const hashlibNoSha1 = `
+from hashlib import sha256
+`;
+
+const gc = `
+import _board
+from gc import collect, enable, disable, isenabled, mem_alloc, threshold
+def mem_free():
+    return max(0, _board.heap_bytes() - mem_alloc())
+`;
+
+const os = `
+import _board
+from os import *
+def uname():
+    return ('esp32', 'virtual-board', '1.27.0', 'v1.27.0 on 2025-12-09', 'virtual-board with wasm')
+def sync():
+    pass
+def urandom(n):
+    return bytes(_board.urandom(n))
+`;
+
+/** Module sources by the name they are imported as; `sha1: false` leaves hashlib with SHA-256 only. */
+export function boardModules(opts: { sha1: boolean }): Record<string, string> {
+  return { machine, network, socket, time, hashlib: opts.sha1 ? hashlib : hashlibNoSha1, gc, os };
+}
