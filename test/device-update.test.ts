@@ -48,7 +48,7 @@ for (const alg of ['hmac-sha256', 'rsa-sha256', 'ed25519'] as fx.Alg[]) {
     try {
       const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.equal(r.error, undefined, r.output);
-      const evs = fx.eventsOf(r.output).map((e) => e.ev);
+      const evs = fx.eventsOf(r.output).map((e): string => e.ev);
       for (const ev of ['check', 'available', 'verified', 'start', 'progress', 'swap', 'done'])
         assert.ok(evs.includes(ev), `${ev} in ${evs.join(',')}`);
       assert.equal(r.resets, 1, 'machine.reset() after the swap');
