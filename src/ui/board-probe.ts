@@ -1,0 +1,51 @@
+// Reads ports and board facts through the serial core (loads serialport on first use).
+import { OtaError } from '../core/errors';
+import { listBoards } from '../core/serial/discover';
+import type { BoardInfo, BoardProbe } from './boards';
+import type { Controller } from './controller';
+
+function field(value: unknown, key: string): string | undefined {
+  if (value && typeof value === 'object' && key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    return typeof v === 'string' ? v : undefined;
+  }
+  return undefined;
+}
+
+/** The channel from the board's ota_config.json, reading nothing else of it (it may hold secrets). */
+function channelOf(configBytes: Buffer | undefined): string | undefined {
+  if (!configBytes) return undefined;
+  try {
+    const cfg = JSON.parse(configBytes.toString('utf8')) as Record<string, unknown>;
+    const channel = field(cfg, 'channel') ?? 'stable';
+    return channel === 'tag' ? `tag ${field(cfg, 'tag') ?? '?'}` : channel;
+  } catch {
+    return 'invalid ota_config.json';
+  }
+}
+
+export function boardProbe(ctl: Controller): BoardProbe {
+  return {
+    async list() {
+      return (await listBoards()).filter((b) => b.likely).map((b) => b.path);
+    },
+    read(port): Promise<Omit<BoardInfo, 'port' | 'virtual'>> {
+      return ctl.connections.use(port, async (board) => {
+        const facts = await board.info();
+        const config = await board.read('/ota_config.json').catch((err: unknown) => {
+          if (err instanceof OtaError && err.code === 'not-found') return undefined;
+          throw err;
+        });
+        const state = field(facts.otaState, 'state');
+        return {
+          board: facts.machine || facts.platform,
+          micropython: facts.version,
+          appVersion: field(facts.versionJson, 'version'),
+          otaState: state ?? (config ? 'idle' : 'no updater'),
+          channel: channelOf(config),
+          freeFlash: facts.fsFree ?? undefined,
+        };
+      });
+    },
+  };
+}

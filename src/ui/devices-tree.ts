@@ -1,0 +1,64 @@
+// The Devices view: one node per board, its facts as children.
+import * as vscode from 'vscode';
+import type { BoardInfo, BoardRegistry } from './boards';
+
+type Node = { kind: 'board'; port: string } | { kind: 'fact'; port: string; label: string; value: string };
+
+function kb(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.round(bytes / 1024)} KB`;
+}
+
+export function facts(info: BoardInfo): [string, string][] {
+  const rows: [string, string][] = [['Port', info.port]];
+  if (info.board) rows.push(['Board', info.board]);
+  if (info.micropython) rows.push(['MicroPython', info.micropython]);
+  rows.push(['App version', info.appVersion ?? 'none']);
+  if (info.otaState) rows.push(['OTA state', info.otaState]);
+  if (info.channel) rows.push(['Channel', info.channel]);
+  if (info.freeFlash !== undefined) rows.push(['Free flash', kb(info.freeFlash)]);
+  if (info.problem) rows.push(['Problem', info.problem]);
+  return rows;
+}
+
+export class DevicesTree implements vscode.TreeDataProvider<Node> {
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+
+  constructor(private readonly boards: BoardRegistry) {
+    boards.onDidChange(() => this.changed.fire(undefined));
+  }
+
+  getChildren(node?: Node): Node[] {
+    if (!node) return this.boards.ports().map((port) => ({ kind: 'board', port }));
+    if (node.kind === 'fact') return [];
+    return facts(this.boards.info(node.port)).map(([label, value]) => ({
+      kind: 'fact',
+      port: node.port,
+      label,
+      value,
+    }));
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    if (node.kind === 'fact') {
+      const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+      item.description = node.value;
+      item.contextValue = 'fact';
+      return item;
+    }
+    const info = this.boards.info(node.port);
+    const name = info.virtual ? 'Virtual board' : (info.board ?? node.port.split('/').pop() ?? node.port);
+    const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.Expanded);
+    item.id = `board:${node.port}`;
+    item.description = [info.appVersion ? `v${info.appVersion}` : 'no app', info.otaState]
+      .filter(Boolean)
+      .join(' · ');
+    item.tooltip = facts(info)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n');
+    item.iconPath = new vscode.ThemeIcon(info.problem ? 'warning' : info.virtual ? 'vm' : 'circuit-board');
+    item.contextValue = info.virtual ? 'board-virtual' : 'board';
+    if (this.boards.selected === node.port) item.label = { label: name, highlights: [[0, name.length]] };
+    return item;
+  }
+}

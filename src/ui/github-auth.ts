@@ -1,0 +1,63 @@
+// The GitHub token: VS Code's GitHub sign-in for github.com, else a token the user
+// stored with "OTA: Set GitHub Token" in SecretStorage. Never in settings or files.
+import * as vscode from 'vscode';
+import { OtaError } from '../core/errors';
+import type { Redactor } from './redact';
+import { isPublicGitHub } from './settings';
+
+const SECRET_KEY = 'ota.githubToken';
+
+export class GitHubAuth {
+  constructor(
+    private readonly secrets: vscode.SecretStorage,
+    private readonly redactor: Redactor,
+  ) {}
+
+  /** A token for `apiUrl`, or undefined when none is set and `interactive` is false. */
+  async token(apiUrl: string, interactive: boolean): Promise<string | undefined> {
+    const stored = await this.secrets.get(SECRET_KEY);
+    if (stored) {
+      this.redactor.add(stored);
+      return stored;
+    }
+    if (isPublicGitHub(apiUrl)) {
+      const session = await vscode.authentication.getSession(
+        'github',
+        ['repo'],
+        interactive ? { createIfNone: true } : { silent: true },
+      );
+      if (session) {
+        this.redactor.add(session.accessToken);
+        return session.accessToken;
+      }
+    } else if (interactive) {
+      return this.prompt();
+    }
+    return undefined;
+  }
+
+  /** Like token(), but a missing token is a user error. */
+  async require(apiUrl: string): Promise<string> {
+    const t = await this.token(apiUrl, true);
+    if (!t)
+      throw new OtaError('no-token', 'No GitHub token: run "OTA: Set GitHub Token" or sign in to GitHub.');
+    return t;
+  }
+
+  /** Asks for a token and keeps it in SecretStorage. */
+  async prompt(): Promise<string | undefined> {
+    const value = await vscode.window.showInputBox({
+      title: 'GitHub token',
+      prompt:
+        'A token with access to the release repository (contents: write). Stored in VS Code secret storage.',
+      password: true,
+      ignoreFocusOut: true,
+      validateInput: (v) => (v.trim().length < 4 ? 'Paste the token' : undefined),
+    });
+    if (!value) return undefined;
+    const t = value.trim();
+    this.redactor.add(t);
+    await this.secrets.store(SECRET_KEY, t);
+    return t;
+  }
+}
