@@ -7,6 +7,7 @@ const commands: Record<string, () => Promise<Command>> = {
   manifest: () => import('./cli/manifest'),
   bundle: () => import('./cli/bundle'),
   verify: () => import('./cli/verify'),
+  demo: () => import('./cli/demo'),
   keygen: () => import('./cli/keygen'),
   push: () => import('./cli/push'),
   install: () => import('./cli/install'),

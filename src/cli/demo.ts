@@ -1,0 +1,106 @@
+// `ota demo`: the whole update story on this machine, with a virtual board. Only presentation here.
+import { parseArgs } from 'node:util';
+import { findDemoAssets, runDemo, type DemoSummary } from '../core/demo';
+import type { OtaEvent } from '../core/events';
+
+export const summary =
+  'run the full OTA story on a virtual board: publish, install, update twice (no hardware)';
+
+const help = `usage: ota demo [--keep] [--json]
+
+Starts a virtual board on a pseudo-terminal and a release host on 127.0.0.1,
+publishes examples/weather-station 1.0.0, installs the updater over serial,
+lets the board update itself over the air, then publishes 1.1.0 (one file
+changed) and lets it update again by delta. Nothing leaves this machine.
+
+  --keep    keep the working folder (board flash, release host, app copy)
+  --json    print the summary as JSON`;
+
+function kb(n: number): string {
+  return n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KB`;
+}
+
+/** One line per file, redrawn in place on a terminal, so progress stays readable in a log too. */
+function progressPrinter(): (version: string, e: OtaEvent) => void {
+  const tty = process.stdout.isTTY;
+  let open = false;
+  return (_version, e) => {
+    if (e.ev === 'progress') {
+      const done = Number(e.done);
+      const total = Number(e.total) || 1;
+      const width = 24;
+      const fill = Math.round((done / total) * width);
+      const line = `      ${String(e.file).padEnd(24)} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${kb(done)}/${kb(total)}`;
+      if (tty) {
+        process.stdout.write(`\r${line}`);
+        open = true;
+      } else if (done >= total) {
+        console.log(line);
+      }
+      return;
+    }
+    if (open) {
+      process.stdout.write('\n');
+      open = false;
+    }
+    if (e.ev === 'error') console.log(`      board error ${String(e.code)}: ${String(e.msg)}`);
+    else if (['available', 'start', 'swap', 'done', 'confirm', 'rollback'].includes(e.ev)) {
+      const { ev, ...rest } = e;
+      console.log(`      board: ${ev} ${JSON.stringify(rest)}`);
+    }
+  };
+}
+
+function printSummary(s: DemoSummary): void {
+  const row = (k: string, v: string): void => console.log(`  ${k.padEnd(18)}${v}`);
+  console.log('\nSummary');
+  row('board version', s.versions.map((v) => v ?? 'none').join(' -> '));
+  row(
+    'updater install',
+    `${s.install.files} files, ${kb(s.install.bytes)} over serial in ${s.install.seconds} s`,
+  );
+  for (const u of s.updates) {
+    row(
+      `update to ${u.version}`,
+      `${u.downloaded.length} of ${u.files} files downloaded, ${kb(u.bytesOverAir)} over the air ` +
+        `(bundle ${kb(u.bundleBytes)}, ${((u.bytesOverAir / u.bundleBytes) * 100).toFixed(0)}%), ${u.seconds} s` +
+        (u.confirmed ? ', confirmed' : ', NOT confirmed'),
+    );
+    if (u.appOutput.length) row('', `app: ${u.appOutput.join(' | ')}`);
+  }
+  const c = s.boardCheck;
+  row(
+    'board files',
+    c.missing.length || c.changed.length
+      ? `DIFFER from the release: missing ${c.missing.join(', ') || '-'}; changed ${c.changed.map((x) => x.path).join(', ') || '-'}`
+      : `all ${c.matched} release files match the manifest (sha1 + sha256)`,
+  );
+  row('total time', `${s.seconds} s`);
+  console.log(`  ${'work folder'.padEnd(18)}${s.workDir}`);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { keep: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  const assets = findDemoAssets(__dirname);
+  let step = 0;
+  const s = await runDemo({
+    ...assets,
+    keep: values.keep,
+    log: values.json ? undefined : (line) => console.log(`[${++step}] ${line}`),
+    event: values.json ? undefined : progressPrinter(),
+  });
+  if (values.json) console.log(JSON.stringify(s, null, 2));
+  else printSummary(s);
+  const ok =
+    s.updates.every((u) => u.confirmed) &&
+    s.boardCheck.missing.length === 0 &&
+    s.boardCheck.changed.length === 0;
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..');
+const EXAMPLE = join(ROOT, 'examples', 'weather-station');
+
+test(
+  'ota demo updates a virtual board to 1.0.0 then by delta to 1.1.0 and says so',
+  { timeout: 180_000 },
+  () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'demo', '--keep'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 170_000,
+    });
+    const out = r.stdout;
+    const work = /work folder\s+(\S+)/.exec(out)?.[1];
+    try {
+      assert.equal(r.status, 0, `${out}\n${r.stderr}`);
+      assert.match(out, /board version\s+none -> 1\.0\.0 -> 1\.1\.0\n/);
+      assert.match(
+        out,
+        /update to 1\.0\.0\s+4 of 4 files downloaded, .* over the air \(bundle .*\), .* s, confirmed\n/,
+      );
+      assert.match(
+        out,
+        /update to 1\.1\.0\s+1 of 4 files downloaded, .* over the air \(bundle .*\), .* s, confirmed\n/,
+      );
+      assert.match(out, /downloaded lib\/display\.py \(\d+ bytes over the air\)/);
+      assert.match(out, /app: Weather station: 21\.5 C \/ 70\.7 F/);
+      assert.match(out, /board files\s+all 4 release files match the manifest/);
+      assert.match(out, /lib\/display\.py\s+\[#+\]/, 'progress of the delta download is shown');
+
+      // the board's flash, as the host folder behind the virtual board
+      assert.ok(work && existsSync(work), 'work folder kept');
+      const flash = join(work, 'board');
+      const read = (p: string): Buffer => readFileSync(join(flash, p));
+      assert.ok(read('lib/display.py').equals(readFileSync(join(EXAMPLE, 'updates/1.1.0/lib/display.py'))));
+      for (const p of ['main.py', 'lib/sensor.py', 'data/station.json']) {
+        assert.ok(read(p).equals(readFileSync(join(EXAMPLE, p))), p);
+      }
+      assert.equal(
+        existsSync(join(flash, 'CHANGELOG.md')),
+        false,
+        '.otaignore kept the changelog off the board',
+      );
+      assert.equal(existsSync(join(flash, 'updates')), false);
+      assert.equal(JSON.parse(read('version.json').toString()).version, '1.1.0');
+      assert.equal(
+        JSON.parse(read('.ota/state.json').toString()).state,
+        'idle',
+        'confirmed, nothing pending',
+      );
+      assert.match(read('boot.py').toString(), /^import ota\n/);
+    } finally {
+      if (work) rmSync(work, { recursive: true, force: true });
+    }
+  },
+);
