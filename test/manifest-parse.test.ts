@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseManifest, serializeManifest } from '../src/core/manifest';
 import { checkReleasePath } from '../src/core/paths';
 import { compareVersions, parseVersion } from '../src/core/version';
@@ -131,4 +133,37 @@ test('versions parse as semver and order with prereleases below releases', () =>
   for (const bad of ['1.0', '1', '01.0.0', '1.0.0-', '1.0.0-01', 'latest', '', ' 1.0.0', '1.0.0.0']) {
     code(() => parseVersion(bad), 'bad-version', /semver-like/);
   }
+});
+
+test('schemas/manifest.schema.json accepts what the code writes and refuses the paths the code refuses', async () => {
+  const { default: Ajv } = await import('ajv');
+  const schema = JSON.parse(readFileSync(join(__dirname, '..', 'schemas', 'manifest.schema.json'), 'utf8'));
+  const validate = new Ajv({ allErrors: true }).compile(schema);
+  const ok = (m: unknown): boolean => validate(m) as boolean;
+  assert.ok(ok(JSON.parse(serializeManifest(full).toString())), JSON.stringify(validate.errors));
+  for (const p of ['main.py', 'lib/a/b.py', '.hidden', 'sub/.ota/x', 'café/☕.py', 'a..b']) {
+    assert.ok(ok({ ...full, files: [{ ...full.files[0], path: p }] }), p);
+    assert.doesNotThrow(() => checkReleasePath(p));
+  }
+  for (const p of [
+    '',
+    '/main.py',
+    'C:/x',
+    '../x',
+    'a/../x',
+    'a/..',
+    'a//b',
+    'a/',
+    './a',
+    'a/./b',
+    'a\\b',
+    'a\nb',
+    '.ota/s',
+    '.ota',
+  ]) {
+    assert.equal(ok({ ...full, files: [{ ...full.files[0], path: p }] }), false, JSON.stringify(p));
+    assert.throws(() => checkReleasePath(p), JSON.stringify(p));
+  }
+  assert.equal(ok({ ...full, schema: 2 }), false);
+  assert.equal(ok({ ...full, version: 'v1.0.0' }), false);
 });
