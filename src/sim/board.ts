@@ -41,18 +41,27 @@ export interface BoardOptions {
 
 /** How long Ctrl-C waits for running code to reach a host call before the interpreter is restarted. */
 const HARD_BREAK_MS = 300;
+const CHUNK_END = -1;
 const KEYBOARD_INTERRUPT =
   'Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\nKeyboardInterrupt: \r\n';
+
+interface Running {
+  abort: (r: ExecResult) => void;
+  broken: boolean;
+  timer?: NodeJS.Timeout;
+}
 
 export class VirtualBoard extends EventEmitter {
   private readonly opts: Required<Omit<BoardOptions, 'cutAfterMutations'>> & { cutAfterMutations: number };
   private readonly control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
   private readonly repl: Repl;
   private cpu: Cpu | undefined;
+  /** UART receive queue; CHUNK_END marks where one arrival ended (raw-paste window accounting). */
   private input: number[] = [];
+  private head = 0;
   private pumping = false;
   private booting: Promise<void> = Promise.resolve();
-  private running: { abort: (r: ExecResult) => void; timer?: NodeJS.Timeout } | undefined;
+  private running: Running | undefined;
   private isOff = false;
   private cut = false;
   private resetCount = 0;
@@ -119,12 +128,14 @@ export class VirtualBoard extends EventEmitter {
       if (c === 3 && this.running && !this.repl.pasting) this.interrupt();
       else this.input.push(c);
     }
+    this.input.push(CHUNK_END);
     void this.pump();
   }
 
   async stop(): Promise<void> {
     this.isOff = true;
     this.input = [];
+    this.head = 0;
     const cpu = this.cpu;
     this.cpu = undefined;
     this.running?.abort({ kind: 'stopped', text: '' });
@@ -199,6 +210,7 @@ export class VirtualBoard extends EventEmitter {
       this.cut = true;
       this.isOff = true;
       this.input = [];
+      this.head = 0;
       this.emit('poweroff');
       return;
     }
@@ -223,8 +235,10 @@ export class VirtualBoard extends EventEmitter {
     const cpu = this.cpu;
     if (!cpu) return { kind: 'stopped', text: '' };
     const r = await new Promise<ExecResult>((resolve) => {
-      this.running = { abort: resolve };
-      cpu.exec(code, mode).then(resolve);
+      const running: Running = { abort: resolve, broken: false };
+      this.running = running;
+      // Once Ctrl-C has replaced a stuck interpreter, the old one's end is not this run's result.
+      void cpu.exec(code, mode).then((res) => running.broken || resolve(res));
     });
     clearTimeout(this.running?.timer);
     this.running = undefined;
@@ -238,6 +252,7 @@ export class VirtualBoard extends EventEmitter {
     this.cpu?.interrupt();
     running.timer = setTimeout(() => {
       if (this.running !== running || this.isOff) return;
+      running.broken = true;
       const old = this.cpu;
       old?.removeAllListeners();
       void old?.kill();
@@ -252,15 +267,24 @@ export class VirtualBoard extends EventEmitter {
     this.pumping = true;
     try {
       await this.booting;
-      while (this.input.length > 0 && !this.isOff) {
-        const action = this.repl.feed(this.input.shift()!);
+      while (this.head < this.input.length && !this.isOff) {
+        const c = this.input[this.head++];
+        if (this.head > 4096) {
+          this.input = this.input.slice(this.head);
+          this.head = 0;
+        }
+        if (c === CHUNK_END) {
+          this.repl.endChunk();
+          continue;
+        }
+        const action = this.repl.feed(c);
         if (action) await this.perform(action);
         await this.booting;
       }
     } finally {
       this.pumping = false;
     }
-    if (this.input.length > 0 && !this.isOff) void this.pump();
+    if (this.head < this.input.length && !this.isOff) void this.pump();
   }
 
   private async perform(action: ReplAction): Promise<void> {
@@ -352,3 +376,5 @@ export async function runBoard(
   if (error !== undefined) result.error = error;
   return result;
 }
+
+export { exposeOnPty } from './pty';

@@ -62,6 +62,7 @@ export class Repl {
   private lastCr = false;
   private window = 0;
   private allowance = 0;
+  private granted = 0;
   /** Bytes a host sent beyond the raw-paste window: lost, as a real UART buffer overflows. */
   overrun = 0;
 
@@ -120,6 +121,7 @@ export class Repl {
         }
         this.window = RAW_PASTE_WINDOW;
         this.allowance = 2 * RAW_PASTE_WINDOW;
+        this.granted = 0;
         this.sub = 'rawpaste';
         this.out('R\x01' + String.fromCharCode(RAW_PASTE_WINDOW & 0xff, RAW_PASTE_WINDOW >> 8) + '\x01');
         return undefined;
@@ -166,10 +168,20 @@ export class Repl {
     this.line.push(c);
     this.allowance--;
     if (this.line.length % this.window === 0) {
-      this.allowance += this.window;
+      this.granted += this.window;
       this.out('\x01');
     }
     return undefined;
+  }
+
+  /**
+   * End of one arrival of bytes. A grant sent while a burst was arriving cannot have been seen by the host
+   * that sent it, so it only opens room for later bytes: a burst larger than the room is cut off, as the
+   * board's 256-byte receive buffer overflows.
+   */
+  endChunk(): void {
+    this.allowance += this.granted;
+    this.granted = 0;
   }
 
   private feedPaste(c: number): ReplAction | undefined {

@@ -205,6 +205,8 @@ function exec(mp: any, id: number, code: string, mode: ExecMode): void {
           : message.replace(/^(Traceback[^\n]*\n) {2}File "<stdin>", line 4, in <module>\n/, '$1');
     }
   }
+  // Frames inside the board's own modules stand for C code on a real board, which shows none.
+  text = text.replace(/ {2}File "\/frozen\/[^\n]*\n/g, '');
   flush();
   post({ t: 'done', id, kind, text: text.replace(/\r?\n/g, '\r\n') });
 }
