@@ -2,7 +2,14 @@
 // their manifests (built by src/core/manifest.ts), detached signatures made
 // with Node's crypto over the exact manifest bytes, the static-host folder
 // layout of DESIGN.md, and a board filesystem with the updater installed.
-import { createHash, createHmac, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  generateKeyPairSync,
+  randomBytes,
+  sign as cryptoSign,
+  type KeyObject,
+} from 'node:crypto';
 import {
   cpSync,
   mkdirSync,
@@ -13,6 +20,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildManifest, serializeManifest } from '../../src/core/manifest';
@@ -95,7 +103,7 @@ export function makeKeys(): Keys {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
   const rsaJwk = rsa.publicKey.export({ format: 'jwk' });
   return {
-    hmac: Buffer.from('fleet-secret-0123456789abcdef'),
+    hmac: randomBytes(32),
     ed25519: { privateKey: ed.privateKey, publicRaw: Buffer.from(edJwk.x!, 'base64url') },
     rsa: { privateKey: rsa.privateKey, modulus: Buffer.from(rsaJwk.n!, 'base64url') },
   };
@@ -220,6 +228,9 @@ export interface ServedRequest {
   bytes: number;
 }
 
+/** Answers a request itself (fault injection) and returns true, or returns false to serve the file. */
+export type Intercept = (req: IncomingMessage, res: ServerResponse, rec: ServedRequest) => boolean;
+
 export interface StaticServer {
   url: string;
   requests: ServedRequest[];
@@ -230,7 +241,7 @@ export interface StaticServer {
  * Serves a folder over HTTP on 127.0.0.1 with Range (206) and ETag/If-None-Match (304),
  * logging every request and the body bytes sent (bytes over the air).
  */
-export async function serveFolder(root: string): Promise<StaticServer> {
+export async function serveFolder(root: string, intercept?: Intercept): Promise<StaticServer> {
   const { createServer } = await import('node:http');
   const requests: ServedRequest[] = [];
   const server = createServer((req, res) => {
@@ -242,6 +253,7 @@ export async function serveFolder(root: string): Promise<StaticServer> {
       bytes: 0,
     };
     requests.push(rec);
+    if (intercept?.(req, res, rec)) return;
     const send = (status: number, body: Buffer, headers: Record<string, string> = {}): void => {
       rec.status = status;
       rec.bytes = body.length;
