@@ -18,6 +18,7 @@ export interface HelperSession {
   run(code: string, opts?: ExecOptions): Promise<Buffer>;
   runMany(codes: string[], opts?: ExecOptions): Promise<Buffer[]>;
   readonly canInflate: boolean;
+  readonly preferHex: boolean;
   readonly commandBudget: number;
 }
 
@@ -146,7 +147,7 @@ export async function writeFiles(
     code: `_oM(${py(d)})`,
     bytes: 0,
   }));
-  for (const f of files) stmts.push(...fileStatements(f.path, f.data, { deflate }));
+  for (const f of files) stmts.push(...fileStatements(f.path, f.data, { deflate, hex: s.preferHex }));
   const cmds = packCommands(stmts, s.commandBudget);
   const total = files.reduce((n, f) => n + f.data.length, 0);
   const start = Date.now();

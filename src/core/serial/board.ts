@@ -35,6 +35,7 @@ export class BoardConnection implements fs.HelperSession {
   private queue: Promise<unknown> = Promise.resolve();
   private helpersFor: RawRepl['generation'] | undefined;
   canInflate = false;
+  preferHex = false;
 
   constructor(
     readonly transport: Transport,
@@ -63,8 +64,9 @@ export class BoardConnection implements fs.HelperSession {
   private async ensureHelpers(): Promise<void> {
     if (!this.repl.inRaw) await this.repl.enter();
     if (this.helpersFor === this.repl.generation) return;
-    const out = await this.repl.exec(HELPERS);
-    this.canInflate = out.toString().trim() === '1';
+    const [inflate, hex] = (await this.repl.exec(HELPERS)).toString().trim().split(' ');
+    this.canInflate = inflate === '1';
+    this.preferHex = hex === '1';
     this.helpersFor = this.repl.generation;
   }
 

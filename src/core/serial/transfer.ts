@@ -13,10 +13,11 @@ import { deflateSync } from 'fflate';
 import { py } from './board-helpers';
 
 /**
- * Input bytes per chunk. Independent blocks of at most 4 KB keep every back-reference
- * within the 4 KB window the board inflates with (wbits 12, 4 KB of heap).
+ * Input bytes per chunk: about 4 KB of text either way. Independent blocks of at most
+ * 4 KB also keep every back-reference within the 4 KB window the board inflates with
+ * (wbits 12, 4 KB of heap).
  */
-export const BLOCK = 3060;
+const BLOCK = { base64: 3060, hex: 2040 };
 
 export interface Statement {
   code: string;
@@ -31,16 +32,26 @@ export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-export function fileStatements(path: string, data: Uint8Array, opts: { deflate: boolean }): Statement[] {
+export interface EncodeOptions {
+  /** The board can inflate raw deflate (deflate.DeflateIO). */
+  deflate: boolean;
+  /** Send hex instead of base64 (the board's base64 decoder is slow Python). */
+  hex: boolean;
+}
+
+export function fileStatements(path: string, data: Uint8Array, opts: EncodeOptions): Statement[] {
   const tmp = path + TEMP_SUFFIX;
   const out: Statement[] = [{ code: `_oO(${py(tmp)})`, bytes: 0, path }];
-  for (let i = 0; i < data.length; i += BLOCK) {
-    const block = data.subarray(i, i + BLOCK);
+  const enc = (b: Uint8Array) => Buffer.from(b).toString(opts.hex ? 'hex' : 'base64');
+  const [plain, inflate] = opts.hex ? ['_oX', '_oXZ'] : ['_oW', '_oWZ'];
+  const size = opts.hex ? BLOCK.hex : BLOCK.base64;
+  for (let i = 0; i < data.length; i += size) {
+    const block = data.subarray(i, i + size);
     const packed = opts.deflate ? deflateSync(block, { level: 6 }) : undefined;
     if (packed && packed.length < block.length * 0.9) {
-      out.push({ code: `_oWZ(b'${Buffer.from(packed).toString('base64')}')`, bytes: block.length, path });
+      out.push({ code: `${inflate}(b'${enc(packed)}')`, bytes: block.length, path });
     } else {
-      out.push({ code: `_oW(b'${Buffer.from(block).toString('base64')}')`, bytes: block.length, path });
+      out.push({ code: `${plain}(b'${enc(block)}')`, bytes: block.length, path });
     }
   }
   out.push({ code: `_oC(${py(tmp)},${py(path)},'${sha256Hex(data)}')`, bytes: 0, path });

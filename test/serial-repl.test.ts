@@ -1,0 +1,155 @@
+// The raw REPL client against the virtual board over its real pseudo-terminal.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SerialPort } from 'serialport';
+import { openBoard } from '../src/core/serial/board';
+import { BoardException } from '../src/core/serial/raw-repl';
+import { OtaError } from '../src/core/errors';
+import { startPtyBoard, type PtyBoard } from './serial-board';
+
+let vb: PtyBoard;
+
+before(async () => {
+  vb = await startPtyBoard();
+});
+after(async () => {
+  await vb?.stop();
+});
+
+/** Writes bytes to the board as a terminal user would, through a second open of the pty. */
+async function typeOnConsole(path: string, text: string): Promise<string> {
+  const port = new SerialPort({ path, baudRate: 115200 });
+  await new Promise<void>((res, rej) => port.on('open', res).on('error', rej));
+  let seen = '';
+  port.on('data', (d: Buffer) => (seen += d.toString('latin1')));
+  await new Promise<void>((res) => port.write(text, () => port.drain(() => res())));
+  await new Promise((r) => setTimeout(r, 400));
+  await new Promise<void>((res) => port.close(() => res()));
+  return seen;
+}
+
+test('exec streams output as it comes and returns all of it', { timeout: 20_000 }, async () => {
+  const b = await openBoard(vb.path);
+  try {
+    const chunks: string[] = [];
+    const out = await b.exec('import time\nfor i in range(3):\n print("line", i)\n time.sleep_ms(50)', {
+      onOutput: (c) => chunks.push(c.toString()),
+    });
+    assert.equal(out.toString().replace(/\r/g, ''), 'line 0\nline 1\nline 2\n');
+    assert.ok(chunks.length >= 2, `output arrived in ${chunks.length} chunk(s)`);
+    assert.equal(b.repl.rawPaste, true, 'the virtual board speaks raw paste');
+    assert.equal(b.repl.window, 128);
+  } finally {
+    await b.close();
+  }
+});
+
+test('an exception on the board is a BoardException with its traceback; the board stays usable', async () => {
+  const b = await openBoard(vb.path);
+  try {
+    await assert.rejects(b.exec('x = 1\nraise ValueError("nope")'), (err: unknown) => {
+      assert.ok(err instanceof BoardException);
+      assert.equal(err.code, 'board-exception');
+      assert.match(err.traceback, /ValueError: nope/);
+      return true;
+    });
+    await assert.rejects(b.exec('def ('), /SyntaxError/);
+    assert.equal((await b.exec('print(x + 1)')).toString().trim(), '2');
+  } finally {
+    await b.close();
+  }
+});
+
+test('plain raw REPL (a board without raw paste) runs the same commands', async () => {
+  const b = await openBoard(vb.path);
+  try {
+    b.repl.rawPaste = false;
+    const big = 'y = ' + JSON.stringify('z'.repeat(2000)) + '\nprint(len(y))';
+    assert.equal((await b.exec(big)).toString().trim(), '2000');
+    await assert.rejects(b.exec('1/0'), /ZeroDivisionError/);
+  } finally {
+    await b.close();
+  }
+});
+
+test('a board busy in while True is interrupted and answers', { timeout: 20_000 }, async () => {
+  // A user program left running from the friendly REPL.
+  await typeOnConsole(vb.path, 'while True:\r pass\r\r');
+  const b = await openBoard(vb.path);
+  try {
+    assert.equal((await b.exec('print("back")')).toString().trim(), 'back');
+  } finally {
+    await b.close();
+  }
+});
+
+test('a half-typed line in the friendly REPL does not leak into the next command', async () => {
+  await typeOnConsole(vb.path, 'print("half');
+  const b = await openBoard(vb.path);
+  try {
+    assert.equal((await b.exec('print(6 * 7)')).toString().trim(), '42');
+  } finally {
+    await b.close();
+  }
+});
+
+test('close() leaves the friendly REPL, never raw mode', async () => {
+  const b = await openBoard(vb.path);
+  await b.exec('pass');
+  await b.close();
+  const seen = await typeOnConsole(vb.path, '1+1\r');
+  assert.match(seen, /2\r\n>>> /);
+});
+
+test('idle timeout: a silent command is interrupted with a clear error and the board recovers', async () => {
+  const b = await openBoard(vb.path);
+  try {
+    await assert.rejects(
+      b.exec('while True:\n pass', { idleTimeoutMs: 800 }),
+      (err: unknown) =>
+        err instanceof OtaError && err.code === 'timeout' && /within 800 ms/.test(err.message),
+    );
+    assert.equal((await b.exec('print("ok")')).toString().trim(), 'ok');
+  } finally {
+    await b.close();
+  }
+});
+
+test('interrupt() stops a running command with KeyboardInterrupt', async () => {
+  const b = await openBoard(vb.path);
+  try {
+    const run = b.exec('import time\nwhile True:\n time.sleep_ms(10)');
+    await new Promise((r) => setTimeout(r, 300));
+    await b.interrupt();
+    await assert.rejects(run, /KeyboardInterrupt/);
+    assert.equal((await b.exec('print(3)')).toString().trim(), '3');
+  } finally {
+    await b.close();
+  }
+});
+
+test('soft reset runs boot.py again and clears Python globals', async () => {
+  writeFileSync(join(vb.fsDir, 'boot.py'), 'print("booted")\n');
+  const b = await openBoard(vb.path);
+  try {
+    await b.exec('keep = 5');
+    await b.softReset();
+    await assert.rejects(b.exec('print(keep)'), /NameError/);
+    // Board helpers are reinstalled after a reset.
+    assert.deepEqual(
+      await b.ls('/', { hashes: false }).then((l) => l.some((e) => e.path === '/boot.py')),
+      true,
+    );
+  } finally {
+    await b.close();
+  }
+});
+
+test('a port that does not exist is a clear error', async () => {
+  await assert.rejects(
+    openBoard(join(vb.fsDir, 'no-such-tty')),
+    (err: unknown) => err instanceof OtaError && err.code === 'port-open-failed',
+  );
+});
