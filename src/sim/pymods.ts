@@ -205,11 +205,12 @@ const hashlibNoSha1 = `
 from hashlib import sha256
 `;
 
+// The wasm build counts 128 MB of possible heap growth as free; the board's heap cannot grow.
 const gc = `
-import _board
 from gc import collect, enable, disable, isenabled, mem_alloc, threshold
+from gc import mem_free as _mem_free
 def mem_free():
-    return max(0, _board.heap_bytes() - mem_alloc())
+    return max(0, _mem_free() - 134217728)
 `;
 
 const os = `
@@ -221,6 +222,15 @@ def sync():
     pass
 def urandom(n):
     return bytes(_board.urandom(n))
+# VfsPosix with a root ("/flash") builds both of rename's paths in one shared buffer, so os.rename
+# passed the new name twice and failed with ENOENT; a root-less VfsPosix takes the paths as given.
+_raw = VfsPosix()
+def _flash(p):
+    if not p.startswith('/'):
+        p = getcwd().rstrip('/') + '/' + p
+    return '/flash' + p
+def rename(a, b):
+    _raw.rename(_flash(a), _flash(b))
 `;
 
 /** Module sources by the name they are imported as; `sha1: false` leaves hashlib with SHA-256 only. */

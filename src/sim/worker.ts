@@ -64,6 +64,24 @@ function hostCall(call: HostCall, transfer: ArrayBuffer[] = []): number {
 }
 
 let memory: { buffer: ArrayBuffer } | undefined;
+/** Once set, the WebAssembly memory cannot grow: the heap limit is in force. */
+let memoryFixed = false;
+/** C heap left free for the JavaScript glue (source text of a run, proxies); less than the Python heap. */
+let glueBytes = 0;
+
+/**
+ * Caps the Python heap at its initial size. The wasm build grows its heap by allocating a new area of at
+ * least the current heap size from the C heap when an allocation fails; with the memory fixed and the C
+ * heap filled up to a margin smaller than that, growth fails and MemoryError is raised as on a board.
+ */
+function fixHeap(mp: any): void {
+  memoryFixed = true;
+  const malloc = mp._module._malloc as (n: number) => number;
+  glueBytes = Math.min(128 * 1024, cfg.heapKb * 512);
+  const margin = malloc(glueBytes);
+  for (let size = 16 * 1024 * 1024; size >= 64; size >>= 1) while (malloc(size) !== 0);
+  mp._module._free(margin);
+}
 function heap(): Uint8Array {
   return new Uint8Array(memory!.buffer);
 }
@@ -73,7 +91,11 @@ async function loadInterpreter(): Promise<any> {
   const wasm = (globalThis as any).WebAssembly;
   const instantiate = wasm.instantiate;
   wasm.instantiate = async (binary: unknown, imports?: Record<string, Record<string, unknown>>) => {
-    if (imports?.env?.__syscall_openat) translateErrnos(imports);
+    if (imports?.env?.__syscall_openat) {
+      translateErrnos(imports);
+      const resize = imports.env.emscripten_resize_heap as (n: number) => number;
+      imports.env.emscripten_resize_heap = (n: number) => (memoryFixed ? 0 : resize(n));
+    }
     const result = await instantiate(binary, imports);
     const exports = (result.instance ?? result).exports;
     if (exports?.mp_js_init) memory = exports.memory;
@@ -109,7 +131,6 @@ function bridge(): Record<string, unknown> {
       halt();
     },
     reset_cause: () => cfg.resetCause,
-    heap_bytes: () => cfg.heapKb * 1024,
     urandom: (n: number) => new Uint8Array(randomBytes(n)),
     sha1_new(): number {
       hashes.set(nextHash, createHash('sha1'));
@@ -186,6 +207,14 @@ function exec(mp: any, id: number, code: string, mode: ExecMode): void {
     mp.runPython(`_board_code = compile(_board_src, ${stmt})\n${RUN_COMPILED}`);
   };
   try {
+    if (Buffer.byteLength(code) > glueBytes / 2) {
+      // The board could not hold this source: refuse it before the interpreter's C heap runs dry.
+      throw {
+        name: 'PythonError',
+        type: 'MemoryError',
+        message: 'Traceback (most recent call last):\nMemoryError: source too large\n',
+      };
+    }
     if (mode === 'file') mp.runPython(code);
     else if (mode === 'single') viaGlobal("'<stdin>', 'single'");
     else if (mp.FS.analyzePath(`${FLASH_ROOT}/${code}`).exists) {
@@ -226,6 +255,7 @@ async function main(): Promise<void> {
   flash.install();
   mp.registerJsModule('_board', bridge());
   installModules(mp);
+  fixHeap(mp);
   port.on('message', (msg: ToWorker) => {
     if (msg.t === 'exec') exec(mp, msg.id, msg.code, msg.mode);
   });
