@@ -12,12 +12,13 @@
  *   gh.setBranch('me', 'app', 'main', [{ path: 'main.py', content: 'print(1)' }])  // -> commit sha
  *   gh.addRelease('me', 'app', { tag: 'v1.0.0', prerelease?, draft?, assets?: [{ name, content }] })
  *   gh.failNext({ origin?: 'api'|'uploads'|'downloads', method?, path?: RegExp, status, times? })
- *   gh.setRateLimit(remaining, resetEpochSeconds?)
+ *   gh.setRateLimit(remaining, resetEpochSeconds?)   // until reset()
+ *   gh.reset()  // forget repositories, requests, pending failures and a forced rate limit
  *   gh.state.repos / gh.state.requests  // inspect: every request with origin, method, path, headers
  *   await gh.close()
  *
  * Options: `token` (accepted with write access; any other token is "Bad credentials"), `readToken`
- * (accepted, read-only: writes answer 403), `private` (default for addRepo), `treeLimit` (a recursive
+ * (accepted, read-only: writes answer 403), `private` (default for addRepo), `pathPrefix` (GitHub Enterprise's "/api/v3"), `treeLimit` (a recursive
  * tree with more entries comes back `truncated: true`), `rateLimit` (per identity and hour, default
  * 5000 with a token, 60 anonymous; 304 answers do not count).
  *
@@ -48,7 +49,8 @@ export interface MockAsset {
   label: string | null;
   contentType: string;
   content: Buffer;
-  state: 'uploaded' | 'starter';
+  /** "open": an upload that failed half-way, which GitHub keeps under the name until deleted. */
+  state: 'uploaded' | 'open';
   downloadCount: number;
   createdAt: string;
 }
@@ -105,6 +107,8 @@ export interface GitHubMockOptions {
   treeLimit?: number;
   rateLimit?: number;
   port?: number;
+  /** Serve the API under this path, as GitHub Enterprise Server does ("/api/v3"); apiUrl includes it. */
+  pathPrefix?: string;
 }
 
 export interface GitHubMock {
@@ -132,6 +136,7 @@ export interface GitHubMock {
   ): MockRelease;
   failNext(failure: MockFailure): void;
   setRateLimit(remaining: number, resetEpochSeconds?: number): void;
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -202,7 +207,8 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
   const apiServer = createServer();
   const uploadServer = createServer();
   const downloadServer = createServer();
-  const apiUrl = await listen(apiServer, options.port);
+  const prefix = (options.pathPrefix ?? '').replace(/\/+$/, '');
+  const apiUrl = (await listen(apiServer, options.port)) + prefix;
   const uploadsUrl = await listen(uploadServer);
   const downloadsUrl = await listen(downloadServer);
 
@@ -371,7 +377,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       created_at: r.createdAt,
       published_at: r.publishedAt,
       author: user(apiUrl, repo.owner, 1),
-      assets: r.assets.filter((a) => a.state === 'uploaded').map((a) => assetJson(repo, r, a)),
+      assets: r.assets.map((a) => assetJson(repo, r, a)),
     };
   }
 
@@ -549,7 +555,8 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
   async function api(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', apiUrl);
     const method = req.method ?? 'GET';
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (!url.pathname.startsWith(`${prefix}/`)) return sendError(res, new HttpError(404, 'Not Found'));
+    const parts = url.pathname.slice(prefix.length).split('/').filter(Boolean).map(decodeURIComponent);
     let extraHeaders: Record<string, string> = {};
     try {
       if (parts[0] === '_mock') return await admin(req, res, parts.slice(1));
@@ -715,7 +722,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       }
       if (Number.isInteger(id) && rest[2] === 'assets' && rest.length === 3 && method === 'GET') {
         const r = findRelease(repo, id, identity);
-        const list = r.assets.filter((a) => a.state === 'uploaded');
+        const list = r.assets; // half uploads (state "open") included, as GitHub lists them
         return { status: 200, body: paginate(url, list).map((a) => assetJson(repo, r, a)) };
       }
     }
@@ -877,8 +884,9 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
         createdAt: new Date().toISOString(),
       };
       if (failure) {
-        // What GitHub does on a failed upload: a half asset in state "starter" stays behind.
-        asset.state = 'starter';
+        // What GitHub does on a failed upload: a half asset stays behind and blocks the name. Real
+        // answers have shown "starter"; the OpenAPI description documents "uploaded" | "open".
+        asset.state = 'open';
         asset.content = body.subarray(0, body.length >> 1);
         release.assets.push(asset);
         throw new HttpError(failure.status, 'Injected failure');
@@ -967,6 +975,13 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
     failNext: (f) => failures.push({ ...f }),
     setRateLimit: (remaining, reset) => {
       forcedRate = { remaining, reset: reset ?? Math.floor(Date.now() / 1000) + 3600 };
+    },
+    reset: () => {
+      repos.clear();
+      requests.length = 0;
+      failures.length = 0;
+      rate.clear();
+      forcedRate = undefined;
     },
     close,
   };

@@ -64,9 +64,9 @@ export function checkResponse(method: string, rawPath: string, status: number, b
   const op = s.paths[template][method.toLowerCase()];
   if (!op) return [`${method} ${template}: no such operation`];
   let response = op.responses[String(status)];
-  // Authentication, permission and rate-limit failures can answer any operation; GitHub documents
-  // their body once, as basic-error.
-  if (!response && [401, 403].includes(status))
+  // Authentication, permission, rate-limit and server failures can answer any operation; GitHub
+  // documents their body once, as basic-error.
+  if (!response && (status === 401 || status === 403 || status >= 500))
     response = { content: { 'application/json': { schema: { $ref: '#/components/schemas/basic-error' } } } };
   if (!response) return [`${method} ${template}: status ${status} is not documented`];
   if (response.$ref) {
@@ -86,18 +86,21 @@ export function checkResponse(method: string, rawPath: string, status: number, b
 }
 
 /**
- * A fetch that checks every JSON (or empty) answer from `apiOrigins` against the description and
- * appends problems to `problems`; other origins (the downloads host) pass through unchecked.
+ * A fetch that checks every JSON (or empty) answer from under `apiRoots` (API base URLs, e.g. the
+ * mock's apiUrl and uploadsUrl) against the description and appends problems to `problems`; other
+ * hosts (the downloads origin) pass through unchecked.
  */
-export function validatingFetch(problems: string[], apiOrigins: string[]): typeof fetch {
+export function validatingFetch(problems: string[], apiRoots: string[]): typeof fetch {
   return async (input, init) => {
     const res = await fetch(input, init);
     const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
-    if (!apiOrigins.includes(url.origin) || res.status === 304) return res;
+    const root = apiRoots.find((r) => url.href.startsWith(`${r.replace(/\/+$/, '')}/`));
+    if (!root || res.status === 304) return res;
     const method = (init?.method ?? 'GET').toUpperCase();
     const type = res.headers.get('content-type') ?? '';
     const body: unknown = type.includes('json') ? await res.clone().json() : undefined;
-    problems.push(...checkResponse(method, url.pathname, res.status, body));
+    const path = url.pathname.slice(new URL(root).pathname.replace(/\/+$/, '').length);
+    problems.push(...checkResponse(method, path, res.status, body));
     return res;
   };
 }

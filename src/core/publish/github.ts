@@ -1,0 +1,469 @@
+/**
+ * GitHub Releases: publish a release so a board never sees half of it, and list what is there.
+ *
+ *   publishGitHub({ dir, version?, repo, token, baseUrl?, prerelease?, notes?, force?, bundle?,
+ *                   signKeyFile?, build?, concurrency?, retries?, retryDelayMs?, onProgress?, fetch? })
+ *     -> Promise<GitHubPublishResult>   // { tag, version, url, releaseId, prerelease, replaced, signed, assets }
+ *   listReleases({ repo, token?, baseUrl?, fetch? }) -> Promise<ReleaseInfo[]>   // newest first, channel marked
+ *   branchTip({ repo, branch?, token?, baseUrl?, fetch? }) -> Promise<{ branch, sha }>   // the developer channel
+ *   createOctokit({ token?, baseUrl?, fetch? }) -> Octokit   // with the retry and throttling plugins
+ *   assetName(path) -> string   // "lib/x.py" -> "lib__x.py"
+ *
+ * Publishing: create release `v<version>` as a draft (invisible to boards), upload manifest.json,
+ * manifest.json.sig, every file and the bundle to the uploads origin from the draft's `upload_url`,
+ * `concurrency` at a time, then publish the draft in one PATCH. A failure before that deletes the
+ * draft. `force` on an existing version: the new draft is built beside the old release, the old one
+ * is deleted only when every asset is up, then the draft is published under the tag. `baseUrl` is
+ * the API root (GitHub Enterprise: https://host/api/v3). Errors are OtaErrors: token-missing,
+ * token-invalid, no-permission, repo-not-found, tag-exists, rate-limited (message has the reset
+ * time), asset-name-clash, upload-failed, github-error, network.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import { Octokit } from '@octokit/rest';
+import { OtaError } from '../errors';
+import { parseVersion } from '../version';
+import { readReleaseNotes } from './notes';
+import { prepareRelease, type PrepareOptions } from './prepare';
+
+const ThrottledOctokit = Octokit.plugin(retry, throttling);
+export type GitHubClient = InstanceType<typeof ThrottledOctokit>;
+
+export interface GitHubConnection {
+  /** "owner/name". */
+  repo: string;
+  token?: string;
+  /** API root; default https://api.github.com. */
+  baseUrl?: string;
+  /** Replaces global fetch (tests hold every answer against GitHub's OpenAPI description). */
+  fetch?: typeof fetch;
+}
+
+export interface PublishProgress {
+  phase: 'prepare' | 'create' | 'upload' | 'publish';
+  /** Asset being uploaded (phase "upload"). */
+  asset?: string;
+  /** Bytes uploaded so far, over all assets. */
+  done: number;
+  /** Bytes to upload in all. */
+  total: number;
+}
+
+export interface GitHubPublishOptions extends GitHubConnection, Omit<PrepareOptions, 'bundleDir'> {
+  /** Beta channel. Default: true when the version has a prerelease part (1.2.0-beta.1). */
+  prerelease?: boolean;
+  /** Release notes; default: the version's section of <dir>/CHANGELOG.md. */
+  notes?: string;
+  /** Replace an already published version. */
+  force?: boolean;
+  /** Uploads in flight at once (default 4). */
+  concurrency?: number;
+  /** Attempts after a failed upload (default 3), each after deleting the half asset GitHub keeps. */
+  retries?: number;
+  /** First retry delay, doubled each time (default 1000 ms). */
+  retryDelayMs?: number;
+  onProgress?: (p: PublishProgress) => void;
+}
+
+export interface PublishedAsset {
+  name: string;
+  size: number;
+  /** The asset API URL boards download through (Accept: application/octet-stream). */
+  url: string;
+}
+
+export interface GitHubPublishResult {
+  tag: string;
+  version: string;
+  /** The release page. */
+  url: string;
+  releaseId: number;
+  prerelease: boolean;
+  /** An existing release of this version was replaced (force). */
+  replaced: boolean;
+  signed: boolean;
+  assets: PublishedAsset[];
+}
+
+export interface ReleaseInfo {
+  tag: string;
+  /** The tag without its "v", when it is a semver version. */
+  version?: string;
+  name: string;
+  prerelease: boolean;
+  draft: boolean;
+  publishedAt?: string;
+  url: string;
+  /** "stable": the release boards on the stable channel get; "beta": the newest prerelease. */
+  channel?: 'stable' | 'beta';
+  assets: { id: number; name: string; size: number; url: string }[];
+}
+
+const DEFAULT_API = 'https://api.github.com';
+
+export function assetName(path: string): string {
+  return path.split('/').join('__');
+}
+
+export function parseRepo(repo: string): { owner: string; repo: string } {
+  const m = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9._-]+)$/.exec(repo ?? '');
+  if (!m || m[2] === '.' || m[2] === '..') {
+    throw new OtaError('bad-repo', `repository ${JSON.stringify(repo)} must be owner/name`);
+  }
+  return { owner: m[1], repo: m[2] };
+}
+
+const unqueued = {
+  key: () => ({ schedule: <T>(_o: unknown, fn: () => T) => Promise.resolve(fn()) }),
+} as never;
+
+export function createOctokit(conn: Omit<GitHubConnection, 'repo'>): GitHubClient {
+  return new ThrottledOctokit({
+    auth: conn.token,
+    baseUrl: (conn.baseUrl ?? DEFAULT_API).replace(/\/+$/, ''),
+    userAgent: 'micropython-ota',
+    request: conn.fetch ? { fetch: conn.fetch } : undefined,
+    throttle: {
+      // Out of quota: stop and say when it comes back, rather than block a CLI or an editor for up to an hour.
+      onRateLimit: () => false,
+      // Secondary limits: wait as told once, when it is short.
+      onSecondaryRateLimit: (retryAfter: number, _o: unknown, _k: unknown, count: number) =>
+        count < 1 && retryAfter <= 60,
+      // Uploads run `concurrency` at a time under our own bound; the plugin's default queues (one
+      // write a second, one release creation every 3 s) would serialise them and stall back-to-back
+      // publishes. The plugin only calls group.key(id).schedule(options, fn): this stands in.
+      write: unqueued,
+      notifications: unqueued,
+    },
+    retry: { doNotRetry: [400, 401, 403, 404, 410, 422, 451] },
+  });
+}
+
+interface RequestErrorLike {
+  status?: number;
+  message?: string;
+  response?: { headers?: Record<string, string | undefined>; data?: unknown };
+}
+
+/** Turns an Octokit failure into the OtaError a user can act on. */
+export function githubError(err: unknown, repo: string, what: string): OtaError {
+  if (err instanceof OtaError) return err;
+  const e = err as RequestErrorLike;
+  const data = (e.response?.data ?? {}) as { message?: string; errors?: { code?: string; field?: string }[] };
+  const headers = e.response?.headers ?? {};
+  const message = data.message ?? e.message ?? String(err);
+  const status = e.status ?? 0;
+  if (!e.response) {
+    return new OtaError('network', `${what}: cannot reach GitHub (${e.message ?? String(err)})`, {
+      cause: err,
+    });
+  }
+  if (status === 401) {
+    return new OtaError('token-invalid', `${what}: GitHub refused the token (${message}); create a new one`, {
+      cause: err,
+    });
+  }
+  if (
+    (status === 403 || status === 429) &&
+    (headers['x-ratelimit-remaining'] === '0' || /rate limit/i.test(message))
+  ) {
+    const reset = Number(headers['x-ratelimit-reset']);
+    const when = Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000).toISOString() : 'later';
+    return new OtaError('rate-limited', `${what}: GitHub API rate limit exceeded; it resets at ${when}`, {
+      cause: err,
+    });
+  }
+  if (status === 403) {
+    return new OtaError(
+      'no-permission',
+      `${what}: the token may not write to ${repo} (${message}); it needs "contents: write"`,
+      { cause: err },
+    );
+  }
+  if (status === 404) {
+    return new OtaError('repo-not-found', `${what}: ${repo} not found, or the token cannot see it`, {
+      cause: err,
+    });
+  }
+  if (status === 422 && data.errors?.some((x) => x.code === 'already_exists' && x.field === 'tag_name')) {
+    return new OtaError('tag-exists', `${what}: a release with this tag already exists in ${repo}`, {
+      cause: err,
+    });
+  }
+  return new OtaError('github-error', `${what}: GitHub answered ${status} ${message}`, { cause: err });
+}
+
+function contentType(name: string): string {
+  if (name.endsWith('.json') || name.endsWith('.sig')) return 'application/json';
+  if (name.endsWith('.py')) return 'text/x-python';
+  if (name.endsWith('.tar.gz')) return 'application/gzip';
+  return 'application/octet-stream';
+}
+
+/** A fetch that reports request-body bytes as the network takes them. */
+function countingFetch(base: typeof fetch, onBytes: (n: number) => void): typeof fetch {
+  return (input, init) => {
+    const body = init?.body;
+    if (!(body instanceof Uint8Array)) return base(input, init);
+    let at = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= body.length) return controller.close();
+        const chunk = body.subarray(at, at + 64 * 1024);
+        at += chunk.length;
+        onBytes(chunk.length);
+        controller.enqueue(chunk);
+      },
+    });
+    return base(input, { ...init, body: stream, duplex: 'half' } as RequestInit);
+  };
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failed === undefined) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (err) {
+        failed ??= err; // stop handing out work; the others finish what they hold
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Upload {
+  name: string;
+  /** File to read, or the bytes themselves. */
+  source: string | Buffer;
+  size: number;
+}
+
+export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubPublishResult> {
+  const { owner, repo } = parseRepo(opts.repo);
+  if (!opts.token) {
+    throw new OtaError(
+      'token-missing',
+      'publishing to GitHub needs a token: set GITHUB_TOKEN or pass --token',
+    );
+  }
+  const gh = createOctokit(opts);
+  const what = `publishing to ${opts.repo}`;
+  const fail = (err: unknown) => githubError(err, opts.repo, what);
+  const bundleDir = await mkdtemp(join(tmpdir(), 'ota-publish-'));
+  try {
+    opts.onProgress?.({ phase: 'prepare', done: 0, total: 0 });
+    const release = await prepareRelease({ ...opts, bundleDir });
+    const version = release.manifest.version;
+    const tag = `v${version}`;
+    const prerelease = opts.prerelease ?? parseVersion(version).prerelease.length > 0;
+
+    const uploads: Upload[] = [
+      { name: 'manifest.json', source: release.manifestBytes, size: release.manifestBytes.length },
+      ...(release.signatureBytes
+        ? [{ name: 'manifest.json.sig', source: release.signatureBytes, size: release.signatureBytes.length }]
+        : []),
+      ...release.files.map((f) => ({ name: assetName(f.path), source: f.abs, size: f.size })),
+      ...(release.bundle
+        ? [{ name: release.bundle.path, source: release.bundle.abs, size: release.bundle.size }]
+        : []),
+    ];
+    const seen = new Map<string, string>();
+    for (const u of uploads) {
+      const prev = seen.get(u.name);
+      if (prev !== undefined) {
+        throw new OtaError(
+          'asset-name-clash',
+          `"${u.name}" would be uploaded twice (${prev} and this file): rename one`,
+        );
+      }
+      seen.set(u.name, u.name);
+    }
+
+    let existing: { id: number } | undefined;
+    try {
+      existing = (await gh.rest.repos.getReleaseByTag({ owner, repo, tag })).data;
+    } catch (err) {
+      if ((err as RequestErrorLike).status !== 404) throw fail(err);
+      // 404 is also what a missing repository answers: creating the draft below tells them apart.
+    }
+    if (existing && !opts.force) {
+      throw new OtaError(
+        'tag-exists',
+        `${tag} is already published in ${opts.repo}: pass --force to replace its assets`,
+      );
+    }
+
+    const notes = opts.notes ?? (await readReleaseNotes(opts.dir, version)) ?? `Release ${version}`;
+    const total = uploads.reduce((n, u) => n + u.size, 0);
+    let done = 0;
+    opts.onProgress?.({ phase: 'create', done, total });
+    const draft = await gh.rest.repos
+      .createRelease({
+        owner,
+        repo,
+        // Beside an existing release the draft waits under a name of its own; it takes the tag when published.
+        tag_name: existing ? `${tag}-ota-replacing-${Date.now()}` : tag,
+        name: tag,
+        body: notes,
+        draft: true,
+        prerelease,
+      })
+      .then(
+        (r) => r.data,
+        (err: unknown) => Promise.reject(fail(err)),
+      );
+
+    try {
+      const uploaded: PublishedAsset[] = [];
+      const base = opts.fetch ?? fetch;
+      const retries = opts.retries ?? 3;
+      const delay = opts.retryDelayMs ?? 1000;
+      await mapLimit(uploads, opts.concurrency ?? 4, async (u) => {
+        const data = typeof u.source === 'string' ? await readFile(u.source) : u.source;
+        if (data.length !== u.size) {
+          throw new OtaError('file-changed', `${u.name} changed while publishing: publish again`);
+        }
+        const sha256 = createHash('sha256').update(data).digest('hex');
+        for (let attempt = 0; ; attempt++) {
+          let sent = 0;
+          try {
+            const res = await gh.rest.repos.uploadReleaseAsset({
+              owner,
+              repo,
+              release_id: draft.id,
+              name: u.name,
+              url: draft.upload_url,
+              data: data as unknown as string,
+              headers: { 'content-type': contentType(u.name), 'content-length': String(data.length) },
+              request: {
+                retries: 0, // a retried upload meets its own half asset (422): retried below instead
+                fetch: countingFetch(base, (n) => {
+                  sent += n;
+                  done += n;
+                  opts.onProgress?.({ phase: 'upload', asset: u.name, done, total });
+                }),
+              },
+            });
+            const digest = (res.data as { digest?: string | null }).digest;
+            if (res.data.size !== data.length || (digest && digest !== `sha256:${sha256}`)) {
+              throw new OtaError(
+                'upload-failed',
+                `${u.name} arrived damaged (${res.data.size} bytes, ${digest})`,
+              );
+            }
+            uploaded.push({ name: u.name, size: u.size, url: res.data.url });
+            return;
+          } catch (err) {
+            done -= sent;
+            const status = (err as RequestErrorLike).status ?? 0;
+            const transient = err instanceof OtaError || !(err as RequestErrorLike).response || status >= 500;
+            if (!transient || attempt >= retries) {
+              throw err instanceof OtaError ? err : githubError(err, opts.repo, `uploading ${u.name}`);
+            }
+            // GitHub keeps a failed upload as a half asset that blocks the name: delete it first.
+            const assets = await gh.paginate(gh.rest.repos.listReleaseAssets, {
+              owner,
+              repo,
+              release_id: draft.id,
+              per_page: 100,
+            });
+            for (const a of assets.filter((x) => x.name === u.name)) {
+              await gh.rest.repos.deleteReleaseAsset({ owner, repo, asset_id: a.id });
+            }
+            await sleep(delay * 2 ** attempt);
+          }
+        }
+      });
+      opts.onProgress?.({ phase: 'publish', done, total });
+      if (existing) await gh.rest.repos.deleteRelease({ owner, repo, release_id: existing.id });
+      const published = (
+        await gh.rest.repos.updateRelease({
+          owner,
+          repo,
+          release_id: draft.id,
+          tag_name: tag,
+          draft: false,
+          prerelease,
+        })
+      ).data;
+      const order = new Map(uploads.map((u, i) => [u.name, i]));
+      uploaded.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+      return {
+        tag,
+        version,
+        url: published.html_url,
+        releaseId: published.id,
+        prerelease,
+        replaced: Boolean(existing),
+        signed: Boolean(release.signatureBytes),
+        assets: uploaded,
+      };
+    } catch (err) {
+      // Nothing half-made stays behind: the draft (never visible to boards) goes.
+      await gh.rest.repos.deleteRelease({ owner, repo, release_id: draft.id }).catch(() => undefined);
+      throw fail(err);
+    }
+  } finally {
+    await rm(bundleDir, { recursive: true, force: true });
+  }
+}
+
+export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[]> {
+  const { owner, repo } = parseRepo(conn.repo);
+  const gh = createOctokit(conn);
+  let list;
+  try {
+    list = await gh.paginate(gh.rest.repos.listReleases, { owner, repo, per_page: 100 });
+  } catch (err) {
+    throw githubError(err, conn.repo, `listing releases of ${conn.repo}`);
+  }
+  let stable = false;
+  let beta = false;
+  return list.map((r) => {
+    let channel: ReleaseInfo['channel'];
+    if (!r.draft && !r.prerelease && !stable) [channel, stable] = ['stable', true];
+    else if (!r.draft && r.prerelease && !beta) [channel, beta] = ['beta', true];
+    let version: string | undefined;
+    try {
+      version = parseVersion(r.tag_name).text;
+    } catch {
+      version = undefined; // a tag that is not a version: listed, never a board's update
+    }
+    return {
+      tag: r.tag_name,
+      version,
+      name: r.name ?? r.tag_name,
+      prerelease: r.prerelease,
+      draft: r.draft,
+      publishedAt: r.published_at ?? undefined,
+      url: r.html_url,
+      channel,
+      assets: r.assets.map((a) => ({ id: a.id, name: a.name, size: a.size, url: a.url })),
+    };
+  });
+}
+
+export async function branchTip(
+  conn: GitHubConnection & { branch?: string },
+): Promise<{ branch: string; sha: string }> {
+  const { owner, repo } = parseRepo(conn.repo);
+  const gh = createOctokit(conn);
+  const branch = conn.branch ?? 'main';
+  try {
+    const ref = await gh.rest.git.getRef({ owner, repo, ref: `heads/${branch}` });
+    return { branch, sha: ref.data.object.sha };
+  } catch (err) {
+    throw githubError(err, conn.repo, `reading branch ${branch} of ${conn.repo}`);
+  }
+}
