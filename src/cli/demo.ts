@@ -60,13 +60,18 @@ function printSummary(s: DemoSummary): void {
     `${s.install.files} files, ${kb(s.install.bytes)} over serial in ${s.install.seconds} s`,
   );
   for (const u of s.updates) {
+    const bundle = u.bundleBytes ? `; the whole bundle is ${kb(u.bundleBytes)}` : '';
     row(
       `update to ${u.version}`,
-      `${u.downloaded.length} of ${u.files} files downloaded, ${kb(u.bytesOverAir)} over the air ` +
-        `(bundle ${kb(u.bundleBytes)}, ${((u.bytesOverAir / u.bundleBytes) * 100).toFixed(0)}%), ${u.seconds} s` +
-        (u.confirmed ? ', confirmed' : ', NOT confirmed'),
+      `${u.downloaded.length} of ${u.files} files downloaded (${u.downloaded.join(', ')}) in ${u.seconds} s` +
+        (u.confirmed ? ', confirmed by the app' : ', NOT confirmed'),
     );
-    if (u.appOutput.length) row('', `app: ${u.appOutput.join(' | ')}`);
+    row(
+      '',
+      `${kb(u.bytesOverAir)} over the air = ${kb(u.bytesOverAir - u.metadataBytes)} of files + ` +
+        `${kb(u.metadataBytes)} latest.json/manifest (release ${kb(u.releaseBytes)}${bundle})`,
+    );
+    if (u.appOutput.length) row('', `app printed: ${u.appOutput.join(' | ')}`);
   }
   const c = s.boardCheck;
   row(

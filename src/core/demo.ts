@@ -50,6 +50,8 @@ export interface DemoUpdate {
   downloaded: string[];
   /** Every byte the release host sent during this update: latest.json, manifest, files. */
   bytesOverAir: number;
+  /** The part of bytesOverAir that was latest.json and the manifest. */
+  metadataBytes: number;
   bundleBytes: number;
   seconds: number;
   /** The board reset into the new release and the app called ota.confirm(). */
@@ -68,6 +70,9 @@ export interface DemoSummary {
   seconds: number;
   workDir: string;
 }
+
+/** What the board prints that is not the app: its banner, the REPL prompt. */
+const BOARD_CHATTER = /^(MicroPython v\d|Type "help\(\)"|>>>|MPY: soft reboot)/;
 
 const FIRST = '1.0.0';
 const SECOND = '1.1.0';
@@ -184,19 +189,21 @@ async function updateOnce(
   const t0 = performance.now();
   const sent0 = server.bytesSent;
   const requests0 = server.requests.length;
-  let reset = false;
+  let swapped = false;
   let confirmed = false;
   const appOutput: string[] = [];
   const failures: OtaEvent[] = [];
   const run = await runUpdate(conn, {
     event: (e) => {
       if (e.ev === 'error') failures.push(e);
+      if (e.ev === 'done') swapped = true;
       if (e.ev === 'confirm') confirmed = true;
       event(e);
     },
     text: (line) => {
-      if (/MicroPython v\d/.test(line) || /soft reboot/.test(line)) reset = true;
-      else if (reset && line.trim() && !line.startsWith('>>>')) appOutput.push(line.trim());
+      // After the swap the board resets and runs the new release's main.py before its REPL banner.
+      const l = line.trim();
+      if (swapped && l && !BOARD_CHATTER.test(l)) appOutput.push(l);
     },
   });
   if (failures.length) {
@@ -205,17 +212,19 @@ async function updateOnce(
   }
   if (!run.reset) throw new OtaError('demo-update', `the board did not install ${m.version} (no reset seen)`);
   const prefix = `/${m.version}/`;
-  const downloaded = server.requests
-    .slice(requests0)
-    .filter((r) => r.path.startsWith(prefix) && r.status < 300)
-    .map((r) => decodeURIComponent(r.path.slice(prefix.length)))
-    .filter((p) => p !== 'manifest.json' && p !== 'manifest.json.sig');
+  const served = server.requests.slice(requests0);
+  const isMetadata = (path: string): boolean =>
+    !path.startsWith(prefix) || /\/manifest\.json(\.sig)?$/.test(path);
+  const downloaded = served
+    .filter((r) => r.status < 300 && !isMetadata(r.path))
+    .map((r) => decodeURIComponent(r.path.slice(prefix.length)));
   const result: DemoUpdate = {
     version: m.version,
     files: m.files.length,
     releaseBytes: m.files.reduce((n, f) => n + f.size, 0),
     downloaded: [...new Set(downloaded)],
     bytesOverAir: server.bytesSent - sent0,
+    metadataBytes: served.filter((r) => isMetadata(r.path)).reduce((n, r) => n + r.bytes, 0),
     bundleBytes: m.bundle?.size ?? 0,
     seconds: elapsed(t0),
     confirmed,
