@@ -150,11 +150,11 @@ def update(reset=True):
     try:
         cfg = load_config()
         st = journal.load()
-        if st["state"] not in ("idle", "staging"):
-            raise Fail("busy", "state is %s: confirm or roll back first" % st["state"])
         rel = _release(cfg, st)
         if rel is None:
             return None
+        if st["state"] not in ("idle", "staging"):
+            raise Fail("busy", "state is %s: confirm or roll back first" % st["state"])
         m, digest = _manifest(cfg, rel)
         v = m["version"]
         want, dels, files = _plan(m)
