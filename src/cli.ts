@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<Command>> = {
   info: () => import('./cli/info'),
   exec: () => import('./cli/exec'),
   watch: () => import('./cli/watch'),
+  sim: () => import('./cli/sim'),
 };
 
 function usage(): string {

@@ -75,17 +75,17 @@ export class VirtualBoard extends EventEmitter {
     super();
     const fsDir = path.resolve(opts.fsDir);
     if (!fs.existsSync(fsDir) || !fs.statSync(fsDir).isDirectory()) {
-      throw new OtaError('SIM_FS_DIR', `board filesystem folder ${fsDir} does not exist or is not a folder`);
+      throw new OtaError('sim-fs-dir', `board filesystem folder ${fsDir} does not exist or is not a folder`);
     }
     const flashKb = opts.flashKb ?? 2048;
     const heapKb = opts.heapKb ?? 192;
     if (!Number.isInteger(flashKb) || flashKb < 64)
-      throw new OtaError('SIM_FLASH', 'flashKb must be an integer >= 64');
+      throw new OtaError('sim-flash', 'flashKb must be an integer >= 64');
     if (!Number.isInteger(heapKb) || heapKb < 16)
-      throw new OtaError('SIM_HEAP', 'heapKb must be an integer >= 16');
+      throw new OtaError('sim-heap', 'heapKb must be an integer >= 16');
     const cut = opts.cutAfterMutations ?? 0;
     if (!Number.isInteger(cut) || cut < 0) {
-      throw new OtaError('SIM_CUT', 'cutAfterMutations must be a positive integer');
+      throw new OtaError('sim-cut', 'cutAfterMutations must be a positive integer');
     }
     this.opts = { fsDir, flashKb, heapKb, sha1: opts.sha1 ?? true, cutAfterMutations: cut };
     this.repl = new Repl((s) => this.emitOut(Buffer.from(s, 'latin1')));
@@ -349,7 +349,7 @@ export async function runBoard(
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new OtaError('SIM_TIMEOUT', `virtual board still busy after ${timeoutMs} ms`)),
+      () => reject(new OtaError('sim-timeout', `virtual board still busy after ${timeoutMs} ms`)),
       timeoutMs,
     );
   });

@@ -1,0 +1,61 @@
+// `ota sim`: the CLI starts a virtual board on a pseudo-terminal that serialport can open.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SerialPort } from 'serialport';
+
+const CLI = ['--import', 'tsx', 'src/cli.ts', 'sim'];
+
+test(
+  'ota sim prints its port, answers on it, and stops cleanly on SIGTERM',
+  { timeout: 30_000 },
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sim-cli-'));
+    fs.writeFileSync(path.join(dir, 'main.py'), "print('hello from main')\n");
+    const link = path.join(dir, '..', `${path.basename(dir)}.tty`);
+    const child = spawn(process.execPath, [...CLI, '--fs', dir, '--link', link, '--heap-kb', '256']);
+    try {
+      const printed = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.trim());
+        });
+        child.once('exit', (code) => reject(new Error(`ota sim exited early with ${code}`)));
+      });
+      assert.equal(printed, link);
+      const port = new SerialPort({ path: link, baudRate: 115200 });
+      let got = '';
+      port.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      await new Promise<void>((r) => port.once('open', () => r()));
+      port.write('import gc; print(gc.mem_free() + gc.mem_alloc() <= 256 * 1024)\r');
+      const deadline = Date.now() + 10_000;
+      while (!got.includes('True\r\n>>> ') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.ok(got.includes('True\r\n>>> '), got);
+      await new Promise<void>((r) => port.close(() => r()));
+    } finally {
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
+    assert.equal(fs.existsSync(link), false, 'the pseudo-terminal link is gone');
+  },
+);
+
+test('ota sim without --fs or with a bad number says what is wrong', () => {
+  const none = spawnSync(process.execPath, CLI, { encoding: 'utf8' });
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /no filesystem folder: use --fs <dir> \[bad-option\]/);
+  const bad = spawnSync(process.execPath, [...CLI, '--fs', os.tmpdir(), '--heap-kb', 'lots'], {
+    encoding: 'utf8',
+  });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--heap-kb must be a positive integer \[bad-option\]/);
+  const missing = spawnSync(process.execPath, [...CLI, '--fs', '/nonexistent/board'], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /\/nonexistent\/board does not exist or is not a folder \[sim-fs-dir\]/);
+});
