@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..');
@@ -23,14 +23,20 @@ test(
       assert.match(out, /board version\s+none -> 1\.0\.0 -> 1\.1\.0\n/);
       assert.match(
         out,
-        /update to 1\.0\.0\s+4 of 4 files downloaded, .* over the air \(bundle .*\), .* s, confirmed\n/,
+        /update to 1\.0\.0\s+4 of 4 files downloaded \(.*\) in [\d.]+ s, confirmed by the app\n/,
       );
       assert.match(
         out,
-        /update to 1\.1\.0\s+1 of 4 files downloaded, .* over the air \(bundle .*\), .* s, confirmed\n/,
+        /update to 1\.1\.0\s+1 of 4 files downloaded \(lib\/display\.py\) in [\d.]+ s, confirmed by the app\n/,
       );
-      assert.match(out, /downloaded lib\/display\.py \(\d+ bytes over the air\)/);
-      assert.match(out, /app: Weather station: 21\.5 C \/ 70\.7 F/);
+      // the delta: only the changed file's bytes travel, besides latest.json and the manifest
+      const changed = statSync(join(EXAMPLE, 'updates/1.1.0/lib/display.py')).size;
+      assert.match(
+        out,
+        new RegExp(`over the air = ${changed} B of files \\+ [\\d.]+ (B|KB) latest\\.json/manifest`),
+      );
+      assert.match(out, /app printed: Weather station: 21\.5 C\n/);
+      assert.match(out, /app printed: Weather station: 21\.5 C \/ 70\.7 F\n/);
       assert.match(out, /board files\s+all 4 release files match the manifest/);
       assert.match(out, /lib\/display\.py\s+\[#+\]/, 'progress of the delta download is shown');
 
