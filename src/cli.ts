@@ -9,6 +9,8 @@ const commands: Record<string, () => Promise<Command>> = {
   verify: () => import('./cli/verify'),
   demo: () => import('./cli/demo'),
   keygen: () => import('./cli/keygen'),
+  publish: () => import('./cli/publish'),
+  serve: () => import('./cli/serve'),
   push: () => import('./cli/push'),
   install: () => import('./cli/install'),
   info: () => import('./cli/info'),
