@@ -97,20 +97,27 @@ export async function stat(
   return result;
 }
 
-export async function readFile(s: HelperSession, path: string): Promise<Buffer> {
-  try {
-    const out = await s.run(`_oG(${py(checkBoardPath(path))})`, { idleTimeoutMs: 30_000 });
-    return Buffer.concat(lines(out).map((l) => Buffer.from(l, 'base64')));
-  } catch (err) {
-    throw notFound(err, path);
-  }
-}
+/** File bytes per read command: bounds what one command allocates on the board. */
+const READ_SPAN = 8192;
 
-function notFound(err: unknown, path: string): unknown {
-  if (err instanceof OtaError && err.code === 'board-exception' && /ENOENT|\[Errno 2\]/.test(err.message)) {
-    return new OtaError('not-found', `${path} does not exist on the board`, { cause: err });
+export async function readFile(s: HelperSession, path: string): Promise<Buffer> {
+  const size = (await stat(s, [path])).get(checkBoardPath(path))?.size;
+  if (size === undefined) throw new OtaError('not-found', `${path} does not exist on the board`);
+  const codes: string[] = [];
+  for (let o = 0; o < size; o += READ_SPAN) {
+    codes.push(`_oG(${py(path)},${o},${Math.min(READ_SPAN, size - o)},${s.preferHex ? 1 : 0})`);
   }
-  return err;
+  const outs = await s.runMany(codes, { idleTimeoutMs: 30_000 });
+  const data = Buffer.concat(
+    outs.flatMap((out) => lines(out).map((l) => Buffer.from(l, s.preferHex ? 'hex' : 'base64'))),
+  );
+  if (data.length !== size) {
+    throw new OtaError(
+      'protocol',
+      `read ${data.length} bytes of ${path}, expected ${size} (did it change meanwhile?)`,
+    );
+  }
+  return data;
 }
 
 export async function mkdirp(s: HelperSession, path: string): Promise<void> {

@@ -11,7 +11,7 @@
  *   _oO(t)/_oW(b64)/_oWZ(b64)/_oX(hex)/_oXZ(hex)/_oC(t, p, sha)
  *                   open temp file, append a base64 or hex (raw-deflate) chunk, then close,
  *                   check the sha256 of what reached flash and rename over `p`
- *   _oG(p)          print a file as base64 lines
+ *   _oG(p,o,k,x)    print k bytes of a file from offset o, as hex (x) or base64 lines
  * Everything streams through small buffers: boards have ~100 KB of heap.
  * Loading them prints two flags: deflate.DeflateIO present, and binascii written in
  * Python (some builds freeze micropython-lib's) while bytes.fromhex is native: there
@@ -80,13 +80,14 @@ def _oC(t,p,h):
  if g!=h:
   os.remove(t);raise OSError('sha256 mismatch writing '+p+': '+g)
  os.rename(t,p)
-def _oG(p):
+def _oG(p,o,k,x):
  b=bytearray(384);m=memoryview(b)
- f=open(p,'rb')
- while 1:
-  n=f.readinto(b)
+ f=open(p,'rb');f.seek(o)
+ while k>0:
+  n=f.readinto(m[:min(k,384)])
   if not n:break
-  print(_oB.b2a_base64(m[:n]).decode(),end='')
+  k-=n
+  print(bytes(m[:n]).hex() if x else _oB.b2a_base64(m[:n]).decode().strip())
  f.close()
 print(1 if _oD and hasattr(_oD,'DeflateIO') else 0,1 if type(_oB.a2b_base64).__name__=='function' and hasattr(bytes,'fromhex') else 0)
 `;

@@ -40,7 +40,7 @@ def _r(p):
   f.close()
 _i={'implementation':sys.implementation.name,'version':'.'.join([str(x) for x in sys.implementation.version[:3]]),'platform':sys.platform,'memFree':gc.mem_free(),'memAlloc':gc.mem_alloc(),'build':'','machine':getattr(sys.implementation,'_machine',''),'fsFree':None,'fsTotal':None}
 try:
- _u=os.uname();_i['build']=_u.version;_i['machine']=_u.machine
+ _u=os.uname();_i['build']=_u[3];_i['machine']=_u[4]
 except Exception:
  pass
 try:

@@ -17,7 +17,7 @@ import { py } from './board-helpers';
  * 4 KB also keep every back-reference within the 4 KB window the board inflates with
  * (wbits 12, 4 KB of heap).
  */
-const BLOCK = { base64: 3060, hex: 2040 };
+const BLOCK = { base64: 3060, hex: 2040, deflate: 4096 };
 
 export interface Statement {
   code: string;
@@ -45,13 +45,16 @@ export function fileStatements(path: string, data: Uint8Array, opts: EncodeOptio
   const enc = (b: Uint8Array) => Buffer.from(b).toString(opts.hex ? 'hex' : 'base64');
   const [plain, inflate] = opts.hex ? ['_oX', '_oXZ'] : ['_oW', '_oWZ'];
   const size = opts.hex ? BLOCK.hex : BLOCK.base64;
-  for (let i = 0; i < data.length; i += size) {
-    const block = data.subarray(i, i + size);
-    const packed = opts.deflate ? deflateSync(block, { level: 6 }) : undefined;
-    if (packed && packed.length < block.length * 0.9) {
-      out.push({ code: `${inflate}(b'${enc(packed)}')`, bytes: block.length, path });
+  for (let i = 0; i < data.length;) {
+    const wide = data.subarray(i, i + BLOCK.deflate);
+    const packed = opts.deflate ? deflateSync(wide, { level: 6 }) : undefined;
+    if (packed && packed.length < wide.length * 0.9) {
+      out.push({ code: `${inflate}(b'${enc(packed)}')`, bytes: wide.length, path });
+      i += wide.length;
     } else {
+      const block = data.subarray(i, i + size);
       out.push({ code: `${plain}(b'${enc(block)}')`, bytes: block.length, path });
+      i += block.length;
     }
   }
   out.push({ code: `_oC(${py(tmp)},${py(path)},'${sha256Hex(data)}')`, bytes: 0, path });
@@ -64,11 +67,15 @@ export interface Command {
   paths: string[];
 }
 
-export function packCommands(stmts: Statement[], budget: number): Command[] {
+/**
+ * `budget`: source bytes per command; `maxBytes`: file bytes per command, which bounds what
+ * one command allocates on the board (inflated blocks can be far larger than their text).
+ */
+export function packCommands(stmts: Statement[], budget: number, maxBytes = 8192): Command[] {
   const cmds: Command[] = [];
   let cur: Command | undefined;
   for (const s of stmts) {
-    if (!cur || cur.code.length + 1 + s.code.length > budget) {
+    if (!cur || cur.code.length + 1 + s.code.length > budget || cur.bytes + s.bytes > maxBytes) {
       cur = { code: s.code, bytes: s.bytes, paths: [] };
       cmds.push(cur);
     } else {

@@ -1,0 +1,169 @@
+// Files on the virtual board through its real pseudo-terminal: round trips, listing, safe writes.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openBoard } from '../src/core/serial/board';
+import { OtaError } from '../src/core/errors';
+import { startPtyBoard, type PtyBoard } from './serial-board';
+
+let vb: PtyBoard;
+
+before(async () => {
+  vb = await startPtyBoard();
+});
+after(async () => {
+  await vb?.stop();
+});
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+test(
+  'binary and non-ASCII files round-trip byte for byte, under non-ASCII names',
+  { timeout: 30_000 },
+  async () => {
+    const b = await openBoard(vb.path);
+    try {
+      const binary = randomBytes(20_000);
+      const text = Buffer.from('température ✓ Grüße 日本語\n'.repeat(300));
+      const progress: number[] = [];
+      await b.writeFiles(
+        [
+          { path: '/data/blob.bin', data: binary },
+          { path: '/data/été/notes ü.txt', data: text },
+          { path: '/empty', data: new Uint8Array(0) },
+        ],
+        { onProgress: (p) => progress.push(p.done) },
+      );
+      assert.deepEqual(await b.read('/data/blob.bin'), binary);
+      assert.deepEqual(await b.read('/data/été/notes ü.txt'), text);
+      assert.equal((await b.read('/empty')).length, 0);
+      // What the board wrote is what the host folder (the flash) holds.
+      assert.deepEqual(readFileSync(join(vb.fsDir, 'data', 'été', 'notes ü.txt')), text);
+      assert.equal(progress[progress.length - 1], binary.length + text.length);
+      assert.ok(
+        progress.every((n, i) => i === 0 || n >= progress[i - 1]),
+        'progress only grows',
+      );
+      // No temporary file is left behind.
+      assert.equal(existsSync(join(vb.fsDir, 'data', 'blob.bin.ota-part')), false);
+    } finally {
+      await b.close();
+    }
+  },
+);
+
+test('ls lists recursively with sizes and on-board sha256; stat reports missing paths', async () => {
+  const b = await openBoard(vb.path);
+  try {
+    const data = Buffer.from('print("hi")\n');
+    await b.write('/ls/a/b/c.py', data);
+    const entries = await b.ls('/ls', { hashes: true });
+    assert.deepEqual(
+      entries.map((e) => [e.type, e.path]),
+      [
+        ['dir', '/ls/a'],
+        ['dir', '/ls/a/b'],
+        ['file', '/ls/a/b/c.py'],
+      ],
+    );
+    assert.equal(entries[2].size, data.length);
+    assert.equal(entries[2].sha256, sha(data));
+    const st = await b.stat(['/ls/a/b/c.py', '/ls/nope']);
+    assert.equal(st.get('/ls/a/b/c.py')?.sha256, sha(data));
+    assert.equal(st.get('/ls/nope'), undefined);
+  } finally {
+    await b.close();
+  }
+});
+
+test('mkdirp is idempotent; rm removes a tree; reading a missing file is not-found', async () => {
+  const b = await openBoard(vb.path);
+  try {
+    await b.mkdirp('/t/x/y');
+    await b.mkdirp('/t/x/y');
+    await b.write('/t/x/y/z.txt', Buffer.from('z'));
+    await b.rm('/t');
+    assert.equal(existsSync(join(vb.fsDir, 't')), false);
+    await b.rm('/t'); // already gone: fine
+    await assert.rejects(
+      b.read('/t/x/y/z.txt'),
+      (e: unknown) => e instanceof OtaError && e.code === 'not-found',
+    );
+    await assert.rejects(b.rm('/'), (e: unknown) => e instanceof OtaError && e.code === 'bad-path');
+    await assert.rejects(
+      b.read('relative.py'),
+      (e: unknown) => e instanceof OtaError && e.code === 'bad-path',
+    );
+  } finally {
+    await b.close();
+  }
+});
+
+test('compressible files travel deflated and arrive intact', async () => {
+  const b = await openBoard(vb.path);
+  try {
+    assert.equal((await b.info()).deflate, true);
+    const text = Buffer.from('def handler(event):\n    return event\n'.repeat(2000));
+    await b.write('/big.py', text);
+    assert.equal(b.canInflate, true);
+    assert.deepEqual(readFileSync(join(vb.fsDir, 'big.py')), text);
+  } finally {
+    await b.close();
+  }
+});
+
+test(
+  'a cable pulled mid-write leaves the old file intact, and the next connection works',
+  { timeout: 30_000 },
+  async () => {
+    const old = Buffer.from('the old, complete main.py\n');
+    const b = await openBoard(vb.path);
+    await b.write('/main.py', old);
+    const big = randomBytes(200_000);
+    let pulled = false;
+    const write = b.write('/main.py', big, {
+      onProgress: (p) => {
+        if (!pulled && p.done > 20_000) {
+          pulled = true;
+          void vb.unplug();
+        }
+      },
+    });
+    await assert.rejects(
+      write,
+      (e: unknown) => e instanceof OtaError && ['port-closed', 'timeout'].includes(e.code),
+    );
+    await b.close().catch(() => undefined);
+    assert.ok(pulled);
+    assert.deepEqual(readFileSync(join(vb.fsDir, 'main.py')), old, 'the real name still holds the old file');
+
+    const again = await openBoard(await vb.replug());
+    try {
+      await again.write('/main.py', big);
+      assert.deepEqual(readFileSync(join(vb.fsDir, 'main.py')), big);
+      assert.equal(existsSync(join(vb.fsDir, 'main.py.ota-part')), false);
+    } finally {
+      await again.close();
+    }
+  },
+);
+
+test('board facts come back in one round trip', async () => {
+  const b = await openBoard(vb.path);
+  try {
+    await b.write('/version.json', Buffer.from(JSON.stringify({ version: '1.2.3' })));
+    const info = await b.info();
+    assert.equal(info.implementation, 'micropython');
+    assert.match(info.version, /^\d+\.\d+\.\d+$/);
+    assert.ok(
+      info.memFree > 0 && info.fsFree !== null && info.fsTotal !== null && info.fsFree <= info.fsTotal,
+    );
+    assert.deepEqual(info.versionJson, { version: '1.2.3' });
+    assert.equal(info.otaState, null);
+    assert.match(info.build, /^v\d/);
+  } finally {
+    await b.close();
+  }
+});
