@@ -194,6 +194,8 @@ async function updateOnce(
   const appOutput: string[] = [];
   const failures: OtaEvent[] = [];
   const run = await runUpdate(conn, {
+    // a few KB from 127.0.0.1: a board silent this long is stuck, not slow
+    idleTimeoutMs: 30_000,
     event: (e) => {
       if (e.ev === 'error') failures.push(e);
       if (e.ev === 'done') swapped = true;
