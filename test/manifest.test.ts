@@ -332,3 +332,23 @@ test('an unreadable file is named, not skipped', async () => {
     tmp.cleanup();
   }
 });
+
+test('hashes of many files come back in order from the worker pool', async () => {
+  const t = tempDir();
+  try {
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 150; i++)
+      files[`d${i % 7}/f${String(i).padStart(3, '0')}.bin`] = bytes(i * 37, i + 1);
+    writeTree(t.dir, files);
+    const m = await buildManifest(t.dir, { version: '1.0.0', created: CREATED });
+    assert.equal(m.files.length, 150);
+    for (const f of m.files) {
+      const content = files[f.path];
+      assert.equal(f.size, content.length, f.path);
+      assert.equal(f.sha256, createHash('sha256').update(content).digest('hex'), f.path);
+      assert.equal(f.sha1, gitBlobSha1(content), f.path);
+    }
+  } finally {
+    t.cleanup();
+  }
+});
