@@ -20,6 +20,7 @@ import type { Transport } from './transport';
 const BANNER = 'raw REPL; CTRL-B to exit\r\n';
 const CTRL_A = 0x01;
 const CTRL_D = 0x04;
+const EOT = Buffer.from([CTRL_D]);
 
 export class BoardException extends OtaError {
   constructor(readonly traceback: string) {
@@ -121,19 +122,23 @@ export class RawRepl {
     try {
       for (let i = 0; i < codes.length; i++) {
         const code = toBytes(codes[i]);
+        const framed = Buffer.concat([code, EOT]);
         let usePaste = this.rawPaste !== false;
         if (usePaste && present === 0) {
           await this.t.write('\x05A\x01');
         }
         if (usePaste) usePaste = await this.startPaste(present > 0);
         if (usePaste) {
-          await this.pasteBody(code, present);
+          await this.pasteBody(framed, present);
         } else {
           await this.plainBody(code);
         }
         present = 0;
         // The board has the whole command: send ahead the head of the next one.
-        const next = i + 1 < codes.length && usePaste && this.window > 0 ? toBytes(codes[i + 1]) : undefined;
+        const next =
+          i + 1 < codes.length && usePaste && this.window > 0
+            ? Buffer.concat([toBytes(codes[i + 1]), EOT])
+            : undefined;
         if (next) {
           present = Math.min(next.length, 2 * this.window - 3);
           await this.t.write(Buffer.concat([Buffer.from('\x05A\x01', 'latin1'), next.subarray(0, present)]));
@@ -172,8 +177,12 @@ export class RawRepl {
     return false;
   }
 
-  /** Sends a command within the board's window; `already` bytes were sent ahead. */
-  private async pasteBody(code: Buffer, already: number): Promise<void> {
+  /**
+   * Sends a command (already framed with its Ctrl-D terminator) within the board's window;
+   * `already` bytes were sent ahead. The terminator takes a byte of window too: it lands in
+   * the same receive buffer as the code.
+   */
+  private async pasteBody(framed: Buffer, already: number): Promise<void> {
     let credit = this.window - already; // the window size itself is the first credit
     let i = already;
     let ended = false;
@@ -183,20 +192,22 @@ export class RawRepl {
       else
         throw new OtaError('protocol', `unexpected byte 0x${b.toString(16)} from the board during raw paste`);
     };
-    while (i < code.length && !ended) {
+    while (i < framed.length && !ended) {
       while ((credit <= 0 || this.t.pending > 0) && !ended) {
         const b = await this.t.readExactly(1, this.timeoutMs, 'raw-paste flow control');
         onByte(b[0]);
       }
       if (ended) break;
-      const n = Math.min(credit, code.length - i);
-      await this.t.write(code.subarray(i, i + n));
+      const n = Math.min(credit, framed.length - i);
+      await this.t.write(framed.subarray(i, i + n));
       i += n;
       credit -= n;
     }
-    // End of data; the board answers Ctrl-D once it has it all (or at once after a syntax error).
-    await this.t.write('\x04');
-    if (ended) return;
+    if (ended) {
+      // The board stopped reading early (a syntax error while compiling): acknowledge it, once.
+      if (i < framed.length) await this.t.write('\x04');
+      return;
+    }
     for (;;) {
       const b = await this.t.readExactly(1, this.timeoutMs, 'the end of raw paste');
       if (b[0] === CTRL_D) return;

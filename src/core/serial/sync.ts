@@ -42,7 +42,7 @@ function boardPath(root: string, rel: string): string {
   return (root.endsWith('/') ? root : root + '/') + checkReleasePath(rel);
 }
 
-export function syncFiles(
+export async function syncFiles(
   board: BoardConnection,
   plan: SyncPlan,
   opts: fs.WriteOptions = {},
