@@ -49,7 +49,7 @@ async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
 }
 
 export async function run(): Promise<void> {
-  const vb = await startPtyBoard();
+  const vb = await startPtyBoard({ flashKb: 8192 });
   const board = await openBoard(vb.path);
   try {
     const random = randomBytes(300 * 1024);

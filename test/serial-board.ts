@@ -16,9 +16,11 @@ export interface PtyBoard {
   stop(): Promise<void>;
 }
 
-export async function startPtyBoard(opts: { fsDir?: string; heapKb?: number } = {}): Promise<PtyBoard> {
+export async function startPtyBoard(
+  opts: { fsDir?: string; heapKb?: number; flashKb?: number } = {},
+): Promise<PtyBoard> {
   const fsDir = opts.fsDir ?? mkdtempSync(join(tmpdir(), 'ota-serial-'));
-  const board = await VirtualBoard.start({ fsDir, ...(opts.heapKb ? { heapKb: opts.heapKb } : {}) });
+  const board = await VirtualBoard.start({ fsDir, heapKb: opts.heapKb, flashKb: opts.flashKb });
   let pty = await exposeOnPty(board);
   const self: PtyBoard = {
     board,
