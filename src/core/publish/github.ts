@@ -126,6 +126,8 @@ export function createOctokit(conn: Omit<GitHubConnection, 'repo'>): GitHubClien
     auth: conn.token,
     baseUrl: (conn.baseUrl ?? DEFAULT_API).replace(/\/+$/, ''),
     userAgent: 'micropython-ota',
+    // Every failure is rethrown as an OtaError with its cause; Octokit's own error lines would repeat it.
+    log: { debug: () => undefined, info: () => undefined, warn: console.warn, error: () => undefined },
     request: conn.fetch ? { fetch: conn.fetch } : undefined,
     throttle: {
       // Out of quota: stop and say when it comes back, rather than block a CLI or an editor for up to an hour.
