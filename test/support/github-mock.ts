@@ -18,7 +18,7 @@
  *   await gh.close()
  *
  * Options: `token` (accepted with write access; any other token is "Bad credentials"), `readToken`
- * (accepted, read-only: writes answer 403), `private` (default for addRepo), `pathPrefix` (GitHub Enterprise's "/api/v3"), `treeLimit` (a recursive
+ * (accepted, read-only: writes answer 403), `private` (default for addRepo), `pathPrefix` (GitHub Enterprise's "/api/v3"), `uploadLatencyMs`, `treeLimit` (a recursive
  * tree with more entries comes back `truncated: true`), `rateLimit` (per identity and hour, default
  * 5000 with a token, 60 anonymous; 304 answers do not count).
  *
@@ -109,6 +109,8 @@ export interface GitHubMockOptions {
   port?: number;
   /** Serve the API under this path, as GitHub Enterprise Server does ("/api/v3"); apiUrl includes it. */
   pathPrefix?: string;
+  /** Delay before each upload is answered, as a round trip to a distant uploads host would (benchmarks). */
+  uploadLatencyMs?: number;
 }
 
 export interface GitHubMock {
@@ -873,6 +875,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
         });
       const failure = takeFailure('uploads', req);
       const body = await readBody(req);
+      if (options.uploadLatencyMs) await new Promise((r) => setTimeout(r, options.uploadLatencyMs));
       const asset: MockAsset = {
         id: nextId++,
         name,
