@@ -83,6 +83,15 @@ test('keygen refuses a path inside the project or an .otaignore project, and an 
   );
   assert.equal(readFileSync(ok.path, 'utf8'), before, 'the existing key is untouched');
   assert.throws(() => defaultKeyPath('../escape', env()), code('bad-key-name'));
+  // Run from the home directory (or /), the default key folder below it is not "inside a project".
+  const cwd = process.cwd();
+  process.chdir(home);
+  try {
+    const fromHome = await generateKey('ed25519', { name: 'from-home', env: env() });
+    assert.ok(fromHome.path.startsWith(join(home, '.config')));
+  } finally {
+    process.chdir(cwd);
+  }
 });
 
 test('bad key files are refused with specific codes', async () => {

@@ -58,6 +58,16 @@ function isInside(root: string, p: string): boolean {
 }
 
 /**
+ * The current directory as the project keys must stay out of, unless it is the filesystem root or
+ * holds the home directory (run from ~, the default key folder would otherwise be "inside" it).
+ */
+function workingProject(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const cwd = process.cwd();
+  if (parse(cwd).root === cwd || isInside(cwd, resolve(env.HOME || homedir()))) return undefined;
+  return cwd;
+}
+
+/**
  * Refuses a key path that a release could pick up: inside `project`, or inside any directory
  * holding an .otaignore (a project `ota manifest` walks).
  */
@@ -124,7 +134,7 @@ export async function generateKey(
 ): Promise<{ path: string; keyFile: KeyFile }> {
   if (!KEY_ALGS.includes(alg)) throw new OtaError('bad-key-alg', `unknown key algorithm ${String(alg)}`);
   const path = resolve(opts.path ?? defaultKeyPath(opts.name ?? 'default', opts.env));
-  checkOutsideProjects(path, opts.project ?? process.cwd());
+  checkOutsideProjects(path, opts.project ?? workingProject(opts.env));
   if (!opts.force && existsSync(path)) {
     throw new OtaError(
       'key-exists',

@@ -73,8 +73,12 @@ async function currentLatest(outDir: string): Promise<string | undefined> {
   let text: string;
   try {
     text = await readFile(join(outDir, 'latest.json'), 'utf8');
-  } catch {
-    return undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // a first publish
+    throw new OtaError(
+      'unreadable',
+      `cannot read ${join(outDir, 'latest.json')}: ${(err as NodeJS.ErrnoException).code}`,
+    );
   }
   try {
     const v = (JSON.parse(text) as { version?: unknown }).version;
