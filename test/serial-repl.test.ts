@@ -97,8 +97,11 @@ test('a half-typed line in the friendly REPL does not leak into the next command
 
 test('close() leaves the friendly REPL, never raw mode', async () => {
   const b = await openBoard(vb.path);
-  await b.exec('pass');
-  await b.close();
+  try {
+    await b.exec('pass');
+  } finally {
+    await b.close();
+  }
   const seen = await typeOnConsole(vb.path, '1+1\r');
   assert.match(seen, /2\r\n>>> /);
 });

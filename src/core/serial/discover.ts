@@ -72,6 +72,24 @@ async function readAttr(dir: string, name: string): Promise<string | undefined> 
   }
 }
 
+/**
+ * `device` is the USB interface (ttyACM) or the usb-serial port below it (ttyUSB); the
+ * USB device holding idVendor/idProduct is the first ancestor that has them.
+ */
+async function usbDeviceDir(device: string): Promise<string | undefined> {
+  let dir: string;
+  try {
+    dir = await realpath(device);
+  } catch {
+    return undefined;
+  }
+  for (let up = 0; up < 4; up++) {
+    if (await readAttr(dir, 'idVendor')) return dir;
+    dir = join(dir, '..');
+  }
+  return undefined;
+}
+
 /** Linux without udev: USB serial ports from sysfs (ttyUSB*, ttyACM*), with their USB IDs. */
 export async function listFromSysfs(sysRoot = '/sys/class/tty', devRoot = '/dev'): Promise<BoardCandidate[]> {
   let names: string[];
@@ -82,13 +100,7 @@ export async function listFromSysfs(sysRoot = '/sys/class/tty', devRoot = '/dev'
   }
   const out: BoardCandidate[] = [];
   for (const name of names.filter((n) => /^tty(USB|ACM)\d+$/.test(n)).sort()) {
-    // .../ttyUSB0/device is the USB interface; its parent holds idVendor/idProduct.
-    let usbDir: string | undefined;
-    try {
-      usbDir = join(await realpath(join(sysRoot, name, 'device')), '..');
-    } catch {
-      usbDir = undefined;
-    }
+    const usbDir = await usbDeviceDir(join(sysRoot, name, 'device'));
     out.push(
       candidate({
         path: join(devRoot, name),

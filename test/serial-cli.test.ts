@@ -1,0 +1,115 @@
+// The serial commands of `ota` (push, install, info, exec, watch) against the virtual board's pseudo-terminal.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPtyBoard, type PtyBoard } from './serial-board';
+
+let vb: PtyBoard;
+
+before(async () => {
+  vb = await startPtyBoard();
+});
+after(async () => {
+  await vb?.stop();
+});
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI from source; `during` runs once it has printed `waitFor` (then the CLI gets SIGINT). */
+function ota(args: string[], opts: { waitFor?: RegExp; during?: () => void } = {}): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  } satisfies SpawnOptions);
+  let stdout = '';
+  let stderr = '';
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    if (opts.waitFor?.test(stdout)) child.kill('SIGINT');
+  });
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  if (opts.during) setTimeout(opts.during, 2500);
+  return new Promise((resolve) =>
+    child.on('close', (status) => {
+      clearTimeout(killer);
+      resolve({ status, stdout, stderr });
+    }),
+  );
+}
+
+test(
+  'ota info --json prints the board facts; without --port it says what is missing',
+  { timeout: 40_000 },
+  async () => {
+    const r = await ota(['info', '--port', vb.path, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const info = JSON.parse(r.stdout) as { implementation: string; memFree: number };
+    assert.equal(info.implementation, 'micropython');
+    assert.ok(info.memFree > 0);
+    const human = await ota(['info', '--port', vb.path]);
+    assert.match(human.stdout, /^MicroPython \d+\.\d+\.\d+/);
+    const none = await ota(['info']);
+    assert.equal(none.status, 1);
+    assert.match(none.stderr, /--port <path>.*\[bad-option\]/);
+  },
+);
+
+test(
+  'ota exec streams output; a raised exception exits 1 with the traceback',
+  { timeout: 40_000 },
+  async () => {
+    const ok = await ota(['exec', '--port', vb.path, 'for i in range(3): print("n", i)']);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.stdout.replace(/\r/g, ''), 'n 0\nn 1\nn 2\n');
+    const bad = await ota(['exec', '--port', vb.path, '1/0']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /ZeroDivisionError/);
+  },
+);
+
+test('ota push syncs a project folder; pushing again writes nothing', { timeout: 40_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ota-cli-push-'));
+  writeFileSync(join(dir, 'main.py'), 'print("app")\n');
+  mkdirSync(join(dir, 'lib'));
+  writeFileSync(join(dir, 'lib', 'x.py'), 'X = "é"\n');
+  const first = await ota(['push', '--port', vb.path, dir, '--json']);
+  assert.equal(first.status, 0, first.stderr);
+  assert.deepEqual((JSON.parse(first.stdout) as { uploaded: string[] }).uploaded.sort(), [
+    'lib/x.py',
+    'main.py',
+  ]);
+  assert.equal(readFileSync(join(vb.fsDir, 'lib', 'x.py'), 'utf8'), 'X = "é"\n');
+  const again = await ota(['push', '--port', vb.path, dir]);
+  assert.match(again.stdout, /0 written \(0 bytes\), 2 unchanged, 0 removed/);
+});
+
+test('ota install twice: the second run changes nothing', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ota-cli-install-'));
+  const cfg = join(dir, 'ota_config.json');
+  writeFileSync(cfg, JSON.stringify({ source: { type: 'static', url: 'http://127.0.0.1:9/' } }));
+  const first = await ota(['install', '--port', vb.path, '--config', cfg]);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /installed: .*boot\.py now calls ota\.boot\(\) first/);
+  const second = await ota(['install', '--port', vb.path, '--config', cfg]);
+  assert.match(second.stdout, /already installed: nothing changed/);
+  writeFileSync(cfg, '[1, 2]');
+  const bad = await ota(['install', '--port', vb.path, '--config', cfg]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /\[bad-config\]/);
+});
+
+test('ota watch --json prints each OTA event as one JSON line', { timeout: 40_000 }, async () => {
+  const r = await ota(['watch', '--port', vb.path, '--json'], {
+    waitFor: /"ev":"rollback"/,
+    // Typed into the board's UART as a user at its console would.
+    during: () => vb.board.write('print("OTA:" + \'{"ev":"rollback","to":"1.0.0"}\')\r'),
+  });
+  assert.equal(r.stdout.trim(), '{"ev":"rollback","to":"1.0.0"}');
+});
