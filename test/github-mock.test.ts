@@ -1,7 +1,8 @@
 // The GitHub mock answers as GitHub's OpenAPI description says, through the real Octokit.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -211,4 +212,53 @@ test('errors: bad credentials 401, read-only token 403, missing repo 404, rate l
   assert.match(limited.body.message, /rate limit/);
   assert.equal(limited.res.headers.get('x-ratelimit-remaining'), '0');
   assert.equal(limited.res.headers.get('x-ratelimit-reset'), String(reset));
+});
+
+test('standalone process: prints its URLs, takes repositories and branches over HTTP', async () => {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, 'support', 'github-mock.ts'), '--token', 'sa', '--repo', 'me/one'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  try {
+    const line = await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
+    const urls = JSON.parse(line.value as string) as {
+      apiUrl: string;
+      uploadsUrl: string;
+      downloadsUrl: string;
+    };
+    assert.equal(new Set([urls.apiUrl, urls.uploadsUrl, urls.downloadsUrl]).size, 3);
+    const auth = { authorization: 'token sa' };
+    assert.equal((await fetch(`${urls.apiUrl}/repos/me/one/releases`, { headers: auth })).status, 200);
+    const add = await fetch(`${urls.apiUrl}/_mock/repos/me/two`, {
+      method: 'POST',
+      body: '{"private":true}',
+    });
+    assert.equal(add.status, 201);
+    const files = [{ path: 'main.py', base64: Buffer.from('print(2)\n').toString('base64') }];
+    const put = await fetch(`${urls.apiUrl}/_mock/repos/me/two/branches/main`, {
+      method: 'PUT',
+      body: JSON.stringify({ files }),
+    });
+    const { sha } = (await put.json()) as { sha: string };
+    assert.equal((await fetch(`${urls.apiUrl}/repos/me/two/git/ref/heads/main`)).status, 404, 'private');
+    const ref = await fetch(`${urls.apiUrl}/repos/me/two/git/ref/heads/main`, { headers: auth });
+    assert.equal(((await ref.json()) as { object: { sha: string } }).object.sha, sha);
+    const state = (await (await fetch(`${urls.apiUrl}/_mock/state`)).json()) as {
+      repos: { name: string; private: boolean }[];
+      requests: unknown[];
+    };
+    assert.deepEqual(
+      state.repos.map((r) => [r.name, r.private]),
+      [
+        ['one', false],
+        ['two', true],
+      ],
+    );
+    assert.ok(state.requests.length >= 4);
+  } finally {
+    clearTimeout(timer);
+    child.kill('SIGTERM');
+  }
 });

@@ -18,9 +18,10 @@
  *   await gh.close()
  *
  * Options: `token` (accepted with write access; any other token is "Bad credentials"), `readToken`
- * (accepted, read-only: writes answer 403), `private` (default for addRepo), `pathPrefix` (GitHub Enterprise's "/api/v3"), `uploadLatencyMs`, `treeLimit` (a recursive
+ * (accepted, read-only: writes answer 403), `private` (default for addRepo), `pathPrefix` (GitHub
+ * Enterprise's "/api/v3"), `uploadLatencyMs` (per upload, for benchmarks), `treeLimit` (a recursive
  * tree with more entries comes back `truncated: true`), `rateLimit` (per identity and hour, default
- * 5000 with a token, 60 anonymous; 304 answers do not count).
+ * 5000 with a token, 60 anonymous; 304 answers do not count), `port`.
  *
  * Standalone, for end-to-end tests that drive a real VS Code or the CLI:
  *   node --import tsx test/support/github-mock.ts [--port N] [--token T] [--private] [--repo owner/name]...
