@@ -2,9 +2,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SerialPort } from 'serialport';
 import { startPtyBoard, type PtyBoard } from './serial-board';
 
 let vb: PtyBoard;
@@ -104,6 +106,40 @@ test('ota install twice: the second run changes nothing', { timeout: 60_000 }, a
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /\[bad-config\]/);
 });
+
+test(
+  'Ctrl-C during ota push stops it and leaves the board at its friendly REPL',
+  { timeout: 40_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ota-cli-abort-'));
+    writeFileSync(join(dir, 'big.bin'), randomBytes(600 * 1024));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'push', '--port', vb.path, dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Once the board is being written to (its temporary file exists), press Ctrl-C.
+    const until = Date.now() + 20_000;
+    while (!existsSync(join(vb.fsDir, 'big.bin.ota-part')) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGINT');
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(status, 1);
+    assert.match(stderr, /interrupted \(Ctrl-C\) \[cancelled\]/);
+    assert.equal(existsSync(join(vb.fsDir, 'big.bin')), false, 'nothing under the real name');
+    // A terminal user now finds the friendly REPL, not raw mode.
+    const port = new SerialPort({ path: vb.path, baudRate: 115200 });
+    await new Promise<void>((res, rej) => port.on('open', res).on('error', rej));
+    let seen = '';
+    port.on('data', (d: Buffer) => (seen += d.toString('latin1')));
+    port.write('6*7\r');
+    const stop = Date.now() + 5000;
+    while (!/42\r\n>>> /.test(seen) && Date.now() < stop) await new Promise((r) => setTimeout(r, 20));
+    await new Promise<void>((res) => port.close(() => res()));
+    assert.match(seen, /42\r\n>>> /);
+  },
+);
 
 test('ota watch --json prints each OTA event as one JSON line', { timeout: 40_000 }, async () => {
   const r = await ota(['watch', '--port', vb.path, '--json'], {

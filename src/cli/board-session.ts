@@ -2,16 +2,24 @@
 import { OtaError } from '../core/errors';
 import { openBoard, type BoardConnection } from '../core/serial/board';
 
+/**
+ * Ctrl-C abandons the operation under way (close() then interrupts the board and returns it to
+ * its friendly REPL), unless `ownSigint`: the command handles Ctrl-C itself.
+ */
 export async function withBoard<T>(
   port: string | undefined,
   fn: (b: BoardConnection) => Promise<T>,
+  opts: { ownSigint?: boolean } = {},
 ): Promise<T> {
   if (!port)
     throw new OtaError('bad-option', 'no board given: use --port <path> (ota info --list shows ports)');
   const board = await openBoard(port);
+  const onSigint = () => board.transport.cancel(new OtaError('cancelled', 'interrupted (Ctrl-C)'));
+  if (!opts.ownSigint) process.on('SIGINT', onSigint);
   try {
     return await fn(board);
   } finally {
+    process.off('SIGINT', onSigint);
     await board.close().catch(() => undefined);
   }
 }

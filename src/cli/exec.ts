@@ -29,18 +29,22 @@ export async function run(argv: string[]): Promise<number> {
   if (!code) throw new OtaError('bad-option', 'usage: ota exec --port <path> <code>');
   const idle = values.timeout === undefined ? 24 * 3600_000 : Number(values.timeout) * 1000;
   if (!(idle > 0)) throw new OtaError('bad-option', `--timeout must be a positive number of seconds`);
-  return withBoard(values.port, async (board) => {
-    const onSigint = () => void board.interrupt();
-    process.on('SIGINT', onSigint);
-    try {
-      await board.exec(code, { onOutput: (c) => process.stdout.write(c), idleTimeoutMs: idle });
-      return 0;
-    } catch (err) {
-      if (!(err instanceof BoardException)) throw err;
-      process.stderr.write(err.traceback);
-      return 1;
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
-  });
+  return withBoard(
+    values.port,
+    async (board) => {
+      const onSigint = () => void board.interrupt();
+      process.on('SIGINT', onSigint);
+      try {
+        await board.exec(code, { onOutput: (c) => process.stdout.write(c), idleTimeoutMs: idle });
+        return 0;
+      } catch (err) {
+        if (!(err instanceof BoardException)) throw err;
+        process.stderr.write(err.traceback);
+        return 1;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    },
+    { ownSigint: true },
+  );
 }

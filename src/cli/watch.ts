@@ -23,20 +23,24 @@ export async function run(argv: string[]): Promise<number> {
     console.log(help);
     return 0;
   }
-  return withBoard(values.port, async (board) => {
-    const stop = watchConsole(
-      board,
-      values.json
-        ? { event: (e) => console.log(JSON.stringify(e)) }
-        : { raw: (chunk) => process.stdout.write(chunk) },
-    );
-    // Until Ctrl-C or the port goes away.
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-      board.transport.onClose(resolve);
-    });
-    stop();
-    return 0;
-  });
+  return withBoard(
+    values.port,
+    async (board) => {
+      const stop = watchConsole(
+        board,
+        values.json
+          ? { event: (e) => console.log(JSON.stringify(e)) }
+          : { raw: (chunk) => process.stdout.write(chunk) },
+      );
+      // Until Ctrl-C or the port goes away.
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+        board.transport.onClose(resolve);
+      });
+      stop();
+      return 0;
+    },
+    { ownSigint: true },
+  );
 }

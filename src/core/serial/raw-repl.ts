@@ -12,7 +12,8 @@
  * window; a board that refuses raw paste (R\x00) or predates it gets plain raw REPL.
  * A Python exception on the board throws BoardException (code 'board-exception') with the
  * traceback; silence beyond the idle timeout throws 'timeout' after interrupting the program,
- * so the board is left at the raw prompt, never mid-command.
+ * so the board is left at the raw prompt, never mid-command. leave() returns the board to the
+ * friendly REPL even after a command was abandoned (Transport.cancel, a user's Ctrl-C).
  */
 import { OtaError } from '../errors';
 import type { Transport } from './transport';
@@ -45,6 +46,8 @@ export class RawRepl {
   rawPaste: boolean | undefined;
   /** The board's flow-control window (bytes), learnt from the first raw-paste command. */
   window = 0;
+  /** We put the board in raw mode at some point (so leave() owes it the friendly REPL). */
+  private touched = false;
   /** Changes whenever the board may have lost its globals (re-entered or reset). */
   generation = 0;
 
@@ -56,6 +59,7 @@ export class RawRepl {
   /** Reaches the raw REPL prompt from whatever the board is doing. */
   async enter(): Promise<void> {
     this.inRaw = false;
+    this.touched = true;
     this.generation++;
     let lastErr: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -81,8 +85,11 @@ export class RawRepl {
 
   /** Back to the friendly REPL, so a terminal user finds the board as usual. */
   async leave(): Promise<void> {
-    if (!this.inRaw || !this.t.isOpen) return;
+    if (!this.t.isOpen || (!this.inRaw && !this.touched)) return;
+    // After an abandoned command the board may still be running it or mid raw paste: stop that first.
+    if (!this.inRaw) await this.t.write('\r\x03\x03');
     this.inRaw = false;
+    this.touched = false;
     await this.t.write('\x02');
     await this.t.readUntil('>>> ', 1000).catch(() => undefined);
     this.t.discard();
