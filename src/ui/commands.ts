@@ -7,12 +7,14 @@ type Handler = (ctl: Controller, ...args: unknown[]) => Promise<unknown>;
 
 const HANDLERS: Record<string, () => Promise<Handler>> = {
   'ota.generateManifest': () => import('./actions/manifest').then((m) => m.generateManifest),
+  'ota.publishRelease': () => import('./actions/publish').then((m) => m.publishRelease),
   'ota.installUpdater': () => import('./actions/install').then((m) => m.installUpdater),
   'ota.updateDevice': () => import('./actions/device').then((m) => m.updateDevice),
   'ota.watchDevice': () => import('./actions/device').then((m) => m.watchDevice),
   'ota.confirmUpdate': () => import('./actions/device').then((m) => m.confirmUpdate),
   'ota.rollbackDevice': () => import('./actions/device').then((m) => m.rollbackDevice),
   'ota.checkForUpdates': () => Promise.resolve((ctl) => ctl.checkForUpdates(true)),
+  'ota.startVirtualBoard': () => import('./actions/virtual-board').then((m) => m.startVirtualBoard),
   'ota.selectPort': () => import('./actions/select-port').then((m) => m.selectPort),
   'ota.configureDevice': () => import('./actions/configure').then((m) => m.configureDevice),
   'ota.setGitHubToken': () => Promise.resolve((ctl) => ctl.auth.prompt()),

@@ -43,6 +43,7 @@ export class DevicesTree implements vscode.TreeDataProvider<Node> {
     if (node.kind === 'fact') {
       const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
       item.description = node.value;
+      item.accessibilityInformation = { label: `${node.label}: ${node.value}` };
       item.contextValue = 'fact';
       return item;
     }
@@ -56,6 +57,7 @@ export class DevicesTree implements vscode.TreeDataProvider<Node> {
     item.tooltip = facts(info)
       .map(([k, v]) => `${k}: ${v}`)
       .join('\n');
+    item.accessibilityInformation = { label: `${name}, ${item.description}` };
     item.iconPath = new vscode.ThemeIcon(info.problem ? 'warning' : info.virtual ? 'vm' : 'circuit-board');
     item.contextValue = info.virtual ? 'board-virtual' : 'board';
     if (this.boards.selected === node.port) item.label = { label: name, highlights: [[0, name.length]] };

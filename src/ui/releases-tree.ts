@@ -63,6 +63,7 @@ export class ReleasesTree implements vscode.TreeDataProvider<Node> {
       .filter(Boolean)
       .join(' · ');
     item.tooltip = [entry.version, entry.date, entry.url].filter(Boolean).join('\n');
+    item.accessibilityInformation = { label: `${entry.channel} ${entry.version}, ${item.description}` };
     item.iconPath = new vscode.ThemeIcon(node.latest ? 'star-full' : 'package');
     item.contextValue = 'release';
     return item;

@@ -11,6 +11,7 @@ export interface Settings {
   staticUrl: string;
   staticOutDir: string;
   channel: Channel;
+  branch: string;
   projectDir: string;
   serialPorts: string[];
   baudRate: number;
@@ -27,6 +28,7 @@ export function readSettings(): Settings {
     staticUrl: c.get<string>('static.url', '').trim(),
     staticOutDir: c.get<string>('static.outDir', 'ota-releases'),
     channel: c.get<Channel>('channel', 'stable'),
+    branch: c.get<string>('github.branch', 'main'),
     projectDir: c.get<string>('projectDir', '.'),
     serialPorts: c.get<string[]>('serialPorts', []),
     baudRate: c.get<number>('baudRate', 115200),

@@ -183,6 +183,8 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   else await conf.update('static.url', cfg.url, vscode.ConfigurationTarget.Workspace);
   if (channel !== 'tag') await conf.update('channel', channel, vscode.ConfigurationTarget.Workspace);
   ctl.output.info(`Wrote ${CONFIG_FILE}: ${JSON.stringify(cfg)}`);
+  // Shown in an editor, where the JSON schema checks any hand edit that follows.
+  await vscode.window.showTextDocument(configUri(), { preview: true });
   return cfg;
 }
 

@@ -1,0 +1,111 @@
+/**
+ * Drives the VS Code workbench in Chromium through playwright-core, the way a person does:
+ * the command palette, quick inputs, views, the status bar, notifications.
+ *
+ *   const wb = await openWorkbench(cs.url, folder, root);
+ *   await wb.command('OTA: Publish Release');  await wb.input('1.1.0');
+ *   await wb.treeItem(/1\.1\.0/);  await wb.shot('releases');  await wb.close();
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { CHROMIUM, REPO, sandboxEnv } from './code-server';
+
+export const SCREENSHOTS = join(REPO, 'media/screenshots');
+
+export interface Workbench {
+  page: Page;
+  command(title: string): Promise<void>;
+  input(text: string): Promise<void>;
+  pick(label: string | RegExp): Promise<void>;
+  treeItem(name: string | RegExp, timeoutMs?: number): Promise<Locator>;
+  statusItem(text: string | RegExp, timeoutMs?: number): Promise<Locator>;
+  notification(text: string | RegExp, timeoutMs?: number): Promise<Locator>;
+  shot(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function openWorkbench(url: string, root: string): Promise<Workbench> {
+  const userData = join(root, 'chromium');
+  mkdirSync(userData, { recursive: true });
+  // A fresh user-data dir per run: no profile, cache or service worker carried over.
+  const browser: BrowserContext = await chromium.launchPersistentContext(userData, {
+    executablePath: CHROMIUM,
+    viewport: { width: 1400, height: 860 },
+    env: sandboxEnv(join(root, 'chromium-env')) as Record<string, string>,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    timeout: 60_000,
+  });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  await page.goto(url, { timeout: 60_000 });
+  await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+  await page.locator('.statusbar').waitFor({ timeout: 60_000 });
+  // The extension's contributions are in once its activity-bar entry is.
+  await page.locator('.activitybar [aria-label="OTA"]').first().waitFor({ timeout: 60_000 });
+
+  const quickInput = page.locator('.quick-input-widget');
+  const wb: Workbench = {
+    page,
+    async command(title) {
+      const box = quickInput.locator('input[aria-label="Type the name of a command to run."]');
+      // Startup editors (welcome page, walkthrough) can take focus and close the palette: retry.
+      for (let attempt = 0; ; attempt++) {
+        await page.keyboard.press('F1');
+        try {
+          await box.waitFor({ state: 'visible', timeout: 5_000 });
+          await box.fill(`>${title}`, { timeout: 5_000 });
+          break;
+        } catch (err) {
+          if (attempt >= 4) throw err;
+          await page.keyboard.press('Escape');
+        }
+      }
+      const row = quickInput.locator('.monaco-list-row', { hasText: title }).first();
+      await row.waitFor({ timeout: 20_000 });
+      await box.press('Enter');
+    },
+    async input(text) {
+      const box = quickInput.locator('input');
+      await box.waitFor({ state: 'visible', timeout: 20_000 });
+      await box.fill(text);
+      await box.press('Enter');
+    },
+    async pick(label) {
+      const row = quickInput.locator('.monaco-list-row', { hasText: label }).first();
+      await row.waitFor({ timeout: 20_000 });
+      await row.click();
+    },
+    async treeItem(name, timeoutMs = 60_000) {
+      const item = page.getByRole('treeitem', { name }).first();
+      await item.waitFor({ timeout: timeoutMs });
+      return item;
+    },
+    async statusItem(text, timeoutMs = 60_000) {
+      const item = page.locator('.statusbar-item', { hasText: text }).first();
+      await item.waitFor({ timeout: timeoutMs });
+      return item;
+    },
+    async notification(text, timeoutMs = 60_000) {
+      const toast = page.locator('.notification-toast', { hasText: text }).first();
+      await toast.waitFor({ timeout: timeoutMs });
+      return toast;
+    },
+    async shot(name) {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      const file = join(SCREENSHOTS, `${name}.png`);
+      await page.screenshot({ path: file });
+      return file;
+    },
+    close: () => browser.close(),
+  };
+  return wb;
+}
