@@ -197,6 +197,19 @@ test('prerelease: the beta channel; stable stays on the last release; listReleas
     ],
   );
   assert.equal(gh.state.repos.get('me/app')!.releases[2].body, 'given text');
+  // A hotfix of an older line published later does not take the stable channel from 1.0.0... or from 1.3.0.
+  await publishGitHub(options({ version: '1.3.0' }));
+  await publishGitHub(options({ version: '1.0.1' }));
+  const stable = await fetch(`${gh.apiUrl}/repos/me/app/releases/latest`);
+  assert.equal(((await stable.json()) as { tag_name: string }).tag_name, 'v1.3.0');
+  const after = await listReleases({ repo: 'me/app', baseUrl: gh.apiUrl, fetch: options().fetch });
+  assert.deepEqual(
+    after.filter((r) => r.channel).map((r) => [r.tag, r.channel]),
+    [
+      ['v1.3.0', 'stable'],
+      ['v1.2.0', 'beta'],
+    ],
+  );
   gh.setBranch('me', 'app', 'main', [{ path: 'main.py', content: 'print("tip")\n' }]);
   const tip = await branchTip({ repo: 'me/app', baseUrl: gh.apiUrl, fetch: options().fetch });
   assert.equal(tip.sha, gh.state.repos.get('me/app')!.refs.get('heads/main'));

@@ -33,6 +33,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { compareVersions } from '../../src/core/version';
 
 export type Origin = 'api' | 'uploads' | 'downloads';
 
@@ -82,6 +83,8 @@ export interface MockRepo {
   blobs: Map<string, Buffer>;
   trees: Map<string, TreeEntry[]>;
   commits: Map<string, { tree: string; message: string }>;
+  /** The release marked latest (make_latest); /releases/latest falls back to the newest when unset. */
+  latestId?: number;
 }
 
 export interface TreeEntry {
@@ -336,7 +339,22 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       })),
     };
     repo.releases.push(release);
+    if (!release.draft) markLatest(repo, release, 'true');
     return release;
+  }
+
+  /** make_latest as documented: "true" (the default), "false", or "legacy" (highest version wins). */
+  function markLatest(repo: MockRepo, r: MockRelease, makeLatest: unknown): void {
+    if (r.prerelease || r.draft || makeLatest === 'false') return;
+    const current = repo.releases.find((x) => x.id === repo.latestId && !x.draft && !x.prerelease);
+    if (makeLatest === 'legacy' && current) {
+      try {
+        if (compareVersions(r.tag, current.tag) < 0) return;
+      } catch {
+        // tags that are not versions: the newer release wins, as by creation date
+      }
+    }
+    repo.latestId = r.id;
   }
 
   // --- JSON shapes, as the REST API documents them ---
@@ -666,10 +684,13 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
           assets: [],
         };
         repo.releases.push(r);
+        if (!draft) markLatest(repo, r, b.make_latest);
         return { status: 201, body: releaseJson(repo, r) };
       }
       if (rest[1] === 'latest' && rest.length === 2 && method === 'GET') {
-        const latest = [...repo.releases].reverse().find((r) => !r.draft && !r.prerelease);
+        const stable = (r: MockRelease) => !r.draft && !r.prerelease;
+        const marked = repo.releases.find((r) => r.id === repo.latestId && stable(r));
+        const latest = marked ?? [...repo.releases].reverse().find(stable);
         if (!latest) throw new HttpError(404, 'Not Found');
         return { status: 200, body: releaseJson(repo, latest) };
       }
@@ -709,6 +730,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
                 errors: [{ resource: 'Release', code: 'already_exists', field: 'tag_name' }],
               });
             r.draft = false;
+            markLatest(repo, r, b.make_latest);
             r.publishedAt = new Date().toISOString();
             if (!repo.refs.has(`tags/${r.tag}`)) {
               const head = repo.refs.get(`heads/${r.targetCommitish}`);

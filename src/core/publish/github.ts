@@ -26,7 +26,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { OtaError } from '../errors';
-import { parseVersion } from '../version';
+import { compareVersions, parseVersion } from '../version';
 import { readReleaseNotes } from './notes';
 import { prepareRelease, type PrepareOptions } from './prepare';
 
@@ -397,6 +397,8 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
           tag_name: tag,
           draft: false,
           prerelease,
+          // A hotfix of an older line must not become the stable channel's "latest": highest version wins.
+          make_latest: 'legacy',
         })
       ).data;
       const order = new Map(uploads.map((u, i) => [u.name, i]));
@@ -430,12 +432,7 @@ export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[
   } catch (err) {
     throw githubError(err, conn.repo, `listing releases of ${conn.repo}`);
   }
-  let stable = false;
-  let beta = false;
-  return list.map((r) => {
-    let channel: ReleaseInfo['channel'];
-    if (!r.draft && !r.prerelease && !stable) [channel, stable] = ['stable', true];
-    else if (!r.draft && r.prerelease && !beta) [channel, beta] = ['beta', true];
+  const infos: ReleaseInfo[] = list.map((r) => {
     let version: string | undefined;
     try {
       version = parseVersion(r.tag_name).text;
@@ -450,10 +447,21 @@ export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[
       draft: r.draft,
       publishedAt: r.published_at ?? undefined,
       url: r.html_url,
-      channel,
       assets: r.assets.map((a) => ({ id: a.id, name: a.name, size: a.size, url: a.url })),
     };
   });
+  // Stable: the highest version among releases (what publishing marks latest, so what /releases/latest
+  // gives boards); beta: the newest prerelease, as GitHub lists them newest first.
+  let stable: ReleaseInfo | undefined;
+  for (const r of infos) {
+    if (r.draft || r.prerelease) continue;
+    if (!stable || (r.version && (!stable.version || compareVersions(r.version, stable.version) > 0)))
+      stable = r;
+  }
+  if (stable) stable.channel = 'stable';
+  const beta = infos.find((r) => !r.draft && r.prerelease);
+  if (beta) beta.channel = 'beta';
+  return infos;
 }
 
 export async function branchTip(
