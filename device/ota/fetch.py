@@ -7,7 +7,8 @@ from ota import fsx, sha1
 from ota.log import Fail, ev
 
 BUF = 1024
-STEP = 16384  # progress events at most once per this many bytes
+STEP = 16384  # progress events at most once per this many bytes,
+EVENTS = 8  # and at most this many per file (each event allocates a line)
 
 
 def _hex(h):
@@ -41,7 +42,7 @@ def _rehash(name, h, buf):
             n = src.readinto(buf)
             if not n:
                 return
-            h.update(mv[:n])
+            h.update(buf if n == len(buf) else mv[:n])
 
 
 def fetch(src, f, buf):
@@ -84,19 +85,22 @@ def fetch(src, f, buf):
 
 
 def _copy(r, out, h, f, done, buf):
+    # Full chunks go through as `buf` itself: no allocation per chunk.
     mv = memoryview(buf)
     size = f["size"]
+    step = max(STEP, size // EVENTS)
     mark = done
     while True:
-        n = r.readinto(mv)
+        n = r.readinto(buf)
         if not n:
             break
         if done + n > size:
             raise Fail("hash_mismatch", "%s is longer than the manifest says" % f["path"][:60])
-        h.update(mv[:n])
-        out.write(mv[:n])
+        chunk = buf if n == len(buf) else mv[:n]
+        h.update(chunk)
+        out.write(chunk)
         done += n
-        if done - mark >= STEP:
+        if done - mark >= step:
             mark = done
             ev("progress", file=f["path"], done=done, total=size)
     if done != size:

@@ -74,7 +74,7 @@ class Response:
     def _raw_into(self, mv):
         if self._pos < self._end:
             n = min(len(mv), self._end - self._pos)
-            mv[:n] = self._mv[self._pos : self._pos + n]
+            memoryview(mv)[:n] = self._mv[self._pos : self._pos + n]
             self._pos += n
             return n
         try:
@@ -122,7 +122,7 @@ class Response:
                 if self._left == 0:
                     self._eof = True
                     return 0
-            n = self._raw_into(mv[: min(len(mv), self._left)])
+            n = self._raw_into(mv if len(mv) <= self._left else memoryview(mv)[: self._left])
             if not n:
                 raise Fail("connection", "closed mid-chunk")
             self._left -= n
@@ -130,8 +130,8 @@ class Response:
         if self._left == 0:
             self._eof = True
             return 0
-        if self._left > 0:
-            mv = mv[: min(len(mv), self._left)]
+        if len(mv) > self._left > 0:
+            mv = memoryview(mv)[: self._left]  # sliced only near the end: no garbage per chunk
         n = self._raw_into(mv)
         if not n:
             if self._left > 0:

@@ -1,5 +1,6 @@
 # check() and update(): source -> manifest (verified before it is parsed)
 # -> delta plan -> verified stage -> journaled swap.
+import gc
 import hashlib
 import binascii
 from ota import fsx, journal, http, manifest
@@ -135,6 +136,7 @@ def _manifest(cfg, rel):
     data, sig_bytes = rel.manifest()
     from ota import sig
 
+    gc.collect()  # the signature math wants the heap compact
     kid = sig.verify(cfg.get("keys"), sig_bytes, data)
     digest = binascii.hexlify(hashlib.sha256(data).digest()).decode()
     m = manifest.parse(data)
@@ -211,7 +213,6 @@ def _can_inflate():
     # deflate (MicroPython 1.21+) and room for its 32 KB window.
     try:
         import deflate  # noqa: F401
-        import gc
 
         gc.collect()
         return gc.mem_free() > 48 * 1024
@@ -230,5 +231,6 @@ def _download(cfg, rel, m, want, need):
     buf = bytearray(fetch.BUF)
     for f in want:
         if not fsx.exists(fsx.STAGE + "/" + f["path"]):
+            gc.collect()  # one file's garbage never meets the next file's
             fetch.fetch(rel, f, buf)
     ev("verified", version=m["version"], files=len(want))

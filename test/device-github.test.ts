@@ -1,0 +1,148 @@
+// The updater against the GitHub REST mock (test/support/github-mock.ts): each
+// channel updates a 1.0.0 board; a private repository's token goes to the API
+// host only, never to the asset download host; a second check is a 304.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runBoard } from '../src/sim/board';
+import { startGitHubMock, type GitHubMock } from './support/github-mock';
+import * as fx from './support/release-fixture';
+
+const T = { timeout: 60_000 };
+const TOKEN = 'ghp_device_token';
+const keys = fx.makeKeys();
+const sign = { keys, alg: 'rsa-sha256' as const };
+const cleanups: string[] = [];
+let gh: GitHubMock;
+let r110: fx.Release;
+let r120b: fx.Release;
+
+const APP_1_2_0: fx.AppFiles = { ...fx.APP_1_1_0, 'main.py': 'print("app 1.2.0-beta.1")\n' };
+
+before(async () => {
+  gh = await startGitHubMock({ token: TOKEN, private: true });
+  gh.addRepo('me', 'app');
+  r110 = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { delete: ['old.py'], keep: ['settings.json'] });
+  r120b = await fx.makeRelease('1.2.0-beta.1', APP_1_2_0, { delete: ['old.py'], keep: ['settings.json'] });
+  cleanups.push(r110.dir, r120b.dir);
+  gh.addRelease('me', 'app', { tag: 'v1.0.0', assets: [] });
+  gh.addRelease('me', 'app', { tag: 'v1.1.0', assets: fx.githubAssets(r110, sign) });
+  gh.addRelease('me', 'app', {
+    tag: 'v1.2.0-beta.1',
+    prerelease: true,
+    assets: fx.githubAssets(r120b, sign),
+  });
+});
+after(async () => {
+  await gh.close();
+  fx.cleanup(...cleanups);
+});
+
+function config(extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    source: 'github',
+    repo: 'me/app',
+    api: gh.apiUrl,
+    token: TOKEN,
+    keys: [fx.boardKey(keys, 'rsa-sha256')],
+    retries: 0,
+    ...extra,
+  };
+}
+
+function version(fsDir: string): string {
+  return JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version;
+}
+
+async function updateTwice(cfg: Record<string, unknown>): Promise<string> {
+  const fsDir = fx.makeBoard(config(cfg), fx.APP_1_0_0, '1.0.0');
+  cleanups.push(fsDir);
+  const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+  assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+  const from = gh.state.requests.length;
+  const r2 = await runBoard({ fsDir, code: 'import ota\nota.confirm()\nprint(ota.update())\n' });
+  assert.deepEqual(fx.errorCodes(r2.output), [], r2.output);
+  const second = gh.state.requests.slice(from);
+  assert.deepEqual(
+    second.map((q) => `${q.origin} ${q.status}`),
+    ['api 304'],
+    `the second check is one conditional request, answered 304: ${r2.output}`,
+  );
+  return fsDir;
+}
+
+function assertTokenOnlyToApi(): void {
+  const reqs = gh.state.requests;
+  assert.ok(
+    reqs.some((q) => q.origin === 'downloads'),
+    'assets came from the downloads origin',
+  );
+  for (const q of reqs) {
+    if (q.origin === 'downloads') assert.equal(q.headers.authorization, undefined, `no token to ${q.path}`);
+    else assert.equal(q.headers.authorization, `Bearer ${TOKEN}`, `token to the API for ${q.path}`);
+  }
+}
+
+test('stable channel, private repo: latest release 1.1.0 over the asset API and its 302', T, async () => {
+  gh.state.requests.length = 0;
+  const fsDir = await updateTwice({ channel: 'stable' });
+  assert.equal(version(fsDir), '1.1.0');
+  assert.deepEqual(
+    fx.hashTree(fsDir, fx.NOT_APP),
+    fx.hashFiles({ ...fx.APP_1_1_0, 'settings.json': fx.APP_1_0_0['settings.json'] }),
+  );
+  assertTokenOnlyToApi();
+  const files = gh.state.requests.filter((q) => q.origin === 'downloads').length;
+  assert.equal(files, 4, 'manifest, signature, main.py, lib/new.py: only what changed');
+});
+
+test('beta channel: the newest prerelease', T, async () => {
+  const fsDir = await updateTwice({ channel: 'beta' });
+  assert.equal(version(fsDir), '1.2.0-beta.1');
+  assert.equal(readFileSync(join(fsDir, 'main.py'), 'utf8'), APP_1_2_0['main.py']);
+});
+
+test('tag channel: the pinned tag', T, async () => {
+  const fsDir = await updateTwice({ channel: 'tag', tag: 'v1.1.0' });
+  assert.equal(version(fsDir), '1.1.0');
+});
+
+test('developer channel: tip of a branch from the Git tree, limited to paths', T, async () => {
+  const sha = gh.setBranch('me', 'app', 'dev', [
+    { path: 'main.py', content: 'print("dev")\n' },
+    { path: 'lib/util.py', content: fx.APP_1_0_0['lib/util.py'] },
+    { path: 'lib/extra.py', content: 'Y = 1\n' },
+    { path: 'docs/readme.md', content: '# not for the board\n' },
+  ]);
+  const fsDir = await updateTwice({
+    channel: 'developer',
+    branch: 'dev',
+    paths: ['main.py', 'lib/'],
+    keys: [],
+  });
+  assert.equal(version(fsDir), sha);
+  assert.equal(readFileSync(join(fsDir, 'main.py'), 'utf8'), 'print("dev")\n');
+  assert.equal(readFileSync(join(fsDir, 'lib/extra.py'), 'utf8'), 'Y = 1\n');
+  assert.deepEqual(
+    fx.listTree(fsDir, fx.NOT_APP).filter((p) => p.startsWith('docs')),
+    [],
+  );
+});
+
+test('developer channel with keys configured is refused: no_signature', T, async () => {
+  gh.setBranch('me', 'app', 'dev2', [{ path: 'main.py', content: 'print("x")\n' }]);
+  const fsDir = fx.makeBoard(config({ channel: 'developer', branch: 'dev2' }), fx.APP_1_0_0, '1.0.0');
+  cleanups.push(fsDir);
+  const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+  assert.deepEqual(fx.errorCodes(r.output), ['no_signature'], r.output);
+  assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+});
+
+test('a wrong token is refused with a clear error and nothing changes', T, async () => {
+  const fsDir = fx.makeBoard(config({ channel: 'stable', token: 'nope' }), fx.APP_1_0_0, '1.0.0');
+  cleanups.push(fsDir);
+  const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+  assert.deepEqual(fx.errorCodes(r.output), ['http_status'], r.output);
+  assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+});
