@@ -310,3 +310,24 @@ export function errorCodes(output: string): string[] {
     .filter((e) => e.ev === 'error')
     .map((e) => String(e.code));
 }
+
+/** A release as GitHub assets (DESIGN.md): manifest.json(.sig) and each file named with `/` -> `__`. */
+export function githubAssets(
+  rel: Release,
+  sign?: PublishOptions['sign'],
+): { name: string; content: Buffer }[] {
+  const assets: { name: string; content: Buffer }[] = rel.manifest.files.map((f) => ({
+    name: f.path.replace(/\//g, '__'),
+    content: readFileSync(join(rel.dir, f.path)),
+  }));
+  assets.push({ name: 'manifest.json', content: rel.bytes });
+  if (sign)
+    assets.push({
+      name: 'manifest.json.sig',
+      content: signBytes(sign.keys, sign.alg, rel.bytes, sign.keyId),
+    });
+  if (rel.bundlePath && rel.manifest.bundle) {
+    assets.push({ name: rel.manifest.bundle.name, content: readFileSync(rel.bundlePath) });
+  }
+  return assets;
+}
