@@ -193,6 +193,9 @@ async function updateOnce(
   let confirmed = false;
   const appOutput: string[] = [];
   const failures: OtaEvent[] = [];
+  // Start from a fresh interpreter, as a board running its app would: the file helpers the
+  // install left in the REPL's globals would otherwise hold heap the updater needs.
+  await conn.softReset();
   const run = await runUpdate(conn, {
     // a few KB from 127.0.0.1: a board silent this long is stuck, not slow
     idleTimeoutMs: 30_000,
