@@ -233,7 +233,57 @@ def rename(a, b):
     _raw.rename(_flash(a), _flash(b))
 `;
 
+// Runs everything the console or boot asks for. Exceptions are caught in Python and printed by
+// sys.print_exception, which streams without allocating: a traceback prints even when the heap is full,
+// as on a board (handing an exception to JavaScript would need heap the board may no longer have).
+const boardExec = `
+import sys, _board
+g = None
+_err = _board.err
+_source = _board.source
+_print_exception = sys.print_exception
+_reserve = None
+def run(kind):
+    global _reserve
+    try:
+        if _reserve is None:
+            _reserve = bytearray(2048)
+        name, src = _source()
+        if kind >= 2:
+            try:
+                f = open(name)
+            except OSError:
+                return 0
+            src = f.read()
+            f.close()
+        code = compile(src, name, 'single' if kind == 1 else 'exec')
+        src = None
+        exec(code, g)
+    except SystemExit:
+        return 2
+    except BaseException as e:
+        # Heap that was held back, so the traceback can print even when user code filled the heap.
+        _reserve = None
+        try:
+            _err(True)
+            _print_exception(e)
+        except BaseException:
+            pass
+        _err(False)
+        return 1
+    return 0
+`;
+
 /** Module sources by the name they are imported as; `sha1: false` leaves hashlib with SHA-256 only. */
 export function boardModules(opts: { sha1: boolean }): Record<string, string> {
-  return { machine, network, socket, time, hashlib: opts.sha1 ? hashlib : hashlibNoSha1, gc, os };
+  return {
+    machine,
+    network,
+    socket,
+    time,
+    hashlib: opts.sha1 ? hashlib : hashlibNoSha1,
+    gc,
+    os,
+    _board_exec: boardExec,
+  };
 }

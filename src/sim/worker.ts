@@ -33,7 +33,13 @@ function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
 // UART out: boards send "\r\n" for "\n" on the console.
 let out: number[] = [];
 let last = 0;
+/** While set, printed bytes are a traceback for the run's result, not UART output. */
+let errText: number[] | undefined;
 function putByte(c: number): void {
+  if (errText) {
+    errText.push(c);
+    return;
+  }
   if (c === 10 && last !== 13) out.push(13);
   out.push(c);
   last = c;
@@ -66,6 +72,10 @@ function hostCall(call: HostCall, transfer: ArrayBuffer[] = []): number {
 let memory: { buffer: ArrayBuffer } | undefined;
 /** Once set, the WebAssembly memory cannot grow: the heap limit is in force. */
 let memoryFixed = false;
+let capturedErr = '';
+/** The next run's file name and source, fetched by the Python runner inside its own try block. */
+let pendingName = '';
+let pendingSource = '';
 /** C heap left free for the JavaScript glue (source text of a run, proxies); less than the Python heap. */
 let glueBytes = 0;
 
@@ -77,7 +87,7 @@ let glueBytes = 0;
 function fixHeap(mp: any): void {
   memoryFixed = true;
   const malloc = mp._module._malloc as (n: number) => number;
-  glueBytes = Math.min(128 * 1024, cfg.heapKb * 512);
+  glueBytes = Math.min(cfg.heapKb - 8, 200) * 1024;
   const margin = malloc(glueBytes);
   for (let size = 16 * 1024 * 1024; size >= 64; size >>= 1) while (malloc(size) !== 0);
   mp._module._free(margin);
@@ -131,6 +141,12 @@ function bridge(): Record<string, unknown> {
       halt();
     },
     reset_cause: () => cfg.resetCause,
+    source: () => [pendingName, pendingSource],
+    err(on: boolean): void {
+      errText = on ? [] : errText;
+      if (!on) capturedErr = Buffer.from(errText ?? []).toString('utf8');
+      if (!on) errText = undefined;
+    },
     urandom: (n: number) => new Uint8Array(randomBytes(n)),
     sha1_new(): number {
       hashes.set(nextHash, createHash('sha1'));
@@ -168,70 +184,56 @@ function bridge(): Record<string, unknown> {
   };
 }
 
+/** Freezes the board's modules into sys.modules and mounts the flash at "/"; leaves __main__ clean. */
 function installModules(mp: any): void {
   const FS = mp.FS;
   FS.mkdir('/frozen');
   const mods = boardModules({ sha1: cfg.sha1 });
+  // Board flavours of built-in modules load under another name, then take the built-in's place.
   const shadowed = ['time', 'hashlib', 'gc', 'os'];
+  const files = Object.keys(mods).map((name) => (shadowed.includes(name) ? `_board_${name}` : name));
   for (const [name, src] of Object.entries(mods)) {
-    const file = shadowed.includes(name) ? `_board_${name}` : name;
-    FS.writeFile(`/frozen/${file}.py`, src);
+    FS.writeFile(`/frozen/${shadowed.includes(name) ? `_board_${name}` : name}.py`, src);
   }
   mp.runPython(`
 import sys
 sys.path.insert(0, '/frozen')
-${Object.keys(mods)
-  .map((name) => (shadowed.includes(name) ? `import _board_${name}` : `import ${name}`))
-  .join('\n')}
+for _n in ${JSON.stringify(files)}:
+    __import__(_n)
 for _n in ${JSON.stringify(shadowed)}:
     sys.modules[_n] = sys.modules.pop('_board_' + _n)
     sys.modules['u' + _n] = sys.modules[_n]
-del _n
 sys.path.pop(0)
-import os
-os.umount('/')
-os.mount(os.VfsPosix('${FLASH_ROOT}'), '/')
-os.chdir('/')
-del os, sys
+sys.modules['_board_exec'].g = globals()
+_n = __import__('os')
+_n.umount('/')
+_n.mount(_n.VfsPosix('${FLASH_ROOT}'), '/')
+_n.chdir('/')
+del _n, sys
 `);
 }
 
-const RUN_COMPILED = 'del _board_src\ntry:\n    exec(_board_code)\nfinally:\n    del _board_code';
-
-function exec(mp: any, id: number, code: string, mode: ExecMode): void {
+function exec(run: (kind: number) => number, id: number, code: string, mode: ExecMode) {
   let kind: 'ok' | 'exception' | 'exit' = 'ok';
   let text = '';
-  // Compiled input goes through a global so no quoting is needed; it is removed before user code can see it.
-  const viaGlobal = (stmt: string): void => {
-    mp.globals.set('_board_src', code);
-    mp.runPython(`_board_code = compile(_board_src, ${stmt})\n${RUN_COMPILED}`);
-  };
-  try {
-    if (Buffer.byteLength(code) > glueBytes / 2) {
-      // The board could not hold this source: refuse it before the interpreter's C heap runs dry.
-      throw {
-        name: 'PythonError',
-        type: 'MemoryError',
-        message: 'Traceback (most recent call last):\nMemoryError: source too large\n',
-      };
-    }
-    if (mode === 'file') mp.runPython(code);
-    else if (mode === 'single') viaGlobal("'<stdin>', 'single'");
-    else if (mp.FS.analyzePath(`${FLASH_ROOT}/${code}`).exists) {
-      mp.globals.set('_board_src', code);
-      mp.runPython(`_board_code = compile(open(_board_src).read(), _board_src, 'exec')\n${RUN_COMPILED}`);
-    }
-  } catch (e: any) {
-    if (e?.name === 'PythonError' && e.type === 'SystemExit') {
-      kind = 'exit';
-    } else {
+  capturedErr = '';
+  if (Buffer.byteLength(code) > glueBytes - 16 * 1024) {
+    // The board could not hold this source: refuse it before the interpreter's C heap runs dry.
+    kind = 'exception';
+    text = 'MemoryError: source too large\n';
+  } else {
+    try {
+      pendingName = mode === 'script' ? code : '<stdin>';
+      pendingSource = mode === 'script' ? '' : code;
+      const r = run(mode === 'file' ? 0 : mode === 'single' ? 1 : 2);
+      pendingSource = '';
+      if (r === 1) {
+        kind = 'exception';
+        text = capturedErr;
+      } else if (r === 2) kind = 'exit';
+    } catch (e: any) {
       kind = 'exception';
-      const message = e?.name === 'PythonError' ? String(e.message) : String(e?.stack ?? e);
-      // The helper line that ran compiled input is not the user's frame: drop it as a board would not show it.
-      text =
-        mode === 'file'
-          ? message
-          : message.replace(/^(Traceback[^\n]*\n) {2}File "<stdin>", line 4, in <module>\n/, '$1');
+      text = e?.name === 'PythonError' ? String(e.message) : String(e?.stack ?? e);
     }
   }
   // Frames inside the board's own modules stand for C code on a real board, which shows none.
@@ -255,9 +257,10 @@ async function main(): Promise<void> {
   flash.install();
   mp.registerJsModule('_board', bridge());
   installModules(mp);
+  const run = mp.pyimport('_board_exec').run;
   fixHeap(mp);
   port.on('message', (msg: ToWorker) => {
-    if (msg.t === 'exec') exec(mp, msg.id, msg.code, msg.mode);
+    if (msg.t === 'exec') exec(run, msg.id, msg.code, msg.mode);
   });
   post({ t: 'ready' });
 }
