@@ -1,22 +1,22 @@
 // Command id -> handler, each loaded on first use so activation stays cheap.
 import * as vscode from 'vscode';
-import { OtaError } from '../core/errors';
 import type { Controller } from './controller';
+import { loadHeavy } from './load-heavy';
 
 type Handler = (ctl: Controller, ...args: unknown[]) => Promise<unknown>;
 
 const HANDLERS: Record<string, () => Promise<Handler>> = {
-  'ota.generateManifest': () => import('./actions/manifest').then((m) => m.generateManifest),
-  'ota.publishRelease': () => import('./actions/publish').then((m) => m.publishRelease),
-  'ota.installUpdater': () => import('./actions/install').then((m) => m.installUpdater),
-  'ota.updateDevice': () => import('./actions/device').then((m) => m.updateDevice),
-  'ota.watchDevice': () => import('./actions/device').then((m) => m.watchDevice),
-  'ota.confirmUpdate': () => import('./actions/device').then((m) => m.confirmUpdate),
-  'ota.rollbackDevice': () => import('./actions/device').then((m) => m.rollbackDevice),
+  'ota.generateManifest': () => Promise.resolve(loadHeavy().generateManifest),
+  'ota.publishRelease': () => Promise.resolve(loadHeavy().publishRelease),
+  'ota.installUpdater': () => Promise.resolve(loadHeavy().installUpdater),
+  'ota.updateDevice': () => Promise.resolve(loadHeavy().updateDevice),
+  'ota.watchDevice': () => Promise.resolve(loadHeavy().watchDevice),
+  'ota.confirmUpdate': () => Promise.resolve(loadHeavy().confirmUpdate),
+  'ota.rollbackDevice': () => Promise.resolve(loadHeavy().rollbackDevice),
   'ota.checkForUpdates': () => Promise.resolve((ctl) => ctl.checkForUpdates(true)),
-  'ota.startVirtualBoard': () => import('./actions/virtual-board').then((m) => m.startVirtualBoard),
-  'ota.selectPort': () => import('./actions/select-port').then((m) => m.selectPort),
-  'ota.configureDevice': () => import('./actions/configure').then((m) => m.configureDevice),
+  'ota.startVirtualBoard': () => Promise.resolve(loadHeavy().startVirtualBoard),
+  'ota.selectPort': () => Promise.resolve(loadHeavy().selectPort),
+  'ota.configureDevice': () => Promise.resolve(loadHeavy().configureDevice),
   'ota.setGitHubToken': () => Promise.resolve((ctl) => ctl.auth.prompt()),
   'ota.refreshDevices': () =>
     Promise.resolve(async (ctl) => (await ctl.boards.rescan(), ctl.boards.refresh())),
@@ -25,12 +25,10 @@ const HANDLERS: Record<string, () => Promise<Handler>> = {
 
 /** Shows a failure the way the user can act on it: OtaError messages as they are, with their code. */
 function report(ctl: Controller, id: string, err: unknown): void {
-  const message =
-    err instanceof OtaError
-      ? `${err.message} [${err.code}]`
-      : err instanceof Error
-        ? err.message
-        : String(err);
+  // The commands' bundle has its own OtaError class: recognise the shape, not the class.
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const text = err instanceof Error ? err.message : String(err);
+  const message = typeof code === 'string' ? `${text} [${code}]` : text;
   ctl.output.error(`${id}: ${message}`);
   void vscode.window.showErrorMessage(ctl.redactor.redact(message));
 }

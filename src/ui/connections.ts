@@ -1,6 +1,7 @@
 // One serial port, one user at a time: commands open the board, act and close it;
 // a watched port's console connection steps aside while a command uses the port.
 import type { BoardConnection } from '../core/serial/board';
+import { loadHeavy } from './load-heavy';
 import type { OtaOutput } from './output';
 
 interface Watch {
@@ -26,7 +27,7 @@ export class Connections {
     const run = async (): Promise<T> => {
       const watching = this.watches.has(port);
       if (watching) await this.unwatch(port);
-      const { openBoard } = await import('../core/serial/board');
+      const { openBoard } = loadHeavy();
       const board = await openBoard(port, { baudRate: this.baudRate() });
       try {
         return await fn(board);
@@ -46,10 +47,7 @@ export class Connections {
   /** Streams the board's console into the output channel until unwatch(). */
   async watch(port: string): Promise<void> {
     if (this.watches.has(port)) return;
-    const [{ openBoard }, { watchConsole }] = await Promise.all([
-      import('../core/serial/board'),
-      import('../core/serial/console'),
-    ]);
+    const { openBoard, watchConsole } = loadHeavy();
     const board = await openBoard(port, { baudRate: this.baudRate() });
     const stop = watchConsole(board, {
       text: (line) => this.output.board(port, line),

@@ -7,6 +7,7 @@ import { BoardRegistry, type BoardProbe } from './boards';
 import { Connections } from './connections';
 import { DevicesTree } from './devices-tree';
 import { GitHubAuth } from './github-auth';
+import { loadHeavy } from './load-heavy';
 import { OtaOutput } from './output';
 import { Redactor } from './redact';
 import { ReleasesTree } from './releases-tree';
@@ -28,7 +29,7 @@ export class Controller implements vscode.Disposable {
     this.auth = new GitHubAuth(context.secrets, this.redactor);
     this.connections = new Connections(this.output, () => readSettings().baudRate);
     this.boards = new BoardRegistry(
-      () => import('./board-probe').then((m): BoardProbe => m.boardProbe(this)),
+      (): Promise<BoardProbe> => Promise.resolve(loadHeavy().boardProbe(this)),
       () => readSettings().serialPorts,
     );
     this.devices = new DevicesTree(this.boards);
@@ -62,7 +63,7 @@ export class Controller implements vscode.Disposable {
     if (this.boards.selected) return this.boards.selected;
     const ports = this.boards.ports();
     if (ports.length === 1) return ports[0];
-    const { selectPort } = await import('./actions/select-port');
+    const { selectPort } = loadHeavy();
     const port = await selectPort(this);
     if (!port) throw new OtaError('no-board', 'No board selected.');
     return port;
@@ -70,7 +71,7 @@ export class Controller implements vscode.Disposable {
 
   /** Fetches the releases for the Releases view and the status bar. */
   async checkForUpdates(interactive: boolean): Promise<void> {
-    const { loadReleases } = await import('./release-source');
+    const { loadReleases } = loadHeavy();
     try {
       this.releases.set(await loadReleases(this, interactive));
     } catch (err) {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it as nodeIt } from 'node:test';
 import { startGitHubMock, type GitHubMock } from '../support/github-mock';
+import { buildSuite } from '../vscode-electron/build-suite';
 import { missingPrerequisites, packageVsix, startCodeServer, type CodeServer } from './code-server';
 import { openWorkbench, type Workbench } from './workbench';
 
@@ -136,5 +137,10 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
       .first()
       .waitFor({ timeout: 30_000 });
     await wb.shot('updated');
+  });
+
+  it('passes the in-VS-Code suite in the extension host (activation, commands, views)', async () => {
+    const suite = buildSuite(root);
+    assert.equal(await wb.runExtensionTests(folder, cs!.extensionDir, suite), 0, cs!.log().slice(-4000));
   });
 });

@@ -15,6 +15,8 @@ export const SCREENSHOTS = join(REPO, 'media/screenshots');
 
 export interface Workbench {
   page: Page;
+  /** Loads a second window whose extension host runs `suiteJs` (run()) against `extensionDir`. */
+  runExtensionTests(folder: string, extensionDir: string, suiteJs: string): Promise<number>;
   command(title: string): Promise<void>;
   input(text: string): Promise<void>;
   pick(label: string | RegExp): Promise<void>;
@@ -55,6 +57,31 @@ export async function openWorkbench(url: string, root: string): Promise<Workbenc
   const quickInput = page.locator('.quick-input-widget');
   const wb: Workbench = {
     page,
+    async runExtensionTests(folder, extensionDir, suiteJs) {
+      const remote = (p: string) => `vscode-remote://${new URL(url).host}${p}`;
+      const payload = [
+        ['extensionDevelopmentPath', remote(extensionDir)],
+        ['extensionTestsPath', remote(suiteJs)],
+      ];
+      const tests = await browser.newPage();
+      try {
+        // The workbench reports the suite's outcome through this hook (as @vscode/test-web does).
+        const exit = new Promise<number>(
+          (res) => void tests.exposeFunction('codeAutomationExit', (code: number) => res(code)),
+        );
+        await tests.goto(
+          `${url}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`,
+        );
+        return await Promise.race([
+          exit,
+          new Promise<number>((_, rej) =>
+            setTimeout(() => rej(new Error('the extension-host suite did not finish in 120 s')), 120_000),
+          ),
+        ]);
+      } finally {
+        await tests.close().catch(() => undefined);
+      }
+    },
     async command(title) {
       const box = quickInput.locator('input[aria-label="Type the name of a command to run."]');
       // Startup editors (welcome page, walkthrough) can take focus and close the palette: retry.

@@ -1,0 +1,13 @@
+// Everything the commands run, bundled apart from activation (dist/commands.js), so starting
+// the extension parses only the light part. Loaded once, on the first command: see load-heavy.ts.
+export { generateManifest } from './actions/manifest';
+export { publishRelease } from './actions/publish';
+export { installUpdater } from './actions/install';
+export { confirmUpdate, rollbackDevice, updateDevice, watchDevice } from './actions/device';
+export { startVirtualBoard } from './actions/virtual-board';
+export { selectPort } from './actions/select-port';
+export { configureDevice } from './actions/configure';
+export { boardProbe } from './board-probe';
+export { loadReleases } from './release-source';
+export { openBoard } from '../core/serial/board';
+export { watchConsole } from '../core/serial/console';

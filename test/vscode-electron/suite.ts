@@ -1,0 +1,78 @@
+/**
+ * Runs inside a real VS Code extension host (code-server via the e2e test's payload URL, or
+ * VS Code desktop via @vscode/test-electron): activation, every contributed command, the views.
+ * Bundled to CommonJS at test time; VS Code calls run() and the promise's outcome is the verdict.
+ */
+import assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { OtaExtensionApi } from '../../src/extension';
+
+const ID = 'micropython-ota.micropython-ota';
+
+const checks: [string, () => Promise<void>][] = [
+  [
+    'activates quickly and exports its API',
+    async () => {
+      const ext = vscode.extensions.getExtension<OtaExtensionApi>(ID);
+      assert.ok(ext, `${ID} is installed`);
+      const api = await ext.activate();
+      assert.ok(api.activationMs >= 0 && api.activationMs < 200, `activate() took ${api.activationMs} ms`);
+      console.log(`[suite] activate() took ${api.activationMs.toFixed(2)} ms`);
+    },
+  ],
+  [
+    'registers every contributed command',
+    async () => {
+      const ext = vscode.extensions.getExtension(ID)!;
+      const contributed = (
+        ext.packageJSON as { contributes: { commands: { command: string }[] } }
+      ).contributes.commands.map((c) => c.command);
+      const registered = new Set(await vscode.commands.getCommands(true));
+      const missing = contributed.filter((c) => !registered.has(c));
+      assert.deepEqual(missing, [], 'commands without a handler');
+      assert.ok(contributed.length >= 12);
+    },
+  ],
+  [
+    'opens the OTA views',
+    async () => {
+      await vscode.commands.executeCommand('ota.devices.focus');
+      await vscode.commands.executeCommand('ota.releases.focus');
+    },
+  ],
+  [
+    'reports a user error as an error, not a crash (update with a port that does not exist)',
+    async () => {
+      const result = await vscode.commands.executeCommand('ota.updateDevice', '/dev/does-not-exist-ota');
+      assert.equal(result, undefined);
+      const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+      const last = api.controller.output.lines().at(-1) ?? '';
+      assert.match(last, /ota\.updateDevice: .*does-not-exist-ota/);
+    },
+  ],
+  [
+    'masks tokens in the output channel',
+    async () => {
+      const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+      api.controller.output.info('Authorization: token ghp_abcdefghijklmnopqrstuvwxyz0123456789');
+      assert.doesNotMatch(api.controller.output.lines().at(-1)!, /ghp_/);
+    },
+  ],
+];
+
+export async function run(): Promise<void> {
+  const failures: string[] = [];
+  for (const [name, check] of checks) {
+    try {
+      await check();
+      console.log(`[suite] ok - ${name}`);
+    } catch (err) {
+      failures.push(name);
+      console.error(
+        `[suite] not ok - ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
+    }
+  }
+  console.log(`[suite] ${checks.length - failures.length} passed, ${failures.length} failed`);
+  if (failures.length) throw new Error(`${failures.length} check(s) failed: ${failures.join('; ')}`);
+}
