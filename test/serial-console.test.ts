@@ -49,6 +49,34 @@ test('runUpdate streams events and follows the board through a reset', { timeout
   }
 });
 
+test(
+  'a port that closes after the update is done counts as the reset (native USB)',
+  { timeout: 30_000 },
+  async () => {
+    const b = await openBoard(vb.path);
+    try {
+      const run = await runUpdate(b, {
+        // The board vanishes from the bus right after reporting the swap, as a native-USB board resets.
+        event: (e) => void (e.ev === 'done' && setTimeout(() => void vb.unplug(), 100)),
+        code: 'import time\nprint(\'OTA:{"ev":"done","version":"3.0.0"}\')\ntime.sleep_ms(3000)',
+      });
+      assert.deepEqual(run, { events: [{ ev: 'done', version: '3.0.0' }], reset: true });
+    } finally {
+      await b.close().catch(() => undefined);
+      await vb.replug();
+    }
+    const again = await openBoard(vb.path);
+    try {
+      await assert.rejects(
+        runUpdate(again, { code: 'import time\ntime.sleep_ms(3000)', idleTimeoutMs: 300 }),
+        /within 300 ms/,
+      );
+    } finally {
+      await again.close();
+    }
+  },
+);
+
 test('runUpdate without a reset returns when the command ends; errors surface', async () => {
   const b = await openBoard(vb.path);
   try {

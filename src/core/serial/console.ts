@@ -8,7 +8,8 @@
  * runUpdate copes with the board resetting under it: a USB bridge (CP210x, CH340) and the
  * virtual board keep the port open across the reset, so after the reset banner it keeps
  * streaming what the board prints while it boots (ota.boot() events, main.py) until the
- * console goes quiet or shows the friendly prompt.
+ * console goes quiet or shows the friendly prompt. A native-USB board closes the port as it
+ * resets: after a 'done' event that also counts as the reset (reopen the port to go on).
  */
 import { StringDecoder } from 'node:string_decoder';
 import { OtaError } from '../errors';
@@ -83,6 +84,11 @@ export function runUpdate(board: BoardConnection, opts: RunUpdateOptions = {}): 
         idleTimeoutMs: opts.idleTimeoutMs ?? 120_000,
       });
     } catch (err) {
+      // A board on native USB (ESP32-S2/S3, RP2040) drops off the bus when it resets: after
+      // the update finished, a closed port is that reset; the caller reopens the port.
+      if (err instanceof OtaError && err.code === 'port-closed' && events.some((e) => e.ev === 'done')) {
+        return { events, reset: true };
+      }
       if (!(reset && err instanceof OtaError && err.code === 'cancelled')) throw err;
       await followBoot(board, feed, opts.settleMs ?? 1500);
     }

@@ -161,6 +161,12 @@ export class RawRepl {
       if (err instanceof OtaError && (err.code === 'port-closed' || err.code === 'cancelled'))
         this.inRaw = false;
       else await this.recover();
+      // A port that died silently (no error until we wrote to it) is the better explanation.
+      if (!this.t.isOpen && !(err instanceof OtaError && err.code === 'port-closed')) {
+        throw new OtaError('port-closed', `serial port ${this.t.path} closed (board unplugged or reset?)`, {
+          cause: err,
+        });
+      }
       throw err;
     }
     return outputs;
