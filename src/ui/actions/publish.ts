@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
 import type { Controller } from '../controller';
 import { readSettings, workspaceRoot } from '../settings';
+import { releaseDate } from './release-date';
 import { askVersion } from './version-prompt';
 
 export interface PublishArgs {
@@ -18,11 +19,13 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
   const dir = ctl.projectDir();
   const version = await askVersion(ctl, given.version, 'Version to publish');
   const signKeyFile = s.signingKey || undefined;
+  const created = await releaseDate(ctl, dir);
+  const build = created ? { created } : undefined;
   ctl.output.channel.show(true);
   if (s.source === 'static') {
     const outDir = vscode.Uri.joinPath(workspaceRoot()!, s.staticOutDir).fsPath;
     const { publishFolder } = await import('../../core/publish/folder');
-    const r = await publishFolder({ dir, version, outDir, signKeyFile, force: given.force });
+    const r = await publishFolder({ dir, version, outDir, signKeyFile, force: given.force, build });
     ctl.output.info(
       `Published ${r.version} to ${r.outDir} (${r.files} files${r.latest ? ', now latest' : ''})`,
     );
@@ -48,6 +51,7 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
           prerelease: given.prerelease,
           force: given.force,
           signKeyFile,
+          build,
           onProgress: (p) => {
             const pct = p.total ? Math.floor((p.done / p.total) * 100) : 0;
             progress.report({ message: `${p.phase}${p.asset ? ` ${p.asset}` : ''}`, increment: pct - shown });
