@@ -57,6 +57,27 @@ test('sync writes only what differs and removes what the release dropped', { tim
   }
 });
 
+test(
+  'a project of many files syncs in pipelined batches, then nothing is resent',
+  { timeout: 30_000 },
+  async () => {
+    const b = await openBoard(vb.path);
+    try {
+      const files = Array.from({ length: 90 }, (_, i) => ({
+        path: `many/d${i % 7}/f${i}.py`,
+        data: Buffer.from(`N = ${i}\n`.repeat(i + 1)),
+      }));
+      const first = await syncFiles(b, { files, root: '/app' });
+      assert.equal(first.uploaded.length, 90);
+      for (const f of files) assert.deepEqual(readFileSync(join(vb.fsDir, 'app', f.path)), f.data, f.path);
+      const again = await syncFiles(b, { files, root: '/app' });
+      assert.deepEqual([again.uploaded.length, again.unchanged.length], [0, 90]);
+    } finally {
+      await b.close();
+    }
+  },
+);
+
 test('collectProject takes a manifest folder exactly, or walks a plain project', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ota-push-'));
   writeFileSync(join(dir, 'main.py'), 'print(1)\n');

@@ -77,16 +77,26 @@ export async function ls(
   });
 }
 
+const STAT_BATCH = 40;
+
 export async function stat(
   s: HelperSession,
   paths: string[],
 ): Promise<Map<string, { size: number; sha256?: string } | undefined>> {
   const result = new Map<string, { size: number; sha256?: string } | undefined>();
   if (paths.length === 0) return result;
-  const out = await s.run(`_oS([${paths.map((p) => py(checkBoardPath(p))).join(',')}])`, {
-    idleTimeoutMs: 30_000,
-  });
-  for (const l of lines(out)) {
+  // Batches keep each command's list of paths small in the board's heap; they run pipelined.
+  const codes: string[] = [];
+  for (let i = 0; i < paths.length; i += STAT_BATCH) {
+    codes.push(
+      `_oS([${paths
+        .slice(i, i + STAT_BATCH)
+        .map((p) => py(checkBoardPath(p)))
+        .join(',')}])`,
+    );
+  }
+  const outs = await s.runMany(codes, { idleTimeoutMs: 30_000 });
+  for (const l of outs.flatMap(lines)) {
     const m = /^(\S+) (\S+) (.*)$/.exec(l);
     if (!m) throw new OtaError('protocol', `unexpected stat line from the board: ${JSON.stringify(l)}`);
     result.set(
