@@ -9,6 +9,9 @@ import { runBoard } from '../src/sim/board';
 import * as fx from './support/release-fixture';
 
 const T = { timeout: 60_000 };
+// The WebAssembly port frees garbage only between top-level runs, so a board's heap must hold all
+// that one run allocates: big-integer signature math and pure-Python SHA-1 allocate megabytes.
+const HEAP_KB: Record<fx.Alg, number> = { 'hmac-sha256': 192, 'rsa-sha256': 192, ed25519: 8192 };
 const keys = fx.makeKeys();
 let rel: fx.Release;
 const cleanups: string[] = [];
@@ -46,7 +49,7 @@ for (const alg of ['hmac-sha256', 'rsa-sha256', 'ed25519'] as fx.Alg[]) {
     );
     cleanups.push(fsDir);
     try {
-      const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+      const r = await runBoard({ fsDir, heapKb: HEAP_KB[alg], code: 'import ota\nota.update()\n' });
       assert.equal(r.error, undefined, r.output);
       const evs = fx.eventsOf(r.output).map((e): string => e.ev);
       for (const ev of ['check', 'available', 'verified', 'start', 'progress', 'swap', 'done'])
@@ -87,7 +90,7 @@ test('unsigned release without configured keys, no hashlib.sha1 (pure-Python SHA
   const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
   try {
-    const r = await runBoard({ fsDir, sha1: false, code: 'import ota\nota.update()\n' });
+    const r = await runBoard({ fsDir, sha1: false, heapKb: 4096, code: 'import ota\nota.update()\n' });
     assert.equal(r.error, undefined, r.output);
     assert.deepEqual(fx.errorCodes(r.output), []);
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), expected110());

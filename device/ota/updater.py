@@ -64,7 +64,12 @@ def _release(cfg, st):
     cur = journal.current_version()
     ev("check", source=cfg["source"], channel=cfg.get("channel"), current=cur)
     rel = src.latest(st.get("etag"))
-    if rel is None or rel.version in (cur, st.get("bad")):
+    if rel is None:
+        return None
+    if rel.version in (cur, st.get("bad")):
+        if rel.etag and rel.etag != st.get("etag") and st["state"] in ("idle", "confirm_pending"):
+            st["etag"] = rel.etag  # the next check can be a 304
+            journal.save(st)
         return None
     if cfg.get("channel") != "developer":
         c = manifest.compare(rel.version, st.get("high") or cur or "0.0.0")
