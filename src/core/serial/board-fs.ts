@@ -17,6 +17,8 @@ import type { ExecOptions } from './raw-repl';
 export interface HelperSession {
   run(code: string, opts?: ExecOptions): Promise<Buffer>;
   runMany(codes: string[], opts?: ExecOptions): Promise<Buffer[]>;
+  /** Loads the helpers (and learns canInflate/preferHex) if this session has not yet. */
+  prepare(): Promise<void>;
   readonly canInflate: boolean;
   readonly preferHex: boolean;
   readonly commandBudget: number;
@@ -159,6 +161,7 @@ export async function writeFiles(
   opts: WriteOptions = {},
 ): Promise<void> {
   if (files.length === 0) return;
+  await s.prepare(); // the encoding depends on what the board can decode
   const deflate = (opts.compress ?? true) && s.canInflate;
   const stmts: Statement[] = parentDirs(files.map((f) => checkBoardPath(f.path))).map((d) => ({
     code: `_oM(${py(d)})`,

@@ -61,7 +61,8 @@ export class BoardConnection implements fs.HelperSession {
     return next;
   }
 
-  private async ensureHelpers(): Promise<void> {
+  /** Loads the board helpers once per session; for use inside a queued operation (exclusive()). */
+  async prepare(): Promise<void> {
     if (!this.repl.inRaw) await this.repl.enter();
     if (this.helpersFor === this.repl.generation) return;
     const [inflate, hex] = (await this.repl.exec(HELPERS)).toString().trim().split(' ');
@@ -72,12 +73,12 @@ export class BoardConnection implements fs.HelperSession {
 
   // HelperSession, used by board-fs and board-info from inside a queued operation.
   async run(code: string, opts?: ExecOptions): Promise<Buffer> {
-    await this.ensureHelpers();
+    await this.prepare();
     return this.repl.exec(code, opts);
   }
 
   async runMany(codes: string[], opts?: ExecOptions): Promise<Buffer[]> {
-    await this.ensureHelpers();
+    await this.prepare();
     return this.repl.execMany(codes, opts);
   }
 
