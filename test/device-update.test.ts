@@ -3,7 +3,7 @@
 // confirm, and automatic rollback after unconfirmed boots.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBoard } from '../src/sim/board';
 import * as fx from './support/release-fixture';
@@ -122,6 +122,48 @@ test('a release never confirmed is rolled back after confirm_boots boots', T, as
     assert.match(b3.output, /'state': 'idle'/);
     // The rolled-back release is not installed again.
     assert.ok(!fx.eventsOf(b3.output).some((e) => e.ev === 'start'), b3.output);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a fresh board takes the whole release from the bundle (.tar.gz) when that is cheaper', T, async () => {
+  const big = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { keep: ['settings.json'], bundle: true });
+  const host = fx.tempDir('host');
+  cleanups.push(big.dir, host);
+  fx.publishStatic(host, big);
+  const srv = await fx.serveFolder(host);
+  const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, {}, undefined);
+  cleanups.push(fsDir);
+  try {
+    // The gzip window (32 KB) and the run's garbage must fit: the wasm port frees nothing mid-run.
+    const r = await runBoard({ fsDir, heapKb: 1024, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_1_0));
+    const got = srv.requests.map((q) => q.url);
+    assert.ok(got.includes(`/1.1.0/${big.manifest.bundle!.name}`), got.join(' '));
+    assert.ok(!got.some((u) => u.endsWith('.py')), `no single-file downloads: ${got.join(' ')}`);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a bundle that does not match its manifest entry is refused: hash_mismatch', T, async () => {
+  const big = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { bundle: true });
+  const host = fx.tempDir('host');
+  cleanups.push(big.dir, host);
+  fx.publishStatic(host, big);
+  const name = join(host, '1.1.0', big.manifest.bundle!.name);
+  const b = readFileSync(name);
+  b[b.length - 5] ^= 0xff; // in the gzip trailer's CRC-32: every entry still inflates
+  writeFileSync(name, b);
+  const srv = await fx.serveFolder(host);
+  const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
+  cleanups.push(fsDir);
+  try {
+    const r = await runBoard({ fsDir, heapKb: 1024, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), ['hash_mismatch'], r.output);
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
   } finally {
     await srv.close();
   }
