@@ -42,6 +42,8 @@ export class Transport {
   tap: ((chunk: Buffer) => void) | undefined;
   /** When set, received bytes go to `tap` only (watching the console), not to reads. */
   tapOnly = false;
+  /** Bytes written to the board so far (what a transfer really cost on the wire). */
+  bytesSent = 0;
 
   constructor(
     private readonly port: PortLike,
@@ -92,6 +94,7 @@ export class Transport {
   async write(data: Buffer | string): Promise<void> {
     if (this.closedError) throw this.closedError;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+    this.bytesSent += bytes.length;
     await new Promise<void>((resolve, reject) => {
       this.port.write(bytes, (err) => (err ? reject(this.writeError(err)) : undefined));
       this.port.drain((err) => (err ? reject(this.writeError(err)) : resolve()));
@@ -101,6 +104,7 @@ export class Transport {
   /** Queues bytes without waiting for them to leave (flow-controlled streaming); failures close the port. */
   send(data: Buffer): void {
     if (this.closedError) throw this.closedError;
+    this.bytesSent += data.length;
     this.port.write(data, () => undefined);
   }
 
