@@ -126,8 +126,10 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
     await wb.treeItem(/^stable 1\.1\.0/, 60_000);
     const status = await wb.statusItem(/OTA 1\.1\.0 available/);
     await wb.shot('update-available');
+    await wb.command('Notifications: Clear All Notifications');
     await status.click();
     await wb.notification(/Updating board/, 60_000);
+    await wb.page.waitForTimeout(400); // let the toast finish fading in for the screenshot
     await wb.shot('update-progress');
     await wb.treeItem(/^Virtual board, v1\.1\.0/, 180_000);
     await wb.statusItem(/OTA 1\.1\.0$/);
