@@ -101,13 +101,6 @@ export class Transport {
     });
   }
 
-  /** Queues bytes without waiting for them to leave (flow-controlled streaming); failures close the port. */
-  send(data: Buffer): void {
-    if (this.closedError) throw this.closedError;
-    this.bytesSent += data.length;
-    this.port.write(data, () => undefined);
-  }
-
   private writeError(err: Error): OtaError {
     return this.closedError ?? new OtaError('port-closed', `cannot write to ${this.path}: ${err.message}`);
   }
