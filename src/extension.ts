@@ -18,7 +18,7 @@ export function activate(context: vscode.ExtensionContext): OtaExtensionApi {
   context.subscriptions.push(controller, ...registerCommands(controller));
   // The first check and port scan run after activation returns, so startup never waits on the network.
   setTimeout(() => {
-    void controller?.boards.rescan().then(() => controller?.boards.refresh());
+    void controller?.rescanAndRead();
     void controller?.status.run();
   }, 0);
   return { activationMs: performance.now() - started, controller };

@@ -53,16 +53,17 @@ export class BoardRegistry implements vscode.Disposable {
     this.changed.fire();
   }
 
-  /** Re-lists ports; fires a change only when the set of ports changed (plug/unplug). */
-  async rescan(): Promise<boolean> {
+  /** Re-lists ports (plug/unplug); returns the ports that appeared, and tells the views of any change. */
+  async rescan(): Promise<string[]> {
     const probe = await this.probe();
-    const next = await probe.list().catch(() => this.listed);
-    const same = next.length === this.listed.length && next.every((p, i) => p === this.listed[i]);
-    this.listed = next;
-    for (const port of this.infos.keys()) if (!this.ports().includes(port)) this.infos.delete(port);
-    if (this.selected && !this.ports().includes(this.selected)) this.selected = undefined;
-    if (!same) this.changed.fire();
-    return !same;
+    const before = new Set(this.ports());
+    this.listed = await probe.list().catch(() => this.listed);
+    const now = this.ports();
+    for (const port of this.infos.keys()) if (!now.includes(port)) this.infos.delete(port);
+    if (this.selected && !now.includes(this.selected)) this.selected = undefined;
+    const added = now.filter((p) => !before.has(p));
+    if (added.length || now.length !== before.size) this.changed.fire();
+    return added;
   }
 
   /** Reads every board (or one) again and tells the views. */

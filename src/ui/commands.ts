@@ -19,7 +19,10 @@ const HANDLERS: Record<string, () => Promise<Handler>> = {
   'ota.configureDevice': () => Promise.resolve(loadHeavy().configureDevice),
   'ota.setGitHubToken': () => Promise.resolve((ctl) => ctl.auth.prompt()),
   'ota.refreshDevices': () =>
-    Promise.resolve(async (ctl) => (await ctl.boards.rescan(), ctl.boards.refresh())),
+    Promise.resolve(async (ctl) => {
+      await ctl.boards.rescan();
+      await ctl.boards.refresh();
+    }),
   'ota.refreshReleases': () => Promise.resolve((ctl) => ctl.checkForUpdates(true)),
 };
 

@@ -14,6 +14,8 @@ import { ReleasesTree } from './releases-tree';
 import { readSettings, workspaceRoot } from './settings';
 import { latestOf, UpdateStatus } from './update-status';
 
+const PLUG_POLL_MS = 3000;
+
 export class Controller implements vscode.Disposable {
   readonly redactor = new Redactor();
   readonly output = new OtaOutput(this.redactor);
@@ -21,6 +23,7 @@ export class Controller implements vscode.Disposable {
   readonly boards: BoardRegistry;
   readonly connections: Connections;
   readonly devices: DevicesTree;
+  readonly devicesView: vscode.TreeView<unknown>;
   readonly releases = new ReleasesTree();
   readonly status: UpdateStatus;
   private readonly disposables: vscode.Disposable[] = [];
@@ -38,15 +41,26 @@ export class Controller implements vscode.Disposable {
       () => readSettings().checkIntervalMinutes * 60_000,
     );
     this.boards.onDidChange(() => this.showStatus());
+    this.devicesView = vscode.window.createTreeView('ota.devices', { treeDataProvider: this.devices });
+    // Boards come and go with USB cables: re-list while the view is on screen, read only newcomers.
+    const poll = setInterval(() => {
+      if (this.devicesView.visible) void this.rescanAndRead();
+    }, PLUG_POLL_MS);
+    this.disposables.push({ dispose: () => clearInterval(poll) });
     this.disposables.push(
       this.output,
       this.status,
-      vscode.window.registerTreeDataProvider('ota.devices', this.devices),
+      this.devicesView,
       vscode.window.registerTreeDataProvider('ota.releases', this.releases),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('ota')) void this.status.run();
       }),
     );
+  }
+
+  async rescanAndRead(): Promise<void> {
+    const added = await this.boards.rescan();
+    await Promise.all(added.map((p) => this.boards.refresh(p)));
   }
 
   /** The project folder a release is built from. */
