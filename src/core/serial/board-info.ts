@@ -1,10 +1,9 @@
 /**
- * Board facts in one round trip: `info(session) -> BoardInfo` (MicroPython version and
+ * Board facts in one round trip: `info(exec) -> BoardInfo` (MicroPython version and
  * machine, free RAM after a collection, free flash, deflate/sha1 support, and the
  * updater's /version.json and /.ota/state.json; null when absent, "invalid" when unreadable).
  */
 import { OtaError } from '../errors';
-import type { HelperSession } from './board-fs';
 
 export interface BoardInfo {
   implementation: string;
@@ -58,8 +57,9 @@ print(json.dumps(_i))
 del _i,_r
 `;
 
-export async function info(s: HelperSession): Promise<BoardInfo> {
-  const out = (await s.run(SCRIPT)).toString('utf8').trim();
+/** `exec` runs code in the raw REPL; the script needs no board helpers, so this is one command. */
+export async function info(exec: (code: string) => Promise<Buffer>): Promise<BoardInfo> {
+  const out = (await exec(SCRIPT)).toString('utf8').trim();
   try {
     return JSON.parse(out.slice(out.lastIndexOf('\n') + 1)) as BoardInfo;
   } catch (err) {

@@ -88,7 +88,7 @@ export class BoardConnection implements fs.HelperSession {
   }
 
   info(): Promise<BoardInfo> {
-    return this.serial(() => info(this));
+    return this.serial(() => info((code) => this.repl.exec(code)));
   }
 
   ls(dir = '/', opts: { hashes?: boolean } = {}): Promise<fs.BoardEntry[]> {
