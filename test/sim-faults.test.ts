@@ -126,3 +126,32 @@ test('a bigger heap holds what a smaller one cannot', async () => {
   assert.equal(r.error, undefined);
   assert.equal(r.output, '204800\r\n');
 });
+
+test(
+  'a heap filled to the last block still prints MemoryError, and the board recovers',
+  { timeout: 20_000 },
+  async () => {
+    const board = await VirtualBoard.start({
+      fsDir: fs.mkdtempSync(path.join(os.tmpdir(), 'sim-heap-')),
+      heapKb: 96,
+    });
+    let out = '';
+    board.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    const until = async (s: string): Promise<string> => {
+      const deadline = Date.now() + 10_000;
+      while (!out.includes(s) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const got = out;
+      out = '';
+      return got;
+    };
+    board.write('\x01');
+    await until('>');
+    board.write('l = []\nwhile True:\n    l.append(bytearray(16))\n\x04');
+    const failed = await until('\x04>');
+    assert.ok(failed.startsWith('OK\x04') && failed.endsWith('\x04>'), failed);
+    assert.match(failed, /MemoryError: /);
+    board.write('l = None\nprint("recovered")\x04');
+    assert.equal(await until('\x04>'), 'OKrecovered\r\n\x04\x04>');
+    await board.stop();
+  },
+);
