@@ -63,13 +63,14 @@ function printSummary(s: DemoSummary): void {
     const bundle = u.bundleBytes ? `; the whole bundle is ${kb(u.bundleBytes)}` : '';
     row(
       `update to ${u.version}`,
-      `${u.downloaded.length} of ${u.files} files downloaded (${u.downloaded.join(', ')}) in ${u.seconds} s` +
+      `${u.needed} of ${u.files} files downloaded ` +
+        `(${u.viaBundle ? `as the bundle ${u.downloaded.join(', ')}` : u.downloaded.join(', ')}) in ${u.seconds} s` +
         (u.confirmed ? ', confirmed by the app' : ', NOT confirmed'),
     );
     row(
       '',
       `${kb(u.bytesOverAir)} over the air = ${kb(u.bytesOverAir - u.metadataBytes)} of files + ` +
-        `${kb(u.metadataBytes)} latest.json/manifest (release ${kb(u.releaseBytes)}${bundle})`,
+        `${kb(u.metadataBytes)} latest.json/manifest (release files ${kb(u.releaseBytes)}${bundle})`,
     );
     if (u.appOutput.length) row('', `app printed: ${u.appOutput.join(' | ')}`);
   }
