@@ -80,7 +80,7 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
 
   it('keeps the GitHub token in secret storage', async () => {
     await wb.command('OTA: Set GitHub Token');
-    await wb.input(TOKEN);
+    await wb.input('GitHub token', TOKEN);
   });
 
   it('starts a virtual board and lists it in the Devices tree', async () => {
@@ -91,12 +91,12 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
 
   it('configures the device with the guided flow', async () => {
     await wb.command('OTA: Configure Device');
-    await wb.pick('github');
-    await wb.input('lab/weather-station');
-    await wb.input(gh.apiUrl);
-    await wb.pick('stable');
-    await wb.pick('No signatures');
-    await wb.pick('None');
+    await wb.pick('Where do releases come from?', 'github');
+    await wb.input('GitHub repository', 'lab/weather-station');
+    await wb.input('GitHub API URL', gh.apiUrl);
+    await wb.pick('Which releases should the board follow?', 'stable');
+    await wb.pick('Signed releases?', 'No signatures');
+    await wb.pick('Wi-Fi for the board', 'None');
     await wb.page
       .getByRole('tab', { name: /ota_config\.json/ })
       .first()
@@ -110,7 +110,7 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
 
   it('publishes 1.0.0 from the command palette and updates the board to it', async () => {
     await wb.command('OTA: Publish Release');
-    await wb.input('1.0.0');
+    await wb.input('Version to publish', '1.0.0');
     await wb.treeItem(/^stable 1\.0\.0/, 60_000);
     const status = await wb.statusItem(/OTA 1\.0\.0 available/);
     await status.click();
@@ -122,7 +122,7 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
   it('offers 1.1.0 in the status bar and moves the board to it, with progress and output', async () => {
     writeFileSync(join(folder, 'app/main.py'), 'print("weather station 1.1.0")\n');
     await wb.command('OTA: Publish Release');
-    await wb.input('1.1.0');
+    await wb.input('Version to publish', '1.1.0');
     await wb.treeItem(/^stable 1\.1\.0/, 60_000);
     const status = await wb.statusItem(/OTA 1\.1\.0 available/);
     await wb.shot('update-available');

@@ -18,8 +18,9 @@ export interface Workbench {
   /** Loads a second window whose extension host runs `suiteJs` (run()) against `extensionDir`. */
   runExtensionTests(folder: string, extensionDir: string, suiteJs: string): Promise<number>;
   command(title: string): Promise<void>;
-  input(text: string): Promise<void>;
-  pick(label: string | RegExp): Promise<void>;
+  /** Answers the quick input titled `title` (waits for it: the previous one may still be closing). */
+  input(title: string, text: string): Promise<void>;
+  pick(title: string, label: string | RegExp): Promise<void>;
   treeItem(name: string | RegExp, timeoutMs?: number): Promise<Locator>;
   statusItem(text: string | RegExp, timeoutMs?: number): Promise<Locator>;
   notification(text: string | RegExp, timeoutMs?: number): Promise<Locator>;
@@ -99,17 +100,28 @@ export async function openWorkbench(url: string, root: string): Promise<Workbenc
       const row = quickInput.locator('.monaco-list-row', { hasText: title }).first();
       await row.waitFor({ timeout: 20_000 });
       await box.press('Enter');
+      // The palette closes before the command's own quick input (if any) opens.
+      // (A string expression: it runs in the page, and this project compiles without the DOM types.)
+      const typed = JSON.stringify(`>${title}`);
+      await page.waitForFunction(
+        `(() => { const i = document.querySelector('.quick-input-widget input'); return !i || i.offsetParent === null || i.value !== ${typed}; })()`,
+        undefined,
+        { timeout: 10_000 },
+      );
     },
-    async input(text) {
-      const box = quickInput.locator('input');
-      await box.waitFor({ state: 'visible', timeout: 20_000 });
+    async input(title, text) {
+      await quickInput.filter({ hasText: title }).waitFor({ timeout: 30_000 });
+      const box = quickInput.locator('input').first();
       await box.fill(text);
       await box.press('Enter');
+      await quickInput.filter({ hasText: title }).waitFor({ state: 'hidden', timeout: 30_000 });
     },
-    async pick(label) {
+    async pick(title, label) {
+      await quickInput.filter({ hasText: title }).waitFor({ timeout: 30_000 });
       const row = quickInput.locator('.monaco-list-row', { hasText: label }).first();
       await row.waitFor({ timeout: 20_000 });
       await row.click();
+      await quickInput.filter({ hasText: title }).waitFor({ state: 'hidden', timeout: 30_000 });
     },
     async treeItem(name, timeoutMs = 60_000) {
       const item = page.getByRole('treeitem', { name }).first();

@@ -4,6 +4,7 @@
  * Bundled to CommonJS at test time; VS Code calls run() and the promise's outcome is the verdict.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { OtaExtensionApi } from '../../src/extension';
 
@@ -31,6 +32,17 @@ const checks: [string, () => Promise<void>][] = [
       const missing = contributed.filter((c) => !registered.has(c));
       assert.deepEqual(missing, [], 'commands without a handler');
       assert.ok(contributed.length >= 12);
+    },
+  ],
+  [
+    'loads serialport from the installed extension and lists ports',
+    async () => {
+      const ext = vscode.extensions.getExtension(ID)!;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { SerialPort } = require(
+        join(ext.extensionPath, 'node_modules', 'serialport'),
+      ) as typeof import('serialport');
+      assert.ok(Array.isArray(await SerialPort.list()));
     },
   ],
   [
