@@ -6,8 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceTrustEntry, generateKey } from '../src/core/keys';
 import { publishFolder } from '../src/core/publish/folder';
+import { publishGitHub } from '../src/core/publish/github';
 import { serveFolder } from '../src/core/publish/serve';
 import { runBoard } from '../src/sim/board';
+import { startGitHubMock } from './support/github-mock';
 import * as fx from './support/release-fixture';
 
 const T = { timeout: 90_000 };
@@ -77,6 +79,50 @@ test(
       assert.deepEqual(fx.hashTree(refusing, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
     } finally {
       await server.close();
+    }
+  },
+);
+
+test(
+  'GitHub target, private repo: the board installs the published release; its token never leaves the API host',
+  T,
+  async () => {
+    const token = 'ghp_fleet';
+    const gh = await startGitHubMock({ token, private: true });
+    try {
+      gh.addRepo('me', 'app');
+      const key = await generateKey('hmac-sha256', { path: join(work, 'hmac.json'), project });
+      await publishGitHub({
+        dir: project,
+        version: '1.1.0',
+        build: { created },
+        repo: 'me/app',
+        token,
+        baseUrl: gh.apiUrl,
+        signKeyFile: key.path,
+      });
+      const fsDir = boardFor({
+        source: 'github',
+        repo: 'me/app',
+        api: gh.apiUrl,
+        token,
+        channel: 'stable',
+        keys: [await deviceTrustEntry(key.path)],
+      });
+      const from = gh.state.requests.length;
+      // The wasm port frees garbage only between runs: one run needs the heap all its allocations take.
+      const r = await runBoard({ fsDir, heapKb: 2048, code: 'import ota\nota.update()\n' });
+      assert.equal(r.error, undefined, r.output);
+      assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+      assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
+      assert.equal(readFileSync(join(fsDir, 'main.py'), 'utf8'), fx.APP_1_1_0['main.py']);
+      const board = gh.state.requests.slice(from);
+      const downloads = board.filter((q) => q.origin === 'downloads');
+      assert.ok(downloads.length >= 3, 'manifest, signature and changed files through the 302');
+      assert.ok(downloads.every((q) => q.headers.authorization === undefined && q.status === 200));
+      assert.ok(board.filter((q) => q.origin === 'api').every((q) => q.headers.authorization !== undefined));
+    } finally {
+      await gh.close();
     }
   },
 );
