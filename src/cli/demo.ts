@@ -51,7 +51,7 @@ function progressPrinter(): (version: string, e: OtaEvent) => void {
   };
 }
 
-function printSummary(s: DemoSummary): void {
+function printSummary(s: DemoSummary, kept: boolean): void {
   const row = (k: string, v: string): void => console.log(`  ${k.padEnd(18)}${v}`);
   console.log('\nSummary');
   row('board version', s.versions.map((v) => v ?? 'none').join(' -> '));
@@ -82,7 +82,7 @@ function printSummary(s: DemoSummary): void {
       : `all ${c.matched} release files match the manifest (sha1 + sha256)`,
   );
   row('total time', `${s.seconds} s`);
-  console.log(`  ${'work folder'.padEnd(18)}${s.workDir}`);
+  if (kept) row('work folder', s.workDir);
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -103,7 +103,7 @@ export async function run(argv: string[]): Promise<number> {
     event: values.json ? undefined : progressPrinter(),
   });
   if (values.json) console.log(JSON.stringify(s, null, 2));
-  else printSummary(s);
+  else printSummary(s, values.keep === true);
   const ok =
     s.updates.every((u) => u.confirmed) &&
     s.boardCheck.missing.length === 0 &&
