@@ -3,10 +3,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import { spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { runBoard } from '../src/sim/board';
 
 const body = randomBytes(1024 * 1024);
@@ -137,4 +139,68 @@ print(network.WLAN(network.STA_IF).ifconfig()[0], machine.reset_cause() == machi
   });
   assert.equal(r.error, undefined);
   assert.equal(r.output, 'True True 6 240000000\r\n127.0.0.1 True\r\n');
+});
+
+test('ssl: TLS over a board socket, with and without certificate checks', { timeout: 30_000 }, async () => {
+  const dir = tmp();
+  const made = spawnSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost',
+    '-keyout',
+    path.join(dir, 'key.pem'),
+    '-out',
+    path.join(dir, 'cert.pem'),
+  ]);
+  assert.equal(made.status, 0, made.stderr?.toString());
+  const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
+  fs.writeFileSync(path.join(dir, 'ca.der'), new X509Certificate(cert).raw);
+  const secure = https.createServer(
+    { key: fs.readFileSync(path.join(dir, 'key.pem')), cert },
+    (_req, res) => {
+      res.end('over tls');
+    },
+  );
+  await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
+  const tlsPort = (secure.address() as net.AddressInfo).port;
+  try {
+    const r = await runBoard({
+      fsDir: dir,
+      boot: false,
+      code: `
+import socket, ssl
+def get(verify, ca=None):
+    s = socket.socket()
+    s.connect(('127.0.0.1', ${tlsPort}))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = verify
+    if ca:
+        ctx.load_verify_locations(cadata=ca)
+    try:
+        s = ctx.wrap_socket(s, server_hostname='localhost')
+    except OSError as e:
+        s.close()
+        return e.args[0]
+    s.write(b'GET / HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n')
+    body = s.read().split(b'\\r\\n\\r\\n')[1]
+    s.close()
+    return body
+print(get(ssl.CERT_NONE))
+print(get(ssl.CERT_REQUIRED, open('ca.der', 'rb').read()))
+print(get(ssl.CERT_REQUIRED))
+`,
+    });
+    assert.equal(r.error, undefined);
+    assert.equal(r.output, "b'over tls'\r\nb'over tls'\r\n-9984\r\n");
+  } finally {
+    secure.close();
+  }
 });

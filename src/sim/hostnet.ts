@@ -1,6 +1,8 @@
 // The board's network stack, on the main thread: TCP sockets with Node's `net`, answered to the worker
 // through shared memory. Errors become the errno numbers MicroPython's socket raises on ESP32 boards.
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import type { HostCall } from './protocol';
 
@@ -14,6 +16,9 @@ export const Errno = {
   ECONNREFUSED: 111,
   EHOSTUNREACH: 113,
 } as const;
+
+/** mbedTLS's MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: what a board's ssl raises for a certificate it refuses. */
+export const CERT_VERIFY_FAILED = -9984;
 
 /** What a host call answers: a result number and, for reads, the bytes to hand over. */
 export interface Answer {
@@ -60,6 +65,8 @@ export class HostNet {
         return this.send(call.sock, call.bytes);
       case 'recv':
         return this.recv(call.sock, call.max, call.timeoutMs, call.line);
+      case 'tls':
+        return this.tls(call.sock, call.host, call.verify, call.ca);
       case 'close':
         this.close(call.sock);
         return { result: 0 };
@@ -100,22 +107,63 @@ export class HostNet {
         this.sockets.set(id, entry);
         settle({ result: id });
       });
-      sock.on('data', (d: Buffer) => {
-        entry.chunks.push(d);
-        entry.wake?.();
+      this.listen(entry);
+      sock.on('error', (err: NodeJS.ErrnoException) => settle({ result: -errnoOf(err) }));
+    });
+  }
+
+  private listen(entry: HostSocket): void {
+    const sock = entry.sock;
+    sock.on('data', (d: Buffer) => {
+      entry.chunks.push(d);
+      entry.wake?.();
+    });
+    sock.on('end', () => {
+      entry.ended = true;
+      entry.wake?.();
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      entry.error = errnoOf(err);
+      entry.wake?.();
+    });
+    sock.on('close', () => {
+      entry.ended = true;
+      entry.wake?.();
+    });
+  }
+
+  /** ssl.wrap_socket: a TLS client handshake over the connected socket. */
+  private tls(id: number, host: string, verify: boolean, ca?: Uint8Array): Promise<Answer> {
+    const s = this.sockets.get(id);
+    if (!s) return Promise.resolve({ result: -Errno.EBADF });
+    for (const ev of ['data', 'end', 'error', 'close']) s.sock.removeAllListeners(ev);
+    let pem: string | undefined;
+    if (ca && ca.length > 0) {
+      const text = Buffer.from(ca).toString('latin1');
+      pem = text.includes('-----BEGIN') ? text : new X509Certificate(Buffer.from(ca)).toString();
+    }
+    const secure = tls.connect({
+      socket: s.sock,
+      servername: net.isIP(host) || !host ? undefined : host,
+      rejectUnauthorized: verify,
+      ...(pem ? { ca: pem } : {}),
+    });
+    return new Promise((resolve) => {
+      secure.once('secureConnect', () => {
+        secure.removeAllListeners('error');
+        s.sock = secure;
+        s.chunks = [];
+        this.listen(s);
+        resolve({ result: 0 });
       });
-      sock.on('end', () => {
-        entry.ended = true;
-        entry.wake?.();
-      });
-      sock.on('error', (err: NodeJS.ErrnoException) => {
-        entry.error = errnoOf(err);
-        entry.wake?.();
-        settle({ result: -entry.error });
-      });
-      sock.on('close', () => {
-        entry.ended = true;
-        entry.wake?.();
+      secure.once('error', (err: NodeJS.ErrnoException) => {
+        s.error = Errno.ECONNRESET;
+        resolve({
+          result:
+            verify && /CERT|SELF_SIGNED|ERR_TLS_CERT/.test(err.code ?? '')
+              ? CERT_VERIFY_FAILED
+              : -errnoOf(err),
+        });
       });
     });
   }

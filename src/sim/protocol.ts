@@ -42,6 +42,7 @@ export type HostCall =
   | { op: 'connect'; host: string; port: number; timeoutMs: number }
   | { op: 'send'; sock: number; bytes: Uint8Array; timeoutMs: number }
   | { op: 'recv'; sock: number; max: number; timeoutMs: number; line: boolean }
+  | { op: 'tls'; sock: number; host: string; verify: boolean; ca?: Uint8Array }
   | { op: 'close'; sock: number }
   | { op: 'resolve'; host: string };
 

@@ -172,6 +172,44 @@ class socket(io.IOBase):
             self._id = -1
 `;
 
+// TLS is done by the host (Node's tls) on the board's connected socket; the socket object stays the same.
+const ssl = `
+import _board, uctypes
+PROTOCOL_TLS_CLIENT = 0
+PROTOCOL_TLS_SERVER = 1
+CERT_NONE = 0
+CERT_OPTIONAL = 1
+CERT_REQUIRED = 2
+class SSLContext:
+    def __init__(self, protocol=PROTOCOL_TLS_CLIENT):
+        self.verify_mode = CERT_REQUIRED if protocol == PROTOCOL_TLS_CLIENT else CERT_NONE
+        self._ca = None
+    def load_verify_locations(self, cafile=None, cadata=None):
+        if cafile:
+            f = open(cafile, 'rb')
+            cadata = f.read()
+            f.close()
+        self._ca = cadata
+    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True, server_hostname=None):
+        if server_side:
+            raise OSError(95)
+        ca = self._ca
+        r = _board.sock_tls(sock._id, server_hostname or '', self.verify_mode != CERT_NONE,
+                            uctypes.addressof(ca) if ca else 0, len(ca) if ca else 0)
+        if r == -1000:
+            raise KeyboardInterrupt
+        if r < 0:
+            raise OSError(r if r < -1000 else -r)
+        return sock
+def wrap_socket(sock, server_side=False, key=None, cert=None, cert_reqs=CERT_NONE, cadata=None,
+                server_hostname=None, do_handshake=True):
+    ctx = SSLContext(PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = cert_reqs
+    if cadata:
+        ctx.load_verify_locations(cadata=cadata)
+    return ctx.wrap_socket(sock, server_side, do_handshake, server_hostname)
+`;
+
 const time = `
 import _board
 from time import ticks_ms, ticks_us, ticks_cpu, ticks_add, ticks_diff, time, time_ns, localtime, gmtime, mktime
@@ -280,6 +318,7 @@ export function boardModules(opts: { sha1: boolean }): Record<string, string> {
     machine,
     network,
     socket,
+    ssl,
     time,
     hashlib: opts.sha1 ? hashlib : hashlibNoSha1,
     gc,

@@ -178,6 +178,11 @@ function bridge(): Record<string, unknown> {
       if (n > 0) heap().set(shared.subarray(0, n), addr);
       return n;
     },
+    sock_tls(sock: number, host: string, verify: boolean, caAddr: number, caLen: number): number {
+      if (interrupted()) return INTERRUPTED;
+      const ca = caLen > 0 ? heap().slice(caAddr, caAddr + caLen) : undefined;
+      return hostCall({ op: 'tls', sock, host, verify, ca }, ca ? [ca.buffer] : []);
+    },
     sock_close(sock: number): void {
       hostCall({ op: 'close', sock });
     },
