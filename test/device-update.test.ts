@@ -62,6 +62,10 @@ for (const alg of ['hmac-sha256', 'rsa-sha256', 'ed25519'] as fx.Alg[]) {
       const got = srv.requests.map((q) => q.url);
       assert.ok(!got.includes('/1.1.0/lib/util.py') && !got.includes('/1.1.0/settings.json'), got.join(' '));
       assert.ok(got.includes('/1.1.0/main.py') && got.includes('/1.1.0/lib/new.py'));
+      // The board asked for gzip and inflated it: 2 KB of repetitive text crossed as ~100 bytes.
+      const newPy = srv.requests.find((q) => q.url === '/1.1.0/lib/new.py')!;
+      assert.equal(newPy.headers['accept-encoding'], 'gzip');
+      assert.ok(newPy.bytes < 300, `${newPy.bytes} bytes over the air`);
 
       const before2 = srv.requests.length;
       const r2 = await runBoard({

@@ -1,6 +1,7 @@
 # A small streaming HTTP/1.1 client: one request per connection, bodies read
 # in caller-sized pieces, redirects followed by the caller (see open_url) so
 # credentials never travel to another host.
+import io
 import socket
 import time
 from ota.log import Fail
@@ -13,6 +14,7 @@ _KEEP = (
     b"retry-after",
     b"date",
     b"content-range",
+    b"content-encoding",
 )
 
 
@@ -48,7 +50,8 @@ def _io_fail(e):
     return Fail("connection", str(e)[:60])
 
 
-class Response:
+class Response(io.IOBase):
+    # A stream (readinto), so deflate.DeflateIO can read a gzip body through it.
     def __init__(self, sock):
         self.sock = sock
         self.status = 0
@@ -107,8 +110,21 @@ class Response:
             if len(out) > 2048:
                 raise Fail("connection", "header line too long")
 
-    def readinto(self, mv):
-        # Fills part of `mv` with body bytes; 0 at the end of the body.
+    def readinto(self, buf):
+        # Fills `buf` with body bytes, whole unless the body ends first (as a
+        # file does: deflate reads the gzip trailer in one short read); 0 at the end.
+        n = self._read_some(buf)
+        if not n or n == len(buf):
+            return n
+        mv = memoryview(buf)
+        while n < len(buf):
+            k = self._read_some(mv[n:])
+            if not k:
+                break
+            n += k
+        return n
+
+    def _read_some(self, mv):
         if self._eof or not len(mv):
             return 0
         if self._chunked:
@@ -154,6 +170,9 @@ class Response:
             out += mv[:n]
             if len(out) > limit:
                 raise Fail("bad_manifest", "document over %d bytes" % limit)
+
+    def ioctl(self, req, arg):
+        return 0
 
     def close(self):
         try:

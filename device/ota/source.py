@@ -41,11 +41,13 @@ class Release:
         finally:
             r.close()
 
-    def open_file(self, f, offset=0):
+    def open_file(self, f, offset=0, gzip=False):
         # An HTTP response positioned at `offset` of file f (206), or at 0 (200).
         h = self.headers(f)
         if offset:
             h["Range"] = "bytes=%d-" % offset
+        elif gzip:
+            h["Accept-Encoding"] = "gzip"
         return self.client.get(self.file_url(f), h, ok=(200, 206))
 
     def headers(self, f):

@@ -22,6 +22,7 @@ import {
 } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { buildManifest, serializeManifest } from '../../src/core/manifest';
 import { writeBundle } from '../../src/core/bundle';
@@ -238,7 +239,7 @@ export interface StaticServer {
 }
 
 /**
- * Serves a folder over HTTP on 127.0.0.1 with Range (206) and ETag/If-None-Match (304),
+ * Serves a folder over HTTP on 127.0.0.1 with Range (206), ETag/If-None-Match (304) and gzip,
  * logging every request and the body bytes sent (bytes over the air).
  */
 export async function serveFolder(root: string, intercept?: Intercept): Promise<StaticServer> {
@@ -280,6 +281,10 @@ export async function serveFolder(root: string, intercept?: Intercept): Promise<
         etag,
         'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
       });
+    }
+    // Like nginx's `gzip on`: a whole-file answer is compressed when the client accepts gzip.
+    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      return send(200, gzipSync(body), { etag, 'content-encoding': 'gzip', vary: 'accept-encoding' });
     }
     send(200, body, { etag });
   });
