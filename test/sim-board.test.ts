@@ -115,3 +115,19 @@ test('a missing filesystem folder is refused with a clear error', () => {
     (e: Error & { code?: string }) => e.code === 'sim-fs-dir',
   );
 });
+
+test('a main.py that never ends: start() hands the running board over and Ctrl-C drops to the REPL', async () => {
+  const dir = fsDir({ 'main.py': "import time\nprint('app')\nwhile True:\n    time.sleep(1)\n" });
+  const board = await VirtualBoard.start({ fsDir: dir });
+  let out = '';
+  board.on('data', (d: Buffer) => (out += d.toString('latin1')));
+  board.write('\x03');
+  const deadline = Date.now() + 10_000;
+  while (!out.endsWith('>>> ') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(
+    out,
+    'Traceback (most recent call last):\r\n  File "main.py", line 4, in <module>\r\nKeyboardInterrupt: \r\n' +
+      'MicroPython v1.27.0 on 2025-12-09; virtual-board with wasm\r\nType "help()" for more information.\r\n>>> ',
+  );
+  await board.stop();
+});

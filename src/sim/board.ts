@@ -42,6 +42,8 @@ export interface BoardOptions {
 /** How long Ctrl-C waits for running code to reach a host call before the interpreter is restarted. */
 const HARD_BREAK_MS = 300;
 const CHUNK_END = -1;
+/** How long start() waits for main.py to end before handing over a board that runs its application. */
+const APP_WAIT_MS = 1000;
 const KEYBOARD_INTERRUPT =
   'Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\nKeyboardInterrupt: \r\n';
 
@@ -91,10 +93,19 @@ export class VirtualBoard extends EventEmitter {
     this.repl = new Repl((s) => this.emitOut(Buffer.from(s, 'latin1')));
   }
 
-  /** Powers the board on: boot.py, main.py, then the friendly REPL. */
+  /**
+   * Powers the board on: boot.py, main.py, then the friendly REPL. Resolves when the REPL is reached, or
+   * once main.py has run for APP_WAIT_MS without ending (an application loop): the board keeps running it,
+   * and Ctrl-C written to the board interrupts it as on real hardware.
+   */
   static async start(opts: BoardOptions): Promise<VirtualBoard> {
     const board = new VirtualBoard(opts);
-    await board.powerOn(true);
+    let timer: NodeJS.Timeout | undefined;
+    const app = new Promise<void>((resolve) =>
+      board.once('main', () => (timer = setTimeout(resolve, APP_WAIT_MS))),
+    );
+    await Promise.race([board.powerOn(true), app]);
+    clearTimeout(timer);
     return board;
   }
 
@@ -195,6 +206,7 @@ export class VirtualBoard extends EventEmitter {
     if (!cpu) return;
     if (runScripts) {
       for (const script of this.repl.mode === 'raw' ? ['boot.py'] : ['boot.py', 'main.py']) {
+        if (script === 'main.py') this.emit('main');
         const r = await this.run(script, 'script');
         if (r.kind === 'stopped') return;
         if (r.kind === 'exception') this.emitOut(Buffer.from(r.text));
