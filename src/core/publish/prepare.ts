@@ -8,12 +8,13 @@
  */
 import { mkdir, realpath } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { bundleName, writeBundle } from '../bundle';
 import { OtaError } from '../errors';
 import { buildManifest, listProjectFiles, serializeManifest, type BuildOptions } from '../manifest';
 import type { Manifest } from '../manifest-types';
-import { serializeSignature, signManifest } from '../sign';
+import { deviceTrustEntry, readKeyFile } from '../keys';
+import { serializeSignature, signManifest, verifySignature } from '../sign';
 
 export interface PrepareOptions {
   /** The project directory. */
@@ -49,12 +50,14 @@ export interface PreparedRelease {
 }
 
 export async function prepareRelease(opts: PrepareOptions): Promise<PreparedRelease> {
+  // A bad key file is reported before any hashing or bundling.
+  const key = opts.signKeyFile ? await readKeyFile(opts.signKeyFile) : undefined;
   const manifest = await buildManifest(opts.dir, { ...opts.build, version: opts.version });
   const where = new Map((await listProjectFiles(opts.dir, opts.build)).map((f) => [f.path, f.abs]));
   const files = manifest.files.map((f) => ({ path: f.path, abs: where.get(f.path)!, size: f.size }));
   if (opts.signKeyFile) {
-    const key = await realpath(opts.signKeyFile).catch(() => resolve(opts.signKeyFile!));
-    const leak = files.find((f) => basename(f.abs) === basename(key) && realpathSync(f.abs) === key);
+    const keyPath = await realpath(opts.signKeyFile);
+    const leak = files.find((f) => basename(f.abs) === basename(keyPath) && realpathSync(f.abs) === keyPath);
     if (leak) {
       throw new OtaError(
         'key-in-release',
@@ -72,8 +75,12 @@ export async function prepareRelease(opts: PrepareOptions): Promise<PreparedRele
     bundle = { path: manifest.bundle.name, abs, size: manifest.bundle.size };
   }
   const manifestBytes = serializeManifest(manifest);
-  const signatureBytes = opts.signKeyFile
-    ? serializeSignature(await signManifest(manifestBytes, opts.signKeyFile))
-    : undefined;
+  let signatureBytes: Buffer | undefined;
+  if (key) {
+    const sig = await signManifest(manifestBytes, key);
+    // Checked as a board will check it, before anything is published.
+    verifySignature(manifestBytes, sig, [await deviceTrustEntry(key)]);
+    signatureBytes = serializeSignature(sig);
+  }
   return { manifest, manifestBytes, signatureBytes, files, bundle };
 }
