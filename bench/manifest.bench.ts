@@ -51,6 +51,7 @@ async function best(n: number, fn: () => Promise<unknown>): Promise<number> {
 
 export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ota-bench-manifest-'));
+  const tarGz = `${dir}.tar.gz`;
   try {
     const total = generate(dir);
     const files = await listProjectFiles(dir);
@@ -75,7 +76,6 @@ export async function run(): Promise<void> {
     );
 
     const m = await hashProjectFiles(files);
-    const tarGz = join(dir, '..', `${dir.split('/').pop()}.tar.gz`);
     const systemTar = await best(1, () =>
       runTool(
         'tar',
@@ -101,5 +101,6 @@ export async function run(): Promise<void> {
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(tarGz, { force: true });
   }
 }
