@@ -22,6 +22,8 @@ before(async () => {
     auth: 'w-token',
     baseUrl: gh.apiUrl,
     request: { fetch: validatingFetch(problems, [gh.apiUrl, gh.uploadsUrl]) },
+    // Expected 404/422 answers are asserted below; Octokit's own error lines would only be noise.
+    log: { debug: () => undefined, info: () => undefined, warn: console.warn, error: () => undefined },
   });
 });
 after(() => gh.close());
