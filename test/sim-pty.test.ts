@@ -119,6 +119,27 @@ test(
 );
 
 test(
+  'paste mode, an unsupported raw-paste command, and Ctrl-C clearing a raw line',
+  { timeout: 20_000 },
+  async () => {
+    port.write('\x05');
+    assert.equal(await port.until('=== '), '\r\npaste mode; Ctrl-C to cancel, Ctrl-D to finish\r\n=== ');
+    port.write('x = 5\rprint(x)\r');
+    assert.equal(await port.until('print(x)\r\n=== '), 'x = 5\r\n=== print(x)\r\n=== ');
+    port.write('\x04');
+    assert.equal(await port.until('>>> '), '\r\n5\r\n>>> ');
+    port.write('\x01');
+    await port.until('raw REPL; CTRL-B to exit\r\n>');
+    port.write('\x05B\x01');
+    assert.equal(await port.until('>'), 'R\x00>');
+    port.write('garbage\x03print(9)\x04');
+    assert.equal(await port.until('\x04>'), 'OK9\r\n\x04\x04>');
+    port.write('\x02');
+    await port.until('>>> ');
+  },
+);
+
+test(
   'raw REPL Ctrl-D on an empty line soft-reboots: boot.py only, then the raw prompt',
   { timeout: 20_000 },
   async () => {
