@@ -131,3 +131,15 @@ test('a main.py that never ends: start() hands the running board over and Ctrl-C
   );
   await board.stop();
 });
+
+test('runBoard follows machine.reset(): boot.py and main.py run again and the reset is counted', async () => {
+  const dir = fsDir({ 'main.py': "import machine\nprint('main', machine.reset_cause())\n" });
+  const r = await runBoard({
+    fsDir: dir,
+    code: "open('flag', 'w').write('1')\nimport machine\nmachine.reset()",
+  });
+  assert.equal(r.error, undefined);
+  assert.equal(r.resets, 1);
+  assert.equal(r.output, 'main 1\r\nmain 5\r\n'); // PWRON_RESET, then SOFT_RESET as ESP32 reports machine.reset()
+  assert.equal(fs.readFileSync(path.join(dir, 'flag'), 'utf8'), '1');
+});
