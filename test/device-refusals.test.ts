@@ -135,6 +135,17 @@ const cases: [string, string, () => Case][] = [
     'bad_manifest',
     () => ({ alter: (host) => writeFileSync(join(host, 'latest.json'), '{"version": ') }),
   ],
+  [
+    'a firmware image on a board without OTA partitions',
+    'no_firmware',
+    () => ({
+      publish: {
+        manifestBytes: craft((m) =>
+          Object.assign(m, { firmware: { name: 'fw.bin', size: 4096, sha256: 'a'.repeat(64) } }),
+        ),
+      },
+    }),
+  ],
   ['HTTP 404', 'http_404', () => ({ intercept: status(404) })],
   ['HTTP 500', 'http_status', () => ({ intercept: status(500) })],
   ['HTTP 429 with Retry-After', 'rate_limited', () => ({ config: { retries: 1 }, intercept: status(429) })],

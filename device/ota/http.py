@@ -118,7 +118,10 @@ class Response(io.IOBase):
             return n
         mv = memoryview(buf)
         while n < len(buf):
-            k = self._read_some(mv[n:])
+            try:
+                k = self._read_some(mv[n:])
+            except Fail:
+                return n  # keep what arrived; the next read raises again
             if not k:
                 break
             n += k

@@ -80,6 +80,10 @@ def swap(st):
 
 def finish_swap(st):
     _forward(st)
+    if st.get("fw"):
+        from ota import firmware
+
+        firmware.activate(st["fw"][0])
     st["state"] = "confirm_pending"
     st["boots"] = 0
     st["hook_done"] = False
@@ -99,8 +103,12 @@ def rollback(st, reason):
         st["rb_done"] = True
         save(st)
     _backward(st)
+    if st.get("fw"):
+        from ota import firmware
+
+        firmware.activate(st["fw"][1])
     bad = st["version"]
-    for k in ("put", "new", "del", "hooks", "hook_done", "rb_done", "boots", "version", "prev"):
+    for k in ("put", "new", "del", "hooks", "hook_done", "rb_done", "boots", "version", "prev", "fw"):
         st.pop(k, None)
     st["state"] = "idle"
     st["bad"] = bad
@@ -115,7 +123,11 @@ def confirm():
     if st["state"] != "confirm_pending":
         return False
     v = st["version"]
-    for k in ("put", "new", "del", "hooks", "hook_done", "boots", "prev"):
+    if st.get("fw"):
+        from ota import firmware
+
+        firmware.confirm()
+    for k in ("put", "new", "del", "hooks", "hook_done", "boots", "prev", "fw"):
         st.pop(k, None)
     st["state"] = "idle"
     save(st)

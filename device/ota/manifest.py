@@ -127,6 +127,13 @@ def parse(data):
     b = m.get("bundle")
     if b is not None and (not isinstance(b, dict) or not isinstance(b.get("size"), int) or not _hex(b.get("sha256"), 64)):
         raise Fail("bad_manifest", "bad bundle entry")
+    fw = m.get("firmware")
+    if fw is not None and (
+        not isinstance(fw, dict) or not isinstance(fw.get("size"), int) or not _hex(fw.get("sha256"), 64)
+    ):
+        raise Fail("bad_manifest", "bad firmware entry")
+    if fw is not None:
+        check_path(fw.get("name"))
     return m
 
 

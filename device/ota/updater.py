@@ -164,6 +164,11 @@ def update(reset=True):
             raise Fail("busy", "state is %s: confirm or roll back first" % st["state"])
         m, digest = _manifest(cfg, rel)
         v = m["version"]
+        fw = m.get("firmware")
+        if fw:
+            from ota import firmware
+
+            firmware.check()
         want, dels, files = _plan(m)
         from ota import fetch
 
@@ -184,6 +189,8 @@ def update(reset=True):
         journal.save(st)
         ev("start", version=v, files=len(want), bytes=need, deleted=len(dels))
         _download(cfg, rel, m, want, need)
+        if fw:
+            st["fw"] = firmware.write(rel, fw)
         fsx.rmtree(fsx.PART)
         fsx.write_json(fsx.STAGE + "/version.json", {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date)})
         fsx.write_json(fsx.STAGE + "/" + FILES, files)

@@ -1,0 +1,84 @@
+# Firmware image OTA on ESP32 (esp32.Partition): the image streams into the
+# next OTA partition block by block, is hashed as it goes and read back; the
+# journaled swap makes it the boot partition (activate) together with the
+# app files, and ota.confirm() cancels the bootloader's rollback.
+import hashlib
+import binascii
+from ota.log import Fail, ev
+
+BLOCK = 4096
+
+
+def _partition():
+    try:
+        from esp32 import Partition
+    except ImportError:
+        raise Fail("no_firmware", "this board has no OTA partitions (esp32.Partition)")
+    return Partition
+
+
+def check():
+    _partition()
+
+
+def write(rel, fw):
+    # fw: the manifest's {"name", "size", "sha256"}; returns the labels of
+    # the written partition and of the running one (for a rollback).
+    Partition = _partition()
+    running = Partition(Partition.RUNNING)
+    part = running.get_next_update()
+    if fw["size"] > part.ioctl(4, 0) * BLOCK:
+        raise Fail("no_space", "firmware is larger than the OTA partition")
+    buf = bytearray(BLOCK)
+    mv = memoryview(buf)
+    h = hashlib.sha256()
+    r = rel.client.get(rel.bundle_url(fw), rel.headers(None))
+    try:
+        done = 0
+        block = 0
+        while done < fw["size"]:
+            n = 0
+            while n < BLOCK and done + n < fw["size"]:
+                k = r.readinto(mv[n : min(BLOCK, fw["size"] - done)])
+                if not k:
+                    raise Fail("connection", "firmware cut at %d bytes" % (done + n))
+                n += k
+            h.update(mv[:n])
+            for i in range(n, BLOCK):
+                buf[i] = 0xFF
+            part.writeblocks(block, buf)
+            block += 1
+            done += n
+            if block % 64 == 0 or done == fw["size"]:
+                ev("progress", file=fw["name"], done=done, total=fw["size"])
+    finally:
+        r.close()
+    if binascii.hexlify(h.digest()).decode() != fw["sha256"]:
+        raise Fail("hash_mismatch", "firmware image does not match the manifest")
+    # Read back what the flash holds before booting from it.
+    h = hashlib.sha256()
+    left = fw["size"]
+    for b in range(block):
+        part.readblocks(b, buf)
+        h.update(mv[: min(BLOCK, left)])
+        left -= BLOCK
+    if binascii.hexlify(h.digest()).decode() != fw["sha256"]:
+        raise Fail("hash_mismatch", "firmware partition reads back wrong")
+    ev("verified", firmware=fw["name"])
+    return part.info()[4], running.info()[4]
+
+
+def confirm():
+    # Keeps the running image (cancels the bootloader's automatic rollback).
+    try:
+        from esp32 import Partition
+
+        Partition.mark_app_valid_cancel_rollback()
+    except (ImportError, OSError):
+        pass
+
+
+def activate(label):
+    # The image in partition `label` boots at the next reset.
+    Partition = _partition()
+    Partition(label).set_boot()
