@@ -160,3 +160,38 @@ test('a wrong token is refused with a clear error and nothing changes', T, async
   assert.deepEqual(fx.errorCodes(r.output), ['http_status'], r.output);
   assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
 });
+
+test('developer channel: a truncated Git tree is walked subtree by subtree', T, async () => {
+  const small = await startGitHubMock({ token: TOKEN, private: true, treeLimit: 2 });
+  try {
+    small.addRepo('me', 'app');
+    const files = [
+      { path: 'main.py', content: 'print("walked")\n' },
+      { path: 'lib/a.py', content: 'A = 1\n' },
+      { path: 'lib/deep/b.py', content: 'B = 2\n' },
+      { path: 'docs/x.md', content: '# skipped\n' },
+    ];
+    const sha = small.setBranch('me', 'app', 'dev', files);
+    const fsDir = fx.makeBoard(
+      config({
+        api: small.apiUrl,
+        channel: 'developer',
+        branch: 'dev',
+        paths: ['main.py', 'lib/'],
+        keys: [],
+      }),
+      fx.APP_1_0_0,
+      '1.0.0',
+    );
+    cleanups.push(fsDir);
+    const r = await runBoard({ fsDir, heapKb: 2048, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.equal(version(fsDir), sha);
+    assert.equal(readFileSync(join(fsDir, 'lib/deep/b.py'), 'utf8'), 'B = 2\n');
+    // root, lib and lib/deep one level at a time; docs/ is outside `paths` and never fetched.
+    const levels = small.state.requests.filter((q) => /\/git\/trees\/[0-9a-f]+$/.test(q.path));
+    assert.equal(levels.length, 3, small.state.requests.map((q) => q.path).join(' '));
+  } finally {
+    await small.close();
+  }
+});

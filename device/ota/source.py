@@ -187,10 +187,26 @@ class GitHub(Release):
         return self
 
     def _tree(self, sha):
-        from ota.manifest import check_path
-
+        # One recursive tree; GitHub cuts big ones short (`truncated`), and
+        # then the tree is walked one level at a time, skipping subtrees
+        # outside `paths`.
         prefixes = self.cfg.get("paths") or [""]
         files = []
+        if self._list(sha, "", True, prefixes, files, []):
+            del files[:]
+            self._walk(sha, "", prefixes, files)
+        return {"schema": 1, "version": sha, "files": files}
+
+    def _walk(self, sha, base, prefixes, files):
+        trees = []
+        self._list(sha, base, False, prefixes, files, trees)
+        for sub, path in trees:
+            self._walk(sub, path + "/", prefixes, files)
+
+    def _list(self, sha, base, recursive, prefixes, files, trees):
+        # Lists tree `sha` (paths under `base`) into files/trees; True when truncated.
+        from ota.manifest import check_path
+
         cur = {}
         flags = {}
 
@@ -198,25 +214,39 @@ class GitHub(Release):
             if len(path) == 3 and path[0] == "tree":
                 cur[path[2]] = v
             elif len(path) == 2 and path[0] == "tree" and v is END:
-                p = cur.get("path", "")
-                if cur.get("type") == "blob" and p.split("/")[0] != ".ota":
-                    for pre in prefixes:
-                        if p.startswith(pre):
-                            check_path(p)
-                            files.append({"path": p, "size": cur.get("size", 0), "sha1": cur.get("sha")})
-                            break
+                p = base + cur.get("path", "")
+                if p.split("/")[0] == ".ota":
+                    pass
+                elif cur.get("type") == "blob" and _wanted(p, prefixes):
+                    check_path(p)
+                    files.append({"path": p, "size": cur.get("size", 0), "sha1": cur.get("sha")})
+                elif cur.get("type") == "tree" and _wanted_dir(p + "/", prefixes):
+                    trees.append((cur.get("sha"), p))
                 cur.clear()
             elif path == ["truncated"] and v is True:
                 flags["truncated"] = True
 
-        r = self._api("/git/trees/" + sha + "?recursive=1")
+        r = self._api("/git/trees/" + sha + ("?recursive=1" if recursive else ""))
         try:
             Scanner(r, cb).run()
         finally:
             r.close()
-        if flags.get("truncated"):
-            raise Fail("bad_manifest", "Git tree too large (truncated); narrow `paths`")
-        return {"schema": 1, "version": sha, "files": files}
+        return flags.get("truncated", False)
+
+
+def _wanted(p, prefixes):
+    for pre in prefixes:
+        if p.startswith(pre):
+            return True
+    return False
+
+
+def _wanted_dir(d, prefixes):
+    # A directory matters when a prefix lies inside it or it lies inside a prefix.
+    for pre in prefixes:
+        if pre.startswith(d) or d.startswith(pre):
+            return True
+    return False
 
 
 def _scan_releases(r, beta):
