@@ -143,3 +143,18 @@ test('runBoard follows machine.reset(): boot.py and main.py run again and the re
   assert.equal(r.output, 'main 1\r\nmain 5\r\n'); // PWRON_RESET, then SOFT_RESET as ESP32 reports machine.reset()
   assert.equal(fs.readFileSync(path.join(dir, 'flag'), 'utf8'), '1');
 });
+
+test('sys.stdin reads the UART, as on a board', async () => {
+  const board = await VirtualBoard.start({ fsDir: fsDir() });
+  let out = '';
+  board.on('data', (d: Buffer) => (out += d.toString('latin1')));
+  board.write('\x01');
+  board.write('import sys\nprint(repr(sys.stdin.read(5)))\x04');
+  await new Promise((r) => setTimeout(r, 100));
+  board.write('hel');
+  board.write('lo!');
+  const deadline = Date.now() + 10_000;
+  while (!out.endsWith('\x04>') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(out.endsWith("OK'hello'\r\n\x04\x04>"), JSON.stringify(out));
+  await board.stop();
+});

@@ -64,6 +64,7 @@ export class VirtualBoard extends EventEmitter {
   private pumping = false;
   private booting: Promise<void> = Promise.resolve();
   private running: Running | undefined;
+  private stdinWaiter: ((byte: number) => void) | undefined;
   private isOff = false;
   private cut = false;
   private resetCount = 0;
@@ -137,7 +138,11 @@ export class VirtualBoard extends EventEmitter {
     for (const c of bytes) {
       // The UART interrupt handler turns Ctrl-C into KeyboardInterrupt while code runs.
       if (c === 3 && this.running && !this.repl.pasting) this.interrupt();
-      else this.input.push(c);
+      else if (this.stdinWaiter) {
+        const give = this.stdinWaiter;
+        this.stdinWaiter = undefined;
+        give(c);
+      } else this.input.push(c);
     }
     this.input.push(CHUNK_END);
     void this.pump();
@@ -189,6 +194,7 @@ export class VirtualBoard extends EventEmitter {
     );
     this.cpu = cpu;
     cpu.on('out', (b: Buffer) => this.emitOut(b));
+    cpu.on('stdin', (give: (byte: number) => void) => this.readByte(give));
     cpu.on('stop', (s: Stop) => this.onStop(cpu, s));
     try {
       await cpu.ready;
@@ -254,13 +260,25 @@ export class VirtualBoard extends EventEmitter {
     });
     clearTimeout(this.running?.timer);
     this.running = undefined;
+    this.stdinWaiter = undefined;
     return r;
+  }
+
+  /** Running code reads sys.stdin: hand it the next UART byte, waiting for one if need be. */
+  private readByte(give: (byte: number) => void): void {
+    while (this.head < this.input.length && this.input[this.head] === CHUNK_END) this.head++;
+    if (this.head < this.input.length) {
+      give(this.input[this.head++]);
+      return;
+    }
+    this.stdinWaiter = give;
   }
 
   /** Ctrl-C during a run. Code that never calls the host (a bare loop) cannot see the flag: restart it. */
   private interrupt(): void {
     const running = this.running;
     if (!running || running.timer) return;
+    this.stdinWaiter = undefined;
     this.cpu?.interrupt();
     running.timer = setTimeout(() => {
       if (this.running !== running || this.isOff) return;

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
 import { EventEmitter } from 'node:events';
-import { HostNet } from './hostnet';
+import { HostNet, type Answer } from './hostnet';
 import {
   DATA_BYTES,
   INTERRUPTED,
@@ -136,7 +136,11 @@ export class Cpu extends EventEmitter {
     const seq = ++this.callSeq;
     this.callOpen = true;
     // An answer that comes after Ctrl-C already answered this call is dropped.
-    this.net.handle(call).then(
+    const answered =
+      call.op === 'stdin'
+        ? new Promise<Answer>((resolve) => this.emit('stdin', (byte: number) => resolve({ result: byte })))
+        : this.net.handle(call);
+    answered.then(
       (a) => seq === this.callSeq && this.answer(a),
       () => seq === this.callSeq && this.answer({ result: -5 }),
     );

@@ -55,7 +55,7 @@ export class HostNet {
   private readonly sockets = new Map<number, HostSocket>();
   private next = 1;
 
-  async handle(call: HostCall): Promise<Answer> {
+  async handle(call: Exclude<HostCall, { op: 'stdin' }>): Promise<Answer> {
     switch (call.op) {
       case 'resolve':
         return this.resolve(call.host);

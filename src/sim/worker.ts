@@ -118,6 +118,11 @@ async function loadInterpreter(): Promise<any> {
     heapsize: cfg.heapKb * 1024,
     linebuffer: false,
     stdout: (bytes: Uint8Array) => bytes.forEach(putByte),
+    // sys.stdin reads the UART, as on a board (never the host process's own stdin).
+    stdin: () => {
+      const c = hostCall({ op: 'stdin' });
+      return c >= 0 ? c : null;
+    },
   });
 }
 
