@@ -1,0 +1,121 @@
+// /ota_config.json: schemas/ota_config.schema.json describes what the updater
+// reads (checked with ajv), the board refuses a config it cannot use with
+// `config`, connects Wi-Fi when told to, and updates over HTTPS.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { runBoard } from '../src/sim/board';
+import * as fx from './support/release-fixture';
+
+const T = { timeout: 60_000 };
+const schema = JSON.parse(readFileSync(join(__dirname, '..', 'schemas', 'ota_config.schema.json'), 'utf8'));
+const validate = new Ajv({ strict: true, strictRequired: false, allErrors: true }).compile(schema);
+const cleanups: string[] = [];
+after(() => fx.cleanup(...cleanups));
+
+const GOOD = [
+  { source: 'static', url: 'https://example.com/app' },
+  {
+    source: 'github',
+    repo: 'me/app',
+    api: 'http://127.0.0.1:1',
+    token: 't',
+    channel: 'developer',
+    branch: 'dev',
+    paths: ['lib/'],
+    keys: [{ alg: 'ed25519', id: 'k1', key: 'AAAA' }],
+    allow_downgrade: false,
+    confirm_boots: 2,
+    wifi: { ssid: 'lab', password: 'pw' },
+    timeout: 2,
+    retries: 0,
+  },
+  { source: 'github', repo: 'me/app', channel: 'tag', tag: 'v1.0.0' },
+];
+
+const BAD: [string, unknown][] = [
+  ['static without url', { source: 'static' }],
+  ['github without repo', { source: 'github' }],
+  ['an unknown source', { source: 'ftp', url: 'ftp://x' }],
+  ['channel tag without tag', { source: 'github', repo: 'me/app', channel: 'tag' }],
+  ['an unknown channel', { source: 'github', repo: 'me/app', channel: 'nightly' }],
+  ['keys not a list', { source: 'static', url: 'http://x', keys: { alg: 'hmac-sha256' } }],
+];
+
+test('the schema accepts the configurations the updater reads', () => {
+  for (const c of GOOD) assert.ok(validate(c), JSON.stringify(validate.errors));
+});
+
+for (const [name, c] of BAD) {
+  test(`${name}: the schema rejects it and the board refuses it with config`, T, async () => {
+    assert.equal(validate(c), false);
+    const fsDir = fx.makeBoard(c as Record<string, unknown>, fx.APP_1_0_0, '1.0.0');
+    cleanups.push(fsDir);
+    const r = await runBoard({ fsDir, code: 'import ota\nprint(ota.update())\n' });
+    assert.deepEqual(fx.errorCodes(r.output), ['config'], r.output);
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+  });
+}
+
+test('HTTPS static host (self-signed certificate), with Wi-Fi configured', T, async () => {
+  const dir = fx.tempDir('tls');
+  cleanups.push(dir);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  const rel = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { keep: ['settings.json'] });
+  const host = fx.tempDir('host');
+  cleanups.push(rel.dir, host);
+  fx.publishStatic(host, rel);
+  const plain = await fx.serveFolder(host);
+  // The TLS server forwards each request to the plain folder server.
+  const tls = createServer(
+    { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+    (req, res) => {
+      void fetch(plain.url + (req.url ?? '/'), { headers: { range: String(req.headers.range ?? '') } }).then(
+        async (up) => {
+          res.writeHead(up.status, { 'content-length': up.headers.get('content-length') ?? '0' });
+          res.end(Buffer.from(await up.arrayBuffer()));
+        },
+      );
+    },
+  );
+  await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+  const url = `https://127.0.0.1:${(tls.address() as { port: number }).port}`;
+  const fsDir = fx.makeBoard(
+    { source: 'static', url, wifi: { ssid: 'lab', password: 'pw' }, retries: 0 },
+    fx.APP_1_0_0,
+    '1.0.0',
+  );
+  cleanups.push(fsDir);
+  try {
+    const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
+    assert.ok(plain.requests.some((q) => q.url === '/1.1.0/main.py'));
+  } finally {
+    tls.closeAllConnections();
+    await new Promise<void>((resolve) => tls.close(() => resolve()));
+    await plain.close();
+  }
+});
