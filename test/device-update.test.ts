@@ -172,3 +172,36 @@ test('a bundle that does not match its manifest entry is refused: hash_mismatch'
     await srv.close();
   }
 });
+
+test('ota.rollback() restores the replaced release and runs the rollback hook first', T, async () => {
+  const files = {
+    ...fx.APP_1_1_0,
+    'ota_hooks/rb.py': 'f = open("rb_ran.txt", "w")\nf.write("yes")\nf.close()\n',
+  };
+  const withHook = await fx.makeRelease('1.1.0', files, {
+    delete: ['old.py'],
+    hooks: { post_update: 'ota_hooks/post.py', rollback: 'ota_hooks/rb.py' },
+  });
+  const host = fx.tempDir('host');
+  cleanups.push(withHook.dir, host);
+  fx.publishStatic(host, withHook);
+  const srv = await fx.serveFolder(host);
+  const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
+  cleanups.push(fsDir);
+  try {
+    const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
+    const rb = await runBoard({ fsDir, code: 'import ota\nprint(ota.rollback())\nprint(ota.status())\n' });
+    assert.ok(
+      fx.eventsOf(rb.output).some((e) => e.ev === 'rollback'),
+      rb.output,
+    );
+    assert.deepEqual(fx.hashTree(fsDir, [...fx.NOT_APP, 'rb_ran.txt']), fx.hashFiles(fx.APP_1_0_0));
+    assert.equal(readFileSync(join(fsDir, 'rb_ran.txt'), 'utf8'), 'yes');
+    assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.0.0');
+    assert.match(rb.output, /'state': 'idle'/);
+  } finally {
+    await srv.close();
+  }
+});
