@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { buildManifest, listProjectFiles, serializeManifest } from '../src/core/manifest';
 import { hashFile, gitBlobSha1 } from '../src/core/hash';
 import { OtaError } from '../src/core/errors';
@@ -105,6 +105,21 @@ test('the same tree gives byte-identical manifests, via the API and via the CLI'
     assert.ok(readFileSync(out1).equals(readFileSync(out2)));
     assert.equal(JSON.parse(readFileSync(out1, 'utf8')).created, '2026-01-01T00:00:00Z');
     assert.ok(readFileSync(out1).equals(a));
+    const out3 = join(t.dir, '.ota', 'm3.json');
+    mkdirSync(join(t.dir, '.ota'));
+    const j = ota(
+      ['manifest', t.dir, '--version', '2.0.0', '--out', out3, '--json', '--exclude', 'm?.json'],
+      { env },
+    );
+    assert.equal(j.status, 0, j.stderr);
+    assert.deepEqual(JSON.parse(j.stdout), {
+      out: out3,
+      name: basename(t.dir),
+      version: '2.0.0',
+      files: 3,
+      bytes: 3,
+    });
+    assert.ok(readFileSync(out3).equals(a));
   } finally {
     t.cleanup();
   }
