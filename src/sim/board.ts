@@ -41,6 +41,8 @@ export interface BoardOptions {
 
 /** How long Ctrl-C waits for running code to reach a host call before the interpreter is restarted. */
 const HARD_BREAK_MS = 300;
+/** With Ctrl-C delivered into the interpreter, the restart is only a safety net for code stuck in C. */
+const SAFETY_BREAK_MS = 3000;
 const CHUNK_END = -1;
 /** How long start() waits for main.py to end before handing over a board that runs its application. */
 const APP_WAIT_MS = 1000;
@@ -280,6 +282,8 @@ export class VirtualBoard extends EventEmitter {
     if (!running || running.timer) return;
     this.stdinWaiter = undefined;
     this.cpu?.interrupt();
+    // Without shared memory only host calls see Ctrl-C; a bare loop gets a restarted interpreter.
+    const wait = this.cpu?.interruptsCode ? SAFETY_BREAK_MS : HARD_BREAK_MS;
     running.timer = setTimeout(() => {
       if (this.running !== running || this.isOff) return;
       running.broken = true;
@@ -289,7 +293,7 @@ export class VirtualBoard extends EventEmitter {
       this.booting = this.newCpu(this.lastCause).then(() => {
         running.abort({ kind: 'exception', text: KEYBOARD_INTERRUPT });
       });
-    }, HARD_BREAK_MS);
+    }, wait);
   }
 
   private async pump(): Promise<void> {

@@ -42,6 +42,7 @@ export class Cpu extends EventEmitter {
   private readonly pending = new Map<number, (r: ExecResult) => void>();
   private callOpen = false;
   private callSeq = 0;
+  private kbd: { words: Int32Array; writes: [number, number, number][] } | undefined;
   private stopped: Stop | undefined;
   readonly ready: Promise<void>;
 
@@ -79,8 +80,17 @@ export class Cpu extends EventEmitter {
     return this.pending.size > 0;
   }
 
-  /** Ctrl-C: raise KeyboardInterrupt at the interpreter's next host call (sleep, socket, ...). */
+  /** True when Ctrl-C reaches code that never leaves the interpreter (a bare loop), as on a board. */
+  get interruptsCode(): boolean {
+    return this.kbd !== undefined;
+  }
+
+  /**
+   * Ctrl-C: KeyboardInterrupt at the interpreter's next check (the interpreter's own pending-exception
+   * state, written in its shared memory), or right away from a host call it is blocked in.
+   */
   interrupt(): void {
+    if (this.kbd) for (const [i, value] of this.kbd.writes) Atomics.store(this.kbd.words, i, value);
     Atomics.store(this.control, Slot.Interrupt, 1);
     Atomics.notify(this.control, Slot.Wake);
     if (this.callOpen) this.answer({ result: INTERRUPTED });
@@ -105,6 +115,8 @@ export class Cpu extends EventEmitter {
     if (this.stopped) return;
     switch (msg.t) {
       case 'ready':
+        if (msg.interrupt)
+          this.kbd = { words: new Int32Array(msg.interrupt.memory), writes: msg.interrupt.writes };
         this.emit('ready');
         break;
       case 'out':

@@ -49,7 +49,8 @@ export type HostCall =
   | { op: 'resolve'; host: string };
 
 export type FromWorker =
-  | { t: 'ready' }
+  /** interrupt: the interpreter's shared memory and the (word, value, idle value) writes that raise Ctrl-C. */
+  | { t: 'ready'; interrupt?: { memory: SharedArrayBuffer; writes: [number, number, number][] } }
   | { t: 'out'; bytes: Uint8Array }
   /** kind: ok, exception (text is the traceback), exit (SystemExit: the REPL soft-reboots). */
   | { t: 'done'; id: number; kind: 'ok' | 'exception' | 'exit'; text: string }

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { Flash, FLASH_ROOT } from './flash';
 import { boardModules } from './pymods';
 import { translateErrnos } from './errno';
+import { shareMemory } from './sharedmem';
 import {
   DATA_BYTES,
   INTERRUPTED,
@@ -58,7 +59,9 @@ function halt(): never {
 }
 
 function interrupted(): boolean {
-  return Atomics.exchange(control, Slot.Interrupt, 0) === 1;
+  if (Atomics.exchange(control, Slot.Interrupt, 0) !== 1) return false;
+  clearInterrupt();
+  return true;
 }
 
 function hostCall(call: HostCall, transfer: ArrayBuffer[] = []): number {
@@ -69,7 +72,42 @@ function hostCall(call: HostCall, transfer: ArrayBuffer[] = []): number {
   return Atomics.load(control, Slot.CallResult);
 }
 
-let memory: { buffer: ArrayBuffer } | undefined;
+let memory: { buffer: ArrayBuffer | SharedArrayBuffer } | undefined;
+/** 1 GB: the most the shared memory may grow to (the heap limit stops it far earlier). */
+const MAX_PAGES = 16384;
+
+/**
+ * The words mp_sched_keyboard_interrupt() writes (word index, value, value when nothing is pending),
+ * found by watching it once at boot. The main thread replays them on Ctrl-C, as the UART interrupt does.
+ */
+let kbdWrites: [number, number, number][] = [];
+
+function findInterruptWrites(mp: any): void {
+  if (!(memory?.buffer instanceof SharedArrayBuffer)) return;
+  // Raise one KeyboardInterrupt first, so its traceback field is set and shows up among the writes.
+  mp.registerJsModule('_board_kbd', { interrupt: () => mp._module._mp_sched_keyboard_interrupt() });
+  mp.runPython(
+    "import sys\ntry:\n    sys.modules.pop('_board_kbd').interrupt()\n    while True:\n        pass\nexcept KeyboardInterrupt:\n    pass\ndel sys",
+  );
+  const before = new Int32Array(memory.buffer.slice(0));
+  mp._module._mp_sched_keyboard_interrupt();
+  const now = new Int32Array(memory.buffer);
+  const writes: [number, number, number][] = [];
+  for (let i = 0; i < before.length && writes.length <= 8; i++) {
+    if (before[i] !== now[i]) writes.push([i, now[i], before[i]]);
+  }
+  for (const [i, , idle] of writes) now[i] = idle;
+  // Non-zero first: the exception pointer must be in place before the "pending" flag is seen.
+  if (writes.length >= 2 && writes.length <= 8)
+    kbdWrites = writes.sort((a, b) => Number(b[1] !== 0) - Number(a[1] !== 0));
+}
+
+/** Drops a Ctrl-C the interpreter has not acted on yet (between runs, or one already raised by a host call). */
+function clearInterrupt(): void {
+  if (kbdWrites.length === 0) return;
+  const now = new Int32Array(memory!.buffer);
+  for (const [i, , idle] of kbdWrites) Atomics.store(now, i, idle);
+}
 /** Once set, the WebAssembly memory cannot grow: the heap limit is in force. */
 let memoryFixed = false;
 let capturedErr = '';
@@ -105,6 +143,11 @@ async function loadInterpreter(): Promise<any> {
       translateErrnos(imports);
       const resize = imports.env.emscripten_resize_heap as (n: number) => number;
       imports.env.emscripten_resize_heap = (n: number) => (memoryFixed ? 0 : resize(n));
+      const shared = shareMemory(new Uint8Array(binary as ArrayBuffer), MAX_PAGES);
+      if (shared) {
+        imports.env.memory = shared.memory;
+        binary = shared.wasm;
+      }
     }
     const result = await instantiate(binary, imports);
     const exports = (result.instance ?? result).exports;
@@ -227,6 +270,7 @@ function exec(run: (kind: number) => number, id: number, code: string, mode: Exe
   let kind: 'ok' | 'exception' | 'exit' = 'ok';
   let text = '';
   capturedErr = '';
+  clearInterrupt();
   if (Buffer.byteLength(code) > glueBytes - 16 * 1024) {
     // The board could not hold this source: refuse it before the interpreter's C heap runs dry.
     kind = 'exception';
@@ -236,6 +280,7 @@ function exec(run: (kind: number) => number, id: number, code: string, mode: Exe
       pendingName = mode === 'script' ? code : '<stdin>';
       pendingSource = mode === 'script' ? '' : code;
       const r = run(mode === 'file' ? 0 : mode === 'single' ? 1 : 2);
+      clearInterrupt();
       pendingSource = '';
       if (r === 1) {
         kind = 'exception';
@@ -267,12 +312,18 @@ async function main(): Promise<void> {
   flash.install();
   mp.registerJsModule('_board', bridge());
   installModules(mp);
+  findInterruptWrites(mp);
   const run = mp.pyimport('_board_exec').run;
   fixHeap(mp);
   port.on('message', (msg: ToWorker) => {
     if (msg.t === 'exec') exec(run, msg.id, msg.code, msg.mode);
   });
-  post({ t: 'ready' });
+  post({
+    t: 'ready',
+    interrupt: kbdWrites.length
+      ? { memory: memory!.buffer as unknown as SharedArrayBuffer, writes: kbdWrites }
+      : undefined,
+  });
 }
 
 main().catch((e: unknown) => {
