@@ -55,12 +55,12 @@ function version(fsDir: string): string {
   return JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version;
 }
 
-async function updateTwice(cfg: Record<string, unknown>): Promise<string> {
+async function updateTwice(cfg: Record<string, unknown>, sha1 = true): Promise<string> {
   const fsDir = fx.makeBoard(config(cfg), fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
   // Scanning GitHub's JSON allocates a string per value; the WebAssembly port frees garbage only
   // between top-level runs, so the board's heap must hold all of one run's allocations.
-  const r = await runBoard({ fsDir, heapKb: 2048, code: 'import ota\nota.update()\n' });
+  const r = await runBoard({ fsDir, heapKb: 2048, sha1, code: 'import ota\nota.update()\n' });
   assert.deepEqual(fx.errorCodes(r.output), [], r.output);
   // The second check: one API request and no download. The release's ETag changed with the
   // download counts, so this answer is a 200; the third check is a 304.
@@ -122,27 +122,30 @@ test('tag channel: the pinned tag', T, async () => {
   assert.equal(version(fsDir), '1.1.0');
 });
 
-test('developer channel: tip of a branch from the Git tree, limited to paths', T, async () => {
-  const sha = gh.setBranch('me', 'app', 'dev', [
-    { path: 'main.py', content: 'print("dev")\n' },
-    { path: 'lib/util.py', content: fx.APP_1_0_0['lib/util.py'] },
-    { path: 'lib/extra.py', content: 'Y = 1\n' },
-    { path: 'docs/readme.md', content: '# not for the board\n' },
-  ]);
-  const fsDir = await updateTwice({
-    channel: 'developer',
-    branch: 'dev',
-    paths: ['main.py', 'lib/'],
-    keys: [],
-  });
-  assert.equal(version(fsDir), sha);
-  assert.equal(readFileSync(join(fsDir, 'main.py'), 'utf8'), 'print("dev")\n');
-  assert.equal(readFileSync(join(fsDir, 'lib/extra.py'), 'utf8'), 'Y = 1\n');
-  assert.deepEqual(
-    fx.listTree(fsDir, fx.NOT_APP).filter((p) => p.startsWith('docs')),
-    [],
-  );
-});
+test(
+  'developer channel: tip of a branch from the Git tree, limited to paths, pure-Python SHA-1',
+  T,
+  async () => {
+    const sha = gh.setBranch('me', 'app', 'dev', [
+      { path: 'main.py', content: 'print("dev")\n' },
+      { path: 'lib/util.py', content: fx.APP_1_0_0['lib/util.py'] },
+      { path: 'lib/extra.py', content: 'Y = 1\n' },
+      { path: 'docs/readme.md', content: '# not for the board\n' },
+    ]);
+    // No hashlib.sha1: the Git tree gives SHA-1s only, so the pure-Python SHA-1 checks every file.
+    const fsDir = await updateTwice(
+      { channel: 'developer', branch: 'dev', paths: ['main.py', 'lib/'], keys: [] },
+      false,
+    );
+    assert.equal(version(fsDir), sha);
+    assert.equal(readFileSync(join(fsDir, 'main.py'), 'utf8'), 'print("dev")\n');
+    assert.equal(readFileSync(join(fsDir, 'lib/extra.py'), 'utf8'), 'Y = 1\n');
+    assert.deepEqual(
+      fx.listTree(fsDir, fx.NOT_APP).filter((p) => p.startsWith('docs')),
+      [],
+    );
+  },
+);
 
 test('developer channel with keys configured is refused: no_signature', T, async () => {
   gh.setBranch('me', 'app', 'dev2', [{ path: 'main.py', content: 'print("x")\n' }]);

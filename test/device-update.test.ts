@@ -89,12 +89,12 @@ for (const alg of ['hmac-sha256', 'rsa-sha256', 'ed25519'] as fx.Alg[]) {
   });
 }
 
-test('unsigned release without configured keys, no hashlib.sha1 (pure-Python SHA-1)', T, async () => {
+test('unsigned release without configured keys, no hashlib.sha1: files checked by SHA-256', T, async () => {
   const { srv } = await staticHost();
   const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
   try {
-    const r = await runBoard({ fsDir, sha1: false, heapKb: 4096, code: 'import ota\nota.update()\n' });
+    const r = await runBoard({ fsDir, sha1: false, code: 'import ota\nota.update()\n' });
     assert.equal(r.error, undefined, r.output);
     assert.deepEqual(fx.errorCodes(r.output), []);
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), expected110());

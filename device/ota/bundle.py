@@ -67,7 +67,7 @@ def fetch(rel, b, want):
             left = (size + 511) & ~511
             if f is not None and f["size"] != size:
                 raise Fail("hash_mismatch", "bundle entry %s has the wrong size" % name[:60])
-            h = Hashers(size) if f else None
+            h = Hashers(f) if f else None
             out = None
             if f:
                 fsx.makedirs(part_name(f))

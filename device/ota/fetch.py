@@ -16,17 +16,23 @@ def _hex(h):
 
 
 class Hashers:
-    def __init__(self, size):
-        self.s1 = sha1.blob(size)
-        self.s256 = hashlib.sha256() if size is not None else None
+    # Git-blob SHA-1 and SHA-256 of a file's bytes. Without hashlib.sha1 a
+    # file the manifest gives a SHA-256 for is checked by SHA-256 alone (the
+    # pure-Python SHA-1 allocates a big integer per operation on 32-bit
+    # ports); manifestless files (developer channel) need the SHA-1.
+    def __init__(self, f):
+        has256 = bool(f.get("sha256"))
+        self.s1 = sha1.blob(f["size"]) if sha1.native or not has256 else None
+        self.s256 = hashlib.sha256() if has256 else None
 
     def update(self, b):
-        self.s1.update(b)
+        if self.s1:
+            self.s1.update(b)
         if self.s256:
             self.s256.update(b)
 
     def check(self, f):
-        if _hex(self.s1) != f["sha1"] or (self.s256 and f.get("sha256") and _hex(self.s256) != f["sha256"]):
+        if (self.s1 and _hex(self.s1) != f["sha1"]) or (self.s256 and _hex(self.s256) != f["sha256"]):
             raise Fail("hash_mismatch", "content of %s does not match the manifest" % f["path"][:60])
 
 
@@ -54,7 +60,7 @@ def fetch(src, f, buf):
     if have > size:
         fsx.remove(name)
         have = 0
-    h = Hashers(size)
+    h = Hashers(f)
     if have:
         _rehash(name, h, buf)
     if have < size or size == 0:
@@ -64,7 +70,7 @@ def fetch(src, f, buf):
             if r.status == 200 and have:
                 # The server ignored Range: start over.
                 have = 0
-                h = Hashers(size)
+                h = Hashers(f)
             body = r
             if r.header("content-encoding") == "gzip":
                 import deflate

@@ -75,6 +75,9 @@ class Sha1:
         return struct.pack(">IIIII", *self._h)
 
 
+native = _native is not None
+
+
 def new():
     return _native() if _native else Sha1()
 

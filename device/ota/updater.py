@@ -105,9 +105,7 @@ def _plan(m):
         files[p] = f["sha1"]
         if fsx.size(p) == f["size"]:
             c = cache.get(p)
-            if c is None:
-                c = _blob_sha1(p, f["size"])
-            if c == f["sha1"]:
+            if c == f["sha1"] or (c is None and _same(p, f)):
                 continue
         want.append(f)
     dels = []
@@ -117,19 +115,24 @@ def _plan(m):
     return want, dels, files
 
 
-def _blob_sha1(p, size):
-    from ota import sha1
+def _same(p, f):
+    # Whether the board's file p already holds f's bytes (no cache entry).
+    from ota import fetch
 
-    h = sha1.blob(size)
+    h = fetch.Hashers(f)
     buf = bytearray(512)
     mv = memoryview(buf)
-    with open(fsx.p(p), "rb") as f:
+    with open(fsx.p(p), "rb") as src:
         while True:
-            n = f.readinto(buf)
+            n = src.readinto(buf)
             if not n:
                 break
-            h.update(mv[:n])
-    return binascii.hexlify(h.digest()).decode()
+            h.update(buf if n == 512 else mv[:n])
+    try:
+        h.check(f)
+        return True
+    except Fail:
+        return False
 
 
 def _manifest(cfg, rel):
