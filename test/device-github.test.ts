@@ -198,3 +198,20 @@ test('developer channel: a truncated Git tree is walked subtree by subtree', T, 
     await small.close();
   }
 });
+
+test(
+  'GitHub rate limit used up (403, x-ratelimit-remaining 0): rate_limited, nothing changes',
+  T,
+  async () => {
+    gh.setRateLimit(0);
+    try {
+      const fsDir = fx.makeBoard(config({ channel: 'stable' }), fx.APP_1_0_0, '1.0.0');
+      cleanups.push(fsDir);
+      const r = await runBoard({ fsDir, heapKb: 2048, code: 'import ota\nota.update()\n' });
+      assert.deepEqual(fx.errorCodes(r.output), ['rate_limited'], r.output);
+      assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+    } finally {
+      gh.setRateLimit(5000);
+    }
+  },
+);

@@ -15,6 +15,7 @@ _KEEP = (
     b"date",
     b"content-range",
     b"content-encoding",
+    b"x-ratelimit-remaining",
 )
 
 
@@ -269,6 +270,8 @@ class Client:
             r.close()
             if r.status == 404:
                 raise Fail("http_404", "not found: " + url[-60:])
+            if r.status == 403 and r.header("x-ratelimit-remaining") == "0":
+                raise Fail("rate_limited", "API rate limit used up (HTTP 403)")
             if r.status == 429 or (r.status == 403 and r.header("retry-after")):
                 ra = r.header("retry-after")
                 delay = int(ra) if ra and ra.isdigit() else wait
