@@ -155,3 +155,26 @@ test(
     await board.stop();
   },
 );
+
+test(
+  'gc.collect() reclaims garbage in the middle of a run, and live objects survive it',
+  { timeout: 20_000 },
+  async () => {
+    const r = await runBoard({
+      fsDir: fs.mkdtempSync(path.join(os.tmpdir(), 'sim-heap-')),
+      heapKb: 64,
+      boot: false,
+      code: [
+        'import gc',
+        'keep = [bytes([i]) * 100 for i in range(50)]',
+        'for i in range(2000):',
+        '    junk = bytearray(1000)',
+        '    if i % 20 == 0:',
+        '        gc.collect()',
+        'print(all(keep[i] == bytes([i]) * 100 for i in range(50)), gc.mem_free() > 32 * 1024)',
+      ].join('\n'),
+    });
+    assert.equal(r.error, undefined);
+    assert.equal(r.output, 'True True\r\n');
+  },
+);

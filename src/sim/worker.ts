@@ -102,6 +102,56 @@ function findInterruptWrites(mp: any): void {
     kbdWrites = writes.sort((a, b) => Number(b[1] !== 0) - Number(a[1] !== 0));
 }
 
+/**
+ * Where the wasm build keeps its count of calls in progress from JavaScript (external_call_depth). It
+ * collects garbage only when that count returns to 0, i.e. never while Python code runs. Found at boot
+ * as the one word that reads 0, 1 and 2 at nesting depths 0, 1 and 2.
+ */
+let depthWord = -1;
+
+function findCallDepth(mp: any): void {
+  if (!(memory?.buffer instanceof SharedArrayBuffer)) return;
+  const copy = (): Int32Array => new Int32Array(memory!.buffer.slice(0));
+  const top = copy();
+  let one: Int32Array | undefined;
+  let two: Int32Array | undefined;
+  mp.registerJsModule('_board_depth', {
+    one: () => {
+      one = copy();
+      mp.runPython("__import__('_board_depth').two()");
+    },
+    two: () => {
+      two = copy();
+    },
+  });
+  mp.runPython("import sys\nsys.modules['_board_depth'].one()\nsys.modules.pop('_board_depth')\ndel sys");
+  if (!one || !two) return;
+  const found: number[] = [];
+  const n = Math.min(top.length, one.length, two.length);
+  for (let i = 0; i < n && found.length < 2; i++) {
+    if (top[i] === 0 && one[i] === 1 && two[i] === 2) found.push(i);
+  }
+  if (found.length === 1) depthWord = found[0];
+}
+
+/**
+ * gc.collect() from Python: a real collection now, as on a board. The count of calls in progress is set
+ * to 0 for a nested empty run, whose end then collects, tracing the interpreter's roots and the Python
+ * stack (every running frame). C code between here and Python holds no objects of its own when
+ * gc.collect() is called from Python code, which is the case this serves.
+ */
+function collectGarbage(mp: any): void {
+  if (depthWord < 0) return;
+  const words = new Int32Array(memory!.buffer);
+  const depth = words[depthWord];
+  words[depthWord] = 0;
+  try {
+    mp.runPython('');
+  } finally {
+    words[depthWord] = depth;
+  }
+}
+
 /** Drops a Ctrl-C the interpreter has not acted on yet (between runs, or one already raised by a host call). */
 function clearInterrupt(): void {
   if (kbdWrites.length === 0) return;
@@ -169,7 +219,7 @@ async function loadInterpreter(): Promise<any> {
   });
 }
 
-function bridge(): Record<string, unknown> {
+function bridge(mp: any): Record<string, unknown> {
   const hashes = new Map<number, Hash>();
   let nextHash = 1;
   return {
@@ -189,6 +239,7 @@ function bridge(): Record<string, unknown> {
       halt();
     },
     reset_cause: () => cfg.resetCause,
+    collect: () => collectGarbage(mp),
     source: () => [pendingName, pendingSource],
     err(on: boolean): void {
       errText = on ? [] : errText;
@@ -310,9 +361,10 @@ async function main(): Promise<void> {
     },
   });
   flash.install();
-  mp.registerJsModule('_board', bridge());
+  mp.registerJsModule('_board', bridge(mp));
   installModules(mp);
   findInterruptWrites(mp);
+  findCallDepth(mp);
   const run = mp.pyimport('_board_exec').run;
   fixHeap(mp);
   port.on('message', (msg: ToWorker) => {
