@@ -10,7 +10,7 @@
  *   await cs.close();
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -44,6 +44,40 @@ export function packageVsix(outDir: string): string {
   );
   if (r.status !== 0) throw new Error(`vsce package failed:\n${r.stdout}\n${r.stderr}`);
   return out;
+}
+
+/** Every process below `pid` (Linux /proc), so none outlives the server: the extension host starts its own group. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+function killFamily(pid: number): void {
+  for (const p of [pid, ...descendants(pid)].reverse()) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 function freePort(): Promise<number> {
@@ -147,8 +181,7 @@ export async function startCodeServer(opts: {
       extensions,
       opts.folder,
     ],
-    // Its own process group, so closing it also ends its extension host and pty host.
-    { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
@@ -162,7 +195,7 @@ export async function startCodeServer(opts: {
       // not listening yet
     }
     if (Date.now() > deadline) {
-      process.kill(-child.pid!, 'SIGKILL');
+      killFamily(child.pid!);
       throw new Error(`code-server did not answer /healthz within 60 s:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -172,23 +205,12 @@ export async function startCodeServer(opts: {
     port,
     extensionDir,
     log: () => output,
-    close: () =>
-      new Promise<void>((res) => {
-        if (child.exitCode !== null) return res();
-        const kill = (sig: NodeJS.Signals) => {
-          try {
-            process.kill(-child.pid!, sig);
-          } catch {
-            // already gone
-          }
-        };
-        const timer = setTimeout(() => kill('SIGKILL'), 5000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          kill('SIGKILL'); // whatever of the group outlived the server
-          res();
-        });
-        kill('SIGTERM');
-      }),
+    async close() {
+      killFamily(child.pid!);
+      if (child.exitCode === null && child.signalCode === null)
+        await new Promise((r) => child.once('exit', r));
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+    },
   };
 }

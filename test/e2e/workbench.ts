@@ -73,12 +73,18 @@ export async function openWorkbench(url: string, root: string): Promise<Workbenc
         await tests.goto(
           `${url}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`,
         );
-        return await Promise.race([
-          exit,
-          new Promise<number>((_, rej) =>
-            setTimeout(() => rej(new Error('the extension-host suite did not finish in 120 s')), 120_000),
-          ),
-        ]);
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<number>((_, rej) => {
+          timer = setTimeout(
+            () => rej(new Error('the extension-host suite did not finish in 120 s')),
+            120_000,
+          );
+        });
+        try {
+          return await Promise.race([exit, timeout]);
+        } finally {
+          clearTimeout(timer);
+        }
       } finally {
         await tests.close().catch(() => undefined);
       }
