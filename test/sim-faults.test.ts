@@ -171,6 +171,8 @@ test(
         '    junk = bytearray(1000)',
         '    if i % 20 == 0:',
         '        gc.collect()',
+        'junk = None',
+        'gc.collect()',
         'print(all(keep[i] == bytes([i]) * 100 for i in range(50)), gc.mem_free() > 32 * 1024)',
       ].join('\n'),
     });
