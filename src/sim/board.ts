@@ -5,14 +5,18 @@
  *   interface BoardOptions { fsDir; flashKb?=2048; heapKb?=192; cutAfterMutations?; sha1?=true }
  *   class VirtualBoard extends EventEmitter {
  *     static start(opts: BoardOptions): Promise<VirtualBoard>  // power on: boot.py, main.py, then the REPL
+ *                                                              // (resolves after 1 s if main.py keeps running)
  *     write(data: Uint8Array | string): void                   // bytes into the board's UART
  *     on('data', (chunk: Buffer) => void)                      // bytes out of the UART
  *     on('reset' | 'poweroff', () => void)
- *     readonly mutations: number; readonly poweredOff: boolean; readonly resets: number
+ *     readonly mutations: number; readonly poweredOff: boolean; readonly powerCut: boolean
+ *     readonly resets: number; readonly overrun: number       // bytes lost beyond the raw-paste window
+ *     settled(): Promise<void>                                 // boot, reboots and queued input all done
  *     stop(): Promise<void>
  *   }
- *   runBoard(opts & { code?, boot?=true, timeoutMs? }): Promise<{ output, mutations, powerCut, resets, error? }>
- *   exposeOnPty(board, linkPath?) in ./pty
+ *   runBoard(opts & { code?, boot?=true, timeoutMs?=30000 })
+ *     : Promise<{ output, mutations, powerCut, resets, error? }>  // rejects with OtaError 'sim-timeout'
+ *   exposeOnPty(board, linkPath?): Promise<{ path, close() }>  (./pty, also re-exported here)
  *
  * The board's root filesystem "/" is the host folder fsDir, kept in step with every write. A power cut
  * (cutAfterMutations) stops the board right after that many filesystem mutations, leaving fsDir exactly
