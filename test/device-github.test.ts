@@ -58,8 +58,8 @@ function version(fsDir: string): string {
 async function updateTwice(cfg: Record<string, unknown>, sha1 = true): Promise<string> {
   const fsDir = fx.makeBoard(config(cfg), fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
-  // Scanning GitHub's JSON allocates a string per value; the WebAssembly port frees garbage only
-  // between top-level runs, so the board's heap must hold all of one run's allocations.
+  // Scanning GitHub's JSON allocates a string per value, and the virtual board collects garbage
+  // only on gc.collect(), never when an allocation fails: its heap must hold those strings.
   const r = await runBoard({ fsDir, heapKb: 2048, sha1, code: 'import ota\nota.update()\n' });
   assert.deepEqual(fx.errorCodes(r.output), [], r.output);
   // The second check: one API request and no download. The release's ETag changed with the

@@ -15,7 +15,7 @@ after(() => fx.cleanup(...cleanups));
 async function board(code: string): Promise<string> {
   const fsDir = fx.makeBoard({ source: 'static', url: 'http://127.0.0.1:9' }, {}, undefined);
   cleanups.push(fsDir);
-  // Big-integer hashing allocates megabytes; the wasm port frees garbage only between runs.
+  // Big-integer hashing allocates megabytes; the virtual board collects garbage only on gc.collect().
   const r = await runBoard({ fsDir, boot: false, sha1: false, heapKb: 8192, code });
   assert.equal(r.error, undefined, r.output);
   return r.output.replace(/\r/g, '');

@@ -9,8 +9,8 @@ import { runBoard } from '../src/sim/board';
 import * as fx from './support/release-fixture';
 
 const T = { timeout: 60_000 };
-// The WebAssembly port frees garbage only between top-level runs, so a board's heap must hold all
-// that one run allocates: big-integer signature math and pure-Python SHA-1 allocate megabytes.
+// The virtual board collects garbage only on gc.collect(), never when an allocation fails, so its
+// heap must hold what big-integer signature math allocates between collections (megabytes).
 const HEAP_KB: Record<fx.Alg, number> = { 'hmac-sha256': 192, 'rsa-sha256': 192, ed25519: 8192 };
 const keys = fx.makeKeys();
 let rel: fx.Release;
@@ -140,7 +140,7 @@ test('a fresh board takes the whole release from the bundle (.tar.gz) when that 
   const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, {}, undefined);
   cleanups.push(fsDir);
   try {
-    // The gzip window (32 KB) and the run's garbage must fit: the wasm port frees nothing mid-run.
+    // The gzip window (32 KB) and the garbage between collections must fit (see HEAP_KB).
     const r = await runBoard({ fsDir, heapKb: 1024, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_1_0));
