@@ -63,6 +63,34 @@ const checks: [string, () => Promise<void>][] = [
     },
   ],
   [
+    'refuses a version that is not semver, with its code',
+    async () => {
+      await vscode.commands.executeCommand('ota.publishRelease', { version: 'one-point-oh' });
+      const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+      assert.match(
+        api.controller.output.lines().at(-1) ?? '',
+        /ota\.publishRelease: .*one-point-oh.*\[bad-version\]/,
+      );
+    },
+  ],
+  [
+    'generates manifest.json for the project through the core',
+    async () => {
+      const uri = (await vscode.commands.executeCommand('ota.generateManifest', '9.9.9')) as
+        vscode.Uri | undefined;
+      if (!vscode.workspace.workspaceFolders?.length) return assert.equal(uri, undefined); // no project open
+      assert.ok(uri, 'a manifest was written');
+      const manifest = JSON.parse(Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8')) as {
+        schema: number;
+        version: string;
+        files: { path: string; sha1: string }[];
+      };
+      assert.equal(manifest.schema, 1);
+      assert.equal(manifest.version, '9.9.9');
+      assert.ok(manifest.files.length > 0 && manifest.files.every((f) => /^[0-9a-f]{40}$/.test(f.sha1)));
+    },
+  ],
+  [
     'masks tokens in the output channel',
     async () => {
       const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
