@@ -94,7 +94,9 @@ function findInterruptWrites(mp: any): void {
   const now = new Int32Array(memory.buffer);
   const writes: [number, number, number][] = [];
   for (let i = 0; i < before.length && writes.length <= 8; i++) {
-    if (before[i] !== now[i]) writes.push([i, now[i], before[i]]);
+    // A pointer the call clears (the traceback) stays cleared; flags and the exception slot go back.
+    if (before[i] !== now[i])
+      writes.push([i, now[i], now[i] === 0 && Math.abs(before[i]) > 255 ? 0 : before[i]]);
   }
   for (const [i, , idle] of writes) now[i] = idle;
   // Non-zero first: the exception pointer must be in place before the "pending" flag is seen.
