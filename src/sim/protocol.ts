@@ -59,5 +59,5 @@ export type FromWorker =
   | { t: 'call'; call: HostCall }
   | { t: 'fatal'; message: string };
 
-/** machine.reset_cause() values as on ESP32 ports. */
-export const ResetCause = { PowerOn: 1, Hard: 2, Soft: 5 } as const;
+/** machine.reset_cause() values as on ESP32 ports, where machine.reset() reports SOFT_RESET. */
+export const ResetCause = { PowerOn: 1, Soft: 5 } as const;
