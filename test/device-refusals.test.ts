@@ -3,7 +3,7 @@
 // violations, and hostile or broken HTTP servers.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBoard } from '../src/sim/board';
 import type { Manifest } from '../src/core/manifest-types';
@@ -245,4 +245,41 @@ test('a 500 answered once is retried and the update completes', T, async () => {
   const { codes, fsDir, output } = await attempt({ config: { retries: 2 }, intercept: once });
   assert.deepEqual(codes, [], output);
   assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
+});
+
+test('redirected requests and chunked bodies are followed and read', T, async () => {
+  let host = '';
+  const detour: fx.Intercept = (req, res, rec) => {
+    const url = req.url ?? '/';
+    if (url.startsWith('/1.1.0/')) {
+      rec.status = 302;
+      res.writeHead(302, { location: `/moved${url}`, 'content-length': '0' });
+      res.end();
+      return true;
+    }
+    const file = join(host, url.slice('/moved'.length));
+    if (!url.startsWith('/moved/') || !existsSync(file)) return false;
+    // Chunked transfer encoding, in uneven pieces.
+    const body = readFileSync(file);
+    rec.status = 200;
+    rec.bytes = body.length;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' });
+    for (let i = 0; i < body.length; i += 333) res.write(body.subarray(i, i + 333));
+    res.end();
+    return true;
+  };
+  host = fx.tempDir('host');
+  cleanups.push(host);
+  fx.publishStatic(host, rel);
+  const srv = await fx.serveFolder(host, detour);
+  const fsDir = fx.makeBoard({ source: 'static', url: srv.url, retries: 0 }, fx.APP_1_0_0, '1.0.0');
+  cleanups.push(fsDir);
+  try {
+    const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
+    assert.ok(srv.requests.some((q) => q.url === '/moved/1.1.0/lib/new.py'));
+  } finally {
+    await srv.close();
+  }
 });
