@@ -27,6 +27,8 @@ export class Controller implements vscode.Disposable {
   readonly releases = new ReleasesTree();
   readonly status: UpdateStatus;
   private readonly disposables: vscode.Disposable[] = [];
+  /** The project's version (highest v* tag), compared with releases when no board is connected. */
+  private workspaceVersion: string | undefined;
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.auth = new GitHubAuth(context.secrets, this.redactor);
@@ -94,13 +96,17 @@ export class Controller implements vscode.Disposable {
       this.output.error(err instanceof Error ? err.message : String(err));
       throw err;
     }
+    if (this.boards.ports().length === 0) {
+      const root = workspaceRoot();
+      this.workspaceVersion = root ? await loadHeavy().workspaceVersion(this.projectDir()) : undefined;
+    }
     this.showStatus();
   }
 
   showStatus(): void {
     const { channel } = readSettings();
     const port = this.boards.selected ?? this.boards.ports()[0];
-    const current = port ? this.boards.info(port).appVersion : undefined;
+    const current = port ? this.boards.info(port).appVersion : this.workspaceVersion;
     this.status.show(
       latestOf(this.releases.all(), channel),
       current,

@@ -11,3 +11,4 @@ export { boardProbe } from './board-probe';
 export { loadReleases } from './release-source';
 export { openBoard } from '../core/serial/board';
 export { watchConsole } from '../core/serial/console';
+export { workspaceVersion } from './workspace-version';
