@@ -41,6 +41,7 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
   let gh: GitHubMock;
   let cs: CodeServer | undefined;
   let wb: Workbench;
+  let tipSha: string;
 
   before(async () => {
     assert.deepEqual(missing, [], `the end-to-end test needs: ${missing.join(', ')}`);
@@ -51,6 +52,10 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
     writeFileSync(join(folder, 'app/main.py'), 'print("weather station 1.0.0")\n');
     gh = await startGitHubMock({ token: TOKEN });
     gh.addRepo('lab', 'weather-station');
+    const tip = gh.setBranch('lab', 'weather-station', 'main', [
+      { path: 'main.py', content: 'print("tip")\n' },
+    ]);
+    tipSha = String(tip).slice(0, 7);
     writeFileSync(
       join(folder, '.vscode/settings.json'),
       JSON.stringify({
@@ -112,6 +117,7 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
     await wb.command('OTA: Publish Release');
     await wb.input('Version to publish', '1.0.0');
     await wb.treeItem(/^stable 1\.0\.0/, 60_000);
+    await wb.treeItem(new RegExp(`^developer main@${tipSha}`));
     const status = await wb.statusItem(/OTA 1\.0\.0 available/);
     await status.click();
     await wb.treeItem(/^Virtual board, v1\.0\.0/, 180_000);
