@@ -149,6 +149,8 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
 
   it('passes the in-VS-Code suite in the extension host (activation, commands, views)', async () => {
     const suite = buildSuite(root);
-    assert.equal(await wb.runExtensionTests(folder, cs!.extensionDir, suite), 0, cs!.log().slice(-4000));
+    const { code, log } = await wb.runExtensionTests(folder, cs!.extensionDir, suite);
+    console.log(log.join('\n'));
+    assert.equal(code, 0, `${log.join('\n')}\n${cs!.log().slice(-4000)}`);
   });
 });

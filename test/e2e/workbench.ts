@@ -16,7 +16,11 @@ export const SCREENSHOTS = join(REPO, 'media/screenshots');
 export interface Workbench {
   page: Page;
   /** Loads a second window whose extension host runs `suiteJs` (run()) against `extensionDir`. */
-  runExtensionTests(folder: string, extensionDir: string, suiteJs: string): Promise<number>;
+  runExtensionTests(
+    folder: string,
+    extensionDir: string,
+    suiteJs: string,
+  ): Promise<{ code: number; log: string[] }>;
   command(title: string): Promise<void>;
   /** Answers the quick input titled `title` (waits for it: the previous one may still be closing). */
   input(title: string, text: string): Promise<void>;
@@ -65,6 +69,12 @@ export async function openWorkbench(url: string, root: string): Promise<Workbenc
         ['extensionTestsPath', remote(suiteJs)],
       ];
       const tests = await browser.newPage();
+      // The extension host's console reaches the page's console: keep the suite's lines.
+      const log: string[] = [];
+      tests.on('console', (m) => {
+        const at = m.text().indexOf('[suite]');
+        if (at >= 0) log.push(m.text().slice(at));
+      });
       try {
         // The workbench reports the suite's outcome through this hook (as @vscode/test-web does).
         const exit = new Promise<number>(
@@ -81,7 +91,7 @@ export async function openWorkbench(url: string, root: string): Promise<Workbenc
           );
         });
         try {
-          return await Promise.race([exit, timeout]);
+          return { code: await Promise.race([exit, timeout]), log };
         } finally {
           clearTimeout(timer);
         }
