@@ -147,6 +147,23 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
     await wb.shot('updated');
   });
 
+  it('watches the console and lends the port to a command meanwhile', async () => {
+    await wb.command('OTA: Watch Device');
+    await wb.page
+      .locator('.panel')
+      .getByText(/Watching\s.*ota-virtual-board/)
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await wb.command('OTA: Confirm Update');
+    await wb.treeItem(/^Virtual board, v1\.1\.0 · idle/, 60_000);
+    await wb.command('OTA: Watch Device');
+    await wb.page
+      .locator('.panel')
+      .getByText(/Stopped\swatching/)
+      .first()
+      .waitFor({ timeout: 30_000 });
+  });
+
   it('passes the in-VS-Code suite in the extension host (activation, commands, views)', async () => {
     const suite = buildSuite(root);
     const { code, log } = await wb.runExtensionTests(folder, cs!.extensionDir, suite);
