@@ -74,6 +74,18 @@ const checks: [string, () => Promise<void>][] = [
     },
   ],
   [
+    'refuses to publish a version that is already released (when a release host is configured)',
+    async () => {
+      const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+      if (!vscode.workspace.getConfiguration('ota').get<string>('github.repo')) return; // test-electron: no host
+      await api.controller.checkForUpdates(false);
+      const released = api.controller.releases.all().find((r) => r.channel === 'stable');
+      assert.ok(released, 'the configured repository has a stable release');
+      await vscode.commands.executeCommand('ota.publishRelease', { version: released.version });
+      assert.match(api.controller.output.lines().at(-1) ?? '', /ota\.publishRelease: .*\[tag-exists\]/);
+    },
+  ],
+  [
     'generates manifest.json for the project through the core',
     async () => {
       const uri = (await vscode.commands.executeCommand('ota.generateManifest', '9.9.9')) as
