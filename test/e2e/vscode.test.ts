@@ -147,6 +147,14 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
     await wb.shot('updated');
   });
 
+  it('lists a prerelease under the beta channel, leaving stable boards alone', async () => {
+    writeFileSync(join(folder, 'app/main.py'), 'print("weather station 1.2.0-beta.1")\n');
+    await wb.command('OTA: Publish Release');
+    await wb.input('Version to publish', '1.2.0-beta.1');
+    await wb.treeItem(/^beta 1\.2\.0-beta\.1/, 60_000);
+    await wb.statusItem(/OTA 1\.1\.0$/);
+  });
+
   it('watches the console and lends the port to a command meanwhile', async () => {
     await wb.command('OTA: Watch Device');
     await wb.page
