@@ -2,7 +2,8 @@
  * The virtual board: a MicroPython board on the host, for tests and demos without hardware.
  *
  * API (others code against these names):
- *   interface BoardOptions { fsDir; flashKb?=2048; heapKb?=192; cutAfterMutations?; sha1?=true }
+ *   interface BoardOptions { fsDir; flashKb?=2048; heapKb?=192; cutAfterMutations?; sha1?=true;
+ *                            partitions?: boolean | { dir?, sizeKb?=1024 } }   // esp32.Partition, ./partitions
  *   class VirtualBoard extends EventEmitter {
  *     static start(opts: BoardOptions): Promise<VirtualBoard>  // power on: boot.py, main.py, then the REPL
  *                                                              // (resolves after 1 s if main.py keeps running)
@@ -11,11 +12,12 @@
  *     on('reset' | 'poweroff', () => void)
  *     readonly mutations: number; readonly poweredOff: boolean; readonly powerCut: boolean
  *     readonly resets: number; readonly overrun: number       // bytes lost beyond the raw-paste window
+ *     readonly runningPartition: string | undefined            // OTA slot the bootloader started (partitions)
  *     settled(): Promise<void>                                 // boot, reboots and queued input all done
  *     stop(): Promise<void>
  *   }
  *   runBoard(opts & { code?, boot?=true, timeoutMs?=30000 })
- *     : Promise<{ output, mutations, powerCut, resets, error? }>  // rejects with OtaError 'sim-timeout'
+ *     : Promise<{ output, mutations, powerCut, resets, running?, error? }>  // rejects with OtaError 'sim-timeout'
  *   exposeOnPty(board, linkPath?): Promise<{ path, close() }>  (./pty, also re-exported here)
  *
  * The board's root filesystem "/" is the host folder fsDir, kept in step with every write. A power cut
@@ -29,6 +31,13 @@ import { OtaError } from '../core/errors';
 import { Cpu, type ExecResult, type Stop } from './cpu';
 import { CONTROL_SLOTS, ResetCause, Slot } from './protocol';
 import { Repl, type ReplAction } from './repl';
+import {
+  bootloader,
+  partitionTable,
+  preparePartitions,
+  type PartitionTable,
+  type PartitionsOption,
+} from './partitions';
 
 export interface BoardOptions {
   /** Host folder that is the board's root filesystem "/". */
@@ -41,6 +50,12 @@ export interface BoardOptions {
   cutAfterMutations?: number;
   /** hashlib.sha1 available (default true); false leaves only sha256, as on builds without it. */
   sha1?: boolean;
+  /**
+   * OTA partitions ota_0/ota_1 and the `esp32` module (absent without them, as on an RP2040): host files
+   * in `dir` (default `<fsDir>.partitions`), created erased if missing; writes and set_boot() count as
+   * mutations; every hard reset runs the bootloader's rollback rules.
+   */
+  partitions?: PartitionsOption;
 }
 
 /** How long Ctrl-C waits for running code to reach a host call before the interpreter is restarted. */
@@ -60,7 +75,11 @@ interface Running {
 }
 
 export class VirtualBoard extends EventEmitter {
-  private readonly opts: Required<Omit<BoardOptions, 'cutAfterMutations'>> & { cutAfterMutations: number };
+  private readonly opts: Required<Omit<BoardOptions, 'cutAfterMutations' | 'partitions'>> & {
+    cutAfterMutations: number;
+  };
+  private readonly partitions: PartitionTable | undefined;
+  private runningSlot: string | undefined;
   private readonly control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
   private readonly repl: Repl;
   private cpu: Cpu | undefined;
@@ -97,6 +116,8 @@ export class VirtualBoard extends EventEmitter {
       throw new OtaError('sim-cut', 'cutAfterMutations must be a positive integer');
     }
     this.opts = { fsDir, flashKb, heapKb, sha1: opts.sha1 ?? true, cutAfterMutations: cut };
+    this.partitions = partitionTable(opts.partitions, fsDir);
+    if (this.partitions) preparePartitions(this.partitions);
     this.repl = new Repl((s) => this.emitOut(Buffer.from(s, 'latin1')));
   }
 
@@ -131,6 +152,11 @@ export class VirtualBoard extends EventEmitter {
 
   get resets(): number {
     return this.resetCount;
+  }
+
+  /** The OTA partition the bootloader started at the last hard reset (with `partitions`). */
+  get runningPartition(): string | undefined {
+    return this.runningSlot;
   }
 
   /** Bytes a host sent beyond the raw-paste flow-control window (lost, as on a board). */
@@ -182,7 +208,7 @@ export class VirtualBoard extends EventEmitter {
   }
 
   private async powerOn(runScripts: boolean): Promise<void> {
-    this.booting = this.boot(ResetCause.PowerOn, runScripts);
+    this.booting = this.boot(ResetCause.PowerOn, runScripts, true);
     await this.booting;
   }
 
@@ -195,6 +221,8 @@ export class VirtualBoard extends EventEmitter {
         sha1: this.opts.sha1,
         cutAt: this.opts.cutAfterMutations,
         resetCause: cause,
+        partitions: this.partitions,
+        running: this.runningSlot,
       },
       this.control,
     );
@@ -211,9 +239,13 @@ export class VirtualBoard extends EventEmitter {
     return this.isOff ? undefined : cpu;
   }
 
-  /** Boot: boot.py, then main.py unless the raw REPL is active (as ports do), then the REPL prompt. */
-  private async boot(cause: number, runScripts = true): Promise<void> {
+  /**
+   * Boot: boot.py, then main.py unless the raw REPL is active (as ports do), then the REPL prompt. A hard
+   * boot (power on, machine.reset()) goes through the bootloader; a soft reboot keeps the running image.
+   */
+  private async boot(cause: number, runScripts = true, hard = false): Promise<void> {
     this.lastCause = cause;
+    if (hard && this.partitions) this.runningSlot = bootloader(this.partitions);
     const cpu = await this.newCpu(cause);
     if (!cpu) return;
     if (runScripts) {
@@ -251,7 +283,7 @@ export class VirtualBoard extends EventEmitter {
       this.booting = this.boot(this.lastCause);
     } else {
       this.repl.mode = 'friendly';
-      this.booting = this.boot(ResetCause.Soft);
+      this.booting = this.boot(ResetCause.Soft, true, true);
     }
   }
 
@@ -368,6 +400,8 @@ export interface RunResult {
   mutations: number;
   powerCut: boolean;
   resets: number;
+  /** The OTA partition running when the board stopped (with `partitions`). */
+  running?: string;
   /** Traceback text if `code` raised. */
   error?: string;
 }
@@ -411,6 +445,7 @@ export async function runBoard(
     powerCut: board.powerCut,
     resets: board.resets,
   };
+  if (board.runningPartition !== undefined) result.running = board.runningPartition;
   if (error !== undefined) result.error = error;
   return result;
 }

@@ -1,4 +1,5 @@
 // Messages and shared-memory layout between the board (main thread) and its interpreter (worker thread).
+import type { PartitionTable } from './partitions';
 
 /** Int32 slots of the shared control buffer. */
 export const Slot = {
@@ -30,6 +31,9 @@ export interface WorkerConfig {
   cutAt: number;
   /** machine.reset_cause() after this boot. */
   resetCause: number;
+  /** OTA partitions (the esp32 module) and the one the bootloader started, when the board has them. */
+  partitions?: PartitionTable;
+  running?: string;
   control: SharedArrayBuffer;
   data: SharedArrayBuffer;
 }

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Flash, FLASH_ROOT } from './flash';
 import { boardModules } from './pymods';
+import { esp32Module, partitionBridge } from './esp32';
 import { translateErrnos } from './errno';
 import { shareMemory } from './sharedmem';
 import {
@@ -221,10 +222,21 @@ async function loadInterpreter(): Promise<any> {
   });
 }
 
+/** Counts one flash mutation; the power is cut here once the count reaches cfg.cutAt. */
+function mutated(): void {
+  const n = Atomics.add(control, Slot.Mutations, 1) + 1;
+  if (cfg.cutAt > 0 && n >= cfg.cutAt) {
+    flush();
+    post({ t: 'cut' });
+    halt();
+  }
+}
+
 function bridge(mp: any): Record<string, unknown> {
   const hashes = new Map<number, Hash>();
   let nextHash = 1;
   return {
+    ...(cfg.partitions && cfg.running ? partitionBridge(cfg.partitions, cfg.running, heap, mutated) : {}),
     sleep_ms(ms: number): number {
       flush();
       const until = Date.now() + Math.max(0, ms);
@@ -294,7 +306,10 @@ function bridge(mp: any): Record<string, unknown> {
 function installModules(mp: any): void {
   const FS = mp.FS;
   FS.mkdir('/frozen');
-  const mods = boardModules({ sha1: cfg.sha1 });
+  const mods: Record<string, string> = {
+    ...boardModules({ sha1: cfg.sha1 }),
+    ...(cfg.partitions ? { esp32: esp32Module } : {}),
+  };
   // Board flavours of built-in modules load under another name, then take the built-in's place.
   const shadowed = ['time', 'hashlib', 'gc', 'os'];
   const files = Object.keys(mods).map((name) => (shadowed.includes(name) ? `_board_${name}` : name));
@@ -352,16 +367,7 @@ function exec(run: (kind: number) => number, id: number, code: string, mode: Exe
 
 async function main(): Promise<void> {
   const mp = await loadInterpreter();
-  const flash = new Flash(mp.FS, cfg.fsDir, cfg.flashKb, {
-    mutated() {
-      const n = Atomics.add(control, Slot.Mutations, 1) + 1;
-      if (cfg.cutAt > 0 && n >= cfg.cutAt) {
-        flush();
-        post({ t: 'cut' });
-        halt();
-      }
-    },
-  });
+  const flash = new Flash(mp.FS, cfg.fsDir, cfg.flashKb, { mutated });
   flash.install();
   mp.registerJsModule('_board', bridge(mp));
   installModules(mp);
