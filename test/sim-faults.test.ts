@@ -173,7 +173,7 @@ test(
         '        gc.collect()',
         'junk = None',
         'gc.collect()',
-        'print(all(keep[i] == bytes([i]) * 100 for i in range(50)), gc.mem_free() > 32 * 1024)',
+        'print(all(keep[i] == bytes([i]) * 100 for i in range(50)), gc.mem_free() > 24 * 1024)',
       ].join('\n'),
     });
     assert.equal(r.error, undefined);

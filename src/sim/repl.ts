@@ -7,7 +7,10 @@ import type { ExecResult } from './cpu';
 export const BANNER = 'MicroPython v1.27.0 on 2025-12-09; virtual-board with wasm';
 const FRIENDLY_HELLO = `${BANNER}\r\nType "help()" for more information.\r\n`;
 const RAW_HELLO = 'raw REPL; CTRL-B to exit\r\n';
-/** Half of the 256-byte stdin buffer MicroPython uses by default (MICROPY_REPL_STDIN_BUFFER_MAX). */
+/**
+ * Half of MICROPY_REPL_STDIN_BUFFER_MAX, 256 by default (shared/runtime/pyexec.c): what ESP32 and RP2040
+ * builds announce, since neither port overrides it (their UART receive rings hold 260 and 512 bytes).
+ */
 export const RAW_PASTE_WINDOW = 128;
 
 const CTRL_A = 1;

@@ -3,6 +3,7 @@
 // while the main thread does the I/O, so Python sees blocking calls as on a board.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
+import * as zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Flash, FLASH_ROOT } from './flash';
@@ -222,6 +223,11 @@ async function loadInterpreter(): Promise<any> {
   });
 }
 
+const SEXTET = new Int8Array(256).fill(-1);
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries())
+  SEXTET[c.charCodeAt(0)] = i;
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
 /** Counts one flash mutation; the power is cut here once the count reaches cfg.cutAt. */
 function mutated(): void {
   const n = Atomics.add(control, Slot.Mutations, 1) + 1;
@@ -273,6 +279,52 @@ function bridge(mp: any): Record<string, unknown> {
       hashes.delete(h);
       return new Uint8Array(d);
     },
+    // binascii's C code (modbinascii.c), working on the Python buffers in place.
+    b64_decode(src: number, n: number, dst: number): number {
+      const h = heap();
+      let shift = 0;
+      let nbits = 0;
+      let hadPad = false;
+      let k = 0;
+      for (let i = src; i < src + n; i++) {
+        const c = h[i];
+        if (c === 0x3d) {
+          if (nbits === 2 || (nbits === 4 && hadPad)) {
+            nbits = 0;
+            break;
+          }
+          hadPad = true;
+        }
+        const v = SEXTET[c];
+        if (v < 0) continue;
+        hadPad = false;
+        shift = ((shift << 6) | v) & 0xffffff;
+        nbits += 6;
+        if (nbits >= 8) {
+          nbits -= 8;
+          h[dst + k++] = (shift >> nbits) & 0xff;
+        }
+      }
+      return nbits ? -1 : k;
+    },
+    b64_encode(src: number, n: number, dst: number, newline: boolean): void {
+      const h = heap();
+      const text = Buffer.from(h.subarray(src, src + n)).toString('base64');
+      h.set(Buffer.from(text, 'latin1'), dst);
+      if (newline) h[dst + text.length] = 10;
+    },
+    hexlify(src: number, n: number, dst: number, sep: number): void {
+      const h = heap();
+      let k = dst;
+      for (let i = src; i < src + n; i++) {
+        if (sep >= 0 && i > src) h[k++] = sep;
+        h[k++] = HEX[h[i] >> 4];
+        h[k++] = HEX[h[i] & 15];
+      }
+    },
+    // A string: a JavaScript number above 2**31 may not reach Python as an int.
+    crc32: (src: number, n: number, value: number): string =>
+      String(zlib.crc32(heap().subarray(src, src + n), value >>> 0)),
     resolve(host: string): string {
       const n = hostCall({ op: 'resolve', host });
       return n > 0 ? Buffer.from(shared.subarray(0, n)).toString() : '';
@@ -311,7 +363,7 @@ function installModules(mp: any): void {
     ...(cfg.partitions ? { esp32: esp32Module } : {}),
   };
   // Board flavours of built-in modules load under another name, then take the built-in's place.
-  const shadowed = ['time', 'hashlib', 'gc', 'os'];
+  const shadowed = ['time', 'hashlib', 'gc', 'os', 'binascii'];
   const files = Object.keys(mods).map((name) => (shadowed.includes(name) ? `_board_${name}` : name));
   for (const [name, src] of Object.entries(mods)) {
     FS.writeFile(`/frozen/${shadowed.includes(name) ? `_board_${name}` : name}.py`, src);

@@ -13,9 +13,10 @@
  *                   check the sha256 of what reached flash and rename over `p`
  *   _oG(p,o,k,x)    print k bytes of a file from offset o, as hex (x) or base64 lines
  * Everything streams through small buffers: boards have ~100 KB of heap.
- * Loading them prints two flags: deflate.DeflateIO present, and binascii written in
- * Python (some builds freeze micropython-lib's) while bytes.fromhex is native: there
- * hex decodes ~100x faster than base64, which outweighs its larger size on the wire.
+ * Loading them prints two flags: deflate.DeflateIO present, and binascii being
+ * micropython-lib's pure-Python one (some builds freeze it; its tables give it away, as
+ * builtin and Python functions alike are of type 'function') while bytes.fromhex is
+ * native: there hex decodes ~100x faster than base64, which outweighs its size on the wire.
  */
 
 export const HELPERS = `import os,gc,binascii as _oB,hashlib as _oh
@@ -89,7 +90,7 @@ def _oG(p,o,k,x):
   k-=n
   print(bytes(m[:n]).hex() if x else _oB.b2a_base64(m[:n]).decode().strip())
  f.close()
-print(1 if _oD and hasattr(_oD,'DeflateIO') else 0,1 if type(_oB.a2b_base64).__name__=='function' and hasattr(bytes,'fromhex') else 0)
+print(1 if _oD and hasattr(_oD,'DeflateIO') else 0,1 if hasattr(_oB,'table_a2b_base64') and hasattr(bytes,'fromhex') else 0)
 `;
 
 /** A host string as a Python string literal (JSON's escapes are valid Python). */
