@@ -1,7 +1,8 @@
 // The extension in a real VS Code: code-server 4.100.3 with the extension installed from its
 // .vsix, driven through Chromium like a person (command palette, quick inputs, views, status bar),
 // against a real virtual board (MicroPython WebAssembly on a pseudo-terminal) and the local
-// GitHub-compatible server. Screenshots go to media/screenshots/ for the README.
+// GitHub-compatible server. Screenshots go to test-results/screenshots/ (`npm run screenshots`
+// writes them to media/screenshots/ for the README).
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

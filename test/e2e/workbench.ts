@@ -7,11 +7,13 @@
  *   await wb.treeItem(/1\.1\.0/);  await wb.shot('releases');  await wb.close();
  */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { CHROMIUM, REPO, sandboxEnv } from './code-server';
 
-export const SCREENSHOTS = join(REPO, 'media/screenshots');
+// Test runs keep their pictures out of the tree; `npm run screenshots` points this at
+// media/screenshots/ to refresh the README's images.
+export const SCREENSHOTS = resolve(REPO, process.env.OTA_SCREENSHOTS_DIR ?? 'test-results/screenshots');
 
 export interface Workbench {
   page: Page;
