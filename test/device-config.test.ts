@@ -8,7 +8,6 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
 import Ajv from 'ajv';
-import { runBoard } from '../src/sim/board';
 import * as fx from './support/release-fixture';
 
 const T = { timeout: 60_000 };
@@ -55,7 +54,7 @@ for (const [name, c] of BAD) {
     assert.equal(validate(c), false);
     const fsDir = fx.makeBoard(c as Record<string, unknown>, fx.APP_1_0_0, '1.0.0');
     cleanups.push(fsDir);
-    const r = await runBoard({ fsDir, code: 'import ota\nprint(ota.update())\n' });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nprint(ota.update())\n' });
     assert.deepEqual(fx.errorCodes(r.output), ['config'], r.output);
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
   });
@@ -109,7 +108,7 @@ test('HTTPS static host (self-signed certificate), with Wi-Fi configured', T, as
   );
   cleanups.push(fsDir);
   try {
-    const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
     assert.ok(plain.requests.some((q) => q.url === '/1.1.0/main.py'));

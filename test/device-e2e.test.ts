@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { deviceTrustEntry, generateKey } from '../src/core/keys';
 import { publishFolder } from '../src/core/publish/folder';
 import { serveFolder } from '../src/core/publish/serve';
-import { runBoard } from '../src/sim/board';
 import * as fx from './support/release-fixture';
 
 const cleanups: string[] = [];
@@ -39,7 +38,7 @@ test(
     );
     cleanups.push(fsDir);
     try {
-      const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+      const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.deepEqual(fx.errorCodes(r.output), [], r.output);
       assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
       assert.deepEqual(
@@ -51,7 +50,7 @@ test(
         }),
       );
       const from = srv.requests.length;
-      const r2 = await runBoard({ fsDir, code: 'import ota\nota.confirm()\nprint(ota.update())\n' });
+      const r2 = await fx.runBoard({ fsDir, code: 'import ota\nota.confirm()\nprint(ota.update())\n' });
       assert.deepEqual(fx.errorCodes(r2.output), [], r2.output);
       assert.deepEqual(
         srv.requests.slice(from).map((q) => `${q.status} ${q.path}`),

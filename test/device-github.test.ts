@@ -5,7 +5,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runBoard } from '../src/sim/board';
 import { startGitHubMock, type GitHubMock } from './support/github-mock';
 import * as fx from './support/release-fixture';
 
@@ -58,16 +57,13 @@ function version(fsDir: string): string {
 async function updateTwice(cfg: Record<string, unknown>, sha1 = true): Promise<string> {
   const fsDir = fx.makeBoard(config(cfg), fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
-  // Scanning GitHub's JSON allocates a string per value, and the virtual board collects garbage
-  // only on gc.collect(), never when an allocation fails: its heap must hold those strings.
-  const r = await runBoard({ fsDir, heapKb: 2048, sha1, code: 'import ota\nota.update()\n' });
+  const r = await fx.runBoard({ fsDir, sha1, code: 'import ota\nota.update()\n' });
   assert.deepEqual(fx.errorCodes(r.output), [], r.output);
   // The second check: one API request and no download. The release's ETag changed with the
   // download counts, so this answer is a 200; the third check is a 304.
   const from = gh.state.requests.length;
-  const r2 = await runBoard({
+  const r2 = await fx.runBoard({
     fsDir,
-    heapKb: 2048,
     code: 'import ota\nota.confirm()\nprint(ota.update())\n',
   });
   assert.deepEqual(fx.errorCodes(r2.output), [], r2.output);
@@ -77,7 +73,7 @@ async function updateTwice(cfg: Record<string, unknown>, sha1 = true): Promise<s
     `the second check is one API request: ${r2.output}`,
   );
   const from3 = gh.state.requests.length;
-  const r3 = await runBoard({ fsDir, heapKb: 2048, code: 'import ota\nprint(ota.update())\n' });
+  const r3 = await fx.runBoard({ fsDir, code: 'import ota\nprint(ota.update())\n' });
   assert.deepEqual(fx.errorCodes(r3.output), [], r3.output);
   assert.deepEqual(
     gh.state.requests.slice(from3).map((q) => `${q.origin} ${q.status}`),
@@ -151,7 +147,7 @@ test('developer channel with keys configured is refused: no_signature', T, async
   gh.setBranch('me', 'app', 'dev2', [{ path: 'main.py', content: 'print("x")\n' }]);
   const fsDir = fx.makeBoard(config({ channel: 'developer', branch: 'dev2' }), fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
-  const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+  const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
   assert.deepEqual(fx.errorCodes(r.output), ['no_signature'], r.output);
   assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
 });
@@ -159,7 +155,7 @@ test('developer channel with keys configured is refused: no_signature', T, async
 test('a wrong token is refused with a clear error and nothing changes', T, async () => {
   const fsDir = fx.makeBoard(config({ channel: 'stable', token: 'nope' }), fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
-  const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+  const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
   assert.deepEqual(fx.errorCodes(r.output), ['http_status'], r.output);
   assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
 });
@@ -187,7 +183,7 @@ test('developer channel: a truncated Git tree is walked subtree by subtree', T, 
       '1.0.0',
     );
     cleanups.push(fsDir);
-    const r = await runBoard({ fsDir, heapKb: 2048, code: 'import ota\nota.update()\n' });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.equal(version(fsDir), sha);
     assert.equal(readFileSync(join(fsDir, 'lib/deep/b.py'), 'utf8'), 'B = 2\n');
@@ -207,7 +203,7 @@ test(
     try {
       const fsDir = fx.makeBoard(config({ channel: 'stable' }), fx.APP_1_0_0, '1.0.0');
       cleanups.push(fsDir);
-      const r = await runBoard({ fsDir, heapKb: 2048, code: 'import ota\nota.update()\n' });
+      const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.deepEqual(fx.errorCodes(r.output), ['rate_limited'], r.output);
       assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
     } finally {

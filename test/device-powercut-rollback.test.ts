@@ -5,7 +5,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runBoard } from '../src/sim/board';
 import * as fx from './support/release-fixture';
 
 const cleanups: string[] = [];
@@ -32,7 +31,7 @@ before(async () => {
   updated = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
   cleanups.push(updated);
   try {
-    const r = await runBoard({ fsDir: updated, code: 'import ota\nota.update()\n' });
+    const r = await fx.runBoard({ fsDir: updated, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
   } finally {
     await srv.close();
@@ -60,16 +59,16 @@ test(
   { timeout: 300_000 },
   async (t) => {
     const ROLLBACK = 'import ota\nota.rollback()\n';
-    const full = await runBoard({ fsDir: board(), boot: false, code: ROLLBACK });
+    const full = await fx.runBoard({ fsDir: board(), boot: false, code: ROLLBACK });
     assert.equal(full.error, undefined, full.output);
     const total = full.mutations;
     assert.ok(total > 5, `a rollback makes several mutations (${total})`);
     const seen = { old: 0, new: 0 };
     for (let k = 1; k <= total; k++) {
       const fsDir = board();
-      const cut = await runBoard({ fsDir, boot: false, cutAfterMutations: k, code: ROLLBACK });
+      const cut = await fx.runBoard({ fsDir, boot: false, cutAfterMutations: k, code: ROLLBACK });
       assert.ok(cut.powerCut || k === total, `cut after mutation ${k} of ${total}`);
-      const b = await runBoard({ fsDir });
+      const b = await fx.runBoard({ fsDir });
       assert.equal(b.error, undefined, b.output);
       seen[which(fsDir)]++;
     }

@@ -5,7 +5,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runBoard } from '../src/sim/board';
 import * as fx from './support/release-fixture';
 
 const keys = fx.makeKeys();
@@ -58,16 +57,16 @@ test(
   'power cut after each mutation: the next boot has the old or the new release, whole',
   { timeout: 600_000 },
   async (t) => {
-    const full = await runBoard({ fsDir: board(), code: UPDATE });
+    const full = await fx.runBoard({ fsDir: board(), code: UPDATE });
     assert.deepEqual(fx.errorCodes(full.output), [], full.output);
     const total = full.mutations;
     assert.ok(total > 10, `an update makes several mutations (${total})`);
     const seen = { old: 0, new: 0 };
     for (let k = 1; k < total; k++) {
       const fsDir = board();
-      const cut = await runBoard({ fsDir, cutAfterMutations: k, code: UPDATE });
+      const cut = await fx.runBoard({ fsDir, cutAfterMutations: k, code: UPDATE });
       assert.ok(cut.powerCut, `cut after mutation ${k} of ${total}`);
-      const b = await runBoard({ fsDir });
+      const b = await fx.runBoard({ fsDir });
       assert.equal(b.error, undefined, b.output);
       const state = fx.eventsOf(b.output).find((e) => e.ev === 'state');
       assert.ok(state && state.state !== 'swapping' && state.state !== 'rolling_back', `k=${k}: ${b.output}`);
@@ -77,7 +76,7 @@ test(
         assert.equal(readFileSync(join(fsDir, 'hook_ran.txt'), 'utf8'), '1.1.0', `k=${k}: hook ran`);
       // The interrupted update completes on the next try (every 6th cut point, to keep the test short).
       if (k % 6 === 0) {
-        const again = await runBoard({ fsDir, code: UPDATE });
+        const again = await fx.runBoard({ fsDir, code: UPDATE });
         assert.deepEqual(fx.errorCodes(again.output), [], `k=${k}: ${again.output}`);
         assert.equal(which(fsDir), 'new', `k=${k}`);
       }

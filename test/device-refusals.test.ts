@@ -5,7 +5,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runBoard } from '../src/sim/board';
 import type { Manifest } from '../src/core/manifest-types';
 import * as fx from './support/release-fixture';
 
@@ -44,7 +43,7 @@ async function attempt(c: Case): Promise<{ codes: string[]; fsDir: string; outpu
   );
   cleanups.push(fsDir);
   try {
-    const r = await runBoard({ fsDir, flashKb: c.flashKb, code: 'import ota\nprint(ota.update())\n' });
+    const r = await fx.runBoard({ fsDir, flashKb: c.flashKb, code: 'import ota\nprint(ota.update())\n' });
     assert.equal(r.error, undefined, r.output);
     return { codes: fx.errorCodes(r.output), fsDir, output: r.output, resets: r.resets };
   } finally {
@@ -217,10 +216,10 @@ test(
     );
     cleanups.push(fsDir);
     try {
-      const r1 = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+      const r1 = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.deepEqual(fx.errorCodes(r1.output), ['connection'], r1.output);
       assertIntact(fsDir);
-      const r2 = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+      const r2 = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.deepEqual(fx.errorCodes(r2.output), [], r2.output);
       const resumed = srv.requests.find((q) => q.url.endsWith('/lib/new.py') && q.status === 206);
       assert.ok(resumed, srv.requests.map((q) => `${q.status} ${q.url}`).join(' '));
@@ -275,7 +274,7 @@ test('redirected requests and chunked bodies are followed and read', T, async ()
   const fsDir = fx.makeBoard({ source: 'static', url: srv.url, retries: 0 }, fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
   try {
-    const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
     assert.ok(srv.requests.some((q) => q.url === '/moved/1.1.0/lib/new.py'));

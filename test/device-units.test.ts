@@ -4,7 +4,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { runBoard } from '../src/sim/board';
 import * as fx from './support/release-fixture';
 
 const T = { timeout: 60_000 };
@@ -15,8 +14,7 @@ after(() => fx.cleanup(...cleanups));
 async function board(code: string): Promise<string> {
   const fsDir = fx.makeBoard({ source: 'static', url: 'http://127.0.0.1:9' }, {}, undefined);
   cleanups.push(fsDir);
-  // Big-integer hashing allocates megabytes; the virtual board collects garbage only on gc.collect().
-  const r = await runBoard({ fsDir, boot: false, sha1: false, heapKb: 8192, code });
+  const r = await fx.runBoard({ fsDir, boot: false, sha1: false, code });
   assert.equal(r.error, undefined, r.output);
   return r.output.replace(/\r/g, '');
 }

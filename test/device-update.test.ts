@@ -5,13 +5,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runBoard } from '../src/sim/board';
 import * as fx from './support/release-fixture';
 
 const T = { timeout: 60_000 };
-// The virtual board collects garbage only on gc.collect(), never when an allocation fails, so its
-// heap must hold what big-integer signature math allocates between collections (megabytes).
-const HEAP_KB: Record<fx.Alg, number> = { 'hmac-sha256': 192, 'rsa-sha256': 192, ed25519: 8192 };
 const keys = fx.makeKeys();
 let rel: fx.Release;
 const cleanups: string[] = [];
@@ -49,7 +45,7 @@ for (const alg of ['hmac-sha256', 'rsa-sha256', 'ed25519'] as fx.Alg[]) {
     );
     cleanups.push(fsDir);
     try {
-      const r = await runBoard({ fsDir, heapKb: HEAP_KB[alg], code: 'import ota\nota.update()\n' });
+      const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.equal(r.error, undefined, r.output);
       const evs = fx.eventsOf(r.output).map((e): string => e.ev);
       for (const ev of ['check', 'available', 'verified', 'start', 'progress', 'swap', 'done'])
@@ -68,7 +64,7 @@ for (const alg of ['hmac-sha256', 'rsa-sha256', 'ed25519'] as fx.Alg[]) {
       assert.ok(newPy.bytes < 300, `${newPy.bytes} bytes over the air`);
 
       const before2 = srv.requests.length;
-      const r2 = await runBoard({
+      const r2 = await fx.runBoard({
         fsDir,
         code: 'import ota\nprint(ota.confirm())\nprint(ota.update())\nprint(ota.status())\n',
       });
@@ -94,7 +90,7 @@ test('unsigned release without configured keys, no hashlib.sha1: files checked b
   const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
   try {
-    const r = await runBoard({ fsDir, sha1: false, code: 'import ota\nota.update()\n' });
+    const r = await fx.runBoard({ fsDir, sha1: false, code: 'import ota\nota.update()\n' });
     assert.equal(r.error, undefined, r.output);
     assert.deepEqual(fx.errorCodes(r.output), []);
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), expected110());
@@ -112,12 +108,12 @@ test('a release never confirmed is rolled back after confirm_boots boots', T, as
   );
   cleanups.push(fsDir);
   try {
-    const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), expected110(), r.output);
     // The reset after the swap was boot 1; boot 2 is still allowed, boot 3 rolls back.
-    const b2 = await runBoard({ fsDir });
+    const b2 = await fx.runBoard({ fsDir });
     assert.ok(!fx.eventsOf(b2.output).some((e) => e.ev === 'rollback'), b2.output);
-    const b3 = await runBoard({ fsDir, code: 'import ota\nprint(ota.status())\nprint(ota.update())\n' });
+    const b3 = await fx.runBoard({ fsDir, code: 'import ota\nprint(ota.status())\nprint(ota.update())\n' });
     const rb = fx.eventsOf(b3.output).find((e) => e.ev === 'rollback');
     assert.ok(rb, b3.output);
     assert.equal(rb.version, '1.1.0');
@@ -140,8 +136,7 @@ test('a fresh board takes the whole release from the bundle (.tar.gz) when that 
   const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, {}, undefined);
   cleanups.push(fsDir);
   try {
-    // The gzip window (32 KB) and the garbage between collections must fit (see HEAP_KB).
-    const r = await runBoard({ fsDir, heapKb: 1024, code: 'import ota\nota.update()\n' });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_1_0));
     const got = srv.requests.map((q) => q.url);
@@ -165,7 +160,7 @@ test('a bundle that does not match its manifest entry is refused: hash_mismatch'
   const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
   try {
-    const r = await runBoard({ fsDir, heapKb: 1024, code: 'import ota\nota.update()\n' });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r.output), ['hash_mismatch'], r.output);
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
   } finally {
@@ -189,10 +184,10 @@ test('ota.rollback() restores the replaced release and runs the rollback hook fi
   const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
   try {
-    const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
-    const rb = await runBoard({ fsDir, code: 'import ota\nprint(ota.rollback())\nprint(ota.status())\n' });
+    const rb = await fx.runBoard({ fsDir, code: 'import ota\nprint(ota.rollback())\nprint(ota.status())\n' });
     assert.ok(
       fx.eventsOf(rb.output).some((e) => e.ev === 'rollback'),
       rb.output,

@@ -8,7 +8,6 @@ import { deviceTrustEntry, generateKey } from '../src/core/keys';
 import { publishFolder } from '../src/core/publish/folder';
 import { publishGitHub } from '../src/core/publish/github';
 import { serveFolder } from '../src/core/publish/serve';
-import { runBoard } from '../src/sim/board';
 import { startGitHubMock } from './support/github-mock';
 import * as fx from './support/release-fixture';
 
@@ -47,7 +46,7 @@ test(
     const server = await serveFolder(out);
     try {
       const fsDir = boardFor({ source: 'static', url: server.url, keys: [await deviceTrustEntry(key.path)] });
-      const r = await runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+      const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.equal(r.error, undefined, r.output);
       assert.deepEqual(fx.errorCodes(r.output), [], r.output);
       assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
@@ -74,7 +73,7 @@ test(
         url: server.url,
         keys: [await deviceTrustEntry(other.path)],
       });
-      const r2 = await runBoard({ fsDir: refusing, code: 'import ota\nota.update()\n' });
+      const r2 = await fx.runBoard({ fsDir: refusing, code: 'import ota\nota.update()\n' });
       assert.deepEqual(fx.errorCodes(r2.output), ['bad_signature']);
       assert.deepEqual(fx.hashTree(refusing, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
     } finally {
@@ -110,8 +109,7 @@ test(
         keys: [await deviceTrustEntry(key.path)],
       });
       const from = gh.state.requests.length;
-      // The wasm port frees garbage only between runs: one run needs the heap all its allocations take.
-      const r = await runBoard({ fsDir, heapKb: 2048, code: 'import ota\nota.update()\n' });
+      const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.equal(r.error, undefined, r.output);
       assert.deepEqual(fx.errorCodes(r.output), [], r.output);
       assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');

@@ -1,6 +1,9 @@
 # The release bundle (.tar.gz, ustar) streamed through deflate.DeflateIO:
 # wanted entries go through the same hashing and staging as single files,
 # the rest is skipped. Costs the 32 KB gzip window in RAM while it runs.
+# deflate reads its input a byte per call through the Python stream, and
+# each call allocates: a collection every 1 KB inflated bounds that garbage.
+import gc
 import io
 import hashlib
 import binascii
@@ -19,7 +22,7 @@ class _Tap(io.IOBase):
     def readinto(self, buf):
         n = self.r.readinto(buf)
         if n:
-            self.h.update(memoryview(buf)[:n])
+            self.h.update(buf if n == len(buf) else memoryview(buf)[:n])
             self.n += n
         return n
 
@@ -52,6 +55,7 @@ def fetch(rel, b, want):
         hmv = memoryview(hdr)
         buf = bytearray(512)
         mv = memoryview(buf)
+        n_blocks = 0
         while True:
             if _read_full(z, hmv) < 512:
                 raise Fail("connection", "bundle cut")
@@ -84,6 +88,9 @@ def fetch(rel, b, want):
                         h.update(mv[:k])
                         out.write(mv[:k])
                     done += k
+                    if n_blocks & 1:
+                        gc.collect()
+                    n_blocks += 1
             finally:
                 if out:
                     out.close()

@@ -1,6 +1,9 @@
 # Ed25519 signature verification (RFC 8032) in pure MicroPython, with the
 # SHA-512 it needs (MicroPython's hashlib has none). Slow on a board: see
-# README "On the board" for the measured time.
+# README "On the board" for the measured time. Every 64-bit word and field
+# element is a big integer, so each step makes garbage: it is collected every
+# few rounds, so the peak stays small (bench/updater.bench.ts measures it).
+import gc
 import struct
 
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -46,12 +49,16 @@ def sha512(msg):
         for i in range(16):
             w[i] = struct.unpack_from(">Q", blk, i * 8)[0]
         for i in range(16, 80):
+            if i & 31 == 0:
+                gc.collect()
             a, b = w[i - 15], w[i - 2]
             s0 = _r(a, 1) ^ _r(a, 8) ^ (a >> 7)
             s1 = _r(b, 19) ^ _r(b, 61) ^ (b >> 6)
             w[i] = (w[i - 16] + s0 + w[i - 7] + s1) & _M64
         a, b, c, d, e, f, g, hh = h
         for i in range(80):
+            if i & 15 == 0:
+                gc.collect()
             t1 = (hh + (_r(e, 14) ^ _r(e, 18) ^ _r(e, 41)) + ((e & f) ^ (~e & g)) + _K[i] + w[i]) & _M64
             t2 = ((_r(a, 28) ^ _r(a, 34) ^ _r(a, 39)) + ((a & b) ^ (a & c) ^ (b & c))) & _M64
             hh, g, f, e, d, c, b, a = g, f, e, (d + t1) & _M64, c, b, a, (t1 + t2) & _M64
@@ -116,6 +123,8 @@ def verify(pub, sig, msg):
     both = _add(_B, na)
     q = (0, 1, 1, 0)
     for i in range(255, -1, -1):
+        if i & 3 == 0:
+            gc.collect()
         q = _add(q, q)
         bs, bk = (s >> i) & 1, (k >> i) & 1
         if bs and bk:

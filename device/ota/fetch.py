@@ -1,6 +1,7 @@
 # Downloads into .ota/part/<sha1> (resumable with Range), hashing every byte
 # as it streams; only a file whose git-blob SHA-1 and SHA-256 match the
 # manifest is moved to .ota/stage/<path>.
+import gc
 import hashlib
 import binascii
 from ota import fsx, sha1
@@ -78,7 +79,7 @@ def fetch(src, f, buf):
                 body = deflate.DeflateIO(r, deflate.GZIP, wbits)
             out = open(fsx.p(name), "ab" if have else "wb")
             try:
-                _copy(body, out, h, f, have, buf)
+                _copy(body, out, h, f, have, buf, body is not r)
             except Fail as e:
                 if e.code == "hash_mismatch":
                     out.close()
@@ -113,8 +114,10 @@ def _window(size):
     return w
 
 
-def _copy(r, out, h, f, done, buf):
-    # Full chunks go through as `buf` itself: no allocation per chunk.
+def _copy(r, out, h, f, done, buf, inflating=False):
+    # Full chunks go through as `buf` itself: no allocation per chunk, except
+    # when inflating: deflate reads a compressed byte per call through the
+    # Python stream, and each call allocates, so every chunk ends in a collection.
     mv = memoryview(buf)
     size = f["size"]
     step = max(STEP, size // EVENTS)
@@ -129,6 +132,8 @@ def _copy(r, out, h, f, done, buf):
         h.update(chunk)
         out.write(chunk)
         done += n
+        if inflating:
+            gc.collect()
         if done - mark >= step:
             mark = done
             ev("progress", file=f["path"], done=done, total=size)

@@ -1,6 +1,7 @@
 # A small streaming HTTP/1.1 client: one request per connection, bodies read
 # in caller-sized pieces, redirects followed by the caller (see open_url) so
 # credentials never travel to another host.
+import gc
 import io
 import socket
 import time
@@ -288,6 +289,7 @@ class Client:
 
     def _follow(self, url, headers):
         for _ in range(6):
+            gc.collect()  # the last request's garbage never meets this one's
             h = dict(headers) if headers else {}
             if self.auth and origin(url) == self.auth_origin:
                 h["Authorization"] = self.auth

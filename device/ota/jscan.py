@@ -3,10 +3,13 @@
 # It calls cb(path, value) for each scalar, where path lists the keys and
 # indexes leading to it, and cb(path, END) when an object or array closes.
 # Strings longer than MAXS bytes are cut (no field we read is that long).
+# Each value read makes a little garbage: collected every GC_EVERY bytes.
+import gc
 from ota.log import Fail
 
 END = object()
 MAXS = 400
+GC_EVERY = 4096
 
 
 class Scanner:
@@ -17,10 +20,15 @@ class Scanner:
         self.mv = memoryview(self.buf)
         self.i = 0
         self.n = 0
+        self.since = 0
 
     def _c(self):
         if self.i >= self.n:
+            if self.since >= GC_EVERY:
+                gc.collect()
+                self.since = 0
             self.n = self.r.readinto(self.mv)
+            self.since += self.n
             self.i = 0
             if not self.n:
                 return -1

@@ -1,4 +1,7 @@
 # SHA-1 for git blob ids: hashlib's where the port has it, else pure Python.
+# On 32-bit ports a 32-bit word is a big integer, so the pure-Python rounds
+# make garbage (~50 KB a block): collected twice a block.
+import gc
 import struct
 
 try:
@@ -22,6 +25,7 @@ class Sha1:
         self._w = [0] * 80
 
     def _block(self, b):
+        gc.collect()
         w = self._w
         for i in range(16):
             w[i] = struct.unpack_from(">I", b, i * 4)[0]
@@ -29,6 +33,8 @@ class Sha1:
             w[i] = _rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1)
         a, bb, c, d, e = self._h
         for i in range(80):
+            if i == 40:
+                gc.collect()
             if i < 20:
                 f = (bb & c) | (~bb & d)
                 k = 0x5A827999

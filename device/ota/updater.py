@@ -149,6 +149,7 @@ def _manifest(cfg, rel):
     digest = binascii.hexlify(hashlib.sha256(data).digest()).decode()
     m = manifest.parse(data)
     del data
+    gc.collect()  # the parse's garbage and the raw bytes go before any download
     if m["version"] != rel.version:
         raise Fail("bad_manifest", "manifest is %s, release is %s" % (m["version"][:20], rel.version[:20]))
     manifest.check_expiry(m, rel.client.date)
@@ -173,6 +174,7 @@ def update(reset=True):
 
             firmware.check()
         want, dels, files = _plan(m)
+        gc.collect()
         from ota import fetch
 
         need = 0

@@ -28,6 +28,7 @@ import { buildManifest, serializeManifest } from '../../src/core/manifest';
 import { writeBundle } from '../../src/core/bundle';
 import type { Manifest } from '../../src/core/manifest-types';
 import { parseEventLine, type OtaEvent } from '../../src/core/events';
+import { runBoard as simRunBoard, type RunResult } from '../../src/sim/board';
 
 export const DEVICE_DIR = join(__dirname, '..', '..', 'device');
 
@@ -49,6 +50,17 @@ export const APP_1_1_0: AppFiles = {
   'settings.json': '{"shipped": true, "v": 2}\n',
   'ota_hooks/post.py': 'f = open("hook_ran.txt", "w")\nf.write("1.1.0")\nf.close()\n',
 };
+
+/**
+ * The heap every updater test gives the virtual board: what an ESP32 or RP2040 W has free for the
+ * updater (~100 KB) plus room for the garbage made between the updater's gc.collect() calls.
+ */
+export const BOARD_HEAP_KB = 160;
+
+/** runBoard() with the board's heap at BOARD_HEAP_KB unless a test says otherwise. */
+export function runBoard(opts: Parameters<typeof simRunBoard>[0]): Promise<RunResult> {
+  return simRunBoard({ heapKb: BOARD_HEAP_KB, ...opts });
+}
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `ota-${prefix}-`));
