@@ -1,10 +1,10 @@
 // `ota bundle`: the release manifest plus a .tar.gz of the same files.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { bundleName, writeBundle } from '../core/bundle';
 import { buildManifest, serializeManifest } from '../core/manifest';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
+import { output, parseCommand } from './common';
 
 export const summary = 'write the manifest and a deterministic .tar.gz bundle of a project';
 
@@ -18,37 +18,24 @@ and SHA-256. Default out-dir: <dir>/.ota/release (never itself released).
 ${releaseHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...releaseOptions, 'out-dir': { type: 'string' } },
-  });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  const parsed = parseCommand(argv, help, { ...releaseOptions, 'out-dir': { type: 'string' } }, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const dir = positionals[0] ?? '.';
   const outDir = values['out-dir'] ?? join(dir, '.ota', 'release');
   const opts = await buildOptions(dir, values, [outDir]);
   const manifest = await buildManifest(dir, opts);
   await mkdir(outDir, { recursive: true });
   const outFile = join(outDir, bundleName(manifest.name, manifest.version));
-  manifest.bundle = await writeBundle(dir, manifest.files, outFile, {
+  const bundle = await writeBundle(dir, manifest.files, outFile, {
     mtime: Date.parse(manifest.created) / 1000,
   });
+  manifest.bundle = bundle;
   const manifestFile = join(outDir, 'manifest.json');
   await writeFile(manifestFile, serializeManifest(manifest));
-  if (values.json) {
-    console.log(
-      JSON.stringify({
-        manifest: manifestFile,
-        bundle: outFile,
-        ...manifest.bundle,
-        files: manifest.files.length,
-      }),
-    );
-  } else {
-    console.log(`${outFile}: ${manifest.files.length} files, ${manifest.bundle.size} bytes\n${manifestFile}`);
-  }
+  const files = manifest.files.length;
+  output(values.json, { manifest: manifestFile, bundle: outFile, ...bundle, files }, () =>
+    console.log(`${outFile}: ${files} files, ${bundle.size} bytes\n${manifestFile}`),
+  );
   return 0;
 }

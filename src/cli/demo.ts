@@ -1,7 +1,7 @@
 // `ota demo`: the whole update story on this machine, with a virtual board. Only presentation here.
-import { parseArgs } from 'node:util';
 import { findDemoAssets, runDemo, type DemoSummary } from '../core/demo';
 import type { OtaEvent } from '../core/events';
+import { jsonOption, parseCommand } from './common';
 
 export const summary =
   'run the full OTA story on a virtual board: publish, install, update twice (no hardware)';
@@ -86,14 +86,9 @@ function printSummary(s: DemoSummary, kept: boolean): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { keep: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  const parsed = parseCommand(argv, help, { ...jsonOption, keep: { type: 'boolean' } });
+  if (!parsed) return 0;
+  const { values } = parsed;
   const assets = findDemoAssets(__dirname);
   let step = 0;
   const s = await runDemo({

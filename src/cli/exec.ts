@@ -1,8 +1,8 @@
 // `ota exec`: run Python on the board and stream its output.
-import { parseArgs } from 'node:util';
 import { OtaError } from '../core/errors';
 import { BoardException } from '../core/serial/raw-repl';
 import { withBoard } from './board-session';
+import { parseCommand, portOption } from './common';
 
 export const summary = 'run Python code on a board, streaming its output';
 
@@ -12,19 +12,9 @@ Runs <code> in the raw REPL and streams what it prints. Ctrl-C interrupts the
 code on the board. Exit 1 when the code raises (the traceback goes to stderr).`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      port: { type: 'string', short: 'p' },
-      timeout: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  const parsed = parseCommand(argv, help, { ...portOption, timeout: { type: 'string' } }, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const code = positionals.join(' ');
   if (!code) throw new OtaError('bad-option', 'usage: ota exec --port <path> <code>');
   const idle = values.timeout === undefined ? 24 * 3600_000 : Number(values.timeout) * 1000;

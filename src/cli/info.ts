@@ -1,7 +1,7 @@
 // `ota info`: board facts in one round trip, or the list of serial ports that look like boards.
-import { parseArgs } from 'node:util';
 import { listBoards } from '../core/serial/discover';
 import { withBoard } from './board-session';
+import { jsonOption, output, parseCommand, portOption } from './common';
 
 export const summary = 'show a board: MicroPython version, machine, free RAM and flash, installed release';
 
@@ -12,26 +12,16 @@ const help = `usage: ota info --port <path> [--json]
 --list   list serial ports, likely MicroPython boards first, named by USB ID`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string', short: 'p' },
-      list: { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  const parsed = parseCommand(argv, help, { ...portOption, ...jsonOption, list: { type: 'boolean' } });
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (values.list) {
     const boards = await listBoards();
-    if (values.json) console.log(JSON.stringify(boards));
-    else if (boards.length === 0) console.log('no serial ports found');
-    else
+    output(values.json, boards, () => {
+      if (boards.length === 0) console.log('no serial ports found');
       for (const b of boards)
         console.log(`${b.path}\t${b.vendorId ?? '----'}:${b.productId ?? '----'}\t${b.name ?? ''}`);
+    });
     return 0;
   }
   const info = await withBoard(values.port, (b) => b.info());

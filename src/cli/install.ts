@@ -1,10 +1,10 @@
 // `ota install`: put the updater, its config and the boot hook on a board.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { OtaError } from '../core/errors';
 import { installUpdater } from '../core/serial/install';
 import { withBoard } from './board-session';
+import { jsonOption, output, parseCommand, portOption, printFileChanges } from './common';
 
 export const summary = 'install the OTA updater on a board (package, ota_config.json, boot.py hook)';
 
@@ -22,21 +22,15 @@ function defaultDeviceDir(): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string', short: 'p' },
-      config: { type: 'string' },
-      key: { type: 'string' },
-      'device-dir': { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const parsed = parseCommand(argv, help, {
+    ...portOption,
+    ...jsonOption,
+    config: { type: 'string' },
+    key: { type: 'string' },
+    'device-dir': { type: 'string' },
   });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.config) throw new OtaError('bad-option', 'ota install needs --config <ota_config.json>');
   let config: unknown;
   try {
@@ -51,16 +45,13 @@ export async function run(argv: string[]): Promise<number> {
   const result = await withBoard(values.port, (board) =>
     installUpdater(board, { deviceDir, config: config as Record<string, unknown>, keyFile: values.key }),
   );
-  if (values.json) {
-    console.log(JSON.stringify(result));
-  } else {
-    for (const p of result.uploaded) console.log(`wrote    ${p}`);
-    for (const p of result.removed) console.log(`removed  ${p}`);
+  output(values.json, result, () => {
+    printFileChanges(result);
     console.log(
       result.uploaded.length + result.removed.length === 0
         ? 'already installed: nothing changed'
         : `installed: ${result.uploaded.length} written, ${result.unchanged.length} unchanged${result.bootChanged ? ', boot.py now calls ota.boot() first' : ''}`,
     );
-  }
+  });
   return 0;
 }

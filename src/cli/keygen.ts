@@ -1,6 +1,6 @@
 // `ota keygen`: creates a signing key outside the project and prints what the board must trust.
-import { parseArgs } from 'node:util';
 import { deviceTrustEntry, generateKey, type KeyAlg } from '../core/keys';
+import { jsonOption, output, parseCommand } from './common';
 
 export const summary = 'create a signing key (HMAC, Ed25519 or RSA) outside the project';
 
@@ -21,23 +21,17 @@ published with a release.
   --json        print {"path", "trust"} as JSON`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      hmac: { type: 'boolean' },
-      ed25519: { type: 'boolean' },
-      rsa: { type: 'boolean' },
-      name: { type: 'string' },
-      out: { type: 'string' },
-      force: { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const parsed = parseCommand(argv, help, {
+    ...jsonOption,
+    hmac: { type: 'boolean' },
+    ed25519: { type: 'boolean' },
+    rsa: { type: 'boolean' },
+    name: { type: 'string' },
+    out: { type: 'string' },
+    force: { type: 'boolean' },
   });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values } = parsed;
   const algs: KeyAlg[] = [];
   if (values.hmac) algs.push('hmac-sha256');
   if (values.ed25519) algs.push('ed25519');
@@ -52,9 +46,7 @@ export async function run(argv: string[]): Promise<number> {
     force: values.force,
   });
   const trust = await deviceTrustEntry(keyFile);
-  if (values.json) {
-    console.log(JSON.stringify({ path, trust }));
-  } else {
+  output(values.json, { path, trust }, () => {
     console.log(`${keyFile.alg} key ${keyFile.id} written to ${path}`);
     console.log(
       `boards trust it with this entry in ota_config.json "keys" (ota install --key ${path} adds it):`,
@@ -63,6 +55,6 @@ export async function run(argv: string[]): Promise<number> {
     if (keyFile.alg === 'hmac-sha256') {
       console.log('note: every board holds this secret; one extracted board can sign updates for all.');
     }
-  }
+  });
   return 0;
 }

@@ -1,8 +1,8 @@
 // `ota manifest`: describe a project as a release manifest.
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { buildManifest, serializeManifest } from '../core/manifest';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
+import { output, parseCommand } from './common';
 
 export const summary = 'write the release manifest (files, sizes, git SHA-1, SHA-256) of a project';
 
@@ -16,15 +16,9 @@ to standard output. The same tree always gives byte-identical output.
 ${releaseHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...releaseOptions, out: { type: 'string', short: 'o' } },
-  });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  const parsed = parseCommand(argv, help, { ...releaseOptions, out: { type: 'string', short: 'o' } }, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const dir = positionals[0] ?? '.';
   const manifest = await buildManifest(dir, await buildOptions(dir, values, values.out ? [values.out] : []));
   const bytes = serializeManifest(manifest);
@@ -34,20 +28,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   await writeFile(values.out, bytes);
   const total = manifest.files.reduce((n, f) => n + f.size, 0);
-  if (values.json) {
-    console.log(
-      JSON.stringify({
-        out: values.out,
-        name: manifest.name,
-        version: manifest.version,
-        files: manifest.files.length,
-        bytes: total,
-      }),
-    );
-  } else {
-    console.log(
-      `${values.out}: ${manifest.name} ${manifest.version}, ${manifest.files.length} files, ${total} bytes`,
-    );
-  }
+  const { name, version } = manifest;
+  const files = manifest.files.length;
+  output(values.json, { out: values.out, name, version, files, bytes: total }, () =>
+    console.log(`${values.out}: ${name} ${version}, ${files} files, ${total} bytes`),
+  );
   return 0;
 }

@@ -1,10 +1,10 @@
 // `ota publish`: builds, signs and publishes a release to GitHub Releases or a static folder.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { OtaError } from '../core/errors';
 import { publishFolder } from '../core/publish/folder';
 import { publishGitHub, type PublishProgress } from '../core/publish/github';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
+import { output, parseCommand } from './common';
 
 export const summary = 'publish a release to GitHub Releases or a static-host folder, signed';
 
@@ -50,10 +50,10 @@ function progressPrinter(): (p: PublishProgress) => void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    help,
+    {
       ...releaseOptions,
       target: { type: 'string' },
       repo: { type: 'string' },
@@ -69,11 +69,10 @@ export async function run(argv: string[]): Promise<number> {
       force: { type: 'boolean' },
       concurrency: { type: 'string' },
     },
-  });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+    true,
+  );
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const project = positionals[0] ?? '.';
   const outputs = values.target === 'folder' && values.dir ? [values.dir] : [];
   const { version, ...build } = await buildOptions(project, values, outputs);
@@ -90,13 +89,12 @@ export async function run(argv: string[]): Promise<number> {
       signKeyFile: values.sign,
       force: values.force,
     });
-    if (values.json) console.log(JSON.stringify({ target: 'folder', ...r }));
-    else {
+    output(values.json, { target: 'folder', ...r }, () => {
       console.log(
         `published ${r.version} to ${r.versionDir}: ${r.files} files, ${r.bytes} bytes${r.signed ? ', signed' : ''}`,
       );
       console.log(r.latest ? `latest.json now names ${r.version}` : `latest.json left on a newer version`);
-    }
+    });
     return 0;
   }
 
@@ -136,13 +134,12 @@ export async function run(argv: string[]): Promise<number> {
     onProgress: values.json ? undefined : progressPrinter(),
   });
   if (process.stderr.isTTY && !values.json) process.stderr.write('\r\x1b[K');
-  if (values.json) console.log(JSON.stringify({ target: 'github', ...r }));
-  else {
+  output(values.json, { target: 'github', ...r }, () => {
     const kind = r.prerelease ? 'prerelease (beta channel)' : 'release (stable channel)';
     console.log(
       `${r.replaced ? 'replaced' : 'published'} ${kind} ${r.tag}: ${r.assets.length} assets${r.signed ? ', signed' : ''}`,
     );
     console.log(r.url);
-  }
+  });
   return 0;
 }

@@ -1,7 +1,7 @@
 // `ota push`: make a board hold a project folder, sending only what changed.
-import { parseArgs } from 'node:util';
 import { collectProject, syncFiles } from '../core/serial/sync';
 import { rate, withBoard } from './board-session';
+import { jsonOption, output, parseCommand, portOption, printFileChanges } from './common';
 
 export const summary = 'copy a project to a board over USB, only the files that changed';
 
@@ -13,21 +13,14 @@ manifest.json, exactly its files are pushed and its "delete" list removed;
 otherwise every file not excluded by .otaignore.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      port: { type: 'string', short: 'p' },
-      root: { type: 'string' },
-      'no-compress': { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  const parsed = parseCommand(
+    argv,
+    help,
+    { ...portOption, ...jsonOption, root: { type: 'string' }, 'no-compress': { type: 'boolean' } },
+    true,
+  );
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const plan = await collectProject(positionals[0] ?? '.');
   plan.root = values.root ?? '/';
   const tty = process.stderr.isTTY && !values.json;
@@ -41,14 +34,11 @@ export async function run(argv: string[]): Promise<number> {
     }),
   );
   if (tty) process.stderr.write('\n');
-  if (values.json) {
-    console.log(JSON.stringify(result));
-  } else {
-    for (const p of result.uploaded) console.log(`wrote    ${p}`);
-    for (const p of result.removed) console.log(`removed  ${p}`);
+  output(values.json, result, () => {
+    printFileChanges(result);
     console.log(
       `${result.uploaded.length} written (${result.bytes} bytes), ${result.unchanged.length} unchanged, ${result.removed.length} removed`,
     );
-  }
+  });
   return 0;
 }

@@ -1,7 +1,7 @@
 // `ota serve`: serves a published folder over HTTP for development and demos, logging bytes sent.
-import { parseArgs } from 'node:util';
 import { OtaError } from '../core/errors';
 import { serveFolder } from '../core/publish/serve';
+import { jsonOption, output, parseCommand, untilStopped } from './common';
 
 export const summary = 'serve a published folder over HTTP (Range, ETag, gzip) for development';
 
@@ -17,20 +17,14 @@ Ctrl-C stops it and prints the total.
   --json         one JSON line per request, and {"url"} first`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  const parsed = parseCommand(
+    argv,
+    help,
+    { ...jsonOption, port: { type: 'string' }, host: { type: 'string' } },
+    true,
+  );
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const dir = positionals[0];
   if (!dir) throw new OtaError('bad-option', 'which folder? usage: ota serve <dir> [--port <n>]');
   const port = Number(values.port ?? 8080);
@@ -40,23 +34,21 @@ export async function run(argv: string[]): Promise<number> {
   const server = await serveFolder(dir, {
     port,
     host: values.host,
-    onRequest: (r) => {
-      if (values.json) console.log(JSON.stringify(r));
-      else
+    onRequest: (r) =>
+      output(values.json, r, () =>
         console.log(
           `${r.method} ${r.path} ${r.status} ${r.bytes} B${r.gzip ? ' gzip' : ''}${r.range ? ` ${r.range}` : ''}`,
-        );
-    },
+        ),
+      ),
   });
-  if (values.json) console.log(JSON.stringify({ url: server.url }));
-  else console.log(`serving ${dir} at ${server.url} (Ctrl-C stops)`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  output(values.json, { url: server.url }, () =>
+    console.log(`serving ${dir} at ${server.url} (Ctrl-C stops)`),
+  );
+  await untilStopped(undefined);
   await server.close();
-  if (values.json)
-    console.log(JSON.stringify({ bytesSent: server.bytesSent, requests: server.requests.length }));
-  else console.log(`\n${server.requests.length} requests, ${server.bytesSent} bytes sent`);
+  const requests = server.requests.length;
+  output(values.json, { bytesSent: server.bytesSent, requests }, () =>
+    console.log(`\n${requests} requests, ${server.bytesSent} bytes sent`),
+  );
   return 0;
 }

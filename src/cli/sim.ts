@@ -1,8 +1,8 @@
 // `ota sim`: a virtual MicroPython board behind a pseudo-terminal, for trying the tools without hardware.
-import { parseArgs } from 'node:util';
 import { OtaError } from '../core/errors';
 import { VirtualBoard } from '../sim/board';
 import { exposeOnPty } from '../sim/pty';
+import { parseCommand, untilStopped } from './common';
 
 export const summary = 'run a virtual MicroPython board on a pseudo-terminal';
 
@@ -26,22 +26,16 @@ function positiveInt(name: string, value: string | undefined): number | undefine
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      fs: { type: 'string' },
-      link: { type: 'string' },
-      'flash-kb': { type: 'string' },
-      'heap-kb': { type: 'string' },
-      'cut-after': { type: 'string' },
-      'no-sha1': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const parsed = parseCommand(argv, help, {
+    fs: { type: 'string' },
+    link: { type: 'string' },
+    'flash-kb': { type: 'string' },
+    'heap-kb': { type: 'string' },
+    'cut-after': { type: 'string' },
+    'no-sha1': { type: 'boolean' },
   });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.fs) throw new OtaError('bad-option', 'no filesystem folder: use --fs <dir>');
   const board = await VirtualBoard.start({
     fsDir: values.fs,
@@ -55,11 +49,9 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   });
   console.log(pty.path);
-  const why = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('stopped'));
-    process.once('SIGTERM', () => resolve('stopped'));
-    board.once('poweroff', () => resolve(`power cut after ${board.mutations} filesystem changes`));
-  });
+  const why = await untilStopped('stopped', (stop) =>
+    board.once('poweroff', () => stop(`power cut after ${board.mutations} filesystem changes`)),
+  );
   console.error(`virtual board ${why}`);
   await pty.close();
   await board.stop();

@@ -1,9 +1,9 @@
 // `ota verify`: does a tree match a manifest?
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { OtaError } from '../core/errors';
 import { parseManifest } from '../core/manifest';
 import { verifyTree } from '../core/verify';
+import { jsonOption, output, parseCommand } from './common';
 
 export const summary = 'check a tree against a manifest; name each missing, extra or changed file';
 
@@ -14,15 +14,9 @@ SHA-1 and SHA-256, and every file not listed (after .otaignore). Exit 0 when
 they match, 1 when anything differs.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  const parsed = parseCommand(argv, help, jsonOption, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const [manifestPath, dir = '.'] = positionals;
   if (!manifestPath) throw new OtaError('bad-option', 'usage: ota verify <manifest.json> [dir]');
   let bytes: Buffer;
@@ -32,9 +26,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new OtaError('unreadable', `cannot read ${manifestPath}: ${(err as NodeJS.ErrnoException).code}`);
   }
   const report = await verifyTree(parseManifest(bytes), dir);
-  if (values.json) {
-    console.log(JSON.stringify(report));
-  } else {
+  output(values.json, report, () => {
     for (const p of report.missing) console.log(`missing  ${p}`);
     for (const p of report.extra) console.log(`extra    ${p}`);
     for (const c of report.changed) console.log(`changed  ${c.path} (${c.reason})`);
@@ -44,6 +36,6 @@ export async function run(argv: string[]): Promise<number> {
         ? `ok: ${report.matched} files match`
         : `${problems} difference(s), ${report.matched} files match`,
     );
-  }
+  });
   return report.ok ? 0 : 1;
 }

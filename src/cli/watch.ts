@@ -1,7 +1,7 @@
 // `ota watch`: stream a board's console; with --json only the OTA events, one JSON line each.
-import { parseArgs } from 'node:util';
 import { watchConsole } from '../core/serial/console';
 import { withBoard } from './board-session';
+import { jsonOption, parseCommand, portOption, untilStopped } from './common';
 
 export const summary = 'stream a board console (--json: one OTA event per line)';
 
@@ -11,18 +11,9 @@ Prints what the board writes until Ctrl-C (or the port closes). With --json,
 prints only the updater's events (OTA:{...} lines), as JSON, one per line.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string', short: 'p' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(help);
-    return 0;
-  }
+  const parsed = parseCommand(argv, help, { ...portOption, ...jsonOption });
+  if (!parsed) return 0;
+  const { values } = parsed;
   return withBoard(
     values.port,
     async (board) => {
@@ -33,11 +24,7 @@ export async function run(argv: string[]): Promise<number> {
           : { raw: (chunk) => process.stdout.write(chunk) },
       );
       // Until Ctrl-C or the port goes away.
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-        board.transport.onClose(resolve);
-      });
+      await untilStopped(undefined, (stop) => board.transport.onClose(() => stop(undefined)));
       stop();
       return 0;
     },
