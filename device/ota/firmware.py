@@ -17,18 +17,27 @@ def _partition():
     return Partition
 
 
-def check():
-    _partition()
+def check(fw):
+    # Before anything is downloaded: OTA partitions exist and the image fits.
+    Partition = _partition()
+    part = Partition(Partition.RUNNING).get_next_update()
+    if fw["size"] > part.ioctl(4, 0) * BLOCK:
+        raise Fail("no_space", "firmware is %d bytes, the OTA partition %d" % (fw["size"], part.ioctl(4, 0) * BLOCK))
+
+
+def running():
+    # Label of the partition the bootloader started.
+    Partition = _partition()
+    return Partition(Partition.RUNNING).info()[4]
 
 
 def write(rel, fw):
     # fw: the manifest's {"name", "size", "sha256"}; returns the labels of
     # the written partition and of the running one (for a rollback).
+    check(fw)
     Partition = _partition()
-    running = Partition(Partition.RUNNING)
-    part = running.get_next_update()
-    if fw["size"] > part.ioctl(4, 0) * BLOCK:
-        raise Fail("no_space", "firmware is larger than the OTA partition")
+    cur = Partition(Partition.RUNNING)
+    part = cur.get_next_update()
     buf = bytearray(BLOCK)
     mv = memoryview(buf)
     h = hashlib.sha256()
@@ -65,7 +74,7 @@ def write(rel, fw):
     if binascii.hexlify(h.digest()).decode() != fw["sha256"]:
         raise Fail("hash_mismatch", "firmware partition reads back wrong")
     ev("verified", firmware=fw["name"])
-    return part.info()[4], running.info()[4]
+    return part.info()[4], cur.info()[4]
 
 
 def confirm():
@@ -79,6 +88,9 @@ def confirm():
 
 
 def activate(label):
-    # The image in partition `label` boots at the next reset.
+    # The image in partition `label` boots at the next reset. Already set to
+    # boot (a repeated step after a power cut, or the bootloader's own
+    # rollback): left alone, since set_boot() would mark it untried again.
     Partition = _partition()
-    Partition(label).set_boot()
+    if Partition(Partition.BOOT).info()[4] != label:
+        Partition(label).set_boot()

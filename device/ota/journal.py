@@ -103,10 +103,16 @@ def rollback(st, reason):
         st["rb_done"] = True
         save(st)
     _backward(st)
-    if st.get("fw"):
+    fw = st.get("fw")
+    if fw:
         from ota import firmware
 
-        firmware.activate(st["fw"][1])
+        firmware.activate(fw[1])
+        # Still on the new image (a requested rollback): the old one must
+        # start with the old files, and be kept (marked valid) once it runs.
+        restart = firmware.running() != fw[1]
+        if restart:
+            st["fw_mark"] = 1
     bad = st["version"]
     for k in ("put", "new", "del", "hooks", "hook_done", "rb_done", "boots", "version", "prev", "fw"):
         st.pop(k, None)
@@ -115,6 +121,10 @@ def rollback(st, reason):
     save(st)
     fsx.rmtree(fsx.BACKUP)
     ev("rollback", version=bad, reason=reason, current=current_version())
+    if fw and restart:
+        import machine
+
+        machine.reset()
     return True
 
 
@@ -126,6 +136,8 @@ def confirm():
     if st.get("fw"):
         from ota import firmware
 
+        if firmware.running() != st["fw"][0]:
+            return False  # the new image has not started yet: nothing to confirm
         firmware.confirm()
     for k in ("put", "new", "del", "hooks", "hook_done", "boots", "prev", "fw"):
         st.pop(k, None)
@@ -141,10 +153,27 @@ def boot(confirm_boots):
     # Finishes or undoes whatever the journal says was under way.
     st = load()
     s = st["state"]
+    if st.get("fw_mark"):
+        from ota import firmware
+
+        firmware.confirm()
+        st.pop("fw_mark")
+        save(st)
     if s == "swapping":
         finish_swap(st)
     elif s == "rolling_back":
         rollback(st, "resumed")
+    fw = st.get("fw")
+    if st["state"] == "confirm_pending" and fw:
+        from ota import firmware
+
+        if firmware.running() != fw[0]:
+            if s == "swapping":
+                import machine
+
+                machine.reset()  # the image just set to boot starts with its files
+            # The bootloader went back to the old image (not confirmed on its first boot).
+            rollback(st, "firmware not confirmed: the bootloader rolled it back")
     if st["state"] == "confirm_pending":
         _post_hook(st)
         if st.get("boots", 0) >= confirm_boots:

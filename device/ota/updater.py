@@ -172,7 +172,7 @@ def update(reset=True):
         if fw:
             from ota import firmware
 
-            firmware.check()
+            firmware.check(fw)
         want, dels, files = _plan(m)
         gc.collect()
         from ota import fetch
