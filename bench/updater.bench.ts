@@ -1,24 +1,50 @@
-// The on-board updater on the virtual board:
-// 1. heap during the update of a 100 KB and a 1 MB file: gc.collect() then gc.mem_alloc() at every
-//    OTA event (up to 8 per file, and each phase), the highest above idle: the live heap at those
-//    instants (between events the streaming loop allocates nothing per chunk);
-// 2. bytes over the air for a one-file change in a 50-file app, against the whole bundle
+// The on-board updater on the virtual board, with the heap a board has free (fx.BOARD_HEAP_KB):
+// 1. import cost of each updater module, and the idle heap with the update path imported;
+// 2. peak heap of each update path (static 100 KB and 1 MB files, bundle, Ed25519-signed, GitHub
+//    stable/beta with a large release JSON, developer channel): gc.collect() then gc.mem_alloc() at
+//    every OTA event (the live heap), and gc.mem_alloc() just before every collection the updater
+//    makes (live + garbage: the heap the path needs), both against the idle baseline;
+// 3. bytes over the air for a one-file change in a 50-file app, against the whole bundle
 //    and against the goal 1.1 x (gzip of the changed file + manifest);
-// 3. signature check time on the board per algorithm, against HMAC-SHA256.
+// 4. signature check time on the board per algorithm, against HMAC-SHA256.
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 
-import { runBoard } from '../src/sim/board';
+import { startGitHubMock } from '../test/support/github-mock';
 import * as fx from '../test/support/release-fixture';
 
-// Records the heap after a collection at each event, by wrapping the event function every updater
-// module imported (from ota.log import ev): the highest while files stream and over the whole update.
+/** What a plain update imports before its first event: the idle baseline. */
+const CORE = [
+  'ota.log',
+  'ota.jscan',
+  'ota.fsx',
+  'ota.sha1',
+  'ota.http',
+  'ota.manifest',
+  'ota.journal',
+  'ota.sig',
+  'ota.source',
+  'ota.fetch',
+  'ota.updater',
+];
+/** Imported only on their paths. */
+const LAZY = ['ota.bundle', 'ota.ed25519', 'ota.firmware'];
+
+// Samples the heap at each event (after a collection) and just before each collection, by wrapping
+// gc.collect and the event function (ota.log.ev, and the copy each imported module holds).
 const SAMPLER = `
 import gc, sys
-_peak = {'progress': 0, 'all': 0}
+_peak = {'progress': 0, 'all': 0, 'raw': 0}
+_collect = gc.collect
+def _gc():
+    m = gc.mem_alloc()
+    if m > _peak['raw']:
+        _peak['raw'] = m
+    _collect()
+gc.collect = _gc
 _ev = sys.modules['ota.log'].ev
 def _sample(name, **kw):
-    gc.collect()
+    _gc()
     m = gc.mem_alloc()
     _peak['all'] = max(_peak['all'], m)
     if name == 'progress':
@@ -27,6 +53,7 @@ def _sample(name, **kw):
 for _n in list(sys.modules):
     if _n.startswith('ota.') and hasattr(sys.modules[_n], 'ev'):
         sys.modules[_n].ev = _sample
+sys.modules['ota.log'].ev = _sample
 `;
 
 function text(bytes: number, seed: number): string {
@@ -38,37 +65,136 @@ function text(bytes: number, seed: number): string {
 
 interface Heap {
   idle: number;
-  /** Highest heap above idle while the file streamed (progress events). */
+  /** Highest live heap above idle while files streamed (progress events). */
   streaming: number;
-  /** Highest heap above idle over the whole update. */
+  /** Highest live heap above idle over the whole update. */
   update: number;
+  /** Highest heap in use (live + garbage) just before a collection, above idle. */
+  needed: number;
 }
 
-async function heapFor(size: number): Promise<Heap> {
-  const rel = await fx.makeRelease('1.1.0', { ...fx.APP_1_0_0, 'data.bin': randomBytes(size) });
+const kb = (n: number): string => `${(n / 1024).toFixed(1)} KB`;
+
+/** Runs one update on the board in fsDir with the sampler; throws unless it succeeds. */
+async function measure(fsDir: string): Promise<Heap> {
+  const code = [
+    'import ota',
+    `import ${CORE.join(', ')}`,
+    SAMPLER,
+    '_collect()',
+    'idle = gc.mem_alloc()',
+    'v = ota.update(reset=False)',
+    '_gc()',
+    'print("HEAP", idle, _peak["progress"], _peak["all"], _peak["raw"], v)',
+  ].join('\n');
+  const r = await fx.runBoard({ fsDir, flashKb: 4096, code, timeoutMs: 120_000 });
+  const m = /HEAP (\d+) (\d+) (\d+) (\d+) (\S+)/.exec(r.output);
+  if (!m || m[5] === 'None' || fx.errorCodes(r.output).length)
+    throw new Error(`update failed: ${r.output}${r.error ?? ''}`);
+  const [idle, streaming, update, needed] = m.slice(1, 5).map(Number);
+  return { idle, streaming: Math.max(0, streaming - idle), update: update - idle, needed: needed - idle };
+}
+
+async function staticPath(files: fx.AppFiles, opts: { bundle?: boolean; alg?: fx.Alg } = {}): Promise<Heap> {
+  const keys = fx.makeKeys();
+  const rel = await fx.makeRelease('1.1.0', files, { bundle: opts.bundle });
   const host = fx.tempDir('bench-host');
-  fx.publishStatic(host, rel);
+  fx.publishStatic(host, rel, opts.alg ? { sign: { keys, alg: opts.alg } } : {});
   const srv = await fx.serveFolder(host);
-  const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
+  const cfg = { source: 'static', url: srv.url, keys: opts.alg ? [fx.boardKey(keys, opts.alg)] : [] };
+  // A bundle pays off for a board that lacks every file; the others update 1.0.0.
+  const fsDir = opts.bundle ? fx.makeBoard(cfg, {}, undefined) : fx.makeBoard(cfg, fx.APP_1_0_0, '1.0.0');
   try {
-    const code = [
-      'import gc, ota',
-      'import ota.log, ota.updater, ota.fetch, ota.http, ota.source, ota.journal, ota.manifest, ota.sha1, ota.fsx, ota.sig',
-      SAMPLER,
-      'gc.collect()',
-      'idle = gc.mem_alloc()',
-      'ota.update(reset=False)',
-      'print("HEAP", idle, _peak["progress"], _peak["all"])',
-    ].join('\n');
-    // Room for garbage between collections: the virtual board collects only on gc.collect().
-    const r = await runBoard({ fsDir, flashKb: 4096, heapKb: 1024, code, timeoutMs: 120_000 });
-    const m = /HEAP (\d+) (\d+) (\d+)/.exec(r.output);
-    if (!m || fx.errorCodes(r.output).length) throw new Error(`update failed: ${r.output}${r.error ?? ''}`);
-    const [idle, streaming, update] = m.slice(1).map(Number);
-    return { idle, streaming: streaming - idle, update: update - idle };
+    return await measure(fsDir);
   } finally {
     await srv.close();
     fx.cleanup(rel.dir, host, fsDir);
+  }
+}
+
+/** GitHub stable, beta and developer channels against the REST mock; returns the JSON sizes too. */
+async function githubPaths(): Promise<[string, Heap][]> {
+  const keys = fx.makeKeys();
+  const sign = { keys, alg: 'rsa-sha256' as const };
+  const gh = await startGitHubMock();
+  gh.addRepo('me', 'app');
+  const rel = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { delete: ['old.py'] });
+  const beta = await fx.makeRelease('1.2.0-beta.1', fx.APP_1_1_0, { delete: ['old.py'] });
+  // Many assets, as releases that also ship firmware images and docs have: GitHub describes each
+  // one with its uploader in the JSON, so the answer is tens of KB.
+  const extra = Array.from({ length: 40 }, (_, i) => ({ name: `extra-${i}.bin`, content: Buffer.from('x') }));
+  for (let i = 0; i < 8; i++) gh.addRelease('me', 'app', { tag: `v0.${i}.0`, assets: extra });
+  gh.addRelease('me', 'app', { tag: 'v1.1.0', assets: [...fx.githubAssets(rel, sign), ...extra] });
+  gh.addRelease('me', 'app', {
+    tag: 'v1.2.0-beta.1',
+    prerelease: true,
+    assets: [...fx.githubAssets(beta, sign), ...extra],
+  });
+  gh.setBranch(
+    'me',
+    'app',
+    'dev',
+    Array.from({ length: 40 }, (_, i) => ({ path: `lib/m${i}.py`, content: text(800, i) })),
+  );
+  const out: [string, Heap][] = [];
+  try {
+    for (const [channel, url] of [
+      ['stable', '/repos/me/app/releases/latest'],
+      ['beta', '/repos/me/app/releases?per_page=20'],
+      ['developer', '/repos/me/app/git/trees/x'],
+    ] as const) {
+      const cfg = {
+        source: 'github',
+        repo: 'me/app',
+        api: gh.apiUrl,
+        channel,
+        branch: 'dev',
+        keys: channel === 'developer' ? [] : [fx.boardKey(keys, 'rsa-sha256')],
+        retries: 0,
+      };
+      const fsDir = fx.makeBoard(cfg, fx.APP_1_0_0, '1.0.0');
+      try {
+        const size =
+          channel === 'developer' ? 0 : (await (await fetch(gh.apiUrl + url)).arrayBuffer()).byteLength;
+        const label = `GitHub ${channel}${size ? ` (${kb(size)} of release JSON)` : ' (40-file Git tree)'}`;
+        out.push([label, await measure(fsDir)]);
+      } finally {
+        fx.cleanup(fsDir);
+      }
+    }
+  } finally {
+    await gh.close();
+    fx.cleanup(rel.dir, beta.dir);
+  }
+  return out;
+}
+
+/** Heap each updater module adds when imported (its dependencies already imported). */
+async function importCosts(): Promise<void> {
+  const fsDir = fx.makeBoard({ source: 'static', url: 'http://127.0.0.1:9' }, {}, undefined);
+  const code = [
+    'import gc, ota',
+    'gc.collect()',
+    'b = gc.mem_alloc()',
+    `for n in ${JSON.stringify([...CORE, ...LAZY])}:`,
+    '    try:',
+    '        __import__(n)',
+    '    except ImportError:',
+    '        pass',
+    '    gc.collect()',
+    '    a = gc.mem_alloc()',
+    '    print("IMP", n, a - b)',
+    '    b = a',
+  ].join('\n');
+  try {
+    const r = await fx.runBoard({ fsDir, boot: false, code, timeoutMs: 60_000 });
+    const rows = [...r.output.matchAll(/IMP (\S+) (\d+)/g)].map((m) => [m[1], Number(m[2])] as const);
+    if (!rows.length) throw new Error(`import costs: ${r.output}${r.error ?? ''}`);
+    const core = rows.filter(([n]) => CORE.includes(n)).reduce((s, [, b]) => s + b, 0);
+    console.log(`import cost per module (from source): ${rows.map(([n, b]) => `${n} ${kb(b)}`).join(', ')}`);
+    console.log(`  update path (${CORE.length} modules): ${kb(core)}`);
+  } finally {
+    fx.cleanup(fsDir);
   }
 }
 
@@ -82,7 +208,7 @@ async function overTheAir(): Promise<void> {
   const srv = await fx.serveFolder(host);
   const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, v1, '1.0.0');
   try {
-    const r = await runBoard({ fsDir, code: 'import ota\nota.update(reset=False)\n', timeoutMs: 120_000 });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update(reset=False)\n', timeoutMs: 120_000 });
     if (fx.errorCodes(r.output).length) throw new Error(r.output);
     const air = srv.requests.reduce((n, q) => n + q.bytes, 0);
     const bundle = rel.manifest.bundle!.size;
@@ -119,13 +245,10 @@ async function signatureTimes(): Promise<void> {
         'sig.verify(k, s, m)',
         'print("MS", time.ticks_diff(time.ticks_ms(), t))',
       ].join('\n');
-      // Big-integer math allocates megabytes; the virtual board collects only on gc.collect().
-      const r = await runBoard({ fsDir, boot: false, heapKb: 8192, code, timeoutMs: 120_000 }).catch(
-        (e: Error) => ({
-          output: `failed: ${e.message}`,
-          error: undefined,
-        }),
-      );
+      const r = await fx.runBoard({ fsDir, boot: false, code, timeoutMs: 120_000 }).catch((e: Error) => ({
+        output: `failed: ${e.message}`,
+        error: undefined,
+      }));
       const m = /MS ([\d.]+)/.exec(r.output);
       if (!m) {
         console.log(`${alg}: ${r.output.trim()} ${r.error ?? ''}`);
@@ -148,22 +271,34 @@ async function signatureTimes(): Promise<void> {
 }
 
 export async function run(): Promise<void> {
-  const small = await heapFor(100 * 1024);
-  const large = await heapFor(1024 * 1024);
-  const kb = (n: number): string => `${(n / 1024).toFixed(1)} KB`;
-  console.log(`idle heap with the updater imported: ${kb(small.idle)}`);
-  for (const [name, h] of [
-    ['100 KB file', small],
-    ['1 MB file', large],
-  ] as const) {
+  console.log(`virtual board heap: ${fx.BOARD_HEAP_KB} KB`);
+  await importCosts();
+  const big = await staticPath({ ...fx.APP_1_0_0, 'data.bin': randomBytes(1024 * 1024) });
+  const small = await staticPath({ ...fx.APP_1_0_0, 'data.bin': randomBytes(100 * 1024) });
+  const app: fx.AppFiles = {};
+  for (let i = 0; i < 50; i++) app[`app/mod${i}.py`] = text(1000 + ((i * 397) % 3000), i);
+  const rows: [string, Heap][] = [
+    ['static, 100 KB file', small],
+    ['static, 1 MB file', big],
+    ['static, 50-file bundle', await staticPath(app, { bundle: true })],
+    ['static, ed25519-signed', await staticPath(fx.APP_1_1_0, { alg: 'ed25519' })],
+    ['static, rsa-sha256-signed', await staticPath(fx.APP_1_1_0, { alg: 'rsa-sha256' })],
+    ...(await githubPaths()),
+  ];
+  console.log(`idle heap with the update path imported: ${kb(small.idle)} (the baseline below)`);
+  for (const [name, h] of rows) {
     console.log(
-      `${name}: heap above idle while streaming ${kb(h.streaming)}, over the whole update ${kb(h.update)}`,
+      `${name}: live above idle ${kb(h.update)} (streaming ${kb(h.streaming)}), ` +
+        `needed above idle ${kb(h.needed)} = ${(h.needed / small.idle).toFixed(2)}x idle, ` +
+        `total ${kb(h.idle + h.needed)}`,
     );
   }
   console.log(
-    `  streaming, 1 MB / 100 KB: ${(large.streaming / Math.max(1, small.streaming)).toFixed(2)}x (goal: flat, <= 8 KB)`,
+    `  streaming, 1 MB / 100 KB: ${(big.streaming / Math.max(1, small.streaming)).toFixed(2)}x (goal: flat, <= 8 KB)`,
   );
-  console.log(`  whole update, 1 MB / 100 KB: ${(large.update / Math.max(1, small.update)).toFixed(2)}x`);
+  console.log(
+    `  needed, 1 MB / 100 KB: ${(big.needed / Math.max(1, small.needed)).toFixed(2)}x (goal: flat)`,
+  );
   await overTheAir();
   await signatureTimes();
 }
