@@ -213,6 +213,8 @@ test('prerelease: the beta channel; stable stays on the last release; listReleas
   gh.setBranch('me', 'app', 'main', [{ path: 'main.py', content: 'print("tip")\n' }]);
   const tip = await branchTip({ repo: 'me/app', baseUrl: gh.apiUrl, fetch: options().fetch });
   assert.equal(tip.sha, gh.state.repos.get('me/app')!.refs.get('heads/main'));
+  // The mock's commits are dated by their committer line (1700000000 s).
+  assert.equal(tip.date, '2023-11-14T22:13:20Z');
   assert.deepEqual(problems, []);
 });
 

@@ -33,6 +33,7 @@ export async function loadReleases(ctl: Controller, interactive: boolean): Promi
   }
   // The developer channel follows a branch; a repository without it simply has no tip.
   const tip = await branchTip({ ...conn, branch: s.branch }).catch(() => undefined);
-  if (tip) entries.push({ channel: 'developer', version: `${tip.branch}@${tip.sha.slice(0, 7)}` });
+  if (tip)
+    entries.push({ channel: 'developer', version: `${tip.branch}@${tip.sha.slice(0, 7)}`, date: tip.date });
   return entries;
 }

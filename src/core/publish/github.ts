@@ -5,7 +5,7 @@
  *                   signKeyFile?, build?, concurrency?, retries?, retryDelayMs?, onProgress?, fetch? })
  *     -> Promise<GitHubPublishResult>   // { tag, version, url, releaseId, prerelease, replaced, signed, assets }
  *   listReleases({ repo, token?, baseUrl?, fetch? }) -> Promise<ReleaseInfo[]>   // newest first, channel marked
- *   branchTip({ repo, branch?, token?, baseUrl?, fetch? }) -> Promise<{ branch, sha }>   // the developer channel
+ *   branchTip({ repo, branch?, token?, baseUrl?, fetch? }) -> Promise<{ branch, sha, date }>   // the developer channel
  *   createOctokit({ token?, baseUrl?, fetch? }) -> Octokit   // with the retry and throttling plugins
  *   assetName(path) -> string   // "lib/x.py" -> "lib__x.py"
  *
@@ -279,6 +279,9 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
       ...(release.bundle
         ? [{ name: release.bundle.path, source: release.bundle.abs, size: release.bundle.size }]
         : []),
+      ...(release.firmware
+        ? [{ name: release.firmware.path, source: release.firmware.abs, size: release.firmware.size }]
+        : []),
     ];
     const seen = new Map<string, string>();
     for (const u of uploads) {
@@ -466,13 +469,16 @@ export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[
 
 export async function branchTip(
   conn: GitHubConnection & { branch?: string },
-): Promise<{ branch: string; sha: string }> {
+): Promise<{ branch: string; sha: string; date: string }> {
   const { owner, repo } = parseRepo(conn.repo);
   const gh = createOctokit(conn);
   const branch = conn.branch ?? 'main';
   try {
     const ref = await gh.rest.git.getRef({ owner, repo, ref: `heads/${branch}` });
-    return { branch, sha: ref.data.object.sha };
+    const sha = ref.data.object.sha;
+    // The ref names the commit only; its committer date says how fresh the tip is.
+    const commit = await gh.rest.git.getCommit({ owner, repo, commit_sha: sha });
+    return { branch, sha, date: commit.data.committer.date };
   } catch (err) {
     throw githubError(err, conn.repo, `reading branch ${branch} of ${conn.repo}`);
   }
