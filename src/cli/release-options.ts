@@ -15,6 +15,7 @@ export const releaseOptions = {
   'hook-post-update': { type: 'string' },
   'hook-rollback': { type: 'string' },
   'expires-days': { type: 'string' },
+  firmware: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
@@ -31,6 +32,8 @@ export const releaseHelp = `  --version <v>            semver version (default: 
   --hook-post-update <p>   release file the board runs after an update
   --hook-rollback <p>      release file the board runs after a rollback
   --expires-days <n>       boards refuse the release n days after "created"
+  --firmware <image.bin>   an ESP32 app image the board writes to its next OTA partition
+                           (published beside the manifest under its file name)
   --json                   print a machine-readable summary`;
 
 type Values = {
@@ -69,5 +72,6 @@ export async function buildOptions(dir: string, v: Values, outputs: string[] = [
     keep: v.keep,
     hooks: { post_update: v['hook-post-update'], rollback: v['hook-rollback'] },
     expires,
+    firmware: v.firmware,
   };
 }

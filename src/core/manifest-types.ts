@@ -17,6 +17,13 @@ export interface ManifestBundle {
   sha256: string;
 }
 
+/** An ESP32 app image for the board's next OTA partition (a file beside the manifest). */
+export interface ManifestFirmware {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
 export interface Manifest {
   schema: number;
   name: string;
@@ -27,6 +34,7 @@ export interface Manifest {
   keep?: string[];
   hooks?: { post_update?: string; rollback?: string };
   bundle?: ManifestBundle;
+  firmware?: ManifestFirmware;
   expires?: string;
 }
 

@@ -1,11 +1,18 @@
 // Release manifests (schema 1, DESIGN.md): build from a project tree, write
 // byte-for-byte deterministically, read back with validation.
 import { execFile } from 'node:child_process';
-import { basename, resolve } from 'node:path';
+import { open } from 'node:fs/promises';
+import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { OtaError } from './errors';
 import { hashFiles } from './hash';
-import { MANIFEST_SCHEMA, type Manifest, type ManifestBundle, type ManifestFile } from './manifest-types';
+import {
+  MANIFEST_SCHEMA,
+  type Manifest,
+  type ManifestBundle,
+  type ManifestFile,
+  type ManifestFirmware,
+} from './manifest-types';
 import { checkReleasePath } from './paths';
 import { compareVersions, parseVersion } from './version';
 import { listProjectFiles, type ProjectFile, type WalkOptions } from './walk';
@@ -25,6 +32,8 @@ export interface BuildOptions extends WalkOptions {
   /** ISO time or Date after which boards refuse the release. */
   expires?: string | Date;
   bundle?: ManifestBundle;
+  /** Path of an ESP32 app image for the "firmware" entry (published beside the manifest under its file name). */
+  firmware?: string;
   /** Environment to read SOURCE_DATE_EPOCH from (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -112,11 +121,49 @@ function checkPaths(list: string[] | undefined, what: string): string[] | undefi
   return [...new Set(list)].sort();
 }
 
+/** ESP_IMAGE_HEADER_MAGIC: the first byte of every ESP32 image. */
+const ESP_IMAGE_MAGIC = 0xe9;
+
+/** The "firmware" entry for an ESP32 app image: its file name, size and SHA-256. */
+export async function describeFirmware(image: string): Promise<ManifestFirmware> {
+  const [h] = await hashFiles([image]);
+  const name = basename(image);
+  try {
+    checkReleasePath(name);
+  } catch (err) {
+    throw new OtaError('bad-firmware', `firmware file name: ${(err as Error).message}`);
+  }
+  // An empty or foreign file would be written to the OTA partition and set to boot: refuse it here.
+  if (h.size === 0) throw new OtaError('bad-firmware', `firmware image ${image} is empty`);
+  const fd = await open(image);
+  const first = Buffer.alloc(1);
+  try {
+    await fd.read(first, 0, 1, 0);
+  } finally {
+    await fd.close();
+  }
+  if (first[0] !== ESP_IMAGE_MAGIC) {
+    throw new OtaError(
+      'bad-firmware',
+      `${image} is not an ESP32 app image: it starts with 0x${first[0].toString(16).padStart(2, '0')}, an image with 0xe9`,
+    );
+  }
+  return { name, size: h.size, sha256: h.sha256 };
+}
+
+/** A firmware image inside the project (a build output) is published as the image, not as a release file. */
+function withoutImage(dir: string, opts: BuildOptions): WalkOptions {
+  if (!opts.firmware) return opts;
+  const rel = relative(resolve(dir), resolve(opts.firmware));
+  if (!rel || rel.startsWith('..') || isAbsolute(rel)) return opts;
+  return { ...opts, exclude: [...(opts.exclude ?? []), rel.split(sep).join('/')] };
+}
+
 /** Walks, hashes and describes a project as a manifest. */
 export async function buildManifest(dir: string, opts: BuildOptions = {}): Promise<Manifest> {
   const version = await resolveVersion(dir, opts.version);
   const created = await resolveCreated(dir, opts.created, opts.env);
-  const files = await hashProjectFiles(await listProjectFiles(dir, opts));
+  const files = await hashProjectFiles(await listProjectFiles(dir, withoutImage(dir, opts)));
   return assembleManifest({
     name: opts.name ?? basename(resolve(dir)),
     version,
@@ -126,6 +173,7 @@ export async function buildManifest(dir: string, opts: BuildOptions = {}): Promi
     keep: opts.keep,
     hooks: opts.hooks,
     bundle: opts.bundle,
+    firmware: opts.firmware === undefined ? undefined : await describeFirmware(opts.firmware),
     expires: opts.expires === undefined ? undefined : isoSeconds(toDate(opts.expires, 'expires')),
   });
 }
@@ -156,6 +204,16 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
       hooks[key] = h;
     }
   }
+  const fw = m.firmware?.name;
+  // Every release file is published beside the manifest too (as <path> or asset <path with / as __>).
+  const taken = [
+    ...m.files.map((f) => f.path.replace(/\//g, '__')),
+    ...paths,
+    'manifest.json',
+    'manifest.json.sig',
+  ];
+  if (fw && (taken.includes(fw) || fw === m.bundle?.name))
+    throw new OtaError('firmware-conflict', `firmware ${fw} has the name of another file of the release`);
   return {
     schema: MANIFEST_SCHEMA,
     name: m.name,
@@ -166,6 +224,7 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
     ...(keep?.length ? { keep } : {}),
     ...(hooks ? { hooks } : {}),
     ...(m.bundle ? { bundle: m.bundle } : {}),
+    ...(m.firmware ? { firmware: m.firmware } : {}),
     ...(m.expires ? { expires: m.expires } : {}),
   };
 }
@@ -189,6 +248,9 @@ function ordered(m: Manifest): Manifest {
         }
       : {}),
     ...(m.bundle ? { bundle: { name: m.bundle.name, size: m.bundle.size, sha256: m.bundle.sha256 } } : {}),
+    ...(m.firmware
+      ? { firmware: { name: m.firmware.name, size: m.firmware.size, sha256: m.firmware.sha256 } }
+      : {}),
     ...(m.expires ? { expires: m.expires } : {}),
   };
 }
@@ -308,6 +370,15 @@ export function parseManifest(bytes: Uint8Array): Manifest {
       size: size(b.size, 'bundle.size'),
       sha256: hex(b.sha256, HEX64, 'bundle.sha256'),
     };
+  }
+  if (o.firmware !== undefined) {
+    const f = obj(o.firmware, 'firmware');
+    m.firmware = {
+      name: releasePath(f.name, 'firmware.name'),
+      size: size(f.size, 'firmware.size'),
+      sha256: hex(f.sha256, HEX64, 'firmware.sha256'),
+    };
+    if (m.firmware.size === 0) bad('firmware.size must be positive');
   }
   if (o.expires !== undefined) m.expires = isoDate(o.expires, 'expires');
   return m;

@@ -10,6 +10,7 @@
  *   <outDir>/<version>/manifest.json.sig when signed
  *   <outDir>/<version>/<path>            every release file
  *   <outDir>/<version>/<bundle>          with `bundle` (or `uota`)
+ *   <outDir>/<version>/<firmware name>   with `build.firmware` (an ESP32 app image)
  *   <outDir>/latest                      with `uota`: "version;<version>/<bundle>;<kB free needed>;<sha256>"
  *
  * The version directory is assembled under a temporary name and renamed into place, and latest.json
@@ -122,6 +123,7 @@ export async function publishFolder(opts: FolderOptions): Promise<FolderResult> 
       await copyFile(f.abs, to);
       bytes += f.size;
     }
+    if (release.firmware) await copyFile(release.firmware.abs, join(staging, release.firmware.path));
     await writeFile(join(staging, 'manifest.json'), release.manifestBytes);
     if (release.signatureBytes) await writeFile(join(staging, 'manifest.json.sig'), release.signatureBytes);
     if (await exists(versionDir)) {

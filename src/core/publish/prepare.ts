@@ -1,6 +1,7 @@
 /**
  * What every publish target uploads: the manifest built by core/manifest.ts (with the bundle
- * written by core/bundle.ts when asked), its exact bytes, and their detached signature.
+ * written by core/bundle.ts when asked, and the firmware image when build.firmware names one), its
+ * exact bytes, and their detached signature.
  *
  *   prepareRelease({ dir, version, build?, bundle?, signKeyFile?, bundleDir }) -> Promise<PreparedRelease>
  *
@@ -8,7 +9,7 @@
  */
 import { mkdir, realpath } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { bundleName, writeBundle } from '../bundle';
 import { OtaError } from '../errors';
 import { buildManifest, listProjectFiles, serializeManifest, type BuildOptions } from '../manifest';
@@ -47,6 +48,8 @@ export interface PreparedRelease {
   signatureBytes?: Buffer;
   files: ReleaseFile[];
   bundle?: ReleaseFile;
+  /** The firmware image, published beside the manifest under manifest.firmware.name. */
+  firmware?: ReleaseFile;
 }
 
 export async function prepareRelease(opts: PrepareOptions): Promise<PreparedRelease> {
@@ -74,6 +77,10 @@ export async function prepareRelease(opts: PrepareOptions): Promise<PreparedRele
     });
     bundle = { path: manifest.bundle.name, abs, size: manifest.bundle.size };
   }
+  const firmware =
+    manifest.firmware && opts.build?.firmware
+      ? { path: manifest.firmware.name, abs: resolve(opts.build.firmware), size: manifest.firmware.size }
+      : undefined;
   const manifestBytes = serializeManifest(manifest);
   let signatureBytes: Buffer | undefined;
   if (key) {
@@ -82,5 +89,5 @@ export async function prepareRelease(opts: PrepareOptions): Promise<PreparedRele
     verifySignature(manifestBytes, sig, [await deviceTrustEntry(key)]);
     signatureBytes = serializeSignature(sig);
   }
-  return { manifest, manifestBytes, signatureBytes, files, bundle };
+  return { manifest, manifestBytes, signatureBytes, files, bundle, firmware };
 }
