@@ -2,6 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openBoard } from '../src/core/serial/board';
+import { onBoard } from './support/on-board';
 import { runUpdate, watchConsole } from '../src/core/serial/console';
 import type { OtaEvent } from '../src/core/events';
 import { startPtyBoard, type PtyBoard } from './serial-board';
@@ -16,8 +17,7 @@ after(async () => {
 });
 
 test('runUpdate streams events and follows the board through a reset', { timeout: 30_000 }, async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     await b.write('/boot.py', Buffer.from('print(\'OTA:{"ev":"state","state":"idle"}\')\n'));
     const seen: OtaEvent[] = [];
     const text: string[] = [];
@@ -44,9 +44,7 @@ test('runUpdate streams events and follows the board through a reset', { timeout
     assert.ok(text.includes('downloading'));
     // The connection is usable again after the reset.
     assert.equal((await b.exec('print(1)')).toString().trim(), '1');
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test(
@@ -65,27 +63,21 @@ test(
       await b.close().catch(() => undefined);
       await vb.replug();
     }
-    const again = await openBoard(vb.path);
-    try {
+    await onBoard(vb.path, async (again) => {
       await assert.rejects(
         runUpdate(again, { code: 'import time\ntime.sleep_ms(3000)', idleTimeoutMs: 300 }),
         /within 300 ms/,
       );
-    } finally {
-      await again.close();
-    }
+    });
   },
 );
 
 test('runUpdate without a reset returns when the command ends; errors surface', async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     const run = await runUpdate(b, { code: 'print(\'OTA:{"ev":"check","found":false}\')' });
     assert.deepEqual(run, { events: [{ ev: 'check', found: false }], reset: false });
     await assert.rejects(runUpdate(b, { code: 'import no_such_module' }), /ImportError/);
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('watchConsole reports what the board prints, events apart from text', { timeout: 20_000 }, async () => {

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openBoard } from '../src/core/serial/board';
+import { onBoard } from './support/on-board';
 import { OtaError } from '../src/core/errors';
 import { startPtyBoard, type PtyBoard } from './serial-board';
 
@@ -23,8 +24,7 @@ test(
   'binary and non-ASCII files round-trip byte for byte, under non-ASCII names',
   { timeout: 30_000 },
   async () => {
-    const b = await openBoard(vb.path);
-    try {
+    await onBoard(vb.path, async (b) => {
       const binary = randomBytes(20_000);
       const text = Buffer.from('température ✓ Grüße 日本語\n'.repeat(300));
       const progress: number[] = [];
@@ -48,15 +48,12 @@ test(
       );
       // No temporary file is left behind.
       assert.equal(existsSync(join(vb.fsDir, 'data', 'blob.bin.ota-part')), false);
-    } finally {
-      await b.close();
-    }
+    });
   },
 );
 
 test('ls lists recursively with sizes and on-board sha256; stat reports missing paths', async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     const data = Buffer.from('print("hi")\n');
     await b.write('/ls/a/b/c.py', data);
     const entries = await b.ls('/ls', { hashes: true });
@@ -73,14 +70,11 @@ test('ls lists recursively with sizes and on-board sha256; stat reports missing 
     const st = await b.stat(['/ls/a/b/c.py', '/ls/nope']);
     assert.equal(st.get('/ls/a/b/c.py')?.sha256, sha(data));
     assert.equal(st.get('/ls/nope'), undefined);
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('mkdirp is idempotent; rm removes a tree; reading a missing file is not-found', async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     await b.mkdirp('/t/x/y');
     await b.mkdirp('/t/x/y');
     await b.write('/t/x/y/z.txt', Buffer.from('z'));
@@ -96,14 +90,11 @@ test('mkdirp is idempotent; rm removes a tree; reading a missing file is not-fou
       b.read('relative.py'),
       (e: unknown) => e instanceof OtaError && e.code === 'bad-path',
     );
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('compressible files travel deflated, even as the first thing on a connection', async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     const text = Buffer.from('def handler(event):\n    return event\n'.repeat(2000));
     await b.write('/big.py', text);
     assert.ok(
@@ -112,9 +103,7 @@ test('compressible files travel deflated, even as the first thing on a connectio
     );
     assert.equal(b.canInflate, true);
     assert.deepEqual(readFileSync(join(vb.fsDir, 'big.py')), text);
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test(
@@ -154,8 +143,7 @@ test(
 );
 
 test('board facts come back in one round trip', async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     await b.write('/version.json', Buffer.from(JSON.stringify({ version: '1.2.3' })));
     const info = await b.info();
     assert.equal(info.implementation, 'micropython');
@@ -166,7 +154,5 @@ test('board facts come back in one round trip', async () => {
     assert.deepEqual(info.versionJson, { version: '1.2.3' });
     assert.equal(info.otaState, null);
     assert.match(info.build, /^v\d/);
-  } finally {
-    await b.close();
-  }
+  });
 });

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { openBoard } from '../src/core/serial/board';
+import { onBoard } from './support/on-board';
 import { BoardException } from '../src/core/serial/raw-repl';
 import { OtaError } from '../src/core/errors';
 import { startPtyBoard, type PtyBoard } from './serial-board';
@@ -31,8 +32,7 @@ async function typeOnConsole(path: string, text: string): Promise<string> {
 }
 
 test('exec streams output as it comes and returns all of it', { timeout: 20_000 }, async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     const chunks: string[] = [];
     const out = await b.exec('import time\nfor i in range(3):\n print("line", i)\n time.sleep_ms(50)', {
       onOutput: (c) => chunks.push(c.toString()),
@@ -41,14 +41,11 @@ test('exec streams output as it comes and returns all of it', { timeout: 20_000 
     assert.ok(chunks.length >= 2, `output arrived in ${chunks.length} chunk(s)`);
     assert.equal(b.repl.rawPaste, true, 'the virtual board speaks raw paste');
     assert.equal(b.repl.window, 128);
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('an exception on the board is a BoardException with its traceback; the board stays usable', async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     await assert.rejects(b.exec('x = 1\nraise ValueError("nope")'), (err: unknown) => {
       assert.ok(err instanceof BoardException);
       assert.equal(err.code, 'board-exception');
@@ -57,86 +54,65 @@ test('an exception on the board is a BoardException with its traceback; the boar
     });
     await assert.rejects(b.exec('def ('), /SyntaxError/);
     assert.equal((await b.exec('print(x + 1)')).toString().trim(), '2');
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('plain raw REPL (a board without raw paste) runs the same commands', async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     b.repl.rawPaste = false;
     const big = 'y = ' + JSON.stringify('z'.repeat(2000)) + '\nprint(len(y))';
     assert.equal((await b.exec(big)).toString().trim(), '2000');
     await assert.rejects(b.exec('1/0'), /ZeroDivisionError/);
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('a board busy in while True is interrupted and answers', { timeout: 20_000 }, async () => {
   // A user program left running from the friendly REPL.
   await typeOnConsole(vb.path, 'while True:\r pass\r\r');
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     assert.equal((await b.exec('print("back")')).toString().trim(), 'back');
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('a half-typed line in the friendly REPL does not leak into the next command', async () => {
   await typeOnConsole(vb.path, 'print("half');
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     assert.equal((await b.exec('print(6 * 7)')).toString().trim(), '42');
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('close() leaves the friendly REPL, never raw mode', async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     await b.exec('pass');
-  } finally {
-    await b.close();
-  }
+  });
   const seen = await typeOnConsole(vb.path, '1+1\r');
   assert.match(seen, /2\r\n>>> /);
 });
 
 test('idle timeout: a silent command is interrupted with a clear error and the board recovers', async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     await assert.rejects(
       b.exec('while True:\n pass', { idleTimeoutMs: 800 }),
       (err: unknown) =>
         err instanceof OtaError && err.code === 'timeout' && /within 800 ms/.test(err.message),
     );
     assert.equal((await b.exec('print("ok")')).toString().trim(), 'ok');
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('interrupt() stops a running command with KeyboardInterrupt', async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     const run = b.exec('import time\nwhile True:\n time.sleep_ms(10)');
     await new Promise((r) => setTimeout(r, 300));
     await b.interrupt();
     await assert.rejects(run, /KeyboardInterrupt/);
     assert.equal((await b.exec('print(3)')).toString().trim(), '3');
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('soft reset runs boot.py again and clears Python globals', async () => {
   writeFileSync(join(vb.fsDir, 'boot.py'), 'print("booted")\n');
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     await b.exec('keep = 5');
     await b.softReset();
     await assert.rejects(b.exec('print(keep)'), /NameError/);
@@ -145,9 +121,7 @@ test('soft reset runs boot.py again and clears Python globals', async () => {
       await b.ls('/', { hashes: false }).then((l) => l.some((e) => e.path === '/boot.py')),
       true,
     );
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test('a port that does not exist is a clear error', async () => {

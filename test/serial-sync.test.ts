@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBoard } from '../src/core/serial/board';
+import { onBoard } from './support/on-board';
 import { collectProject, syncFiles } from '../src/core/serial/sync';
 import { installUpdater, withBootHook } from '../src/core/serial/install';
 import { generateKey } from '../src/core/keys';
@@ -21,8 +22,7 @@ after(async () => {
 });
 
 test('sync writes only what differs and removes what the release dropped', { timeout: 30_000 }, async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     const files = [
       { path: 'main.py', data: Buffer.from('print("v1")\n') },
       { path: 'lib/util.py', data: Buffer.from('X = 1\n') },
@@ -52,17 +52,14 @@ test('sync writes only what differs and removes what the release dropped', { tim
       syncFiles(b, { files: [{ path: '.ota/state.json', data: Buffer.from('{}') }] }),
       (e: unknown) => e instanceof OtaError && e.code === 'bad-path',
     );
-  } finally {
-    await b.close();
-  }
+  });
 });
 
 test(
   'a project of many files syncs in pipelined batches, then nothing is resent',
   { timeout: 30_000 },
   async () => {
-    const b = await openBoard(vb.path);
-    try {
+    await onBoard(vb.path, async (b) => {
       const files = Array.from({ length: 90 }, (_, i) => ({
         path: `many/d${i % 7}/f${i}.py`,
         data: Buffer.from(`N = ${i}\n`.repeat(i + 1)),
@@ -72,9 +69,7 @@ test(
       for (const f of files) assert.deepEqual(readFileSync(join(vb.fsDir, 'app', f.path)), f.data, f.path);
       const again = await syncFiles(b, { files, root: '/app' });
       assert.deepEqual([again.uploaded.length, again.unchanged.length], [0, 90]);
-    } finally {
-      await b.close();
-    }
+    });
   },
 );
 
@@ -163,13 +158,10 @@ test(
 );
 
 test('install refuses a device folder without a package list', async () => {
-  const b = await openBoard(vb.path);
-  try {
+  await onBoard(vb.path, async (b) => {
     await assert.rejects(
       installUpdater(b, { deviceDir: mkdtempSync(join(tmpdir(), 'ota-empty-')), config: {} }),
       (e: unknown) => e instanceof OtaError && e.code === 'no-package',
     );
-  } finally {
-    await b.close();
-  }
+  });
 });
