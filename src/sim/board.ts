@@ -63,6 +63,12 @@ const HARD_BREAK_MS = 300;
 /** With Ctrl-C delivered into the interpreter, the restart is only a safety net for code stuck in C. */
 const SAFETY_BREAK_MS = 3000;
 const CHUNK_END = -1;
+/**
+ * Bytes the UART receive ring holds while a program runs and is not reading them (ESP32's stdin_ringbuf
+ * is 260 bytes); more are lost, as on the board. A program blocked in sys.stdin reading takes them as
+ * they come instead.
+ */
+const RX_RING = 260;
 /** How long start() waits for main.py to end before handing over a board that runs its application. */
 const APP_WAIT_MS = 1000;
 const KEYBOARD_INTERRUPT =
@@ -89,7 +95,11 @@ export class VirtualBoard extends EventEmitter {
   private pumping = false;
   private booting: Promise<void> = Promise.resolve();
   private running: Running | undefined;
-  private stdinWaiter: ((byte: number) => void) | undefined;
+  /** Bytes in `input` (CHUNK_END marks aside). */
+  private queued = 0;
+  private rxOverrun = 0;
+  /** Running code blocked reading sys.stdin: it wants `want` bytes and has `got`. */
+  private reader: { want: number; got: number[]; give: (bytes: Uint8Array) => void } | undefined;
   private isOff = false;
   private cut = false;
   private resetCount = 0;
@@ -161,7 +171,7 @@ export class VirtualBoard extends EventEmitter {
 
   /** Bytes a host sent beyond the raw-paste flow-control window (lost, as on a board). */
   get overrun(): number {
-    return this.repl.overrun;
+    return this.repl.overrun + this.rxOverrun;
   }
 
   write(data: Uint8Array | string): void {
@@ -170,11 +180,18 @@ export class VirtualBoard extends EventEmitter {
     for (const c of bytes) {
       // The UART interrupt handler turns Ctrl-C into KeyboardInterrupt while code runs.
       if (c === 3 && this.running && !this.repl.pasting) this.interrupt();
-      else if (this.stdinWaiter) {
-        const give = this.stdinWaiter;
-        this.stdinWaiter = undefined;
-        give(c);
-      } else this.input.push(c);
+      else if (this.reader) {
+        const r = this.reader;
+        r.got.push(c);
+        if (r.got.length === r.want) {
+          this.reader = undefined;
+          r.give(Uint8Array.from(r.got));
+        }
+      } else if (this.running && !this.repl.pasting && this.queued >= RX_RING) this.rxOverrun++;
+      else {
+        this.input.push(c);
+        this.queued++;
+      }
     }
     this.input.push(CHUNK_END);
     void this.pump();
@@ -184,6 +201,7 @@ export class VirtualBoard extends EventEmitter {
     this.isOff = true;
     this.input = [];
     this.head = 0;
+    this.queued = 0;
     const cpu = this.cpu;
     this.cpu = undefined;
     this.running?.abort({ kind: 'stopped', text: '' });
@@ -228,7 +246,7 @@ export class VirtualBoard extends EventEmitter {
     );
     this.cpu = cpu;
     cpu.on('out', (b: Buffer) => this.emitOut(b));
-    cpu.on('stdin', (give: (byte: number) => void) => this.readByte(give));
+    cpu.on('stdin', (want: number, give: (bytes: Uint8Array) => void) => this.readStdin(want, give));
     cpu.on('stop', (s: Stop) => this.onStop(cpu, s));
     try {
       await cpu.ready;
@@ -267,6 +285,7 @@ export class VirtualBoard extends EventEmitter {
       this.isOff = true;
       this.input = [];
       this.head = 0;
+      this.queued = 0;
       this.emit('poweroff');
       return;
     }
@@ -298,25 +317,29 @@ export class VirtualBoard extends EventEmitter {
     });
     clearTimeout(this.running?.timer);
     this.running = undefined;
-    this.stdinWaiter = undefined;
+    this.reader = undefined;
     return r;
   }
 
-  /** Running code reads sys.stdin: hand it the next UART byte, waiting for one if need be. */
-  private readByte(give: (byte: number) => void): void {
-    while (this.head < this.input.length && this.input[this.head] === CHUNK_END) this.head++;
-    if (this.head < this.input.length) {
-      give(this.input[this.head++]);
-      return;
+  /** Running code reads `want` bytes of sys.stdin: it blocks until they have all come, as on a board. */
+  private readStdin(want: number, give: (bytes: Uint8Array) => void): void {
+    const got: number[] = [];
+    while (got.length < want && this.head < this.input.length) {
+      const c = this.input[this.head++];
+      if (c !== CHUNK_END) {
+        got.push(c);
+        this.queued--;
+      }
     }
-    this.stdinWaiter = give;
+    if (got.length === want) give(Uint8Array.from(got));
+    else this.reader = { want, got, give };
   }
 
   /** Ctrl-C during a run. Code that never calls the host (a bare loop) cannot see the flag: restart it. */
   private interrupt(): void {
     const running = this.running;
     if (!running || running.timer) return;
-    this.stdinWaiter = undefined;
+    this.reader = undefined;
     this.cpu?.interrupt();
     // Without shared memory only host calls see Ctrl-C; a bare loop gets a restarted interpreter.
     const wait = this.cpu?.interruptsCode ? SAFETY_BREAK_MS : HARD_BREAK_MS;
@@ -339,6 +362,7 @@ export class VirtualBoard extends EventEmitter {
       await this.booting;
       while (this.head < this.input.length && !this.isOff) {
         const c = this.input[this.head++];
+        if (c !== CHUNK_END) this.queued--;
         if (this.head > 4096) {
           this.input = this.input.slice(this.head);
           this.head = 0;

@@ -150,7 +150,9 @@ export class Cpu extends EventEmitter {
     // An answer that comes after Ctrl-C already answered this call is dropped.
     const answered =
       call.op === 'stdin'
-        ? new Promise<Answer>((resolve) => this.emit('stdin', (byte: number) => resolve({ result: byte })))
+        ? new Promise<Answer>((resolve) =>
+            this.emit('stdin', call.max, (bytes: Uint8Array) => resolve({ result: bytes.length, bytes })),
+          )
         : this.net.handle(call);
     answered.then(
       (a) => seq === this.callSeq && this.answer(a),

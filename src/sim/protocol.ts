@@ -48,8 +48,8 @@ export type HostCall =
   | { op: 'recv'; sock: number; max: number; timeoutMs: number; line: boolean }
   | { op: 'tls'; sock: number; host: string; verify: boolean; ca?: Uint8Array }
   | { op: 'close'; sock: number }
-  /** Python reading sys.stdin: the next byte from the UART, or -1. */
-  | { op: 'stdin' }
+  /** Python reading `max` bytes of sys.stdin: answered once they have all come from the UART. */
+  | { op: 'stdin'; max: number }
   | { op: 'resolve'; host: string };
 
 export type FromWorker =

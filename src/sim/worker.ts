@@ -215,12 +215,26 @@ async function loadInterpreter(): Promise<any> {
     heapsize: cfg.heapKb * 1024,
     linebuffer: false,
     stdout: (bytes: Uint8Array) => bytes.forEach(putByte),
-    // sys.stdin reads the UART, as on a board (never the host process's own stdin).
-    stdin: () => {
-      const c = hostCall({ op: 'stdin' });
-      return c >= 0 ? c : null;
-    },
+    // Never the host process's own stdin: readStdin() below puts the UART there.
+    stdin: () => null,
   });
+}
+
+/**
+ * sys.stdin reads the UART, as on a board: a read of n bytes is one host call that blocks until all n have
+ * come (a board's C loop pulls them from its receive ring as they arrive). Ctrl-C ends it early.
+ */
+function readStdin(mp: any): void {
+  const stream = mp.FS.getStream(0);
+  stream.stream_ops = {
+    ...stream.stream_ops,
+    read(_s: unknown, buffer: Int8Array, offset: number, length: number): number {
+      const n = hostCall({ op: 'stdin', max: Math.min(length, DATA_BYTES) });
+      if (n <= 0) return 0;
+      buffer.set(new Int8Array(shared.buffer, 0, n), offset);
+      return n;
+    },
+  };
 }
 
 const SEXTET = new Int8Array(256).fill(-1);
@@ -421,6 +435,7 @@ async function main(): Promise<void> {
   const mp = await loadInterpreter();
   const flash = new Flash(mp.FS, cfg.fsDir, cfg.flashKb, { mutated });
   flash.install();
+  readStdin(mp);
   mp.registerJsModule('_board', bridge(mp));
   installModules(mp);
   findInterruptWrites(mp);

@@ -10,16 +10,20 @@
  */
 import { OtaError } from '../errors';
 import { py } from './board-helpers';
-import { fileStatements, packCommands, type Statement } from './transfer';
+import { fileStatements, packCommands, shouldStream, streamFile, type Statement } from './transfer';
 import type { ExecOptions } from './raw-repl';
 
 /** What board-fs needs from a connection: run commands with the helpers loaded. */
 export interface HelperSession {
   run(code: string, opts?: ExecOptions): Promise<Buffer>;
   runMany(codes: string[], opts?: ExecOptions): Promise<Buffer[]>;
-  /** Loads the helpers (and learns canInflate/preferHex) if this session has not yet. */
+  /** Runs a command that asks for each of `blocks` in turn (RawRepl.execStream). */
+  stream(code: string, blocks: Buffer[], opts?: ExecOptions): Promise<Buffer>;
+  /** Loads the helpers (and learns canInflate/canStream/preferHex) if this session has not yet. */
   prepare(): Promise<void>;
   readonly canInflate: boolean;
+  /** The board has sys.stdin.buffer and speaks raw paste: big files go raw through _oY. */
+  readonly canStream: boolean;
   readonly preferHex: boolean;
   readonly commandBudget: number;
 }
@@ -152,8 +156,9 @@ function parentDirs(paths: string[]): string[] {
 
 /**
  * Writes files: parents created, each file streamed to `<path>.ota-part`, its sha256
- * checked on the board after the last byte, then renamed over the real name. All
- * files go in one pipelined run of commands.
+ * checked on the board after the last byte, then renamed over the real name. Small and
+ * compressible files go in one pipelined run of commands; then big incompressible ones
+ * are streamed raw, one command each, when the board can.
  */
 export async function writeFiles(
   s: HelperSession,
@@ -167,25 +172,34 @@ export async function writeFiles(
     code: `_oM(${py(d)})`,
     bytes: 0,
   }));
-  for (const f of files) stmts.push(...fileStatements(f.path, f.data, { deflate, hex: s.preferHex }));
+  const streamed = s.canStream ? files.filter((f) => shouldStream(f.data)) : [];
+  for (const f of files) {
+    if (!streamed.includes(f)) stmts.push(...fileStatements(f.path, f.data, { deflate, hex: s.preferHex }));
+  }
   const cmds = packCommands(stmts, s.commandBudget);
   const total = files.reduce((n, f) => n + f.data.length, 0);
   const start = Date.now();
   let done = 0;
-  await s.runMany(
-    cmds.map((c) => c.code),
-    {
-      idleTimeoutMs: 30_000,
-      onCommandDone: (i) => {
-        done += cmds[i].bytes;
-        const secs = Math.max((Date.now() - start) / 1000, 1e-3);
-        opts.onProgress?.({
-          path: cmds[i].paths[cmds[i].paths.length - 1] ?? '',
-          done,
-          total,
-          bytesPerSec: done / secs,
-        });
+  const report = (path: string, bytes: number) => {
+    done += bytes;
+    const secs = Math.max((Date.now() - start) / 1000, 1e-3);
+    opts.onProgress?.({ path, done, total, bytesPerSec: done / secs });
+  };
+  if (cmds.length) {
+    await s.runMany(
+      cmds.map((c) => c.code),
+      {
+        idleTimeoutMs: 30_000,
+        onCommandDone: (i) => report(cmds[i].paths[cmds[i].paths.length - 1] ?? '', cmds[i].bytes),
       },
-    },
-  );
+    );
+  }
+  for (const f of streamed) {
+    const { command, blocks } = streamFile(f.path, f.data);
+    await s.stream(
+      command,
+      blocks.map((b) => b.block),
+      { idleTimeoutMs: 30_000, onCommandDone: (i) => report(f.path, blocks[i].bytes) },
+    );
+  }
 }

@@ -11,15 +11,28 @@
  *   _oO(t)/_oW(b64)/_oWZ(b64)/_oX(hex)/_oXZ(hex)/_oC(t, p, sha)
  *                   open temp file, append a base64 or hex (raw-deflate) chunk, then close,
  *                   check the sha256 of what reached flash and rename over `p`
+ *   _oY(t,p,n,sha,c) stream n raw bytes from sys.stdin.buffer into temp file t, then check and
+ *                   rename as _oC; flow control: the board prints ACK (0x06) when it waits for a
+ *                   block, the host then sends it: c encoded bytes (<= STREAM_BLOCK) and 4 hex
+ *                   digits, the next block's c; in one read, so the board is never busy while
+ *                   bytes arrive. 0x10 is sent as 10 11 and 0x03 as 10 12, so no data byte is
+ *                   Ctrl-C: the board stays interruptible (a host that went away mid-file is
+ *                   answered by the next one's Ctrl-C). The board reads each block while it
+ *                   arrives, so only a few bytes ever wait in its 260-byte receive ring.
  *   _oG(p,o,k,x)    print k bytes of a file from offset o, as hex (x) or base64 lines
  * Everything streams through small buffers: boards have ~100 KB of heap.
- * Loading them prints two flags: deflate.DeflateIO present, and binascii being
+ * Loading them prints three flags: deflate.DeflateIO present, sys.stdin.buffer present
+ * (raw streaming with _oY), and binascii being
  * micropython-lib's pure-Python one (some builds freeze it; its tables give it away, as
  * builtin and Python functions alike are of type 'function') while bytes.fromhex is
  * native: there hex decodes ~100x faster than base64, which outweighs its size on the wire.
  */
 
-export const HELPERS = `import os,gc,binascii as _oB,hashlib as _oh
+/** Largest encoded block _oY reads at once (its buffer on the board). */
+export const STREAM_BLOCK = 4096;
+export const STREAM_ACK = 0x06;
+
+export const HELPERS = `import os,sys,gc,binascii as _oB,hashlib as _oh
 try:
  import deflate as _oD,io as _oI
 except ImportError:
@@ -81,6 +94,23 @@ def _oC(t,p,h):
  if g!=h:
   os.remove(t);raise OSError('sha256 mismatch writing '+p+': '+g)
  os.rename(t,p)
+def _oN(s,v):
+ j=0
+ while j<len(v):j+=s.readinto(v[j:])
+def _oY(t,p,n,h,c):
+ global _oF
+ s=sys.stdin.buffer;b=bytearray(${STREAM_BLOCK}+4);m=memoryview(b);k=0;i=0
+ _oF=open(t,'wb')
+ while k<n:
+  # Each block leaves ~3 blocks of garbage: collect often, so 4 KB stays free in one piece.
+  if not i&3:gc.collect()
+  i+=1
+  sys.stdout.write('\\x06')
+  _oN(s,m[:c+4])
+  x=bytes(m[:c]);c=int(bytes(m[c:c+4]),16)
+  if b'\\x10' in x:x=x.replace(b'\\x10\\x12',b'\\x03').replace(b'\\x10\\x11',b'\\x10')
+  _oF.write(x);k+=len(x)
+ _oC(t,p,h)
 def _oG(p,o,k,x):
  b=bytearray(384);m=memoryview(b)
  f=open(p,'rb');f.seek(o)
@@ -90,7 +120,7 @@ def _oG(p,o,k,x):
   k-=n
   print(bytes(m[:n]).hex() if x else _oB.b2a_base64(m[:n]).decode().strip())
  f.close()
-print(1 if _oD and hasattr(_oD,'DeflateIO') else 0,1 if hasattr(_oB,'table_a2b_base64') and hasattr(bytes,'fromhex') else 0)
+print(1 if _oD and hasattr(_oD,'DeflateIO') else 0,1 if hasattr(sys.stdin,'buffer') else 0,1 if hasattr(_oB,'table_a2b_base64') and hasattr(bytes,'fromhex') else 0)
 `;
 
 /** A host string as a Python string literal (JSON's escapes are valid Python). */

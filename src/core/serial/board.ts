@@ -16,7 +16,7 @@
  */
 import { OtaError } from '../errors';
 import * as fs from './board-fs';
-import { HELPERS } from './board-helpers';
+import { HELPERS, STREAM_ACK } from './board-helpers';
 import { info, type BoardInfo } from './board-info';
 import { RawRepl, type ExecOptions } from './raw-repl';
 import { openSerialTransport, type Transport } from './transport';
@@ -35,6 +35,7 @@ export class BoardConnection implements fs.HelperSession {
   private queue: Promise<unknown> = Promise.resolve();
   private helpersFor: RawRepl['generation'] | undefined;
   canInflate = false;
+  canStream = false;
   preferHex = false;
 
   constructor(
@@ -65,8 +66,9 @@ export class BoardConnection implements fs.HelperSession {
   async prepare(): Promise<void> {
     if (!this.repl.inRaw) await this.repl.enter();
     if (this.helpersFor === this.repl.generation) return;
-    const [inflate, hex] = (await this.repl.exec(HELPERS)).toString().trim().split(' ');
+    const [inflate, stream, hex] = (await this.repl.exec(HELPERS)).toString().trim().split(' ');
     this.canInflate = inflate === '1';
+    this.canStream = stream === '1' && this.repl.rawPaste === true;
     this.preferHex = hex === '1';
     this.helpersFor = this.repl.generation;
   }
@@ -80,6 +82,11 @@ export class BoardConnection implements fs.HelperSession {
   async runMany(codes: string[], opts?: ExecOptions): Promise<Buffer[]> {
     await this.prepare();
     return this.repl.execMany(codes, opts);
+  }
+
+  async stream(code: string, blocks: Buffer[], opts?: ExecOptions): Promise<Buffer> {
+    await this.prepare();
+    return this.repl.execStream(code, blocks, { ...opts, ack: STREAM_ACK });
   }
 
   /** Runs user code in the raw REPL, streaming its stdout. */

@@ -5,6 +5,7 @@
  *   await repl.enter();                       // from any state: running program, friendly REPL, half a line
  *   const out = await repl.exec('print(1)', { onOutput, idleTimeoutMs });   // -> Buffer of stdout
  *   await repl.execMany(['w("…")', 'w("…")']);  // pipelined: the next command waits in the board's buffer
+ *   await repl.execStream('_oY(…)', blocks, { ack: 0x06 });  // the command asks for each block by printing ack
  *   await repl.softReset();
  *   await repl.leave();                       // back to the friendly REPL (Ctrl-B)
  *
@@ -154,22 +155,56 @@ export class RawRepl {
         opts.onCommandDone?.(i);
       }
     } catch (err) {
-      // A failed command with nothing queued behind it leaves the board at the prompt;
-      // anything else (timeout, protocol upset, a queued command) needs a fresh prompt.
-      if (err instanceof BoardException && present === 0) throw err;
-      // 'cancelled': the caller saw the board reset under the command; nothing to recover.
-      if (err instanceof OtaError && (err.code === 'port-closed' || err.code === 'cancelled'))
-        this.inRaw = false;
-      else await this.recover();
-      // A port that died silently (no error until we wrote to it) is the better explanation.
-      if (!this.t.isOpen && !(err instanceof OtaError && err.code === 'port-closed')) {
-        throw new OtaError('port-closed', `serial port ${this.t.path} closed (board unplugged or reset?)`, {
-          cause: err,
-        });
-      }
-      throw err;
+      throw await this.failed(err, present > 0);
     }
     return outputs;
+  }
+
+  /**
+   * Runs one command (raw paste) that reads data from stdin: each time it prints `ack`, the
+   * next of `blocks` is sent, so the board asks for data only while it is ready to read it.
+   * Needs raw paste (check `rawPaste` after a first command).
+   */
+  async execStream(code: string, blocks: Buffer[], opts: ExecOptions & { ack: number }): Promise<Buffer> {
+    if (!this.inRaw) await this.enter();
+    const idle = opts.idleTimeoutMs ?? 10_000;
+    try {
+      await this.t.write('\x05A\x01');
+      if (!(await this.startPaste(false)))
+        throw new OtaError('protocol', 'streaming to the board needs raw-paste mode');
+      await this.pasteBody(Buffer.concat([toBytes(code), EOT]), 0);
+      for (let i = 0; i < blocks.length; i++) {
+        const b = await this.t.readExactly(1, idle, 'the board to ask for the next block');
+        if (b[0] !== opts.ack) {
+          // The command ended early (an exception): collect() reports it.
+          this.t.unread(b);
+          break;
+        }
+        await this.t.write(blocks[i]);
+        opts.onCommandDone?.(i);
+      }
+      return await this.collect(opts.onOutput, idle);
+    } catch (err) {
+      throw await this.failed(err, false);
+    }
+  }
+
+  /** After a failed command: the error to throw, with the board brought back to a raw prompt if need be. */
+  private async failed(err: unknown, queued: boolean): Promise<unknown> {
+    // A failed command with nothing queued behind it leaves the board at the prompt;
+    // anything else (timeout, protocol upset, a queued command) needs a fresh prompt.
+    if (err instanceof BoardException && !queued) return err;
+    // 'cancelled': the caller saw the board reset under the command; nothing to recover.
+    if (err instanceof OtaError && (err.code === 'port-closed' || err.code === 'cancelled'))
+      this.inRaw = false;
+    else await this.recover();
+    // A port that died silently (no error until we wrote to it) is the better explanation.
+    if (!this.t.isOpen && !(err instanceof OtaError && err.code === 'port-closed')) {
+      return new OtaError('port-closed', `serial port ${this.t.path} closed (board unplugged or reset?)`, {
+        cause: err,
+      });
+    }
+    return err;
   }
 
   /** Reads the answer to Ctrl-E 'A' Ctrl-A; returns false (and stays at the raw prompt) without raw paste. */

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { deflateSync } from 'fflate';
-import { py } from './board-helpers';
+import { py, STREAM_BLOCK } from './board-helpers';
 
 /**
  * Input bytes per chunk: about 4 KB of text either way. Independent blocks of at most
@@ -59,6 +59,58 @@ export function fileStatements(path: string, data: Uint8Array, opts: EncodeOptio
   }
   out.push({ code: `_oC(${py(tmp)},${py(path)},'${sha256Hex(data)}')`, bytes: 0, path });
   return out;
+}
+
+/** Files from this size on are streamed raw (_oY) when the board can and deflate would not shrink them. */
+export const STREAM_MIN = 8192;
+
+export function shouldStream(data: Uint8Array): boolean {
+  if (data.length < STREAM_MIN) return false;
+  const sample = data.subarray(0, 16 * 1024);
+  return deflateSync(sample, { level: 1 }).length >= sample.length * 0.9;
+}
+
+/**
+ * A file streamed through _oY: the command, then `blocks`, each the file's bytes with 0x10 sent
+ * as 10 11 and 0x03 (Ctrl-C) as 10 12, followed by the next block's length in 4 hex digits.
+ * `bytes`: file bytes in each block (for progress).
+ */
+export function streamFile(
+  path: string,
+  data: Uint8Array,
+): { command: string; blocks: { block: Buffer; bytes: number }[] } {
+  const blocks: { block: Buffer; bytes: number }[] = [];
+  let i = 0;
+  while (i < data.length) {
+    const buf = Buffer.allocUnsafe(STREAM_BLOCK + 4);
+    const start = i;
+    let k = 0;
+    while (i < data.length) {
+      const c = data[i];
+      if (c === 0x10 || c === 0x03) {
+        if (k + 2 > STREAM_BLOCK) break;
+        buf[k++] = 0x10;
+        buf[k++] = c === 0x10 ? 0x11 : 0x12;
+      } else {
+        if (k + 1 > STREAM_BLOCK) break;
+        buf[k++] = c;
+      }
+      i++;
+    }
+    blocks.push({ block: buf.subarray(0, k + 4), bytes: i - start });
+  }
+  // Each block ends with the next one's length; the command carries the first's.
+  const lengths = blocks.map((b) => b.block.length - 4);
+  blocks.forEach((b, j) => b.block.write(hex4(lengths[j + 1] ?? 0), b.block.length - 4, 'latin1'));
+  const tmp = path + TEMP_SUFFIX;
+  return {
+    command: `_oY(${py(tmp)},${py(path)},${data.length},'${sha256Hex(data)}',${lengths[0] ?? 0})`,
+    blocks,
+  };
+}
+
+function hex4(n: number): string {
+  return n.toString(16).padStart(4, '0');
 }
 
 export interface Command {
