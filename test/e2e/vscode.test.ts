@@ -118,7 +118,8 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
     await wb.command('OTA: Publish Release');
     await wb.input('Version to publish', '1.0.0');
     await wb.treeItem(/^stable 1\.0\.0/, 60_000);
-    await wb.treeItem(new RegExp(`^developer main@${tipSha}`));
+    // The tip carries its commit's date (the mock dates commits 2023-11-14).
+    await wb.treeItem(new RegExp(`^developer main@${tipSha}, 2023-11-14`));
     const status = await wb.statusItem(/OTA 1\.0\.0 available/);
     await status.click();
     await wb.treeItem(/^Virtual board, v1\.0\.0/, 180_000);
@@ -171,6 +172,18 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
       .getByText(/Stopped\swatching/)
       .first()
       .waitFor({ timeout: 30_000 });
+  });
+
+  it('rolls a fresh update back; the Devices tree shows the release before it', async () => {
+    writeFileSync(join(folder, 'app/main.py'), 'print("weather station 1.2.0")\n');
+    await wb.command('OTA: Publish Release');
+    await wb.input('Version to publish', '1.2.0');
+    const status = await wb.statusItem(/OTA 1\.2\.0 available/);
+    await status.click();
+    await wb.treeItem(/^Virtual board, v1\.2\.0 · confirm_pending/, 180_000);
+    await wb.command('OTA: Roll Back Device');
+    await wb.page.locator('.monaco-dialog-box').getByRole('button', { name: 'Roll Back' }).click();
+    await wb.treeItem(/^Virtual board, v1\.1\.0 · idle/, 60_000);
   });
 
   it('passes the in-VS-Code suite in the extension host (activation, commands, views)', async () => {
