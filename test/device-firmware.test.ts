@@ -265,11 +265,12 @@ test(
       first > 1 && first + blocks < total,
       `image writes ${first}..${first + blocks - 1} of ${total}`,
     );
-    // Every mutation but the image's block writes, which are alike: of those every 32nd and the last.
+    // Every mutation from the image on, but of the image's block writes (alike) every 32nd and the last;
+    // before the image, the app files' staging (cut at every mutation in device-powercut) every 3rd.
     const cuts: number[] = [];
     for (let k = 1; k < total; k++) {
       const i = k - first;
-      if (i < 0 || i >= blocks || i % 32 === 0 || i === blocks - 1) cuts.push(k);
+      if (i < 0 ? k % 3 === 0 || i === -1 : i >= blocks || i % 32 === 0 || i === blocks - 1) cuts.push(k);
     }
     const seen = { old: 0, new: 0 };
     for (const k of cuts) {
