@@ -107,6 +107,33 @@ test('compressible files travel deflated, even as the first thing on a connectio
 });
 
 test(
+  'big incompressible files stream raw, about 1x on the wire, control bytes (0x03 0x04 0x01 0x10) included',
+  { timeout: 30_000 },
+  async () => {
+    const b = await openBoard(vb.path);
+    try {
+      // One byte in eight is a byte the console or the escaping cares about.
+      const special = [0x03, 0x04, 0x01, 0x10, 0x11, 0x12, 0x06, 0x0d, 0x0a, 0x00];
+      const data = randomBytes(100_000);
+      for (let i = 0; i < data.length; i += 8) data[i] = special[data[i + 1] % special.length];
+      await b.write('/warmup.txt', Buffer.from('x'));
+      const before = b.transport.bytesSent;
+      await b.write('/ctl.bin', data);
+      const sent = b.transport.bytesSent - before;
+      assert.equal(b.canStream, true);
+      // base64 would be 1.33x; raw with 0x03/0x10 escaped is ~1.02x here.
+      assert.ok(sent < data.length * 1.1, `${sent} bytes sent for ${data.length}`);
+      assert.deepEqual(readFileSync(join(vb.fsDir, 'ctl.bin')), data);
+      assert.equal(existsSync(join(vb.fsDir, 'ctl.bin.ota-part')), false);
+      assert.equal(vb.board.overrun, 0);
+      assert.deepEqual(await b.read('/ctl.bin'), data);
+    } finally {
+      await b.close();
+    }
+  },
+);
+
+test(
   'a cable pulled mid-write leaves the old file intact, and the next connection works',
   { timeout: 30_000 },
   async () => {
@@ -129,6 +156,7 @@ test(
     );
     await b.close().catch(() => undefined);
     assert.ok(pulled);
+    assert.equal(b.canStream, true, 'the cable was pulled mid-stream (the board blocked reading stdin)');
     assert.deepEqual(readFileSync(join(vb.fsDir, 'main.py')), old, 'the real name still holds the old file');
 
     const again = await openBoard(await vb.replug());

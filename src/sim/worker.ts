@@ -67,9 +67,11 @@ function interrupted(): boolean {
 }
 
 function hostCall(call: HostCall, transfer: ArrayBuffer[] = []): number {
-  flush();
   Atomics.store(control, Slot.CallDone, 0);
+  // The call before the output: by the time the host sees what the program printed (a prompt, a
+  // request for data), the main thread knows the program is reading, as a board in its read loop is.
   post({ t: 'call', call }, transfer);
+  flush();
   Atomics.wait(control, Slot.CallDone, 0);
   return Atomics.load(control, Slot.CallResult);
 }
