@@ -13,10 +13,9 @@ import { gzipSync } from 'node:zlib';
 import { startGitHubMock } from '../test/support/github-mock';
 import * as fx from '../test/support/release-fixture';
 
-/** What a plain update imports before its first event: the idle baseline. */
+/** What an update from a static host imports before its first event: the idle baseline. */
 const CORE = [
   'ota.log',
-  'ota.jscan',
   'ota.fsx',
   'ota.sha1',
   'ota.http',
@@ -28,7 +27,7 @@ const CORE = [
   'ota.updater',
 ];
 /** Imported only on their paths. */
-const LAZY = ['ota.bundle', 'ota.ed25519', 'ota.firmware'];
+const LAZY = ['ota.jscan', 'ota.github', 'ota.bundle', 'ota.ed25519', 'ota.firmware'];
 
 // Samples the heap at each event (after a collection) and just before each collection, by wrapping
 // gc.collect and the event function (ota.log.ev, and the copy each imported module holds).
@@ -192,7 +191,7 @@ async function importCosts(): Promise<void> {
     if (!rows.length) throw new Error(`import costs: ${r.output}${r.error ?? ''}`);
     const core = rows.filter(([n]) => CORE.includes(n)).reduce((s, [, b]) => s + b, 0);
     console.log(`import cost per module (from source): ${rows.map(([n, b]) => `${n} ${kb(b)}`).join(', ')}`);
-    console.log(`  update path (${CORE.length} modules): ${kb(core)}`);
+    console.log(`  static update path (${CORE.length} modules): ${kb(core)}`);
   } finally {
     fx.cleanup(fsDir);
   }

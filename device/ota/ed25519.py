@@ -49,7 +49,7 @@ def sha512(msg):
         for i in range(16):
             w[i] = struct.unpack_from(">Q", blk, i * 8)[0]
         for i in range(16, 80):
-            if i & 31 == 0:
+            if i & 15 == 0:
                 gc.collect()
             a, b = w[i - 15], w[i - 2]
             s0 = _r(a, 1) ^ _r(a, 8) ^ (a >> 7)
@@ -57,7 +57,7 @@ def sha512(msg):
             w[i] = (w[i - 16] + s0 + w[i - 7] + s1) & _M64
         a, b, c, d, e, f, g, hh = h
         for i in range(80):
-            if i & 15 == 0:
+            if i & 7 == 0:
                 gc.collect()
             t1 = (hh + (_r(e, 14) ^ _r(e, 18) ^ _r(e, 41)) + ((e & f) ^ (~e & g)) + _K[i] + w[i]) & _M64
             t2 = ((_r(a, 28) ^ _r(a, 34) ^ _r(a, 39)) + ((a & b) ^ (a & c) ^ (b & c))) & _M64

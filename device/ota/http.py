@@ -75,11 +75,18 @@ class Response(io.IOBase):
         v = self.headers.get(name.encode())
         return v.decode() if v is not None else None
 
-    # Raw reads from the socket through a small buffer.
+    # Raw reads from the socket through a small buffer. Small reads (deflate
+    # asks for one byte per call) are served from the buffer, a single byte
+    # without allocating; big ones go straight from the socket.
     def _raw_into(self, mv):
+        if self._pos >= self._end and len(mv) < len(self._buf) and not self._fill():
+            return 0
         if self._pos < self._end:
             n = min(len(mv), self._end - self._pos)
-            memoryview(mv)[:n] = self._mv[self._pos : self._pos + n]
+            if n == 1:
+                mv[0] = self._buf[self._pos]
+            else:
+                memoryview(mv)[:n] = self._mv[self._pos : self._pos + n]
             self._pos += n
             return n
         try:

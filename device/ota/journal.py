@@ -2,6 +2,7 @@
 # idempotent and decided from the journal plus what exists on disk, so
 # boot() can repeat it after a power cut at any instant: the app files are
 # always the old release or the new one, whole.
+import gc
 from ota import fsx
 from ota.log import ev
 
@@ -24,10 +25,17 @@ def current_version():
     return v.get("version") if isinstance(v, dict) else None
 
 
+def _tidy(i):
+    # Each move makes path strings: a collection every 8 files bounds them.
+    if i & 7 == 7:
+        gc.collect()
+
+
 def _forward(st):
     # stage -> live, moving each replaced or deleted file to backup first.
     S, B = fsx.STAGE + "/", fsx.BACKUP + "/"
-    for p in st["put"]:
+    for i, p in enumerate(st["put"]):
+        _tidy(i)
         if fsx.exists(S + p):
             if fsx.exists(p) and not fsx.exists(B + p):
                 fsx.move(p, B + p)
@@ -41,7 +49,8 @@ def _backward(st):
     # backup -> live; files the release added are removed.
     B = fsx.BACKUP + "/"
     new = st["new"]
-    for p in st["put"]:
+    for i, p in enumerate(st["put"]):
+        _tidy(i)
         if fsx.exists(B + p):
             fsx.move(B + p, p)
         elif p in new:

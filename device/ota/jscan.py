@@ -9,7 +9,7 @@ from ota.log import Fail
 
 END = object()
 MAXS = 400
-GC_EVERY = 4096
+GC_EVERY = 2048
 
 
 class Scanner:
