@@ -5,115 +5,32 @@
 // a board that runs the old image with the old files or the new image with the new files.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runBoard, type RunResult } from '../src/sim/board';
-import { describeFirmware, serializeManifest } from '../src/core/manifest';
 import { readOtaData } from '../src/sim/partitions';
 import * as fx from './support/release-fixture';
+import {
+  NEW_FW,
+  OLD_FW,
+  PART_KB,
+  UPDATE,
+  events,
+  firmwareFixture,
+  holds,
+  image,
+  run,
+  slot,
+  which,
+  type FirmwareFixture,
+} from './support/firmware-fixture';
 
-const PART_KB = 512;
-const keys = fx.makeKeys();
-const cleanups: string[] = [];
-const UPDATE = 'import ota\nota.update()\n';
-
-/** A random "app image" with the ESP32 image magic byte in front. */
-function image(size: number): Buffer {
-  const b = randomBytes(size);
-  b[0] = 0xe9;
-  return b;
-}
-
-const OLD_FW = image(200 * 1024);
-const NEW_FW = image(300 * 1024 + 123);
-/** 1.1.0's main.py confirms the update on its first boot when the board is "healthy" (a marker file). */
-const APP_FW: fx.AppFiles = {
-  ...fx.APP_1_1_0,
-  'main.py':
-    'import os\ntry:\n    os.stat("healthy")\n    import ota\n    ota.confirm()\nexcept OSError:\n    pass\nprint("app 1.1.0")\n',
-};
-const NOT_APP = [...fx.NOT_APP, 'healthy'];
-const OLD = fx.hashFiles(fx.APP_1_0_0);
-const NEW = fx.hashFiles({ ...APP_FW, 'settings.json': fx.APP_1_0_0['settings.json'] });
-
-/** Publishes 1.1.0 with `fw` as its firmware; `served` replaces the image bytes on the host. */
-async function host(fw: Buffer, served?: Buffer): Promise<fx.StaticServer> {
-  const rel = await fx.makeRelease('1.1.0', APP_FW, { keep: ['settings.json'], delete: ['old.py'] });
-  const imgDir = fx.tempDir('fw');
-  const img = join(imgDir, 'app-1.1.0.bin');
-  writeFileSync(img, fw);
-  const manifest = { ...rel.manifest, firmware: await describeFirmware(img) };
-  const release = { ...rel, manifest, bytes: serializeManifest(manifest) };
-  const root = fx.tempDir('host');
-  cleanups.push(rel.dir, imgDir, root);
-  fx.publishStatic(root, release, { sign: { keys, alg: 'hmac-sha256' } });
-  writeFileSync(join(root, '1.1.0', manifest.firmware.name), served ?? fw);
-  return fx.serveFolder(root);
-}
-
-let good: fx.StaticServer;
-let template: string;
-
+let fix: FirmwareFixture;
 before(async () => {
-  good = await host(NEW_FW);
-  template = fx.makeBoard(
-    { source: 'static', url: good.url, keys: [fx.boardKey(keys, 'hmac-sha256')] },
-    fx.APP_1_0_0,
-    '1.0.0',
-  );
-  cleanups.push(template);
-  // The board runs the old image from ota_0; ota_1 is erased.
-  const slot = Buffer.alloc(PART_KB * 1024, 0xff);
-  OLD_FW.copy(slot);
-  await runBoard({ fsDir: template, boot: false, partitions: { sizeKb: PART_KB } });
-  writeFileSync(join(`${template}.partitions`, 'ota_0.bin'), slot);
-  cleanups.push(`${template}.partitions`);
+  fix = await firmwareFixture();
 });
-after(async () => {
-  await good.close();
-  fx.cleanup(...cleanups);
-});
+after(() => fix.close());
 
-/** A fresh copy of the template board (files and partitions), optionally pointed at another host. */
-function board(url?: string): string {
-  const d = fx.tempDir('fwboard');
-  cleanups.push(d, `${d}.partitions`);
-  cpSync(template, d, { recursive: true });
-  cpSync(`${template}.partitions`, `${d}.partitions`, { recursive: true });
-  if (url) {
-    const cfg = JSON.parse(readFileSync(join(d, 'ota_config.json'), 'utf8'));
-    writeFileSync(join(d, 'ota_config.json'), JSON.stringify({ ...cfg, url }));
-  }
-  return d;
-}
-
-function run(fsDir: string, code?: string, cutAfterMutations?: number): Promise<RunResult> {
-  return runBoard({ fsDir, code, cutAfterMutations, partitions: { sizeKb: PART_KB }, timeoutMs: 60_000 });
-}
-
-function slot(fsDir: string, label: string): Buffer {
-  return readFileSync(join(`${fsDir}.partitions`, `${label}.bin`));
-}
-
-/** Whether a partition holds exactly this image (the rest of it erased or not: only the image counts). */
-function holds(fsDir: string, label: string, img: Buffer): boolean {
-  return slot(fsDir, label).subarray(0, img.length).equals(img);
-}
-
-/** What the board runs: the image in the running partition and the app files must be one release. */
-function which(fsDir: string, r: RunResult): 'old' | 'new' {
-  const files = JSON.stringify(fx.hashTree(fsDir, NOT_APP));
-  const v = JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version;
-  const running = r.running ?? assert.fail('the board reports no running partition');
-  if (holds(fsDir, running, OLD_FW) && files === JSON.stringify(OLD) && v === '1.0.0') return 'old';
-  if (holds(fsDir, running, NEW_FW) && files === JSON.stringify(NEW) && v === '1.1.0') return 'new';
-  assert.fail(`running ${running} (old image: ${holds(fsDir, running, OLD_FW)}) with files of version ${v}`);
-}
-
-function events(r: RunResult, name: string): Record<string, unknown>[] {
-  return fx.eventsOf(r.output).filter((e) => e.ev === name);
-}
+const board = (url?: string): string => fix.board(url);
 
 test('an update writes the image to ota_1, boots it pending verify; confirmed by the app, it stays', async () => {
   const fsDir = board();
@@ -178,10 +95,13 @@ test('an image not confirmed on its first boot is rolled back by the bootloader,
 
 test('a rollback the app asks for on the new image restarts into the old one and keeps it', async () => {
   const fsDir = board();
-  await run(fsDir, UPDATE);
-  const r = await run(fsDir, 'import ota\nota.rollback()\n');
-  assert.equal(events(r, 'rollback').length, 1, r.output);
-  assert.equal(r.running, 'ota_0', 'the board restarted into the old image');
+  writeFileSync(join(fsDir, 'sick'), '');
+  const r = await run(fsDir, UPDATE);
+  const rb = events(r, 'rollback');
+  assert.equal(rb.length, 1, r.output);
+  assert.equal(rb[0].reason, 'requested');
+  assert.equal(r.resets, 2, 'into the new image, then back into the old one');
+  assert.equal(r.running, 'ota_0');
   assert.equal(which(fsDir, r), 'old');
   assert.deepEqual(readOtaData({ dir: `${fsDir}.partitions`, sizeKb: PART_KB }), {
     boot: 'ota_0',
@@ -189,13 +109,14 @@ test('a rollback the app asks for on the new image restarts into the old one and
   });
   const b = await run(fsDir);
   assert.equal(b.running, 'ota_0', 'the old image stays after the next reset');
+  assert.equal(events(b, 'rollback').length, 0, b.output);
   assert.equal(which(fsDir, b), 'old');
 });
 
 test('a corrupted image (one flipped byte) is refused with hash_mismatch; the boot partition is unchanged', async () => {
   const bad = Buffer.from(NEW_FW);
   bad[150_000] ^= 0x01;
-  const srv = await host(NEW_FW, bad);
+  const srv = await fix.host(NEW_FW, bad);
   try {
     const fsDir = board(srv.url);
     const r = await run(fsDir, UPDATE);
@@ -216,7 +137,7 @@ test('a corrupted image (one flipped byte) is refused with hash_mismatch; the bo
 });
 
 test('an image larger than the OTA partition is refused before anything is downloaded', async () => {
-  const srv = await host(image(PART_KB * 1024 + 1));
+  const srv = await fix.host(image(PART_KB * 1024 + 1));
   try {
     const fsDir = board(srv.url);
     const before = slot(fsDir, 'ota_1');
@@ -232,6 +153,23 @@ test('an image larger than the OTA partition is refused before anything is downl
   } finally {
     await srv.close();
   }
+});
+
+test('update(reset=False): confirm() before the new image has started keeps nothing; the next reset starts it', async () => {
+  const fsDir = board();
+  const r = await run(fsDir, 'import ota\nota.update(False)\nprint("confirmed", ota.confirm())\n');
+  assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+  assert.match(r.output, /confirmed False/);
+  assert.equal(r.running, 'ota_0');
+  assert.deepEqual(readOtaData({ dir: `${fsDir}.partitions`, sizeKb: PART_KB }), {
+    boot: 'ota_1',
+    state: 'new',
+  });
+  writeFileSync(join(fsDir, 'healthy'), '');
+  const b = await run(fsDir);
+  assert.equal(b.running, 'ota_1');
+  assert.equal(events(b, 'confirm').length, 1, b.output);
+  assert.equal(which(fsDir, b), 'new');
 });
 
 /** Image blocks written to ota_1 so far (not erased). */
@@ -283,6 +221,12 @@ test(
       const state = events(b, 'state').at(-1);
       assert.ok(state && state.state !== 'swapping' && state.state !== 'rolling_back', `k=${k}: ${b.output}`);
       seen[which(fsDir, b)]++;
+      // Cut in the middle of the image: the next update writes it again and completes.
+      if (k === first + 32) {
+        const again = await run(fsDir, UPDATE);
+        assert.deepEqual(fx.errorCodes(again.output), [], again.output);
+        assert.equal(which(fsDir, again), 'new');
+      }
     }
     assert.ok(seen.old > 0 && seen.new > 0, JSON.stringify(seen));
     t.diagnostic(

@@ -113,15 +113,18 @@ def rollback(st, reason):
         save(st)
     _backward(st)
     fw = st.get("fw")
+    restart = False
     if fw:
         from ota import firmware
 
         firmware.activate(fw[1])
-        # Still on the new image (a requested rollback): the old one must
-        # start with the old files, and be kept (marked valid) once it runs.
-        restart = firmware.running() != fw[1]
-        if restart:
+        if firmware.running() == fw[1]:
+            firmware.confirm()  # the old image runs, maybe pending verify after set_boot: keep it
+        else:
+            # Still on the new image (a requested rollback): restart into the
+            # old one, which is marked valid on that boot.
             st["fw_mark"] = 1
+            restart = True
     bad = st["version"]
     for k in ("put", "new", "del", "hooks", "hook_done", "rb_done", "boots", "version", "prev", "fw"):
         st.pop(k, None)
@@ -130,7 +133,7 @@ def rollback(st, reason):
     save(st)
     fsx.rmtree(fsx.BACKUP)
     ev("rollback", version=bad, reason=reason, current=current_version())
-    if fw and restart:
+    if restart:
         import machine
 
         machine.reset()
