@@ -1,5 +1,6 @@
 // What every `ota` command does the same way: -h/--help, --json or text output, running until Ctrl-C.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { OtaError } from '../core/errors';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -15,7 +16,7 @@ type Config<O extends Options, P extends boolean> = {
 
 /**
  * Parses `argv` with `options` plus -h/--help. Null when --help was given: `help` is printed and
- * the command returns 0.
+ * the command returns 0. An unknown option or a stray argument is a `bad-option` error.
  */
 export function parseCommand<const O extends Options, const P extends boolean = false>(
   argv: string[],
@@ -23,11 +24,17 @@ export function parseCommand<const O extends Options, const P extends boolean = 
   options: O,
   allowPositionals = false as P,
 ): ReturnType<typeof parseArgs<Config<O, P>>> | null {
-  const parsed = parseArgs<Config<O, P>>({
-    args: argv,
-    allowPositionals,
-    options: { ...options, ...helpOption },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs<Config<O, P>>({
+      args: argv,
+      allowPositionals,
+      options: { ...options, ...helpOption },
+    });
+  } catch (err) {
+    // node:util's own message ("Unknown option '--prot'…"), as a user error rather than a stack trace.
+    throw new OtaError('bad-option', `${(err as Error).message} (--help lists the options)`);
+  }
   if (!(parsed.values as { help?: boolean }).help) return parsed;
   console.log(help);
   return null;
