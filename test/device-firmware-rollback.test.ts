@@ -1,7 +1,7 @@
 // A power cut at every mutation of a rollback the app asks for on its new firmware image (ota.rollback()
-// from 1.1.0's main.py on the first boot): the next boot and the one after run the old image with the
-// old files; the old image is never left "pending verify", which would hand the board back to the
-// new image at a later reset.
+// from 1.1.0's main.py on the first boot): the next boot runs the old image with the old files, and
+// the old image is not left "pending verify", which would hand the board back to the new image at a
+// later reset.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -45,12 +45,11 @@ test(
       const fsDir = sickBoard();
       const cut = await run(fsDir, UPDATE, k);
       assert.ok(cut.powerCut, `cut after mutation ${k} of ${total}`);
-      for (const boot of [1, 2]) {
-        const b = await run(fsDir);
-        assert.equal(b.error, undefined, b.output);
-        assert.equal(which(fsDir, b), 'old', `k=${k}, boot ${boot}: ${b.output}`);
-        assert.equal(events(b, 'state').at(-1)?.state, 'idle', `k=${k}, boot ${boot}`);
-      }
+      const b = await run(fsDir);
+      assert.equal(b.error, undefined, b.output);
+      assert.equal(which(fsDir, b), 'old', `k=${k}: ${b.output}`);
+      assert.equal(events(b, 'state').at(-1)?.state, 'idle', `k=${k}`);
+      // Marked valid: every later reset keeps the old image (pending verify would go back to the new one).
       assert.deepEqual(
         readOtaData({ dir: `${fsDir}.partitions`, sizeKb: PART_KB }),
         { boot: 'ota_0', state: 'valid' },
