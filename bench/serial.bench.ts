@@ -1,5 +1,6 @@
-// Pushing files to the virtual board over its pseudo-terminal: this client (base64, deflate when
-// it helps, commands packed to the raw-paste window and pipelined) against a baseline that moves
+// Pushing files to the virtual board over its pseudo-terminal: this client (big incompressible files
+// streamed raw through sys.stdin.buffer; others as base64, deflate when it helps, commands packed to the
+// raw-paste window and pipelined) against a baseline that moves
 // bytes the way mpremote's `fs cp` does (one raw-paste command per 256-byte chunk, as a Python
 // bytes literal), measured in the same run on the same board.
 import { randomBytes } from 'node:crypto';
