@@ -41,6 +41,9 @@ test('an update writes the image to ota_1, boots it pending verify; confirmed by
   assert.equal(r.running, 'ota_1');
   assert.ok(holds(fsDir, 'ota_1', NEW_FW), 'ota_1 holds the new image');
   assert.ok(holds(fsDir, 'ota_0', OLD_FW), 'ota_0 still holds the old image');
+  // The start event's bytes (the host's one percentage) count the image as well as the changed files.
+  const fileBytes = Number(events(r, 'start')[0]?.bytes) - NEW_FW.length;
+  assert.ok(fileBytes > 0 && fileBytes < 8192, `start.bytes: ${NEW_FW.length} + ${fileBytes}`);
   const progress = events(r, 'progress').filter((e) => e.file === 'app-1.1.0.bin');
   assert.equal(progress.at(-1)?.done, NEW_FW.length, 'progress reaches the image size');
   assert.ok(

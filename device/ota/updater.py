@@ -192,7 +192,8 @@ def update(reset=True):
         st["state"] = "staging"
         st["stage"] = v
         journal.save(st)
-        ev("start", version=v, files=len(want), bytes=need, deleted=len(dels))
+        # bytes: everything downloaded, the firmware image too (host progress is one percentage).
+        ev("start", version=v, files=len(want), bytes=need + (fw["size"] if fw else 0), deleted=len(dels))
         _download(cfg, rel, m, want, need)
         if fw:
             st["fw"] = firmware.write(rel, fw)
