@@ -126,3 +126,25 @@ test('Ctrl-C ends a read from sys.stdin with KeyboardInterrupt', { timeout: 20_0
     await board.stop();
   }
 });
+
+test(
+  'after micropython.kbd_intr(-1) Ctrl-C is data; the next run interrupts again',
+  { timeout: 20_000 },
+  async () => {
+    const { board, until } = await rawBoard();
+    try {
+      board.write(
+        'import sys,micropython\nmicropython.kbd_intr(-1)\nprint("go")\nprint(sys.stdin.buffer.read(4))\x04',
+      );
+      await until('go\r\n');
+      board.write('a\x03\x03b');
+      assert.equal(await until('\x04>'), "b'a\\x03\\x03b'\r\n\x04\x04>");
+      board.write('import sys\nprint("go")\nsys.stdin.buffer.read(4)\x04');
+      await until('go\r\n');
+      board.write('\x03');
+      assert.match(await until('\x04>'), /KeyboardInterrupt/);
+    } finally {
+      await board.stop();
+    }
+  },
+);

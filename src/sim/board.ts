@@ -179,7 +179,7 @@ export class VirtualBoard extends EventEmitter {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     for (const c of bytes) {
       // The UART interrupt handler turns Ctrl-C into KeyboardInterrupt while code runs.
-      if (c === 3 && this.running && !this.repl.pasting) this.interrupt();
+      if (c === this.cpu?.interruptChar && this.running && !this.repl.pasting) this.interrupt();
       else if (this.reader) {
         const r = this.reader;
         r.got.push(c);

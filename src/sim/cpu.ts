@@ -42,7 +42,7 @@ export class Cpu extends EventEmitter {
   private readonly pending = new Map<number, (r: ExecResult) => void>();
   private callOpen = false;
   private callSeq = 0;
-  private kbd: { words: Int32Array; writes: [number, number, number][] } | undefined;
+  private kbd: { words: Int32Array; writes: [number, number, number][]; charWord: number } | undefined;
   private stopped: Stop | undefined;
   readonly ready: Promise<void>;
 
@@ -78,6 +78,11 @@ export class Cpu extends EventEmitter {
 
   get busy(): boolean {
     return this.pending.size > 0;
+  }
+
+  /** The byte that interrupts running code: 3 (Ctrl-C) unless the program changed it with kbd_intr. */
+  get interruptChar(): number {
+    return this.kbd && this.kbd.charWord >= 0 ? Atomics.load(this.kbd.words, this.kbd.charWord) : 3;
   }
 
   /** True when Ctrl-C reaches code that never leaves the interpreter (a bare loop), as on a board. */
@@ -116,7 +121,11 @@ export class Cpu extends EventEmitter {
     switch (msg.t) {
       case 'ready':
         if (msg.interrupt)
-          this.kbd = { words: new Int32Array(msg.interrupt.memory), writes: msg.interrupt.writes };
+          this.kbd = {
+            words: new Int32Array(msg.interrupt.memory),
+            writes: msg.interrupt.writes,
+            charWord: msg.interrupt.charWord,
+          };
         this.emit('ready');
         break;
       case 'out':

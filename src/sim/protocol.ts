@@ -54,7 +54,11 @@ export type HostCall =
 
 export type FromWorker =
   /** interrupt: the interpreter's shared memory and the (word, value, idle value) writes that raise Ctrl-C. */
-  | { t: 'ready'; interrupt?: { memory: SharedArrayBuffer; writes: [number, number, number][] } }
+  | {
+      t: 'ready';
+      /** charWord: the word holding kbd_intr's character, or -1. */
+      interrupt?: { memory: SharedArrayBuffer; writes: [number, number, number][]; charWord: number };
+    }
   | { t: 'out'; bytes: Uint8Array }
   /** kind: ok, exception (text is the traceback), exit (SystemExit: the REPL soft-reboots). */
   | { t: 'done'; id: number; kind: 'ok' | 'exception' | 'exit'; text: string }

@@ -109,6 +109,32 @@ function findInterruptWrites(mp: any): void {
 }
 
 /**
+ * The word holding micropython.kbd_intr()'s character (mp_interrupt_char), found at boot as the one that
+ * follows a few kbd_intr calls. The UART side reads it, so kbd_intr(-1) makes Ctrl-C data, as on a board.
+ */
+let charWord = -1;
+
+function findInterruptChar(mp: any): void {
+  if (!(memory?.buffer instanceof SharedArrayBuffer)) return;
+  const now = () => new Int32Array(memory!.buffer);
+  let found: number[] | undefined;
+  for (const c of [90, 60, 33, 77]) {
+    mp.runPython(`import micropython\nmicropython.kbd_intr(${c})\ndel micropython`);
+    const words = now();
+    if (found) found = found.filter((i) => words[i] === c);
+    else {
+      found = [];
+      for (let i = 0; i < words.length; i++) if (words[i] === c) found.push(i);
+    }
+  }
+  // A scratch word can follow the calls too: the variable keeps its value across unrelated code.
+  mp.runPython('import json\njson.dumps([1, "a", {"b": 2.5}])\ndel json');
+  const words = now();
+  found = found?.filter((i) => words[i] === 77);
+  if (found?.length === 1) charWord = found[0];
+}
+
+/**
  * Where the wasm build keeps its count of calls in progress from JavaScript (external_call_depth). It
  * collects garbage only when that count returns to 0, i.e. never while Python code runs. Found at boot
  * as the one word that reads 0, 1 and 2 at nesting depths 0, 1 and 2.
@@ -407,6 +433,8 @@ function exec(run: (kind: number) => number, id: number, code: string, mode: Exe
   let text = '';
   capturedErr = '';
   clearInterrupt();
+  // As pyexec does before every run: Ctrl-C interrupts until the program says otherwise.
+  if (charWord >= 0) Atomics.store(new Int32Array(memory!.buffer), charWord, 3);
   if (Buffer.byteLength(code) > glueBytes - 16 * 1024) {
     // The board could not hold this source: refuse it before the interpreter's C heap runs dry.
     kind = 'exception';
@@ -441,6 +469,7 @@ async function main(): Promise<void> {
   mp.registerJsModule('_board', bridge(mp));
   installModules(mp);
   findInterruptWrites(mp);
+  findInterruptChar(mp);
   findCallDepth(mp);
   const run = mp.pyimport('_board_exec').run;
   fixHeap(mp);
@@ -450,7 +479,7 @@ async function main(): Promise<void> {
   post({
     t: 'ready',
     interrupt: kbdWrites.length
-      ? { memory: memory!.buffer as unknown as SharedArrayBuffer, writes: kbdWrites }
+      ? { memory: memory!.buffer as unknown as SharedArrayBuffer, writes: kbdWrites, charWord }
       : undefined,
   });
 }
