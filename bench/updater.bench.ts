@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { startGitHubMock } from '../test/support/github-mock';
 import * as fx from '../test/support/release-fixture';
 
-/** What an update from a static host imports before its first event: the idle baseline. */
+/** What an unsigned update from a static host imports before its first event: the idle baseline. */
 const CORE = [
   'ota.log',
   'ota.fsx',
@@ -21,13 +21,20 @@ const CORE = [
   'ota.http',
   'ota.manifest',
   'ota.journal',
-  'ota.sig',
   'ota.source',
   'ota.fetch',
   'ota.updater',
 ];
 /** Imported only on their paths. */
-const LAZY = ['ota.jscan', 'ota.github', 'ota.bundle', 'ota.ed25519', 'ota.firmware'];
+const LAZY = [
+  'ota.sig',
+  'ota.sha1py',
+  'ota.jscan',
+  'ota.github',
+  'ota.bundle',
+  'ota.ed25519',
+  'ota.firmware',
+];
 
 // Samples the heap at each event (after a collection) and just before each collection, by wrapping
 // gc.collect and the event function (ota.log.ev, and the copy each imported module holds).
