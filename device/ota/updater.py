@@ -93,12 +93,20 @@ def check():
         return None
 
 
+def _tidy(i):
+    # Path strings and stat results per file: a collection every 16 files
+    # keeps a release of hundreds of files from piling them up.
+    if i & 15 == 15:
+        gc.collect()
+
+
 def _plan(m):
     cache = fsx.read_json(FILES) or {}
     keep = m.get("keep") or []
     want = []
     files = {}
-    for f in m["files"]:
+    for i, f in enumerate(m["files"]):
+        _tidy(i)
         p = f["path"]
         if p in keep and fsx.exists(p):
             continue
@@ -180,7 +188,8 @@ def update(reset=True):
         from ota import fetch
 
         need = 0
-        for f in want:
+        for i, f in enumerate(want):
+            _tidy(i)
             if not fsx.exists(fsx.STAGE + "/" + f["path"]):
                 need += f["size"] - max(0, fsx.size(fetch.part_name(f)))
         total = 0
@@ -248,6 +257,7 @@ def _download(cfg, rel, m, want, need):
         from ota import bundle
 
         bundle.fetch(rel, b, want)
+        gc.collect()  # the inflate window goes now, not after the loop below
     buf = bytearray(fetch.BUF)
     for f in want:
         if not fsx.exists(fsx.STAGE + "/" + f["path"]):
