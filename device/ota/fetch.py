@@ -41,8 +41,8 @@ def part_name(f):
     return fsx.PART + "/" + f["sha1"]
 
 
-def _rehash(name, h, buf):
-    # Feeds the bytes of an earlier partial download to the hashers.
+def feed(name, h, buf):
+    # Feeds a file's bytes to the hashers: an earlier partial download, or an installed file.
     mv = memoryview(buf)
     with open(fsx.p(name), "rb") as src:
         while True:
@@ -63,7 +63,7 @@ def fetch(src, f, buf):
         have = 0
     h = Hashers(f)
     if have:
-        _rehash(name, h, buf)
+        feed(name, h, buf)
     if have < size or size == 0:
         wbits = 0 if have else _window(size)
         r = src.open_file(f, have, wbits > 0)

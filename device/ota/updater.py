@@ -128,14 +128,7 @@ def _same(p, f):
     from ota import fetch
 
     h = fetch.Hashers(f)
-    buf = bytearray(512)
-    mv = memoryview(buf)
-    with open(fsx.p(p), "rb") as src:
-        while True:
-            n = src.readinto(buf)
-            if not n:
-                break
-            h.update(buf if n == 512 else mv[:n])
+    fetch.feed(p, h, bytearray(512))
     try:
         h.check(f)
         return True
