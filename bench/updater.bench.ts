@@ -247,9 +247,14 @@ async function signatureTimes(): Promise<void> {
         `k = json.loads(${JSON.stringify(key)})`,
         `s = ${JSON.stringify(sig)}.encode()`,
         'gc.collect()',
+        // Repeated so the clock's millisecond resolution does not hide the fast algorithms; a collection
+        // per round (included in the time) because the virtual board does not collect on its own.
+        `n = ${alg === 'ed25519' ? 5 : 100}`,
         't = time.ticks_ms()',
-        'sig.verify(k, s, m)',
-        'print("MS", time.ticks_diff(time.ticks_ms(), t))',
+        'for _ in range(n):',
+        '    sig.verify(k, s, m)',
+        '    gc.collect()',
+        'print("MS", time.ticks_diff(time.ticks_ms(), t) / n)',
       ].join('\n');
       const r = await fx.runBoard({ fsDir, boot: false, code, timeoutMs: 120_000 }).catch((e: Error) => ({
         output: `failed: ${e.message}`,
@@ -268,7 +273,7 @@ async function signatureTimes(): Promise<void> {
   const base = ms['hmac-sha256'];
   for (const [alg, t] of Object.entries(ms)) {
     console.log(
-      `${alg}: ${t.toFixed(1)} ms on the virtual board (${base ? (t / base).toFixed(1) : '?'}x hmac-sha256)`,
+      `${alg}: ${t.toFixed(2)} ms on the virtual board (${base ? (t / base).toFixed(1) : '?'}x hmac-sha256)`,
     );
   }
   console.log(
