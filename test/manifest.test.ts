@@ -86,6 +86,28 @@ test('skips .git, node_modules, .ota/ and .otaignore matches; honours include an
   }
 });
 
+test('a nested .otaignore applies to its folder, and its `!pattern` re-includes what a parent ignored', async () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, {
+      '.otaignore': '*.log\ncache/\n',
+      'main.py': 'a',
+      'debug.log': 'b',
+      'lib/.otaignore': '!important.log\n/local.py\n',
+      'lib/important.log': 'c',
+      'lib/other.log': 'd',
+      'lib/local.py': 'e',
+      'lib/sub/local.py': 'f',
+      'lib/cache/x.bin': 'g',
+    });
+    const all = (await listProjectFiles(t.dir)).map((f) => f.path);
+    // The nested file's anchored `/local.py` means lib/local.py only; the .otaignore files themselves never ship.
+    assert.deepEqual(all, ['lib/important.log', 'lib/sub/local.py', 'main.py']);
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('the same tree gives byte-identical manifests, via the API and via the CLI', async () => {
   const t = tempDir();
   try {

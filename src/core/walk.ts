@@ -1,5 +1,5 @@
 // Which files make up a release: everything under the project root except
-// what .otaignore, --exclude or a missing --include leaves out.
+// what an .otaignore (at the root or in any folder, as .gitignore), --exclude or a missing --include leaves out.
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import ignore from 'ignore';
@@ -37,14 +37,29 @@ function isInside(root: string, p: string): boolean {
   return p === root || p.startsWith(root + sep);
 }
 
-async function loadIgnore(root: string): Promise<ReturnType<typeof ignore>> {
-  const ig = ignore();
+/** The .otaignore files that apply in one folder, deepest last; each matches paths relative to its folder. */
+type IgnoreLayers = { base: string; ig: ReturnType<typeof ignore> }[];
+
+async function withIgnoreOf(absDir: string, relDir: string, layers: IgnoreLayers): Promise<IgnoreLayers> {
+  let text: string;
   try {
-    ig.add(await readFile(join(root, IGNORE_FILE), 'utf8'));
+    text = await readFile(join(absDir, IGNORE_FILE), 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, IGNORE_FILE);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return layers;
+    throw fsError(err, relDir ? `${relDir}/${IGNORE_FILE}` : IGNORE_FILE);
   }
-  return ig;
+  return [...layers, { base: relDir, ig: ignore().add(text) }];
+}
+
+/** As git decides: the deepest file with a matching pattern wins, so a nested `!pattern` re-includes. */
+function isIgnored(layers: IgnoreLayers, rel: string): boolean {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const { base, ig } = layers[i];
+    const r = ig.test(base ? rel.slice(base.length + 1) : rel);
+    if (r.ignored) return true;
+    if (r.unignored) return false;
+  }
+  return false;
 }
 
 /** Checks that a release path can be named everywhere it must go: manifest, bundle, board. */
@@ -72,13 +87,13 @@ export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Pro
     if (err instanceof OtaError) throw err;
     throw fsError(err, dir);
   }
-  const ig = await loadIgnore(root);
   const included = opts.include?.length ? picomatch(opts.include, { dot: true }) : undefined;
   const excluded = opts.exclude?.length ? picomatch(opts.exclude, { dot: true }) : undefined;
   const out: ProjectFile[] = [];
   const visited = new Set<string>([root]);
 
-  async function walk(absDir: string, relDir: string): Promise<void> {
+  async function walk(absDir: string, relDir: string, parentLayers: IgnoreLayers): Promise<void> {
+    const layers = await withIgnoreOf(absDir, relDir, parentLayers);
     let entries;
     try {
       entries = await readdir(absDir, { withFileTypes: true, encoding: 'buffer' });
@@ -90,12 +105,12 @@ export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Pro
       const lossy = raw.toString('utf8');
       const rel = relDir ? `${relDir}/${lossy}` : lossy;
       if (entry.isDirectory() && SKIP_DIRS.has(lossy)) continue;
-      if (!relDir && (lossy === '.ota' || lossy === IGNORE_FILE)) continue;
+      if (lossy === IGNORE_FILE || (!relDir && lossy === '.ota')) continue;
       const abs = join(absDir, lossy);
       let isDir = entry.isDirectory();
       let isFile = entry.isFile();
       if (entry.isSymbolicLink()) {
-        if (ig.ignores(rel) || excluded?.(rel)) continue;
+        if (isIgnored(layers, rel) || excluded?.(rel)) continue;
         let target: string;
         try {
           target = await realpath(abs);
@@ -114,7 +129,9 @@ export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Pro
         }
       }
       if (
-        isDir ? ig.ignores(rel + '/') : ig.ignores(rel) || excluded?.(rel) || (included && !included(rel))
+        isDir
+          ? isIgnored(layers, rel + '/')
+          : isIgnored(layers, rel) || excluded?.(rel) || (included && !included(rel))
       ) {
         continue;
       }
@@ -124,7 +141,7 @@ export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Pro
         throw new OtaError('bad-name', `cannot release ${JSON.stringify(rel)}: its name is not valid UTF-8`);
       }
       if (isDir) {
-        await walk(abs, rel);
+        await walk(abs, rel, layers);
         continue;
       }
       if (!isFile) throw new OtaError('unreadable', `${rel} is not a regular file (device, FIFO or socket)`);
@@ -133,7 +150,7 @@ export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Pro
     }
   }
 
-  await walk(root, '');
+  await walk(root, '', []);
   out.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
   if (out.length === 0) {
     throw new OtaError(
