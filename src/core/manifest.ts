@@ -303,6 +303,20 @@ function releasePath(v: unknown, what: string): string {
   }
 }
 
+/** The bundle and the firmware image: a named file beside the manifest with its size and SHA-256. */
+function artifact(
+  v: unknown,
+  what: string,
+  name: (v: unknown, what: string) => string,
+): { name: string; size: number; sha256: string } {
+  const a = obj(v, what);
+  return {
+    name: name(a.name, `${what}.name`),
+    size: size(a.size, `${what}.size`),
+    sha256: hex(a.sha256, HEX64, `${what}.sha256`),
+  };
+}
+
 function isoDate(v: unknown, what: string): string {
   const s = str(v, what);
   if (!/^\d{4}-\d\d-\d\dT/.test(s) || Number.isNaN(Date.parse(s))) bad(`${what} must be an ISO 8601 date`);
@@ -363,21 +377,9 @@ export function parseManifest(bytes: Uint8Array): Manifest {
     if (h.post_update !== undefined) m.hooks.post_update = releasePath(h.post_update, 'hooks.post_update');
     if (h.rollback !== undefined) m.hooks.rollback = releasePath(h.rollback, 'hooks.rollback');
   }
-  if (o.bundle !== undefined) {
-    const b = obj(o.bundle, 'bundle');
-    m.bundle = {
-      name: str(b.name, 'bundle.name'),
-      size: size(b.size, 'bundle.size'),
-      sha256: hex(b.sha256, HEX64, 'bundle.sha256'),
-    };
-  }
+  if (o.bundle !== undefined) m.bundle = artifact(o.bundle, 'bundle', str);
   if (o.firmware !== undefined) {
-    const f = obj(o.firmware, 'firmware');
-    m.firmware = {
-      name: releasePath(f.name, 'firmware.name'),
-      size: size(f.size, 'firmware.size'),
-      sha256: hex(f.sha256, HEX64, 'firmware.sha256'),
-    };
+    m.firmware = artifact(o.firmware, 'firmware', releasePath);
     if (m.firmware.size === 0) bad('firmware.size must be positive');
   }
   if (o.expires !== undefined) m.expires = isoDate(o.expires, 'expires');

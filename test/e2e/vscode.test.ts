@@ -19,12 +19,12 @@ const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missi
 const TOKEN = 'ghp_e2eTestToken0123456789abcdefABCDEF';
 const RESULTS = join(__dirname, '../../test-results');
 
-/** The steps build on each other: after a failure the rest are skipped, and the screen is kept. */
+/** The steps build on each other: after a failure the rest fail at once (never a silent skip), and the screen is kept. */
 let failed: string | undefined;
 let current: Workbench | undefined;
 function it(name: string, fn: () => Promise<void>): void {
-  nodeIt(name, async (t) => {
-    if (failed) return t.skip(`after the failure of "${failed}"`);
+  nodeIt(name, async () => {
+    if (failed) throw new Error(`not run: it needs the failed step "${failed}"`);
     try {
       await fn();
     } catch (err) {

@@ -104,6 +104,15 @@ export interface MockFailure {
   times?: number;
 }
 
+/** A release a test puts in the mock directly (not through the API). */
+export interface ReleaseSpec {
+  tag: string;
+  prerelease?: boolean;
+  draft?: boolean;
+  body?: string;
+  assets?: { name: string; content: string | Uint8Array; contentType?: string }[];
+}
+
 export interface GitHubMockOptions {
   token?: string;
   readToken?: string;
@@ -129,17 +138,7 @@ export interface GitHubMock {
     branch: string,
     files: { path: string; content: string | Uint8Array }[],
   ): string;
-  addRelease(
-    owner: string,
-    name: string,
-    rel: {
-      tag: string;
-      prerelease?: boolean;
-      draft?: boolean;
-      body?: string;
-      assets?: { name: string; content: string | Uint8Array; contentType?: string }[];
-    },
-  ): MockRelease;
+  addRelease(owner: string, name: string, rel: ReleaseSpec): MockRelease;
   failNext(failure: MockFailure): void;
   setRateLimit(remaining: number, resetEpochSeconds?: number): void;
   reset(): void;
@@ -304,17 +303,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
     return sha;
   }
 
-  function addRelease(
-    owner: string,
-    name: string,
-    rel: {
-      tag: string;
-      prerelease?: boolean;
-      draft?: boolean;
-      body?: string;
-      assets?: { name: string; content: string | Uint8Array; contentType?: string }[];
-    },
-  ): MockRelease {
+  function addRelease(owner: string, name: string, rel: ReleaseSpec): MockRelease {
     const repo = mustRepo(owner, name);
     const now = new Date().toISOString();
     const release: MockRelease = {
