@@ -5,7 +5,13 @@ const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
 /** Native and runtime-loaded packages stay outside the bundle and ship in node_modules. */
-const external = ['vscode', 'serialport', '@serialport/*', '@micropython/micropython-webassembly-pyscript'];
+const external = [
+  'vscode',
+  'serialport',
+  '@serialport/*',
+  '@lydell/*',
+  '@micropython/micropython-webassembly-pyscript',
+];
 
 const common = {
   bundle: true,

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { openBoard, type BoardConnection } from '../src/core/serial/board';
 import { syncFiles, type SyncFile } from '../src/core/serial/sync';
-import { startPtyBoard } from '../test/serial-board';
+import { startBoard } from '../test/serial-board';
 
 /** Python bytes literal as mpremote writes it (repr of the chunk). */
 function reprBytes(chunk: Buffer): string {
@@ -50,7 +50,7 @@ async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
 }
 
 export async function run(): Promise<void> {
-  const vb = await startPtyBoard({ flashKb: 8192 });
+  const vb = await startBoard({ flashKb: 8192, via: 'pty' });
   const board = await openBoard(vb.path);
   try {
     const random = randomBytes(300 * 1024);

@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
-import { startPtyBoard, type PtyBoard } from './serial-board';
+import { startPtyBoard, type TestBoard } from './serial-board';
 
-let vb: PtyBoard;
+let vb: TestBoard;
 
 before(async () => {
   vb = await startPtyBoard();

@@ -5,12 +5,12 @@ import { openBoard } from '../src/core/serial/board';
 import { onBoard } from './support/on-board';
 import { runUpdate, watchConsole } from '../src/core/serial/console';
 import type { OtaEvent } from '../src/core/events';
-import { startPtyBoard, type PtyBoard } from './serial-board';
+import { startBoard, type TestBoard } from './serial-board';
 
-let vb: PtyBoard;
+let vb: TestBoard;
 
 before(async () => {
-  vb = await startPtyBoard();
+  vb = await startBoard();
 });
 after(async () => {
   await vb?.stop();

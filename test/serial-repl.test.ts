@@ -3,31 +3,31 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SerialPort } from 'serialport';
 import { openBoard } from '../src/core/serial/board';
 import { onBoard } from './support/on-board';
 import { BoardException } from '../src/core/serial/raw-repl';
 import { OtaError } from '../src/core/errors';
-import { startPtyBoard, type PtyBoard } from './serial-board';
+import { openTransport } from '../src/core/serial/transport';
+import { startBoard, type TestBoard } from './serial-board';
 
-let vb: PtyBoard;
+let vb: TestBoard;
 
 before(async () => {
-  vb = await startPtyBoard();
+  vb = await startBoard();
 });
 after(async () => {
   await vb?.stop();
 });
 
-/** Writes bytes to the board as a terminal user would, through a second open of the pty. */
+/** Writes bytes to the board as a terminal user would, through a separate open of its port. */
 async function typeOnConsole(path: string, text: string): Promise<string> {
-  const port = new SerialPort({ path, baudRate: 115200 });
-  await new Promise<void>((res, rej) => port.on('open', res).on('error', rej));
+  const port = await openTransport(path);
   let seen = '';
-  port.on('data', (d: Buffer) => (seen += d.toString('latin1')));
-  await new Promise<void>((res) => port.write(text, () => port.drain(() => res())));
+  port.tap = (d) => (seen += d.toString('latin1'));
+  port.tapOnly = true;
+  await port.write(text);
   await new Promise((r) => setTimeout(r, 400));
-  await new Promise<void>((res) => port.close(() => res()));
+  await port.close();
   return seen;
 }
 

@@ -10,12 +10,12 @@ import { collectProject, syncFiles } from '../src/core/serial/sync';
 import { installUpdater, withBootHook } from '../src/core/serial/install';
 import { generateKey } from '../src/core/keys';
 import { OtaError } from '../src/core/errors';
-import { startPtyBoard, type PtyBoard } from './serial-board';
+import { startBoard, type TestBoard } from './serial-board';
 
-let vb: PtyBoard;
+let vb: TestBoard;
 
 before(async () => {
-  vb = await startPtyBoard();
+  vb = await startBoard();
 });
 after(async () => {
   await vb?.stop();

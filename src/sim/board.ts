@@ -3,13 +3,16 @@
  *
  * API (others code against these names):
  *   interface BoardOptions { fsDir; flashKb?=2048; heapKb?=192; cutAfterMutations?; sha1?=true;
- *                            partitions?: boolean | { dir?, sizeKb?=1024 } }   // esp32.Partition, ./partitions
+ *                            partitions?: boolean | { dir?, sizeKb?=1024 }    // esp32.Partition, ./partitions
+ *                            baud?; serialNumber?; usbReset?: { downMs?=800; rename? } }
  *   class VirtualBoard extends EventEmitter {
  *     static start(opts: BoardOptions): Promise<VirtualBoard>  // power on: boot.py, main.py, then the REPL
  *                                                              // (resolves after 1 s if main.py keeps running)
  *     write(data: Uint8Array | string): void                   // bytes into the board's UART
  *     on('data', (chunk: Buffer) => void)                      // bytes out of the UART
  *     on('reset' | 'poweroff', () => void)
+ *     on('usb-detach', () => void); on('usb-attach', (renamed: boolean) => void)   // with usbReset
+ *     readonly serialNumber: string                            // its USB serial number
  *     readonly mutations: number; readonly poweredOff: boolean; readonly powerCut: boolean
  *     readonly resets: number; readonly overrun: number       // bytes lost beyond the raw-paste window
  *     readonly runningPartition: string | undefined            // OTA slot the bootloader started (partitions)
@@ -18,17 +21,19 @@
  *   }
  *   runBoard(opts & { code?, boot?=true, timeoutMs?=30000 })
  *     : Promise<{ output, mutations, powerCut, resets, running?, error? }>  // rejects with OtaError 'sim-timeout'
- *   exposeOnPty(board, linkPath?): Promise<{ path, close() }>  (./pty, also re-exported here)
+ *   exposeOnLink(board, name?) / exposeOnPty(board, linkPath?): Promise<BoardPort>  (./usb, ./pty)
  *
  * The board's root filesystem "/" is the host folder fsDir, kept in step with every write. A power cut
  * (cutAfterMutations) stops the board right after that many filesystem mutations, leaving fsDir exactly
  * as the flash was at that instant.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OtaError } from '../core/errors';
 import { Cpu, type ExecResult, type Stop } from './cpu';
+import { Pacer } from './pace';
 import { CONTROL_SLOTS, ResetCause, Slot } from './protocol';
 import { Repl, type ReplAction } from './repl';
 import {
@@ -56,6 +61,15 @@ export interface BoardOptions {
    * mutations; every hard reset runs the bootloader's rollback rules.
    */
   partitions?: PartitionsOption;
+  /** Pace the UART both ways at this baud rate (10 bits a byte), as a USB-UART bridge does. Default: no limit. */
+  baud?: number;
+  /** USB serial number the board reports (default: 16 random hex digits, like a unique_id). */
+  serialNumber?: string;
+  /**
+   * Native USB (ESP32-S3, RP2040): on a hard reset (machine.reset(), an update's reset) the board leaves
+   * the bus for `downMs` (default 800) and comes back, under a new port name when `rename`.
+   */
+  usbReset?: { downMs?: number; rename?: boolean };
 }
 
 /** How long Ctrl-C waits for running code to reach a host call before the interpreter is restarted. */
@@ -81,9 +95,17 @@ interface Running {
 }
 
 export class VirtualBoard extends EventEmitter {
-  private readonly opts: Required<Omit<BoardOptions, 'cutAfterMutations' | 'partitions'>> & {
+  private readonly opts: Required<
+    Omit<BoardOptions, 'cutAfterMutations' | 'partitions' | 'baud' | 'serialNumber' | 'usbReset'>
+  > & {
     cutAfterMutations: number;
   };
+  readonly serialNumber: string;
+  private readonly usbReset: BoardOptions['usbReset'];
+  private usbTimer: NodeJS.Timeout | undefined;
+  /** The wire's pace each way, with `baud`. */
+  private readonly rxPace: Pacer | undefined;
+  private readonly txPace: Pacer | undefined;
   private readonly partitions: PartitionTable | undefined;
   private runningSlot: string | undefined;
   private readonly control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
@@ -126,6 +148,14 @@ export class VirtualBoard extends EventEmitter {
       throw new OtaError('sim-cut', 'cutAfterMutations must be a positive integer');
     }
     this.opts = { fsDir, flashKb, heapKb, sha1: opts.sha1 ?? true, cutAfterMutations: cut };
+    if (opts.baud !== undefined && !(Number.isInteger(opts.baud) && opts.baud >= 300))
+      throw new OtaError('sim-baud', 'baud must be an integer >= 300');
+    if (opts.baud) {
+      this.rxPace = new Pacer(opts.baud, (b, end) => this.receive(b, end));
+      this.txPace = new Pacer(opts.baud, (b) => this.emit('data', b));
+    }
+    this.serialNumber = opts.serialNumber ?? randomBytes(8).toString('hex').toUpperCase();
+    this.usbReset = opts.usbReset;
     this.partitions = partitionTable(opts.partitions, fsDir);
     if (this.partitions) preparePartitions(this.partitions);
     this.repl = new Repl((s) => this.emitOut(Buffer.from(s, 'latin1')));
@@ -176,7 +206,14 @@ export class VirtualBoard extends EventEmitter {
 
   write(data: Uint8Array | string): void {
     if (this.isOff) return;
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data);
+    if (this.rxPace) this.rxPace.push(bytes);
+    else this.receive(bytes, true);
+  }
+
+  /** Bytes off the wire into the UART; `end`: the last of one write by the host. */
+  private receive(bytes: Uint8Array, end: boolean): void {
+    if (this.isOff) return;
     for (const c of bytes) {
       // The UART interrupt handler turns Ctrl-C into KeyboardInterrupt while code runs.
       if (c === this.cpu?.interruptChar && this.running && !this.repl.pasting) this.interrupt();
@@ -193,12 +230,15 @@ export class VirtualBoard extends EventEmitter {
         this.queued++;
       }
     }
-    this.input.push(CHUNK_END);
+    if (end) this.input.push(CHUNK_END);
     void this.pump();
   }
 
   async stop(): Promise<void> {
     this.isOff = true;
+    this.rxPace?.stop();
+    this.txPace?.stop();
+    clearTimeout(this.usbTimer);
     this.input = [];
     this.head = 0;
     this.queued = 0;
@@ -222,7 +262,9 @@ export class VirtualBoard extends EventEmitter {
   }
 
   private emitOut(chunk: Buffer): void {
-    if (chunk.length > 0) this.emit('data', chunk);
+    if (chunk.length === 0) return;
+    if (this.txPace) this.txPace.push(chunk);
+    else this.emit('data', chunk);
   }
 
   private async powerOn(runScripts: boolean): Promise<void> {
@@ -297,6 +339,7 @@ export class VirtualBoard extends EventEmitter {
     }
     this.resetCount++;
     this.emit('reset');
+    if (!s.soft && this.usbReset) this.leaveBus(this.usbReset);
     if (s.soft) {
       this.emitOut(Buffer.from('MPY: soft reboot\r\n'));
       this.booting = this.boot(this.lastCause);
@@ -304,6 +347,15 @@ export class VirtualBoard extends EventEmitter {
       this.repl.mode = 'friendly';
       this.booting = this.boot(ResetCause.Soft, true, true);
     }
+  }
+
+  /** A native-USB reset: the port vanishes, then the board enumerates again (same serial number). */
+  private leaveBus(how: NonNullable<BoardOptions['usbReset']>): void {
+    clearTimeout(this.usbTimer);
+    this.emit('usb-detach');
+    this.usbTimer = setTimeout(() => {
+      if (!this.isOff) this.emit('usb-attach', how.rename === true);
+    }, how.downMs ?? 800);
   }
 
   private async run(code: string, mode: 'file' | 'single' | 'script'): Promise<ExecResult> {
@@ -475,3 +527,4 @@ export async function runBoard(
 }
 
 export { exposeOnPty } from './pty';
+export { exposeOnLink } from './usb';

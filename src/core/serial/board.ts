@@ -19,7 +19,7 @@ import * as fs from './board-fs';
 import { HELPERS, STREAM_ACK } from './board-helpers';
 import { info, type BoardInfo } from './board-info';
 import { RawRepl, type ExecOptions } from './raw-repl';
-import { openSerialTransport, type Transport } from './transport';
+import { openTransport, type Transport } from './transport';
 
 export interface OpenOptions {
   baudRate?: number;
@@ -153,6 +153,6 @@ export class BoardConnection implements fs.HelperSession {
 
 export async function openBoard(path: string, opts: OpenOptions = {}): Promise<BoardConnection> {
   if (!path) throw new OtaError('no-port', 'no serial port given (use --port <path>)');
-  const t = await openSerialTransport(path, opts.baudRate);
+  const t = await openTransport(path, opts.baudRate);
   return new BoardConnection(t, opts.timeoutMs);
 }
