@@ -6,8 +6,6 @@ import { buildManifest, serializeManifest } from '../core/manifest';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
 import { output, parseCommand } from './common';
 
-export const summary = 'write the manifest and a deterministic .tar.gz bundle of a project';
-
 const help = `usage: ota bundle [dir] [--out-dir <dir>] [options]
 
 Writes <out-dir>/<name>-<version>.tar.gz (ustar, fixed owners and mtimes,

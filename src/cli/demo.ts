@@ -1,14 +1,12 @@
 // `ota demo`: the whole update story on this machine, with a virtual board. Only presentation here.
-import { findDemoAssets, runDemo, type DemoSummary } from '../core/demo';
+import { findDemoAssets, runDemo, type DemoSummary } from '../demo/run';
 import type { OtaEvent } from '../core/events';
 import { jsonOption, parseCommand } from './common';
 
-export const summary =
-  'run the full OTA story on a virtual board: publish, install, update twice (no hardware)';
-
 const help = `usage: ota demo [--keep] [--json]
 
-Starts a virtual board on a pseudo-terminal and a release host on 127.0.0.1,
+Starts a virtual board (on an in-process serial link: nothing but Node is
+needed) and a release host on 127.0.0.1,
 publishes examples/weather-station 1.0.0, installs the updater over serial,
 lets the board update itself over the air, then publishes 1.1.0 (one file
 changed) and lets it update again by delta. Nothing leaves this machine.

@@ -4,8 +4,6 @@ import { BoardException } from '../core/serial/raw-repl';
 import { withBoard } from './board-session';
 import { parseCommand, portOption } from './common';
 
-export const summary = 'run Python code on a board, streaming its output';
-
 const help = `usage: ota exec --port <path> <code>
 
 Runs <code> in the raw REPL and streams what it prints. Ctrl-C interrupts the

@@ -6,8 +6,6 @@ import { installUpdater } from '../core/serial/install';
 import { withBoard } from './board-session';
 import { jsonOption, output, parseCommand, portOption, printFileChanges } from './common';
 
-export const summary = 'install the OTA updater on a board (package, ota_config.json, boot.py hook)';
-
 const help = `usage: ota install --port <path> --config <ota_config.json> [--key <key file>] [--device-dir <dir>]
 
 Copies the updater package listed in <device-dir>/package.json (default: the

@@ -4,8 +4,6 @@ import { buildManifest, serializeManifest } from '../core/manifest';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
 import { output, parseCommand } from './common';
 
-export const summary = 'write the release manifest (files, sizes, git SHA-1, SHA-256) of a project';
-
 const help = `usage: ota manifest [dir] [--out manifest.json] [options]
 
 Walks dir (default .), skipping .git, node_modules, .ota/ and whatever

@@ -6,8 +6,6 @@ import { publishGitHub, type PublishProgress } from '../core/publish/github';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
 import { output, parseCommand } from './common';
 
-export const summary = 'publish a release to GitHub Releases or a static-host folder, signed';
-
 const help = `usage: ota publish [dir] --target github --repo <owner/name> [options]
        ota publish [dir] --target folder --dir <out> [options]
 
@@ -49,58 +47,76 @@ function progressPrinter(): (p: PublishProgress) => void {
   };
 }
 
+const options = {
+  ...releaseOptions,
+  target: { type: 'string' },
+  repo: { type: 'string' },
+  token: { type: 'string' },
+  'base-url': { type: 'string' },
+  prerelease: { type: 'boolean' },
+  notes: { type: 'string' },
+  'notes-file': { type: 'string' },
+  dir: { type: 'string' },
+  uota: { type: 'boolean' },
+  bundle: { type: 'boolean' },
+  sign: { type: 'string' },
+  force: { type: 'boolean' },
+  concurrency: { type: 'string' },
+} as const;
+
+type Values = NonNullable<ReturnType<typeof parseCommand<typeof options, true>>>['values'];
+type Build = Awaited<ReturnType<typeof buildOptions>>;
+
+/** What every --target gets: the project folder, the release's version and build options, the parsed options. */
+interface TargetArgs {
+  project: string;
+  version: Build['version'];
+  build: Omit<Build, 'version'>;
+  values: Values;
+}
+
+/** Each --target, one line: a new target (a registry, a bucket) is one more entry. */
+const targets: Record<string, (a: TargetArgs) => Promise<number>> = {
+  github: toGitHub,
+  folder: toFolder,
+};
+
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(
-    argv,
-    help,
-    {
-      ...releaseOptions,
-      target: { type: 'string' },
-      repo: { type: 'string' },
-      token: { type: 'string' },
-      'base-url': { type: 'string' },
-      prerelease: { type: 'boolean' },
-      notes: { type: 'string' },
-      'notes-file': { type: 'string' },
-      dir: { type: 'string' },
-      uota: { type: 'boolean' },
-      bundle: { type: 'boolean' },
-      sign: { type: 'string' },
-      force: { type: 'boolean' },
-      concurrency: { type: 'string' },
-    },
-    true,
-  );
+  const parsed = parseCommand(argv, help, options, true);
   if (!parsed) return 0;
   const { values, positionals } = parsed;
+  const target = values.target === undefined ? undefined : targets[values.target];
+  if (!target) {
+    throw new OtaError('bad-option', `--target must be ${Object.keys(targets).join(' or ')}`);
+  }
   const project = positionals[0] ?? '.';
   const outputs = values.target === 'folder' && values.dir ? [values.dir] : [];
   const { version, ...build } = await buildOptions(project, values, outputs);
+  return target({ project, version, build, values });
+}
 
-  if (values.target === 'folder') {
-    if (!values.dir) throw new OtaError('bad-option', '--target folder needs --dir <output folder>');
-    const r = await publishFolder({
-      dir: project,
-      version,
-      outDir: values.dir,
-      build,
-      bundle: values.bundle,
-      uota: values.uota,
-      signKeyFile: values.sign,
-      force: values.force,
-    });
-    output(values.json, { target: 'folder', ...r }, () => {
-      console.log(
-        `published ${r.version} to ${r.versionDir}: ${r.files} files, ${r.bytes} bytes${r.signed ? ', signed' : ''}`,
-      );
-      console.log(r.latest ? `latest.json now names ${r.version}` : `latest.json left on a newer version`);
-    });
-    return 0;
-  }
+async function toFolder({ project, version, build, values }: TargetArgs): Promise<number> {
+  if (!values.dir) throw new OtaError('bad-option', '--target folder needs --dir <output folder>');
+  const r = await publishFolder({
+    dir: project,
+    version,
+    outDir: values.dir,
+    build,
+    bundle: values.bundle,
+    uota: values.uota,
+    signKeyFile: values.sign,
+    force: values.force,
+  });
+  output(values.json, { target: 'folder', ...r }, () => {
+    console.log(
+      `published ${r.version} to ${r.versionDir}: ${r.files} files, ${r.bytes} bytes${r.signed ? ', signed' : ''}`,
+    );
+    console.log(r.latest ? `latest.json now names ${r.version}` : `latest.json left on a newer version`);
+  });
+  return 0;
+}
 
-  if (values.target !== 'github') {
-    throw new OtaError('bad-option', '--target must be github or folder');
-  }
+async function toGitHub({ project, version, build, values }: TargetArgs): Promise<number> {
   if (!values.repo) throw new OtaError('bad-option', '--target github needs --repo <owner/name>');
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   if (

@@ -3,8 +3,6 @@ import { OtaError } from '../core/errors';
 import { serveFolder } from '../core/publish/serve';
 import { jsonOption, output, parseCommand, untilStopped } from './common';
 
-export const summary = 'serve a published folder over HTTP (Range, ETag, gzip) for development';
-
 const help = `usage: ota serve <dir> [--port <n>] [--host <addr>] [--json]
 
 Serves <dir> (written by \`ota publish --target folder\`) with Range requests,

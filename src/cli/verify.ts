@@ -5,8 +5,6 @@ import { parseManifest } from '../core/manifest';
 import { verifyTree } from '../core/verify';
 import { jsonOption, output, parseCommand } from './common';
 
-export const summary = 'check a tree against a manifest; name each missing, extra or changed file';
-
 const help = `usage: ota verify <manifest.json> [dir] [--json]
 
 Compares dir (default .) with the manifest: every listed file by size, git

@@ -3,8 +3,6 @@ import { watchConsole } from '../core/serial/console';
 import { withBoard } from './board-session';
 import { jsonOption, parseCommand, portOption, untilStopped } from './common';
 
-export const summary = 'stream a board console (--json: one OTA event per line)';
-
 const help = `usage: ota watch --port <path> [--json]
 
 Prints what the board writes until Ctrl-C (or the port closes). With --json,

@@ -126,7 +126,7 @@ async function openWithSocat(link: string, wire: Wire, why: Error): Promise<Open
 
 /** Which tool makes pseudo-terminals here: 'node-pty', else 'socat' (tried when a pty is opened). */
 export function ptyProvider(): 'node-pty' | 'socat' {
-  return ptyBinding() instanceof Error ? 'socat' : 'node-pty';
+  return process.env.OTA_PTY === 'socat' || ptyBinding() instanceof Error ? 'socat' : 'node-pty';
 }
 
 /**
