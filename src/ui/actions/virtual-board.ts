@@ -1,7 +1,7 @@
-// "OTA: Start Virtual Board": real MicroPython (WebAssembly) behind a pseudo-terminal,
-// its flash a folder in the extension's storage, so every command works without hardware.
+// "OTA: Start Virtual Board": real MicroPython (WebAssembly) on an in-process serial link (the same
+// raw REPL bytes as a USB port; no pseudo-terminal, so it works on Windows too), its flash a folder
+// in the extension's storage, so every command works without hardware.
 import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Controller } from '../controller';
@@ -10,25 +10,21 @@ export async function startVirtualBoard(ctl: Controller): Promise<string> {
   const storage = (ctl.context.storageUri ?? ctl.context.globalStorageUri).fsPath;
   const fsDir = join(storage, 'virtual-board', 'flash');
   await mkdir(fsDir, { recursive: true });
-  const [{ VirtualBoard }, { exposeOnPty }] = await Promise.all([
+  const [{ VirtualBoard }, { exposeOnLink }] = await Promise.all([
     import('../../sim/board'),
-    import('../../sim/pty'),
+    import('../../sim/usb'),
   ]);
   const port = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: 'Starting a virtual board' },
     async () => {
       const board = await VirtualBoard.start({ fsDir });
       try {
-        // A short path: pseudo-terminal links live in the temp dir, not in a deep storage path.
-        const pty = await exposeOnPty(
-          board,
-          join(tmpdir(), `ota-virtual-board-${process.pid}-${Date.now()}`),
-        );
-        ctl.boards.addVirtual(pty.path, async () => {
-          await pty.close();
+        const port = await exposeOnLink(board, `link:ota-virtual-board-${Date.now()}`);
+        ctl.boards.addVirtual(port.path, async () => {
+          await port.close();
           await board.stop();
         });
-        return pty.path;
+        return port.path;
       } catch (err) {
         await board.stop();
         throw err;
