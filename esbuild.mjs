@@ -30,6 +30,8 @@ const builds = [
   { ...common, entryPoints: ['src/ui/heavy.ts'], outfile: 'dist/commands.js' },
   { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: ['src/sim/worker.ts'], outfile: 'dist/sim-worker.js' },
+  // The virtual board's pseudo-terminal, in a process of its own (src/sim/pty-relay.ts says why).
+  { ...common, entryPoints: ['src/sim/pty-relay.ts'], outfile: 'dist/pty-relay.js' },
 ];
 
 if (watch) {

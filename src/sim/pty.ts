@@ -1,12 +1,12 @@
 // Puts a virtual board behind a pseudo-terminal, so outside serial tools (mpremote, screen, Thonny,
 // Node's serialport) open it as they would a USB serial port. The pty pair comes from
-// @lydell/node-pty's prebuilt binary (openpty(3), no process spawned); where that cannot load,
-// socat makes it. Windows has no pseudo-terminals: there the in-process link (./usb) is the way.
-import { spawn } from 'node:child_process';
+// @lydell/node-pty's prebuilt binary, in a small relay process (./pty-relay: why there); where that
+// cannot load, socat makes it. Windows has no pseudo-terminals: there the in-process link (./usb)
+// is the way.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tty from 'node:tty';
 import { announcePort } from '../core/serial/discover';
 import { OtaError } from '../core/errors';
 import type { VirtualBoard } from './board';
@@ -30,103 +30,82 @@ interface Wire {
 
 type Opened = { close(): Promise<void>; send(chunk: Buffer): void };
 
-interface PtyBinding {
-  open(cols: number, rows: number): { master: number; slave: number; pty: string };
-}
-
-/** node-pty's native binding, or the reason it cannot load here. */
-function ptyBinding(): PtyBinding | Error {
+/** Can node-pty's prebuilt binary load here? (Else the reason.) */
+function nodePtyLoads(): true | Error {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { requireBinary } = require('@lydell/node-pty/requireBinary') as {
-      requireBinary(file: string): PtyBinding;
+      requireBinary(file: string): { open?: unknown };
     };
-    const binding = requireBinary('pty.node');
-    if (typeof binding.open !== 'function') return new Error('this build of node-pty has no open()');
-    return binding;
+    return typeof requireBinary('pty.node').open === 'function'
+      ? true
+      : new Error('this build of node-pty has no open()');
   } catch (err) {
     return err as Error;
   }
 }
 
-/**
- * openpty(3) through node-pty: we hold the slave side open without reading it (so a host closing the
- * port does not hang up the master, like socat's ignoreeof) and raw (no echo, no CR/LF mapping).
- */
-function openWithNodePty(binding: PtyBinding, link: string, wire: Wire): Opened {
-  const pair = binding.open(80, 24);
-  const slave = new tty.ReadStream(pair.slave);
-  slave.setRawMode(true);
-  const master = new tty.ReadStream(pair.master);
-  master.on('data', (d: Buffer) => wire.toBoard(d));
-  master.on('error', () => undefined);
-  try {
-    fs.symlinkSync(pair.pty, link);
-  } catch (err) {
-    master.destroy();
-    slave.destroy();
-    throw err;
-  }
-  return {
-    send: (chunk) => {
-      if (!master.destroyed) master.write(chunk);
-    },
-    close: async () => {
-      fs.rmSync(link, { force: true });
-      master.destroy();
-      slave.destroy();
-    },
-  };
+/** Runs ./pty-relay (bundled: dist/pty-relay.js; from source through tsx) for one pty at `link`. */
+async function openWithRelay(link: string, wire: Wire): Promise<Opened> {
+  const args = __filename.endsWith('.ts')
+    ? ['--import', 'tsx', path.join(__dirname, 'pty-relay.ts'), link]
+    : [path.join(__dirname, 'pty-relay.js'), link];
+  const relay = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  return supervise(relay, link, wire, 'the node-pty relay', (stderr) => stderr.startsWith('ready '));
 }
 
-/** socat owns the pty; its stdin/stdout are the board's UART. */
-async function openWithSocat(link: string, wire: Wire, why: Error): Promise<Opened> {
-  // ignoreeof: a host closing the port is not the end of the board's UART.
-  const socat = spawn('socat', [`pty,link=${link},raw,echo=0,ignoreeof`, 'stdio'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+/** Wires a relay process (pty-relay or socat) to the board and waits until its pty is there. */
+async function supervise(
+  child: ChildProcessWithoutNullStreams,
+  link: string,
+  wire: Wire,
+  what: string,
+  ready: (stderr: string) => boolean,
+): Promise<Opened> {
   let exited = false;
   let spawnError = '';
   const exit = new Promise<void>((resolve) => {
-    socat.once('exit', () => {
+    child.once('exit', () => {
       exited = true;
       resolve();
     });
-    socat.once('error', (err) => {
+    child.once('error', (err) => {
       spawnError = err.message;
       exited = true;
       resolve();
     });
   });
   let stderr = '';
-  socat.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  socat.stdin.on('error', () => undefined);
-  socat.stdout.on('data', (d: Buffer) => wire.toBoard(d));
-  if (!(await waitFor(() => exited || fs.existsSync(link), 5000)) || exited) {
-    socat.kill();
-    throw new OtaError(
-      'sim-pty',
-      `cannot make a pseudo-terminal at ${link}: node-pty could not (${why.message.split('\n')[0]}) ` +
-        `and neither could socat (${stderr.trim() || spawnError || 'it did not start'}). ` +
-        (process.platform === 'win32'
-          ? 'Windows has no pseudo-terminals: use the virtual board over its in-process link (ota sim without --pty, or VS Code).'
-          : 'Reinstall with npm ci (node-pty ships prebuilt binaries), or install socat.'),
-    );
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.on('error', () => undefined);
+  child.stdout.on('data', (d: Buffer) => wire.toBoard(d));
+  if (!(await waitFor(() => exited || (ready(stderr) && fs.existsSync(link)), 10_000)) || exited) {
+    child.kill();
+    throw new Error(`${what}: ${stderr.trim() || spawnError || 'it did not start'}`);
   }
   return {
     send: (chunk) => {
-      if (!exited) socat.stdin.write(chunk);
+      if (!exited) child.stdin.write(chunk);
     },
     close: async () => {
-      if (!exited) socat.kill('SIGTERM');
+      if (!exited) child.kill('SIGTERM');
       await exit;
     },
   };
 }
 
+/** socat owns the pty; its stdin/stdout are the board's UART. */
+function openWithSocat(link: string, wire: Wire): Promise<Opened> {
+  // ignoreeof: a host closing the port is not the end of the board's UART.
+  const socat = spawn('socat', [`pty,link=${link},raw,echo=0,ignoreeof`, 'stdio'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return supervise(socat, link, wire, 'socat', () => true);
+}
+
 /** Which tool makes pseudo-terminals here: 'node-pty', else 'socat' (tried when a pty is opened). */
 export function ptyProvider(): 'node-pty' | 'socat' {
-  return process.env.OTA_PTY === 'socat' || ptyBinding() instanceof Error ? 'socat' : 'node-pty';
+  return process.env.OTA_PTY !== 'socat' && nodePtyLoads() === true ? 'node-pty' : 'socat';
 }
 
 /**
@@ -138,7 +117,7 @@ export function ptyProvider(): 'node-pty' | 'socat' {
  */
 export async function exposeOnPty(board: VirtualBoard, linkPath?: string): Promise<BoardPort> {
   const base = path.resolve(linkPath ?? path.join(os.tmpdir(), `ota-sim-${process.pid}-${++counter}`));
-  const binding = process.env.OTA_PTY === 'socat' ? new Error('OTA_PTY=socat') : ptyBinding();
+  const nodePty = process.env.OTA_PTY === 'socat' ? new Error('OTA_PTY=socat') : nodePtyLoads();
   return followUsb(
     board,
     (n) => (n ? `${base}-${n}` : base),
@@ -150,10 +129,7 @@ export async function exposeOnPty(board: VirtualBoard, linkPath?: string): Promi
         );
       }
       const wire: Wire = { toBoard: (d) => board.write(d) };
-      const opened =
-        binding instanceof Error
-          ? await openWithSocat(link, wire, binding)
-          : openWithNodePty(binding, link, wire);
+      const opened = await openPty(link, wire, nodePty);
       const toHost = (chunk: Buffer): void => opened.send(chunk);
       board.on('data', toHost);
       const withdraw = announcePort(link, usbIdentity(board));
@@ -164,6 +140,30 @@ export async function exposeOnPty(board: VirtualBoard, linkPath?: string): Promi
       };
     },
   );
+}
+
+/** node-pty's relay, else socat; one clear error when neither can. */
+async function openPty(link: string, wire: Wire, nodePty: true | Error): Promise<Opened> {
+  let why = nodePty === true ? undefined : nodePty;
+  if (!why) {
+    try {
+      return await openWithRelay(link, wire);
+    } catch (err) {
+      why = err as Error;
+    }
+  }
+  try {
+    return await openWithSocat(link, wire);
+  } catch (err) {
+    throw new OtaError(
+      'sim-pty',
+      `cannot make a pseudo-terminal at ${link}: node-pty could not (${why.message.split('\n')[0]}) ` +
+        `and neither could socat (${(err as Error).message.replace(/^socat: /, '')}). ` +
+        (process.platform === 'win32'
+          ? 'Windows has no pseudo-terminals: use the virtual board over its in-process link (ota sim without --pty, or VS Code).'
+          : 'Reinstall with npm ci (node-pty ships prebuilt binaries), or install socat.'),
+    );
+  }
 }
 
 function isDanglingLink(p: string): boolean {

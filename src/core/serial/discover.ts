@@ -185,10 +185,14 @@ function identity(a: LinkIdentity & { path: string }): Omit<BoardCandidate, 'nam
 
 /** The USB serial number of the port at `path`, when port listing knows it. */
 export async function serialNumberOf(path: string): Promise<string | undefined> {
+  const link = listLinks().find((l) => l.path === path);
+  if (link) return link.serialNumber;
   const real = await realpath(path).catch(() => path);
-  for (const b of await listBoards()) {
-    if (b.path === path || (await realpath(b.path).catch(() => b.path)) === real) return b.serialNumber;
-  }
+  const same = async (b: BoardCandidate) =>
+    b.path === path || (await realpath(b.path).catch(() => b.path)) === real;
+  // Virtual boards' ptys first: no need to ask udev about them.
+  for (const b of await listAnnounced()) if (await same(b)) return b.serialNumber;
+  for (const b of await listBoards()) if (await same(b)) return b.serialNumber;
   return undefined;
 }
 

@@ -88,13 +88,14 @@ class LinkEnd implements BytePort {
   private dataFns: ((chunk: Buffer) => void)[] = [];
   private closeFns: ((err?: Error) => void)[] = [];
   private closed = false;
+  private closing = false;
 
   get isOpen(): boolean {
-    return !this.closed;
+    return !this.closed && !this.closing;
   }
 
   write(data: Buffer): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('link closed'));
+    if (this.closed || this.closing) return Promise.reject(new Error('link closed'));
     // Delivered on a later turn, as a serial port delivers: a reader never runs inside the writer's call.
     const copy = Buffer.from(data);
     return new Promise((resolve) =>
@@ -114,11 +115,20 @@ class LinkEnd implements BytePort {
     else this.closeFns.push(fn);
   }
 
-  /** Closes both ends: the other side sees its port close. */
+  /**
+   * Closes both ends: the other side sees its port close, after the bytes already written (a
+   * serial line delivers what left before the cable went).
+   */
   close(): Promise<void> {
-    this.end();
-    this.peer.end();
-    return Promise.resolve();
+    if (this.closed) return Promise.resolve();
+    this.closing = true;
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        this.end();
+        this.peer.end();
+        resolve();
+      }),
+    );
   }
 
   private end(): void {
