@@ -80,12 +80,15 @@ export class Transport {
   tapOnly = false;
   /** Bytes written to the board so far (what a transfer really cost on the wire). */
   bytesSent = 0;
+  /** Bytes received from the board so far. */
+  bytesReceived = 0;
 
   constructor(
     private readonly port: BytePort,
     readonly path: string,
   ) {
     port.onData((chunk: Buffer) => {
+      this.bytesReceived += chunk.length;
       this.tap?.(chunk);
       if (this.tapOnly) return;
       this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
