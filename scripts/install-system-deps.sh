@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the tools and tests use: socat (virtual board's pseudo-terminal),
+# Debian packages the tests use: socat (only the test of the pseudo-terminal fallback;
+# the virtual board needs nothing but Node),
 # udev (udevadm, which serialport's port listing calls).
 set -euo pipefail
 need=()
