@@ -18,9 +18,48 @@ def check_path(p):
     for s in parts:
         if s in ("", ".", ".."):
             raise Fail("bad_path", "bad segment in " + p[:60])
-    if parts[0] == ".ota":
-        raise Fail("bad_path", "path under .ota/: " + p[:60])
     return p
+
+
+def check_board_path(p):
+    # A path a release may write, delete or keep: well formed and not one of
+    # the board's own files (ota.reserved, compared case-insensitively).
+    from ota.reserved import reserved
+
+    check_path(p)
+    r = reserved(p)
+    if r:
+        raise Fail("reserved_path", "%s is the board's own (%s)" % (p[:60], r))
+    return p
+
+
+class Paths:
+    # Catches paths that cannot all exist on one filesystem before anything is
+    # downloaded: duplicates (case-folded, as FAT compares), and a file that
+    # is also another file's folder ("main.py" and "main.py/x").
+    def __init__(self):
+        self.files = set()
+        self.dirs = set()
+
+    def add(self, p):
+        k = p.lower()
+        if k in self.files:
+            raise Fail("path_conflict", "%s is listed twice (letter case ignored)" % p[:60])
+        if k in self.dirs:
+            raise Fail("path_conflict", "%s is both a file and a folder" % p[:60])
+        i = k.find("/")
+        while i > 0:
+            d = k[:i]
+            if d in self.files:
+                raise Fail("path_conflict", "%s is both a file and a folder" % d[:60])
+            self.dirs.add(d)
+            i = k.find("/", i + 1)
+        self.files.add(k)
+
+    def clashes(self, p):
+        # Whether deleting p would remove a release file (p is one, or holds one).
+        k = p.lower()
+        return k in self.files or k in self.dirs
 
 
 def _hex(s, n):
@@ -80,6 +119,13 @@ def compare(a, b):
     return (len(pa) > len(pb)) - (len(pa) < len(pb))
 
 
+def _listed(files, p):
+    for f in files:
+        if f["path"] == p:
+            return True
+    return False
+
+
 def parse(data):
     # Parses verified manifest bytes and checks every rule; returns the dict.
     try:
@@ -98,14 +144,11 @@ def parse(data):
     files = m.get("files")
     if not isinstance(files, list):
         raise Fail("bad_manifest", "files missing")
-    seen = set()
+    seen = Paths()
     for f in files:
         if not isinstance(f, dict):
             raise Fail("bad_manifest", "bad file entry")
-        check_path(f.get("path"))
-        if f["path"] in seen:
-            raise Fail("bad_manifest", "duplicate " + f["path"][:60])
-        seen.add(f["path"])
+        seen.add(check_board_path(f.get("path")))
         sz = f.get("size")
         if not isinstance(sz, int) or sz < 0:
             raise Fail("bad_manifest", "bad size for " + f["path"][:60])
@@ -116,13 +159,15 @@ def parse(data):
         if not isinstance(lst, list):
             raise Fail("bad_manifest", key + " is not a list")
         for q in lst:
-            check_path(q)
+            check_board_path(q)
+            if key == "delete" and seen.clashes(q):
+                raise Fail("path_conflict", "delete %s removes a release file" % q[:60])
     hooks = m.get("hooks") or {}
     if not isinstance(hooks, dict):
         raise Fail("bad_manifest", "hooks is not an object")
     for k in ("post_update", "rollback"):
         h = hooks.get(k)
-        if h is not None and check_path(h) not in seen:
+        if h is not None and not _listed(files, check_board_path(h)):
             raise Fail("bad_manifest", "hook %s is not a release file" % k)
     b = m.get("bundle")
     if b is not None and (not isinstance(b, dict) or not isinstance(b.get("size"), int) or not _hex(b.get("sha256"), 64)):
@@ -137,32 +182,26 @@ def parse(data):
     return m
 
 
-_MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
+def now_iso(http_date=None, floor=None):
+    from ota import clock
+
+    return clock.now_iso(http_date, floor)
 
 
-def now_iso(http_date=None):
-    # UTC now as ISO text; a board whose clock was never set (year < 2024)
-    # uses the release host's Date header instead; None when neither is known.
-    import time
+def check_expiry(m, http_date, floor=None, strict=False):
+    # floor: the newest `created` this board accepted; strict: an expiry that
+    # cannot be decided (no clock, no Date, no floor) is refused.
+    from ota import clock
 
-    t = time.gmtime()
-    if t[0] >= 2024:
-        return "%04d-%02d-%02dT%02d:%02d:%02dZ" % t[:6]
-    if http_date:
-        try:
-            d = http_date.split()
-            mo = _MONTHS.index(d[2]) // 3 + 1
-            return "%s-%02d-%02dT%sZ" % (d[3], mo, int(d[1]), d[4])
-        except (ValueError, IndexError):
-            pass
-    return None
-
-
-def check_expiry(m, http_date):
     exp = m.get("expires")
     if exp is None:
         return
-    now = now_iso(http_date)
-    # ISO 8601 UTC texts of one shape order like the instants they name.
-    if now is not None and exp[:19] <= now[:19]:
+    if not clock.iso_ok(exp):
+        raise Fail("bad_manifest", "bad expires")
+    now = clock.now_iso(http_date, floor)
+    if now is None:
+        if strict:
+            raise Fail("clock_unknown", "cannot tell whether the manifest expired: the board has no clock")
+        return
+    if exp[:19] <= now[:19]:
         raise Fail("expired", "manifest expired " + exp)

@@ -42,10 +42,13 @@ def rsa_ok(n_bytes, sig, msg):
 
 
 def verify(keys, sig_bytes, msg):
-    # keys: config "keys"; sig_bytes: manifest.json.sig or None. With no keys
-    # configured nothing is required; with keys, one must verify the bytes.
-    if not keys:
+    # keys: config "keys"; sig_bytes: manifest.json.sig or None. Without a
+    # "keys" entry nothing is required (the updater checks that an empty list
+    # is refused as a config error); with keys, one must verify the bytes.
+    if keys is None:
         return None
+    if not keys:
+        raise Fail("config", "keys is empty")
     if sig_bytes is None:
         raise Fail("no_signature", "a signature is required and none was published")
     try:
@@ -56,7 +59,12 @@ def verify(keys, sig_bytes, msg):
     for k in keys:
         if k.get("alg") != alg or k.get("id") != kid:
             continue
-        key = binascii.a2b_base64(k["key"].encode())
+        try:
+            key = binascii.a2b_base64(str(k.get("key") or "").encode())
+        except ValueError:
+            key = b""
+        if not key:
+            raise Fail("config", "key %s has no key material" % kid[:40])
         if alg == "hmac-sha256":
             ok = _eq(hmac_sha256(key, msg), sig)
         elif alg == "rsa-sha256":
