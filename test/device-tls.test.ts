@@ -240,3 +240,68 @@ test(
     }
   },
 );
+
+/** A GitHub-source board with a token, pointed at an impostor API that records what reaches it. */
+async function tokenAttempt(
+  tlsCfg?: Record<string, unknown>,
+  plain = false,
+): Promise<{ codes: string[]; output: string; auth: unknown[]; requests: number }> {
+  const srv = await fx.serveFolder(
+    host,
+    undefined,
+    plain ? undefined : { cert: pki.impostor.cert, key: pki.impostor.key },
+  );
+  const fsDir = fx.makeBoard(
+    {
+      source: 'github',
+      repo: 'me/app',
+      api: srv.url,
+      token: 'ghp_secret',
+      retries: 0,
+      timeout: 3,
+      ...(tlsCfg ? { tls: tlsCfg } : {}),
+    },
+    fx.APP_1_0_0,
+    '1.0.0',
+  );
+  cleanups.push(fsDir);
+  writeFileSync(join(fsDir, ROOTS_PATH), rootsFor({ source: 'github' }));
+  try {
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nprint(ota.update(False))\n' });
+    return {
+      codes: fx.errorCodes(r.output),
+      output: r.output,
+      auth: srv.requests.map((q) => q.headers.authorization).filter((a) => a !== undefined),
+      requests: srv.requests.length,
+    };
+  } finally {
+    await srv.close();
+  }
+}
+
+test('an impostor API with a self-signed certificate never receives the token', T, async () => {
+  const r = await tokenAttempt();
+  assert.deepEqual(r.codes, ['tls_verify'], r.output);
+  assert.equal(r.requests, 0);
+  // insecure mode: still no token over the unverified connection.
+  const insecure = await tokenAttempt({ insecure: true });
+  assert.deepEqual(insecure.codes, ['token_unverified'], insecure.output);
+  assert.deepEqual(insecure.auth, []);
+  // plain HTTP is unverified too.
+  const plain = await tokenAttempt(undefined, true);
+  assert.deepEqual(plain.codes, ['token_unverified'], plain.output);
+  assert.deepEqual(plain.auth, []);
+});
+
+test('tls config mistakes are config errors, before any connection', T, async () => {
+  for (const tlsCfg of [
+    { ca: 'missing.pem' },
+    { pin: 'abc' },
+    { cert: 'c.pem' },
+    { insecure: 'yes', ca: 7 },
+  ]) {
+    const r = await attempt({ serverCert: pki.server, tls: tlsCfg });
+    assert.deepEqual(r.codes, ['config'], `${JSON.stringify(tlsCfg)}: ${r.output}`);
+    assert.equal(r.requests, 0);
+  }
+});

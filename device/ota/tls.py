@@ -17,6 +17,8 @@ def _read(path, what):
         with open(fsx.p(path), "rb") as f:
             return f.read()
     except OSError:
+        if path == ROOTS:
+            raise Fail("config", "no CA roots (%s): reinstall the updater, or set tls.ca or tls.pin" % ROOTS)
         raise Fail("config", "tls.%s file %s is missing" % (what, path[:40]))
 
 
@@ -69,7 +71,13 @@ class Trust:
         t = t or {}
         if not isinstance(t, dict):
             raise Fail("config", "tls must be an object")
-        self.insecure = t.get("insecure") is True
+        ins = t.get("insecure", False)
+        if not isinstance(ins, bool):
+            raise Fail("config", "tls.insecure must be true or false")
+        self.insecure = ins
+        for k in ("ca", "cert", "key"):
+            if t.get(k) is not None and (not isinstance(t[k], str) or not t[k]):
+                raise Fail("config", "tls.%s must name a file on the board" % k)
         self.pins = _pins(t.get("pin"))
         # With only a pin, the pin is the trust (a self-signed server); a ca adds CA verification.
         self.ca = t.get("ca") or (None if self.pins else ROOTS)
@@ -77,7 +85,13 @@ class Trust:
         self.key = t.get("key")
         if bool(self.cert) != bool(self.key):
             raise Fail("config", "tls.cert and tls.key go together")
-        self._cadata = None
+
+    def check_files(self):
+        # The files the config names exist (the default roots only once they are needed).
+        for k in ("ca", "cert", "key"):
+            path = getattr(self, k)
+            if path and path != ROOTS and not fsx.exists(path):
+                raise Fail("config", "tls.%s file %s is missing" % (k, path[:40]))
 
     def wrap(self, sock, host):
         import ssl
@@ -92,9 +106,8 @@ class Trust:
             ctx.verify_mode = ssl.CERT_NONE
         else:
             ctx.verify_mode = ssl.CERT_REQUIRED
-            if self._cadata is None:
-                self._cadata = _read(self.ca, "ca")
-            ctx.load_verify_locations(cadata=self._cadata)
+            # Read per connection, not kept: the roots would hold RAM through the whole update.
+            ctx.load_verify_locations(cadata=_read(self.ca, "ca"))
         if self.cert:
             ctx.load_cert_chain(_read(self.cert, "cert"), _read(self.key, "key"))
         try:

@@ -35,7 +35,7 @@ def load_config():
             raise Fail("config", "%s must be a positive number of seconds or a count" % k)
     from ota.tls import Trust
 
-    Trust(cfg.get("tls"))  # its own checks
+    Trust(cfg.get("tls")).check_files()
     return cfg
 
 
