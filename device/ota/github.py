@@ -65,6 +65,12 @@ class GitHub(Release):
             self.doc(sig, h) if sig else None,
         )
 
+    def manifest_file(self, path):
+        h = self._octet(None)
+        self.save(self._asset("manifest.json"), path, h)
+        sig = self.assets.get("manifest.json.sig")
+        return self.doc(sig, h) if sig else None
+
     def headers(self, f):
         if self.manifestless is not None:
             return {"Accept": "application/vnd.github.raw+json", "User-Agent": "micropython-ota"}

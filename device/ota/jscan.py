@@ -19,7 +19,9 @@ MAX_LIT = 64
 
 class Scanner:
     # limit: bytes the document may take; an endless answer stops there.
-    def __init__(self, reader, cb, limit=MAX_DOC):
+    def __init__(self, reader, cb, limit=MAX_DOC, cut=True):
+        # cut: strings over MAXS are cut (API answers) or refused (manifests).
+        self.cut = cut
         self.r = reader
         self.cb = cb
         self.limit = limit
@@ -75,6 +77,8 @@ class Scanner:
                 c = {98: 8, 102: 12, 110: 10, 114: 13, 116: 9}.get(c, c)
             if len(out) < MAXS:
                 out.append(c)
+            elif not self.cut:
+                raise Fail("bad_manifest", "a JSON string over %d bytes" % MAXS)
 
     def _lit(self, c):
         out = bytearray()

@@ -1,5 +1,4 @@
 # Manifest rules shared by every source: paths, versions, expiry, schema.
-import json
 from ota.log import Fail
 
 _HEX = "0123456789abcdef"
@@ -126,14 +125,102 @@ def _listed(files, p):
     return False
 
 
+_TOP = ("schema", "version", "name", "created", "expires")
+_FILE = ("path", "size", "sha1", "sha256")
+_LISTS = ("delete", "keep")
+_MAPS = ("hooks", "bundle", "firmware")
+
+
 def parse(data):
-    # Parses verified manifest bytes and checks every rule; returns the dict.
-    try:
-        m = json.loads(data)
-    except ValueError:
-        raise Fail("bad_manifest", "manifest is not JSON")
-    if not isinstance(m, dict):
-        raise Fail("bad_manifest", "manifest is not an object")
+    # Parses verified manifest bytes; see parse_stream.
+    import io
+
+    return parse_stream(io.BytesIO(data))
+
+
+def parse_file(path):
+    from ota import fsx
+
+    with open(fsx.p(path), "rb") as f:
+        return parse_stream(f)
+
+
+def parse_stream(reader):
+    # Parses a verified manifest from a stream (the file on flash) with the
+    # streaming scanner: no buffer holds the whole document, so the number of
+    # files is bounded by flash, and RAM holds only the fields used (per
+    # file: path, size, sha1, sha256). Then checks every rule; returns the dict.
+    from ota.jscan import Scanner, END
+
+    m = {}
+    files = []
+    cur = {}
+    state = {"root": False}
+
+    def bad(what):
+        raise Fail("bad_manifest", what)
+
+    def cb(path, v):
+        n = len(path)
+        if n == 0:
+            if v is not END:
+                bad("manifest is not an object")
+            state["root"] = True
+            return
+        k = path[0]
+        if not isinstance(k, str):
+            bad("manifest is not an object")
+        if k == "files":
+            if n == 1:
+                if v is not END:
+                    bad("files missing")
+                m["files"] = files
+            elif not isinstance(path[1], int):
+                bad("files is not a list")
+            elif n == 2:
+                if v is not END:
+                    bad("bad file entry")
+                f = {}
+                for q in _FILE:
+                    if q in cur:
+                        f[q] = cur[q]
+                files.append(f)
+                cur.clear()
+            elif n == 3 and path[2] in _FILE:
+                cur[path[2]] = v
+        elif k in _LISTS:
+            lst = m.setdefault(k, [])
+            if n == 1:
+                if v is not END:
+                    m[k] = v  # not a list: refused by the checks
+            elif n != 2 or not isinstance(path[1], int) or v is END or not isinstance(lst, list):
+                bad(k + " is not a list of paths")
+            else:
+                lst.append(v)
+        elif k in _MAPS:
+            if n == 1:
+                if v is END:
+                    m.setdefault(k, {})
+                else:
+                    m[k] = v
+            elif n == 2 and isinstance(path[1], str):
+                d = m.setdefault(k, {})
+                if not isinstance(d, dict):
+                    bad(k + " is not an object")
+                d[path[1]] = v
+            else:
+                bad("bad %s entry" % k)
+        elif n == 1 and k in _TOP and v is not END:
+            m[k] = v
+
+    Scanner(reader, cb, 1 << 30, False).run()  # the size was bounded when it was saved
+    if not state["root"]:
+        bad("manifest is not an object")
+    return check(m)
+
+
+def check(m):
+    # Every rule of a parsed manifest (dict); returns it.
     schema = m.get("schema")
     if not isinstance(schema, int):
         raise Fail("bad_manifest", "schema missing")
@@ -170,7 +257,9 @@ def parse(data):
         if h is not None and not _listed(files, check_board_path(h)):
             raise Fail("bad_manifest", "hook %s is not a release file" % k)
     b = m.get("bundle")
-    if b is not None and (not isinstance(b, dict) or not isinstance(b.get("size"), int) or not _hex(b.get("sha256"), 64)):
+    if b is not None and (
+        not isinstance(b, dict) or not isinstance(b.get("name"), str) or not isinstance(b.get("size"), int) or not _hex(b.get("sha256"), 64)
+    ):
         raise Fail("bad_manifest", "bad bundle entry")
     fw = m.get("firmware")
     if fw is not None and (

@@ -8,6 +8,7 @@ from ota.log import Fail, ev
 
 CONFIG = "ota_config.json"
 FILES = ".ota/files.json"  # path -> git-blob SHA-1 of the installed release
+MANIFEST = ".ota/manifest.json"  # the release's manifest while it is checked
 
 
 def load_config():
@@ -233,17 +234,26 @@ def _manifest(cfg, rel, st):
         if cfg.get("keys"):
             raise Fail("no_signature", "the developer channel has no signed manifest")
         return rel.manifestless, None
-    data, sig_bytes = rel.manifest()
-    kid = None
-    if cfg.get("keys"):
-        from ota import sig  # loaded only by boards that require a signature
+    # The manifest goes to flash, not RAM: it is hashed, verified and parsed
+    # from there in pieces, so its size is bounded by flash (docs: README).
+    try:
+        sig_bytes = rel.manifest_file(MANIFEST)
+        kid = None
+        if cfg.get("keys"):
+            from ota import sig  # loaded only by boards that require a signature
 
-        gc.collect()  # the signature math wants the heap compact
-        kid = sig.verify(cfg["keys"], sig_bytes, data)
-    digest = binascii.hexlify(hashlib.sha256(data).digest()).decode()
-    m = manifest.parse(data)
-    del data
-    gc.collect()  # the parse's garbage and the raw bytes go before any download
+            gc.collect()  # the signature math wants the heap compact
+            kid = sig.verify(cfg["keys"], sig_bytes, MANIFEST)
+        from ota import fetch
+
+        h = hashlib.sha256()
+        fetch.feed(MANIFEST, h, bytearray(512))
+        digest = binascii.hexlify(h.digest()).decode()
+        gc.collect()
+        m = manifest.parse_file(MANIFEST)
+    finally:
+        fsx.remove(MANIFEST)
+    gc.collect()  # the parse's garbage goes before any download
     if m["version"] != rel.version:
         raise Fail("bad_manifest", "manifest is %s, release is %s" % (m["version"][:20], rel.version[:20]))
     manifest.check_expiry(m, rel.client.date, st.get("created"), cfg.get("require_clock") is True)
