@@ -34,6 +34,7 @@ interface Case {
   /** .ota/state.json to start from. */
   state?: Record<string, unknown>;
   code?: string;
+  flashKb?: number;
 }
 
 interface Outcome {
@@ -64,6 +65,7 @@ async function attempt(c: Case): Promise<Outcome> {
   try {
     const r = await fx.runBoard({
       fsDir,
+      flashKb: c.flashKb,
       code: c.code ?? `${c.before ?? ''}\nimport ota\nprint(ota.update(False))\n`,
     });
     assert.equal(r.error, undefined, r.output);
@@ -466,3 +468,24 @@ test(
     );
   },
 );
+
+// 7. A manifest over 32 KB: 201 files, streamed from flash at the board's heap.
+test('a 201-file release (manifest over 40 KB), signed: installs at the 160 KB heap', T, async () => {
+  const files: fx.AppFiles = { ...fx.APP_1_0_0 };
+  for (let i = 0; i < 201; i++) files[`lib/module_${String(i).padStart(3, '0')}.py`] = `V = ${i}\n`;
+  const big = await fx.makeRelease('1.1.0', files, { keep: ['settings.json'] });
+  cleanups.push(big.dir);
+  assert.ok(big.bytes.length > 40 * 1024, `manifest is ${big.bytes.length} bytes`);
+  const keys = fx.makeKeys();
+  for (const alg of ['hmac-sha256', 'ed25519'] as const) {
+    const o = await attempt({
+      release: () => big,
+      publish: { sign: { keys, alg } },
+      config: { keys: [fx.boardKey(keys, alg)] },
+      flashKb: 4096, // 201 files, each a 4 KB block, staged and installed
+    });
+    assert.deepEqual(o.codes, [], `${alg}: ${o.output}`);
+    assert.equal(JSON.parse(readFileSync(join(o.fsDir, 'version.json'), 'utf8')).version, '1.1.0');
+    assert.equal(readFileSync(join(o.fsDir, 'lib/module_200.py'), 'utf8'), 'V = 200\n');
+  }
+});

@@ -1,4 +1,5 @@
 # Manifest rules shared by every source: paths, versions, expiry, schema.
+import gc
 from ota.log import Fail
 
 _HEX = "0123456789abcdef"
@@ -32,33 +33,35 @@ def check_board_path(p):
     return p
 
 
-class Paths:
+def _conflicts(files):
     # Catches paths that cannot all exist on one filesystem before anything is
     # downloaded: duplicates (case-folded, as FAT compares), and a file that
-    # is also another file's folder ("main.py" and "main.py/x").
-    def __init__(self):
-        self.files = set()
-        self.dirs = set()
+    # is also another file's folder ("main.py" and "main.py/x"). One sorted
+    # list, no hash sets: their tables grow in big contiguous blocks, which a
+    # heap full of manifest entries may no longer have. With "/" as \x01 (no
+    # path holds control characters) a path sorts right before what lies under it.
+    keys = []
+    for i, f in enumerate(files):
+        if i & 31 == 31:
+            gc.collect()
+        keys.append(f["path"].lower().replace("/", "\x01"))
+    keys.sort()
+    for i in range(1, len(keys)):
+        a, b = keys[i - 1], keys[i]
+        if a == b:
+            raise Fail("path_conflict", "%s is listed twice (letter case ignored)" % a.replace("\x01", "/")[:60])
+        if b.startswith(a + "\x01"):
+            raise Fail("path_conflict", "%s is both a file and a folder" % a.replace("\x01", "/")[:60])
+    return keys
 
-    def add(self, p):
-        k = p.lower()
-        if k in self.files:
-            raise Fail("path_conflict", "%s is listed twice (letter case ignored)" % p[:60])
-        if k in self.dirs:
-            raise Fail("path_conflict", "%s is both a file and a folder" % p[:60])
-        i = k.find("/")
-        while i > 0:
-            d = k[:i]
-            if d in self.files:
-                raise Fail("path_conflict", "%s is both a file and a folder" % d[:60])
-            self.dirs.add(d)
-            i = k.find("/", i + 1)
-        self.files.add(k)
 
-    def clashes(self, p):
-        # Whether deleting p would remove a release file (p is one, or holds one).
-        k = p.lower()
-        return k in self.files or k in self.dirs
+def _clashes(keys, p):
+    # Whether deleting p would remove a release file (p is one, or holds one).
+    k = p.lower().replace("/", "\x01")
+    for x in keys:
+        if x == k or x.startswith(k + "\x01"):
+            return True
+    return False
 
 
 def _hex(s, n):
@@ -231,24 +234,28 @@ def check(m):
     files = m.get("files")
     if not isinstance(files, list):
         raise Fail("bad_manifest", "files missing")
-    seen = Paths()
-    for f in files:
+    for i, f in enumerate(files):
+        if i & 15 == 15:
+            gc.collect()  # each check makes path pieces: bounded per 16 files
         if not isinstance(f, dict):
             raise Fail("bad_manifest", "bad file entry")
-        seen.add(check_board_path(f.get("path")))
+        check_board_path(f.get("path"))
         sz = f.get("size")
         if not isinstance(sz, int) or sz < 0:
             raise Fail("bad_manifest", "bad size for " + f["path"][:60])
         if not _hex(f.get("sha1"), 40) or not _hex(f.get("sha256"), 64):
             raise Fail("bad_manifest", "bad hash for " + f["path"][:60])
+    gc.collect()
+    keys = _conflicts(files)
     for key in ("delete", "keep"):
         lst = m.get(key, [])
         if not isinstance(lst, list):
             raise Fail("bad_manifest", key + " is not a list")
         for q in lst:
             check_board_path(q)
-            if key == "delete" and seen.clashes(q):
+            if key == "delete" and _clashes(keys, q):
                 raise Fail("path_conflict", "delete %s removes a release file" % q[:60])
+    del keys
     hooks = m.get("hooks") or {}
     if not isinstance(hooks, dict):
         raise Fail("bad_manifest", "hooks is not an object")

@@ -314,12 +314,19 @@ def update(reset=True):
         fsx.rmtree(fsx.PART)
         fsx.write_json(fsx.STAGE + "/version.json", {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date, st.get("created"))})
         fsx.write_json(fsx.STAGE + "/" + FILES, files)
+        del files
+        gc.collect()  # the cache's JSON text goes before the journal's is made
         put = [f["path"] for f in want] + ["version.json", FILES]
+        new = []
+        for i, p in enumerate(put):
+            _tidy(i)
+            if not fsx.exists(p):
+                new.append(p)
         st.update(
             version=v,
             prev=journal.current_version(),
             put=put,
-            new=[p for p in put if not fsx.exists(p)],
+            new=new,
             hooks=m.get("hooks") or {},
             etag=rel.etag,
         )
@@ -328,6 +335,7 @@ def update(reset=True):
         if cfg.get("channel") != "developer" and (manifest.compare(v, st.get("high") or "0.0.0") or 0) > 0:
             st["high"] = v
         _advance_clock(st, m)
+        gc.collect()
         journal.swap(st)
         ev("done", version=v)
         if reset:
