@@ -34,6 +34,18 @@ const GOOD = [
     retries: 0,
   },
   { source: 'github', repo: 'me/app', channel: 'tag', tag: 'v1.0.0' },
+  {
+    source: 'static',
+    url: 'https://example.com/app',
+    tls: { ca: 'ota/ca.pem', pin: ['a'.repeat(64)], cert: 'c.pem', key: 'k.pem' },
+    deadline: 120,
+    max_retry_after: 10,
+    ntp: 'pool.ntp.org',
+    require_clock: true,
+    stale_checks: 20,
+    stale_days: 7,
+  },
+  { source: 'static', url: 'https://example.com/app', tls: { insecure: true }, ntp: false },
 ];
 
 const BAD: [string, unknown][] = [
@@ -43,6 +55,11 @@ const BAD: [string, unknown][] = [
   ['channel tag without tag', { source: 'github', repo: 'me/app', channel: 'tag' }],
   ['an unknown channel', { source: 'github', repo: 'me/app', channel: 'nightly' }],
   ['keys not a list', { source: 'static', url: 'http://x', keys: { alg: 'hmac-sha256' } }],
+  ['an empty keys list (fail closed, not unsigned)', { source: 'static', url: 'http://x', keys: [] }],
+  ['a key without its key', { source: 'static', url: 'http://x', keys: [{ alg: 'ed25519', id: 'k1' }] }],
+  ['tls.cert without tls.key', { source: 'static', url: 'http://x', tls: { cert: 'c.pem' } }],
+  ['tls.insecure not a boolean', { source: 'static', url: 'http://x', tls: { insecure: 'yes' } }],
+  ['a deadline of zero', { source: 'static', url: 'http://x', deadline: 0 }],
 ];
 
 test('the schema accepts the configurations the updater reads', () => {
