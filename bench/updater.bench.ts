@@ -24,6 +24,9 @@ const CORE = [
   'ota.source',
   'ota.fetch',
   'ota.updater',
+  'ota.reserved',
+  'ota.tls',
+  'ota.clock',
 ];
 /** Imported only on their paths. */
 const LAZY = [
