@@ -5,6 +5,8 @@
 set -euo pipefail
 need=()
 command -v socat >/dev/null || need+=(socat)
+# openssl: test certificate authorities (the TLS tests make a CA, server and client certificates).
+command -v openssl >/dev/null || need+=(openssl)
 command -v udevadm >/dev/null || need+=(udev)
 # The real-VS-Code end-to-end test: Chromium drives code-server; code-server's
 # install needs ripgrep (cached, not downloaded) and libkrb5-dev (kerberos build).

@@ -65,6 +65,12 @@ class GitHub(Release):
             self.doc(sig, h) if sig else None,
         )
 
+    def manifest_file(self, path):
+        h = self._octet(None)
+        self.save(self._asset("manifest.json"), path, h)
+        sig = self.assets.get("manifest.json.sig")
+        return self.doc(sig, h) if sig else None
+
     def headers(self, f):
         if self.manifestless is not None:
             return {"Accept": "application/vnd.github.raw+json", "User-Agent": "micropython-ota"}
@@ -122,6 +128,7 @@ class GitHub(Release):
     def _list(self, sha, base, recursive, prefixes, files, trees):
         # Lists tree `sha` (paths under `base`) into files/trees; True when truncated.
         from ota.manifest import check_path
+        from ota.reserved import reserved
 
         cur = {}
         flags = {}
@@ -131,8 +138,8 @@ class GitHub(Release):
                 cur[path[2]] = v
             elif len(path) == 2 and path[0] == "tree" and v is END:
                 p = base + cur.get("path", "")
-                if p.split("/")[0] == ".ota":
-                    pass
+                if reserved(p):
+                    pass  # the board's own files never come from a branch (ota.reserved)
                 elif cur.get("type") == "blob" and _wanted(p, prefixes):
                     check_path(p)
                     files.append({"path": p, "size": cur.get("size", 0), "sha1": cur.get("sha")})

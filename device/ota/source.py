@@ -2,9 +2,11 @@
 # etag) or a Release that knows how to fetch the manifest and every file.
 # The GitHub source is ota.github, imported only on boards that use it.
 import json
+from ota import fsx
 from ota.log import Fail
 
-MAX_DOC = 32768  # manifest / latest.json / signature size limit
+MAX_DOC = 32768  # latest.json / signature size limit (the manifest goes to flash instead)
+RESERVE = 16384  # flash kept free when a manifest is saved
 
 
 def quote(p):
@@ -39,6 +41,38 @@ class Release:
             return r.read_all(MAX_DOC)
         finally:
             r.close()
+
+    def save(self, url, path, headers=None):
+        # Streams a document to a file: bounded by free flash, not by RAM.
+        limit = max(0, fsx.free_bytes() - RESERVE)
+        r = self.client.get(url, headers)
+        try:
+            if r.length > limit:
+                raise Fail("doc_too_large", "manifest of %d bytes, %d free" % (r.length, limit))
+            buf = bytearray(512)
+            mv = memoryview(buf)
+            total = 0
+            fsx.makedirs(path)
+            with open(fsx.p(path), "wb") as out:
+                while True:
+                    n = r.readinto(buf)
+                    if not n:
+                        break
+                    total += n
+                    if total > limit:
+                        raise Fail("doc_too_large", "manifest over the %d bytes of free flash" % limit)
+                    out.write(buf if n == len(buf) else mv[:n])
+        finally:
+            r.close()
+
+    def manifest_file(self, path):
+        # The manifest saved at `path`; returns the signature's bytes or None.
+        # Sources that only have manifest() (bytes in RAM) get this for free.
+        data, sig = self.manifest()
+        fsx.makedirs(path)
+        with open(fsx.p(path), "wb") as out:
+            out.write(data)
+        return sig
 
     def open_file(self, f, offset=0, gzip=False):
         # An HTTP response positioned at `offset` of file f (206), or at 0 (200).
@@ -82,6 +116,10 @@ class Static(Release):
 
     def manifest(self):
         return self.doc(self.murl), self.doc(self.murl + ".sig", optional=True)
+
+    def manifest_file(self, path):
+        self.save(self.murl, path)
+        return self.doc(self.murl + ".sig", optional=True)
 
     def file_url(self, f):
         return self.vbase + quote(f["path"])

@@ -8,6 +8,7 @@ from ota.log import Fail, ev
 
 CONFIG = "ota_config.json"
 FILES = ".ota/files.json"  # path -> git-blob SHA-1 of the installed release
+MANIFEST = ".ota/manifest.json"  # the release's manifest while it is checked
 
 
 def load_config():
@@ -28,9 +29,43 @@ def load_config():
             raise Fail("config", "channel tag needs tag")
     else:
         raise Fail("config", "source must be github or static")
-    if not isinstance(cfg.get("keys", []), list):
-        raise Fail("config", "keys must be a list")
+    _check_keys(cfg)
+    for k in ("deadline", "timeout", "max_retry_after", "stale_days", "stale_checks"):
+        v = cfg.get(k)
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0):
+            raise Fail("config", "%s must be a positive number of seconds or a count" % k)
+    from ota.tls import Trust
+
+    Trust(cfg.get("tls")).check_files()
     return cfg
+
+
+ALGS = ("hmac-sha256", "ed25519", "rsa-sha256")
+
+
+def _check_keys(cfg):
+    # Fail closed: "keys" present means signatures are required, so an empty
+    # or broken list is a configuration error, never "unsigned is fine".
+    if "keys" not in cfg:
+        return
+    keys = cfg["keys"]
+    if not isinstance(keys, list):
+        raise Fail("config", "keys must be a list")
+    if not keys:
+        raise Fail("config", "keys is empty: remove it for unsigned releases, or add a key")
+    import binascii
+
+    for i, k in enumerate(keys):
+        if not isinstance(k, dict) or k.get("alg") not in ALGS:
+            raise Fail("config", "keys[%d]: alg must be one of %s" % (i, ", ".join(ALGS)))
+        if not isinstance(k.get("id"), str) or not k["id"]:
+            raise Fail("config", "keys[%d]: id missing" % i)
+        try:
+            ok = isinstance(k.get("key"), str) and len(binascii.a2b_base64(k["key"])) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise Fail("config", "keys[%d] (%s): key missing or not base64" % (i, k["id"][:20]))
 
 
 def _wifi(cfg):
@@ -58,17 +93,44 @@ def _release(cfg, st):
     # The newer release, or None; raises "downgrade" for an older one.
     from ota import source
 
+    from ota import clock
+    from ota.tls import Trust
+
+    deadline = http.Deadline(cfg.get("deadline", DEADLINE))
     _wifi(cfg)
-    client = http.Client(cfg.get("timeout", 10), cfg.get("retries", 3))
+    clock.sync(cfg)  # certificate validity and expiry need the time
+    trust = Trust(cfg.get("tls"))
+    client = http.Client(
+        cfg.get("timeout", 10),
+        cfg.get("retries", 3),
+        deadline=deadline,
+        trust=trust,
+        max_wait=cfg.get("max_retry_after", http.MAX_RETRY_AFTER),
+    )
     src = source.make(cfg, client)
     cur = journal.current_version()
     ev("check", source=cfg["source"], channel=cfg.get("channel"), current=cur)
-    rel = src.latest(st.get("etag"))
+    if trust.insecure:
+        ev("warning", code="tls_insecure", msg="tls.insecure: servers are not verified")
+    etag = st.get("etag")
+    if etag and _stale(cfg, st):
+        etag = None  # ask for the whole answer: a cache or impostor may be freezing this board
+    rel = src.latest(etag)
     if rel is None:
+        st["n304"] = st.get("n304", 0) + 1
+        journal.save(st)
         return None
+    was = (st.get("n304", 0), (st.get("fresh") or "")[:10])
+    st["n304"] = 0
+    now = clock.board_iso()
+    if now:
+        st["fresh"] = now
+    changed = was != (0, (st.get("fresh") or "")[:10])  # saved at most once a day for this
     if rel.version in (cur, st.get("bad")):
         if rel.etag and rel.etag != st.get("etag") and st["state"] in ("idle", "confirm_pending"):
             st["etag"] = rel.etag  # the next check can be a 304
+            changed = True
+        if changed:
             journal.save(st)
         return None
     if cfg.get("channel") != "developer":
@@ -79,6 +141,34 @@ def _release(cfg, st):
             raise Fail("downgrade", "%s is older than %s" % (rel.version, st.get("high") or cur))
     ev("available", version=rel.version, current=cur)
     return rel
+
+
+DEADLINE = 300  # seconds an update may take in all (config "deadline")
+STALE_CHECKS = 50  # answers of "nothing new" (304) in a row before the board reports it
+STALE_DAYS = 30
+
+
+def _stale(cfg, st):
+    # Whether "nothing new" has been answered for too long: a warning, and
+    # the next check goes without If-None-Match.
+    n = st.get("n304", 0)
+    days = None
+    fresh = st.get("fresh")
+    from ota import clock
+
+    now = clock.board_iso()
+    if fresh and now:
+        days = _days(now) - _days(fresh)
+    if n >= cfg.get("stale_checks", STALE_CHECKS) or (days is not None and days >= cfg.get("stale_days", STALE_DAYS)):
+        ev("warning", code="stale", msg="no new answer from the release host", checks=n, days=days)
+        return True
+    return False
+
+
+def _days(iso):
+    import time
+
+    return time.mktime((int(iso[:4]), int(iso[5:7]), int(iso[8:10]), 0, 0, 0, 0, 0)) // 86400
 
 
 def check():
@@ -116,9 +206,11 @@ def _plan(m):
             if c == f["sha1"] or (c is None and _same(p, f)):
                 continue
         want.append(f)
+    from ota.reserved import reserved
+
     dels = []
     for p in (m.get("delete") or []) + [q for q in cache if q not in files]:
-        if p not in keep and p not in files and p not in dels and fsx.exists(p):
+        if not reserved(p) and p not in keep and p not in files and p not in dels and fsx.exists(p):
             dels.append(p)
     return want, dels, files
 
@@ -136,28 +228,46 @@ def _same(p, f):
         return False
 
 
-def _manifest(cfg, rel):
+def _manifest(cfg, rel, st):
     # Manifest bytes -> signature check -> parse -> policy checks.
     if rel.manifestless is not None:
         if cfg.get("keys"):
             raise Fail("no_signature", "the developer channel has no signed manifest")
         return rel.manifestless, None
-    data, sig_bytes = rel.manifest()
-    kid = None
-    if cfg.get("keys"):
-        from ota import sig  # loaded only by boards that require a signature
+    # The manifest goes to flash, not RAM: it is hashed, verified and parsed
+    # from there in pieces, so its size is bounded by flash (docs: README).
+    try:
+        sig_bytes = rel.manifest_file(MANIFEST)
+        kid = None
+        if cfg.get("keys"):
+            from ota import sig  # loaded only by boards that require a signature
 
-        gc.collect()  # the signature math wants the heap compact
-        kid = sig.verify(cfg["keys"], sig_bytes, data)
-    digest = binascii.hexlify(hashlib.sha256(data).digest()).decode()
-    m = manifest.parse(data)
-    del data
-    gc.collect()  # the parse's garbage and the raw bytes go before any download
+            gc.collect()  # the signature math wants the heap compact
+            kid = sig.verify(cfg["keys"], sig_bytes, MANIFEST)
+        from ota import fetch
+
+        h = hashlib.sha256()
+        fetch.feed(MANIFEST, h, bytearray(512))
+        digest = binascii.hexlify(h.digest()).decode()
+        gc.collect()
+        m = manifest.parse_file(MANIFEST)
+    finally:
+        fsx.remove(MANIFEST)
+    gc.collect()  # the parse's garbage goes before any download
     if m["version"] != rel.version:
         raise Fail("bad_manifest", "manifest is %s, release is %s" % (m["version"][:20], rel.version[:20]))
-    manifest.check_expiry(m, rel.client.date)
+    manifest.check_expiry(m, rel.client.date, st.get("created"), cfg.get("require_clock") is True)
     ev("verified", version=m["version"], manifest=True, key=kid)
     return m, digest
+
+
+def _advance_clock(st, m):
+    # The newest `created` accepted: the board's time never counts below it (ota.clock).
+    from ota import clock
+
+    c = m.get("created")
+    if clock.iso_ok(c) and (not st.get("created") or c[:19] > st["created"][:19]):
+        st["created"] = c[:19] + "Z"
 
 
 def update(reset=True):
@@ -169,7 +279,7 @@ def update(reset=True):
             return None
         if st["state"] not in ("idle", "staging"):
             raise Fail("busy", "state is %s: confirm or roll back first" % st["state"])
-        m, digest = _manifest(cfg, rel)
+        m, digest = _manifest(cfg, rel, st)
         v = m["version"]
         fw = m.get("firmware")
         if fw:
@@ -202,14 +312,21 @@ def update(reset=True):
         if fw:
             st["fw"] = firmware.write(rel, fw)
         fsx.rmtree(fsx.PART)
-        fsx.write_json(fsx.STAGE + "/version.json", {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date)})
+        fsx.write_json(fsx.STAGE + "/version.json", {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date, st.get("created"))})
         fsx.write_json(fsx.STAGE + "/" + FILES, files)
+        del files
+        gc.collect()  # the cache's JSON text goes before the journal's is made
         put = [f["path"] for f in want] + ["version.json", FILES]
+        new = []
+        for i, p in enumerate(put):
+            _tidy(i)
+            if not fsx.exists(p):
+                new.append(p)
         st.update(
             version=v,
             prev=journal.current_version(),
             put=put,
-            new=[p for p in put if not fsx.exists(p)],
+            new=new,
             hooks=m.get("hooks") or {},
             etag=rel.etag,
         )
@@ -217,6 +334,8 @@ def update(reset=True):
         st.pop("stage", None)
         if cfg.get("channel") != "developer" and (manifest.compare(v, st.get("high") or "0.0.0") or 0) > 0:
             st["high"] = v
+        _advance_clock(st, m)
+        gc.collect()
         journal.swap(st)
         ev("done", version=v)
         if reset:
@@ -249,7 +368,7 @@ def _download(cfg, rel, m, want, need):
     if b and want and b["size"] < need and _can_inflate():
         from ota import bundle
 
-        bundle.fetch(rel, b, want)
+        bundle.fetch(rel, b, want, m["files"])
         gc.collect()  # the inflate window goes now, not after the loop below
     buf = bytearray(fetch.BUF)
     for f in want:

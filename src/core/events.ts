@@ -12,6 +12,8 @@ export const EVENT_NAMES = [
   'rollback',
   'error',
   'state',
+  /** Something the user should know that did not stop the check (code: tls_insecure, stale). */
+  'warning',
 ] as const;
 
 export type EventName = (typeof EVENT_NAMES)[number];

@@ -12,6 +12,7 @@ import { esp32Module, partitionBridge } from './esp32';
 import { translateErrnos } from './errno';
 import { shareMemory } from './sharedmem';
 import {
+  CERT_VERIFY_FAILED,
   DATA_BYTES,
   INTERRUPTED,
   Slot,
@@ -385,10 +386,44 @@ function bridge(mp: any): Record<string, unknown> {
       if (n > 0) heap().set(shared.subarray(0, n), addr);
       return n;
     },
-    sock_tls(sock: number, host: string, verify: boolean, caAddr: number, caLen: number): number {
+    // A number (0, or a negative errno), or mbedTLS's verify text when the certificate is refused.
+    sock_tls(
+      sock: number,
+      host: string,
+      verify: boolean,
+      now: number,
+      ca: number,
+      caLen: number,
+      cert: number,
+      certLen: number,
+      key: number,
+      keyLen: number,
+    ): number | string {
       if (interrupted()) return INTERRUPTED;
-      const ca = caLen > 0 ? heap().slice(caAddr, caAddr + caLen) : undefined;
-      return hostCall({ op: 'tls', sock, host, verify, ca }, ca ? [ca.buffer] : []);
+      const bytes = (addr: number, n: number): Uint8Array | undefined =>
+        n > 0 ? heap().slice(addr, addr + n) : undefined;
+      const call = {
+        op: 'tls' as const,
+        sock,
+        host,
+        verify,
+        now,
+        ca: bytes(ca, caLen),
+        cert: bytes(cert, certLen),
+        key: bytes(key, keyLen),
+      };
+      const r = hostCall(
+        call,
+        [call.ca, call.cert, call.key].flatMap((b) => (b ? [b.buffer as ArrayBuffer] : [])),
+      );
+      if (r !== CERT_VERIFY_FAILED) return r;
+      const end = shared.indexOf(0);
+      return Buffer.from(shared.subarray(0, end < 0 ? 0 : end)).toString();
+    },
+    sock_peercert(sock: number, addr: number, max: number): number {
+      const n = hostCall({ op: 'peercert', sock });
+      if (n > 0) heap().set(shared.subarray(0, Math.min(n, max)), addr);
+      return Math.min(n, max);
     },
     sock_close(sock: number): void {
       hostCall({ op: 'close', sock });

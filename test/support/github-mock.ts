@@ -32,6 +32,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { compareVersions } from '../../src/core/version';
 
@@ -122,6 +123,8 @@ export interface GitHubMockOptions {
   port?: number;
   /** Serve the API under this path, as GitHub Enterprise Server does ("/api/v3"); apiUrl includes it. */
   pathPrefix?: string;
+  /** Serve every origin over HTTPS with this certificate (boards verifying TLS, tokens over TLS only). */
+  tls?: { cert: Buffer; key: Buffer };
   /** Delay before each upload is answered, as a round trip to a distant uploads host would (benchmarks). */
   uploadLatencyMs?: number;
 }
@@ -167,7 +170,8 @@ async function listen(server: Server, port = 0): Promise<string> {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
   });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const scheme = server instanceof HttpsServer ? 'https' : 'http';
+  return `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -209,9 +213,11 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
   const rate = new Map<string, { remaining: number; reset: number }>();
   let forcedRate: { remaining: number; reset: number } | undefined;
 
-  const apiServer = createServer();
-  const uploadServer = createServer();
-  const downloadServer = createServer();
+  const make = (): Server =>
+    options.tls ? (createHttpsServer(options.tls) as unknown as Server) : createServer();
+  const apiServer = make();
+  const uploadServer = make();
+  const downloadServer = make();
   const prefix = (options.pathPrefix ?? '').replace(/\/+$/, '');
   const apiUrl = (await listen(apiServer, options.port)) + prefix;
   const uploadsUrl = await listen(uploadServer);

@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
 import { deviceTrustEntry } from '../keys';
+import { ROOTS_PATH, rootsFor } from '../tls-roots';
 import * as fs from './board-fs';
 import type { BoardConnection } from './board';
 import { syncFiles, type SyncFile, type SyncResult } from './sync';
@@ -85,6 +86,8 @@ export interface InstallResult extends SyncResult {
 export async function installUpdater(board: BoardConnection, opts: InstallOptions): Promise<InstallResult> {
   const files = await packageFiles(opts.deviceDir);
   files.push({ path: 'ota_config.json', data: await configBytes(opts.config, opts.keyFile) });
+  // The CA roots the board verifies its release host with (device/ota/tls.py).
+  files.push({ path: ROOTS_PATH, data: Buffer.from(rootsFor(opts.config)) });
   let boot = '';
   try {
     boot = (await board.read('/boot.py')).toString('utf8');
