@@ -1,6 +1,6 @@
-# Downloads into .ota/part/<sha1> (resumable with Range), hashing every byte
-# as it streams; only a file whose git-blob SHA-1 and SHA-256 match the
-# manifest is moved to .ota/stage/<path>.
+# Downloads into .ota/stage/<path> (resumable with Range), hashing every byte
+# as it streams; a file whose git-blob SHA-1 or SHA-256 does not match the
+# manifest is removed. Written in place, never renamed (docs/updater-swap.md).
 import gc
 import hashlib
 import binascii
@@ -38,7 +38,7 @@ class Hashers:
 
 
 def part_name(f):
-    return fsx.PART + "/" + f["sha1"]
+    return fsx.STAGE + "/" + f["path"]
 
 
 def feed(name, h, buf):

@@ -1,6 +1,7 @@
 # check() and update(): source -> manifest (verified before it is parsed)
 # -> delta plan -> verified stage -> journaled swap.
 import gc
+import json
 import hashlib
 import binascii
 from ota import fsx, journal, http, manifest
@@ -212,7 +213,45 @@ def _plan(m):
     for p in (m.get("delete") or []) + [q for q in cache if q not in files]:
         if not reserved(p) and p not in keep and p not in files and p not in dels and fsx.exists(p):
             dels.append(p)
+    _conflicts(files, want, dels)
     return want, dels, files
+
+
+def _conflicts(files, want, dels):
+    # Before anything is downloaded: no reserved path, no two paths that are
+    # one file on a case-folding filesystem (FAT), no file where the release
+    # or the board has a folder and no folder where either has a file.
+    from ota.reserved import reserved
+
+    low = {}
+    for i, p in enumerate(files):
+        _tidy(i)
+        q = p.lower()
+        if q in low:
+            raise Fail("path_conflict", "%s and another file differ only in case" % p[:60])
+        low[q] = 1
+    for i, p in enumerate(files):
+        _tidy(i)
+        j = p.find("/")
+        while j > 0:
+            if p[:j].lower() in low:
+                raise Fail("path_conflict", "%s is a file and a folder in the release" % p[:j][:60])
+            j = p.find("/", j + 1)
+    del low
+    for f in want:
+        p = f["path"]
+        if reserved(p):
+            raise Fail("reserved_path", "%s is the board's, not the release's" % p[:60])
+        if fsx.is_dir(p):
+            raise Fail("path_conflict", "%s is a folder on the board, a file in the release" % p[:60])
+        j = p.find("/")
+        while j > 0:
+            if fsx.exists(p[:j]) and not fsx.is_dir(p[:j]):
+                raise Fail("path_conflict", "%s is a file on the board, a folder in the release" % p[:j][:60])
+            j = p.find("/", j + 1)
+    for p in dels:
+        if reserved(p):
+            raise Fail("reserved_path", "%s is the board's, not the release's" % p[:60])
 
 
 def _same(p, f):
@@ -288,13 +327,16 @@ def update(reset=True):
             firmware.check(fw)
         want, dels, files = _plan(m)
         gc.collect()
-        from ota import fetch
-
-        need = 0
+        dl = need = 0
         for i, f in enumerate(want):
             _tidy(i)
-            if not fsx.exists(fsx.STAGE + "/" + f["path"]):
-                need += f["size"] - max(0, fsx.size(fetch.part_name(f)))
+            # Staged files are downloaded in place (a partial one resumes) and
+            # the swap backs up by copy: room for the rest of each and its backup.
+            dl += f["size"] - max(0, fsx.size(fsx.STAGE + "/" + f["path"]))
+            need += max(0, fsx.size(f["path"]))
+        for p in dels:
+            need += max(0, fsx.size(p))
+        need += dl
         total = 0
         for f in m["files"]:
             total += f["size"]
@@ -303,34 +345,21 @@ def update(reset=True):
         if st.get("stage") != v:
             fsx.rmtree(fsx.STAGE)
         fsx.rmtree(fsx.BACKUP)
+        fsx.rmtree(fsx.PART)
         st["state"] = "staging"
         st["stage"] = v
+        st.pop("error", None)
         journal.save(st)
         # bytes: everything downloaded, the firmware image too (host progress is one percentage).
-        ev("start", version=v, files=len(want), bytes=need + (fw["size"] if fw else 0), deleted=len(dels))
-        _download(cfg, rel, m, want, need)
+        ev("start", version=v, files=len(want), bytes=dl + (fw["size"] if fw else 0), deleted=len(dels))
+        _download(cfg, rel, m, want, dl)
         if fw:
             st["fw"] = firmware.write(rel, fw)
-        fsx.rmtree(fsx.PART)
-        fsx.write_json(fsx.STAGE + "/version.json", {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date, st.get("created"))})
-        fsx.write_json(fsx.STAGE + "/" + FILES, files)
+        _put_json("version.json", {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date, st.get("created"))})
+        _put_json(FILES, files)
         del files
-        gc.collect()  # the cache's JSON text goes before the journal's is made
-        put = [f["path"] for f in want] + ["version.json", FILES]
-        new = []
-        for i, p in enumerate(put):
-            _tidy(i)
-            if not fsx.exists(p):
-                new.append(p)
-        st.update(
-            version=v,
-            prev=journal.current_version(),
-            put=put,
-            new=new,
-            hooks=m.get("hooks") or {},
-            etag=rel.etag,
-        )
-        st["del"] = dels
+        _write_plan(want, dels)
+        st.update(version=v, prev=journal.current_version(), hooks=m.get("hooks") or {}, etag=rel.etag)
         st.pop("stage", None)
         if cfg.get("channel") != "developer" and (manifest.compare(v, st.get("high") or "0.0.0") or 0) > 0:
             st["high"] = v
@@ -348,6 +377,33 @@ def update(reset=True):
 
         error(e)
         return None
+
+
+def _put_json(rel, obj):
+    # Staged copy of an updater file: written in place, checked by the plan's hash.
+    fsx.makedirs(fsx.STAGE + "/" + rel)
+    with open(fsx.p(fsx.STAGE + "/" + rel), "w") as f:
+        f.write(json.dumps(obj))
+
+
+def _write_plan(want, dels):
+    # One line per file the swap writes ("P <sha256> <path>") or deletes
+    # ("D - <path>"), read back a line at a time (journal.items).
+    buf = bytearray(512)
+    with open(fsx.p(journal.PLAN), "w") as out:
+        for i, f in enumerate(want):
+            _tidy(i)
+            p = f["path"]
+            if "\n" in p:
+                raise Fail("bad_manifest", "a path holds a line break")
+            h = f.get("sha256") or fsx.sha256(fsx.STAGE + "/" + p, buf)
+            out.write("P %s %s\n" % (h, p))
+        for p in ("version.json", FILES):
+            out.write("P %s %s\n" % (fsx.sha256(fsx.STAGE + "/" + p, buf), p))
+        for p in dels:
+            if "\n" in p:
+                raise Fail("bad_manifest", "a path holds a line break")
+            out.write("D - %s\n" % p)
 
 
 def _can_inflate():
@@ -372,7 +428,7 @@ def _download(cfg, rel, m, want, need):
         gc.collect()  # the inflate window goes now, not after the loop below
     buf = bytearray(fetch.BUF)
     for f in want:
-        if not fsx.exists(fsx.STAGE + "/" + f["path"]):
-            gc.collect()  # one file's garbage never meets the next file's
-            fetch.fetch(rel, f, buf)
+        # Every file through fetch: it resumes a partial one and hashes a whole one again.
+        gc.collect()  # one file's garbage never meets the next file's
+        fetch.fetch(rel, f, buf)
     ev("verified", version=m["version"], files=len(want))

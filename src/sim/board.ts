@@ -2,7 +2,8 @@
  * The virtual board: a MicroPython board on the host, for tests and demos without hardware.
  *
  * API (others code against these names):
- *   interface BoardOptions { fsDir; flashKb?=2048; heapKb?=192; cutAfterMutations?; sha1?=true;
+ *   interface BoardOptions { fsDir; flashKb?=2048; heapKb?=192; cutAfterMutations?; cutMode?='after';
+ *                            fs?='posix' | 'littlefs' | 'fat'; sectorSize?=4096 (fat: 512 | 4096); sha1?=true;
  *                            partitions?: boolean | { dir?, sizeKb?=1024 }    // esp32.Partition, ./partitions
  *                            baud?; serialNumber?; usbReset?: { downMs?=800; rename? } }
  *   class VirtualBoard extends EventEmitter {
@@ -36,6 +37,7 @@ import { Cpu, type ExecResult, type Stop } from './cpu';
 import { Pacer } from './pace';
 import { CONTROL_SLOTS, ResetCause, Slot } from './protocol';
 import { Repl, type ReplAction } from './repl';
+import { FS_MODELS, type CutMode, type FsModel } from './flash';
 import {
   bootloader,
   partitionTable,
@@ -51,8 +53,17 @@ export interface BoardOptions {
   flashKb?: number;
   /** MicroPython heap size. Default 192. */
   heapKb?: number;
-  /** Power cut right after the N-th filesystem mutation (write/rename/remove/mkdir/rmdir). */
+  /**
+   * Power cut at the N-th filesystem step: a mutation (write/rename/remove/mkdir/rmdir) on 'posix', a
+   * block write on 'littlefs' and 'fat' (src/sim/flash.ts).
+   */
   cutAfterMutations?: number;
+  /** How the step at the cut lands: whole ('after', default), not at all ('drop'), half ('tear'). */
+  cutMode?: CutMode;
+  /** Filesystem model of the flash (src/sim/flash.ts). Default 'posix'. */
+  fs?: FsModel;
+  /** FAT sector size, 512 or 4096 (default). */
+  sectorSize?: number;
   /** hashlib.sha1 available (default true); false leaves only sha256, as on builds without it. */
   sha1?: boolean;
   /**
@@ -147,7 +158,6 @@ export class VirtualBoard extends EventEmitter {
     if (!Number.isInteger(cut) || cut < 0) {
       throw new OtaError('sim-cut', 'cutAfterMutations must be a positive integer');
     }
-    this.opts = { fsDir, flashKb, heapKb, sha1: opts.sha1 ?? true, cutAfterMutations: cut };
     if (opts.baud !== undefined && !(Number.isInteger(opts.baud) && opts.baud >= 300))
       throw new OtaError('sim-baud', 'baud must be an integer >= 300');
     if (opts.baud) {
@@ -156,6 +166,24 @@ export class VirtualBoard extends EventEmitter {
     }
     this.serialNumber = opts.serialNumber ?? randomBytes(8).toString('hex').toUpperCase();
     this.usbReset = opts.usbReset;
+    const model = opts.fs ?? 'posix';
+    const sectorSize = opts.sectorSize ?? 4096;
+    if (!FS_MODELS.includes(model)) throw new OtaError('sim-fs', `fs must be one of ${FS_MODELS.join(', ')}`);
+    if (sectorSize !== 512 && sectorSize !== 4096)
+      throw new OtaError('sim-fs', 'sectorSize must be 512 or 4096');
+    const cutMode = opts.cutMode ?? 'after';
+    if (!['after', 'drop', 'tear'].includes(cutMode))
+      throw new OtaError('sim-cut', 'cutMode must be after, drop or tear');
+    this.opts = {
+      fsDir,
+      flashKb,
+      heapKb,
+      sha1: opts.sha1 ?? true,
+      cutAfterMutations: cut,
+      cutMode,
+      fs: model,
+      sectorSize,
+    };
     this.partitions = partitionTable(opts.partitions, fsDir);
     if (this.partitions) preparePartitions(this.partitions);
     this.repl = new Repl((s) => this.emitOut(Buffer.from(s, 'latin1')));
@@ -280,6 +308,9 @@ export class VirtualBoard extends EventEmitter {
         heapKb: this.opts.heapKb,
         sha1: this.opts.sha1,
         cutAt: this.opts.cutAfterMutations,
+        cutMode: this.opts.cutMode,
+        fs: this.opts.fs,
+        sectorSize: this.opts.sectorSize,
         resetCause: cause,
         partitions: this.partitions,
         running: this.runningSlot,

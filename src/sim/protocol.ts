@@ -1,5 +1,6 @@
 // Messages and shared-memory layout between the board (main thread) and its interpreter (worker thread).
 import type { PartitionTable } from './partitions';
+import type { CutMode, FsModel } from './flash';
 
 /** Int32 slots of the shared control buffer. */
 export const Slot = {
@@ -30,8 +31,12 @@ export interface WorkerConfig {
   flashKb: number;
   heapKb: number;
   sha1: boolean;
-  /** Total mutation count at which the power is cut, or 0 for never. */
+  /** Total step count at which the power is cut, or 0 for never, and how that step lands. */
   cutAt: number;
+  cutMode: CutMode;
+  /** Filesystem model of the flash (./flash). */
+  fs: FsModel;
+  sectorSize: number;
   /** machine.reset_cause() after this boot. */
   resetCause: number;
   /** OTA partitions (the esp32 module) and the one the bootloader started, when the board has them. */

@@ -6,7 +6,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { Flash, FLASH_ROOT } from './flash';
+import { Flash, FLASH_ROOT, type CutMode } from './flash';
 import { boardModules } from './pymods';
 import { esp32Module, partitionBridge } from './esp32';
 import { translateErrnos } from './errno';
@@ -271,14 +271,21 @@ for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
   SEXTET[c.charCodeAt(0)] = i;
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 
-/** Counts one flash mutation; the power is cut here once the count reaches cfg.cutAt. */
-function mutated(): void {
+/** Counts one flash step (a mutation, or a block write on LittleFS/FAT); at cfg.cutAt, how it lands. */
+function step(): 'full' | CutMode {
   const n = Atomics.add(control, Slot.Mutations, 1) + 1;
-  if (cfg.cutAt > 0 && n >= cfg.cutAt) {
-    flush();
-    post({ t: 'cut' });
-    halt();
-  }
+  return cfg.cutAt > 0 && n >= cfg.cutAt ? cfg.cutMode : 'full';
+}
+
+function cut(): never {
+  flush();
+  post({ t: 'cut' });
+  halt();
+}
+
+/** Counts one whole mutation (partition writes); the power is cut right after it at cfg.cutAt. */
+function mutated(): void {
+  if (step() !== 'full') cut();
 }
 
 function bridge(mp: any): Record<string, unknown> {
@@ -498,7 +505,13 @@ function exec(run: (kind: number) => number, id: number, code: string, mode: Exe
 
 async function main(): Promise<void> {
   const mp = await loadInterpreter();
-  const flash = new Flash(mp.FS, cfg.fsDir, cfg.flashKb, { mutated });
+  const flash = new Flash(
+    mp.FS,
+    cfg.fsDir,
+    cfg.flashKb,
+    { step, cut },
+    { fs: cfg.fs, sectorSize: cfg.sectorSize },
+  );
   flash.install();
   readStdin(mp);
   mp.registerJsModule('_board', bridge(mp));
