@@ -113,7 +113,7 @@ export async function publishFolder(opts: FolderOptions): Promise<FolderResult> 
       signKeyFile: opts.signKeyFile,
       host: 'folder',
       // The files are copied straight into the version folder being assembled: the copies are hashed.
-      stageDir: staging,
+      bundleDir: staging,
     });
     const version = release.manifest.version;
     const versionDir = join(outDir, version);
@@ -125,7 +125,6 @@ export async function publishFolder(opts: FolderOptions): Promise<FolderResult> 
     }
     const previous = await currentLatest(outDir);
     const bytes = release.files.reduce((n, f) => n + f.size, 0);
-    if (release.firmware) await writeFile(join(staging, release.firmware.path), release.firmware.data);
     await writeFile(join(staging, 'manifest.json'), release.manifestBytes);
     if (release.signatureBytes) await writeFile(join(staging, 'manifest.json.sig'), release.signatureBytes);
     if (await exists(versionDir)) {

@@ -61,7 +61,7 @@ export interface PublishProgress {
   total: number;
 }
 
-export interface GitHubPublishOptions extends GitHubConnection, PrepareOptions {
+export interface GitHubPublishOptions extends GitHubConnection, Omit<PrepareOptions, 'bundleDir' | 'host'> {
   /** Beta channel. Default: true when the version has a prerelease part (1.2.0-beta.1). */
   prerelease?: boolean;
   /** Release notes; default: the version's section of <dir>/CHANGELOG.md. */
@@ -270,8 +270,8 @@ function planUploads(release: PreparedRelease): Upload[] {
       ? [
           {
             name: release.firmware.path,
-            source: release.firmware.data,
-            size: release.firmware.data.length,
+            source: release.firmware.abs,
+            size: release.firmware.size,
             sha256: manifest.firmware?.sha256,
           },
         ]
@@ -446,10 +446,10 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
     progress: { done: 0, total: 0, report: opts.onProgress },
   };
   const fail = (err: unknown) => githubError(err, opts.repo, `publishing to ${opts.repo}`);
-  const stageDir = await mkdtemp(join(tmpdir(), 'ota-publish-'));
+  const bundleDir = await mkdtemp(join(tmpdir(), 'ota-publish-'));
   try {
     opts.onProgress?.({ phase: 'prepare', done: 0, total: 0 });
-    const release = await prepareRelease({ ...opts, host: 'github', stageDir });
+    const release = await prepareRelease({ ...opts, host: 'github', bundleDir });
     const version = release.manifest.version;
     const tag = `v${version}`;
     const prerelease = opts.prerelease ?? parseVersion(version).prerelease.length > 0;
@@ -495,7 +495,7 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
       throw fail(err);
     }
   } finally {
-    await rm(stageDir, { recursive: true, force: true });
+    await rm(bundleDir, { recursive: true, force: true });
   }
 }
 

@@ -3,15 +3,15 @@
  * written by core/bundle.ts when asked, and the firmware image when build.firmware names one), its
  * exact bytes, and their detached signature.
  *
- *   prepareRelease({ dir, version, build?, bundle?, signKeyFile?, host, stageDir }) -> Promise<PreparedRelease>
+ *   prepareRelease({ dir, version, build?, bundle?, signKeyFile?, bundleDir, host? }) -> Promise<PreparedRelease>
  *
- * Every release file is first copied into `stageDir` (the folder target's version folder being
+ * Every release file is first copied into `bundleDir` (the folder target's version folder being
  * assembled, or a private temporary folder for GitHub), and the copies are what is hashed, bundled
  * and published: a file an editor rewrites while `ota publish` runs can never be published with a
  * hash that does not match its bytes. A file that changes while it is copied is refused.
  * The signature is made over the very bytes that will be published; nothing re-serialises them.
  */
-import { copyFile, mkdir, realpath, stat } from 'node:fs/promises';
+import { copyFile, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { bundleName, writeBundle } from '../bundle';
@@ -34,13 +34,13 @@ export interface PrepareOptions {
   bundle?: boolean;
   /** Key file (ota keygen) to sign the manifest with. */
   signKeyFile?: string;
-}
-
-export interface StageOptions extends PrepareOptions {
-  /** Where the release is published: its names must be ones this host serves. */
-  host: Host;
-  /** Where the release files are copied (as <path>) and the bundle written; created if missing. */
-  stageDir: string;
+  /**
+   * Where the release is assembled: the files are copied here (as <path>), the firmware image and
+   * the bundle written here; created if missing. The publish target reads only from here.
+   */
+  bundleDir: string;
+  /** Where the release is published: its names must be ones this host serves (core/publish/names.ts). */
+  host?: Host;
 }
 
 export interface ReleaseFile {
@@ -60,7 +60,7 @@ export interface PreparedRelease {
   files: ReleaseFile[];
   bundle?: ReleaseFile;
   /** The firmware image, published beside the manifest under manifest.firmware.name. */
-  firmware?: { path: string; data: Buffer };
+  firmware?: ReleaseFile;
   /** What was left out by rule (reserved board paths, tool and editor files), and why. */
   excluded: Excluded[];
   /** Where the manifest's `created` came from, for the output. */
@@ -118,29 +118,38 @@ async function checkKeyNotReleased(files: ProjectFile[], keyFile: string): Promi
   }
 }
 
-export async function prepareRelease(opts: StageOptions): Promise<PreparedRelease> {
+export async function prepareRelease(opts: PrepareOptions): Promise<PreparedRelease> {
   // A bad key file is reported before any hashing or bundling.
   const key = opts.signKeyFile ? await readKeyFile(opts.signKeyFile) : undefined;
   const signKeyFile = opts.signKeyFile;
-  await mkdir(opts.stageDir, { recursive: true });
-  const copy = stageInto(opts.stageDir);
+  await mkdir(opts.bundleDir, { recursive: true });
+  const copy = stageInto(opts.bundleDir);
   const built = await buildRelease(opts.dir, { ...opts.build, version: opts.version }, async (files) => {
     if (signKeyFile) await checkKeyNotReleased(files, signKeyFile);
     return copy(files);
   });
   const { manifest } = built;
   const bundle = opts.bundle ? bundleName(manifest.name, manifest.version) : undefined;
-  checkHostNames(opts.host, {
-    files: manifest.files.map((f) => f.path),
-    bundle,
-    firmware: manifest.firmware?.name,
-    signed: Boolean(key),
-  });
+  if (opts.host) {
+    checkHostNames(opts.host, {
+      files: manifest.files.map((f) => f.path),
+      bundle,
+      firmware: manifest.firmware?.name,
+      signed: Boolean(key),
+    });
+  }
+  let firmware: ReleaseFile | undefined;
+  if (manifest.firmware && built.firmware) {
+    // The bytes hashed by the one read; the name cannot be a release file's (assembleManifest).
+    const abs = join(opts.bundleDir, manifest.firmware.name);
+    await writeFile(abs, built.firmware);
+    firmware = { path: manifest.firmware.name, abs, size: built.firmware.length };
+  }
   const files = manifest.files.map((f, i) => ({ path: f.path, abs: built.files[i].abs, size: f.size }));
   let bundleFile: ReleaseFile | undefined;
   if (bundle) {
-    const abs = join(opts.stageDir, bundle);
-    manifest.bundle = await writeBundle(opts.stageDir, manifest.files, abs, {
+    const abs = join(opts.bundleDir, bundle);
+    manifest.bundle = await writeBundle(opts.bundleDir, manifest.files, abs, {
       mtime: Date.parse(manifest.created) / 1000,
     });
     bundleFile = { path: bundle, abs, size: manifest.bundle.size };
@@ -159,10 +168,7 @@ export async function prepareRelease(opts: StageOptions): Promise<PreparedReleas
     signatureBytes,
     files,
     bundle: bundleFile,
-    firmware:
-      manifest.firmware && built.firmware
-        ? { path: manifest.firmware.name, data: built.firmware }
-        : undefined,
+    firmware,
     excluded: built.excluded,
     createdFrom: built.createdFrom,
   };
