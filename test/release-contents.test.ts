@@ -3,7 +3,7 @@
 // file the chosen host cannot serve is refused by name before anything is published.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../src/core/errors';
@@ -277,6 +277,26 @@ test('delete naming a reserved path is refused; keep may name one; read manifest
       () => parseManifest(Buffer.from(JSON.stringify(m))),
       code('bad-manifest', /delete names ota/),
     );
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('a symlink to a file that never ships is left out too, named with its target', async () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, { ...APP, 'ota_config.json': '{"token": "ghp_secret"}', '.vscode/settings.json': '{}' });
+    symlinkSync(join(t.dir, 'ota_config.json'), join(t.dir, 'config.json'));
+    symlinkSync(join(t.dir, '.vscode', 'settings.json'), join(t.dir, 'lib', 'settings.json'));
+    symlinkSync(join(t.dir, 'lib', 'display.py'), join(t.dir, 'display_link.py'));
+    const built = await buildRelease(t.dir, { version: '1.0.0', created: CREATED });
+    assert.deepEqual(
+      built.manifest.files.map((f) => f.path),
+      ['display_link.py', 'lib/display.py', 'main.py'],
+    );
+    const why = Object.fromEntries(built.excluded.map((e) => [e.path, e.why]));
+    assert.match(why['config.json'], /^a link to ota_config\.json: reserved for the board/);
+    assert.match(why['lib/settings.json'], /^a link to \.vscode\/settings\.json: editor settings/);
   } finally {
     t.cleanup();
   }

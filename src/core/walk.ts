@@ -3,7 +3,7 @@
 // leaves out, the board's reserved paths (src/core/reserved.ts) and tool and editor files; each of
 // the last two is reported with the reason, so a user sees why a file did not ship.
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import ignore from 'ignore';
 import picomatch from 'picomatch';
 import { OtaError } from './errors';
@@ -83,6 +83,18 @@ function checkInclude(pattern: string): void {
   if (why) {
     throw new OtaError('reserved-path', `--include ${pattern}: this never ships in a release (${why})`);
   }
+}
+
+/** Why a path inside the project (a link's target) never ships: reserved at the root, or under a tool folder. */
+function neverShips(rel: string): string | undefined {
+  const r = reservedPath(rel);
+  if (r) return `reserved for the board: ${RESERVED_WHY[r]}`;
+  const parts = rel.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    const why = toolFile(parts.slice(0, i + 1).join('/'), i < parts.length - 1);
+    if (why) return why;
+  }
+  return undefined;
 }
 
 /** Reserved paths at the project root: the board's, left out with a note; boot.py is refused. */
@@ -211,6 +223,13 @@ export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<
         }
         if (!isInside(root, target)) {
           throw new OtaError('path-escape', `${rel} is a symlink to ${target}, outside the project root`);
+        }
+        // A link must not carry what never ships under another name (ota_config.json's token).
+        const to = relative(root, target).split(sep).join('/');
+        const hidden = to ? neverShips(to) : undefined;
+        if (hidden) {
+          dropped.push({ path: rel, why: `a link to ${to}: ${hidden}` });
+          continue;
         }
         const st = await stat(target);
         isDir = st.isDirectory();
