@@ -22,6 +22,8 @@ export interface BundleOptions {
 
 /** Bytes handed to zlib per write: large enough that per-write overhead vanishes next to deflate. */
 const CHUNK = 1 << 20;
+/** Chunks queued for zlib before this thread waits. */
+const IN_FLIGHT = 3;
 /** The gzip header's OS byte (RFC 1952): zlib writes its build's own (10 on Windows); always Unix. */
 const GZIP_OS_UNIX = 3;
 
@@ -31,12 +33,15 @@ export function bundleName(name: string, version: string): string {
 
 /**
  * Tar bytes, gathered into CHUNK-sized buffers before they go to gzip (with its backpressure).
- * A buffer comes back to the pool once zlib has compressed it, so memory stays a few chunks.
+ * A buffer comes back to the pool once zlib has compressed it, so memory stays a few chunks
+ * (the write callback is the backpressure: at most IN_FLIGHT chunks are queued).
  */
 class ChunkWriter {
   private readonly pool: Buffer[] = [];
   private buf: Buffer = Buffer.allocUnsafe(CHUNK);
   private at = 0;
+  private inFlight = 0;
+  private wake?: () => void;
   constructor(private readonly gzip: Gzip) {}
 
   /** The current chunk, where to fill it from, and how much room is left. */
@@ -65,10 +70,16 @@ class ChunkWriter {
   async flush(): Promise<void> {
     if (this.at === 0) return;
     const whole = this.buf;
-    const ready = this.gzip.write(whole.subarray(0, this.at), () => this.pool.push(whole));
+    this.inFlight++;
+    this.gzip.write(whole.subarray(0, this.at), () => {
+      this.inFlight--;
+      this.pool.push(whole);
+      this.wake?.();
+    });
     this.buf = this.pool.pop() ?? Buffer.allocUnsafe(CHUNK);
     this.at = 0;
-    if (!ready) await new Promise((r) => this.gzip.once('drain', r));
+    // Up to IN_FLIGHT chunks wait in zlib, so this thread reads and hashes the next while it compresses.
+    while (this.inFlight >= IN_FLIGHT) await new Promise<void>((r) => (this.wake = r));
   }
 }
 
