@@ -18,6 +18,7 @@ import { compareVersions, parseVersion } from './version';
 import { reservedPath } from './reserved';
 import {
   describeExcluded,
+  refuseOwnBootPy,
   listProjectFiles,
   walkProject,
   type Excluded,
@@ -241,6 +242,7 @@ export async function buildRelease(
 ): Promise<BuiltManifest> {
   const version = await resolveVersion(dir, opts.version);
   const { files: listed, excluded } = await walkProject(dir, withoutImage(dir, opts));
+  refuseOwnBootPy(excluded);
   const { created, from } = await resolveCreatedFrom(dir, opts.created, opts.env, listed);
   const hashed = stage ? await stage(listed) : listed;
   const files = await hashProjectFiles(hashed);

@@ -97,21 +97,30 @@ function neverShips(rel: string): string | undefined {
   return undefined;
 }
 
-/** Reserved paths at the project root: the board's, left out with a note; boot.py is refused. */
-function reservedFile(rel: string, dir: boolean): string | undefined {
+/** Reserved paths at the project root: the board's, left out with a note (see refuseOwnBootPy). */
+function reservedFile(rel: string): string | undefined {
   const r = reservedPath(rel);
-  if (!r) return undefined;
-  if (r === 'boot.py' && !dir) {
-    throw new OtaError(
-      'reserved-path',
-      `${rel}: boot.py is the board's. \`ota install\` writes it with \`import ota\` and ` +
-        '`ota.boot()` first (finishing or undoing an interrupted update, counting boots for ' +
-        'confirm/rollback) and keeps your own lines below them; a release that replaced it would ' +
-        'remove that hook. Put start-up code in main.py, change boot.py over USB with `ota install`, ' +
-        'or add boot.py to .otaignore to release without it',
-    );
-  }
-  return `reserved for the board: ${RESERVED_WHY[r]}`;
+  return r ? `reserved for the board: ${RESERVED_WHY[r]}` : undefined;
+}
+
+/**
+ * Building a release, a project's own boot.py is refused rather than silently left out: the user
+ * wrote it to run, and a release cannot deliver it. (Comparing a board's files with a manifest,
+ * or syncing over USB, simply leaves it out.)
+ */
+export function refuseOwnBootPy(excluded: Excluded[]): void {
+  const own = excluded.find(
+    (e) => reservedPath(e.path) === 'boot.py' && !e.path.endsWith('/') && !e.why.startsWith('a link'),
+  );
+  if (!own) return;
+  throw new OtaError(
+    'reserved-path',
+    `${own.path}: boot.py is the board's. \`ota install\` writes it with \`import ota\` and ` +
+      '`ota.boot()` first (finishing or undoing an interrupted update, counting boots for ' +
+      'confirm/rollback) and keeps your own lines below them; a release that replaced it would ' +
+      'remove that hook. Put start-up code in main.py, change boot.py over USB with `ota install`, ' +
+      'or add boot.py to .otaignore to release without it',
+  );
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -171,8 +180,8 @@ export interface ProjectListing {
 /**
  * Lists the project's release files and what was left out by rule.
  * Symlinks are followed when they stay inside the root; one pointing outside
- * is refused ('path-escape'), as is any file that cannot be read or named, a
- * boot.py at the root and an --include naming a reserved or tool path ('reserved-path').
+ * is refused ('path-escape'), as is any file that cannot be read or named, and an
+ * --include naming a reserved or tool path ('reserved-path').
  */
 export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<ProjectListing> {
   let root: string;
@@ -240,7 +249,7 @@ export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<
           visited.add(target);
         }
       }
-      const reserved = relDir ? undefined : reservedFile(rel, isDir);
+      const reserved = relDir ? undefined : reservedFile(rel);
       if (reserved) {
         dropped.push({ path: isDir ? rel + '/' : rel, why: reserved });
         continue;
@@ -266,7 +275,8 @@ export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<
   if (out.length === 0) {
     throw new OtaError(
       'empty-project',
-      `no files to release in ${dir} (check .otaignore and --include/--exclude)`,
+      `no files to release in ${dir} (check .otaignore and --include/--exclude)` +
+        (dropped.length ? `; left out by rule: ${dropped.map((e) => e.path).join(', ')}` : ''),
     );
   }
   return { files: out, excluded: dropped };
