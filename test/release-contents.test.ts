@@ -3,11 +3,25 @@
 // file the chosen host cannot serve is refused by name before anything is published.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../src/core/errors';
-import { buildManifest, buildRelease, parseManifest, serializeManifest } from '../src/core/manifest';
+import {
+  buildManifest,
+  buildRelease,
+  defaultManifestPath,
+  parseManifest,
+  serializeManifest,
+} from '../src/core/manifest';
 import { publishFolder } from '../src/core/publish/folder';
 import { publishGitHub } from '../src/core/publish/github';
 import { assetName, hostProblems, servableSegment } from '../src/core/publish/names';
@@ -143,6 +157,29 @@ test('a workspace releases its app only: reserved and tool files are left out, e
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stderr, /^left out ota_config\.json: reserved for the board/m);
     assert.deepEqual(problems, []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('ota manifest writes .ota/manifest.json by default, outside the released tree', async () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, APP);
+    const args = ['manifest', t.dir, '--version', '1.0.0', '--created', CREATED];
+    const first = ota(args);
+    assert.equal(first.status, 0, first.stderr);
+    const out = join(t.dir, '.ota', 'manifest.json');
+    assert.match(first.stdout, /\.ota\/manifest\.json: .* 1\.0\.0, 2 files/);
+    const bytes = readFileSync(out);
+    assert.deepEqual(
+      parseManifest(bytes).files.map((f) => f.path),
+      ['lib/display.py', 'main.py'],
+    );
+    // Run again: its own output is not part of the release, so the bytes are the same.
+    assert.equal(ota(args).status, 0);
+    assert.ok(readFileSync(out).equals(bytes));
+    assert.equal(defaultManifestPath(t.dir), out);
   } finally {
     t.cleanup();
   }
