@@ -399,6 +399,12 @@ test('GitHub: names GitHub would rename and two files on one asset name are refu
     );
     assert.deepEqual(releases(), []);
     rmSync(join(t.dir, 'a__b.py'));
+    writeTree(t.dir, { 'A__b.py': '3' });
+    await assert.rejects(
+      github(t.dir),
+      code('unservable-name', /a\/b\.py and A__b\.py would both be the asset/),
+    );
+    rmSync(join(t.dir, 'A__b.py'));
     for (const bad of ['my file.py', 'café.py', 'x~1.py', '.hidden.py', 'trailing.', 'a(1).py', 'v+1.py']) {
       writeTree(t.dir, { [bad]: 'x' });
       await assert.rejects(github(t.dir), code('unservable-name', /GitHub would rename the asset/), bad);

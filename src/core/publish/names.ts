@@ -60,16 +60,18 @@ export function hostProblems(host: Host, r: ReleaseNames): string[] {
   const problems: string[] = [];
   const seen = new Map<string, string>();
   for (const { name, what } of published(host, r)) {
-    const other = seen.get(name);
+    // GitHub keeps one asset per name compared without case (a second upload is "already_exists").
+    const key = host === 'github' ? name.toLowerCase() : name;
+    const other = seen.get(key);
     if (other !== undefined) {
       problems.push(
         host === 'github'
-          ? `${what} and ${other} would both be the asset "${name}" (folders become __): rename one`
+          ? `${what} and ${other} would both be the asset "${name}" (folders become __, case is ignored): rename one`
           : `${what} and ${other} would both be published as ${name}: rename one`,
       );
       continue;
     }
-    seen.set(name, what);
+    seen.set(key, what);
     if (host === 'folder') {
       const hidden = name.split('/').find((s) => !servableSegment(s));
       if (hidden !== undefined) {
