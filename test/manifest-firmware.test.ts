@@ -50,7 +50,17 @@ function ota(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 }
 
 test('ota manifest --firmware fills "firmware" with the image name, size and SHA-256; the schema accepts it', async () => {
-  const r = await ota(['manifest', project, '--version', '1.0.0', '--created', created, '--firmware', img]);
+  const r = await ota([
+    'manifest',
+    '--out=-',
+    project,
+    '--version',
+    '1.0.0',
+    '--created',
+    created,
+    '--firmware',
+    img,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const m = parseManifest(Buffer.from(r.stdout));
   assert.deepEqual(m.firmware, { name: 'micropython.bin', size: IMAGE.length, sha256: SHA });
@@ -88,7 +98,17 @@ test('bad firmware images and entries are refused with specific codes', async ()
     buildManifest(project, { version: '1.0.0', created, firmware: clash, exclude: ['build/**'] }),
     code('firmware-conflict'),
   );
-  const r = await ota(['manifest', project, '--version', '1.0.0', '--created', created, '--firmware', elf]);
+  const r = await ota([
+    'manifest',
+    '--out=-',
+    project,
+    '--version',
+    '1.0.0',
+    '--created',
+    created,
+    '--firmware',
+    elf,
+  ]);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /bad-firmware/);
   const good = JSON.parse(

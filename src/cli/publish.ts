@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { OtaError } from '../core/errors';
 import { publishFolder } from '../core/publish/folder';
 import { publishGitHub, type PublishProgress } from '../core/publish/github';
+import { describeExcluded } from '../core/walk';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
 import { output, parseCommand } from './common';
 
@@ -15,6 +16,12 @@ publishes the draft, so boards never see half a release. A failure deletes
 the draft. Token: --token or GITHUB_TOKEN (needs contents: write).
 Folder: writes latest.json, <version>/manifest.json(.sig), the files and the
 bundle, for any static host or \`ota serve\`.
+The release is the app, nothing else (see \`ota manifest --help\`). A file the
+chosen host cannot serve is refused before anything is published, by name:
+a hidden name (.x) for a folder; for GitHub, names GitHub would rename (only
+A-Z a-z 0-9 . _ - are kept) or two files that become one asset name.
+Files are copied before they are hashed, and the copies are published, so a
+file rewritten during the publish never ships with a hash that does not match.
 
   --target github|folder   where to publish
   --repo <owner/name>      GitHub repository
@@ -81,6 +88,12 @@ const targets: Record<string, (a: TargetArgs) => Promise<number>> = {
   folder: toFolder,
 };
 
+/** What was left out of the release and why, and where its date came from (standard error). */
+function printNotes(r: { excluded: Parameters<typeof describeExcluded>[0]; createdFrom: string }): void {
+  for (const line of describeExcluded(r.excluded)) console.error(line);
+  if (r.createdFrom !== 'given') console.error(`dated from ${r.createdFrom}`);
+}
+
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(argv, help, options, true);
   if (!parsed) return 0;
@@ -108,6 +121,7 @@ async function toFolder({ project, version, build, values }: TargetArgs): Promis
     force: values.force,
   });
   output(values.json, { target: 'folder', ...r }, () => {
+    printNotes(r);
     console.log(
       `published ${r.version} to ${r.versionDir}: ${r.files} files, ${r.bytes} bytes${r.signed ? ', signed' : ''}`,
     );
@@ -151,6 +165,7 @@ async function toGitHub({ project, version, build, values }: TargetArgs): Promis
   });
   if (process.stderr.isTTY && !values.json) process.stderr.write('\r\x1b[K');
   output(values.json, { target: 'github', ...r }, () => {
+    printNotes(r);
     const kind = r.prerelease ? 'prerelease (beta channel)' : 'release (stable channel)';
     console.log(
       `${r.replaced ? 'replaced' : 'published'} ${kind} ${r.tag}: ${r.assets.length} assets${r.signed ? ', signed' : ''}`,

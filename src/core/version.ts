@@ -1,4 +1,6 @@
 // Semantic versions: the board refuses downgrades, so host and device must order them alike.
+// Hand-written rather than the semver package on purpose: the order that counts is the board's
+// (device/ota/manifest.py compare()), and test/release-rules-device.test.ts holds the two equal.
 import { OtaError } from './errors';
 
 export interface Version {

@@ -20,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { OtaError } from '../errors';
+import { servableSegment } from './names';
 
 export interface ServedRequest {
   method: string;
@@ -102,7 +103,8 @@ export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise
       return undefined;
     }
     const segments = decoded.split('/').filter(Boolean);
-    if (segments.some((s) => s.startsWith('.') || s.includes('\\') || s.includes('\0'))) return undefined;
+    // The static-host rule publishing checks against (names.ts): what passes there is served here.
+    if (!segments.every(servableSegment)) return undefined;
     try {
       const abs = await realpath(join(root, ...segments));
       if (!abs.startsWith(root + sep)) return undefined;
