@@ -34,6 +34,8 @@ const GOOD = [
     retries: 0,
   },
   { source: 'github', repo: 'me/app', channel: 'tag', tag: 'v1.0.0' },
+  { source: 'oci', ref: 'ghcr.io/me/app/board-7', channel: 'beta', user: 'me', password: 'ghp_x' },
+  { source: 'oci', ref: 'http://127.0.0.1:5000/me/app:1.0.0' },
 ];
 
 const BAD: [string, unknown][] = [
@@ -42,6 +44,8 @@ const BAD: [string, unknown][] = [
   ['an unknown source', { source: 'ftp', url: 'ftp://x' }],
   ['channel tag without tag', { source: 'github', repo: 'me/app', channel: 'tag' }],
   ['an unknown channel', { source: 'github', repo: 'me/app', channel: 'nightly' }],
+  ['oci without ref', { source: 'oci' }],
+  ['oci on the developer channel', { source: 'oci', ref: 'ghcr.io/me/app', channel: 'developer' }],
   ['keys not a list', { source: 'static', url: 'http://x', keys: { alg: 'hmac-sha256' } }],
 ];
 

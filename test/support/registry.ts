@@ -202,3 +202,119 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     },
   };
 }
+
+export interface ProxiedRequest {
+  /** "registry": answered by the registry; "storage": the blob store a redirect points to. */
+  origin: 'registry' | 'storage';
+  method: string;
+  path: string;
+  authorization?: string;
+  range?: string;
+  status: number;
+  /** Body bytes sent to the client. */
+  bytes: number;
+}
+
+export interface RegistryProxy {
+  url: string;
+  host: string;
+  requests: ProxiedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * A logging front for a test registry (bytes over the air per request). With `redirectBlobs`, blob
+ * GETs are answered 307 to a separate "storage" origin, as ghcr.io and Docker Hub send boards to
+ * their CDN; storage serves the blob with `storageAuth` (its own credentials to the registry).
+ */
+export async function startRegistryProxy(
+  upstream: string,
+  opts: { redirectBlobs?: boolean; storageAuth?: string } = {},
+): Promise<RegistryProxy> {
+  const requests: ProxiedRequest[] = [];
+  const forward = async (
+    rec: ProxiedRequest,
+    res: import('node:http').ServerResponse,
+    url: string,
+    headers: Record<string, string>,
+    method: string,
+  ) => {
+    const up = await fetch(url, { method, headers, redirect: 'manual' });
+    const body = Buffer.from(await up.arrayBuffer());
+    const out: Record<string, string> = {};
+    up.headers.forEach((v, k) => {
+      if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
+    });
+    rec.status = up.status;
+    rec.bytes = method === 'HEAD' ? 0 : body.length;
+    res.writeHead(up.status, {
+      ...out,
+      'content-length': String(method === 'HEAD' ? (up.headers.get('content-length') ?? 0) : body.length),
+    });
+    res.end(method === 'HEAD' ? undefined : body);
+  };
+  const pick = (h: import('node:http').IncomingHttpHeaders, names: string[]) => {
+    const out: Record<string, string> = {};
+    for (const n of names) if (typeof h[n] === 'string') out[n] = h[n] as string;
+    return out;
+  };
+  const storage = createServer((req, res) => {
+    const rec: ProxiedRequest = {
+      origin: 'storage',
+      method: req.method ?? '',
+      path: req.url ?? '',
+      authorization: req.headers.authorization,
+      range: req.headers.range,
+      status: 0,
+      bytes: 0,
+    };
+    requests.push(rec);
+    const m = /^\/store\/(.+)\/(sha256:[0-9a-f]{64})\?sig=[0-9a-f]+$/.exec(req.url ?? '');
+    if (!m) {
+      rec.status = 404;
+      res.writeHead(404, { 'content-length': '0' });
+      return res.end();
+    }
+    const h = pick(req.headers, ['range']);
+    if (opts.storageAuth) h.authorization = opts.storageAuth;
+    forward(rec, res, `${upstream}/v2/${m[1]}/blobs/${m[2]}`, h, 'GET').catch(() => res.destroy());
+  });
+  await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
+  const storageUrl = `http://127.0.0.1:${(storage.address() as { port: number }).port}`;
+  const front = createServer((req, res) => {
+    const rec: ProxiedRequest = {
+      origin: 'registry',
+      method: req.method ?? '',
+      path: req.url ?? '',
+      authorization: req.headers.authorization,
+      range: req.headers.range,
+      status: 0,
+      bytes: 0,
+    };
+    requests.push(rec);
+    const blob = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '');
+    if (opts.redirectBlobs && blob && req.method === 'GET') {
+      rec.status = 307;
+      res.writeHead(307, {
+        location: `${storageUrl}/store/${blob[1]}/${blob[2]}?sig=${randomBytes(8).toString('hex')}`,
+        'content-length': '0',
+      });
+      return res.end();
+    }
+    const h = pick(req.headers, ['authorization', 'accept', 'range', 'if-none-match']);
+    forward(rec, res, `${upstream}${req.url}`, h, req.method ?? 'GET').catch(() => res.destroy());
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const port = (front.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    requests,
+    close: async () => {
+      for (const s of [front, storage]) {
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
+      }
+    },
+  };
+}
