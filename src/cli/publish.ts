@@ -3,13 +3,16 @@ import { readFile } from 'node:fs/promises';
 import { OtaError } from '../core/errors';
 import { publishFolder } from '../core/publish/folder';
 import { publishGitHub, type PublishProgress } from '../core/publish/github';
+import { ociHelp, ociOptions, publishToOci } from './publish-oci';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
 import { output, parseCommand } from './common';
 
-export const summary = 'publish a release to GitHub Releases or a static-host folder, signed';
+export const summary =
+  'publish a release to GitHub Releases, an OCI registry or a static-host folder, signed';
 
 const help = `usage: ota publish [dir] --target github --repo <owner/name> [options]
        ota publish [dir] --target folder --dir <out> [options]
+       ota publish [dir] --target oci --ref <host/repo[:tag]> [options]
 
 GitHub: creates release v<version> as a draft, uploads manifest.json, its
 signature, every file (asset name: path with / as __) and the bundle, then
@@ -18,7 +21,7 @@ the draft. Token: --token or GITHUB_TOKEN (needs contents: write).
 Folder: writes latest.json, <version>/manifest.json(.sig), the files and the
 bundle, for any static host or \`ota serve\`.
 
-  --target github|folder   where to publish
+  --target github|folder|oci  where to publish
   --repo <owner/name>      GitHub repository
   --token <t>              GitHub token (default: GITHUB_TOKEN)
   --base-url <url>         GitHub Enterprise API, e.g. https://ghe.example.com/api/v3
@@ -32,7 +35,9 @@ bundle, for any static host or \`ota serve\`.
   --sign <keyfile>         sign the manifest with a key from \`ota keygen\`
   --force                  replace an already published version
   --concurrency <n>        uploads at once (default 4)
-${releaseHelp}`;
+${releaseHelp}
+
+${ociHelp}`;
 
 function progressPrinter(): (p: PublishProgress) => void {
   let last = -1;
@@ -68,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
       sign: { type: 'string' },
       force: { type: 'boolean' },
       concurrency: { type: 'string' },
+      ...ociOptions,
     },
     true,
   );
@@ -98,10 +104,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
 
-  if (values.target !== 'github') {
-    throw new OtaError('bad-option', '--target must be github or folder');
+  if (values.target !== 'github' && values.target !== 'oci') {
+    throw new OtaError('bad-option', '--target must be github, oci or folder');
   }
-  if (!values.repo) throw new OtaError('bad-option', '--target github needs --repo <owner/name>');
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   if (
     concurrency !== undefined &&
@@ -112,6 +117,10 @@ export async function run(argv: string[]): Promise<number> {
       `--concurrency must be a whole number from 1 to 16, not ${values.concurrency}`,
     );
   }
+  if (values.target === 'oci') {
+    return publishToOci(project, version, build, values, concurrency);
+  }
+  if (!values.repo) throw new OtaError('bad-option', '--target github needs --repo <owner/name>');
   let notes = values.notes;
   if (values['notes-file']) {
     notes = await readFile(values['notes-file'], 'utf8').catch((err: NodeJS.ErrnoException) => {

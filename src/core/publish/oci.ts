@@ -23,6 +23,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
+import type { Manifest } from '../manifest-types';
 import { compareVersions, parseVersion } from '../version';
 import { prepareRelease, type PrepareOptions } from './prepare';
 
@@ -887,4 +888,25 @@ export async function fetchOciRelease(opts: {
     signatureBytes: sig ? await fetchBlob(c, sig.digest) : undefined,
     layers,
   };
+}
+
+/**
+ * Where an artifact's layers disagree with its own manifest.json: a release file, the bundle or the
+ * firmware without a layer of that title, or with another digest or size. Empty when they agree.
+ */
+export function checkLayers(rel: Pick<OciRelease, 'layers'>, m: Manifest): string[] {
+  const problems: string[] = [];
+  const byTitle = new Map(rel.layers.map((l) => [l.title, l]));
+  const want = [
+    ...m.files.map((f) => ({ title: f.path, sha256: f.sha256, size: f.size })),
+    ...(m.bundle ? [{ title: m.bundle.name, sha256: m.bundle.sha256, size: m.bundle.size }] : []),
+    ...(m.firmware ? [{ title: m.firmware.name, sha256: m.firmware.sha256, size: m.firmware.size }] : []),
+  ];
+  for (const w of want) {
+    const l = byTitle.get(w.title);
+    if (!l) problems.push(`${w.title}: no layer`);
+    else if (l.digest !== `sha256:${w.sha256}`) problems.push(`${w.title}: layer digest ${l.digest}`);
+    else if (l.size !== w.size) problems.push(`${w.title}: layer size ${l.size} != ${w.size}`);
+  }
+  return problems;
 }
