@@ -33,7 +33,8 @@ const GOOD = [
     timeout: 2,
     retries: 0,
   },
-  { source: 'github', repo: 'me/app', channel: 'tag', tag: 'v1.0.0' },
+  { source: 'github', repo: 'me/app', channel: 'tag', tag: 'v1.0.0', web: false },
+  { source: 'github', repo: 'me/app', web: 'https://ghe.example.com' },
   { source: 'oci', ref: 'ghcr.io/me/app/board-7', channel: 'beta', user: 'me', password: 'ghp_x' },
   { source: 'oci', ref: 'http://127.0.0.1:5000/me/app:1.0.0' },
 ];
