@@ -25,7 +25,7 @@
  * (accepted, read-only: writes answer 403), `private` (default for addRepo), `pathPrefix` (GitHub
  * Enterprise's "/api/v3"), `uploadLatencyMs` (per upload, for benchmarks), `treeLimit` (a recursive
  * tree with more entries comes back `truncated: true`), `rateLimit` (per identity and hour, default
- * 5000 with a token, 60 anonymous; 304 answers do not count), `port`.
+ * 5000 with a token, 60 anonymous; 304 answers to authorized requests do not count), `port`.
  *
  * Standalone, for end-to-end tests that drive a real VS Code or the CLI:
  *   node --import tsx test/support/github-mock.ts [--port N] [--token T] [--private] [--repo owner/name]...
@@ -608,7 +608,10 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       }
 
       const isGet = method === 'GET' || method === 'HEAD';
-      const counted = !(isGet && req.headers['if-none-match']);
+      // GitHub waives a 304 only for a request "correctly authorized with an Authorization header":
+      // an anonymous conditional request counts like any other.
+      const free = isGet && Boolean(req.headers['if-none-match']) && identity !== null;
+      const counted = !free;
       extraHeaders = rateHeaders(identity, counted);
       const result = await route(req, url, parts, method, identity);
       if (result.redirect) {
@@ -627,11 +630,11 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       const text = JSON.stringify(result.body);
       const etag = `W/"${createHash('sha256').update(text).digest('hex').slice(0, 40)}"`;
       if (isGet && req.headers['if-none-match'] === etag) {
-        // A 304 costs nothing against the limit: give back the count taken above, if any.
+        // An authorized 304 costs nothing against the limit (not counted above).
         res.writeHead(304, { etag, ...extraHeaders });
         return void res.end();
       }
-      if (isGet && req.headers['if-none-match']) {
+      if (free) {
         // Conditional but stale: it is a full answer after all, so it counts.
         extraHeaders = rateHeaders(identity, true);
       }
