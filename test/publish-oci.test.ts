@@ -303,7 +303,13 @@ test(
 
 test('token registry: Bearer from the realm for push; anonymous pull of a public repository', T, async () => {
   if (!existsSync('/usr/bin/openssl')) return;
-  const tok = await startRegistry({ auth: 'token', user: 'ci', password: 'pw-2', publicRepos: ['pub/app'] });
+  const tok = await startRegistry({
+    auth: 'token',
+    user: 'ci',
+    password: 'pw-2',
+    publicRepos: ['pub/app'],
+    reader: { user: 'viewer', password: 'pw-r' },
+  });
   try {
     const credentials = { username: 'ci', password: 'pw-2', from: 'test' };
     await assert.rejects(publishOci(options({ ref: `${tok.host}/pub/app` })), code('credentials-missing'));
@@ -315,6 +321,20 @@ test('token registry: Bearer from the realm for push; anonymous pull of a public
     // Anonymous: a public repository reads, a private one is refused.
     assert.equal((await fetchOciRelease({ ref: `${tok.host}/pub/app` })).version, '1.0.0');
     await assert.rejects(fetchOciRelease({ ref: `${tok.host}/priv/app` }), code('credentials-missing'));
+    // A read-only account reads, and is denied a push (insufficient_scope), not told it has no credentials.
+    const viewer = { username: 'viewer', password: 'pw-r', from: 'test' };
+    assert.equal(
+      (await fetchOciRelease({ ref: `${tok.host}/priv/app`, credentials: viewer })).version,
+      '1.0.0',
+    );
+    await assert.rejects(
+      publishOci(options({ ref: `${tok.host}/priv/app`, version: '1.0.1', credentials: viewer })),
+      code('denied'),
+    );
+    await assert.rejects(
+      publishOci(options({ ref: `${tok.host}/priv/app`, credentials: { ...credentials, password: 'bad' } })),
+      code('auth-failed'),
+    );
   } finally {
     await tok.close();
   }

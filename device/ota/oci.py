@@ -98,6 +98,8 @@ class OCI(Release):
             realm = p.get("realm")
             if not realm:
                 raise Fail("auth", "Bearer challenge without realm")
+            if basic and realm.startswith("http://") and self.base.startswith("https://"):
+                raise Fail("auth", "plain-HTTP token service refused for an HTTPS registry")
             url = realm + ("&" if "?" in realm else "?") + "scope=" + quote(p.get("scope") or "repository:%s:pull" % self.repo)
             if p.get("service"):
                 url += "&service=" + quote(p["service"])

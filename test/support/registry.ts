@@ -30,6 +30,8 @@ export interface RegistryOptions {
   password?: string;
   /** token: repositories anyone may pull without credentials (public packages). */
   publicRepos?: string[];
+  /** token: a second account that may only pull. */
+  reader?: { user: string; password: string };
 }
 
 export interface TestRegistry {
@@ -125,10 +127,11 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       const q = new URL(req.url ?? '/', 'http://x');
       const scopes = q.searchParams.getAll('scope');
       const basic = /^Basic (.+)$/.exec(String(req.headers.authorization ?? ''));
-      const authorized =
-        basic !== null && Buffer.from(basic[1], 'base64').toString() === `${user}:${password}`;
+      const given = basic ? Buffer.from(basic[1], 'base64').toString() : '';
+      const reader = opts.reader !== undefined && given === `${opts.reader.user}:${opts.reader.password}`;
+      const authorized = basic !== null && given === `${user}:${password}`;
       tokenRequests.push({ scope: scopes, authorized });
-      if (basic && !authorized) {
+      if (basic && !authorized && !reader) {
         res.writeHead(401, { 'content-type': 'application/json' });
         return res.end('{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}');
       }
@@ -138,14 +141,14 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
         if (type !== 'repository' || !name || !actions) return [];
         const granted = actions
           .split(',')
-          .filter((a) => authorized || (a === 'pull' && (opts.publicRepos ?? []).includes(name)));
+          .filter((a) => authorized || (a === 'pull' && (reader || (opts.publicRepos ?? []).includes(name))));
         return granted.length ? [{ type, name, actions: granted }] : [];
       });
       const now = Math.floor(Date.now() / 1000);
       const header = { alg: 'RS256', typ: 'JWT', x5c: [cert.certDer] };
       const claims = {
         iss: 'ota-test-issuer',
-        sub: authorized ? user : '',
+        sub: authorized ? user : reader ? opts.reader!.user : '',
         aud: service,
         exp: now + 300,
         nbf: now - 10,

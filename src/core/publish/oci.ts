@@ -275,7 +275,15 @@ export class RegistryClient {
         continue;
       }
       if (res.status === 401) {
+        const challenge = res.headers.get('www-authenticate') ?? '';
         await res.body?.cancel();
+        // A token that authenticates but does not grant the scope (read-only account, another owner).
+        if (this.opts.credentials && /error="insufficient_scope"/.test(challenge)) {
+          throw new OtaError(
+            'denied',
+            `${this.what} denied ${this.scopes.join(' ')} to the credentials from ${this.opts.credentials.from}`,
+          );
+        }
         throw this.authError(true);
       }
       if ((method === 'GET' || method === 'HEAD') && [301, 302, 303, 307, 308].includes(res.status)) {
@@ -353,6 +361,13 @@ export class RegistryClient {
       );
     }
     const u = new URL(params.realm);
+    // Credentials never travel in clear text to a token service of a registry reached over HTTPS.
+    if (basic && u.protocol !== 'https:' && !this.registry.plainHttp) {
+      throw new OtaError(
+        'registry-error',
+        `${this.what} names a plain-HTTP token service ${u.origin}: refused`,
+      );
+    }
     if (params.service) u.searchParams.set('service', params.service);
     for (const s of this.scopes) u.searchParams.append('scope', s);
     let res: Response;
