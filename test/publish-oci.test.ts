@@ -208,6 +208,38 @@ test(
   },
 );
 
+test('uploads are retried after a dropped connection and a 503; progress ends at the total', T, async () => {
+  writeFileSync(join(project, 'lib', 'retry.py'), 'R = 1\n');
+  let dropped = 0;
+  let unavailable = 0;
+  const flaky: typeof fetch = async (input, init) => {
+    const method = init?.method ?? 'GET';
+    const url = String(input);
+    if (method === 'PUT' && url.includes('/blobs/uploads/') && dropped === 0) {
+      dropped++;
+      throw new TypeError('fetch failed', { cause: new Error('ECONNRESET') });
+    }
+    if (method === 'PUT' && url.includes('/blobs/uploads/') && unavailable === 0) {
+      unavailable++;
+      return new Response('{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}', { status: 503 });
+    }
+    return fetch(input, init);
+  };
+  const progress: OciPublishProgress[] = [];
+  const r = await publishOci(
+    options({ version: '1.0.2', fetch: flaky, concurrency: 1, onProgress: (p) => progress.push(p) }),
+  );
+  rmSync(join(project, 'lib', 'retry.py'));
+  assert.equal(dropped + unavailable, 2);
+  assert.deepEqual(r.pushed[0].sent.sort(), ['lib/retry.py', 'manifest.json']);
+  const last = progress.filter((p) => p.phase === 'upload').at(-1)!;
+  assert.equal(last.done, last.total);
+  const blob = await get(
+    `${reg.url}/v2/me/app/blobs/${r.layers.find((l) => l.title === 'lib/retry.py')!.digest}`,
+  );
+  assert.equal(await blob.text(), 'R = 1\n');
+});
+
 test('a registry that is down: network error, named', T, async () => {
   await assert.rejects(publishOci(options({ ref: '127.0.0.1:9/me/app', retries: 0 })), code('network'));
 });
