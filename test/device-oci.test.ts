@@ -3,6 +3,7 @@
 // and bundle paths, a corrupted blob, a private repository, a redirect to blob storage.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,6 +95,28 @@ test('delta: a 1.0.0 board installs 1.1.0 from the registry, only changed blobs,
       [304],
       'the next check is one manifest request answered 304',
     );
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a blob cut mid-download fails with connection; the next check resumes it with Range', T, async () => {
+  const digest = `sha256:${createHash('sha256').update(fx.APP_1_1_0['lib/new.py']).digest('hex')}`;
+  const proxy = await startRegistryProxy(open.url, { cutOnce: digest });
+  try {
+    const fsDir = board(`${proxy.host}/me/app`, { timeout: 2 });
+    const r1 = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r1.output), ['connection'], r1.output);
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+    const r2 = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r2.output), [], r2.output);
+    const resumed = proxy.requests.filter((q) => q.path.endsWith(digest));
+    assert.deepEqual(
+      resumed.map((q) => `${q.status} ${q.range ?? ''}`),
+      ['200 ', '206 bytes=1000-'],
+    );
+    assert.equal(versionOf(fsDir), '1.1.0');
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(expected));
   } finally {
     await proxy.close();
   }

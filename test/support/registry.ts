@@ -232,9 +232,11 @@ export interface RegistryProxy {
  */
 export async function startRegistryProxy(
   upstream: string,
-  opts: { redirectBlobs?: boolean; storageAuth?: string } = {},
+  opts: { redirectBlobs?: boolean; storageAuth?: string; cutOnce?: string } = {},
 ): Promise<RegistryProxy> {
   const requests: ProxiedRequest[] = [];
+  // cutOnce: the first GET of the blob with this digest sends 1000 bytes, then the connection drops.
+  let cut = opts.cutOnce;
   const forward = async (
     rec: ProxiedRequest,
     res: import('node:http').ServerResponse,
@@ -249,6 +251,12 @@ export async function startRegistryProxy(
       if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
     });
     rec.status = up.status;
+    if (cut && method === 'GET' && up.status === 200 && url.endsWith(`/blobs/${cut}`)) {
+      cut = undefined;
+      rec.bytes = 1000;
+      res.writeHead(200, { 'content-length': String(body.length) });
+      return void res.write(body.subarray(0, 1000), () => res.destroy());
+    }
     rec.bytes = method === 'HEAD' ? 0 : body.length;
     res.writeHead(up.status, {
       ...out,
