@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceTrustEntry, generateKey } from '../src/core/keys';
 import { publishOci, type Credentials } from '../src/core/publish/oci';
+import { NEW_FW, UPDATE, firmwareFixture, holds, run as runFw } from './support/firmware-fixture';
 import * as fx from './support/release-fixture';
 import { registryMissing, startRegistry, startRegistryProxy, type TestRegistry } from './support/registry';
 
@@ -214,3 +215,35 @@ test('anti-downgrade: a tag holding an older version is refused', T, async () =>
   const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
   assert.deepEqual(fx.errorCodes(r.output), ['downgrade'], r.output);
 });
+
+test(
+  'firmware: the image layer streams into the next OTA partition, verified by its SHA-256',
+  T,
+  async () => {
+    const fix = await firmwareFixture();
+    try {
+      const dir = join(work, 'projects', 'fw');
+      fx.writeTree(dir, fx.APP_1_1_0);
+      const img = join(work, 'app-1.1.0.bin');
+      writeFileSync(img, NEW_FW);
+      await publishOci({
+        dir,
+        version: '1.1.0',
+        ref: `${open.host}/me/fw`,
+        signKeyFile: keyFile,
+        build: { created, firmware: img, delete: ['old.py'], keep: ['settings.json'] },
+      });
+      const fsDir = fix.board();
+      writeFileSync(
+        join(fsDir, 'ota_config.json'),
+        JSON.stringify({ source: 'oci', ref: `${open.host}/me/fw`, keys: [trust], retries: 0 }),
+      );
+      const r = await runFw(fsDir, UPDATE);
+      assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+      assert.equal(r.running, 'ota_1');
+      assert.ok(holds(fsDir, 'ota_1', NEW_FW), 'ota_1 holds the image pulled from the registry');
+    } finally {
+      await fix.close();
+    }
+  },
+);
