@@ -247,3 +247,27 @@ test(
     }
   },
 );
+
+test(
+  'the board stops reading the registry manifest once it has the version and both documents',
+  T,
+  async () => {
+    const fsDir = board(`${open.host}/me/app`);
+    const head =
+      '{"schemaVersion":2,"artifactType":"application/vnd.micropython-ota.release.v1+json",' +
+      '"annotations":{"org.opencontainers.image.version":"1.0.0"},"layers":[' +
+      '{"digest":"sha256:aa","size":1,"annotations":{"org.opencontainers.image.title":"manifest.json"}},' +
+      '{"digest":"sha256:bb","size":2,"annotations":{"org.opencontainers.image.title":"manifest.json.sig"}},';
+    // What follows is never parsed: broken JSON here would otherwise fail the scan.
+    const code = [
+      'import io',
+      'from ota import oci',
+      `b = oci._scan(io.BytesIO(${JSON.stringify(head + '{BROKEN')}.encode()))`,
+      'print("SCAN", b["version"], b["manifest.json"], b["manifest.json.sig"])',
+      `print("SCAN", sorted(oci._scan(io.BytesIO(${JSON.stringify(head.slice(0, -1) + ']}')}.encode()))))`,
+    ].join('\n');
+    const r = await fx.runBoard({ fsDir, boot: false, code });
+    assert.match(r.output, /SCAN 1\.0\.0 \('sha256:aa', 1\) \('sha256:bb', 2\)/, r.output);
+    assert.match(r.output, /SCAN \['manifest.json', 'manifest.json.sig', 'type', 'version'\]/, r.output);
+  },
+);

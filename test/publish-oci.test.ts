@@ -95,11 +95,11 @@ test('a release is one artifact: titled layers, the empty config, version and st
   assert.equal(m.annotations['org.opencontainers.image.version'], '1.0.0');
   const titles = m.layers.map((l: Layer) => l.annotations['org.opencontainers.image.title']);
   assert.deepEqual(titles, [
+    'manifest.json',
+    'manifest.json.sig',
     'lib/same.py',
     'lib/util.py',
     'main.py',
-    'manifest.json',
-    'manifest.json.sig',
     'app-1.0.0.tar.gz',
   ]);
   // Each layer is the file itself: digest = the file's SHA-256, byte-identical when pulled.

@@ -174,8 +174,15 @@ class OCI(Release):
         return self._blob(b)
 
 
+class _Enough(Exception):
+    pass
+
+
 def _scan(r):
-    # Keeps the artifact type, the version and the manifest.json(.sig) layers' digests and sizes.
+    # Keeps the artifact type, the version and the manifest.json(.sig) layers'
+    # digests and sizes. Our publisher writes them first: once all are seen
+    # the rest (a layer per file) is not read, which spares a big release's
+    # scan on the board.
     from ota.jscan import Scanner, END
 
     box = {}
@@ -198,6 +205,11 @@ def _scan(r):
             if t in _DOCS and isinstance(cur.get("digest"), str) and isinstance(cur.get("size"), int):
                 box[t] = (cur["digest"], cur["size"])
             cur.clear()
+            if "type" in box and "version" in box and _DOCS[0] in box and _DOCS[1] in box:
+                raise _Enough()
 
-    Scanner(r, cb).run()
+    try:
+        Scanner(r, cb).run()
+    except _Enough:
+        pass
     return box

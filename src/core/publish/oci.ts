@@ -11,8 +11,8 @@
  *   fetchOciRelease({ ref, credentials?, fetch? }) -> Promise<OciRelease>  // manifest bytes, signature
  *
  * A release is one ORAS-style artifact: an image manifest with artifactType RELEASE_TYPE, the empty
- * config, one layer per file (annotation org.opencontainers.image.title = its path), then
- * manifest.json, manifest.json.sig, the bundle and the firmware image. Layer digests are the files'
+ * config, the version annotation, then layers (annotation org.opencontainers.image.title = the
+ * name): manifest.json, manifest.json.sig, one per file, the bundle and the firmware image. Layer digests are the files'
  * SHA-256, so a blob the registry already holds (HEAD) or can mount from another repository is not
  * uploaded again. Tags: the version, then the channel (`stable`, or `beta` for a prerelease), moved
  * only forward. Errors are OtaErrors: bad-ref, credentials-missing, auth-failed, denied,
@@ -522,13 +522,14 @@ export function artifactManifest(blobs: Omit<Blob, 'source'>[], version: string,
     mediaType: MANIFEST_MEDIA,
     artifactType: RELEASE_TYPE,
     config: { mediaType: EMPTY_MEDIA, digest: EMPTY_DIGEST, size: 2, data: 'e30=' },
+    // The version and the manifest.json(.sig) layers come first: a board stops reading there.
+    annotations: { [VERSION]: version, 'org.opencontainers.image.created': created },
     layers: blobs.map((b) => ({
       mediaType: b.mediaType,
       digest: b.digest,
       size: b.size,
       annotations: { [TITLE]: b.title },
     })),
-    annotations: { [VERSION]: version, 'org.opencontainers.image.created': created },
   };
   return Buffer.from(JSON.stringify(doc));
 }
@@ -722,9 +723,6 @@ export async function publishOci(opts: OciPublishOptions): Promise<OciPublishRes
     const blobs: Blob[] = [];
     const add = (title: string, mediaType: string, digest: string, size: number, source: string | Buffer) =>
       blobs.push({ title, mediaType, digest: `sha256:${digest}`, size, source });
-    for (const f of release.manifest.files) {
-      add(f.path, LAYER_MEDIA.file, f.sha256, f.size, release.files.find((x) => x.path === f.path)!.abs);
-    }
     const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
     add(
       'manifest.json',
@@ -742,6 +740,9 @@ export async function publishOci(opts: OciPublishOptions): Promise<OciPublishRes
         release.signatureBytes,
       );
     }
+    const where = new Map(release.files.map((x) => [x.path, x.abs]));
+    for (const f of release.manifest.files)
+      add(f.path, LAYER_MEDIA.file, f.sha256, f.size, where.get(f.path)!);
     if (release.bundle && release.manifest.bundle) {
       const b = release.manifest.bundle;
       add(b.name, LAYER_MEDIA.bundle, b.sha256, b.size, release.bundle.abs);
