@@ -295,6 +295,22 @@ test('credentials: flags, OTA_REGISTRY_TOKEN, GITHUB_TOKEN for ghcr.io, docker a
     );
     assert.equal((await resolveCredentials('r.example', { env: {}, home }))?.username, 'pod');
     await assert.rejects(resolveCredentials('r.example', { user: 'u', env: {}, home }), code('bad-option'));
+    // Docker Desktop's way: no auths entry, a credential helper (here a script on PATH) holds the login.
+    const bin = join(home, 'bin');
+    mkdirSync(bin);
+    writeFileSync(
+      join(bin, 'docker-credential-fake'),
+      '#!/bin/sh\nread server\n[ "$1" = get ] && [ "$server" = helper.example ] && ' +
+        'echo \'{"ServerURL":"helper.example","Username":"hu","Secret":"hs"}\' && exit 0\n' +
+        'echo "credentials not found in native keychain"; exit 1\n',
+      { mode: 0o755 },
+    );
+    writeFileSync(join(home, '.docker', 'config.json'), JSON.stringify({ auths: {}, credsStore: 'fake' }));
+    rmSync(join(home, '.config'), { recursive: true });
+    const env = { PATH: `${bin}:${process.env.PATH}` };
+    const h = await resolveCredentials('helper.example', { env, home });
+    assert.deepEqual([h?.username, h?.password, h?.from], ['hu', 'hs', 'docker-credential-fake']);
+    assert.equal(await resolveCredentials('other.example', { env, home }), undefined);
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

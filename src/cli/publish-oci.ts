@@ -24,12 +24,14 @@ export const ociHelp = `OCI registry (ghcr.io, Harbor, Docker Hub, distribution)
 bundle, the firmware image), tags it <version> and moves stable (beta with
 --prerelease) forward. Blobs the registry has are not uploaded again.
 Credentials: --user/--password, OTA_REGISTRY_TOKEN (+ OTA_REGISTRY_USER),
-GITHUB_TOKEN for ghcr.io, or docker/podman login (config.json / auth.json).
+GITHUB_TOKEN for ghcr.io, or docker/podman login (config.json / auth.json,
+and the credential helper they name).
 
   --ref <host/repo[:tag]>  oci target: repository; {device} is replaced per --device
   --device <id>            oci target: a board id for {device} (repeatable)
   --user <name>            oci target: registry user (with --password)
-  --password <secret>      oci target: registry password or token
+  --password <secret>      oci target: registry password or token (other users can see
+                           a command line: OTA_REGISTRY_TOKEN is safer)
   --mount-from <repo>      oci target: a repository on the same registry to mount blobs from`;
 
 interface OciValues {

@@ -129,6 +129,40 @@ function baseUrl(r: OciRef): string {
 interface AuthFile {
   auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
   credsStore?: string;
+  credHelpers?: Record<string, string>;
+}
+
+/**
+ * Asks a docker credential helper (`docker-credential-<name> get`, the registry on stdin), as docker,
+ * oras and skopeo do: Docker Desktop keeps every login in one (osxkeychain, wincred, desktop).
+ */
+async function fromHelper(
+  name: string,
+  registry: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Credentials | undefined> {
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) return undefined;
+  const { execFile } = await import('node:child_process');
+  for (const server of authKeys(registry)) {
+    const out = await new Promise<string | undefined>((resolve) => {
+      const child = execFile(`docker-credential-${name}`, ['get'], { env, timeout: 10_000 }, (err, stdout) =>
+        resolve(err ? undefined : stdout),
+      );
+      child.stdin?.end(server);
+    });
+    if (!out) continue;
+    try {
+      const c = JSON.parse(out) as { Username?: string; Secret?: string };
+      if (c.Secret) {
+        // "<token>" as the user name marks an identity token, which only the OAuth2 flow takes.
+        if (c.Username === '<token>') continue;
+        return { username: c.Username ?? 'ota', password: c.Secret, from: `docker-credential-${name}` };
+      }
+    } catch {
+      // not JSON: no credentials there
+    }
+  }
+  return undefined;
 }
 
 /** The auth files oras, skopeo, docker and podman read, in their order. */
@@ -157,7 +191,7 @@ function authKeys(registry: string): string[] {
 /**
  * Credentials for a registry: --user/--password, then OTA_REGISTRY_TOKEN (a password or token, with
  * --user or OTA_REGISTRY_USER as the name), GITHUB_TOKEN for ghcr.io, then the docker/podman auth
- * files' `auths` entries. Read only; nothing is ever written.
+ * files' `auths` entries, or the credential helper they name. Read only; nothing is ever written.
  */
 export async function resolveCredentials(
   registry: string,
@@ -197,6 +231,11 @@ export async function resolveCredentials(
         if (i > 0) return { username: plain.slice(0, i), password: plain.slice(i + 1), from: file };
       }
       if (e.username && e.password) return { username: e.username, password: e.password, from: file };
+    }
+    const helper = doc.credHelpers?.[registry] ?? doc.credsStore;
+    if (helper) {
+      const c = await fromHelper(helper, registry, env);
+      if (c) return c;
     }
   }
   return undefined;
