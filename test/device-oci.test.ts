@@ -13,7 +13,7 @@ import { NEW_FW, UPDATE, firmwareFixture, holds, run as runFw } from './support/
 import * as fx from './support/release-fixture';
 import { registryMissing, startRegistry, startRegistryProxy, type TestRegistry } from './support/registry';
 
-const skip = registryMissing(['/usr/bin/htpasswd']);
+const skip = registryMissing(['/usr/bin/htpasswd', '/usr/bin/openssl']);
 const T = { skip, timeout: 120_000 };
 const created = '2026-11-25T10:00:00Z';
 const creds: Credentials = { username: 'ci', password: 'pw-3', from: 'test' };
