@@ -46,6 +46,10 @@ const GOOD = [
     stale_days: 7,
   },
   { source: 'static', url: 'https://example.com/app', tls: { insecure: true }, ntp: false },
+  { source: 'github', repo: 'me/app', channel: 'tag', tag: 'v1.0.0', web: false },
+  { source: 'github', repo: 'me/app', web: 'https://ghe.example.com' },
+  { source: 'oci', ref: 'ghcr.io/me/app/board-7', channel: 'beta', user: 'me', password: 'ghp_x' },
+  { source: 'oci', ref: 'http://127.0.0.1:5000/me/app:1.0.0' },
 ];
 
 const BAD: [string, unknown][] = [
@@ -54,6 +58,8 @@ const BAD: [string, unknown][] = [
   ['an unknown source', { source: 'ftp', url: 'ftp://x' }],
   ['channel tag without tag', { source: 'github', repo: 'me/app', channel: 'tag' }],
   ['an unknown channel', { source: 'github', repo: 'me/app', channel: 'nightly' }],
+  ['oci without ref', { source: 'oci' }],
+  ['oci on the developer channel', { source: 'oci', ref: 'ghcr.io/me/app', channel: 'developer' }],
   ['keys not a list', { source: 'static', url: 'http://x', keys: { alg: 'hmac-sha256' } }],
   ['an empty keys list (fail closed, not unsigned)', { source: 'static', url: 'http://x', keys: [] }],
   ['a key without its key', { source: 'static', url: 'http://x', keys: [{ alg: 'ed25519', id: 'k1' }] }],

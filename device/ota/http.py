@@ -17,6 +17,8 @@ _KEEP = (
     b"content-range",
     b"content-encoding",
     b"x-ratelimit-remaining",
+    b"www-authenticate",  # OCI registries: which token flow to follow
+    b"docker-content-digest",
 )
 
 

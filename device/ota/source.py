@@ -1,6 +1,7 @@
 # Release sources. Each answers latest(etag) with None (nothing new since
 # etag) or a Release that knows how to fetch the manifest and every file.
-# The GitHub source is ota.github, imported only on boards that use it.
+# The GitHub and OCI sources are ota.github and ota.oci, imported only on
+# boards that use them.
 import json
 from ota import fsx
 from ota.log import Fail
@@ -136,4 +137,8 @@ def make(cfg, client):
         from ota.github import GitHub
 
         return GitHub(cfg, client)
+    if s == "oci":
+        from ota.oci import OCI
+
+        return OCI(cfg, client)
     raise Fail("config", "unknown source %r" % s)

@@ -28,8 +28,16 @@ def load_config():
             raise Fail("config", "unknown channel " + str(ch)[:20])
         if ch == "tag" and not cfg.get("tag"):
             raise Fail("config", "channel tag needs tag")
+    elif src == "oci":
+        if "/" not in str(cfg.get("ref", "")):
+            raise Fail("config", "oci source needs ref host/repository[:tag]")
+        ch = cfg.get("channel", "stable")
+        if ch not in ("stable", "beta", "tag"):
+            raise Fail("config", "unknown channel " + str(ch)[:20])
+        if ch == "tag" and not cfg.get("tag"):
+            raise Fail("config", "channel tag needs tag")
     else:
-        raise Fail("config", "source must be github or static")
+        raise Fail("config", "source must be github, static or oci")
     _check_keys(cfg)
     for k in ("deadline", "timeout", "max_retry_after", "stale_days", "stale_checks"):
         v = cfg.get(k)

@@ -4,11 +4,13 @@ import { OtaError } from '../core/errors';
 import { publishFolder } from '../core/publish/folder';
 import { publishGitHub, type PublishProgress } from '../core/publish/github';
 import { describeExcluded } from '../core/walk';
+import { ociHelp, ociOptions, publishToOci } from './publish-oci';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
 import { output, parseCommand } from './common';
 
 const help = `usage: ota publish [dir] --target github --repo <owner/name> [options]
        ota publish [dir] --target folder --dir <out> [options]
+       ota publish [dir] --target oci --ref <host/repo[:tag]> [options]
 
 GitHub: creates release v<version> as a draft, uploads manifest.json, its
 signature, every file (asset name: path with / as __) and the bundle, then
@@ -23,7 +25,7 @@ A-Z a-z 0-9 . _ - are kept) or two files that become one asset name.
 Files are copied before they are hashed, and the copies are published, so a
 file rewritten during the publish never ships with a hash that does not match.
 
-  --target github|folder   where to publish
+  --target github|folder|oci  where to publish
   --repo <owner/name>      GitHub repository
   --token <t>              GitHub token (default: GITHUB_TOKEN)
   --base-url <url>         GitHub Enterprise API, e.g. https://ghe.example.com/api/v3
@@ -37,7 +39,9 @@ file rewritten during the publish never ships with a hash that does not match.
   --sign <keyfile>         sign the manifest with a key from \`ota keygen\`
   --force                  replace an already published version
   --concurrency <n>        uploads at once (default 4)
-${releaseHelp}`;
+${releaseHelp}
+
+${ociHelp}`;
 
 function progressPrinter(): (p: PublishProgress) => void {
   let last = -1;
@@ -69,6 +73,7 @@ const options = {
   sign: { type: 'string' },
   force: { type: 'boolean' },
   concurrency: { type: 'string' },
+  ...ociOptions,
 } as const;
 
 type Values = NonNullable<ReturnType<typeof parseCommand<typeof options, true>>>['values'];
@@ -86,6 +91,8 @@ interface TargetArgs {
 const targets: Record<string, (a: TargetArgs) => Promise<number>> = {
   github: toGitHub,
   folder: toFolder,
+  oci: ({ project, version, build, values }) =>
+    publishToOci(project, version, build, values, concurrencyOption(values)),
 };
 
 /** What was left out of the release and why, and where its date came from (standard error). */
@@ -130,8 +137,8 @@ async function toFolder({ project, version, build, values }: TargetArgs): Promis
   return 0;
 }
 
-async function toGitHub({ project, version, build, values }: TargetArgs): Promise<number> {
-  if (!values.repo) throw new OtaError('bad-option', '--target github needs --repo <owner/name>');
+/** --concurrency: parallel uploads, 1 to 16 (GitHub and OCI targets). */
+function concurrencyOption(values: Values): number | undefined {
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   if (
     concurrency !== undefined &&
@@ -142,6 +149,12 @@ async function toGitHub({ project, version, build, values }: TargetArgs): Promis
       `--concurrency must be a whole number from 1 to 16, not ${values.concurrency}`,
     );
   }
+  return concurrency;
+}
+
+async function toGitHub({ project, version, build, values }: TargetArgs): Promise<number> {
+  if (!values.repo) throw new OtaError('bad-option', '--target github needs --repo <owner/name>');
+  const concurrency = concurrencyOption(values);
   let notes = values.notes;
   if (values['notes-file']) {
     notes = await readFile(values['notes-file'], 'utf8').catch((err: NodeJS.ErrnoException) => {
