@@ -12,6 +12,9 @@ export const EVENT_NAMES = [
   'rollback',
   'error',
   'state',
+  // fleet (device/ota/fleet.py): a release held back by the rollout, the broker session's news
+  'held',
+  'fleet',
 ] as const;
 
 export type EventName = (typeof EVENT_NAMES)[number];
