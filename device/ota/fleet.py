@@ -83,6 +83,8 @@ def _why(e):
         return "fleet_refused", "broker refused the connection (CONNACK %d)" % rc
     if isinstance(e, ValueError):  # mbedTLS certificate verification
         return "fleet_tls", "broker certificate not trusted: " + str(e)[:60]
+    if isinstance(e, OSError) and e.args and e.args[0] == -9984:
+        return "fleet_tls", "broker certificate not trusted (X509 verify failed)"
     if isinstance(e, OSError):
         return "fleet_down", "broker unreachable or silent: " + str(e)[:40]
     return "fleet_error", repr(e)[:60]
@@ -261,6 +263,11 @@ class Session:
                 raise OSError(110)
             c.sock.settimeout(left / 1000)
             c.wait_msg()
+        c.sock.settimeout(t)  # every later write is bounded too
+        n = getattr(c, "dropped", 0)
+        if n:
+            c.dropped = 0
+            ev("fleet", ok=False, code="dropped", msg="%d oversized or malformed messages dropped" % n)
 
     def _msg(self, topic, msg):
         # Never raises: a bad message is dropped with a "fleet" event.
@@ -301,7 +308,13 @@ class Session:
 
     def event(self, kw):
         # log sink: OTA events to the broker; errors are remembered for the
-        # status. A broker failure here ends the session, never the update.
+        # status. A failure here ends the session, never the update.
+        try:
+            self._event(kw)
+        except Exception as x:
+            self._drop(x)
+
+    def _event(self, kw):
         e = kw["ev"]
         if e == "error":
             self.code = kw.get("code")
@@ -320,10 +333,7 @@ class Session:
             if time.ticks_diff(now, self.last) < _PROGRESS_MS and kw.get("done") != kw.get("total"):
                 return
             self.last = now
-        try:
-            self.c.publish(self.topic(b"events"), json.dumps(kw).encode())
-        except Exception as e:
-            self._drop(e)
+        self.c.publish(self.topic(b"events"), json.dumps(kw).encode())
         if e == "done":
             self.close()  # the board resets right after a swap
 

@@ -26,9 +26,12 @@ def _read(sock, n):
 
 
 def _skip(sock, n):
+    # Into one small buffer: a 100 KB message leaves no garbage behind.
+    b = bytearray(_CHUNK)
     while n > 0:
-        k = min(n, _CHUNK)
-        _read(sock, k)
+        k = sock.readinto(b, min(n, _CHUNK))
+        if not k:
+            raise OSError(-1)
         n -= k
 
 

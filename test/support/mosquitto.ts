@@ -123,6 +123,35 @@ function waitPort(port: number, ms: number): Promise<void> {
   });
 }
 
+/** A CA that signed nothing the broker presents (for "untrusted certificate" tests), as PEM. */
+export function otherCaPem(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ota-ca-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'k.pem',
+        '-out',
+        'ca.pem',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=other CA',
+      ],
+      { cwd: dir, stdio: 'pipe' },
+    );
+    return readFileSync(join(dir, 'ca.pem'), 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Starts mosquitto; `fdLimit` raises its open-file limit (ulimit -n, in the shell that launches it) for
  * bench runs with thousands of connections.
