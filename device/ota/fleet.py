@@ -116,7 +116,8 @@ def _verify(cfg, msg):
         ts = int(d["ts"])
     except (ValueError, KeyError, TypeError):
         raise Fail("bad_command", "malformed signed document")
-    if d.get("fleet") != cfg["fleet"]["name"]:
+    f = cfg.get("fleet")
+    if f and d.get("fleet") != f.get("name"):
         raise Fail("bad_command", "document for another fleet")
     return d, ts
 

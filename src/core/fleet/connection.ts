@@ -46,6 +46,8 @@ export class FleetConnection extends EventEmitter {
   readonly t: ReturnType<typeof topics>;
   private lastTs = 0;
   private syncs = new Map<string, () => void>();
+  /** The last payload of the fleet-wide topics (rollout, controller), for parts that start listening late. */
+  readonly latest = new Map<string, Buffer>();
 
   constructor(
     readonly client: MqttClient,
@@ -62,6 +64,7 @@ export class FleetConnection extends EventEmitter {
         waiter();
         return;
       }
+      if (topic === this.t.rollout || topic === this.t.controller) this.latest.set(topic, payload);
       this.model.handle(topic, payload);
       this.emit('message', topic, payload);
     });

@@ -96,13 +96,21 @@ export function parseSteps(s: string): number[] {
 export class RolloutController {
   state: RolloutState | undefined;
   private readonly silentMs: number;
+  private readonly mirror?: (signed: Buffer) => Promise<unknown>;
 
+  /**
+   * `mirror` also receives every signed rollout document (e.g. writeRolloutFile beside latest.json),
+   * for boards that follow the rollout without a broker.
+   */
   constructor(
     readonly conn: FleetConnection,
     readonly key: KeyFile,
-    opts: { silentMs?: number } = {},
+    opts: { silentMs?: number; mirror?: (signed: Buffer) => Promise<unknown> } = {},
   ) {
     this.silentMs = opts.silentMs ?? 10 * 60_000;
+    this.mirror = opts.mirror;
+    const held = conn.latest.get(conn.t.controller);
+    if (held) this.adopt(held);
     conn.on('message', (topic: string, payload: Buffer) => {
       if (topic === conn.t.controller) this.adopt(payload);
     });
@@ -168,8 +176,11 @@ export class RolloutController {
   private async save(s: RolloutState, announce = true): Promise<void> {
     s.ts = this.conn.nextTs();
     this.state = s;
-    if (announce)
-      await this.conn.publish(this.conn.t.rollout, await signDocument(this.doc(s), this.key), true, 1);
+    if (announce) {
+      const signed = await signDocument(this.doc(s), this.key);
+      await this.conn.publish(this.conn.t.rollout, signed, true, 1);
+      await this.mirror?.(signed);
+    }
     await this.conn.publish(this.conn.t.controller, JSON.stringify(s), true, 1);
   }
 
