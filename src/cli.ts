@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Command>> = {
   exec: () => import('./cli/exec'),
   watch: () => import('./cli/watch'),
   sim: () => import('./cli/sim'),
+  fleet: () => import('./cli/fleet'),
 };
 
 function usage(): string {

@@ -85,7 +85,11 @@ test(
     // Unsigned and wrongly signed: refused, nothing changes.
     const doc = { fleet: FLEET, cmd: 'confirm', id: 'cmd1', nonce: 'n1', ts: Date.now() };
     await conn.publish(t.cmd('cmd1'), JSON.stringify(doc));
-    const other: KeyFile = { alg: 'hmac-sha256', id: 'k1', secret: Buffer.alloc(32, 7).toString('base64') };
+    const other: KeyFile = {
+      alg: 'hmac-sha256',
+      id: f.key.id,
+      secret: Buffer.alloc(32, 7).toString('base64'),
+    };
     await conn.publish(t.cmd('cmd1'), await signDocument({ ...doc, nonce: 'n2' }, other));
     // Signed for another board: refused too.
     await conn.publish(t.cmd('cmd1'), await signDocument({ ...doc, id: 'cmd2', nonce: 'n3' }, f.key));
@@ -175,7 +179,10 @@ test(
     await until(() => statuses > 0, 'the first check');
     await conn.publish(t.cmd('bad1'), Buffer.alloc(100_000, 0x41));
     await conn.publish(t.cmd('bad1'), Buffer.from([0xff, 0x00, 0x0a, 0x7b]));
-    await conn.publish(t.cmd('bad1'), '{"cmd":"confirm"}\n{"alg":"hmac-sha256","key":"k1","sig":"!!"}');
+    await conn.publish(
+      t.cmd('bad1'),
+      `{"cmd":"confirm"}\n{"alg":"hmac-sha256","key":"${f.key.id}","sig":"!!"}`,
+    );
     await conn.command('bad1', 'confirm', f.key);
     const r = await run;
     assert.equal(r.error, undefined, r.output);
@@ -252,7 +259,7 @@ test('the broker stopping in the middle of an update changes nothing on the boar
   const rel = f.rel;
   const host = fx.tempDir('host-mid');
   f.dirs.push(host);
-  fx.publishStatic(host, rel, { sign: { keys: f.keys, alg: 'hmac-sha256' } });
+  fx.publishStatic(host, rel, { sign: { keys: f.keys, alg: 'hmac-sha256', keyId: f.key.id } });
   let stopped: Promise<void> | undefined;
   const srv = await fx.serveFolder(host, (req) => {
     if (

@@ -22,7 +22,6 @@ import {
 import { RolloutController } from '../src/core/fleet/rollout';
 import { inRollout, readDocument, signDocument, topics } from '../src/core/fleet/protocol';
 import { releaseExists, writeRolloutFile } from '../src/core/fleet/release';
-import type { TrustEntry } from '../src/core/keys';
 
 const skip = mosquittoMissing();
 if (skip) console.log(`# skipped: ${skip}`);
@@ -102,7 +101,6 @@ test('failures over --max-failures pause the rollout; abort rolls the updated bo
   assert.match(line ?? '', /paused: 1 of 4 boards failed \(p2\)/);
   assert.equal(ctl.state?.status, 'paused');
   // The retained document the boards read says paused, signed with the release key.
-  const trusted: TrustEntry[] = [{ alg: 'hmac-sha256', id: 'k1', key: fl.keys.hmac.toString('base64') }];
   const late = await hostConn(fl);
   let retained: Buffer | undefined;
   late.client.on('message', (topic, p) => {
@@ -110,7 +108,7 @@ test('failures over --max-failures pause the rollout; abort rolls the updated bo
   });
   await late.client.subscribeAsync(topics(FLEET).rollout);
   await late.sync();
-  assert.equal(readDocument(retained!, trusted).paused, true);
+  assert.equal(readDocument(retained!, fl.trusted).paused, true);
   const p5 = makeFleetBoard(fl, 'p5');
   const r5 = await check(p5);
   assert.ok(held(r5.output), r5.output);
@@ -207,7 +205,7 @@ test('without a broker: rollout.json beside latest.json gives the same percentag
   await writeRolloutFile(fl.host, signed);
   const board = (id: string): string =>
     fx.makeBoard(
-      { source: 'static', url: fl.srv.url, keys: [fx.boardKey(fl.keys, 'hmac-sha256')], rollout: true, id },
+      { source: 'static', url: fl.srv.url, keys: fl.trusted, rollout: true, id },
       fx.APP_1_0_0,
       '1.0.0',
     );

@@ -236,7 +236,9 @@ class Session:
             int(f.get("keepalive", 120)),
             ctx,
         )
-        c.set_last_will(self.topic(b"status"), json.dumps({"id": self.id, "online": False}).encode(), True, 1)
+        # The last will is the status as of now, offline: a host that starts
+        # later still sees what the board runs.
+        c.set_last_will(self.topic(b"status"), self.status(False), True, 1)
         c.set_callback(self._msg)
         c.pong = False
         t = int(f.get("timeout", 5))
@@ -338,7 +340,7 @@ class Session:
         if e == "done":
             self.close()  # the board resets right after a swap
 
-    def status(self):
+    def status(self, online=True):
         import os
         import time
 
@@ -347,7 +349,7 @@ class Session:
         f = self.f
         s = {
             "id": self.id,
-            "online": True,
+            "online": online,
             "group": f.get("group"),
             "app": journal.current_version(),
             "micropython": u[2],

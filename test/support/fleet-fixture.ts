@@ -2,7 +2,7 @@
 // the real updater on the virtual board, and the host's own fleet connection and rollout controller.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KeyFile } from '../../src/core/keys';
+import { keyId, type KeyFile, type TrustEntry } from '../../src/core/keys';
 import { connectFleet, type FleetConnection } from '../../src/core/fleet/connection';
 import * as fx from './release-fixture';
 import { disposeMosquitto, startMosquitto, type Mosquitto } from './mosquitto';
@@ -14,6 +14,8 @@ export interface Fleet {
   keys: fx.Keys;
   /** The release key as `ota keygen` writes it (host side). */
   key: KeyFile;
+  /** The same key as a board's config "keys" entry. */
+  trusted: TrustEntry[];
   rel: fx.Release;
   host: string;
   srv: fx.StaticServer;
@@ -26,10 +28,12 @@ export async function startFleet(): Promise<Fleet> {
   const keys = fx.makeKeys();
   const rel = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { keep: ['settings.json'], delete: ['old.py'] });
   const host = fx.tempDir('host');
-  fx.publishStatic(host, rel, { sign: { keys, alg: 'hmac-sha256' } });
+  const kid = keyId(keys.hmac);
+  fx.publishStatic(host, rel, { sign: { keys, alg: 'hmac-sha256', keyId: kid } });
   const srv = await fx.serveFolder(host);
-  const key: KeyFile = { alg: 'hmac-sha256', id: 'k1', secret: keys.hmac.toString('base64') };
-  return { m, keys, key, rel, host, srv, dirs: [rel.dir, host], conns: [] };
+  const key: KeyFile = { alg: 'hmac-sha256', id: kid, secret: keys.hmac.toString('base64') };
+  const trusted: TrustEntry[] = [{ alg: 'hmac-sha256', id: kid, key: keys.hmac.toString('base64') }];
+  return { m, keys, key, trusted, rel, host, srv, dirs: [rel.dir, host], conns: [] };
 }
 
 export async function stopFleet(f: Fleet | undefined): Promise<void> {
@@ -66,7 +70,7 @@ export function makeFleetBoard(f: Fleet, id: string, o: BoardOpts = {}): string 
     {
       source: 'static',
       url: f.srv.url,
-      keys: [fx.boardKey(f.keys, 'hmac-sha256')],
+      keys: f.trusted,
       confirm_boots: 9,
       fleet: {
         broker: f.m.tlsUrl,
