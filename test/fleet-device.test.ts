@@ -43,7 +43,7 @@ const stateOf = (fsDir: string): string =>
 
 test('status (retained), events and the last will reach the host model', T, async () => {
   const conn = await hostConn(f);
-  const fsDir = makeFleetBoard(f, 'st1', { group: 'south' });
+  const fsDir = makeFleetBoard(f, 'st1', { group: 'south', fleet: { mode: 'mains' } }); // live events, progress too
   const r = await check(fsDir);
   assert.deepEqual(fx.errorCodes(r.output), [], r.output);
   assert.deepEqual(appOf(fsDir), app110());

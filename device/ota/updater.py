@@ -173,9 +173,9 @@ def _in_rollout(cfg, rel):
     # Staged rollouts: a board with a fleet, "rollout": true, or a release
     # carrying rollout.json installs only what the rollout gives it.
     if cfg.get("fleet") or cfg.get("rollout") or "rollout.json" in (getattr(rel, "assets", None) or ()):
-        from ota import fleet
+        from ota import fleetdoc
 
-        return fleet.allowed(cfg, rel)
+        return fleetdoc.gate(cfg, rel)
     return True
 
 

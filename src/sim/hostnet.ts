@@ -31,6 +31,8 @@ interface HostSocket {
   chunks: Buffer[];
   ended: boolean;
   error: number;
+  /** The socket's timeout at connect (ms, -1: none); the TLS handshake is bounded by it as on a board. */
+  timeoutMs: number;
   wake?: () => void;
 }
 
@@ -90,7 +92,7 @@ export class HostNet {
   private connect(host: string, port: number, timeoutMs: number): Promise<Answer> {
     return new Promise((resolve) => {
       const sock = net.connect({ host, port });
-      const entry: HostSocket = { sock, chunks: [], ended: false, error: 0 };
+      const entry: HostSocket = { sock, chunks: [], ended: false, error: 0, timeoutMs };
       let timer: NodeJS.Timeout | undefined;
       const settle = (a: Answer): void => {
         clearTimeout(timer);
@@ -149,7 +151,16 @@ export class HostNet {
       ...(pem ? { ca: pem } : {}),
     });
     return new Promise((resolve) => {
+      const timer =
+        s.timeoutMs >= 0
+          ? setTimeout(() => {
+              secure.destroy();
+              s.error = Errno.ETIMEDOUT;
+              resolve({ result: -Errno.ETIMEDOUT });
+            }, s.timeoutMs)
+          : undefined;
       secure.once('secureConnect', () => {
+        clearTimeout(timer);
         secure.removeAllListeners('error');
         s.sock = secure;
         s.chunks = [];
@@ -157,6 +168,7 @@ export class HostNet {
         resolve({ result: 0 });
       });
       secure.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
         s.error = Errno.ECONNRESET;
         resolve({
           result:

@@ -20,7 +20,7 @@ import type { KeyFile } from '../keys';
 import { parseVersion } from '../version';
 import type { FleetConnection } from './connection';
 import type { FleetBoard, FleetEvent } from './model';
-import { checkName, inRollout, signDocument, type RolloutDoc } from './protocol';
+import { checkName, rolloutBucket, signDocument, type RolloutDoc } from './protocol';
 
 export type MaxFailures = { percent: number } | { count: number };
 
@@ -131,8 +131,20 @@ export class RolloutController {
     }
   }
 
+  /** rolloutBucket per board for the version under way: a tick over 10 000 boards hashes nothing twice. */
+  private buckets = new Map<string, number>();
+  private bucketsFor = '';
+
   private targeted(b: FleetBoard, s = this.state): boolean {
-    return s !== undefined && inRollout(b.id, b.group, { ...s, percent: s.steps[s.step] });
+    if (!s) return false;
+    if (s.devices.includes(b.id) || (b.group && s.groups.includes(b.group))) return true;
+    if (this.bucketsFor !== s.version) {
+      this.buckets.clear();
+      this.bucketsFor = s.version;
+    }
+    let k = this.buckets.get(b.id);
+    if (k === undefined) this.buckets.set(b.id, (k = rolloutBucket(b.id, s.version)));
+    return k < s.steps[s.step];
   }
 
   private onEvent(id: string, e: FleetEvent): void {
@@ -140,7 +152,8 @@ export class RolloutController {
     if (!s || s.status === 'aborted' || s.status === 'done') return;
     const b = this.conn.model.get(id);
     if (!b || !this.targeted(b)) return;
-    if (e.ev === 'start' && e.version === s.version) s.starting[id] = e.at;
+    // A battery board says "available" and then leaves the broker while it downloads.
+    if ((e.ev === 'start' || e.ev === 'available') && e.version === s.version) s.starting[id] = e.at;
     if ((e.ev === 'error' || e.ev === 'rollback') && !s.failed.includes(id)) s.failed.push(id);
     if (e.ev === 'done' || e.ev === 'error' || e.ev === 'rollback') delete s.starting[id];
   }
@@ -149,10 +162,11 @@ export class RolloutController {
     const s = this.state;
     const p: RolloutProgress = { targeted: 0, updated: 0, failed: 0, pending: 0 };
     if (!s) return p;
+    const failed = new Set(s.failed);
     for (const b of this.conn.model.boards) {
       if (!this.targeted(b)) continue;
       p.targeted++;
-      if (s.failed.includes(b.id)) p.failed++;
+      if (failed.has(b.id)) p.failed++;
       else if (b.app === s.version) p.updated++;
       else p.pending++;
     }
