@@ -41,7 +41,11 @@ function lines(
       buf = buf.slice(nl + 1);
       if ('error' in o) throw new Error(`swarm: ${String(o.error)}`);
       seen.push(o);
-      for (const w of [...waiters]) if (w[0](o)) (waiters.splice(waiters.indexOf(w), 1), w[1](o));
+      for (const w of [...waiters]) {
+        if (!w[0](o)) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w[1](o);
+      }
     }
   });
   return (pred) =>
