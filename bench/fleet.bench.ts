@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { connectFleet } from '../src/core/fleet/connection';
 import { RolloutController } from '../src/core/fleet/rollout';
+import { fleetChildren } from '../src/core/fleet/view';
 import { keyId, type KeyFile } from '../src/core/keys';
 import * as fx from '../test/support/release-fixture';
 import {
@@ -96,6 +97,19 @@ async function scale(m: Mosquitto): Promise<void> {
     console.log(
       `${BOARDS} boards connected (CONNECT, SUBSCRIBE, retained status) in ${((c.connected - t0) / 1000).toFixed(1)} s; ` +
         `the model held all ${conn.model.size} ${visible - c.connected} ms after the last connected`,
+    );
+    // The Fleet view's first render: the versions, the first version's groups, the first group's boards.
+    const tv = performance.now();
+    const versions = fleetChildren(conn.model);
+    const groups = fleetChildren(conn.model, versions[0]);
+    const first = fleetChildren(conn.model, groups[0]);
+    const renderMs = performance.now() - tv;
+    const tf = performance.now();
+    fleetChildren(conn.model, undefined, 'sim0042');
+    console.log(
+      `Fleet view first render over ${conn.model.size} boards: ${renderMs.toFixed(1)} ms ` +
+        `(${versions.length} version, ${groups.length} groups, ${first.length} nodes under the first); ` +
+        `a filter ${(performance.now() - tf).toFixed(1)} ms; goal < 200 ms`,
     );
     global.gc?.();
     const rss = process.memoryUsage().rss;
