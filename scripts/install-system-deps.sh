@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages the tools and tests use: socat (virtual board's pseudo-terminal),
-# udev (udevadm, which serialport's port listing calls).
+# udev (udevadm, which serialport's port listing calls), mosquitto (fleet).
 set -euo pipefail
 need=()
 command -v socat >/dev/null || need+=(socat)
@@ -10,6 +10,10 @@ command -v udevadm >/dev/null || need+=(udev)
 command -v chromium >/dev/null || need+=(chromium)
 command -v rg >/dev/null || need+=(ripgrep)
 dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
+# Fleet tests and bench: a real MQTT broker with a password file and TLS from a local CA.
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
