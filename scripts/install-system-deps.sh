@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: socat (only the test of the pseudo-terminal fallback;
 # the virtual board needs nothing but Node),
-# udev (udevadm, which serialport's port listing calls).
+# udev (udevadm, which serialport's port listing calls), mosquitto (fleet).
 set -euo pipefail
 need=()
 command -v socat >/dev/null || need+=(socat)
@@ -18,6 +18,9 @@ dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+# Fleet tests and bench: a real MQTT broker with a password file and TLS from a local CA.
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
 command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""

@@ -24,6 +24,7 @@ const commands: [name: string, summary: string, load: () => Promise<Command>][] 
   ['exec', 'run Python code on a board, streaming its output', () => import('./cli/exec')],
   ['watch', "stream a board's console, following it through resets (--json: OTA events)", () => import('./cli/watch')],
   ['sim', 'run a virtual MicroPython board in this terminal or on a pseudo-terminal', () => import('./cli/sim')],
+  ['fleet', 'see the boards in the field, send them commands, roll releases out in stages', () => import('./cli/fleet')],
 ];
 
 const EXIT_CODES = `exit codes:

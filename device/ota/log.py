@@ -1,10 +1,14 @@
 # Log protocol: one `OTA:{json}` line per event; errors are raised as Fail.
 import json
 
+sink = None  # ota.fleet's session while it reports events to the broker
+
 
 def ev(name, **kw):
     kw["ev"] = name
     print("OTA:" + json.dumps(kw))
+    if sink is not None:
+        sink(kw)
 
 
 class Fail(Exception):

@@ -315,14 +315,33 @@ def _advance_clock(st, m):
     c = m.get("created")
     if clock.iso_ok(c) and (not st.get("created") or c[:19] > st["created"][:19]):
         st["created"] = c[:19] + "Z"
+def _fleet(cfg):
+    # Fleet reporting (ota.fleet) is loaded only by boards configured for it.
+    if not cfg.get("fleet"):
+        return None
+    from ota import fleet
+
+    return fleet.session(cfg)
+
+
+def _in_rollout(cfg, rel):
+    # Staged rollouts: a board with a fleet, "rollout": true, or a release
+    # carrying rollout.json installs only what the rollout gives it.
+    if cfg.get("fleet") or cfg.get("rollout") or "rollout.json" in (getattr(rel, "assets", None) or ()):
+        from ota import fleetdoc
+
+        return fleetdoc.gate(cfg, rel)
+    return True
 
 
 def update(reset=True):
+    fl = None
     try:
         cfg = load_config()
+        fl = _fleet(cfg)  # takes queued commands (confirm, rollback) before the journal is read
         st = journal.load()
         rel = _release(cfg, st)
-        if rel is None:
+        if rel is None or not _in_rollout(cfg, rel):
             return None
         if st["state"] not in ("idle", "staging"):
             raise Fail("busy", "state is %s: confirm or roll back first" % st["state"])
@@ -385,6 +404,11 @@ def update(reset=True):
 
         error(e)
         return None
+    finally:
+        if fl is not None:
+            from ota import fleet
+
+            fleet.finish(fl)
 
 
 def _put_json(rel, obj):

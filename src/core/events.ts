@@ -14,6 +14,9 @@ export const EVENT_NAMES = [
   'state',
   /** Something the user should know that did not stop the check (code: tls_insecure, stale). */
   'warning',
+  // fleet (device/ota/fleet.py): a release held back by the rollout, the broker session's news
+  'held',
+  'fleet',
 ] as const;
 
 export type EventName = (typeof EVENT_NAMES)[number];

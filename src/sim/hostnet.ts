@@ -43,6 +43,8 @@ interface HostSocket {
   chunks: Buffer[];
   ended: boolean;
   error: number;
+  /** The socket's timeout at connect (ms, -1: none); the TLS handshake is bounded by it as on a board. */
+  timeoutMs: number;
   wake?: () => void;
 }
 
@@ -106,7 +108,7 @@ export class HostNet {
   private connect(host: string, port: number, timeoutMs: number): Promise<Answer> {
     return new Promise((resolve) => {
       const sock = net.connect({ host, port });
-      const entry: HostSocket = { sock, chunks: [], ended: false, error: 0 };
+      const entry: HostSocket = { sock, chunks: [], ended: false, error: 0, timeoutMs };
       let timer: NodeJS.Timeout | undefined;
       const settle = (a: Answer): void => {
         clearTimeout(timer);
@@ -181,7 +183,16 @@ export class HostNet {
       ...(cert && key ? { cert, key } : {}),
     });
     return new Promise((resolve) => {
+      const timer =
+        s.timeoutMs >= 0
+          ? setTimeout(() => {
+              secure.destroy();
+              s.error = Errno.ETIMEDOUT;
+              resolve({ result: -Errno.ETIMEDOUT });
+            }, s.timeoutMs)
+          : undefined;
       secure.once('secureConnect', () => {
+        clearTimeout(timer);
         secure.removeAllListeners('error');
         const peer = secure.getPeerCertificate(true);
         s.peer = peer?.raw;
@@ -201,6 +212,7 @@ export class HostNet {
         resolve({ result: 0 });
       });
       secure.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
         s.error = Errno.ECONNRESET;
         resolve({ result: -errnoOf(err) });
       });

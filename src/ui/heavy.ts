@@ -12,3 +12,4 @@ export { loadReleases } from './release-source';
 export { openBoard } from '../core/serial/board';
 export { watchConsole } from '../core/serial/console';
 export { workspaceVersion } from './workspace-version';
+export * as fleet from './fleet-heavy';
