@@ -79,3 +79,16 @@ describe('explainError', () => {
     assert.ok(!isLocalUrl('not a url'));
   });
 });
+
+describe('explainError on a message that names the host already', () => {
+  it('names it once', () => {
+    const a = explainError(new OtaError('unreachable', 'Cannot reach http://127.0.0.1:9 (ECONNREFUSED)'), {
+      source: 'static',
+      host: 'http://127.0.0.1:9',
+    });
+    assert.equal(
+      a.message,
+      'Cannot reach http://127.0.0.1:9 (ECONNREFUSED). Start the host with Serve Releases Locally.',
+    );
+  });
+});

@@ -90,6 +90,6 @@ function conditionText(s: Schema): string {
 /** Every way `config` breaks the board configuration schema; empty when it is valid. */
 export function validateOtaConfig(config: unknown): string[] {
   const out: string[] = [];
-  check(schema as Schema, config, '', out);
+  check(schema as unknown as Schema, config, '', out);
   return out;
 }

@@ -65,7 +65,7 @@ async function staticChannels(url: string, doFetch: typeof fetch): Promise<Relea
     return {
       state: 'unreachable',
       host,
-      message: `Cannot reach ${host} (${networkReason(err)}). Is the release host running?`,
+      message: `Cannot reach ${host} (${networkReason(err)})`,
     };
   }
   if (res.status === 404) return { state: 'ok', host, entries: [] };
@@ -99,7 +99,7 @@ async function githubChannels(q: ReleaseQuery & { repo: string }): Promise<Relea
       return {
         state: 'unreachable',
         host: apiUrl,
-        message: `Cannot reach ${apiUrl} (${networkReason(err)}) to list the releases of ${q.repo}.`,
+        message: `Cannot reach ${apiUrl} (${networkReason(err)}) to list the releases of ${q.repo}`,
       };
     return { state: 'error', host: apiUrl, code, message: err instanceof Error ? err.message : String(err) };
   }

@@ -34,7 +34,16 @@ const NETWORK: [RegExp, string][] = [
   [/ECONNRESET|Errno 104\b/, 'connection reset'],
 ];
 
-const CONFIGURE_CODES = new Set(['no-config', 'no-repo', 'no-url', 'not-configured', 'bad-config']);
+const CONFIGURE_CODES = new Set([
+  'no-config',
+  'no-repo',
+  'no-url',
+  'not-configured',
+  'bad-config',
+  'not-local',
+  'other-channel',
+  'not-latest',
+]);
 const TOKEN_CODES = new Set(['no-token', 'token-invalid', 'auth-declined', 'no-permission']);
 
 /** True for a local address (a host served from this machine: "Serve Releases Locally" fixes it). */
@@ -90,7 +99,7 @@ export function explainError(err: unknown, ctx: ErrorContext = {}): Actionable {
 }
 
 /** An `error` event from the board ({code, msg}). */
-export function explainBoardEvent(ev: { code?: unknown; msg?: unknown }, ctx: ErrorContext = {}): Actionable {
+export function explainBoardEvent(ev: { [key: string]: unknown }, ctx: ErrorContext = {}): Actionable {
   return explain(String(ev.code ?? 'device-error'), String(ev.msg ?? 'the board reported an error'), {
     ...ctx,
     onBoard: true,
@@ -108,16 +117,18 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
   const network = ['network', 'connection', 'io', 'unreachable', 'fetch-failed'].includes(code);
   if (words || network) {
     const who = ctx.onBoard ? 'The board cannot reach' : 'Cannot reach';
-    const where = ctx.host ?? 'the release host';
     // The host is named once: a message that already carries the URL keeps its words.
-    const detail = ctx.host && text.includes(ctx.host) ? text : `${words ?? text}`;
+    const said =
+      ctx.host && text.includes(ctx.host)
+        ? text.replace(/[.\s]+$/, '')
+        : `${who} ${ctx.host ?? 'the release host'}: ${words ?? text}`;
     const hint =
       ctx.source === 'static' && isLocalUrl(ctx.host)
         ? ' Start the host with Serve Releases Locally.'
         : ' Check that the host is up and the URL is right.';
     return {
       code: network ? code : 'connection',
-      message: `${who} ${where}: ${detail}.${hint}`.replace(/\.\./g, '.'),
+      message: `${said}.${hint}`,
       fixes: networkFixes(ctx),
     };
   }
