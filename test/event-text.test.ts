@@ -35,6 +35,12 @@ describe('eventRenderer', () => {
     );
   });
 
+  it('calls the first release on a board an install', () => {
+    const render = eventRenderer(() => 0);
+    render({ ev: 'check', source: 'static', current: null });
+    assert.equal(render({ ev: 'done', version: '1.0.0' }).text, 'install 1.0.0 done in 0.0 s');
+  });
+
   it('shows errors and rollbacks at their level', () => {
     const render = eventRenderer();
     assert.deepEqual(render({ ev: 'error', code: 'http_404', msg: 'not found: x' }), {

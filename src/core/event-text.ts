@@ -90,7 +90,10 @@ export function eventRenderer(now: () => number = () => Date.now()): (ev: OtaEve
       case 'done': {
         const took = started !== undefined ? ` in ${((now() - started) / 1000).toFixed(1)} s` : '';
         started = undefined;
-        return { level: 'info', text: `update ${from ?? 'nothing'} → ${s('version')} done${took}` };
+        return {
+          level: 'info',
+          text: `${from ? `update ${from} →` : 'install'} ${s('version')} done${took}`,
+        };
       }
       case 'confirm':
         return { level: 'info', text: `${s('version')} confirmed` };

@@ -28,6 +28,7 @@ const HANDLERS: Record<string, () => Promise<Handler>> = {
   'ota.selectPort': heavy('selectPort'),
   'ota.configureDevice': heavy('configureDevice'),
   'ota.serveReleases': heavy('serveReleases'),
+  'ota.openRepl': heavy('openRepl'),
   'ota.stopServing': heavy('stopServing'),
   'ota.openRelease': heavy('openRelease'),
   'ota.copyReleaseUrl': heavy('copyReleaseUrl'),

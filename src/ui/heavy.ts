@@ -17,6 +17,7 @@ export { startVirtualBoard } from './actions/virtual-board';
 export { selectPort } from './actions/select-port';
 export { configureDevice } from './actions/configure';
 export { serveReleases, stopServing } from './actions/serve';
+export { openRepl } from './actions/repl';
 export { boardProbe } from './board-probe';
 export { loadReleases } from './release-source';
 export { openBoard } from '../core/serial/board';
