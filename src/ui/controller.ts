@@ -8,6 +8,7 @@ import type { ReleaseStatus } from '../core/release-channels';
 import { BoardRegistry, type BoardProbe } from './boards';
 import { Connections } from './connections';
 import { DevicesTree } from './devices-tree';
+import { BOARD_SCHEME, FilesTree } from './files-tree';
 import { GitHubAuth } from './github-auth';
 import { loadHeavy } from './load-heavy';
 import { OtaOutput } from './output';
@@ -34,6 +35,7 @@ export class Controller implements vscode.Disposable {
   readonly devices: DevicesTree;
   readonly devicesView: vscode.TreeView<unknown>;
   readonly releases = new ReleasesTree();
+  readonly files: FilesTree;
   readonly status: UpdateStatus;
   /** "Serving releases" while the local host runs; "Watching" while a console is streamed. */
   private readonly serveItem = vscode.window.createStatusBarItem(
@@ -67,7 +69,11 @@ export class Controller implements vscode.Disposable {
       async () => void (await this.checkForUpdates(false)),
       () => this.settings().checkIntervalMinutes * 60_000,
     );
-    this.boards.onDidChange(() => this.showStatus());
+    this.files = new FilesTree(this);
+    this.boards.onDidChange(() => {
+      this.showStatus();
+      this.files.refresh();
+    });
     this.devicesView = vscode.window.createTreeView('ota.devices', { treeDataProvider: this.devices });
     this.serveItem.name = 'OTA release host';
     this.watchItem.name = 'OTA watch';
@@ -83,6 +89,8 @@ export class Controller implements vscode.Disposable {
       this.watchItem,
       this.devicesView,
       vscode.window.createTreeView('ota.releases', { treeDataProvider: this.releases }),
+      vscode.window.createTreeView('ota.files', { treeDataProvider: this.files }),
+      vscode.workspace.registerTextDocumentContentProvider(BOARD_SCHEME, this.files),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('ota')) void this.status.run();
       }),

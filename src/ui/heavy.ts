@@ -18,6 +18,7 @@ export { selectPort } from './actions/select-port';
 export { configureDevice } from './actions/configure';
 export { serveReleases, stopServing } from './actions/serve';
 export { openRepl } from './actions/repl';
+export { compareBoardFile, deleteBoardFile, downloadBoardFile, openBoardFile } from './actions/files';
 export { boardProbe } from './board-probe';
 export { loadReleases } from './release-source';
 export { openBoard } from '../core/serial/board';

@@ -199,11 +199,38 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
     await wb.command('Terminal: Kill the Active Terminal Instance');
   });
 
+  it("browses the board's files, opens one and compares one with the workspace", async () => {
+    await wb.command('OTA: Focus on Files View');
+    await wb.treeItem(/^main\.py/, 60_000);
+    await (await wb.treeItem(/^lib, folder/)).click();
+    const display = await wb.treeItem(/^display\.py/);
+    await display.click({ button: 'right' });
+    await wb.page
+      .locator('.context-view .action-label', { hasText: 'Compare with Workspace' })
+      .first()
+      .click();
+    await wb.page
+      .getByRole('tab', { name: /display\.py \(board ↔ workspace\)/ })
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await (await wb.treeItem(/^main\.py/)).click();
+    await wb.page
+      .getByRole('tab', { name: /main\.py/ })
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await wb.page
+      .locator('.editor-instance .view-line', { hasText: 'import ota' })
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await wb.shot('files');
+  });
+
   it('turns a stopped host into an error that names the URL, with a button that fixes it', async () => {
     await wb.command('MicroPython OTA: Stop Serving Releases');
     await wb.command('Notifications: Clear All Notifications');
     await wb.command('MicroPython OTA: Update Device Now');
     const toast = await wb.notification(/Cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/, 60_000);
+    await wb.page.waitForTimeout(400); // the toast's buttons slide in
     await wb.shot('error-actionable');
     await toast.getByRole('button', { name: 'Serve Releases Locally' }).click();
     await wb.statusItem(/Serving releases 127\.0\.0\.1:\d+/);
