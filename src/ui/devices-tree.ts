@@ -27,7 +27,7 @@ export function facts(info: BoardInfo, watching = false): [string, string][] {
 /** The board's contextValue: space-separated words the menus' `when` clauses match. */
 export function boardContext(info: BoardInfo, watching: boolean): string {
   const state = (info.otaState ?? 'unknown').replace(/\s+/g, '-');
-  return ['board', `state:${state}`, info.virtual && 'virtual', watching && 'watching']
+  return ['board', `state:${state}`, info.virtual && 'virtual', watching ? 'watching' : 'unwatched']
     .filter(Boolean)
     .join(' ');
 }

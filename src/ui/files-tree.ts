@@ -71,7 +71,7 @@ export class FilesTree implements vscode.TreeDataProvider<FileNode>, vscode.Text
     item.description = dir ? undefined : `${node.size} B`;
     item.tooltip = `${node.path} on ${node.port}`;
     item.accessibilityInformation = { label: dir ? `${name}, folder` : `${name}, ${node.size} bytes` };
-    item.contextValue = dir ? 'board-dir' : 'board-file';
+    item.contextValue = dir ? 'dir' : 'file';
     if (!dir) item.command = { title: 'Open', command: 'ota.openBoardFile', arguments: [node] };
     return item;
   }

@@ -80,7 +80,11 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
 
   it('finds the commands by "MicroPython" and starts a virtual board', async () => {
     await wb.command('MicroPython OTA: Start Virtual Board');
-    await wb.treeItem(/^Virtual board, no app · no updater/, 120_000);
+    const board = await wb.treeItem(/^Virtual board, no app · no updater/, 120_000);
+    // The menus follow the board's state: Install inline, no Confirm or Roll Back.
+    await board.hover();
+    await board.getByRole('button', { name: 'Install Updater on Device' }).waitFor({ timeout: 10_000 });
+    assert.equal(await board.getByRole('button', { name: 'Confirm Update' }).count(), 0);
     await wb.treeItem(/^MicroPython: 1\.\d+/);
     // Nothing configured yet: the Releases view says so instead of "No releases yet".
     await wb.treeItem(/^Not configured, run Configure Device/, 60_000);
@@ -175,7 +179,11 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
   it('watches the board, says so in the tree and the status bar, and stops from there', async () => {
     await wb.command('MicroPython OTA: Watch Device');
     const watching = await wb.statusItem(/Watching virtual/);
-    await wb.treeItem(/^Virtual board, v1\.1\.0 · idle · watching/, 30_000);
+    const board = await wb.treeItem(/^Virtual board, v1\.1\.0 · idle · watching/, 30_000);
+    await board.hover();
+    await board.getByRole('button', { name: 'Stop Watching Device' }).waitFor({ timeout: 10_000 });
+    assert.equal(await board.getByRole('button', { name: 'Install Updater on Device' }).count(), 0);
+    assert.equal(await board.getByRole('button', { name: 'Confirm Update' }).count(), 0);
     await wb.shot('watching');
     await watching.click();
     await wb.treeItem(/^Virtual board, v1\.1\.0 · idle$/, 30_000);
@@ -204,11 +212,8 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
     await wb.treeItem(/^main\.py/, 60_000);
     await (await wb.treeItem(/^lib, folder/)).click();
     const display = await wb.treeItem(/^display\.py/);
-    await display.click({ button: 'right' });
-    await wb.page
-      .locator('.context-view .action-label', { hasText: 'Compare with Workspace' })
-      .first()
-      .click();
+    await display.hover();
+    await display.getByRole('button', { name: 'Compare with Workspace' }).click();
     await wb.page
       .getByRole('tab', { name: /display\.py \(board ↔ workspace\)/ })
       .first()
