@@ -59,7 +59,7 @@ export function eventRenderer(now: () => number = () => Date.now()): (ev: OtaEve
         const deleted = n('deleted') ? `, ${n('deleted')} to delete` : '';
         return {
           level: 'info',
-          text: `downloading ${s('version')}: ${files} files, ${formatBytes(n('bytes') ?? 0)}${deleted}`,
+          text: `downloading ${s('version')}: ${files} file${files === 1 ? '' : 's'}, ${formatBytes(n('bytes') ?? 0)}${deleted}`,
         };
       }
       case 'progress': {
@@ -86,7 +86,10 @@ export function eventRenderer(now: () => number = () => Date.now()): (ev: OtaEve
           };
         return { level: 'info', text: `verified ${s('firmware') || s('file') || s('version')}` };
       case 'swap':
-        return { level: 'info', text: `swapping in ${s('version')}: ${n('files') ?? 0} files` };
+        return {
+          level: 'info',
+          text: `swapping in ${s('version')}: ${n('files') ?? 0} file${n('files') === 1 ? '' : 's'}`,
+        };
       case 'done': {
         const took = started !== undefined ? ` in ${((now() - started) / 1000).toFixed(1)} s` : '';
         started = undefined;

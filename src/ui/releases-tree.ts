@@ -26,7 +26,7 @@ export class ReleasesTree implements vscode.TreeDataProvider<Node> {
     this.changed.fire(undefined);
   }
 
-  /** The releases last listed (the previous list while the host cannot be reached). */
+  /** The releases the host listed; none while it cannot be reached (the view says why). */
   all(): readonly ReleaseEntry[] {
     return this.status?.state === 'ok' ? this.status.entries : [];
   }
