@@ -53,10 +53,6 @@ export class GitHubAuth {
     return t;
   }
 
-  async has(): Promise<boolean> {
-    return Boolean(await this.secrets.get(SECRET_KEY));
-  }
-
   /** Asks for a token and keeps it in SecretStorage. */
   async prompt(): Promise<string | undefined> {
     const value = await vscode.window.showInputBox({
