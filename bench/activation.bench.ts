@@ -29,7 +29,7 @@ const vscode = {
     createTreeView: () => ({ visible: false, dispose() {} }),
   },
   commands: { registerCommand: () => disposable },
-  workspace: { getConfiguration: () => ({ get: (_k, d) => d }), onDidChangeConfiguration: () => disposable, workspaceFolders: [] },
+  workspace: { getConfiguration: () => ({ get: (_k, d) => d }), onDidChangeConfiguration: () => disposable, registerTextDocumentContentProvider: () => disposable, workspaceFolders: [] },
 };
 const Module = require('module');
 const load = Module._load;

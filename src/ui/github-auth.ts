@@ -1,5 +1,5 @@
 // The GitHub token: VS Code's GitHub sign-in for github.com, else a token the user
-// stored with "OTA: Set GitHub Token" in SecretStorage. Never in settings or files.
+// stored with "Set GitHub Token" in SecretStorage. Never in settings or files.
 import * as vscode from 'vscode';
 import { OtaError } from '../core/errors';
 import type { Redactor } from './redact';
@@ -21,11 +21,21 @@ export class GitHubAuth {
       return stored;
     }
     if (isPublicGitHub(apiUrl)) {
-      const session = await vscode.authentication.getSession(
-        'github',
-        ['repo'],
-        interactive ? { createIfNone: true } : { silent: true },
-      );
+      let session: vscode.AuthenticationSession | undefined;
+      try {
+        session = await vscode.authentication.getSession(
+          'github',
+          ['repo'],
+          interactive ? { createIfNone: true } : { silent: true },
+        );
+      } catch (err) {
+        // Declined ("User did not consent to login."), cancelled or offline: a token works instead.
+        if (!interactive) return undefined;
+        throw new OtaError(
+          'auth-declined',
+          `GitHub sign-in did not complete (${err instanceof Error ? err.message : String(err)}). Set a GitHub token instead.`,
+        );
+      }
       if (session) {
         this.redactor.add(session.accessToken);
         return session.accessToken;
@@ -39,8 +49,7 @@ export class GitHubAuth {
   /** Like token(), but a missing token is a user error. */
   async require(apiUrl: string): Promise<string> {
     const t = await this.token(apiUrl, true);
-    if (!t)
-      throw new OtaError('no-token', 'No GitHub token: run "OTA: Set GitHub Token" or sign in to GitHub.');
+    if (!t) throw new OtaError('no-token', `No GitHub token for ${apiUrl}: set one, or sign in to GitHub.`);
     return t;
   }
 
@@ -50,6 +59,7 @@ export class GitHubAuth {
       title: 'GitHub token',
       prompt:
         'A token with access to the release repository (contents: write). Stored in VS Code secret storage.',
+      placeHolder: 'github_pat_… or ghp_…',
       password: true,
       ignoreFocusOut: true,
       validateInput: (v) => (v.trim().length < 4 ? 'Paste the token' : undefined),

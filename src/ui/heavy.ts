@@ -3,10 +3,22 @@
 export { generateManifest } from './actions/manifest';
 export { publishRelease } from './actions/publish';
 export { installUpdater } from './actions/install';
-export { confirmUpdate, rollbackDevice, updateDevice, watchDevice } from './actions/device';
+export {
+  confirmUpdate,
+  copyReleaseUrl,
+  openRelease,
+  rollbackDevice,
+  stopWatching,
+  updateDevice,
+  updateToRelease,
+  watchDevice,
+} from './actions/device';
 export { startVirtualBoard } from './actions/virtual-board';
 export { selectPort } from './actions/select-port';
 export { configureDevice } from './actions/configure';
+export { serveReleases, stopServing } from './actions/serve';
+export { openRepl } from './actions/repl';
+export { compareBoardFile, deleteBoardFile, downloadBoardFile, openBoardFile } from './actions/files';
 export { boardProbe } from './board-probe';
 export { loadReleases } from './release-source';
 export { openBoard } from '../core/serial/board';

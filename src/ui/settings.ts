@@ -1,8 +1,18 @@
-// Typed access to the extension's settings (package.json "contributes.configuration").
+// Typed access to the extension's settings (package.json "contributes.configuration"), with what
+// Configure Device stored for this workspace on top: that lives in workspace state, never in a
+// file of the project, so it cannot end up in a release.
 import * as vscode from 'vscode';
 
 export type Source = 'github' | 'static';
 export type Channel = 'stable' | 'beta' | 'developer';
+
+/** Workspace-state keys (one place, shared by both bundles). */
+export const STATE = {
+  /** The board configuration Configure Device built (ota_config.json minus Wi-Fi). */
+  deviceConfig: 'ota.deviceConfig',
+  /** Where Serve Releases Locally listens: { host, port }. */
+  serve: 'ota.serve',
+} as const;
 
 export interface Settings {
   source: Source;
@@ -19,16 +29,28 @@ export interface Settings {
   signingKey: string;
 }
 
-export function readSettings(): Settings {
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+/** The settings, with the device configuration's source, host and channel taking precedence. */
+export function readSettings(device?: Record<string, unknown>): Settings {
   const c = vscode.workspace.getConfiguration('ota');
+  const channel = str(device?.channel);
   return {
-    source: c.get<Source>('source', 'github'),
-    repo: c.get<string>('github.repo', '').trim(),
-    apiUrl: c.get<string>('github.apiUrl', 'https://api.github.com').replace(/\/+$/, ''),
-    staticUrl: c.get<string>('static.url', '').trim(),
-    staticOutDir: c.get<string>('static.outDir', 'ota-releases'),
-    channel: c.get<Channel>('channel', 'stable'),
-    branch: c.get<string>('github.branch', 'main'),
+    source: (str(device?.source) as Source | undefined) ?? c.get<Source>('source', 'github'),
+    repo: (str(device?.repo) ?? c.get<string>('github.repo', '')).trim(),
+    apiUrl: (str(device?.api) ?? c.get<string>('github.apiUrl', 'https://api.github.com')).replace(
+      /\/+$/,
+      '',
+    ),
+    staticUrl: (str(device?.url) ?? c.get<string>('static.url', '')).trim(),
+    staticOutDir: c.get<string>('static.outDir', '.ota/releases'),
+    channel:
+      channel === 'tag'
+        ? 'stable'
+        : ((channel as Channel | undefined) ?? c.get<Channel>('channel', 'stable')),
+    branch: str(device?.branch) ?? c.get<string>('github.branch', 'main'),
     projectDir: c.get<string>('projectDir', '.'),
     serialPorts: c.get<string[]>('serialPorts', []),
     baudRate: c.get<number>('baudRate', 115200),

@@ -126,6 +126,8 @@ const USER_SETTINGS = {
   'telemetry.telemetryLevel': 'off',
   'security.workspace.trust.enabled': false,
   'window.restoreWindows': 'none',
+  // The DOM renderer: the terminal's text is readable by the test (Chromium runs without a GPU).
+  'terminal.integrated.gpuAcceleration': 'off',
 };
 
 export async function startCodeServer(opts: {

@@ -1,22 +1,22 @@
-// The extension in a real VS Code: code-server 4.100.3 with the extension installed from its
-// .vsix, driven through Chromium like a person (command palette, quick inputs, views, status bar),
-// against a real virtual board (MicroPython WebAssembly on a pseudo-terminal) and the local
-// GitHub-compatible server. Screenshots go to test-results/screenshots/ (`npm run screenshots`
-// writes them to media/screenshots/ for the README).
+// The extension in a real VS Code, as a new user meets it: code-server 4.100.3 with the extension
+// installed from its .vsix, driven through Chromium like a person (command palette, quick inputs,
+// views, status bar, notification buttons), on a fresh copy of examples/weather-station with
+// nothing pre-seeded: no settings, no ota_config.json, no token. The journey: Start Virtual Board,
+// Configure Device (static, this computer), Install Updater, Publish Release, Serve Releases
+// Locally, Update Device Now (first try), then 1.1.0 by delta. Screenshots of each step go to
+// test-results/screenshots/ (`npm run screenshots` writes them to media/screenshots/ for the README).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it as nodeIt } from 'node:test';
-import { startGitHubMock, type GitHubMock } from '../support/github-mock';
 import { buildSuite } from '../vscode-electron/build-suite';
-import { missingPrerequisites, packageVsix, startCodeServer, type CodeServer } from './code-server';
+import { missingPrerequisites, packageVsix, REPO, startCodeServer, type CodeServer } from './code-server';
 import { openWorkbench, type Workbench } from './workbench';
 
 const missing = missingPrerequisites();
 // Under CI a missing code-server or Chromium is a failure, never a silent skip.
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
-const TOKEN = 'ghp_e2eTestToken0123456789abcdefABCDEF';
 const RESULTS = join(__dirname, '../../test-results');
 
 /** The steps build on each other: after a failure the rest fail at once (never a silent skip), and the screen is kept. */
@@ -36,35 +36,30 @@ function it(name: string, fn: () => Promise<void>): void {
   });
 }
 
-describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
+/** Every file under `dir`, relative, `/`-separated. */
+function tree(dir: string, base = ''): string[] {
+  return readdirSync(join(dir, base), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? tree(dir, `${base}${e.name}/`) : [`${base}${e.name}`],
+  );
+}
+
+describe('a new user in code-server, with the defaults', { skip, timeout: 600_000 }, () => {
   let root: string;
   let folder: string;
-  let gh: GitHubMock;
   let cs: CodeServer | undefined;
   let wb: Workbench;
-  let tipSha: string;
+  /** Waits for a line of the output panel, shown through the panel's filter (the view renders only visible lines). */
+  async function outputLine(filter: string, line: RegExp): Promise<void> {
+    const box = wb.page.locator('.panel input[placeholder^="Filter"]').first();
+    await box.fill(filter);
+    await wb.page.locator('.panel .view-line').filter({ hasText: line }).first().waitFor({ timeout: 30_000 });
+  }
 
   before(async () => {
     assert.deepEqual(missing, [], `the end-to-end test needs: ${missing.join(', ')}`);
     root = mkdtempSync(join(tmpdir(), 'ota-e2e-'));
     folder = join(root, 'weather-station');
-    mkdirSync(join(folder, 'app'), { recursive: true });
-    mkdirSync(join(folder, '.vscode'), { recursive: true });
-    writeFileSync(join(folder, 'app/main.py'), 'print("weather station 1.0.0")\n');
-    gh = await startGitHubMock({ token: TOKEN });
-    gh.addRepo('lab', 'weather-station');
-    const tip = gh.setBranch('lab', 'weather-station', 'main', [
-      { path: 'main.py', content: 'print("tip")\n' },
-    ]);
-    tipSha = String(tip).slice(0, 7);
-    writeFileSync(
-      join(folder, '.vscode/settings.json'),
-      JSON.stringify({
-        'ota.github.apiUrl': gh.apiUrl,
-        'ota.github.repo': 'lab/weather-station',
-        'ota.projectDir': 'app',
-      }),
-    );
+    cpSync(join(REPO, 'examples/weather-station'), folder, { recursive: true });
     const vsix = packageVsix(root);
     cs = await startCodeServer({ root, vsix, folder });
     wb = await openWorkbench(cs.url, root);
@@ -74,7 +69,6 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
   after(async () => {
     await wb?.close().catch(() => undefined);
     await cs?.close();
-    await gh?.close();
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
@@ -84,52 +78,84 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
     await wb.shot('welcome');
   });
 
-  it('keeps the GitHub token in secret storage', async () => {
-    await wb.command('OTA: Set GitHub Token');
-    await wb.input('GitHub token', TOKEN);
-  });
-
-  it('starts a virtual board and lists it in the Devices tree', async () => {
-    await wb.command('OTA: Start Virtual Board');
-    await wb.treeItem(/^Virtual board, no app/, 120_000);
+  it('finds the commands by "MicroPython" and starts a virtual board', async () => {
+    await wb.command('MicroPython OTA: Start Virtual Board');
+    const board = await wb.treeItem(/^Virtual board, no app · no updater/, 120_000);
+    // The menus follow the board's state: Install inline, no Confirm or Roll Back.
+    await board.hover();
+    await board.getByRole('button', { name: 'Install Updater on Device' }).waitFor({ timeout: 10_000 });
+    assert.equal(await board.getByRole('button', { name: 'Confirm Update' }).count(), 0);
     await wb.treeItem(/^MicroPython: 1\.\d+/);
+    // Nothing configured yet: the Releases view says so instead of "No releases yet".
+    await wb.treeItem(/^Not configured, run Configure Device/, 60_000);
+    await wb.shot('virtual-board');
   });
 
-  it('configures the device with the guided flow', async () => {
-    await wb.command('OTA: Configure Device');
-    await wb.pick('Where do releases come from?', 'github');
-    await wb.input('GitHub repository', 'lab/weather-station');
-    await wb.input('GitHub API URL', gh.apiUrl);
-    await wb.pick('Which releases should the board follow?', 'stable');
+  it('configures the device step by step, for this computer, and previews the result', async () => {
+    await wb.command('MicroPython OTA: Configure Device');
+    await wb.pick('Where do releases come from?', 'Static host');
+    await wb.pick('Where are the releases served?', 'This computer, for the virtual board');
     await wb.pick('Signed releases?', 'No signatures');
     await wb.pick('Wi-Fi for the board', 'None');
-    await wb.page
-      .getByRole('tab', { name: /ota_config\.json/ })
+    const review = wb.page.locator('.quick-input-widget').filter({ hasText: 'Save this configuration?' });
+    await review.waitFor({ timeout: 30_000 });
+    await review
+      .getByText(/^5\/5$|Step 5\/5|5 \/ 5/)
       .first()
-      .waitFor({ timeout: 30_000 });
+      .waitFor({ timeout: 5_000 })
+      .catch(() => undefined);
+    await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: '"static"' }).first().waitFor();
+    await wb.shot('configure-review');
+    await wb.pick('Save this configuration?', 'Save');
+    // Workspace state, not files: nothing new in the project that a release could pick up.
+    assert.ok(!existsSync(join(folder, '.vscode')), '.vscode/ was not written');
+    assert.ok(!existsSync(join(folder, 'ota_config.json')), 'ota_config.json was not written');
+    await wb.treeItem(/^Host unreachable, http:\/\/127\.0\.0\.1:\d+/, 60_000);
   });
 
   it('installs the updater on the board', async () => {
-    await wb.command('OTA: Install Updater on Device');
+    await wb.command('Notifications: Clear All Notifications');
+    await wb.command('MicroPython OTA: Install Updater on Device');
     await wb.treeItem(/^OTA state: idle/, 120_000);
   });
 
-  it('publishes 1.0.0 from the command palette and updates the board to it', async () => {
-    await wb.command('OTA: Publish Release');
+  it('publishes 1.0.0; the Releases view says the host is not running yet', async () => {
+    await wb.command('MicroPython OTA: Publish Release');
     await wb.input('Version to publish', '1.0.0');
-    await wb.treeItem(/^stable 1\.0\.0/, 60_000);
-    // The tip carries its commit's date (the mock dates commits 2023-11-14).
-    await wb.treeItem(new RegExp(`^developer main@${tipSha}, 2023-11-14`));
-    const status = await wb.statusItem(/OTA 1\.0\.0 available/);
-    await status.click();
-    await wb.treeItem(/^Virtual board, v1\.0\.0/, 180_000);
-    await wb.command('OTA: Confirm Update');
-    await wb.treeItem(/^Virtual board, v1\.0\.0 · idle/, 60_000);
+    await wb.notification(/Published 1\.0\.0 .*Boards reach it once it is served/, 60_000);
+    await wb.treeItem(/^Host unreachable, http:\/\/127\.0\.0\.1:\d+/, 60_000);
+    await wb.shot('published-not-served');
+    // The release holds the app only: no editor, tool or reserved files.
+    const v = join(folder, '.ota/releases/1.0.0');
+    assert.deepEqual(tree(v).sort(), [
+      'data/station.json',
+      'lib/display.py',
+      'lib/sensor.py',
+      'main.py',
+      'manifest.json',
+    ]);
   });
 
-  it('offers 1.1.0 in the status bar and moves the board to it, with progress and output', async () => {
-    writeFileSync(join(folder, 'app/main.py'), 'print("weather station 1.1.0")\n');
-    await wb.command('OTA: Publish Release');
+  it('serves the releases with one command, shown in the status bar', async () => {
+    await wb.command('Notifications: Clear All Notifications');
+    await wb.command('MicroPython OTA: Serve Releases Locally');
+    await wb.statusItem(/Serving releases 127\.0\.0\.1:\d+/);
+    await wb.treeItem(/^stable 1\.0\.0/, 60_000);
+    await wb.statusItem(/OTA 1\.0\.0 available/);
+    await wb.shot('serving');
+  });
+
+  it('updates the board to 1.0.0 on the first try', async () => {
+    await wb.command('MicroPython OTA: Update Device Now');
+    await wb.treeItem(/^Virtual board, v1\.0\.0 · idle/, 180_000);
+    await outputLine('done', /install\s1\.0\.0\sdone\sin\s\d+\.\d\ss/);
+    await wb.statusItem(/OTA 1\.0\.0$/);
+  });
+
+  it('offers 1.1.0 and moves the board to it by delta, with readable output', async () => {
+    cpSync(join(folder, 'updates/1.1.0'), folder, { recursive: true });
+    await wb.command('Notifications: Clear All Notifications');
+    await wb.command('MicroPython OTA: Publish Release');
     await wb.input('Version to publish', '1.1.0');
     await wb.treeItem(/^stable 1\.1\.0/, 60_000);
     const status = await wb.statusItem(/OTA 1\.1\.0 available/);
@@ -141,52 +167,86 @@ describe('the extension in code-server', { skip, timeout: 420_000 }, () => {
     await wb.shot('update-progress');
     await wb.treeItem(/^Virtual board, v1\.1\.0/, 180_000);
     await wb.statusItem(/OTA 1\.1\.0$/);
+    // Only the changed file travelled; events read as sentences.
+    await outputLine('→', /update\s1\.0\.0\s→\s1\.1\.0\sdone\sin\s\d+\.\d\ss/);
+    await outputLine('✓', /lib\/display\.py\s[\d.]+\sK?B\s✓\s\(1\/1\)/);
+    // 1.0.0 brought every file; 1.1.0 only the one that changed.
+    await outputLine('downloading', /downloading\s1\.1\.0:\s1\sfile,/);
     await wb.page
-      .locator('.output-view, .panel')
-      .getByText(/"ev":"done"/)
+      .locator('.panel .view-line')
+      .filter({ hasText: /downloading\s1\.0\.0:\s4\sfiles/ })
       .first()
-      .waitFor({ timeout: 30_000 });
+      .waitFor();
     await wb.shot('updated');
+    await outputLine('', /\S/);
   });
 
-  it('lists a prerelease under the beta channel, leaving stable boards alone', async () => {
-    writeFileSync(join(folder, 'app/main.py'), 'print("weather station 1.2.0-beta.1")\n');
-    await wb.command('OTA: Publish Release');
-    await wb.input('Version to publish', '1.2.0-beta.1');
-    await wb.treeItem(/^beta 1\.2\.0-beta\.1/, 60_000);
-    await wb.statusItem(/OTA 1\.1\.0$/);
+  it('watches the board, says so in the tree and the status bar, and stops from there', async () => {
+    await wb.command('MicroPython OTA: Watch Device');
+    const watching = await wb.statusItem(/Watching virtual/);
+    const board = await wb.treeItem(/^Virtual board, v1\.1\.0 · idle · watching/, 30_000);
+    await board.hover();
+    await board.getByRole('button', { name: 'Stop Watching Device' }).waitFor({ timeout: 10_000 });
+    assert.equal(await board.getByRole('button', { name: 'Install Updater on Device' }).count(), 0);
+    assert.equal(await board.getByRole('button', { name: 'Confirm Update' }).count(), 0);
+    await wb.shot('watching');
+    await watching.click();
+    await wb.treeItem(/^Virtual board, v1\.1\.0 · idle$/, 30_000);
   });
 
-  it('watches the console and lends the port to a command meanwhile', async () => {
-    await wb.command('OTA: Watch Device');
+  it('opens a REPL on the board from the Devices tree, in the terminal panel', async () => {
+    const board = await wb.treeItem(/^Virtual board, v1\.1\.0/);
+    await board.hover();
+    await board.getByRole('button', { name: 'Open REPL' }).click();
+    const term = wb.page.locator('.terminal-wrapper.active .xterm-rows, .terminal .xterm-rows').first();
+    await term.filter({ hasText: '>>>' }).waitFor({ timeout: 30_000 });
+    await wb.page.locator('.terminal .xterm-helper-textarea').first().focus();
+    await wb.page.keyboard.type('print(6*7)');
+    await wb.page.keyboard.press('Enter');
+    await term.filter({ hasText: /^[\s\S]*\b42\b/ }).waitFor({ timeout: 30_000 });
+    await wb.shot('repl');
+    // The port is shared: a command still works while the REPL is open.
+    await wb.page.getByRole('button', { name: 'Refresh Devices' }).first().click();
+    await term.filter({ hasText: /paused[\s\S]*resumed/ }).waitFor({ timeout: 30_000 });
+    await wb.treeItem(/^Virtual board, v1\.1\.0 · idle/, 30_000);
+    await wb.command('Terminal: Kill the Active Terminal Instance');
+  });
+
+  it("browses the board's files, opens one and compares one with the workspace", async () => {
+    await wb.command('OTA: Focus on Files View');
+    await wb.treeItem(/^main\.py/, 60_000);
+    await (await wb.treeItem(/^lib, folder/)).click();
+    const display = await wb.treeItem(/^display\.py/);
+    await display.hover();
+    await display.getByRole('button', { name: 'Compare with Workspace' }).click();
     await wb.page
-      .locator('.panel')
-      .getByText(/Watching\s.*ota-virtual-board/)
+      .getByRole('tab', { name: /display\.py \(board ↔ workspace\)/ })
       .first()
       .waitFor({ timeout: 30_000 });
-    await wb.command('OTA: Confirm Update');
-    await wb.treeItem(/^Virtual board, v1\.1\.0 · idle/, 60_000);
-    await wb.command('OTA: Watch Device');
+    await (await wb.treeItem(/^main\.py/)).click();
     await wb.page
-      .locator('.panel')
-      .getByText(/Stopped\swatching/)
+      .getByRole('tab', { name: /main\.py/ })
       .first()
       .waitFor({ timeout: 30_000 });
+    await wb.page
+      .locator('.editor-instance .view-line', { hasText: 'import ota' })
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await wb.shot('files');
   });
 
-  it('rolls a fresh update back; the Devices tree shows the release before it', async () => {
-    writeFileSync(join(folder, 'app/main.py'), 'print("weather station 1.2.0")\n');
-    await wb.command('OTA: Publish Release');
-    await wb.input('Version to publish', '1.2.0');
-    const status = await wb.statusItem(/OTA 1\.2\.0 available/);
-    await status.click();
-    await wb.treeItem(/^Virtual board, v1\.2\.0 · confirm_pending/, 180_000);
-    await wb.command('OTA: Roll Back Device');
-    await wb.page.locator('.monaco-dialog-box').getByRole('button', { name: 'Roll Back' }).click();
-    await wb.treeItem(/^Virtual board, v1\.1\.0 · idle/, 60_000);
+  it('turns a stopped host into an error that names the URL, with a button that fixes it', async () => {
+    await wb.command('MicroPython OTA: Stop Serving Releases');
+    await wb.command('Notifications: Clear All Notifications');
+    await wb.command('MicroPython OTA: Update Device Now');
+    const toast = await wb.notification(/Cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/, 60_000);
+    await wb.page.waitForTimeout(400); // the toast's buttons slide in
+    await wb.shot('error-actionable');
+    await toast.getByRole('button', { name: 'Serve Releases Locally' }).click();
+    await wb.statusItem(/Serving releases 127\.0\.0\.1:\d+/);
   });
 
-  it('passes the in-VS-Code suite in the extension host (activation, commands, views)', async () => {
+  it('passes the in-VS-Code suite in the extension host (activation, commands, views, refusals)', async () => {
     const suite = buildSuite(root);
     const { code, log } = await wb.runExtensionTests(folder, cs!.extensionDir, suite);
     console.log(log.join('\n'));

@@ -10,6 +10,12 @@ import type { OtaExtensionApi } from '../../src/extension';
 
 const ID = 'micropython-ota.micropython-ota';
 
+/** Stores a device configuration for this workspace, as Configure Device does. */
+async function useConfig(config: Record<string, unknown>): Promise<void> {
+  const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+  await api.controller.context.workspaceState.update('ota.deviceConfig', config);
+}
+
 const checks: [string, () => Promise<void>][] = [
   [
     'activates quickly and exports its API',
@@ -55,6 +61,7 @@ const checks: [string, () => Promise<void>][] = [
   [
     'reports a user error as an error, not a crash (update with a port that does not exist)',
     async () => {
+      await useConfig({ source: 'static', url: 'https://releases.example.com' });
       const result = await vscode.commands.executeCommand('ota.updateDevice', '/dev/does-not-exist-ota');
       assert.equal(result, undefined);
       const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
@@ -74,15 +81,14 @@ const checks: [string, () => Promise<void>][] = [
     },
   ],
   [
-    'refuses to publish a version that is already released (when a release host is configured)',
+    'refuses to publish a version that is already published (static folder)',
     async () => {
       const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
-      if (!vscode.workspace.getConfiguration('ota').get<string>('github.repo')) return; // test-electron: no host
-      await api.controller.checkForUpdates(false);
-      const released = api.controller.releases.all().find((r) => r.channel === 'stable');
-      assert.ok(released, 'the configured repository has a stable release');
-      await vscode.commands.executeCommand('ota.publishRelease', { version: released.version });
-      assert.match(api.controller.output.lines().at(-1) ?? '', /ota\.publishRelease: .*\[tag-exists\]/);
+      if (!vscode.workspace.workspaceFolders?.length) return; // test-electron: no project
+      await useConfig({ source: 'static', url: 'https://releases.example.com' });
+      await vscode.commands.executeCommand('ota.publishRelease', { version: '1.0.0' });
+      await vscode.commands.executeCommand('ota.publishRelease', { version: '1.0.0' });
+      assert.match(api.controller.output.lines().at(-1) ?? '', /ota\.publishRelease: .*\[version-exists\]/);
     },
   ],
   [
@@ -100,6 +106,49 @@ const checks: [string, () => Promise<void>][] = [
       assert.equal(manifest.schema, 1);
       assert.equal(manifest.version, '9.9.9');
       assert.ok(manifest.files.length > 0 && manifest.files.every((f) => /^[0-9a-f]{40}$/.test(f.sha1)));
+    },
+  ],
+  [
+    'refuses an invalid device configuration before the board is opened, listing every problem',
+    async () => {
+      await useConfig({ source: 'static', url: 'ftp://nowhere', retries: -1 });
+      await vscode.commands.executeCommand('ota.installUpdater', '/dev/does-not-exist-ota');
+      const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+      const last = api.controller.output.lines().at(-1) ?? '';
+      assert.match(last, /ota\.installUpdater: .*nothing was written to the board/);
+      assert.match(last, /\/url "ftp:\/\/nowhere" does not match/);
+      assert.match(last, /\/retries must be at least 0.*\[bad-config\]/s);
+      assert.doesNotMatch(last, /does-not-exist-ota/, 'the port was never opened');
+    },
+  ],
+  [
+    'checks the repository before asking for a version to publish',
+    async () => {
+      await useConfig({ source: 'github' });
+      await vscode.commands.executeCommand('ota.publishRelease');
+      const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+      assert.match(
+        api.controller.output.lines().at(-1) ?? '',
+        /ota\.publishRelease: No GitHub repository .*\[no-repo\]/,
+      );
+    },
+  ],
+  [
+    'contributes every command under "MicroPython OTA", and a walkthrough that ticks on success',
+    async () => {
+      const pkg = vscode.extensions.getExtension(ID)!.packageJSON as {
+        contributes: {
+          commands: { category: string }[];
+          walkthroughs: { steps: { id: string; completionEvents?: string[] }[] }[];
+        };
+      };
+      assert.ok(pkg.contributes.commands.every((c) => c.category === 'MicroPython OTA'));
+      const steps = pkg.contributes.walkthroughs[0].steps;
+      assert.ok(
+        steps.some((st) => st.id === 'host'),
+        'hosting releases is a step',
+      );
+      assert.ok(steps.every((st) => st.completionEvents?.[0]?.startsWith('onContext:ota.done.')));
     },
   ],
   [

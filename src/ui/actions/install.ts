@@ -1,24 +1,16 @@
-// "OTA: Install Updater on Device": the updater package and ota_config.json over serial.
-// Wi-Fi credentials come from secret storage and go to the board only.
+// "Install Updater on Device": the updater package and the board's ota_config.json over serial.
+// The configuration is built from what Configure Device stored (plus Wi-Fi from secret storage)
+// and checked against its schema first: an invalid one is refused before the board is opened.
 import * as vscode from 'vscode';
-import { OtaError } from '../../core/errors';
+import { boardConfig } from '../../core/board-config';
 import type { Controller } from '../controller';
-import { readWorkspaceConfig, wifiFor } from './configure';
-import { readSettings } from '../settings';
+import { wifiFor } from './configure';
 
 export async function installUpdater(ctl: Controller, arg?: unknown): Promise<void> {
+  const config = boardConfig(ctl.deviceConfig(), await wifiFor(ctl));
   const port = await ctl.board(arg);
-  const config = await readWorkspaceConfig();
-  if (!config) {
-    throw new OtaError(
-      'no-config',
-      'No ota_config.json in the workspace: run "OTA: Configure Device" first.',
-    );
-  }
-  const wifi = await wifiFor(ctl, config);
   const deviceDir = vscode.Uri.joinPath(ctl.context.extensionUri, 'device').fsPath;
-  const keyFile = readSettings().signingKey || undefined;
-  ctl.output.channel.show(true);
+  const keyFile = ctl.settings().signingKey || undefined;
   ctl.output.info(`Installing the updater on ${port}`);
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Installing the updater on ${port}` },
@@ -27,7 +19,7 @@ export async function installUpdater(ctl: Controller, arg?: unknown): Promise<vo
         const { installUpdater: install } = await import('../../core/serial/install');
         return install(board, {
           deviceDir,
-          config: wifi ? { ...config, wifi } : config,
+          config,
           keyFile,
           onProgress: (p) =>
             progress.report({ message: `${p.path} ${Math.round((p.done / Math.max(1, p.total)) * 100)}%` }),
@@ -38,4 +30,7 @@ export async function installUpdater(ctl: Controller, arg?: unknown): Promise<vo
     `Updater installed on ${port}: ${result.uploaded.length} files written (${result.bytes} bytes), ${result.unchanged.length} unchanged, ${result.removed.length} removed`,
   );
   await ctl.boards.refresh(port);
+  void vscode.window
+    .showInformationMessage('Updater installed. Next: publish a release.', 'Publish Release')
+    .then((b) => b && vscode.commands.executeCommand('ota.publishRelease'));
 }

@@ -1,9 +1,11 @@
-// "OTA: Publish Release": manifest, signature and files to GitHub Releases or a static folder,
-// through the publishing core; then the Releases view and the status bar catch up.
+// "Publish Release": manifest, signature and files to GitHub Releases or a static folder, through
+// the publishing core; then the Releases view and the status bar catch up. What the host needs
+// (a repository and a token) is checked before the version is asked for.
 import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
+import { listenPlan } from '../../core/local-host';
 import type { Controller } from '../controller';
-import { readSettings, workspaceRoot } from '../settings';
+import { workspaceRoot } from '../settings';
 import { releaseDate } from './release-date';
 import { askVersion } from './version-prompt';
 
@@ -15,8 +17,13 @@ export interface PublishArgs {
 
 export async function publishRelease(ctl: Controller, arg?: unknown): Promise<string> {
   const given = (arg && typeof arg === 'object' ? arg : {}) as PublishArgs;
-  const s = readSettings();
+  const s = ctl.settings();
   const dir = ctl.projectDir();
+  let token: string | undefined;
+  if (s.source === 'github') {
+    if (!s.repo) throw new OtaError('no-repo', 'No GitHub repository to publish to: run Configure Device.');
+    token = await ctl.auth.require(s.apiUrl);
+  }
   const version = await askVersion(ctl, given.version, 'Version to publish');
   const signKeyFile = s.signingKey || undefined;
   const created = await releaseDate(ctl, dir);
@@ -29,10 +36,23 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
     ctl.output.info(
       `Published ${r.version} to ${r.outDir} (${r.files} files${r.latest ? ', now latest' : ''})`,
     );
+    // A folder on disk is not a host yet: say so, and offer to serve it when the board expects this computer.
+    const served = ctl.served();
+    const local = !s.staticUrl || listenPlan(s.staticUrl);
+    if (served)
+      void vscode.window.showInformationMessage(`Published ${version}: boards get it from ${served.url}.`);
+    else if (local)
+      void vscode.window
+        .showInformationMessage(
+          `Published ${version} to ${s.staticOutDir}. Boards reach it once it is served.`,
+          'Serve Releases Locally',
+        )
+        .then((b) => b && vscode.commands.executeCommand('ota.serveReleases'));
+    else
+      void vscode.window.showInformationMessage(
+        `Published ${version} to ${r.outDir}. Upload that folder to ${s.staticUrl}.`,
+      );
   } else {
-    if (!s.repo)
-      throw new OtaError('no-repo', 'Set "ota.github.repo" (owner/name) or run "OTA: Configure Device".');
-    const token = await ctl.auth.require(s.apiUrl);
     const { publishGitHub } = await import('../../core/publish/github');
     const r = await vscode.window.withProgress(
       {
@@ -56,14 +76,13 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
             const pct = p.total ? Math.floor((p.done / p.total) * 100) : 0;
             progress.report({ message: `${p.phase}${p.asset ? ` ${p.asset}` : ''}`, increment: pct - shown });
             shown = pct;
-            ctl.output.info(`publish ${p.phase}${p.asset ? ` ${p.asset}` : ''} ${p.done}/${p.total} bytes`);
           },
         });
       },
     );
     ctl.output.info(`Published ${r.tag} (${r.assets.length} assets${r.signed ? ', signed' : ''}): ${r.url}`);
+    void vscode.window.showInformationMessage(`Published release ${version}.`);
   }
-  void vscode.window.showInformationMessage(`Published release ${version}.`);
   await ctl.checkForUpdates(false).catch(() => undefined);
   return version;
 }

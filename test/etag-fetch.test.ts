@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { etagFetch } from '../src/ui/etag-fetch';
+import { etagFetch } from '../src/core/etag-fetch';
 
 describe('etagFetch', () => {
   let server: Server;

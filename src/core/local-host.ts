@@ -1,0 +1,44 @@
+/**
+ * Serving releases from this computer: which address a board reaches it at. The virtual board
+ * shares this machine's network (127.0.0.1); a board on Wi-Fi needs the computer's LAN address,
+ * and the server must listen on every interface for it.
+ *
+ *   lanAddress()                                // '192.168.1.20' or undefined (no LAN)
+ *   listenPlan('http://127.0.0.1:8123')         // { host: '127.0.0.1', port: 8123 }
+ *   listenPlan('http://192.168.1.20:8123')      // { host: '0.0.0.0', port: 8123 } (when that is us)
+ *   listenPlan('https://releases.example.com')  // undefined: not this computer
+ */
+import { networkInterfaces } from 'node:os';
+
+/** This computer's first non-internal IPv4 address. */
+export function lanAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return undefined;
+}
+
+function ownAddresses(): Set<string> {
+  const out = new Set(['127.0.0.1', 'localhost', '[::1]']);
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address);
+  return out;
+}
+
+/** Where to listen so that `url` reaches this computer; undefined when `url` is another machine's. */
+export function listenPlan(url: string | undefined): { host: string; port: number } | undefined {
+  if (!url) return undefined;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'http:' || !ownAddresses().has(u.hostname)) return undefined;
+  const port = Number(u.port || 80);
+  const loopback = u.hostname === 'localhost' || u.hostname.startsWith('127.') || u.hostname === '[::1]';
+  return { host: loopback ? '127.0.0.1' : '0.0.0.0', port };
+}
+
+/** The URL a board uses for a server listening on `host`:`port`. */
+export function boardUrl(host: string, port: number): string {
+  return `http://${host === '0.0.0.0' ? (lanAddress() ?? '127.0.0.1') : host}:${port}`;
+}

@@ -1,0 +1,94 @@
+// Every failure a user can meet comes back as words naming the host, and the fixes to offer.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { OtaError } from '../src/core/errors';
+import { BoardException } from '../src/core/serial/raw-repl';
+import { explainBoardEvent, explainError, isLocalUrl } from '../src/core/user-errors';
+
+const LOCAL = { source: 'static' as const, host: 'http://127.0.0.1:8080' };
+
+describe('explainError', () => {
+  it('translates a board without the updater into "not installed" with Install', () => {
+    const err = new BoardException(
+      [
+        'Traceback (most recent call last):',
+        '  File "<stdin>", line 1, in <module>',
+        "ImportError: no module named 'ota'",
+      ].join('\n'),
+    );
+    const a = explainError(err, LOCAL);
+    assert.equal(a.code, 'no-updater');
+    assert.match(a.message, /updater is not installed on this board/);
+    assert.deepEqual(a.fixes, ['install']);
+  });
+
+  it('names the URL a board could not reach and offers to serve a local host', () => {
+    const a = explainBoardEvent({ code: 'connection', msg: '[Errno 111] ECONNREFUSED' }, LOCAL);
+    assert.equal(
+      a.message,
+      'The board cannot reach http://127.0.0.1:8080: connection refused. Start the host with Serve Releases Locally.',
+    );
+    assert.deepEqual(a.fixes, ['serve', 'configure', 'output']);
+    const remote = explainBoardEvent(
+      { code: 'io', msg: '[Errno 113] EHOSTUNREACH' },
+      { source: 'static', host: 'https://releases.example.com' },
+    );
+    assert.match(
+      remote.message,
+      /^The board cannot reach https:\/\/releases\.example\.com: no route to the host\. Check/,
+    );
+    assert.deepEqual(remote.fixes, ['configure', 'output']);
+  });
+
+  it('names the URL of a host-side network failure', () => {
+    const a = explainError(new OtaError('network', 'listing releases: cannot reach GitHub (fetch failed)'), {
+      source: 'github',
+      host: 'https://ghe.example.com/api/v3',
+    });
+    assert.match(a.message, /^Cannot reach https:\/\/ghe\.example\.com\/api\/v3: /);
+    assert.deepEqual(a.fixes, ['configure', 'token', 'output']);
+  });
+
+  it('sends configuration, token and sign-in problems to their fix', () => {
+    assert.deepEqual(explainError(new OtaError('no-repo', 'x')).fixes, ['configure']);
+    assert.deepEqual(explainError(new OtaError('bad-config', 'x')).fixes, ['configure']);
+    assert.deepEqual(explainError(new OtaError('token-invalid', 'x')).fixes, ['token']);
+    assert.deepEqual(explainError(new OtaError('auth-declined', 'x')).fixes, ['token']);
+    assert.deepEqual(explainError(new OtaError('repo-not-found', 'x')).fixes, ['configure', 'token']);
+  });
+
+  it('says a 404 on the host means the release host lacks the file, naming the host', () => {
+    const a = explainBoardEvent({ code: 'http_404', msg: 'not found: 1.0.0/main.py' }, LOCAL);
+    assert.match(
+      a.message,
+      /not found: 1\.0\.0\/main\.py on http:\/\/127\.0\.0\.1:8080: the release host does not have/,
+    );
+    assert.deepEqual(a.fixes, ['serve', 'output']);
+  });
+
+  it('keeps any other error as it is, with Show Output', () => {
+    const a = explainError(new OtaError('hash_mismatch', 'main.py does not match'));
+    assert.deepEqual(a, { code: 'hash_mismatch', message: 'main.py does not match', fixes: ['output'] });
+    assert.equal(explainError('plain').message, 'plain');
+  });
+
+  it('knows local URLs', () => {
+    assert.ok(isLocalUrl('http://127.0.0.1:1/'));
+    assert.ok(isLocalUrl('http://localhost:8080'));
+    assert.ok(!isLocalUrl('http://192.168.1.2:8080'));
+    assert.ok(!isLocalUrl('not a url'));
+  });
+});
+
+describe('explainError on a message that names the host already', () => {
+  it('names it once', () => {
+    const a = explainError(new OtaError('unreachable', 'Cannot reach http://127.0.0.1:9 (ECONNREFUSED)'), {
+      source: 'static',
+      host: 'http://127.0.0.1:9',
+    });
+    assert.equal(
+      a.message,
+      'Cannot reach http://127.0.0.1:9 (ECONNREFUSED). Start the host with Serve Releases Locally.',
+    );
+  });
+});
