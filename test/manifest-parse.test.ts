@@ -35,7 +35,7 @@ function code(fn: () => unknown, expected: string, re?: RegExp): void {
 
 const json = (o: unknown): Uint8Array => Buffer.from(JSON.stringify(o));
 
-test('a manifest survives serialize -> parse -> serialize byte for byte, keys in DESIGN order', () => {
+test('a manifest survives serialize -> parse -> serialize byte for byte, keys in docs/protocols.md order', () => {
   const bytes = serializeManifest(full);
   assert.deepEqual(parseManifest(bytes), full);
   assert.ok(serializeManifest(parseManifest(bytes)).equals(bytes));

@@ -1,4 +1,4 @@
-// Static-host publishing: the folder layout of DESIGN.md, `ota serve`'s HTTP, changelog notes.
+// Static-host publishing: the folder layout of docs/protocols.md, `ota serve`'s HTTP, changelog notes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

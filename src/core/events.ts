@@ -1,4 +1,4 @@
-// The device log protocol: one `OTA:{json}` line per event (../shared/DESIGN.md).
+// The device log protocol: one `OTA:{json}` line per event (docs/protocols.md).
 
 export const EVENT_NAMES = [
   'check',

@@ -1,4 +1,4 @@
-// Release manifests (schema 1, DESIGN.md): build from a project tree, write
+// Release manifests (schema 1, docs/protocols.md): build from a project tree, write
 // byte-for-byte deterministically, read back with validation.
 import { execFile } from 'node:child_process';
 import { open } from 'node:fs/promises';
@@ -229,7 +229,7 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
   };
 }
 
-/** Rebuilds every object with keys in DESIGN.md order, so the bytes never depend on how it was built. */
+/** Rebuilds every object with keys in docs/protocols.md order, so the bytes never depend on how it was built. */
 function ordered(m: Manifest): Manifest {
   return {
     schema: m.schema,
@@ -255,7 +255,7 @@ function ordered(m: Manifest): Manifest {
   };
 }
 
-/** The published bytes: 2-space JSON, keys in DESIGN order, trailing newline. */
+/** The published bytes: 2-space JSON, keys in docs/protocols.md order, trailing newline. */
 export function serializeManifest(m: Manifest): Buffer {
   return Buffer.from(JSON.stringify(ordered(m), null, 2) + '\n', 'utf8');
 }

@@ -1,5 +1,5 @@
 /**
- * Detached manifest signatures (DESIGN.md): `manifest.json.sig` = {"alg","key","sig"} over the exact
+ * Detached manifest signatures (docs/protocols.md): `manifest.json.sig` = {"alg","key","sig"} over the exact
  * bytes of manifest.json as published.
  *
  *   signManifest(bytes, keyFileOrPath) -> Promise<ManifestSignature>

@@ -1,5 +1,5 @@
 /**
- * Static-host publishing: writes DESIGN.md's folder layout, ready for any HTTP server, S3 or
+ * Static-host publishing: writes the static-host layout of docs/protocols.md, ready for any HTTP server, S3 or
  * `ota serve`.
  *
  *   publishFolder({ dir, version?, outDir, signKeyFile?, bundle?, uota?, force?, build? })
