@@ -5,7 +5,7 @@
  *   await repl.enter();                       // from any state: running program, friendly REPL, half a line
  *   const out = await repl.exec('print(1)', { onOutput, idleTimeoutMs });   // -> Buffer of stdout
  *   await repl.execMany(['w("…")', 'w("…")']);  // pipelined: the next command waits in the board's buffer
- *   await repl.execStream('_oY(…)', blocks, { ack: 0x06 });  // the command asks for each block by printing ack
+ *   await repl.execStream('_ota_receive(…)', blocks, { ack: 0x06 });  // the command asks for each block by printing ack
  *   await repl.softReset();
  *   await repl.leave();                       // back to the friendly REPL (Ctrl-B)
  *
