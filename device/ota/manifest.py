@@ -125,11 +125,16 @@ def parse(data):
         if h is not None and check_path(h) not in seen:
             raise Fail("bad_manifest", "hook %s is not a release file" % k)
     b = m.get("bundle")
-    if b is not None and (not isinstance(b, dict) or not isinstance(b.get("size"), int) or not _hex(b.get("sha256"), 64)):
+    if b is not None and (
+        not isinstance(b, dict) or not isinstance(b.get("size"), int) or not _hex(b.get("sha256"), 64)
+    ):
         raise Fail("bad_manifest", "bad bundle entry")
     fw = m.get("firmware")
     if fw is not None and (
-        not isinstance(fw, dict) or not isinstance(fw.get("size"), int) or fw["size"] <= 0 or not _hex(fw.get("sha256"), 64)
+        not isinstance(fw, dict)
+        or not isinstance(fw.get("size"), int)
+        or fw["size"] <= 0
+        or not _hex(fw.get("sha256"), 64)
     ):
         raise Fail("bad_manifest", "bad firmware entry")
     if fw is not None:

@@ -202,7 +202,10 @@ def update(reset=True):
         if fw:
             st["fw"] = firmware.write(rel, fw)
         fsx.rmtree(fsx.PART)
-        fsx.write_json(fsx.STAGE + "/version.json", {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date)})
+        fsx.write_json(
+            fsx.STAGE + "/version.json",
+            {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date)},
+        )
         fsx.write_json(fsx.STAGE + "/" + FILES, files)
         put = [f["path"] for f in want] + ["version.json", FILES]
         st.update(
