@@ -14,6 +14,7 @@ import {
   type ManifestFirmware,
 } from './manifest-types';
 import { checkReleasePath } from './paths';
+import { assetName } from './github-rules';
 import { compareVersions, parseVersion } from './version';
 import { listProjectFiles, type ProjectFile, type WalkOptions } from './walk';
 
@@ -206,12 +207,7 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
   }
   const fw = m.firmware?.name;
   // Every release file is published beside the manifest too (as <path> or asset <path with / as __>).
-  const taken = [
-    ...m.files.map((f) => f.path.replace(/\//g, '__')),
-    ...paths,
-    'manifest.json',
-    'manifest.json.sig',
-  ];
+  const taken = [...m.files.map((f) => assetName(f.path)), ...paths, 'manifest.json', 'manifest.json.sig'];
   if (fw && (taken.includes(fw) || fw === m.bundle?.name))
     throw new OtaError('firmware-conflict', `firmware ${fw} has the name of another file of the release`);
   return {

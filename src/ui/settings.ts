@@ -1,5 +1,6 @@
 // Typed access to the extension's settings (package.json "contributes.configuration").
 import * as vscode from 'vscode';
+import { GITHUB_API } from '../core/github-rules';
 
 export type Source = 'github' | 'static';
 export type Channel = 'stable' | 'beta' | 'developer';
@@ -24,7 +25,7 @@ export function readSettings(): Settings {
   return {
     source: c.get<Source>('source', 'github'),
     repo: c.get<string>('github.repo', '').trim(),
-    apiUrl: c.get<string>('github.apiUrl', 'https://api.github.com').replace(/\/+$/, ''),
+    apiUrl: c.get<string>('github.apiUrl', GITHUB_API).replace(/\/+$/, ''),
     staticUrl: c.get<string>('static.url', '').trim(),
     staticOutDir: c.get<string>('static.outDir', 'ota-releases'),
     channel: c.get<Channel>('channel', 'stable'),
@@ -44,5 +45,5 @@ export function workspaceRoot(): vscode.Uri | undefined {
 
 /** True when the API base URL is github.com's, where VS Code's GitHub sign-in applies. */
 export function isPublicGitHub(apiUrl: string): boolean {
-  return apiUrl === 'https://api.github.com';
+  return apiUrl === GITHUB_API;
 }

@@ -26,6 +26,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { OtaError } from '../errors';
+import { assetName, GITHUB_API, parseRepo } from '../github-rules';
 import { compareVersions, parseVersion } from '../version';
 import { readReleaseNotes } from './notes';
 import { prepareRelease, type PrepareOptions } from './prepare';
@@ -103,19 +104,7 @@ export interface ReleaseInfo {
   assets: { id: number; name: string; size: number; url: string }[];
 }
 
-const DEFAULT_API = 'https://api.github.com';
-
-export function assetName(path: string): string {
-  return path.split('/').join('__');
-}
-
-export function parseRepo(repo: string): { owner: string; repo: string } {
-  const m = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9._-]+)$/.exec(repo ?? '');
-  if (!m || m[2] === '.' || m[2] === '..') {
-    throw new OtaError('bad-repo', `repository ${JSON.stringify(repo)} must be owner/name`);
-  }
-  return { owner: m[1], repo: m[2] };
-}
+export { assetName, parseRepo };
 
 const unqueued = {
   key: () => ({ schedule: <T>(_o: unknown, fn: () => T) => Promise.resolve(fn()) }),
@@ -124,7 +113,7 @@ const unqueued = {
 export function createOctokit(conn: Omit<GitHubConnection, 'repo'>): GitHubClient {
   return new ThrottledOctokit({
     auth: conn.token,
-    baseUrl: (conn.baseUrl ?? DEFAULT_API).replace(/\/+$/, ''),
+    baseUrl: (conn.baseUrl ?? GITHUB_API).replace(/\/+$/, ''),
     userAgent: 'micropython-ota',
     // Every failure is rethrown as an OtaError with its cause; Octokit's own error lines would repeat it.
     log: { debug: () => undefined, info: () => undefined, warn: console.warn, error: () => undefined },

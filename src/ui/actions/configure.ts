@@ -4,6 +4,7 @@
 // by path (ota.signingKey) and its trust entry is added at install time.
 import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
+import { GITHUB_API, isRepo } from '../../core/github-rules';
 import type { Controller } from '../controller';
 import { readSettings, workspaceRoot } from '../settings';
 
@@ -91,8 +92,6 @@ async function ask(
   return answer.trim();
 }
 
-const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
-
 function validUrl(v: string): string | undefined {
   try {
     const u = new URL(v);
@@ -124,10 +123,10 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     cfg.repo =
       given.repo ??
       (await ask('GitHub repository (owner/name)', String(previous.repo ?? settings.repo), (v) =>
-        REPO.test(v) ? undefined : 'owner/name',
+        isRepo(v) ? undefined : 'owner/name',
       ));
     const api = given.api ?? (await ask('GitHub API URL', String(previous.api ?? settings.apiUrl), validUrl));
-    if (api && api !== 'https://api.github.com') cfg.api = api;
+    if (api && api !== GITHUB_API) cfg.api = api;
     else delete cfg.api;
     delete cfg.url;
   } else {
