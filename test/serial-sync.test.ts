@@ -10,6 +10,7 @@ import { collectProject, syncFiles } from '../src/core/serial/sync';
 import { installUpdater, withBootHook } from '../src/core/serial/install';
 import { generateKey } from '../src/core/keys';
 import { OtaError } from '../src/core/errors';
+import type { OtaConfig } from '../src/core/config';
 import { startPtyBoard, type PtyBoard } from './serial-board';
 
 let vb: PtyBoard;
@@ -125,7 +126,7 @@ test(
     try {
       await b.write('/boot.py', Buffer.from('print("user boot")\n'));
       const { path: keyFile } = await generateKey('hmac-sha256', { path: join(keyDir, 'k.json') });
-      const config = { source: { type: 'static', url: 'http://127.0.0.1:1/' }, channel: 'stable', keys: [] };
+      const config: OtaConfig = { source: 'static', url: 'http://127.0.0.1:1/', channel: 'stable', keys: [] };
       const deviceDir = join(__dirname, '..', 'device');
       const first = await installUpdater(b, { deviceDir, config, keyFile });
       const pkg = JSON.parse(readFileSync(join(deviceDir, 'package.json'), 'utf8')) as {
@@ -160,7 +161,7 @@ test(
 test('install refuses a device folder without a package list', async () => {
   await onBoard(vb.path, async (b) => {
     await assert.rejects(
-      installUpdater(b, { deviceDir: mkdtempSync(join(tmpdir(), 'ota-empty-')), config: {} }),
+      installUpdater(b, { deviceDir: mkdtempSync(join(tmpdir(), 'ota-empty-')), config: {} as OtaConfig }),
       (e: unknown) => e instanceof OtaError && e.code === 'no-package',
     );
   });

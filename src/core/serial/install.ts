@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
+import { checkOtaConfig, type OtaConfig } from '../config';
 import { deviceTrustEntry } from '../keys';
 import * as fs from './board-fs';
 import type { BoardConnection } from './board';
@@ -18,8 +19,8 @@ import { syncFiles, type SyncFile, type SyncResult } from './sync';
 
 export interface InstallOptions {
   deviceDir: string;
-  /** The parsed ota_config.json to write. */
-  config: Record<string, unknown>;
+  /** The ota_config.json to write; refused with 'bad-config' unless valid (core/config.ts). */
+  config: OtaConfig;
   /** Key file whose trust entry the board should accept. */
   keyFile?: string;
   onProgress?: fs.WriteOptions['onProgress'];
@@ -68,11 +69,11 @@ async function packageFiles(deviceDir: string): Promise<SyncFile[]> {
   return files;
 }
 
-async function configBytes(config: Record<string, unknown>, keyFile?: string): Promise<Buffer> {
-  const cfg = { ...config };
+async function configBytes(config: OtaConfig, keyFile?: string): Promise<Buffer> {
+  const cfg = { ...checkOtaConfig(config) };
   if (keyFile) {
     const entry = await deviceTrustEntry(keyFile);
-    const keys = Array.isArray(cfg.keys) ? (cfg.keys as { id?: string }[]) : [];
+    const keys = cfg.keys ?? [];
     cfg.keys = [...keys.filter((k) => k?.id !== entry.id), entry];
   }
   return Buffer.from(JSON.stringify(cfg, null, 1) + '\n');

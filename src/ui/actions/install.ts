@@ -2,6 +2,7 @@
 // Wi-Fi credentials come from secret storage and go to the board only.
 import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
+import { checkOtaConfig } from '../../core/config';
 import type { Controller } from '../controller';
 import { readWorkspaceConfig, wifiFor } from './configure';
 import { readSettings } from '../settings';
@@ -27,7 +28,7 @@ export async function installUpdater(ctl: Controller, arg?: unknown): Promise<vo
         const { installUpdater: install } = await import('../../core/serial/install');
         return install(board, {
           deviceDir,
-          config: wifi ? { ...config, wifi } : config,
+          config: checkOtaConfig(wifi ? { ...config, wifi } : config),
           keyFile,
           onProgress: (p) =>
             progress.report({ message: `${p.path} ${Math.round((p.done / Math.max(1, p.total)) * 100)}%` }),
