@@ -8,7 +8,7 @@ test('ota with an unknown command exits 2 and names it', () => {
   assert.match(r.stderr, /unknown command "frobnicate"/);
 });
 
-test('an unknown option or a stray argument is a bad-option error, never a stack trace', () => {
+test('an unknown option or a stray argument is a bad_option error, never a stack trace', () => {
   for (const args of [
     ['info', '--prot', '/dev/ttyUSB0'],
     ['info', 'extra'],
@@ -16,6 +16,6 @@ test('an unknown option or a stray argument is a bad-option error, never a stack
   ]) {
     const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8' });
     assert.equal(r.status, 1, args.join(' '));
-    assert.match(r.stderr, /^ota: .*\(--help lists the options\) \[bad-option\]\n$/, args.join(' '));
+    assert.match(r.stderr, /^ota: .*\(--help lists the options\) \[bad_option\]\n$/, args.join(' '));
   }
 });

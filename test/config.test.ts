@@ -74,12 +74,12 @@ test('every invalid configuration fails both, and the problem names the key', ()
   }
 });
 
-test('checkOtaConfig throws bad-config listing every problem', () => {
+test('checkOtaConfig throws bad_config listing every problem', () => {
   assert.throws(
     () => checkOtaConfig({ source: 'github', channel: 'tag' }, 'cfg.json'),
     (e: unknown) =>
       e instanceof OtaError &&
-      e.code === 'bad-config' &&
+      e.code === 'bad_config' &&
       /^cfg\.json: /.test(e.message) &&
       /repo: is required/.test(e.message) &&
       /tag: is required/.test(e.message),

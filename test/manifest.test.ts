@@ -153,7 +153,7 @@ test('created comes from SOURCE_DATE_EPOCH, else the last commit, else a clear e
     writeTree(t.dir, { 'main.py': 'x' });
     await rejects(
       buildManifest(t.dir, { version: '1.0.0', env: {} }),
-      'no-created',
+      'no_created',
       /--created|SOURCE_DATE_EPOCH/,
     );
     const fromEnv = await buildManifest(t.dir, {
@@ -161,7 +161,7 @@ test('created comes from SOURCE_DATE_EPOCH, else the last commit, else a clear e
       env: { SOURCE_DATE_EPOCH: '1700000000' },
     });
     assert.equal(fromEnv.created, '2023-11-14T22:13:20Z');
-    await rejects(buildManifest(t.dir, { version: '1.0.0', env: { SOURCE_DATE_EPOCH: 'soon' } }), 'bad-date');
+    await rejects(buildManifest(t.dir, { version: '1.0.0', env: { SOURCE_DATE_EPOCH: 'soon' } }), 'bad_date');
     git(t.dir, ['init', '-q']);
     git(t.dir, ['add', '.']);
     const who = {
@@ -182,7 +182,7 @@ test('version comes from the flag, else the highest v* tag; a non-semver version
   const t = tempDir();
   try {
     writeTree(t.dir, { 'main.py': 'x' });
-    await rejects(buildManifest(t.dir, { created: CREATED }), 'no-version', /--version/);
+    await rejects(buildManifest(t.dir, { created: CREATED }), 'no_version', /--version/);
     git(t.dir, ['init', '-q']);
     git(t.dir, ['add', '.']);
     const who = {
@@ -198,10 +198,10 @@ test('version comes from the flag, else the highest v* tag; a non-semver version
     git(t.dir, ['tag', 'v1.10.0']);
     assert.equal((await buildManifest(t.dir, { created: CREATED })).version, '1.10.0');
     assert.equal((await buildManifest(t.dir, { created: CREATED, version: 'v3.0.0' })).version, '3.0.0');
-    await rejects(buildManifest(t.dir, { created: CREATED, version: '1.0' }), 'bad-version', /semver/);
+    await rejects(buildManifest(t.dir, { created: CREATED, version: '1.0' }), 'bad_version', /semver/);
     const r = ota(['manifest', t.dir, '--version', 'latest', '--created', CREATED]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /version "latest" is not semver-like.*\[bad-version\]/);
+    assert.match(r.stderr, /version "latest" is not semver-like.*\[bad_version\]/);
   } finally {
     t.cleanup();
   }
@@ -250,9 +250,9 @@ test('delete, keep, hooks and expires map to manifest fields from the CLI', () =
       '--hook-rollback=nope.py',
     ]);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /\[hook-missing\]/);
+    assert.match(bad.stderr, /\[hook_missing\]/);
     const clash = ota(['manifest', t.dir, '--version=1.0.0', `--created=${CREATED}`, '--delete=main.py']);
-    assert.match(clash.stderr, /main\.py is both shipped and listed in delete \[delete-conflict\]/);
+    assert.match(clash.stderr, /main\.py is both shipped and listed in delete \[delete_conflict\]/);
     const escape = ota([
       'manifest',
       t.dir,
@@ -260,9 +260,9 @@ test('delete, keep, hooks and expires map to manifest fields from the CLI', () =
       `--created=${CREATED}`,
       '--keep=../etc/passwd',
     ]);
-    assert.match(escape.stderr, /\[bad-path\]/);
+    assert.match(escape.stderr, /\[bad_path\]/);
     const days = ota(['manifest', t.dir, '--version=1.0.0', `--created=${CREATED}`, '--expires-days=soon']);
-    assert.match(days.stderr, /\[bad-option\]/);
+    assert.match(days.stderr, /\[bad_option\]/);
   } finally {
     t.cleanup();
   }
@@ -274,13 +274,13 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
     [
       'symlink to outside the root',
       (d) => symlinkSync('/etc/hostname', join(d, 'host')),
-      'path-escape',
+      'path_escape',
       /host/,
     ],
-    ['symlinked dir to outside', (d) => symlinkSync('/etc', join(d, 'etc')), 'path-escape', /etc/],
+    ['symlinked dir to outside', (d) => symlinkSync('/etc', join(d, 'etc')), 'path_escape', /etc/],
     ['dangling symlink', (d) => symlinkSync(join(d, 'gone'), join(d, 'link')), 'unreadable', /link/],
-    ['backslash in a name', (d) => writeFileSync(join(d, 'a\\b.py'), ''), 'bad-name', /backslash/],
-    ['control character in a name', (d) => writeFileSync(join(d, 'bell\x07.py'), ''), 'bad-name', /control/],
+    ['backslash in a name', (d) => writeFileSync(join(d, 'a\\b.py'), ''), 'bad_name', /backslash/],
+    ['control character in a name', (d) => writeFileSync(join(d, 'bell\x07.py'), ''), 'bad_name', /control/],
     [
       'name that is not UTF-8',
       (d) =>
@@ -288,10 +288,10 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
           Buffer.concat([Buffer.from(d + '/bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.py')]),
           '',
         ),
-      'bad-name',
+      'bad_name',
       /UTF-8/,
     ],
-    ['name too long for ustar', (d) => writeFileSync(join(d, 'n'.repeat(101)), ''), 'name-too-long', /ustar/],
+    ['name too long for ustar', (d) => writeFileSync(join(d, 'n'.repeat(101)), ''), 'name_too_long', /ustar/],
     [
       'directories too long for ustar',
       (d) => {
@@ -299,7 +299,7 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
         mkdirSync(deep, { recursive: true });
         writeFileSync(join(deep, 'f.py'), '');
       },
-      'name-too-long',
+      'name_too_long',
       /ustar/,
     ],
     [
@@ -327,10 +327,10 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
     const tmp = tempDir();
     try {
       writeTree(tmp.dir, { '.otaignore': '*\n', 'main.py': 'x' });
-      await rejects(buildManifest(tmp.dir, opts), 'empty-project', /no files/);
+      await rejects(buildManifest(tmp.dir, opts), 'empty_project', /no files/);
       const r = ota(['manifest', tmp.dir, '--version', '1.0.0', '--created', CREATED]);
       assert.equal(r.status, 1);
-      assert.match(r.stderr, /\[empty-project\]/);
+      assert.match(r.stderr, /\[empty_project\]/);
     } finally {
       tmp.cleanup();
     }

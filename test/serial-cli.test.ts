@@ -59,7 +59,7 @@ test(
     assert.match(human.stdout, /^MicroPython \d+\.\d+\.\d+/);
     const none = await ota(['info']);
     assert.equal(none.status, 1);
-    assert.match(none.stderr, /--port <path>.*\[bad-option\]/);
+    assert.match(none.stderr, /--port <path>.*\[bad_option\]/);
   },
 );
 
@@ -104,7 +104,7 @@ test('ota install twice: the second run changes nothing', { timeout: 60_000 }, a
   writeFileSync(cfg, '[1, 2]');
   const bad = await ota(['install', '--port', vb.path, '--config', cfg]);
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /\[bad-config\]/);
+  assert.match(bad.stderr, /\[bad_config\]/);
 });
 
 test(

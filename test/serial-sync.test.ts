@@ -47,11 +47,11 @@ test('sync writes only what differs and removes what the release dropped', { tim
 
     await assert.rejects(
       syncFiles(b, { files: [{ path: '../escape.py', data: Buffer.from('x') }] }),
-      (e: unknown) => e instanceof OtaError && e.code === 'bad-path',
+      (e: unknown) => e instanceof OtaError && e.code === 'bad_path',
     );
     await assert.rejects(
       syncFiles(b, { files: [{ path: '.ota/state.json', data: Buffer.from('{}') }] }),
-      (e: unknown) => e instanceof OtaError && e.code === 'bad-path',
+      (e: unknown) => e instanceof OtaError && e.code === 'bad_path',
     );
   });
 });
@@ -98,7 +98,7 @@ test('collectProject takes a manifest folder exactly, or walks a plain project',
   writeFileSync(join(dir, 'manifest.json'), '{ nope');
   await assert.rejects(
     collectProject(dir),
-    (e: unknown) => e instanceof OtaError && e.code === 'bad-manifest',
+    (e: unknown) => e instanceof OtaError && e.code === 'bad_manifest',
   );
 });
 
@@ -162,7 +162,7 @@ test('install refuses a device folder without a package list', async () => {
   await onBoard(vb.path, async (b) => {
     await assert.rejects(
       installUpdater(b, { deviceDir: mkdtempSync(join(tmpdir(), 'ota-empty-')), config: {} as OtaConfig }),
-      (e: unknown) => e instanceof OtaError && e.code === 'no-package',
+      (e: unknown) => e instanceof OtaError && e.code === 'no_package',
     );
   });
 });

@@ -32,12 +32,12 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (!parsed) return 0;
   const { values } = parsed;
-  if (!values.config) throw new OtaError('bad-option', 'ota install needs --config <ota_config.json>');
+  if (!values.config) throw new OtaError('bad_option', 'ota install needs --config <ota_config.json>');
   let config: unknown;
   try {
     config = JSON.parse(await readFile(values.config, 'utf8'));
   } catch (err) {
-    throw new OtaError('bad-config', `cannot read ${values.config} as JSON: ${(err as Error).message}`);
+    throw new OtaError('bad_config', `cannot read ${values.config} as JSON: ${(err as Error).message}`);
   }
   const checked = checkOtaConfig(config, values.config);
   const deviceDir = values['device-dir'] ?? defaultDeviceDir();

@@ -78,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
   const { version, ...build } = await buildOptions(project, values, outputs);
 
   if (values.target === 'folder') {
-    if (!values.dir) throw new OtaError('bad-option', '--target folder needs --dir <output folder>');
+    if (!values.dir) throw new OtaError('bad_option', '--target folder needs --dir <output folder>');
     const r = await publishFolder({
       dir: project,
       version,
@@ -99,16 +99,16 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   if (values.target !== 'github') {
-    throw new OtaError('bad-option', '--target must be github or folder');
+    throw new OtaError('bad_option', '--target must be github or folder');
   }
-  if (!values.repo) throw new OtaError('bad-option', '--target github needs --repo <owner/name>');
+  if (!values.repo) throw new OtaError('bad_option', '--target github needs --repo <owner/name>');
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   if (
     concurrency !== undefined &&
     !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 16)
   ) {
     throw new OtaError(
-      'bad-option',
+      'bad_option',
       `--concurrency must be a whole number from 1 to 16, not ${values.concurrency}`,
     );
   }

@@ -21,7 +21,7 @@ function positiveInt(name: string, value: string | undefined): number | undefine
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0)
-    throw new OtaError('bad-option', `--${name} must be a positive integer`);
+    throw new OtaError('bad_option', `--${name} must be a positive integer`);
   return n;
 }
 
@@ -36,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (!parsed) return 0;
   const { values } = parsed;
-  if (!values.fs) throw new OtaError('bad-option', 'no filesystem folder: use --fs <dir>');
+  if (!values.fs) throw new OtaError('bad_option', 'no filesystem folder: use --fs <dir>');
   const board = await VirtualBoard.start({
     fsDir: values.fs,
     flashKb: positiveInt('flash-kb', values['flash-kb']),

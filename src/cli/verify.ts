@@ -18,7 +18,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const [manifestPath, dir = '.'] = positionals;
-  if (!manifestPath) throw new OtaError('bad-option', 'usage: ota verify <manifest.json> [dir]');
+  if (!manifestPath) throw new OtaError('bad_option', 'usage: ota verify <manifest.json> [dir]');
   let bytes: Buffer;
   try {
     bytes = await readFile(manifestPath);

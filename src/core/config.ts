@@ -125,9 +125,9 @@ function keyProblems(k: unknown, at: string): string[] {
   return problems;
 }
 
-/** `v` as an OtaConfig, or OtaError 'bad-config' naming every problem (`where`: the file). */
+/** `v` as an OtaConfig, or OtaError 'bad_config' naming every problem (`where`: the file). */
 export function checkOtaConfig(v: unknown, where = 'ota_config.json'): OtaConfig {
   const problems = validateOtaConfig(v);
-  if (problems.length > 0) throw new OtaError('bad-config', `${where}: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new OtaError('bad_config', `${where}: ${problems.join('; ')}`);
   return v as OtaConfig;
 }

@@ -18,7 +18,7 @@ export function isRepo(repo: unknown): repo is string {
 }
 
 export function parseRepo(repo: string): { owner: string; repo: string } {
-  if (!isRepo(repo)) throw new OtaError('bad-repo', `repository ${JSON.stringify(repo)} must be owner/name`);
+  if (!isRepo(repo)) throw new OtaError('bad_repo', `repository ${JSON.stringify(repo)} must be owner/name`);
   const [owner, name] = repo.split('/') as [string, string];
   return { owner, repo: name };
 }

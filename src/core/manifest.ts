@@ -58,7 +58,7 @@ export function isoSeconds(d: Date): string {
 function toDate(value: string | Date, what: string): Date {
   const d = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(d.getTime()))
-    throw new OtaError('bad-date', `${what} ${JSON.stringify(value)} is not a date`);
+    throw new OtaError('bad_date', `${what} ${JSON.stringify(value)} is not a date`);
   return d;
 }
 
@@ -72,13 +72,13 @@ export async function resolveCreated(
   const epoch = env.SOURCE_DATE_EPOCH;
   if (epoch !== undefined && epoch !== '') {
     if (!/^\d+$/.test(epoch))
-      throw new OtaError('bad-date', `SOURCE_DATE_EPOCH ${JSON.stringify(epoch)} is not a number`);
+      throw new OtaError('bad_date', `SOURCE_DATE_EPOCH ${JSON.stringify(epoch)} is not a number`);
     return isoSeconds(new Date(Number(epoch) * 1000));
   }
   const ct = await git(dir, ['log', '-1', '--format=%ct', '--', '.']);
   if (ct) return isoSeconds(new Date(Number(ct) * 1000));
   throw new OtaError(
-    'no-created',
+    'no_created',
     `cannot date the release of ${dir} deterministically: pass --created, set SOURCE_DATE_EPOCH, or commit the project to git`,
   );
 }
@@ -96,7 +96,7 @@ export async function resolveVersion(dir: string, version?: string): Promise<str
   });
   if (versions.length === 0) {
     throw new OtaError(
-      'no-version',
+      'no_version',
       `no version given and no v* git tag in ${dir}: pass --version (e.g. 1.0.0)`,
     );
   }
@@ -116,7 +116,7 @@ function checkPaths(list: string[] | undefined, what: string): string[] | undefi
     try {
       checkReleasePath(p);
     } catch (err) {
-      throw new OtaError('bad-path', `${what}: ${(err as Error).message}`);
+      throw new OtaError('bad_path', `${what}: ${(err as Error).message}`);
     }
   }
   return [...new Set(list)].sort();
@@ -132,10 +132,10 @@ export async function describeFirmware(image: string): Promise<ManifestFirmware>
   try {
     checkReleasePath(name);
   } catch (err) {
-    throw new OtaError('bad-firmware', `firmware file name: ${(err as Error).message}`);
+    throw new OtaError('bad_firmware', `firmware file name: ${(err as Error).message}`);
   }
   // An empty or foreign file would be written to the OTA partition and set to boot: refuse it here.
-  if (h.size === 0) throw new OtaError('bad-firmware', `firmware image ${image} is empty`);
+  if (h.size === 0) throw new OtaError('bad_firmware', `firmware image ${image} is empty`);
   const fd = await open(image);
   const first = Buffer.alloc(1);
   try {
@@ -145,7 +145,7 @@ export async function describeFirmware(image: string): Promise<ManifestFirmware>
   }
   if (first[0] !== ESP_IMAGE_MAGIC) {
     throw new OtaError(
-      'bad-firmware',
+      'bad_firmware',
       `${image} is not an ESP32 app image: it starts with 0x${first[0].toString(16).padStart(2, '0')}, an image with 0xe9`,
     );
   }
@@ -184,14 +184,14 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (!m.name || /[\u0000-\u001f/\\]/.test(m.name)) {
     throw new OtaError(
-      'bad-name',
+      'bad_name',
       `release name ${JSON.stringify(m.name)} must be non-empty, without / \\ or control characters`,
     );
   }
   const paths = new Set(m.files.map((f) => f.path));
   const del = checkPaths(m.delete, 'delete');
   const clash = del?.find((p) => paths.has(p));
-  if (clash) throw new OtaError('delete-conflict', `${clash} is both shipped and listed in delete`);
+  if (clash) throw new OtaError('delete_conflict', `${clash} is both shipped and listed in delete`);
   const keep = checkPaths(m.keep, 'keep');
   let hooks: Manifest['hooks'];
   if (m.hooks && (m.hooks.post_update || m.hooks.rollback)) {
@@ -201,7 +201,7 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
       if (!h) continue;
       checkPaths([h], `hook ${key}`);
       if (!paths.has(h))
-        throw new OtaError('hook-missing', `hook ${key} ${h} is not one of the release files`);
+        throw new OtaError('hook_missing', `hook ${key} ${h} is not one of the release files`);
       hooks[key] = h;
     }
   }
@@ -209,7 +209,7 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
   // Every release file is published beside the manifest too (as <path> or asset <path with / as __>).
   const taken = [...m.files.map((f) => assetName(f.path)), ...paths, 'manifest.json', 'manifest.json.sig'];
   if (fw && (taken.includes(fw) || fw === m.bundle?.name))
-    throw new OtaError('firmware-conflict', `firmware ${fw} has the name of another file of the release`);
+    throw new OtaError('firmware_conflict', `firmware ${fw} has the name of another file of the release`);
   return {
     schema: MANIFEST_SCHEMA,
     name: m.name,
@@ -260,7 +260,7 @@ const HEX40 = /^[0-9a-f]{40}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function bad(msg: string): never {
-  throw new OtaError('bad-manifest', `invalid manifest: ${msg}`);
+  throw new OtaError('bad_manifest', `invalid manifest: ${msg}`);
 }
 
 function str(v: unknown, what: string): string {
@@ -294,7 +294,7 @@ function releasePath(v: unknown, what: string): string {
   try {
     return checkReleasePath(str(v, what));
   } catch (err) {
-    if (err instanceof OtaError && err.code === 'bad-path') bad(`${what}: ${err.message}`);
+    if (err instanceof OtaError && err.code === 'bad_path') bad(`${what}: ${err.message}`);
     throw err;
   }
 }
@@ -332,7 +332,7 @@ export function parseManifest(bytes: Uint8Array): Manifest {
     bad('schema must be a positive integer');
   if (o.schema > MANIFEST_SCHEMA) {
     throw new OtaError(
-      'schema-unsupported',
+      'schema_unsupported',
       `manifest schema ${o.schema} is newer than this tool understands (${MANIFEST_SCHEMA}): update the tool`,
     );
   }

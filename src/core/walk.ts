@@ -67,7 +67,7 @@ function checkName(path: string): void {
   try {
     checkReleasePath(path);
   } catch (err) {
-    if (err instanceof OtaError) throw new OtaError('bad-name', `cannot release this file: ${err.message}`);
+    if (err instanceof OtaError) throw new OtaError('bad_name', `cannot release this file: ${err.message}`);
     throw err;
   }
   ustarSplit(path);
@@ -76,13 +76,13 @@ function checkName(path: string): void {
 /**
  * Lists the project's release files, sorted by the bytes of their path.
  * Symlinks are followed when they stay inside the root; one pointing outside
- * is refused ('path-escape'), as is any file that cannot be read or named.
+ * is refused ('path_escape'), as is any file that cannot be read or named.
  */
 export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Promise<ProjectFile[]> {
   let root: string;
   try {
     root = await realpath(dir);
-    if (!(await stat(root)).isDirectory()) throw new OtaError('not-a-directory', `${dir} is not a directory`);
+    if (!(await stat(root)).isDirectory()) throw new OtaError('not_a_directory', `${dir} is not a directory`);
   } catch (err) {
     if (err instanceof OtaError) throw err;
     throw fsError(err, dir);
@@ -118,7 +118,7 @@ export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Pro
           throw fsError(err, `${rel} (symlink)`);
         }
         if (!isInside(root, target)) {
-          throw new OtaError('path-escape', `${rel} is a symlink to ${target}, outside the project root`);
+          throw new OtaError('path_escape', `${rel} is a symlink to ${target}, outside the project root`);
         }
         const st = await stat(target);
         isDir = st.isDirectory();
@@ -138,7 +138,7 @@ export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Pro
       try {
         utf8.decode(raw);
       } catch {
-        throw new OtaError('bad-name', `cannot release ${JSON.stringify(rel)}: its name is not valid UTF-8`);
+        throw new OtaError('bad_name', `cannot release ${JSON.stringify(rel)}: its name is not valid UTF-8`);
       }
       if (isDir) {
         await walk(abs, rel, layers);
@@ -154,7 +154,7 @@ export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Pro
   out.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
   if (out.length === 0) {
     throw new OtaError(
-      'empty-project',
+      'empty_project',
       `no files to release in ${dir} (check .otaignore and --include/--exclude)`,
     );
   }

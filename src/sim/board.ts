@@ -17,7 +17,7 @@
  *     stop(): Promise<void>
  *   }
  *   runBoard(opts & { code?, boot?=true, timeoutMs?=30000 })
- *     : Promise<{ output, mutations, powerCut, resets, running?, error? }>  // rejects with OtaError 'sim-timeout'
+ *     : Promise<{ output, mutations, powerCut, resets, running?, error? }>  // rejects with OtaError 'sim_timeout'
  *   exposeOnPty(board, linkPath?): Promise<{ path, close() }>  (./pty, also re-exported here)
  *
  * The board's root filesystem "/" is the host folder fsDir, kept in step with every write. A power cut
@@ -113,17 +113,17 @@ export class VirtualBoard extends EventEmitter {
     super();
     const fsDir = path.resolve(opts.fsDir);
     if (!fs.existsSync(fsDir) || !fs.statSync(fsDir).isDirectory()) {
-      throw new OtaError('sim-fs-dir', `board filesystem folder ${fsDir} does not exist or is not a folder`);
+      throw new OtaError('sim_fs_dir', `board filesystem folder ${fsDir} does not exist or is not a folder`);
     }
     const flashKb = opts.flashKb ?? 2048;
     const heapKb = opts.heapKb ?? 192;
     if (!Number.isInteger(flashKb) || flashKb < 64)
-      throw new OtaError('sim-flash', 'flashKb must be an integer >= 64');
+      throw new OtaError('sim_flash', 'flashKb must be an integer >= 64');
     if (!Number.isInteger(heapKb) || heapKb < 16)
-      throw new OtaError('sim-heap', 'heapKb must be an integer >= 16');
+      throw new OtaError('sim_heap', 'heapKb must be an integer >= 16');
     const cut = opts.cutAfterMutations ?? 0;
     if (!Number.isInteger(cut) || cut < 0) {
-      throw new OtaError('sim-cut', 'cutAfterMutations must be a positive integer');
+      throw new OtaError('sim_cut', 'cutAfterMutations must be a positive integer');
     }
     this.opts = { fsDir, flashKb, heapKb, sha1: opts.sha1 ?? true, cutAfterMutations: cut };
     this.partitions = partitionTable(opts.partitions, fsDir);
@@ -445,7 +445,7 @@ export async function runBoard(
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new OtaError('sim-timeout', `virtual board still busy after ${timeoutMs} ms`)),
+      () => reject(new OtaError('sim_timeout', `virtual board still busy after ${timeoutMs} ms`)),
       timeoutMs,
     );
   });

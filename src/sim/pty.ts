@@ -29,7 +29,7 @@ export async function exposeOnPty(
   const link = path.resolve(linkPath ?? path.join(os.tmpdir(), `ota-sim-${process.pid}-${++counter}`));
   if (fs.existsSync(link)) {
     throw new OtaError(
-      'sim-pty-exists',
+      'sim_pty_exists',
       `${link} already exists; choose another path for the board's serial port`,
     );
   }
@@ -60,7 +60,7 @@ export async function exposeOnPty(
     board.off('data', toHost);
     socat.kill();
     throw new OtaError(
-      'sim-pty',
+      'sim_pty',
       `could not create a pseudo-terminal at ${link} with socat: ${stderr.trim() || 'socat did not start'}`,
     );
   }

@@ -68,7 +68,7 @@ export class Controller implements vscode.Disposable {
   /** The project folder a release is built from. */
   projectDir(): string {
     const root = workspaceRoot();
-    if (!root) throw new OtaError('no-workspace', 'Open the folder of your MicroPython project first.');
+    if (!root) throw new OtaError('no_workspace', 'Open the folder of your MicroPython project first.');
     return vscode.Uri.joinPath(root, readSettings().projectDir).fsPath;
   }
 
@@ -81,7 +81,7 @@ export class Controller implements vscode.Disposable {
     if (ports.length === 1) return ports[0];
     const { selectPort } = loadHeavy();
     const port = await selectPort(this);
-    if (!port) throw new OtaError('no-board', 'No board selected.');
+    if (!port) throw new OtaError('no_board', 'No board selected.');
     return port;
   }
 

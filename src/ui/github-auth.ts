@@ -40,7 +40,7 @@ export class GitHubAuth {
   async require(apiUrl: string): Promise<string> {
     const t = await this.token(apiUrl, true);
     if (!t)
-      throw new OtaError('no-token', 'No GitHub token: run "OTA: Set GitHub Token" or sign in to GitHub.');
+      throw new OtaError('no_token', 'No GitHub token: run "OTA: Set GitHub Token" or sign in to GitHub.');
     return t;
   }
 

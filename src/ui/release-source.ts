@@ -15,7 +15,7 @@ export async function loadReleases(ctl: Controller, interactive: boolean): Promi
     const url = `${s.staticUrl.replace(/\/+$/, '')}/latest.json`;
     const res = await cachedFetch.fetch(url);
     if (res.status === 404) return [];
-    if (!res.ok) throw new OtaError('http-status', `${url} answered ${res.status}`);
+    if (!res.ok) throw new OtaError('http_status', `${url} answered ${res.status}`);
     const latest = (await res.json()) as { version?: string };
     return latest.version ? [{ channel: 'stable', version: latest.version }] : [];
   }

@@ -69,7 +69,7 @@ const checks: [string, () => Promise<void>][] = [
       const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
       assert.match(
         api.controller.output.lines().at(-1) ?? '',
-        /ota\.publishRelease: .*one-point-oh.*\[bad-version\]/,
+        /ota\.publishRelease: .*one-point-oh.*\[bad_version\]/,
       );
     },
   ],
@@ -82,7 +82,7 @@ const checks: [string, () => Promise<void>][] = [
       const released = api.controller.releases.all().find((r) => r.channel === 'stable');
       assert.ok(released, 'the configured repository has a stable release');
       await vscode.commands.executeCommand('ota.publishRelease', { version: released.version });
-      assert.match(api.controller.output.lines().at(-1) ?? '', /ota\.publishRelease: .*\[tag-exists\]/);
+      assert.match(api.controller.output.lines().at(-1) ?? '', /ota\.publishRelease: .*\[tag_exists\]/);
     },
   ],
   [

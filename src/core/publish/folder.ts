@@ -88,7 +88,7 @@ async function currentLatest(outDir: string): Promise<string | undefined> {
     // fall through
   }
   throw new OtaError(
-    'bad-latest',
+    'bad_latest',
     `${join(outDir, 'latest.json')} is not {"version", "manifest"}: fix or remove it`,
   );
 }
@@ -111,7 +111,7 @@ export async function publishFolder(opts: FolderOptions): Promise<FolderResult> 
     const versionDir = join(outDir, version);
     if ((await exists(versionDir)) && !opts.force) {
       throw new OtaError(
-        'version-exists',
+        'version_exists',
         `${versionDir} already exists: pass --force to replace version ${version}`,
       );
     }

@@ -14,9 +14,9 @@
  * `concurrency` at a time, then publish the draft in one PATCH. A failure before that deletes the
  * draft. `force` on an existing version: the new draft is built beside the old release, the old one
  * is deleted only when every asset is up, then the draft is published under the tag. `baseUrl` is
- * the API root (GitHub Enterprise: https://host/api/v3). Errors are OtaErrors: token-missing,
- * token-invalid, no-permission, repo-not-found, tag-exists, rate-limited (message has the reset
- * time), asset-name-clash, upload-failed, github-error, network.
+ * the API root (GitHub Enterprise: https://host/api/v3). Errors are OtaErrors: token_missing,
+ * token_invalid, no_permission, repo_not_found, tag_exists, rate_limited (message has the reset
+ * time), asset_name_clash, upload_failed, github_error, network.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -154,7 +154,7 @@ export function githubError(err: unknown, repo: string, what: string): OtaError 
     });
   }
   if (status === 401) {
-    return new OtaError('token-invalid', `${what}: GitHub refused the token (${message}); create a new one`, {
+    return new OtaError('token_invalid', `${what}: GitHub refused the token (${message}); create a new one`, {
       cause: err,
     });
   }
@@ -164,28 +164,28 @@ export function githubError(err: unknown, repo: string, what: string): OtaError 
   ) {
     const reset = Number(headers['x-ratelimit-reset']);
     const when = Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000).toISOString() : 'later';
-    return new OtaError('rate-limited', `${what}: GitHub API rate limit exceeded; it resets at ${when}`, {
+    return new OtaError('rate_limited', `${what}: GitHub API rate limit exceeded; it resets at ${when}`, {
       cause: err,
     });
   }
   if (status === 403) {
     return new OtaError(
-      'no-permission',
+      'no_permission',
       `${what}: the token may not write to ${repo} (${message}); it needs "contents: write"`,
       { cause: err },
     );
   }
   if (status === 404) {
-    return new OtaError('repo-not-found', `${what}: ${repo} not found, or the token cannot see it`, {
+    return new OtaError('repo_not_found', `${what}: ${repo} not found, or the token cannot see it`, {
       cause: err,
     });
   }
   if (status === 422 && data.errors?.some((x) => x.code === 'already_exists' && x.field === 'tag_name')) {
-    return new OtaError('tag-exists', `${what}: a release with this tag already exists in ${repo}`, {
+    return new OtaError('tag_exists', `${what}: a release with this tag already exists in ${repo}`, {
       cause: err,
     });
   }
-  return new OtaError('github-error', `${what}: GitHub answered ${status} ${message}`, { cause: err });
+  return new OtaError('github_error', `${what}: GitHub answered ${status} ${message}`, { cause: err });
 }
 
 function contentType(name: string): string {
@@ -244,7 +244,7 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
   const { owner, repo } = parseRepo(opts.repo);
   if (!opts.token) {
     throw new OtaError(
-      'token-missing',
+      'token_missing',
       'publishing to GitHub needs a token: set GITHUB_TOKEN or pass --token',
     );
   }
@@ -277,7 +277,7 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
       const prev = seen.get(u.name);
       if (prev !== undefined) {
         throw new OtaError(
-          'asset-name-clash',
+          'asset_name_clash',
           `"${u.name}" would be uploaded twice (${prev} and this file): rename one`,
         );
       }
@@ -293,7 +293,7 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
     }
     if (existing && !opts.force) {
       throw new OtaError(
-        'tag-exists',
+        'tag_exists',
         `${tag} is already published in ${opts.repo}: pass --force to replace its assets`,
       );
     }
@@ -326,7 +326,7 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
       await mapLimit(uploads, opts.concurrency ?? 4, async (u) => {
         const data = typeof u.source === 'string' ? await readFile(u.source) : u.source;
         if (data.length !== u.size) {
-          throw new OtaError('file-changed', `${u.name} changed while publishing: publish again`);
+          throw new OtaError('file_changed', `${u.name} changed while publishing: publish again`);
         }
         const sha256 = createHash('sha256').update(data).digest('hex');
         for (let attempt = 0; ; attempt++) {
@@ -352,7 +352,7 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
             const digest = (res.data as { digest?: string | null }).digest;
             if (res.data.size !== data.length || (digest && digest !== `sha256:${sha256}`)) {
               throw new OtaError(
-                'upload-failed',
+                'upload_failed',
                 `${u.name} arrived damaged (${res.data.size} bytes, ${digest})`,
               );
             }

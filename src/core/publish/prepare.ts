@@ -63,7 +63,7 @@ export async function prepareRelease(opts: PrepareOptions): Promise<PreparedRele
     const leak = files.find((f) => basename(f.abs) === basename(keyPath) && realpathSync(f.abs) === keyPath);
     if (leak) {
       throw new OtaError(
-        'key-in-release',
+        'key_in_release',
         `the signing key ${leak.path} is one of the release files: move it out of the project`,
       );
     }

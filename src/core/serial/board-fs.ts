@@ -51,7 +51,7 @@ export interface WriteOptions {
 
 export function checkBoardPath(p: string): string {
   if (!p.startsWith('/') || p.includes('\0') || p.split('/').some((s) => s === '..')) {
-    throw new OtaError('bad-path', `board paths are absolute and without "..": ${JSON.stringify(p)}`);
+    throw new OtaError('bad_path', `board paths are absolute and without "..": ${JSON.stringify(p)}`);
   }
   return p.length > 1 ? p.replace(/\/+$/, '') : p;
 }
@@ -118,7 +118,7 @@ const READ_SPAN = 8192;
 
 export async function readFile(s: HelperSession, path: string): Promise<Buffer> {
   const size = (await stat(s, [path])).get(checkBoardPath(path))?.size;
-  if (size === undefined) throw new OtaError('not-found', `${path} does not exist on the board`);
+  if (size === undefined) throw new OtaError('not_found', `${path} does not exist on the board`);
   const codes: string[] = [];
   for (let o = 0; o < size; o += READ_SPAN) {
     codes.push(`_ota_print_range(${py(path)},${o},${Math.min(READ_SPAN, size - o)},${s.preferHex ? 1 : 0})`);
@@ -141,7 +141,7 @@ export async function mkdirp(s: HelperSession, path: string): Promise<void> {
 }
 
 export async function rm(s: HelperSession, path: string): Promise<void> {
-  if (checkBoardPath(path) === '/') throw new OtaError('bad-path', 'refusing to remove the whole filesystem');
+  if (checkBoardPath(path) === '/') throw new OtaError('bad_path', 'refusing to remove the whole filesystem');
   await s.run(`_ota_remove(${py(path)})`, { idleTimeoutMs: 30_000 });
 }
 

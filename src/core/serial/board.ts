@@ -152,7 +152,7 @@ export class BoardConnection implements fs.HelperSession {
 }
 
 export async function openBoard(path: string, opts: OpenOptions = {}): Promise<BoardConnection> {
-  if (!path) throw new OtaError('no-port', 'no serial port given (use --port <path>)');
+  if (!path) throw new OtaError('no_port', 'no serial port given (use --port <path>)');
   const t = await openSerialTransport(path, opts.baudRate);
   return new BoardConnection(t, opts.timeoutMs);
 }

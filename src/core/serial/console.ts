@@ -86,7 +86,7 @@ export function runUpdate(board: BoardConnection, opts: RunUpdateOptions = {}): 
     } catch (err) {
       // A board on native USB (ESP32-S2/S3, RP2040) drops off the bus when it resets: after
       // the update finished, a closed port is that reset; the caller reopens the port.
-      if (err instanceof OtaError && err.code === 'port-closed' && events.some((e) => e.ev === 'done')) {
+      if (err instanceof OtaError && err.code === 'port_closed' && events.some((e) => e.ev === 'done')) {
         return { events, reset: true };
       }
       if (!(reset && err instanceof OtaError && err.code === 'cancelled')) throw err;

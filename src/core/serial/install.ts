@@ -19,7 +19,7 @@ import { syncFiles, type SyncFile, type SyncResult } from './sync';
 
 export interface InstallOptions {
   deviceDir: string;
-  /** The ota_config.json to write; refused with 'bad-config' unless valid (core/config.ts). */
+  /** The ota_config.json to write; refused with 'bad_config' unless valid (core/config.ts). */
   config: OtaConfig;
   /** Key file whose trust entry the board should accept. */
   keyFile?: string;
@@ -46,7 +46,7 @@ async function packageFiles(deviceDir: string): Promise<SyncFile[]> {
     urls = (JSON.parse(await readFile(pkgPath, 'utf8')) as { urls?: unknown }).urls;
   } catch (err) {
     throw new OtaError(
-      'no-package',
+      'no_package',
       `cannot read the updater's file list ${pkgPath}: ${(err as Error).message}`,
       {
         cause: err,
@@ -54,12 +54,12 @@ async function packageFiles(deviceDir: string): Promise<SyncFile[]> {
     );
   }
   if (!Array.isArray(urls) || urls.length === 0) {
-    throw new OtaError('no-package', `${pkgPath} has no "urls" list of [dest, source] pairs`);
+    throw new OtaError('no_package', `${pkgPath} has no "urls" list of [dest, source] pairs`);
   }
   const files: SyncFile[] = [];
   for (const entry of urls) {
     if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'string') {
-      throw new OtaError('no-package', `${pkgPath}: every "urls" item must be [dest, source]`);
+      throw new OtaError('no_package', `${pkgPath}: every "urls" item must be [dest, source]`);
     }
     const [dest, source] = entry as [string, string];
     // mip sources are URLs (github:…); the same file sits in deviceDir under its dest.
@@ -90,13 +90,13 @@ export async function installUpdater(board: BoardConnection, opts: InstallOption
   try {
     boot = (await board.read('/boot.py')).toString('utf8');
   } catch (err) {
-    if (!(err instanceof OtaError && err.code === 'not-found')) throw err;
+    if (!(err instanceof OtaError && err.code === 'not_found')) throw err;
   }
   const hooked = withBootHook(boot);
   files.push({ path: 'boot.py', data: Buffer.from(hooked) });
   const listed = new Set(files.map((f) => '/' + f.path));
   const present = await board.ls(`/${PACKAGE_DIR}`).catch((err: unknown) => {
-    if (err instanceof OtaError && err.code === 'board-exception') return []; // not installed yet
+    if (err instanceof OtaError && err.code === 'board_exception') return []; // not installed yet
     throw err;
   });
   const stale = present.filter((e) => e.type === 'file' && !listed.has(e.path)).map((e) => e.path.slice(1));

@@ -11,7 +11,7 @@
  *
  * A read that times out throws OtaError 'timeout' and keeps the bytes received
  * so far; a port that closes or fails (cable pulled) fails every pending and
- * later read with OtaError 'port-closed'.
+ * later read with OtaError 'port_closed'.
  */
 import { SerialPort } from 'serialport';
 import { OtaError } from '../errors';
@@ -58,7 +58,7 @@ export class Transport {
     const gone = (err?: Error | null) => {
       if (this.closedError) return;
       this.closedError = new OtaError(
-        'port-closed',
+        'port_closed',
         `serial port ${path} closed${err ? `: ${err.message}` : ''} (board unplugged or reset?)`,
         { cause: err ?? undefined },
       );
@@ -102,7 +102,7 @@ export class Transport {
   }
 
   private writeError(err: Error): OtaError {
-    return this.closedError ?? new OtaError('port-closed', `cannot write to ${this.path}: ${err.message}`);
+    return this.closedError ?? new OtaError('port_closed', `cannot write to ${this.path}: ${err.message}`);
   }
 
   /** Reads up to and including `marker`. */
@@ -208,7 +208,7 @@ export async function openSerialTransport(path: string, baudRate = 115200): Prom
     port.open((err) =>
       err
         ? reject(
-            new OtaError('port-open-failed', `cannot open serial port ${path}: ${err.message}`, {
+            new OtaError('port_open_failed', `cannot open serial port ${path}: ${err.message}`, {
               cause: err,
             }),
           )

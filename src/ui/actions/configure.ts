@@ -29,7 +29,7 @@ export interface ConfigureAnswers {
 
 function configUri(): vscode.Uri {
   const root = workspaceRoot();
-  if (!root) throw new OtaError('no-workspace', 'Open the folder of your MicroPython project first.');
+  if (!root) throw new OtaError('no_workspace', 'Open the folder of your MicroPython project first.');
   return vscode.Uri.joinPath(root, CONFIG_FILE);
 }
 
@@ -46,7 +46,7 @@ export async function readWorkspaceConfig(): Promise<OtaConfig | undefined> {
     return cfg as OtaConfig;
   } catch (err) {
     throw new OtaError(
-      'bad-config',
+      'bad_config',
       `${CONFIG_FILE} is not a JSON object: ${err instanceof Error ? err.message : err}`,
     );
   }

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { OtaEvent } from '../../core/events';
 import { OtaError } from '../../core/errors';
+import { toErrorCode } from '../../core/error-codes';
 import type { Controller } from '../controller';
 import { withEventProgress } from '../progress';
 
@@ -38,10 +39,7 @@ async function runOnBoard(ctl: Controller, port: string, title: string, code: st
   ctl.showStatus();
   const failed = events.find((e) => e.ev === 'error');
   if (failed)
-    throw new OtaError(
-      String(failed.code ?? 'device-error'),
-      String(failed.msg ?? 'the board reported an error'),
-    );
+    throw new OtaError(toErrorCode(failed.code), String(failed.msg ?? 'the board reported an error'));
   return events;
 }
 

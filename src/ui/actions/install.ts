@@ -12,7 +12,7 @@ export async function installUpdater(ctl: Controller, arg?: unknown): Promise<vo
   const config = await readWorkspaceConfig();
   if (!config) {
     throw new OtaError(
-      'no-config',
+      'no_config',
       'No ota_config.json in the workspace: run "OTA: Configure Device" first.',
     );
   }

@@ -31,7 +31,7 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
     );
   } else {
     if (!s.repo)
-      throw new OtaError('no-repo', 'Set "ota.github.repo" (owner/name) or run "OTA: Configure Device".');
+      throw new OtaError('no_repo', 'Set "ota.github.repo" (owner/name) or run "OTA: Configure Device".');
     const token = await ctl.auth.require(s.apiUrl);
     const { publishGitHub } = await import('../../core/publish/github');
     const r = await vscode.window.withProgress(
