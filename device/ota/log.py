@@ -1,5 +1,22 @@
-# Log protocol: one `OTA:{json}` line per event; errors are raised as Fail.
+# Log protocol: one `OTA:{json}` line per event; errors are raised as Fail
+# (docs/protocols.md, "Log events" and "Error codes").
 import json
+
+# Every event the updater prints; the host's OtaEvent (src/core/events.ts) has
+# one member per name, and a test holds the two lists and every ev() call equal.
+EVENTS = (
+    "check",
+    "available",
+    "start",
+    "progress",
+    "verified",
+    "swap",
+    "done",
+    "confirm",
+    "rollback",
+    "error",
+    "state",
+)
 
 
 def ev(name, **kw):
@@ -8,7 +25,7 @@ def ev(name, **kw):
 
 
 class Fail(Exception):
-    # code: stable snake_case code the host matches on; msg: short free text.
+    # code: a stable snake_case code from src/core/error-codes.ts; msg: short free text.
     def __init__(self, code, msg):
         super().__init__(code, msg)
         self.code = code
