@@ -1,4 +1,4 @@
-// The release path rule (docs/protocols.md#release-paths) for release paths, host side. The board applies the same rule.
+// The release path rule (docs/protocols.md#release-paths), host side. The board applies the same rule.
 import { OtaError } from './errors';
 
 // C0 controls and DEL: unprintable in logs and unsafe on FAT/LittleFS.
