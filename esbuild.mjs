@@ -21,6 +21,8 @@ const common = {
   sourcemap: true,
   minify: production,
   external,
+  // Python sent to boards and the virtual board's modules, inlined as strings (src/core/text-import.ts).
+  loader: { '.py': 'text' },
   logLevel: 'info',
 };
 

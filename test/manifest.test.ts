@@ -181,7 +181,7 @@ test('created comes from SOURCE_DATE_EPOCH, else the last commit, else the newes
       env: { SOURCE_DATE_EPOCH: '1700000000' },
     });
     assert.equal(fromEnv.created, '2023-11-14T22:13:20Z');
-    await rejects(buildManifest(t.dir, { version: '1.0.0', env: { SOURCE_DATE_EPOCH: 'soon' } }), 'bad-date');
+    await rejects(buildManifest(t.dir, { version: '1.0.0', env: { SOURCE_DATE_EPOCH: 'soon' } }), 'bad_date');
     git(t.dir, ['init', '-q']);
     // A repository with nothing committed yet: still the files' date, never a refusal.
     assert.equal((await buildManifest(t.dir, { version: '1.0.0', env: {} })).created, '2023-11-14T22:13:20Z');
@@ -205,7 +205,7 @@ test('version comes from the flag, else the highest v* tag; a non-semver version
   const t = tempDir();
   try {
     writeTree(t.dir, { 'main.py': 'x' });
-    await rejects(buildManifest(t.dir, { created: CREATED }), 'no-version', /--version/);
+    await rejects(buildManifest(t.dir, { created: CREATED }), 'no_version', /--version/);
     git(t.dir, ['init', '-q']);
     git(t.dir, ['add', '.']);
     const who = {
@@ -224,7 +224,7 @@ test('version comes from the flag, else the highest v* tag; a non-semver version
     await rejects(buildManifest(t.dir, { created: CREATED, version: '1.0' }), 'bad-version', /semver/);
     const r = ota(['manifest', '--out=-', t.dir, '--version', 'latest', '--created', CREATED]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /version "latest" is not semver-like.*\[bad-version\]/);
+    assert.match(r.stderr, /version "latest" is not semver-like.*\[bad_version\]/);
   } finally {
     t.cleanup();
   }
@@ -314,13 +314,13 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
     [
       'symlink to outside the root',
       (d) => symlinkSync('/etc/hostname', join(d, 'host')),
-      'path-escape',
+      'path_escape',
       /host/,
     ],
-    ['symlinked dir to outside', (d) => symlinkSync('/etc', join(d, 'etc')), 'path-escape', /etc/],
+    ['symlinked dir to outside', (d) => symlinkSync('/etc', join(d, 'etc')), 'path_escape', /etc/],
     ['dangling symlink', (d) => symlinkSync(join(d, 'gone'), join(d, 'link')), 'unreadable', /link/],
-    ['backslash in a name', (d) => writeFileSync(join(d, 'a\\b.py'), ''), 'bad-name', /backslash/],
-    ['control character in a name', (d) => writeFileSync(join(d, 'bell\x07.py'), ''), 'bad-name', /control/],
+    ['backslash in a name', (d) => writeFileSync(join(d, 'a\\b.py'), ''), 'bad_name', /backslash/],
+    ['control character in a name', (d) => writeFileSync(join(d, 'bell\x07.py'), ''), 'bad_name', /control/],
     [
       'name that is not UTF-8',
       (d) =>
@@ -328,10 +328,10 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
           Buffer.concat([Buffer.from(d + '/bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.py')]),
           '',
         ),
-      'bad-name',
+      'bad_name',
       /UTF-8/,
     ],
-    ['name too long for ustar', (d) => writeFileSync(join(d, 'n'.repeat(101)), ''), 'name-too-long', /ustar/],
+    ['name too long for ustar', (d) => writeFileSync(join(d, 'n'.repeat(101)), ''), 'name_too_long', /ustar/],
     [
       'directories too long for ustar',
       (d) => {
@@ -339,7 +339,7 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
         mkdirSync(deep, { recursive: true });
         writeFileSync(join(deep, 'f.py'), '');
       },
-      'name-too-long',
+      'name_too_long',
       /ustar/,
     ],
     [
@@ -370,7 +370,7 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
       await rejects(buildManifest(tmp.dir, opts), 'empty-project', /no files/);
       const r = ota(['manifest', '--out=-', tmp.dir, '--version', '1.0.0', '--created', CREATED]);
       assert.equal(r.status, 1);
-      assert.match(r.stderr, /\[empty-project\]/);
+      assert.match(r.stderr, /\[empty_project\]/);
     } finally {
       tmp.cleanup();
     }

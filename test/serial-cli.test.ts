@@ -95,7 +95,7 @@ test('ota push syncs a project folder; pushing again writes nothing', { timeout:
 test('ota install twice: the second run changes nothing', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ota-cli-install-'));
   const cfg = join(dir, 'ota_config.json');
-  writeFileSync(cfg, JSON.stringify({ source: { type: 'static', url: 'http://127.0.0.1:9/' } }));
+  writeFileSync(cfg, JSON.stringify({ source: 'static', url: 'http://127.0.0.1:9/' }));
   const first = await ota(['install', '--port', vb.path, '--config', cfg]);
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stdout, /installed: .*boot\.py now calls ota\.boot\(\) first/);
@@ -104,7 +104,7 @@ test('ota install twice: the second run changes nothing', { timeout: 60_000 }, a
   writeFileSync(cfg, '[1, 2]');
   const bad = await ota(['install', '--port', vb.path, '--config', cfg]);
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /\[bad-config\]/);
+  assert.match(bad.stderr, /\[bad_config\]/);
 });
 
 test(

@@ -48,7 +48,7 @@ test('an exception on the board is a BoardException with its traceback; the boar
   await onBoard(vb.path, async (b) => {
     await assert.rejects(b.exec('x = 1\nraise ValueError("nope")'), (err: unknown) => {
       assert.ok(err instanceof BoardException);
-      assert.equal(err.code, 'board-exception');
+      assert.equal(err.code, 'board_exception');
       assert.match(err.traceback, /ValueError: nope/);
       return true;
     });
@@ -127,6 +127,6 @@ test('soft reset runs boot.py again and clears Python globals', async () => {
 test('a port that does not exist is a clear error', async () => {
   await assert.rejects(
     openBoard(join(vb.fsDir, 'no-such-tty')),
-    (err: unknown) => err instanceof OtaError && err.code === 'port-open-failed',
+    (err: unknown) => err instanceof OtaError && err.code === 'port_open_failed',
   );
 });

@@ -57,7 +57,7 @@ test('ota sim without --fs or with a bad number says what is wrong', () => {
   assert.match(bad.stderr, /--heap-kb must be a positive integer \[bad-option\]/);
   const missing = spawnSync(process.execPath, [...CLI, '--fs', '/nonexistent/board'], { encoding: 'utf8' });
   assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /\/nonexistent\/board does not exist or is not a folder \[sim-fs-dir\]/);
+  assert.match(missing.stderr, /\/nonexistent\/board does not exist or is not a folder \[sim_fs_dir\]/);
 });
 
 test(

@@ -1,4 +1,5 @@
-# Log protocol: one `OTA:{json}` line per event; errors are raised as Fail.
+# Log protocol: one `OTA:{json}` line per event; errors are raised as Fail
+# (docs/protocols.md, "Log events" and "Error codes").
 import json
 
 sink = None  # ota.fleet's session while it reports events to the broker
@@ -12,7 +13,7 @@ def ev(name, **kw):
 
 
 class Fail(Exception):
-    # code: stable snake_case code the host matches on; msg: short free text.
+    # code: a stable snake_case code from src/core/error-codes.ts; msg: short free text.
     def __init__(self, code, msg):
         super().__init__(code, msg)
         self.code = code

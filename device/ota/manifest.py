@@ -270,7 +270,10 @@ def check(m):
         raise Fail("bad_manifest", "bad bundle entry")
     fw = m.get("firmware")
     if fw is not None and (
-        not isinstance(fw, dict) or not isinstance(fw.get("size"), int) or fw["size"] <= 0 or not _hex(fw.get("sha256"), 64)
+        not isinstance(fw, dict)
+        or not isinstance(fw.get("size"), int)
+        or fw["size"] <= 0
+        or not _hex(fw.get("sha256"), 64)
     ):
         raise Fail("bad_manifest", "bad firmware entry")
     if fw is not None:

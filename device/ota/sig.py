@@ -1,4 +1,4 @@
-# Detached manifest signatures over the exact downloaded bytes (DESIGN.md).
+# Detached manifest signatures over the exact downloaded bytes (docs/protocols.md).
 import json
 import hashlib
 import binascii

@@ -82,7 +82,7 @@ class Release:
             h["Range"] = "bytes=%d-" % offset
         elif gzip:
             h["Accept-Encoding"] = "gzip"
-        return self.client.get(self.file_url(f), h, ok=(200, 206))
+        return self.client.get(self.file_url(f), h, ok=(200, 206))  # pyright: ignore[reportAttributeAccessIssue] (subclasses)
 
     def headers(self, f):
         return {}

@@ -12,6 +12,23 @@ FILES = ".ota/files.json"  # path -> git-blob SHA-1 of the installed release
 MANIFEST = ".ota/manifest.json"  # the release's manifest while it is checked
 
 
+def _chars(s, extra):
+    for c in s:
+        if not ("0" <= c <= "9" or "a" <= c <= "z" or "A" <= c <= "Z" or c in extra):
+            return False
+    return True
+
+
+def repo_ok(r):
+    # owner/name by the host's REPO_PATTERN (src/core/github-rules.ts); a test holds the two equal.
+    if not isinstance(r, str) or r.count("/") != 1:
+        return False
+    o, n = r.split("/")
+    if not o or o[0] == "-" or o[-1] == "-" or n in ("", ".", ".."):
+        return False
+    return _chars(o, "-") and _chars(n, "._-")
+
+
 def load_config():
     cfg = fsx.read_json(CONFIG)
     if not isinstance(cfg, dict):
@@ -21,7 +38,7 @@ def load_config():
         if not isinstance(cfg.get("url"), str):
             raise Fail("config", "static source needs url")
     elif src == "github":
-        if "/" not in str(cfg.get("repo", "")):
+        if not repo_ok(cfg.get("repo")):
             raise Fail("config", "github source needs repo owner/name")
         ch = cfg.get("channel", "stable")
         if ch not in ("stable", "beta", "developer", "tag"):

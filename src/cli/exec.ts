@@ -14,9 +14,9 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const code = positionals.join(' ');
-  if (!code) throw new OtaError('bad-option', 'usage: ota exec --port <path> <code>');
+  if (!code) throw new OtaError('bad_option', 'usage: ota exec --port <path> <code>');
   const idle = values.timeout === undefined ? 24 * 3600_000 : Number(values.timeout) * 1000;
-  if (!(idle > 0)) throw new OtaError('bad-option', `--timeout must be a positive number of seconds`);
+  if (!(idle > 0)) throw new OtaError('bad_option', `--timeout must be a positive number of seconds`);
   return withBoard(
     values.port,
     async (board) => {

@@ -145,7 +145,7 @@ function concurrencyOption(values: Values): number | undefined {
     !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 16)
   ) {
     throw new OtaError(
-      'bad-option',
+      'bad_option',
       `--concurrency must be a whole number from 1 to 16, not ${values.concurrency}`,
     );
   }

@@ -52,7 +52,7 @@ export async function buildOptions(dir: string, v: Values, outputs: string[] = [
     expiresDays = Number(v['expires-days']);
     if (!Number.isInteger(expiresDays) || expiresDays <= 0) {
       throw new OtaError(
-        'bad-option',
+        'bad_option',
         `--expires-days must be a positive whole number, not ${v['expires-days']}`,
       );
     }

@@ -41,7 +41,7 @@ function positiveInt(name: string, value: string | undefined): number | undefine
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0)
-    throw new OtaError('bad-option', `--${name} must be a positive integer`);
+    throw new OtaError('bad_option', `--${name} must be a positive integer`);
   return n;
 }
 

@@ -86,7 +86,7 @@ class ChunkWriter {
 /**
  * Writes `files` (read from `dir`) as a gzip'd ustar archive to `outFile` and
  * returns its manifest entry. Each file's bytes are checked against its
- * manifest size and SHA-256 while streamed ('file-changed' otherwise), so the
+ * manifest size and SHA-256 while streamed ('file_changed' otherwise), so the
  * bundle always matches the manifest it is listed in. Written to a temporary
  * name and renamed, so a failure leaves no partial bundle under the real name.
  */
@@ -160,6 +160,6 @@ async function copyChecked(abs: string, f: ManifestFile, out: ChunkWriter): Prom
     await fh.close();
   }
   if (total !== f.size || sha256.digest('hex') !== f.sha256) {
-    throw new OtaError('file-changed', `${f.path} changed since the manifest was made: build it again`);
+    throw new OtaError('file_changed', `${f.path} changed since the manifest was made: build it again`);
   }
 }

@@ -1,4 +1,4 @@
-// Release manifests (schema 1, DESIGN.md): build from a project tree, write
+// Release manifests (schema 1, docs/protocols.md): build from a project tree, write
 // byte-for-byte deterministically, read back with validation.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,6 +14,7 @@ import {
   type ManifestFirmware,
 } from './manifest-types';
 import { checkReleasePath } from './paths';
+import { assetName } from './github-rules';
 import { compareVersions, parseVersion } from './version';
 import { reservedPath } from './reserved';
 import {
@@ -71,7 +72,7 @@ export function isoSeconds(d: Date): string {
 function toDate(value: string | Date, what: string): Date {
   const d = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(d.getTime()))
-    throw new OtaError('bad-date', `${what} ${JSON.stringify(value)} is not a date`);
+    throw new OtaError('bad_date', `${what} ${JSON.stringify(value)} is not a date`);
   return d;
 }
 
@@ -142,7 +143,7 @@ export async function resolveVersion(dir: string, version?: string): Promise<str
   });
   if (versions.length === 0) {
     throw new OtaError(
-      'no-version',
+      'no_version',
       `no version given and no v* git tag in ${dir}: pass --version (e.g. 1.0.0)`,
     );
   }
@@ -164,7 +165,7 @@ function checkPaths(list: string[] | undefined, what: string, reservedOk = false
     try {
       checkReleasePath(p);
     } catch (err) {
-      throw new OtaError('bad-path', `${what}: ${(err as Error).message}`);
+      throw new OtaError('bad_path', `${what}: ${(err as Error).message}`);
     }
     const r = reservedOk ? undefined : reservedPath(p);
     // `delete: ["ota"]` would make the updater delete itself; the board refuses it too (reserved_path).
@@ -185,7 +186,7 @@ export async function readFirmware(image: string): Promise<{ entry: ManifestFirm
   try {
     checkReleasePath(name);
   } catch (err) {
-    throw new OtaError('bad-firmware', `firmware file name: ${(err as Error).message}`);
+    throw new OtaError('bad_firmware', `firmware file name: ${(err as Error).message}`);
   }
   let data: Buffer;
   try {
@@ -307,7 +308,7 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (!m.name || /[\u0000-\u001f/\\]/.test(m.name)) {
     throw new OtaError(
-      'bad-name',
+      'bad_name',
       `release name ${JSON.stringify(m.name)} must be non-empty, without / \\ or control characters`,
     );
   }
@@ -339,20 +340,15 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
       if (!h) continue;
       checkPaths([h], `hook ${key}`);
       if (!paths.has(h))
-        throw new OtaError('hook-missing', `hook ${key} ${h} is not one of the release files`);
+        throw new OtaError('hook_missing', `hook ${key} ${h} is not one of the release files`);
       hooks[key] = h;
     }
   }
   const fw = m.firmware?.name;
   // Every release file is published beside the manifest too (as <path> or asset <path with / as __>).
-  const taken = [
-    ...m.files.map((f) => f.path.replace(/\//g, '__')),
-    ...paths,
-    'manifest.json',
-    'manifest.json.sig',
-  ];
+  const taken = [...m.files.map((f) => assetName(f.path)), ...paths, 'manifest.json', 'manifest.json.sig'];
   if (fw && (taken.includes(fw) || fw === m.bundle?.name))
-    throw new OtaError('firmware-conflict', `firmware ${fw} has the name of another file of the release`);
+    throw new OtaError('firmware_conflict', `firmware ${fw} has the name of another file of the release`);
   return {
     schema: MANIFEST_SCHEMA,
     name: m.name,
@@ -368,7 +364,7 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
   };
 }
 
-/** Rebuilds every object with keys in DESIGN.md order, so the bytes never depend on how it was built. */
+/** Rebuilds every object with keys in docs/protocols.md order, so the bytes never depend on how it was built. */
 function ordered(m: Manifest): Manifest {
   return {
     schema: m.schema,
@@ -394,7 +390,7 @@ function ordered(m: Manifest): Manifest {
   };
 }
 
-/** The published bytes: 2-space JSON, keys in DESIGN order, trailing newline. */
+/** The published bytes: 2-space JSON, keys in docs/protocols.md order, trailing newline. */
 export function serializeManifest(m: Manifest): Buffer {
   return Buffer.from(JSON.stringify(ordered(m), null, 2) + '\n', 'utf8');
 }
@@ -403,7 +399,7 @@ const HEX40 = /^[0-9a-f]{40}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function bad(msg: string): never {
-  throw new OtaError('bad-manifest', `invalid manifest: ${msg}`);
+  throw new OtaError('bad_manifest', `invalid manifest: ${msg}`);
 }
 
 function str(v: unknown, what: string): string {
@@ -437,7 +433,7 @@ function releasePath(v: unknown, what: string): string {
   try {
     return checkReleasePath(str(v, what));
   } catch (err) {
-    if (err instanceof OtaError && err.code === 'bad-path') bad(`${what}: ${err.message}`);
+    if (err instanceof OtaError && err.code === 'bad_path') bad(`${what}: ${err.message}`);
     throw err;
   }
 }
@@ -475,7 +471,7 @@ export function parseManifest(bytes: Uint8Array): Manifest {
     bad('schema must be a positive integer');
   if (o.schema > MANIFEST_SCHEMA) {
     throw new OtaError(
-      'schema-unsupported',
+      'schema_unsupported',
       `manifest schema ${o.schema} is newer than this tool understands (${MANIFEST_SCHEMA}): update the tool`,
     );
   }

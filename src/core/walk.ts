@@ -164,7 +164,7 @@ function checkName(path: string): void {
   try {
     checkReleasePath(path);
   } catch (err) {
-    if (err instanceof OtaError) throw new OtaError('bad-name', `cannot release this file: ${err.message}`);
+    if (err instanceof OtaError) throw new OtaError('bad_name', `cannot release this file: ${err.message}`);
     throw err;
   }
   ustarSplit(path);
@@ -187,7 +187,7 @@ export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<
   let root: string;
   try {
     root = await realpath(dir);
-    if (!(await stat(root)).isDirectory()) throw new OtaError('not-a-directory', `${dir} is not a directory`);
+    if (!(await stat(root)).isDirectory()) throw new OtaError('not_a_directory', `${dir} is not a directory`);
   } catch (err) {
     if (err instanceof OtaError) throw err;
     throw fsError(err, dir);
@@ -231,7 +231,7 @@ export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<
           throw fsError(err, `${rel} (symlink)`);
         }
         if (!isInside(root, target)) {
-          throw new OtaError('path-escape', `${rel} is a symlink to ${target}, outside the project root`);
+          throw new OtaError('path_escape', `${rel} is a symlink to ${target}, outside the project root`);
         }
         // A link must not carry what never ships under another name (ota_config.json's token).
         const to = relative(root, target).split(sep).join('/');
@@ -258,7 +258,7 @@ export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<
       try {
         utf8.decode(raw);
       } catch {
-        throw new OtaError('bad-name', `cannot release ${JSON.stringify(rel)}: its name is not valid UTF-8`);
+        throw new OtaError('bad_name', `cannot release ${JSON.stringify(rel)}: its name is not valid UTF-8`);
       }
       if (isDir) {
         await walk(abs, rel, layers);

@@ -99,7 +99,7 @@ export function findDemoAssets(from: string): { exampleDir: string; deviceDir: s
       return { exampleDir, deviceDir };
     }
     if (dirname(dir) === dir) {
-      throw new OtaError('demo-assets', `cannot find examples/${APP_NAME} and device/ above ${from}`);
+      throw new OtaError('demo_assets', `cannot find examples/${APP_NAME} and device/ above ${from}`);
     }
   }
 }
@@ -229,9 +229,9 @@ async function updateOnce(
   });
   if (failures.length) {
     const f = failures[0];
-    throw new OtaError('demo-update', `the board refused ${m.version}: ${String(f.code)}: ${String(f.msg)}`);
+    throw new OtaError('demo_update', `the board refused ${m.version}: ${String(f.code)}: ${String(f.msg)}`);
   }
-  if (!run.reset) throw new OtaError('demo-update', `the board did not install ${m.version} (no reset seen)`);
+  if (!run.reset) throw new OtaError('demo_update', `the board did not install ${m.version} (no reset seen)`);
   const prefix = `/${m.version}/`;
   const served = server.requests.slice(requests0);
   const isMetadata = (path: string): boolean =>

@@ -146,17 +146,17 @@ export class VirtualBoard extends EventEmitter {
     super();
     const fsDir = path.resolve(opts.fsDir);
     if (!fs.existsSync(fsDir) || !fs.statSync(fsDir).isDirectory()) {
-      throw new OtaError('sim-fs-dir', `board filesystem folder ${fsDir} does not exist or is not a folder`);
+      throw new OtaError('sim_fs_dir', `board filesystem folder ${fsDir} does not exist or is not a folder`);
     }
     const flashKb = opts.flashKb ?? 2048;
     const heapKb = opts.heapKb ?? 192;
     if (!Number.isInteger(flashKb) || flashKb < 64)
-      throw new OtaError('sim-flash', 'flashKb must be an integer >= 64');
+      throw new OtaError('sim_flash', 'flashKb must be an integer >= 64');
     if (!Number.isInteger(heapKb) || heapKb < 16)
-      throw new OtaError('sim-heap', 'heapKb must be an integer >= 16');
+      throw new OtaError('sim_heap', 'heapKb must be an integer >= 16');
     const cut = opts.cutAfterMutations ?? 0;
     if (!Number.isInteger(cut) || cut < 0) {
-      throw new OtaError('sim-cut', 'cutAfterMutations must be a positive integer');
+      throw new OtaError('sim_cut', 'cutAfterMutations must be a positive integer');
     }
     if (opts.baud !== undefined && !(Number.isInteger(opts.baud) && opts.baud >= 300))
       throw new OtaError('sim-baud', 'baud must be an integer >= 300');
@@ -528,7 +528,7 @@ export async function runBoard(
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new OtaError('sim-timeout', `virtual board still busy after ${timeoutMs} ms`)),
+      () => reject(new OtaError('sim_timeout', `virtual board still busy after ${timeoutMs} ms`)),
       timeoutMs,
     );
   });

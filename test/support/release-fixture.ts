@@ -1,7 +1,7 @@
 // Releases and boards for the updater tests: app folders for 1.0.0 and 1.1.0,
 // their manifests (built by src/core/manifest.ts), detached signatures made
 // with Node's crypto over the exact manifest bytes, the static-host folder
-// layout of DESIGN.md, and a board filesystem with the updater installed.
+// layout of docs/protocols.md, and a board filesystem with the updater installed.
 import {
   createHash,
   createHmac,
@@ -335,7 +335,7 @@ export function errorCodes(output: string): string[] {
     .map((e) => String(e.code));
 }
 
-/** A release as GitHub assets (DESIGN.md): manifest.json(.sig) and each file named with `/` -> `__`. */
+/** A release as GitHub assets (docs/protocols.md): manifest.json(.sig) and each file named with `/` -> `__`. */
 export function githubAssets(
   rel: Release,
   sign?: PublishOptions['sign'],

@@ -1,5 +1,5 @@
 /**
- * Static-host publishing: writes DESIGN.md's folder layout, ready for any HTTP server, S3 or
+ * Static-host publishing: writes the static-host layout of docs/protocols.md, ready for any HTTP server, S3 or
  * `ota serve`.
  *
  *   publishFolder({ dir, version?, outDir, signKeyFile?, bundle?, uota?, force?, build? })
@@ -94,7 +94,7 @@ async function currentLatest(outDir: string): Promise<string | undefined> {
     // fall through
   }
   throw new OtaError(
-    'bad-latest',
+    'bad_latest',
     `${join(outDir, 'latest.json')} is not {"version", "manifest"}: fix or remove it`,
   );
 }
@@ -119,7 +119,7 @@ export async function publishFolder(opts: FolderOptions): Promise<FolderResult> 
     const versionDir = join(outDir, version);
     if ((await exists(versionDir)) && !opts.force) {
       throw new OtaError(
-        'version-exists',
+        'version_exists',
         `${versionDir} already exists: pass --force to replace version ${version}`,
       );
     }

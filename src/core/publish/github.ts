@@ -30,6 +30,7 @@ import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import pLimit from 'p-limit';
 import { OtaError } from '../errors';
+import { assetName, GITHUB_API, parseRepo } from '../github-rules';
 import { compareVersions, parseVersion } from '../version';
 import { readReleaseNotes } from './notes';
 import type { Excluded } from '../walk';
@@ -132,7 +133,7 @@ const unqueued = {
 export function createOctokit(conn: Omit<GitHubConnection, 'repo'>): GitHubClient {
   return new ThrottledOctokit({
     auth: conn.token,
-    baseUrl: (conn.baseUrl ?? DEFAULT_API).replace(/\/+$/, ''),
+    baseUrl: (conn.baseUrl ?? GITHUB_API).replace(/\/+$/, ''),
     userAgent: 'micropython-ota',
     // Every failure is rethrown as an OtaError with its cause; Octokit's own error lines would repeat it.
     log: { debug: () => undefined, info: () => undefined, warn: console.warn, error: () => undefined },
@@ -173,7 +174,7 @@ export function githubError(err: unknown, repo: string, what: string): OtaError 
     });
   }
   if (status === 401) {
-    return new OtaError('token-invalid', `${what}: GitHub refused the token (${message}); create a new one`, {
+    return new OtaError('token_invalid', `${what}: GitHub refused the token (${message}); create a new one`, {
       cause: err,
     });
   }
@@ -183,28 +184,28 @@ export function githubError(err: unknown, repo: string, what: string): OtaError 
   ) {
     const reset = Number(headers['x-ratelimit-reset']);
     const when = Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000).toISOString() : 'later';
-    return new OtaError('rate-limited', `${what}: GitHub API rate limit exceeded; it resets at ${when}`, {
+    return new OtaError('rate_limited', `${what}: GitHub API rate limit exceeded; it resets at ${when}`, {
       cause: err,
     });
   }
   if (status === 403) {
     return new OtaError(
-      'no-permission',
+      'no_permission',
       `${what}: the token may not write to ${repo} (${message}); it needs "contents: write"`,
       { cause: err },
     );
   }
   if (status === 404) {
-    return new OtaError('repo-not-found', `${what}: ${repo} not found, or the token cannot see it`, {
+    return new OtaError('repo_not_found', `${what}: ${repo} not found, or the token cannot see it`, {
       cause: err,
     });
   }
   if (status === 422 && data.errors?.some((x) => x.code === 'already_exists' && x.field === 'tag_name')) {
-    return new OtaError('tag-exists', `${what}: a release with this tag already exists in ${repo}`, {
+    return new OtaError('tag_exists', `${what}: a release with this tag already exists in ${repo}`, {
       cause: err,
     });
   }
-  return new OtaError('github-error', `${what}: GitHub answered ${status} ${message}`, { cause: err });
+  return new OtaError('github_error', `${what}: GitHub answered ${status} ${message}`, { cause: err });
 }
 
 function contentType(name: string): string {
@@ -431,7 +432,7 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
   const { owner, repo } = parseRepo(opts.repo);
   if (!opts.token) {
     throw new OtaError(
-      'token-missing',
+      'token_missing',
       'publishing to GitHub needs a token: set GITHUB_TOKEN or pass --token',
     );
   }

@@ -88,7 +88,7 @@ export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise
     root = await realpath(dir);
     if (!(await stat(root)).isDirectory()) throw new Error('not a directory');
   } catch {
-    throw new OtaError('not-a-directory', `${dir} is not a directory to serve`);
+    throw new OtaError('not_a_directory', `${dir} is not a directory to serve`);
   }
   const requests: ServedRequest[] = [];
   let bytesSent = 0;
@@ -189,7 +189,7 @@ export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         err.code === 'EADDRINUSE'
-          ? new OtaError('port-in-use', `port ${opts.port} is already in use: pick another with --port`)
+          ? new OtaError('port_in_use', `port ${opts.port} is already in use: pick another with --port`)
           : err,
       ),
     );

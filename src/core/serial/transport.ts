@@ -11,7 +11,7 @@
  *
  * A read that times out throws OtaError 'timeout' and keeps the bytes received
  * so far; a port that closes or fails (cable pulled) fails every pending and
- * later read with OtaError 'port-closed'.
+ * later read with OtaError 'port_closed'.
  */
 import { SerialPort } from 'serialport';
 import { OtaError } from '../errors';
@@ -97,7 +97,7 @@ export class Transport {
     port.onClose((err?: Error) => {
       if (this.closedError) return;
       this.closedError = new OtaError(
-        'port-closed',
+        'port_closed',
         `serial port ${path} closed${err ? `: ${err.message}` : ''} (board unplugged or reset?)`,
         { cause: err ?? undefined },
       );
@@ -249,7 +249,7 @@ export async function openTransport(path: string, baudRate = 115200): Promise<Tr
     port.open((err) =>
       err
         ? reject(
-            new OtaError('port-open-failed', `cannot open serial port ${path}: ${err.message}`, {
+            new OtaError('port_open_failed', `cannot open serial port ${path}: ${err.message}`, {
               cause: err,
             }),
           )
