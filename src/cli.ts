@@ -89,7 +89,7 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof OtaError) {
       console.error(`ota: ${err.message} [${err.code}]`);
-      process.exitCode = err.code === 'bad-option' ? 2 : err.code === 'cancelled' ? 130 : 1;
+      process.exitCode = err.code === 'bad_option' ? 2 : err.code === 'cancelled' ? 130 : 1;
     } else {
       console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
       process.exitCode = 1;

@@ -69,7 +69,7 @@ test(
     const ref = `${reg.host}/me/app`;
     const none = await ota(['publish', project, '--target', 'oci', '--ref', ref, ...common]);
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /asks for credentials.*\[credentials-missing\]/);
+    assert.match(none.stderr, /asks for credentials.*\[credentials_missing\]/);
     const ok = await ota(['publish', project, '--target', 'oci', '--ref', ref, ...common, '--json'], {
       OTA_REGISTRY_USER: 'ci',
       OTA_REGISTRY_TOKEN: 'pw-5',
@@ -94,7 +94,7 @@ test(
       'pw-5',
     ]);
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /\[tag-exists\]/);
+    assert.match(again.stderr, /\[tag_exists\]/);
     const missing = await ota(['publish', project, '--target', 'oci', ...common]);
     assert.match(missing.stderr, /--ref/);
   },
@@ -110,5 +110,5 @@ test('ota verify --ref: the tree against the registry release, layers included',
   assert.equal(bad.code, 1);
   assert.match(bad.stdout, /changed {2}main\.py/);
   const anon = await ota(['verify', '--ref', `${reg.host}/me/app`, project]);
-  assert.match(anon.stderr, /\[credentials-missing\]/);
+  assert.match(anon.stderr, /\[credentials_missing\]/);
 });

@@ -20,7 +20,7 @@ test('an unknown option or a stray argument is a usage error (exit 2), never a s
   ]) {
     const r = ota(...args);
     assert.equal(r.status, 2, args.join(' '));
-    assert.match(r.stderr, /^ota: .*\(--help lists the options\) \[bad-option\]\n$/, args.join(' '));
+    assert.match(r.stderr, /^ota: .*\(--help lists the options\) \[bad_option\]\n$/, args.join(' '));
   }
 });
 

@@ -74,7 +74,7 @@ describe('boardConfig', () => {
       () => boardConfig({ source: 'static', url: 'ftp://host', retries: -1 }),
       (err: unknown) =>
         err instanceof OtaError &&
-        err.code === 'bad-config' &&
+        err.code === 'bad_config' &&
         /nothing was written to the board/.test(err.message) &&
         /\/url "ftp:\/\/host" does not match/.test(err.message) &&
         /\/retries must be at least 0/.test(err.message),
@@ -84,7 +84,7 @@ describe('boardConfig', () => {
   it('refuses a project that was never configured, and adds the Wi-Fi to a valid one', () => {
     assert.throws(
       () => boardConfig(undefined),
-      (e: unknown) => e instanceof OtaError && e.code === 'no-config',
+      (e: unknown) => e instanceof OtaError && e.code === 'no_config',
     );
     assert.deepEqual(boardConfig({ source: 'static', url: 'http://h' }, { ssid: 's', password: 'p' }), {
       source: 'static',

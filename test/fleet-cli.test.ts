@@ -83,7 +83,7 @@ test(
   async () => {
     const bad = await ota(['rollout', '7.7.7', '--percent', '10', '--source', f.srv.url, '--detach']);
     assert.equal(bad.code, 1);
-    assert.match(bad.err, /release 7\.7\.7 is not published.*\[fleet-no-release\]/);
+    assert.match(bad.err, /release 7\.7\.7 is not published.*\[fleet_no_release\]/);
     const noKey = await ota(['rollout', '1.1.0', '--percent', '10', '--source', f.srv.url], {
       ...env,
       OTA_KEY: '',
@@ -126,9 +126,9 @@ test('ota fleet <command> <id> sends a signed command; a bad id or a missing one
   await conn.sync();
   const doc = readDocument(got[0], f.trusted);
   assert.deepEqual([doc.cmd, doc.id, doc.fleet], ['reboot', 'cli1', FLEET]);
-  assert.match((await ota(['reboot', '../x'])).err, /\[fleet-bad-name\]/);
+  assert.match((await ota(['reboot', '../x'])).err, /\[fleet_bad_name\]/);
   assert.match((await ota(['confirm'])).err, /needs a board id/);
   const wrong = await ota(['status'], { ...env, OTA_FLEET_PASSWORD: 'nope' });
   assert.equal(wrong.code, 1);
-  assert.match(wrong.err, /refused the user name or password \[fleet-auth\]/);
+  assert.match(wrong.err, /refused the user name or password \[fleet_auth\]/);
 });

@@ -179,7 +179,7 @@ test(
     await assert.rejects(
       ctl.start({ version: '9.9.9', percent: 10 }, exists(fl)),
       (e: Error & { code?: string }) =>
-        e.code === 'fleet-no-release' && /9\.9\.9 is not published/.test(e.message),
+        e.code === 'fleet_no_release' && /9\.9\.9 is not published/.test(e.message),
     );
     await assert.rejects(ctl.start({ version: 'not-a-version' }, exists(fl)), /not semver/);
     await conn.sync();

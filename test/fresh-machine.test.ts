@@ -127,7 +127,7 @@ test('without node-pty and socat, ota sim --pty fails at once with one line why'
     assert.ok(Date.now() - t0 < 10_000, 'fails fast');
     assert.match(
       r.stderr,
-      /^ota: cannot make a pseudo-terminal at .*: node-pty could not .* neither could socat .*\[sim-pty\]\n$/,
+      /^ota: cannot make a pseudo-terminal at .*: node-pty could not .* neither could socat .*\[sim_pty\]\n$/,
     );
   } finally {
     rmSync(fsDir, { recursive: true, force: true });

@@ -221,7 +221,7 @@ test('version comes from the flag, else the highest v* tag; a non-semver version
     git(t.dir, ['tag', 'v1.10.0']);
     assert.equal((await buildManifest(t.dir, { created: CREATED })).version, '1.10.0');
     assert.equal((await buildManifest(t.dir, { created: CREATED, version: 'v3.0.0' })).version, '3.0.0');
-    await rejects(buildManifest(t.dir, { created: CREATED, version: '1.0' }), 'bad-version', /semver/);
+    await rejects(buildManifest(t.dir, { created: CREATED, version: '1.0' }), 'bad_version', /semver/);
     const r = ota(['manifest', '--out=-', t.dir, '--version', 'latest', '--created', CREATED]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /version "latest" is not semver-like.*\[bad_version\]/);
@@ -275,7 +275,7 @@ test('delete, keep, hooks and expires map to manifest fields from the CLI', () =
       '--hook-rollback=nope.py',
     ]);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /\[hook-missing\]/);
+    assert.match(bad.stderr, /\[hook_missing\]/);
     const clash = ota([
       'manifest',
       '--out=-',
@@ -284,7 +284,7 @@ test('delete, keep, hooks and expires map to manifest fields from the CLI', () =
       `--created=${CREATED}`,
       '--delete=main.py',
     ]);
-    assert.match(clash.stderr, /main\.py is both shipped and listed in delete \[delete-conflict\]/);
+    assert.match(clash.stderr, /main\.py is both shipped and listed in delete \[delete_conflict\]/);
     const escape = ota([
       'manifest',
       '--out=-',
@@ -293,7 +293,7 @@ test('delete, keep, hooks and expires map to manifest fields from the CLI', () =
       `--created=${CREATED}`,
       '--keep=../etc/passwd',
     ]);
-    assert.match(escape.stderr, /\[bad-path\]/);
+    assert.match(escape.stderr, /\[bad_path\]/);
     const days = ota([
       'manifest',
       '--out=-',
@@ -302,7 +302,7 @@ test('delete, keep, hooks and expires map to manifest fields from the CLI', () =
       `--created=${CREATED}`,
       '--expires-days=soon',
     ]);
-    assert.match(days.stderr, /\[bad-option\]/);
+    assert.match(days.stderr, /\[bad_option\]/);
   } finally {
     t.cleanup();
   }
@@ -367,7 +367,7 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
     const tmp = tempDir();
     try {
       writeTree(tmp.dir, { '.otaignore': '*\n', 'main.py': 'x' });
-      await rejects(buildManifest(tmp.dir, opts), 'empty-project', /no files/);
+      await rejects(buildManifest(tmp.dir, opts), 'empty_project', /no files/);
       const r = ota(['manifest', '--out=-', tmp.dir, '--version', '1.0.0', '--created', CREATED]);
       assert.equal(r.status, 1);
       assert.match(r.stderr, /\[empty_project\]/);

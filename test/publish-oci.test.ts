@@ -133,7 +133,7 @@ test('a one-file change uploads that file and the manifest (and its signature) o
 
 test('an existing version is refused without --force, replaced with it', T, async () => {
   writeFileSync(join(project, 'main.py'), 'import lib.util\nprint("v1.0.1 fixed")\n');
-  await assert.rejects(publishOci(options({ version: '1.0.1' })), code('tag-exists'));
+  await assert.rejects(publishOci(options({ version: '1.0.1' })), code('tag_exists'));
   const r = await publishOci(options({ version: '1.0.1', force: true }));
   assert.equal(r.pushed[0].replaced, true);
   assert.deepEqual(r.pushed[0].sent.sort(), ['main.py', 'manifest.json']);
@@ -170,7 +170,7 @@ test('{device}: one repository per board; the second mounts every blob from the 
   assert.equal(r.pushed[1].uploaded, 0, r.pushed[1].sent.join(' '));
   assert.equal(r.pushed[1].mounted, r.pushed[0].uploaded);
   assert.equal((await manifestOf(reg.host, 'fleet/board-2', 'stable')).artifactType, RELEASE_TYPE);
-  await assert.rejects(publishOci(options({ ref: `${reg.host}/fleet/{device}` })), code('bad-ref'));
+  await assert.rejects(publishOci(options({ ref: `${reg.host}/fleet/{device}` })), code('bad_ref'));
 });
 
 test(
@@ -253,7 +253,7 @@ test('references: bad ones are refused with bad-ref', () => {
     'ghcr.io/me/app:bad tag',
     'ghcr.io/',
   ]) {
-    assert.throws(() => parseRef(bad), code('bad-ref'), bad);
+    assert.throws(() => parseRef(bad), code('bad_ref'), bad);
   }
   assert.deepEqual(parseRef('ghcr.io/me/app:1.0.0'), {
     registry: 'ghcr.io',
@@ -294,7 +294,7 @@ test('credentials: flags, OTA_REGISTRY_TOKEN, GITHUB_TOKEN for ghcr.io, docker a
       JSON.stringify({ auths: { 'r.example': { auth: Buffer.from('pod:man').toString('base64') } } }),
     );
     assert.equal((await resolveCredentials('r.example', { env: {}, home }))?.username, 'pod');
-    await assert.rejects(resolveCredentials('r.example', { user: 'u', env: {}, home }), code('bad-option'));
+    await assert.rejects(resolveCredentials('r.example', { user: 'u', env: {}, home }), code('bad_option'));
     // Docker Desktop's way: no auths entry, a credential helper (here a script on PATH) holds the login.
     const bin = join(home, 'bin');
     mkdirSync(bin);
@@ -324,10 +324,10 @@ test(
     const home = mkdtempSync(join(tmpdir(), 'ota-home-'));
     try {
       const ref = `${auth.host}/me/app`;
-      await assert.rejects(publishOci(options({ ref })), code('credentials-missing'));
+      await assert.rejects(publishOci(options({ ref })), code('credentials_missing'));
       await assert.rejects(
         publishOci(options({ ref, credentials: { username: 'ci', password: 'nope', from: 'test' } })),
-        code('auth-failed'),
+        code('auth_failed'),
       );
       mkdirSync(join(home, '.docker'));
       writeFileSync(
@@ -337,7 +337,7 @@ test(
       const credentials = await resolveCredentials(auth.host, { env: {}, home });
       const r = await publishOci(options({ ref, credentials }));
       assert.deepEqual(r.pushed[0].tags, ['1.0.0', 'stable']);
-      await assert.rejects(listOciTags({ ref }), code('credentials-missing'));
+      await assert.rejects(listOciTags({ ref }), code('credentials_missing'));
       assert.deepEqual(
         (await listOciTags({ ref, credentials })).map((t) => t.tag),
         ['1.0.0', 'stable'],
@@ -359,7 +359,7 @@ test('token registry: Bearer from the realm for push; anonymous pull of a public
   });
   try {
     const credentials = { username: 'ci', password: 'pw-2', from: 'test' };
-    await assert.rejects(publishOci(options({ ref: `${tok.host}/pub/app` })), code('credentials-missing'));
+    await assert.rejects(publishOci(options({ ref: `${tok.host}/pub/app` })), code('credentials_missing'));
     await publishOci(options({ ref: `${tok.host}/pub/app`, credentials }));
     await publishOci(options({ ref: `${tok.host}/priv/app`, credentials }));
     assert.ok(
@@ -367,7 +367,7 @@ test('token registry: Bearer from the realm for push; anonymous pull of a public
     );
     // Anonymous: a public repository reads, a private one is refused.
     assert.equal((await fetchOciRelease({ ref: `${tok.host}/pub/app` })).version, '1.0.0');
-    await assert.rejects(fetchOciRelease({ ref: `${tok.host}/priv/app` }), code('credentials-missing'));
+    await assert.rejects(fetchOciRelease({ ref: `${tok.host}/priv/app` }), code('credentials_missing'));
     // A read-only account reads, and is denied a push (insufficient_scope), not told it has no credentials.
     const viewer = { username: 'viewer', password: 'pw-r', from: 'test' };
     assert.equal(
@@ -380,7 +380,7 @@ test('token registry: Bearer from the realm for push; anonymous pull of a public
     );
     await assert.rejects(
       publishOci(options({ ref: `${tok.host}/priv/app`, credentials: { ...credentials, password: 'bad' } })),
-      code('auth-failed'),
+      code('auth_failed'),
     );
   } finally {
     await tok.close();

@@ -147,7 +147,7 @@ test('folder: while a file is rewritten again and again, every publish is whole 
           assert.equal(sha256(readFileSync(join(r.versionDir, f.path))), f.sha256, `run ${i}: ${f.path}`);
         }
       } catch (err) {
-        if (!(err instanceof OtaError && err.code === 'file-changed')) throw err;
+        if (!(err instanceof OtaError && err.code === 'file_changed')) throw err;
         assert.match(err.message, /data\/blob\.bin/);
         refused++;
       }

@@ -219,11 +219,11 @@ test("a project's own boot.py is refused with how the boot hook works; ignoring 
   try {
     writeTree(t.dir, { ...APP, 'boot.py': 'import network\n' });
     const opts = { version: '1.0.0', created: CREATED };
-    await assert.rejects(buildManifest(t.dir, opts), code('reserved-path', /ota\.boot\(\)/));
-    await assert.rejects(buildManifest(t.dir, opts), code('reserved-path', /main\.py.*\.otaignore/s));
+    await assert.rejects(buildManifest(t.dir, opts), code('reserved_path', /ota\.boot\(\)/));
+    await assert.rejects(buildManifest(t.dir, opts), code('reserved_path', /main\.py.*\.otaignore/s));
     const r = ota(['manifest', '--out=-', t.dir, '--version', '1.0.0', '--created', CREATED]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /boot\.py is the board's.*\[reserved-path\]/s);
+    assert.match(r.stderr, /boot\.py is the board's.*\[reserved_path\]/s);
     await assert.rejects(
       publishFolder({
         dir: t.dir,
@@ -231,7 +231,7 @@ test("a project's own boot.py is refused with how the boot hook works; ignoring 
         outDir: join(t.dir, 'out'),
         build: { created: CREATED },
       }),
-      code('reserved-path'),
+      code('reserved_path'),
     );
     assert.ok(!existsSync(join(t.dir, 'out', '1.0.0')));
     writeFileSync(join(t.dir, '.otaignore'), 'boot.py\n');
@@ -260,7 +260,7 @@ test('an explicit --include of a reserved or tool path is refused; a generic glo
       '.vscode/**',
       'lib/__pycache__/*',
     ]) {
-      await assert.rejects(buildManifest(t.dir, opts([inc])), code('reserved-path', /never ships/), inc);
+      await assert.rejects(buildManifest(t.dir, opts([inc])), code('reserved_path', /never ships/), inc);
     }
     const some = await buildManifest(t.dir, opts(['**/*.py', '*.json']));
     assert.deepEqual(
@@ -281,7 +281,7 @@ test('an explicit --include of a reserved or tool path is refused; a generic glo
     assert.equal(r.status, 1);
     assert.match(
       r.stderr,
-      /--include ota\/\*\*: this never ships in a release \(the updater package.*\[reserved-path\]/,
+      /--include ota\/\*\*: this never ships in a release \(the updater package.*\[reserved_path\]/,
     );
   } finally {
     t.cleanup();
@@ -296,7 +296,7 @@ test('delete naming a reserved path is refused; keep may name one; read manifest
     for (const d of ['ota', 'ota/updater.py', 'OTA_CONFIG.JSON', '.ota/state.json', 'boot.py']) {
       await assert.rejects(
         buildManifest(t.dir, { ...base, delete: [d] }),
-        code(d.startsWith('.ota') ? 'bad-path' : 'reserved-path'),
+        code(d.startsWith('.ota') ? 'bad_path' : 'reserved_path'),
         d,
       );
     }
@@ -307,12 +307,12 @@ test('delete naming a reserved path is refused; keep may name one; read manifest
       delete?: string[];
     };
     m.files[0].path = 'Boot.py';
-    assert.throws(() => parseManifest(Buffer.from(JSON.stringify(m))), code('bad-manifest', /reserved/));
+    assert.throws(() => parseManifest(Buffer.from(JSON.stringify(m))), code('bad_manifest', /reserved/));
     m.files[0].path = 'lib/display.py';
     m.delete = ['ota'];
     assert.throws(
       () => parseManifest(Buffer.from(JSON.stringify(m))),
-      code('bad-manifest', /delete names ota/),
+      code('bad_manifest', /delete names ota/),
     );
   } finally {
     t.cleanup();
@@ -345,7 +345,7 @@ test('two paths that differ only in case are refused (one file on a FAT board)',
     writeTree(t.dir, { 'main.py': 'a', 'lib/A.py': 'b', 'lib/a.py': 'c' });
     await assert.rejects(
       buildManifest(t.dir, { version: '1.0.0', created: CREATED }),
-      code('path-clash', /lib\/A\.py and lib\/a\.py differ only in case/),
+      code('path_clash', /lib\/A\.py and lib\/a\.py differ only in case/),
     );
   } finally {
     t.cleanup();
@@ -360,7 +360,7 @@ test('static host: a hidden name is refused at publish by name, and ota serve ag
     await assert.rejects(
       publishFolder({ dir: t.dir, version: '1.0.0', outDir, build: { created: CREATED } }),
       code(
-        'unservable-name',
+        'unservable_name',
         /cannot publish to a static host:\n {2}\.env: "\.env" is a hidden name.*\n {2}lib\/\.cache\.py: "\.cache\.py"/,
       ),
     );
@@ -395,23 +395,23 @@ test('GitHub: names GitHub would rename and two files on one asset name are refu
     writeTree(t.dir, { 'main.py': 'x', 'a/b.py': '1', 'a__b.py': '2' });
     await assert.rejects(
       github(t.dir),
-      code('unservable-name', /a__b\.py and a\/b\.py would both be the asset "a__b\.py"/),
+      code('unservable_name', /a__b\.py and a\/b\.py would both be the asset "a__b\.py"/),
     );
     assert.deepEqual(releases(), []);
     rmSync(join(t.dir, 'a__b.py'));
     writeTree(t.dir, { 'A__b.py': '3' });
     await assert.rejects(
       github(t.dir),
-      code('unservable-name', /a\/b\.py and A__b\.py would both be the asset/),
+      code('unservable_name', /a\/b\.py and A__b\.py would both be the asset/),
     );
     rmSync(join(t.dir, 'A__b.py'));
     for (const bad of ['my file.py', 'café.py', 'x~1.py', '.hidden.py', 'trailing.', 'a(1).py', 'v+1.py']) {
       writeTree(t.dir, { [bad]: 'x' });
-      await assert.rejects(github(t.dir), code('unservable-name', /GitHub would rename the asset/), bad);
+      await assert.rejects(github(t.dir), code('unservable_name', /GitHub would rename the asset/), bad);
       rmSync(join(t.dir, bad));
     }
     writeTree(t.dir, { [`${'d'.repeat(100)}/${'e'.repeat(54)}/${'f'.repeat(97)}.py`]: 'x' });
-    await assert.rejects(github(t.dir), code('unservable-name', /longer than 255 characters/));
+    await assert.rejects(github(t.dir), code('unservable_name', /longer than 255 characters/));
     assert.deepEqual(releases(), []);
   } finally {
     t.cleanup();
@@ -422,7 +422,7 @@ test('GitHub: names GitHub would rename and two files on one asset name are refu
     writeTree(u.dir, { 'main.py': 'x' });
     await assert.rejects(
       github(u.dir, { version: '1.0.0+build.7', bundle: true }),
-      code('unservable-name', /the bundle: GitHub would rename/),
+      code('unservable_name', /the bundle: GitHub would rename/),
     );
     // The host rule and the device's asset names (held equal in release-rules-device.test.ts) name files alike.
     assert.equal(assetName('lib/sub/x.py'), 'lib__sub__x.py');

@@ -59,7 +59,7 @@ test(
     assert.match(human.stdout, /^MicroPython \d+\.\d+\.\d+/);
     const none = await ota(['info']);
     assert.equal(none.status, 2);
-    assert.match(none.stderr, /--port <path>.*\[bad-option\]/);
+    assert.match(none.stderr, /--port <path>.*\[bad_option\]/);
   },
 );
 

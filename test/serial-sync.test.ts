@@ -10,6 +10,7 @@ import { collectProject, syncFiles } from '../src/core/serial/sync';
 import { installUpdater, withBootHook } from '../src/core/serial/install';
 import { generateKey } from '../src/core/keys';
 import { OtaError } from '../src/core/errors';
+import type { OtaConfig } from '../src/core/config';
 import { startBoard, type TestBoard } from './serial-board';
 
 let vb: TestBoard;

@@ -49,12 +49,12 @@ test(
 test('ota sim without --fs or with a bad number says what is wrong', () => {
   const none = spawnSync(process.execPath, CLI, { encoding: 'utf8' });
   assert.equal(none.status, 2);
-  assert.match(none.stderr, /no filesystem folder: use --fs <dir> \[bad-option\]/);
+  assert.match(none.stderr, /no filesystem folder: use --fs <dir> \[bad_option\]/);
   const bad = spawnSync(process.execPath, [...CLI, '--fs', os.tmpdir(), '--heap-kb', 'lots'], {
     encoding: 'utf8',
   });
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--heap-kb must be a positive integer \[bad-option\]/);
+  assert.match(bad.stderr, /--heap-kb must be a positive integer \[bad_option\]/);
   const missing = spawnSync(process.execPath, [...CLI, '--fs', '/nonexistent/board'], { encoding: 'utf8' });
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /\/nonexistent\/board does not exist or is not a folder \[sim_fs_dir\]/);

@@ -42,8 +42,14 @@ class Sha512:
     # Streaming: a manifest is hashed from flash in pieces, never whole in RAM.
     def __init__(self, data=None):
         self.h = [
-            0x6A09E667F3BCC908, 0xBB67AE8584CAA73B, 0x3C6EF372FE94F82B, 0xA54FF53A5F1D36F1,
-            0x510E527FADE682D1, 0x9B05688C2B3E6C1F, 0x1F83D9ABFB41BD6B, 0x5BE0CD19137E2179,
+            0x6A09E667F3BCC908,
+            0xBB67AE8584CAA73B,
+            0x3C6EF372FE94F82B,
+            0xA54FF53A5F1D36F1,
+            0x510E527FADE682D1,
+            0x9B05688C2B3E6C1F,
+            0x1F83D9ABFB41BD6B,
+            0x5BE0CD19137E2179,
         ]
         self.w = [0] * 80
         self.buf = b""

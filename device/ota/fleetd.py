@@ -2,6 +2,7 @@
 # keeps the broker connection open between checks, so commands act at once.
 from ota import fleet, log
 
+
 async def run(interval=3600):
     # Mains boards: `asyncio.create_task(ota.fleet.run())`. Checks every
     # `interval` seconds or at once on a "check" command; between checks the
@@ -35,7 +36,7 @@ async def run(interval=3600):
                 else:
                     while s.c.check_msg() is not None:
                         pass
-                await asyncio.sleep_ms(200)
+                await asyncio.sleep_ms(200)  # pyright: ignore[reportAttributeAccessIssue] - MicroPython's asyncio
         except Exception as e:
             if s is not None:
                 s._drop(e)

@@ -320,7 +320,9 @@ class Client:
     # Redirects, retries with backoff, 429/Retry-After, the update's
     # deadline, and the rule that a token (Authorization) is sent to
     # `auth_origin` only, and only over a verified TLS connection.
-    def __init__(self, timeout=10, retries=3, auth=None, auth_origin=None, deadline=None, trust=None, max_wait=MAX_RETRY_AFTER):
+    def __init__(
+        self, timeout=10, retries=3, auth=None, auth_origin=None, deadline=None, trust=None, max_wait=MAX_RETRY_AFTER
+    ):
         self.timeout = timeout
         self.retries = retries
         self.auth = auth

@@ -2,6 +2,25 @@
 # (docs/protocols.md, "Log events" and "Error codes").
 import json
 
+# Every event the updater prints; the host's OtaEvent (src/core/events.ts) has
+# one member per name, and a test holds the two lists and every ev() call equal.
+EVENTS = (
+    "check",
+    "available",
+    "start",
+    "progress",
+    "verified",
+    "swap",
+    "done",
+    "confirm",
+    "rollback",
+    "error",
+    "state",
+    "warning",
+    "held",
+    "fleet",
+)
+
 sink = None  # ota.fleet's session while it reports events to the broker
 
 

@@ -265,7 +265,10 @@ def check(m):
             raise Fail("bad_manifest", "hook %s is not a release file" % k)
     b = m.get("bundle")
     if b is not None and (
-        not isinstance(b, dict) or not isinstance(b.get("name"), str) or not isinstance(b.get("size"), int) or not _hex(b.get("sha256"), 64)
+        not isinstance(b, dict)
+        or not isinstance(b.get("name"), str)
+        or not isinstance(b.get("size"), int)
+        or not _hex(b.get("sha256"), 64)
     ):
         raise Fail("bad_manifest", "bad bundle entry")
     fw = m.get("firmware")

@@ -117,6 +117,8 @@ class MQTTClient:
         self.lw_msg = None
         self.lw_qos = 0
         self.lw_retain = False
+        self.pong = False  # set by the reader when PINGRESP arrives (ota.fleet)
+        self.dropped = 0  # oversized or malformed messages skipped since ota.fleet last looked
 
     wait_msg = _wait_msg
 
@@ -225,5 +227,7 @@ def client():
 
     class Bounded(Base):
         wait_msg = _wait_msg
+        pong = False
+        dropped = 0
 
     return Bounded

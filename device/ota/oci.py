@@ -73,7 +73,11 @@ class OCI(Release):
             ch = r.header("www-authenticate") or ""
             r.close()
             if r.status == 403 or self.tried:
-                raise Fail("auth", "the registry refused %s" % ("the credentials" if self._basic() else "anonymous access: set user and password"))
+                raise Fail(
+                    "auth",
+                    "the registry refused %s"
+                    % ("the credentials" if self._basic() else "anonymous access: set user and password"),
+                )
             self.tried = True
             self._login(ch)
 
@@ -100,14 +104,23 @@ class OCI(Release):
                 raise Fail("auth", "Bearer challenge without realm")
             if basic and realm.startswith("http://") and self.base.startswith("https://"):
                 raise Fail("auth", "plain-HTTP token service refused for an HTTPS registry")
-            url = realm + ("&" if "?" in realm else "?") + "scope=" + quote(p.get("scope") or "repository:%s:pull" % self.repo)
+            url = (
+                realm
+                + ("&" if "?" in realm else "?")
+                + "scope="
+                + quote(p.get("scope") or "repository:%s:pull" % self.repo)
+            )
             if p.get("service"):
                 url += "&service=" + quote(p["service"])
             # Anonymous (public packages) or with the board's credentials.
             r = self.client.get(url, {"Authorization": basic} if basic else None, ok=(200, 401, 403))
             try:
                 if r.status != 200:
-                    raise Fail("auth", "the token service refused %s" % ("the credentials" if basic else "anonymous access: set user and password"))
+                    raise Fail(
+                        "auth",
+                        "the token service refused %s"
+                        % ("the credentials" if basic else "anonymous access: set user and password"),
+                    )
                 data = r.read_all(MAX_DOC)
             finally:
                 r.close()

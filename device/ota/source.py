@@ -69,7 +69,7 @@ class Release:
     def manifest_file(self, path):
         # The manifest saved at `path`; returns the signature's bytes or None.
         # Sources that only have manifest() (bytes in RAM) get this for free.
-        data, sig = self.manifest()
+        data, sig = self.manifest()  # pyright: ignore[reportAttributeAccessIssue] - each source defines it
         fsx.makedirs(path)
         with open(fsx.p(path), "wb") as out:
             out.write(data)

@@ -332,6 +332,8 @@ def _advance_clock(st, m):
     c = m.get("created")
     if clock.iso_ok(c) and (not st.get("created") or c[:19] > st["created"][:19]):
         st["created"] = c[:19] + "Z"
+
+
 def _fleet(cfg):
     # Fleet reporting (ota.fleet) is loaded only by boards configured for it.
     if not cfg.get("fleet"):
@@ -399,7 +401,10 @@ def update(reset=True):
         _download(cfg, rel, m, want, dl)
         if fw:
             st["fw"] = firmware.write(rel, fw)
-        _put_json("version.json", {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date, st.get("created"))})
+        _put_json(
+            "version.json",
+            {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date, st.get("created"))},
+        )
         _put_json(FILES, files)
         del files
         _write_plan(want, dels)

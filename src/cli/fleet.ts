@@ -68,7 +68,7 @@ type Values = {
 
 function need(v: string | undefined, what: string, env: string): string {
   const x = v ?? process.env[env];
-  if (!x) throw new OtaError('bad-option', `${what} is needed (--${what} or ${env})`);
+  if (!x) throw new OtaError('bad_option', `${what} is needed (--${what} or ${env})`);
   return x;
 }
 
@@ -123,7 +123,7 @@ function releaseHost(v: Values): ReleaseHost {
   if (v.source) return { url: v.source };
   if (v.repo) return { repo: v.repo, token: process.env.GITHUB_TOKEN, apiUrl: process.env.GITHUB_API_URL };
   throw new OtaError(
-    'bad-option',
+    'bad_option',
     'rollout needs --source <url> or --repo <owner/name> to check the release exists',
   );
 }
@@ -156,11 +156,11 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values as Values;
   const [sub, arg, ...rest] = parsed.positionals;
   if (rest.length)
-    throw new OtaError('bad-option', `unexpected ${rest.join(' ')} (--help lists the options)`);
-  if (!sub) throw new OtaError('bad-option', 'ota fleet needs a subcommand (--help lists them)');
+    throw new OtaError('bad_option', `unexpected ${rest.join(' ')} (--help lists the options)`);
+  if (!sub) throw new OtaError('bad_option', 'ota fleet needs a subcommand (--help lists them)');
 
   if ((COMMANDS as readonly string[]).includes(sub)) {
-    if (!arg) throw new OtaError('bad-option', `ota fleet ${sub} needs a board id`);
+    if (!arg) throw new OtaError('bad_option', `ota fleet ${sub} needs a board id`);
     const k = await key(v);
     const conn = await connect(v);
     try {
@@ -220,7 +220,7 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'rollout': {
-        if (!arg) throw new OtaError('bad-option', 'ota fleet rollout needs a version');
+        if (!arg) throw new OtaError('bad_option', 'ota fleet rollout needs a version');
         const ctl = new RolloutController(conn, await key(v), {
           mirror: v.dir ? (signed) => writeRolloutFile(v.dir!, signed) : undefined,
         });
@@ -260,7 +260,7 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        throw new OtaError('bad-option', `unknown subcommand ${sub} (--help lists them)`);
+        throw new OtaError('bad_option', `unknown subcommand ${sub} (--help lists them)`);
     }
   } finally {
     await conn.close();

@@ -69,7 +69,7 @@ export async function publishToOci(
   values: OciValues,
   concurrency: number | undefined,
 ): Promise<number> {
-  if (!values.ref) throw new OtaError('bad-option', '--target oci needs --ref <host/repository[:tag]>');
+  if (!values.ref) throw new OtaError('bad_option', '--target oci needs --ref <host/repository[:tag]>');
   const first = parseRef(expandDevices(values.ref, values.device)[0]);
   const credentials = await resolveCredentials(first.registry, {
     user: values.user,

@@ -107,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const target = values.target === undefined ? undefined : targets[values.target];
   if (!target) {
-    throw new OtaError('bad-option', `--target must be ${Object.keys(targets).join(' or ')}`);
+    throw new OtaError('bad_option', `--target must be ${Object.keys(targets).join(' or ')}`);
   }
   const project = positionals[0] ?? '.';
   const outputs = values.target === 'folder' && values.dir ? [values.dir] : [];
@@ -116,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function toFolder({ project, version, build, values }: TargetArgs): Promise<number> {
-  if (!values.dir) throw new OtaError('bad-option', '--target folder needs --dir <output folder>');
+  if (!values.dir) throw new OtaError('bad_option', '--target folder needs --dir <output folder>');
   const r = await publishFolder({
     dir: project,
     version,
@@ -153,7 +153,7 @@ function concurrencyOption(values: Values): number | undefined {
 }
 
 async function toGitHub({ project, version, build, values }: TargetArgs): Promise<number> {
-  if (!values.repo) throw new OtaError('bad-option', '--target github needs --repo <owner/name>');
+  if (!values.repo) throw new OtaError('bad_option', '--target github needs --repo <owner/name>');
   const concurrency = concurrencyOption(values);
   let notes = values.notes;
   if (values['notes-file']) {

@@ -65,10 +65,10 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (!parsed) return 0;
   const { values } = parsed;
-  if (!values.fs) throw new OtaError('bad-option', 'no filesystem folder: use --fs <dir>');
-  if (values.rename && !values['native-usb']) throw new OtaError('bad-option', '--rename needs --native-usb');
+  if (!values.fs) throw new OtaError('bad_option', 'no filesystem folder: use --fs <dir>');
+  if (values.rename && !values['native-usb']) throw new OtaError('bad_option', '--rename needs --native-usb');
   const baud = positiveInt('baud', values.baud);
-  if (baud !== undefined && baud < 300) throw new OtaError('bad-option', '--baud must be at least 300');
+  if (baud !== undefined && baud < 300) throw new OtaError('bad_option', '--baud must be at least 300');
   const board = await VirtualBoard.start({
     fsDir: values.fs,
     flashKb: positiveInt('flash-kb', values['flash-kb']),

@@ -36,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     const manifestPath = positionals[0];
     dir = positionals[1] ?? '.';
-    if (!manifestPath) throw new OtaError('bad-option', 'usage: ota verify <manifest.json> [dir]');
+    if (!manifestPath) throw new OtaError('bad_option', 'usage: ota verify <manifest.json> [dir]');
     try {
       bytes = await readFile(manifestPath);
     } catch (err) {

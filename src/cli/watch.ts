@@ -23,7 +23,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const { values } = parsed;
   const seconds = Number(values.reconnect ?? 10);
-  if (!(seconds >= 0)) throw new OtaError('bad-option', '--reconnect must be a number of seconds (0: never)');
+  if (!(seconds >= 0)) throw new OtaError('bad_option', '--reconnect must be a number of seconds (0: never)');
   return withBoard(
     values.port,
     async (board) => {

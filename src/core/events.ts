@@ -18,6 +18,12 @@ interface EventFields {
   /** `code`: an error code of core/error-codes.ts, as the board spells it. */
   error: { code: string; msg: string };
   state: { state: string; version: string | null };
+  /** Something the user should know that did not stop the check (`code`: tls_insecure, stale). */
+  warning: { code: string; msg: string };
+  /** A release the rollout holds back from this board (device/ota/fleetdoc.py). */
+  held: { version: string; code?: string; msg?: string };
+  /** The fleet session's news: `ok` false for a broker problem (`code`), true for a command or rollout taken. */
+  fleet: { ok: boolean; code: string; msg?: string };
 }
 
 export type EventName = keyof EventFields;
@@ -41,9 +47,7 @@ export const EVENT_NAMES = [
   'rollback',
   'error',
   'state',
-  /** Something the user should know that did not stop the check (code: tls_insecure, stale). */
   'warning',
-  // fleet (device/ota/fleet.py): a release held back by the rollout, the broker session's news
   'held',
   'fleet',
 ] as const;

@@ -98,7 +98,7 @@ export async function resolveCreatedFrom(
   const epoch = env.SOURCE_DATE_EPOCH;
   if (epoch !== undefined && epoch !== '') {
     if (!/^\d+$/.test(epoch))
-      throw new OtaError('bad-date', `SOURCE_DATE_EPOCH ${JSON.stringify(epoch)} is not a number`);
+      throw new OtaError('bad_date', `SOURCE_DATE_EPOCH ${JSON.stringify(epoch)} is not a number`);
     return { created: isoSeconds(new Date(Number(epoch) * 1000)), from: 'SOURCE_DATE_EPOCH' };
   }
   const ct = await git(dir, ['log', '-1', '--format=%ct', '--', '.']);
@@ -169,7 +169,7 @@ function checkPaths(list: string[] | undefined, what: string, reservedOk = false
     }
     const r = reservedOk ? undefined : reservedPath(p);
     // `delete: ["ota"]` would make the updater delete itself; the board refuses it too (reserved_path).
-    if (r) throw new OtaError('reserved-path', `${what}: ${p} is the board's (${r}), not a release's`);
+    if (r) throw new OtaError('reserved_path', `${what}: ${p} is the board's (${r}), not a release's`);
   }
   return [...new Set(list)].sort();
 }
@@ -197,10 +197,10 @@ export async function readFirmware(image: string): Promise<{ entry: ManifestFirm
     });
   }
   // An empty or foreign file would be written to the OTA partition and set to boot: refuse it here.
-  if (data.length === 0) throw new OtaError('bad-firmware', `firmware image ${image} is empty`);
+  if (data.length === 0) throw new OtaError('bad_firmware', `firmware image ${image} is empty`);
   if (data[0] !== ESP_IMAGE_MAGIC) {
     throw new OtaError(
-      'bad-firmware',
+      'bad_firmware',
       `${image} is not an ESP32 app image: it starts with 0x${data[0].toString(16).padStart(2, '0')}, an image with 0xe9`,
     );
   }
@@ -268,7 +268,7 @@ function expiresOf(created: string, opts: BuildOptions): string | undefined {
   if (opts.expiresDays === undefined) return undefined;
   if (!Number.isInteger(opts.expiresDays) || opts.expiresDays <= 0)
     throw new OtaError(
-      'bad-option',
+      'bad_option',
       `expiry must be a positive whole number of days, not ${opts.expiresDays}`,
     );
   return isoSeconds(new Date(Date.parse(created) + opts.expiresDays * 86_400_000));
@@ -322,7 +322,7 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
     const other = folded.get(p.toLowerCase());
     if (other !== undefined) {
       throw new OtaError(
-        'path-clash',
+        'path_clash',
         `${other} and ${p} differ only in case: a board with a FAT filesystem stores them as one file; rename one`,
       );
     }
@@ -330,7 +330,7 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
   }
   const del = checkPaths(m.delete, 'delete');
   const clash = del?.find((p) => paths.has(p));
-  if (clash) throw new OtaError('delete-conflict', `${clash} is both shipped and listed in delete`);
+  if (clash) throw new OtaError('delete_conflict', `${clash} is both shipped and listed in delete`);
   const keep = checkPaths(m.keep, 'keep', true); // keeping the board's own files is what they need
   let hooks: Manifest['hooks'];
   if (m.hooks && (m.hooks.post_update || m.hooks.rollback)) {

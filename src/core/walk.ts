@@ -81,7 +81,7 @@ function checkInclude(pattern: string): void {
       : (toolFile(p, true) ?? (i === head.length - 1 ? toolFile(p, false) : undefined));
   }
   if (why) {
-    throw new OtaError('reserved-path', `--include ${pattern}: this never ships in a release (${why})`);
+    throw new OtaError('reserved_path', `--include ${pattern}: this never ships in a release (${why})`);
   }
 }
 
@@ -114,7 +114,7 @@ export function refuseOwnBootPy(excluded: Excluded[]): void {
   );
   if (!own) return;
   throw new OtaError(
-    'reserved-path',
+    'reserved_path',
     `${own.path}: boot.py is the board's. \`ota install\` writes it with \`import ota\` and ` +
       '`ota.boot()` first (finishing or undoing an interrupted update, counting boots for ' +
       'confirm/rollback) and keeps your own lines below them; a release that replaced it would ' +
@@ -180,8 +180,8 @@ export interface ProjectListing {
 /**
  * Lists the project's release files and what was left out by rule.
  * Symlinks are followed when they stay inside the root; one pointing outside
- * is refused ('path-escape'), as is any file that cannot be read or named, and an
- * --include naming a reserved or tool path ('reserved-path').
+ * is refused ('path_escape'), as is any file that cannot be read or named, and an
+ * --include naming a reserved or tool path ('reserved_path').
  */
 export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<ProjectListing> {
   let root: string;
@@ -274,7 +274,7 @@ export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<
   out.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
   if (out.length === 0) {
     throw new OtaError(
-      'empty-project',
+      'empty_project',
       `no files to release in ${dir} (check .otaignore and --include/--exclude)` +
         (dropped.length ? `; left out by rule: ${dropped.map((e) => e.path).join(', ')}` : ''),
     );

@@ -229,7 +229,7 @@ export async function runFleetDemo(opts: {
     };
     if (!summary.boards.some((b) => b.id === failing && b.version === '1.0.0' && b.bad === '1.1.0')) {
       throw new OtaError(
-        'demo-fleet',
+        'demo_fleet',
         `${failing} should have rolled 1.1.0 back: ${JSON.stringify(summary.boards)}`,
       );
     }

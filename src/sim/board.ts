@@ -21,7 +21,7 @@
  *     stop(): Promise<void>
  *   }
  *   runBoard(opts & { code?, boot?=true, timeoutMs?=30000 })
- *     : Promise<{ output, mutations, powerCut, resets, running?, error? }>  // rejects with OtaError 'sim-timeout'
+ *     : Promise<{ output, mutations, powerCut, resets, running?, error? }>  // rejects with OtaError 'sim_timeout'
  *   exposeOnLink(board, name?) / exposeOnPty(board, linkPath?): Promise<BoardPort>  (./usb, ./pty)
  *
  * The board's root filesystem "/" is the host folder fsDir, kept in step with every write. A power cut
@@ -159,7 +159,7 @@ export class VirtualBoard extends EventEmitter {
       throw new OtaError('sim_cut', 'cutAfterMutations must be a positive integer');
     }
     if (opts.baud !== undefined && !(Number.isInteger(opts.baud) && opts.baud >= 300))
-      throw new OtaError('sim-baud', 'baud must be an integer >= 300');
+      throw new OtaError('sim_baud', 'baud must be an integer >= 300');
     if (opts.baud) {
       this.rxPace = new Pacer(opts.baud, (b, end) => this.receive(b, end));
       this.txPace = new Pacer(opts.baud, (b) => this.emit('data', b));
@@ -168,12 +168,12 @@ export class VirtualBoard extends EventEmitter {
     this.usbReset = opts.usbReset;
     const model = opts.fs ?? 'posix';
     const sectorSize = opts.sectorSize ?? 4096;
-    if (!FS_MODELS.includes(model)) throw new OtaError('sim-fs', `fs must be one of ${FS_MODELS.join(', ')}`);
+    if (!FS_MODELS.includes(model)) throw new OtaError('sim_fs', `fs must be one of ${FS_MODELS.join(', ')}`);
     if (sectorSize !== 512 && sectorSize !== 4096)
-      throw new OtaError('sim-fs', 'sectorSize must be 512 or 4096');
+      throw new OtaError('sim_fs', 'sectorSize must be 512 or 4096');
     const cutMode = opts.cutMode ?? 'after';
     if (!['after', 'drop', 'tear'].includes(cutMode))
-      throw new OtaError('sim-cut', 'cutMode must be after, drop or tear');
+      throw new OtaError('sim_cut', 'cutMode must be after, drop or tear');
     this.opts = {
       fsDir,
       flashKb,

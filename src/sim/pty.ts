@@ -124,7 +124,7 @@ export async function exposeOnPty(board: VirtualBoard, linkPath?: string): Promi
     async (link) => {
       if (fs.existsSync(link) || isDanglingLink(link)) {
         throw new OtaError(
-          'sim-pty-exists',
+          'sim_pty_exists',
           `${link} already exists; choose another path for the board's serial port`,
         );
       }
@@ -156,7 +156,7 @@ async function openPty(link: string, wire: Wire, nodePty: true | Error): Promise
     return await openWithSocat(link, wire);
   } catch (err) {
     throw new OtaError(
-      'sim-pty',
+      'sim_pty',
       `cannot make a pseudo-terminal at ${link}: node-pty could not (${why.message.split('\n')[0]}) ` +
         `and neither could socat (${(err as Error).message.replace(/^socat: /, '')}). ` +
         (process.platform === 'win32'

@@ -150,7 +150,7 @@ export class Controller implements vscode.Disposable {
   /** The project folder a release is built from. */
   projectDir(): string {
     const root = workspaceRoot();
-    if (!root) throw new OtaError('no-workspace', 'Open the folder of your MicroPython project first.');
+    if (!root) throw new OtaError('no_workspace', 'Open the folder of your MicroPython project first.');
     return vscode.Uri.joinPath(root, this.settings().projectDir).fsPath;
   }
 
@@ -182,7 +182,8 @@ export class Controller implements vscode.Disposable {
     if (status.state !== 'ok') {
       this.output.warn(`Releases: ${status.message}`);
       this.showStatus();
-      if (status.state !== 'not-configured') throw new OtaError(status.state, status.message);
+      if (status.state !== 'not-configured')
+        throw new OtaError(status.state === 'unreachable' ? 'unreachable' : 'network', status.message);
       return status;
     }
     if (this.boards.ports().length === 0 && workspaceRoot()) {

@@ -32,13 +32,13 @@ export function brokerError(url: string, err: unknown): OtaError {
   const e = err as { code?: unknown; message?: string };
   const msg = e?.message ?? String(err);
   if (e?.code === 4 || e?.code === 5 || /Not authorized|Bad User Name or Password/i.test(msg)) {
-    return new OtaError('fleet-auth', `the broker ${url} refused the user name or password`);
+    return new OtaError('fleet_auth', `the broker ${url} refused the user name or password`);
   }
-  if (/ECONNREFUSED/.test(msg)) return new OtaError('fleet-down', `no broker listens at ${url}`);
+  if (/ECONNREFUSED/.test(msg)) return new OtaError('fleet_down', `no broker listens at ${url}`);
   if (/certificate|self.signed|CERT/i.test(msg)) {
-    return new OtaError('fleet-tls', `the broker ${url} presented a certificate that is not trusted: ${msg}`);
+    return new OtaError('fleet_tls', `the broker ${url} presented a certificate that is not trusted: ${msg}`);
   }
-  return new OtaError('fleet-down', `cannot reach the broker ${url}: ${msg}`);
+  return new OtaError('fleet_down', `cannot reach the broker ${url}: ${msg}`);
 }
 
 export class FleetConnection extends EventEmitter {
@@ -80,7 +80,7 @@ export class FleetConnection extends EventEmitter {
     const back = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.syncs.delete(topic);
-        reject(new OtaError('fleet-timeout', 'the broker did not answer in time'));
+        reject(new OtaError('fleet_timeout', 'the broker did not answer in time'));
       }, timeoutMs);
       this.syncs.set(topic, () => {
         clearTimeout(timer);
@@ -105,7 +105,7 @@ export class FleetConnection extends EventEmitter {
   /** Sends a signed command (QoS 1: a sleeping board's persistent session queues it). */
   async command(id: string, cmd: CommandName, key: KeyFile): Promise<CommandDoc> {
     checkName('board id', id);
-    if (!COMMANDS.includes(cmd)) throw new OtaError('fleet-bad-command', `unknown command ${cmd}`);
+    if (!COMMANDS.includes(cmd)) throw new OtaError('fleet_bad_command', `unknown command ${cmd}`);
     const doc: CommandDoc = {
       fleet: this.fleet,
       cmd,
@@ -125,7 +125,7 @@ export class FleetConnection extends EventEmitter {
 export async function connectFleet(opts: FleetOptions): Promise<FleetConnection> {
   checkName('fleet name', opts.fleet);
   if (!/^mqtts?:\/\//.test(opts.url)) {
-    throw new OtaError('fleet-bad-url', `broker ${opts.url} must be mqtt://host:port or mqtts://host:port`);
+    throw new OtaError('fleet_bad_url', `broker ${opts.url} must be mqtt://host:port or mqtts://host:port`);
   }
   const clientId = opts.clientId ?? `ota-host-${randomBytes(4).toString('hex')}`;
   let client: MqttClient;

@@ -70,7 +70,7 @@ const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 export function checkName(what: string, s: string): string {
   if (!NAME.test(s)) {
     throw new OtaError(
-      'fleet-bad-name',
+      'fleet_bad_name',
       `${what} ${JSON.stringify(s)} may use only letters, digits, . _ - (1-64)`,
     );
   }
@@ -98,7 +98,7 @@ export async function signDocument(doc: object, key: KeyFile): Promise<Buffer> {
   const out = Buffer.concat([body, Buffer.from('\n'), serializeSignature(sig)]);
   if (out.length > BOARD_MAX_MSG) {
     throw new OtaError(
-      'fleet-too-large',
+      'fleet_too_large',
       `the signed document is ${out.length} bytes; boards take at most ${BOARD_MAX_MSG} (list fewer devices, use groups)`,
     );
   }
@@ -111,12 +111,12 @@ export function readDocument(bytes: Uint8Array, trusted?: TrustEntry[]): Record<
   const nl = buf.indexOf(10);
   const body = nl < 0 ? buf : buf.subarray(0, nl);
   if (trusted) {
-    if (nl < 0) throw new OtaError('fleet-unsigned', 'the document has no signature');
+    if (nl < 0) throw new OtaError('fleet_unsigned', 'the document has no signature');
     let sig: ManifestSignature;
     try {
       sig = JSON.parse(buf.subarray(nl + 1).toString('utf8')) as ManifestSignature;
     } catch {
-      throw new OtaError('fleet-bad-signature', 'the signature line is not JSON');
+      throw new OtaError('fleet_bad_signature', 'the signature line is not JSON');
     }
     verifySignature(body, sig, trusted);
   }
@@ -124,10 +124,10 @@ export function readDocument(bytes: Uint8Array, trusted?: TrustEntry[]): Record<
   try {
     doc = JSON.parse(body.toString('utf8'));
   } catch {
-    throw new OtaError('fleet-bad-document', 'the document is not JSON');
+    throw new OtaError('fleet_bad_document', 'the document is not JSON');
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new OtaError('fleet-bad-document', 'the document is not a JSON object');
+    throw new OtaError('fleet_bad_document', 'the document is not a JSON object');
   }
   return doc as Record<string, unknown>;
 }

@@ -17,7 +17,7 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<n
   try {
     res = await fetch(url, { headers, signal: AbortSignal.timeout(15_000) });
   } catch (err) {
-    throw new OtaError('fleet-release-host', `cannot reach ${url}: ${(err as Error).message}`, {
+    throw new OtaError('fleet_release_host', `cannot reach ${url}: ${(err as Error).message}`, {
       cause: err,
     });
   }
@@ -32,7 +32,7 @@ export async function releaseExists(host: ReleaseHost, version: string): Promise
     url = `${host.url.replace(/\/+$/, '')}/${encodeURIComponent(version)}/manifest.json`;
   } else {
     if (!/^[\w.-]+\/[\w.-]+$/.test(host.repo))
-      throw new OtaError('bad-option', `--repo ${host.repo}: owner/name`);
+      throw new OtaError('bad_option', `--repo ${host.repo}: owner/name`);
     const api = (host.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
     url = `${api}/repos/${host.repo}/releases/tags/v${encodeURIComponent(version)}`;
     headers = { accept: 'application/vnd.github+json', 'user-agent': 'micropython-ota' };
@@ -41,7 +41,7 @@ export async function releaseExists(host: ReleaseHost, version: string): Promise
   const status = await get(url, headers);
   if (status === 200) return true;
   if (status === 404) return false;
-  throw new OtaError('fleet-release-host', `${url} answered ${status}`);
+  throw new OtaError('fleet_release_host', `${url} answered ${status}`);
 }
 
 export async function writeRolloutFile(dir: string, signed: Buffer): Promise<string> {

@@ -65,7 +65,7 @@ export interface RolloutProgress {
 
 export function parseDuration(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(s.trim());
-  if (!m) throw new OtaError('bad-option', `duration ${JSON.stringify(s)}: use e.g. 90s, 30m, 2h`);
+  if (!m) throw new OtaError('bad_option', `duration ${JSON.stringify(s)}: use e.g. 90s, 30m, 2h`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms'];
   return Math.round(Number(m[1]) * unit);
 }
@@ -73,13 +73,13 @@ export function parseDuration(s: string): number {
 export function parseMaxFailures(s: string): MaxFailures {
   const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(s.trim());
   if (!m)
-    throw new OtaError('bad-option', `--max-failures ${JSON.stringify(s)}: a count (3) or a percentage (5%)`);
+    throw new OtaError('bad_option', `--max-failures ${JSON.stringify(s)}: a count (3) or a percentage (5%)`);
   return m[2] ? { percent: Number(m[1]) } : { count: Number(m[1]) };
 }
 
 function checkPercent(p: number): number {
   if (!Number.isInteger(p) || p < 0 || p > 100) {
-    throw new OtaError('bad-option', `percentage ${p} must be a whole number from 0 to 100`);
+    throw new OtaError('bad_option', `percentage ${p} must be a whole number from 0 to 100`);
   }
   return p;
 }
@@ -88,7 +88,7 @@ export function parseSteps(s: string): number[] {
   const steps = s.split(',').map((x) => checkPercent(Number(x.trim())));
   for (let i = 1; i < steps.length; i++) {
     if (steps[i] <= steps[i - 1])
-      throw new OtaError('bad-option', `--step ${s}: each step must be larger than the last`);
+      throw new OtaError('bad_option', `--step ${s}: each step must be larger than the last`);
   }
   return steps;
 }
@@ -206,14 +206,14 @@ export class RolloutController {
     parseVersion(req.version);
     if (!(await exists(req.version))) {
       throw new OtaError(
-        'fleet-no-release',
+        'fleet_no_release',
         `release ${req.version} is not published: publish it before rolling it out`,
       );
     }
     const steps = req.steps ?? [checkPercent(req.percent ?? 100)];
     if (req.steps && req.percent !== undefined && req.percent !== req.steps[0]) {
       throw new OtaError(
-        'bad-option',
+        'bad_option',
         '--percent and --step disagree: the first step is the starting percentage',
       );
     }
@@ -293,13 +293,13 @@ export class RolloutController {
   }
 
   private need(): RolloutState {
-    if (!this.state) throw new OtaError('fleet-no-rollout', 'no rollout is under way in this fleet');
+    if (!this.state) throw new OtaError('fleet_no_rollout', 'no rollout is under way in this fleet');
     return this.state;
   }
 
   async pause(reason = 'paused by hand'): Promise<RolloutState> {
     const s = this.need();
-    if (s.status !== 'running') throw new OtaError('fleet-not-running', `the rollout is ${s.status}`);
+    if (s.status !== 'running') throw new OtaError('fleet_not_running', `the rollout is ${s.status}`);
     s.status = 'paused';
     s.reason = reason;
     await this.save(s);
@@ -308,7 +308,7 @@ export class RolloutController {
 
   async resume(): Promise<RolloutState> {
     const s = this.need();
-    if (s.status !== 'paused') throw new OtaError('fleet-not-paused', `the rollout is ${s.status}`);
+    if (s.status !== 'paused') throw new OtaError('fleet_not_paused', `the rollout is ${s.status}`);
     s.status = 'running';
     s.reason = undefined;
     s.stepStarted = Date.now();

@@ -34,7 +34,6 @@ import { assetName, GITHUB_API, parseRepo } from '../github-rules';
 import { compareVersions, parseVersion } from '../version';
 import { readReleaseNotes } from './notes';
 import type { Excluded } from '../walk';
-import { assetName } from './names';
 import { prepareRelease, type PrepareOptions, type PreparedRelease } from './prepare';
 
 export { assetName };
@@ -114,16 +113,6 @@ export interface ReleaseInfo {
   /** "stable": the release boards on the stable channel get; "beta": the newest prerelease. */
   channel?: 'stable' | 'beta';
   assets: { id: number; name: string; size: number; url: string }[];
-}
-
-const DEFAULT_API = 'https://api.github.com';
-
-export function parseRepo(repo: string): { owner: string; repo: string } {
-  const m = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9._-]+)$/.exec(repo ?? '');
-  if (!m || m[2] === '.' || m[2] === '..') {
-    throw new OtaError('bad-repo', `repository ${JSON.stringify(repo)} must be owner/name`);
-  }
-  return { owner: m[1], repo: m[2] };
 }
 
 const unqueued = {
@@ -305,7 +294,7 @@ async function uploadAsset(
   const data = typeof u.source === 'string' ? await readFile(u.source) : u.source;
   const sha256 = createHash('sha256').update(data).digest('hex');
   if (data.length !== u.size || (u.sha256 && sha256 !== u.sha256)) {
-    throw new OtaError('file-changed', `${u.name} is not the bytes the manifest lists: publish again`);
+    throw new OtaError('file_changed', `${u.name} is not the bytes the manifest lists: publish again`);
   }
   const { gh, owner, repo, progress } = s;
   for (let attempt = 0; ; attempt++) {
@@ -330,7 +319,7 @@ async function uploadAsset(
       });
       const digest = (res.data as { digest?: string | null }).digest;
       if (res.data.size !== data.length || (digest && digest !== `sha256:${sha256}`)) {
-        throw new OtaError('upload-failed', `${u.name} arrived damaged (${res.data.size} bytes, ${digest})`);
+        throw new OtaError('upload_failed', `${u.name} arrived damaged (${res.data.size} bytes, ${digest})`);
       }
       return { name: u.name, size: u.size, url: res.data.url };
     } catch (err) {
@@ -398,7 +387,7 @@ async function existingRelease(
   }
   if (existing && !force) {
     throw new OtaError(
-      'tag-exists',
+      'tag_exists',
       `${tag} is already published in ${s.slug}: pass --force to replace its assets`,
     );
   }

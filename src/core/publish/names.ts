@@ -6,16 +6,14 @@
  *
  *   assetName(path) -> string                   // "lib/x.py" -> "lib__x.py" (device/ota/github.py mirrors it)
  *   servableSegment(segment) -> boolean         // the static-host rule, shared with serve.ts
- *   checkHostNames(host, release) -> void       // throws 'unservable-name' listing every problem
+ *   checkHostNames(host, release) -> void       // throws 'unservable_name' listing every problem
  */
 import { OtaError } from '../errors';
+import { assetName } from '../github-rules';
+
+export { assetName };
 
 export type Host = 'folder' | 'github';
-
-/** GitHub stores release assets flat: a release path's folders are joined with `__`. */
-export function assetName(path: string): string {
-  return path.split('/').join('__');
-}
 
 /**
  * A path segment a static host serves. Hidden names (leading `.`) are refused by `ota serve` and by
@@ -95,5 +93,5 @@ export function checkHostNames(host: Host, r: ReleaseNames): void {
   const problems = hostProblems(host, r);
   if (problems.length === 0) return;
   const where = host === 'github' ? 'GitHub Releases' : 'a static host';
-  throw new OtaError('unservable-name', `cannot publish to ${where}:\n  ${problems.join('\n  ')}`);
+  throw new OtaError('unservable_name', `cannot publish to ${where}:\n  ${problems.join('\n  ')}`);
 }

@@ -63,7 +63,7 @@ const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 /** "[http(s)://]host[:port]/repo/path[:tag]"; `{device}` placeholders must be expanded first. */
 export function parseRef(ref: string): OciRef {
   const bad = (why: string) =>
-    new OtaError('bad-ref', `reference ${JSON.stringify(ref)} ${why} (expected host/repository[:tag])`);
+    new OtaError('bad_ref', `reference ${JSON.stringify(ref)} ${why} (expected host/repository[:tag])`);
   let rest = ref ?? '';
   let scheme: string | undefined;
   const m = /^(https?):\/\//.exec(rest);
@@ -109,14 +109,14 @@ export function expandDevices(ref: string, devices: string[] | undefined): strin
   const has = ref.includes('{device}');
   if (!has) {
     if (devices?.length) {
-      throw new OtaError('bad-ref', `--device was given but ${ref} has no {device} placeholder`);
+      throw new OtaError('bad_ref', `--device was given but ${ref} has no {device} placeholder`);
     }
     return [ref];
   }
-  if (!devices?.length) throw new OtaError('bad-ref', `${ref} has {device}: pass --device <id> (repeatable)`);
+  if (!devices?.length) throw new OtaError('bad_ref', `${ref} has {device}: pass --device <id> (repeatable)`);
   for (const d of devices) {
     if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(d)) {
-      throw new OtaError('bad-ref', `device id ${JSON.stringify(d)}: lowercase letters, digits, . _ -`);
+      throw new OtaError('bad_ref', `device id ${JSON.stringify(d)}: lowercase letters, digits, . _ -`);
     }
   }
   return devices.map((d) => ref.split('{device}').join(d));
@@ -200,7 +200,7 @@ export async function resolveCredentials(
   const env = opts.env ?? process.env;
   if (opts.password !== undefined || opts.user !== undefined) {
     if (!opts.user || opts.password === undefined) {
-      throw new OtaError('bad-option', '--user and --password go together');
+      throw new OtaError('bad_option', '--user and --password go together');
     }
     return { username: opts.user, password: opts.password, from: '--user/--password' };
   }
@@ -328,7 +328,7 @@ export class RegistryClient {
       if ((method === 'GET' || method === 'HEAD') && [301, 302, 303, 307, 308].includes(res.status)) {
         const loc = res.headers.get('location');
         await res.body?.cancel();
-        if (!loc || round > 5) throw new OtaError('registry-error', `${this.what}: a redirect without end`);
+        if (!loc || round > 5) throw new OtaError('registry_error', `${this.what}: a redirect without end`);
         url = new URL(loc, url).href;
         continue;
       }
@@ -372,14 +372,14 @@ export class RegistryClient {
     const c = this.opts.credentials;
     if (!c) {
       return new OtaError(
-        'credentials-missing',
+        'credentials_missing',
         `${this.what} asks for credentials: pass --user/--password, set OTA_REGISTRY_TOKEN` +
           (this.what === 'ghcr.io' ? ' or GITHUB_TOKEN' : '') +
           ', or log in with docker/podman',
       );
     }
     return new OtaError(
-      'auth-failed',
+      'auth_failed',
       `${this.what} refused the credentials from ${c.from}${tried ? ' for ' + this.scopes.join(' ') : ''}`,
     );
   }
@@ -395,7 +395,7 @@ export class RegistryClient {
     }
     if (scheme !== 'bearer' || !params.realm) {
       throw new OtaError(
-        'registry-error',
+        'registry_error',
         `${this.what}: unknown authentication "${challenge.slice(0, 60)}"`,
       );
     }
@@ -403,7 +403,7 @@ export class RegistryClient {
     // Credentials never travel in clear text to a token service of a registry reached over HTTPS.
     if (basic && u.protocol !== 'https:' && !this.registry.plainHttp) {
       throw new OtaError(
-        'registry-error',
+        'registry_error',
         `${this.what} names a plain-HTTP token service ${u.origin}: refused`,
       );
     }
@@ -423,11 +423,11 @@ export class RegistryClient {
     }
     if (!res.ok) {
       await res.body?.cancel();
-      throw new OtaError('registry-error', `${u.origin} answered ${res.status} for a token`);
+      throw new OtaError('registry_error', `${u.origin} answered ${res.status} for a token`);
     }
     const doc = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
     const token = doc.token ?? doc.access_token;
-    if (!token) throw new OtaError('registry-error', `${u.origin} gave no token`);
+    if (!token) throw new OtaError('registry_error', `${u.origin} gave no token`);
     this.auth = `Bearer ${token}`;
   }
 
@@ -470,11 +470,11 @@ export class RegistryClient {
     if (res.status === 403) return new OtaError('denied', `${what}: ${this.what} denied it (${detail})`);
     if (res.status === 404 && /NAME_UNKNOWN/.test(detail)) {
       return new OtaError(
-        'repo-not-found',
+        'repo_not_found',
         `${what}: no repository ${this.registry.repository} on ${this.what}`,
       );
     }
-    return new OtaError('registry-error', `${what}: ${this.what} answered ${res.status} ${detail}`);
+    return new OtaError('registry_error', `${what}: ${this.what} answered ${res.status} ${detail}`);
   }
 }
 
@@ -601,7 +601,7 @@ async function getManifest(
   try {
     doc = JSON.parse(bytes.toString('utf8')) as ManifestDoc;
   } catch {
-    throw new OtaError('bad-manifest', `${formatRef(c.registry, tag)} is not a JSON manifest`);
+    throw new OtaError('bad_manifest', `${formatRef(c.registry, tag)} is not a JSON manifest`);
   }
   return { doc, digest: res.headers.get('docker-content-digest') ?? sha256(bytes), bytes };
 }
@@ -627,7 +627,7 @@ async function pushOne(
       // The very same release: nothing to do but the tags (an interrupted publish, run again).
     } else {
       throw new OtaError(
-        'tag-exists',
+        'tag_exists',
         `${formatRef(ref, tags.version)} already exists: pass --force to replace it`,
       );
     }
@@ -657,7 +657,7 @@ async function pushOne(
     if (head.status !== 404) throw await c.fail(head, `${what}: checking ${b.title}`);
     const data = typeof b.source === 'string' ? await readFile(b.source) : b.source;
     if (data.length !== b.size || sha256(data) !== b.digest) {
-      throw new OtaError('file-changed', `${b.title} changed while publishing: publish again`);
+      throw new OtaError('file_changed', `${b.title} changed while publishing: publish again`);
     }
     for (let attempt = 0; ; attempt++) {
       let sent = 0;
@@ -676,7 +676,7 @@ async function pushOne(
         }
         if (start.status !== 202) throw await c.fail(start, `${what}: starting the upload of ${b.title}`);
         const loc = start.headers.get('location');
-        if (!loc) throw new OtaError('registry-error', `${what}: no upload location for ${b.title}`);
+        if (!loc) throw new OtaError('registry_error', `${what}: no upload location for ${b.title}`);
         const put = new URL(loc, c.url('/'));
         put.searchParams.set('digest', b.digest);
         const res = await c.send('PUT', put.href, {
@@ -711,8 +711,8 @@ async function pushOne(
         const transient =
           (err as { transient?: boolean }).transient || (err instanceof OtaError && err.code === 'network');
         if (!transient || attempt >= c.retries) {
-          if (err instanceof OtaError && err.code === 'registry-error' && transient) {
-            throw new OtaError('upload-failed', err.message, { cause: err });
+          if (err instanceof OtaError && err.code === 'registry_error' && transient) {
+            throw new OtaError('upload_failed', err.message, { cause: err });
           }
           throw err;
         }
@@ -749,10 +749,10 @@ async function pushOne(
 export async function publishOci(opts: OciPublishOptions): Promise<OciPublishResult> {
   const refs = expandDevices(opts.ref, opts.devices).map(parseRef);
   if (opts.mountFrom && !REPO_RE.test(opts.mountFrom)) {
-    throw new OtaError('bad-ref', `--mount-from ${JSON.stringify(opts.mountFrom)} is not a repository name`);
+    throw new OtaError('bad_ref', `--mount-from ${JSON.stringify(opts.mountFrom)} is not a repository name`);
   }
   if (new Set(refs.map((r) => r.registry)).size > 1)
-    throw new OtaError('bad-ref', 'one registry per publish');
+    throw new OtaError('bad_ref', 'one registry per publish');
   const bundleDir = await mkdtemp(join(tmpdir(), 'ota-oci-'));
   try {
     opts.onProgress?.({ phase: 'prepare', done: 0, total: 0 });
@@ -793,7 +793,7 @@ export async function publishOci(opts: OciPublishOptions): Promise<OciPublishRes
     const titles = new Set<string>();
     for (const b of blobs) {
       if (titles.has(b.title)) {
-        throw new OtaError('asset-name-clash', `"${b.title}" would be two layers: rename one`);
+        throw new OtaError('asset_name_clash', `"${b.title}" would be two layers: rename one`);
       }
       titles.add(b.title);
     }
@@ -904,7 +904,7 @@ export async function fetchBlob(c: RegistryClient, digest: string): Promise<Buff
   const res = await c.request('GET', `/v2/${c.registry.repository}/blobs/${digest}`);
   if (!res.ok) throw await c.fail(res, `reading blob ${digest}`);
   const b = Buffer.from(await res.arrayBuffer());
-  if (sha256(b) !== digest) throw new OtaError('hash-mismatch', `blob ${digest} does not match its digest`);
+  if (sha256(b) !== digest) throw new OtaError('hash_mismatch', `blob ${digest} does not match its digest`);
   return b;
 }
 
@@ -918,10 +918,10 @@ export async function fetchOciRelease(opts: {
   const tag = ref.tag ?? 'stable';
   const c = new RegistryClient(ref, [`repository:${ref.repository}:pull`], opts);
   const m = await getManifest(c, tag);
-  if (!m) throw new OtaError('not-found', `${formatRef(ref, tag)} does not exist`);
+  if (!m) throw new OtaError('not_found', `${formatRef(ref, tag)} does not exist`);
   if (m.doc.artifactType !== RELEASE_TYPE) {
     throw new OtaError(
-      'bad-manifest',
+      'bad_manifest',
       `${formatRef(ref, tag)} is not a MicroPython OTA release (artifactType ${m.doc.artifactType})`,
     );
   }
@@ -933,7 +933,7 @@ export async function fetchOciRelease(opts: {
   }));
   const find = (t: string) => layers.find((l) => l.title === t);
   const man = find('manifest.json');
-  if (!man) throw new OtaError('bad-manifest', `${formatRef(ref, tag)} has no manifest.json layer`);
+  if (!man) throw new OtaError('bad_manifest', `${formatRef(ref, tag)} has no manifest.json layer`);
   const sig = find('manifest.json.sig');
   return {
     ref: formatRef(ref, tag),

@@ -85,7 +85,7 @@ async function copyStable(f: ProjectFile, to: string): Promise<void> {
     if (same(before, after) && copied.size === after.size) return;
     if (attempt >= COPY_ATTEMPTS) {
       throw new OtaError(
-        'file-changed',
+        'file_changed',
         `${f.path} kept changing while it was read for publishing (${COPY_ATTEMPTS} tries): stop what writes it (a build, an editor's autosave) and publish again`,
       );
     }
@@ -112,7 +112,7 @@ async function checkKeyNotReleased(files: ProjectFile[], keyFile: string): Promi
   const leak = files.find((f) => basename(f.abs) === basename(keyPath) && realpathSync(f.abs) === keyPath);
   if (leak) {
     throw new OtaError(
-      'key-in-release',
+      'key_in_release',
       `the signing key ${leak.path} is one of the release files: move it out of the project`,
     );
   }

@@ -73,7 +73,7 @@ export class BoardConnection implements fs.HelperSession {
   /**
    * After the port went away (a native-USB board resetting: machine.reset(), an update): waits for
    * the board to come back, by USB serial number under whatever name it gets (else on the same
-   * path), and carries on over the new port. 'board-gone' after timeoutMs. Not queued: call it
+   * path), and carries on over the new port. 'board_gone' after timeoutMs. Not queued: call it
    * from inside the operation that saw the port close.
    */
   async reconnect(opts: { timeoutMs?: number } = {}): Promise<string> {
@@ -95,7 +95,7 @@ export class BoardConnection implements fs.HelperSession {
         return path;
       } catch (err) {
         // A device node that appeared a moment before its permissions (udev) or its driver: try again.
-        if (!(err instanceof OtaError && err.code === 'port-open-failed') || Date.now() >= until) throw err;
+        if (!(err instanceof OtaError && err.code === 'port_open_failed') || Date.now() >= until) throw err;
         await new Promise((r) => setTimeout(r, 200));
       }
     }
@@ -204,7 +204,7 @@ export class BoardConnection implements fs.HelperSession {
 }
 
 export async function openBoard(path: string, opts: OpenOptions = {}): Promise<BoardConnection> {
-  if (!path) throw new OtaError('no-port', 'no serial port given (use --port <path>)');
+  if (!path) throw new OtaError('no_port', 'no serial port given (use --port <path>)');
   const t = await openTransport(path, opts.baudRate);
   return new BoardConnection(t, opts.timeoutMs, opts.baudRate);
 }

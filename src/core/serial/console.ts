@@ -12,7 +12,7 @@
  * friendly prompt. A native-USB board (ESP32-S3, RP2040) leaves the bus as it resets and comes
  * back, maybe under another port name: after a 'done' event the closed port counts as the
  * reset, and both wait for the board by its USB serial number (BoardConnection.reconnect) and
- * carry on over the new port, or fail with 'board-gone' and a clear message.
+ * carry on over the new port, or fail with 'board_gone' and a clear message.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { OtaError } from '../errors';
@@ -54,7 +54,7 @@ export function watchConsole(board: BoardConnection, sink: WatchSink, opts: Watc
     t.onClose(() => {
       if (stopped || t !== board.transport) return;
       if (reconnectMs <= 0) {
-        sink.closed?.(new OtaError('port-closed', `serial port ${t.path} closed`));
+        sink.closed?.(new OtaError('port_closed', `serial port ${t.path} closed`));
         return;
       }
       status(
@@ -133,7 +133,7 @@ export function runUpdate(board: BoardConnection, opts: RunUpdateOptions = {}): 
     } catch (err) {
       // A board on native USB (ESP32-S2/S3, RP2040) drops off the bus when it resets: after
       // the update finished, a closed port is that reset. Find it again and follow its boot.
-      if (err instanceof OtaError && err.code === 'port-closed' && events.some((e) => e.ev === 'done')) {
+      if (err instanceof OtaError && err.code === 'port_closed' && events.some((e) => e.ev === 'done')) {
         reset = true;
         const wait = opts.reconnectMs ?? 20_000;
         opts.status?.(`board left ${board.path} to reset; waiting up to ${Math.round(wait / 1000)} s for it`);

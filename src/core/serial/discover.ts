@@ -198,7 +198,7 @@ export async function serialNumberOf(path: string): Promise<string | undefined> 
 
 /**
  * Waits for a board to be on the bus: by USB serial number (under whatever port name it came back
- * as), else by its old path. Fails with 'board-gone' after timeoutMs.
+ * as), else by its old path. Fails with 'board_gone' after timeoutMs.
  */
 export async function waitForBoard(opts: {
   serialNumber?: string;
@@ -224,7 +224,7 @@ export async function waitForBoard(opts: {
     if (Date.now() >= until) {
       const which = opts.serialNumber ? `with USB serial number ${opts.serialNumber}` : `on ${opts.path}`;
       throw new OtaError(
-        'board-gone',
+        'board_gone',
         `the board ${which} did not come back within ${Math.round(opts.timeoutMs / 1000)} s ` +
           `(unplugged, held in its bootloader, or crashed at boot?)`,
       );

@@ -9,7 +9,7 @@
  *   const [a, b] = linkPair();                      // two connected BytePorts
  *   listLinks()                                     // registered names with their USB identity
  *
- * Like a serial port, a link has one user at a time (a second open is 'port-in-use'), and
+ * Like a serial port, a link has one user at a time (a second open is 'port_in_use'), and
  * unregistering it (the board left the bus) closes the open end, as pulling a cable does.
  */
 import { OtaError } from '../errors';
@@ -49,7 +49,7 @@ const registry: Map<string, Entry> = ((globalThis as Record<symbol, unknown>)[KE
 /** Makes `name` openable; the returned function removes it (and closes the open end). */
 export function registerLink(name: string, device: LinkDevice): () => Promise<void> {
   if (!isLinkName(name)) throw new Error(`link names start with ${LINK_PREFIX}: ${name}`);
-  if (registry.has(name)) throw new OtaError('port-in-use', `${name} is already registered`);
+  if (registry.has(name)) throw new OtaError('port_in_use', `${name} is already registered`);
   const entry: Entry = { device, open: undefined };
   registry.set(name, entry);
   return async () => {
@@ -63,11 +63,11 @@ export function openLink(name: string): BytePort {
   const entry = registry.get(name);
   if (!entry) {
     throw new OtaError(
-      'port-open-failed',
+      'port_open_failed',
       `cannot open ${name}: no virtual board of that name runs in this process (ota info --list shows ports)`,
     );
   }
-  if (entry.open?.isOpen) throw new OtaError('port-in-use', `${name} is already open`);
+  if (entry.open?.isOpen) throw new OtaError('port_in_use', `${name} is already open`);
   const port = entry.device.open();
   entry.open = port;
   return port;

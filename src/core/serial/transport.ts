@@ -137,7 +137,7 @@ export class Transport {
     } catch (err) {
       throw (
         this.closedError ??
-        new OtaError('port-closed', `cannot write to ${this.path}: ${(err as Error).message}`)
+        new OtaError('port_closed', `cannot write to ${this.path}: ${(err as Error).message}`)
       );
     }
   }

@@ -494,7 +494,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   const { validateOtaConfig } = await import('../../core/config-validate');
   const problems = validateOtaConfig(result);
   if (problems.length)
-    throw new OtaError('bad-config', `The configuration is not valid: ${problems.join('; ')}`);
+    throw new OtaError('bad_config', `The configuration is not valid: ${problems.join('; ')}`);
   await ctl.setDeviceConfig(result);
   if (hmacKey)
     await vscode.workspace
