@@ -2,10 +2,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeUsb, listFromSysfs } from '../src/core/serial/discover';
+import {
+  announcePort,
+  describeUsb,
+  listBoards,
+  listFromSysfs,
+  VIRTUAL_PORTS_DIR,
+} from '../src/core/serial/discover';
 
 test('known MicroPython USB IDs are named; unknown ones are not', () => {
   assert.match(describeUsb('303a', '1001') ?? '', /Espressif/);
@@ -65,4 +71,33 @@ test('listBoards answers (never crashes) where udevadm is not on PATH', () => {
   );
   assert.equal(r.status, 0, r.stderr);
   assert.ok(Array.isArray(JSON.parse(r.stdout)));
+});
+
+test('virtual boards announced by other processes are listed with their USB identity; stale ones are dropped', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'announce-'));
+  const tty = join(dir, 'ttyV');
+  writeFileSync(tty, '');
+  const withdraw = announcePort(tty, { serialNumber: 'ABC123', vendorId: 'f055', productId: '9802' });
+  // A process that died without withdrawing its port.
+  const stale = join(VIRTUAL_PORTS_DIR, '999999999-ttyGone.json');
+  writeFileSync(stale, JSON.stringify({ path: tty, pid: 999_999_999, serialNumber: 'DEAD' }));
+  try {
+    const boards = await listBoards();
+    const mine = boards.find((b) => b.serialNumber === 'ABC123');
+    assert.equal(mine?.path, tty);
+    assert.equal(mine?.likely, true);
+    assert.equal(mine?.name, 'MicroPython board');
+    assert.equal(
+      boards.some((b) => b.serialNumber === 'DEAD'),
+      false,
+    );
+    assert.equal(existsSync(stale), false, 'the stale announcement is removed');
+  } finally {
+    withdraw();
+  }
+  assert.equal(
+    (await listBoards()).some((b) => b.serialNumber === 'ABC123'),
+    false,
+    'withdrawn',
+  );
 });

@@ -80,3 +80,58 @@ test(
     }
   },
 );
+
+test(
+  'ota sim --pty --native-usb --rename --baud: the port re-enumerates under a new name at machine.reset()',
+  { timeout: 60_000 },
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sim-cli-'));
+    const args = [
+      '--fs',
+      dir,
+      '--pty',
+      '--native-usb',
+      '--rename',
+      '--baud',
+      '115200',
+      '--serial',
+      'CAFE01',
+      '--json',
+    ];
+    const child = spawn(process.execPath, [...CLI, ...args]);
+    const lines: Record<string, string>[] = [];
+    child.stdout.on('data', (d: Buffer) => {
+      for (const l of d.toString().split('\n'))
+        if (l.trim()) lines.push(JSON.parse(l) as Record<string, string>);
+    });
+    const until = async (n: number) => {
+      const deadline = Date.now() + 20_000;
+      while (lines.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    };
+    const exec = (port: string, code: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'exec', '--port', port, code], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    try {
+      await until(1);
+      const first = lines[0];
+      assert.equal(first.serialNumber, 'CAFE01');
+      const reset = exec(first.path, 'import machine; machine.reset()');
+      assert.match(reset.stderr, /closed.*\[port-closed\]/, 'the port went away under the command');
+      await until(3);
+      assert.deepEqual(lines.slice(1), [
+        { event: 'usb-detach', path: first.path },
+        { event: 'usb-attach', path: `${first.path}-1` },
+      ]);
+      const again = exec(`${first.path}-1`, 'import machine; print(machine.reset_cause())');
+      assert.equal(again.status, 0, again.stderr);
+      assert.equal(again.stdout.trim(), '5', 'a soft-reset cause, as ESP32 reports after machine.reset()');
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -5,11 +5,11 @@ import { jsonOption, parseCommand } from './common';
 
 const help = `usage: ota demo [--keep] [--json] [--fleet]
 
-Starts a virtual board (on an in-process serial link: nothing but Node is
-needed) and a release host on 127.0.0.1,
-publishes examples/weather-station 1.0.0, installs the updater over serial,
-lets the board update itself over the air, then publishes 1.1.0 (one file
-changed) and lets it update again by delta. Nothing leaves this machine.
+Starts a virtual board on its in-process serial link (nothing but Node is
+needed) and a release host on 127.0.0.1, publishes examples/weather-station
+1.0.0, installs the updater over serial, lets the board update itself over
+the air, then publishes 1.1.0 (one file changed) and lets it update again by
+delta. Nothing leaves this machine.
 
   --keep    keep the working folder (board flash, release host, app copy)
   --json    print the summary as JSON

@@ -163,8 +163,12 @@ async function listAnnounced(): Promise<BoardCandidate[]> {
         path: string;
         pid: number;
       };
+      if (!alive(a.pid)) {
+        // Left behind by a process that died without withdrawing it.
+        rmSync(join(VIRTUAL_PORTS_DIR, name), { force: true });
+        continue;
+      }
       await realpath(a.path);
-      if (!alive(a.pid)) continue;
       out.push(candidate(identity(a)));
     } catch {
       // Gone between listing and reading, or a stale entry: not a port.
