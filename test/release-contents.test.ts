@@ -197,11 +197,13 @@ test('reserved paths compare case-insensitively (FAT), only at the root', async 
       'lib/ota_config.json': '{"mine": true}',
       'lib/boot.py': 'x',
       'otax.py': 'x',
+      constructor: 'names that are also JavaScript object keys are plain files',
+      'lib/toString': 'x',
     });
     const built = await buildRelease(t.dir, { version: '1.0.0', created: CREATED });
     assert.deepEqual(
       built.manifest.files.map((f) => f.path),
-      ['lib/boot.py', 'lib/ota_config.json', 'main.py', 'otax.py'],
+      ['constructor', 'lib/boot.py', 'lib/ota_config.json', 'lib/toString', 'main.py', 'otax.py'],
     );
     assert.deepEqual(built.excluded.map((e) => e.path).sort(), [
       '.OTA/',

@@ -35,32 +35,32 @@ export interface Excluded {
 }
 
 /** Tool and editor files: never part of a release, at any depth (folders end with `/`). */
-const TOOL_ANYWHERE: Record<string, string> = {
-  '.git/': 'git metadata',
-  '.git': 'git metadata',
-  '.gitignore': 'git metadata',
-  '.gitattributes': 'git metadata',
-  '.gitmodules': 'git metadata',
-  'node_modules/': 'npm packages of a host tool',
-  '.vscode/': 'editor settings (VS Code)',
-  '.idea/': 'editor settings (JetBrains)',
-  '__pycache__/': 'CPython bytecode cache (MicroPython cannot load it)',
-  '.DS_Store': 'macOS folder metadata',
-  'Thumbs.db': 'Windows folder metadata',
-  [IGNORE_FILE]: 'release rules for this tool, not a board file',
-};
+const TOOL_ANYWHERE = new Map([
+  ['.git/', 'git metadata'],
+  ['.git', 'git metadata'],
+  ['.gitignore', 'git metadata'],
+  ['.gitattributes', 'git metadata'],
+  ['.gitmodules', 'git metadata'],
+  ['node_modules/', 'npm packages of a host tool'],
+  ['.vscode/', 'editor settings (VS Code)'],
+  ['.idea/', 'editor settings (JetBrains)'],
+  ['__pycache__/', 'CPython bytecode cache (MicroPython cannot load it)'],
+  ['.DS_Store', 'macOS folder metadata'],
+  ['Thumbs.db', 'Windows folder metadata'],
+  [IGNORE_FILE, 'release rules for this tool, not a board file'],
+]);
 
 /** Tool outputs at the project root. */
-const TOOL_AT_ROOT: Record<string, string> = {
-  'manifest.json': 'a manifest written into the workspace; the release makes its own',
-  'manifest.json.sig': 'a signature written into the workspace; the release makes its own',
-  'ota-releases/': 'the default output folder of Publish Release (static host)',
-};
+const TOOL_AT_ROOT = new Map([
+  ['manifest.json', 'a manifest written into the workspace; the release makes its own'],
+  ['manifest.json.sig', 'a signature written into the workspace; the release makes its own'],
+  ['ota-releases/', 'the default output folder of Publish Release (static host)'],
+]);
 
 /** Why `rel` (a folder when `dir`) is a tool or editor file, else undefined. */
 export function toolFile(rel: string, dir: boolean): string | undefined {
   const name = rel.slice(rel.lastIndexOf('/') + 1) + (dir ? '/' : '');
-  return TOOL_ANYWHERE[name] ?? (rel.includes('/') ? undefined : TOOL_AT_ROOT[name]);
+  return TOOL_ANYWHERE.get(name) ?? (rel.includes('/') ? undefined : TOOL_AT_ROOT.get(name));
 }
 
 /**
