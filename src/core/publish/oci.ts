@@ -304,13 +304,16 @@ export class RegistryClient {
     } = {},
   ): Promise<Response> {
     let url = this.url(path);
+    // One login per request: the first 401, or a token that ran out during a long publish.
+    let loggedIn = false;
     for (let round = 0; ; round++) {
       const res = await this.hop(method, url, init);
-      if (res.status === 401 && round === 0) {
+      if (res.status === 401 && !loggedIn) {
         const challenge = res.headers.get('www-authenticate');
         await res.body?.cancel();
         if (!challenge) throw this.authError(false);
         await this.login(challenge);
+        loggedIn = true;
         continue;
       }
       if (res.status === 401) {
