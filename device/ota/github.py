@@ -84,6 +84,7 @@ class GitHub(Release):
                 return st, r.header("location")
             finally:
                 r.close()
+        raise Fail("connection", "no answer from " + url[-60:])
 
     def _web(self, ch, etag):
         rel = self.web + "/" + self.repo + "/releases/"
