@@ -94,6 +94,8 @@ class OCI(Release):
 
     def _login(self, ch):
         basic = self._basic()
+        # An old token must not ride along to a token service on the registry's own origin.
+        self.client.auth = None
         kind = ch.split(" ", 1)[0].lower()
         if kind == "basic":
             if not basic:
