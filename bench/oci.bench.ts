@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { deviceTrustEntry, generateKey } from '../src/core/keys';
 import { publishFolder } from '../src/core/publish/folder';
 import { publishOci } from '../src/core/publish/oci';
+import { image, PART_KB } from '../test/support/firmware-fixture';
 import * as fx from '../test/support/release-fixture';
 import { registryMissing, startRegistry, startRegistryProxy } from '../test/support/registry';
 
@@ -35,16 +36,17 @@ async function boardBytes(
   app: fx.AppFiles,
   version: string,
   count: () => number,
+  partitions?: { sizeKb: number },
 ): Promise<number> {
   const fsDir = fx.makeBoard({ retries: 0, ...config }, app, version || undefined);
   try {
     const before = count();
-    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update(False)\n', partitions });
     const errs = fx.errorCodes(r.output);
     if (errs.length) throw new Error(`board: ${errs.join(' ')}\n${r.output}`);
     return count() - before;
   } finally {
-    fx.cleanup(fsDir);
+    fx.cleanup(fsDir, `${fsDir}.partitions`);
   }
 }
 
@@ -58,6 +60,15 @@ export async function run(): Promise<void> {
   if (registryMissing()) return;
   const work = mkdtempSync(join(tmpdir(), 'ota-bench-oci-'));
   const reg = await startRegistry();
+  const site = join(work, 'site');
+  mkdirSync(site);
+  const proxy = await startRegistryProxy(reg.url);
+  // The static baseline: the test static server (Range, ETag, gzip for files a board asks it for).
+  const gz = await fx.serveFolder(site);
+  const plain = await fx.serveFolder(site, (req) => {
+    delete req.headers['accept-encoding']; // a host without gzip, like a registry
+    return false;
+  });
   try {
     const dir = join(work, 'projects', 'app');
     project(dir);
@@ -66,26 +77,26 @@ export async function run(): Promise<void> {
       project: join(work, 'projects'),
     });
     const trust = await deviceTrustEntry(key.path);
-    const app100 = tree(dir);
-    const site = join(work, 'site');
-    const pub = async (version: string) => {
-      await publishFolder({
-        dir,
-        version,
-        outDir: site,
-        signKeyFile: key.path,
-        bundle: true,
-        build: { created },
-      });
-      return publishOci({
-        dir,
-        version,
-        ref: `${reg.host}/me/app`,
-        signKeyFile: key.path,
-        bundle: true,
-        build: { created },
-      });
+    const pub = async (version: string, firmware?: string) => {
+      const build = { created, firmware };
+      await publishFolder({ dir, version, outDir: site, signKeyFile: key.path, bundle: true, build });
+      const ref = `${reg.host}/me/app`;
+      return publishOci({ dir, version, ref, signKeyFile: key.path, bundle: true, build });
     };
+    const sum = (reqs: { bytes: number }[]) => () => reqs.reduce((n, q) => n + q.bytes, 0);
+    const compare = async (name: string, app: fx.AppFiles, version: string, parts?: { sizeKb: number }) => {
+      const oci = { source: 'oci', ref: `${proxy.host}/me/app`, keys: [trust] };
+      const o = await boardBytes(oci, app, version, sum(proxy.requests), parts);
+      const st = { source: 'static', keys: [trust] };
+      const s = await boardBytes({ ...st, url: plain.url }, app, version, sum(plain.requests), parts);
+      const g = await boardBytes({ ...st, url: gz.url }, app, version, sum(gz.requests), parts);
+      console.log(
+        `board bytes over the air, ${name}: registry ${o} B, static host ${s} B -> ${(o / s).toFixed(2)}x; ` +
+          `static host with gzip ${g} B -> ${(o / g).toFixed(2)}x`,
+      );
+    };
+
+    const app100 = tree(dir);
     const first = await pub('1.0.0');
     writeFileSync(join(dir, 'lib', 'm4.py'), readFileSync(join(dir, 'lib', 'm4.py'), 'utf8') + '\n# fixed\n');
     const second = await pub('1.0.1');
@@ -99,46 +110,20 @@ export async function run(): Promise<void> {
         `(${p.sent.join(', ')}); that file + manifest + signature = ${must} B, + the bundle ${bundle} B ` +
         `-> ${(p.uploadedBytes / (must + bundle)).toFixed(2)}x; the whole release was ${first.pushed[0].uploadedBytes} B`,
     );
+    await compare('one-file update 1.0.0 -> 1.0.1', app100, '1.0.0');
+    await compare('first install (bundle)', {}, '');
 
-    const proxy = await startRegistryProxy(reg.url);
-    // The static baseline: the test static server (Range, ETag, gzip for files a board asks it for).
-    const gz = await fx.serveFolder(site);
-    const plain = await fx.serveFolder(site, (req) => {
-      delete req.headers['accept-encoding']; // a host without gzip, like a registry
-      return false;
-    });
-    try {
-      const sum = (reqs: { bytes: number }[]) => () => reqs.reduce((n, q) => n + q.bytes, 0);
-      const oci = { source: 'oci', ref: `${proxy.host}/me/app`, keys: [trust] };
-      const cases: [string, fx.AppFiles, string][] = [
-        ['one-file update 1.0.0 -> 1.0.1', app100, '1.0.0'],
-        ['first install (bundle)', {}, ''],
-      ];
-      for (const [name, app, version] of cases) {
-        const o = await boardBytes(oci, app, version, sum(proxy.requests));
-        const s = await boardBytes(
-          { source: 'static', url: plain.url, keys: [trust] },
-          app,
-          version,
-          sum(plain.requests),
-        );
-        const g = await boardBytes(
-          { source: 'static', url: gz.url, keys: [trust] },
-          app,
-          version,
-          sum(gz.requests),
-        );
-        console.log(
-          `board bytes over the air, ${name}: registry ${o} B, static host ${s} B -> ${(o / s).toFixed(2)}x; ` +
-            `static host with gzip ${g} B -> ${(o / g).toFixed(2)}x`,
-        );
-      }
-    } finally {
-      await proxy.close();
-      await gz.close();
-      await plain.close();
-    }
+    // A release with an ESP32 app image (300 KB) and one more changed file.
+    const app101 = tree(dir);
+    const img = join(work, 'app.bin');
+    writeFileSync(img, image(300 * 1024));
+    writeFileSync(join(dir, 'main.py'), 'import lib.m1\nprint("v1.0.2")\n');
+    await pub('1.0.2', img);
+    await compare('update 1.0.1 -> 1.0.2 with a 300 KB firmware image', app101, '1.0.1', { sizeKb: PART_KB });
   } finally {
+    await proxy.close();
+    await gz.close();
+    await plain.close();
     await reg.close();
     rmSync(work, { recursive: true, force: true });
   }

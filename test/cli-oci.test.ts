@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateKey } from '../src/core/keys';
 import { registryMissing, startRegistry, type TestRegistry } from './support/registry';
 
 const skip = registryMissing(['/usr/bin/htpasswd']);
@@ -102,9 +103,22 @@ test(
 
 test('ota verify --ref: the tree against the registry release, layers included', T, async () => {
   const env = { OTA_REGISTRY_USER: 'ci', OTA_REGISTRY_TOKEN: 'pw-5' };
-  const good = await ota(['verify', '--ref', `${reg.host}/me/app:1.0.0`, project], env);
+  const key = (await generateKey('ed25519', { path: join(work, 'keys', 'k.json'), project })).path;
+  const other = (await generateKey('ed25519', { path: join(work, 'keys', 'other.json'), project })).path;
+  const signed = await ota(
+    ['publish', project, '--target', 'oci', '--ref', `${reg.host}/me/signed`, ...common, '--sign', key],
+    env,
+  );
+  assert.equal(signed.code, 0, signed.stderr);
+  const good = await ota(['verify', '--ref', `${reg.host}/me/signed`, project, '--key', key], env);
   assert.equal(good.code, 0, good.stdout + good.stderr);
-  assert.match(good.stdout, /ok: 1 files match/);
+  const wrong = await ota(['verify', '--ref', `${reg.host}/me/signed`, project, '--key', other], env);
+  assert.match(wrong.stderr, /\[sig-unknown-key\]/);
+  const unsigned = await ota(['verify', '--ref', `${reg.host}/me/app:1.0.0`, project, '--key', key], env);
+  assert.match(unsigned.stderr, /\[no-signature\]/);
+  const plain = await ota(['verify', '--ref', `${reg.host}/me/app:1.0.0`, project], env);
+  assert.equal(plain.code, 0, plain.stdout + plain.stderr);
+  assert.match(plain.stdout, /ok: 1 files match/);
   writeFileSync(join(project, 'main.py'), 'print("edited")\n');
   const bad = await ota(['verify', '--ref', `${reg.host}/me/app`, project], env);
   assert.equal(bad.code, 1);

@@ -186,6 +186,23 @@ test('private repository, blobs redirected to storage: credentials to the regist
   }
 });
 
+test('credentials refused mid-update (a token ran out) are presented again, once', T, async () => {
+  const digest = `sha256:${createHash('sha256').update(fx.APP_1_1_0['lib/new.py']).digest('hex')}`;
+  const proxy = await startRegistryProxy(priv.url, { expireOnce: digest });
+  try {
+    const fsDir = board(`${proxy.host}/me/private`, { user: creds.username, password: creds.password });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.equal(versionOf(fsDir), '1.1.0');
+    assert.deepEqual(
+      proxy.requests.filter((q) => q.path.endsWith(digest)).map((q) => q.status),
+      [401, 200],
+    );
+  } finally {
+    await proxy.close();
+  }
+});
+
 test('token registry: anonymous Bearer pull of a public repository', T, async () => {
   const tok = await startRegistry({ auth: 'token', user: 'ci', password: 'pw-4', publicRepos: ['pub/app'] });
   try {

@@ -97,6 +97,8 @@ class GitHub(Release):
             if st not in (301, 302, 303, 307, 308) or i < 0:
                 raise Fail("http_404", "no stable release of " + self.repo[:60])
             tag = _unquote(loc[i + 14 :])
+        if not tag or ".." in tag or "?" in tag or "#" in tag:
+            raise Fail("bad_manifest", "bad release tag " + tag[:40])
         if etag == "web " + tag:
             return None
         self.etag = "web " + tag

@@ -62,24 +62,30 @@ class OCI(Release):
         ch = cfg.get("channel", "stable")
         self.tag = tag or (cfg.get("tag") if ch == "tag" else ch)
         self.v2 = self.base + "/v2/" + self.repo
-        self.tried = False
 
     def _get(self, url, h=None, ok=(200,)):
-        # A GET that answers the registry's 401 once with the credentials it asks for.
+        # A GET that answers the registry's 401 once with the credentials it
+        # asks for (again later: a registry token lasts minutes, a slow
+        # download may outlive it).
+        tried = False
         while True:
             r = self.client.get(url, h, ok=ok + (401, 403))
             if r.status not in (401, 403):
                 return r
             ch = r.header("www-authenticate") or ""
             r.close()
-            if r.status == 403 or self.tried:
+            if r.status == 403 or tried:
                 raise Fail(
                     "auth",
                     "the registry refused %s"
                     % ("the credentials" if self._basic() else "anonymous access: set user and password"),
                 )
-            self.tried = True
+            tried = True
             self._login(ch)
+
+    def open_file(self, f, offset=0, gzip=False):
+        # Registries do not gzip: a plain GET, from `offset` with Range.
+        return self._get(self.file_url(f), {"Range": "bytes=%d-" % offset} if offset else None, (200, 206))
 
     def _basic(self):
         pw = self.cfg.get("password") or self.cfg.get("token")
@@ -92,6 +98,8 @@ class OCI(Release):
 
     def _login(self, ch):
         basic = self._basic()
+        # An old token must not ride along to a token service on the registry's own origin.
+        self.client.auth = None
         kind = ch.split(" ", 1)[0].lower()
         if kind == "basic":
             if not basic:
@@ -166,7 +174,11 @@ class OCI(Release):
         d = self.docs.get(title)
         if d is None:
             return None
-        data = self.doc(self.v2 + "/blobs/" + d[0])
+        r = self._get(self.v2 + "/blobs/" + d[0])
+        try:
+            data = r.read_all(MAX_DOC)
+        finally:
+            r.close()
         import hashlib
         import binascii
 

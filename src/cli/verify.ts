@@ -4,22 +4,36 @@ import { OtaError } from '../core/errors';
 import { parseManifest } from '../core/manifest';
 import { verifyTree } from '../core/verify';
 import { jsonOption, output, parseCommand } from './common';
-import { checkLayers, fetchOciRelease, parseRef, resolveCredentials } from '../core/publish/oci';
+import { deviceTrustEntry } from '../core/keys';
+import {
+  checkLayers,
+  fetchOciRelease,
+  parseRef,
+  resolveCredentials,
+  verifyOciSignature,
+} from '../core/publish/oci';
 
 const help = `usage: ota verify <manifest.json> [dir] [--json]
-       ota verify --ref <host/repo[:tag]> [dir] [--user u --password p] [--json]
+       ota verify --ref <host/repo[:tag]> [dir] [--key <keyfile>] [--user u --password p] [--json]
 
 Compares dir (default .) with the manifest: every listed file by size, git
 SHA-1 and SHA-256, and every file not listed (after .otaignore). Exit 0 when
 they match, 1 when anything differs. With --ref, the manifest is the one the
 OCI registry holds under that tag (default stable), and every layer is checked
-against it too (credentials as for \`ota publish --target oci\`).`;
+against it too (credentials as for \`ota publish --target oci\`); --key checks
+its signature with a key from \`ota keygen\`, as a board trusting it would.`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(
     argv,
     help,
-    { ...jsonOption, ref: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' } },
+    {
+      ...jsonOption,
+      ref: { type: 'string' },
+      user: { type: 'string' },
+      password: { type: 'string' },
+      key: { type: 'string' },
+    },
     true,
   );
   if (!parsed) return 0;
@@ -32,8 +46,10 @@ export async function run(argv: string[]): Promise<number> {
     const credentials = await resolveCredentials(parseRef(values.ref).registry, values);
     const rel = await fetchOciRelease({ ref: values.ref, credentials });
     bytes = rel.manifestBytes;
+    if (values.key) verifyOciSignature(rel, [await deviceTrustEntry(values.key)]);
     layers = checkLayers(rel, parseManifest(bytes));
   } else {
+    if (values.key) throw new OtaError('bad-option', '--key goes with --ref');
     const manifestPath = positionals[0];
     dir = positionals[1] ?? '.';
     if (!manifestPath) throw new OtaError('bad_option', 'usage: ota verify <manifest.json> [dir]');

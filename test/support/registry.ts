@@ -232,9 +232,12 @@ export interface RegistryProxy {
  */
 export async function startRegistryProxy(
   upstream: string,
-  opts: { redirectBlobs?: boolean; storageAuth?: string; cutOnce?: string } = {},
+  opts: { redirectBlobs?: boolean; storageAuth?: string; cutOnce?: string; expireOnce?: string } = {},
 ): Promise<RegistryProxy> {
   const requests: ProxiedRequest[] = [];
+  // expireOnce: the first GET of the blob with this digest is answered 401 with the registry's
+  // challenge, as when a token runs out during a long update.
+  let expire = opts.expireOnce;
   // cutOnce: the first GET of the blob with this digest sends 1000 bytes, then the connection drops.
   let cut = opts.cutOnce;
   const forward = async (
@@ -304,6 +307,12 @@ export async function startRegistryProxy(
     };
     requests.push(rec);
     const blob = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '');
+    if (expire && blob && blob[2] === expire && req.method === 'GET') {
+      expire = undefined;
+      rec.status = 401;
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="ota-test"', 'content-length': '0' });
+      return res.end();
+    }
     if (opts.redirectBlobs && blob && req.method === 'GET') {
       rec.status = 307;
       res.writeHead(307, {

@@ -24,6 +24,8 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
 import type { Manifest } from '../manifest-types';
+import type { TrustEntry } from '../keys';
+import { verifySignature } from '../sign';
 import { compareVersions, parseVersion } from '../version';
 import { prepareRelease, type PrepareOptions } from './prepare';
 
@@ -304,13 +306,16 @@ export class RegistryClient {
     } = {},
   ): Promise<Response> {
     let url = this.url(path);
+    // One login per request: the first 401, or a token that ran out during a long publish.
+    let loggedIn = false;
     for (let round = 0; ; round++) {
       const res = await this.hop(method, url, init);
-      if (res.status === 401 && round === 0) {
+      if (res.status === 401 && !loggedIn) {
         const challenge = res.headers.get('www-authenticate');
         await res.body?.cancel();
         if (!challenge) throw this.authError(false);
         await this.login(challenge);
+        loggedIn = true;
         continue;
       }
       if (res.status === 401) {
@@ -964,4 +969,20 @@ export function checkLayers(rel: Pick<OciRelease, 'layers'>, m: Manifest): strin
     else if (l.size !== w.size) problems.push(`${w.title}: layer size ${l.size} != ${w.size}`);
   }
   return problems;
+}
+
+/** Checks the release's manifest.json.sig layer against trusted keys, as a board would. */
+export function verifyOciSignature(
+  rel: Pick<OciRelease, 'ref' | 'manifestBytes' | 'signatureBytes'>,
+  trusted: TrustEntry[],
+): void {
+  if (!rel.signatureBytes)
+    throw new OtaError('no-signature', `${rel.ref} is not signed (no manifest.json.sig layer)`);
+  let sig: Parameters<typeof verifySignature>[1];
+  try {
+    sig = JSON.parse(rel.signatureBytes.toString('utf8')) as Parameters<typeof verifySignature>[1];
+  } catch {
+    throw new OtaError('bad-signature', `${rel.ref}: manifest.json.sig is not JSON`);
+  }
+  verifySignature(rel.manifestBytes, sig, trusted);
 }
