@@ -286,3 +286,32 @@ test('the broker stopping in the middle of an update changes nothing on the boar
     await srv.close();
   }
 });
+
+test('a mains board stays connected (ota.fleetd): a signed check or confirm acts at once', T, async () => {
+  const conn = await hostConn(f);
+  const fsDir = makeFleetBoard(f, 'mains1', { fleet: { mode: 'mains' } });
+  await check(fsDir);
+  assert.equal(stateOf(fsDir), 'confirm_pending');
+  const seen: string[] = [];
+  conn.model.on('event', (id: string, e: { ev: string }) => {
+    if (id === 'mains1') seen.push(e.ev);
+  });
+  const run = fx.runBoard({ fsDir, timeoutMs: 60_000, code: 'from ota import fleetd\nfleetd.serve(10)\n' });
+  await until(() => seen.includes('check'), 'the first check', 15_000);
+  // The first check's own session reports and closes; the board then stays connected, waiting.
+  const t0 = Date.now();
+  await until(() => (conn.model.get('mains1')?.reported ?? 0) >= t0 - 50, 'the first check reported', 15_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const checks = seen.filter((e) => e === 'check').length;
+  await conn.command('mains1', 'check', f.key);
+  await until(() => seen.filter((e) => e === 'check').length > checks, 'the commanded check', 5_000);
+  await conn.command('mains1', 'confirm', f.key);
+  const live = await until(() => seen.includes('confirm'), 'the confirm event, live', 10_000).then(
+    () => '',
+    (e: Error) => e.message,
+  );
+  const r = await run;
+  assert.equal(live, '', `${live}: ${seen.join(',')}\n${r.output}`);
+  assert.equal(r.error, undefined, r.output);
+  assert.equal(stateOf(fsDir), 'idle');
+});

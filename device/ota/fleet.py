@@ -274,8 +274,8 @@ def finish(s):
     # After the check: the final status, then a commanded reboot.
     if s is None:
         return
+    s.close()  # a command read while waiting for the status's PUBACK still reports
     log.sink = None
-    s.close()
     if s.reboot:
         import machine
 
