@@ -11,7 +11,7 @@ import { readDocument, topics } from '../src/core/fleet/protocol';
 
 const skip = mosquittoMissing();
 if (skip) console.log(`# skipped: ${skip}`);
-const T = { timeout: 60_000, skip };
+const T = { timeout: 120_000, skip };
 let f: Fleet;
 let env: NodeJS.ProcessEnv;
 
