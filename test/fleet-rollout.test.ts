@@ -277,3 +277,22 @@ test('GitHub only: rollout.json published as a release asset gives the same roll
     await gh.close();
   }
 });
+
+test('a controller state forged by a broker account is ignored, never signed into a rollout', T, async () => {
+  f = await startFleet();
+  const fl = f;
+  const a = await hostConn(fl);
+  const ctl = new RolloutController(a, fl.key);
+  await ctl.start({ version: '1.1.0', percent: 10, soakMs: 3_600_000 }, exists(fl));
+  const forged = { ...ctl.state!, steps: [100], ts: ctl.state!.ts + 1 };
+  await a.publish(topics(FLEET).controller, JSON.stringify(forged), true);
+  await a.sync();
+  assert.deepEqual(ctl.state?.steps, [10], 'the running controller ignores it');
+  assert.match(ctl.rejected ?? '', /ignored: the document has no signature/);
+  const b = await hostConn(fl);
+  const ctlB = new RolloutController(b, fl.key);
+  assert.equal(ctlB.state, undefined);
+  assert.match(ctlB.rejected ?? '', /no signature/);
+  await assert.rejects(ctlB.pause(), /no rollout is under way/);
+  assert.equal(readDocument(b.latest.get(topics(FLEET).rollout)!, fl.trusted).percent, 10);
+});

@@ -3,7 +3,8 @@
  * rollout selection rule the boards apply (device/ota/fleet.py computes the same).
  *
  *   topics(fleet) -> { status(id), events(id), cmd(id), rollout, controller, all, sync(id) }
- *   signDocument(doc, key) -> Promise<Buffer>        // `<json>\n<signature json>\n`, what boards verify
+ *   signDocument(doc, key, limit?) -> Promise<Buffer> // `<json>\n<signature json>\n`, what boards verify
+ *   trustOf(key) -> TrustEntry                         // what verifies what `key` signs
  *   readDocument(bytes, trusted?) -> object          // splits, verifies (when trusted keys are given), parses
  *   inRollout(id, group, doc) -> boolean
  *   parseStatus(bytes) / parseEvent(bytes)           // undefined for anything malformed
@@ -92,17 +93,23 @@ export function topics(fleet: string) {
 }
 
 /** `<json>\n<signature json>\n`: the board verifies the first line's exact bytes before parsing them. */
-export async function signDocument(doc: object, key: KeyFile): Promise<Buffer> {
+export async function signDocument(doc: object, key: KeyFile, limit = BOARD_MAX_MSG): Promise<Buffer> {
   const body = Buffer.from(JSON.stringify(doc), 'utf8');
   const sig = await signManifest(body, key);
   const out = Buffer.concat([body, Buffer.from('\n'), serializeSignature(sig)]);
-  if (out.length > BOARD_MAX_MSG) {
+  if (out.length > limit) {
     throw new OtaError(
       'fleet-too-large',
       `the signed document is ${out.length} bytes; boards take at most ${BOARD_MAX_MSG} (list fewer devices, use groups)`,
     );
   }
   return out;
+}
+
+/** The trust entry that verifies what `key` signs (a board's config "keys" item). */
+export function trustOf(key: KeyFile): TrustEntry {
+  const k = key.alg === 'hmac-sha256' ? key.secret : key.alg === 'ed25519' ? key.publicKey : key.n;
+  return { alg: key.alg, id: key.id, key: k };
 }
 
 /** The document of a signed message; its signature is checked when `trusted` keys are given. */
