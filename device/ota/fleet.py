@@ -20,12 +20,11 @@ def device_id(cfg):
 
 
 def why(e):
-    # A broker failure in words, with a stable code.
-    from ota.mqtt import MQTTException
-
+    # A broker failure in words, with a stable code. MQTTException by name:
+    # ota.mqtt's or umqtt.simple's, and ota.mqtt may be out of RAM (parked).
     if isinstance(e, Fail):
         return e.code, e.msg
-    if isinstance(e, MQTTException) or type(e).__name__ == "MQTTException":
+    if type(e).__name__ == "MQTTException":
         rc = e.args[0] if e.args else 0
         if rc in (4, 5):
             return "fleet_auth", "broker refused the user name or password (CONNACK %d)" % rc
