@@ -7,7 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mosquittoMissing } from './support/mosquitto';
 import { FLEET, hostConn, startFleet, stopFleet, type Fleet } from './support/fleet-fixture';
-import { readDocument, topics } from '../src/core/fleet/protocol';
+import { topics } from '../src/core/fleet/protocol';
+import { readDocument } from '../src/core/fleet/signed';
 
 const skip = mosquittoMissing();
 if (skip) console.log(`# skipped: ${skip}`);

@@ -20,7 +20,8 @@ import {
   versionOf,
   type Fleet,
 } from './support/fleet-fixture';
-import { signDocument, topics } from '../src/core/fleet/protocol';
+import { topics } from '../src/core/fleet/protocol';
+import { signDocument } from '../src/core/fleet/signed';
 import type { KeyFile } from '../src/core/keys';
 
 const skip = mosquittoMissing();

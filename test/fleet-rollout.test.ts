@@ -20,7 +20,8 @@ import {
   type Fleet,
 } from './support/fleet-fixture';
 import { RolloutController } from '../src/core/fleet/rollout';
-import { inRollout, readDocument, signDocument, topics } from '../src/core/fleet/protocol';
+import { inRollout, topics } from '../src/core/fleet/protocol';
+import { readDocument, signDocument } from '../src/core/fleet/signed';
 import { publishRolloutAsset, releaseExists, writeRolloutFile } from '../src/core/fleet/release';
 import { startGitHubMock } from './support/github-mock';
 

@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import type { FleetConnection } from '../core/fleet/connection';
 import type { FleetBoard } from '../core/fleet/model';
-import { readDocument, type RolloutDoc } from '../core/fleet/protocol';
+import { parseDocument, type RolloutDoc } from '../core/fleet/protocol';
 import {
   boardSummary,
   fleetChildren,
@@ -199,7 +199,7 @@ export class FleetView implements vscode.Disposable {
     const raw = conn?.latest.get(conn.t.rollout);
     if (!conn || !raw?.length) return undefined;
     try {
-      const doc = readDocument(raw) as unknown as RolloutDoc;
+      const doc = parseDocument(raw) as unknown as RolloutDoc;
       return doc.version === version ? rolloutSummary(conn.model, doc).text : undefined;
     } catch {
       return undefined;

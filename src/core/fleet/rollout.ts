@@ -20,7 +20,8 @@ import type { KeyFile } from '../keys';
 import { parseVersion } from '../version';
 import type { FleetConnection } from './connection';
 import type { FleetBoard, FleetEvent } from './model';
-import { checkName, readDocument, rolloutBucket, signDocument, trustOf, type RolloutDoc } from './protocol';
+import { checkName, rolloutBucket, type RolloutDoc } from './protocol';
+import { readDocument, signDocument, trustOf } from './signed';
 
 export type MaxFailures = { percent: number } | { count: number };
 
