@@ -26,7 +26,7 @@ const vscode = {
     createOutputChannel: () => ({ appendLine() {}, show() {}, dispose() {} }),
     createStatusBarItem: () => ({ show() {}, hide() {}, dispose() {} }),
     registerTreeDataProvider: () => disposable,
-    createTreeView: () => ({ visible: false, dispose() {} }),
+    createTreeView: () => ({ visible: false, onDidChangeSelection: () => disposable, dispose() {} }),
   },
   commands: { registerCommand: () => disposable },
   workspace: { getConfiguration: () => ({ get: (_k, d) => d }), onDidChangeConfiguration: () => disposable, registerTextDocumentContentProvider: () => disposable, workspaceFolders: [] },

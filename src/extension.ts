@@ -19,7 +19,7 @@ export function activate(context: vscode.ExtensionContext): OtaExtensionApi {
   context.subscriptions.push(
     controller,
     ...registerCommands(controller),
-    registerFleet(context, controller.output),
+    registerFleet(context, controller.output, controller.releases),
   );
   // The first check and port scan run after activation returns, so startup never waits on the network.
   setTimeout(() => {

@@ -113,9 +113,9 @@ test('ota verify --ref: the tree against the registry release, layers included',
   const good = await ota(['verify', '--ref', `${reg.host}/me/signed`, project, '--key', key], env);
   assert.equal(good.code, 0, good.stdout + good.stderr);
   const wrong = await ota(['verify', '--ref', `${reg.host}/me/signed`, project, '--key', other], env);
-  assert.match(wrong.stderr, /\[sig-unknown-key\]/);
+  assert.match(wrong.stderr, /\[sig_unknown_key\]/);
   const unsigned = await ota(['verify', '--ref', `${reg.host}/me/app:1.0.0`, project, '--key', key], env);
-  assert.match(unsigned.stderr, /\[no-signature\]/);
+  assert.match(unsigned.stderr, /\[no_signature\]/);
   const plain = await ota(['verify', '--ref', `${reg.host}/me/app:1.0.0`, project], env);
   assert.equal(plain.code, 0, plain.stdout + plain.stderr);
   assert.match(plain.stdout, /ok: 1 files match/);

@@ -7,11 +7,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mosquittoMissing } from './support/mosquitto';
 import { FLEET, hostConn, startFleet, stopFleet, type Fleet } from './support/fleet-fixture';
-import { readDocument, topics } from '../src/core/fleet/protocol';
+import { topics } from '../src/core/fleet/protocol';
+import { readDocument } from '../src/core/fleet/signed';
 
 const skip = mosquittoMissing();
 if (skip) console.log(`# skipped: ${skip}`);
-const T = { timeout: 60_000, skip };
+const T = { timeout: 120_000, skip };
 let f: Fleet;
 let env: NodeJS.ProcessEnv;
 

@@ -20,12 +20,13 @@ import {
   versionOf,
   type Fleet,
 } from './support/fleet-fixture';
-import { signDocument, topics } from '../src/core/fleet/protocol';
+import { topics } from '../src/core/fleet/protocol';
+import { signDocument } from '../src/core/fleet/signed';
 import type { KeyFile } from '../src/core/keys';
 
 const skip = mosquittoMissing();
 if (skip) console.log(`# skipped: ${skip}`);
-const T = { timeout: 90_000, skip };
+const T = { timeout: 240_000, skip };
 let f: Fleet;
 const t = topics(FLEET);
 
@@ -175,8 +176,8 @@ test(
       if (topic === t.status('bad1')) statuses++;
     });
     await conn.command('bad1', 'check', f.key); // the first check imports what signed commands need
-    const run = fx.runBoard({ fsDir, code });
-    await until(() => statuses > 0, 'the first check');
+    const run = fx.runBoard({ fsDir, code, timeoutMs: 120_000 });
+    await until(() => statuses > 0, 'the first check', 60_000);
     await conn.publish(t.cmd('bad1'), Buffer.alloc(100_000, 0x41));
     await conn.publish(t.cmd('bad1'), Buffer.from([0xff, 0x00, 0x0a, 0x7b]));
     await conn.publish(
@@ -285,4 +286,33 @@ test('the broker stopping in the middle of an update changes nothing on the boar
     await f.m.restart();
     await srv.close();
   }
+});
+
+test('a mains board stays connected (ota.fleetd): a signed check or confirm acts at once', T, async () => {
+  const conn = await hostConn(f);
+  const fsDir = makeFleetBoard(f, 'mains1', { fleet: { mode: 'mains' } });
+  await check(fsDir);
+  assert.equal(stateOf(fsDir), 'confirm_pending');
+  const seen: string[] = [];
+  conn.model.on('event', (id: string, e: { ev: string }) => {
+    if (id === 'mains1') seen.push(e.ev);
+  });
+  const run = fx.runBoard({ fsDir, timeoutMs: 60_000, code: 'from ota import fleetd\nfleetd.serve(25)\n' });
+  await until(() => seen.includes('check'), 'the first check', 60_000);
+  // The first check's own session reports and closes; the board then stays connected, waiting.
+  const t0 = Date.now();
+  await until(() => (conn.model.get('mains1')?.reported ?? 0) >= t0 - 50, 'the first check reported', 60_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const checks = seen.filter((e) => e === 'check').length;
+  await conn.command('mains1', 'check', f.key);
+  await until(() => seen.filter((e) => e === 'check').length > checks, 'the commanded check', 30_000);
+  await conn.command('mains1', 'confirm', f.key);
+  const live = await until(() => seen.includes('confirm'), 'the confirm event, live', 10_000).then(
+    () => '',
+    (e: Error) => e.message,
+  );
+  const r = await run;
+  assert.equal(live, '', `${live}: ${seen.join(',')}\n${r.output}`);
+  assert.equal(r.error, undefined, r.output);
+  assert.equal(stateOf(fsDir), 'idle');
 });

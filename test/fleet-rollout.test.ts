@@ -20,8 +20,10 @@ import {
   type Fleet,
 } from './support/fleet-fixture';
 import { RolloutController } from '../src/core/fleet/rollout';
-import { inRollout, readDocument, signDocument, topics } from '../src/core/fleet/protocol';
-import { releaseExists, writeRolloutFile } from '../src/core/fleet/release';
+import { inRollout, topics } from '../src/core/fleet/protocol';
+import { readDocument, signDocument } from '../src/core/fleet/signed';
+import { publishRolloutAsset, releaseExists, writeRolloutFile } from '../src/core/fleet/release';
+import { startGitHubMock } from './support/github-mock';
 
 const skip = mosquittoMissing();
 if (skip) console.log(`# skipped: ${skip}`);
@@ -231,4 +233,67 @@ test('without a broker: rollout.json beside latest.json gives the same percentag
     fx.eventsOf(r.output).some((e) => e.ev === 'held' && e.code === 'bad_signature'),
     r.output,
   );
+});
+
+test('GitHub only: rollout.json published as a release asset gives the same rollout', T, async () => {
+  f = await startFleet();
+  const fl = f;
+  const token = 'gh-token';
+  const gh = await startGitHubMock({ token });
+  try {
+    gh.addRepo('me', 'app');
+    gh.addRelease('me', 'app', { tag: 'v1.0.0', assets: [] });
+    gh.addRelease('me', 'app', {
+      tag: 'v1.1.0',
+      assets: fx.githubAssets(fl.rel, { keys: fl.keys, alg: 'hmac-sha256', keyId: fl.key.id }),
+    });
+    const signed = await signDocument(
+      { fleet: 'gh', version: '1.1.0', percent: 50, groups: [], devices: [], paused: false, ts: Date.now() },
+      fl.key,
+    );
+    await publishRolloutAsset({ repo: 'me/app', token, apiUrl: gh.apiUrl }, '1.1.0', signed);
+    // Published twice: the asset is replaced, not duplicated.
+    await publishRolloutAsset({ repo: 'me/app', token, apiUrl: gh.apiUrl }, '1.1.0', signed);
+    const dirs = ['r1', 'r2'].map((id) =>
+      fx.makeBoard(
+        { source: 'github', repo: 'me/app', api: gh.apiUrl, keys: fl.trusted, retries: 0, id },
+        fx.APP_1_0_0,
+        '1.0.0',
+      ),
+    );
+    fl.dirs.push(...dirs);
+    const out = await pool(dirs, 2, (d) =>
+      fx.runBoard({ fsDir: d, timeoutMs: 120_000, code: 'import ota\nota.update()\n' }),
+    );
+    // r1 is in the 50% by its hash, r2 is not.
+    assert.deepEqual(
+      dirs.map((d) => versionOf(d)),
+      ['1.1.0', '1.0.0'],
+      out.map((o) => o.output).join('\n'),
+    );
+    assert.ok(held(out[1].output), out[1].output);
+    assert.ok(await releaseExists({ repo: 'me/app', token, apiUrl: gh.apiUrl }, '1.1.0'));
+    assert.equal(await releaseExists({ repo: 'me/app', token, apiUrl: gh.apiUrl }, '9.0.0'), false);
+  } finally {
+    await gh.close();
+  }
+});
+
+test('a controller state forged by a broker account is ignored, never signed into a rollout', T, async () => {
+  f = await startFleet();
+  const fl = f;
+  const a = await hostConn(fl);
+  const ctl = new RolloutController(a, fl.key);
+  await ctl.start({ version: '1.1.0', percent: 10, soakMs: 3_600_000 }, exists(fl));
+  const forged = { ...ctl.state!, steps: [100], ts: ctl.state!.ts + 1 };
+  await a.publish(topics(FLEET).controller, JSON.stringify(forged), true);
+  await a.sync();
+  assert.deepEqual(ctl.state?.steps, [10], 'the running controller ignores it');
+  assert.match(ctl.rejected ?? '', /ignored: the document has no signature/);
+  const b = await hostConn(fl);
+  const ctlB = new RolloutController(b, fl.key);
+  assert.equal(ctlB.state, undefined);
+  assert.match(ctlB.rejected ?? '', /no signature/);
+  await assert.rejects(ctlB.pause(), /no rollout is under way/);
+  assert.equal(readDocument(b.latest.get(topics(FLEET).rollout)!, fl.trusted).percent, 10);
 });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FleetModel } from '../src/core/fleet/model';
 import { topics } from '../src/core/fleet/protocol';
-import { boardSummary, fleetChildren, fleetStatusText, PAGE } from '../src/core/fleet/view';
+import { boardSummary, fleetChildren, fleetStatusText, PAGE, rolloutSummary } from '../src/core/fleet/view';
 
 const t = topics('f');
 
@@ -72,4 +72,20 @@ test('the filter matches id, group, version, state, online/offline and error wor
   const b = m.get('b00003')!;
   assert.match(boardSummary(b).description, /not enough free flash for the update \(needs 9 bytes\)/);
   assert.match(boardSummary(b).tooltip, /last error: not enough free flash/);
+});
+
+test("a release's rollout in words: updated, failed (rolled back or refused) and pending boards", () => {
+  const m = new FleetModel('f');
+  const put = (s: object): void =>
+    m.handle(t.status((s as { id: string }).id), Buffer.from(JSON.stringify(s)));
+  put({ id: 'r1', app: '1.1.0', state: 'idle' });
+  put({ id: 'r4', app: '1.0.0', bad: '1.1.0' });
+  put({ id: 'r5', app: '1.0.0', result: 'error', code: 'no_space' });
+  put({ id: 'r2', app: '1.0.0' }); // outside 50% by its hash
+  put({ id: 'r3', app: '1.0.0', group: 'north' }); // listed group
+  const doc = { version: '1.1.0', percent: 50, groups: ['north'], devices: [], paused: false };
+  const s = rolloutSummary(m, doc);
+  assert.deepEqual([s.updated, s.failed, s.pending], [1, 2, 1]);
+  assert.equal(s.text, 'rollout 50%: 1 updated / 2 failed / 1 pending');
+  assert.match(rolloutSummary(m, { ...doc, paused: true }).text, /^rollout paused:/);
 });

@@ -118,7 +118,7 @@ test(
       const first = lines[0];
       assert.equal(first.serialNumber, 'CAFE01');
       const reset = exec(first.path, 'import machine; machine.reset()');
-      assert.match(reset.stderr, /closed.*\[port-closed\]/, 'the port went away under the command');
+      assert.match(reset.stderr, /closed.*\[port_closed\]/, 'the port went away under the command');
       await until(3);
       assert.deepEqual(lines.slice(1), [
         { event: 'usb-detach', path: first.path },

@@ -20,12 +20,11 @@ def device_id(cfg):
 
 
 def why(e):
-    # A broker failure in words, with a stable code.
-    from ota.mqtt import MQTTException
-
+    # A broker failure in words, with a stable code. MQTTException by name:
+    # ota.mqtt's or umqtt.simple's, and ota.mqtt may be out of RAM (parked).
     if isinstance(e, Fail):
         return e.code, e.msg
-    if isinstance(e, MQTTException) or type(e).__name__ == "MQTTException":
+    if type(e).__name__ == "MQTTException":
         rc = e.args[0] if e.args else 0
         if rc in (4, 5):
             return "fleet_auth", "broker refused the user name or password (CONNACK %d)" % rc
@@ -274,8 +273,8 @@ def finish(s):
     # After the check: the final status, then a commanded reboot.
     if s is None:
         return
+    s.close()  # a command read while waiting for the status's PUBACK still reports
     log.sink = None
-    s.close()
     if s.reboot:
         import machine
 

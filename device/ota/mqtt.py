@@ -8,7 +8,7 @@
 from micropython import const
 
 MAX_TOPIC = const(128)
-MAX_MSG = const(1024)
+MAX_MSG = const(2048)  # src/core/fleet/protocol.ts BOARD_MAX_MSG
 _CHUNK = const(64)
 
 

@@ -5,7 +5,12 @@ import { readKeyFile, type KeyFile } from '../core/keys';
 import { connectFleet, type FleetConnection } from '../core/fleet/connection';
 import type { FleetBoard } from '../core/fleet/model';
 import { COMMANDS, type CommandName } from '../core/fleet/protocol';
-import { releaseExists, writeRolloutFile, type ReleaseHost } from '../core/fleet/release';
+import {
+  publishRolloutAsset,
+  releaseExists,
+  writeRolloutFile,
+  type ReleaseHost,
+} from '../core/fleet/release';
 import {
   parseDuration,
   parseMaxFailures,
@@ -38,7 +43,8 @@ in the broker, so \`ota fleet watch --key …\` anywhere carries it on.
   --key <keyfile>       release key from \`ota keygen\`, to sign (OTA_KEY)
   --source <url>        static host the release is published on (rollout: checks the
                         version exists; with --dir also writes rollout.json there)
-  --repo <owner/name>   GitHub repository the release is published in (GITHUB_TOKEN)
+  --repo <owner/name>   GitHub repository the release is published in (GITHUB_TOKEN,
+                        GITHUB_API_URL); the rollout also goes there as rollout.json
   --dir <folder>        static-host folder: write rollout.json beside latest.json
   --json                status: one JSON document`;
 
@@ -136,6 +142,26 @@ const list = (s: string | undefined): string[] | undefined =>
         .map((x) => x.trim())
         .filter(Boolean);
 
+/** Where else the signed rollout goes: rollout.json in --dir, and as an asset of the GitHub release. */
+function mirror(v: Values, version: string | undefined): ((signed: Buffer) => Promise<unknown>) | undefined {
+  const outs: ((signed: Buffer) => Promise<unknown>)[] = [];
+  if (v.dir) outs.push((signed) => writeRolloutFile(v.dir!, signed));
+  if (v.repo && version) {
+    const repo = v.repo;
+    outs.push((signed) =>
+      publishRolloutAsset(
+        { repo, token: process.env.GITHUB_TOKEN, apiUrl: process.env.GITHUB_API_URL },
+        version,
+        signed,
+      ),
+    );
+  }
+  if (!outs.length) return undefined;
+  return async (signed) => {
+    for (const o of outs) await o(signed);
+  };
+}
+
 /** Runs the controller until the rollout is done, paused or aborted, or until Ctrl-C. */
 async function drive(ctl: RolloutController, stopWhenSettled: boolean): Promise<void> {
   let stop = false;
@@ -199,6 +225,7 @@ export async function run(argv: string[]): Promise<number> {
           for (const b of boards) console.log(`  ${boardLine(b)}`);
         }
         if (ctl?.state) console.log(`\n${rolloutLine(ctl.state, ctl.progress())}`);
+        if (ctl?.rejected) console.log(`\nwarning: ${ctl.rejected}`);
         return 0;
       }
       case 'watch': {
@@ -221,10 +248,8 @@ export async function run(argv: string[]): Promise<number> {
       }
       case 'rollout': {
         if (!arg) throw new OtaError('bad_option', 'ota fleet rollout needs a version');
-        const ctl = new RolloutController(conn, await key(v), {
-          mirror: v.dir ? (signed) => writeRolloutFile(v.dir!, signed) : undefined,
-        });
         const host = releaseHost(v);
+        const ctl = new RolloutController(conn, await key(v), { mirror: mirror(v, arg) });
         const s = await ctl.start(
           {
             version: arg,
@@ -245,9 +270,8 @@ export async function run(argv: string[]): Promise<number> {
       case 'pause':
       case 'resume':
       case 'abort': {
-        const ctl = new RolloutController(conn, await key(v), {
-          mirror: v.dir ? (signed) => writeRolloutFile(v.dir!, signed) : undefined,
-        });
+        const probe = new RolloutController(conn, await key(v));
+        const ctl = new RolloutController(conn, probe.key, { mirror: mirror(v, probe.state?.version) });
         if (sub === 'abort') {
           const ids = await ctl.abort();
           console.log(

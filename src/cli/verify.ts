@@ -49,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
     if (values.key) verifyOciSignature(rel, [await deviceTrustEntry(values.key)]);
     layers = checkLayers(rel, parseManifest(bytes));
   } else {
-    if (values.key) throw new OtaError('bad-option', '--key goes with --ref');
+    if (values.key) throw new OtaError('bad_option', '--key goes with --ref');
     const manifestPath = positionals[0];
     dir = positionals[1] ?? '.';
     if (!manifestPath) throw new OtaError('bad_option', 'usage: ota verify <manifest.json> [dir]');

@@ -4,9 +4,14 @@ import type * as vscode from 'vscode';
 import { FleetView } from './fleet-view';
 import { loadHeavy } from './load-heavy';
 import type { OtaOutput } from './output';
+import type { ReleasesTree } from './releases-tree';
 
-export function registerFleet(context: vscode.ExtensionContext, output: OtaOutput): vscode.Disposable {
-  const view = new FleetView(context, output, () => loadHeavy().fleet);
+export function registerFleet(
+  context: vscode.ExtensionContext,
+  output: OtaOutput,
+  releases?: ReleasesTree,
+): vscode.Disposable {
+  const view = new FleetView(context, output, () => loadHeavy().fleet, releases);
   setTimeout(() => void view.connect(false), 0);
   return view;
 }

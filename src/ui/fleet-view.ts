@@ -4,7 +4,15 @@
 import * as vscode from 'vscode';
 import type { FleetConnection } from '../core/fleet/connection';
 import type { FleetBoard } from '../core/fleet/model';
-import { boardSummary, fleetChildren, fleetStatusText, type FleetNode } from '../core/fleet/view';
+import { parseDocument, type RolloutDoc } from '../core/fleet/protocol';
+import {
+  boardSummary,
+  fleetChildren,
+  fleetStatusText,
+  rolloutSummary,
+  type FleetNode,
+} from '../core/fleet/view';
+import type { ReleasesTree } from './releases-tree';
 import type { OtaOutput } from './output';
 
 const SECRET = 'ota.fleet.password';
@@ -97,6 +105,7 @@ export class FleetView implements vscode.Disposable {
     private readonly context: vscode.ExtensionContext,
     private readonly output: OtaOutput,
     private readonly heavy: () => typeof import('./fleet-heavy'),
+    private readonly releases?: ReleasesTree,
   ) {
     this.view = vscode.window.createTreeView('ota.fleet', {
       treeDataProvider: this.tree,
@@ -184,10 +193,27 @@ export class FleetView implements vscode.Disposable {
     }
   }
 
+  /** The rollout the boards follow (the retained document), for the Releases view. */
+  private rolloutText(version: string): string | undefined {
+    const conn = this.tree.conn;
+    const raw = conn?.latest.get(conn.t.rollout);
+    if (!conn || !raw?.length) return undefined;
+    try {
+      const doc = parseDocument(raw) as unknown as RolloutDoc;
+      return doc.version === version ? rolloutSummary(conn.model, doc).text : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   private changed(): void {
     this.tree.refresh();
     const conn = this.tree.conn;
     if (!conn) return;
+    if (this.releases) {
+      this.releases.rollout = (v) => this.rolloutText(v);
+      this.releases.refresh();
+    }
     this.status.text = `$(radio-tower) ${fleetStatusText(conn.model).replace(/^Fleet: /, '')}`;
     this.status.tooltip = 'OTA fleet: show the Fleet view';
     this.status.show();

@@ -19,6 +19,12 @@ export class ReleasesTree implements vscode.TreeDataProvider<Node> {
   readonly onDidChangeTreeData = this.changed.event;
   private status: ReleaseStatus | undefined;
   private served: string | undefined;
+  /** A release's staged rollout in words (set by the Fleet view, src/ui/fleet-view.ts). */
+  rollout: ((version: string) => string | undefined) | undefined;
+
+  refresh(): void {
+    this.changed.fire(undefined);
+  }
 
   set(status: ReleaseStatus, served?: string): void {
     this.status = status;
@@ -64,7 +70,11 @@ export class ReleasesTree implements vscode.TreeDataProvider<Node> {
     const { entry } = node;
     const item = new vscode.TreeItem(entry.version, vscode.TreeItemCollapsibleState.None);
     item.id = `release:${entry.channel}:${entry.version}`;
-    item.description = [entry.date?.slice(0, 10), node.latest ? 'latest' : undefined]
+    item.description = [
+      entry.date?.slice(0, 10),
+      node.latest ? 'latest' : undefined,
+      this.rollout?.(entry.version),
+    ]
       .filter(Boolean)
       .join(' · ');
     item.tooltip = [entry.version, entry.date, entry.url].filter(Boolean).join('\n');

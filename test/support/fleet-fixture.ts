@@ -95,7 +95,7 @@ export function makeFleetBoard(f: Fleet, id: string, o: BoardOpts = {}): string 
 
 /** One check on the board, as an app calls it. */
 export function check(fsDir: string, extra = ''): ReturnType<typeof fx.runBoard> {
-  return fx.runBoard({ fsDir, code: `import ota\nota.update()\n${extra}` });
+  return fx.runBoard({ fsDir, timeoutMs: 120_000, code: `import ota\nota.update()\n${extra}` });
 }
 
 /** The board's `fleet` events (what its session said). */
@@ -126,7 +126,7 @@ export async function pool<T, R>(items: T[], n: number, fn: (x: T) => Promise<R>
 }
 
 /** Waits until cond() holds (messages cross the broker asynchronously). */
-export async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+export async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

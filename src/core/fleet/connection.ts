@@ -12,7 +12,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { OtaError } from '../errors';
 import type { KeyFile } from '../keys';
 import { FleetModel } from './model';
-import { COMMANDS, checkName, signDocument, topics, type CommandDoc, type CommandName } from './protocol';
+import { COMMANDS, checkName, topics, type CommandDoc, type CommandName } from './protocol';
+import { signDocument } from './signed';
 
 export interface FleetOptions {
   /** mqtt://host:port or mqtts://host:port */

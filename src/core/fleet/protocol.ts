@@ -3,16 +3,13 @@
  * rollout selection rule the boards apply (device/ota/fleet.py computes the same).
  *
  *   topics(fleet) -> { status(id), events(id), cmd(id), rollout, controller, all, sync(id) }
- *   signDocument(doc, key) -> Promise<Buffer>        // `<json>\n<signature json>\n`, what boards verify
- *   readDocument(bytes, trusted?) -> object          // splits, verifies (when trusted keys are given), parses
+ *   parseDocument(bytes) -> object                   // a signed message's document, unverified (display)
+ *   (signing and verifying: ./signed.ts, kept out of the extension's activation bundle)
  *   inRollout(id, group, doc) -> boolean
  *   parseStatus(bytes) / parseEvent(bytes)           // undefined for anything malformed
  */
 import { createHash } from 'node:crypto';
 import { OtaError } from '../errors';
-import type { KeyFile, TrustEntry } from '../keys';
-import { serializeSignature, signManifest, verifySignature } from '../sign';
-import type { ManifestSignature } from '../manifest-types';
 
 export const COMMANDS = ['check', 'confirm', 'rollback', 'reboot'] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -91,38 +88,13 @@ export function topics(fleet: string) {
   };
 }
 
-/** `<json>\n<signature json>\n`: the board verifies the first line's exact bytes before parsing them. */
-export async function signDocument(doc: object, key: KeyFile): Promise<Buffer> {
-  const body = Buffer.from(JSON.stringify(doc), 'utf8');
-  const sig = await signManifest(body, key);
-  const out = Buffer.concat([body, Buffer.from('\n'), serializeSignature(sig)]);
-  if (out.length > BOARD_MAX_MSG) {
-    throw new OtaError(
-      'fleet_too_large',
-      `the signed document is ${out.length} bytes; boards take at most ${BOARD_MAX_MSG} (list fewer devices, use groups)`,
-    );
-  }
-  return out;
-}
-
-/** The document of a signed message; its signature is checked when `trusted` keys are given. */
-export function readDocument(bytes: Uint8Array, trusted?: TrustEntry[]): Record<string, unknown> {
+/** The first line of a signed message as a JSON object, unverified (display only: boards verify). */
+export function parseDocument(bytes: Uint8Array): Record<string, unknown> {
   const buf = Buffer.from(bytes);
   const nl = buf.indexOf(10);
-  const body = nl < 0 ? buf : buf.subarray(0, nl);
-  if (trusted) {
-    if (nl < 0) throw new OtaError('fleet_unsigned', 'the document has no signature');
-    let sig: ManifestSignature;
-    try {
-      sig = JSON.parse(buf.subarray(nl + 1).toString('utf8')) as ManifestSignature;
-    } catch {
-      throw new OtaError('fleet_bad_signature', 'the signature line is not JSON');
-    }
-    verifySignature(body, sig, trusted);
-  }
   let doc: unknown;
   try {
-    doc = JSON.parse(body.toString('utf8'));
+    doc = JSON.parse((nl < 0 ? buf : buf.subarray(0, nl)).toString('utf8'));
   } catch {
     throw new OtaError('fleet_bad_document', 'the document is not JSON');
   }

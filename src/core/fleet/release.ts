@@ -5,10 +5,12 @@
  *
  *   releaseExists({ url } | { repo, token?, apiUrl? }, version) -> Promise<boolean>
  *   writeRolloutFile(dir, signedBytes) -> Promise<string>   // <dir>/rollout.json, written atomically
+ *   publishRolloutAsset({ repo, token, apiUrl? }, version, signedBytes)  // rollout.json on release v<version>
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
+import { createOctokit } from '../publish/github';
 
 export type ReleaseHost = { url: string } | { repo: string; token?: string; apiUrl?: string };
 
@@ -49,4 +51,40 @@ export async function writeRolloutFile(dir: string, signed: Buffer): Promise<str
   await writeFile(`${path}.tmp`, signed);
   await rename(`${path}.tmp`, path);
   return path;
+}
+
+/** Replaces the rollout.json asset of GitHub release v<version> (boards read it with the release). */
+export async function publishRolloutAsset(
+  host: { repo: string; token?: string; apiUrl?: string },
+  version: string,
+  signed: Buffer,
+): Promise<void> {
+  const [owner, repo] = host.repo.split('/');
+  if (!host.token)
+    throw new OtaError('no_token', 'writing rollout.json to a GitHub release needs GITHUB_TOKEN');
+  const gh = createOctokit({ token: host.token, baseUrl: host.apiUrl });
+  let rel;
+  try {
+    rel = (await gh.rest.repos.getReleaseByTag({ owner, repo, tag: `v${version}` })).data;
+  } catch (err) {
+    throw new OtaError(
+      'fleet_release_host',
+      `release v${version} of ${host.repo}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  for (const a of rel.assets) {
+    if (a.name === 'rollout.json') await gh.rest.repos.deleteReleaseAsset({ owner, repo, asset_id: a.id });
+  }
+  await gh.rest.repos.uploadReleaseAsset({
+    owner,
+    repo,
+    release_id: rel.id,
+    name: 'rollout.json',
+    url: rel.upload_url,
+    data: signed as unknown as string,
+    headers: { 'content-type': 'application/json', 'content-length': String(signed.length) },
+  });
 }

@@ -20,7 +20,8 @@ import type { KeyFile } from '../keys';
 import { parseVersion } from '../version';
 import type { FleetConnection } from './connection';
 import type { FleetBoard, FleetEvent } from './model';
-import { checkName, rolloutBucket, signDocument, type RolloutDoc } from './protocol';
+import { checkName, rolloutBucket, type RolloutDoc } from './protocol';
+import { readDocument, signDocument, trustOf } from './signed';
 
 export type MaxFailures = { percent: number } | { count: number };
 
@@ -95,6 +96,8 @@ export function parseSteps(s: string): number[] {
 
 export class RolloutController {
   state: RolloutState | undefined;
+  /** Why the controller state found in the broker was not taken (not signed with this key). */
+  rejected: string | undefined;
   private readonly silentMs: number;
   private readonly mirror?: (signed: Buffer) => Promise<unknown>;
 
@@ -117,17 +120,22 @@ export class RolloutController {
     conn.model.on('event', (id: string, e: FleetEvent) => this.onEvent(id, e));
   }
 
-  /** Reads the controller state the broker holds (after conn.sync()). */
+  /**
+   * Reads the controller state the broker holds (after conn.sync()). It is signed with the release key
+   * like the rollout document: a state written by anyone else with broker access (say, percent 100) is
+   * ignored, never signed into a rollout by this controller. `rejected` says why one was ignored.
+   */
   private adopt(payload: Buffer): void {
     if (payload.length === 0) {
       this.state = undefined;
       return;
     }
     try {
-      const s = JSON.parse(payload.toString('utf8')) as RolloutState;
+      const s = readDocument(payload, [trustOf(this.key)]) as unknown as RolloutState;
       if (s.fleet === this.conn.fleet && (!this.state || s.ts >= this.state.ts)) this.state = s;
-    } catch {
-      // not ours to fix: a later save replaces it
+      this.rejected = undefined;
+    } catch (err) {
+      this.rejected = `controller state in the broker ignored: ${(err as Error).message}`;
     }
   }
 
@@ -195,7 +203,7 @@ export class RolloutController {
       await this.conn.publish(this.conn.t.rollout, signed, true, 1);
       await this.mirror?.(signed);
     }
-    await this.conn.publish(this.conn.t.controller, JSON.stringify(s), true, 1);
+    await this.conn.publish(this.conn.t.controller, await signDocument(s, this.key, Infinity), true, 1);
   }
 
   /**

@@ -6,9 +6,11 @@
  *   fleetChildren(model, node?, filter?) -> FleetNode[]
  *   boardSummary(b, now?) -> { description, tooltip }
  *   fleetStatusText(model) -> string      // the status-bar summary
+ *   rolloutSummary(model, doc) -> { percent, paused, updated, failed, pending, text }
  */
 import { compareVersions } from '../version';
 import type { FleetBoard, FleetModel } from './model';
+import { inRollout, type RolloutDoc } from './protocol';
 
 export const PAGE = 200;
 
@@ -137,4 +139,28 @@ export function fleetStatusText(model: FleetModel): string {
   if (s.boards === 0) return 'Fleet: no boards';
   const top = Object.entries(s.versions).sort(([a], [b]) => byVersionDesc(a, b))[0];
   return `Fleet: ${s.boards} boards, ${s.online} online, ${top[1]} on ${top[0]}${s.errors ? `, ${s.errors} failed` : ''}`;
+}
+
+/** A rollout's counts as the boards report them (the Releases view shows them beside the release). */
+export function rolloutSummary(
+  model: FleetModel,
+  doc: Pick<RolloutDoc, 'version' | 'percent' | 'groups' | 'devices' | 'paused'> & { aborted?: boolean },
+): { percent: number; paused: boolean; updated: number; failed: number; pending: number; text: string } {
+  let updated = 0;
+  let failed = 0;
+  let pending = 0;
+  for (const b of model.boards) {
+    if (b.bad === doc.version || (b.app !== doc.version && b.result === 'error')) failed++;
+    else if (b.app === doc.version) updated++;
+    else if (!doc.aborted && inRollout(b.id, b.group, doc)) pending++;
+  }
+  const state = doc.aborted ? 'aborted' : doc.paused ? 'paused' : `${doc.percent}%`;
+  return {
+    percent: doc.percent,
+    paused: doc.paused,
+    updated,
+    failed,
+    pending,
+    text: `rollout ${state}: ${updated} updated / ${failed} failed / ${pending} pending`,
+  };
 }

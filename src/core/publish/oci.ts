@@ -977,12 +977,12 @@ export function verifyOciSignature(
   trusted: TrustEntry[],
 ): void {
   if (!rel.signatureBytes)
-    throw new OtaError('no-signature', `${rel.ref} is not signed (no manifest.json.sig layer)`);
+    throw new OtaError('no_signature', `${rel.ref} is not signed (no manifest.json.sig layer)`);
   let sig: Parameters<typeof verifySignature>[1];
   try {
     sig = JSON.parse(rel.signatureBytes.toString('utf8')) as Parameters<typeof verifySignature>[1];
   } catch {
-    throw new OtaError('bad-signature', `${rel.ref}: manifest.json.sig is not JSON`);
+    throw new OtaError('bad_signature', `${rel.ref}: manifest.json.sig is not JSON`);
   }
   verifySignature(rel.manifestBytes, sig, trusted);
 }
