@@ -5,7 +5,13 @@ const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
 /** Native and runtime-loaded packages stay outside the bundle and ship in node_modules. */
-const external = ['vscode', 'serialport', '@serialport/*', '@micropython/micropython-webassembly-pyscript'];
+const external = [
+  'vscode',
+  'serialport',
+  '@serialport/*',
+  '@lydell/*',
+  '@micropython/micropython-webassembly-pyscript',
+];
 
 const common = {
   bundle: true,
@@ -15,6 +21,8 @@ const common = {
   sourcemap: true,
   minify: production,
   external,
+  // Python sent to boards and the virtual board's modules, inlined as strings (src/core/text-import.ts).
+  loader: { '.py': 'text' },
   logLevel: 'info',
 };
 
@@ -24,6 +32,8 @@ const builds = [
   { ...common, entryPoints: ['src/ui/heavy.ts'], outfile: 'dist/commands.js' },
   { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: ['src/sim/worker.ts'], outfile: 'dist/sim-worker.js' },
+  // The virtual board's pseudo-terminal, in a process of its own (src/sim/pty-relay.ts says why).
+  { ...common, entryPoints: ['src/sim/pty-relay.ts'], outfile: 'dist/pty-relay.js' },
 ];
 
 if (watch) {

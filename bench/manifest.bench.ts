@@ -76,7 +76,7 @@ export async function run(): Promise<void> {
     );
 
     const m = await hashProjectFiles(files);
-    const systemTar = await best(1, () =>
+    const systemTar = await best(2, () =>
       runTool(
         'tar',
         ['--sort=name', '--owner=0', '--group=0', '--mtime=@0', '-czf', tarGz, '-T', '-'],
@@ -88,14 +88,14 @@ export async function run(): Promise<void> {
     const rssBefore = process.memoryUsage().rss;
     let peak = rssBefore;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-    const bundle = await best(1, () => writeBundle(dir, m, tarGz));
+    const bundle = await best(2, () => writeBundle(dir, m, tarGz));
     clearInterval(sampler);
     rmSync(tarGz, { force: true });
     console.log(
       `tar czf (GNU tar + gzip)       ${systemTar.toFixed(2)} s  ${(mb / systemTar).toFixed(0)} MB/s`,
     );
-    console.log(`ota bundle (fflate)            ${bundle.toFixed(2)} s  ${(mb / bundle).toFixed(0)} MB/s`);
-    console.log(`bundle throughput / tar czf throughput = ${(systemTar / bundle).toFixed(2)}`);
+    console.log(`ota bundle (node zlib)         ${bundle.toFixed(2)} s  ${(mb / bundle).toFixed(0)} MB/s`);
+    console.log(`bundle throughput / tar czf throughput = ${(systemTar / bundle).toFixed(2)} (goal >= 1)`);
     console.log(
       `bundle peak RSS growth ${((peak - rssBefore) / 1024 / 1024).toFixed(1)} MB for ${mb.toFixed(0)} MB of input (${(((peak - rssBefore) / total) * 100).toFixed(1)}%)`,
     );

@@ -1,12 +1,14 @@
-// Pushing files to the virtual board over its pseudo-terminal: this client (big incompressible files
-// streamed raw through sys.stdin.buffer; others as base64, deflate when it helps, commands packed to the
-// raw-paste window and pipelined) against a baseline that moves
-// bytes the way mpremote's `fs cp` does (one raw-paste command per 256-byte chunk, as a Python
-// bytes literal), measured in the same run on the same board.
+// Pushing files to the virtual board: this client (big incompressible files streamed raw through
+// sys.stdin.buffer; others as base64, deflate when it helps, commands packed to the raw-paste window
+// and pipelined) against a baseline that moves bytes the way mpremote's `fs cp` does (one raw-paste
+// command per 256-byte chunk, as a Python bytes literal), measured in the same run on the same board:
+// first unpaced over its pseudo-terminal (the client's own cost), then on its in-process link paced
+// at 115200 baud, where most ESP32 boards' USB-UART bridge makes the wire the limit.
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { openBoard, type BoardConnection } from '../src/core/serial/board';
-import { syncFiles, type SyncFile } from '../src/core/serial/sync';
-import { startPtyBoard } from '../test/serial-board';
+import { collectProject, syncFiles, type SyncFile } from '../src/core/serial/sync';
+import { startBoard } from '../test/serial-board';
 
 /** Python bytes literal as mpremote writes it (repr of the chunk). */
 function reprBytes(chunk: Buffer): string {
@@ -43,6 +45,64 @@ function project(n: number): SyncFile[] {
   return files;
 }
 
+/** About 100 KB as a real project mixes them: Python and JSON text, and a few binary assets (images, .mpy). */
+function mixedProject(): SyncFile[] {
+  const files = project(30).map((f) => ({ ...f, path: f.path.replace('lib/', 'app/') }));
+  files.push({
+    path: 'data/config.json',
+    data: Buffer.from(
+      JSON.stringify(
+        { sensors: Array.from({ length: 60 }, (_, i) => ({ id: i, pin: i % 40, every_s: 30 })) },
+        null,
+        1,
+      ),
+    ),
+  });
+  files.push({ path: 'assets/logo.bin', data: randomBytes(20 * 1024) });
+  files.push({ path: 'assets/font.bin', data: randomBytes(12 * 1024) });
+  files.push({ path: 'lib/drivers.mpy', data: randomBytes(3 * 1024) });
+  return files;
+}
+
+async function mpremoteStylePush(board: BoardConnection, root: string, files: SyncFile[]): Promise<void> {
+  const dirs = new Set<string>();
+  for (const f of files) {
+    const parts = `${root}/${f.path}`.split('/').slice(1, -1);
+    for (let i = 1; i <= parts.length; i++) dirs.add('/' + parts.slice(0, i).join('/'));
+  }
+  // mpremote's cp -r makes each folder with one command, then copies file by file.
+  for (const d of [...dirs].sort())
+    await board.exec(`import os\ntry:\n os.mkdir(${JSON.stringify(d)})\nexcept OSError:\n pass`);
+  for (const f of files) await mpremoteStyleWrite(board, `${root}/${f.path}`, Buffer.from(f.data));
+}
+
+/** Pushes `files` both ways on the paced link and prints time and bytes on the wire each way. */
+async function compareAtBaud(
+  board: BoardConnection,
+  label: string,
+  files: SyncFile[],
+  n: number,
+): Promise<number> {
+  const t = board.transport;
+  const size = files.reduce((s, f) => s + f.data.length, 0);
+  const wire = async (fn: () => Promise<unknown>): Promise<[number, number, number]> => {
+    const [s0, r0] = [t.bytesSent, t.bytesReceived];
+    const [ms] = await time(fn);
+    return [ms, t.bytesSent - s0, t.bytesReceived - r0];
+  };
+  const [baseMs, baseOut, baseIn] = await wire(() => mpremoteStylePush(board, `/base${n}`, files));
+  const [oursMs, oursOut, oursIn] = await wire(() => syncFiles(board, { files, root: `/ours${n}` }));
+  const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
+  const ratio = baseMs / oursMs;
+  console.log(
+    `${label} (${files.length} files, ${kb(size)}) at 115200 baud: mpremote-style ${(baseMs / 1000).toFixed(1)} s ` +
+      `(${kb(baseOut)} to the board, ${kb(baseIn)} back), this client ${(oursMs / 1000).toFixed(1)} s ` +
+      `(${kb(oursOut)} to the board, ${kb(oursIn)} back) -> ${ratio.toFixed(1)}x faster (goal >= 3x), ` +
+      `${(size / 1024 / (oursMs / 1000)).toFixed(1)} KB/s of files`,
+  );
+  return ratio;
+}
+
 async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const t = process.hrtime.bigint();
   const r = await fn();
@@ -50,7 +110,7 @@ async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
 }
 
 export async function run(): Promise<void> {
-  const vb = await startPtyBoard({ flashKb: 8192 });
+  const vb = await startBoard({ flashKb: 8192, via: 'pty' });
   const board = await openBoard(vb.path);
   try {
     const random = randomBytes(300 * 1024);
@@ -86,5 +146,18 @@ export async function run(): Promise<void> {
   } finally {
     await board.close();
     await vb.stop();
+  }
+
+  // The same board at 115200 baud on its in-process link: both ways paced, as through a CP210x/CH340.
+  const slow = await startBoard({ flashKb: 8192, baud: 115200 });
+  const paced = await openBoard(slow.path);
+  try {
+    await paced.exec('pass');
+    const example = await collectProject(join(__dirname, '..', 'examples', 'weather-station'));
+    await compareAtBaud(paced, 'examples/weather-station', example.files, 1);
+    await compareAtBaud(paced, 'mixed project (text + binary)', mixedProject(), 2);
+  } finally {
+    await paced.close();
+    await slow.stop();
   }
 }

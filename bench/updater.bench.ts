@@ -24,6 +24,9 @@ const CORE = [
   'ota.source',
   'ota.fetch',
   'ota.updater',
+  'ota.reserved',
+  'ota.tls',
+  'ota.clock',
 ];
 /** Imported only on their paths. */
 const LAZY = [
@@ -107,7 +110,12 @@ async function staticPath(files: fx.AppFiles, opts: { bundle?: boolean; alg?: fx
   const host = fx.tempDir('bench-host');
   fx.publishStatic(host, rel, opts.alg ? { sign: { keys, alg: opts.alg } } : {});
   const srv = await fx.serveFolder(host);
-  const cfg = { source: 'static', url: srv.url, keys: opts.alg ? [fx.boardKey(keys, opts.alg)] : [] };
+  // No "keys" at all for unsigned releases: an empty list is a configuration error (fail closed).
+  const cfg = {
+    source: 'static',
+    url: srv.url,
+    ...(opts.alg ? { keys: [fx.boardKey(keys, opts.alg)] } : {}),
+  };
   // A bundle pays off for a board that lacks every file; the others update 1.0.0.
   const fsDir = opts.bundle ? fx.makeBoard(cfg, {}, undefined) : fx.makeBoard(cfg, fx.APP_1_0_0, '1.0.0');
   try {
@@ -155,7 +163,7 @@ async function githubPaths(): Promise<[string, Heap][]> {
         api: gh.apiUrl,
         channel,
         branch: 'dev',
-        keys: channel === 'developer' ? [] : [fx.boardKey(keys, 'rsa-sha256')],
+        keys: channel === 'developer' ? undefined : [fx.boardKey(keys, 'rsa-sha256')],
         retries: 0,
       };
       const fsDir = fx.makeBoard(cfg, fx.APP_1_0_0, '1.0.0');
@@ -288,12 +296,19 @@ export async function run(): Promise<void> {
   const small = await staticPath({ ...fx.APP_1_0_0, 'data.bin': randomBytes(100 * 1024) });
   const app: fx.AppFiles = {};
   for (let i = 0; i < 50; i++) app[`app/mod${i}.py`] = text(1000 + ((i * 397) % 3000), i);
+  // 201 small files: a 41 KB manifest, saved to flash and stream-parsed (no 32 KB buffer).
+  const many: fx.AppFiles = { ...fx.APP_1_0_0 };
+  for (let i = 0; i < 201; i++) many[`lib/module_${String(i).padStart(3, '0')}.py`] = `V = ${i}\n`;
+  const manyRel = await fx.makeRelease('1.1.0', many);
+  const manyKb = kb(manyRel.bytes.length);
+  fx.cleanup(manyRel.dir);
   const rows: [string, Heap][] = [
     ['static, 100 KB file', small],
     ['static, 1 MB file', big],
     ['static, 50-file bundle', await staticPath(app, { bundle: true })],
     ['static, ed25519-signed', await staticPath(fx.APP_1_1_0, { alg: 'ed25519' })],
     ['static, rsa-sha256-signed', await staticPath(fx.APP_1_1_0, { alg: 'rsa-sha256' })],
+    [`static, 201 files (${manyKb} manifest), HMAC-signed`, await staticPath(many, { alg: 'hmac-sha256' })],
     ...(await githubPaths()),
   ];
   console.log(`idle heap with the update path imported: ${kb(small.idle)} (the baseline below)`);

@@ -1,51 +1,85 @@
 // The `ota` command: parses arguments, calls the core, prints results. No rules live here.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { OtaError } from './core/errors';
 
-type Command = { run(argv: string[]): Promise<number>; summary: string };
+type Command = { run(argv: string[]): Promise<number> };
 
-const commands: Record<string, () => Promise<Command>> = {
-  manifest: () => import('./cli/manifest'),
-  bundle: () => import('./cli/bundle'),
-  verify: () => import('./cli/verify'),
-  demo: () => import('./cli/demo'),
-  keygen: () => import('./cli/keygen'),
-  publish: () => import('./cli/publish'),
-  serve: () => import('./cli/serve'),
-  push: () => import('./cli/push'),
-  install: () => import('./cli/install'),
-  info: () => import('./cli/info'),
-  exec: () => import('./cli/exec'),
-  watch: () => import('./cli/watch'),
-  sim: () => import('./cli/sim'),
-};
+/**
+ * Every command, one line each: name, the summary `ota --help` shows, its module (loaded only when
+ * run, so `ota --help` stays fast). A new command is one more line here.
+ */
+// prettier-ignore
+const commands: [name: string, summary: string, load: () => Promise<Command>][] = [
+  ['demo', 'run the whole OTA story on a virtual board (nothing but Node needed)', () => import('./cli/demo')],
+  ['manifest', 'write the release manifest (files, sizes, SHA-1, SHA-256) of a project', () => import('./cli/manifest')],
+  ['bundle', 'write the manifest and a deterministic .tar.gz bundle of a project', () => import('./cli/bundle')],
+  ['verify', 'check a tree against a manifest, naming each differing file', () => import('./cli/verify')],
+  ['keygen', 'create a signing key (HMAC, Ed25519 or RSA) outside the project', () => import('./cli/keygen')],
+  ['publish', 'publish a signed release to GitHub Releases or a static-host folder', () => import('./cli/publish')],
+  ['serve', 'serve a published folder over HTTP (Range, ETag, gzip) for development', () => import('./cli/serve')],
+  ['info', "show a board's MicroPython, RAM, flash and release; --list the serial ports", () => import('./cli/info')],
+  ['install', 'install the OTA updater on a board (package, config, boot.py hook)', () => import('./cli/install')],
+  ['push', 'copy a project to a board over USB, only the files that changed', () => import('./cli/push')],
+  ['exec', 'run Python code on a board, streaming its output', () => import('./cli/exec')],
+  ['watch', "stream a board's console, following it through resets (--json: OTA events)", () => import('./cli/watch')],
+  ['sim', 'run a virtual MicroPython board in this terminal or on a pseudo-terminal', () => import('./cli/sim')],
+  ['fleet', 'see the boards in the field, send them commands, roll releases out in stages', () => import('./cli/fleet')],
+];
+
+const EXIT_CODES = `exit codes:
+  0    success
+  1    the command failed: the message ends with a stable error code in [brackets]
+       (ota verify: the files differ; ota exec: the code raised an exception)
+  2    usage error: unknown command, unknown or missing option
+  130  interrupted (Ctrl-C)`;
+
+function version(): string {
+  // package.json beside dist/ (the bundle) or src/ (run from source).
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 function usage(): string {
-  const lines = Object.keys(commands)
-    .sort()
-    .map((name) => `  ota ${name}`);
+  const width = Math.max(...commands.map(([name]) => name.length));
   return [
+    'ota: publish MicroPython releases and update ESP32 and RP2040 boards over the air',
+    '',
     'usage: ota <command> [options]',
+    '       ota <command> --help     the command in detail',
+    '       ota --version',
     '',
     'commands:',
-    ...lines,
+    ...commands.map(([name, summary]) => `  ${name.padEnd(width)}  ${summary}`),
     '',
-    'ota <command> --help for details',
+    'Every command that reports takes --json (one JSON document or one JSON line per event).',
+    '',
+    EXIT_CODES,
   ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h') {
-    console.log(usage());
-    return name ? 0 : 2;
+  if (name === '--version' || name === '-V') {
+    console.log(`ota ${version()}`);
+    return 0;
   }
-  const load = commands[name];
-  if (!load) {
-    console.error(`ota: unknown command "${name}"\n\n${usage()}`);
+  if (name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
+    console.log(usage());
+    return 0;
+  }
+  if (!name) {
+    console.error(usage());
     return 2;
   }
-  const command = await load();
-  return command.run(rest);
+  const which = name === 'help' ? rest[0] : name;
+  const entry = commands.find(([n]) => n === which);
+  if (!entry) {
+    console.error(`ota: unknown command "${which}" (ota --help lists the commands)`);
+    return 2;
+  }
+  const command = await entry[2]();
+  return command.run(name === 'help' ? ['--help'] : rest);
 }
 
 main(process.argv.slice(2)).then(
@@ -53,8 +87,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof OtaError) console.error(`ota: ${err.message} [${err.code}]`);
-    else console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    process.exitCode = 1;
+    if (err instanceof OtaError) {
+      console.error(`ota: ${err.message} [${err.code}]`);
+      process.exitCode = err.code === 'bad-option' ? 2 : err.code === 'cancelled' ? 130 : 1;
+    } else {
+      console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+      process.exitCode = 1;
+    }
   },
 );

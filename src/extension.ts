@@ -3,6 +3,7 @@
 import type * as vscode from 'vscode';
 import { registerCommands } from './ui/commands';
 import { Controller } from './ui/controller';
+import { registerFleet } from './ui/fleet-register';
 
 /** What the extension exports, for the tests that run inside VS Code. */
 export interface OtaExtensionApi {
@@ -15,7 +16,11 @@ let controller: Controller | undefined;
 export function activate(context: vscode.ExtensionContext): OtaExtensionApi {
   const started = performance.now();
   controller = new Controller(context);
-  context.subscriptions.push(controller, ...registerCommands(controller));
+  context.subscriptions.push(
+    controller,
+    ...registerCommands(controller),
+    registerFleet(context, controller.output),
+  );
   // The first check and port scan run after activation returns, so startup never waits on the network.
   setTimeout(() => {
     void controller?.rescanAndRead();

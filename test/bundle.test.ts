@@ -71,7 +71,7 @@ test('a file changed after the manifest is refused and no bundle is left behind'
     const out = join(t.dir, 'b.tar.gz');
     await assert.rejects(writeBundle(src, m.files, out), (err: unknown) => {
       assert.ok(err instanceof OtaError);
-      assert.equal(err.code, 'file-changed');
+      assert.equal(err.code, 'file_changed');
       assert.match(err.message, /b\.py changed since the manifest was made/);
       return true;
     });
@@ -108,7 +108,7 @@ test('ota bundle writes the bundle and a manifest that lists it, outside the rel
     assert.ok(existsSync(join(custom, 'manifest.json')));
     const bad = ota(['bundle', t.dir, '--version', '1.1', '--created', CREATED]);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /\[bad-version\]/);
+    assert.match(bad.stderr, /\[bad_version\]/);
   } finally {
     t.cleanup();
   }

@@ -4,7 +4,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
 import Ajv from 'ajv';
@@ -34,6 +34,22 @@ const GOOD = [
     retries: 0,
   },
   { source: 'github', repo: 'me/app', channel: 'tag', tag: 'v1.0.0' },
+  {
+    source: 'static',
+    url: 'https://example.com/app',
+    tls: { ca: 'ota/ca.pem', pin: ['a'.repeat(64)], cert: 'c.pem', key: 'k.pem' },
+    deadline: 120,
+    max_retry_after: 10,
+    ntp: 'pool.ntp.org',
+    require_clock: true,
+    stale_checks: 20,
+    stale_days: 7,
+  },
+  { source: 'static', url: 'https://example.com/app', tls: { insecure: true }, ntp: false },
+  { source: 'github', repo: 'me/app', channel: 'tag', tag: 'v1.0.0', web: false },
+  { source: 'github', repo: 'me/app', web: 'https://ghe.example.com' },
+  { source: 'oci', ref: 'ghcr.io/me/app/board-7', channel: 'beta', user: 'me', password: 'ghp_x' },
+  { source: 'oci', ref: 'http://127.0.0.1:5000/me/app:1.0.0' },
 ];
 
 const BAD: [string, unknown][] = [
@@ -42,7 +58,14 @@ const BAD: [string, unknown][] = [
   ['an unknown source', { source: 'ftp', url: 'ftp://x' }],
   ['channel tag without tag', { source: 'github', repo: 'me/app', channel: 'tag' }],
   ['an unknown channel', { source: 'github', repo: 'me/app', channel: 'nightly' }],
+  ['oci without ref', { source: 'oci' }],
+  ['oci on the developer channel', { source: 'oci', ref: 'ghcr.io/me/app', channel: 'developer' }],
   ['keys not a list', { source: 'static', url: 'http://x', keys: { alg: 'hmac-sha256' } }],
+  ['an empty keys list (fail closed, not unsigned)', { source: 'static', url: 'http://x', keys: [] }],
+  ['a key without its key', { source: 'static', url: 'http://x', keys: [{ alg: 'ed25519', id: 'k1' }] }],
+  ['tls.cert without tls.key', { source: 'static', url: 'http://x', tls: { cert: 'c.pem' } }],
+  ['tls.insecure not a boolean', { source: 'static', url: 'http://x', tls: { insecure: 'yes' } }],
+  ['a deadline of zero', { source: 'static', url: 'http://x', deadline: 0 }],
 ];
 
 test('the schema accepts the configurations the updater reads', () => {
@@ -60,61 +83,66 @@ for (const [name, c] of BAD) {
   });
 }
 
-test('HTTPS static host (self-signed certificate), with Wi-Fi configured', T, async () => {
-  const dir = fx.tempDir('tls');
-  cleanups.push(dir);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  const rel = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { keep: ['settings.json'] });
-  const host = fx.tempDir('host');
-  cleanups.push(rel.dir, host);
-  fx.publishStatic(host, rel);
-  const plain = await fx.serveFolder(host);
-  // The TLS server forwards each request to the plain folder server.
-  const tls = createServer(
-    { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-    (req, res) => {
-      void fetch(plain.url + (req.url ?? '/'), { headers: { range: String(req.headers.range ?? '') } }).then(
-        async (up) => {
+test(
+  'HTTPS static host (self-signed certificate as the configured CA), with Wi-Fi configured',
+  T,
+  async () => {
+    const dir = fx.tempDir('tls');
+    cleanups.push(dir);
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const rel = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { keep: ['settings.json'] });
+    const host = fx.tempDir('host');
+    cleanups.push(rel.dir, host);
+    fx.publishStatic(host, rel);
+    const plain = await fx.serveFolder(host);
+    // The TLS server forwards each request to the plain folder server.
+    const tls = createServer(
+      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+      (req, res) => {
+        void fetch(plain.url + (req.url ?? '/'), {
+          headers: { range: String(req.headers.range ?? '') },
+        }).then(async (up) => {
           res.writeHead(up.status, { 'content-length': up.headers.get('content-length') ?? '0' });
           res.end(Buffer.from(await up.arrayBuffer()));
-        },
-      );
-    },
-  );
-  await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
-  const url = `https://127.0.0.1:${(tls.address() as { port: number }).port}`;
-  const fsDir = fx.makeBoard(
-    { source: 'static', url, wifi: { ssid: 'lab', password: 'pw' }, retries: 0 },
-    fx.APP_1_0_0,
-    '1.0.0',
-  );
-  cleanups.push(fsDir);
-  try {
-    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
-    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
-    assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
-    assert.ok(plain.requests.some((q) => q.url === '/1.1.0/main.py'));
-  } finally {
-    tls.closeAllConnections();
-    await new Promise<void>((resolve) => tls.close(() => resolve()));
-    await plain.close();
-  }
-});
+        });
+      },
+    );
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(tls.address() as { port: number }).port}`;
+    const fsDir = fx.makeBoard(
+      { source: 'static', url, wifi: { ssid: 'lab', password: 'pw' }, retries: 0, tls: { ca: 'cert.pem' } },
+      fx.APP_1_0_0,
+      '1.0.0',
+    );
+    cleanups.push(fsDir);
+    writeFileSync(join(fsDir, 'cert.pem'), readFileSync(join(dir, 'cert.pem')));
+    try {
+      const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+      assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+      assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
+      assert.ok(plain.requests.some((q) => q.url === '/1.1.0/main.py'));
+    } finally {
+      tls.closeAllConnections();
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
+      await plain.close();
+    }
+  },
+);

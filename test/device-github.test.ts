@@ -1,12 +1,14 @@
 // The updater against the GitHub REST mock (test/support/github-mock.ts): each
 // channel updates a 1.0.0 board; a private repository's token goes to the API
-// host only, never to the asset download host; a second check is a 304.
+// host only, never to the asset download host, and only over verified TLS (the mock serves HTTPS
+// under a test CA); a second check is a 304.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startGitHubMock, type GitHubMock } from './support/github-mock';
 import * as fx from './support/release-fixture';
+import { makePki, type Pki } from './support/pki';
 
 const T = { timeout: 60_000 };
 const TOKEN = 'ghp_device_token';
@@ -19,8 +21,20 @@ let r120b: fx.Release;
 
 const APP_1_2_0: fx.AppFiles = { ...fx.APP_1_1_0, 'main.py': 'print("app 1.2.0-beta.1")\n' };
 
+let pki: Pki;
+
+/** A board whose config trusts the test CA (the mock serves HTTPS: a token only travels over verified TLS). */
+function makeBoard(cfg: Record<string, unknown>, app: fx.AppFiles, v: string): string {
+  const fsDir = fx.makeBoard({ tls: { ca: 'ota/ca.pem' }, ...cfg }, app, v);
+  writeFileSync(join(fsDir, 'ota', 'ca.pem'), pki.ca.cert);
+  return fsDir;
+}
+
 before(async () => {
-  gh = await startGitHubMock({ token: TOKEN, private: true });
+  const dir = fx.tempDir('pki');
+  cleanups.push(dir);
+  pki = makePki(dir);
+  gh = await startGitHubMock({ token: TOKEN, private: true, tls: pki.server });
   gh.addRepo('me', 'app');
   r110 = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { delete: ['old.py'], keep: ['settings.json'] });
   r120b = await fx.makeRelease('1.2.0-beta.1', APP_1_2_0, { delete: ['old.py'], keep: ['settings.json'] });
@@ -55,7 +69,7 @@ function version(fsDir: string): string {
 }
 
 async function updateTwice(cfg: Record<string, unknown>, sha1 = true): Promise<string> {
-  const fsDir = fx.makeBoard(config(cfg), fx.APP_1_0_0, '1.0.0');
+  const fsDir = makeBoard(config(cfg), fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
   const r = await fx.runBoard({ fsDir, sha1, code: 'import ota\nota.update()\n' });
   assert.deepEqual(fx.errorCodes(r.output), [], r.output);
@@ -130,7 +144,7 @@ test(
     ]);
     // No hashlib.sha1: the Git tree gives SHA-1s only, so the pure-Python SHA-1 checks every file.
     const fsDir = await updateTwice(
-      { channel: 'developer', branch: 'dev', paths: ['main.py', 'lib/'], keys: [] },
+      { channel: 'developer', branch: 'dev', paths: ['main.py', 'lib/'], keys: undefined },
       false,
     );
     assert.equal(version(fsDir), sha);
@@ -145,7 +159,7 @@ test(
 
 test('developer channel with keys configured is refused: no_signature', T, async () => {
   gh.setBranch('me', 'app', 'dev2', [{ path: 'main.py', content: 'print("x")\n' }]);
-  const fsDir = fx.makeBoard(config({ channel: 'developer', branch: 'dev2' }), fx.APP_1_0_0, '1.0.0');
+  const fsDir = makeBoard(config({ channel: 'developer', branch: 'dev2' }), fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
   const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
   assert.deepEqual(fx.errorCodes(r.output), ['no_signature'], r.output);
@@ -153,7 +167,7 @@ test('developer channel with keys configured is refused: no_signature', T, async
 });
 
 test('a wrong token is refused with a clear error and nothing changes', T, async () => {
-  const fsDir = fx.makeBoard(config({ channel: 'stable', token: 'nope' }), fx.APP_1_0_0, '1.0.0');
+  const fsDir = makeBoard(config({ channel: 'stable', token: 'nope' }), fx.APP_1_0_0, '1.0.0');
   cleanups.push(fsDir);
   const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
   assert.deepEqual(fx.errorCodes(r.output), ['http_status'], r.output);
@@ -161,7 +175,7 @@ test('a wrong token is refused with a clear error and nothing changes', T, async
 });
 
 test('developer channel: a truncated Git tree is walked subtree by subtree', T, async () => {
-  const small = await startGitHubMock({ token: TOKEN, private: true, treeLimit: 2 });
+  const small = await startGitHubMock({ token: TOKEN, private: true, treeLimit: 2, tls: pki.server });
   try {
     small.addRepo('me', 'app');
     const files = [
@@ -171,13 +185,13 @@ test('developer channel: a truncated Git tree is walked subtree by subtree', T, 
       { path: 'docs/x.md', content: '# skipped\n' },
     ];
     const sha = small.setBranch('me', 'app', 'dev', files);
-    const fsDir = fx.makeBoard(
+    const fsDir = makeBoard(
       config({
         api: small.apiUrl,
         channel: 'developer',
         branch: 'dev',
         paths: ['main.py', 'lib/'],
-        keys: [],
+        keys: undefined,
       }),
       fx.APP_1_0_0,
       '1.0.0',
@@ -201,7 +215,7 @@ test(
   async () => {
     gh.setRateLimit(0);
     try {
-      const fsDir = fx.makeBoard(config({ channel: 'stable' }), fx.APP_1_0_0, '1.0.0');
+      const fsDir = makeBoard(config({ channel: 'stable' }), fx.APP_1_0_0, '1.0.0');
       cleanups.push(fsDir);
       const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.deepEqual(fx.errorCodes(r.output), ['rate_limited'], r.output);

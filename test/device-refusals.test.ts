@@ -106,7 +106,7 @@ const cases: [string, string, () => Case][] = [
   ],
   [
     'a path under .ota/',
-    'bad_path',
+    'reserved_path',
     () => ({ publish: { manifestBytes: craft((m) => (m.files[0].path = '.ota/state.json')) } }),
   ],
   [

@@ -175,7 +175,7 @@ test('git refs and trees: real Git SHAs, recursive, truncated over the limit', a
   assert.deepEqual(problems, []);
 });
 
-test('ETag: If-None-Match answers 304 and does not count against the rate limit', async () => {
+test('ETag: If-None-Match answers 304, free against the rate limit when authorized', async () => {
   const url = `${gh.apiUrl}/repos/me/app/releases`;
   const headers = { authorization: 'token w-token' };
   const first = await fetch(url, { headers });
@@ -186,6 +186,13 @@ test('ETag: If-None-Match answers 304 and does not count against the rate limit'
   assert.equal(Number(again.headers.get('x-ratelimit-remaining')), remaining);
   const third = await fetch(url, { headers });
   assert.equal(Number(third.headers.get('x-ratelimit-remaining')), remaining - 1);
+  // Anonymous: GitHub waives 304s only for authorized requests.
+  const anon = await fetch(url);
+  const anonEtag = anon.headers.get('etag')!;
+  const anonLeft = Number(anon.headers.get('x-ratelimit-remaining'));
+  const anon304 = await fetch(url, { headers: { 'if-none-match': anonEtag } });
+  assert.equal(anon304.status, 304);
+  assert.equal(Number(anon304.headers.get('x-ratelimit-remaining')), anonLeft - 1);
 });
 
 test('errors: bad credentials 401, read-only token 403, missing repo 404, rate limit 403 with reset', async () => {

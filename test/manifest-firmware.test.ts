@@ -50,7 +50,17 @@ function ota(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 }
 
 test('ota manifest --firmware fills "firmware" with the image name, size and SHA-256; the schema accepts it', async () => {
-  const r = await ota(['manifest', project, '--version', '1.0.0', '--created', created, '--firmware', img]);
+  const r = await ota([
+    'manifest',
+    '--out=-',
+    project,
+    '--version',
+    '1.0.0',
+    '--created',
+    created,
+    '--firmware',
+    img,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const m = parseManifest(Buffer.from(r.stdout));
   assert.deepEqual(m.firmware, { name: 'micropython.bin', size: IMAGE.length, sha256: SHA });
@@ -76,21 +86,31 @@ test('ota manifest --firmware fills "firmware" with the image name, size and SHA
 test('bad firmware images and entries are refused with specific codes', async () => {
   const empty = join(work, 'empty.bin');
   writeFileSync(empty, '');
-  await assert.rejects(describeFirmware(empty), code('bad-firmware', /empty/));
+  await assert.rejects(describeFirmware(empty), code('bad_firmware', /empty/));
   const elf = join(work, 'firmware.elf');
   writeFileSync(elf, Buffer.from('\x7fELF....'));
-  await assert.rejects(describeFirmware(elf), code('bad-firmware', /starts with 0x7f/));
+  await assert.rejects(describeFirmware(elf), code('bad_firmware', /starts with 0x7f/));
   await assert.rejects(describeFirmware(join(work, 'missing.bin')), (e: unknown) => e instanceof OtaError);
   // An image named like a release file would overwrite it on the host.
   const clash = join(work, 'main.py');
   writeFileSync(clash, IMAGE);
   await assert.rejects(
     buildManifest(project, { version: '1.0.0', created, firmware: clash, exclude: ['build/**'] }),
-    code('firmware-conflict'),
+    code('firmware_conflict'),
   );
-  const r = await ota(['manifest', project, '--version', '1.0.0', '--created', created, '--firmware', elf]);
+  const r = await ota([
+    'manifest',
+    '--out=-',
+    project,
+    '--version',
+    '1.0.0',
+    '--created',
+    created,
+    '--firmware',
+    elf,
+  ]);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /bad-firmware/);
+  assert.match(r.stderr, /bad_firmware/);
   const good = JSON.parse(
     serializeManifest(
       await buildManifest(project, { version: '1.0.0', created, firmware: img, exclude: ['build/**'] }),
@@ -104,7 +124,7 @@ test('bad firmware images and entries are refused with specific codes', async ()
   ]) {
     assert.throws(
       () => parseManifest(Buffer.from(JSON.stringify({ ...good, firmware: fw }))),
-      code('bad-manifest'),
+      code('bad_manifest'),
     );
   }
 });

@@ -35,7 +35,7 @@ function code(fn: () => unknown, expected: string, re?: RegExp): void {
 
 const json = (o: unknown): Uint8Array => Buffer.from(JSON.stringify(o));
 
-test('a manifest survives serialize -> parse -> serialize byte for byte, keys in DESIGN order', () => {
+test('a manifest survives serialize -> parse -> serialize byte for byte, keys in docs/protocols.md order', () => {
   const bytes = serializeManifest(full);
   assert.deepEqual(parseManifest(bytes), full);
   assert.ok(serializeManifest(parseManifest(bytes)).equals(bytes));
@@ -49,10 +49,10 @@ test('a manifest survives serialize -> parse -> serialize byte for byte, keys in
 test('unknown keys are ignored; a higher schema is refused', () => {
   const m = parseManifest(json({ ...full, signer: 'x', files: [{ ...full.files[0], mode: 493 }] }));
   assert.deepEqual(m, full);
-  code(() => parseManifest(json({ ...full, schema: 2 })), 'schema-unsupported', /schema 2 is newer/);
+  code(() => parseManifest(json({ ...full, schema: 2 })), 'schema_unsupported', /schema 2 is newer/);
 });
 
-test('invalid manifests are refused with bad-manifest naming the field', () => {
+test('invalid manifests are refused with bad_manifest naming the field', () => {
   const f = full.files[0];
   const cases: [unknown, RegExp][] = [
     ['[1]', /manifest must be an object/],
@@ -73,11 +73,11 @@ test('invalid manifests are refused with bad-manifest naming the field', () => {
   for (const [value, re] of cases) {
     code(
       () => parseManifest(typeof value === 'string' ? Buffer.from(value) : json(value)),
-      'bad-manifest',
+      'bad_manifest',
       re,
     );
   }
-  code(() => parseManifest(Buffer.from([0xff, 0x7b])), 'bad-manifest', /UTF-8 JSON/);
+  code(() => parseManifest(Buffer.from([0xff, 0x7b])), 'bad_manifest', /UTF-8 JSON/);
 });
 
 test('checkReleasePath accepts release paths and names the rule each bad one breaks', () => {
@@ -98,7 +98,7 @@ test('checkReleasePath accepts release paths and names the rule each bad one bre
     ['.ota/state.json', /\.ota/],
     ['.ota', /\.ota/],
   ];
-  for (const [p, re] of bad) code(() => checkReleasePath(p), 'bad-path', re);
+  for (const [p, re] of bad) code(() => checkReleasePath(p), 'bad_path', re);
 });
 
 test('versions parse as semver and order with prereleases below releases', () => {
@@ -131,7 +131,7 @@ test('versions parse as semver and order with prereleases below releases', () =>
   }
   assert.equal(compareVersions('1.0.0+a', '1.0.0+b'), 0);
   for (const bad of ['1.0', '1', '01.0.0', '1.0.0-', '1.0.0-01', 'latest', '', ' 1.0.0', '1.0.0.0']) {
-    code(() => parseVersion(bad), 'bad-version', /semver-like/);
+    code(() => parseVersion(bad), 'bad_version', /semver-like/);
   }
 });
 

@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { buildManifest, listProjectFiles, serializeManifest } from '../src/core/manifest';
+import { buildManifest, buildRelease, listProjectFiles, serializeManifest } from '../src/core/manifest';
+import { RESERVED_WHY } from '../src/core/reserved';
 import { hashFile, gitBlobSha1 } from '../src/core/hash';
 import { OtaError } from '../src/core/errors';
 import { CREATED, bytes, git, ota, tempDir, writeTree } from './manifest-tree';
@@ -140,6 +141,9 @@ test('the same tree gives byte-identical manifests, via the API and via the CLI'
       version: '2.0.0',
       files: 3,
       bytes: 3,
+      created: '2026-01-01T00:00:00Z',
+      createdFrom: 'SOURCE_DATE_EPOCH',
+      excluded: [{ path: '.ota/', why: `reserved for the board: ${RESERVED_WHY['.ota']}` }],
     });
     assert.ok(readFileSync(out3).equals(a));
   } finally {
@@ -147,22 +151,40 @@ test('the same tree gives byte-identical manifests, via the API and via the CLI'
   }
 });
 
-test('created comes from SOURCE_DATE_EPOCH, else the last commit, else a clear error', async () => {
+test('created comes from SOURCE_DATE_EPOCH, else the last commit, else the newest mtime of the released files', async () => {
   const t = tempDir();
   try {
-    writeTree(t.dir, { 'main.py': 'x' });
-    await rejects(
-      buildManifest(t.dir, { version: '1.0.0', env: {} }),
-      'no-created',
-      /--created|SOURCE_DATE_EPOCH/,
+    writeTree(t.dir, { 'main.py': 'x', 'lib/a.py': 'a', 'notes.md': 'n', '.otaignore': 'notes.md\n' });
+    // Not a git repository: dated by the newest released file (notes.md is newer but not released).
+    utimesSync(join(t.dir, 'main.py'), 1_600_000_000, 1_600_000_000);
+    utimesSync(join(t.dir, 'lib/a.py'), 1_700_000_000.75, 1_700_000_000.75);
+    utimesSync(join(t.dir, 'notes.md'), 1_800_000_000, 1_800_000_000);
+    const fromFiles = await buildRelease(t.dir, { version: '1.0.0', env: {} });
+    assert.equal(fromFiles.manifest.created, '2023-11-14T22:13:20Z');
+    assert.match(fromFiles.createdFrom, /newest modification time of the released files \(lib\/a\.py/);
+    const again = await buildManifest(t.dir, { version: '1.0.0', env: {} });
+    assert.ok(
+      serializeManifest(again).equals(serializeManifest(fromFiles.manifest)),
+      'same files, same bytes',
+    );
+    const cli = ota(['manifest', '--out=-', t.dir, '--version', '1.0.0'], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: '' },
+    });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.equal(JSON.parse(cli.stdout).created, '2023-11-14T22:13:20Z');
+    assert.match(
+      cli.stderr,
+      /dated 2023-11-14T22:13:20Z \(from the newest modification time of the released files \(lib\/a\.py; not a git commit\)\)/,
     );
     const fromEnv = await buildManifest(t.dir, {
       version: '1.0.0',
       env: { SOURCE_DATE_EPOCH: '1700000000' },
     });
     assert.equal(fromEnv.created, '2023-11-14T22:13:20Z');
-    await rejects(buildManifest(t.dir, { version: '1.0.0', env: { SOURCE_DATE_EPOCH: 'soon' } }), 'bad-date');
+    await rejects(buildManifest(t.dir, { version: '1.0.0', env: { SOURCE_DATE_EPOCH: 'soon' } }), 'bad_date');
     git(t.dir, ['init', '-q']);
+    // A repository with nothing committed yet: still the files' date, never a refusal.
+    assert.equal((await buildManifest(t.dir, { version: '1.0.0', env: {} })).created, '2023-11-14T22:13:20Z');
     git(t.dir, ['add', '.']);
     const who = {
       GIT_AUTHOR_NAME: 't',
@@ -171,8 +193,9 @@ test('created comes from SOURCE_DATE_EPOCH, else the last commit, else a clear e
       GIT_COMMITTER_EMAIL: 't@t',
     };
     git(t.dir, ['commit', '-q', '-m', 'one'], { ...who, GIT_COMMITTER_DATE: '2025-05-05T05:05:05Z' });
-    const fromGit = await buildManifest(t.dir, { version: '1.0.0', env: {} });
-    assert.equal(fromGit.created, '2025-05-05T05:05:05Z');
+    const fromGit = await buildRelease(t.dir, { version: '1.0.0', env: {} });
+    assert.equal(fromGit.manifest.created, '2025-05-05T05:05:05Z');
+    assert.equal(fromGit.createdFrom, 'the last git commit touching the project');
   } finally {
     t.cleanup();
   }
@@ -182,7 +205,7 @@ test('version comes from the flag, else the highest v* tag; a non-semver version
   const t = tempDir();
   try {
     writeTree(t.dir, { 'main.py': 'x' });
-    await rejects(buildManifest(t.dir, { created: CREATED }), 'no-version', /--version/);
+    await rejects(buildManifest(t.dir, { created: CREATED }), 'no_version', /--version/);
     git(t.dir, ['init', '-q']);
     git(t.dir, ['add', '.']);
     const who = {
@@ -199,9 +222,9 @@ test('version comes from the flag, else the highest v* tag; a non-semver version
     assert.equal((await buildManifest(t.dir, { created: CREATED })).version, '1.10.0');
     assert.equal((await buildManifest(t.dir, { created: CREATED, version: 'v3.0.0' })).version, '3.0.0');
     await rejects(buildManifest(t.dir, { created: CREATED, version: '1.0' }), 'bad-version', /semver/);
-    const r = ota(['manifest', t.dir, '--version', 'latest', '--created', CREATED]);
+    const r = ota(['manifest', '--out=-', t.dir, '--version', 'latest', '--created', CREATED]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /version "latest" is not semver-like.*\[bad-version\]/);
+    assert.match(r.stderr, /version "latest" is not semver-like.*\[bad_version\]/);
   } finally {
     t.cleanup();
   }
@@ -213,6 +236,7 @@ test('delete, keep, hooks and expires map to manifest fields from the CLI', () =
     writeTree(t.dir, { 'main.py': 'x', 'ota_hooks/post.py': 'p', 'ota_hooks/rb.py': 'r' });
     const r = ota([
       'manifest',
+      '--out=-',
       t.dir,
       '--version=1.4.0',
       '--name=weather',
@@ -244,6 +268,7 @@ test('delete, keep, hooks and expires map to manifest fields from the CLI', () =
     assert.equal(m.expires, '2026-01-31T00:00:00Z');
     const bad = ota([
       'manifest',
+      '--out=-',
       t.dir,
       '--version=1.0.0',
       `--created=${CREATED}`,
@@ -251,17 +276,32 @@ test('delete, keep, hooks and expires map to manifest fields from the CLI', () =
     ]);
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /\[hook-missing\]/);
-    const clash = ota(['manifest', t.dir, '--version=1.0.0', `--created=${CREATED}`, '--delete=main.py']);
+    const clash = ota([
+      'manifest',
+      '--out=-',
+      t.dir,
+      '--version=1.0.0',
+      `--created=${CREATED}`,
+      '--delete=main.py',
+    ]);
     assert.match(clash.stderr, /main\.py is both shipped and listed in delete \[delete-conflict\]/);
     const escape = ota([
       'manifest',
+      '--out=-',
       t.dir,
       '--version=1.0.0',
       `--created=${CREATED}`,
       '--keep=../etc/passwd',
     ]);
     assert.match(escape.stderr, /\[bad-path\]/);
-    const days = ota(['manifest', t.dir, '--version=1.0.0', `--created=${CREATED}`, '--expires-days=soon']);
+    const days = ota([
+      'manifest',
+      '--out=-',
+      t.dir,
+      '--version=1.0.0',
+      `--created=${CREATED}`,
+      '--expires-days=soon',
+    ]);
     assert.match(days.stderr, /\[bad-option\]/);
   } finally {
     t.cleanup();
@@ -274,13 +314,13 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
     [
       'symlink to outside the root',
       (d) => symlinkSync('/etc/hostname', join(d, 'host')),
-      'path-escape',
+      'path_escape',
       /host/,
     ],
-    ['symlinked dir to outside', (d) => symlinkSync('/etc', join(d, 'etc')), 'path-escape', /etc/],
+    ['symlinked dir to outside', (d) => symlinkSync('/etc', join(d, 'etc')), 'path_escape', /etc/],
     ['dangling symlink', (d) => symlinkSync(join(d, 'gone'), join(d, 'link')), 'unreadable', /link/],
-    ['backslash in a name', (d) => writeFileSync(join(d, 'a\\b.py'), ''), 'bad-name', /backslash/],
-    ['control character in a name', (d) => writeFileSync(join(d, 'bell\x07.py'), ''), 'bad-name', /control/],
+    ['backslash in a name', (d) => writeFileSync(join(d, 'a\\b.py'), ''), 'bad_name', /backslash/],
+    ['control character in a name', (d) => writeFileSync(join(d, 'bell\x07.py'), ''), 'bad_name', /control/],
     [
       'name that is not UTF-8',
       (d) =>
@@ -288,10 +328,10 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
           Buffer.concat([Buffer.from(d + '/bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.py')]),
           '',
         ),
-      'bad-name',
+      'bad_name',
       /UTF-8/,
     ],
-    ['name too long for ustar', (d) => writeFileSync(join(d, 'n'.repeat(101)), ''), 'name-too-long', /ustar/],
+    ['name too long for ustar', (d) => writeFileSync(join(d, 'n'.repeat(101)), ''), 'name_too_long', /ustar/],
     [
       'directories too long for ustar',
       (d) => {
@@ -299,7 +339,7 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
         mkdirSync(deep, { recursive: true });
         writeFileSync(join(deep, 'f.py'), '');
       },
-      'name-too-long',
+      'name_too_long',
       /ustar/,
     ],
     [
@@ -328,9 +368,9 @@ test('bad trees are refused with a specific code: escape, unnameable, empty, spe
     try {
       writeTree(tmp.dir, { '.otaignore': '*\n', 'main.py': 'x' });
       await rejects(buildManifest(tmp.dir, opts), 'empty-project', /no files/);
-      const r = ota(['manifest', tmp.dir, '--version', '1.0.0', '--created', CREATED]);
+      const r = ota(['manifest', '--out=-', tmp.dir, '--version', '1.0.0', '--created', CREATED]);
       assert.equal(r.status, 1);
-      assert.match(r.stderr, /\[empty-project\]/);
+      assert.match(r.stderr, /\[empty_project\]/);
     } finally {
       tmp.cleanup();
     }
@@ -361,7 +401,7 @@ test('an unreadable file is named, not skipped', async () => {
     chmodSync(join(tmp.dir, 'secret.py'), 0);
     // root reads anything: run the CLI as an unprivileged user then
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const r = ota(['manifest', tmp.dir, '--version', '1.0.0', '--created', CREATED], asUser);
+    const r = ota(['manifest', '--out=-', tmp.dir, '--version', '1.0.0', '--created', CREATED], asUser);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /cannot read .*secret\.py: EACCES \[unreadable\]/);
     if (process.getuid?.() !== 0) await rejects(hashFile(join(tmp.dir, 'secret.py')), 'unreadable');

@@ -74,13 +74,13 @@ test('ota publish --target github: token from GITHUB_TOKEN, --json result, then 
   );
   const again = await ota(args, { GITHUB_TOKEN: 'ghp_cli' });
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /\[tag-exists\]/);
+  assert.match(again.stderr, /\[tag_exists\]/);
   const noToken = await ota([...args, '--version', '1.0.1']);
-  assert.match(noToken.stderr, /GITHUB_TOKEN.*\[token-missing\]/);
+  assert.match(noToken.stderr, /GITHUB_TOKEN.*\[token_missing\]/);
   const badToken = await ota([...args, '--version', '1.0.1', '--token', 'nope']);
-  assert.match(badToken.stderr, /\[token-invalid\]/);
+  assert.match(badToken.stderr, /\[token_invalid\]/);
   const noRepo = await ota(['publish', project, '--target', 'github', ...common], { GITHUB_TOKEN: 'x' });
-  assert.match(noRepo.stderr, /--repo.*\[bad-option\]/);
+  assert.match(noRepo.stderr, /--repo.*\[bad_option\]/);
   assert.equal(gh.state.repos.get('me/app')!.releases.length, 1);
 });
 

@@ -1,4 +1,4 @@
-// Static-host publishing: the folder layout of DESIGN.md, `ota serve`'s HTTP, changelog notes.
+// Static-host publishing: the folder layout of docs/protocols.md, `ota serve`'s HTTP, changelog notes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -85,7 +85,7 @@ test('folder layout: latest.json, <version>/manifest.json + .sig, files, bundle,
 test('an existing version is refused without --force; latest.json only moves forward', async () => {
   const out = join(work, 'site2');
   await publishFolder(opts(out, { version: '1.1.0' }));
-  await assert.rejects(publishFolder(opts(out, { version: '1.1.0' })), code('version-exists'));
+  await assert.rejects(publishFolder(opts(out, { version: '1.1.0' })), code('version_exists'));
   const older = await publishFolder(opts(out, { version: '1.0.5' }));
   assert.equal(older.latest, false);
   assert.equal(JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')).version, '1.1.0');
@@ -108,7 +108,7 @@ test('an output folder inside the project is not released; a failure leaves no p
     assert.ok(m.files.every((f) => !f.path.startsWith('site/')));
     await assert.rejects(
       publishFolder(opts(out, { version: '2.0.0', signKeyFile: join(work, 'keys', 'missing.json') })),
-      code('key-unreadable'),
+      code('key_unreadable'),
     );
     assert.equal(existsSync(join(out, '2.0.0')), false);
     assert.deepEqual(readdirSync(out).sort(), ['1.0.0', 'latest.json']);
@@ -123,7 +123,7 @@ test('a signing key inside the project is refused: it would be published', async
   try {
     await assert.rejects(
       publishFolder(opts(join(work, 'site3'), { signKeyFile: inside })),
-      code('key-in-release'),
+      code('key_in_release'),
     );
   } finally {
     rmSync(inside);
@@ -200,11 +200,11 @@ test('serve: Range, ETag/If-None-Match, gzip, HEAD, 404 for hidden or outside pa
       server.requests.reduce((n, r) => n + r.bytes, 0),
     );
     assert.ok(seen.includes(`206 /1.0.0/main.py ${main.length - 100}`));
-    await assert.rejects(serveFolder(out, { port: server.port }), code('port-in-use'));
+    await assert.rejects(serveFolder(out, { port: server.port }), code('port_in_use'));
   } finally {
     await server?.close();
   }
-  await assert.rejects(serveFolder(join(work, 'nope')), code('not-a-directory'));
+  await assert.rejects(serveFolder(join(work, 'nope')), code('not_a_directory'));
 });
 
 test('release notes: the changelog section of the version, in the usual heading styles', () => {

@@ -124,7 +124,7 @@ test('publish: draft, every asset on the uploads origin with byte progress, then
 
 test('re-publishing a version is refused and changes nothing; --force replaces its assets', async () => {
   const first = await publishGitHub(options());
-  await assert.rejects(publishGitHub(options()), code('tag-exists'));
+  await assert.rejects(publishGitHub(options()), code('tag_exists'));
   const repo = gh.state.repos.get('me/app')!;
   assert.equal(repo.releases.length, 1);
   assert.equal(repo.releases[0].id, first.releaseId);
@@ -147,7 +147,7 @@ test('re-publishing a version is refused and changes nothing; --force replaces i
 
 test('a failure mid-upload deletes the draft: no release, published or not, remains', async () => {
   gh.failNext({ origin: 'uploads', path: /name=main\.py/, status: 502, times: 100 });
-  await assert.rejects(publishGitHub(options({ retries: 2 })), code('github-error'));
+  await assert.rejects(publishGitHub(options({ retries: 2 })), code('github_error'));
   const repo = gh.state.repos.get('me/app')!;
   assert.deepEqual(repo.releases, []);
   const tries = gh.state.requests.filter((r) => r.origin === 'uploads' && /name=main\.py/.test(r.path));
@@ -170,7 +170,7 @@ test('a failed upload is retried after deleting the half asset GitHub kept', asy
 test('a failure of a --force replacement leaves the old release intact', async () => {
   const first = await publishGitHub(options());
   gh.failNext({ origin: 'uploads', status: 500, times: 100 });
-  await assert.rejects(publishGitHub(options({ force: true, retries: 0 })), code('github-error'));
+  await assert.rejects(publishGitHub(options({ force: true, retries: 0 })), code('github_error'));
   const repo = gh.state.repos.get('me/app')!;
   assert.deepEqual(
     repo.releases.map((r) => [r.id, r.draft]),
@@ -219,17 +219,17 @@ test('prerelease: the beta channel; stable stays on the last release; listReleas
 });
 
 test('clear errors: no token, bad token, read-only token, missing repo, bad repo, rate limit with reset time', async () => {
-  await assert.rejects(publishGitHub(options({ token: undefined })), code('token-missing'));
-  await assert.rejects(publishGitHub(options({ token: 'ghp_wrong' })), code('token-invalid'));
-  await assert.rejects(publishGitHub(options({ token: 'ghp_reader' })), code('no-permission'));
-  await assert.rejects(publishGitHub(options({ repo: 'me/nothing' })), code('repo-not-found'));
-  await assert.rejects(publishGitHub(options({ repo: 'not a repo' })), code('bad-repo'));
+  await assert.rejects(publishGitHub(options({ token: undefined })), code('token_missing'));
+  await assert.rejects(publishGitHub(options({ token: 'ghp_wrong' })), code('token_invalid'));
+  await assert.rejects(publishGitHub(options({ token: 'ghp_reader' })), code('no_permission'));
+  await assert.rejects(publishGitHub(options({ repo: 'me/nothing' })), code('repo_not_found'));
+  await assert.rejects(publishGitHub(options({ repo: 'not a repo' })), code('bad_repo'));
   const reset = Math.floor(Date.now() / 1000) + 1234;
   gh.setRateLimit(0, reset);
   await assert.rejects(publishGitHub(options()), (e: unknown) => {
     return (
       e instanceof OtaError &&
-      e.code === 'rate-limited' &&
+      e.code === 'rate_limited' &&
       e.message.includes(new Date(reset * 1000).toISOString())
     );
   });

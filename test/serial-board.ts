@@ -1,42 +1,51 @@
-// Test and bench support: a virtual board (src/sim) on a real pseudo-terminal, in a temporary flash folder.
+// Test and bench support: a virtual board (src/sim) in a temporary flash folder, on its in-process
+// link (what tests above the port use) or on a real pseudo-terminal (what proves the real port path).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VirtualBoard } from '../src/sim/board';
+import { VirtualBoard, type BoardOptions } from '../src/sim/board';
 import { exposeOnPty } from '../src/sim/pty';
+import { exposeOnLink, type BoardPort } from '../src/sim/usb';
 
-export interface PtyBoard {
+export interface TestBoard {
   board: VirtualBoard;
   fsDir: string;
   path: string;
-  /** Closes the pseudo-terminal only (the cable); the board keeps running. */
+  /** Closes the port only (the cable); the board keeps running. */
   unplug(): Promise<void>;
-  /** A new pseudo-terminal to the same board. */
+  /** A new port to the same board. */
   replug(): Promise<string>;
   stop(): Promise<void>;
 }
 
-export async function startPtyBoard(
-  opts: { fsDir?: string; heapKb?: number; flashKb?: number } = {},
-): Promise<PtyBoard> {
-  const fsDir = opts.fsDir ?? mkdtempSync(join(tmpdir(), 'ota-serial-'));
-  const board = await VirtualBoard.start({ fsDir, heapKb: opts.heapKb, flashKb: opts.flashKb });
-  let pty = await exposeOnPty(board);
-  const self: PtyBoard = {
+export async function startBoard(
+  opts: Partial<BoardOptions> & { via?: 'link' | 'pty' } = {},
+): Promise<TestBoard> {
+  const { via = 'link', fsDir: given, ...rest } = opts;
+  const fsDir = given ?? mkdtempSync(join(tmpdir(), 'ota-serial-'));
+  const board = await VirtualBoard.start({ ...rest, fsDir });
+  const expose = (): Promise<BoardPort> => (via === 'pty' ? exposeOnPty(board) : exposeOnLink(board));
+  let port = await expose();
+  const self: TestBoard = {
     board,
     fsDir,
-    path: pty.path,
-    unplug: () => pty.close(),
+    get path() {
+      return port.path;
+    },
+    unplug: () => port.close(),
     replug: async () => {
-      pty = await exposeOnPty(board);
-      self.path = pty.path;
-      return pty.path;
+      port = await expose();
+      return port.path;
     },
     stop: async () => {
-      await pty.close().catch(() => undefined);
+      await port.close().catch(() => undefined);
       await board.stop();
-      if (!opts.fsDir) rmSync(fsDir, { recursive: true, force: true });
+      if (!given) rmSync(fsDir, { recursive: true, force: true });
     },
   };
   return self;
+}
+
+export function startPtyBoard(opts: Partial<BoardOptions> = {}): Promise<TestBoard> {
+  return startBoard({ ...opts, via: 'pty' });
 }

@@ -1,16 +1,17 @@
-// Console streaming and "run the updater now" against the virtual board over its real pseudo-terminal.
+// Console streaming and "run the updater now" against the virtual board over its in-process link,
+// including a board that leaves the bus when it resets (native USB) and comes back under a new name.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openBoard } from '../src/core/serial/board';
 import { onBoard } from './support/on-board';
 import { runUpdate, watchConsole } from '../src/core/serial/console';
 import type { OtaEvent } from '../src/core/events';
-import { startPtyBoard, type PtyBoard } from './serial-board';
+import { startBoard, type TestBoard } from './serial-board';
 
-let vb: PtyBoard;
+let vb: TestBoard;
 
 before(async () => {
-  vb = await startPtyBoard();
+  vb = await startBoard();
 });
 after(async () => {
   await vb?.stop();
@@ -48,20 +49,31 @@ test('runUpdate streams events and follows the board through a reset', { timeout
 });
 
 test(
-  'a port that closes after the update is done counts as the reset (native USB)',
+  'a port that closes after the update is done counts as the reset; the board is found again under its new name',
   { timeout: 30_000 },
   async () => {
     const b = await openBoard(vb.path);
+    const before = vb.path;
+    const status: string[] = [];
     try {
       const run = await runUpdate(b, {
-        // The board vanishes from the bus right after reporting the swap, as a native-USB board resets.
-        event: (e) => void (e.ev === 'done' && setTimeout(() => void vb.unplug(), 100)),
+        // The port vanishes right after the swap is reported and comes back as a new port, as a
+        // native-USB board re-enumerates (same USB serial number).
+        event: (e) =>
+          void (
+            e.ev === 'done' &&
+            setTimeout(() => void vb.unplug().then(() => setTimeout(() => void vb.replug(), 300)), 100)
+          ),
+        status: (m) => status.push(m),
         code: 'import time\nprint(\'OTA:{"ev":"done","version":"3.0.0"}\')\ntime.sleep_ms(3000)',
       });
       assert.deepEqual(run, { events: [{ ev: 'done', version: '3.0.0' }], reset: true });
+      assert.notEqual(vb.path, before);
+      assert.equal(b.path, vb.path, 'the connection moved to the new port');
+      assert.match(status.join('\n'), new RegExp(`board back on ${vb.path}`));
+      assert.equal((await b.exec('print(1)')).toString().trim(), '1');
     } finally {
       await b.close().catch(() => undefined);
-      await vb.replug();
     }
     await onBoard(vb.path, async (again) => {
       await assert.rejects(
@@ -69,6 +81,78 @@ test(
         /within 300 ms/,
       );
     });
+  },
+);
+
+test(
+  'a native-USB reset: machine.reset() takes the port away, runUpdate and watchConsole wait for the board by USB serial number',
+  { timeout: 40_000 },
+  async () => {
+    const usb = await startBoard({ usbReset: { downMs: 400, rename: true } });
+    try {
+      const first = usb.path;
+      const b = await openBoard(first);
+      try {
+        assert.equal(await b.serialNumber(), usb.board.serialNumber);
+        const run = await runUpdate(b, {
+          code: 'import machine\nprint(\'OTA:{"ev":"done","version":"4.0.0"}\')\nmachine.reset()',
+        });
+        assert.equal(run.reset, true);
+        assert.equal(usb.board.resets, 1);
+        assert.equal(b.path, `${first}-1`, 'back under a new name');
+        assert.equal((await b.exec('print(2+2)')).toString().trim(), '4');
+
+        // The console follows the board through the next reset too.
+        const events: OtaEvent[] = [];
+        const status: string[] = [];
+        const stop = watchConsole(b, { event: (e) => events.push(e), status: (m) => status.push(m) });
+        try {
+          await b.transport.write('\x02import machine; machine.reset()\r'); // friendly REPL, then reset
+          const until = Date.now() + 10_000;
+          while (!status.some((m) => m.startsWith('board back')) && Date.now() < until)
+            await new Promise((r) => setTimeout(r, 50));
+          assert.deepEqual(status, [
+            `board left ${first}-1 (reset or unplugged); waiting up to 10 s for it`,
+            `board back on ${first}-2`,
+          ]);
+          await b.transport.write('print("OTA:" + \'{"ev":"confirm","version":"4.0.0"}\')\r');
+          while (events.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+          assert.deepEqual(events, [{ ev: 'confirm', version: '4.0.0' }]);
+        } finally {
+          stop();
+        }
+      } finally {
+        await b.close().catch(() => undefined);
+      }
+    } finally {
+      await usb.stop();
+    }
+  },
+);
+
+test(
+  'a board that does not come back in time: board-gone, naming its USB serial number',
+  { timeout: 30_000 },
+  async () => {
+    const usb = await startBoard({ usbReset: { downMs: 20_000 } });
+    try {
+      const b = await openBoard(usb.path);
+      try {
+        await assert.rejects(
+          runUpdate(b, {
+            reconnectMs: 1000,
+            code: 'import machine\nprint(\'OTA:{"ev":"done","version":"5.0.0"}\')\nmachine.reset()',
+          }),
+          new RegExp(
+            `the board with USB serial number ${usb.board.serialNumber} did not come back within 1 s`,
+          ),
+        );
+      } finally {
+        await b.close().catch(() => undefined);
+      }
+    } finally {
+      await usb.stop();
+    }
   },
 );
 

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { openBoard } from '../src/core/serial/board';
 import { onBoard } from './support/on-board';
 import { OtaError } from '../src/core/errors';
-import { startPtyBoard, type PtyBoard } from './serial-board';
+import { startBoard, type TestBoard } from './serial-board';
 
-let vb: PtyBoard;
+let vb: TestBoard;
 
 before(async () => {
-  vb = await startPtyBoard();
+  vb = await startBoard();
 });
 after(async () => {
   await vb?.stop();
@@ -73,7 +73,7 @@ test('ls lists recursively with sizes and on-board sha256; stat reports missing 
   });
 });
 
-test('mkdirp is idempotent; rm removes a tree; reading a missing file is not-found', async () => {
+test('mkdirp is idempotent; rm removes a tree; reading a missing file is not_found', async () => {
   await onBoard(vb.path, async (b) => {
     await b.mkdirp('/t/x/y');
     await b.mkdirp('/t/x/y');
@@ -83,12 +83,12 @@ test('mkdirp is idempotent; rm removes a tree; reading a missing file is not-fou
     await b.rm('/t'); // already gone: fine
     await assert.rejects(
       b.read('/t/x/y/z.txt'),
-      (e: unknown) => e instanceof OtaError && e.code === 'not-found',
+      (e: unknown) => e instanceof OtaError && e.code === 'not_found',
     );
-    await assert.rejects(b.rm('/'), (e: unknown) => e instanceof OtaError && e.code === 'bad-path');
+    await assert.rejects(b.rm('/'), (e: unknown) => e instanceof OtaError && e.code === 'bad_path');
     await assert.rejects(
       b.read('relative.py'),
-      (e: unknown) => e instanceof OtaError && e.code === 'bad-path',
+      (e: unknown) => e instanceof OtaError && e.code === 'bad_path',
     );
   });
 });
@@ -149,7 +149,7 @@ test(
     });
     await assert.rejects(
       write,
-      (e: unknown) => e instanceof OtaError && ['port-closed', 'timeout'].includes(e.code),
+      (e: unknown) => e instanceof OtaError && ['port_closed', 'timeout'].includes(e.code),
     );
     await b.close().catch(() => undefined);
     assert.ok(pulled);

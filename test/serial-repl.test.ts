@@ -3,31 +3,31 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SerialPort } from 'serialport';
 import { openBoard } from '../src/core/serial/board';
 import { onBoard } from './support/on-board';
 import { BoardException } from '../src/core/serial/raw-repl';
 import { OtaError } from '../src/core/errors';
-import { startPtyBoard, type PtyBoard } from './serial-board';
+import { openTransport } from '../src/core/serial/transport';
+import { startBoard, type TestBoard } from './serial-board';
 
-let vb: PtyBoard;
+let vb: TestBoard;
 
 before(async () => {
-  vb = await startPtyBoard();
+  vb = await startBoard();
 });
 after(async () => {
   await vb?.stop();
 });
 
-/** Writes bytes to the board as a terminal user would, through a second open of the pty. */
+/** Writes bytes to the board as a terminal user would, through a separate open of its port. */
 async function typeOnConsole(path: string, text: string): Promise<string> {
-  const port = new SerialPort({ path, baudRate: 115200 });
-  await new Promise<void>((res, rej) => port.on('open', res).on('error', rej));
+  const port = await openTransport(path);
   let seen = '';
-  port.on('data', (d: Buffer) => (seen += d.toString('latin1')));
-  await new Promise<void>((res) => port.write(text, () => port.drain(() => res())));
+  port.tap = (d) => (seen += d.toString('latin1'));
+  port.tapOnly = true;
+  await port.write(text);
   await new Promise((r) => setTimeout(r, 400));
-  await new Promise<void>((res) => port.close(() => res()));
+  await port.close();
   return seen;
 }
 
@@ -48,7 +48,7 @@ test('an exception on the board is a BoardException with its traceback; the boar
   await onBoard(vb.path, async (b) => {
     await assert.rejects(b.exec('x = 1\nraise ValueError("nope")'), (err: unknown) => {
       assert.ok(err instanceof BoardException);
-      assert.equal(err.code, 'board-exception');
+      assert.equal(err.code, 'board_exception');
       assert.match(err.traceback, /ValueError: nope/);
       return true;
     });
@@ -127,6 +127,6 @@ test('soft reset runs boot.py again and clears Python globals', async () => {
 test('a port that does not exist is a clear error', async () => {
   await assert.rejects(
     openBoard(join(vb.fsDir, 'no-such-tty')),
-    (err: unknown) => err instanceof OtaError && err.code === 'port-open-failed',
+    (err: unknown) => err instanceof OtaError && err.code === 'port_open_failed',
   );
 });

@@ -10,12 +10,12 @@ import { collectProject, syncFiles } from '../src/core/serial/sync';
 import { installUpdater, withBootHook } from '../src/core/serial/install';
 import { generateKey } from '../src/core/keys';
 import { OtaError } from '../src/core/errors';
-import { startPtyBoard, type PtyBoard } from './serial-board';
+import { startBoard, type TestBoard } from './serial-board';
 
-let vb: PtyBoard;
+let vb: TestBoard;
 
 before(async () => {
-  vb = await startPtyBoard();
+  vb = await startBoard();
 });
 after(async () => {
   await vb?.stop();
@@ -46,11 +46,11 @@ test('sync writes only what differs and removes what the release dropped', { tim
 
     await assert.rejects(
       syncFiles(b, { files: [{ path: '../escape.py', data: Buffer.from('x') }] }),
-      (e: unknown) => e instanceof OtaError && e.code === 'bad-path',
+      (e: unknown) => e instanceof OtaError && e.code === 'bad_path',
     );
     await assert.rejects(
       syncFiles(b, { files: [{ path: '.ota/state.json', data: Buffer.from('{}') }] }),
-      (e: unknown) => e instanceof OtaError && e.code === 'bad-path',
+      (e: unknown) => e instanceof OtaError && e.code === 'bad_path',
     );
   });
 });
@@ -97,7 +97,7 @@ test('collectProject takes a manifest folder exactly, or walks a plain project',
   writeFileSync(join(dir, 'manifest.json'), '{ nope');
   await assert.rejects(
     collectProject(dir),
-    (e: unknown) => e instanceof OtaError && e.code === 'bad-manifest',
+    (e: unknown) => e instanceof OtaError && e.code === 'bad_manifest',
   );
 });
 
@@ -125,7 +125,7 @@ test(
     try {
       await b.write('/boot.py', Buffer.from('print("user boot")\n'));
       const { path: keyFile } = await generateKey('hmac-sha256', { path: join(keyDir, 'k.json') });
-      const config = { source: { type: 'static', url: 'http://127.0.0.1:1/' }, channel: 'stable', keys: [] };
+      const config: OtaConfig = { source: 'static', url: 'http://127.0.0.1:1/', channel: 'stable', keys: [] };
       const deviceDir = join(__dirname, '..', 'device');
       const first = await installUpdater(b, { deviceDir, config, keyFile });
       const pkg = JSON.parse(readFileSync(join(deviceDir, 'package.json'), 'utf8')) as {
@@ -160,8 +160,8 @@ test(
 test('install refuses a device folder without a package list', async () => {
   await onBoard(vb.path, async (b) => {
     await assert.rejects(
-      installUpdater(b, { deviceDir: mkdtempSync(join(tmpdir(), 'ota-empty-')), config: {} }),
-      (e: unknown) => e instanceof OtaError && e.code === 'no-package',
+      installUpdater(b, { deviceDir: mkdtempSync(join(tmpdir(), 'ota-empty-')), config: {} as OtaConfig }),
+      (e: unknown) => e instanceof OtaError && e.code === 'no_package',
     );
   });
 });

@@ -51,11 +51,11 @@ for (const alg of ['hmac-sha256', 'rsa-sha256', 'ed25519'] as KeyAlg[]) {
     verifySignature(manifest, sig, [trust]);
     const tampered = Buffer.from(manifest);
     tampered[tampered.length - 3] ^= 1;
-    assert.throws(() => verifySignature(tampered, sig, [trust]), code('sig-invalid'));
+    assert.throws(() => verifySignature(tampered, sig, [trust]), code('sig_invalid'));
     assert.deepEqual(JSON.parse(serializeSignature(sig).toString()), sig);
     assert.throws(
       () => verifySignature(manifest, sig, [{ ...trust, id: 'ffffffffffffffff' }]),
-      code('sig-unknown-key'),
+      code('sig_unknown_key'),
     );
   });
 }
@@ -65,24 +65,24 @@ test('keygen refuses a path inside the project or an .otaignore project, and an 
   mkdirSync(proj, { recursive: true });
   await assert.rejects(
     generateKey('hmac-sha256', { path: join(proj, 'keys', 'k.json'), project: proj }),
-    code('key-in-project'),
+    code('key_in_project'),
   );
   const other = join(home, 'work', 'other');
   mkdirSync(other, { recursive: true });
   writeFileSync(join(other, '.otaignore'), '');
   await assert.rejects(
     generateKey('hmac-sha256', { path: join(other, 'sub', 'k.json'), project: proj }),
-    code('key-in-project'),
+    code('key_in_project'),
   );
   assert.equal(existsSync(join(other, 'sub', 'k.json')), false);
   const ok = await generateKey('hmac-sha256', { name: 'once', env: env(), project: proj });
   const before = readFileSync(ok.path, 'utf8');
   await assert.rejects(
     generateKey('hmac-sha256', { name: 'once', env: env(), project: proj }),
-    code('key-exists'),
+    code('key_exists'),
   );
   assert.equal(readFileSync(ok.path, 'utf8'), before, 'the existing key is untouched');
-  assert.throws(() => defaultKeyPath('../escape', env()), code('bad-key-name'));
+  assert.throws(() => defaultKeyPath('../escape', env()), code('bad_key_name'));
   // Run from the home directory (or /), the default key folder below it is not "inside a project".
   const cwd = process.cwd();
   process.chdir(home);
@@ -103,19 +103,19 @@ test('bad key files are refused with specific codes', async () => {
     chmodSync(p, mode);
     return p;
   };
-  await assert.rejects(readKeyFile(join(dir, 'missing.json')), code('key-unreadable'));
-  await assert.rejects(readKeyFile(put('notjson.json', '{')), code('bad-key-file'));
-  await assert.rejects(readKeyFile(put('alg.json', '{"alg":"dsa"}')), code('bad-key-file'));
+  await assert.rejects(readKeyFile(join(dir, 'missing.json')), code('key_unreadable'));
+  await assert.rejects(readKeyFile(put('notjson.json', '{')), code('bad_key_file'));
+  await assert.rejects(readKeyFile(put('alg.json', '{"alg":"dsa"}')), code('bad_key_file'));
   const good = await generateKey('hmac-sha256', {
     path: join(dir, 'good.json'),
     project: join(home, 'proj'),
   });
   const text = readFileSync(good.path, 'utf8');
-  await assert.rejects(readKeyFile(put('open.json', text, 0o644)), code('key-permissions'));
+  await assert.rejects(readKeyFile(put('open.json', text, 0o644)), code('key_permissions'));
   const wrongId = JSON.stringify({ ...good.keyFile, id: '0000000000000000' });
-  await assert.rejects(readKeyFile(put('id.json', wrongId)), code('bad-key-file'));
+  await assert.rejects(readKeyFile(put('id.json', wrongId)), code('bad_key_file'));
   const shortSecret = JSON.stringify({ ...good.keyFile, secret: Buffer.alloc(8).toString('base64') });
-  await assert.rejects(readKeyFile(put('short.json', shortSecret)), code('bad-key-file'));
+  await assert.rejects(readKeyFile(put('short.json', shortSecret)), code('bad_key_file'));
 });
 
 test('ota keygen CLI: writes the key, prints the trust entry, refuses the project dir', () => {
@@ -136,7 +136,7 @@ test('ota keygen CLI: writes the key, prints the trust entry, refuses the projec
   assert.equal(out.trust.alg, 'rsa-sha256');
   const inside = run('--hmac', '--out', join(cwd, 'k.json'));
   assert.equal(inside.status, 1);
-  assert.match(inside.stderr, /key-in-project/);
+  assert.match(inside.stderr, /key_in_project/);
   const none = run('--name', 'x');
   assert.equal(none.status, 2);
   assert.match(none.stderr, /--hmac, --ed25519 or --rsa/);

@@ -112,7 +112,7 @@ test('writing past the flash size raises OSError 28 and the host folder keeps wh
 test('a missing filesystem folder is refused with a clear error', () => {
   assert.throws(
     () => VirtualBoard.create({ fsDir: '/nonexistent/board' }, true),
-    (e: Error & { code?: string }) => e.code === 'sim-fs-dir',
+    (e: Error & { code?: string }) => e.code === 'sim_fs_dir',
   );
 });
 

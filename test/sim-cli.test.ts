@@ -48,14 +48,35 @@ test(
 
 test('ota sim without --fs or with a bad number says what is wrong', () => {
   const none = spawnSync(process.execPath, CLI, { encoding: 'utf8' });
-  assert.equal(none.status, 1);
+  assert.equal(none.status, 2);
   assert.match(none.stderr, /no filesystem folder: use --fs <dir> \[bad-option\]/);
   const bad = spawnSync(process.execPath, [...CLI, '--fs', os.tmpdir(), '--heap-kb', 'lots'], {
     encoding: 'utf8',
   });
-  assert.equal(bad.status, 1);
+  assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--heap-kb must be a positive integer \[bad-option\]/);
   const missing = spawnSync(process.execPath, [...CLI, '--fs', '/nonexistent/board'], { encoding: 'utf8' });
   assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /\/nonexistent\/board does not exist or is not a folder \[sim-fs-dir\]/);
+  assert.match(missing.stderr, /\/nonexistent\/board does not exist or is not a folder \[sim_fs_dir\]/);
 });
+
+test(
+  'ota sim without --pty is the board in this terminal, over its in-process link',
+  { timeout: 30_000 },
+  () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sim-cli-'));
+    try {
+      const r = spawnSync(process.execPath, [...CLI, '--fs', dir], {
+        input: 'x = 6 * 7\rprint(x)\r\x01print(2**10)\x04\x02',
+        encoding: 'utf8',
+        timeout: 25_000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      // The friendly REPL echoes and answers; the raw REPL bytes pass through unchanged.
+      assert.match(r.stdout, /print\(x\)\r\n42\r\n>>> /);
+      assert.ok(r.stdout.includes('raw REPL; CTRL-B to exit\r\n>OK1024\r\n\x04\x04>'), r.stdout);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

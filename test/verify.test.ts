@@ -84,10 +84,10 @@ test('verify refuses a bad manifest and a missing one with specific codes', () =
     writeTree(t.dir, { 'main.py': 'a', 'm.json': '{"schema": 9, "files": []}', 'bad.json': '{"schema": 1}' });
     const newer = ota(['verify', join(t.dir, 'm.json'), t.dir]);
     assert.equal(newer.status, 1);
-    assert.match(newer.stderr, /\[schema-unsupported\]/);
-    assert.match(ota(['verify', join(t.dir, 'bad.json'), t.dir]).stderr, /\[bad-manifest\]/);
+    assert.match(newer.stderr, /\[schema_unsupported\]/);
+    assert.match(ota(['verify', join(t.dir, 'bad.json'), t.dir]).stderr, /\[bad_manifest\]/);
     assert.match(ota(['verify', join(t.dir, 'nope.json'), t.dir]).stderr, /ENOENT \[unreadable\]/);
-    assert.match(ota(['verify']).stderr, /usage: ota verify .*\[bad-option\]/);
+    assert.match(ota(['verify']).stderr, /usage: ota verify .*\[bad_option\]/);
   } finally {
     t.cleanup();
   }

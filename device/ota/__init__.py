@@ -14,13 +14,36 @@ def _cfg():
 
 def boot():
     # First thing in boot.py: finish or undo an interrupted update, count
-    # unconfirmed boots and roll back after `confirm_boots` of them.
-    from ota import journal, log
-
+    # unconfirmed boots and roll back after `confirm_boots` of them. Needs
+    # only the journal and the filesystem (no network or manifest code), and
+    # leaves none of the updater's modules in RAM for the application.
     try:
-        journal.boot(int(_cfg().get("confirm_boots", 3)))
+        from ota import fsx, journal
+
+        cfg = fsx.read_json("ota_config.json")
+        n = cfg.get("confirm_boots", 3) if isinstance(cfg, dict) else 3
+        journal.boot(int(n))
     except Exception as e:
-        log.error(e)
+        try:
+            from ota import log
+
+            log.error(e)
+        except Exception:
+            pass
+    finally:
+        _unload()
+
+
+def _unload():
+    import sys
+    import gc
+
+    g = globals()
+    for name in list(sys.modules):
+        if name.startswith("ota."):
+            del sys.modules[name]
+            g.pop(name[4:], None)  # the package's attribute for its submodule
+    gc.collect()
 
 
 def confirm():

@@ -13,13 +13,20 @@ from ota.log import Fail, ev
 
 
 class _Tap(io.IOBase):
-    # Hashes and counts the compressed bytes on their way to the inflater.
-    def __init__(self, r):
+    # Hashes and counts the compressed bytes on their way to the inflater,
+    # and reads no further than the declared size (plus one byte, to notice a longer body).
+    def __init__(self, r, limit):
         self.r = r
         self.h = hashlib.sha256()
         self.n = 0
+        self.limit = limit
 
     def readinto(self, buf):
+        room = self.limit + 1 - self.n
+        if room <= 0:
+            raise Fail("too_large", "bundle is longer than the manifest says")
+        if len(buf) > room:
+            buf = memoryview(buf)[:room]
         n = self.r.readinto(buf)
         if n:
             self.h.update(buf if n == len(buf) else memoryview(buf)[:n])
@@ -40,25 +47,40 @@ def _read_full(s, mv):
     return got
 
 
-def fetch(rel, b, want):
+def _inflated(n, room):
+    if n > room:
+        raise Fail("inflate_limit", "bundle inflates beyond its files' sizes")
+
+
+def fetch(rel, b, want, rel_files):
     import deflate
 
     wanted = {}
     for f in want:
         if not fsx.exists(fsx.STAGE + "/" + f["path"]):
             wanted[f["path"]] = f
+    # The tar stream holds the release's files: a header and padding each,
+    # the end blocks; inflating more than that is a gzip bomb.
+    room = 1024 + 512
+    for f in rel_files:
+        room += 512 + ((f["size"] + 511) & ~511)
     r = rel.client.get(rel.bundle_url(b), rel.headers(None))
     try:
-        tap = _Tap(r)
+        if r.length > b["size"]:
+            raise Fail("too_large", "server sends %d bytes for a %d-byte bundle" % (r.length, b["size"]))
+        tap = _Tap(r, b["size"])
         z = deflate.DeflateIO(tap, deflate.GZIP)
         hdr = bytearray(512)
         hmv = memoryview(hdr)
         buf = bytearray(512)
         mv = memoryview(buf)
         n_blocks = 0
+        out_n = 0
         while True:
             if _read_full(z, hmv) < 512:
                 raise Fail("connection", "bundle cut")
+            out_n += 512
+            _inflated(out_n, room)
             if not any(hdr):
                 break
             name = bytes(hdr[0:100]).split(b"\0")[0].decode()
@@ -83,6 +105,8 @@ def fetch(rel, b, want):
                     if not n:
                         raise Fail("connection", "bundle cut")
                     left -= n
+                    out_n += n
+                    _inflated(out_n, room)
                     k = min(n, size - done)
                     if out and k > 0:
                         h.update(mv[:k])

@@ -7,6 +7,8 @@ import gc
 import struct
 
 _M64 = 0xFFFFFFFFFFFFFFFF
+# SHA-512 round constants, four a line as FIPS 180-4 prints them.
+# fmt: off
 _K = (
     0x428A2F98D728AE22, 0x7137449123EF65CD, 0xB5C0FBCFEC4D3B2F, 0xE9B5DBA58189DBBC,
     0x3956C25BF348B538, 0x59F111F1B605D019, 0x923F82A4AF194F9B, 0xAB1C5ED5DA6D8118,
@@ -29,25 +31,48 @@ _K = (
     0x28DB77F523047D84, 0x32CAAB7B40C72493, 0x3C9EBE0A15C9BEBC, 0x431D67C49C100D4C,
     0x4CC5D4BECB3E42B6, 0x597F299CFC657E2A, 0x5FCB6FAB3AD6FAEC, 0x6C44198C4A475817,
 )
+# fmt: on
 
 
 def _r(x, n):
     return ((x >> n) | (x << (64 - n))) & _M64
 
 
-def sha512(msg):
-    h = [
-        0x6A09E667F3BCC908, 0xBB67AE8584CAA73B, 0x3C6EF372FE94F82B, 0xA54FF53A5F1D36F1,
-        0x510E527FADE682D1, 0x9B05688C2B3E6C1F, 0x1F83D9ABFB41BD6B, 0x5BE0CD19137E2179,
-    ]
-    n = len(msg)
-    tail = msg[n - n % 128 :] + b"\x80" + bytes((111 - n) % 128) + struct.pack(">QQ", 0, n * 8)
-    w = [0] * 80
-    nfull = n - n % 128
-    for off in range(0, nfull + len(tail), 128):
-        blk = msg[off : off + 128] if off < nfull else tail[off - nfull : off - nfull + 128]
+class Sha512:
+    # Streaming: a manifest is hashed from flash in pieces, never whole in RAM.
+    def __init__(self, data=None):
+        self.h = [
+            0x6A09E667F3BCC908, 0xBB67AE8584CAA73B, 0x3C6EF372FE94F82B, 0xA54FF53A5F1D36F1,
+            0x510E527FADE682D1, 0x9B05688C2B3E6C1F, 0x1F83D9ABFB41BD6B, 0x5BE0CD19137E2179,
+        ]
+        self.w = [0] * 80
+        self.buf = b""
+        self.n = 0
+        if data:
+            self.update(data)
+
+    def update(self, data):
+        self.n += len(data)
+        b = self.buf + bytes(data)
+        off = 0
+        while len(b) - off >= 128:
+            self._block(b, off)
+            off += 128
+        self.buf = b[off:]
+
+    def digest(self):
+        n = self.n
+        tail = self.buf + b"\x80" + bytes((111 - n) % 128) + struct.pack(">QQ", 0, n * 8)
+        for off in range(0, len(tail), 128):
+            self._block(tail, off)
+        self.buf = b""
+        return b"".join(struct.pack(">Q", x) for x in self.h)
+
+    def _block(self, blk, off):
+        w = self.w
+        h = self.h
         for i in range(16):
-            w[i] = struct.unpack_from(">Q", blk, i * 8)[0]
+            w[i] = struct.unpack_from(">Q", blk, off + i * 8)[0]
         for i in range(16, 80):
             if i & 15 == 0:
                 gc.collect()
@@ -62,8 +87,11 @@ def sha512(msg):
             t1 = (hh + (_r(e, 14) ^ _r(e, 18) ^ _r(e, 41)) + ((e & f) ^ (~e & g)) + _K[i] + w[i]) & _M64
             t2 = ((_r(a, 28) ^ _r(a, 34) ^ _r(a, 39)) + ((a & b) ^ (a & c) ^ (b & c))) & _M64
             hh, g, f, e, d, c, b, a = g, f, e, (d + t1) & _M64, c, b, a, (t1 + t2) & _M64
-        h = [(x + y) & _M64 for x, y in zip(h, (a, b, c, d, e, f, g, hh))]
-    return b"".join(struct.pack(">Q", x) for x in h)
+        self.h = [(x + y) & _M64 for x, y in zip(h, (a, b, c, d, e, f, g, hh))]
+
+
+def sha512(msg):
+    return Sha512(msg).digest()
 
 
 _P = 2**255 - 19
@@ -110,7 +138,8 @@ _B = _decode(bytes([0x58] + [0x66] * 31))
 
 def verify(pub, sig, msg):
     # [S]B == R + [k]A, computed as [S]B + [k](-A) == R with one shared
-    # double-and-add loop (Shamir's trick).
+    # double-and-add loop (Shamir's trick). msg: bytes, or feed(h), which
+    # passes the message to h.update in pieces.
     if len(sig) != 64:
         return False
     a = _decode(bytes(pub))
@@ -118,7 +147,12 @@ def verify(pub, sig, msg):
     s = int.from_bytes(bytes(sig[32:]), "little")
     if a is None or r is None or s >= _L:
         return False
-    k = int.from_bytes(sha512(bytes(sig[:32]) + bytes(pub) + msg), "little") % _L
+    h = Sha512(bytes(sig[:32]) + bytes(pub))
+    if callable(msg):
+        msg(h)
+    else:
+        h.update(msg)
+    k = int.from_bytes(h.digest(), "little") % _L
     na = ((_P - a[0]) % _P, a[1], 1, (_P - a[3]) % _P)
     both = _add(_B, na)
     q = (0, 1, 1, 0)

@@ -1,6 +1,6 @@
-# Downloads into .ota/part/<sha1> (resumable with Range), hashing every byte
-# as it streams; only a file whose git-blob SHA-1 and SHA-256 match the
-# manifest is moved to .ota/stage/<path>.
+# Downloads into .ota/stage/<path> (resumable with Range), hashing every byte
+# as it streams; a file whose git-blob SHA-1 or SHA-256 does not match the
+# manifest is removed. Written in place, never renamed (docs/updater-swap.md).
 import gc
 import hashlib
 import binascii
@@ -38,7 +38,7 @@ class Hashers:
 
 
 def part_name(f):
-    return fsx.PART + "/" + f["sha1"]
+    return fsx.STAGE + "/" + f["path"]
 
 
 def feed(name, h, buf):
@@ -72,8 +72,13 @@ def fetch(src, f, buf):
                 # The server ignored Range: start over.
                 have = 0
                 h = Hashers(f)
+            gz = r.header("content-encoding") == "gzip"
+            # Refused before a byte is read: a body longer than the file can be
+            # (gzip: deflate's stored blocks add 5 bytes per 64 KB, plus the header).
+            if r.length > (size + 64 + size // 4096 if gz else size - have):
+                raise Fail("too_large", "%s: server sends %d bytes for %d" % (f["path"][:60], r.length, size - have))
             body = r
-            if r.header("content-encoding") == "gzip":
+            if gz:
                 import deflate
 
                 body = deflate.DeflateIO(r, deflate.GZIP, wbits)
@@ -81,7 +86,7 @@ def fetch(src, f, buf):
             try:
                 _copy(body, out, h, f, have, buf, body is not r)
             except Fail as e:
-                if e.code == "hash_mismatch":
+                if e.code in ("hash_mismatch", "too_large", "inflate_limit"):
                     out.close()
                     fsx.remove(name)
                 raise
@@ -127,7 +132,9 @@ def _copy(r, out, h, f, done, buf, inflating=False):
         if not n:
             break
         if done + n > size:
-            raise Fail("hash_mismatch", "%s is longer than the manifest says" % f["path"][:60])
+            # Stops at the declared size: an endless body, or a gzip bomb's output.
+            code = "inflate_limit" if inflating else "too_large"
+            raise Fail(code, "%s is longer than the manifest says" % f["path"][:60])
         chunk = buf if n == len(buf) else mv[:n]
         h.update(chunk)
         out.write(chunk)

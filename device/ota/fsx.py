@@ -1,5 +1,9 @@
 # Filesystem helpers. Paths are relative to the board's "/": plain relative
 # paths while the working directory is "/" (as after boot), else prefixed.
+# The updater renames nothing: a FAT rename cut halfway leaves two entries
+# sharing clusters, a LittleFS move between folders cut halfway hides entries
+# until the next write (docs/updater-swap.md). Files are written in place,
+# copied and read back instead.
 import os
 import json
 
@@ -7,7 +11,7 @@ ROOT = "" if os.getcwd() == "/" else "/"
 OTA = ".ota"
 STAGE = ".ota/stage"
 BACKUP = ".ota/backup"
-PART = ".ota/part"
+PART = ".ota/part"  # where updaters before 0.2 downloaded; removed when found
 
 
 def p(rel):
@@ -76,7 +80,10 @@ def walk(rel, out, base=""):
 
 
 def move(src, dst):
-    # Renames, replacing dst (FAT's rename refuses an existing target).
+    # Renames, replacing dst (FAT's rename refuses an existing target). Only
+    # for files nothing depends on yet (see the header); same name: nothing.
+    if src == dst:
+        return
     makedirs(dst)
     try:
         os.rename(p(src), p(dst))
@@ -87,9 +94,57 @@ def move(src, dst):
         os.rename(p(src), p(dst))
 
 
+def sha256(rel, buf):
+    # SHA-256 (hex) of a file's bytes, read through buf.
+    import hashlib
+    import binascii
+
+    h = hashlib.sha256()
+    mv = memoryview(buf)
+    with open(p(rel), "rb") as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            h.update(buf if n == len(buf) else mv[:n])
+    return binascii.hexlify(h.digest()).decode()
+
+
+def copy(src, dst, buf):
+    # Copies src to dst (written in place: fresh clusters, no rename) and
+    # reads dst back; returns the SHA-256 of the bytes copied.
+    import hashlib
+    import binascii
+    from ota.log import Fail
+
+    makedirs(dst)
+    h = hashlib.sha256()
+    mv = memoryview(buf)
+    with open(p(src), "rb") as s:
+        with open(p(dst), "wb") as d:
+            while True:
+                n = s.readinto(buf)
+                if not n:
+                    break
+                c = buf if n == len(buf) else mv[:n]
+                h.update(c)
+                d.write(c)
+    want = binascii.hexlify(h.digest()).decode()
+    if sha256(dst, buf) != want:
+        raise Fail("io", "%s does not read back as written" % dst[:60])
+    return want
+
+
+def shadow(rel):
+    # Where write_json keeps its second copy of rel.
+    return (rel if rel.startswith(OTA + "/") else OTA + "/" + rel) + ".1"
+
+
 def read_json(rel):
-    # A missing file falls back to its complete `.tmp` (see write_json).
-    for name in (rel, rel + ".tmp"):
+    # rel; when rel is there but not a whole document (a cut while it was
+    # written), its shadow. A missing rel falls back to the `.tmp` that
+    # updaters before 0.2 renamed into place.
+    for name in (rel, shadow(rel) if exists(rel) else rel + ".tmp"):
         try:
             with open(p(name)) as f:
                 return json.load(f)
@@ -99,11 +154,14 @@ def read_json(rel):
 
 
 def write_json(rel, obj):
-    # Write then rename: readers see the old or the new document, whole.
-    makedirs(rel)
-    with open(p(rel + ".tmp"), "w") as f:
-        f.write(json.dumps(obj))  # one write: json.dump writes token by token
-    move(rel + ".tmp", rel)
+    # Two copies, each written in place: the shadow, then rel. A cut while
+    # rel is written leaves the shadow whole; one while the shadow is
+    # written leaves rel as it was. No rename (see the header).
+    data = json.dumps(obj)  # one write: json.dump writes token by token
+    for name in (shadow(rel), rel):
+        makedirs(name)
+        with open(p(name), "w") as f:
+            f.write(data)
 
 
 def free_bytes():

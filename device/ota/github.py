@@ -1,6 +1,11 @@
 # The GitHub source: a release (latest, newest prerelease, or a pinned tag)
 # from the REST API, its assets through the API's octet-stream redirect; or
 # the tip of a branch with files from its Git tree (developer channel).
+# A public repository on the stable or tag channel (no token) goes through
+# github.com's download links instead: outside the REST API and its 60
+# requests an hour per IP, which a fleet behind one address would exhaust.
+# A release without manifest.json takes its files from the Git tree at its
+# tag, verified by git-blob SHA-1, as the developer channel does.
 from ota import http
 from ota.log import Fail
 from ota.jscan import Scanner, END
@@ -13,6 +18,8 @@ class GitHub(Release):
         self.api = cfg.get("api", "https://api.github.com").rstrip("/")
         self.repo = cfg["repo"]
         self.cfg = cfg
+        self.web = cfg.get("web", _web_of(self.api))
+        self.dl = None  # the web download base of the chosen release
         if cfg.get("token"):
             client.auth = "Bearer " + cfg["token"]
             client.auth_origin = http.origin(self.api)
@@ -27,6 +34,8 @@ class GitHub(Release):
         ch = self.cfg.get("channel", "stable")
         if ch == "developer":
             return self._branch(etag)
+        if self.web and not self.cfg.get("token") and ch in ("stable", "tag"):
+            return self._web(ch, etag)
         if ch == "tag":
             path = "/releases/tags/" + quote(self.cfg["tag"])
         elif ch == "beta":
@@ -46,9 +55,63 @@ class GitHub(Release):
         tag = rel["tag"]
         self.version = tag[1:] if tag[:1] == "v" else tag
         self.assets = rel["assets"]
+        if "manifest.json" not in self.assets:
+            self._manifestless(tag)
+        return self
+
+    def _manifestless(self, tag):
+        self.manifestless = self._tree(quote(tag))
+        self.manifestless["version"] = self.version
+
+    def _peek(self, url):
+        # One GET, redirect not followed: (status, Location).
+        import time
+
+        wait = 1
+        for attempt in range(self.client.retries + 1):
+            try:
+                r = http.request(url, {"User-Agent": "micropython-ota"}, self.client.timeout)
+            except Fail as e:
+                if e.code not in ("connection", "timeout") or attempt >= self.client.retries:
+                    raise
+                time.sleep(wait)
+                wait *= 2
+                continue
+            try:
+                st = r.status
+                if st == 429 or st >= 500:
+                    raise Fail("rate_limited" if st == 429 else "http_status", "HTTP %d from %s" % (st, url[-60:]))
+                return st, r.header("location")
+            finally:
+                r.close()
+
+    def _web(self, ch, etag):
+        rel = self.web + "/" + self.repo + "/releases/"
+        if ch == "tag":
+            tag = self.cfg["tag"]
+        else:
+            # /releases/latest redirects to /releases/tag/<tag>: the version, no API request.
+            st, loc = self._peek(rel + "latest")
+            i = loc.find("/releases/tag/") if loc else -1
+            if st not in (301, 302, 303, 307, 308) or i < 0:
+                raise Fail("http_404", "no stable release of " + self.repo[:60])
+            tag = _unquote(loc[i + 14 :])
+        if etag == "web " + tag:
+            return None
+        self.etag = "web " + tag
+        self.version = tag[1:] if tag[:1] == "v" else tag
+        self.dl = rel + "download/" + quote(tag) + "/"
+        self.assets = {}
+        st, _ = self._peek(self.dl + "manifest.json")
+        if st == 404:
+            self._manifestless(tag)
+        elif st not in (200, 301, 302, 303, 307, 308):
+            raise Fail("http_status", "HTTP %d for manifest.json" % st)
         return self
 
     def _asset(self, name):
+        if self.dl:
+            return self.dl + quote(name)
         url = self.assets.get(name)
         if url is None:
             raise Fail("http_404", "release has no asset " + name[:60])
@@ -59,11 +122,19 @@ class GitHub(Release):
 
     def manifest(self):
         h = self._octet(None)
+        if self.dl:
+            return self.doc(self.dl + "manifest.json", h), self.doc(self.dl + "manifest.json.sig", h, optional=True)
         sig = self.assets.get("manifest.json.sig")
         return (
             self.doc(self._asset("manifest.json"), h),
             self.doc(sig, h) if sig else None,
         )
+
+    def manifest_file(self, path):
+        h = self._octet(None)
+        self.save(self._asset("manifest.json"), path, h)
+        sig = self.assets.get("manifest.json.sig")
+        return self.doc(sig, h) if sig else None
 
     def headers(self, f):
         if self.manifestless is not None:
@@ -122,6 +193,7 @@ class GitHub(Release):
     def _list(self, sha, base, recursive, prefixes, files, trees):
         # Lists tree `sha` (paths under `base`) into files/trees; True when truncated.
         from ota.manifest import check_path
+        from ota.reserved import reserved
 
         cur = {}
         flags = {}
@@ -131,8 +203,8 @@ class GitHub(Release):
                 cur[path[2]] = v
             elif len(path) == 2 and path[0] == "tree" and v is END:
                 p = base + cur.get("path", "")
-                if p.split("/")[0] == ".ota":
-                    pass
+                if reserved(p):
+                    pass  # the board's own files never come from a branch (ota.reserved)
                 elif cur.get("type") == "blob" and _wanted(p, prefixes):
                     check_path(p)
                     files.append({"path": p, "size": cur.get("size", 0), "sha1": cur.get("sha")})
@@ -148,6 +220,33 @@ class GitHub(Release):
         finally:
             r.close()
         return flags.get("truncated", False)
+
+
+def _web_of(api):
+    # The web host beside an API root: github.com, or a GitHub Enterprise host.
+    if api == "https://api.github.com":
+        return "https://github.com"
+    if api.endswith("/api/v3"):
+        return api[:-7]
+    return None
+
+
+def _unquote(s):
+    if "%" not in s:
+        return s
+    out = bytearray()
+    i = 0
+    while i < len(s):
+        if s[i] == "%" and i + 3 <= len(s):
+            try:
+                out.append(int(s[i + 1 : i + 3], 16))
+            except ValueError:
+                raise Fail("http_404", "bad release tag in redirect")
+            i += 3
+        else:
+            out += s[i].encode()
+            i += 1
+    return out.decode()
 
 
 def _wanted(p, prefixes):

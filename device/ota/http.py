@@ -17,6 +17,8 @@ _KEEP = (
     b"content-range",
     b"content-encoding",
     b"x-ratelimit-remaining",
+    b"www-authenticate",  # OCI registries: which token flow to follow
+    b"docker-content-digest",
 )
 
 
@@ -52,10 +54,43 @@ def _io_fail(e):
     return Fail("connection", str(e)[:60])
 
 
+MAX_LINE = 2048  # one status or header line
+MAX_HEADERS = 64  # header lines per answer
+
+
+def _int(b, base=10):
+    # A non-negative number from the server, or a protocol error (never ValueError).
+    try:
+        n = int(b, base)
+    except ValueError:
+        n = -1
+    if n < 0 or not b.strip():
+        raise Fail("protocol", "bad number %r" % bytes(b[:20]))
+    return n
+
+
+class Deadline:
+    # The whole update's time budget (config "deadline"): every read checks it,
+    # and no socket wait outlasts it, so a server dripping a byte a second
+    # cannot hold the board (and the app) past it.
+    def __init__(self, seconds):
+        self.end = time.ticks_add(time.ticks_ms(), int(seconds * 1000))
+
+    def left(self):
+        # Seconds left (> 0), or raises deadline.
+        ms = time.ticks_diff(self.end, time.ticks_ms())
+        if ms <= 0:
+            raise Fail("deadline", "the update took longer than its deadline")
+        return ms / 1000
+
+
 class Response(io.IOBase):
     # A stream (readinto), so deflate.DeflateIO can read a gzip body through it.
-    def __init__(self, sock):
+    def __init__(self, sock, raw=None, timeout=10, deadline=None):
         self.sock = sock
+        self.raw = raw or sock  # the TCP socket under TLS: its timeout bounds every wait
+        self.timeout = timeout
+        self.deadline = deadline
         self.status = 0
         self.headers = {}
         self._buf = bytearray(256)
@@ -68,7 +103,7 @@ class Response(io.IOBase):
         # Framing from the headers: chunked, Content-Length, or until close.
         self._chunked = b"chunked" in self.headers.get(b"transfer-encoding", b"").lower()
         cl = self.headers.get(b"content-length")
-        self.length = int(cl) if cl is not None and not self._chunked else -1
+        self.length = _int(cl) if cl is not None and not self._chunked else -1
         self._left = self.length  # bytes left in the body (or current chunk)
 
     def header(self, name):
@@ -89,17 +124,32 @@ class Response(io.IOBase):
                 memoryview(mv)[:n] = self._mv[self._pos : self._pos + n]
             self._pos += n
             return n
+        self._tick()
         try:
             n = self.sock.readinto(mv)
         except OSError as e:
-            raise _io_fail(e)
+            raise self._fail(e)
         return n or 0
 
+    def _tick(self):
+        # Before each socket read: the deadline not passed, and the wait no longer than what is left.
+        if self.deadline:
+            left = self.deadline.left()
+            if left < self.timeout:
+                self.raw.settimeout(left)
+
+    def _fail(self, e):
+        f = _io_fail(e)
+        if f.code == "timeout" and self.deadline:
+            self.deadline.left()  # a wait cut short by the deadline reports the deadline
+        return f
+
     def _fill(self):
+        self._tick()
         try:
             n = self.sock.readinto(self._buf)
         except OSError as e:
-            raise _io_fail(e)
+            raise self._fail(e)
         self._pos = 0
         self._end = n or 0
         return self._end
@@ -116,8 +166,8 @@ class Response(io.IOBase):
                 return out
             out += bytes(self._mv[self._pos : self._end])
             self._pos = self._end
-            if len(out) > 2048:
-                raise Fail("connection", "header line too long")
+            if len(out) > MAX_LINE:
+                raise Fail("header_too_large", "a header line over %d bytes" % MAX_LINE)
 
     def readinto(self, buf):
         # Fills `buf` with body bytes, whole unless the body ends first (as a
@@ -143,10 +193,10 @@ class Response(io.IOBase):
             if self._left <= 0:
                 if self._left == 0:
                     self.readline()  # CRLF after the previous chunk
-                line = self.readline().split(b";")[0].strip()
+                line = self.readline()
                 if not line:
                     raise Fail("connection", "chunked body cut")
-                self._left = int(line, 16)
+                self._left = _int(line.split(b";")[0].strip(), 16)
                 if self._left == 0:
                     self._eof = True
                     return 0
@@ -181,7 +231,7 @@ class Response(io.IOBase):
                 return bytes(out)
             out += mv[:n]
             if len(out) > limit:
-                raise Fail("bad_manifest", "document over %d bytes" % limit)
+                raise Fail("doc_too_large", "document over %d bytes" % limit)
 
     def ioctl(self, req, arg):
         return 0
@@ -193,7 +243,8 @@ class Response(io.IOBase):
             pass
 
 
-def _connect(tls, host, port, timeout):
+def _connect(tls, host, port, timeout, trust=None):
+    # (TCP socket, stream): the stream is the TLS one over it for https.
     try:
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
         s = socket.socket(ai[0], socket.SOCK_STREAM)
@@ -201,23 +252,26 @@ def _connect(tls, host, port, timeout):
         s.connect(ai[-1])
     except OSError as e:
         raise _io_fail(e)
-    if tls:
-        import ssl
+    if not tls:
+        return s, s
+    if trust is None:
+        from ota.tls import Trust
 
-        if hasattr(ssl, "SSLContext"):
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            # Authenticity comes from the manifest hashes and signature.
-            ctx.verify_mode = ssl.CERT_NONE
-            s = ctx.wrap_socket(s, server_hostname=host)
-        else:
-            s = ssl.wrap_socket(s, server_hostname=host)
-    return s
+        trust = Trust(None)
+    try:
+        return s, trust.wrap(s, host)
+    except Exception:
+        s.close()
+        raise
 
 
-def request(url, headers=None, timeout=10):
+def request(url, headers=None, timeout=10, deadline=None, trust=None):
     # One GET; the caller reads the body and closes the Response.
     tls, host, port, path = split_url(url)
-    s = _connect(tls, host, port, timeout)
+    if deadline:
+        timeout = min(timeout, deadline.left())
+    raw, s = _connect(tls, host, port, timeout, trust)
+    r = None
     try:
         hostline = host if port in (80, 443) else "%s:%d" % (host, port)
         s.write(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (path.encode(), hostline.encode()))
@@ -225,18 +279,27 @@ def request(url, headers=None, timeout=10):
             for k in headers:
                 s.write(b"%s: %s\r\n" % (k.encode(), headers[k].encode()))
         s.write(b"\r\n")
-        r = Response(s)
+        r = Response(s, raw, timeout, deadline)
         line = r.readline()
-        if not line.startswith(b"HTTP/"):
-            raise Fail("connection", "no HTTP status")
-        r.status = int(line.split(None, 2)[1])
+        if not line:
+            raise Fail("connection", "closed before answering")
+        parts = line.split(None, 2)
+        if not line.startswith(b"HTTP/1.") or len(parts) < 2 or len(parts[1]) != 3:
+            raise Fail("protocol", "bad status line %r" % line[:40])
+        r.status = _int(parts[1])
+        n = 0
         while True:
             line = r.readline()
             if not line:
                 raise Fail("connection", "headers cut")
             if line in (b"\r\n", b"\n"):
                 break
+            n += 1
+            if n > MAX_HEADERS:
+                raise Fail("header_too_large", "more than %d header lines" % MAX_HEADERS)
             i = line.find(b":")
+            if i <= 0:
+                raise Fail("protocol", "bad header line %r" % line[:40])
             k = line[:i].strip().lower()
             if k in _KEEP:
                 r.headers[k] = line[i + 1 :].strip()
@@ -244,21 +307,34 @@ def request(url, headers=None, timeout=10):
         return r
     except OSError as e:
         s.close()
-        raise _io_fail(e)
+        raise r._fail(e) if r else _io_fail(e)
     except Exception:
         s.close()
         raise
 
 
+MAX_RETRY_AFTER = 30  # seconds a Retry-After may make the board wait (config "max_retry_after")
+
+
 class Client:
-    # Redirects, retries with backoff, 429/Retry-After, and the rule that a
-    # token (Authorization) is sent to `auth_origin` only.
-    def __init__(self, timeout=10, retries=3, auth=None, auth_origin=None):
+    # Redirects, retries with backoff, 429/Retry-After, the update's
+    # deadline, and the rule that a token (Authorization) is sent to
+    # `auth_origin` only, and only over a verified TLS connection.
+    def __init__(self, timeout=10, retries=3, auth=None, auth_origin=None, deadline=None, trust=None, max_wait=MAX_RETRY_AFTER):
         self.timeout = timeout
         self.retries = retries
         self.auth = auth
         self.auth_origin = auth_origin
+        self.deadline = deadline
+        self.trust = trust
+        self.max_wait = max_wait
         self.date = None  # last Date header: a clock for boards without one
+
+    def _sleep(self, s):
+        # Backoff and Retry-After waits end before the deadline, or are not started.
+        if self.deadline and s >= self.deadline.left():
+            raise Fail("deadline", "no time left to wait %ds for a retry" % s)
+        time.sleep(s)
 
     def get(self, url, headers=None, ok=(200,)):
         wait = 1
@@ -270,7 +346,7 @@ class Client:
             except Fail as e:
                 if e.code not in ("connection", "timeout") or attempt > self.retries:
                     raise
-                time.sleep(wait)
+                self._sleep(wait)
                 wait *= 2
                 continue
             if r.status in ok:
@@ -283,13 +359,15 @@ class Client:
             if r.status == 429 or (r.status == 403 and r.header("retry-after")):
                 ra = r.header("retry-after")
                 delay = int(ra) if ra and ra.isdigit() else wait
-                if attempt > self.retries or delay > 60:
+                if delay > self.max_wait:
+                    raise Fail("retry_later", "HTTP %d asks to wait %ds (cap %ds)" % (r.status, delay, self.max_wait))
+                if attempt > self.retries:
                     raise Fail("rate_limited", "HTTP %d, retry after %ss" % (r.status, delay))
-                time.sleep(delay)
+                self._sleep(delay)
                 wait *= 2
                 continue
             if r.status >= 500 and attempt <= self.retries:
-                time.sleep(wait)
+                self._sleep(wait)
                 wait *= 2
                 continue
             raise Fail("http_status", "HTTP %d" % r.status)
@@ -299,8 +377,10 @@ class Client:
             gc.collect()  # the last request's garbage never meets this one's
             h = dict(headers) if headers else {}
             if self.auth and origin(url) == self.auth_origin:
+                if not url.startswith("https://") or (self.trust and self.trust.insecure):
+                    raise Fail("token_unverified", "a token is only sent over verified TLS: " + url[:40])
                 h["Authorization"] = self.auth
-            r = request(url, h, self.timeout)
+            r = request(url, h, self.timeout, self.deadline, self.trust)
             d = r.header("date")
             if d:
                 self.date = d

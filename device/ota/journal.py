@@ -1,12 +1,20 @@
-# The journal (.ota/state.json) and the swap it protects. Every step is
-# idempotent and decided from the journal plus what exists on disk, so
-# boot() can repeat it after a power cut at any instant: the app files are
-# always the old release or the new one, whole.
+# The journal (.ota/state.json) and the swap it protects (docs/updater-swap.md).
+# The plan (.ota/plan) lists every file the swap writes or deletes, one line
+# each; the journal holds the state and one position in the plan (i, ph).
+# Nothing is renamed: each file is copied to .ota/backup (ph 0 -> 1), then
+# the staged copy is written over it (or it is removed), each copy read back.
+# A power cut repeats at most the copy it interrupted, forward or back, and
+# after the swap every installed file is checked by SHA-256 before the state
+# becomes confirm_pending. Any error in the swap rolls the release back whole.
 import gc
 from ota import fsx
-from ota.log import ev
+from ota.log import Fail, ev
 
 STATE = ".ota/state.json"
+PLAN = ".ota/plan"
+# Files of the updater's own that the swap installs with every release.
+OWN = ("version.json", ".ota/files.json")
+_KEYS = ("i", "ph", "hooks", "hook_done", "rb_done", "boots", "prev", "fw", "why", "mark", "version")
 
 
 def load():
@@ -26,38 +34,81 @@ def current_version():
 
 
 def _tidy(i):
-    # Each move makes path strings: a collection every 8 files bounds them.
+    # Each file makes path strings: a collection every 8 files bounds them.
     if i & 7 == 7:
         gc.collect()
 
 
+def items():
+    # (kind, sha256, path) per plan line: kind "P" (put: sha256 of the staged
+    # bytes) or "D" (delete, sha256 "-"). One line in RAM at a time.
+    with open(fsx.p(PLAN)) as f:
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            k, h, path = line.rstrip("\n").split(" ", 2)
+            yield k, h, path
+
+
+def _guard(path):
+    # The swap never writes or deletes the board's reserved files, even if a
+    # manifest naming one got this far (FAT folds case: compared lowered).
+    from ota.reserved import reserved
+
+    if path not in OWN and reserved(path):
+        raise Fail("reserved_path", "%s is the board's, not the release's" % path[:60])
+
+
 def _forward(st):
-    # stage -> live, moving each replaced or deleted file to backup first.
     S, B = fsx.STAGE + "/", fsx.BACKUP + "/"
-    for i, p in enumerate(st["put"]):
-        _tidy(i)
-        if fsx.exists(S + p):
-            if fsx.exists(p) and not fsx.exists(B + p):
-                fsx.move(p, B + p)
-            fsx.move(S + p, p)
-    for p in st["del"]:
-        if fsx.exists(p) and not fsx.exists(B + p):
-            fsx.move(p, B + p)
+    buf = bytearray(512)
+    i = 0
+    for k, h, path in items():
+        if i >= st["i"]:
+            _tidy(i)
+            _guard(path)
+            if st["ph"] == 0:
+                if fsx.is_dir(path):
+                    raise Fail("path_conflict", "%s is a folder on the board" % path[:60])
+                if fsx.exists(path):
+                    fsx.copy(path, B + path, buf)
+                st["ph"] = 1
+                save(st)
+            if k == "D":
+                fsx.remove(path)
+            elif fsx.copy(S + path, path, buf) != h:
+                raise Fail("verify", "staged %s does not match the release" % path[:60])
+            st["i"] = i + 1
+            st["ph"] = 0
+            save(st)
+        i += 1
 
 
 def _backward(st):
-    # backup -> live; files the release added are removed.
+    # backup -> live for every file the swap reached; files it added go.
     B = fsx.BACKUP + "/"
-    new = st["new"]
-    for i, p in enumerate(st["put"]):
-        _tidy(i)
-        if fsx.exists(B + p):
-            fsx.move(B + p, p)
-        elif p in new:
-            fsx.remove(p)
-    for p in st["del"]:
-        if fsx.exists(B + p):
-            fsx.move(B + p, p)
+    n, ph = st.get("i", 0), st.get("ph", 0)
+    buf = bytearray(512)
+    j = 0
+    for k, h, path in items():
+        if j > n or (j == n and ph == 0):
+            break
+        _tidy(j)
+        if fsx.exists(B + path):
+            fsx.copy(B + path, path, buf)
+        elif k == "P":
+            fsx.remove(path)
+        j += 1
+
+
+def _verify():
+    # The first installed file that does not hash as the plan says, or None.
+    buf = bytearray(512)
+    for k, h, path in items():
+        if k == "P" and (not fsx.exists(path) or fsx.sha256(path, buf) != h):
+            return path
+    return None
 
 
 def run_hook(path):
@@ -80,15 +131,29 @@ def _post_hook(st):
 
 
 def swap(st):
-    # st holds put/new/del/hooks and the versions; staged files are verified.
+    # st holds version/prev/hooks/fw; the plan and every staged file are written and verified.
     st["state"] = "swapping"
+    st["i"] = 0
+    st["ph"] = 0
     save(st)
-    ev("swap", version=st["version"], files=len(st["put"]), deleted=len(st["del"]))
+    ev("swap", version=st["version"])
     finish_swap(st)
 
 
 def finish_swap(st):
-    _forward(st)
+    try:
+        _forward(st)
+        bad = _verify()
+        if bad:
+            raise Fail("verify", "%s does not match the release after the swap" % bad[:60])
+    except Exception as e:  # noqa: BLE001 - whatever stops the swap, the old release comes back whole
+        code = getattr(e, "code", None) or ("io" if isinstance(e, OSError) else "internal")
+        msg = getattr(e, "msg", None) or repr(e)
+        st["error"] = {"code": code, "msg": msg[:120], "version": st.get("version")}
+        ev("error", code=code, msg=msg[:120])
+        # A file that read back wrong is the flash's fault, not the release's: it may be tried again.
+        rollback(st, "swap failed: " + code, code not in ("verify", "io"))
+        return
     if st.get("fw"):
         from ota import firmware
 
@@ -100,12 +165,21 @@ def finish_swap(st):
     _post_hook(st)
 
 
-def rollback(st, reason):
-    if st.get("state") not in ("confirm_pending", "rolling_back"):
+def _cleanup():
+    fsx.remove(PLAN)
+    fsx.rmtree(fsx.BACKUP)
+    fsx.rmtree(fsx.STAGE)
+
+
+def rollback(st, reason, mark_bad=True):
+    if st.get("state") not in ("swapping", "confirm_pending", "rolling_back"):
         return False
     if st["state"] != "rolling_back":
+        # A release whose swap never finished never ran: its rollback hook has nothing to undo.
+        st["rb_done"] = st["state"] == "swapping"
         st["state"] = "rolling_back"
-        st["rb_done"] = False
+        st["why"] = reason
+        st["mark"] = mark_bad
         save(st)
     if not st.get("rb_done"):
         run_hook(st.get("hooks", {}).get("rollback"))
@@ -125,14 +199,16 @@ def rollback(st, reason):
             # old one, which is marked valid on that boot.
             st["fw_mark"] = 1
             restart = True
-    bad = st["version"]
-    for k in ("put", "new", "del", "hooks", "hook_done", "rb_done", "boots", "version", "prev", "fw"):
+    bad = st.get("version")
+    why = st.get("why", reason)
+    if st.get("mark", True):
+        st["bad"] = bad
+    for k in _KEYS:
         st.pop(k, None)
     st["state"] = "idle"
-    st["bad"] = bad
     save(st)
-    fsx.rmtree(fsx.BACKUP)
-    ev("rollback", version=bad, reason=reason, current=current_version())
+    _cleanup()
+    ev("rollback", version=bad, reason=why, current=current_version())
     if restart:
         import machine
 
@@ -151,18 +227,26 @@ def confirm():
         if firmware.running() != st["fw"][0]:
             return False  # the new image has not started yet: nothing to confirm
         firmware.confirm()
-    for k in ("put", "new", "del", "hooks", "hook_done", "boots", "prev", "fw"):
+    for k in _KEYS:
         st.pop(k, None)
     st["state"] = "idle"
     save(st)
-    fsx.rmtree(fsx.BACKUP)
-    fsx.rmtree(fsx.STAGE)
+    _cleanup()
     ev("confirm", version=v)
     return True
 
 
 def boot(confirm_boots):
-    # Finishes or undoes whatever the journal says was under way.
+    # Finishes or undoes whatever the journal says was under way. First a
+    # write: LittleFS completes a move cut between its two commits before its
+    # first write after mount, and until then it hides later entries of the
+    # source folder. mkdir is such a write, and changes nothing when .ota is there.
+    import os
+
+    try:
+        os.mkdir(fsx.p(fsx.OTA))
+    except OSError:
+        pass
     st = load()
     s = st["state"]
     if st.get("fw_mark"):

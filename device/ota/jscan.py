@@ -12,10 +12,20 @@ MAXS = 400
 GC_EVERY = 2048
 
 
+MAX_DOC = 2 * 1024 * 1024  # bytes of one API answer (a release with hundreds of assets is ~0.5 MB)
+MAX_DEPTH = 32
+MAX_LIT = 64
+
+
 class Scanner:
-    def __init__(self, reader, cb):
+    # limit: bytes the document may take; an endless answer stops there.
+    def __init__(self, reader, cb, limit=MAX_DOC, cut=True):
+        # cut: strings over MAXS are cut (API answers) or refused (manifests).
+        self.cut = cut
         self.r = reader
         self.cb = cb
+        self.limit = limit
+        self.total = 0
         self.buf = bytearray(256)
         self.mv = memoryview(self.buf)
         self.i = 0
@@ -29,6 +39,9 @@ class Scanner:
                 self.since = 0
             self.n = self.r.readinto(self.mv)
             self.since += self.n
+            self.total += self.n
+            if self.total > self.limit:
+                raise Fail("doc_too_large", "JSON answer over %d bytes" % self.limit)
             self.i = 0
             if not self.n:
                 return -1
@@ -53,8 +66,10 @@ class Scanner:
             if c == 92:
                 c = self._c()
                 if c == 117:
-                    h = bytes(self._c() for _ in range(4))
-                    u = int(h, 16)
+                    try:
+                        u = int(bytes(self._c() for _ in range(4)), 16)
+                    except ValueError:
+                        raise Fail("bad_manifest", "bad JSON escape")
                     ch = chr(u) if u < 0xD800 or u > 0xDFFF else "?"
                     if len(out) < MAXS:
                         out += ch.encode()
@@ -62,10 +77,14 @@ class Scanner:
                 c = {98: 8, 102: 12, 110: 10, 114: 13, 116: 9}.get(c, c)
             if len(out) < MAXS:
                 out.append(c)
+            elif not self.cut:
+                raise Fail("bad_manifest", "a JSON string over %d bytes" % MAXS)
 
     def _lit(self, c):
         out = bytearray()
         while c not in (44, 93, 125, 32, 9, 10, 13, -1):
+            if len(out) >= MAX_LIT:
+                raise Fail("bad_manifest", "bad JSON literal")
             out.append(c)
             c = self._c()
         if c != -1:
@@ -92,6 +111,8 @@ class Scanner:
                 if kinds:
                     raise Fail("bad_manifest", "JSON cut")
                 return
+            if (c == 123 or c == 91) and len(kinds) >= MAX_DEPTH:
+                raise Fail("bad_manifest", "JSON nested too deep")
             if c == 123:
                 kinds.append(True)
                 path.append(None)

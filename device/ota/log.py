@@ -1,14 +1,19 @@
-# Log protocol: one `OTA:{json}` line per event; errors are raised as Fail.
+# Log protocol: one `OTA:{json}` line per event; errors are raised as Fail
+# (docs/protocols.md, "Log events" and "Error codes").
 import json
+
+sink = None  # ota.fleet's session while it reports events to the broker
 
 
 def ev(name, **kw):
     kw["ev"] = name
     print("OTA:" + json.dumps(kw))
+    if sink is not None:
+        sink(kw)
 
 
 class Fail(Exception):
-    # code: stable snake_case code the host matches on; msg: short free text.
+    # code: a stable snake_case code from src/core/error-codes.ts; msg: short free text.
     def __init__(self, code, msg):
         super().__init__(code, msg)
         self.code = code

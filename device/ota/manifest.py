@@ -1,5 +1,5 @@
 # Manifest rules shared by every source: paths, versions, expiry, schema.
-import json
+import gc
 from ota.log import Fail
 
 _HEX = "0123456789abcdef"
@@ -18,9 +18,50 @@ def check_path(p):
     for s in parts:
         if s in ("", ".", ".."):
             raise Fail("bad_path", "bad segment in " + p[:60])
-    if parts[0] == ".ota":
-        raise Fail("bad_path", "path under .ota/: " + p[:60])
     return p
+
+
+def check_board_path(p):
+    # A path a release may write, delete or keep: well formed and not one of
+    # the board's own files (ota.reserved, compared case-insensitively).
+    from ota.reserved import reserved
+
+    check_path(p)
+    r = reserved(p)
+    if r:
+        raise Fail("reserved_path", "%s is the board's own (%s)" % (p[:60], r))
+    return p
+
+
+def _conflicts(files):
+    # Catches paths that cannot all exist on one filesystem before anything is
+    # downloaded: duplicates (case-folded, as FAT compares), and a file that
+    # is also another file's folder ("main.py" and "main.py/x"). One sorted
+    # list, no hash sets: their tables grow in big contiguous blocks, which a
+    # heap full of manifest entries may no longer have. With "/" as \x01 (no
+    # path holds control characters) a path sorts right before what lies under it.
+    keys = []
+    for i, f in enumerate(files):
+        if i & 31 == 31:
+            gc.collect()
+        keys.append(f["path"].lower().replace("/", "\x01"))
+    keys.sort()
+    for i in range(1, len(keys)):
+        a, b = keys[i - 1], keys[i]
+        if a == b:
+            raise Fail("path_conflict", "%s is listed twice (letter case ignored)" % a.replace("\x01", "/")[:60])
+        if b.startswith(a + "\x01"):
+            raise Fail("path_conflict", "%s is both a file and a folder" % a.replace("\x01", "/")[:60])
+    return keys
+
+
+def _clashes(keys, p):
+    # Whether deleting p would remove a release file (p is one, or holds one).
+    k = p.lower().replace("/", "\x01")
+    for x in keys:
+        if x == k or x.startswith(k + "\x01"):
+            return True
+    return False
 
 
 def _hex(s, n):
@@ -80,14 +121,109 @@ def compare(a, b):
     return (len(pa) > len(pb)) - (len(pa) < len(pb))
 
 
+def _listed(files, p):
+    for f in files:
+        if f["path"] == p:
+            return True
+    return False
+
+
+_TOP = ("schema", "version", "name", "created", "expires")
+_FILE = ("path", "size", "sha1", "sha256")
+_LISTS = ("delete", "keep")
+_MAPS = ("hooks", "bundle", "firmware")
+
+
 def parse(data):
-    # Parses verified manifest bytes and checks every rule; returns the dict.
-    try:
-        m = json.loads(data)
-    except ValueError:
-        raise Fail("bad_manifest", "manifest is not JSON")
-    if not isinstance(m, dict):
-        raise Fail("bad_manifest", "manifest is not an object")
+    # Parses verified manifest bytes; see parse_stream.
+    import io
+
+    return parse_stream(io.BytesIO(data))
+
+
+def parse_file(path):
+    from ota import fsx
+
+    with open(fsx.p(path), "rb") as f:
+        return parse_stream(f)
+
+
+def parse_stream(reader):
+    # Parses a verified manifest from a stream (the file on flash) with the
+    # streaming scanner: no buffer holds the whole document, so the number of
+    # files is bounded by flash, and RAM holds only the fields used (per
+    # file: path, size, sha1, sha256). Then checks every rule; returns the dict.
+    from ota.jscan import Scanner, END
+
+    m = {}
+    files = []
+    cur = {}
+    state = {"root": False}
+
+    def bad(what):
+        raise Fail("bad_manifest", what)
+
+    def cb(path, v):
+        n = len(path)
+        if n == 0:
+            if v is not END:
+                bad("manifest is not an object")
+            state["root"] = True
+            return
+        k = path[0]
+        if not isinstance(k, str):
+            bad("manifest is not an object")
+        if k == "files":
+            if n == 1:
+                if v is not END:
+                    bad("files missing")
+                m["files"] = files
+            elif not isinstance(path[1], int):
+                bad("files is not a list")
+            elif n == 2:
+                if v is not END:
+                    bad("bad file entry")
+                f = {}
+                for q in _FILE:
+                    if q in cur:
+                        f[q] = cur[q]
+                files.append(f)
+                cur.clear()
+            elif n == 3 and path[2] in _FILE:
+                cur[path[2]] = v
+        elif k in _LISTS:
+            lst = m.setdefault(k, [])
+            if n == 1:
+                if v is not END:
+                    m[k] = v  # not a list: refused by the checks
+            elif n != 2 or not isinstance(path[1], int) or v is END or not isinstance(lst, list):
+                bad(k + " is not a list of paths")
+            else:
+                lst.append(v)
+        elif k in _MAPS:
+            if n == 1:
+                if v is END:
+                    m.setdefault(k, {})
+                else:
+                    m[k] = v
+            elif n == 2 and isinstance(path[1], str):
+                d = m.setdefault(k, {})
+                if not isinstance(d, dict):
+                    bad(k + " is not an object")
+                d[path[1]] = v
+            else:
+                bad("bad %s entry" % k)
+        elif n == 1 and k in _TOP and v is not END:
+            m[k] = v
+
+    Scanner(reader, cb, 1 << 30, False).run()  # the size was bounded when it was saved
+    if not state["root"]:
+        bad("manifest is not an object")
+    return check(m)
+
+
+def check(m):
+    # Every rule of a parsed manifest (dict); returns it.
     schema = m.get("schema")
     if not isinstance(schema, int):
         raise Fail("bad_manifest", "schema missing")
@@ -98,38 +234,46 @@ def parse(data):
     files = m.get("files")
     if not isinstance(files, list):
         raise Fail("bad_manifest", "files missing")
-    seen = set()
-    for f in files:
+    for i, f in enumerate(files):
+        if i & 15 == 15:
+            gc.collect()  # each check makes path pieces: bounded per 16 files
         if not isinstance(f, dict):
             raise Fail("bad_manifest", "bad file entry")
-        check_path(f.get("path"))
-        if f["path"] in seen:
-            raise Fail("bad_manifest", "duplicate " + f["path"][:60])
-        seen.add(f["path"])
+        check_board_path(f.get("path"))
         sz = f.get("size")
         if not isinstance(sz, int) or sz < 0:
             raise Fail("bad_manifest", "bad size for " + f["path"][:60])
         if not _hex(f.get("sha1"), 40) or not _hex(f.get("sha256"), 64):
             raise Fail("bad_manifest", "bad hash for " + f["path"][:60])
+    gc.collect()
+    keys = _conflicts(files)
     for key in ("delete", "keep"):
         lst = m.get(key, [])
         if not isinstance(lst, list):
             raise Fail("bad_manifest", key + " is not a list")
         for q in lst:
-            check_path(q)
+            check_board_path(q)
+            if key == "delete" and _clashes(keys, q):
+                raise Fail("path_conflict", "delete %s removes a release file" % q[:60])
+    del keys
     hooks = m.get("hooks") or {}
     if not isinstance(hooks, dict):
         raise Fail("bad_manifest", "hooks is not an object")
     for k in ("post_update", "rollback"):
         h = hooks.get(k)
-        if h is not None and check_path(h) not in seen:
+        if h is not None and not _listed(files, check_board_path(h)):
             raise Fail("bad_manifest", "hook %s is not a release file" % k)
     b = m.get("bundle")
-    if b is not None and (not isinstance(b, dict) or not isinstance(b.get("size"), int) or not _hex(b.get("sha256"), 64)):
+    if b is not None and (
+        not isinstance(b, dict) or not isinstance(b.get("name"), str) or not isinstance(b.get("size"), int) or not _hex(b.get("sha256"), 64)
+    ):
         raise Fail("bad_manifest", "bad bundle entry")
     fw = m.get("firmware")
     if fw is not None and (
-        not isinstance(fw, dict) or not isinstance(fw.get("size"), int) or fw["size"] <= 0 or not _hex(fw.get("sha256"), 64)
+        not isinstance(fw, dict)
+        or not isinstance(fw.get("size"), int)
+        or fw["size"] <= 0
+        or not _hex(fw.get("sha256"), 64)
     ):
         raise Fail("bad_manifest", "bad firmware entry")
     if fw is not None:
@@ -137,32 +281,26 @@ def parse(data):
     return m
 
 
-_MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
+def now_iso(http_date=None, floor=None):
+    from ota import clock
+
+    return clock.now_iso(http_date, floor)
 
 
-def now_iso(http_date=None):
-    # UTC now as ISO text; a board whose clock was never set (year < 2024)
-    # uses the release host's Date header instead; None when neither is known.
-    import time
+def check_expiry(m, http_date, floor=None, strict=False):
+    # floor: the newest `created` this board accepted; strict: an expiry that
+    # cannot be decided (no clock, no Date, no floor) is refused.
+    from ota import clock
 
-    t = time.gmtime()
-    if t[0] >= 2024:
-        return "%04d-%02d-%02dT%02d:%02d:%02dZ" % t[:6]
-    if http_date:
-        try:
-            d = http_date.split()
-            mo = _MONTHS.index(d[2]) // 3 + 1
-            return "%s-%02d-%02dT%sZ" % (d[3], mo, int(d[1]), d[4])
-        except (ValueError, IndexError):
-            pass
-    return None
-
-
-def check_expiry(m, http_date):
     exp = m.get("expires")
     if exp is None:
         return
-    now = now_iso(http_date)
-    # ISO 8601 UTC texts of one shape order like the instants they name.
-    if now is not None and exp[:19] <= now[:19]:
+    if not clock.iso_ok(exp):
+        raise Fail("bad_manifest", "bad expires")
+    now = clock.now_iso(http_date, floor)
+    if now is None:
+        if strict:
+            raise Fail("clock_unknown", "cannot tell whether the manifest expired: the board has no clock")
+        return
+    if exp[:19] <= now[:19]:
         raise Fail("expired", "manifest expired " + exp)

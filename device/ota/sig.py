@@ -1,4 +1,4 @@
-# Detached manifest signatures over the exact downloaded bytes (DESIGN.md).
+# Detached manifest signatures over the exact downloaded bytes (docs/protocols.md).
 import json
 import hashlib
 import binascii
@@ -18,12 +18,32 @@ def _eq(a, b):
     return r == 0
 
 
+def feeder(msg):
+    # feed(h): passes the message to h.update, bytes at once or a file (a path) in pieces.
+    def feed(h):
+        if not isinstance(msg, str):
+            h.update(msg)
+            return
+        from ota import fsx
+
+        buf = bytearray(512)
+        mv = memoryview(buf)
+        with open(fsx.p(msg), "rb") as f:
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    return
+                h.update(buf if n == len(buf) else mv[:n])
+
+    return feed
+
+
 def hmac_sha256(key, msg):
     if len(key) > 64:
         key = hashlib.sha256(key).digest()
     key = key + bytes(64 - len(key))
     inner = hashlib.sha256(bytes(k ^ 0x36 for k in key))
-    inner.update(msg)
+    feeder(msg)(inner)
     outer = hashlib.sha256(bytes(k ^ 0x5C for k in key))
     outer.update(inner.digest())
     return outer.digest()
@@ -36,16 +56,22 @@ def rsa_ok(n_bytes, sig, msg):
     if len(sig) != k or s >= n:
         return False
     em = pow(s, 65537, n).to_bytes(k, "big")
-    h = hashlib.sha256(msg).digest()
+    hh = hashlib.sha256()
+    feeder(msg)(hh)
+    h = hh.digest()
     want = b"\x00\x01" + b"\xff" * (k - 3 - len(_DI) - 32) + b"\x00" + _DI + h
     return _eq(em, want)
 
 
 def verify(keys, sig_bytes, msg):
-    # keys: config "keys"; sig_bytes: manifest.json.sig or None. With no keys
-    # configured nothing is required; with keys, one must verify the bytes.
-    if not keys:
+    # keys: config "keys"; sig_bytes: manifest.json.sig or None; msg: the
+    # manifest's bytes, or the path of the file holding them. Without a
+    # "keys" entry nothing is required (the updater checks that an empty list
+    # is refused as a config error); with keys, one must verify the bytes.
+    if keys is None:
         return None
+    if not keys:
+        raise Fail("config", "keys is empty")
     if sig_bytes is None:
         raise Fail("no_signature", "a signature is required and none was published")
     try:
@@ -56,7 +82,12 @@ def verify(keys, sig_bytes, msg):
     for k in keys:
         if k.get("alg") != alg or k.get("id") != kid:
             continue
-        key = binascii.a2b_base64(k["key"].encode())
+        try:
+            key = binascii.a2b_base64(str(k.get("key") or "").encode())
+        except ValueError:
+            key = b""
+        if not key:
+            raise Fail("config", "key %s has no key material" % kid[:40])
         if alg == "hmac-sha256":
             ok = _eq(hmac_sha256(key, msg), sig)
         elif alg == "rsa-sha256":
@@ -64,7 +95,7 @@ def verify(keys, sig_bytes, msg):
         elif alg == "ed25519":
             from ota import ed25519
 
-            ok = ed25519.verify(key, sig, msg)
+            ok = ed25519.verify(key, sig, feeder(msg))
         else:
             ok = False
         if ok:

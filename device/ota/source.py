@@ -1,10 +1,13 @@
 # Release sources. Each answers latest(etag) with None (nothing new since
 # etag) or a Release that knows how to fetch the manifest and every file.
-# The GitHub source is ota.github, imported only on boards that use it.
+# The GitHub and OCI sources are ota.github and ota.oci, imported only on
+# boards that use them.
 import json
+from ota import fsx
 from ota.log import Fail
 
-MAX_DOC = 32768  # manifest / latest.json / signature size limit
+MAX_DOC = 32768  # latest.json / signature size limit (the manifest goes to flash instead)
+RESERVE = 16384  # flash kept free when a manifest is saved
 
 
 def quote(p):
@@ -40,6 +43,38 @@ class Release:
         finally:
             r.close()
 
+    def save(self, url, path, headers=None):
+        # Streams a document to a file: bounded by free flash, not by RAM.
+        limit = max(0, fsx.free_bytes() - RESERVE)
+        r = self.client.get(url, headers)
+        try:
+            if r.length > limit:
+                raise Fail("doc_too_large", "manifest of %d bytes, %d free" % (r.length, limit))
+            buf = bytearray(512)
+            mv = memoryview(buf)
+            total = 0
+            fsx.makedirs(path)
+            with open(fsx.p(path), "wb") as out:
+                while True:
+                    n = r.readinto(buf)
+                    if not n:
+                        break
+                    total += n
+                    if total > limit:
+                        raise Fail("doc_too_large", "manifest over the %d bytes of free flash" % limit)
+                    out.write(buf if n == len(buf) else mv[:n])
+        finally:
+            r.close()
+
+    def manifest_file(self, path):
+        # The manifest saved at `path`; returns the signature's bytes or None.
+        # Sources that only have manifest() (bytes in RAM) get this for free.
+        data, sig = self.manifest()
+        fsx.makedirs(path)
+        with open(fsx.p(path), "wb") as out:
+            out.write(data)
+        return sig
+
     def open_file(self, f, offset=0, gzip=False):
         # An HTTP response positioned at `offset` of file f (206), or at 0 (200).
         h = self.headers(f)
@@ -47,7 +82,7 @@ class Release:
             h["Range"] = "bytes=%d-" % offset
         elif gzip:
             h["Accept-Encoding"] = "gzip"
-        return self.client.get(self.file_url(f), h, ok=(200, 206))
+        return self.client.get(self.file_url(f), h, ok=(200, 206))  # pyright: ignore[reportAttributeAccessIssue] (subclasses)
 
     def headers(self, f):
         return {}
@@ -83,6 +118,10 @@ class Static(Release):
     def manifest(self):
         return self.doc(self.murl), self.doc(self.murl + ".sig", optional=True)
 
+    def manifest_file(self, path):
+        self.save(self.murl, path)
+        return self.doc(self.murl + ".sig", optional=True)
+
     def file_url(self, f):
         return self.vbase + quote(f["path"])
 
@@ -98,4 +137,8 @@ def make(cfg, client):
         from ota.github import GitHub
 
         return GitHub(cfg, client)
+    if s == "oci":
+        from ota.oci import OCI
+
+        return OCI(cfg, client)
     raise Fail("config", "unknown source %r" % s)

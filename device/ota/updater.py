@@ -1,6 +1,7 @@
 # check() and update(): source -> manifest (verified before it is parsed)
 # -> delta plan -> verified stage -> journaled swap.
 import gc
+import json
 import hashlib
 import binascii
 from ota import fsx, journal, http, manifest
@@ -8,6 +9,24 @@ from ota.log import Fail, ev
 
 CONFIG = "ota_config.json"
 FILES = ".ota/files.json"  # path -> git-blob SHA-1 of the installed release
+MANIFEST = ".ota/manifest.json"  # the release's manifest while it is checked
+
+
+def _chars(s, extra):
+    for c in s:
+        if not ("0" <= c <= "9" or "a" <= c <= "z" or "A" <= c <= "Z" or c in extra):
+            return False
+    return True
+
+
+def repo_ok(r):
+    # owner/name by the host's REPO_PATTERN (src/core/github-rules.ts); a test holds the two equal.
+    if not isinstance(r, str) or r.count("/") != 1:
+        return False
+    o, n = r.split("/")
+    if not o or o[0] == "-" or o[-1] == "-" or n in ("", ".", ".."):
+        return False
+    return _chars(o, "-") and _chars(n, "._-")
 
 
 def load_config():
@@ -19,18 +38,60 @@ def load_config():
         if not isinstance(cfg.get("url"), str):
             raise Fail("config", "static source needs url")
     elif src == "github":
-        if "/" not in str(cfg.get("repo", "")):
+        if not repo_ok(cfg.get("repo")):
             raise Fail("config", "github source needs repo owner/name")
         ch = cfg.get("channel", "stable")
         if ch not in ("stable", "beta", "developer", "tag"):
             raise Fail("config", "unknown channel " + str(ch)[:20])
         if ch == "tag" and not cfg.get("tag"):
             raise Fail("config", "channel tag needs tag")
+    elif src == "oci":
+        if "/" not in str(cfg.get("ref", "")):
+            raise Fail("config", "oci source needs ref host/repository[:tag]")
+        ch = cfg.get("channel", "stable")
+        if ch not in ("stable", "beta", "tag"):
+            raise Fail("config", "unknown channel " + str(ch)[:20])
+        if ch == "tag" and not cfg.get("tag"):
+            raise Fail("config", "channel tag needs tag")
     else:
-        raise Fail("config", "source must be github or static")
-    if not isinstance(cfg.get("keys", []), list):
-        raise Fail("config", "keys must be a list")
+        raise Fail("config", "source must be github, static or oci")
+    _check_keys(cfg)
+    for k in ("deadline", "timeout", "max_retry_after", "stale_days", "stale_checks"):
+        v = cfg.get(k)
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0):
+            raise Fail("config", "%s must be a positive number of seconds or a count" % k)
+    from ota.tls import Trust
+
+    Trust(cfg.get("tls")).check_files()
     return cfg
+
+
+ALGS = ("hmac-sha256", "ed25519", "rsa-sha256")
+
+
+def _check_keys(cfg):
+    # Fail closed: "keys" present means signatures are required, so an empty
+    # or broken list is a configuration error, never "unsigned is fine".
+    if "keys" not in cfg:
+        return
+    keys = cfg["keys"]
+    if not isinstance(keys, list):
+        raise Fail("config", "keys must be a list")
+    if not keys:
+        raise Fail("config", "keys is empty: remove it for unsigned releases, or add a key")
+    import binascii
+
+    for i, k in enumerate(keys):
+        if not isinstance(k, dict) or k.get("alg") not in ALGS:
+            raise Fail("config", "keys[%d]: alg must be one of %s" % (i, ", ".join(ALGS)))
+        if not isinstance(k.get("id"), str) or not k["id"]:
+            raise Fail("config", "keys[%d]: id missing" % i)
+        try:
+            ok = isinstance(k.get("key"), str) and len(binascii.a2b_base64(k["key"])) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise Fail("config", "keys[%d] (%s): key missing or not base64" % (i, k["id"][:20]))
 
 
 def _wifi(cfg):
@@ -58,17 +119,44 @@ def _release(cfg, st):
     # The newer release, or None; raises "downgrade" for an older one.
     from ota import source
 
+    from ota import clock
+    from ota.tls import Trust
+
+    deadline = http.Deadline(cfg.get("deadline", DEADLINE))
     _wifi(cfg)
-    client = http.Client(cfg.get("timeout", 10), cfg.get("retries", 3))
+    clock.sync(cfg)  # certificate validity and expiry need the time
+    trust = Trust(cfg.get("tls"))
+    client = http.Client(
+        cfg.get("timeout", 10),
+        cfg.get("retries", 3),
+        deadline=deadline,
+        trust=trust,
+        max_wait=cfg.get("max_retry_after", http.MAX_RETRY_AFTER),
+    )
     src = source.make(cfg, client)
     cur = journal.current_version()
     ev("check", source=cfg["source"], channel=cfg.get("channel"), current=cur)
-    rel = src.latest(st.get("etag"))
+    if trust.insecure:
+        ev("warning", code="tls_insecure", msg="tls.insecure: servers are not verified")
+    etag = st.get("etag")
+    if etag and _stale(cfg, st):
+        etag = None  # ask for the whole answer: a cache or impostor may be freezing this board
+    rel = src.latest(etag)
     if rel is None:
+        st["n304"] = st.get("n304", 0) + 1
+        journal.save(st)
         return None
+    was = (st.get("n304", 0), (st.get("fresh") or "")[:10])
+    st["n304"] = 0
+    now = clock.board_iso()
+    if now:
+        st["fresh"] = now
+    changed = was != (0, (st.get("fresh") or "")[:10])  # saved at most once a day for this
     if rel.version in (cur, st.get("bad")):
         if rel.etag and rel.etag != st.get("etag") and st["state"] in ("idle", "confirm_pending"):
             st["etag"] = rel.etag  # the next check can be a 304
+            changed = True
+        if changed:
             journal.save(st)
         return None
     if cfg.get("channel") != "developer":
@@ -79,6 +167,34 @@ def _release(cfg, st):
             raise Fail("downgrade", "%s is older than %s" % (rel.version, st.get("high") or cur))
     ev("available", version=rel.version, current=cur)
     return rel
+
+
+DEADLINE = 300  # seconds an update may take in all (config "deadline")
+STALE_CHECKS = 50  # answers of "nothing new" (304) in a row before the board reports it
+STALE_DAYS = 30
+
+
+def _stale(cfg, st):
+    # Whether "nothing new" has been answered for too long: a warning, and
+    # the next check goes without If-None-Match.
+    n = st.get("n304", 0)
+    days = None
+    fresh = st.get("fresh")
+    from ota import clock
+
+    now = clock.board_iso()
+    if fresh and now:
+        days = _days(now) - _days(fresh)
+    if n >= cfg.get("stale_checks", STALE_CHECKS) or (days is not None and days >= cfg.get("stale_days", STALE_DAYS)):
+        ev("warning", code="stale", msg="no new answer from the release host", checks=n, days=days)
+        return True
+    return False
+
+
+def _days(iso):
+    import time
+
+    return time.mktime((int(iso[:4]), int(iso[5:7]), int(iso[8:10]), 0, 0, 0, 0, 0)) // 86400
 
 
 def check():
@@ -116,11 +232,51 @@ def _plan(m):
             if c == f["sha1"] or (c is None and _same(p, f)):
                 continue
         want.append(f)
+    from ota.reserved import reserved
+
     dels = []
     for p in (m.get("delete") or []) + [q for q in cache if q not in files]:
-        if p not in keep and p not in files and p not in dels and fsx.exists(p):
+        if not reserved(p) and p not in keep and p not in files and p not in dels and fsx.exists(p):
             dels.append(p)
+    _conflicts(files, want, dels)
     return want, dels, files
+
+
+def _conflicts(files, want, dels):
+    # Before anything is downloaded: no reserved path, no two paths that are
+    # one file on a case-folding filesystem (FAT), no file where the release
+    # or the board has a folder and no folder where either has a file.
+    from ota.reserved import reserved
+
+    low = {}
+    for i, p in enumerate(files):
+        _tidy(i)
+        q = p.lower()
+        if q in low:
+            raise Fail("path_conflict", "%s and another file differ only in case" % p[:60])
+        low[q] = 1
+    for i, p in enumerate(files):
+        _tidy(i)
+        j = p.find("/")
+        while j > 0:
+            if p[:j].lower() in low:
+                raise Fail("path_conflict", "%s is a file and a folder in the release" % p[:j][:60])
+            j = p.find("/", j + 1)
+    del low
+    for f in want:
+        p = f["path"]
+        if reserved(p):
+            raise Fail("reserved_path", "%s is the board's, not the release's" % p[:60])
+        if fsx.is_dir(p):
+            raise Fail("path_conflict", "%s is a folder on the board, a file in the release" % p[:60])
+        j = p.find("/")
+        while j > 0:
+            if fsx.exists(p[:j]) and not fsx.is_dir(p[:j]):
+                raise Fail("path_conflict", "%s is a file on the board, a folder in the release" % p[:j][:60])
+            j = p.find("/", j + 1)
+    for p in dels:
+        if reserved(p):
+            raise Fail("reserved_path", "%s is the board's, not the release's" % p[:60])
 
 
 def _same(p, f):
@@ -136,40 +292,77 @@ def _same(p, f):
         return False
 
 
-def _manifest(cfg, rel):
+def _manifest(cfg, rel, st):
     # Manifest bytes -> signature check -> parse -> policy checks.
     if rel.manifestless is not None:
         if cfg.get("keys"):
             raise Fail("no_signature", "the developer channel has no signed manifest")
         return rel.manifestless, None
-    data, sig_bytes = rel.manifest()
-    kid = None
-    if cfg.get("keys"):
-        from ota import sig  # loaded only by boards that require a signature
+    # The manifest goes to flash, not RAM: it is hashed, verified and parsed
+    # from there in pieces, so its size is bounded by flash (docs: README).
+    try:
+        sig_bytes = rel.manifest_file(MANIFEST)
+        kid = None
+        if cfg.get("keys"):
+            from ota import sig  # loaded only by boards that require a signature
 
-        gc.collect()  # the signature math wants the heap compact
-        kid = sig.verify(cfg["keys"], sig_bytes, data)
-    digest = binascii.hexlify(hashlib.sha256(data).digest()).decode()
-    m = manifest.parse(data)
-    del data
-    gc.collect()  # the parse's garbage and the raw bytes go before any download
+            gc.collect()  # the signature math wants the heap compact
+            kid = sig.verify(cfg["keys"], sig_bytes, MANIFEST)
+        from ota import fetch
+
+        h = hashlib.sha256()
+        fetch.feed(MANIFEST, h, bytearray(512))
+        digest = binascii.hexlify(h.digest()).decode()
+        gc.collect()
+        m = manifest.parse_file(MANIFEST)
+    finally:
+        fsx.remove(MANIFEST)
+    gc.collect()  # the parse's garbage goes before any download
     if m["version"] != rel.version:
         raise Fail("bad_manifest", "manifest is %s, release is %s" % (m["version"][:20], rel.version[:20]))
-    manifest.check_expiry(m, rel.client.date)
+    manifest.check_expiry(m, rel.client.date, st.get("created"), cfg.get("require_clock") is True)
     ev("verified", version=m["version"], manifest=True, key=kid)
     return m, digest
 
 
+def _advance_clock(st, m):
+    # The newest `created` accepted: the board's time never counts below it (ota.clock).
+    from ota import clock
+
+    c = m.get("created")
+    if clock.iso_ok(c) and (not st.get("created") or c[:19] > st["created"][:19]):
+        st["created"] = c[:19] + "Z"
+def _fleet(cfg):
+    # Fleet reporting (ota.fleet) is loaded only by boards configured for it.
+    if not cfg.get("fleet"):
+        return None
+    from ota import fleet
+
+    return fleet.session(cfg)
+
+
+def _in_rollout(cfg, rel):
+    # Staged rollouts: a board with a fleet, "rollout": true, or a release
+    # carrying rollout.json installs only what the rollout gives it.
+    if cfg.get("fleet") or cfg.get("rollout") or "rollout.json" in (getattr(rel, "assets", None) or ()):
+        from ota import fleetdoc
+
+        return fleetdoc.gate(cfg, rel)
+    return True
+
+
 def update(reset=True):
+    fl = None
     try:
         cfg = load_config()
+        fl = _fleet(cfg)  # takes queued commands (confirm, rollback) before the journal is read
         st = journal.load()
         rel = _release(cfg, st)
-        if rel is None:
+        if rel is None or not _in_rollout(cfg, rel):
             return None
         if st["state"] not in ("idle", "staging"):
             raise Fail("busy", "state is %s: confirm or roll back first" % st["state"])
-        m, digest = _manifest(cfg, rel)
+        m, digest = _manifest(cfg, rel, st)
         v = m["version"]
         fw = m.get("firmware")
         if fw:
@@ -178,13 +371,16 @@ def update(reset=True):
             firmware.check(fw)
         want, dels, files = _plan(m)
         gc.collect()
-        from ota import fetch
-
-        need = 0
+        dl = need = 0
         for i, f in enumerate(want):
             _tidy(i)
-            if not fsx.exists(fsx.STAGE + "/" + f["path"]):
-                need += f["size"] - max(0, fsx.size(fetch.part_name(f)))
+            # Staged files are downloaded in place (a partial one resumes) and
+            # the swap backs up by copy: room for the rest of each and its backup.
+            dl += f["size"] - max(0, fsx.size(fsx.STAGE + "/" + f["path"]))
+            need += max(0, fsx.size(f["path"]))
+        for p in dels:
+            need += max(0, fsx.size(p))
+        need += dl
         total = 0
         for f in m["files"]:
             total += f["size"]
@@ -193,30 +389,26 @@ def update(reset=True):
         if st.get("stage") != v:
             fsx.rmtree(fsx.STAGE)
         fsx.rmtree(fsx.BACKUP)
+        fsx.rmtree(fsx.PART)
         st["state"] = "staging"
         st["stage"] = v
+        st.pop("error", None)
         journal.save(st)
         # bytes: everything downloaded, the firmware image too (host progress is one percentage).
-        ev("start", version=v, files=len(want), bytes=need + (fw["size"] if fw else 0), deleted=len(dels))
-        _download(cfg, rel, m, want, need)
+        ev("start", version=v, files=len(want), bytes=dl + (fw["size"] if fw else 0), deleted=len(dels))
+        _download(cfg, rel, m, want, dl)
         if fw:
             st["fw"] = firmware.write(rel, fw)
-        fsx.rmtree(fsx.PART)
-        fsx.write_json(fsx.STAGE + "/version.json", {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date)})
-        fsx.write_json(fsx.STAGE + "/" + FILES, files)
-        put = [f["path"] for f in want] + ["version.json", FILES]
-        st.update(
-            version=v,
-            prev=journal.current_version(),
-            put=put,
-            new=[p for p in put if not fsx.exists(p)],
-            hooks=m.get("hooks") or {},
-            etag=rel.etag,
-        )
-        st["del"] = dels
+        _put_json("version.json", {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date, st.get("created"))})
+        _put_json(FILES, files)
+        del files
+        _write_plan(want, dels)
+        st.update(version=v, prev=journal.current_version(), hooks=m.get("hooks") or {}, etag=rel.etag)
         st.pop("stage", None)
         if cfg.get("channel") != "developer" and (manifest.compare(v, st.get("high") or "0.0.0") or 0) > 0:
             st["high"] = v
+        _advance_clock(st, m)
+        gc.collect()
         journal.swap(st)
         ev("done", version=v)
         if reset:
@@ -229,6 +421,38 @@ def update(reset=True):
 
         error(e)
         return None
+    finally:
+        if fl is not None:
+            from ota import fleet
+
+            fleet.finish(fl)
+
+
+def _put_json(rel, obj):
+    # Staged copy of an updater file: written in place, checked by the plan's hash.
+    fsx.makedirs(fsx.STAGE + "/" + rel)
+    with open(fsx.p(fsx.STAGE + "/" + rel), "w") as f:
+        f.write(json.dumps(obj))
+
+
+def _write_plan(want, dels):
+    # One line per file the swap writes ("P <sha256> <path>") or deletes
+    # ("D - <path>"), read back a line at a time (journal.items).
+    buf = bytearray(512)
+    with open(fsx.p(journal.PLAN), "w") as out:
+        for i, f in enumerate(want):
+            _tidy(i)
+            p = f["path"]
+            if "\n" in p:
+                raise Fail("bad_manifest", "a path holds a line break")
+            h = f.get("sha256") or fsx.sha256(fsx.STAGE + "/" + p, buf)
+            out.write("P %s %s\n" % (h, p))
+        for p in ("version.json", FILES):
+            out.write("P %s %s\n" % (fsx.sha256(fsx.STAGE + "/" + p, buf), p))
+        for p in dels:
+            if "\n" in p:
+                raise Fail("bad_manifest", "a path holds a line break")
+            out.write("D - %s\n" % p)
 
 
 def _can_inflate():
@@ -249,11 +473,11 @@ def _download(cfg, rel, m, want, need):
     if b and want and b["size"] < need and _can_inflate():
         from ota import bundle
 
-        bundle.fetch(rel, b, want)
+        bundle.fetch(rel, b, want, m["files"])
         gc.collect()  # the inflate window goes now, not after the loop below
     buf = bytearray(fetch.BUF)
     for f in want:
-        if not fsx.exists(fsx.STAGE + "/" + f["path"]):
-            gc.collect()  # one file's garbage never meets the next file's
-            fetch.fetch(rel, f, buf)
+        # Every file through fetch: it resumes a partial one and hashes a whole one again.
+        gc.collect()  # one file's garbage never meets the next file's
+        fetch.fetch(rel, f, buf)
     ev("verified", version=m["version"], files=len(want))

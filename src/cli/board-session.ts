@@ -12,7 +12,7 @@ export async function withBoard<T>(
   opts: { ownSigint?: boolean } = {},
 ): Promise<T> {
   if (!port)
-    throw new OtaError('bad-option', 'no board given: use --port <path> (ota info --list shows ports)');
+    throw new OtaError('bad_option', 'no board given: use --port <path> (ota info --list shows ports)');
   const board = await openBoard(port);
   const onSigint = () => board.transport.cancel(new OtaError('cancelled', 'interrupted (Ctrl-C)'));
   if (!opts.ownSigint) process.on('SIGINT', onSigint);

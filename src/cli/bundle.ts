@@ -2,11 +2,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bundleName, writeBundle } from '../core/bundle';
-import { buildManifest, serializeManifest } from '../core/manifest';
+import { buildRelease, describeBuild, serializeManifest } from '../core/manifest';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
 import { output, parseCommand } from './common';
-
-export const summary = 'write the manifest and a deterministic .tar.gz bundle of a project';
 
 const help = `usage: ota bundle [dir] [--out-dir <dir>] [options]
 
@@ -24,7 +22,8 @@ export async function run(argv: string[]): Promise<number> {
   const dir = positionals[0] ?? '.';
   const outDir = values['out-dir'] ?? join(dir, '.ota', 'release');
   const opts = await buildOptions(dir, values, [outDir]);
-  const manifest = await buildManifest(dir, opts);
+  const built = await buildRelease(dir, opts);
+  const { manifest } = built;
   await mkdir(outDir, { recursive: true });
   const outFile = join(outDir, bundleName(manifest.name, manifest.version));
   const bundle = await writeBundle(dir, manifest.files, outFile, {
@@ -34,8 +33,11 @@ export async function run(argv: string[]): Promise<number> {
   const manifestFile = join(outDir, 'manifest.json');
   await writeFile(manifestFile, serializeManifest(manifest));
   const files = manifest.files.length;
-  output(values.json, { manifest: manifestFile, bundle: outFile, ...bundle, files }, () =>
-    console.log(`${outFile}: ${files} files, ${bundle.size} bytes\n${manifestFile}`),
-  );
+  const { excluded, createdFrom } = built;
+  const report = { manifest: manifestFile, bundle: outFile, ...bundle, files, createdFrom, excluded };
+  output(values.json, report, () => {
+    for (const line of describeBuild({ ...built, created: manifest.created })) console.error(line);
+    console.log(`${outFile}: ${files} files, ${bundle.size} bytes\n${manifestFile}`);
+  });
   return 0;
 }

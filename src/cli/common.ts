@@ -16,7 +16,7 @@ type Config<O extends Options, P extends boolean> = {
 
 /**
  * Parses `argv` with `options` plus -h/--help. Null when --help was given: `help` is printed and
- * the command returns 0. An unknown option or a stray argument is a `bad-option` error.
+ * the command returns 0. An unknown option or a stray argument is a `bad_option` error.
  */
 export function parseCommand<const O extends Options, const P extends boolean = false>(
   argv: string[],
@@ -33,7 +33,7 @@ export function parseCommand<const O extends Options, const P extends boolean = 
     });
   } catch (err) {
     // node:util's own message ("Unknown option '--prot'…"), as a user error rather than a stack trace.
-    throw new OtaError('bad-option', `${(err as Error).message} (--help lists the options)`);
+    throw new OtaError('bad_option', `${(err as Error).message} (--help lists the options)`);
   }
   if (!(parsed.values as { help?: boolean }).help) return parsed;
   console.log(help);

@@ -1,20 +1,21 @@
 // `ota demo`: the whole update story on this machine, with a virtual board. Only presentation here.
-import { findDemoAssets, runDemo, type DemoSummary } from '../core/demo';
+import { findDemoAssets, runDemo, type DemoSummary } from '../demo/run';
 import type { OtaEvent } from '../core/events';
 import { jsonOption, parseCommand } from './common';
 
-export const summary =
-  'run the full OTA story on a virtual board: publish, install, update twice (no hardware)';
+const help = `usage: ota demo [--keep] [--json] [--fleet]
 
-const help = `usage: ota demo [--keep] [--json]
-
-Starts a virtual board on a pseudo-terminal and a release host on 127.0.0.1,
+Starts a virtual board (on an in-process serial link: nothing but Node is
+needed) and a release host on 127.0.0.1,
 publishes examples/weather-station 1.0.0, installs the updater over serial,
 lets the board update itself over the air, then publishes 1.1.0 (one file
 changed) and lets it update again by delta. Nothing leaves this machine.
 
   --keep    keep the working folder (board flash, release host, app copy)
-  --json    print the summary as JSON`;
+  --json    print the summary as JSON
+  --fleet   the fleet act instead: six virtual boards on an embedded MQTT
+            broker, a staged rollout of 1.1.0 at 34% then 100%, one board
+            failing its health check and rolling back`;
 
 function kb(n: number): string {
   return n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KB`;
@@ -86,9 +87,14 @@ function printSummary(s: DemoSummary, kept: boolean): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, help, { ...jsonOption, keep: { type: 'boolean' } });
+  const parsed = parseCommand(argv, help, {
+    ...jsonOption,
+    keep: { type: 'boolean' },
+    fleet: { type: 'boolean' },
+  });
   if (!parsed) return 0;
   const { values } = parsed;
+  if (values.fleet) return (await import('./fleet-demo')).runFleetDemoCli(values);
   const assets = findDemoAssets(__dirname);
   let step = 0;
   const s = await runDemo({

@@ -4,8 +4,6 @@ import { BoardException } from '../core/serial/raw-repl';
 import { withBoard } from './board-session';
 import { parseCommand, portOption } from './common';
 
-export const summary = 'run Python code on a board, streaming its output';
-
 const help = `usage: ota exec --port <path> <code>
 
 Runs <code> in the raw REPL and streams what it prints. Ctrl-C interrupts the
@@ -16,9 +14,9 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const code = positionals.join(' ');
-  if (!code) throw new OtaError('bad-option', 'usage: ota exec --port <path> <code>');
+  if (!code) throw new OtaError('bad_option', 'usage: ota exec --port <path> <code>');
   const idle = values.timeout === undefined ? 24 * 3600_000 : Number(values.timeout) * 1000;
-  if (!(idle > 0)) throw new OtaError('bad-option', `--timeout must be a positive number of seconds`);
+  if (!(idle > 0)) throw new OtaError('bad_option', `--timeout must be a positive number of seconds`);
   return withBoard(
     values.port,
     async (board) => {

@@ -3,8 +3,6 @@ import { listBoards } from '../core/serial/discover';
 import { withBoard } from './board-session';
 import { jsonOption, output, parseCommand, portOption } from './common';
 
-export const summary = 'show a board: MicroPython version, machine, free RAM and flash, installed release';
-
 const help = `usage: ota info --port <path> [--json]
        ota info --list [--json]
 

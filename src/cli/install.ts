@@ -2,11 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtaError } from '../core/errors';
+import { checkOtaConfig } from '../core/config';
 import { installUpdater } from '../core/serial/install';
 import { withBoard } from './board-session';
 import { jsonOption, output, parseCommand, portOption, printFileChanges } from './common';
-
-export const summary = 'install the OTA updater on a board (package, ota_config.json, boot.py hook)';
 
 const help = `usage: ota install --port <path> --config <ota_config.json> [--key <key file>] [--device-dir <dir>]
 
@@ -31,19 +30,17 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (!parsed) return 0;
   const { values } = parsed;
-  if (!values.config) throw new OtaError('bad-option', 'ota install needs --config <ota_config.json>');
+  if (!values.config) throw new OtaError('bad_option', 'ota install needs --config <ota_config.json>');
   let config: unknown;
   try {
     config = JSON.parse(await readFile(values.config, 'utf8'));
   } catch (err) {
-    throw new OtaError('bad-config', `cannot read ${values.config} as JSON: ${(err as Error).message}`);
+    throw new OtaError('bad_config', `cannot read ${values.config} as JSON: ${(err as Error).message}`);
   }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new OtaError('bad-config', `${values.config} must hold a JSON object`);
-  }
+  const checked = checkOtaConfig(config, values.config);
   const deviceDir = values['device-dir'] ?? defaultDeviceDir();
   const result = await withBoard(values.port, (board) =>
-    installUpdater(board, { deviceDir, config: config as Record<string, unknown>, keyFile: values.key }),
+    installUpdater(board, { deviceDir, config: checked, keyFile: values.key }),
   );
   output(values.json, result, () => {
     printFileChanges(result);

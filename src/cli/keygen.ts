@@ -2,8 +2,6 @@
 import { deviceTrustEntry, generateKey, type KeyAlg } from '../core/keys';
 import { jsonOption, output, parseCommand } from './common';
 
-export const summary = 'create a signing key (HMAC, Ed25519 or RSA) outside the project';
-
 const help = `usage: ota keygen --hmac|--ed25519|--rsa [--name <n>] [--out <file>] [--force] [--json]
 
 Writes a key file, mode 0600, to ~/.config/micropython-ota/keys/<name>.json

@@ -3,13 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { OtaError } from '../core/errors';
 import { publishFolder } from '../core/publish/folder';
 import { publishGitHub, type PublishProgress } from '../core/publish/github';
+import { describeExcluded } from '../core/walk';
+import { ociHelp, ociOptions, publishToOci } from './publish-oci';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
 import { output, parseCommand } from './common';
 
-export const summary = 'publish a release to GitHub Releases or a static-host folder, signed';
-
 const help = `usage: ota publish [dir] --target github --repo <owner/name> [options]
        ota publish [dir] --target folder --dir <out> [options]
+       ota publish [dir] --target oci --ref <host/repo[:tag]> [options]
 
 GitHub: creates release v<version> as a draft, uploads manifest.json, its
 signature, every file (asset name: path with / as __) and the bundle, then
@@ -17,8 +18,14 @@ publishes the draft, so boards never see half a release. A failure deletes
 the draft. Token: --token or GITHUB_TOKEN (needs contents: write).
 Folder: writes latest.json, <version>/manifest.json(.sig), the files and the
 bundle, for any static host or \`ota serve\`.
+The release is the app, nothing else (see \`ota manifest --help\`). A file the
+chosen host cannot serve is refused before anything is published, by name:
+a hidden name (.x) for a folder; for GitHub, names GitHub would rename (only
+A-Z a-z 0-9 . _ - are kept) or two files that become one asset name.
+Files are copied before they are hashed, and the copies are published, so a
+file rewritten during the publish never ships with a hash that does not match.
 
-  --target github|folder   where to publish
+  --target github|folder|oci  where to publish
   --repo <owner/name>      GitHub repository
   --token <t>              GitHub token (default: GITHUB_TOKEN)
   --base-url <url>         GitHub Enterprise API, e.g. https://ghe.example.com/api/v3
@@ -32,7 +39,9 @@ bundle, for any static host or \`ota serve\`.
   --sign <keyfile>         sign the manifest with a key from \`ota keygen\`
   --force                  replace an already published version
   --concurrency <n>        uploads at once (default 4)
-${releaseHelp}`;
+${releaseHelp}
+
+${ociHelp}`;
 
 function progressPrinter(): (p: PublishProgress) => void {
   let last = -1;
@@ -49,69 +58,103 @@ function progressPrinter(): (p: PublishProgress) => void {
   };
 }
 
+const options = {
+  ...releaseOptions,
+  target: { type: 'string' },
+  repo: { type: 'string' },
+  token: { type: 'string' },
+  'base-url': { type: 'string' },
+  prerelease: { type: 'boolean' },
+  notes: { type: 'string' },
+  'notes-file': { type: 'string' },
+  dir: { type: 'string' },
+  uota: { type: 'boolean' },
+  bundle: { type: 'boolean' },
+  sign: { type: 'string' },
+  force: { type: 'boolean' },
+  concurrency: { type: 'string' },
+  ...ociOptions,
+} as const;
+
+type Values = NonNullable<ReturnType<typeof parseCommand<typeof options, true>>>['values'];
+type Build = Awaited<ReturnType<typeof buildOptions>>;
+
+/** What every --target gets: the project folder, the release's version and build options, the parsed options. */
+interface TargetArgs {
+  project: string;
+  version: Build['version'];
+  build: Omit<Build, 'version'>;
+  values: Values;
+}
+
+/** Each --target, one line: a new target (a registry, a bucket) is one more entry. */
+const targets: Record<string, (a: TargetArgs) => Promise<number>> = {
+  github: toGitHub,
+  folder: toFolder,
+  oci: ({ project, version, build, values }) =>
+    publishToOci(project, version, build, values, concurrencyOption(values)),
+};
+
+/** What was left out of the release and why, and where its date came from (standard error). */
+function printNotes(r: { excluded: Parameters<typeof describeExcluded>[0]; createdFrom: string }): void {
+  for (const line of describeExcluded(r.excluded)) console.error(line);
+  if (r.createdFrom !== 'given') console.error(`dated from ${r.createdFrom}`);
+}
+
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(
-    argv,
-    help,
-    {
-      ...releaseOptions,
-      target: { type: 'string' },
-      repo: { type: 'string' },
-      token: { type: 'string' },
-      'base-url': { type: 'string' },
-      prerelease: { type: 'boolean' },
-      notes: { type: 'string' },
-      'notes-file': { type: 'string' },
-      dir: { type: 'string' },
-      uota: { type: 'boolean' },
-      bundle: { type: 'boolean' },
-      sign: { type: 'string' },
-      force: { type: 'boolean' },
-      concurrency: { type: 'string' },
-    },
-    true,
-  );
+  const parsed = parseCommand(argv, help, options, true);
   if (!parsed) return 0;
   const { values, positionals } = parsed;
+  const target = values.target === undefined ? undefined : targets[values.target];
+  if (!target) {
+    throw new OtaError('bad-option', `--target must be ${Object.keys(targets).join(' or ')}`);
+  }
   const project = positionals[0] ?? '.';
   const outputs = values.target === 'folder' && values.dir ? [values.dir] : [];
   const { version, ...build } = await buildOptions(project, values, outputs);
+  return target({ project, version, build, values });
+}
 
-  if (values.target === 'folder') {
-    if (!values.dir) throw new OtaError('bad-option', '--target folder needs --dir <output folder>');
-    const r = await publishFolder({
-      dir: project,
-      version,
-      outDir: values.dir,
-      build,
-      bundle: values.bundle,
-      uota: values.uota,
-      signKeyFile: values.sign,
-      force: values.force,
-    });
-    output(values.json, { target: 'folder', ...r }, () => {
-      console.log(
-        `published ${r.version} to ${r.versionDir}: ${r.files} files, ${r.bytes} bytes${r.signed ? ', signed' : ''}`,
-      );
-      console.log(r.latest ? `latest.json now names ${r.version}` : `latest.json left on a newer version`);
-    });
-    return 0;
-  }
+async function toFolder({ project, version, build, values }: TargetArgs): Promise<number> {
+  if (!values.dir) throw new OtaError('bad-option', '--target folder needs --dir <output folder>');
+  const r = await publishFolder({
+    dir: project,
+    version,
+    outDir: values.dir,
+    build,
+    bundle: values.bundle,
+    uota: values.uota,
+    signKeyFile: values.sign,
+    force: values.force,
+  });
+  output(values.json, { target: 'folder', ...r }, () => {
+    printNotes(r);
+    console.log(
+      `published ${r.version} to ${r.versionDir}: ${r.files} files, ${r.bytes} bytes${r.signed ? ', signed' : ''}`,
+    );
+    console.log(r.latest ? `latest.json now names ${r.version}` : `latest.json left on a newer version`);
+  });
+  return 0;
+}
 
-  if (values.target !== 'github') {
-    throw new OtaError('bad-option', '--target must be github or folder');
-  }
-  if (!values.repo) throw new OtaError('bad-option', '--target github needs --repo <owner/name>');
+/** --concurrency: parallel uploads, 1 to 16 (GitHub and OCI targets). */
+function concurrencyOption(values: Values): number | undefined {
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   if (
     concurrency !== undefined &&
     !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 16)
   ) {
     throw new OtaError(
-      'bad-option',
+      'bad_option',
       `--concurrency must be a whole number from 1 to 16, not ${values.concurrency}`,
     );
   }
+  return concurrency;
+}
+
+async function toGitHub({ project, version, build, values }: TargetArgs): Promise<number> {
+  if (!values.repo) throw new OtaError('bad-option', '--target github needs --repo <owner/name>');
+  const concurrency = concurrencyOption(values);
   let notes = values.notes;
   if (values['notes-file']) {
     notes = await readFile(values['notes-file'], 'utf8').catch((err: NodeJS.ErrnoException) => {
@@ -135,6 +178,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (process.stderr.isTTY && !values.json) process.stderr.write('\r\x1b[K');
   output(values.json, { target: 'github', ...r }, () => {
+    printNotes(r);
     const kind = r.prerelease ? 'prerelease (beta channel)' : 'release (stable channel)';
     console.log(
       `${r.replaced ? 'replaced' : 'published'} ${kind} ${r.tag}: ${r.assets.length} assets${r.signed ? ', signed' : ''}`,

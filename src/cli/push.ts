@@ -3,8 +3,6 @@ import { collectProject, syncFiles } from '../core/serial/sync';
 import { rate, withBoard } from './board-session';
 import { jsonOption, output, parseCommand, portOption, printFileChanges } from './common';
 
-export const summary = 'copy a project to a board over USB, only the files that changed';
-
 const help = `usage: ota push --port <path> [dir] [--root /] [--no-compress] [--json]
 
 Syncs dir (default .) to the board: files whose SHA-256 on the board differs

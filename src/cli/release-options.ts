@@ -2,7 +2,7 @@
 import { relative, resolve, sep } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { OtaError } from '../core/errors';
-import { resolveCreated, type BuildOptions } from '../core/manifest';
+import type { BuildOptions } from '../core/manifest';
 
 export const releaseOptions = {
   version: { type: 'string' },
@@ -25,8 +25,9 @@ export const releaseHelp = `  --version <v>            semver version (default: 
   --include <glob>         only files matching a glob (repeatable)
   --exclude <glob>         leave out files matching a glob (repeatable); .otaignore applies too
   --created <iso-date>     the manifest's "created" time. Default: SOURCE_DATE_EPOCH when set,
-                           else the date of the last git commit touching the directory
-                           (so the same tree always gives the same bytes)
+                           else the date of the last git commit touching the directory, else
+                           (no git) the newest modification time of the released files
+                           (so the same tree always gives the same bytes); the output says which
   --delete <path>          a file the board deletes when it installs this release (repeatable)
   --keep <path>            a board file the update never touches (repeatable)
   --hook-post-update <p>   release file the board runs after an update
@@ -46,17 +47,15 @@ type Values = {
 
 /** Turns parsed flags into build options; `outputs` inside `dir` are excluded so a rebuild never lists its own output. */
 export async function buildOptions(dir: string, v: Values, outputs: string[] = []): Promise<BuildOptions> {
-  const created = await resolveCreated(dir, v.created);
-  let expires: Date | undefined;
+  let expiresDays: number | undefined;
   if (v['expires-days'] !== undefined) {
-    const days = Number(v['expires-days']);
-    if (!Number.isInteger(days) || days <= 0) {
+    expiresDays = Number(v['expires-days']);
+    if (!Number.isInteger(expiresDays) || expiresDays <= 0) {
       throw new OtaError(
-        'bad-option',
+        'bad_option',
         `--expires-days must be a positive whole number, not ${v['expires-days']}`,
       );
     }
-    expires = new Date(Date.parse(created) + days * 86_400_000);
   }
   const own = outputs
     .map((o) => relative(resolve(dir), resolve(o)))
@@ -67,11 +66,11 @@ export async function buildOptions(dir: string, v: Values, outputs: string[] = [
     name: v.name,
     include: v.include,
     exclude: [...(v.exclude ?? []), ...own],
-    created,
+    created: v.created,
     delete: v.delete,
     keep: v.keep,
     hooks: { post_update: v['hook-post-update'], rollback: v['hook-rollback'] },
-    expires,
+    expiresDays,
     firmware: v.firmware,
   };
 }

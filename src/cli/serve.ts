@@ -3,8 +3,6 @@ import { OtaError } from '../core/errors';
 import { serveFolder } from '../core/publish/serve';
 import { jsonOption, output, parseCommand, untilStopped } from './common';
 
-export const summary = 'serve a published folder over HTTP (Range, ETag, gzip) for development';
-
 const help = `usage: ota serve <dir> [--port <n>] [--host <addr>] [--json]
 
 Serves <dir> (written by \`ota publish --target folder\`) with Range requests,
@@ -26,10 +24,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const dir = positionals[0];
-  if (!dir) throw new OtaError('bad-option', 'which folder? usage: ota serve <dir> [--port <n>]');
+  if (!dir) throw new OtaError('bad_option', 'which folder? usage: ota serve <dir> [--port <n>]');
   const port = Number(values.port ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new OtaError('bad-option', `--port must be 0-65535, not ${values.port}`);
+    throw new OtaError('bad_option', `--port must be 0-65535, not ${values.port}`);
   }
   const server = await serveFolder(dir, {
     port,

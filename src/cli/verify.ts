@@ -4,33 +4,53 @@ import { OtaError } from '../core/errors';
 import { parseManifest } from '../core/manifest';
 import { verifyTree } from '../core/verify';
 import { jsonOption, output, parseCommand } from './common';
-
-export const summary = 'check a tree against a manifest; name each missing, extra or changed file';
+import { checkLayers, fetchOciRelease, parseRef, resolveCredentials } from '../core/publish/oci';
 
 const help = `usage: ota verify <manifest.json> [dir] [--json]
+       ota verify --ref <host/repo[:tag]> [dir] [--user u --password p] [--json]
 
 Compares dir (default .) with the manifest: every listed file by size, git
 SHA-1 and SHA-256, and every file not listed (after .otaignore). Exit 0 when
-they match, 1 when anything differs.`;
+they match, 1 when anything differs. With --ref, the manifest is the one the
+OCI registry holds under that tag (default stable), and every layer is checked
+against it too (credentials as for \`ota publish --target oci\`).`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, help, jsonOption, true);
+  const parsed = parseCommand(
+    argv,
+    help,
+    { ...jsonOption, ref: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' } },
+    true,
+  );
   if (!parsed) return 0;
   const { values, positionals } = parsed;
-  const [manifestPath, dir = '.'] = positionals;
-  if (!manifestPath) throw new OtaError('bad-option', 'usage: ota verify <manifest.json> [dir]');
   let bytes: Buffer;
-  try {
-    bytes = await readFile(manifestPath);
-  } catch (err) {
-    throw new OtaError('unreadable', `cannot read ${manifestPath}: ${(err as NodeJS.ErrnoException).code}`);
+  let dir: string;
+  let layers: string[] = [];
+  if (values.ref) {
+    dir = positionals[0] ?? '.';
+    const credentials = await resolveCredentials(parseRef(values.ref).registry, values);
+    const rel = await fetchOciRelease({ ref: values.ref, credentials });
+    bytes = rel.manifestBytes;
+    layers = checkLayers(rel, parseManifest(bytes));
+  } else {
+    const manifestPath = positionals[0];
+    dir = positionals[1] ?? '.';
+    if (!manifestPath) throw new OtaError('bad-option', 'usage: ota verify <manifest.json> [dir]');
+    try {
+      bytes = await readFile(manifestPath);
+    } catch (err) {
+      throw new OtaError('unreadable', `cannot read ${manifestPath}: ${(err as NodeJS.ErrnoException).code}`);
+    }
   }
-  const report = await verifyTree(parseManifest(bytes), dir);
+  const tree = await verifyTree(parseManifest(bytes), dir);
+  const report = values.ref ? { ...tree, ok: tree.ok && layers.length === 0, layers } : tree;
   output(values.json, report, () => {
+    for (const p of layers) console.log(`layer    ${p}`);
     for (const p of report.missing) console.log(`missing  ${p}`);
     for (const p of report.extra) console.log(`extra    ${p}`);
     for (const c of report.changed) console.log(`changed  ${c.path} (${c.reason})`);
-    const problems = report.missing.length + report.extra.length + report.changed.length;
+    const problems = report.missing.length + report.extra.length + report.changed.length + layers.length;
     console.log(
       report.ok
         ? `ok: ${report.matched} files match`

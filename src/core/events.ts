@@ -1,4 +1,33 @@
-// The device log protocol: one `OTA:{json}` line per event (../shared/DESIGN.md).
+// The device log protocol: one `OTA:{json}` line per event (docs/protocols.md, "Log events").
+// One entry per event: its fields as the board prints them (device/ota/log.py holds the same names
+// in EVENTS; test/events.test.ts checks the two lists and every ev() call on the board). To add an
+// event: a line here, its name in EVENT_NAMES and in log.py's EVENTS.
+
+interface EventFields {
+  check: { source: string; channel?: string | null; current?: string | null };
+  available: { version: string; current?: string | null };
+  /** `bytes`: everything the update will download, for one progress figure (older updaters omit it). */
+  start: { version: string; files?: number; bytes?: number; deleted?: number };
+  progress: { file: string; done: number; total: number };
+  /** The manifest's signature (`manifest`, `key`), the downloaded `files`, or a `firmware` image. */
+  verified: { version?: string; manifest?: boolean; key?: string | null; files?: number; firmware?: string };
+  swap: { version: string; files: number; deleted: number };
+  done: { version: string };
+  confirm: { version: string | null };
+  rollback: { version: string | null; reason: string; current?: string | null };
+  /** `code`: an error code of core/error-codes.ts, as the board spells it. */
+  error: { code: string; msg: string };
+  state: { state: string; version: string | null };
+}
+
+export type EventName = keyof EventFields;
+
+/** One event from the board: narrow on `ev` to reach its fields. Fields added later pass through. */
+export type OtaEvent = {
+  [K in EventName]: { ev: K } & EventFields[K] & { [extra: string]: unknown };
+}[EventName];
+
+export type EventOf<K extends EventName> = Extract<OtaEvent, { ev: K }>;
 
 export const EVENT_NAMES = [
   'check',
@@ -12,14 +41,16 @@ export const EVENT_NAMES = [
   'rollback',
   'error',
   'state',
+  /** Something the user should know that did not stop the check (code: tls_insecure, stale). */
+  'warning',
+  // fleet (device/ota/fleet.py): a release held back by the rollout, the broker session's news
+  'held',
+  'fleet',
 ] as const;
 
-export type EventName = (typeof EVENT_NAMES)[number];
-
-export interface OtaEvent {
-  ev: EventName;
-  [key: string]: unknown;
-}
+// Fails to compile when an event of EventFields is missing from EVENT_NAMES.
+const _everyEventListed: Exclude<EventName, (typeof EVENT_NAMES)[number]> extends never ? true : never = true;
+void _everyEventListed;
 
 const PREFIX = 'OTA:';
 

@@ -142,7 +142,7 @@ function toHashes(absPath: string, r: WorkerResult): FileHashes {
   if (!('err' in r)) return r;
   if (r.err === 'fs') throw new OtaError('unreadable', `cannot read ${absPath}: ${r.code}`);
   if (r.err === 'not-regular') throw new OtaError('unreadable', `${absPath} is not a regular file`);
-  throw new OtaError('file-changed', `${absPath} changed size while it was read (${r.size} -> ${r.total})`);
+  throw new OtaError('file_changed', `${absPath} changed size while it was read (${r.size} -> ${r.total})`);
 }
 
 /** Hashes many files, in parallel, each in one streaming read; results in input order. */

@@ -44,7 +44,7 @@ export function keyId(trusted: Uint8Array): string {
 export function defaultKeyPath(name: string, env: NodeJS.ProcessEnv = process.env): string {
   if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.')) {
     throw new OtaError(
-      'bad-key-name',
+      'bad_key_name',
       `key name ${JSON.stringify(name)} may use only letters, digits, . _ -`,
     );
   }
@@ -74,13 +74,13 @@ function workingProject(env: NodeJS.ProcessEnv = process.env): string | undefine
 function checkOutsideProjects(path: string, project: string | undefined): void {
   if (project && isInside(resolve(project), path)) {
     throw new OtaError(
-      'key-in-project',
+      'key_in_project',
       `${path} is inside the project ${resolve(project)}: a key there could be published with it; keep keys outside (default: ~/.config/micropython-ota/keys/)`,
     );
   }
   for (let d = dirname(path); ; d = dirname(d)) {
     if (existsSync(join(d, IGNORE_FILE))) {
-      throw new OtaError('key-in-project', `${path} is inside the project ${d} (it has ${IGNORE_FILE})`);
+      throw new OtaError('key_in_project', `${path} is inside the project ${d} (it has ${IGNORE_FILE})`);
     }
     if (dirname(d) === d) break;
   }
@@ -132,12 +132,12 @@ export async function generateKey(
   alg: KeyAlg,
   opts: GenerateOptions = {},
 ): Promise<{ path: string; keyFile: KeyFile }> {
-  if (!KEY_ALGS.includes(alg)) throw new OtaError('bad-key-alg', `unknown key algorithm ${String(alg)}`);
+  if (!KEY_ALGS.includes(alg)) throw new OtaError('bad_key_alg', `unknown key algorithm ${String(alg)}`);
   const path = resolve(opts.path ?? defaultKeyPath(opts.name ?? 'default', opts.env));
   checkOutsideProjects(path, opts.project ?? workingProject(opts.env));
   if (!opts.force && existsSync(path)) {
     throw new OtaError(
-      'key-exists',
+      'key_exists',
       `${path} already exists: pass --force to replace it (boards trusting it will refuse new releases)`,
     );
   }
@@ -160,7 +160,7 @@ export async function generateKey(
 }
 
 function badKey(path: string, why: string): never {
-  throw new OtaError('bad-key-file', `${path}: not a usable key file (${why})`);
+  throw new OtaError('bad_key_file', `${path}: not a usable key file (${why})`);
 }
 
 export async function readKeyFile(path: string): Promise<KeyFile> {
@@ -169,7 +169,7 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new OtaError(
-      'key-unreadable',
+      'key_unreadable',
       `cannot read key file ${path}: ${(err as NodeJS.ErrnoException).code}`,
       {
         cause: err,
@@ -177,7 +177,7 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
     );
   }
   if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
-    throw new OtaError('key-permissions', `${path} is readable by others: chmod 600 it`);
+    throw new OtaError('key_permissions', `${path} is readable by others: chmod 600 it`);
   }
   let v: Record<string, unknown>;
   try {

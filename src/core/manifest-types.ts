@@ -1,4 +1,4 @@
-// The release manifest, schema 1, exactly as ../shared/DESIGN.md fixes it.
+// The release manifest, schema 1, exactly as docs/protocols.md fixes it.
 
 export const MANIFEST_SCHEMA = 1;
 

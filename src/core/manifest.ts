@@ -1,11 +1,11 @@
-// Release manifests (schema 1, DESIGN.md): build from a project tree, write
+// Release manifests (schema 1, docs/protocols.md): build from a project tree, write
 // byte-for-byte deterministically, read back with validation.
 import { execFile } from 'node:child_process';
-import { open } from 'node:fs/promises';
-import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { OtaError } from './errors';
-import { hashFiles } from './hash';
 import {
   MANIFEST_SCHEMA,
   type Manifest,
@@ -14,23 +14,38 @@ import {
   type ManifestFirmware,
 } from './manifest-types';
 import { checkReleasePath } from './paths';
+import { assetName } from './github-rules';
 import { compareVersions, parseVersion } from './version';
-import { listProjectFiles, type ProjectFile, type WalkOptions } from './walk';
+import { reservedPath } from './reserved';
+import {
+  describeExcluded,
+  refuseOwnBootPy,
+  listProjectFiles,
+  walkProject,
+  type Excluded,
+  type ProjectFile,
+  type WalkOptions,
+} from './walk';
 
-export { listProjectFiles };
+export { listProjectFiles, walkProject };
 
 export interface BuildOptions extends WalkOptions {
   /** Else the highest `v*` git tag of the project. */
   version?: string;
   /** Else the directory's name. */
   name?: string;
-  /** ISO time or Date; else SOURCE_DATE_EPOCH, else the date of the last commit touching the project. */
+  /**
+   * ISO time or Date; else SOURCE_DATE_EPOCH, else the date of the last commit touching the project,
+   * else the newest modification time of the released files.
+   */
   created?: string | Date;
   delete?: string[];
   keep?: string[];
   hooks?: { post_update?: string; rollback?: string };
   /** ISO time or Date after which boards refuse the release. */
   expires?: string | Date;
+  /** Else: boards refuse the release this many whole days after `created`. */
+  expiresDays?: number;
   bundle?: ManifestBundle;
   /** Path of an ESP32 app image for the "firmware" entry (published beside the manifest under its file name). */
   firmware?: string;
@@ -57,29 +72,62 @@ export function isoSeconds(d: Date): string {
 function toDate(value: string | Date, what: string): Date {
   const d = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(d.getTime()))
-    throw new OtaError('bad-date', `${what} ${JSON.stringify(value)} is not a date`);
+    throw new OtaError('bad_date', `${what} ${JSON.stringify(value)} is not a date`);
   return d;
 }
 
-/** Where `created` comes from, in order: explicit, SOURCE_DATE_EPOCH, last commit touching `dir`. */
-export async function resolveCreated(
+/** A release date and where it came from, in words for the output ("the last git commit ..."). */
+export interface CreatedDate {
+  created: string;
+  from: string;
+}
+
+/**
+ * Where `created` comes from, in order: explicit, SOURCE_DATE_EPOCH, the last commit touching
+ * `dir`, else (not a git repository, or nothing committed) the newest modification time of the
+ * released files: the same files give the same date, and no user is refused for lacking git.
+ * `files` are the released files, or the walk options to list them with.
+ */
+export async function resolveCreatedFrom(
   dir: string,
   created?: string | Date,
   env = process.env,
-): Promise<string> {
-  if (created !== undefined) return isoSeconds(toDate(created, 'created'));
+  files: ProjectFile[] | WalkOptions = {},
+): Promise<CreatedDate> {
+  if (created !== undefined) return { created: isoSeconds(toDate(created, 'created')), from: 'given' };
   const epoch = env.SOURCE_DATE_EPOCH;
   if (epoch !== undefined && epoch !== '') {
     if (!/^\d+$/.test(epoch))
       throw new OtaError('bad-date', `SOURCE_DATE_EPOCH ${JSON.stringify(epoch)} is not a number`);
-    return isoSeconds(new Date(Number(epoch) * 1000));
+    return { created: isoSeconds(new Date(Number(epoch) * 1000)), from: 'SOURCE_DATE_EPOCH' };
   }
   const ct = await git(dir, ['log', '-1', '--format=%ct', '--', '.']);
-  if (ct) return isoSeconds(new Date(Number(ct) * 1000));
-  throw new OtaError(
-    'no-created',
-    `cannot date the release of ${dir} deterministically: pass --created, set SOURCE_DATE_EPOCH, or commit the project to git`,
-  );
+  if (ct)
+    return {
+      created: isoSeconds(new Date(Number(ct) * 1000)),
+      from: 'the last git commit touching the project',
+    };
+  const list = Array.isArray(files) ? files : await listProjectFiles(dir, files);
+  let newest = 0;
+  let which = '';
+  for (const f of list) {
+    const ms = (await stat(f.abs)).mtimeMs;
+    if (ms > newest || !which) [newest, which] = [ms, f.path];
+  }
+  return {
+    created: isoSeconds(new Date(Math.floor(newest / 1000) * 1000)),
+    from: `the newest modification time of the released files (${which}; not a git commit)`,
+  };
+}
+
+/** The release date alone (see resolveCreatedFrom). */
+export async function resolveCreated(
+  dir: string,
+  created?: string | Date,
+  env = process.env,
+  files: ProjectFile[] | WalkOptions = {},
+): Promise<string> {
+  return (await resolveCreatedFrom(dir, created, env, files)).created;
 }
 
 /** The version to release: explicit, else the highest semver `v*` tag. */
@@ -95,7 +143,7 @@ export async function resolveVersion(dir: string, version?: string): Promise<str
   });
   if (versions.length === 0) {
     throw new OtaError(
-      'no-version',
+      'no_version',
       `no version given and no v* git tag in ${dir}: pass --version (e.g. 1.0.0)`,
     );
   }
@@ -103,20 +151,25 @@ export async function resolveVersion(dir: string, version?: string): Promise<str
   return versions[versions.length - 1].text;
 }
 
+import { hashFiles } from './hash';
+
 /** Hashes listed project files into manifest entries (same order). */
 export async function hashProjectFiles(files: ProjectFile[]): Promise<ManifestFile[]> {
   const hashes = await hashFiles(files.map((f) => f.abs));
   return files.map((f, i) => ({ path: f.path, ...hashes[i] }));
 }
 
-function checkPaths(list: string[] | undefined, what: string): string[] | undefined {
+function checkPaths(list: string[] | undefined, what: string, reservedOk = false): string[] | undefined {
   if (!list) return undefined;
   for (const p of list) {
     try {
       checkReleasePath(p);
     } catch (err) {
-      throw new OtaError('bad-path', `${what}: ${(err as Error).message}`);
+      throw new OtaError('bad_path', `${what}: ${(err as Error).message}`);
     }
+    const r = reservedOk ? undefined : reservedPath(p);
+    // `delete: ["ota"]` would make the updater delete itself; the board refuses it too (reserved_path).
+    if (r) throw new OtaError('reserved-path', `${what}: ${p} is the board's (${r}), not a release's`);
   }
   return [...new Set(list)].sort();
 }
@@ -124,31 +177,40 @@ function checkPaths(list: string[] | undefined, what: string): string[] | undefi
 /** ESP_IMAGE_HEADER_MAGIC: the first byte of every ESP32 image. */
 const ESP_IMAGE_MAGIC = 0xe9;
 
-/** The "firmware" entry for an ESP32 app image: its file name, size and SHA-256. */
-export async function describeFirmware(image: string): Promise<ManifestFirmware> {
-  const [h] = await hashFiles([image]);
+/**
+ * The "firmware" entry for an ESP32 app image and its bytes, from one read: what is published is
+ * what was hashed, even if the build rewrites the image meanwhile.
+ */
+export async function readFirmware(image: string): Promise<{ entry: ManifestFirmware; data: Buffer }> {
   const name = basename(image);
   try {
     checkReleasePath(name);
   } catch (err) {
-    throw new OtaError('bad-firmware', `firmware file name: ${(err as Error).message}`);
+    throw new OtaError('bad_firmware', `firmware file name: ${(err as Error).message}`);
+  }
+  let data: Buffer;
+  try {
+    data = await readFile(image);
+  } catch (err) {
+    throw new OtaError('unreadable', `cannot read ${image}: ${(err as NodeJS.ErrnoException).code}`, {
+      cause: err,
+    });
   }
   // An empty or foreign file would be written to the OTA partition and set to boot: refuse it here.
-  if (h.size === 0) throw new OtaError('bad-firmware', `firmware image ${image} is empty`);
-  const fd = await open(image);
-  const first = Buffer.alloc(1);
-  try {
-    await fd.read(first, 0, 1, 0);
-  } finally {
-    await fd.close();
-  }
-  if (first[0] !== ESP_IMAGE_MAGIC) {
+  if (data.length === 0) throw new OtaError('bad-firmware', `firmware image ${image} is empty`);
+  if (data[0] !== ESP_IMAGE_MAGIC) {
     throw new OtaError(
       'bad-firmware',
-      `${image} is not an ESP32 app image: it starts with 0x${first[0].toString(16).padStart(2, '0')}, an image with 0xe9`,
+      `${image} is not an ESP32 app image: it starts with 0x${data[0].toString(16).padStart(2, '0')}, an image with 0xe9`,
     );
   }
-  return { name, size: h.size, sha256: h.sha256 };
+  const sha256 = createHash('sha256').update(data).digest('hex');
+  return { entry: { name, size: data.length, sha256 }, data };
+}
+
+/** The "firmware" entry for an ESP32 app image: its file name, size and SHA-256. */
+export async function describeFirmware(image: string): Promise<ManifestFirmware> {
+  return (await readFirmware(image)).entry;
 }
 
 /** A firmware image inside the project (a build output) is published as the image, not as a release file. */
@@ -159,12 +221,34 @@ function withoutImage(dir: string, opts: BuildOptions): WalkOptions {
   return { ...opts, exclude: [...(opts.exclude ?? []), rel.split(sep).join('/')] };
 }
 
-/** Walks, hashes and describes a project as a manifest. */
-export async function buildManifest(dir: string, opts: BuildOptions = {}): Promise<Manifest> {
+/** A manifest with what went into it: the files read, what was left out by rule, where `created` came from. */
+export interface BuiltManifest {
+  manifest: Manifest;
+  /** The files hashed: the project's own, or the copies `stage` made. */
+  files: ProjectFile[];
+  excluded: Excluded[];
+  createdFrom: string;
+  /** The firmware image's bytes, from the one read that hashed them. */
+  firmware?: Buffer;
+}
+
+/** Copies the listed files somewhere private before they are hashed (publishing: see core/publish/prepare.ts). */
+export type Stage = (files: ProjectFile[]) => Promise<ProjectFile[]>;
+
+/** Walks, hashes and describes a project as a manifest, reporting what was left out and why. */
+export async function buildRelease(
+  dir: string,
+  opts: BuildOptions = {},
+  stage?: Stage,
+): Promise<BuiltManifest> {
   const version = await resolveVersion(dir, opts.version);
-  const created = await resolveCreated(dir, opts.created, opts.env);
-  const files = await hashProjectFiles(await listProjectFiles(dir, withoutImage(dir, opts)));
-  return assembleManifest({
+  const { files: listed, excluded } = await walkProject(dir, withoutImage(dir, opts));
+  refuseOwnBootPy(excluded);
+  const { created, from } = await resolveCreatedFrom(dir, opts.created, opts.env, listed);
+  const hashed = stage ? await stage(listed) : listed;
+  const files = await hashProjectFiles(hashed);
+  const image = opts.firmware === undefined ? undefined : await readFirmware(opts.firmware);
+  const manifest = assembleManifest({
     name: opts.name ?? basename(resolve(dir)),
     version,
     created,
@@ -173,9 +257,50 @@ export async function buildManifest(dir: string, opts: BuildOptions = {}): Promi
     keep: opts.keep,
     hooks: opts.hooks,
     bundle: opts.bundle,
-    firmware: opts.firmware === undefined ? undefined : await describeFirmware(opts.firmware),
-    expires: opts.expires === undefined ? undefined : isoSeconds(toDate(opts.expires, 'expires')),
+    firmware: image?.entry,
+    expires: expiresOf(created, opts),
   });
+  return { manifest, files: hashed, excluded, createdFrom: from, firmware: image?.data };
+}
+
+function expiresOf(created: string, opts: BuildOptions): string | undefined {
+  if (opts.expires !== undefined) return isoSeconds(toDate(opts.expires, 'expires'));
+  if (opts.expiresDays === undefined) return undefined;
+  if (!Number.isInteger(opts.expiresDays) || opts.expiresDays <= 0)
+    throw new OtaError(
+      'bad-option',
+      `expiry must be a positive whole number of days, not ${opts.expiresDays}`,
+    );
+  return isoSeconds(new Date(Date.parse(created) + opts.expiresDays * 86_400_000));
+}
+
+/** Lines for the output: each file left out by rule and why, and where `created` came from. */
+export function describeBuild(b: { excluded: Excluded[]; createdFrom: string; created: string }): string[] {
+  const from = b.createdFrom === 'given' ? 'as given' : `from ${b.createdFrom}`;
+  return [...describeExcluded(b.excluded), `dated ${b.created} (${from})`];
+}
+
+/** Where Generate Manifest and `ota manifest` write by default: inside .ota/, which never ships. */
+export function defaultManifestPath(dir: string): string {
+  return join(dir, '.ota', 'manifest.json');
+}
+
+/** Builds the manifest and writes it to `out` (default defaultManifestPath), creating its folder. */
+export async function writeManifestFile(
+  dir: string,
+  opts: BuildOptions = {},
+  out = defaultManifestPath(dir),
+): Promise<BuiltManifest & { out: string; bytes: Buffer }> {
+  const built = await buildRelease(dir, opts);
+  const bytes = serializeManifest(built.manifest);
+  await mkdir(dirname(resolve(out)), { recursive: true });
+  await writeFile(out, bytes);
+  return { ...built, out, bytes };
+}
+
+/** Walks, hashes and describes a project as a manifest. */
+export async function buildManifest(dir: string, opts: BuildOptions = {}): Promise<Manifest> {
+  return (await buildRelease(dir, opts)).manifest;
 }
 
 /** Checks the cross-field rules and returns the manifest with optional fields normalised. */
@@ -183,15 +308,30 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (!m.name || /[\u0000-\u001f/\\]/.test(m.name)) {
     throw new OtaError(
-      'bad-name',
+      'bad_name',
       `release name ${JSON.stringify(m.name)} must be non-empty, without / \\ or control characters`,
     );
   }
   const paths = new Set(m.files.map((f) => f.path));
+  checkPaths(
+    m.files.map((f) => f.path),
+    'files',
+  );
+  const folded = new Map<string, string>();
+  for (const p of paths) {
+    const other = folded.get(p.toLowerCase());
+    if (other !== undefined) {
+      throw new OtaError(
+        'path-clash',
+        `${other} and ${p} differ only in case: a board with a FAT filesystem stores them as one file; rename one`,
+      );
+    }
+    folded.set(p.toLowerCase(), p);
+  }
   const del = checkPaths(m.delete, 'delete');
   const clash = del?.find((p) => paths.has(p));
   if (clash) throw new OtaError('delete-conflict', `${clash} is both shipped and listed in delete`);
-  const keep = checkPaths(m.keep, 'keep');
+  const keep = checkPaths(m.keep, 'keep', true); // keeping the board's own files is what they need
   let hooks: Manifest['hooks'];
   if (m.hooks && (m.hooks.post_update || m.hooks.rollback)) {
     hooks = {};
@@ -200,20 +340,15 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
       if (!h) continue;
       checkPaths([h], `hook ${key}`);
       if (!paths.has(h))
-        throw new OtaError('hook-missing', `hook ${key} ${h} is not one of the release files`);
+        throw new OtaError('hook_missing', `hook ${key} ${h} is not one of the release files`);
       hooks[key] = h;
     }
   }
   const fw = m.firmware?.name;
   // Every release file is published beside the manifest too (as <path> or asset <path with / as __>).
-  const taken = [
-    ...m.files.map((f) => f.path.replace(/\//g, '__')),
-    ...paths,
-    'manifest.json',
-    'manifest.json.sig',
-  ];
+  const taken = [...m.files.map((f) => assetName(f.path)), ...paths, 'manifest.json', 'manifest.json.sig'];
   if (fw && (taken.includes(fw) || fw === m.bundle?.name))
-    throw new OtaError('firmware-conflict', `firmware ${fw} has the name of another file of the release`);
+    throw new OtaError('firmware_conflict', `firmware ${fw} has the name of another file of the release`);
   return {
     schema: MANIFEST_SCHEMA,
     name: m.name,
@@ -229,7 +364,7 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
   };
 }
 
-/** Rebuilds every object with keys in DESIGN.md order, so the bytes never depend on how it was built. */
+/** Rebuilds every object with keys in docs/protocols.md order, so the bytes never depend on how it was built. */
 function ordered(m: Manifest): Manifest {
   return {
     schema: m.schema,
@@ -255,7 +390,7 @@ function ordered(m: Manifest): Manifest {
   };
 }
 
-/** The published bytes: 2-space JSON, keys in DESIGN order, trailing newline. */
+/** The published bytes: 2-space JSON, keys in docs/protocols.md order, trailing newline. */
 export function serializeManifest(m: Manifest): Buffer {
   return Buffer.from(JSON.stringify(ordered(m), null, 2) + '\n', 'utf8');
 }
@@ -264,7 +399,7 @@ const HEX40 = /^[0-9a-f]{40}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function bad(msg: string): never {
-  throw new OtaError('bad-manifest', `invalid manifest: ${msg}`);
+  throw new OtaError('bad_manifest', `invalid manifest: ${msg}`);
 }
 
 function str(v: unknown, what: string): string {
@@ -298,7 +433,7 @@ function releasePath(v: unknown, what: string): string {
   try {
     return checkReleasePath(str(v, what));
   } catch (err) {
-    if (err instanceof OtaError && err.code === 'bad-path') bad(`${what}: ${err.message}`);
+    if (err instanceof OtaError && err.code === 'bad_path') bad(`${what}: ${err.message}`);
     throw err;
   }
 }
@@ -336,7 +471,7 @@ export function parseManifest(bytes: Uint8Array): Manifest {
     bad('schema must be a positive integer');
   if (o.schema > MANIFEST_SCHEMA) {
     throw new OtaError(
-      'schema-unsupported',
+      'schema_unsupported',
       `manifest schema ${o.schema} is newer than this tool understands (${MANIFEST_SCHEMA}): update the tool`,
     );
   }
@@ -352,6 +487,7 @@ export function parseManifest(bytes: Uint8Array): Manifest {
     const e = obj(f, `files[${i}]`);
     const path = releasePath(e.path, `files[${i}].path`);
     if (seen.has(path)) bad(`files lists ${path} twice`);
+    if (reservedPath(path)) bad(`files[${i}].path ${path} is a reserved board path`);
     seen.add(path);
     return {
       path,
@@ -368,6 +504,8 @@ export function parseManifest(bytes: Uint8Array): Manifest {
     files,
   };
   const del = pathList(o.delete, 'delete');
+  const delReserved = del?.find((p) => reservedPath(p));
+  if (delReserved !== undefined) bad(`delete names ${delReserved}, a reserved board path`);
   if (del) m.delete = del;
   const keep = pathList(o.keep, 'keep');
   if (keep) m.keep = keep;

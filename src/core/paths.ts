@@ -1,4 +1,4 @@
-// The DESIGN path rule for release paths, host side. The board applies the same rule.
+// The release path rule (docs/protocols.md#release-paths), host side. The board applies the same rule.
 import { OtaError } from './errors';
 
 // C0 controls and DEL: unprintable in logs and unsafe on FAT/LittleFS.
@@ -8,11 +8,11 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 /**
  * Returns `p` unchanged when it is a valid release path: relative, `/`-separated,
  * no empty, `.` or `..` segment, no backslash, no control characters, not under `.ota/`.
- * Throws OtaError 'bad-path' naming the rule broken otherwise.
+ * Throws OtaError 'bad_path' naming the rule broken otherwise.
  */
 export function checkReleasePath(p: string): string {
   const fail = (why: string): never => {
-    throw new OtaError('bad-path', `invalid release path ${JSON.stringify(p)}: ${why}`);
+    throw new OtaError('bad_path', `invalid release path ${JSON.stringify(p)}: ${why}`);
   };
   if (typeof p !== 'string' || p.length === 0) fail('empty');
   if (CONTROL.test(p)) fail('contains a control character');

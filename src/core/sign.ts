@@ -1,5 +1,5 @@
 /**
- * Detached manifest signatures (DESIGN.md): `manifest.json.sig` = {"alg","key","sig"} over the exact
+ * Detached manifest signatures (docs/protocols.md): `manifest.json.sig` = {"alg","key","sig"} over the exact
  * bytes of manifest.json as published.
  *
  *   signManifest(bytes, keyFileOrPath) -> Promise<ManifestSignature>
@@ -30,9 +30,9 @@ export function serializeSignature(sig: ManifestSignature): Buffer {
 
 export function verifySignature(bytes: Uint8Array, sig: ManifestSignature, trusted: TrustEntry[]): void {
   const entry = trusted.find((t) => t.id === sig.key);
-  if (!entry) throw new OtaError('sig-unknown-key', `signed with key ${sig.key}, which is not trusted`);
+  if (!entry) throw new OtaError('sig_unknown_key', `signed with key ${sig.key}, which is not trusted`);
   if (entry.alg !== sig.alg) {
-    throw new OtaError('sig-bad-alg', `key ${sig.key} is ${entry.alg}, the signature claims ${sig.alg}`);
+    throw new OtaError('sig_bad_alg', `key ${sig.key} is ${entry.alg}, the signature claims ${sig.alg}`);
   }
   const raw = Buffer.from(sig.sig, 'base64');
   const key = Buffer.from(entry.key, 'base64');
@@ -53,5 +53,5 @@ export function verifySignature(bytes: Uint8Array, sig: ManifestSignature, trust
     });
     ok = verify('sha256', bytes, pub, raw);
   }
-  if (!ok) throw new OtaError('sig-invalid', `manifest signature does not verify with key ${sig.key}`);
+  if (!ok) throw new OtaError('sig_invalid', `manifest signature does not verify with key ${sig.key}`);
 }

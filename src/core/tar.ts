@@ -4,7 +4,7 @@ import { OtaError } from './errors';
 
 export const BLOCK = 512;
 
-/** Splits a path into ustar `prefix` and `name` fields, or throws 'name-too-long'. */
+/** Splits a path into ustar `prefix` and `name` fields, or throws 'name_too_long'. */
 export function ustarSplit(path: string): { prefix: Buffer; name: Buffer } {
   const bytes = Buffer.from(path, 'utf8');
   if (bytes.length <= 100) return { prefix: Buffer.alloc(0), name: bytes };
@@ -15,7 +15,7 @@ export function ustarSplit(path: string): { prefix: Buffer; name: Buffer } {
     }
   }
   throw new OtaError(
-    'name-too-long',
+    'name_too_long',
     `path ${JSON.stringify(path)} cannot be stored in a ustar bundle (at most 155 bytes of directories and 100 bytes of file name)`,
   );
 }
@@ -28,7 +28,7 @@ function octal(buf: Buffer, offset: number, width: number, value: number): void 
 /** One 512-byte header for a regular file. */
 export function ustarHeader(path: string, size: number, mtime: number): Buffer {
   if (size > 0o77777777777)
-    throw new OtaError('file-too-large', `${path} is larger than ustar allows (8 GiB)`);
+    throw new OtaError('file_too_large', `${path} is larger than ustar allows (8 GiB)`);
   const { prefix, name } = ustarSplit(path);
   const h = Buffer.alloc(BLOCK);
   name.copy(h, 0);

@@ -46,7 +46,7 @@ export async function verifyTree(
   try {
     present = (await listProjectFiles(dir, opts)).map((f) => f.path);
   } catch (err) {
-    if (!(err instanceof OtaError && err.code === 'empty-project')) throw err;
+    if (!(err instanceof OtaError && err.code === 'empty_project')) throw err;
   }
   const extra = present.filter((p) => !listed.has(p));
   const missing: string[] = [];

@@ -1,4 +1,6 @@
 // Semantic versions: the board refuses downgrades, so host and device must order them alike.
+// Hand-written rather than the semver package on purpose: the order that counts is the board's
+// (device/ota/manifest.py compare()), and test/release-rules-device.test.ts holds the two equal.
 import { OtaError } from './errors';
 
 export interface Version {
@@ -20,13 +22,13 @@ export function parseVersion(s: string): Version {
   const m = SEMVER.exec(s);
   if (!m) {
     throw new OtaError(
-      'bad-version',
+      'bad_version',
       `version ${JSON.stringify(s)} is not semver-like (expected MAJOR.MINOR.PATCH, e.g. 1.4.0 or 1.4.0-beta.1)`,
     );
   }
   const nums = [m[1], m[2], m[3]].map(Number);
   if (nums.some((n) => !Number.isSafeInteger(n))) {
-    throw new OtaError('bad-version', `version ${JSON.stringify(s)} has a number too large`);
+    throw new OtaError('bad_version', `version ${JSON.stringify(s)} has a number too large`);
   }
   return {
     major: nums[0],

@@ -1,11 +1,14 @@
-// Which files make up a release: everything under the project root except
-// what an .otaignore (at the root or in any folder, as .gitignore), --exclude or a missing --include leaves out.
+// Which files make up a release: the app, nothing else. Everything under the project root except
+// what an .otaignore (at the root or in any folder, as .gitignore), --exclude or a missing --include
+// leaves out, the board's reserved paths (src/core/reserved.ts) and tool and editor files; each of
+// the last two is reported with the reason, so a user sees why a file did not ship.
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import ignore from 'ignore';
 import picomatch from 'picomatch';
 import { OtaError } from './errors';
 import { checkReleasePath } from './paths';
+import { RESERVED_WHY, reservedPath } from './reserved';
 import { ustarSplit } from './tar';
 
 export interface WalkOptions {
@@ -22,9 +25,103 @@ export interface ProjectFile {
   abs: string;
 }
 
-/** Never part of a release, at any depth. */
-const SKIP_DIRS = new Set(['.git', 'node_modules']);
 export const IGNORE_FILE = '.otaignore';
+
+/** A file or folder left out of a release by rule (not by the user's own ignore rules), and why. */
+export interface Excluded {
+  /** Release path; a folder ends with `/`. */
+  path: string;
+  why: string;
+}
+
+/** Tool and editor files: never part of a release, at any depth (folders end with `/`). */
+const TOOL_ANYWHERE: Record<string, string> = {
+  '.git/': 'git metadata',
+  '.git': 'git metadata',
+  '.gitignore': 'git metadata',
+  '.gitattributes': 'git metadata',
+  '.gitmodules': 'git metadata',
+  'node_modules/': 'npm packages of a host tool',
+  '.vscode/': 'editor settings (VS Code)',
+  '.idea/': 'editor settings (JetBrains)',
+  '__pycache__/': 'CPython bytecode cache (MicroPython cannot load it)',
+  '.DS_Store': 'macOS folder metadata',
+  'Thumbs.db': 'Windows folder metadata',
+  [IGNORE_FILE]: 'release rules for this tool, not a board file',
+};
+
+/** Tool outputs at the project root. */
+const TOOL_AT_ROOT: Record<string, string> = {
+  'manifest.json': 'a manifest written into the workspace; the release makes its own',
+  'manifest.json.sig': 'a signature written into the workspace; the release makes its own',
+  'ota-releases/': 'the default output folder of Publish Release (static host)',
+};
+
+/** Why `rel` (a folder when `dir`) is a tool or editor file, else undefined. */
+export function toolFile(rel: string, dir: boolean): string | undefined {
+  const name = rel.slice(rel.lastIndexOf('/') + 1) + (dir ? '/' : '');
+  return TOOL_ANYWHERE[name] ?? (rel.includes('/') ? undefined : TOOL_AT_ROOT[name]);
+}
+
+/**
+ * Refuses an --include pattern that names a reserved path or a tool file outright
+ * (`--include ota_config.json`, `--include 'ota/**'`): the user asked for something that
+ * never ships, and silently dropping it would hide that. Generic globs (`*.py`, `**`) are fine.
+ */
+function checkInclude(pattern: string): void {
+  const segments = pattern.replace(/^\.\//, '').split('/');
+  const glob = segments.findIndex((s) => /[*?[\]{}()!+@]/.test(s));
+  const head = glob < 0 ? segments : segments.slice(0, glob);
+  let why: string | undefined;
+  for (let i = 0; i < head.length && !why; i++) {
+    const p = head.slice(0, i + 1).join('/');
+    const r = reservedPath(p);
+    why = r
+      ? RESERVED_WHY[r]
+      : (toolFile(p, true) ?? (i === head.length - 1 ? toolFile(p, false) : undefined));
+  }
+  if (why) {
+    throw new OtaError('reserved-path', `--include ${pattern}: this never ships in a release (${why})`);
+  }
+}
+
+/** Why a path inside the project (a link's target) never ships: reserved at the root, or under a tool folder. */
+function neverShips(rel: string): string | undefined {
+  const r = reservedPath(rel);
+  if (r) return `reserved for the board: ${RESERVED_WHY[r]}`;
+  const parts = rel.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    const why = toolFile(parts.slice(0, i + 1).join('/'), i < parts.length - 1);
+    if (why) return why;
+  }
+  return undefined;
+}
+
+/** Reserved paths at the project root: the board's, left out with a note (see refuseOwnBootPy). */
+function reservedFile(rel: string): string | undefined {
+  const r = reservedPath(rel);
+  return r ? `reserved for the board: ${RESERVED_WHY[r]}` : undefined;
+}
+
+/**
+ * Building a release, a project's own boot.py is refused rather than silently left out: the user
+ * wrote it to run, and a release cannot deliver it. (Comparing a board's files with a manifest,
+ * or syncing over USB, simply leaves it out.)
+ */
+export function refuseOwnBootPy(excluded: Excluded[]): void {
+  const own = excluded.find(
+    (e) => reservedPath(e.path) === 'boot.py' && !e.path.endsWith('/') && !e.why.startsWith('a link'),
+  );
+  if (!own) return;
+  throw new OtaError(
+    'reserved-path',
+    `${own.path}: boot.py is the board's. \`ota install\` writes it with \`import ota\` and ` +
+      '`ota.boot()` first (finishing or undoing an interrupted update, counting boots for ' +
+      'confirm/rollback) and keeps your own lines below them; a release that replaced it would ' +
+      'remove that hook. Put start-up code in main.py, change boot.py over USB with `ota install`, ' +
+      'or add boot.py to .otaignore to release without it',
+  );
+}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -67,29 +164,39 @@ function checkName(path: string): void {
   try {
     checkReleasePath(path);
   } catch (err) {
-    if (err instanceof OtaError) throw new OtaError('bad-name', `cannot release this file: ${err.message}`);
+    if (err instanceof OtaError) throw new OtaError('bad_name', `cannot release this file: ${err.message}`);
     throw err;
   }
   ustarSplit(path);
 }
 
+export interface ProjectListing {
+  /** Sorted by the bytes of their path. */
+  files: ProjectFile[];
+  /** Left out by rule (reserved or tool files), in walk order; the user's own ignores are not listed. */
+  excluded: Excluded[];
+}
+
 /**
- * Lists the project's release files, sorted by the bytes of their path.
+ * Lists the project's release files and what was left out by rule.
  * Symlinks are followed when they stay inside the root; one pointing outside
- * is refused ('path-escape'), as is any file that cannot be read or named.
+ * is refused ('path-escape'), as is any file that cannot be read or named, and an
+ * --include naming a reserved or tool path ('reserved-path').
  */
-export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Promise<ProjectFile[]> {
+export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<ProjectListing> {
   let root: string;
   try {
     root = await realpath(dir);
-    if (!(await stat(root)).isDirectory()) throw new OtaError('not-a-directory', `${dir} is not a directory`);
+    if (!(await stat(root)).isDirectory()) throw new OtaError('not_a_directory', `${dir} is not a directory`);
   } catch (err) {
     if (err instanceof OtaError) throw err;
     throw fsError(err, dir);
   }
+  opts.include?.forEach(checkInclude);
   const included = opts.include?.length ? picomatch(opts.include, { dot: true }) : undefined;
   const excluded = opts.exclude?.length ? picomatch(opts.exclude, { dot: true }) : undefined;
   const out: ProjectFile[] = [];
+  const dropped: Excluded[] = [];
   const visited = new Set<string>([root]);
 
   async function walk(absDir: string, relDir: string, parentLayers: IgnoreLayers): Promise<void> {
@@ -100,17 +207,23 @@ export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Pro
     } catch (err) {
       throw fsError(err, relDir || '.');
     }
+    entries.sort((a, b) => Buffer.compare(a.name, b.name)); // the report lists the same tree the same way
     for (const entry of entries) {
       const raw = entry.name;
       const lossy = raw.toString('utf8');
       const rel = relDir ? `${relDir}/${lossy}` : lossy;
-      if (entry.isDirectory() && SKIP_DIRS.has(lossy)) continue;
-      if (lossy === IGNORE_FILE || (!relDir && lossy === '.ota')) continue;
       const abs = join(absDir, lossy);
       let isDir = entry.isDirectory();
       let isFile = entry.isFile();
-      if (entry.isSymbolicLink()) {
-        if (isIgnored(layers, rel) || excluded?.(rel)) continue;
+      const link = entry.isSymbolicLink();
+      // The user's own rules first: what they ignore is simply not there, and not reported.
+      if (isDir ? isIgnored(layers, rel + '/') : isIgnored(layers, rel) || excluded?.(rel)) continue;
+      const tool = link ? (toolFile(rel, true) ?? toolFile(rel, false)) : toolFile(rel, isDir);
+      if (tool) {
+        dropped.push({ path: isDir ? rel + '/' : rel, why: tool });
+        continue;
+      }
+      if (link) {
         let target: string;
         try {
           target = await realpath(abs);
@@ -118,27 +231,34 @@ export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Pro
           throw fsError(err, `${rel} (symlink)`);
         }
         if (!isInside(root, target)) {
-          throw new OtaError('path-escape', `${rel} is a symlink to ${target}, outside the project root`);
+          throw new OtaError('path_escape', `${rel} is a symlink to ${target}, outside the project root`);
+        }
+        // A link must not carry what never ships under another name (ota_config.json's token).
+        const to = relative(root, target).split(sep).join('/');
+        const hidden = to ? neverShips(to) : undefined;
+        if (hidden) {
+          dropped.push({ path: rel, why: `a link to ${to}: ${hidden}` });
+          continue;
         }
         const st = await stat(target);
         isDir = st.isDirectory();
         isFile = st.isFile();
         if (isDir) {
           if (visited.has(target)) continue; // a loop back into a directory already walked
+          if (isIgnored(layers, rel + '/')) continue;
           visited.add(target);
         }
       }
-      if (
-        isDir
-          ? isIgnored(layers, rel + '/')
-          : isIgnored(layers, rel) || excluded?.(rel) || (included && !included(rel))
-      ) {
+      const reserved = relDir ? undefined : reservedFile(rel);
+      if (reserved) {
+        dropped.push({ path: isDir ? rel + '/' : rel, why: reserved });
         continue;
       }
+      if (!isDir && included && !included(rel)) continue;
       try {
         utf8.decode(raw);
       } catch {
-        throw new OtaError('bad-name', `cannot release ${JSON.stringify(rel)}: its name is not valid UTF-8`);
+        throw new OtaError('bad_name', `cannot release ${JSON.stringify(rel)}: its name is not valid UTF-8`);
       }
       if (isDir) {
         await walk(abs, rel, layers);
@@ -155,8 +275,19 @@ export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Pro
   if (out.length === 0) {
     throw new OtaError(
       'empty-project',
-      `no files to release in ${dir} (check .otaignore and --include/--exclude)`,
+      `no files to release in ${dir} (check .otaignore and --include/--exclude)` +
+        (dropped.length ? `; left out by rule: ${dropped.map((e) => e.path).join(', ')}` : ''),
     );
   }
-  return out;
+  return { files: out, excluded: dropped };
+}
+
+/** The project's release files (walkProject without the report). */
+export async function listProjectFiles(dir: string, opts: WalkOptions = {}): Promise<ProjectFile[]> {
+  return (await walkProject(dir, opts)).files;
+}
+
+/** One line per excluded entry, as the CLI and the extension print them. */
+export function describeExcluded(excluded: Excluded[]): string[] {
+  return excluded.map((e) => `left out ${e.path}: ${e.why}`);
 }

@@ -2,14 +2,18 @@
  * The virtual board: a MicroPython board on the host, for tests and demos without hardware.
  *
  * API (others code against these names):
- *   interface BoardOptions { fsDir; flashKb?=2048; heapKb?=192; cutAfterMutations?; sha1?=true;
- *                            partitions?: boolean | { dir?, sizeKb?=1024 } }   // esp32.Partition, ./partitions
+ *   interface BoardOptions { fsDir; flashKb?=2048; heapKb?=192; cutAfterMutations?; cutMode?='after';
+ *                            fs?='posix' | 'littlefs' | 'fat'; sectorSize?=4096 (fat: 512 | 4096); sha1?=true;
+ *                            partitions?: boolean | { dir?, sizeKb?=1024 }    // esp32.Partition, ./partitions
+ *                            baud?; serialNumber?; usbReset?: { downMs?=800; rename? } }
  *   class VirtualBoard extends EventEmitter {
  *     static start(opts: BoardOptions): Promise<VirtualBoard>  // power on: boot.py, main.py, then the REPL
  *                                                              // (resolves after 1 s if main.py keeps running)
  *     write(data: Uint8Array | string): void                   // bytes into the board's UART
  *     on('data', (chunk: Buffer) => void)                      // bytes out of the UART
  *     on('reset' | 'poweroff', () => void)
+ *     on('usb-detach', () => void); on('usb-attach', (renamed: boolean) => void)   // with usbReset
+ *     readonly serialNumber: string                            // its USB serial number
  *     readonly mutations: number; readonly poweredOff: boolean; readonly powerCut: boolean
  *     readonly resets: number; readonly overrun: number       // bytes lost beyond the raw-paste window
  *     readonly runningPartition: string | undefined            // OTA slot the bootloader started (partitions)
@@ -18,19 +22,22 @@
  *   }
  *   runBoard(opts & { code?, boot?=true, timeoutMs?=30000 })
  *     : Promise<{ output, mutations, powerCut, resets, running?, error? }>  // rejects with OtaError 'sim-timeout'
- *   exposeOnPty(board, linkPath?): Promise<{ path, close() }>  (./pty, also re-exported here)
+ *   exposeOnLink(board, name?) / exposeOnPty(board, linkPath?): Promise<BoardPort>  (./usb, ./pty)
  *
  * The board's root filesystem "/" is the host folder fsDir, kept in step with every write. A power cut
  * (cutAfterMutations) stops the board right after that many filesystem mutations, leaving fsDir exactly
  * as the flash was at that instant.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OtaError } from '../core/errors';
 import { Cpu, type ExecResult, type Stop } from './cpu';
+import { Pacer } from './pace';
 import { CONTROL_SLOTS, ResetCause, Slot } from './protocol';
 import { Repl, type ReplAction } from './repl';
+import { FS_MODELS, type CutMode, type FsModel } from './flash';
 import {
   bootloader,
   partitionTable,
@@ -46,8 +53,17 @@ export interface BoardOptions {
   flashKb?: number;
   /** MicroPython heap size. Default 192. */
   heapKb?: number;
-  /** Power cut right after the N-th filesystem mutation (write/rename/remove/mkdir/rmdir). */
+  /**
+   * Power cut at the N-th filesystem step: a mutation (write/rename/remove/mkdir/rmdir) on 'posix', a
+   * block write on 'littlefs' and 'fat' (src/sim/flash.ts).
+   */
   cutAfterMutations?: number;
+  /** How the step at the cut lands: whole ('after', default), not at all ('drop'), half ('tear'). */
+  cutMode?: CutMode;
+  /** Filesystem model of the flash (src/sim/flash.ts). Default 'posix'. */
+  fs?: FsModel;
+  /** FAT sector size, 512 or 4096 (default). */
+  sectorSize?: number;
   /** hashlib.sha1 available (default true); false leaves only sha256, as on builds without it. */
   sha1?: boolean;
   /**
@@ -56,6 +72,15 @@ export interface BoardOptions {
    * mutations; every hard reset runs the bootloader's rollback rules.
    */
   partitions?: PartitionsOption;
+  /** Pace the UART both ways at this baud rate (10 bits a byte), as a USB-UART bridge does. Default: no limit. */
+  baud?: number;
+  /** USB serial number the board reports (default: 16 random hex digits, like a unique_id). */
+  serialNumber?: string;
+  /**
+   * Native USB (ESP32-S3, RP2040): on a hard reset (machine.reset(), an update's reset) the board leaves
+   * the bus for `downMs` (default 800) and comes back, under a new port name when `rename`.
+   */
+  usbReset?: { downMs?: number; rename?: boolean };
 }
 
 /** How long Ctrl-C waits for running code to reach a host call before the interpreter is restarted. */
@@ -81,9 +106,17 @@ interface Running {
 }
 
 export class VirtualBoard extends EventEmitter {
-  private readonly opts: Required<Omit<BoardOptions, 'cutAfterMutations' | 'partitions'>> & {
+  private readonly opts: Required<
+    Omit<BoardOptions, 'cutAfterMutations' | 'partitions' | 'baud' | 'serialNumber' | 'usbReset'>
+  > & {
     cutAfterMutations: number;
   };
+  readonly serialNumber: string;
+  private readonly usbReset: BoardOptions['usbReset'];
+  private usbTimer: NodeJS.Timeout | undefined;
+  /** The wire's pace each way, with `baud`. */
+  private readonly rxPace: Pacer | undefined;
+  private readonly txPace: Pacer | undefined;
   private readonly partitions: PartitionTable | undefined;
   private runningSlot: string | undefined;
   private readonly control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
@@ -113,19 +146,44 @@ export class VirtualBoard extends EventEmitter {
     super();
     const fsDir = path.resolve(opts.fsDir);
     if (!fs.existsSync(fsDir) || !fs.statSync(fsDir).isDirectory()) {
-      throw new OtaError('sim-fs-dir', `board filesystem folder ${fsDir} does not exist or is not a folder`);
+      throw new OtaError('sim_fs_dir', `board filesystem folder ${fsDir} does not exist or is not a folder`);
     }
     const flashKb = opts.flashKb ?? 2048;
     const heapKb = opts.heapKb ?? 192;
     if (!Number.isInteger(flashKb) || flashKb < 64)
-      throw new OtaError('sim-flash', 'flashKb must be an integer >= 64');
+      throw new OtaError('sim_flash', 'flashKb must be an integer >= 64');
     if (!Number.isInteger(heapKb) || heapKb < 16)
-      throw new OtaError('sim-heap', 'heapKb must be an integer >= 16');
+      throw new OtaError('sim_heap', 'heapKb must be an integer >= 16');
     const cut = opts.cutAfterMutations ?? 0;
     if (!Number.isInteger(cut) || cut < 0) {
-      throw new OtaError('sim-cut', 'cutAfterMutations must be a positive integer');
+      throw new OtaError('sim_cut', 'cutAfterMutations must be a positive integer');
     }
-    this.opts = { fsDir, flashKb, heapKb, sha1: opts.sha1 ?? true, cutAfterMutations: cut };
+    if (opts.baud !== undefined && !(Number.isInteger(opts.baud) && opts.baud >= 300))
+      throw new OtaError('sim-baud', 'baud must be an integer >= 300');
+    if (opts.baud) {
+      this.rxPace = new Pacer(opts.baud, (b, end) => this.receive(b, end));
+      this.txPace = new Pacer(opts.baud, (b) => this.emit('data', b));
+    }
+    this.serialNumber = opts.serialNumber ?? randomBytes(8).toString('hex').toUpperCase();
+    this.usbReset = opts.usbReset;
+    const model = opts.fs ?? 'posix';
+    const sectorSize = opts.sectorSize ?? 4096;
+    if (!FS_MODELS.includes(model)) throw new OtaError('sim-fs', `fs must be one of ${FS_MODELS.join(', ')}`);
+    if (sectorSize !== 512 && sectorSize !== 4096)
+      throw new OtaError('sim-fs', 'sectorSize must be 512 or 4096');
+    const cutMode = opts.cutMode ?? 'after';
+    if (!['after', 'drop', 'tear'].includes(cutMode))
+      throw new OtaError('sim-cut', 'cutMode must be after, drop or tear');
+    this.opts = {
+      fsDir,
+      flashKb,
+      heapKb,
+      sha1: opts.sha1 ?? true,
+      cutAfterMutations: cut,
+      cutMode,
+      fs: model,
+      sectorSize,
+    };
     this.partitions = partitionTable(opts.partitions, fsDir);
     if (this.partitions) preparePartitions(this.partitions);
     this.repl = new Repl((s) => this.emitOut(Buffer.from(s, 'latin1')));
@@ -176,7 +234,14 @@ export class VirtualBoard extends EventEmitter {
 
   write(data: Uint8Array | string): void {
     if (this.isOff) return;
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data);
+    if (this.rxPace) this.rxPace.push(bytes);
+    else this.receive(bytes, true);
+  }
+
+  /** Bytes off the wire into the UART; `end`: the last of one write by the host. */
+  private receive(bytes: Uint8Array, end: boolean): void {
+    if (this.isOff) return;
     for (const c of bytes) {
       // The UART interrupt handler turns Ctrl-C into KeyboardInterrupt while code runs.
       if (c === this.cpu?.interruptChar && this.running && !this.repl.pasting) this.interrupt();
@@ -193,12 +258,15 @@ export class VirtualBoard extends EventEmitter {
         this.queued++;
       }
     }
-    this.input.push(CHUNK_END);
+    if (end) this.input.push(CHUNK_END);
     void this.pump();
   }
 
   async stop(): Promise<void> {
     this.isOff = true;
+    this.rxPace?.stop();
+    this.txPace?.stop();
+    clearTimeout(this.usbTimer);
     this.input = [];
     this.head = 0;
     this.queued = 0;
@@ -222,7 +290,9 @@ export class VirtualBoard extends EventEmitter {
   }
 
   private emitOut(chunk: Buffer): void {
-    if (chunk.length > 0) this.emit('data', chunk);
+    if (chunk.length === 0) return;
+    if (this.txPace) this.txPace.push(chunk);
+    else this.emit('data', chunk);
   }
 
   private async powerOn(runScripts: boolean): Promise<void> {
@@ -238,6 +308,9 @@ export class VirtualBoard extends EventEmitter {
         heapKb: this.opts.heapKb,
         sha1: this.opts.sha1,
         cutAt: this.opts.cutAfterMutations,
+        cutMode: this.opts.cutMode,
+        fs: this.opts.fs,
+        sectorSize: this.opts.sectorSize,
         resetCause: cause,
         partitions: this.partitions,
         running: this.runningSlot,
@@ -297,6 +370,7 @@ export class VirtualBoard extends EventEmitter {
     }
     this.resetCount++;
     this.emit('reset');
+    if (!s.soft && this.usbReset) this.leaveBus(this.usbReset);
     if (s.soft) {
       this.emitOut(Buffer.from('MPY: soft reboot\r\n'));
       this.booting = this.boot(this.lastCause);
@@ -304,6 +378,15 @@ export class VirtualBoard extends EventEmitter {
       this.repl.mode = 'friendly';
       this.booting = this.boot(ResetCause.Soft, true, true);
     }
+  }
+
+  /** A native-USB reset: the port vanishes, then the board enumerates again (same serial number). */
+  private leaveBus(how: NonNullable<BoardOptions['usbReset']>): void {
+    clearTimeout(this.usbTimer);
+    this.emit('usb-detach');
+    this.usbTimer = setTimeout(() => {
+      if (!this.isOff) this.emit('usb-attach', how.rename === true);
+    }, how.downMs ?? 800);
   }
 
   private async run(code: string, mode: 'file' | 'single' | 'script'): Promise<ExecResult> {
@@ -445,7 +528,7 @@ export async function runBoard(
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new OtaError('sim-timeout', `virtual board still busy after ${timeoutMs} ms`)),
+      () => reject(new OtaError('sim_timeout', `virtual board still busy after ${timeoutMs} ms`)),
       timeoutMs,
     );
   });
@@ -475,3 +558,4 @@ export async function runBoard(
 }
 
 export { exposeOnPty } from './pty';
+export { exposeOnLink } from './usb';

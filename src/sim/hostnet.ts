@@ -2,9 +2,9 @@
 // through shared memory. Errors become the errno numbers MicroPython's socket raises on ESP32 boards.
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import type { HostCall } from './protocol';
+import { CERT_VERIFY_FAILED, type HostCall } from './protocol';
 
 export const Errno = {
   EIO: 5,
@@ -17,8 +17,18 @@ export const Errno = {
   EHOSTUNREACH: 113,
 } as const;
 
-/** mbedTLS's MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: what a board's ssl raises for a certificate it refuses. */
-export const CERT_VERIFY_FAILED = -9984;
+export { CERT_VERIFY_FAILED };
+
+/**
+ * mbedTLS's verify texts (mbedtls_x509_crt_verify_info), which MicroPython's ssl raises as ValueError for
+ * a refused certificate (extmod/modtls_mbedtls.c).
+ */
+export const VERIFY_TEXT = {
+  expired: 'The certificate validity has expired',
+  future: 'The certificate validity starts in the future',
+  name: 'The certificate Common Name (CN) does not match with the expected CN',
+  untrusted: 'The certificate is not correctly signed by the trusted CA',
+} as const;
 
 /** What a host call answers: a result number and, for reads, the bytes to hand over. */
 export interface Answer {
@@ -28,9 +38,13 @@ export interface Answer {
 
 interface HostSocket {
   sock: net.Socket;
+  /** The server's certificate (DER), once TLS is up. */
+  peer?: Buffer;
   chunks: Buffer[];
   ended: boolean;
   error: number;
+  /** The socket's timeout at connect (ms, -1: none); the TLS handshake is bounded by it as on a board. */
+  timeoutMs: number;
   wake?: () => void;
 }
 
@@ -66,7 +80,11 @@ export class HostNet {
       case 'recv':
         return this.recv(call.sock, call.max, call.timeoutMs, call.line);
       case 'tls':
-        return this.tls(call.sock, call.host, call.verify, call.ca);
+        return this.tls(call);
+      case 'peercert': {
+        const peer = this.sockets.get(call.sock)?.peer;
+        return peer ? { result: peer.length, bytes: peer } : { result: -Errno.ENOTCONN };
+      }
       case 'close':
         this.close(call.sock);
         return { result: 0 };
@@ -90,7 +108,7 @@ export class HostNet {
   private connect(host: string, port: number, timeoutMs: number): Promise<Answer> {
     return new Promise((resolve) => {
       const sock = net.connect({ host, port });
-      const entry: HostSocket = { sock, chunks: [], ended: false, error: 0 };
+      const entry: HostSocket = { sock, chunks: [], ended: false, error: 0, timeoutMs };
       let timer: NodeJS.Timeout | undefined;
       const settle = (a: Answer): void => {
         clearTimeout(timer);
@@ -132,38 +150,71 @@ export class HostNet {
     });
   }
 
-  /** ssl.wrap_socket: a TLS client handshake over the connected socket. */
-  private tls(id: number, host: string, verify: boolean, ca?: Uint8Array): Promise<Answer> {
-    const s = this.sockets.get(id);
+  /**
+   * ssl.wrap_socket: a TLS client handshake over the connected socket, verified as mbedTLS does with
+   * CERT_REQUIRED: the chain against the loaded CA certificates only (none loaded: nothing is trusted),
+   * the validity dates against the board's clock, the host name; a refusal answers CERT_VERIFY_FAILED
+   * with mbedTLS's verify text, any other failure an errno.
+   */
+  private tls(call: Extract<HostCall, { op: 'tls' }>): Promise<Answer> {
+    const s = this.sockets.get(call.sock);
     if (!s) return Promise.resolve({ result: -Errno.EBADF });
     for (const ev of ['data', 'end', 'error', 'close']) s.sock.removeAllListeners(ev);
-    let pem: string | undefined;
-    if (ca && ca.length > 0) {
-      const text = Buffer.from(ca).toString('latin1');
-      pem = text.includes('-----BEGIN') ? text : new X509Certificate(Buffer.from(ca)).toString();
+    let ca: string[];
+    let cert: string | undefined;
+    let key: string | undefined;
+    try {
+      ca = call.ca ? pemCerts(call.ca) : [];
+      cert = call.cert ? pemCerts(call.cert).join('') : undefined;
+      key = call.key ? pemKey(call.key) : undefined;
+    } catch {
+      return Promise.resolve({ result: -Errno.EIO }); // mbedTLS: the bytes do not parse (an OSError)
     }
+    const host = call.host;
     const secure = tls.connect({
       socket: s.sock,
+      host,
       servername: net.isIP(host) || !host ? undefined : host,
-      rejectUnauthorized: verify,
-      ...(pem ? { ca: pem } : {}),
+      // The verdict is taken below, so it can use the board's clock and mbedTLS's words.
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+      // A verifying board trusts what it loaded, never the host's roots.
+      ca: ca.length ? ca : call.verify ? [] : undefined,
+      ...(cert && key ? { cert, key } : {}),
     });
     return new Promise((resolve) => {
+      const timer =
+        s.timeoutMs >= 0
+          ? setTimeout(() => {
+              secure.destroy();
+              s.error = Errno.ETIMEDOUT;
+              resolve({ result: -Errno.ETIMEDOUT });
+            }, s.timeoutMs)
+          : undefined;
       secure.once('secureConnect', () => {
+        clearTimeout(timer);
         secure.removeAllListeners('error');
+        const peer = secure.getPeerCertificate(true);
+        s.peer = peer?.raw;
+        const why = call.verify ? verdict(secure, peer, host, call.now) : [];
+        if (why.length) {
+          secure.destroy();
+          s.error = Errno.ECONNRESET;
+          resolve({
+            result: CERT_VERIFY_FAILED,
+            bytes: Buffer.from(why.map((w) => w + '\n').join('') + '\0'),
+          });
+          return;
+        }
         s.sock = secure;
         s.chunks = [];
         this.listen(s);
         resolve({ result: 0 });
       });
       secure.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
         s.error = Errno.ECONNRESET;
-        resolve({
-          result:
-            verify && /CERT|SELF_SIGNED|ERR_TLS_CERT/.test(err.code ?? '')
-              ? CERT_VERIFY_FAILED
-              : -errnoOf(err),
-        });
+        resolve({ result: -errnoOf(err) });
       });
     });
   }
@@ -212,4 +263,66 @@ export class HostNet {
     this.sockets.delete(id);
     s.sock.destroy();
   }
+}
+
+/** Node's chain errors that are about dates: the board's clock decides those instead. */
+const DATE_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+
+/** mbedTLS's reasons to refuse the peer, in its order, or none. */
+function verdict(
+  secure: tls.TLSSocket,
+  peer: tls.DetailedPeerCertificate,
+  host: string,
+  now: number,
+): string[] {
+  const why: string[] = [];
+  if (!peer?.raw) return [VERIFY_TEXT.untrusted];
+  const x = new X509Certificate(peer.raw);
+  if (now * 1000 > Date.parse(x.validTo)) why.push(VERIFY_TEXT.expired);
+  if (now * 1000 < Date.parse(x.validFrom)) why.push(VERIFY_TEXT.future);
+  if (!nameMatches(host, peer)) why.push(VERIFY_TEXT.name);
+  const err = secure.authorizationError as unknown as string | Error | null;
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : err;
+  if (code && !DATE_ERRORS.has(code)) why.push(VERIFY_TEXT.untrusted);
+  return why;
+}
+
+/**
+ * mbedTLS's name check: the subjectAltName entries when there are any (DNS names with wildcards, IP
+ * addresses), else the subject's CN compared with the host name as text (an IP address too).
+ */
+function nameMatches(host: string, peer: tls.PeerCertificate): boolean {
+  if (!host) return false;
+  if (peer.subjectaltname) return tls.checkServerIdentity(host, peer) === undefined;
+  const cn = peer.subject?.CN;
+  return typeof cn === 'string' && cn.toLowerCase() === host.toLowerCase();
+}
+
+/** CA or certificate bytes as mbedTLS takes them: PEM (any number of certificates) or one DER certificate. */
+function pemCerts(bytes: Uint8Array): string[] {
+  const text = Buffer.from(bytes).toString('latin1');
+  if (text.includes('-----BEGIN')) {
+    const certs = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (!certs.length) throw new Error('no certificate');
+    return certs.map((c) => new X509Certificate(c).toString());
+  }
+  return [new X509Certificate(Buffer.from(bytes)).toString()];
+}
+
+/** A private key, PEM or DER (PKCS#8, or SEC1/PKCS#1 as mbedTLS also reads). */
+function pemKey(bytes: Uint8Array): string {
+  const b = Buffer.from(bytes);
+  if (b.toString('latin1').includes('-----BEGIN'))
+    return createPrivateKey(b).export({ type: 'pkcs8', format: 'pem' }) as string;
+  for (const type of ['pkcs8', 'sec1', 'pkcs1'] as const) {
+    try {
+      return createPrivateKey({ key: b, format: 'der', type }).export({
+        type: 'pkcs8',
+        format: 'pem',
+      }) as string;
+    } catch {
+      // the next encoding
+    }
+  }
+  throw new Error('unreadable key');
 }

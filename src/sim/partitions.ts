@@ -34,7 +34,7 @@ export function partitionTable(opt: PartitionsOption | undefined, fsDir: string)
   const o = opt === true ? {} : opt;
   const sizeKb = o.sizeKb ?? 1024;
   if (!Number.isInteger(sizeKb) || sizeKb < 4 || sizeKb % 4 !== 0)
-    throw new OtaError('sim-partitions', 'partitions.sizeKb must be a positive multiple of 4');
+    throw new OtaError('sim_partitions', 'partitions.sizeKb must be a positive multiple of 4');
   return { dir: path.resolve(o.dir ?? `${fsDir}.partitions`), sizeKb };
 }
 
@@ -54,7 +54,7 @@ export function preparePartitions(t: PartitionTable): void {
     const f = partitionFile(t, label);
     if (!fs.existsSync(f)) fs.writeFileSync(f, Buffer.alloc(t.sizeKb * 1024, 0xff));
     else if (fs.statSync(f).size !== t.sizeKb * 1024)
-      throw new OtaError('sim-partitions', `${f} is not ${t.sizeKb} KB`);
+      throw new OtaError('sim_partitions', `${f} is not ${t.sizeKb} KB`);
   }
   if (!fs.existsSync(path.join(t.dir, 'otadata.json')))
     writeOtaData(t, { boot: OTA_LABELS[0], state: 'valid' });

@@ -1,5 +1,6 @@
 // Messages and shared-memory layout between the board (main thread) and its interpreter (worker thread).
 import type { PartitionTable } from './partitions';
+import type { CutMode, FsModel } from './flash';
 
 /** Int32 slots of the shared control buffer. */
 export const Slot = {
@@ -19,6 +20,9 @@ export const Slot = {
 export const CONTROL_SLOTS = 8;
 /** Bytes the main thread can hand the worker per host call (socket reads). */
 export const DATA_BYTES = 64 * 1024;
+
+/** mbedTLS's MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: what a board's ssl raises for a certificate it refuses. */
+export const CERT_VERIFY_FAILED = -9984;
 /** A host call answered with this was cut short by Ctrl-C: the Python side raises KeyboardInterrupt. */
 export const INTERRUPTED = -1000;
 
@@ -27,8 +31,12 @@ export interface WorkerConfig {
   flashKb: number;
   heapKb: number;
   sha1: boolean;
-  /** Total mutation count at which the power is cut, or 0 for never. */
+  /** Total step count at which the power is cut, or 0 for never, and how that step lands. */
   cutAt: number;
+  cutMode: CutMode;
+  /** Filesystem model of the flash (./flash). */
+  fs: FsModel;
+  sectorSize: number;
   /** machine.reset_cause() after this boot. */
   resetCause: number;
   /** OTA partitions (the esp32 module) and the one the bootloader started, when the board has them. */
@@ -46,7 +54,19 @@ export type HostCall =
   | { op: 'connect'; host: string; port: number; timeoutMs: number }
   | { op: 'send'; sock: number; bytes: Uint8Array; timeoutMs: number }
   | { op: 'recv'; sock: number; max: number; timeoutMs: number; line: boolean }
-  | { op: 'tls'; sock: number; host: string; verify: boolean; ca?: Uint8Array }
+  /** now: the board's clock (seconds since 1970), what certificate validity is checked against. */
+  | {
+      op: 'tls';
+      sock: number;
+      host: string;
+      verify: boolean;
+      now: number;
+      ca?: Uint8Array;
+      cert?: Uint8Array;
+      key?: Uint8Array;
+    }
+  /** The server certificate (DER) of a TLS socket. */
+  | { op: 'peercert'; sock: number }
   | { op: 'close'; sock: number }
   /** Python reading `max` bytes of sys.stdin: answered once they have all come from the UART. */
   | { op: 'stdin'; max: number }

@@ -50,6 +50,18 @@ class Pin:
         self._v = 0
     def __call__(self, v=None):
         return self.value(v)
+class RTC:
+    # The board's clock (see the time module): datetime() reads it, datetime(t) sets it.
+    def __init__(self, id=0):
+        pass
+    def datetime(self, t=None):
+        import time
+        if t is None:
+            y, mo, d, h, mi, s, wd, yd = time.gmtime()
+            return (y, mo, d, wd, h, mi, s, 0)
+        time._off = time.mktime((t[0], t[1], t[2], t[4], t[5], t[6], 0, 0)) - int(time._time())
+    def init(self, t):
+        self.datetime(t)
 class WDT:
     def __init__(self, id=0, timeout=5000):
         self.timeout = timeout
@@ -173,6 +185,9 @@ class socket(io.IOBase):
 `;
 
 // TLS is done by the host (Node's tls) on the board's connected socket; the socket object stays the same.
+// It verifies as MicroPython's mbedTLS ports do (extmod/modtls_mbedtls.c): a client context defaults to
+// CERT_REQUIRED and then needs a CA and server_hostname; a refused certificate raises ValueError with
+// mbedTLS's verify text, any other failure OSError; validity is checked against the board's clock.
 const ssl = `
 import _board, uctypes
 PROTOCOL_TLS_CLIENT = 0
@@ -180,39 +195,96 @@ PROTOCOL_TLS_SERVER = 1
 CERT_NONE = 0
 CERT_OPTIONAL = 1
 CERT_REQUIRED = 2
+def _bytes(x):
+    if isinstance(x, str):
+        f = open(x, 'rb')
+        x = f.read()
+        f.close()
+    return x
+def _a(b):
+    return uctypes.addressof(b) if b else 0
+def _n(b):
+    return len(b) if b else 0
 class SSLContext:
     def __init__(self, protocol=PROTOCOL_TLS_CLIENT):
         self.verify_mode = CERT_REQUIRED if protocol == PROTOCOL_TLS_CLIENT else CERT_NONE
         self._ca = None
+        self._cert = None
+        self._key = None
     def load_verify_locations(self, cafile=None, cadata=None):
-        if cafile:
-            f = open(cafile, 'rb')
-            cadata = f.read()
-            f.close()
-        self._ca = cadata
+        self._ca = _bytes(cafile) if cafile else cadata
+    def load_cert_chain(self, certfile, keyfile):
+        self._cert = _bytes(certfile)
+        self._key = _bytes(keyfile)
     def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True, server_hostname=None):
         if server_side:
             raise OSError(95)
-        ca = self._ca
-        r = _board.sock_tls(sock._id, server_hostname or '', self.verify_mode != CERT_NONE,
-                            uctypes.addressof(ca) if ca else 0, len(ca) if ca else 0)
+        verify = self.verify_mode == CERT_REQUIRED
+        if verify and not server_hostname:
+            raise ValueError('CERT_REQUIRED requires server_hostname')
+        import time  # the board's clock (this module loads before it replaces the built-in one)
+        ca, cert, key = self._ca, self._cert, self._key
+        r = _board.sock_tls(sock._id, server_hostname or '', verify, time.time(), _a(ca), _n(ca),
+                            _a(cert), _n(cert), _a(key), _n(key))
+        if isinstance(r, str):
+            raise ValueError(r)
         if r == -1000:
             raise KeyboardInterrupt
         if r < 0:
             raise OSError(r if r < -1000 else -r)
-        return sock
+        return _SSLSocket(sock)
+class _SSLSocket:
+    # The wrapped stream: reads and writes go through the same host socket.
+    def __init__(self, sock):
+        self._s = sock
+        self._id = sock._id
+    def getpeercert(self, binary_form=False):
+        if not binary_form:
+            raise ValueError('binary_form must be True')
+        b = bytearray(4096)
+        n = _board.sock_peercert(self._id, uctypes.addressof(b), len(b))
+        if n < 0:
+            raise OSError(-n)
+        return bytes(memoryview(b)[:n])
+    def readinto(self, buf, nbytes=-1):
+        return self._s.readinto(buf, nbytes)
+    def read(self, n=-1):
+        return self._s.read(n)
+    def readline(self):
+        return self._s.readline()
+    def write(self, buf):
+        return self._s.write(buf)
+    def setblocking(self, flag):
+        self._s.setblocking(flag)
+    def close(self):
+        self._s.close()
 def wrap_socket(sock, server_side=False, key=None, cert=None, cert_reqs=CERT_NONE, cadata=None,
                 server_hostname=None, do_handshake=True):
     ctx = SSLContext(PROTOCOL_TLS_CLIENT)
     ctx.verify_mode = cert_reqs
     if cadata:
         ctx.load_verify_locations(cadata=cadata)
+    if cert:
+        ctx.load_cert_chain(cert, key)
     return ctx.wrap_socket(sock, server_side, do_handshake, server_hostname)
 `;
 
+// The clock: time.time()/gmtime()/localtime() read the board's RTC, which starts at the host's clock
+// (as on a board whose clock NTP set at an earlier boot) and which machine.RTC().datetime(t) sets, so
+// tests can give a board a wrong clock. ntptime sets it back to the host's clock, as NTP would.
 const time = `
 import _board
-from time import ticks_ms, ticks_us, ticks_cpu, ticks_add, ticks_diff, time, time_ns, localtime, gmtime, mktime
+from time import ticks_ms, ticks_us, ticks_cpu, ticks_add, ticks_diff, mktime
+from time import time as _time, time_ns as _time_ns, gmtime as _gmtime, localtime as _localtime
+_off = 0
+def time():
+    return int(_time()) + _off
+def time_ns():
+    return _time_ns() + _off * 1000000000
+def gmtime(t=None):
+    return _gmtime(time() if t is None else t)
+def localtime(t=None):
+    return _localtime(time() if t is None else t)
 def sleep_ms(ms):
     if _board.sleep_ms(int(ms)) == -1000:
         raise KeyboardInterrupt
@@ -220,6 +292,17 @@ def sleep(s):
     sleep_ms(s * 1000)
 def sleep_us(us):
     sleep_ms(us // 1000)
+`;
+
+const ntptime = `
+host = 'pool.ntp.org'
+timeout = 1
+def time():
+    import time
+    return int(time._time())
+def settime():
+    import time
+    time._off = 0
 `;
 
 const hashlib = `
@@ -366,6 +449,7 @@ export function boardModules(opts: { sha1: boolean }): Record<string, string> {
     socket,
     ssl,
     time,
+    ntptime,
     hashlib: opts.sha1 ? hashlib : hashlibNoSha1,
     binascii,
     gc,

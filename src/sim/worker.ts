@@ -6,12 +6,13 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { Flash, FLASH_ROOT } from './flash';
+import { Flash, FLASH_ROOT, type CutMode } from './flash';
 import { boardModules } from './pymods';
 import { esp32Module, partitionBridge } from './esp32';
 import { translateErrnos } from './errno';
 import { shareMemory } from './sharedmem';
 import {
+  CERT_VERIFY_FAILED,
   DATA_BYTES,
   INTERRUPTED,
   Slot,
@@ -270,14 +271,21 @@ for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
   SEXTET[c.charCodeAt(0)] = i;
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 
-/** Counts one flash mutation; the power is cut here once the count reaches cfg.cutAt. */
-function mutated(): void {
+/** Counts one flash step (a mutation, or a block write on LittleFS/FAT); at cfg.cutAt, how it lands. */
+function step(): 'full' | CutMode {
   const n = Atomics.add(control, Slot.Mutations, 1) + 1;
-  if (cfg.cutAt > 0 && n >= cfg.cutAt) {
-    flush();
-    post({ t: 'cut' });
-    halt();
-  }
+  return cfg.cutAt > 0 && n >= cfg.cutAt ? cfg.cutMode : 'full';
+}
+
+function cut(): never {
+  flush();
+  post({ t: 'cut' });
+  halt();
+}
+
+/** Counts one whole mutation (partition writes); the power is cut right after it at cfg.cutAt. */
+function mutated(): void {
+  if (step() !== 'full') cut();
 }
 
 function bridge(mp: any): Record<string, unknown> {
@@ -385,10 +393,44 @@ function bridge(mp: any): Record<string, unknown> {
       if (n > 0) heap().set(shared.subarray(0, n), addr);
       return n;
     },
-    sock_tls(sock: number, host: string, verify: boolean, caAddr: number, caLen: number): number {
+    // A number (0, or a negative errno), or mbedTLS's verify text when the certificate is refused.
+    sock_tls(
+      sock: number,
+      host: string,
+      verify: boolean,
+      now: number,
+      ca: number,
+      caLen: number,
+      cert: number,
+      certLen: number,
+      key: number,
+      keyLen: number,
+    ): number | string {
       if (interrupted()) return INTERRUPTED;
-      const ca = caLen > 0 ? heap().slice(caAddr, caAddr + caLen) : undefined;
-      return hostCall({ op: 'tls', sock, host, verify, ca }, ca ? [ca.buffer] : []);
+      const bytes = (addr: number, n: number): Uint8Array | undefined =>
+        n > 0 ? heap().slice(addr, addr + n) : undefined;
+      const call = {
+        op: 'tls' as const,
+        sock,
+        host,
+        verify,
+        now,
+        ca: bytes(ca, caLen),
+        cert: bytes(cert, certLen),
+        key: bytes(key, keyLen),
+      };
+      const r = hostCall(
+        call,
+        [call.ca, call.cert, call.key].flatMap((b) => (b ? [b.buffer as ArrayBuffer] : [])),
+      );
+      if (r !== CERT_VERIFY_FAILED) return r;
+      const end = shared.indexOf(0);
+      return Buffer.from(shared.subarray(0, end < 0 ? 0 : end)).toString();
+    },
+    sock_peercert(sock: number, addr: number, max: number): number {
+      const n = hostCall({ op: 'peercert', sock });
+      if (n > 0) heap().set(shared.subarray(0, Math.min(n, max)), addr);
+      return Math.min(n, max);
     },
     sock_close(sock: number): void {
       hostCall({ op: 'close', sock });
@@ -463,7 +505,13 @@ function exec(run: (kind: number) => number, id: number, code: string, mode: Exe
 
 async function main(): Promise<void> {
   const mp = await loadInterpreter();
-  const flash = new Flash(mp.FS, cfg.fsDir, cfg.flashKb, { mutated });
+  const flash = new Flash(
+    mp.FS,
+    cfg.fsDir,
+    cfg.flashKb,
+    { step, cut },
+    { fs: cfg.fs, sectorSize: cfg.sectorSize },
+  );
   flash.install();
   readStdin(mp);
   mp.registerJsModule('_board', bridge(mp));

@@ -33,7 +33,7 @@ export function boardProbe(ctl: Controller): BoardProbe {
       return ctl.connections.use(port, async (board) => {
         const facts = await board.info();
         const config = await board.read('/ota_config.json').catch((err: unknown) => {
-          if (err instanceof OtaError && err.code === 'not-found') return undefined;
+          if (err instanceof OtaError && err.code === 'not_found') return undefined;
           throw err;
         });
         const state = field(facts.otaState, 'state');

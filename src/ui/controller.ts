@@ -163,7 +163,7 @@ export class Controller implements vscode.Disposable {
     if (ports.length === 1) return ports[0];
     const { selectPort } = loadHeavy();
     const port = await selectPort(this);
-    if (!port) throw new OtaError('no-board', 'No board selected.');
+    if (!port) throw new OtaError('no_board', 'No board selected.');
     return port;
   }
 

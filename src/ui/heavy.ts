@@ -24,3 +24,4 @@ export { loadReleases } from './release-source';
 export { openBoard } from '../core/serial/board';
 export { watchConsole } from '../core/serial/console';
 export { workspaceVersion } from './workspace-version';
+export * as fleet from './fleet-heavy';

@@ -2,6 +2,7 @@
 // Configure Device stored for this workspace on top: that lives in workspace state, never in a
 // file of the project, so it cannot end up in a release.
 import * as vscode from 'vscode';
+import { GITHUB_API } from '../core/github-rules';
 
 export type Source = 'github' | 'static';
 export type Channel = 'stable' | 'beta' | 'developer';
@@ -66,5 +67,5 @@ export function workspaceRoot(): vscode.Uri | undefined {
 
 /** True when the API base URL is github.com's, where VS Code's GitHub sign-in applies. */
 export function isPublicGitHub(apiUrl: string): boolean {
-  return apiUrl === 'https://api.github.com';
+  return apiUrl === GITHUB_API;
 }

@@ -8,8 +8,12 @@
  *   gh.uploadsUrl    // separate origin; releases' `upload_url` point here
  *   gh.downloadsUrl  // separate origin; asset downloads (Accept: application/octet-stream) 302 here,
  *                    // and it answers 400 to any request carrying an Authorization header
+ *   gh.webUrl        // the web host (github.com): /{o}/{r}/releases/latest 302s to /releases/tag/{tag};
+ *                    // /releases/latest/download/{name} and /releases/download/{tag}/{name} 302 to
+ *                    // downloadsUrl. Outside the API and its rate limit; private repositories are 404.
  *   gh.addRepo('me', 'app', { private?, defaultBranch? })
  *   gh.setBranch('me', 'app', 'main', [{ path: 'main.py', content: 'print(1)' }])  // -> commit sha
+ *   gh.setTag('me', 'app', 'v1.0.0', [{ path: 'main.py', content: 'print(1)' }])    // -> commit sha
  *   gh.addRelease('me', 'app', { tag: 'v1.0.0', prerelease?, draft?, assets?: [{ name, content }] })
  *   gh.failNext({ origin?: 'api'|'uploads'|'downloads', method?, path?: RegExp, status, times? })
  *   gh.setRateLimit(remaining, resetEpochSeconds?)   // until reset()
@@ -21,21 +25,22 @@
  * (accepted, read-only: writes answer 403), `private` (default for addRepo), `pathPrefix` (GitHub
  * Enterprise's "/api/v3"), `uploadLatencyMs` (per upload, for benchmarks), `treeLimit` (a recursive
  * tree with more entries comes back `truncated: true`), `rateLimit` (per identity and hour, default
- * 5000 with a token, 60 anonymous; 304 answers do not count), `port`.
+ * 5000 with a token, 60 anonymous; 304 answers to authorized requests do not count), `port`.
  *
  * Standalone, for end-to-end tests that drive a real VS Code or the CLI:
  *   node --import tsx test/support/github-mock.ts [--port N] [--token T] [--private] [--repo owner/name]...
- * prints one JSON line {apiUrl, uploadsUrl, downloadsUrl} and serves until killed. Over HTTP:
+ * prints one JSON line {apiUrl, uploadsUrl, downloadsUrl, webUrl} and serves until killed. Over HTTP:
  *   POST /_mock/repos/{owner}/{repo}                 body {private?}         add a repository
  *   PUT  /_mock/repos/{owner}/{repo}/branches/{b}    body {files:[{path, base64}]}  set a branch
  *   GET  /_mock/state                                 the request log and releases (no contents)
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { compareVersions } from '../../src/core/version';
 
-export type Origin = 'api' | 'uploads' | 'downloads';
+export type Origin = 'api' | 'uploads' | 'downloads' | 'web';
 
 export interface MockRequest {
   origin: Origin;
@@ -122,6 +127,8 @@ export interface GitHubMockOptions {
   port?: number;
   /** Serve the API under this path, as GitHub Enterprise Server does ("/api/v3"); apiUrl includes it. */
   pathPrefix?: string;
+  /** Serve every origin over HTTPS with this certificate (boards verifying TLS, tokens over TLS only). */
+  tls?: { cert: Buffer; key: Buffer };
   /** Delay before each upload is answered, as a round trip to a distant uploads host would (benchmarks). */
   uploadLatencyMs?: number;
 }
@@ -130,12 +137,19 @@ export interface GitHubMock {
   apiUrl: string;
   uploadsUrl: string;
   downloadsUrl: string;
+  webUrl: string;
   state: { repos: Map<string, MockRepo>; requests: MockRequest[] };
   addRepo(owner: string, name: string, opts?: { private?: boolean; defaultBranch?: string }): MockRepo;
   setBranch(
     owner: string,
     name: string,
     branch: string,
+    files: { path: string; content: string | Uint8Array }[],
+  ): string;
+  setTag(
+    owner: string,
+    name: string,
+    tag: string,
     files: { path: string; content: string | Uint8Array }[],
   ): string;
   addRelease(owner: string, name: string, rel: ReleaseSpec): MockRelease;
@@ -167,7 +181,8 @@ async function listen(server: Server, port = 0): Promise<string> {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
   });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const scheme = server instanceof HttpsServer ? 'https' : 'http';
+  return `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -209,13 +224,17 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
   const rate = new Map<string, { remaining: number; reset: number }>();
   let forcedRate: { remaining: number; reset: number } | undefined;
 
-  const apiServer = createServer();
-  const uploadServer = createServer();
-  const downloadServer = createServer();
+  const make = (): Server =>
+    options.tls ? (createHttpsServer(options.tls) as unknown as Server) : createServer();
+  const apiServer = make();
+  const uploadServer = make();
+  const downloadServer = make();
+  const webServer = make();
   const prefix = (options.pathPrefix ?? '').replace(/\/+$/, '');
   const apiUrl = (await listen(apiServer, options.port)) + prefix;
   const uploadsUrl = await listen(uploadServer);
   const downloadsUrl = await listen(downloadServer);
+  const webUrl = await listen(webServer);
 
   const repoKey = (o: string, n: string) => `${o}/${n}`.toLowerCase();
 
@@ -286,12 +305,22 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
     branch: string,
     files: { path: string; content: string | Uint8Array }[],
   ): string {
+    return commitRef(owner, name, `heads/${branch}`, files);
+  }
+
+  function commitRef(
+    owner: string,
+    name: string,
+    ref: string,
+    files: { path: string; content: string | Uint8Array }[],
+  ): string {
+    const branch = ref.replace(/^(heads|tags)\//, '');
     const repo = mustRepo(owner, name);
     const tree = writeTree(
       repo,
       files.map((f) => ({ path: f.path, content: Buffer.from(f.content) })),
     );
-    const parent = repo.refs.get(`heads/${branch}`);
+    const parent = repo.refs.get(ref);
     const message = `update ${branch}`;
     const text =
       `tree ${tree}\n` +
@@ -299,7 +328,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       `author Mock <mock@example.com> 1700000000 +0000\ncommitter Mock <mock@example.com> 1700000000 +0000\n\n${message}\n`;
     const sha = gitHash('commit', Buffer.from(text));
     repo.commits.set(sha, { tree, message });
-    repo.refs.set(`heads/${branch}`, sha);
+    repo.refs.set(ref, sha);
     return sha;
   }
 
@@ -585,7 +614,10 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       }
 
       const isGet = method === 'GET' || method === 'HEAD';
-      const counted = !(isGet && req.headers['if-none-match']);
+      // GitHub waives a 304 only for a request "correctly authorized with an Authorization header":
+      // an anonymous conditional request counts like any other.
+      const free = isGet && Boolean(req.headers['if-none-match']) && identity !== null;
+      const counted = !free;
       extraHeaders = rateHeaders(identity, counted);
       const result = await route(req, url, parts, method, identity);
       if (result.redirect) {
@@ -604,11 +636,11 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       const text = JSON.stringify(result.body);
       const etag = `W/"${createHash('sha256').update(text).digest('hex').slice(0, 40)}"`;
       if (isGet && req.headers['if-none-match'] === etag) {
-        // A 304 costs nothing against the limit: give back the count taken above, if any.
+        // An authorized 304 costs nothing against the limit (not counted above).
         res.writeHead(304, { etag, ...extraHeaders });
         return void res.end();
       }
-      if (isGet && req.headers['if-none-match']) {
+      if (free) {
         // Conditional but stale: it is a full answer after all, so it counts.
         extraHeaders = rateHeaders(identity, true);
       }
@@ -677,9 +709,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
         return { status: 201, body: releaseJson(repo, r) };
       }
       if (rest[1] === 'latest' && rest.length === 2 && method === 'GET') {
-        const stable = (r: MockRelease) => !r.draft && !r.prerelease;
-        const marked = repo.releases.find((r) => r.id === repo.latestId && stable(r));
-        const latest = marked ?? [...repo.releases].reverse().find(stable);
+        const latest = latestOf(repo);
         if (!latest) throw new HttpError(404, 'Not Found');
         return { status: 200, body: releaseJson(repo, latest) };
       }
@@ -815,6 +845,48 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       }
     }
     throw new HttpError(404, 'Not Found');
+  }
+
+  function latestOf(repo: MockRepo): MockRelease | undefined {
+    const stable = (r: MockRelease) => !r.draft && !r.prerelease;
+    const marked = repo.releases.find((r) => r.id === repo.latestId && stable(r));
+    return marked ?? [...repo.releases].reverse().find(stable);
+  }
+
+  // github.com's release pages and download links, as an anonymous browser (or board) sees them.
+  function web(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', webUrl);
+    const p = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const page = (status: number, text: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-length': String(Buffer.byteLength(text)),
+        ...headers,
+      });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    };
+    const failure = takeFailure('web', req);
+    if (failure) return page(failure.status, 'Injected failure');
+    const repo = repos.get(repoKey(p[0] ?? '', p[1] ?? ''));
+    if (!repo || repo.private || p[2] !== 'releases' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      return page(404, 'Not Found');
+    }
+    const base = `${webUrl}/${repo.owner}/${repo.name}/releases`;
+    const published = (tag: string) => repo.releases.find((r) => r.tag === tag && !r.draft);
+    const assetOf = (rel: MockRelease | undefined, name: string) =>
+      rel?.assets.find((a) => a.name === name && a.state === 'uploaded');
+    const redirect = (asset: MockAsset | undefined) =>
+      asset ? page(302, '', { location: signedUrl(asset) }) : page(404, 'Not Found');
+    if (p[3] === 'latest' && p.length === 4) {
+      const latest = latestOf(repo);
+      return page(302, '', { location: latest ? `${base}/tag/${encodeURIComponent(latest.tag)}` : base });
+    }
+    if (p[3] === 'latest' && p[4] === 'download' && p.length === 6)
+      return redirect(assetOf(latestOf(repo), p[5]));
+    if (p[3] === 'download' && p.length === 6) return redirect(assetOf(published(p[4]), p[5]));
+    if (p[3] === 'tag' && p.length === 5 && published(p[4])) return page(200, `<title>${p[4]}</title>`);
+    if (p.length === 3) return page(200, '<title>Releases</title>');
+    return page(404, 'Not Found');
   }
 
   function signedUrl(asset: MockAsset): string {
@@ -967,9 +1039,14 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
     downloads(req, res);
   });
 
+  webServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    log('web', req, res);
+    web(req, res);
+  });
+
   async function close(): Promise<void> {
     await Promise.all(
-      [apiServer, uploadServer, downloadServer].map(
+      [apiServer, uploadServer, downloadServer, webServer].map(
         (s) =>
           new Promise<void>((resolve) => {
             s.close(() => resolve());
@@ -983,9 +1060,11 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
     apiUrl,
     uploadsUrl,
     downloadsUrl,
+    webUrl,
     state: { repos, requests },
     addRepo,
     setBranch,
+    setTag: (owner, name, tag, files) => commitRef(owner, name, `tags/${tag}`, files),
     addRelease,
     failNext: (f) => failures.push({ ...f }),
     setRateLimit: (remaining, reset) => {
@@ -1022,7 +1101,12 @@ async function standalone(): Promise<void> {
     gh.addRepo(owner, name);
   }
   console.log(
-    JSON.stringify({ apiUrl: gh.apiUrl, uploadsUrl: gh.uploadsUrl, downloadsUrl: gh.downloadsUrl }),
+    JSON.stringify({
+      apiUrl: gh.apiUrl,
+      uploadsUrl: gh.uploadsUrl,
+      downloadsUrl: gh.downloadsUrl,
+      webUrl: gh.webUrl,
+    }),
   );
   process.on('SIGTERM', () => void gh.close().then(() => process.exit(0)));
 }

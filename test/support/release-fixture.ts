@@ -1,7 +1,7 @@
 // Releases and boards for the updater tests: app folders for 1.0.0 and 1.1.0,
 // their manifests (built by src/core/manifest.ts), detached signatures made
 // with Node's crypto over the exact manifest bytes, the static-host folder
-// layout of DESIGN.md, and a board filesystem with the updater installed.
+// layout of docs/protocols.md, and a board filesystem with the updater installed.
 import {
   createHash,
   createHmac,
@@ -254,10 +254,15 @@ export interface StaticServer {
  * Serves a folder over HTTP on 127.0.0.1 with Range (206), ETag/If-None-Match (304) and gzip,
  * logging every request and the body bytes sent (bytes over the air).
  */
-export async function serveFolder(root: string, intercept?: Intercept): Promise<StaticServer> {
+export async function serveFolder(
+  root: string,
+  intercept?: Intercept,
+  tls?: import('node:https').ServerOptions,
+): Promise<StaticServer> {
   const { createServer } = await import('node:http');
+  const https = await import('node:https');
   const requests: ServedRequest[] = [];
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const rec: ServedRequest = {
       method: req.method ?? '',
       url: req.url ?? '',
@@ -299,11 +304,13 @@ export async function serveFolder(root: string, intercept?: Intercept): Promise<
       return send(200, gzipSync(body), { etag, 'content-encoding': 'gzip', vary: 'accept-encoding' });
     }
     send(200, body, { etag });
-  });
+  };
+  // With `tls`: HTTPS with those certificates (and client certificates when it asks for them).
+  const server = tls ? https.createServer(tls, handler) : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {
@@ -328,7 +335,7 @@ export function errorCodes(output: string): string[] {
     .map((e) => String(e.code));
 }
 
-/** A release as GitHub assets (DESIGN.md): manifest.json(.sig) and each file named with `/` -> `__`. */
+/** A release as GitHub assets (docs/protocols.md): manifest.json(.sig) and each file named with `/` -> `__`. */
 export function githubAssets(
   rel: Release,
   sign?: PublishOptions['sign'],

@@ -76,7 +76,7 @@ const checks: [string, () => Promise<void>][] = [
       const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
       assert.match(
         api.controller.output.lines().at(-1) ?? '',
-        /ota\.publishRelease: .*one-point-oh.*\[bad-version\]/,
+        /ota\.publishRelease: .*one-point-oh.*\[bad_version\]/,
       );
     },
   ],

@@ -1,5 +1,5 @@
 /**
- * Static-host publishing: writes DESIGN.md's folder layout, ready for any HTTP server, S3 or
+ * Static-host publishing: writes the static-host layout of docs/protocols.md, ready for any HTTP server, S3 or
  * `ota serve`.
  *
  *   publishFolder({ dir, version?, outDir, signKeyFile?, bundle?, uota?, force?, build? })
@@ -13,15 +13,17 @@
  *   <outDir>/<version>/<firmware name>   with `build.firmware` (an ESP32 app image)
  *   <outDir>/latest                      with `uota`: "version;<version>/<bundle>;<kB free needed>;<sha256>"
  *
+ * Every name must be one a static host serves (core/publish/names.ts): a hidden file is refused.
  * The version directory is assembled under a temporary name and renamed into place, and latest.json
  * is replaced last (write + rename), so a board polling the folder never sees a half release.
  * latest.json only moves forward: publishing an older version leaves it alone.
  */
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { OtaError } from '../errors';
 import type { BuildOptions } from '../manifest';
 import { compareVersions } from '../version';
+import type { Excluded } from '../walk';
 import { prepareRelease } from './prepare';
 
 export interface FolderOptions {
@@ -47,6 +49,10 @@ export interface FolderResult {
   bytes: number;
   signed: boolean;
   bundle?: string;
+  /** Left out by rule (reserved board paths, tool and editor files), and why. */
+  excluded: Excluded[];
+  /** Where the manifest's `created` came from. */
+  createdFrom: string;
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -88,7 +94,7 @@ async function currentLatest(outDir: string): Promise<string | undefined> {
     // fall through
   }
   throw new OtaError(
-    'bad-latest',
+    'bad_latest',
     `${join(outDir, 'latest.json')} is not {"version", "manifest"}: fix or remove it`,
   );
 }
@@ -105,25 +111,20 @@ export async function publishFolder(opts: FolderOptions): Promise<FolderResult> 
       build: excludeOutput(opts.dir, outDir, opts.build),
       bundle,
       signKeyFile: opts.signKeyFile,
+      host: 'folder',
+      // The files are copied straight into the version folder being assembled: the copies are hashed.
       bundleDir: staging,
     });
     const version = release.manifest.version;
     const versionDir = join(outDir, version);
     if ((await exists(versionDir)) && !opts.force) {
       throw new OtaError(
-        'version-exists',
+        'version_exists',
         `${versionDir} already exists: pass --force to replace version ${version}`,
       );
     }
     const previous = await currentLatest(outDir);
-    let bytes = 0;
-    for (const f of release.files) {
-      const to = join(staging, ...f.path.split('/'));
-      await mkdir(dirname(to), { recursive: true });
-      await copyFile(f.abs, to);
-      bytes += f.size;
-    }
-    if (release.firmware) await copyFile(release.firmware.abs, join(staging, release.firmware.path));
+    const bytes = release.files.reduce((n, f) => n + f.size, 0);
     await writeFile(join(staging, 'manifest.json'), release.manifestBytes);
     if (release.signatureBytes) await writeFile(join(staging, 'manifest.json.sig'), release.signatureBytes);
     if (await exists(versionDir)) {
@@ -154,6 +155,8 @@ export async function publishFolder(opts: FolderOptions): Promise<FolderResult> 
       bytes,
       signed: Boolean(release.signatureBytes),
       bundle: release.manifest.bundle?.name,
+      excluded: release.excluded,
+      createdFrom: release.createdFrom,
     };
   } finally {
     await rm(staging, { recursive: true, force: true });

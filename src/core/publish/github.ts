@@ -7,7 +7,7 @@
  *   listReleases({ repo, token?, baseUrl?, fetch? }) -> Promise<ReleaseInfo[]>   // newest first, channel marked
  *   branchTip({ repo, branch?, token?, baseUrl?, fetch? }) -> Promise<{ branch, sha, date }>   // the developer channel
  *   createOctokit({ token?, baseUrl?, fetch? }) -> Octokit   // with the retry and throttling plugins
- *   assetName(path) -> string   // "lib/x.py" -> "lib__x.py"
+ *   assetName(path) -> string   // "lib/x.py" -> "lib__x.py" (core/publish/names.ts)
  *
  * Publishing: create release `v<version>` as a draft (invisible to boards), upload manifest.json,
  * manifest.json.sig, every file and the bundle to the uploads origin from the draft's `upload_url`,
@@ -16,19 +16,28 @@
  * is deleted only when every asset is up, then the draft is published under the tag. `baseUrl` is
  * the API root (GitHub Enterprise: https://host/api/v3). Errors are OtaErrors: token-missing,
  * token-invalid, no-permission, repo-not-found, tag-exists, rate-limited (message has the reset
- * time), asset-name-clash, upload-failed, github-error, network.
+ * time), unservable-name (names GitHub would rename or that clash, each named), file-changed,
+ * upload-failed, github-error, network. Split: planUploads, uploadAsset (one read, retries),
+ * uploadAll (concurrency), existingRelease, promote.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
+import pLimit from 'p-limit';
 import { OtaError } from '../errors';
+import { assetName, GITHUB_API, parseRepo } from '../github-rules';
 import { compareVersions, parseVersion } from '../version';
 import { readReleaseNotes } from './notes';
-import { prepareRelease, type PrepareOptions } from './prepare';
+import type { Excluded } from '../walk';
+import { assetName } from './names';
+import { prepareRelease, type PrepareOptions, type PreparedRelease } from './prepare';
+
+export { assetName };
 
 const ThrottledOctokit = Octokit.plugin(retry, throttling);
 export type GitHubClient = InstanceType<typeof ThrottledOctokit>;
@@ -53,7 +62,7 @@ export interface PublishProgress {
   total: number;
 }
 
-export interface GitHubPublishOptions extends GitHubConnection, Omit<PrepareOptions, 'bundleDir'> {
+export interface GitHubPublishOptions extends GitHubConnection, Omit<PrepareOptions, 'bundleDir' | 'host'> {
   /** Beta channel. Default: true when the version has a prerelease part (1.2.0-beta.1). */
   prerelease?: boolean;
   /** Release notes; default: the version's section of <dir>/CHANGELOG.md. */
@@ -87,6 +96,10 @@ export interface GitHubPublishResult {
   replaced: boolean;
   signed: boolean;
   assets: PublishedAsset[];
+  /** Left out by rule (reserved board paths, tool and editor files), and why. */
+  excluded: Excluded[];
+  /** Where the manifest's `created` came from. */
+  createdFrom: string;
 }
 
 export interface ReleaseInfo {
@@ -105,10 +118,6 @@ export interface ReleaseInfo {
 
 const DEFAULT_API = 'https://api.github.com';
 
-export function assetName(path: string): string {
-  return path.split('/').join('__');
-}
-
 export function parseRepo(repo: string): { owner: string; repo: string } {
   const m = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9._-]+)$/.exec(repo ?? '');
   if (!m || m[2] === '.' || m[2] === '..') {
@@ -124,7 +133,7 @@ const unqueued = {
 export function createOctokit(conn: Omit<GitHubConnection, 'repo'>): GitHubClient {
   return new ThrottledOctokit({
     auth: conn.token,
-    baseUrl: (conn.baseUrl ?? DEFAULT_API).replace(/\/+$/, ''),
+    baseUrl: (conn.baseUrl ?? GITHUB_API).replace(/\/+$/, ''),
     userAgent: 'micropython-ota',
     // Every failure is rethrown as an OtaError with its cause; Octokit's own error lines would repeat it.
     log: { debug: () => undefined, info: () => undefined, warn: console.warn, error: () => undefined },
@@ -165,7 +174,7 @@ export function githubError(err: unknown, repo: string, what: string): OtaError 
     });
   }
   if (status === 401) {
-    return new OtaError('token-invalid', `${what}: GitHub refused the token (${message}); create a new one`, {
+    return new OtaError('token_invalid', `${what}: GitHub refused the token (${message}); create a new one`, {
       cause: err,
     });
   }
@@ -175,28 +184,28 @@ export function githubError(err: unknown, repo: string, what: string): OtaError 
   ) {
     const reset = Number(headers['x-ratelimit-reset']);
     const when = Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000).toISOString() : 'later';
-    return new OtaError('rate-limited', `${what}: GitHub API rate limit exceeded; it resets at ${when}`, {
+    return new OtaError('rate_limited', `${what}: GitHub API rate limit exceeded; it resets at ${when}`, {
       cause: err,
     });
   }
   if (status === 403) {
     return new OtaError(
-      'no-permission',
+      'no_permission',
       `${what}: the token may not write to ${repo} (${message}); it needs "contents: write"`,
       { cause: err },
     );
   }
   if (status === 404) {
-    return new OtaError('repo-not-found', `${what}: ${repo} not found, or the token cannot see it`, {
+    return new OtaError('repo_not_found', `${what}: ${repo} not found, or the token cannot see it`, {
       cause: err,
     });
   }
   if (status === 422 && data.errors?.some((x) => x.code === 'already_exists' && x.field === 'tag_name')) {
-    return new OtaError('tag-exists', `${what}: a release with this tag already exists in ${repo}`, {
+    return new OtaError('tag_exists', `${what}: a release with this tag already exists in ${repo}`, {
       cause: err,
     });
   }
-  return new OtaError('github-error', `${what}: GitHub answered ${status} ${message}`, { cause: err });
+  return new OtaError('github_error', `${what}: GitHub answered ${status} ${message}`, { cause: err });
 }
 
 function contentType(name: string): string {
@@ -225,95 +234,232 @@ function countingFetch(base: typeof fetch, onBytes: (n: number) => void): typeof
   };
 }
 
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && failed === undefined) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (err) {
-        failed ??= err; // stop handing out work; the others finish what they hold
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failed !== undefined) throw failed;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 interface Upload {
   name: string;
-  /** File to read, or the bytes themselves. */
+  /** The staged copy to read (core/publish/prepare.ts), or the bytes themselves. */
   source: string | Buffer;
   size: number;
+  /** The SHA-256 the manifest lists for it, when it lists it: checked against the bytes sent. */
+  sha256?: string;
+}
+
+/** Every asset of the release, in upload order: manifest first, then files, bundle, firmware. */
+function planUploads(release: PreparedRelease): Upload[] {
+  const { manifest } = release;
+  return [
+    { name: 'manifest.json', source: release.manifestBytes, size: release.manifestBytes.length },
+    ...(release.signatureBytes
+      ? [{ name: 'manifest.json.sig', source: release.signatureBytes, size: release.signatureBytes.length }]
+      : []),
+    ...release.files.map((f, i) => ({
+      name: assetName(f.path),
+      source: f.abs,
+      size: f.size,
+      sha256: manifest.files[i].sha256,
+    })),
+    ...(release.bundle
+      ? [
+          {
+            name: release.bundle.path,
+            source: release.bundle.abs,
+            size: release.bundle.size,
+            sha256: manifest.bundle?.sha256,
+          },
+        ]
+      : []),
+    ...(release.firmware
+      ? [
+          {
+            name: release.firmware.path,
+            source: release.firmware.abs,
+            size: release.firmware.size,
+            sha256: manifest.firmware?.sha256,
+          },
+        ]
+      : []),
+  ];
+}
+
+/** What one publish talks to and how it reports. */
+interface Session {
+  gh: GitHubClient;
+  owner: string;
+  repo: string;
+  /** "owner/name", for messages. */
+  slug: string;
+  fetch: typeof fetch;
+  retries: number;
+  retryDelayMs: number;
+  progress: { done: number; total: number; report?: (p: PublishProgress) => void };
+}
+
+/**
+ * Uploads one asset to the draft from one read of its bytes, checked against the manifest; retried
+ * after a transient failure, each time after deleting the half asset GitHub keeps under the name.
+ */
+async function uploadAsset(
+  s: Session,
+  draft: { id: number; upload_url: string },
+  u: Upload,
+): Promise<PublishedAsset> {
+  const data = typeof u.source === 'string' ? await readFile(u.source) : u.source;
+  const sha256 = createHash('sha256').update(data).digest('hex');
+  if (data.length !== u.size || (u.sha256 && sha256 !== u.sha256)) {
+    throw new OtaError('file-changed', `${u.name} is not the bytes the manifest lists: publish again`);
+  }
+  const { gh, owner, repo, progress } = s;
+  for (let attempt = 0; ; attempt++) {
+    let sent = 0;
+    try {
+      const res = await gh.rest.repos.uploadReleaseAsset({
+        owner,
+        repo,
+        release_id: draft.id,
+        name: u.name,
+        url: draft.upload_url,
+        data: data as unknown as string,
+        headers: { 'content-type': contentType(u.name), 'content-length': String(data.length) },
+        request: {
+          retries: 0, // a retried upload meets its own half asset (422): retried below instead
+          fetch: countingFetch(s.fetch, (n) => {
+            sent += n;
+            progress.done += n;
+            progress.report?.({ phase: 'upload', asset: u.name, done: progress.done, total: progress.total });
+          }),
+        },
+      });
+      const digest = (res.data as { digest?: string | null }).digest;
+      if (res.data.size !== data.length || (digest && digest !== `sha256:${sha256}`)) {
+        throw new OtaError('upload-failed', `${u.name} arrived damaged (${res.data.size} bytes, ${digest})`);
+      }
+      return { name: u.name, size: u.size, url: res.data.url };
+    } catch (err) {
+      progress.done -= sent;
+      const status = (err as RequestErrorLike).status ?? 0;
+      const transient = err instanceof OtaError || !(err as RequestErrorLike).response || status >= 500;
+      if (!transient || attempt >= s.retries) {
+        throw err instanceof OtaError ? err : githubError(err, s.slug, `uploading ${u.name}`);
+      }
+      const assets = await gh.paginate(gh.rest.repos.listReleaseAssets, {
+        owner,
+        repo,
+        release_id: draft.id,
+        per_page: 100,
+      });
+      for (const a of assets.filter((x) => x.name === u.name)) {
+        await gh.rest.repos.deleteReleaseAsset({ owner, repo, asset_id: a.id });
+      }
+      await sleep(s.retryDelayMs * 2 ** attempt);
+    }
+  }
+}
+
+/**
+ * Uploads every asset, `concurrency` at a time (p-limit). After the first failure no new upload
+ * starts, the ones running finish, and that failure is thrown; results come back in plan order.
+ */
+async function uploadAll(
+  s: Session,
+  draft: { id: number; upload_url: string },
+  uploads: Upload[],
+  concurrency: number,
+): Promise<PublishedAsset[]> {
+  const limit = pLimit(Math.max(1, concurrency));
+  let failed: unknown;
+  const results = await Promise.all(
+    uploads.map((u) =>
+      limit(async () => {
+        if (failed !== undefined) return undefined;
+        try {
+          return await uploadAsset(s, draft, u);
+        } catch (err) {
+          failed ??= err;
+          return undefined;
+        }
+      }),
+    ),
+  );
+  if (failed !== undefined) throw failed;
+  return results as PublishedAsset[];
+}
+
+/** The release already published under `tag`, if any; refused unless `force`. */
+async function existingRelease(
+  s: Session,
+  tag: string,
+  force: boolean | undefined,
+): Promise<{ id: number } | undefined> {
+  let existing: { id: number } | undefined;
+  try {
+    existing = (await s.gh.rest.repos.getReleaseByTag({ owner: s.owner, repo: s.repo, tag })).data;
+  } catch (err) {
+    if ((err as RequestErrorLike).status !== 404) throw githubError(err, s.slug, `publishing to ${s.slug}`);
+    // 404 is also what a missing repository answers: creating the draft tells them apart.
+  }
+  if (existing && !force) {
+    throw new OtaError(
+      'tag-exists',
+      `${tag} is already published in ${s.slug}: pass --force to replace its assets`,
+    );
+  }
+  return existing;
+}
+
+/** Publishes the draft under its tag in one PATCH, after deleting the release it replaces. */
+async function promote(
+  s: Session,
+  draft: { id: number },
+  tag: string,
+  prerelease: boolean,
+  replacing: { id: number } | undefined,
+): Promise<{ html_url: string; id: number }> {
+  const { gh, owner, repo } = s;
+  if (replacing) await gh.rest.repos.deleteRelease({ owner, repo, release_id: replacing.id });
+  const res = await gh.rest.repos.updateRelease({
+    owner,
+    repo,
+    release_id: draft.id,
+    tag_name: tag,
+    draft: false,
+    prerelease,
+    // A hotfix of an older line must not become the stable channel's "latest": highest version wins.
+    make_latest: 'legacy',
+  });
+  return res.data;
 }
 
 export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubPublishResult> {
   const { owner, repo } = parseRepo(opts.repo);
   if (!opts.token) {
     throw new OtaError(
-      'token-missing',
+      'token_missing',
       'publishing to GitHub needs a token: set GITHUB_TOKEN or pass --token',
     );
   }
-  const gh = createOctokit(opts);
-  const what = `publishing to ${opts.repo}`;
-  const fail = (err: unknown) => githubError(err, opts.repo, what);
+  const s: Session = {
+    gh: createOctokit(opts),
+    owner,
+    repo,
+    slug: opts.repo,
+    fetch: opts.fetch ?? fetch,
+    retries: opts.retries ?? 3,
+    retryDelayMs: opts.retryDelayMs ?? 1000,
+    progress: { done: 0, total: 0, report: opts.onProgress },
+  };
+  const fail = (err: unknown) => githubError(err, opts.repo, `publishing to ${opts.repo}`);
   const bundleDir = await mkdtemp(join(tmpdir(), 'ota-publish-'));
   try {
     opts.onProgress?.({ phase: 'prepare', done: 0, total: 0 });
-    const release = await prepareRelease({ ...opts, bundleDir });
+    const release = await prepareRelease({ ...opts, host: 'github', bundleDir });
     const version = release.manifest.version;
     const tag = `v${version}`;
     const prerelease = opts.prerelease ?? parseVersion(version).prerelease.length > 0;
-
-    const uploads: Upload[] = [
-      { name: 'manifest.json', source: release.manifestBytes, size: release.manifestBytes.length },
-      ...(release.signatureBytes
-        ? [{ name: 'manifest.json.sig', source: release.signatureBytes, size: release.signatureBytes.length }]
-        : []),
-      ...release.files.map((f) => ({ name: assetName(f.path), source: f.abs, size: f.size })),
-      ...(release.bundle
-        ? [{ name: release.bundle.path, source: release.bundle.abs, size: release.bundle.size }]
-        : []),
-      ...(release.firmware
-        ? [{ name: release.firmware.path, source: release.firmware.abs, size: release.firmware.size }]
-        : []),
-    ];
-    const seen = new Map<string, string>();
-    for (const u of uploads) {
-      const prev = seen.get(u.name);
-      if (prev !== undefined) {
-        throw new OtaError(
-          'asset-name-clash',
-          `"${u.name}" would be uploaded twice (${prev} and this file): rename one`,
-        );
-      }
-      seen.set(u.name, u.name);
-    }
-
-    let existing: { id: number } | undefined;
-    try {
-      existing = (await gh.rest.repos.getReleaseByTag({ owner, repo, tag })).data;
-    } catch (err) {
-      if ((err as RequestErrorLike).status !== 404) throw fail(err);
-      // 404 is also what a missing repository answers: creating the draft below tells them apart.
-    }
-    if (existing && !opts.force) {
-      throw new OtaError(
-        'tag-exists',
-        `${tag} is already published in ${opts.repo}: pass --force to replace its assets`,
-      );
-    }
-
+    const uploads = planUploads(release);
+    const existing = await existingRelease(s, tag, opts.force);
     const notes = opts.notes ?? (await readReleaseNotes(opts.dir, version)) ?? `Release ${version}`;
-    const total = uploads.reduce((n, u) => n + u.size, 0);
-    let done = 0;
-    opts.onProgress?.({ phase: 'create', done, total });
-    const draft = await gh.rest.repos
+    s.progress.total = uploads.reduce((n, u) => n + u.size, 0);
+    opts.onProgress?.({ phase: 'create', done: 0, total: s.progress.total });
+    const draft = await s.gh.rest.repos
       .createRelease({
         owner,
         repo,
@@ -328,84 +474,10 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
         (r) => r.data,
         (err: unknown) => Promise.reject(fail(err)),
       );
-
     try {
-      const uploaded: PublishedAsset[] = [];
-      const base = opts.fetch ?? fetch;
-      const retries = opts.retries ?? 3;
-      const delay = opts.retryDelayMs ?? 1000;
-      await mapLimit(uploads, opts.concurrency ?? 4, async (u) => {
-        const data = typeof u.source === 'string' ? await readFile(u.source) : u.source;
-        if (data.length !== u.size) {
-          throw new OtaError('file-changed', `${u.name} changed while publishing: publish again`);
-        }
-        const sha256 = createHash('sha256').update(data).digest('hex');
-        for (let attempt = 0; ; attempt++) {
-          let sent = 0;
-          try {
-            const res = await gh.rest.repos.uploadReleaseAsset({
-              owner,
-              repo,
-              release_id: draft.id,
-              name: u.name,
-              url: draft.upload_url,
-              data: data as unknown as string,
-              headers: { 'content-type': contentType(u.name), 'content-length': String(data.length) },
-              request: {
-                retries: 0, // a retried upload meets its own half asset (422): retried below instead
-                fetch: countingFetch(base, (n) => {
-                  sent += n;
-                  done += n;
-                  opts.onProgress?.({ phase: 'upload', asset: u.name, done, total });
-                }),
-              },
-            });
-            const digest = (res.data as { digest?: string | null }).digest;
-            if (res.data.size !== data.length || (digest && digest !== `sha256:${sha256}`)) {
-              throw new OtaError(
-                'upload-failed',
-                `${u.name} arrived damaged (${res.data.size} bytes, ${digest})`,
-              );
-            }
-            uploaded.push({ name: u.name, size: u.size, url: res.data.url });
-            return;
-          } catch (err) {
-            done -= sent;
-            const status = (err as RequestErrorLike).status ?? 0;
-            const transient = err instanceof OtaError || !(err as RequestErrorLike).response || status >= 500;
-            if (!transient || attempt >= retries) {
-              throw err instanceof OtaError ? err : githubError(err, opts.repo, `uploading ${u.name}`);
-            }
-            // GitHub keeps a failed upload as a half asset that blocks the name: delete it first.
-            const assets = await gh.paginate(gh.rest.repos.listReleaseAssets, {
-              owner,
-              repo,
-              release_id: draft.id,
-              per_page: 100,
-            });
-            for (const a of assets.filter((x) => x.name === u.name)) {
-              await gh.rest.repos.deleteReleaseAsset({ owner, repo, asset_id: a.id });
-            }
-            await sleep(delay * 2 ** attempt);
-          }
-        }
-      });
-      opts.onProgress?.({ phase: 'publish', done, total });
-      if (existing) await gh.rest.repos.deleteRelease({ owner, repo, release_id: existing.id });
-      const published = (
-        await gh.rest.repos.updateRelease({
-          owner,
-          repo,
-          release_id: draft.id,
-          tag_name: tag,
-          draft: false,
-          prerelease,
-          // A hotfix of an older line must not become the stable channel's "latest": highest version wins.
-          make_latest: 'legacy',
-        })
-      ).data;
-      const order = new Map(uploads.map((u, i) => [u.name, i]));
-      uploaded.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+      const assets = await uploadAll(s, draft, uploads, opts.concurrency ?? 4);
+      opts.onProgress?.({ phase: 'publish', done: s.progress.done, total: s.progress.total });
+      const published = await promote(s, draft, tag, prerelease, existing);
       return {
         tag,
         version,
@@ -414,11 +486,13 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
         prerelease,
         replaced: Boolean(existing),
         signed: Boolean(release.signatureBytes),
-        assets: uploaded,
+        assets,
+        excluded: release.excluded,
+        createdFrom: release.createdFrom,
       };
     } catch (err) {
       // Nothing half-made stays behind: the draft (never visible to boards) goes.
-      await gh.rest.repos.deleteRelease({ owner, repo, release_id: draft.id }).catch(() => undefined);
+      await s.gh.rest.repos.deleteRelease({ owner, repo, release_id: draft.id }).catch(() => undefined);
       throw fail(err);
     }
   } finally {

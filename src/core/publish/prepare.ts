@@ -3,19 +3,25 @@
  * written by core/bundle.ts when asked, and the firmware image when build.firmware names one), its
  * exact bytes, and their detached signature.
  *
- *   prepareRelease({ dir, version, build?, bundle?, signKeyFile?, bundleDir }) -> Promise<PreparedRelease>
+ *   prepareRelease({ dir, version, build?, bundle?, signKeyFile?, bundleDir, host? }) -> Promise<PreparedRelease>
  *
+ * Every release file is first copied into `bundleDir` (the folder target's version folder being
+ * assembled, or a private temporary folder for GitHub), and the copies are what is hashed, bundled
+ * and published: a file an editor rewrites while `ota publish` runs can never be published with a
+ * hash that does not match its bytes. A file that changes while it is copied is refused.
  * The signature is made over the very bytes that will be published; nothing re-serialises them.
  */
-import { mkdir, realpath } from 'node:fs/promises';
+import { copyFile, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { bundleName, writeBundle } from '../bundle';
 import { OtaError } from '../errors';
-import { buildManifest, listProjectFiles, serializeManifest, type BuildOptions } from '../manifest';
+import { buildRelease, serializeManifest, type BuildOptions } from '../manifest';
 import type { Manifest } from '../manifest-types';
 import { deviceTrustEntry, readKeyFile } from '../keys';
 import { serializeSignature, signManifest, verifySignature } from '../sign';
+import type { Excluded, ProjectFile } from '../walk';
+import { checkHostNames, type Host } from './names';
 
 export interface PrepareOptions {
   /** The project directory. */
@@ -28,14 +34,19 @@ export interface PrepareOptions {
   bundle?: boolean;
   /** Key file (ota keygen) to sign the manifest with. */
   signKeyFile?: string;
-  /** Where the bundle is written. */
+  /**
+   * Where the release is assembled: the files are copied here (as <path>), the firmware image and
+   * the bundle written here; created if missing. The publish target reads only from here.
+   */
   bundleDir: string;
+  /** Where the release is published: its names must be ones this host serves (core/publish/names.ts). */
+  host?: Host;
 }
 
 export interface ReleaseFile {
   /** Release path, `/`-separated. */
   path: string;
-  /** Absolute path to read the bytes from. */
+  /** Absolute path of the staged copy: the bytes that were hashed and are published. */
   abs: string;
   size: number;
 }
@@ -50,37 +61,99 @@ export interface PreparedRelease {
   bundle?: ReleaseFile;
   /** The firmware image, published beside the manifest under manifest.firmware.name. */
   firmware?: ReleaseFile;
+  /** What was left out by rule (reserved board paths, tool and editor files), and why. */
+  excluded: Excluded[];
+  /** Where the manifest's `created` came from, for the output. */
+  createdFrom: string;
+}
+
+/** Attempts at copying a file that keeps changing (an editor saving) before giving up. */
+const COPY_ATTEMPTS = 3;
+
+/** The same file, unchanged: same inode, size and modification time (ns where the OS has them). */
+function same(a: import('node:fs').BigIntStats, b: import('node:fs').BigIntStats): boolean {
+  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+/** Copies one file to `to`; refuses it when it was rewritten during the copy, every time it was tried. */
+async function copyStable(f: ProjectFile, to: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const before = await stat(f.abs, { bigint: true });
+    await copyFile(f.abs, to);
+    const after = await stat(f.abs, { bigint: true });
+    const copied = await stat(to, { bigint: true });
+    if (same(before, after) && copied.size === after.size) return;
+    if (attempt >= COPY_ATTEMPTS) {
+      throw new OtaError(
+        'file-changed',
+        `${f.path} kept changing while it was read for publishing (${COPY_ATTEMPTS} tries): stop what writes it (a build, an editor's autosave) and publish again`,
+      );
+    }
+  }
+}
+
+/** Copies the release files into `stageDir` under their release paths; the copies are what gets hashed. */
+function stageInto(stageDir: string): (files: ProjectFile[]) => Promise<ProjectFile[]> {
+  return async (files) => {
+    const out: ProjectFile[] = [];
+    for (const f of files) {
+      const to = join(stageDir, ...f.path.split('/'));
+      await mkdir(dirname(to), { recursive: true });
+      await copyStable(f, to);
+      out.push({ path: f.path, abs: to });
+    }
+    return out;
+  };
+}
+
+/** Refuses a signing key that is one of the release files: it would be published. */
+async function checkKeyNotReleased(files: ProjectFile[], keyFile: string): Promise<void> {
+  const keyPath = await realpath(keyFile);
+  const leak = files.find((f) => basename(f.abs) === basename(keyPath) && realpathSync(f.abs) === keyPath);
+  if (leak) {
+    throw new OtaError(
+      'key-in-release',
+      `the signing key ${leak.path} is one of the release files: move it out of the project`,
+    );
+  }
 }
 
 export async function prepareRelease(opts: PrepareOptions): Promise<PreparedRelease> {
   // A bad key file is reported before any hashing or bundling.
   const key = opts.signKeyFile ? await readKeyFile(opts.signKeyFile) : undefined;
-  const manifest = await buildManifest(opts.dir, { ...opts.build, version: opts.version });
-  const where = new Map((await listProjectFiles(opts.dir, opts.build)).map((f) => [f.path, f.abs]));
-  const files = manifest.files.map((f) => ({ path: f.path, abs: where.get(f.path)!, size: f.size }));
-  if (opts.signKeyFile) {
-    const keyPath = await realpath(opts.signKeyFile);
-    const leak = files.find((f) => basename(f.abs) === basename(keyPath) && realpathSync(f.abs) === keyPath);
-    if (leak) {
-      throw new OtaError(
-        'key-in-release',
-        `the signing key ${leak.path} is one of the release files: move it out of the project`,
-      );
-    }
+  const signKeyFile = opts.signKeyFile;
+  await mkdir(opts.bundleDir, { recursive: true });
+  const copy = stageInto(opts.bundleDir);
+  const built = await buildRelease(opts.dir, { ...opts.build, version: opts.version }, async (files) => {
+    if (signKeyFile) await checkKeyNotReleased(files, signKeyFile);
+    return copy(files);
+  });
+  const { manifest } = built;
+  const bundle = opts.bundle ? bundleName(manifest.name, manifest.version) : undefined;
+  if (opts.host) {
+    checkHostNames(opts.host, {
+      files: manifest.files.map((f) => f.path),
+      bundle,
+      firmware: manifest.firmware?.name,
+      signed: Boolean(key),
+    });
   }
-  let bundle: ReleaseFile | undefined;
-  if (opts.bundle) {
-    await mkdir(opts.bundleDir, { recursive: true });
-    const abs = join(opts.bundleDir, bundleName(manifest.name, manifest.version));
-    manifest.bundle = await writeBundle(opts.dir, manifest.files, abs, {
+  let firmware: ReleaseFile | undefined;
+  if (manifest.firmware && built.firmware) {
+    // The bytes hashed by the one read; the name cannot be a release file's (assembleManifest).
+    const abs = join(opts.bundleDir, manifest.firmware.name);
+    await writeFile(abs, built.firmware);
+    firmware = { path: manifest.firmware.name, abs, size: built.firmware.length };
+  }
+  const files = manifest.files.map((f, i) => ({ path: f.path, abs: built.files[i].abs, size: f.size }));
+  let bundleFile: ReleaseFile | undefined;
+  if (bundle) {
+    const abs = join(opts.bundleDir, bundle);
+    manifest.bundle = await writeBundle(opts.bundleDir, manifest.files, abs, {
       mtime: Date.parse(manifest.created) / 1000,
     });
-    bundle = { path: manifest.bundle.name, abs, size: manifest.bundle.size };
+    bundleFile = { path: bundle, abs, size: manifest.bundle.size };
   }
-  const firmware =
-    manifest.firmware && opts.build?.firmware
-      ? { path: manifest.firmware.name, abs: resolve(opts.build.firmware), size: manifest.firmware.size }
-      : undefined;
   const manifestBytes = serializeManifest(manifest);
   let signatureBytes: Buffer | undefined;
   if (key) {
@@ -89,5 +162,14 @@ export async function prepareRelease(opts: PrepareOptions): Promise<PreparedRele
     verifySignature(manifestBytes, sig, [await deviceTrustEntry(key)]);
     signatureBytes = serializeSignature(sig);
   }
-  return { manifest, manifestBytes, signatureBytes, files, bundle, firmware };
+  return {
+    manifest,
+    manifestBytes,
+    signatureBytes,
+    files,
+    bundle: bundleFile,
+    firmware,
+    excluded: built.excluded,
+    createdFrom: built.createdFrom,
+  };
 }

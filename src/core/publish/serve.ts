@@ -20,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { OtaError } from '../errors';
+import { servableSegment } from './names';
 
 export interface ServedRequest {
   method: string;
@@ -87,7 +88,7 @@ export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise
     root = await realpath(dir);
     if (!(await stat(root)).isDirectory()) throw new Error('not a directory');
   } catch {
-    throw new OtaError('not-a-directory', `${dir} is not a directory to serve`);
+    throw new OtaError('not_a_directory', `${dir} is not a directory to serve`);
   }
   const requests: ServedRequest[] = [];
   let bytesSent = 0;
@@ -102,7 +103,8 @@ export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise
       return undefined;
     }
     const segments = decoded.split('/').filter(Boolean);
-    if (segments.some((s) => s.startsWith('.') || s.includes('\\') || s.includes('\0'))) return undefined;
+    // The static-host rule publishing checks against (names.ts): what passes there is served here.
+    if (!segments.every(servableSegment)) return undefined;
     try {
       const abs = await realpath(join(root, ...segments));
       if (!abs.startsWith(root + sep)) return undefined;
@@ -187,7 +189,7 @@ export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         err.code === 'EADDRINUSE'
-          ? new OtaError('port-in-use', `port ${opts.port} is already in use: pick another with --port`)
+          ? new OtaError('port_in_use', `port ${opts.port} is already in use: pick another with --port`)
           : err,
       ),
     );

@@ -22,7 +22,7 @@ export interface HelperSession {
   /** Loads the helpers (and learns canInflate/canStream/preferHex) if this session has not yet. */
   prepare(): Promise<void>;
   readonly canInflate: boolean;
-  /** The board has sys.stdin.buffer and speaks raw paste: big files go raw through _oY. */
+  /** The board has sys.stdin.buffer and speaks raw paste: big files go raw through _ota_receive. */
   readonly canStream: boolean;
   readonly preferHex: boolean;
   readonly commandBudget: number;
@@ -51,7 +51,7 @@ export interface WriteOptions {
 
 export function checkBoardPath(p: string): string {
   if (!p.startsWith('/') || p.includes('\0') || p.split('/').some((s) => s === '..')) {
-    throw new OtaError('bad-path', `board paths are absolute and without "..": ${JSON.stringify(p)}`);
+    throw new OtaError('bad_path', `board paths are absolute and without "..": ${JSON.stringify(p)}`);
   }
   return p.length > 1 ? p.replace(/\/+$/, '') : p;
 }
@@ -68,7 +68,7 @@ export async function ls(
   dir = '/',
   opts: { hashes?: boolean } = {},
 ): Promise<BoardEntry[]> {
-  const out = await s.run(`_oL(${py(checkBoardPath(dir))},${opts.hashes ? 1 : 0})`, {
+  const out = await s.run(`_ota_list(${py(checkBoardPath(dir))},${opts.hashes ? 1 : 0})`, {
     idleTimeoutMs: 30_000,
   });
   return lines(out).map((l) => {
@@ -95,7 +95,7 @@ export async function stat(
   const codes: string[] = [];
   for (let i = 0; i < paths.length; i += STAT_BATCH) {
     codes.push(
-      `_oS([${paths
+      `_ota_stat([${paths
         .slice(i, i + STAT_BATCH)
         .map((p) => py(checkBoardPath(p)))
         .join(',')}])`,
@@ -118,10 +118,10 @@ const READ_SPAN = 8192;
 
 export async function readFile(s: HelperSession, path: string): Promise<Buffer> {
   const size = (await stat(s, [path])).get(checkBoardPath(path))?.size;
-  if (size === undefined) throw new OtaError('not-found', `${path} does not exist on the board`);
+  if (size === undefined) throw new OtaError('not_found', `${path} does not exist on the board`);
   const codes: string[] = [];
   for (let o = 0; o < size; o += READ_SPAN) {
-    codes.push(`_oG(${py(path)},${o},${Math.min(READ_SPAN, size - o)},${s.preferHex ? 1 : 0})`);
+    codes.push(`_ota_print_range(${py(path)},${o},${Math.min(READ_SPAN, size - o)},${s.preferHex ? 1 : 0})`);
   }
   const outs = await s.runMany(codes, { idleTimeoutMs: 30_000 });
   const data = Buffer.concat(
@@ -137,12 +137,12 @@ export async function readFile(s: HelperSession, path: string): Promise<Buffer> 
 }
 
 export async function mkdirp(s: HelperSession, path: string): Promise<void> {
-  await s.run(`_oM(${py(checkBoardPath(path))})`);
+  await s.run(`_ota_mkdirs(${py(checkBoardPath(path))})`);
 }
 
 export async function rm(s: HelperSession, path: string): Promise<void> {
-  if (checkBoardPath(path) === '/') throw new OtaError('bad-path', 'refusing to remove the whole filesystem');
-  await s.run(`_oR(${py(path)})`, { idleTimeoutMs: 30_000 });
+  if (checkBoardPath(path) === '/') throw new OtaError('bad_path', 'refusing to remove the whole filesystem');
+  await s.run(`_ota_remove(${py(path)})`, { idleTimeoutMs: 30_000 });
 }
 
 function parentDirs(paths: string[]): string[] {
@@ -169,7 +169,7 @@ export async function writeFiles(
   await s.prepare(); // the encoding depends on what the board can decode
   const deflate = (opts.compress ?? true) && s.canInflate;
   const stmts: Statement[] = parentDirs(files.map((f) => checkBoardPath(f.path))).map((d) => ({
-    code: `_oM(${py(d)})`,
+    code: `_ota_mkdirs(${py(d)})`,
     bytes: 0,
   }));
   const streamed = s.canStream ? files.filter((f) => shouldStream(f.data)) : [];

@@ -9,6 +9,7 @@
  *   await b.write('/main.py', bytes, { onProgress }); await b.writeFiles([...]);
  *   await b.mkdirp('/lib/x'); await b.rm('/old');
  *   await b.interrupt(); await b.softReset();
+ *   await b.reconnect({ timeoutMs });                    // after a native-USB reset: finds it by USB serial number
  *   await b.close();                                     // leaves the raw REPL first
  *
  * Operations are queued, one at a time. The board is put in the raw REPL on first use
@@ -16,10 +17,11 @@
  */
 import { OtaError } from '../errors';
 import * as fs from './board-fs';
+import { serialNumberOf, waitForBoard } from './discover';
 import { HELPERS, STREAM_ACK } from './board-helpers';
 import { info, type BoardInfo } from './board-info';
 import { RawRepl, type ExecOptions } from './raw-repl';
-import { openSerialTransport, type Transport } from './transport';
+import { openTransport, type Transport } from './transport';
 
 export interface OpenOptions {
   baudRate?: number;
@@ -31,7 +33,10 @@ export interface OpenOptions {
 const COMMAND_BUDGET = 4096;
 
 export class BoardConnection implements fs.HelperSession {
-  readonly repl: RawRepl;
+  private t: Transport;
+  private r: RawRepl;
+  /** The board's USB serial number, looked up while its port exists (a reset may take the port away). */
+  private usbSerial: Promise<string | undefined>;
   private queue: Promise<unknown> = Promise.resolve();
   private helpersFor: RawRepl['generation'] | undefined;
   canInflate = false;
@@ -39,14 +44,61 @@ export class BoardConnection implements fs.HelperSession {
   preferHex = false;
 
   constructor(
-    readonly transport: Transport,
-    timeoutMs = 5000,
+    transport: Transport,
+    private readonly timeoutMs = 5000,
+    private readonly baudRate?: number,
   ) {
-    this.repl = new RawRepl(transport, timeoutMs);
+    this.t = transport;
+    this.r = new RawRepl(transport, timeoutMs);
+    this.usbSerial = serialNumberOf(transport.path).catch(() => undefined);
+  }
+
+  get transport(): Transport {
+    return this.t;
+  }
+
+  get repl(): RawRepl {
+    return this.r;
   }
 
   get path(): string {
     return this.transport.path;
+  }
+
+  /** The USB serial number port listing gave for this board's port, if any. */
+  serialNumber(): Promise<string | undefined> {
+    return this.usbSerial;
+  }
+
+  /**
+   * After the port went away (a native-USB board resetting: machine.reset(), an update): waits for
+   * the board to come back, by USB serial number under whatever name it gets (else on the same
+   * path), and carries on over the new port. 'board-gone' after timeoutMs. Not queued: call it
+   * from inside the operation that saw the port close.
+   */
+  async reconnect(opts: { timeoutMs?: number } = {}): Promise<string> {
+    const timeoutMs = opts.timeoutMs ?? 20_000;
+    const until = Date.now() + timeoutMs;
+    const serialNumber = await this.usbSerial;
+    for (;;) {
+      const path = await waitForBoard({
+        serialNumber,
+        path: this.t.path,
+        timeoutMs: Math.max(0, until - Date.now()),
+      });
+      try {
+        const t = await openTransport(path, this.baudRate);
+        await this.t.close().catch(() => undefined);
+        this.t = t;
+        this.r = new RawRepl(t, this.timeoutMs);
+        this.helpersFor = undefined;
+        return path;
+      } catch (err) {
+        // A device node that appeared a moment before its permissions (udev) or its driver: try again.
+        if (!(err instanceof OtaError && err.code === 'port-open-failed') || Date.now() >= until) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   get commandBudget(): number {
@@ -153,6 +205,6 @@ export class BoardConnection implements fs.HelperSession {
 
 export async function openBoard(path: string, opts: OpenOptions = {}): Promise<BoardConnection> {
   if (!path) throw new OtaError('no-port', 'no serial port given (use --port <path>)');
-  const t = await openSerialTransport(path, opts.baudRate);
-  return new BoardConnection(t, opts.timeoutMs);
+  const t = await openTransport(path, opts.baudRate);
+  return new BoardConnection(t, opts.timeoutMs, opts.baudRate);
 }

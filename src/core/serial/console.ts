@@ -1,15 +1,18 @@
 /**
  * The board's console as text and OTA events (core/events.ts).
  *
- *   const stop = watchConsole(board, { event(e) {…}, text(line) {…}, raw(chunk) {…} });  // until stop()
+ *   const stop = watchConsole(board, { event(e) {…}, text(line) {…}, raw(chunk) {…},
+ *                                      status(msg) {…}, closed(err) {…} });  // until stop()
  *   const r = await runUpdate(board, { event, text });   // `import ota; ota.update()` while streaming
  *     -> { events, reset }   reset: the board restarted to apply the update
  *
- * runUpdate copes with the board resetting under it: a USB bridge (CP210x, CH340) and the
- * virtual board keep the port open across the reset, so after the reset banner it keeps
- * streaming what the board prints while it boots (ota.boot() events, main.py) until the
- * console goes quiet or shows the friendly prompt. A native-USB board closes the port as it
- * resets: after a 'done' event that also counts as the reset (reopen the port to go on).
+ * Both cope with the board resetting under them. A USB bridge (CP210x, CH340) keeps the port
+ * open across the reset, so after the reset banner runUpdate keeps streaming what the board
+ * prints while it boots (ota.boot() events, main.py) until the console goes quiet or shows the
+ * friendly prompt. A native-USB board (ESP32-S3, RP2040) leaves the bus as it resets and comes
+ * back, maybe under another port name: after a 'done' event the closed port counts as the
+ * reset, and both wait for the board by its USB serial number (BoardConnection.reconnect) and
+ * carry on over the new port, or fail with 'board-gone' and a clear message.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { OtaError } from '../errors';
@@ -23,16 +26,56 @@ export interface ConsoleSink {
   raw?(chunk: Buffer): void;
 }
 
-export function watchConsole(board: BoardConnection, sink: ConsoleSink): () => void {
-  const t = board.transport;
+export interface WatchSink extends ConsoleSink {
+  /** The board left the bus / came back (default: as a text line). */
+  status?(message: string): void;
+  /** The console ended by itself: the port closed and the board did not come back (err says why). */
+  closed?(err: Error): void;
+}
+
+export interface WatchOptions {
+  /** How long to wait for a board that left the bus (a native-USB reset); 0: end when the port closes. Default 10 s. */
+  reconnectMs?: number;
+}
+
+export function watchConsole(board: BoardConnection, sink: WatchSink, opts: WatchOptions = {}): () => void {
   const decoder = new StringDecoder('utf8');
   const lines = new EventStream(sink);
-  t.tapOnly = true;
-  t.tap = (chunk) => {
-    sink.raw?.(chunk);
-    lines.push(decoder.write(chunk));
+  const status = (m: string) => (sink.status ? sink.status(m) : sink.text?.(`[ota] ${m}`));
+  const reconnectMs = opts.reconnectMs ?? 10_000;
+  let stopped = false;
+  const follow = (): void => {
+    const t = board.transport;
+    t.tapOnly = true;
+    t.tap = (chunk) => {
+      sink.raw?.(chunk);
+      lines.push(decoder.write(chunk));
+    };
+    t.onClose(() => {
+      if (stopped || t !== board.transport) return;
+      if (reconnectMs <= 0) {
+        sink.closed?.(new OtaError('port-closed', `serial port ${t.path} closed`));
+        return;
+      }
+      status(
+        `board left ${t.path} (reset or unplugged); waiting up to ${Math.round(reconnectMs / 1000)} s for it`,
+      );
+      board.reconnect({ timeoutMs: reconnectMs }).then(
+        (path) => {
+          if (stopped) return;
+          status(`board back on ${path}`);
+          follow();
+        },
+        (err: Error) => {
+          if (!stopped) sink.closed?.(err);
+        },
+      );
+    });
   };
+  follow();
   return () => {
+    stopped = true;
+    const t = board.transport;
     t.tap = undefined;
     t.tapOnly = false;
   };
@@ -53,6 +96,10 @@ export interface RunUpdateOptions extends ConsoleSink {
   settleMs?: number;
   /** Python to run (default `import ota\nota.update()`). */
   code?: string;
+  /** How long to wait for a native-USB board to come back after its reset (default 20 s). */
+  reconnectMs?: number;
+  /** Told when the board left the bus and when it is back. */
+  status?(message: string): void;
 }
 
 export function runUpdate(board: BoardConnection, opts: RunUpdateOptions = {}): Promise<UpdateRun> {
@@ -85,8 +132,15 @@ export function runUpdate(board: BoardConnection, opts: RunUpdateOptions = {}): 
       });
     } catch (err) {
       // A board on native USB (ESP32-S2/S3, RP2040) drops off the bus when it resets: after
-      // the update finished, a closed port is that reset; the caller reopens the port.
+      // the update finished, a closed port is that reset. Find it again and follow its boot.
       if (err instanceof OtaError && err.code === 'port-closed' && events.some((e) => e.ev === 'done')) {
+        reset = true;
+        const wait = opts.reconnectMs ?? 20_000;
+        opts.status?.(`board left ${board.path} to reset; waiting up to ${Math.round(wait / 1000)} s for it`);
+        const path = await board.reconnect({ timeoutMs: wait });
+        opts.status?.(`board back on ${path}`);
+        await followBoot(board, feed, opts.settleMs ?? 1500);
+        lines.push(decoder.end() + '\n');
         return { events, reset: true };
       }
       if (!(reset && err instanceof OtaError && err.code === 'cancelled')) throw err;

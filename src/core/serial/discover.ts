@@ -7,10 +7,21 @@
  * serialport's Linux list spawns `udevadm`; where that fails (no udev in a container,
  * udevadm missing) the ports are read from /sys/class/tty instead. A port given by path
  * (`--port`, a pseudo-terminal) never goes through discovery.
+ *
+ * Virtual boards are listed too, with their USB identity: those on an in-process link (link.ts) and
+ * those another process put on a pseudo-terminal (announced in VIRTUAL_PORTS_DIR, as udev's
+ * /dev/serial/by-id names USB ports). A board that left the bus (a native-USB reset) is found
+ * again by its USB serial number, under whatever name it came back as:
+ *
+ *   await waitForBoard({ serialNumber, timeoutMs }) -> path
  */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { SerialPort } from 'serialport';
+import { OtaError } from '../errors';
+import { listLinks, type LinkIdentity } from './link';
 
 export interface BoardCandidate {
   path: string;
@@ -118,6 +129,110 @@ export async function listFromSysfs(sysRoot = '/sys/class/tty', devRoot = '/dev'
   return out;
 }
 
+/** Where a process that puts a virtual board on a pseudo-terminal announces it (one JSON file per port). */
+export const VIRTUAL_PORTS_DIR = join(tmpdir(), 'micropython-ota-ports');
+
+/** Announces a virtual board's pseudo-terminal to port listing in every process; returns the withdrawal. */
+export function announcePort(path: string, id: LinkIdentity): () => void {
+  mkdirSync(VIRTUAL_PORTS_DIR, { recursive: true });
+  const file = join(VIRTUAL_PORTS_DIR, `${process.pid}-${basename(path)}.json`);
+  writeFileSync(file, JSON.stringify({ ...id, path, pid: process.pid }));
+  return () => rmSync(file, { force: true });
+}
+
+function alive(pid: unknown): boolean {
+  try {
+    return typeof pid === 'number' && process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Announced pseudo-terminals whose process still runs and whose path still exists. */
+async function listAnnounced(): Promise<BoardCandidate[]> {
+  let names: string[];
+  try {
+    names = await readdir(VIRTUAL_PORTS_DIR);
+  } catch {
+    return [];
+  }
+  const out: BoardCandidate[] = [];
+  for (const name of names.filter((n) => n.endsWith('.json'))) {
+    try {
+      const a = JSON.parse(await readFile(join(VIRTUAL_PORTS_DIR, name), 'utf8')) as LinkIdentity & {
+        path: string;
+        pid: number;
+      };
+      await realpath(a.path);
+      if (!alive(a.pid)) continue;
+      out.push(candidate(identity(a)));
+    } catch {
+      // Gone between listing and reading, or a stale entry: not a port.
+    }
+  }
+  return out;
+}
+
+function identity(a: LinkIdentity & { path: string }): Omit<BoardCandidate, 'name' | 'likely'> {
+  return {
+    path: a.path,
+    vendorId: a.vendorId,
+    productId: a.productId,
+    manufacturer: a.manufacturer,
+    serialNumber: a.serialNumber,
+  };
+}
+
+/** The USB serial number of the port at `path`, when port listing knows it. */
+export async function serialNumberOf(path: string): Promise<string | undefined> {
+  const link = listLinks().find((l) => l.path === path);
+  if (link) return link.serialNumber;
+  const real = await realpath(path).catch(() => path);
+  const same = async (b: BoardCandidate) =>
+    b.path === path || (await realpath(b.path).catch(() => b.path)) === real;
+  // Virtual boards' ptys first: no need to ask udev about them.
+  for (const b of await listAnnounced()) if (await same(b)) return b.serialNumber;
+  for (const b of await listBoards()) if (await same(b)) return b.serialNumber;
+  return undefined;
+}
+
+/**
+ * Waits for a board to be on the bus: by USB serial number (under whatever port name it came back
+ * as), else by its old path. Fails with 'board-gone' after timeoutMs.
+ */
+export async function waitForBoard(opts: {
+  serialNumber?: string;
+  path: string;
+  timeoutMs: number;
+  pollMs?: number;
+}): Promise<string> {
+  const until = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const boards = await listBoards();
+    const found = opts.serialNumber
+      ? boards.find((b) => b.serialNumber === opts.serialNumber)
+      : boards.find((b) => b.path === opts.path);
+    if (found) return found.path;
+    if (
+      !opts.serialNumber &&
+      (await realpath(opts.path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return opts.path;
+    if (Date.now() >= until) {
+      const which = opts.serialNumber ? `with USB serial number ${opts.serialNumber}` : `on ${opts.path}`;
+      throw new OtaError(
+        'board-gone',
+        `the board ${which} did not come back within ${Math.round(opts.timeoutMs / 1000)} s ` +
+          `(unplugged, held in its bootloader, or crashed at boot?)`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 200));
+  }
+}
+
 export async function listBoards(): Promise<BoardCandidate[]> {
   let ports: BoardCandidate[];
   try {
@@ -134,5 +249,6 @@ export async function listBoards(): Promise<BoardCandidate[]> {
     // serialport could not list (udevadm missing or failing): fall back where we can.
     ports = process.platform === 'linux' ? await listFromSysfs() : [];
   }
+  ports.push(...listLinks().map((l) => candidate(identity(l))), ...(await listAnnounced()));
   return ports.sort((a, b) => Number(b.likely) - Number(a.likely) || a.path.localeCompare(b.path));
 }

@@ -11,15 +11,17 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
+import { checkOtaConfig, type OtaConfig } from '../config';
 import { deviceTrustEntry } from '../keys';
+import { ROOTS_PATH, rootsFor } from '../tls-roots';
 import * as fs from './board-fs';
 import type { BoardConnection } from './board';
 import { syncFiles, type SyncFile, type SyncResult } from './sync';
 
 export interface InstallOptions {
   deviceDir: string;
-  /** The parsed ota_config.json to write. */
-  config: Record<string, unknown>;
+  /** The ota_config.json to write; refused with 'bad_config' unless valid (core/config.ts). */
+  config: OtaConfig;
   /** Key file whose trust entry the board should accept. */
   keyFile?: string;
   onProgress?: fs.WriteOptions['onProgress'];
@@ -45,7 +47,7 @@ async function packageFiles(deviceDir: string): Promise<SyncFile[]> {
     urls = (JSON.parse(await readFile(pkgPath, 'utf8')) as { urls?: unknown }).urls;
   } catch (err) {
     throw new OtaError(
-      'no-package',
+      'no_package',
       `cannot read the updater's file list ${pkgPath}: ${(err as Error).message}`,
       {
         cause: err,
@@ -53,12 +55,12 @@ async function packageFiles(deviceDir: string): Promise<SyncFile[]> {
     );
   }
   if (!Array.isArray(urls) || urls.length === 0) {
-    throw new OtaError('no-package', `${pkgPath} has no "urls" list of [dest, source] pairs`);
+    throw new OtaError('no_package', `${pkgPath} has no "urls" list of [dest, source] pairs`);
   }
   const files: SyncFile[] = [];
   for (const entry of urls) {
     if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'string') {
-      throw new OtaError('no-package', `${pkgPath}: every "urls" item must be [dest, source]`);
+      throw new OtaError('no_package', `${pkgPath}: every "urls" item must be [dest, source]`);
     }
     const [dest, source] = entry as [string, string];
     // mip sources are URLs (github:…); the same file sits in deviceDir under its dest.
@@ -68,11 +70,11 @@ async function packageFiles(deviceDir: string): Promise<SyncFile[]> {
   return files;
 }
 
-async function configBytes(config: Record<string, unknown>, keyFile?: string): Promise<Buffer> {
-  const cfg = { ...config };
+async function configBytes(config: OtaConfig, keyFile?: string): Promise<Buffer> {
+  const cfg = { ...checkOtaConfig(config) };
   if (keyFile) {
     const entry = await deviceTrustEntry(keyFile);
-    const keys = Array.isArray(cfg.keys) ? (cfg.keys as { id?: string }[]) : [];
+    const keys = cfg.keys ?? [];
     cfg.keys = [...keys.filter((k) => k?.id !== entry.id), entry];
   }
   return Buffer.from(JSON.stringify(cfg, null, 1) + '\n');
@@ -85,17 +87,19 @@ export interface InstallResult extends SyncResult {
 export async function installUpdater(board: BoardConnection, opts: InstallOptions): Promise<InstallResult> {
   const files = await packageFiles(opts.deviceDir);
   files.push({ path: 'ota_config.json', data: await configBytes(opts.config, opts.keyFile) });
+  // The CA roots the board verifies its release host with (device/ota/tls.py).
+  files.push({ path: ROOTS_PATH, data: Buffer.from(rootsFor(opts.config)) });
   let boot = '';
   try {
     boot = (await board.read('/boot.py')).toString('utf8');
   } catch (err) {
-    if (!(err instanceof OtaError && err.code === 'not-found')) throw err;
+    if (!(err instanceof OtaError && err.code === 'not_found')) throw err;
   }
   const hooked = withBootHook(boot);
   files.push({ path: 'boot.py', data: Buffer.from(hooked) });
   const listed = new Set(files.map((f) => '/' + f.path));
   const present = await board.ls(`/${PACKAGE_DIR}`).catch((err: unknown) => {
-    if (err instanceof OtaError && err.code === 'board-exception') return []; // not installed yet
+    if (err instanceof OtaError && err.code === 'board_exception') return []; // not installed yet
     throw err;
   });
   const stale = present.filter((e) => e.type === 'file' && !listed.has(e.path)).map((e) => e.path.slice(1));

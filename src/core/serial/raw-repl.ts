@@ -5,13 +5,13 @@
  *   await repl.enter();                       // from any state: running program, friendly REPL, half a line
  *   const out = await repl.exec('print(1)', { onOutput, idleTimeoutMs });   // -> Buffer of stdout
  *   await repl.execMany(['w("…")', 'w("…")']);  // pipelined: the next command waits in the board's buffer
- *   await repl.execStream('_oY(…)', blocks, { ack: 0x06 });  // the command asks for each block by printing ack
+ *   await repl.execStream('_ota_receive(…)', blocks, { ack: 0x06 });  // the command asks for each block by printing ack
  *   await repl.softReset();
  *   await repl.leave();                       // back to the friendly REPL (Ctrl-B)
  *
  * Commands go through raw-paste mode (Ctrl-E 'A' Ctrl-A) with the board's flow-control
  * window; a board that refuses raw paste (R\x00) or predates it gets plain raw REPL.
- * A Python exception on the board throws BoardException (code 'board-exception') with the
+ * A Python exception on the board throws BoardException (code 'board_exception') with the
  * traceback; silence beyond the idle timeout throws 'timeout' after interrupting the program,
  * so the board is left at the raw prompt, never mid-command. leave() returns the board to the
  * friendly REPL even after a command was abandoned (Transport.cancel, a user's Ctrl-C).
@@ -27,7 +27,7 @@ const EOT = Buffer.from([CTRL_D]);
 export class BoardException extends OtaError {
   constructor(readonly traceback: string) {
     const lines = traceback.trim().split(/\r?\n/);
-    super('board-exception', `the board raised ${lines[lines.length - 1] ?? 'an exception'}`);
+    super('board_exception', `the board raised ${lines[lines.length - 1] ?? 'an exception'}`);
   }
 }
 
@@ -78,7 +78,7 @@ export class RawRepl {
       }
     }
     throw new OtaError(
-      'board-busy',
+      'board_busy',
       `the board on ${this.t.path} does not answer Ctrl-C / Ctrl-A (is a program ignoring KeyboardInterrupt, or is this not a MicroPython board?)`,
       { cause: lastErr },
     );
@@ -195,12 +195,12 @@ export class RawRepl {
     // anything else (timeout, protocol upset, a queued command) needs a fresh prompt.
     if (err instanceof BoardException && !queued) return err;
     // 'cancelled': the caller saw the board reset under the command; nothing to recover.
-    if (err instanceof OtaError && (err.code === 'port-closed' || err.code === 'cancelled'))
+    if (err instanceof OtaError && (err.code === 'port_closed' || err.code === 'cancelled'))
       this.inRaw = false;
     else await this.recover();
     // A port that died silently (no error until we wrote to it) is the better explanation.
-    if (!this.t.isOpen && !(err instanceof OtaError && err.code === 'port-closed')) {
-      return new OtaError('port-closed', `serial port ${this.t.path} closed (board unplugged or reset?)`, {
+    if (!this.t.isOpen && !(err instanceof OtaError && err.code === 'port_closed')) {
+      return new OtaError('port_closed', `serial port ${this.t.path} closed (board unplugged or reset?)`, {
         cause: err,
       });
     }

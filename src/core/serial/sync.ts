@@ -82,7 +82,7 @@ export async function collectProject(dir: string): Promise<SyncPlan> {
     try {
       m = JSON.parse(manifestText) as typeof m;
     } catch (err) {
-      throw new OtaError('bad-manifest', `${join(dir, 'manifest.json')} is not valid JSON`, { cause: err });
+      throw new OtaError('bad_manifest', `${join(dir, 'manifest.json')} is not valid JSON`, { cause: err });
     }
     const files: SyncFile[] = [];
     for (const f of m.files ?? []) {

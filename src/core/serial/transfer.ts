@@ -41,9 +41,11 @@ export interface EncodeOptions {
 
 export function fileStatements(path: string, data: Uint8Array, opts: EncodeOptions): Statement[] {
   const tmp = path + TEMP_SUFFIX;
-  const out: Statement[] = [{ code: `_oO(${py(tmp)})`, bytes: 0, path }];
+  const out: Statement[] = [{ code: `_ota_open(${py(tmp)})`, bytes: 0, path }];
   const enc = (b: Uint8Array) => Buffer.from(b).toString(opts.hex ? 'hex' : 'base64');
-  const [plain, inflate] = opts.hex ? ['_oX', '_oXZ'] : ['_oW', '_oWZ'];
+  const [plain, inflate] = opts.hex
+    ? ['_ota_write_hex', '_ota_write_hex_deflated']
+    : ['_ota_write_b64', '_ota_write_b64_deflated'];
   const size = opts.hex ? BLOCK.hex : BLOCK.base64;
   for (let i = 0; i < data.length;) {
     const wide = data.subarray(i, i + BLOCK.deflate);
@@ -57,11 +59,11 @@ export function fileStatements(path: string, data: Uint8Array, opts: EncodeOptio
       i += block.length;
     }
   }
-  out.push({ code: `_oC(${py(tmp)},${py(path)},'${sha256Hex(data)}')`, bytes: 0, path });
+  out.push({ code: `_ota_commit(${py(tmp)},${py(path)},'${sha256Hex(data)}')`, bytes: 0, path });
   return out;
 }
 
-/** Files from this size on are streamed raw (_oY) when the board can and deflate would not shrink them. */
+/** Files from this size on are streamed raw (_ota_receive) when the board can and deflate would not shrink them. */
 export const STREAM_MIN = 8192;
 
 export function shouldStream(data: Uint8Array): boolean {
@@ -71,7 +73,7 @@ export function shouldStream(data: Uint8Array): boolean {
 }
 
 /**
- * A file streamed through _oY: the command, then `blocks`, each the file's bytes with 0x10 sent
+ * A file streamed through _ota_receive: the command, then `blocks`, each the file's bytes with 0x10 sent
  * as 10 11 and 0x03 (Ctrl-C) as 10 12, followed by the next block's length in 4 hex digits.
  * `bytes`: file bytes in each block (for progress).
  */
@@ -104,7 +106,7 @@ export function streamFile(
   blocks.forEach((b, j) => b.block.write(hex4(lengths[j + 1] ?? 0), b.block.length - 4, 'latin1'));
   const tmp = path + TEMP_SUFFIX;
   return {
-    command: `_oY(${py(tmp)},${py(path)},${data.length},'${sha256Hex(data)}',${lengths[0] ?? 0})`,
+    command: `_ota_receive(${py(tmp)},${py(path)},${data.length},'${sha256Hex(data)}',${lengths[0] ?? 0})`,
     blocks,
   };
 }

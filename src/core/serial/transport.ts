@@ -1,8 +1,8 @@
 /**
- * Byte transport to a board: a serial port (or any duplex byte stream) with a
- * receive buffer and the two reads the console protocol needs.
+ * Byte transport to a board: a byte port (a serial port, or the in-process link to a virtual
+ * board: link.ts) with a receive buffer and the two reads the console protocol needs.
  *
- *   const t = await openSerialTransport('/dev/ttyUSB0');
+ *   const t = await openTransport('/dev/ttyUSB0');     // or 'link:…', a virtual board in this process
  *   await t.write(bytes);
  *   const upTo = await t.readUntil(Buffer.from('>'), 2000);   // includes the marker
  *   const two = await t.readExactly(2, 2000);
@@ -11,19 +11,55 @@
  *
  * A read that times out throws OtaError 'timeout' and keeps the bytes received
  * so far; a port that closes or fails (cable pulled) fails every pending and
- * later read with OtaError 'port-closed'.
+ * later read with OtaError 'port_closed'.
  */
 import { SerialPort } from 'serialport';
 import { OtaError } from '../errors';
+import { isLinkName, openLink } from './link';
 
-/** The part of a SerialPort the transport uses; lets tests and the VS Code UI pass their own stream. */
-export interface PortLike {
-  write(data: Buffer, cb: (err?: Error | null) => void): boolean;
-  drain(cb: (err?: Error | null) => void): void;
-  close(cb: (err?: Error | null) => void): void;
-  on(ev: 'data', fn: (chunk: Buffer) => void): unknown;
-  on(ev: 'close' | 'error', fn: (err?: Error | null) => void): unknown;
+/**
+ * A duplex byte port: all the raw-REPL client needs below it. serialport gives one (serialBytePort),
+ * the in-process link another (link.ts); the same bytes and the same client code run over either.
+ */
+export interface BytePort {
+  /** Resolves once the bytes have left (a serial port has drained them). */
+  write(data: Buffer): Promise<void>;
+  /** Every received chunk, in order. */
+  onData(fn: (chunk: Buffer) => void): void;
+  /** Called once when the port closes or fails (err: why, when it failed). */
+  onClose(fn: (err?: Error) => void): void;
+  close(): Promise<void>;
   readonly isOpen: boolean;
+}
+
+/** serialport's SerialPort as a BytePort. */
+export function serialBytePort(port: SerialPort): BytePort {
+  return {
+    write: (data) =>
+      new Promise<void>((resolve, reject) => {
+        port.write(data, (err) => (err ? reject(err) : undefined));
+        port.drain((err) => (err ? reject(err) : resolve()));
+      }),
+    onData: (fn) => void port.on('data', fn),
+    onClose: (fn) => {
+      let done = false;
+      const once = (err?: Error | null) => {
+        if (done) return;
+        done = true;
+        fn(err ?? undefined);
+      };
+      port.on('close', once);
+      port.on('error', once);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (!port.isOpen) resolve();
+        else port.close(() => resolve());
+      }),
+    get isOpen() {
+      return port.isOpen;
+    },
+  };
 }
 
 interface Waiter {
@@ -44,29 +80,30 @@ export class Transport {
   tapOnly = false;
   /** Bytes written to the board so far (what a transfer really cost on the wire). */
   bytesSent = 0;
+  /** Bytes received from the board so far. */
+  bytesReceived = 0;
 
   constructor(
-    private readonly port: PortLike,
+    private readonly port: BytePort,
     readonly path: string,
   ) {
-    port.on('data', (chunk: Buffer) => {
+    port.onData((chunk: Buffer) => {
+      this.bytesReceived += chunk.length;
       this.tap?.(chunk);
       if (this.tapOnly) return;
       this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
       this.waiter?.check();
     });
-    const gone = (err?: Error | null) => {
+    port.onClose((err?: Error) => {
       if (this.closedError) return;
       this.closedError = new OtaError(
-        'port-closed',
+        'port_closed',
         `serial port ${path} closed${err ? `: ${err.message}` : ''} (board unplugged or reset?)`,
         { cause: err ?? undefined },
       );
       this.waiter?.fail(this.closedError);
       for (const fn of this.closeListeners) fn();
-    };
-    port.on('close', gone);
-    port.on('error', gone);
+    });
   }
 
   /** Called once when the port closes or fails. */
@@ -95,14 +132,14 @@ export class Transport {
     if (this.closedError) throw this.closedError;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     this.bytesSent += bytes.length;
-    await new Promise<void>((resolve, reject) => {
-      this.port.write(bytes, (err) => (err ? reject(this.writeError(err)) : undefined));
-      this.port.drain((err) => (err ? reject(this.writeError(err)) : resolve()));
-    });
-  }
-
-  private writeError(err: Error): OtaError {
-    return this.closedError ?? new OtaError('port-closed', `cannot write to ${this.path}: ${err.message}`);
+    try {
+      await this.port.write(bytes);
+    } catch (err) {
+      throw (
+        this.closedError ??
+        new OtaError('port-closed', `cannot write to ${this.path}: ${(err as Error).message}`)
+      );
+    }
   }
 
   /** Reads up to and including `marker`. */
@@ -197,23 +234,27 @@ export class Transport {
 
   async close(): Promise<void> {
     if (!this.port.isOpen) return;
-    await new Promise<void>((resolve) => this.port.close(() => resolve()));
+    await this.port.close();
   }
 }
 
-/** Opens a serial port by path (a USB device or a pseudo-terminal). */
-export async function openSerialTransport(path: string, baudRate = 115200): Promise<Transport> {
+/**
+ * Opens a board's port by name: a virtual board's in-process link ('link:…', link.ts), else a serial
+ * port by path (a USB device or a pseudo-terminal).
+ */
+export async function openTransport(path: string, baudRate = 115200): Promise<Transport> {
+  if (isLinkName(path)) return new Transport(openLink(path), path);
   const port = new SerialPort({ path, baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) =>
     port.open((err) =>
       err
         ? reject(
-            new OtaError('port-open-failed', `cannot open serial port ${path}: ${err.message}`, {
+            new OtaError('port_open_failed', `cannot open serial port ${path}: ${err.message}`, {
               cause: err,
             }),
           )
         : resolve(),
     ),
   );
-  return new Transport(port, path);
+  return new Transport(serialBytePort(port), path);
 }

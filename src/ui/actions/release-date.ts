@@ -9,7 +9,7 @@ export async function releaseDate(ctl: Controller, dir: string): Promise<string 
     await resolveCreated(dir);
     return undefined; // the core's own answer stands
   } catch (err) {
-    if (!(err instanceof OtaError && err.code === 'no-created')) throw err;
+    if (!(err instanceof OtaError && err.code === 'no_created')) throw err;
     const now = isoSeconds(new Date());
     ctl.output.info(`${dir} is not committed to git: the release is dated ${now}`);
     return now;

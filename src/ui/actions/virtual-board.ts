@@ -1,17 +1,16 @@
-// "Start Virtual Board": real MicroPython (WebAssembly) behind a serial port, its flash a folder
+// "OTA: Start Virtual Board": real MicroPython (WebAssembly) on an in-process serial link (the same
+// raw REPL bytes as a USB port; no pseudo-terminal, so it works on Windows too), its flash a folder
 // in the extension's storage, so every command works without hardware.
 import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { VirtualBoard } from '../../sim/board';
 import type { Controller } from '../controller';
 
-/** The one place that links a virtual board to a port path the commands open (today a pseudo-terminal). */
+/** The one place that links a virtual board to a port path the commands open: an in-process link. */
 async function linkBoard(board: VirtualBoard): Promise<{ path: string; close(): Promise<void> }> {
-  const { exposeOnPty } = await import('../../sim/pty');
-  // A short path: pseudo-terminal links live in the temp dir, not in a deep storage path.
-  return exposeOnPty(board, join(tmpdir(), `ota-virtual-board-${process.pid}-${Date.now()}`));
+  const { exposeOnLink } = await import('../../sim/usb');
+  return exposeOnLink(board, `link:ota-virtual-board-${Date.now()}`);
 }
 
 export async function startVirtualBoard(ctl: Controller): Promise<string> {

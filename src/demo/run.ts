@@ -1,6 +1,7 @@
 /**
  * `ota demo`: the whole product on one machine, no hardware, no account, no network beyond
- * 127.0.0.1. A virtual board on a pseudo-terminal, a static release host, the updater installed
+ * 127.0.0.1, nothing but Node. A virtual board on its in-process serial link (the same raw REPL
+ * bytes and client code as a USB port; no pseudo-terminal), a static release host, the updater installed
  * over serial, then two over-the-air updates of examples/weather-station (1.0.0, then 1.1.0 by
  * delta), ending with what moved and how long it took.
  *
@@ -8,23 +9,24 @@
  *   findDemoAssets(from) -> { exampleDir, deviceDir }   (the repository's example and device/)
  *
  * Every step calls the parts' own APIs (sim, publish, serial, manifest): the demo holds no rule.
+ * It lives outside src/core because it starts the virtual board (src/sim).
  */
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { OtaError } from './errors';
-import type { OtaEvent } from './events';
-import { parseManifest } from './manifest';
-import type { Manifest } from './manifest-types';
-import { publishFolder } from './publish/folder';
-import { serveFolder, type FolderServer } from './publish/serve';
-import { openBoard, type BoardConnection } from './serial/board';
-import { runUpdate } from './serial/console';
-import { installUpdater } from './serial/install';
-import { verifyTree, type VerifyReport } from './verify';
+import { OtaError } from '../core/errors';
+import type { OtaEvent } from '../core/events';
+import { parseManifest } from '../core/manifest';
+import type { Manifest } from '../core/manifest-types';
+import { publishFolder } from '../core/publish/folder';
+import { serveFolder, type FolderServer } from '../core/publish/serve';
+import { openBoard, type BoardConnection } from '../core/serial/board';
+import { runUpdate } from '../core/serial/console';
+import { installUpdater } from '../core/serial/install';
+import { verifyTree, type VerifyReport } from '../core/verify';
 import { VirtualBoard } from '../sim/board';
-import { exposeOnPty } from '../sim/pty';
+import { exposeOnLink } from '../sim/usb';
 
 export interface DemoOptions {
   /** The app to release (examples/weather-station); `updates/<version>/` holds the files each later release changes. */
@@ -88,7 +90,7 @@ const FIRST = '1.0.0';
 const SECOND = '1.1.0';
 const APP_NAME = 'weather-station';
 
-/** Finds examples/weather-station and device/ above `from` (dist/ or src/core/). */
+/** Finds examples/weather-station and device/ above `from` (dist/ or src/demo/). */
 export function findDemoAssets(from: string): { exampleDir: string; deviceDir: string } {
   for (let dir = resolve(from); ; dir = dirname(dir)) {
     const exampleDir = join(dir, 'examples', APP_NAME);
@@ -97,7 +99,7 @@ export function findDemoAssets(from: string): { exampleDir: string; deviceDir: s
       return { exampleDir, deviceDir };
     }
     if (dirname(dir) === dir) {
-      throw new OtaError('demo-assets', `cannot find examples/${APP_NAME} and device/ above ${from}`);
+      throw new OtaError('demo_assets', `cannot find examples/${APP_NAME} and device/ above ${from}`);
     }
   }
 }
@@ -127,9 +129,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   try {
     const board = await VirtualBoard.start({ fsDir: flash, heapKb: DEMO_HEAP_KB });
     cleanups.push(() => board.stop());
-    const pty = await exposeOnPty(board, join(work, 'ttyOTA'));
-    cleanups.push(() => pty.close());
-    log(`virtual board powered on, serial port ${pty.path}`);
+    const port = await exposeOnLink(board);
+    cleanups.push(() => port.close());
+    log(
+      `virtual board powered on, serial port ${port.path} (in-process link, USB serial ${port.serialNumber})`,
+    );
 
     const server = await serveFolder(host, { port: 0 });
     cleanups.push(() => server.close());
@@ -152,7 +156,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
 
     const first = await publish(FIRST);
 
-    const conn = await openBoard(pty.path);
+    const conn = await openBoard(port.path);
     cleanups.unshift(() => conn.close());
     const versions: (string | null)[] = [await boardVersion(conn)];
     const ti = performance.now();
@@ -225,9 +229,9 @@ async function updateOnce(
   });
   if (failures.length) {
     const f = failures[0];
-    throw new OtaError('demo-update', `the board refused ${m.version}: ${String(f.code)}: ${String(f.msg)}`);
+    throw new OtaError('demo_update', `the board refused ${m.version}: ${String(f.code)}: ${String(f.msg)}`);
   }
-  if (!run.reset) throw new OtaError('demo-update', `the board did not install ${m.version} (no reset seen)`);
+  if (!run.reset) throw new OtaError('demo_update', `the board did not install ${m.version} (no reset seen)`);
   const prefix = `/${m.version}/`;
   const served = server.requests.slice(requests0);
   const isMetadata = (path: string): boolean =>

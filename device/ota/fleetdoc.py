@@ -1,0 +1,233 @@
+# Signed fleet documents (docs/protocols.md, "Fleet"): commands and the
+# rollout, verified with the release keys before they are parsed, with
+# timestamps against replay. Loaded only while a document is handled or a
+# release is weighed against the rollout, then dropped from RAM (unload()).
+import json
+import gc
+from ota import fsx, journal
+from ota.log import Fail, ev
+
+STATE = ".ota/fleet.json"  # highest command / rollout timestamps accepted
+ROLLOUT = ".ota/rollout"  # the last verified rollout document (signed bytes)
+
+
+def unload():
+    # The caller keeps what it holds; the module's code goes at the next collection.
+    import sys
+    import ota
+
+    sys.modules.pop("ota.fleetdoc", None)
+    if hasattr(ota, "fleetdoc"):
+        delattr(ota, "fleetdoc")
+
+
+def conf(cfg):
+    f = cfg.get("fleet")
+    if not isinstance(f, dict) or not isinstance(f.get("broker"), str) or not isinstance(f.get("name"), str):
+        raise Fail("config", "fleet needs broker and name")
+    return f
+
+
+def broker(url):
+    # mqtt://host:port or mqtts://host:port -> (tls, host, port)
+    if url.startswith("mqtts://"):
+        tls, rest = True, url[8:]
+    elif url.startswith("mqtt://"):
+        tls, rest = False, url[7:]
+    else:
+        raise Fail("config", "fleet broker must be mqtt:// or mqtts://")
+    rest = rest.split("/")[0]
+    host, port = rest, 8883 if tls else 1883
+    if ":" in rest:
+        host, p = rest.rsplit(":", 1)
+        port = int(p)
+    return tls, host, port
+
+
+def ssl_context(cfg, f):
+    # Verifies the broker as every TLS connection of the updater does: the
+    # CA from "tls" (fleet's own or the config's), or "insecure" said aloud.
+    import ssl
+
+    t = f.get("tls") or cfg.get("tls") or {}
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if t.get("insecure"):
+        ev("fleet", ok=True, code="insecure", msg="broker certificate not verified (tls.insecure)")
+        ctx.verify_mode = ssl.CERT_NONE
+        if f.get("password"):
+            raise Fail("fleet_tls", "no password over an unverified connection")
+        return ctx
+    ca = t.get("ca")
+    if not ca:
+        raise Fail("fleet_tls", "mqtts needs tls.ca (or tls.insecure)")
+    with open(ca, "rb") as h:
+        ctx.load_verify_locations(cadata=h.read())
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def device_id(cfg):
+    i = (cfg.get("fleet") or {}).get("id") or cfg.get("id")
+    if i:
+        return str(i)
+    import machine
+    import binascii
+
+    return binascii.hexlify(machine.unique_id()).decode()
+
+
+def selected(doc, did, group):
+    # Deterministic: raising the percentage only adds boards.
+    import hashlib
+
+    if did in (doc.get("devices") or []) or (group and group in (doc.get("groups") or [])):
+        return True
+    h = hashlib.sha256((did + doc["version"]).encode()).digest()
+    return int.from_bytes(h[:4], "big") % 100 < int(doc.get("percent") or 0)
+
+
+def _verify(cfg, msg):
+    # "<doc>\n<signature>": the signature over the exact doc bytes, checked
+    # before the doc is parsed.
+    keys = cfg.get("keys")
+    i = msg.find(b"\n")
+    doc, s = (msg, None) if i < 0 else (msg[:i], msg[i + 1 :].strip() or None)
+    if not keys:
+        raise Fail("no_keys", "a board without release keys takes no signed commands")
+    from ota import sig
+
+    sig.verify(keys, s, doc)
+    try:
+        d = json.loads(doc)
+        ts = int(d["ts"])
+    except (ValueError, KeyError, TypeError):
+        raise Fail("bad_command", "malformed signed document")
+    f = cfg.get("fleet")
+    if f and d.get("fleet") != f.get("name"):
+        raise Fail("bad_command", "document for another fleet")
+    return d, ts
+
+
+def _state():
+    s = fsx.read_json(STATE)
+    return s if isinstance(s, dict) else {}
+
+
+def rollout_doc(cfg, data):
+    # A verified rollout document from its signed bytes, or Fail. Documents
+    # older than the newest one accepted are replays.
+    if cfg.get("keys"):
+        d, ts = _verify(cfg, data)
+    else:
+        try:
+            d = json.loads(data[: data.find(b"\n")] if b"\n" in data else data)
+            ts = int(d.get("ts", 0))
+        except (ValueError, TypeError):
+            raise Fail("bad_rollout", "malformed rollout document")
+    if not isinstance(d.get("version"), str):
+        raise Fail("bad_rollout", "rollout document has no version")
+    if ts < _state().get("rts", 0):
+        raise Fail("replay", "rollout document older than the one in force")
+    return d, ts
+
+
+def _save_rollout(data, ts):
+    st = _state()
+    st["rts"] = ts
+    fsx.write_json(STATE, st)
+    tmp = ROLLOUT + ".tmp"
+    with open(fsx.p(tmp), "wb") as h:
+        h.write(data)
+    fsx.move(tmp, ROLLOUT)
+
+
+def _published(rel):
+    # rollout.json beside latest.json (static) or as a release asset (GitHub).
+    if hasattr(rel, "base"):
+        return rel.doc(rel.base + "/rollout.json", optional=True)
+    assets = getattr(rel, "assets", None)
+    if assets and "rollout.json" in assets:
+        return rel.doc(assets["rollout.json"], rel._octet(None))
+    return None
+
+
+def allowed(cfg, rel):
+    # Whether the board installs rel now. The rollout comes from the broker
+    # (cached when it arrived) or sits beside latest.json / as a release
+    # asset (rel.rollout()); with none anywhere every release installs.
+    doc = None
+    try:
+        if fsx.exists(ROLLOUT):
+            with open(fsx.p(ROLLOUT), "rb") as h:
+                doc = rollout_doc(cfg, h.read())[0]
+        else:
+            data = _published(rel)
+            if data:
+                doc = rollout_doc(cfg, data)[0]
+    except Fail as e:
+        ev("held", version=rel.version, code=e.code, msg=e.msg)
+        return False
+    if doc is None:
+        return True
+    f = cfg.get("fleet") or {}
+    did = device_id(cfg)
+    why = None
+    if doc["version"] != rel.version:
+        why = "not in a rollout (the rollout is for %s)" % doc["version"][:20]
+    elif doc.get("paused") or doc.get("aborted"):
+        why = "rollout paused"
+    elif not selected(doc, did, f.get("group") or cfg.get("group")):
+        why = "outside the rollout (%s%%)" % doc.get("percent", 0)
+    if why:
+        ev("held", version=rel.version, msg=why)
+        return False
+    return True
+
+
+def gate(cfg, rel):
+    # allowed(), then this module leaves RAM before the download.
+    try:
+        return allowed(cfg, rel)
+    finally:
+        unload()
+
+
+def on_msg(s, topic, msg):
+    # A message from the broker for Session s; never raises.
+    try:
+        if topic == s.pre + b"rollout":
+            d, ts = rollout_doc(s.cfg, msg)
+            _save_rollout(msg, ts)
+            ev("fleet", ok=True, code="rollout", version=d["version"], percent=d.get("percent"))
+        elif topic.endswith(b"/cmd"):
+            _command(s, msg)
+    except Exception as e:
+        from ota.fleet import why
+
+        code, m = why(e)
+        ev("fleet", ok=False, code=code, msg=m)
+    gc.collect()
+
+
+def _command(s, msg):
+    d, ts = _verify(s.cfg, msg)
+    if d.get("id") != s.id:
+        raise Fail("bad_command", "command for another board")
+    st = _state()
+    if ts <= st.get("cts", 0):
+        raise Fail("replay", "command older than the last one taken")
+    st["cts"] = ts  # saved before acting: a replay after a crash is still refused
+    fsx.write_json(STATE, st)
+    cmd = d.get("cmd")
+    ev("fleet", ok=True, code="cmd", cmd=cmd)
+    if cmd == "check":
+        s.check = True
+    elif cmd == "confirm":
+        journal.confirm()
+    elif cmd == "rollback":
+        if not journal.rollback(journal.load(), "fleet command"):
+            raise Fail("no_rollback", "nothing to roll back: the release is confirmed or none is pending")
+    elif cmd == "reboot":
+        s.reboot = True
+    else:
+        raise Fail("bad_command", "unknown command %s" % str(cmd)[:20])

@@ -1,0 +1,215 @@
+# The OCI registry source (docs/protocols.md, "OCI registries"): the tag's
+# image manifest gives the version and the manifest.json / .sig layers; every
+# other blob is fetched by the SHA-256 the signed manifest names (a layer's
+# digest is its file's SHA-256), so the registry cannot swap one. Auth is the
+# registry's own flow: a 401 names Basic or a Bearer token realm; the token
+# goes to the registry's origin only, never to blob storage it redirects to.
+from ota import http
+from ota.log import Fail
+from ota.source import Release, quote, MAX_DOC
+
+_ACCEPT = "application/vnd.oci.image.manifest.v1+json"
+_TYPE = "application/vnd.micropython-ota.release.v1+json"
+_TITLE = "org.opencontainers.image.title"
+_VERSION = "org.opencontainers.image.version"
+_DOCS = ("manifest.json", "manifest.json.sig")
+
+
+def parse_ref(ref):
+    # "[http(s)://]host[:port]/repo[:tag]" -> (base URL, repo, tag or None).
+    scheme = None
+    if ref.startswith("http://") or ref.startswith("https://"):
+        scheme, ref = ref.split("://", 1)
+    i = ref.find("/")
+    if i <= 0:
+        raise Fail("config", "oci ref must be host/repository[:tag]")
+    host, repo = ref[:i], ref[i + 1 :]
+    tag = None
+    j = repo.rfind(":")
+    if j >= 0:
+        repo, tag = repo[:j], repo[j + 1 :]
+    if not repo or not tag and j >= 0 or "@" in repo or ".." in repo:
+        raise Fail("config", "oci ref must be host/repository[:tag]")
+    if scheme is None:
+        h = host.split(":")[0]
+        scheme = "http" if h in ("localhost", "127.0.0.1") else "https"
+    if host == "docker.io":
+        host = "registry-1.docker.io"
+    return scheme + "://" + host, repo, tag
+
+
+def _params(ch):
+    # key="value" pairs of a WWW-Authenticate challenge.
+    out = {}
+    i = ch.find(" ")
+    while i >= 0:
+        eq = ch.find('="', i)
+        if eq < 0:
+            break
+        end = ch.find('"', eq + 2)
+        if end < 0:
+            break
+        out[ch[i:eq].strip(" ,").lower()] = ch[eq + 2 : end]
+        i = end + 1
+    return out
+
+
+class OCI(Release):
+    def __init__(self, cfg, client):
+        Release.__init__(self, client)
+        self.cfg = cfg
+        self.base, self.repo, tag = parse_ref(cfg["ref"])
+        ch = cfg.get("channel", "stable")
+        self.tag = tag or (cfg.get("tag") if ch == "tag" else ch)
+        self.v2 = self.base + "/v2/" + self.repo
+        self.tried = False
+
+    def _get(self, url, h=None, ok=(200,)):
+        # A GET that answers the registry's 401 once with the credentials it asks for.
+        while True:
+            r = self.client.get(url, h, ok=ok + (401, 403))
+            if r.status not in (401, 403):
+                return r
+            ch = r.header("www-authenticate") or ""
+            r.close()
+            if r.status == 403 or self.tried:
+                raise Fail("auth", "the registry refused %s" % ("the credentials" if self._basic() else "anonymous access: set user and password"))
+            self.tried = True
+            self._login(ch)
+
+    def _basic(self):
+        pw = self.cfg.get("password") or self.cfg.get("token")
+        if not pw:
+            return None
+        import binascii
+
+        up = "%s:%s" % (self.cfg.get("user") or "ota", pw)
+        return "Basic " + binascii.b2a_base64(up.encode()).decode().strip()
+
+    def _login(self, ch):
+        basic = self._basic()
+        kind = ch.split(" ", 1)[0].lower()
+        if kind == "basic":
+            if not basic:
+                raise Fail("auth", "the registry needs credentials: set user and password")
+            self.client.auth = basic
+        elif kind == "bearer":
+            p = _params(ch)
+            realm = p.get("realm")
+            if not realm:
+                raise Fail("auth", "Bearer challenge without realm")
+            if basic and realm.startswith("http://") and self.base.startswith("https://"):
+                raise Fail("auth", "plain-HTTP token service refused for an HTTPS registry")
+            url = realm + ("&" if "?" in realm else "?") + "scope=" + quote(p.get("scope") or "repository:%s:pull" % self.repo)
+            if p.get("service"):
+                url += "&service=" + quote(p["service"])
+            # Anonymous (public packages) or with the board's credentials.
+            r = self.client.get(url, {"Authorization": basic} if basic else None, ok=(200, 401, 403))
+            try:
+                if r.status != 200:
+                    raise Fail("auth", "the token service refused %s" % ("the credentials" if basic else "anonymous access: set user and password"))
+                data = r.read_all(MAX_DOC)
+            finally:
+                r.close()
+            import json
+
+            try:
+                doc = json.loads(data)
+                tok = doc.get("token") or doc.get("access_token")
+            except (ValueError, AttributeError):
+                tok = None
+            del data
+            if not isinstance(tok, str) or not tok:
+                raise Fail("auth", "the token service gave no token")
+            self.client.auth = "Bearer " + tok
+        else:
+            raise Fail("auth", "unknown registry authentication " + kind[:20])
+        self.client.auth_origin = http.origin(self.base)
+
+    def latest(self, etag):
+        if not self.tag:
+            raise Fail("config", "channel tag needs tag")
+        h = {"Accept": _ACCEPT}
+        if etag:
+            h["If-None-Match"] = etag
+        r = self._get(self.v2 + "/manifests/" + quote(self.tag), h, (200, 304))
+        try:
+            if r.status == 304:
+                return None
+            self.etag = r.header("etag") or r.header("docker-content-digest")
+            box = _scan(r)
+        finally:
+            r.close()
+        if box.get("type") != _TYPE:
+            raise Fail("bad_manifest", "%s is not a MicroPython OTA release" % self.tag[:30])
+        v = box.get("version")
+        if not isinstance(v, str) or "manifest.json" not in box:
+            raise Fail("bad_manifest", "release has no version or no manifest.json layer")
+        self.version = v
+        self.docs = box
+        return self
+
+    def _doc(self, title):
+        d = self.docs.get(title)
+        if d is None:
+            return None
+        data = self.doc(self.v2 + "/blobs/" + d[0])
+        import hashlib
+        import binascii
+
+        if "sha256:" + binascii.hexlify(hashlib.sha256(data).digest()).decode() != d[0] or len(data) != d[1]:
+            raise Fail("hash_mismatch", "%s does not match its digest" % title)
+        return data
+
+    def manifest(self):
+        return self._doc("manifest.json"), self._doc("manifest.json.sig")
+
+    def _blob(self, x):
+        return self.v2 + "/blobs/sha256:" + x["sha256"]
+
+    def file_url(self, f):
+        return self._blob(f)
+
+    def bundle_url(self, b):
+        return self._blob(b)
+
+
+class _Enough(Exception):
+    pass
+
+
+def _scan(r):
+    # Keeps the artifact type, the version and the manifest.json(.sig) layers'
+    # digests and sizes. Our publisher writes them first: once all are seen
+    # the rest (a layer per file) is not read, which spares a big release's
+    # scan on the board.
+    from ota.jscan import Scanner, END
+
+    box = {}
+    cur = {}
+
+    def cb(path, v):
+        n = len(path)
+        if n == 1 and path[0] == "artifactType":
+            box["type"] = v
+        elif n == 2 and path[0] == "annotations" and path[1] == _VERSION:
+            box["version"] = v
+        elif n >= 3 and path[0] == "layers":
+            k = path[2]
+            if n == 3 and k in ("digest", "size"):
+                cur[k] = v
+            elif n == 4 and k == "annotations" and path[3] == _TITLE:
+                cur["title"] = v
+        elif n == 2 and path[0] == "layers" and v is END:
+            t = cur.get("title")
+            if t in _DOCS and isinstance(cur.get("digest"), str) and isinstance(cur.get("size"), int):
+                box[t] = (cur["digest"], cur["size"])
+            cur.clear()
+            if "type" in box and "version" in box and _DOCS[0] in box and _DOCS[1] in box:
+                raise _Enough()
+
+    try:
+        Scanner(r, cb).run()
+    except _Enough:
+        pass
+    return box

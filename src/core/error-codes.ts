@@ -1,0 +1,130 @@
+/**
+ * Every error code a user can meet, one table (docs/protocols.md, "Error codes"): the host's
+ * OtaError and the board's Fail(code, msg) spell each code the same way, in snake_case, and each
+ * has the sentence a user reads when the code alone is shown (the status bar, a --json consumer's
+ * lookup). test/error-codes.test.ts checks that every code the board raises is listed here.
+ *
+ * To add a code: one line here, in its group; the type of OtaError's code follows.
+ */
+export const ERROR_CODES = {
+  // Options and input files (CLI, extension).
+  bad_option: 'A command-line option is missing or has a wrong value.',
+  bad_config: 'The board configuration (ota_config.json) is not valid.',
+  no_config: 'There is no ota_config.json in the workspace.',
+  no_workspace: 'Open a folder first.',
+  not_a_directory: 'The path is not a folder.',
+  unreadable: 'A file could not be read.',
+  not_found: 'The file or folder does not exist.',
+  cancelled: 'Cancelled.',
+
+  // Release contents and the manifest.
+  bad_version: 'The version is not a semantic version (1.4.0, 2.0.0-beta.1).',
+  bad_date: 'The date is not an ISO 8601 date.',
+  bad_name: 'A file name has a backslash, control characters or invalid UTF-8.',
+  bad_path: 'A release path is absolute, has an empty, "." or ".." part, or lies under .ota/.',
+  bad_manifest: 'The manifest is malformed.',
+  bad_firmware: 'The firmware image is not valid.',
+  bad_latest: 'The latest.json on the release host is malformed.',
+  path_escape: 'A symlink leads outside the project.',
+  name_too_long: 'A path is too long for a ustar archive.',
+  empty_project: 'The project has no files to release.',
+  file_changed: 'A file changed while it was being read.',
+  file_too_large: 'A file is too large.',
+  hook_missing: 'A hook is not one of the release files.',
+  delete_conflict: 'A file is both shipped and deleted by the release.',
+  firmware_conflict: 'The firmware image name clashes with another release file.',
+  asset_name_clash: 'Two release files map to the same GitHub asset name.',
+  no_version: 'No version given and no v* tag to take it from.',
+  no_created: 'No creation date: not a git checkout and no --created or SOURCE_DATE_EPOCH.',
+  schema_unsupported: 'The manifest uses a newer schema than this tool knows.',
+
+  // Keys and signatures.
+  bad_key_alg: 'Unknown key algorithm (hmac-sha256, ed25519, rsa-sha256).',
+  bad_key_file: 'The key file is not a key made by ota keygen.',
+  bad_key_name: 'A key name may hold letters, digits, ".", "_" and "-", and not start with ".".',
+  key_exists: 'A key with that name exists already.',
+  key_in_project: 'Keys may not be stored inside a project, where they could be released.',
+  key_in_release: 'A key file is among the files to release.',
+  key_permissions: 'The key file can be read by other users.',
+  key_unreadable: 'The key file cannot be read.',
+  sig_bad_alg: 'The signature names an unknown algorithm.',
+  sig_invalid: 'The signature does not match the manifest.',
+  sig_unknown_key: 'The signature was made with a key that is not trusted.',
+
+  // Publishing.
+  bad_repo: 'The repository must be owner/name.',
+  no_repo: 'No repository given.',
+  no_token: 'No GitHub token given.',
+  token_missing: 'GitHub asked for a token and none was given.',
+  token_invalid: 'GitHub refused the token.',
+  no_permission: 'The token may not write to this repository (fine-grained: Contents: write).',
+  repo_not_found: 'The repository does not exist or the token cannot see it.',
+  tag_exists: 'That version is already published (use --force to replace it).',
+  version_exists: 'That version is already published (use --force to replace it).',
+  upload_failed: 'An upload failed after its retries.',
+  github_error: 'GitHub answered with an error.',
+  rate_limited: 'The rate limit is used up; try again after its reset time.',
+  http_status: 'The server answered with an unexpected HTTP status.',
+  network: 'The network request failed.',
+  port_in_use: 'The port is already in use.',
+
+  // Serial and boards.
+  no_port: 'No serial port given.',
+  no_board: 'No board selected.',
+  port_open_failed: 'The serial port could not be opened.',
+  port_closed: 'The serial port closed (cable pulled or board reset).',
+  board_busy: 'The board is running another command.',
+  board_exception: 'The board raised a Python exception.',
+  protocol: 'The board answered something the raw REPL does not.',
+  timeout: 'No answer in time.',
+  no_package: 'The updater folder has no package.json listing its files.',
+  device_error: 'The board reported an error.',
+
+  // Raised by the board's updater (Fail in device/ota) and shown in its error event.
+  config: 'The board cannot use its ota_config.json.',
+  connection: 'The board could not reach the release host.',
+  bad_url: 'A URL the board was given is not valid.',
+  too_many_redirects: 'The release host redirected too many times.',
+  http_404: 'The release host has no such file or release.',
+  no_signature: 'The board requires a signed manifest and this one is not signed.',
+  bad_signature: 'The manifest signature is not valid for any trusted key.',
+  schema: 'The manifest uses a newer schema than the board knows.',
+  downgrade: 'The release is older than one the board accepted before.',
+  expired: 'The manifest has expired.',
+  hash_mismatch: 'A downloaded file does not match its hashes.',
+  no_space: 'Not enough free flash for the update.',
+  no_firmware: 'The board has no OTA partition for a firmware image.',
+  busy: 'An update is already under way on the board.',
+  hook: 'A release hook raised an exception.',
+  io: 'A file operation failed on the board.',
+  internal: 'The updater hit an unexpected error.',
+
+  // The virtual board.
+  sim_cut: 'The virtual board lost power (power-cut injection).',
+  sim_flash: 'The virtual board ran out of flash.',
+  sim_fs_dir: 'The virtual board needs a folder for its flash.',
+  sim_heap: 'The virtual board heap size is not valid.',
+  sim_partitions: "The virtual board's OTA partitions are not valid.",
+  sim_pty: 'The virtual board could not open a pseudo-terminal.',
+  sim_pty_exists: 'The link path for the pseudo-terminal exists already.',
+  sim_timeout: 'The virtual board did not finish in time.',
+
+  // The demo.
+  demo_assets: 'The demo could not find its example project and updater.',
+  demo_update: 'The demo board refused the update.',
+} as const satisfies Record<string, string>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
+
+/** A code that came from outside (a board's error event): itself when known, else device_error. */
+export function toErrorCode(code: unknown): ErrorCode {
+  return isErrorCode(code) ? code : 'device_error';
+}
+
+export function errorMessage(code: ErrorCode): string {
+  return ERROR_CODES[code];
+}

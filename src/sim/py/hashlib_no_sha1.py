@@ -1,0 +1,1 @@
+from hashlib import sha256  # noqa: F401 (re-exported)

@@ -1,0 +1,84 @@
+import _board
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+
+def reset():
+    _board.reset(False)
+
+
+def soft_reset():
+    _board.reset(True)
+
+
+def reset_cause():
+    return _board.reset_cause()
+
+
+def unique_id():
+    return b"\x24\x0a\xc4\x5e\x00\x01"
+
+
+def freq(hz=None):
+    if hz is None:
+        return 240000000
+
+
+def idle():
+    pass
+
+
+def lightsleep(ms=0):
+    import time
+
+    time.sleep_ms(ms)
+
+
+def deepsleep(ms=0):
+    _board.reset(False)
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 2
+    PULL_DOWN = 1
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self.id = id
+        self._v = 0 if value is None else value
+
+    def value(self, v=None):
+        if v is None:
+            return self._v
+        self._v = 1 if v else 0
+
+    def on(self):
+        self._v = 1
+
+    def off(self):
+        self._v = 0
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+
+class WDT:
+    def __init__(self, id=0, timeout=5000):
+        self.timeout = timeout
+
+    def feed(self):
+        pass

@@ -1,0 +1,273 @@
+// The updater's OCI source on the virtual board (real device code) against a real registry
+// (Debian's docker-registry on 127.0.0.1), with what `ota publish --target oci` pushed: the delta
+// and bundle paths, a corrupted blob, a private repository, a redirect to blob storage.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deviceTrustEntry, generateKey } from '../src/core/keys';
+import { publishOci, type Credentials } from '../src/core/publish/oci';
+import { NEW_FW, UPDATE, firmwareFixture, holds, run as runFw } from './support/firmware-fixture';
+import * as fx from './support/release-fixture';
+import { registryMissing, startRegistry, startRegistryProxy, type TestRegistry } from './support/registry';
+
+const skip = registryMissing(['/usr/bin/htpasswd', '/usr/bin/openssl']);
+const T = { skip, timeout: 120_000 };
+const created = '2026-11-25T10:00:00Z';
+const creds: Credentials = { username: 'ci', password: 'pw-3', from: 'test' };
+let work: string;
+let keyFile: string;
+let trust: unknown;
+let open: TestRegistry;
+let priv: TestRegistry;
+const cleanups: string[] = [];
+
+async function publish(
+  reg: TestRegistry,
+  repo: string,
+  version: string,
+  files: fx.AppFiles,
+  extra: Partial<Parameters<typeof publishOci>[0]> = {},
+): Promise<void> {
+  const dir = join(work, 'projects', `${repo.replace(/\//g, '_')}-${version}`);
+  fx.writeTree(dir, files);
+  await publishOci({
+    dir,
+    version,
+    ref: `${reg.host}/${repo}`,
+    signKeyFile: keyFile,
+    build: { created, delete: ['old.py'], keep: ['settings.json'] },
+    credentials: reg === priv ? creds : undefined,
+    ...extra,
+  });
+}
+
+before(async () => {
+  if (skip) return;
+  work = mkdtempSync(join(tmpdir(), 'ota-devoci-'));
+  keyFile = (
+    await generateKey('ed25519', { path: join(work, 'keys', 'k.json'), project: join(work, 'projects') })
+  ).path;
+  trust = await deviceTrustEntry(keyFile);
+  open = await startRegistry();
+  priv = await startRegistry({ auth: 'htpasswd', user: creds.username, password: creds.password });
+  await publish(open, 'me/app', '1.1.0', fx.APP_1_1_0);
+  await publish(open, 'me/bundled', '1.1.0', fx.APP_1_1_0, { bundle: true });
+  await publish(priv, 'me/private', '1.1.0', fx.APP_1_1_0);
+});
+after(async () => {
+  await open?.close();
+  await priv?.close();
+  if (work) fx.cleanup(work, ...cleanups);
+});
+
+function board(
+  ref: string,
+  extra: Record<string, unknown> = {},
+  app = fx.APP_1_0_0,
+  version = '1.0.0',
+): string {
+  const fsDir = fx.makeBoard({ source: 'oci', ref, keys: [trust], retries: 0, ...extra }, app, version);
+  cleanups.push(fsDir);
+  return fsDir;
+}
+
+const versionOf = (fsDir: string) => JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version;
+const expected = { ...fx.APP_1_1_0, 'settings.json': fx.APP_1_0_0['settings.json'] };
+
+test('delta: a 1.0.0 board installs 1.1.0 from the registry, only changed blobs, then a 304', T, async () => {
+  const proxy = await startRegistryProxy(open.url);
+  try {
+    const fsDir = board(`${proxy.host}/me/app`);
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.equal(versionOf(fsDir), '1.1.0');
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(expected));
+    const blobs = proxy.requests.filter((q) => q.path.includes('/blobs/'));
+    // manifest.json, its signature, main.py, lib/new.py, ota_hooks/post.py: lib/util.py is unchanged.
+    assert.equal(blobs.length, 5, blobs.map((q) => q.path).join(' '));
+    const from = proxy.requests.length;
+    const r2 = await fx.runBoard({ fsDir, code: 'import ota\nota.confirm()\nprint(ota.update())\n' });
+    assert.deepEqual(fx.errorCodes(r2.output), [], r2.output);
+    assert.deepEqual(
+      proxy.requests.slice(from).map((q) => q.status),
+      [304],
+      'the next check is one manifest request answered 304',
+    );
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a blob cut mid-download fails with connection; the next check resumes it with Range', T, async () => {
+  const digest = `sha256:${createHash('sha256').update(fx.APP_1_1_0['lib/new.py']).digest('hex')}`;
+  const proxy = await startRegistryProxy(open.url, { cutOnce: digest });
+  try {
+    const fsDir = board(`${proxy.host}/me/app`, { timeout: 2 });
+    const r1 = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r1.output), ['connection'], r1.output);
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+    const r2 = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r2.output), [], r2.output);
+    const resumed = proxy.requests.filter((q) => q.path.endsWith(digest));
+    assert.deepEqual(
+      resumed.map((q) => `${q.status} ${q.range ?? ''}`),
+      ['200 ', '206 bytes=1000-'],
+    );
+    assert.equal(versionOf(fsDir), '1.1.0');
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(expected));
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('bundle: a board with nothing installed takes the bundle blob', T, async () => {
+  const proxy = await startRegistryProxy(open.url);
+  try {
+    const fsDir = board(`${proxy.host}/me/bundled`, {}, {}, '');
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.equal(versionOf(fsDir), '1.1.0');
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_1_0));
+    const blobs = proxy.requests.filter((q) => q.path.includes('/blobs/'));
+    assert.equal(blobs.length, 3, `manifest, signature, bundle: ${blobs.map((q) => q.path).join(' ')}`);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a corrupted blob is refused (hash_mismatch) and the old release stays', T, async () => {
+  const files = { ...fx.APP_1_1_0, 'main.py': 'print("only in the corrupt test")\n' };
+  await publish(open, 'me/corrupt', '1.1.0', files);
+  const m = await fetch(`${open.url}/v2/me/corrupt/manifests/1.1.0`, {
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+  }).then((r) => r.json() as Promise<{ layers: { digest: string; annotations: Record<string, string> }[] }>);
+  const main = m.layers.find((l) => l.annotations['org.opencontainers.image.title'] === 'main.py')!;
+  const path = open.blobPath(main.digest);
+  const bytes = readFileSync(path);
+  bytes[0] ^= 0x20; // same size, other bytes: the registry serves it as if nothing happened
+  writeFileSync(path, bytes);
+  const fsDir = board(`${open.host}/me/corrupt`);
+  const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+  assert.deepEqual(fx.errorCodes(r.output), ['hash_mismatch'], r.output);
+  assert.equal(versionOf(fsDir), '1.0.0');
+  assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+});
+
+test('private repository without credentials: a clear auth error, nothing changes', T, async () => {
+  const fsDir = board(`${priv.host}/me/private`);
+  const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+  assert.deepEqual(fx.errorCodes(r.output), ['auth'], r.output);
+  assert.match(r.output, /set user and password/);
+  assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+  const wrong = board(`${priv.host}/me/private`, { user: 'ci', password: 'nope' });
+  const r2 = await fx.runBoard({ fsDir: wrong, code: 'import ota\nota.update()\n' });
+  assert.deepEqual(fx.errorCodes(r2.output), ['auth'], r2.output);
+});
+
+test('private repository, blobs redirected to storage: credentials to the registry only', T, async () => {
+  const basic = 'Basic ' + Buffer.from(`${creds.username}:${creds.password}`).toString('base64');
+  const proxy = await startRegistryProxy(priv.url, { redirectBlobs: true, storageAuth: basic });
+  try {
+    const fsDir = board(`${proxy.host}/me/private`, { user: creds.username, password: creds.password });
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.equal(versionOf(fsDir), '1.1.0');
+    const storage = proxy.requests.filter((q) => q.origin === 'storage');
+    assert.equal(storage.length, 5, proxy.requests.map((q) => `${q.origin} ${q.path}`).join('\n'));
+    for (const q of storage) assert.equal(q.authorization, undefined, `no Authorization to ${q.path}`);
+    const registry = proxy.requests.filter((q) => q.origin === 'registry');
+    assert.equal(registry[0].authorization, undefined, 'first try anonymous');
+    assert.ok(registry.slice(1).every((q) => q.authorization === basic));
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('token registry: anonymous Bearer pull of a public repository', T, async () => {
+  const tok = await startRegistry({ auth: 'token', user: 'ci', password: 'pw-4', publicRepos: ['pub/app'] });
+  try {
+    const dir = join(work, 'projects', 'tok');
+    fx.writeTree(dir, fx.APP_1_1_0);
+    await publishOci({
+      dir,
+      version: '1.1.0',
+      ref: `${tok.host}/pub/app`,
+      signKeyFile: keyFile,
+      build: { created },
+      credentials: { username: 'ci', password: 'pw-4', from: 'test' },
+    });
+    const fsDir = board(`${tok.host}/pub/app`);
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.equal(versionOf(fsDir), '1.1.0');
+    assert.ok(tok.tokenRequests.some((q) => !q.authorized && q.scope.includes('repository:pub/app:pull')));
+  } finally {
+    await tok.close();
+  }
+});
+
+test('anti-downgrade: a tag holding an older version is refused', T, async () => {
+  await publish(open, 'me/old', '0.9.0', fx.APP_1_1_0);
+  const fsDir = board(`${open.host}/me/old`);
+  const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+  assert.deepEqual(fx.errorCodes(r.output), ['downgrade'], r.output);
+});
+
+test(
+  'firmware: the image layer streams into the next OTA partition, verified by its SHA-256',
+  T,
+  async () => {
+    const fix = await firmwareFixture();
+    try {
+      const dir = join(work, 'projects', 'fw');
+      fx.writeTree(dir, fx.APP_1_1_0);
+      const img = join(work, 'app-1.1.0.bin');
+      writeFileSync(img, NEW_FW);
+      await publishOci({
+        dir,
+        version: '1.1.0',
+        ref: `${open.host}/me/fw`,
+        signKeyFile: keyFile,
+        build: { created, firmware: img, delete: ['old.py'], keep: ['settings.json'] },
+      });
+      const fsDir = fix.board();
+      writeFileSync(
+        join(fsDir, 'ota_config.json'),
+        JSON.stringify({ source: 'oci', ref: `${open.host}/me/fw`, keys: [trust], retries: 0 }),
+      );
+      const r = await runFw(fsDir, UPDATE);
+      assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+      assert.equal(r.running, 'ota_1');
+      assert.ok(holds(fsDir, 'ota_1', NEW_FW), 'ota_1 holds the image pulled from the registry');
+    } finally {
+      await fix.close();
+    }
+  },
+);
+
+test(
+  'the board stops reading the registry manifest once it has the version and both documents',
+  T,
+  async () => {
+    const fsDir = board(`${open.host}/me/app`);
+    const head =
+      '{"schemaVersion":2,"artifactType":"application/vnd.micropython-ota.release.v1+json",' +
+      '"annotations":{"org.opencontainers.image.version":"1.0.0"},"layers":[' +
+      '{"digest":"sha256:aa","size":1,"annotations":{"org.opencontainers.image.title":"manifest.json"}},' +
+      '{"digest":"sha256:bb","size":2,"annotations":{"org.opencontainers.image.title":"manifest.json.sig"}},';
+    // What follows is never parsed: broken JSON here would otherwise fail the scan.
+    const code = [
+      'import io',
+      'from ota import oci',
+      `b = oci._scan(io.BytesIO(${JSON.stringify(head + '{BROKEN')}.encode()))`,
+      'print("SCAN", b["version"], b["manifest.json"], b["manifest.json.sig"])',
+      `print("SCAN", sorted(oci._scan(io.BytesIO(${JSON.stringify(head.slice(0, -1) + ']}')}.encode()))))`,
+    ].join('\n');
+    const r = await fx.runBoard({ fsDir, boot: false, code });
+    assert.match(r.output, /SCAN 1\.0\.0 \('sha256:aa', 1\) \('sha256:bb', 2\)/, r.output);
+    assert.match(r.output, /SCAN \['manifest.json', 'manifest.json.sig', 'type', 'version'\]/, r.output);
+  },
+);

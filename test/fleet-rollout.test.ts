@@ -1,0 +1,234 @@
+// Staged rollouts with the real controller, real mosquitto and boards running the real updater: exactly
+// the boards the hash selects update, raising only adds, failures pause, abort rolls back, a restarted
+// controller carries on, a version that is not published is refused, and a static host alone works.
+import { afterEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as fx from './support/release-fixture';
+import { mosquittoMissing } from './support/mosquitto';
+import {
+  check,
+  FLEET,
+  hostConn,
+  makeFleetBoard,
+  pool,
+  startFleet,
+  stopFleet,
+  until,
+  versionOf,
+  type Fleet,
+} from './support/fleet-fixture';
+import { RolloutController } from '../src/core/fleet/rollout';
+import { inRollout, readDocument, signDocument, topics } from '../src/core/fleet/protocol';
+import { releaseExists, writeRolloutFile } from '../src/core/fleet/release';
+
+const skip = mosquittoMissing();
+if (skip) console.log(`# skipped: ${skip}`);
+const T = { timeout: 180_000, skip };
+let f: Fleet | undefined;
+afterEach(async () => {
+  await stopFleet(f);
+  f = undefined;
+});
+
+const IDS = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
+const exists = (fl: Fleet) => (v: string) => releaseExists({ url: fl.srv.url }, v);
+const held = (out: string): boolean => fx.eventsOf(out).some((e) => e.ev === 'held');
+const app100 = fx.hashFiles(fx.APP_1_0_0);
+const appOf = (fsDir: string): Record<string, string> => fx.hashTree(fsDir, [...fx.NOT_APP, 'ca.pem']);
+
+test(
+  'a 50% rollout updates exactly the boards the hash selects; raising it to 75% only adds boards',
+  T,
+  async () => {
+    f = await startFleet();
+    const fl = f;
+    const conn = await hostConn(fl);
+    const ctl = new RolloutController(conn, fl.key);
+    await ctl.start({ version: '1.1.0', percent: 50, soakMs: 3_600_000 }, exists(fl));
+    const boards = IDS.map((id) => ({ id, fsDir: makeFleetBoard(fl, id) }));
+    const doc = { version: '1.1.0', groups: [], devices: [] };
+    const at50 = IDS.filter((id) => inRollout(id, 'north', { ...doc, percent: 50 }));
+    assert.ok(at50.length > 0 && at50.length < IDS.length, `a proper subset: ${at50.join(',')}`);
+
+    const out = await pool(boards, 3, (b) => check(b.fsDir));
+    for (const [i, b] of boards.entries()) {
+      const want = at50.includes(b.id) ? '1.1.0' : '1.0.0';
+      assert.equal(versionOf(b.fsDir), want, `${b.id}: ${out[i].output}`);
+      if (want === '1.0.0') {
+        assert.ok(held(out[i].output), out[i].output);
+        assert.deepEqual(appOf(b.fsDir), app100, `${b.id} untouched`);
+      }
+    }
+    await until(() => ctl.progress().updated === at50.length, 'statuses');
+    assert.deepEqual(ctl.progress(), { targeted: at50.length, updated: at50.length, failed: 0, pending: 0 });
+
+    await ctl.start({ version: '1.1.0', percent: 75 }, exists(fl));
+    const at75 = IDS.filter((id) => inRollout(id, 'north', { ...doc, percent: 75 }));
+    assert.ok(at50.every((id) => at75.includes(id)) && at75.length > at50.length);
+    const out2 = await pool(boards, 3, (b) => check(b.fsDir));
+    for (const [i, b] of boards.entries()) {
+      assert.equal(versionOf(b.fsDir), at75.includes(b.id) ? '1.1.0' : '1.0.0', `${b.id}: ${out2[i].output}`);
+      // Boards of the first step have nothing new to download.
+      if (at50.includes(b.id)) assert.ok(!fx.eventsOf(out2[i].output).some((e) => e.ev === 'start'));
+    }
+  },
+);
+
+test('failures over --max-failures pause the rollout; abort rolls the updated boards back', T, async () => {
+  f = await startFleet();
+  const fl = f;
+  const conn = await hostConn(fl);
+  const ctl = new RolloutController(conn, fl.key);
+  await ctl.start(
+    { version: '1.1.0', percent: 100, soakMs: 3_600_000, maxFailures: { percent: 20 } },
+    exists(fl),
+  );
+  const ids = ['p1', 'p2', 'p3', 'p4'];
+  const boards = ids.map((id) =>
+    makeFleetBoard(fl, id, {
+      // p2 trusts another key: it refuses the release (an error event), as a board with a problem does.
+      config:
+        id === 'p2'
+          ? { keys: [{ alg: 'hmac-sha256', id: 'k1', key: Buffer.alloc(32, 1).toString('base64') }] }
+          : {},
+    }),
+  );
+  await pool(boards, 2, (d) => check(d));
+  await until(() => ctl.progress().updated === 3 && conn.model.get('p2')?.result === 'error', 'statuses');
+  const line = await ctl.tick();
+  assert.match(line ?? '', /paused: 1 of 4 boards failed \(p2\)/);
+  assert.equal(ctl.state?.status, 'paused');
+  // The retained document the boards read says paused, signed with the release key.
+  const late = await hostConn(fl);
+  let retained: Buffer | undefined;
+  late.client.on('message', (topic, p) => {
+    if (topic === topics(FLEET).rollout) retained = p;
+  });
+  await late.client.subscribeAsync(topics(FLEET).rollout);
+  await late.sync();
+  assert.equal(readDocument(retained!, fl.trusted).paused, true);
+  const p5 = makeFleetBoard(fl, 'p5');
+  const r5 = await check(p5);
+  assert.ok(held(r5.output), r5.output);
+  assert.equal(versionOf(p5), '1.0.0');
+
+  const commanded = await ctl.abort();
+  assert.deepEqual(commanded.sort(), ['p1', 'p3', 'p4']);
+  await pool(boards, 2, (d) => check(d));
+  for (const d of boards) {
+    assert.equal(versionOf(d), '1.0.0');
+    assert.deepEqual(appOf(d), app100);
+  }
+  await until(() => ids.every((id) => conn.model.get(id)?.app === '1.0.0'), 'rolled-back statuses');
+});
+
+test(
+  'a controller restarted mid-rollout continues: next step after the soak, silent boards count as failed',
+  T,
+  async () => {
+    f = await startFleet();
+    const fl = f;
+    const a = await hostConn(fl);
+    const ctlA = new RolloutController(a, fl.key);
+    await ctlA.start(
+      { version: '1.1.0', steps: [10, 100], soakMs: 800, maxFailures: { count: 5 } },
+      exists(fl),
+    );
+    await a.close();
+    fl.conns.splice(fl.conns.indexOf(a), 1);
+
+    const b = await hostConn(fl);
+    const ctlB = new RolloutController(b, fl.key, { silentMs: 200 });
+    await b.sync();
+    assert.equal(ctlB.state?.version, '1.1.0');
+    assert.deepEqual([ctlB.state?.step, ctlB.state?.status], [0, 'running']);
+    await new Promise((r) => setTimeout(r, 900));
+    assert.equal(await ctlB.tick(), 'step 2/2: 100%');
+
+    // A board that starts the update and is then never heard from again.
+    const t = topics(FLEET);
+    await b.publish(t.status('ghost'), JSON.stringify({ id: 'ghost', app: '1.0.0', group: 'north' }), true);
+    await b.publish(t.events('ghost'), JSON.stringify({ ev: 'start', version: '1.1.0' }));
+    await b.sync();
+    await ctlB.tick(Date.now() + 1000);
+    assert.deepEqual(ctlB.state?.failed, ['ghost']);
+    await b.publish(t.status('ghost'), '', true);
+
+    // A third controller sees the step and the failure; a board now takes 1.1.0.
+    const c = await hostConn(fl);
+    const ctlC = new RolloutController(c, fl.key);
+    await c.sync();
+    assert.equal(ctlC.state?.step, 1);
+    assert.deepEqual(ctlC.state?.failed, ['ghost']);
+    const d = makeFleetBoard(fl, 'late1');
+    await check(d);
+    assert.equal(versionOf(d), '1.1.0');
+  },
+);
+
+test(
+  'a rollout of a version that is not published is refused, and nothing reaches the boards',
+  T,
+  async () => {
+    f = await startFleet();
+    const fl = f;
+    const conn = await hostConn(fl);
+    const ctl = new RolloutController(conn, fl.key);
+    await assert.rejects(
+      ctl.start({ version: '9.9.9', percent: 10 }, exists(fl)),
+      (e: Error & { code?: string }) =>
+        e.code === 'fleet-no-release' && /9\.9\.9 is not published/.test(e.message),
+    );
+    await assert.rejects(ctl.start({ version: 'not-a-version' }, exists(fl)), /not semver/);
+    await conn.sync();
+    assert.equal(ctl.state, undefined);
+  },
+);
+
+test('without a broker: rollout.json beside latest.json gives the same percentage rollout', T, async () => {
+  f = await startFleet();
+  const fl = f;
+  const signed = await signDocument(
+    {
+      fleet: 'static',
+      version: '1.1.0',
+      percent: 50,
+      groups: [],
+      devices: ['r2'],
+      paused: false,
+      ts: Date.now(),
+    },
+    fl.key,
+  );
+  await writeRolloutFile(fl.host, signed);
+  const board = (id: string): string =>
+    fx.makeBoard(
+      { source: 'static', url: fl.srv.url, keys: fl.trusted, rollout: true, id },
+      fx.APP_1_0_0,
+      '1.0.0',
+    );
+  const ids = ['r1', 'r2', 'r3'];
+  const dirs = ids.map(board);
+  fl.dirs.push(...dirs);
+  const out = await pool(dirs, 3, (d) => fx.runBoard({ fsDir: d, code: 'import ota\nota.update()\n' }));
+  // r1 is in the 50% by its hash, r2 is listed by id, r3 is outside.
+  assert.deepEqual(
+    dirs.map((d) => versionOf(d)),
+    ['1.1.0', '1.1.0', '1.0.0'],
+    out.map((o) => o.output).join('\n'),
+  );
+  assert.ok(held(out[2].output));
+  // A forged rollout.json (not signed by the release key) holds every board back.
+  const forged = Buffer.from(
+    readFileSync(join(fl.host, 'rollout.json'), 'utf8').replace('"percent":50', '"percent":100'),
+  );
+  await writeRolloutFile(fl.host, forged);
+  const r = await fx.runBoard({ fsDir: dirs[2], code: 'import ota\nota.update()\n' });
+  assert.equal(versionOf(dirs[2]), '1.0.0');
+  assert.ok(
+    fx.eventsOf(r.output).some((e) => e.ev === 'held' && e.code === 'bad_signature'),
+    r.output,
+  );
+});

@@ -1,0 +1,132 @@
+// Certificates for the TLS tests, made with Debian's openssl on 127.0.0.1: a CA and a server
+// certificate it signs (IP SAN 127.0.0.1), another CA, a server certificate for another name, a
+// self-signed impostor, and a client certificate for mutual TLS. EC P-256 keys: quick to make.
+import { execFileSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Pair {
+  cert: Buffer;
+  key: Buffer;
+}
+
+export interface Pki {
+  ca: Pair;
+  otherCa: Pair;
+  /** Signed by `ca` for IP 127.0.0.1. */
+  server: Pair;
+  /** Signed by `ca` for another host name only. */
+  wrongName: Pair;
+  /** Self-signed for 127.0.0.1: an impostor. */
+  impostor: Pair;
+  /** Signed by `otherCa` for 127.0.0.1. */
+  otherServer: Pair;
+  /** Signed by `ca`: the board's client certificate for mutual TLS. */
+  client: Pair;
+}
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
+}
+
+function selfSigned(dir: string, name: string, subj: string, ext: string[]): Pair {
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      subj,
+      ...ext.flatMap((e) => ['-addext', e]),
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+    ],
+    dir,
+  );
+  return { cert: readFileSync(join(dir, `${name}.pem`)), key: readFileSync(join(dir, `${name}.key`)) };
+}
+
+function issued(dir: string, name: string, subj: string, by: string, ext: string): Pair {
+  openssl(
+    [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      subj,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    ],
+    dir,
+  );
+  writeFileSync(join(dir, `${name}.ext`), ext + '\n');
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${by}.pem`,
+      '-CAkey',
+      `${by}.key`,
+      '-CAcreateserial',
+      '-days',
+      '30',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.pem`,
+    ],
+    dir,
+  );
+  return { cert: readFileSync(join(dir, `${name}.pem`)), key: readFileSync(join(dir, `${name}.key`)) };
+}
+
+export function makePki(dir: string): Pki {
+  const caExt = ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'];
+  const ca = selfSigned(dir, 'ca', '/CN=OTA Test Root', caExt);
+  const otherCa = selfSigned(dir, 'other-ca', '/CN=Someone Else Root', caExt);
+  const ip = 'subjectAltName=IP:127.0.0.1';
+  return {
+    ca,
+    otherCa,
+    server: issued(dir, 'server', '/CN=127.0.0.1', 'ca', ip),
+    wrongName: issued(
+      dir,
+      'wrong-name',
+      '/CN=updates.example.com',
+      'ca',
+      'subjectAltName=DNS:updates.example.com',
+    ),
+    impostor: selfSigned(dir, 'impostor', '/CN=127.0.0.1', [ip]),
+    otherServer: issued(dir, 'other-server', '/CN=127.0.0.1', 'other-ca', ip),
+    client: issued(dir, 'client', '/CN=board-0001', 'ca', 'extendedKeyUsage=clientAuth'),
+  };
+}
+
+/** What config tls.pin holds: SHA-256 (hex) of the certificate's SubjectPublicKeyInfo. */
+export function spkiPin(certPem: Buffer): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('hex');
+}
+
+/** A PEM certificate as DER bytes (what mbedTLS's cadata takes for a single certificate). */
+export function der(certPem: Buffer): Buffer {
+  return new X509Certificate(certPem).raw;
+}

@@ -1,0 +1,331 @@
+// A real OCI registry for the tests: Debian's docker-registry (the CNCF distribution registry),
+// started on 127.0.0.1 with its own config in a temp folder (the package's config enables auth on
+// :5000, so it is never used). Auth: none, htpasswd (bcrypt entries made by apache2-utils'
+// htpasswd), or token (a small token server here signs JWTs with a self-signed certificate the
+// registry trusts, as Docker Hub and ghcr.io do with theirs).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createSign, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createServer as netServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const REGISTRY_BIN = '/usr/bin/docker-registry';
+
+/** Why the registry tests cannot run here, or undefined. Under CI=true a missing part is a failure. */
+export function registryMissing(needs: string[] = []): string | undefined {
+  const missing = [REGISTRY_BIN, ...needs].filter((b) => !existsSync(b));
+  if (!missing.length) return undefined;
+  const why = `needs ${missing.join(', ')} (bash scripts/install-system-deps.sh)`;
+  if (process.env.CI === 'true') throw new Error(why);
+  console.log(`# skipped: ${why}`);
+  return why;
+}
+
+export interface RegistryOptions {
+  auth?: 'none' | 'htpasswd' | 'token';
+  /** htpasswd and token: the one account. */
+  user?: string;
+  password?: string;
+  /** token: repositories anyone may pull without credentials (public packages). */
+  publicRepos?: string[];
+  /** token: a second account that may only pull. */
+  reader?: { user: string; password: string };
+}
+
+export interface TestRegistry {
+  /** host:port, as in a reference. */
+  host: string;
+  /** http://host:port */
+  url: string;
+  /** The data folder (tests corrupt blobs in it). */
+  dataDir: string;
+  /** Where a blob of this digest is stored. */
+  blobPath(digest: string): string;
+  /** Token requests seen (token auth). */
+  tokenRequests: { scope: string[]; authorized: boolean }[];
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = netServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUp(url: string, proc: ChildProcess, log: () => string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${log()}`);
+    try {
+      await fetch(`${url}/v2/`);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`docker-registry did not answer: ${log()}`);
+}
+
+function b64url(b: Buffer | string): string {
+  return Buffer.from(b).toString('base64url');
+}
+
+function certificate(dir: string): { key: string; certDer: string; certFile: string } {
+  const keyFile = join(dir, 'token.key');
+  const certFile = join(dir, 'token.crt');
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=ota-test-token',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
+  const pem = readFileSync(certFile, 'utf8');
+  const der = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  return { key: readFileSync(keyFile, 'utf8'), certDer: der, certFile };
+}
+
+export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
+  const auth = opts.auth ?? 'none';
+  const user = opts.user ?? 'ota';
+  const password = opts.password ?? 'secret-pw';
+  const dir = mkdtempSync(join(tmpdir(), 'ota-registry-'));
+  const dataDir = join(dir, 'data');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const tokenRequests: TestRegistry['tokenRequests'] = [];
+  let tokenServer: Server | undefined;
+  let authYaml = '';
+  if (auth === 'htpasswd') {
+    const h = spawnSync('htpasswd', ['-nbB', user, password], { encoding: 'utf8' });
+    if (h.status !== 0) throw new Error(`htpasswd: ${h.stderr}`);
+    writeFileSync(join(dir, 'htpasswd'), h.stdout.trim() + '\n');
+    authYaml = `auth:\n  htpasswd:\n    realm: ota-test\n    path: ${join(dir, 'htpasswd')}\n`;
+  } else if (auth === 'token') {
+    const cert = certificate(dir);
+    const service = 'ota-test-registry';
+    tokenServer = createServer((req, res) => {
+      const q = new URL(req.url ?? '/', 'http://x');
+      const scopes = q.searchParams.getAll('scope');
+      const basic = /^Basic (.+)$/.exec(String(req.headers.authorization ?? ''));
+      const given = basic ? Buffer.from(basic[1], 'base64').toString() : '';
+      const reader = opts.reader !== undefined && given === `${opts.reader.user}:${opts.reader.password}`;
+      const authorized = basic !== null && given === `${user}:${password}`;
+      tokenRequests.push({ scope: scopes, authorized });
+      if (basic && !authorized && !reader) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        return res.end('{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}');
+      }
+      // Granted: everything to the account; pull of public repositories to anyone.
+      const access = scopes.flatMap((s) => {
+        const [type, name, actions] = s.split(':');
+        if (type !== 'repository' || !name || !actions) return [];
+        const granted = actions
+          .split(',')
+          .filter((a) => authorized || (a === 'pull' && (reader || (opts.publicRepos ?? []).includes(name))));
+        return granted.length ? [{ type, name, actions: granted }] : [];
+      });
+      const now = Math.floor(Date.now() / 1000);
+      const header = { alg: 'RS256', typ: 'JWT', x5c: [cert.certDer] };
+      const claims = {
+        iss: 'ota-test-issuer',
+        sub: authorized ? user : reader ? opts.reader!.user : '',
+        aud: service,
+        exp: now + 300,
+        nbf: now - 10,
+        iat: now,
+        jti: randomBytes(8).toString('hex'),
+        access,
+      };
+      const body = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+      const sig = createSign('RSA-SHA256').update(body).sign(cert.key);
+      const token = `${body}.${b64url(sig)}`;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ token, access_token: token, expires_in: 300 }));
+    });
+    await new Promise<void>((r) => tokenServer!.listen(0, '127.0.0.1', r));
+    const tport = (tokenServer.address() as { port: number }).port;
+    authYaml =
+      `auth:\n  token:\n    realm: http://127.0.0.1:${tport}/token\n    service: ${service}\n` +
+      `    issuer: ota-test-issuer\n    rootcertbundle: ${cert.certFile}\n`;
+  }
+  const config =
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n` +
+    `storage:\n  filesystem:\n    rootdirectory: ${dataDir}\n  delete:\n    enabled: true\n` +
+    `http:\n  addr: 127.0.0.1:${port}\n  secret: ${randomBytes(12).toString('hex')}\n` +
+    authYaml;
+  writeFileSync(join(dir, 'config.yml'), config);
+  const proc = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  proc.stderr!.on('data', (d: Buffer) => {
+    log = (log + d.toString()).slice(-4000);
+  });
+  await waitUp(url, proc, () => log);
+  return {
+    host: `127.0.0.1:${port}`,
+    url,
+    dataDir,
+    blobPath: (digest) => {
+      const hex = digest.replace(/^sha256:/, '');
+      return join(dataDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    },
+    tokenRequests,
+    close: async () => {
+      if (proc.exitCode === null) {
+        const gone = new Promise((r) => proc.once('exit', r));
+        proc.kill();
+        await gone;
+      }
+      if (tokenServer) {
+        tokenServer.closeAllConnections();
+        await new Promise((r) => tokenServer!.close(r));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ProxiedRequest {
+  /** "registry": answered by the registry; "storage": the blob store a redirect points to. */
+  origin: 'registry' | 'storage';
+  method: string;
+  path: string;
+  authorization?: string;
+  range?: string;
+  status: number;
+  /** Body bytes sent to the client. */
+  bytes: number;
+}
+
+export interface RegistryProxy {
+  url: string;
+  host: string;
+  requests: ProxiedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * A logging front for a test registry (bytes over the air per request). With `redirectBlobs`, blob
+ * GETs are answered 307 to a separate "storage" origin, as ghcr.io and Docker Hub send boards to
+ * their CDN; storage serves the blob with `storageAuth` (its own credentials to the registry).
+ */
+export async function startRegistryProxy(
+  upstream: string,
+  opts: { redirectBlobs?: boolean; storageAuth?: string; cutOnce?: string } = {},
+): Promise<RegistryProxy> {
+  const requests: ProxiedRequest[] = [];
+  // cutOnce: the first GET of the blob with this digest sends 1000 bytes, then the connection drops.
+  let cut = opts.cutOnce;
+  const forward = async (
+    rec: ProxiedRequest,
+    res: import('node:http').ServerResponse,
+    url: string,
+    headers: Record<string, string>,
+    method: string,
+  ) => {
+    const up = await fetch(url, { method, headers, redirect: 'manual' });
+    const body = Buffer.from(await up.arrayBuffer());
+    const out: Record<string, string> = {};
+    up.headers.forEach((v, k) => {
+      if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
+    });
+    rec.status = up.status;
+    if (cut && method === 'GET' && up.status === 200 && url.endsWith(`/blobs/${cut}`)) {
+      cut = undefined;
+      rec.bytes = 1000;
+      res.writeHead(200, { 'content-length': String(body.length) });
+      return void res.write(body.subarray(0, 1000), () => res.destroy());
+    }
+    rec.bytes = method === 'HEAD' ? 0 : body.length;
+    res.writeHead(up.status, {
+      ...out,
+      'content-length': String(method === 'HEAD' ? (up.headers.get('content-length') ?? 0) : body.length),
+    });
+    res.end(method === 'HEAD' ? undefined : body);
+  };
+  const pick = (h: import('node:http').IncomingHttpHeaders, names: string[]) => {
+    const out: Record<string, string> = {};
+    for (const n of names) if (typeof h[n] === 'string') out[n] = h[n] as string;
+    return out;
+  };
+  const storage = createServer((req, res) => {
+    const rec: ProxiedRequest = {
+      origin: 'storage',
+      method: req.method ?? '',
+      path: req.url ?? '',
+      authorization: req.headers.authorization,
+      range: req.headers.range,
+      status: 0,
+      bytes: 0,
+    };
+    requests.push(rec);
+    const m = /^\/store\/(.+)\/(sha256:[0-9a-f]{64})\?sig=[0-9a-f]+$/.exec(req.url ?? '');
+    if (!m) {
+      rec.status = 404;
+      res.writeHead(404, { 'content-length': '0' });
+      return res.end();
+    }
+    const h = pick(req.headers, ['range']);
+    if (opts.storageAuth) h.authorization = opts.storageAuth;
+    forward(rec, res, `${upstream}/v2/${m[1]}/blobs/${m[2]}`, h, 'GET').catch(() => res.destroy());
+  });
+  await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
+  const storageUrl = `http://127.0.0.1:${(storage.address() as { port: number }).port}`;
+  const front = createServer((req, res) => {
+    const rec: ProxiedRequest = {
+      origin: 'registry',
+      method: req.method ?? '',
+      path: req.url ?? '',
+      authorization: req.headers.authorization,
+      range: req.headers.range,
+      status: 0,
+      bytes: 0,
+    };
+    requests.push(rec);
+    const blob = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '');
+    if (opts.redirectBlobs && blob && req.method === 'GET') {
+      rec.status = 307;
+      res.writeHead(307, {
+        location: `${storageUrl}/store/${blob[1]}/${blob[2]}?sig=${randomBytes(8).toString('hex')}`,
+        'content-length': '0',
+      });
+      return res.end();
+    }
+    const h = pick(req.headers, ['authorization', 'accept', 'range', 'if-none-match']);
+    forward(rec, res, `${upstream}${req.url}`, h, req.method ?? 'GET').catch(() => res.destroy());
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const port = (front.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    requests,
+    close: async () => {
+      for (const s of [front, storage]) {
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
+      }
+    },
+  };
+}

@@ -1,0 +1,75 @@
+// The named vocabularies the host and the board share, each one table on the host: error codes
+// (src/core/error-codes.ts), log events (src/core/events.ts, device/ota/log.py EVENTS) and journal
+// states (src/core/journal-states.ts). Every spelling the board uses must be in its table.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ERROR_CODES, isErrorCode } from '../src/core/error-codes';
+import { EVENT_NAMES } from '../src/core/events';
+import { JOURNAL_STATES, isJournalState } from '../src/core/journal-states';
+import { loadDeviceMicroPython } from './support/micropython';
+
+const DEVICE = join(__dirname, '..', 'device', 'ota');
+const sources = readdirSync(DEVICE)
+  .filter((f) => f.endsWith('.py'))
+  .map((f) => ({ file: f, text: readFileSync(join(DEVICE, f), 'utf8') }));
+
+/** Every first capture of `re` in the device sources (or only in `files`), with the file it is in. */
+function found(re: RegExp, files?: string[]): { file: string; value: string }[] {
+  return sources
+    .filter(({ file }) => !files || files.includes(file))
+    .flatMap(({ file, text }) => [...text.matchAll(re)].map((m) => ({ file, value: m[1]! })));
+}
+
+/** The modules that read and write the journal. */
+const JOURNAL = ['journal.py', 'updater.py', '__init__.py'];
+
+test('every error code is snake_case with a sentence for the user', () => {
+  for (const [code, message] of Object.entries(ERROR_CODES)) {
+    assert.match(code, /^[a-z][a-z0-9_]*$/, code);
+    assert.match(message, /^[A-Z].*\.$/, `${code}: ${message}`);
+  }
+});
+
+test('every error code the board raises is in the table, spelled the same', () => {
+  const raised = [...found(/\bFail\(\s*"([^"]+)"/g), ...found(/\bcode="([^"]+)"/g)];
+  assert.ok(raised.length > 20, `found only ${raised.length} codes: has Fail() changed shape?`);
+  for (const { file, value } of raised)
+    assert.ok(isErrorCode(value), `${file}: Fail("${value}") is not in error-codes.ts`);
+});
+
+test("the board's EVENTS and the host's OtaEvent name the same events, and every ev() call uses one", async () => {
+  const mp = await loadDeviceMicroPython();
+  const board = JSON.parse(
+    mp.run('import json\nfrom ota import log\nprint(json.dumps(log.EVENTS))'),
+  ) as string[];
+  assert.deepEqual([...board].sort(), [...EVENT_NAMES].sort());
+  const calls = found(/\bev\(\s*"([^"]+)"/g);
+  assert.ok(calls.length > 10, `found only ${calls.length} ev() calls`);
+  for (const { file, value } of calls)
+    assert.ok(board.includes(value), `${file}: ev("${value}") is not in EVENTS`);
+});
+
+test('every journal state the board writes or tests is in the table', () => {
+  const written = [
+    ...found(/\["state"\]\s*=\s*"([^"]+)"/g, JOURNAL),
+    ...found(/\{"state":\s*"([^"]+)"\}/g, JOURNAL),
+    ...found(/\["state"\]\s*[!=]=\s*"([^"]+)"/g, JOURNAL),
+    ...found(/\bs\s*==\s*"([^"]+)"/g, JOURNAL),
+  ];
+  const tuples = found(/\["state"\]\)?\s+not in\s+\(([^)]*)\)/g, JOURNAL).concat(
+    found(/get\("state"\)\s+not in\s+\(([^)]*)\)/g, JOURNAL),
+  );
+  for (const t of tuples) {
+    for (const m of t.value.matchAll(/"([^"]+)"/g)) written.push({ file: t.file, value: m[1]! });
+  }
+  const seen = new Set(written.map((w) => w.value));
+  for (const { file, value } of written)
+    assert.ok(isJournalState(value), `${file}: state "${value}" is not in journal-states.ts`);
+  assert.deepEqual(
+    [...seen].sort(),
+    Object.keys(JOURNAL_STATES).sort(),
+    'the board uses every state of the table',
+  );
+});
