@@ -72,7 +72,7 @@ describe('releaseChannels', () => {
     ]);
     writeFileSync(join(dir, 'latest.json'), '{"nope": 1}');
     const bad = await releaseChannels({ source: 'static', url: server.url });
-    assert.equal(bad.state === 'error' && bad.code, 'bad-latest');
+    assert.equal(bad.state === 'error' && bad.code, 'bad_latest');
   });
 
   it('lists GitHub channels, and reports a missing repository as an error with its code', async () => {
@@ -91,6 +91,6 @@ describe('releaseChannels', () => {
       'beta 1.1.0-beta.1',
     ]);
     const missing = await releaseChannels({ ...q, repo: 'lab/none' });
-    assert.equal(missing.state === 'error' && missing.code, 'repo-not-found');
+    assert.equal(missing.state === 'error' && missing.code, 'repo_not_found');
   });
 });

@@ -17,7 +17,7 @@ describe('explainError', () => {
       ].join('\n'),
     );
     const a = explainError(err, LOCAL);
-    assert.equal(a.code, 'no-updater');
+    assert.equal(a.code, 'no_updater');
     assert.match(a.message, /updater is not installed on this board/);
     assert.deepEqual(a.fixes, ['install']);
   });
@@ -50,11 +50,11 @@ describe('explainError', () => {
   });
 
   it('sends configuration, token and sign-in problems to their fix', () => {
-    assert.deepEqual(explainError(new OtaError('no-repo', 'x')).fixes, ['configure']);
-    assert.deepEqual(explainError(new OtaError('bad-config', 'x')).fixes, ['configure']);
-    assert.deepEqual(explainError(new OtaError('token-invalid', 'x')).fixes, ['token']);
-    assert.deepEqual(explainError(new OtaError('auth-declined', 'x')).fixes, ['token']);
-    assert.deepEqual(explainError(new OtaError('repo-not-found', 'x')).fixes, ['configure', 'token']);
+    assert.deepEqual(explainError(new OtaError('no_repo', 'x')).fixes, ['configure']);
+    assert.deepEqual(explainError(new OtaError('bad_config', 'x')).fixes, ['configure']);
+    assert.deepEqual(explainError(new OtaError('token_invalid', 'x')).fixes, ['token']);
+    assert.deepEqual(explainError(new OtaError('auth_declined', 'x')).fixes, ['token']);
+    assert.deepEqual(explainError(new OtaError('repo_not_found', 'x')).fixes, ['configure', 'token']);
   });
 
   it('says a 404 on the host means the release host lacks the file, naming the host', () => {

@@ -4,26 +4,24 @@
  * first. Nothing is written to a board when it does not pass.
  *
  *   boardConfig({ source: 'static', url: 'http://10.0.0.2:8080' }, wifi)  // the object to install
- *   boardConfig({ source: 'static' })  // throws OtaError 'bad-config': "… /url is required …"
+ *   boardConfig({ source: 'static' })  // throws OtaError 'bad_config': "… /url is required …"
  */
-import { validateOtaConfig } from './config-validate';
+import { validateOtaConfig, type OtaConfig } from './config';
 import { OtaError } from './errors';
-
-export type OtaConfig = Record<string, unknown>;
 
 export function boardConfig(stored: unknown, wifi?: { ssid: string; password: string }): OtaConfig {
   if (!stored || typeof stored !== 'object' || Array.isArray(stored))
     throw new OtaError(
-      'no-config',
+      'no_config',
       'This project has no device configuration yet: run Configure Device first.',
     );
-  const config: OtaConfig = { ...(stored as OtaConfig) };
+  const config: Record<string, unknown> = { ...(stored as Record<string, unknown>) };
   if (wifi) config.wifi = wifi;
   const problems = validateOtaConfig(config);
   if (problems.length)
     throw new OtaError(
-      'bad-config',
+      'bad_config',
       `The device configuration is invalid, nothing was written to the board:\n- ${problems.join('\n- ')}`,
     );
-  return config;
+  return config as unknown as OtaConfig;
 }

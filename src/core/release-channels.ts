@@ -70,15 +70,15 @@ async function staticChannels(url: string, doFetch: typeof fetch): Promise<Relea
   }
   if (res.status === 404) return { state: 'ok', host, entries: [] };
   if (!res.ok)
-    return { state: 'error', host, code: 'http-status', message: `${latestUrl} answered ${res.status}` };
+    return { state: 'error', host, code: 'http_status', message: `${latestUrl} answered ${res.status}` };
   let latest: { version?: unknown };
   try {
     latest = (await res.json()) as { version?: unknown };
   } catch {
-    return { state: 'error', host, code: 'bad-latest', message: `${latestUrl} is not JSON` };
+    return { state: 'error', host, code: 'bad_latest', message: `${latestUrl} is not JSON` };
   }
   if (typeof latest?.version !== 'string')
-    return { state: 'error', host, code: 'bad-latest', message: `${latestUrl} names no version` };
+    return { state: 'error', host, code: 'bad_latest', message: `${latestUrl} names no version` };
   return {
     state: 'ok',
     host,
@@ -94,7 +94,7 @@ async function githubChannels(q: ReleaseQuery & { repo: string }): Promise<Relea
   try {
     releases = await listReleases(conn);
   } catch (err) {
-    const code = err instanceof OtaError ? err.code : 'github-error';
+    const code = err instanceof OtaError ? err.code : 'github_error';
     if (code === 'network')
       return {
         state: 'unreachable',

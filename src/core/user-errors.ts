@@ -35,16 +35,16 @@ const NETWORK: [RegExp, string][] = [
 ];
 
 const CONFIGURE_CODES = new Set([
-  'no-config',
-  'no-repo',
-  'no-url',
+  'no_config',
+  'no_repo',
+  'not_found',
   'not-configured',
-  'bad-config',
-  'not-local',
-  'other-channel',
-  'not-latest',
+  'bad_config',
+  'not_local',
+  'not_offered',
+  'not_offered',
 ]);
-const TOKEN_CODES = new Set(['no-token', 'token-invalid', 'auth-declined', 'no-permission']);
+const TOKEN_CODES = new Set(['no_token', 'token_invalid', 'auth_declined', 'no_permission']);
 
 /** True for a local address (a host served from this machine: "Serve Releases Locally" fixes it). */
 export function isLocalUrl(url: string | undefined): boolean {
@@ -72,19 +72,19 @@ function networkFixes(ctx: ErrorContext): Fix[] {
 export function translateBoardException(text: string): Actionable | undefined {
   if (/ImportError: (no module named|can't import name) '?ota\b/i.test(text))
     return {
-      code: 'no-updater',
+      code: 'no_updater',
       message: 'The updater is not installed on this board: install it first.',
       fixes: ['install'],
     };
   if (/OSError: \[Errno 2\] ENOENT/.test(text) && /ota_config/.test(text))
     return {
-      code: 'no-config',
+      code: 'no_config',
       message: 'This board has no ota_config.json: configure the device and install the updater again.',
       fixes: ['configure', 'install'],
     };
   if (/MemoryError/.test(text))
     return {
-      code: 'no-memory',
+      code: 'no_memory',
       message: `The board ran out of memory (${text.trim().split('\n').pop()}). Reset it and try again.`,
       fixes: ['output'],
     };
@@ -100,7 +100,7 @@ export function explainError(err: unknown, ctx: ErrorContext = {}): Actionable {
 
 /** An `error` event from the board ({code, msg}). */
 export function explainBoardEvent(ev: { [key: string]: unknown }, ctx: ErrorContext = {}): Actionable {
-  return explain(String(ev.code ?? 'device-error'), String(ev.msg ?? 'the board reported an error'), {
+  return explain(String(ev.code ?? 'device_error'), String(ev.msg ?? 'the board reported an error'), {
     ...ctx,
     onBoard: true,
   });
@@ -111,8 +111,8 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
   if (translated) return translated;
   if (CONFIGURE_CODES.has(code)) return { code, message: text, fixes: ['configure'] };
   if (TOKEN_CODES.has(code)) return { code, message: text, fixes: ['token'] };
-  if (code === 'repo-not-found') return { code, message: text, fixes: ['configure', 'token'] };
-  if (code === 'no-updater') return { code, message: text, fixes: ['install'] };
+  if (code === 'repo_not_found') return { code, message: text, fixes: ['configure', 'token'] };
+  if (code === 'no_updater') return { code, message: text, fixes: ['install'] };
   const words = networkWords(text);
   const network = ['network', 'connection', 'io', 'unreachable', 'fetch-failed'].includes(code);
   if (words || network) {
@@ -132,7 +132,7 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
       fixes: networkFixes(ctx),
     };
   }
-  if (code === 'http_404' || code === 'not-found') {
+  if (code === 'http_404' || code === 'not_found') {
     const where = ctx.host && !text.includes(ctx.host) ? ` on ${ctx.host}` : '';
     return {
       code,

@@ -2,6 +2,7 @@
 // bar and the local release host. Built at activation from light modules only; the heavy ones
 // (serialport, Octokit, the virtual board, the HTTP server) load inside the commands that need them.
 import * as vscode from 'vscode';
+import { isErrorCode } from '../core/error-codes';
 import { OtaError } from '../core/errors';
 import { shortPortName } from '../core/event-text';
 import type { ReleaseStatus } from '../core/release-channels';
@@ -150,7 +151,7 @@ export class Controller implements vscode.Disposable {
   /** The project folder a release is built from. */
   projectDir(): string {
     const root = workspaceRoot();
-    if (!root) throw new OtaError('no-workspace', 'Open the folder of your MicroPython project first.');
+    if (!root) throw new OtaError('no_workspace', 'Open the folder of your MicroPython project first.');
     return vscode.Uri.joinPath(root, this.settings().projectDir).fsPath;
   }
 
@@ -182,7 +183,9 @@ export class Controller implements vscode.Disposable {
     if (status.state !== 'ok') {
       this.output.warn(`Releases: ${status.message}`);
       this.showStatus();
-      if (status.state !== 'not-configured') throw new OtaError(status.state, status.message);
+      if (status.state === 'unreachable') throw new OtaError('unreachable', status.message);
+      if (status.state === 'error')
+        throw new OtaError(isErrorCode(status.code) ? status.code : 'http_status', status.message);
       return status;
     }
     if (this.boards.ports().length === 0 && workspaceRoot()) {

@@ -32,7 +32,7 @@ export class GitHubAuth {
         // Declined ("User did not consent to login."), cancelled or offline: a token works instead.
         if (!interactive) return undefined;
         throw new OtaError(
-          'auth-declined',
+          'auth_declined',
           `GitHub sign-in did not complete (${err instanceof Error ? err.message : String(err)}). Set a GitHub token instead.`,
         );
       }
@@ -49,7 +49,7 @@ export class GitHubAuth {
   /** Like token(), but a missing token is a user error. */
   async require(apiUrl: string): Promise<string> {
     const t = await this.token(apiUrl, true);
-    if (!t) throw new OtaError('no-token', `No GitHub token for ${apiUrl}: set one, or sign in to GitHub.`);
+    if (!t) throw new OtaError('no_token', `No GitHub token for ${apiUrl}: set one, or sign in to GitHub.`);
     return t;
   }
 

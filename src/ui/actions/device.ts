@@ -2,6 +2,7 @@
 // view), confirm, roll back, watch. Prerequisites are checked before the board is touched.
 import * as vscode from 'vscode';
 import type { OtaEvent } from '../../core/events';
+import { isErrorCode } from '../../core/error-codes';
 import { OtaError } from '../../core/errors';
 import { listenPlan } from '../../core/local-host';
 import { networkReason, type ReleaseEntry } from '../../core/release-channels';
@@ -13,7 +14,8 @@ import { withEventProgress } from '../progress';
 function boardError(ctl: Controller, ev: OtaEvent): OtaError {
   const s = ctl.settings();
   const a = explainBoardEvent(ev, { source: s.source, host: s.source === 'static' ? s.staticUrl : s.apiUrl });
-  return Object.assign(new OtaError(a.code, String(ev.msg ?? a.message)), { onBoard: true });
+  const code = isErrorCode(a.code) ? a.code : 'device_error';
+  return Object.assign(new OtaError(code, String(ev.msg ?? a.message)), { onBoard: true });
 }
 
 /** Runs `code` on the board through the core's update runner, streaming console and events. */
@@ -55,12 +57,12 @@ async function runOnBoard(ctl: Controller, port: string, title: string, code: st
 /** What must hold before an update can work: an updater on the board, a configured, reachable host. */
 async function checkPrerequisites(ctl: Controller, port: string): Promise<void> {
   if (ctl.boards.info(port).otaState === 'no updater')
-    throw new OtaError('no-updater', 'The updater is not installed on this board: install it first.');
+    throw new OtaError('no_updater', 'The updater is not installed on this board: install it first.');
   const s = ctl.settings();
   if (!ctl.deviceConfig() && s.source === 'static' && !s.staticUrl)
-    throw new OtaError('no-config', 'No release host configured for this board: run Configure Device.');
+    throw new OtaError('no_config', 'No release host configured for this board: run Configure Device.');
   if (s.source === 'github' && !s.repo)
-    throw new OtaError('no-repo', 'No GitHub repository configured for this board: run Configure Device.');
+    throw new OtaError('no_repo', 'No GitHub repository configured for this board: run Configure Device.');
   // A host on this computer: when it does not answer here, it does not answer the board either.
   if (s.source === 'static' && listenPlan(s.staticUrl)) {
     try {
@@ -90,7 +92,7 @@ export async function updateDevice(ctl: Controller, arg?: unknown): Promise<OtaE
 
 function releaseOf(arg: unknown): ReleaseEntry {
   const entry = (arg as { entry?: ReleaseEntry } | undefined)?.entry;
-  if (!entry) throw new OtaError('no-release', 'Pick a release in the Releases view.');
+  if (!entry) throw new OtaError('no_selection', 'Pick a release in the Releases view.');
   return entry;
 }
 
@@ -100,12 +102,12 @@ export async function updateToRelease(ctl: Controller, arg?: unknown): Promise<O
   const { channel } = ctl.settings();
   if (entry.channel !== channel)
     throw new OtaError(
-      'other-channel',
+      'not_offered',
       `The board follows the ${channel} channel; ${entry.version} is on ${entry.channel}. Change the channel with Configure Device.`,
     );
   if (!(arg as { latest?: boolean }).latest)
     throw new OtaError(
-      'not-latest',
+      'not_offered',
       `Boards on ${channel} get its newest release, not ${entry.version}: pin it with Configure Device (channel "tag").`,
     );
   return updateDevice(ctl);
@@ -113,13 +115,13 @@ export async function updateToRelease(ctl: Controller, arg?: unknown): Promise<O
 
 export async function openRelease(_ctl: Controller, arg?: unknown): Promise<void> {
   const { url } = releaseOf(arg);
-  if (!url) throw new OtaError('no-url', 'This release has no page to open.');
+  if (!url) throw new OtaError('not_found', 'This release has no page to open.');
   await vscode.env.openExternal(vscode.Uri.parse(url));
 }
 
 export async function copyReleaseUrl(_ctl: Controller, arg?: unknown): Promise<string> {
   const { url } = releaseOf(arg);
-  if (!url) throw new OtaError('no-url', 'This release has no URL.');
+  if (!url) throw new OtaError('not_found', 'This release has no URL.');
   await vscode.env.clipboard.writeText(url);
   return url;
 }

@@ -7,7 +7,7 @@ import { boardUri, type FileNode } from '../files-tree';
 
 function nodeOf(arg: unknown): FileNode {
   const n = arg as Partial<FileNode> | undefined;
-  if (!n?.port || !n.path) throw new OtaError('no-file', 'Pick a file in the Files view.');
+  if (!n?.port || !n.path) throw new OtaError('no_selection', 'Pick a file in the Files view.');
   return n as FileNode;
 }
 
@@ -49,7 +49,7 @@ export async function compareBoardFile(ctl: Controller, arg?: unknown): Promise<
   try {
     await vscode.workspace.fs.stat(local);
   } catch {
-    throw new OtaError('not-found', `The workspace has no ${n.path} to compare with.`);
+    throw new OtaError('not_found', `The workspace has no ${n.path} to compare with.`);
   }
   const name = n.path.slice(1);
   await vscode.commands.executeCommand(

@@ -21,7 +21,7 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
   const dir = ctl.projectDir();
   let token: string | undefined;
   if (s.source === 'github') {
-    if (!s.repo) throw new OtaError('no-repo', 'No GitHub repository to publish to: run Configure Device.');
+    if (!s.repo) throw new OtaError('no_repo', 'No GitHub repository to publish to: run Configure Device.');
     token = await ctl.auth.require(s.apiUrl);
   }
   const version = await askVersion(ctl, given.version, 'Version to publish');

@@ -18,11 +18,11 @@ export async function serveReleases(ctl: Controller): Promise<string> {
     return running.url;
   }
   const root = workspaceRoot();
-  if (!root) throw new OtaError('no-workspace', 'Open the folder of your MicroPython project first.');
+  if (!root) throw new OtaError('no_workspace', 'Open the folder of your MicroPython project first.');
   const s = ctl.settings();
   if (s.source === 'static' && s.staticUrl && !listenPlan(s.staticUrl))
     throw new OtaError(
-      'not-local',
+      'not_local',
       `Boards are configured for ${s.staticUrl}, which is not this computer: run Configure Device and choose "This computer" to serve releases from here.`,
     );
   const dir = vscode.Uri.joinPath(root, s.staticOutDir).fsPath;
@@ -42,9 +42,9 @@ export async function serveReleases(ctl: Controller): Promise<string> {
         `[serve] ${r.method} ${r.path} ${r.status} ${formatBytes(r.bytes)}${r.range ? ` ${r.range}` : ''}`,
       ),
   }).catch((err: unknown) => {
-    if (err instanceof OtaError && err.code === 'port-in-use')
+    if (err instanceof OtaError && err.code === 'port_in_use')
       throw new OtaError(
-        'port-in-use',
+        'port_in_use',
         `Port ${plan.port} is in use by another program: stop it, or run Configure Device to pick another port.`,
       );
     throw err;
