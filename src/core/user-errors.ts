@@ -70,11 +70,18 @@ function networkFixes(ctx: ErrorContext): Fix[] {
 
 /** The Python exception a board raised, translated when we know what it means. */
 export function translateBoardException(text: string): Actionable | undefined {
-  if (/ImportError: (no module named|can't import name) '?ota\b/i.test(text))
+  const missing = /ImportError\W+(?:no module named|can't import name) '?(ota(?:\.\w+)?)\b/i.exec(text);
+  if (missing?.[1] === 'ota')
     return {
       code: 'no_updater',
       message: 'The updater is not installed on this board: install it first.',
       fixes: ['install'],
+    };
+  if (missing)
+    return {
+      code: 'no_updater',
+      message: `The updater on this board is incomplete (no module named '${missing[1]}'): install it again.`,
+      fixes: ['install', 'output'],
     };
   if (/OSError: \[Errno 2\] ENOENT/.test(text) && /ota_config/.test(text))
     return {
