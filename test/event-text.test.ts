@@ -58,6 +58,7 @@ describe('eventRenderer', () => {
     assert.equal(formatBytes(1536), '1.5 KB');
     assert.equal(shortPortName('/dev/ttyACM0'), 'ttyACM0');
     assert.equal(shortPortName('/tmp/ota-virtual-board-12-34'), 'virtual');
+    assert.equal(shortPortName('link:ota-virtual-board-1795966783825'), 'virtual');
     assert.equal(shortPortName('COM3'), 'COM3');
   });
 });

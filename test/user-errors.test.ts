@@ -22,6 +22,19 @@ describe('explainError', () => {
     assert.deepEqual(a.fixes, ['install']);
   });
 
+  it('calls a board missing one updater module an incomplete install, with Install', () => {
+    const a = explainBoardEvent(
+      { code: 'internal', msg: 'ImportError("no module named \'ota.reserved\'",)' },
+      LOCAL,
+    );
+    assert.equal(a.code, 'no_updater');
+    assert.match(
+      a.message,
+      /updater on this board is incomplete \(no module named 'ota\.reserved'\): install it again/,
+    );
+    assert.deepEqual(a.fixes, ['install', 'output']);
+  });
+
   it('names the URL a board could not reach and offers to serve a local host', () => {
     const a = explainBoardEvent({ code: 'connection', msg: '[Errno 111] ECONNREFUSED' }, LOCAL);
     assert.equal(

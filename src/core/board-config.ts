@@ -15,7 +15,7 @@ export function boardConfig(stored: unknown, wifi?: { ssid: string; password: st
       'no_config',
       'This project has no device configuration yet: run Configure Device first.',
     );
-  const config = { ...(stored as Record<string, unknown>) };
+  const config: Record<string, unknown> = { ...(stored as Record<string, unknown>) };
   if (wifi) config.wifi = wifi;
   const problems = validateOtaConfig(config);
   if (problems.length)

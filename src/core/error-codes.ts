@@ -67,6 +67,9 @@ export const ERROR_CODES = {
   http_status: 'The server answered with an unexpected HTTP status.',
   network: 'The network request failed.',
   port_in_use: 'The port is already in use.',
+  unreachable: 'The release host did not answer.',
+  not_local: 'The release host is another computer: it cannot be served from here.',
+  auth_declined: 'The GitHub sign-in was declined or could not complete (offline?).',
 
   // Serial and boards.
   no_port: 'No serial port given.',
@@ -79,6 +82,12 @@ export const ERROR_CODES = {
   timeout: 'No answer in time.',
   no_package: 'The updater folder has no package.json listing its files.',
   device_error: 'The board reported an error.',
+  no_updater: 'The updater is not installed on the board.',
+  no_memory: 'The board ran out of memory.',
+
+  // The editor's views.
+  no_selection: 'Pick an item in the view first.',
+  not_offered: "The release is not the one the board's channel offers.",
 
   // Raised by the board's updater (Fail in device/ota) and shown in its error event.
   config: 'The board cannot use its ota_config.json.',
@@ -128,12 +137,8 @@ export const ERROR_CODES = {
   credentials_missing: 'The registry needs credentials and none were found.',
   auth_failed: 'The registry refused the credentials.',
   denied: 'The registry refused the operation for these credentials.',
-  auth_declined: 'GitHub sign-in was declined or is unavailable: set a token instead.',
-  unreachable: 'The release host cannot be reached.',
-  not_local: 'Only a release folder on this computer can be served locally.',
   not_latest: 'The board can only be sent to the latest release of its channel.',
   other_channel: 'The release is on another channel than the board follows.',
-  no_updater: 'The updater is not installed on this board.',
   no_release: 'Pick a release first.',
   no_file: 'Pick a file first.',
   no_url: 'There is no page to open for this release.',

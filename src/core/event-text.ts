@@ -22,9 +22,9 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-/** A port's short name for log lines: /dev/ttyACM0 → ttyACM0, /tmp/ota-virtual-board-… → the last part. */
+/** A port's short name for log lines: /dev/ttyACM0 → ttyACM0, the virtual board (link:ota-virtual-board-…) → virtual. */
 export function shortPortName(port: string): string {
-  const last = port.split(/[\\/]/).pop() || port;
+  const last = (port.split(/[\\/]/).pop() || port).replace(/^link:/, '');
   return last.startsWith('ota-virtual-board') ? 'virtual' : last;
 }
 

@@ -37,12 +37,12 @@ const NETWORK: [RegExp, string][] = [
 const CONFIGURE_CODES = new Set([
   'no_config',
   'no_repo',
-  'no_url',
+  'not_found',
   'not-configured',
   'bad_config',
   'not_local',
-  'other_channel',
-  'not_latest',
+  'not_offered',
+  'not_offered',
 ]);
 const TOKEN_CODES = new Set(['no_token', 'token_invalid', 'auth_declined', 'no_permission']);
 
@@ -70,11 +70,18 @@ function networkFixes(ctx: ErrorContext): Fix[] {
 
 /** The Python exception a board raised, translated when we know what it means. */
 export function translateBoardException(text: string): Actionable | undefined {
-  if (/ImportError: (no module named|can't import name) '?ota\b/i.test(text))
+  const missing = /ImportError\W+(?:no module named|can't import name) '?(ota(?:\.\w+)?)\b/i.exec(text);
+  if (missing?.[1] === 'ota')
     return {
       code: 'no_updater',
       message: 'The updater is not installed on this board: install it first.',
       fixes: ['install'],
+    };
+  if (missing)
+    return {
+      code: 'no_updater',
+      message: `The updater on this board is incomplete (no module named '${missing[1]}'): install it again.`,
+      fixes: ['install', 'output'],
     };
   if (/OSError: \[Errno 2\] ENOENT/.test(text) && /ota_config/.test(text))
     return {
@@ -84,7 +91,7 @@ export function translateBoardException(text: string): Actionable | undefined {
     };
   if (/MemoryError/.test(text))
     return {
-      code: 'no-memory',
+      code: 'no_memory',
       message: `The board ran out of memory (${text.trim().split('\n').pop()}). Reset it and try again.`,
       fixes: ['output'],
     };

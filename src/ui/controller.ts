@@ -2,6 +2,7 @@
 // bar and the local release host. Built at activation from light modules only; the heavy ones
 // (serialport, Octokit, the virtual board, the HTTP server) load inside the commands that need them.
 import * as vscode from 'vscode';
+import { isErrorCode } from '../core/error-codes';
 import { OtaError } from '../core/errors';
 import { shortPortName } from '../core/event-text';
 import type { ReleaseStatus } from '../core/release-channels';
@@ -182,8 +183,9 @@ export class Controller implements vscode.Disposable {
     if (status.state !== 'ok') {
       this.output.warn(`Releases: ${status.message}`);
       this.showStatus();
-      if (status.state !== 'not-configured')
-        throw new OtaError(status.state === 'unreachable' ? 'unreachable' : 'network', status.message);
+      if (status.state === 'unreachable') throw new OtaError('unreachable', status.message);
+      if (status.state === 'error')
+        throw new OtaError(isErrorCode(status.code) ? status.code : 'http_status', status.message);
       return status;
     }
     if (this.boards.ports().length === 0 && workspaceRoot()) {

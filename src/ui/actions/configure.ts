@@ -491,7 +491,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   }
 
   const result = finalConfig();
-  const { validateOtaConfig } = await import('../../core/config-validate');
+  const { validateOtaConfig } = await import('../../core/config');
   const problems = validateOtaConfig(result);
   if (problems.length)
     throw new OtaError('bad_config', `The configuration is not valid: ${problems.join('; ')}`);

@@ -2,8 +2,8 @@
 // view), confirm, roll back, watch. Prerequisites are checked before the board is touched.
 import * as vscode from 'vscode';
 import type { OtaEvent } from '../../core/events';
+import { isErrorCode } from '../../core/error-codes';
 import { OtaError } from '../../core/errors';
-import { toErrorCode } from '../../core/error-codes';
 import { listenPlan } from '../../core/local-host';
 import { networkReason, type ReleaseEntry } from '../../core/release-channels';
 import { explainBoardEvent } from '../../core/user-errors';
@@ -14,7 +14,8 @@ import { withEventProgress } from '../progress';
 function boardError(ctl: Controller, ev: OtaEvent): OtaError {
   const s = ctl.settings();
   const a = explainBoardEvent(ev, { source: s.source, host: s.source === 'static' ? s.staticUrl : s.apiUrl });
-  return Object.assign(new OtaError(toErrorCode(a.code), String(ev.msg ?? a.message)), { onBoard: true });
+  const code = isErrorCode(a.code) ? a.code : 'device_error';
+  return Object.assign(new OtaError(code, String(ev.msg ?? a.message)), { onBoard: true });
 }
 
 /** Runs `code` on the board through the core's update runner, streaming console and events. */
@@ -91,7 +92,7 @@ export async function updateDevice(ctl: Controller, arg?: unknown): Promise<OtaE
 
 function releaseOf(arg: unknown): ReleaseEntry {
   const entry = (arg as { entry?: ReleaseEntry } | undefined)?.entry;
-  if (!entry) throw new OtaError('no_release', 'Pick a release in the Releases view.');
+  if (!entry) throw new OtaError('no_selection', 'Pick a release in the Releases view.');
   return entry;
 }
 
@@ -101,12 +102,12 @@ export async function updateToRelease(ctl: Controller, arg?: unknown): Promise<O
   const { channel } = ctl.settings();
   if (entry.channel !== channel)
     throw new OtaError(
-      'other_channel',
+      'not_offered',
       `The board follows the ${channel} channel; ${entry.version} is on ${entry.channel}. Change the channel with Configure Device.`,
     );
   if (!(arg as { latest?: boolean }).latest)
     throw new OtaError(
-      'not_latest',
+      'not_offered',
       `Boards on ${channel} get its newest release, not ${entry.version}: pin it with Configure Device (channel "tag").`,
     );
   return updateDevice(ctl);
@@ -114,13 +115,13 @@ export async function updateToRelease(ctl: Controller, arg?: unknown): Promise<O
 
 export async function openRelease(_ctl: Controller, arg?: unknown): Promise<void> {
   const { url } = releaseOf(arg);
-  if (!url) throw new OtaError('no_url', 'This release has no page to open.');
+  if (!url) throw new OtaError('not_found', 'This release has no page to open.');
   await vscode.env.openExternal(vscode.Uri.parse(url));
 }
 
 export async function copyReleaseUrl(_ctl: Controller, arg?: unknown): Promise<string> {
   const { url } = releaseOf(arg);
-  if (!url) throw new OtaError('no_url', 'This release has no URL.');
+  if (!url) throw new OtaError('not_found', 'This release has no URL.');
   await vscode.env.clipboard.writeText(url);
   return url;
 }

@@ -7,7 +7,7 @@ import { boardUri, type FileNode } from '../files-tree';
 
 function nodeOf(arg: unknown): FileNode {
   const n = arg as Partial<FileNode> | undefined;
-  if (!n?.port || !n.path) throw new OtaError('no_file', 'Pick a file in the Files view.');
+  if (!n?.port || !n.path) throw new OtaError('no_selection', 'Pick a file in the Files view.');
   return n as FileNode;
 }
 
