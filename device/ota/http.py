@@ -390,6 +390,8 @@ class Client:
                 if loc.startswith("/"):
                     tls, host, port, _ = split_url(url)
                     loc = "%s://%s:%d%s" % ("https" if tls else "http", host, port, loc)
+                if url.startswith("https://") and not loc.startswith("https://"):
+                    raise Fail("redirect_downgrade", "HTTPS redirected to " + loc[:40])
                 url = loc
                 continue
             return r

@@ -266,8 +266,14 @@ def _advance_clock(st, m):
     from ota import clock
 
     c = m.get("created")
-    if clock.iso_ok(c) and (not st.get("created") or c[:19] > st["created"][:19]):
-        st["created"] = c[:19] + "Z"
+    if not clock.iso_ok(c):
+        return
+    c = c[:19] + "Z"
+    now = clock.board_iso()
+    if now and c > now:
+        c = now  # a release dated in the future (a wrong build clock) must not push expiry forward
+    if not st.get("created") or c > st["created"]:
+        st["created"] = c
 
 
 def update(reset=True):
