@@ -233,6 +233,7 @@ def _manifest(cfg, rel, st):
     if rel.manifestless is not None:
         if cfg.get("keys"):
             raise Fail("no_signature", "the developer channel has no signed manifest")
+        manifest.conflicts(rel.manifestless["files"])  # a branch may hold README.md and readme.md
         return rel.manifestless, None
     # The manifest goes to flash, not RAM: it is hashed, verified and parsed
     # from there in pieces, so its size is bounded by flash (docs: README).
