@@ -225,3 +225,23 @@ test(
     }
   },
 );
+
+test(
+  'developer channel: a branch whose paths differ only in letter case is refused (path_conflict)',
+  T,
+  async () => {
+    gh.setBranch('me', 'app', 'cases', [
+      { path: 'main.py', content: 'print("a")\n' },
+      { path: 'Main.py', content: 'print("b")\n' },
+    ]);
+    const fsDir = makeBoard(
+      config({ channel: 'developer', branch: 'cases', keys: undefined }),
+      fx.APP_1_0_0,
+      '1.0.0',
+    );
+    cleanups.push(fsDir);
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), ['path_conflict'], r.output);
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+  },
+);

@@ -305,3 +305,31 @@ test('tls config mistakes are config errors, before any connection', T, async ()
     assert.equal(r.requests, 0);
   }
 });
+
+test('an HTTPS answer redirecting to plain HTTP is refused: redirect_downgrade', T, async () => {
+  const srv = await fx.serveFolder(
+    host,
+    (req, res, rec) => {
+      if (!req.url?.endsWith('/main.py')) return false;
+      rec.status = 302;
+      res.writeHead(302, { location: `http://127.0.0.1:9${req.url}`, 'content-length': '0' });
+      res.end();
+      return true;
+    },
+    { cert: pki.server.cert, key: pki.server.key },
+  );
+  const fsDir = fx.makeBoard(
+    { source: 'static', url: srv.url, retries: 0, timeout: 3, tls: { ca: 'ota/ca.pem' } },
+    fx.APP_1_0_0,
+    '1.0.0',
+  );
+  cleanups.push(fsDir);
+  writeFileSync(join(fsDir, 'ota', 'ca.pem'), pki.ca.cert);
+  try {
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nprint(ota.update(False))\n' });
+    assert.deepEqual(fx.errorCodes(r.output), ['redirect_downgrade'], r.output);
+    assert.equal(version(fsDir), '1.0.0');
+  } finally {
+    await srv.close();
+  }
+});

@@ -439,6 +439,16 @@ test('an accepted manifest moves the floor: state.json keeps the newest created'
   assert.equal(st.created, '2026-11-01T00:00:00Z');
 });
 
+test('a release dated in the future moves the floor no further than the board clock', T, async () => {
+  const o = await attempt({
+    publish: { manifestBytes: craft((m) => (m.created = '2099-01-01T00:00:00Z'))() },
+  });
+  assert.deepEqual(o.codes, [], o.output);
+  const st = JSON.parse(readFileSync(join(o.fsDir, '.ota', 'state.json'), 'utf8'));
+  assert.ok(st.created < '2099', st.created);
+  assert.ok(st.created >= new Date(Date.now() - 60_000).toISOString().slice(0, 19), st.created);
+});
+
 // 7. A 304 for ever.
 test(
   'a 304 answered for ever: after stale_checks the board warns (stale) and asks without the ETag',

@@ -1,7 +1,7 @@
 // End to end: what the publishers write, the updater on the virtual board installs, signature and all.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceTrustEntry, generateKey } from '../src/core/keys';
@@ -10,6 +10,7 @@ import { publishGitHub } from '../src/core/publish/github';
 import { serveFolder } from '../src/core/publish/serve';
 import { startGitHubMock } from './support/github-mock';
 import * as fx from './support/release-fixture';
+import { makePki, trustingFetch } from './support/pki';
 
 const T = { timeout: 90_000 };
 let work: string;
@@ -87,7 +88,9 @@ test(
   T,
   async () => {
     const token = 'ghp_fleet';
-    const gh = await startGitHubMock({ token, private: true });
+    // HTTPS under a test CA: the board sends its token over verified TLS only.
+    const pki = makePki(mkdtempSync(join(work, 'pki-')));
+    const gh = await startGitHubMock({ token, private: true, tls: pki.server });
     try {
       gh.addRepo('me', 'app');
       const key = await generateKey('hmac-sha256', { path: join(work, 'hmac.json'), project });
@@ -99,6 +102,7 @@ test(
         token,
         baseUrl: gh.apiUrl,
         signKeyFile: key.path,
+        fetch: trustingFetch(pki.ca.cert),
       });
       const fsDir = boardFor({
         source: 'github',
@@ -107,7 +111,9 @@ test(
         token,
         channel: 'stable',
         keys: [await deviceTrustEntry(key.path)],
+        tls: { ca: 'ota/ca.pem' },
       });
+      writeFileSync(join(fsDir, 'ota', 'ca.pem'), pki.ca.cert);
       const from = gh.state.requests.length;
       const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.equal(r.error, undefined, r.output);

@@ -375,13 +375,17 @@ class Client:
             raise Fail("http_status", "HTTP %d" % r.status)
 
     def _follow(self, url, headers):
+        first = origin(url)
         for _ in range(6):
             gc.collect()  # the last request's garbage never meets this one's
             h = dict(headers) if headers else {}
-            if self.auth and origin(url) == self.auth_origin:
-                if not url.startswith("https://") or (self.trust and self.trust.insecure):
-                    raise Fail("token_unverified", "a token is only sent over verified TLS: " + url[:40])
+            here = origin(url)
+            if here != first:
+                h.pop("Authorization", None)  # a caller's credentials stay with the origin asked
+            if self.auth and here == self.auth_origin:
                 h["Authorization"] = self.auth
+            if "Authorization" in h and (not url.startswith("https://") or (self.trust and self.trust.insecure)):
+                raise Fail("token_unverified", "a token is only sent over verified TLS: " + url[:40])
             r = request(url, h, self.timeout, self.deadline, self.trust)
             d = r.header("date")
             if d:
@@ -394,6 +398,8 @@ class Client:
                 if loc.startswith("/"):
                     tls, host, port, _ = split_url(url)
                     loc = "%s://%s:%d%s" % ("https" if tls else "http", host, port, loc)
+                if url.startswith("https://") and not loc.startswith("https://"):
+                    raise Fail("redirect_downgrade", "HTTPS redirected to " + loc[:40])
                 url = loc
                 continue
             return r

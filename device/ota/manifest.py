@@ -33,7 +33,7 @@ def check_board_path(p):
     return p
 
 
-def _conflicts(files):
+def conflicts(files):
     # Catches paths that cannot all exist on one filesystem before anything is
     # downloaded: duplicates (case-folded, as FAT compares), and a file that
     # is also another file's folder ("main.py" and "main.py/x"). One sorted
@@ -246,7 +246,7 @@ def check(m):
         if not _hex(f.get("sha1"), 40) or not _hex(f.get("sha256"), 64):
             raise Fail("bad_manifest", "bad hash for " + f["path"][:60])
     gc.collect()
-    keys = _conflicts(files)
+    keys = conflicts(files)
     for key in ("delete", "keep"):
         lst = m.get(key, [])
         if not isinstance(lst, list):

@@ -297,6 +297,7 @@ def _manifest(cfg, rel, st):
     if rel.manifestless is not None:
         if cfg.get("keys"):
             raise Fail("no_signature", "the developer channel has no signed manifest")
+        manifest.conflicts(rel.manifestless["files"])  # a branch may hold README.md and readme.md
         return rel.manifestless, None
     # The manifest goes to flash, not RAM: it is hashed, verified and parsed
     # from there in pieces, so its size is bounded by flash (docs: README).
@@ -330,8 +331,14 @@ def _advance_clock(st, m):
     from ota import clock
 
     c = m.get("created")
-    if clock.iso_ok(c) and (not st.get("created") or c[:19] > st["created"][:19]):
-        st["created"] = c[:19] + "Z"
+    if not clock.iso_ok(c):
+        return
+    c = c[:19] + "Z"
+    now = clock.board_iso()
+    if now and c > now:
+        c = now  # a release dated in the future (a wrong build clock) must not push expiry forward
+    if not st.get("created") or c > st["created"]:
+        st["created"] = c
 
 
 def _fleet(cfg):

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 
 export interface Pair {
@@ -129,4 +130,36 @@ export function spkiPin(certPem: Buffer): string {
 /** A PEM certificate as DER bytes (what mbedTLS's cadata takes for a single certificate). */
 export function der(certPem: Buffer): Buffer {
   return new X509Certificate(certPem).raw;
+}
+
+/**
+ * A fetch that trusts `ca` for HTTPS (host code talking to a test server under the test CA), with
+ * Node's https: the global fetch has no per-call CA option.
+ */
+export function trustingFetch(ca: Buffer): typeof fetch {
+  return async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.protocol !== 'https:') return fetch(input, init);
+    const body = init?.body == null ? undefined : Buffer.from(await new Response(init.body).arrayBuffer());
+    const headers = Object.fromEntries(new Headers(init?.headers).entries());
+    return new Promise<Response>((resolve, reject) => {
+      const req = httpsRequest(url, { method: init?.method ?? 'GET', headers, ca }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const out = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (v !== undefined) out.set(k, Array.isArray(v) ? v.join(', ') : v);
+          }
+          const empty = [101, 204, 205, 304].includes(status);
+          resolve(new Response(empty ? null : Buffer.concat(chunks), { status, headers: out }));
+        });
+      });
+      req.on('error', reject);
+      init?.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')));
+      req.end(body);
+    });
+  };
 }
