@@ -63,7 +63,7 @@ describe('validateOtaConfig', () => {
     ]);
     assert.match(
       validateOtaConfig({ source: 'ftp' })[0],
-      /^\/source must be one of "github", "static", not "ftp"$/,
+      /^\/source must be one of "github", "static", "oci", not "ftp"$/,
     );
   });
 });
