@@ -253,7 +253,8 @@ def update(reset=True):
         st.pop("stage", None)
         if cfg.get("channel") != "developer" and (manifest.compare(v, st.get("high") or "0.0.0") or 0) > 0:
             st["high"] = v
-        journal.swap(st)
+        if not journal.swap(st):
+            return None  # rolled back; the error event says why
         ev("done", version=v)
         if reset:
             import machine
