@@ -62,7 +62,11 @@ test(
         'idle',
         'confirmed, nothing pending',
       );
-      assert.ok(read('boot.py').toString().startsWith(BOOT_LINES.join('\n') + '\n'));
+      assert.ok(
+        read('boot.py')
+          .toString()
+          .startsWith(BOOT_LINES.join('\n') + '\n'),
+      );
     } finally {
       if (work) rmSync(work, { recursive: true, force: true });
     }
