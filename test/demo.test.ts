@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { BOOT_LINES } from '../src/core/serial/install';
 
 const ROOT = resolve(__dirname, '..');
 const EXAMPLE = join(ROOT, 'examples', 'weather-station');
@@ -61,7 +62,11 @@ test(
         'idle',
         'confirmed, nothing pending',
       );
-      assert.match(read('boot.py').toString(), /^import ota\n/);
+      assert.ok(
+        read('boot.py')
+          .toString()
+          .startsWith(BOOT_LINES.join('\n') + '\n'),
+      );
     } finally {
       if (work) rmSync(work, { recursive: true, force: true });
     }

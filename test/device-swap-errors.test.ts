@@ -191,3 +191,22 @@ test('ota.boot() imports no update code and leaves none of it in RAM', async () 
   const free = (out: string): number => Number(/FREE (\d+)/.exec(out)![1]);
   assert.ok(free(b.output) - free(r.output) < 2048, `${free(b.output)} vs ${free(r.output)}`);
 });
+
+test('LittleFS: a move cut between its commits hides the journal; boot() writes first, so it sees it', async () => {
+  const board = midSwap([
+    ['P', 'main.py', 'print("new")\n'],
+    ['P', 'version.json', '{"version": "1.1.0"}'],
+  ]);
+  // The app moved .ota/files.json elsewhere and the power went between LittleFS's two commits: until
+  // the first write, every later entry of .ota/ (plan, stage, state.json) is invisible.
+  writeFileSync(join(board, '.ota/files.json'), '{}');
+  mkdirSync(join(board, 'x'));
+  writeFileSync(join(board, 'x/files.json'), '{}');
+  writeFileSync(`${board}.fsmeta.json`, JSON.stringify({ links: [], dangling: [], move: '.ota/files.json' }));
+  cleanups.push(`${board}.fsmeta.json`);
+  const r = await fx.runBoard({ fsDir: board, fs: 'littlefs' });
+  assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+  assert.equal(readFileSync(join(board, 'main.py'), 'utf8'), 'print("new")\n');
+  assert.equal(journal(board).state, 'confirm_pending');
+  assert.equal(existsSync(join(board, '.ota/files.json')), false, 'the move completed');
+});

@@ -42,7 +42,11 @@ def _tidy(i):
 def items():
     # (kind, sha256, path) per plan line: kind "P" (put: sha256 of the staged
     # bytes) or "D" (delete, sha256 "-"). One line in RAM at a time.
-    with open(fsx.p(PLAN)) as f:
+    try:
+        f = open(fsx.p(PLAN))
+    except OSError:
+        return  # no plan (a journal from an updater before 0.2): nothing to swap or restore
+    with f:
         while True:
             line = f.readline()
             if not line:
@@ -65,10 +69,10 @@ def _forward(st):
     buf = bytearray(512)
     i = 0
     for k, h, path in items():
-        if i >= st["i"]:
+        if i >= st.get("i", 0):
             _tidy(i)
             _guard(path)
-            if st["ph"] == 0:
+            if st.get("ph", 0) == 0:
                 if fsx.is_dir(path):
                     raise Fail("path_conflict", "%s is a folder on the board" % path[:60])
                 if fsx.exists(path):
@@ -137,10 +141,11 @@ def swap(st):
     st["ph"] = 0
     save(st)
     ev("swap", version=st["version"])
-    finish_swap(st)
+    return finish_swap(st)
 
 
 def finish_swap(st):
+    # True once the release is installed and verified; False when it was rolled back.
     try:
         _forward(st)
         bad = _verify()
@@ -153,7 +158,7 @@ def finish_swap(st):
         ev("error", code=code, msg=msg[:120])
         # A file that read back wrong is the flash's fault, not the release's: it may be tried again.
         rollback(st, "swap failed: " + code, code not in ("verify", "io"))
-        return
+        return False
     if st.get("fw"):
         from ota import firmware
 
@@ -163,6 +168,7 @@ def finish_swap(st):
     st["hook_done"] = False
     save(st)
     _post_hook(st)
+    return True
 
 
 def _cleanup():

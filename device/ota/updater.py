@@ -421,7 +421,8 @@ def update(reset=True):
             st["high"] = v
         _advance_clock(st, m)
         gc.collect()
-        journal.swap(st)
+        if not journal.swap(st):
+            return None  # rolled back; the error event says why
         ev("done", version=v)
         if reset:
             import machine

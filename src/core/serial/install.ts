@@ -5,8 +5,15 @@
  *   mip's format) go to `/<dest>`; files of an older updater no longer listed are removed;
  * - `config` is written to /ota_config.json, with the trust entry of `keyFile` (core/keys.ts)
  *   added to (or replacing the same id in) its "keys";
- * - /boot.py gets `import ota` / `ota.boot()` as its first lines, the user's code kept below.
- * Everything goes through syncFiles, so a second install with the same inputs writes nothing.
+ * - /boot.py gets the updater's lines first (finish an interrupted install, `import ota`,
+ *   `ota.boot()`), the user's code kept below.
+ *
+ * Power-cut safe (docs/updater-swap.md, "Updating the updater"): the files that differ are staged
+ * under /.ota/pkg/ with the switch script /.ota/install.py (device/install.py) and checked by
+ * SHA-256; boot.py gets its lines; then the marker /.ota/install.json is written and the script
+ * copies the staged files over the live ones. boot.py runs the script before `import ota` while
+ * the marker is there, so a cut at any step leaves the old updater whole, or finishes the new one
+ * before it runs. A second install with the same inputs writes nothing.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,6 +24,7 @@ import { ROOTS_PATH, rootsFor } from '../tls-roots';
 import * as fs from './board-fs';
 import type { BoardConnection } from './board';
 import { syncFiles, type SyncFile, type SyncResult } from './sync';
+import { sha256Hex } from './transfer';
 
 export interface InstallOptions {
   deviceDir: string;
@@ -27,15 +35,22 @@ export interface InstallOptions {
   onProgress?: fs.WriteOptions['onProgress'];
 }
 
-export const BOOT_LINES = ['import ota', 'ota.boot()  # ota: finish or undo an interrupted update first'];
+export const BOOT_LINES = [
+  "try: exec(open('.ota/install.py').read())  # ota: finish an interrupted updater install",
+  'except OSError: pass  # ota',
+  'import ota',
+  'ota.boot()  # ota: finish or undo an interrupted update first',
+];
 const PACKAGE_DIR = 'ota';
+const STAGE = '/.ota/pkg';
+const MARKER = '/.ota/install.json';
+const SWITCH = 'install.py';
 
 /** boot.py with the updater's lines first and everything else the user had, in order. */
 export function withBootHook(existing: string): string {
   const nl = existing.includes('\r\n') ? '\r\n' : '\n';
-  const keep = existing
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== 'import ota' && !/^ota\.boot\(\)/.test(l.trim()));
+  const ours = new Set(BOOT_LINES.map((l) => l.trim()));
+  const keep = existing.split(/\r?\n/).filter((l) => !ours.has(l.trim()) && !/^ota\.boot\(\)/.test(l.trim()));
   while (keep.length && keep[0].trim() === '') keep.shift();
   return [...BOOT_LINES, ...keep].join(nl).replace(/\s*$/, '') + nl;
 }
@@ -86,6 +101,15 @@ export interface InstallResult extends SyncResult {
 
 export async function installUpdater(board: BoardConnection, opts: InstallOptions): Promise<InstallResult> {
   const files = await packageFiles(opts.deviceDir);
+  const switcher = await readFile(join(opts.deviceDir, SWITCH)).catch((err: unknown) => {
+    throw new OtaError(
+      'no_package',
+      `cannot read the updater's install script ${SWITCH}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  });
   files.push({ path: 'ota_config.json', data: await configBytes(opts.config, opts.keyFile) });
   // The CA roots the board verifies its release host with (device/ota/tls.py).
   files.push({ path: ROOTS_PATH, data: Buffer.from(rootsFor(opts.config)) });
@@ -96,13 +120,45 @@ export async function installUpdater(board: BoardConnection, opts: InstallOption
     if (!(err instanceof OtaError && err.code === 'not_found')) throw err;
   }
   const hooked = withBootHook(boot);
-  files.push({ path: 'boot.py', data: Buffer.from(hooked) });
   const listed = new Set(files.map((f) => '/' + f.path));
   const present = await board.ls(`/${PACKAGE_DIR}`).catch((err: unknown) => {
     if (err instanceof OtaError && err.code === 'board_exception') return []; // not installed yet
     throw err;
   });
   const stale = present.filter((e) => e.type === 'file' && !listed.has(e.path)).map((e) => e.path.slice(1));
-  const result = await syncFiles(board, { files, remove: stale }, { onProgress: opts.onProgress });
+  const live = await board.stat(files.map((f) => '/' + f.path));
+  const changed = files.filter((f) => live.get('/' + f.path)?.sha256 !== sha256Hex(f.data));
+  const unchanged = files.filter((f) => !changed.includes(f)).map((f) => f.path);
+  const result = { uploaded: changed.map((f) => f.path), unchanged, removed: stale, bytes: 0 };
+  // 1. Stage what differs, and the script that switches it in; check both on the board.
+  if (changed.length || stale.length) {
+    const staged = await syncFiles(board, { files: changed, root: STAGE }, { onProgress: opts.onProgress });
+    result.bytes = staged.bytes;
+    await syncFiles(board, { files: [{ path: SWITCH, data: switcher }], root: '/.ota' });
+    const have = await board.stat(changed.map((f) => `${STAGE}/${f.path}`));
+    for (const f of changed) {
+      if (have.get(`${STAGE}/${f.path}`)?.sha256 !== sha256Hex(f.data))
+        throw new OtaError(
+          'install-staging',
+          `${f.path} did not reach the board intact; run the install again`,
+        );
+    }
+  }
+  // 2. boot.py runs the switch script before `import ota` from now on.
+  if (hooked !== boot) await syncFiles(board, { files: [{ path: 'boot.py', data: Buffer.from(hooked) }] });
+  if (changed.length || stale.length) {
+    // 3. The marker, written last and in one piece: from here a cut finishes the install at boot.
+    const marker = JSON.stringify({
+      files: Object.fromEntries(changed.map((f) => [f.path, sha256Hex(f.data)])),
+      remove: stale,
+    });
+    await board.exec(
+      `f = open(${JSON.stringify(MARKER)}, 'w')\nf.write(${JSON.stringify(marker)})\nf.close()`,
+    );
+    // 4. The switch.
+    await board.exec(`import os\nos.chdir('/')\nexec(open('.ota/${SWITCH}').read())`);
+  }
+  // 5. The staged copies go (also those an earlier install cut short left).
+  await board.rm(STAGE);
   return { ...result, bootChanged: hooked !== boot };
 }
