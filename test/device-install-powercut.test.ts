@@ -3,6 +3,7 @@
 // whole (never a mix), ota.boot() runs, and the next install completes. The two updaters differ in two
 // modules and one the new one drops. Every 3rd mutation is cut here (a minute); INSTALL_CUTS=all cuts
 // each one. The boot.py merge stays idempotent.
+import type { OtaConfig } from '../src/core/config';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { VirtualBoard, exposeOnPty } from '../src/sim/board';
 import * as fx from './support/release-fixture';
 
 const DEVICE = join(__dirname, '..', 'device');
-const CONFIG = { source: 'static', url: 'http://127.0.0.1:9/' };
+const CONFIG: OtaConfig = { source: 'static', url: 'http://127.0.0.1:9/' };
 const STRIDE = process.env.INSTALL_CUTS === 'all' ? 1 : 3;
 const cleanups: string[] = [];
 let oldDir: string;

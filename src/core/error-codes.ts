@@ -80,6 +80,7 @@ export const ERROR_CODES = {
   board_exception: 'The board raised a Python exception.',
   protocol: 'The board answered something the raw REPL does not.',
   timeout: 'No answer in time.',
+  install_staging: 'An updater file did not reach the board intact during install.',
   no_package: 'The updater folder has no package.json listing its files.',
   device_error: 'The board reported an error.',
   no_updater: 'The updater is not installed on the board.',

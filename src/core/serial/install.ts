@@ -139,7 +139,7 @@ export async function installUpdater(board: BoardConnection, opts: InstallOption
     for (const f of changed) {
       if (have.get(`${STAGE}/${f.path}`)?.sha256 !== sha256Hex(f.data))
         throw new OtaError(
-          'install-staging',
+          'install_staging',
           `${f.path} did not reach the board intact; run the install again`,
         );
     }
