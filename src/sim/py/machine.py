@@ -76,6 +76,23 @@ class Pin:
         return self.value(v)
 
 
+class RTC:
+    # The board's clock (see the time module): datetime() reads it, datetime(t) sets it.
+    def __init__(self, id=0):
+        pass
+
+    def datetime(self, t=None):
+        import time
+
+        if t is None:
+            y, mo, d, h, mi, s, wd, yd = time.gmtime()
+            return (y, mo, d, wd, h, mi, s, 0)
+        time._off = time.mktime((t[0], t[1], t[2], t[4], t[5], t[6], 0, 0)) - int(time._time())  # pyright: ignore[reportAttributeAccessIssue] - the board's own time module (./time.py)
+
+    def init(self, t):
+        self.datetime(t)
+
+
 class WDT:
     def __init__(self, id=0, timeout=5000):
         self.timeout = timeout
