@@ -123,6 +123,41 @@ test('a release without manifest.json while keys are configured is refused: no_s
   assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
 });
 
+test(
+  'web links, keys configured: an unsigned release is no_signature, a forged one bad_signature',
+  T,
+  async () => {
+    // The web path has no asset list: the board asks for manifest.json.sig itself and must verify it.
+    const other = fx.makeKeys();
+    gh.addRepo('me', 'unsigned');
+    gh.addRelease('me', 'unsigned', { tag: 'v1.1.0', assets: fx.githubAssets(r110) });
+    gh.addRepo('me', 'forged');
+    gh.addRelease('me', 'forged', {
+      tag: 'v1.1.0',
+      assets: fx.githubAssets(r110, { keys: other, alg: 'ed25519' }),
+    });
+    for (const [repo, code] of [
+      ['me/unsigned', 'no_signature'],
+      ['me/forged', 'bad_signature'],
+    ] as const) {
+      const from = gh.state.requests.length;
+      const fsDir = board({ repo, keys: [fx.boardKey(keys, 'ed25519')] });
+      const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+      assert.deepEqual(fx.errorCodes(r.output), [code], r.output);
+      assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+      assert.ok(
+        since(from).some(
+          (q) => q.origin === 'web' && q.path.endsWith('/releases/download/v1.1.0/manifest.json.sig'),
+        ),
+      );
+      assert.deepEqual(
+        since(from).filter((q) => q.origin === 'api'),
+        [],
+      );
+    }
+  },
+);
+
 test('a repository with no release: http_404 from the web link, nothing changes', T, async () => {
   gh.addRepo('me', 'empty');
   const fsDir = board({ repo: 'me/empty' });

@@ -1,15 +1,18 @@
 // The updater's OCI source on the virtual board (real device code) against a real registry
 // (Debian's docker-registry on 127.0.0.1), with what `ota publish --target oci` pushed: the delta
-// and bundle paths, a corrupted blob, a private repository, a redirect to blob storage.
+// and bundle paths, a corrupted blob, a private repository, a redirect to blob storage. The private
+// registry serves HTTPS under a test CA the board trusts (tls.ca): a board sends credentials over
+// verified TLS only, as a user's registry would be reached.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceTrustEntry, generateKey } from '../src/core/keys';
 import { publishOci, type Credentials } from '../src/core/publish/oci';
 import { NEW_FW, UPDATE, firmwareFixture, holds, run as runFw } from './support/firmware-fixture';
+import { makePki, type Pki } from './support/pki';
 import * as fx from './support/release-fixture';
 import { registryMissing, startRegistry, startRegistryProxy, type TestRegistry } from './support/registry';
 
@@ -22,6 +25,8 @@ let keyFile: string;
 let trust: unknown;
 let open: TestRegistry;
 let priv: TestRegistry;
+let pki: Pki;
+const tls = () => ({ ...pki.server, ca: pki.ca.cert });
 const cleanups: string[] = [];
 
 async function publish(
@@ -36,7 +41,8 @@ async function publish(
   await publishOci({
     dir,
     version,
-    ref: `${reg.host}/${repo}`,
+    ref: `${reg.url}/${repo}`,
+    fetch: reg.fetch,
     signKeyFile: keyFile,
     build: { created, delete: ['old.py'], keep: ['settings.json'] },
     credentials: reg === priv ? creds : undefined,
@@ -51,8 +57,15 @@ before(async () => {
     await generateKey('ed25519', { path: join(work, 'keys', 'k.json'), project: join(work, 'projects') })
   ).path;
   trust = await deviceTrustEntry(keyFile);
+  mkdirSync(join(work, 'pki'));
+  pki = makePki(join(work, 'pki'));
   open = await startRegistry();
-  priv = await startRegistry({ auth: 'htpasswd', user: creds.username, password: creds.password });
+  priv = await startRegistry({
+    auth: 'htpasswd',
+    user: creds.username,
+    password: creds.password,
+    tls: tls(),
+  });
   await publish(open, 'me/app', '1.1.0', fx.APP_1_1_0);
   await publish(open, 'me/bundled', '1.1.0', fx.APP_1_1_0, { bundle: true });
   await publish(priv, 'me/private', '1.1.0', fx.APP_1_1_0);
@@ -71,6 +84,13 @@ function board(
 ): string {
   const fsDir = fx.makeBoard({ source: 'oci', ref, keys: [trust], retries: 0, ...extra }, app, version);
   cleanups.push(fsDir);
+  return fsDir;
+}
+
+/** A board of the private registry (an https:// reference): it trusts the test CA. */
+function privBoard(ref: string, extra: Record<string, unknown> = {}): string {
+  const fsDir = board(ref, { tls: { ca: 'ota/ca.pem' }, ...extra });
+  writeFileSync(join(fsDir, 'ota', 'ca.pem'), pki.ca.cert);
   return fsDir;
 }
 
@@ -157,21 +177,21 @@ test('a corrupted blob is refused (hash_mismatch) and the old release stays', T,
 });
 
 test('private repository without credentials: a clear auth error, nothing changes', T, async () => {
-  const fsDir = board(`${priv.host}/me/private`);
+  const fsDir = privBoard(`${priv.url}/me/private`);
   const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
   assert.deepEqual(fx.errorCodes(r.output), ['auth'], r.output);
   assert.match(r.output, /set user and password/);
   assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
-  const wrong = board(`${priv.host}/me/private`, { user: 'ci', password: 'nope' });
+  const wrong = privBoard(`${priv.url}/me/private`, { user: 'ci', password: 'nope' });
   const r2 = await fx.runBoard({ fsDir: wrong, code: 'import ota\nota.update()\n' });
   assert.deepEqual(fx.errorCodes(r2.output), ['auth'], r2.output);
 });
 
 test('private repository, blobs redirected to storage: credentials to the registry only', T, async () => {
   const basic = 'Basic ' + Buffer.from(`${creds.username}:${creds.password}`).toString('base64');
-  const proxy = await startRegistryProxy(priv.url, { redirectBlobs: true, storageAuth: basic });
+  const proxy = await startRegistryProxy(priv.url, { redirectBlobs: true, storageAuth: basic, tls: tls() });
   try {
-    const fsDir = board(`${proxy.host}/me/private`, { user: creds.username, password: creds.password });
+    const fsDir = privBoard(`${proxy.url}/me/private`, { user: creds.username, password: creds.password });
     const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.equal(versionOf(fsDir), '1.1.0');
@@ -188,9 +208,9 @@ test('private repository, blobs redirected to storage: credentials to the regist
 
 test('credentials refused mid-update (a token ran out) are presented again, once', T, async () => {
   const digest = `sha256:${createHash('sha256').update(fx.APP_1_1_0['lib/new.py']).digest('hex')}`;
-  const proxy = await startRegistryProxy(priv.url, { expireOnce: digest });
+  const proxy = await startRegistryProxy(priv.url, { expireOnce: digest, tls: tls() });
   try {
-    const fsDir = board(`${proxy.host}/me/private`, { user: creds.username, password: creds.password });
+    const fsDir = privBoard(`${proxy.url}/me/private`, { user: creds.username, password: creds.password });
     const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.equal(versionOf(fsDir), '1.1.0');
@@ -221,6 +241,14 @@ test('token registry: anonymous Bearer pull of a public repository', T, async ()
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.equal(versionOf(fsDir), '1.1.0');
     assert.ok(tok.tokenRequests.some((q) => !q.authorized && q.scope.includes('repository:pub/app:pull')));
+    // The anonymous token holds no secret; the board's password does: over plain HTTP it is
+    // refused before any request carries it.
+    const asked = tok.tokenRequests.length;
+    const withCreds = board(`${tok.host}/pub/app`, { user: 'ci', password: 'pw-4' });
+    const r2 = await fx.runBoard({ fsDir: withCreds, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r2.output), ['token_unverified'], r2.output);
+    assert.equal(tok.tokenRequests.length, asked, 'no token request was sent with the password');
+    assert.equal(versionOf(withCreds), '1.0.0');
   } finally {
     await tok.close();
   }

@@ -123,19 +123,12 @@ class GitHub(Release):
     def _octet(self, url):
         return {"Accept": "application/octet-stream", "User-Agent": "micropython-ota"}
 
-    def manifest(self):
-        h = self._octet(None)
-        if self.dl:
-            return self.doc(self.dl + "manifest.json", h), self.doc(self.dl + "manifest.json.sig", h, optional=True)
-        sig = self.assets.get("manifest.json.sig")
-        return (
-            self.doc(self._asset("manifest.json"), h),
-            self.doc(sig, h) if sig else None,
-        )
-
     def manifest_file(self, path):
         h = self._octet(None)
         self.save(self._asset("manifest.json"), path, h)
+        if self.dl:
+            # The web path has no asset list: the signature is asked for, and a 404 means none.
+            return self.doc(self.dl + "manifest.json.sig", h, optional=True)
         sig = self.assets.get("manifest.json.sig")
         return self.doc(sig, h) if sig else None
 

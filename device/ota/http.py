@@ -327,6 +327,9 @@ class Client:
         self.retries = retries
         self.auth = auth
         self.auth_origin = auth_origin
+        # True when `auth` holds no secret: a registry's pull token handed to
+        # anyone who asks (no credentials given), which plain HTTP may carry.
+        self.auth_public = False
         self.deadline = deadline
         self.trust = trust
         self.max_wait = max_wait
@@ -382,9 +385,12 @@ class Client:
             here = origin(url)
             if here != first:
                 h.pop("Authorization", None)  # a caller's credentials stay with the origin asked
+            public = False
             if self.auth and here == self.auth_origin:
                 h["Authorization"] = self.auth
-            if "Authorization" in h and (not url.startswith("https://") or (self.trust and self.trust.insecure)):
+                public = self.auth_public
+            unverified = not url.startswith("https://") or (self.trust and self.trust.insecure)
+            if "Authorization" in h and not public and unverified:
                 raise Fail("token_unverified", "a token is only sent over verified TLS: " + url[:40])
             r = request(url, h, self.timeout, self.deadline, self.trust)
             d = r.header("date")

@@ -100,6 +100,7 @@ class OCI(Release):
         basic = self._basic()
         # An old token must not ride along to a token service on the registry's own origin.
         self.client.auth = None
+        self.client.auth_public = False
         kind = ch.split(" ", 1)[0].lower()
         if kind == "basic":
             if not basic:
@@ -143,6 +144,10 @@ class OCI(Release):
             if not isinstance(tok, str) or not tok:
                 raise Fail("auth", "the token service gave no token")
             self.client.auth = "Bearer " + tok
+            # Got without credentials, the token is anyone's (a public pull): no
+            # secret, so a plain-HTTP registry may have it. One got with the
+            # board's credentials goes over verified TLS only (ota.http).
+            self.client.auth_public = not basic
         else:
             raise Fail("auth", "unknown registry authentication " + kind[:20])
         self.client.auth_origin = http.origin(self.base)

@@ -68,7 +68,8 @@ class Release:
 
     def manifest_file(self, path):
         # The manifest saved at `path`; returns the signature's bytes or None.
-        # Sources that only have manifest() (bytes in RAM) get this for free.
+        # The one way the updater gets them: a source whose documents are
+        # small blobs (OCI) defines manifest() and gets this for free.
         data, sig = self.manifest()  # pyright: ignore[reportAttributeAccessIssue] - each source defines it
         fsx.makedirs(path)
         with open(fsx.p(path), "wb") as out:
@@ -114,9 +115,6 @@ class Static(Release):
         self.murl = m if "://" in m else self.base + "/" + m.lstrip("/")
         self.vbase = self.murl[: self.murl.rfind("/") + 1]
         return self
-
-    def manifest(self):
-        return self.doc(self.murl), self.doc(self.murl + ".sig", optional=True)
 
     def manifest_file(self, path):
         self.save(self.murl, path)

@@ -6,10 +6,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSign, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as httpsServer } from 'node:https';
 import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { trustingFetch, type Pair } from './pki';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -32,13 +34,20 @@ export interface RegistryOptions {
   publicRepos?: string[];
   /** token: a second account that may only pull. */
   reader?: { user: string; password: string };
+  /**
+   * Serve HTTPS with this certificate (signed by `ca`, see pki.ts makePki): a board sends
+   * credentials over verified TLS only, so a private registry runs as a real one does.
+   */
+  tls?: Pair & { ca: Buffer };
 }
 
 export interface TestRegistry {
   /** host:port, as in a reference. */
   host: string;
-  /** http://host:port */
+  /** http://host:port, or https:// with `tls` (a reference then names the scheme: `${url}/repo`). */
   url: string;
+  /** fetch for host code talking to it (trusts the test CA under `tls`). */
+  fetch: typeof fetch;
   /** The data folder (tests corrupt blobs in it). */
   dataDir: string;
   /** Where a blob of this digest is stored. */
@@ -59,11 +68,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitUp(url: string, proc: ChildProcess, log: () => string): Promise<void> {
+async function waitUp(url: string, proc: ChildProcess, log: () => string, f: typeof fetch): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${log()}`);
     try {
-      await fetch(`${url}/v2/`);
+      await f(`${url}/v2/`);
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 100));
@@ -111,7 +120,14 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const dir = mkdtempSync(join(tmpdir(), 'ota-registry-'));
   const dataDir = join(dir, 'data');
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const f = opts.tls ? trustingFetch(opts.tls.ca) : fetch;
+  let tlsYaml = '';
+  if (opts.tls) {
+    writeFileSync(join(dir, 'server.pem'), opts.tls.cert);
+    writeFileSync(join(dir, 'server.key'), opts.tls.key);
+    tlsYaml = `  tls:\n    certificate: ${join(dir, 'server.pem')}\n    key: ${join(dir, 'server.key')}\n`;
+  }
   const tokenRequests: TestRegistry['tokenRequests'] = [];
   let tokenServer: Server | undefined;
   let authYaml = '';
@@ -172,6 +188,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n` +
     `storage:\n  filesystem:\n    rootdirectory: ${dataDir}\n  delete:\n    enabled: true\n` +
     `http:\n  addr: 127.0.0.1:${port}\n  secret: ${randomBytes(12).toString('hex')}\n` +
+    tlsYaml +
     authYaml;
   writeFileSync(join(dir, 'config.yml'), config);
   const proc = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], {
@@ -181,10 +198,11 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   proc.stderr!.on('data', (d: Buffer) => {
     log = (log + d.toString()).slice(-4000);
   });
-  await waitUp(url, proc, () => log);
+  await waitUp(url, proc, () => log, f);
   return {
     host: `127.0.0.1:${port}`,
     url,
+    fetch: f,
     dataDir,
     blobPath: (digest) => {
       const hex = digest.replace(/^sha256:/, '');
@@ -232,9 +250,20 @@ export interface RegistryProxy {
  */
 export async function startRegistryProxy(
   upstream: string,
-  opts: { redirectBlobs?: boolean; storageAuth?: string; cutOnce?: string; expireOnce?: string } = {},
+  opts: {
+    redirectBlobs?: boolean;
+    storageAuth?: string;
+    cutOnce?: string;
+    expireOnce?: string;
+    /** Front and storage over HTTPS with this certificate; the upstream trusted through `ca`. */
+    tls?: Pair & { ca: Buffer };
+  } = {},
 ): Promise<RegistryProxy> {
   const requests: ProxiedRequest[] = [];
+  const f = opts.tls ? trustingFetch(opts.tls.ca) : fetch;
+  const scheme = opts.tls ? 'https' : 'http';
+  const serve = (h: (req: IncomingMessage, res: ServerResponse) => void) =>
+    opts.tls ? httpsServer({ cert: opts.tls.cert, key: opts.tls.key }, h) : createServer(h);
   // expireOnce: the first GET of the blob with this digest is answered 401 with the registry's
   // challenge, as when a token runs out during a long update.
   let expire = opts.expireOnce;
@@ -242,12 +271,12 @@ export async function startRegistryProxy(
   let cut = opts.cutOnce;
   const forward = async (
     rec: ProxiedRequest,
-    res: import('node:http').ServerResponse,
+    res: ServerResponse,
     url: string,
     headers: Record<string, string>,
     method: string,
   ) => {
-    const up = await fetch(url, { method, headers, redirect: 'manual' });
+    const up = await f(url, { method, headers, redirect: 'manual' });
     const body = Buffer.from(await up.arrayBuffer());
     const out: Record<string, string> = {};
     up.headers.forEach((v, k) => {
@@ -272,7 +301,7 @@ export async function startRegistryProxy(
     for (const n of names) if (typeof h[n] === 'string') out[n] = h[n] as string;
     return out;
   };
-  const storage = createServer((req, res) => {
+  const storage = serve((req, res) => {
     const rec: ProxiedRequest = {
       origin: 'storage',
       method: req.method ?? '',
@@ -294,8 +323,8 @@ export async function startRegistryProxy(
     forward(rec, res, `${upstream}/v2/${m[1]}/blobs/${m[2]}`, h, 'GET').catch(() => res.destroy());
   });
   await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
-  const storageUrl = `http://127.0.0.1:${(storage.address() as { port: number }).port}`;
-  const front = createServer((req, res) => {
+  const storageUrl = `${scheme}://127.0.0.1:${(storage.address() as { port: number }).port}`;
+  const front = serve((req, res) => {
     const rec: ProxiedRequest = {
       origin: 'registry',
       method: req.method ?? '',
@@ -327,7 +356,7 @@ export async function startRegistryProxy(
   await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
   const port = (front.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     requests,
     close: async () => {
