@@ -80,7 +80,18 @@ test('FAT: a release file whose name folds onto a folder the app made is a path 
 });
 
 test('a release with two paths differing only in case is refused on every filesystem', async () => {
-  const srv = await served('1.1.0', { ...fx.APP_1_1_0, 'lib/Util.py': 'x = 1\n' });
+  // `ota manifest` refuses such a release (path_clash); a careless or hostile publisher's manifest
+  // may still carry it, so the board must refuse it too.
+  const rel = await fx.makeRelease('1.1.0', fx.APP_1_1_0);
+  const host = fx.tempDir('host');
+  cleanups.push(rel.dir, host);
+  fx.publishStatic(host, rel);
+  const file = join(host, '1.1.0', 'manifest.json');
+  const m = JSON.parse(readFileSync(file, 'utf8')) as { files: { path: string }[] };
+  const first = m.files.find((f) => f.path.includes('/')) ?? m.files[0];
+  m.files.push({ ...first, path: first.path.toUpperCase() });
+  writeFileSync(file, JSON.stringify(m));
+  const srv = await fx.serveFolder(host);
   const board = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
   cleanups.push(board);
   try {

@@ -1,4 +1,4 @@
-# Mains boards (docs/protocols.md, "Fleet"): `asyncio.create_task(ota.fleetd.run())`
+# Mains boards (docs/protocols.md, "Fleet (MQTT)"): `asyncio.create_task(ota.fleetd.run())`
 # keeps the broker connection open between checks, so commands act at once
 # and the app's own events (ota.confirm()) are published live. serve() is the
 # same loop, blocking, for firmware without asyncio.

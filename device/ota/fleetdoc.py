@@ -1,4 +1,4 @@
-# Signed fleet documents (docs/protocols.md, "Fleet"): commands and the
+# Signed fleet documents (docs/protocols.md, "Fleet (MQTT)"): commands and the
 # rollout, verified with the release keys before they are parsed, with
 # timestamps against replay. Loaded only while a document is handled or a
 # release is weighed against the rollout, then dropped from RAM (unload()).

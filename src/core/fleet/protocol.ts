@@ -1,5 +1,5 @@
 /**
- * The fleet's MQTT contract (docs/protocols.md, "Fleet"): topics, payloads, signed documents, and the
+ * The fleet's MQTT contract (docs/protocols.md, "Fleet (MQTT)"): topics, payloads, signed documents, and the
  * rollout selection rule the boards apply (device/ota/fleet.py computes the same).
  *
  *   topics(fleet) -> { status(id), events(id), cmd(id), rollout, controller, all, sync(id) }

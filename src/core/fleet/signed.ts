@@ -1,5 +1,5 @@
 /**
- * Signed fleet documents (docs/protocols.md, "Fleet"): commands, the rollout and the controller state,
+ * Signed fleet documents (docs/protocols.md, "Fleet (MQTT)"): commands, the rollout and the controller state,
  * `<json>\n<signature json>\n` with the release key, the same algorithms as manifests.
  *
  *   signDocument(doc, key, limit?) -> Promise<Buffer>  // what boards verify; over `limit` bytes is refused
