@@ -112,9 +112,9 @@ class Session:
             left = time.ticks_diff(end, time.ticks_ms())
             if left <= 0:
                 raise OSError(110)
-            c.sock.settimeout(left / 1000)
+            _bound(c, left / 1000)
             c.wait_msg()
-        c.sock.settimeout(t)  # every later write is bounded too
+        _bound(c, t)  # every later write is bounded too
         from ota import fleetdoc
 
         fleetdoc.unload()
@@ -279,3 +279,14 @@ def finish(s):
         import machine
 
         machine.reset()
+
+
+def _bound(c, seconds):
+    # The timeout lives on the plain socket: an mbedTLS socket has no settimeout
+    # and reads through the one it wraps (umqtt.simple keeps no plain socket:
+    # its timeout stays the one set before the handshake).
+    s = getattr(c, "raw", None) or c.sock
+    try:
+        s.settimeout(seconds)
+    except AttributeError:
+        pass
