@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { ERROR_CODES, isErrorCode } from '../src/core/error-codes';
 import { EVENT_NAMES } from '../src/core/events';
 import { JOURNAL_STATES, isJournalState } from '../src/core/journal-states';
-import { loadDeviceMicroPython } from './support/micropython';
 
 const DEVICE = join(__dirname, '..', 'device', 'ota');
 const sources = readdirSync(DEVICE)
