@@ -122,10 +122,10 @@ def compare(a, b):
 
 
 def _listed(files, p):
+    found = False
     for f in files:
-        if f["path"] == p:
-            return True
-    return False
+        found = found or f["path"] == p
+    return found
 
 
 _TOP = ("schema", "version", "name", "created", "expires")
@@ -154,28 +154,30 @@ ENTRIES = ".ota/entries"  # the parsed manifest's files, one line each, while an
 class Files:
     # The manifest's file list on flash (ENTRIES), one line per file: "size
     # sha1 sha256 path" (paths hold no control characters). Iterating yields
-    # one entry dict at a time, so RAM never holds the whole release; a
-    # collection every 16 entries keeps their garbage from piling up in any loop.
+    # one entry dict at a time, so RAM never holds the whole release. The file
+    # is open only while 16 lines are read, never across a yield: a loop that
+    # stops early or raises leaves no handle open on a file about to be removed.
     def __init__(self):
         self.n = 0
-
-    def __len__(self):
-        return self.n
 
     def __iter__(self):
         from ota import fsx
 
-        with open(fsx.p(ENTRIES)) as f:
-            i = 0
-            while True:
-                i += 1
-                if i & 15 == 0:
-                    gc.collect()
-                line = f.readline()
+        pos = 0
+        while True:
+            gc.collect()  # the last 16 entries' garbage
+            with open(fsx.p(ENTRIES)) as f:
+                f.seek(pos)
+                lines = [f.readline() for _ in range(16)]
+                pos = f.tell()
+            for line in lines:
                 if not line:
                     return
                 sz, s1, s2, path = line.rstrip("\n").split(" ", 3)
                 yield {"path": path, "size": int(sz), "sha1": s1, "sha256": s2}
+
+    def __len__(self):
+        return self.n
 
 
 def parse_stream(reader):
