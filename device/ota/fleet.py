@@ -105,6 +105,9 @@ class Session:
         import time
 
         c = self.c
+        # The plain socket holds the timeout (MicroPython's SSL sockets have no
+        # settimeout); umqtt.simple keeps only the one it reads from.
+        s = getattr(c, "raw", None) or c.sock
         c.pong = False
         c.ping()
         end = time.ticks_add(time.ticks_ms(), t * 1000)
@@ -112,9 +115,9 @@ class Session:
             left = time.ticks_diff(end, time.ticks_ms())
             if left <= 0:
                 raise OSError(110)
-            c.sock.settimeout(left / 1000)
+            s.settimeout(left / 1000)
             c.wait_msg()
-        c.sock.settimeout(t)  # every later write is bounded too
+        s.settimeout(t)  # every later write is bounded too
         from ota import fleetdoc
 
         fleetdoc.unload()
