@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Manifest } from '../src/core/manifest-types';
 import * as fx from './support/release-fixture';
 
 const cleanups: string[] = [];
@@ -16,11 +17,22 @@ const OLD = fx.hashFiles(fx.APP_1_0_0);
 const sha256 = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
 const UPDATE = 'import ota\nota.update()\n';
 
-async function served(version: string, files: fx.AppFiles): Promise<fx.StaticServer> {
+async function served(
+  version: string,
+  files: fx.AppFiles,
+  change?: (m: Manifest) => void,
+): Promise<fx.StaticServer> {
   const rel = await fx.makeRelease(version, files);
   const host = fx.tempDir('host');
   cleanups.push(rel.dir, host);
-  fx.publishStatic(host, rel);
+  // change: a manifest the host's own checks would refuse to make, as a hostile server sends it.
+  let manifestBytes: Buffer | undefined;
+  if (change) {
+    const m = structuredClone(rel.manifest);
+    change(m);
+    manifestBytes = Buffer.from(JSON.stringify(m, null, 2));
+  }
+  fx.publishStatic(host, rel, { manifestBytes });
   return fx.serveFolder(host);
 }
 
@@ -80,18 +92,10 @@ test('FAT: a release file whose name folds onto a folder the app made is a path 
 });
 
 test('a release with two paths differing only in case is refused on every filesystem', async () => {
-  // `ota manifest` refuses such a release (path_clash); a careless or hostile publisher's manifest
-  // may still carry it, so the board must refuse it too.
-  const rel = await fx.makeRelease('1.1.0', fx.APP_1_1_0);
-  const host = fx.tempDir('host');
-  cleanups.push(rel.dir, host);
-  fx.publishStatic(host, rel);
-  const file = join(host, '1.1.0', 'manifest.json');
-  const m = JSON.parse(readFileSync(file, 'utf8')) as { files: { path: string }[] };
-  const first = m.files.find((f) => f.path.includes('/')) ?? m.files[0];
-  m.files.push({ ...first, path: first.path.toUpperCase() });
-  writeFileSync(file, JSON.stringify(m));
-  const srv = await fx.serveFolder(host);
+  const srv = await served('1.1.0', fx.APP_1_1_0, (m) => {
+    const util = m.files.find((f) => f.path === 'lib/util.py')!;
+    m.files.push({ ...util, path: 'lib/Util.py' });
+  });
   const board = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
   cleanups.push(board);
   try {

@@ -5,7 +5,7 @@
 // Each refusal leaves the installed release byte-identical.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Manifest } from '../src/core/manifest-types';
@@ -499,3 +499,57 @@ test('a 201-file release (manifest over 40 KB), signed: installs at the 160 KB h
     assert.equal(readFileSync(join(o.fsDir, 'lib/module_200.py'), 'utf8'), 'V = 200\n');
   }
 });
+
+test(
+  'a 201-file release over another: the installed cache (201 entries) and the new manifest fit the 160 KB heap',
+  T,
+  async () => {
+    const v1: fx.AppFiles = { ...fx.APP_1_0_0 };
+    for (let i = 0; i < 201; i++) v1[`lib/module_${String(i).padStart(3, '0')}.py`] = `V = ${i}\n`;
+    const v2: fx.AppFiles = { ...v1, 'lib/module_100.py': 'V = "changed"\n' };
+    delete v2['lib/module_007.py'];
+    const host = fx.tempDir('host');
+    const fsDir = fx.makeBoard(
+      { source: 'static', url: 'http://127.0.0.1:9', retries: 0 },
+      fx.APP_1_0_0,
+      '1.0.0',
+    );
+    cleanups.push(host, fsDir);
+    for (const [version, files] of [
+      ['1.1.0', v1],
+      ['1.2.0', v2],
+    ] as const) {
+      const r = await fx.makeRelease(version, files);
+      cleanups.push(r.dir);
+      fx.publishStatic(host, r);
+    }
+    const srv = await fx.serveFolder(host);
+    try {
+      const cfg = JSON.parse(readFileSync(join(fsDir, 'ota_config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(fsDir, 'ota_config.json'), JSON.stringify({ ...cfg, url: srv.url }));
+      for (const version of ['1.1.0', '1.2.0']) {
+        writeFileSync(
+          join(host, 'latest.json'),
+          JSON.stringify({ version, manifest: `${version}/manifest.json` }),
+        );
+        const r = await fx.runBoard({
+          fsDir,
+          flashKb: 4096,
+          code: 'import ota\nprint(ota.update(False))\nota.confirm()\n',
+        });
+        assert.equal(r.error, undefined, r.output);
+        assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+        assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, version);
+      }
+      assert.equal(readFileSync(join(fsDir, 'lib/module_100.py'), 'utf8'), 'V = "changed"\n');
+      assert.equal(
+        existsSync(join(fsDir, 'lib/module_007.py')),
+        false,
+        'a file the release dropped is deleted',
+      );
+      assert.equal(existsSync(join(fsDir, '.ota/entries')), false, 'no manifest entries left on flash');
+    } finally {
+      await srv.close();
+    }
+  },
+);

@@ -1,4 +1,4 @@
-# Fleet reporting over MQTT (docs/protocols.md, "Fleet (MQTT)"): imported only when
+# Fleet reporting over MQTT (docs/protocols.md, "Fleet"): imported only when
 # ota_config.json has "fleet". A session reports the board's retained status
 # (with a last will), publishes OTA events, takes signed commands and the
 # signed rollout document. The broker is never needed for an update: every
@@ -105,6 +105,12 @@ class Session:
         import time
 
         c = self.c
+        # The plain socket holds the timeout (MicroPython's SSL sockets have no
+        # settimeout); umqtt.simple keeps only the one it reads from, whose
+        # timeout over TLS stays the one set before the handshake.
+        s = getattr(c, "raw", None) or c.sock
+        if not hasattr(s, "settimeout"):
+            s = None
         c.pong = False
         c.ping()
         end = time.ticks_add(time.ticks_ms(), t * 1000)
@@ -112,9 +118,11 @@ class Session:
             left = time.ticks_diff(end, time.ticks_ms())
             if left <= 0:
                 raise OSError(110)
-            _bound(c, left / 1000)
+            if s:
+                s.settimeout(left / 1000)
             c.wait_msg()
-        _bound(c, t)  # every later write is bounded too
+        if s:
+            s.settimeout(t)  # every later write is bounded too
         from ota import fleetdoc
 
         fleetdoc.unload()
@@ -279,14 +287,3 @@ def finish(s):
         import machine
 
         machine.reset()
-
-
-def _bound(c, seconds):
-    # The timeout lives on the plain socket: an mbedTLS socket has no settimeout
-    # and reads through the one it wraps (umqtt.simple keeps no plain socket:
-    # its timeout stays the one set before the handshake).
-    s = getattr(c, "raw", None) or c.sock
-    try:
-        s.settimeout(seconds)
-    except AttributeError:
-        pass

@@ -109,7 +109,10 @@ def _backward(st):
 def _verify():
     # The first installed file that does not hash as the plan says, or None.
     buf = bytearray(512)
+    i = 0
     for k, h, path in items():
+        _tidy(i)
+        i += 1
         if k == "P" and (not fsx.exists(path) or fsx.sha256(path, buf) != h):
             return path
     return None

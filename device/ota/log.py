@@ -2,24 +2,10 @@
 # (docs/protocols.md, "Log events" and "Error codes").
 import json
 
-# Every event the updater prints; the host's OtaEvent (src/core/events.ts) has
-# one member per name, and a test holds the two lists and every ev() call equal.
-EVENTS = (
-    "check",
-    "available",
-    "start",
-    "progress",
-    "verified",
-    "swap",
-    "done",
-    "confirm",
-    "rollback",
-    "error",
-    "state",
-    "warning",
-    "held",
-    "fleet",
-)
+# Event names are literal at every ev() call (the host's OtaEvent in
+# src/core/events.ts names each one; a test holds the two equal). No list of
+# them here: this module is loaded at boot, and every name it holds stays
+# interned in RAM for good.
 
 sink = None  # ota.fleet's session while it reports events to the broker
 

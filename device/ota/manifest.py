@@ -122,10 +122,10 @@ def compare(a, b):
 
 
 def _listed(files, p):
+    found = False
     for f in files:
-        if f["path"] == p:
-            return True
-    return False
+        found = found or f["path"] == p
+    return found
 
 
 _TOP = ("schema", "version", "name", "created", "expires")
@@ -148,17 +148,53 @@ def parse_file(path):
         return parse_stream(f)
 
 
+ENTRIES = ".ota/entries"  # the parsed manifest's files, one line each, while an update runs
+
+
+class Files:
+    # The manifest's file list on flash (ENTRIES), one line per file: "size
+    # sha1 sha256 path" (paths hold no control characters). Iterating yields
+    # one entry dict at a time, so RAM never holds the whole release. The file
+    # is open only while 16 lines are read, never across a yield: a loop that
+    # stops early or raises leaves no handle open on a file about to be removed.
+    def __init__(self):
+        self.n = 0
+
+    def __iter__(self):
+        from ota import fsx
+
+        pos = 0
+        while True:
+            gc.collect()  # the last 16 entries' garbage
+            with open(fsx.p(ENTRIES)) as f:
+                f.seek(pos)
+                lines = [f.readline() for _ in range(16)]
+                pos = f.tell()
+            for line in lines:
+                if not line:
+                    return
+                sz, s1, s2, path = line.rstrip("\n").split(" ", 3)
+                yield {"path": path, "size": int(sz), "sha1": s1, "sha256": s2}
+
+    def __len__(self):
+        return self.n
+
+
 def parse_stream(reader):
     # Parses a verified manifest from a stream (the file on flash) with the
-    # streaming scanner: no buffer holds the whole document, so the number of
-    # files is bounded by flash, and RAM holds only the fields used (per
-    # file: path, size, sha1, sha256). Then checks every rule; returns the dict.
+    # streaming scanner: no buffer holds the whole document. Each file entry
+    # is checked as it ends and written to ENTRIES; m["files"] reads them
+    # back one at a time (Files), so the number of files is bounded by flash,
+    # not RAM. Then checks every rule; returns the dict.
+    from ota import fsx
     from ota.jscan import Scanner, END
 
     m = {}
-    files = []
+    files = Files()
     cur = {}
     state = {"root": False}
+    fsx.makedirs(ENTRIES)
+    out = open(fsx.p(ENTRIES), "w")
 
     def bad(what):
         raise Fail("bad_manifest", what)
@@ -183,12 +219,12 @@ def parse_stream(reader):
             elif n == 2:
                 if v is not END:
                     bad("bad file entry")
-                f = {}
-                for q in _FILE:
-                    if q in cur:
-                        f[q] = cur[q]
-                files.append(f)
+                check_file(cur)
+                out.write("%d %s %s %s\n" % (cur["size"], cur["sha1"], cur["sha256"], cur["path"]))
+                files.n += 1
                 cur.clear()
+                if files.n & 15 == 0:
+                    gc.collect()  # each check makes path pieces: bounded per 16 files
             elif n == 3 and path[2] in _FILE:
                 cur[path[2]] = v
         elif k in _LISTS:
@@ -216,10 +252,27 @@ def parse_stream(reader):
         elif n == 1 and k in _TOP and v is not END:
             m[k] = v
 
-    Scanner(reader, cb, 1 << 30, False).run()  # the size was bounded when it was saved
-    if not state["root"]:
-        bad("manifest is not an object")
-    return check(m)
+    try:
+        with out:
+            Scanner(reader, cb, 1 << 30, False).run()  # the size was bounded when it was saved
+        if not state["root"]:
+            bad("manifest is not an object")
+        return check(m)
+    except BaseException:
+        fsx.remove(ENTRIES)
+        raise
+
+
+def check_file(f):
+    # One file entry: a board path, a size, both hashes.
+    if not isinstance(f, dict):
+        raise Fail("bad_manifest", "bad file entry")
+    check_board_path(f.get("path"))
+    sz = f.get("size")
+    if not isinstance(sz, int) or isinstance(sz, bool) or sz < 0:
+        raise Fail("bad_manifest", "bad size for " + f["path"][:60])
+    if not _hex(f.get("sha1"), 40) or not _hex(f.get("sha256"), 64):
+        raise Fail("bad_manifest", "bad hash for " + f["path"][:60])
 
 
 def check(m):
@@ -232,19 +285,8 @@ def check(m):
     if parse_version(m.get("version")) is None:
         raise Fail("bad_manifest", "bad version")
     files = m.get("files")
-    if not isinstance(files, list):
-        raise Fail("bad_manifest", "files missing")
-    for i, f in enumerate(files):
-        if i & 15 == 15:
-            gc.collect()  # each check makes path pieces: bounded per 16 files
-        if not isinstance(f, dict):
-            raise Fail("bad_manifest", "bad file entry")
-        check_board_path(f.get("path"))
-        sz = f.get("size")
-        if not isinstance(sz, int) or sz < 0:
-            raise Fail("bad_manifest", "bad size for " + f["path"][:60])
-        if not _hex(f.get("sha1"), 40) or not _hex(f.get("sha256"), 64):
-            raise Fail("bad_manifest", "bad hash for " + f["path"][:60])
+    if not isinstance(files, Files):
+        raise Fail("bad_manifest", "files missing")  # each entry was checked as it was parsed (check_file)
     gc.collect()
     keys = conflicts(files)
     for key in ("delete", "keep"):

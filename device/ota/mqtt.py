@@ -111,7 +111,7 @@ class MQTTClient:
         self.keepalive = keepalive
         self.ssl = ssl
         self.sock = None
-        self.raw = None
+        self.raw = None  # the plain socket under an SSL one: it holds the timeout
         self.cb = None
         self.pid = 0
         self.lw_topic = None
@@ -153,7 +153,7 @@ class MQTTClient:
         self.sock = socket.socket(ai[0], socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(ai[-1])
-        self.raw = self.sock  # TLS sockets have no settimeout on mbedTLS ports: the raw one bounds them
+        self.raw = self.sock  # MicroPython's SSL sockets have no settimeout: reads go through this one
         if self.ssl:
             self.sock = self.ssl.wrap_socket(self.sock, server_hostname=self.server)
         flags = 2 if clean_session else 0

@@ -217,53 +217,53 @@ def _tidy(i):
 
 
 def _plan(m):
+    # Which files to download (indices into m["files"], read back from flash
+    # by _each) and which to delete. The cache of the installed release is
+    # emptied as the release's files are met: what remains left the release.
     cache = fsx.read_json(FILES) or {}
     keep = m.get("keep") or []
     want = []
-    files = {}
     for i, f in enumerate(m["files"]):
         _tidy(i)
         p = f["path"]
+        c = cache.pop(p, None)
         if p in keep and fsx.exists(p):
             continue
-        files[p] = f["sha1"]
         if fsx.size(p) == f["size"]:
-            c = cache.get(p)
             if c == f["sha1"] or (c is None and _same(p, f)):
                 continue
-        want.append(f)
+        want.append(i)
     from ota.reserved import reserved
 
     dels = []
-    for p in (m.get("delete") or []) + [q for q in cache if q not in files]:
-        if not reserved(p) and p not in keep and p not in files and p not in dels and fsx.exists(p):
+    # A listed delete never names a release file (manifest.check refuses it).
+    for p in (m.get("delete") or []) + list(cache):
+        if not reserved(p) and p not in keep and p not in dels and fsx.exists(p):
             dels.append(p)
-    _conflicts(files, want, dels)
-    return want, dels, files
+    del cache
+    _conflicts(m, want, dels)
+    return want, dels
 
 
-def _conflicts(files, want, dels):
-    # Before anything is downloaded: no reserved path, no two paths that are
-    # one file on a case-folding filesystem (FAT), no file where the release
-    # or the board has a folder and no folder where either has a file.
+def _each(m, want):
+    # The wanted entries of m["files"], one at a time (want: ascending indices;
+    # manifest.Files collects the garbage of the entries passed over).
+    j = 0
+    for i, f in enumerate(m["files"]):
+        if j < len(want) and want[j] == i:
+            j += 1
+            _tidy(j)  # the caller's garbage for each entry
+            yield f
+
+
+def _conflicts(m, want, dels):
+    # Before anything is downloaded: no reserved path, no file where the board
+    # has a folder and no folder where it has a file. The release's own paths
+    # (case-folded duplicates, a file that is another's folder) were checked
+    # with the manifest (manifest.conflicts).
     from ota.reserved import reserved
 
-    low = {}
-    for i, p in enumerate(files):
-        _tidy(i)
-        q = p.lower()
-        if q in low:
-            raise Fail("path_conflict", "%s and another file differ only in case" % p[:60])
-        low[q] = 1
-    for i, p in enumerate(files):
-        _tidy(i)
-        j = p.find("/")
-        while j > 0:
-            if p[:j].lower() in low:
-                raise Fail("path_conflict", "%s is a file and a folder in the release" % p[:j][:60])
-            j = p.find("/", j + 1)
-    del low
-    for f in want:
+    for f in _each(m, want):
         p = f["path"]
         if reserved(p):
             raise Fail("reserved_path", "%s is the board's, not the release's" % p[:60])
@@ -378,11 +378,10 @@ def update(reset=True):
             from ota import firmware
 
             firmware.check(fw)
-        want, dels, files = _plan(m)
+        want, dels = _plan(m)
         gc.collect()
         dl = need = 0
-        for i, f in enumerate(want):
-            _tidy(i)
+        for f in _each(m, want):
             # Staged files are downloaded in place (a partial one resumes) and
             # the swap backs up by copy: room for the rest of each and its backup.
             dl += f["size"] - max(0, fsx.size(fsx.STAGE + "/" + f["path"]))
@@ -412,9 +411,9 @@ def update(reset=True):
             "version.json",
             {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date, st.get("created"))},
         )
-        _put_json(FILES, files)
-        del files
-        _write_plan(want, dels)
+        _put_files(m)
+        _write_plan(m, want, dels)
+        fsx.remove(manifest.ENTRIES)  # the entries are in the plan and the staged cache now
         st.update(version=v, prev=journal.current_version(), hooks=m.get("hooks") or {}, etag=rel.etag)
         st.pop("stage", None)
         if cfg.get("channel") != "developer" and (manifest.compare(v, st.get("high") or "0.0.0") or 0) > 0:
@@ -435,6 +434,7 @@ def update(reset=True):
         error(e)
         return None
     finally:
+        fsx.remove(manifest.ENTRIES)
         if fl is not None:
             from ota import fleet
 
@@ -448,13 +448,30 @@ def _put_json(rel, obj):
         f.write(json.dumps(obj))
 
 
-def _write_plan(want, dels):
+def _put_files(m):
+    # The cache (path -> git-blob SHA-1) of the release, written a file at a
+    # time from m["files"]; a kept file already on the board is the user's.
+    keep = m.get("keep") or []
+    fsx.makedirs(fsx.STAGE + "/" + FILES)
+    with open(fsx.p(fsx.STAGE + "/" + FILES), "w") as out:
+        out.write("{")
+        sep = ""
+        for i, f in enumerate(m["files"]):
+            _tidy(i)
+            p = f["path"]
+            if p in keep and fsx.exists(p):
+                continue
+            out.write("%s%s: %s" % (sep, json.dumps(p), json.dumps(f["sha1"])))
+            sep = ", "
+        out.write("}")
+
+
+def _write_plan(m, want, dels):
     # One line per file the swap writes ("P <sha256> <path>") or deletes
     # ("D - <path>"), read back a line at a time (journal.items).
     buf = bytearray(512)
     with open(fsx.p(journal.PLAN), "w") as out:
-        for i, f in enumerate(want):
-            _tidy(i)
+        for f in _each(m, want):
             p = f["path"]
             if "\n" in p:
                 raise Fail("bad_manifest", "a path holds a line break")
@@ -486,10 +503,10 @@ def _download(cfg, rel, m, want, need):
     if b and want and b["size"] < need and _can_inflate():
         from ota import bundle
 
-        bundle.fetch(rel, b, want, m["files"])
+        bundle.fetch(rel, b, _each(m, want), m["files"])
         gc.collect()  # the inflate window goes now, not after the loop below
     buf = bytearray(fetch.BUF)
-    for f in want:
+    for f in _each(m, want):
         # Every file through fetch: it resumes a partial one and hashes a whole one again.
         gc.collect()  # one file's garbage never meets the next file's
         fetch.fetch(rel, f, buf)

@@ -1,7 +1,7 @@
 // The device log protocol: one `OTA:{json}` line per event (docs/protocols.md, "Log events").
-// One entry per event: its fields as the board prints them (device/ota/log.py holds the same names
-// in EVENTS; test/events.test.ts checks the two lists and every ev() call on the board). To add an
-// event: a line here, its name in EVENT_NAMES and in log.py's EVENTS.
+// One entry per event: its fields as the board prints them (test/vocabularies.test.ts checks that the
+// board's ev("...") calls name exactly these events). To add an event: a line here, its name in
+// EVENT_NAMES, and the ev() call on the board.
 
 interface EventFields {
   check: { source: string; channel?: string | null; current?: string | null };
