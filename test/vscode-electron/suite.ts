@@ -116,8 +116,8 @@ const checks: [string, () => Promise<void>][] = [
       const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
       const last = api.controller.output.lines().at(-1) ?? '';
       assert.match(last, /ota\.installUpdater: .*nothing was written to the board/);
-      assert.match(last, /url: must be an http:\/\/ or https:\/\/ URL/);
-      assert.match(last, /retries: must be a whole number of at least 0.*\[bad_config\]/s);
+      assert.match(last, /\/url "ftp:\/\/nowhere" does not match/);
+      assert.match(last, /\/retries must be at least 0.*\[bad_config\]/s);
       assert.doesNotMatch(last, /does-not-exist-ota/, 'the port was never opened');
     },
   ],
