@@ -1,4 +1,4 @@
-# Fleet reporting over MQTT (docs/protocols.md, "Fleet"): imported only when
+# Fleet reporting over MQTT (docs/protocols.md, "Fleet (MQTT)"): imported only when
 # ota_config.json has "fleet". A session reports the board's retained status
 # (with a last will), publishes OTA events, takes signed commands and the
 # signed rollout document. The broker is never needed for an update: every
