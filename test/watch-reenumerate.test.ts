@@ -69,7 +69,7 @@ test(
       assert.match(
         w.out.stderr,
         new RegExp(
-          `ota: the board with USB serial number ${vb.board.serialNumber} did not come back within 1 s .*\\[board-gone\\]\\n$`,
+          `ota: the board with USB serial number ${vb.board.serialNumber} did not come back within 1 s .*\\[board_gone\\]\\n$`,
         ),
       );
     } finally {
