@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import type { Manifest } from '../src/core/manifest-types';
 import * as fx from './support/release-fixture';
 
@@ -509,25 +510,28 @@ test(
     const v2: fx.AppFiles = { ...v1, 'lib/module_100.py': 'V = "changed"\n' };
     delete v2['lib/module_007.py'];
     const host = fx.tempDir('host');
-    const fsDir = fx.makeBoard(
-      { source: 'static', url: 'http://127.0.0.1:9', retries: 0 },
-      fx.APP_1_0_0,
-      '1.0.0',
+    // 1.1.0 installed as an update leaves it: its 201 files and the installed-hash cache
+    // (.ota/files.json), so the update to 1.2.0 plans against a 201-entry cache.
+    const fsDir = fx.makeBoard({ source: 'static', url: 'http://127.0.0.1:9', retries: 0 }, v1, '1.1.0');
+    const blob = (text: string) =>
+      createHash('sha1')
+        .update(`blob ${Buffer.byteLength(text)}\0`)
+        .update(text)
+        .digest('hex');
+    mkdirSync(join(fsDir, '.ota'), { recursive: true });
+    writeFileSync(
+      join(fsDir, '.ota', 'files.json'),
+      JSON.stringify(Object.fromEntries(Object.entries(v1).map(([p, text]) => [p, blob(String(text))]))),
     );
     cleanups.push(host, fsDir);
-    for (const [version, files] of [
-      ['1.1.0', v1],
-      ['1.2.0', v2],
-    ] as const) {
-      const r = await fx.makeRelease(version, files);
-      cleanups.push(r.dir);
-      fx.publishStatic(host, r);
-    }
+    const r = await fx.makeRelease('1.2.0', v2);
+    cleanups.push(r.dir);
+    fx.publishStatic(host, r);
     const srv = await fx.serveFolder(host);
     try {
       const cfg = JSON.parse(readFileSync(join(fsDir, 'ota_config.json'), 'utf8')) as Record<string, unknown>;
       writeFileSync(join(fsDir, 'ota_config.json'), JSON.stringify({ ...cfg, url: srv.url }));
-      for (const version of ['1.1.0', '1.2.0']) {
+      for (const version of ['1.2.0']) {
         writeFileSync(
           join(host, 'latest.json'),
           JSON.stringify({ version, manifest: `${version}/manifest.json` }),

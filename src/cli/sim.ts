@@ -107,16 +107,12 @@ async function servePty(board: VirtualBoard, port: BoardPort, json: boolean | un
     );
   });
   const said = (event: string) => () =>
-    // The new name is known once the port is back: after the attach handler ran.
-    setImmediate(() =>
-      output(json, { event, path: port.path }, () =>
-        console.error(
-          event === 'usb-detach' ? 'board left the USB bus (reset)' : `board back on ${port.path}`,
-        ),
-      ),
+    output(json, { event, path: port.path }, () =>
+      console.error(event === 'usb-detach' ? 'board left the USB bus (reset)' : `board back on ${port.path}`),
     );
   board.on('usb-detach', said('usb-detach'));
-  board.on('usb-attach', () => setTimeout(said('usb-attach'), 50));
+  // Said once the port can be opened again (usb.ts emits usb-port when its new name exists).
+  board.on('usb-port', said('usb-attach'));
   return untilStopped('stopped', (stop) => powerCut(board, stop));
 }
 

@@ -13,6 +13,7 @@
  *     on('data', (chunk: Buffer) => void)                      // bytes out of the UART
  *     on('reset' | 'poweroff', () => void)
  *     on('usb-detach', () => void); on('usb-attach', (renamed: boolean) => void)   // with usbReset
+ *     on('usb-port', (path: string) => void)   // exposeOnLink/exposeOnPty: the port exists again
  *     readonly serialNumber: string                            // its USB serial number
  *     readonly mutations: number; readonly poweredOff: boolean; readonly powerCut: boolean
  *     readonly resets: number; readonly overrun: number       // bytes lost beyond the raw-paste window

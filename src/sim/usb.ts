@@ -52,6 +52,8 @@ export async function followUsb(
       if (renamed) renames++;
       path = nameFor(renames);
       unplug = await plug(path);
+      // The port is back under `path` only now (a pseudo-terminal's relay takes a moment to start).
+      board.emit('usb-port', path);
     });
   board.on('usb-detach', detach);
   board.on('usb-attach', attach);
