@@ -1,10 +1,13 @@
 // OCI registry target, against baselines from the same run:
 // 1. bytes uploaded by `publish --target oci` for a one-file change, against that file plus the
 //    manifest and its signature (what must change);
-// 2. a board's bytes over the air from the registry (Debian's docker-registry, a logging front
-//    counting body bytes), against the static host (`publish --target folder` served by the test
-//    static server) for the same releases: a one-file update, and a first install from the bundle.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// 2. a board's bytes over the air from the registry (Debian's docker-registry behind the test
+//    proxy), against the static host (`publish --target folder` served by the test static server)
+//    for the same releases: the example project, a 100 KB release, a one-file delta, a firmware
+//    image. Two counts: response bodies, and every byte on the board's TCP connections both ways
+//    (request and status lines, headers, bodies), taken by a relay in front of each server.
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceTrustEntry, generateKey } from '../src/core/keys';
@@ -17,7 +20,7 @@ import { registryMissing, startRegistry, startRegistryProxy } from '../test/supp
 const created = '2026-11-25T10:00:00Z';
 
 /** A MicroPython-like project: 16 small modules and a 12 KB data file. */
-function project(dir: string): void {
+function smallProject(dir: string): void {
   for (let i = 0; i < 16; i++) {
     const sub = join(dir, i % 3 ? 'lib' : 'drivers');
     mkdirSync(sub, { recursive: true });
@@ -31,29 +34,81 @@ function project(dir: string): void {
   );
 }
 
+/** A TCP relay that counts every byte the board and the server exchange. */
+async function wireCounter(
+  target: string,
+): Promise<{ url: string; host: string; bytes(): number; close(): Promise<void> }> {
+  const t = new URL(target);
+  let bytes = 0;
+  const server = createServer((c) => {
+    const up = connect(Number(t.port), t.hostname);
+    c.on('data', (d: Buffer) => (bytes += d.length));
+    up.on('data', (d: Buffer) => (bytes += d.length));
+    c.pipe(up);
+    up.pipe(c);
+    c.on('error', () => up.destroy());
+    up.on('error', () => c.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    host,
+    url: `http://${host}`,
+    bytes: () => bytes,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+interface Counted {
+  body: number;
+  wire: number;
+  requests: number;
+}
+
 async function boardBytes(
   config: Record<string, unknown>,
   app: fx.AppFiles,
   version: string,
-  count: () => number,
+  served: { bytes: number }[],
+  wire: () => number,
   partitions?: { sizeKb: number },
-): Promise<number> {
+): Promise<Counted> {
+  const body = () => served.reduce((n, q) => n + q.bytes, 0);
   const fsDir = fx.makeBoard({ retries: 0, ...config }, app, version || undefined);
   try {
-    const before = count();
+    const b = body();
+    const w = wire();
+    const n = served.length;
     const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update(False)\n', partitions });
     const errs = fx.errorCodes(r.output);
     if (errs.length) throw new Error(`board: ${errs.join(' ')}\n${r.output}`);
-    return count() - before;
+    return { body: body() - b, wire: wire() - w, requests: served.length - n };
   } finally {
     fx.cleanup(fsDir, `${fsDir}.partitions`);
   }
 }
 
-function tree(dir: string): fx.AppFiles {
+/** The files a board holds after installing `dir` (the release's file layers). */
+function installed(layers: { title: string }[], dir: string): fx.AppFiles {
   const out: fx.AppFiles = {};
-  for (const p of fx.listTree(dir)) out[p] = readFileSync(join(dir, p));
+  for (const { title } of layers) {
+    const isDoc = title.startsWith('manifest.json') || title.endsWith('.tar.gz');
+    if (!isDoc && existsSync(join(dir, title))) out[title] = readFileSync(join(dir, title));
+  }
   return out;
+}
+
+/** MicroPython-like modules: `count` files of about `size` bytes each under lib/ and drivers/. */
+function modules(dir: string, count: number, size: number, seed: number): void {
+  for (let i = 0; i < count; i++) {
+    const sub = join(dir, i % 3 ? 'lib' : 'drivers');
+    mkdirSync(sub, { recursive: true });
+    const lines: string[] = [];
+    for (let n = 0; lines.join('\n').length < size; n++) {
+      lines.push(`def f${n}_${i}(x, y=${(n * 31 + seed) % 97}):\n    return x * ${n} + y - ${i}\n`);
+    }
+    writeFileSync(join(sub, `m${i}.py`), lines.join('\n'));
+  }
 }
 
 export async function run(): Promise<void> {
@@ -69,37 +124,92 @@ export async function run(): Promise<void> {
     delete req.headers['accept-encoding']; // a host without gzip, like a registry
     return false;
   });
+  const wires = await Promise.all([proxy.url, plain.url, gz.url].map(wireCounter));
+  const [ociWire, plainWire, gzWire] = wires;
   try {
-    const dir = join(work, 'projects', 'app');
-    project(dir);
     const key = await generateKey('ed25519', {
       path: join(work, 'keys', 'k.json'),
       project: join(work, 'projects'),
     });
     const trust = await deviceTrustEntry(key.path);
-    const pub = async (version: string, firmware?: string) => {
-      const build = { created, firmware };
-      await publishFolder({ dir, version, outDir: site, signKeyFile: key.path, bundle: true, build });
-      const ref = `${reg.host}/me/app`;
-      return publishOci({ dir, version, ref, signKeyFile: key.path, bundle: true, build });
+    let repo = 0;
+    /** One project published to both hosts: a static site of its own and a repository of its own. */
+    const project = (dir: string) => {
+      const name = `app${repo++}`;
+      const out = join(site, name);
+      return {
+        name,
+        pub: async (version: string, opts: { firmware?: string; bundle?: boolean } = {}) => {
+          const build = { created, firmware: opts.firmware };
+          const bundle = opts.bundle ?? true;
+          await publishFolder({ dir, version, outDir: out, signKeyFile: key.path, bundle, build });
+          const ref = `${reg.host}/me/${name}`;
+          return publishOci({ dir, version, ref, signKeyFile: key.path, bundle, build });
+        },
+      };
     };
-    const sum = (reqs: { bytes: number }[]) => () => reqs.reduce((n, q) => n + q.bytes, 0);
-    const compare = async (name: string, app: fx.AppFiles, version: string, parts?: { sizeKb: number }) => {
-      const oci = { source: 'oci', ref: `${proxy.host}/me/app`, keys: [trust] };
-      const o = await boardBytes(oci, app, version, sum(proxy.requests), parts);
+    const rows: string[] = [];
+    const compare = async (
+      name: string,
+      repoName: string,
+      app: fx.AppFiles,
+      version: string,
+      parts?: { sizeKb: number },
+    ) => {
+      const oci = { source: 'oci', ref: `${ociWire.host}/me/${repoName}`, keys: [trust] };
+      const o = await boardBytes(oci, app, version, proxy.requests, ociWire.bytes, parts);
       const st = { source: 'static', keys: [trust] };
-      const s = await boardBytes({ ...st, url: plain.url }, app, version, sum(plain.requests), parts);
-      const g = await boardBytes({ ...st, url: gz.url }, app, version, sum(gz.requests), parts);
-      console.log(
-        `board bytes over the air, ${name}: registry ${o} B, static host ${s} B -> ${(o / s).toFixed(2)}x; ` +
-          `static host with gzip ${g} B -> ${(o / g).toFixed(2)}x`,
+      const url = (w: { url: string }) => `${w.url}/${repoName}`;
+      const s = await boardBytes(
+        { ...st, url: url(plainWire) },
+        app,
+        version,
+        plain.requests,
+        plainWire.bytes,
+        parts,
       );
+      const g = await boardBytes({ ...st, url: url(gzWire) }, app, version, gz.requests, gzWire.bytes, parts);
+      // What a request costs beyond its body: request line, headers both ways.
+      const head = (c: Counted) => Math.round((c.wire - c.body) / c.requests);
+      rows.push(
+        `board bytes over the air, ${name}: registry ${o.wire} B on the wire, ${o.body} B of bodies, ` +
+          `${o.requests} requests (${head(o)} B of headers each); static host ${s.wire} B, ${s.body} B, ` +
+          `${s.requests} requests (${head(s)} B each) -> ${(o.wire / s.wire).toFixed(3)}x on the wire, ` +
+          `${(o.body / s.body).toFixed(3)}x of bodies; static host with gzip ${g.wire} B -> ` +
+          `${(o.wire / g.wire).toFixed(3)}x`,
+      );
+      console.log(rows[rows.length - 1]);
     };
 
-    const app100 = tree(dir);
-    const first = await pub('1.0.0');
+    // 1. The example project: 1.0.0 from nothing (the bundle), then 1.1.0 (one file changed).
+    const ex = join(work, 'projects', 'weather-station');
+    cpSync(join(__dirname, '..', 'examples', 'weather-station'), ex, { recursive: true });
+    const exP = project(ex);
+    const ex100 = await exP.pub('1.0.0');
+    const exApp = installed(ex100.layers, ex);
+    cpSync(join(ex, 'updates', '1.1.0'), ex, { recursive: true });
+    await exP.pub('1.1.0');
+    await compare('example project, first install 1.1.0 (bundle)', exP.name, {}, '');
+    await compare('example project, update 1.0.0 -> 1.1.0 (one file)', exP.name, exApp, '1.0.0');
+
+    // 2. A 100 KB release (40 modules of 2.5 KB), first install from the bundle and file by file.
+    const big = join(work, 'projects', 'big');
+    modules(big, 40, 2500, 1);
+    const bigP = project(big);
+    await bigP.pub('1.0.0');
+    await compare('100 KB release, first install (bundle)', bigP.name, {}, '');
+    const bigFiles = project(big);
+    await bigFiles.pub('1.0.0', { bundle: false });
+    await compare('100 KB release, first install (file by file)', bigFiles.name, {}, '');
+
+    // 3. A one-file delta: 16 small modules and a 12 KB data file, one module changed.
+    const dir = join(work, 'projects', 'app');
+    smallProject(dir);
+    const app = project(dir);
+    const first = await app.pub('1.0.0');
+    const app100 = installed(first.layers, dir);
     writeFileSync(join(dir, 'lib', 'm4.py'), readFileSync(join(dir, 'lib', 'm4.py'), 'utf8') + '\n# fixed\n');
-    const second = await pub('1.0.1');
+    const second = await app.pub('1.0.1');
     const p = second.pushed[0];
     const size = (t: string) => second.layers.find((l) => l.title === t)?.size ?? 0;
     // The bundle changes with any file: it is part of what must be uploaded when one is published.
@@ -110,17 +220,19 @@ export async function run(): Promise<void> {
         `(${p.sent.join(', ')}); that file + manifest + signature = ${must} B, + the bundle ${bundle} B ` +
         `-> ${(p.uploadedBytes / (must + bundle)).toFixed(2)}x; the whole release was ${first.pushed[0].uploadedBytes} B`,
     );
-    await compare('one-file update 1.0.0 -> 1.0.1', app100, '1.0.0');
-    await compare('first install (bundle)', {}, '');
+    await compare('one-file delta 1.0.0 -> 1.0.1', app.name, app100, '1.0.0');
 
-    // A release with an ESP32 app image (300 KB) and one more changed file.
-    const app101 = tree(dir);
+    // 4. A firmware image (a 300 KB ESP32 app image) with one more changed file.
+    const app101 = installed(second.layers, dir);
     const img = join(work, 'app.bin');
     writeFileSync(img, image(300 * 1024));
     writeFileSync(join(dir, 'main.py'), 'import lib.m1\nprint("v1.0.2")\n');
-    await pub('1.0.2', img);
-    await compare('update 1.0.1 -> 1.0.2 with a 300 KB firmware image', app101, '1.0.1', { sizeKb: PART_KB });
+    await app.pub('1.0.2', { firmware: img });
+    await compare('update 1.0.1 -> 1.0.2 with a 300 KB firmware image', app.name, app101, '1.0.1', {
+      sizeKb: PART_KB,
+    });
   } finally {
+    for (const w of wires) await w.close();
     await proxy.close();
     await gz.close();
     await plain.close();

@@ -105,9 +105,16 @@ test('delta: a 1.0.0 board installs 1.1.0 from the registry, only changed blobs,
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.equal(versionOf(fsDir), '1.1.0');
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(expected));
+    const manifests = proxy.requests.filter((q) => q.path.includes('/manifests/'));
+    assert.deepEqual(
+      manifests.map((q) => q.path),
+      ['/v2/me/app/manifests/stable.board'],
+      'the board reads the small .board manifest, not the artifact',
+    );
     const blobs = proxy.requests.filter((q) => q.path.includes('/blobs/'));
-    // manifest.json, its signature, main.py, lib/new.py, ota_hooks/post.py: lib/util.py is unchanged.
-    assert.equal(blobs.length, 5, blobs.map((q) => q.path).join(' '));
+    // manifest.json, main.py, lib/new.py, ota_hooks/post.py: lib/util.py is unchanged, the
+    // signature came inline.
+    assert.equal(blobs.length, 4, blobs.map((q) => q.path).join(' '));
     const from = proxy.requests.length;
     const r2 = await fx.runBoard({ fsDir, code: 'import ota\nota.confirm()\nprint(ota.update())\n' });
     assert.deepEqual(fx.errorCodes(r2.output), [], r2.output);
@@ -152,7 +159,7 @@ test('bundle: a board with nothing installed takes the bundle blob', T, async ()
     assert.equal(versionOf(fsDir), '1.1.0');
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_1_0));
     const blobs = proxy.requests.filter((q) => q.path.includes('/blobs/'));
-    assert.equal(blobs.length, 3, `manifest, signature, bundle: ${blobs.map((q) => q.path).join(' ')}`);
+    assert.equal(blobs.length, 2, `manifest, bundle: ${blobs.map((q) => q.path).join(' ')}`);
   } finally {
     await proxy.close();
   }
@@ -176,6 +183,104 @@ test('a corrupted blob is refused (hash_mismatch) and the old release stays', T,
   assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
 });
 
+const MEDIA = 'application/vnd.oci.image.manifest.v1+json';
+type BoardDoc = {
+  config: { digest: string; size: number };
+  layers: { digest: string; size: number; data?: string }[];
+  annotations: Record<string, string>;
+};
+const getManifest = (repo: string, tag: string) =>
+  fetch(`${open.url}/v2/${repo}/manifests/${tag}`, { headers: { accept: MEDIA } }).then(async (r) => {
+    assert.equal(r.status, 200, `${repo}:${tag}`);
+    return Buffer.from(await r.arrayBuffer());
+  });
+async function putManifest(repo: string, tag: string, body: Buffer | string): Promise<void> {
+  const r = await fetch(`${open.url}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { 'content-type': MEDIA },
+    body,
+  });
+  assert.equal(r.status, 201, await r.text());
+}
+
+test(
+  'a manifest.json that does not match the digest its .board names: hash_mismatch, old release stays',
+  T,
+  async () => {
+    await publish(open, 'me/badman', '1.1.0', fx.APP_1_1_0);
+    const doc = JSON.parse((await getManifest('me/badman', 'stable.board')).toString()) as BoardDoc;
+    const path = open.blobPath(doc.config.digest);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 3] ^= 0x01;
+    writeFileSync(path, bytes);
+    const fsDir = board(`${open.host}/me/badman`);
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), ['hash_mismatch'], r.output);
+    assert.match(r.output, /manifest\.json does not match its digest/);
+    assert.equal(versionOf(fsDir), '1.0.0');
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+  },
+);
+
+test(
+  'a tag without a .board partner (pushed by another tool) is read as the artifact itself',
+  T,
+  async () => {
+    await publish(open, 'me/legacy', '1.1.0', fx.APP_1_1_0);
+    await putManifest('me/legacy', 'byhand', await getManifest('me/legacy', '1.1.0'));
+    const proxy = await startRegistryProxy(open.url);
+    try {
+      const fsDir = board(`${proxy.host}/me/legacy:byhand`);
+      const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+      assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+      assert.equal(versionOf(fsDir), '1.1.0');
+      assert.deepEqual(
+        proxy.requests.filter((q) => q.path.includes('/manifests/')).map((q) => `${q.path} ${q.status}`),
+        ['/v2/me/legacy/manifests/byhand.board 404', '/v2/me/legacy/manifests/byhand 200'],
+      );
+    } finally {
+      await proxy.close();
+    }
+  },
+);
+
+test(
+  'an inline signature counts only when it matches its digest; else the board takes the blob',
+  T,
+  async () => {
+    const doc = JSON.parse((await getManifest('me/app', '1.1.0.board')).toString()) as BoardDoc;
+    const sig = doc.layers[0];
+    assert.ok(sig.data, 'a small signature rides inline');
+    const full = await getManifest('me/app', '1.1.0');
+    const forged = Buffer.from(
+      Buffer.from(sig.data!, 'base64')
+        .toString()
+        .replace(/"sig":"./, '"sig":"A'),
+    );
+    const variants = {
+      forged: { ...doc, layers: [{ ...sig, data: forged.toString('base64') }] },
+      notbase64: { ...doc, layers: [{ ...sig, data: '!!!' }] },
+      absent: { ...doc, layers: [{ ...sig, data: undefined }] },
+    };
+    const proxy = await startRegistryProxy(open.url);
+    try {
+      for (const [tag, d] of Object.entries(variants)) {
+        await putManifest('me/app', tag, full);
+        await putManifest('me/app', `${tag}.board`, JSON.stringify(d));
+        const from = proxy.requests.length;
+        const fsDir = board(`${proxy.host}/me/app:${tag}`);
+        const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+        assert.deepEqual(fx.errorCodes(r.output), [], `${tag}: ${r.output}`);
+        assert.equal(versionOf(fsDir), '1.1.0');
+        const paths = proxy.requests.slice(from).map((q) => q.path);
+        assert.ok(paths.includes(`/v2/me/app/blobs/${sig.digest}`), `${tag}: the signature blob was fetched`);
+      }
+    } finally {
+      await proxy.close();
+    }
+  },
+);
+
 test('private repository without credentials: a clear auth error, nothing changes', T, async () => {
   const fsDir = privBoard(`${priv.url}/me/private`);
   const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
@@ -196,7 +301,7 @@ test('private repository, blobs redirected to storage: credentials to the regist
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.equal(versionOf(fsDir), '1.1.0');
     const storage = proxy.requests.filter((q) => q.origin === 'storage');
-    assert.equal(storage.length, 5, proxy.requests.map((q) => `${q.origin} ${q.path}`).join('\n'));
+    assert.equal(storage.length, 4, proxy.requests.map((q) => `${q.origin} ${q.path}`).join('\n'));
     for (const q of storage) assert.equal(q.authorization, undefined, `no Authorization to ${q.path}`);
     const registry = proxy.requests.filter((q) => q.origin === 'registry');
     assert.equal(registry[0].authorization, undefined, 'first try anonymous');

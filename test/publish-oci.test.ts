@@ -11,6 +11,7 @@ import { OtaError } from '../src/core/errors';
 import { generateKey } from '../src/core/keys';
 import { parseManifest } from '../src/core/manifest';
 import {
+  checkLayers,
   fetchOciRelease,
   listOciTags,
   parseRef,
@@ -58,6 +59,8 @@ function options(extra: Partial<OciPublishOptions> = {}): OciPublishOptions {
     ...extra,
   };
 }
+
+const MEDIA = 'application/vnd.oci.image.manifest.v1+json';
 
 async function get(url: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, { headers });
@@ -119,6 +122,30 @@ test('a release is one artifact: titled layers, the empty config, version and st
   const rel = await fetchOciRelease({ ref: `${reg.host}/me/app` });
   assert.equal(parseManifest(rel.manifestBytes).version, '1.0.0');
   assert.ok(rel.signatureBytes);
+  assert.deepEqual(rel.boardProblems, []);
+  // Beside each tag, the small manifest a board reads: manifest.json as its config, the signature
+  // inline, the version. Nothing per file.
+  for (const tag of ['1.0.0.board', 'stable.board']) {
+    const res = await get(`${reg.url}/v2/me/app/manifests/${tag}`, { accept: MEDIA });
+    assert.equal(res.status, 200, tag);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const b = JSON.parse(bytes.toString()) as {
+      config: { mediaType: string; digest: string; size: number };
+      layers: { mediaType: string; digest: string; data: string }[];
+      annotations: Record<string, string>;
+    };
+    const man = m.layers[0];
+    assert.deepEqual(b.config, {
+      mediaType: 'application/vnd.micropython-ota.manifest.v1+json',
+      digest: man.digest,
+      size: rel.manifestBytes.length,
+    });
+    assert.equal(b.layers.length, 1);
+    assert.equal(b.layers[0].digest, m.layers[1].digest);
+    assert.deepEqual(Buffer.from(b.layers[0].data, 'base64'), rel.signatureBytes);
+    assert.deepEqual(b.annotations, { 'org.opencontainers.image.version': '1.0.0' });
+    assert.ok(bytes.length < 700, `${bytes.length} B`);
+  }
 });
 
 test('a one-file change uploads that file and the manifest (and its signature) only', T, async () => {
@@ -149,6 +176,15 @@ test('channels: a prerelease moves beta only; an older hotfix leaves stable alon
     (await manifestOf(reg.host, 'me/app', 'stable')).annotations['org.opencontainers.image.version'],
     '1.0.1',
   );
+  for (const [tag, v] of [
+    ['stable.board', '1.0.1'],
+    ['beta.board', '1.1.0-beta.1'],
+    ['0.9.5.board', '0.9.5'],
+  ]) {
+    const b = (await manifestOf(reg.host, 'me/app', tag)).annotations['org.opencontainers.image.version'];
+    assert.equal(b, v, `${tag} moves with its tag`);
+  }
+  // The .board partners are not releases of their own: the list leaves them out.
   const tags = await listOciTags({ ref: `${reg.host}/me/app` });
   assert.deepEqual(
     tags.map((t) => [t.tag, t.channel ?? '', t.points ?? '']),
@@ -161,6 +197,22 @@ test('channels: a prerelease moves beta only; an older hotfix leaves stable alon
       ['stable', '', '1.0.1'],
     ],
   );
+});
+
+test('ota verify sees a .board partner that disagrees with its artifact', T, async () => {
+  await publishOci(options({ ref: `${reg.host}/me/drift`, version: '2.0.0' }));
+  const res = await get(`${reg.url}/v2/me/drift/manifests/stable.board`, { accept: MEDIA });
+  const doc = (await res.json()) as { annotations: Record<string, string> };
+  doc.annotations['org.opencontainers.image.version'] = '2.0.1';
+  const put = await fetch(`${reg.url}/v2/me/drift/manifests/stable.board`, {
+    method: 'PUT',
+    headers: { 'content-type': MEDIA },
+    body: JSON.stringify(doc),
+  });
+  assert.equal(put.status, 201);
+  const rel = await fetchOciRelease({ ref: `${reg.host}/me/drift` });
+  assert.deepEqual(rel.boardProblems, ['stable.board: version 2.0.1, not 2.0.0']);
+  assert.deepEqual(checkLayers(rel, parseManifest(rel.manifestBytes)), rel.boardProblems);
 });
 
 test('{device}: one repository per board; the second mounts every blob from the first', T, async () => {

@@ -1,7 +1,8 @@
 # The OCI registry source (docs/protocols.md, "OCI registries"): the tag's
-# image manifest gives the version and the manifest.json / .sig layers; every
-# other blob is fetched by the SHA-256 the signed manifest names (a layer's
-# digest is its file's SHA-256), so the registry cannot swap one. Auth is the
+# .board manifest (or the artifact itself) gives the version, manifest.json's
+# digest and the signature; every other blob is fetched by the SHA-256 the
+# signed manifest names (a layer's digest is its file's SHA-256), so the
+# registry cannot swap one. Auth is the
 # registry's own flow: a 401 names Basic or a Bearer token realm; the token
 # goes to the registry's origin only, never to blob storage it redirects to.
 from ota import http
@@ -13,6 +14,8 @@ _TYPE = "application/vnd.micropython-ota.release.v1+json"
 _TITLE = "org.opencontainers.image.title"
 _VERSION = "org.opencontainers.image.version"
 _DOCS = ("manifest.json", "manifest.json.sig")
+_MANIFEST = "application/vnd.micropython-ota.manifest.v1+json"
+_SIGNATURE = "application/vnd.micropython-ota.signature.v1+json"
 
 
 def parse_ref(ref):
@@ -158,7 +161,13 @@ class OCI(Release):
         h = {"Accept": _ACCEPT}
         if etag:
             h["If-None-Match"] = etag
-        r = self._get(self.v2 + "/manifests/" + quote(self.tag), h, (200, 304))
+        # The tag's .board partner holds all a board needs in a few hundred
+        # bytes; an artifact pushed without one (an older publisher, oras by
+        # hand) is read itself, up to its manifest.json layers.
+        r = self._get(self.v2 + "/manifests/" + quote(self.tag + ".board"), h, (200, 304, 404))
+        if r.status == 404:
+            r.close()
+            r = self._get(self.v2 + "/manifests/" + quote(self.tag), h, (200, 304))
         try:
             if r.status == 304:
                 return None
@@ -175,24 +184,71 @@ class OCI(Release):
         self.docs = box
         return self
 
-    def _doc(self, title):
-        d = self.docs.get(title)
-        if d is None:
-            return None
-        r = self._get(self.v2 + "/blobs/" + d[0])
+    def _blob_get(self, d):
+        return self._get(self.v2 + "/blobs/" + d[0])
+
+    def manifest_file(self, path):
+        # manifest.json streamed to flash (its size is bounded by flash, not
+        # RAM) and hashed on the way: its digest is the one the tag named.
+        import hashlib
+        import binascii
+        from ota import fsx
+        from ota.source import RESERVE
+
+        digest, size = self.docs["manifest.json"]
+        if size > max(0, fsx.free_bytes() - RESERVE):
+            raise Fail("doc_too_large", "manifest of %d bytes does not fit the free flash" % size)
+        h = hashlib.sha256()
+        total = 0
+        buf = bytearray(512)
+        mv = memoryview(buf)
+        r = self._blob_get(self.docs["manifest.json"])
         try:
-            data = r.read_all(MAX_DOC)
+            fsx.makedirs(path)
+            with open(fsx.p(path), "wb") as out:
+                while True:
+                    n = r.readinto(buf)
+                    if not n:
+                        break
+                    total += n
+                    if total > size:
+                        break
+                    h.update(mv[:n])
+                    out.write(mv[:n])
         finally:
             r.close()
+        if total != size or "sha256:" + binascii.hexlify(h.digest()).decode() != digest:
+            raise Fail("hash_mismatch", "manifest.json does not match its digest")
+        return self._sig()
+
+    def _sig(self):
+        # The signature's bytes: inline in the .board manifest when they match
+        # its digest, else its blob.
+        d = self.docs.get("manifest.json.sig")
+        if d is None:
+            return None
         import hashlib
         import binascii
 
-        if "sha256:" + binascii.hexlify(hashlib.sha256(data).digest()).decode() != d[0] or len(data) != d[1]:
-            raise Fail("hash_mismatch", "%s does not match its digest" % title)
-        return data
+        def ok(b):
+            return len(b) == d[1] and "sha256:" + binascii.hexlify(hashlib.sha256(b).digest()).decode() == d[0]
 
-    def manifest(self):
-        return self._doc("manifest.json"), self._doc("manifest.json.sig")
+        data = self.docs.get("data")
+        if data:
+            try:
+                b = binascii.a2b_base64(data)
+                if ok(b):
+                    return b
+            except ValueError:
+                pass
+        r = self._blob_get(d)
+        try:
+            b = r.read_all(MAX_DOC)
+        finally:
+            r.close()
+        if not ok(b):
+            raise Fail("hash_mismatch", "manifest.json.sig does not match its digest")
+        return b
 
     def _blob(self, x):
         return self.v2 + "/blobs/sha256:" + x["sha256"]
@@ -209,33 +265,55 @@ class _Enough(Exception):
 
 
 def _scan(r):
-    # Keeps the artifact type, the version and the manifest.json(.sig) layers'
-    # digests and sizes. Our publisher writes them first: once all are seen
-    # the rest (a layer per file) is not read, which spares a big release's
-    # scan on the board.
+    # Keeps what the board needs: the version, manifest.json's digest and
+    # size, the signature's (and its inline bytes). Two shapes: the .board
+    # manifest (config = manifest.json, one layer = the signature), and the
+    # full artifact (artifactType, a titled layer per file) whose
+    # manifest.json(.sig) layers our publisher writes first: once both are
+    # seen the rest is not read, which spares a big release's scan.
     from ota.jscan import Scanner, END
 
     box = {}
+    cfg = {}
     cur = {}
+
+    def desc(d):
+        if isinstance(d.get("digest"), str) and isinstance(d.get("size"), int):
+            return (d["digest"], d["size"])
+        return None
 
     def cb(path, v):
         n = len(path)
-        if n == 1 and path[0] == "artifactType":
+        if not n:
+            return
+        k = path[0]
+        if n == 1 and k == "artifactType":
             box["type"] = v
-        elif n == 2 and path[0] == "annotations" and path[1] == _VERSION:
+        elif n == 2 and k == "annotations" and path[1] == _VERSION:
             box["version"] = v
-        elif n >= 3 and path[0] == "layers":
-            k = path[2]
-            if n == 3 and k in ("digest", "size"):
-                cur[k] = v
-            elif n == 4 and k == "annotations" and path[3] == _TITLE:
+        elif n == 2 and k == "config" and v is not END:
+            cfg[path[1]] = v
+        elif n == 1 and k == "config" and v is END:
+            if cfg.get("mediaType") == _MANIFEST and desc(cfg):
+                box["type"] = _TYPE
+                box["board"] = True
+                box[_DOCS[0]] = desc(cfg)
+        elif n >= 3 and k == "layers":
+            f = path[2]
+            if n == 3 and f in ("digest", "size", "mediaType", "data"):
+                cur[f] = v
+            elif n == 4 and f == "annotations" and path[3] == _TITLE:
                 cur["title"] = v
-        elif n == 2 and path[0] == "layers" and v is END:
+        elif n == 2 and k == "layers" and v is END:
             t = cur.get("title")
-            if t in _DOCS and isinstance(cur.get("digest"), str) and isinstance(cur.get("size"), int):
-                box[t] = (cur["digest"], cur["size"])
+            if t is None and cur.get("mediaType") == _SIGNATURE:
+                t = _DOCS[1]
+                if isinstance(cur.get("data"), str):
+                    box["data"] = cur["data"]
+            if t in _DOCS and desc(cur):
+                box[t] = desc(cur)
             cur.clear()
-            if "type" in box and "version" in box and _DOCS[0] in box and _DOCS[1] in box:
+            if "type" in box and "version" in box and _DOCS[0] in box and _DOCS[1] in box and "board" not in box:
                 raise _Enough()
 
     try:

@@ -66,16 +66,6 @@ class Release:
         finally:
             r.close()
 
-    def manifest_file(self, path):
-        # The manifest saved at `path`; returns the signature's bytes or None.
-        # The one way the updater gets them: a source whose documents are
-        # small blobs (OCI) defines manifest() and gets this for free.
-        data, sig = self.manifest()  # pyright: ignore[reportAttributeAccessIssue] - each source defines it
-        fsx.makedirs(path)
-        with open(fsx.p(path), "wb") as out:
-            out.write(data)
-        return sig
-
     def open_file(self, f, offset=0, gzip=False):
         # An HTTP response positioned at `offset` of file f (206), or at 0 (200).
         h = self.headers(f)

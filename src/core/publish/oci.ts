@@ -9,13 +9,14 @@
  *     -> Promise<OciPublishResult>
  *   listOciTags({ ref, credentials?, fetch? }) -> Promise<OciTagInfo[]>   // for the Releases tree
  *   fetchOciRelease({ ref, credentials?, fetch? }) -> Promise<OciRelease>  // manifest bytes, signature
+ *   boardManifest(manifestDescriptor, signature?, version) -> Buffer       // what `<tag>.board` holds
  *
  * A release is one ORAS-style artifact: an image manifest with artifactType RELEASE_TYPE, the empty
  * config, the version annotation, then layers (annotation org.opencontainers.image.title = the
  * name): manifest.json, manifest.json.sig, one per file, the bundle and the firmware image. Layer digests are the files'
  * SHA-256, so a blob the registry already holds (HEAD) or can mount from another repository is not
  * uploaded again. Tags: the version, then the channel (`stable`, or `beta` for a prerelease), moved
- * only forward. Errors are OtaErrors: bad-ref, credentials-missing, auth-failed, denied,
+ * only forward, each with its `<tag>.board` partner (BOARD_SUFFIX). Errors are OtaErrors: bad-ref, credentials-missing, auth-failed, denied,
  * repo-not-found, tag-exists, network, registry-error, upload-failed.
  */
 import { createHash } from 'node:crypto';
@@ -42,6 +43,22 @@ export const LAYER_MEDIA = {
   bundle: 'application/vnd.micropython-ota.bundle.v1.tar+gzip',
   firmware: 'application/vnd.micropython-ota.firmware.v1',
 } as const;
+
+/**
+ * Beside every tag it pushes (the version, the channel, a tag in the reference), the publisher puts a
+ * small manifest under `<tag>.board`: the one a board reads. Its config is manifest.json (digest and
+ * size), its one layer the signature with the bytes inline (`data`) when they are small, and its
+ * annotation the version. The board needs nothing else from the registry: every other blob it takes
+ * by the SHA-256 the signed manifest.json names. The full artifact stays what oras and skopeo see
+ * (docs/protocols.md, "OCI registries").
+ */
+export const BOARD_SUFFIX = '.board';
+/** A signature up to this size rides inline: its base64 (400 characters) fits the board's JSON scanner. */
+export const INLINE_SIGNATURE = 300;
+
+export function boardTag(tag: string): string {
+  return `${tag}${BOARD_SUFFIX}`;
+}
 
 export interface OciRef {
   /** host[:port] as written (docker.io becomes registry-1.docker.io). */
@@ -90,6 +107,8 @@ export function parseRef(ref: string): OciRef {
     tag = path.slice(colon + 1);
     path = path.slice(0, colon);
     if (!TAG_RE.test(tag)) throw bad(`has a bad tag "${tag}"`);
+    if (!TAG_RE.test(boardTag(tag))) throw bad(`has a tag too long for its ${BOARD_SUFFIX} partner`);
+    if (tag.endsWith(BOARD_SUFFIX)) throw bad(`names a ${BOARD_SUFFIX} tag: name the release's own tag`);
   }
   if (path.includes('{') || path.includes('}')) throw bad('has an unexpanded placeholder');
   if (!REPO_RE.test(path)) throw bad('has a bad repository name (lowercase letters, digits, . _ - and /)');
@@ -578,9 +597,36 @@ export function artifactManifest(blobs: Omit<Blob, 'source'>[], version: string,
   return Buffer.from(JSON.stringify(doc));
 }
 
+/**
+ * What a board reads under `<tag>.board`: config = manifest.json, one layer = the signature (inline
+ * when small) or, unsigned, the empty blob (registries want a layer), the version annotation.
+ */
+export function boardManifest(
+  manifest: { digest: string; size: number },
+  signature: Buffer | undefined,
+  version: string,
+): Buffer {
+  const layer = signature
+    ? {
+        mediaType: LAYER_MEDIA.signature,
+        digest: sha256(signature),
+        size: signature.length,
+        ...(signature.length <= INLINE_SIGNATURE ? { data: signature.toString('base64') } : {}),
+      }
+    : { mediaType: EMPTY_MEDIA, digest: EMPTY_DIGEST, size: 2 };
+  const doc = {
+    schemaVersion: 2,
+    mediaType: MANIFEST_MEDIA,
+    config: { mediaType: LAYER_MEDIA.manifest, digest: manifest.digest, size: manifest.size },
+    layers: [layer],
+    annotations: { [VERSION]: version },
+  };
+  return Buffer.from(JSON.stringify(doc));
+}
+
 interface ManifestDoc {
   artifactType?: string;
-  config?: { mediaType?: string };
+  config?: { mediaType?: string; digest?: string; size?: number };
   layers?: { mediaType?: string; digest?: string; size?: number; annotations?: Record<string, string> }[];
   annotations?: Record<string, string>;
 }
@@ -615,6 +661,7 @@ async function pushOne(
   ref: OciRef,
   blobs: Blob[],
   manifestBytes: Buffer,
+  boardBytes: Buffer,
   tags: { version: string; channel: string },
   opts: OciPublishOptions,
   progress: { done: number; total: number },
@@ -727,17 +774,22 @@ async function pushOne(
   });
 
   opts.onProgress?.({ phase: 'tag', done: progress.done, total: progress.total });
-  const putManifest = async (tag: string) => {
+  const putManifest = async (tag: string, bytes = manifestBytes) => {
     const res = await c.request('PUT', `/v2/${repo}/manifests/${tag}`, {
       headers: { 'content-type': MANIFEST_MEDIA },
-      body: () => manifestBytes,
+      body: () => bytes,
     });
     if (res.status !== 201) throw await c.fail(res, `${what}: tagging ${tag}`);
     await res.body?.cancel();
-    result.tags.push(tag);
+    if (bytes === manifestBytes) result.tags.push(tag);
   };
-  await putManifest(tags.version);
-  if (ref.tag && ref.tag !== tags.version) await putManifest(ref.tag);
+  // Each tag, then its board partner: a board checking in between still reads the previous release.
+  const putBoth = async (tag: string) => {
+    await putManifest(tag);
+    await putManifest(boardTag(tag), boardBytes);
+  };
+  await putBoth(tags.version);
+  if (ref.tag && ref.tag !== tags.version) await putBoth(ref.tag);
   // The channel only moves forward: a hotfix of an older line leaves it on the newer release.
   const channel = await getManifest(c, tags.channel);
   const at = channel?.doc.annotations?.[VERSION];
@@ -747,7 +799,7 @@ async function pushOne(
   } catch {
     forward = true; // the channel names something that is not ours: take it over
   }
-  if (forward) await putManifest(tags.channel);
+  if (forward) await putBoth(tags.channel);
   return result;
 }
 
@@ -811,6 +863,10 @@ export async function publishOci(opts: OciPublishOptions): Promise<OciPublishRes
     });
     const layers = blobs.filter((b) => b.title !== '(config)');
     const manifestBytes = artifactManifest(layers, version, release.manifest.created);
+    if (!TAG_RE.test(boardTag(version))) {
+      throw new OtaError('bad_version', `version ${version} is too long for a registry tag`);
+    }
+    const boardBytes = boardManifest(blobs[0], release.signatureBytes, version);
     const pushed: OciPushed[] = [];
     for (const ref of refs) {
       const uniqueBytes = [...new Map(blobs.map((b) => [b.digest, b.size])).values()].reduce(
@@ -824,6 +880,7 @@ export async function publishOci(opts: OciPublishOptions): Promise<OciPublishRes
           ref,
           blobs,
           manifestBytes,
+          boardBytes,
           { version, channel: prerelease ? 'beta' : 'stable' },
           { ...opts, mountFrom },
           progress,
@@ -867,7 +924,8 @@ export async function listOciTags(opts: {
     const res = await c.request('GET', next);
     if (!res.ok) throw await c.fail(res, `listing the tags of ${formatRef(ref)}`);
     const doc = (await res.json()) as { tags?: string[] | null };
-    tags.push(...(doc.tags ?? []));
+    // The .board partners are the boards' view of the same releases.
+    tags.push(...(doc.tags ?? []).filter((t) => !t.endsWith(BOARD_SUFFIX)));
     const link = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '');
     next = link ? link[1] : undefined;
   }
@@ -902,6 +960,8 @@ export interface OciRelease {
   manifestBytes: Buffer;
   signatureBytes?: Buffer;
   layers: { title: string; digest: string; size: number; mediaType: string }[];
+  /** Where the `<tag>.board` manifest boards read disagrees with the artifact (none when it is absent). */
+  boardProblems: string[];
 }
 
 /** A blob by digest, checked against it. */
@@ -940,22 +1000,50 @@ export async function fetchOciRelease(opts: {
   const man = find('manifest.json');
   if (!man) throw new OtaError('bad_manifest', `${formatRef(ref, tag)} has no manifest.json layer`);
   const sig = find('manifest.json.sig');
+  const version = m.doc.annotations?.[VERSION] ?? '';
+  const signatureBytes = sig ? await fetchBlob(c, sig.digest) : undefined;
   return {
     ref: formatRef(ref, tag),
     digest: m.digest,
-    version: m.doc.annotations?.[VERSION] ?? '',
+    version,
     manifestBytes: await fetchBlob(c, man.digest),
-    signatureBytes: sig ? await fetchBlob(c, sig.digest) : undefined,
+    signatureBytes,
     layers,
+    boardProblems: await checkBoardManifest(c, tag, { manifest: man, signatureBytes, version }),
   };
+}
+
+/**
+ * Compares `<tag>.board` with what its artifact holds: the manifest.json a board takes, its
+ * signature and the version. A missing one is no problem (a board then reads the artifact itself).
+ */
+async function checkBoardManifest(
+  c: RegistryClient,
+  tag: string,
+  want: { manifest: { digest: string; size: number }; signatureBytes?: Buffer; version: string },
+): Promise<string[]> {
+  const b = await getManifest(c, boardTag(tag));
+  if (!b) return [];
+  const name = boardTag(tag);
+  const expected = boardManifest(want.manifest, want.signatureBytes, want.version);
+  if (b.bytes.equals(expected)) return [];
+  const problems: string[] = [];
+  if (b.doc.config?.digest !== want.manifest.digest || b.doc.config?.size !== want.manifest.size) {
+    problems.push(`${name}: names manifest.json ${b.doc.config?.digest ?? '(none)'}, not the release's`);
+  }
+  if (b.doc.annotations?.[VERSION] !== want.version) {
+    problems.push(`${name}: version ${b.doc.annotations?.[VERSION] ?? '(none)'}, not ${want.version}`);
+  }
+  if (!problems.length) problems.push(`${name}: its signature or layout differs from the release's`);
+  return problems;
 }
 
 /**
  * Where an artifact's layers disagree with its own manifest.json: a release file, the bundle or the
  * firmware without a layer of that title, or with another digest or size. Empty when they agree.
  */
-export function checkLayers(rel: Pick<OciRelease, 'layers'>, m: Manifest): string[] {
-  const problems: string[] = [];
+export function checkLayers(rel: Pick<OciRelease, 'layers' | 'boardProblems'>, m: Manifest): string[] {
+  const problems: string[] = [...rel.boardProblems];
   const byTitle = new Map(rel.layers.map((l) => [l.title, l]));
   const want = [
     ...m.files.map((f) => ({ title: f.path, sha256: f.sha256, size: f.size })),
