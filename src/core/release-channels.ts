@@ -17,10 +17,14 @@ export interface ReleaseEntry {
   date?: string;
   /** A page for people: the GitHub release, or the release's manifest on a static host. */
   url?: string;
+  /** oci: the release's reference (host/repository:version). */
+  ref?: string;
 }
 
 export interface ReleaseQuery {
-  source: 'github' | 'static';
+  source: 'github' | 'static' | 'oci';
+  /** oci: host/repository (its credentials as the CLI reads them: publish/oci.ts). */
+  ref?: string;
   /** static: base URL holding latest.json. */
   url?: string;
   /** github: owner/name. */
@@ -118,6 +122,11 @@ async function githubChannels(q: ReleaseQuery & { repo: string }): Promise<Relea
 }
 
 export async function releaseChannels(q: ReleaseQuery): Promise<ReleaseStatus> {
+  if (q.source === 'oci') {
+    if (!q.ref) return { state: 'not-configured', message: 'No OCI reference configured: set ota.oci.ref.' };
+    const { ociChannels } = await import('./publish/oci');
+    return ociChannels({ ref: q.ref, fetch: q.fetch });
+  }
   if (q.source === 'static') {
     if (!q.url)
       return {

@@ -18,8 +18,8 @@ export interface Actionable {
 }
 
 export interface ErrorContext {
-  source?: 'github' | 'static';
-  /** The release host the board or the editor talks to (static base URL or GitHub API root). */
+  source?: 'github' | 'static' | 'oci';
+  /** The release host the board or the editor talks to (static base URL, GitHub API root, OCI reference). */
   host?: string;
   /** Whether the failure came from the board (its words say "the board …"). */
   onBoard?: boolean;

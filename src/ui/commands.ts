@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { explainError, type Fix } from '../core/user-errors';
 import type { Controller } from './controller';
 import { loadHeavy } from './load-heavy';
+import { releaseHost } from './settings';
 
 type Handler = (ctl: Controller, ...args: unknown[]) => Promise<unknown>;
 
@@ -83,7 +84,7 @@ export function report(ctl: Controller, id: string, err: unknown): Thenable<stri
   const onBoard = Boolean((err as { onBoard?: unknown } | undefined)?.onBoard);
   const a = explainError(err, {
     source: s.source,
-    host: s.source === 'static' ? s.staticUrl || undefined : s.apiUrl,
+    host: releaseHost(s),
     onBoard,
   });
   const message = ctl.redactor.redact(a.message);

@@ -1,5 +1,6 @@
 // Releases for the Releases view and the status bar: the core's release channels, with the
-// token from VS Code and one ETag cache for the session (a 304 costs no rate limit).
+// token from VS Code and one ETag cache for the session (a 304 costs no rate limit). An OCI
+// registry's credentials come from where the CLI reads them (core: resolveCredentials).
 import { etagFetch } from '../core/etag-fetch';
 import { releaseChannels, type ReleaseStatus } from '../core/release-channels';
 import type { Controller } from './controller';
@@ -12,10 +13,12 @@ export async function loadReleases(ctl: Controller, interactive: boolean): Promi
   return releaseChannels({
     source: s.source,
     url: s.staticUrl,
+    ref: s.ociRef,
     repo: s.repo,
     apiUrl: s.apiUrl,
     branch: s.branch,
     token,
-    fetch: cachedFetch.fetch,
+    // A registry's answers carry its own token flow: no shared ETag cache in between.
+    fetch: s.source === 'oci' ? undefined : cachedFetch.fetch,
   });
 }

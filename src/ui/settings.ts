@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import { GITHUB_API } from '../core/github-rules';
 
-export type Source = 'github' | 'static';
+export type Source = 'github' | 'static' | 'oci';
 export type Channel = 'stable' | 'beta' | 'developer';
 
 /** Workspace-state keys (one place, shared by both bundles). */
@@ -21,6 +21,8 @@ export interface Settings {
   apiUrl: string;
   staticUrl: string;
   staticOutDir: string;
+  /** oci: host/repository[:tag] boards pull from and Publish Release pushes to. */
+  ociRef: string;
   channel: Channel;
   branch: string;
   projectDir: string;
@@ -47,6 +49,7 @@ export function readSettings(device?: Record<string, unknown>): Settings {
     ),
     staticUrl: (str(device?.url) ?? c.get<string>('static.url', '')).trim(),
     staticOutDir: c.get<string>('static.outDir', '.ota/releases'),
+    ociRef: (str(device?.ref) ?? c.get<string>('oci.ref', '')).trim(),
     channel:
       channel === 'tag'
         ? 'stable'
@@ -68,4 +71,11 @@ export function workspaceRoot(): vscode.Uri | undefined {
 /** True when the API base URL is github.com's, where VS Code's GitHub sign-in applies. */
 export function isPublicGitHub(apiUrl: string): boolean {
   return apiUrl === GITHUB_API;
+}
+
+/** The release host in a message: the static base URL, the GitHub API root, or the OCI reference. */
+export function releaseHost(s: Settings): string | undefined {
+  if (s.source === 'static') return s.staticUrl || undefined;
+  if (s.source === 'oci') return s.ociRef || undefined;
+  return s.apiUrl;
 }

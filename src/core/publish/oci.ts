@@ -7,7 +7,8 @@
  *   resolveCredentials(registry, { user?, password?, env?, home? }) -> Credentials | undefined
  *   publishOci({ dir, ref, devices?, credentials?, force?, prerelease?, mountFrom?, ... })
  *     -> Promise<OciPublishResult>
- *   listOciTags({ ref, credentials?, fetch? }) -> Promise<OciTagInfo[]>   // for the Releases tree
+ *   listOciTags({ ref, credentials?, fetch? }) -> Promise<OciTagInfo[]>   // tags, channels marked
+ *   ociChannels({ ref, credentials?, fetch? }) -> Promise<ReleaseStatus>  // the Releases view's channels
  *   fetchOciRelease({ ref, credentials?, fetch? }) -> Promise<OciRelease>  // manifest bytes, signature
  *   boardManifest(manifestDescriptor, signature?, version) -> Buffer       // what `<tag>.board` holds
  *
@@ -26,6 +27,7 @@ import { join } from 'node:path';
 import { OtaError } from '../errors';
 import type { Manifest } from '../manifest-types';
 import type { TrustEntry } from '../keys';
+import { networkReason, type ReleaseEntry, type ReleaseStatus } from '../release-channels';
 import { verifySignature } from '../sign';
 import { compareVersions, parseVersion } from '../version';
 import { prepareRelease, type PrepareOptions } from './prepare';
@@ -260,6 +262,15 @@ export async function resolveCredentials(
     }
   }
   return undefined;
+}
+
+/** Credentials for the registry of a reference (its first board's, for a `{device}` one), as above. */
+export async function credentialsFor(
+  ref: string,
+  opts: { user?: string; password?: string; env?: NodeJS.ProcessEnv; home?: string; devices?: string[] } = {},
+): Promise<Credentials | undefined> {
+  const first = expandDevices(ref, opts.devices ?? (ref.includes('{device}') ? ['x'] : undefined))[0];
+  return resolveCredentials(parseRef(first).registry, opts);
 }
 
 /** The key="value" parameters of a WWW-Authenticate challenge. */
@@ -906,6 +917,8 @@ export interface OciTagInfo {
   /** For `stable`/`beta`: the version they point at. */
   points?: string;
   channel?: 'stable' | 'beta';
+  /** The release's `created` annotation, known for the channels' releases (read for `points`). */
+  created?: string;
 }
 
 /**
@@ -942,7 +955,10 @@ export async function listOciTags(opts: {
     const m = await getManifest(c, ch);
     info.points = m?.doc.annotations?.[VERSION];
     const target = infos.find((i) => i.version !== undefined && i.version === info.points);
-    if (target) target.channel = ch;
+    if (target) {
+      target.channel = ch;
+      target.created = m?.doc.annotations?.['org.opencontainers.image.created'];
+    }
   }
   return infos.sort((a, b) => {
     if (a.version && b.version) return compareVersions(b.version, a.version);
@@ -1073,4 +1089,56 @@ export function verifyOciSignature(
     throw new OtaError('bad_signature', `${rel.ref}: manifest.json.sig is not JSON`);
   }
   verifySignature(rel.manifestBytes, sig, trusted);
+}
+
+/**
+ * The Releases view's channels for an OCI reference: stable lists the released versions and beta the
+ * prereleases, newest first, each with the release its channel tag holds (what boards get) on top.
+ * Credentials as the CLI reads them (resolveCredentials) unless given. A repository nobody pushed to
+ * yet has no releases; a registry that does not answer is `unreachable`, any other failure an `error`
+ * with its code.
+ */
+export async function ociChannels(opts: {
+  ref: string;
+  credentials?: Credentials;
+  env?: NodeJS.ProcessEnv;
+  home?: string;
+  fetch?: typeof fetch;
+}): Promise<ReleaseStatus> {
+  let ref: OciRef;
+  try {
+    ref = parseRef(opts.ref);
+  } catch (err) {
+    return { state: 'error', host: opts.ref, code: 'bad_ref', message: (err as Error).message };
+  }
+  const host = formatRef({ ...ref, tag: undefined });
+  let tags: OciTagInfo[];
+  try {
+    const credentials =
+      opts.credentials ?? (await resolveCredentials(ref.registry, { env: opts.env, home: opts.home }));
+    tags = await listOciTags({ ref: host, credentials, fetch: opts.fetch });
+  } catch (err) {
+    const code = err instanceof OtaError ? err.code : 'registry_error';
+    if (code === 'repo_not_found') return { state: 'ok', host, entries: [] };
+    if (code === 'network') {
+      return {
+        state: 'unreachable',
+        host,
+        message: `Cannot reach ${ref.registry} (${networkReason(err)}) to list the tags of ${host}`,
+      };
+    }
+    return { state: 'error', host, code, message: err instanceof Error ? err.message : String(err) };
+  }
+  const entries: ReleaseEntry[] = [];
+  for (const channel of ['stable', 'beta'] as const) {
+    const wanted = tags.filter(
+      (t) =>
+        t.version !== undefined && parseVersion(t.version).prerelease.length > 0 === (channel === 'beta'),
+    );
+    wanted.sort((a, b) => Number(b.channel === channel) - Number(a.channel === channel));
+    for (const t of wanted) {
+      entries.push({ channel, version: t.version!, date: t.created, ref: formatRef(ref, t.tag) });
+    }
+  }
+  return { state: 'ok', host, entries };
 }

@@ -9,11 +9,12 @@ import { networkReason, type ReleaseEntry } from '../../core/release-channels';
 import { explainBoardEvent } from '../../core/user-errors';
 import type { Controller } from '../controller';
 import { withEventProgress } from '../progress';
+import { releaseHost } from '../settings';
 
 /** An error the board reported: its words are the board's ("The board cannot reach …"). */
 function boardError(ctl: Controller, ev: OtaEvent): OtaError {
   const s = ctl.settings();
-  const a = explainBoardEvent(ev, { source: s.source, host: s.source === 'static' ? s.staticUrl : s.apiUrl });
+  const a = explainBoardEvent(ev, { source: s.source, host: releaseHost(s) });
   const code = isErrorCode(a.code) ? a.code : 'device_error';
   return Object.assign(new OtaError(code, String(ev.msg ?? a.message)), { onBoard: true });
 }
@@ -63,6 +64,11 @@ async function checkPrerequisites(ctl: Controller, port: string): Promise<void> 
     throw new OtaError('no_config', 'No release host configured for this board: run Configure Device.');
   if (s.source === 'github' && !s.repo)
     throw new OtaError('no_repo', 'No GitHub repository configured for this board: run Configure Device.');
+  if (s.source === 'oci' && !s.ociRef)
+    throw new OtaError(
+      'bad_ref',
+      'No OCI reference configured for this board: set ota.oci.ref (host/repository).',
+    );
   // A host on this computer: when it does not answer here, it does not answer the board either.
   if (s.source === 'static' && listenPlan(s.staticUrl)) {
     try {

@@ -1,5 +1,5 @@
-// "Publish Release": manifest, signature and files to GitHub Releases or a static folder, through
-// the publishing core; then the Releases view and the status bar catch up. What the host needs
+// "Publish Release": manifest, signature and files to GitHub Releases, a static folder or an OCI
+// registry, through the publishing core; then the Releases view and the status bar catch up. What the host needs
 // (a repository and a token) is checked before the version is asked for.
 import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
@@ -24,6 +24,9 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
     if (!s.repo) throw new OtaError('no_repo', 'No GitHub repository to publish to: run Configure Device.');
     token = await ctl.auth.require(s.apiUrl);
   }
+  const oci = s.source === 'oci' ? await import('../../core/publish/oci') : undefined;
+  // The registry's credentials, as the CLI reads them (environment, docker/podman login): never stored.
+  const credentials = oci ? await oci.credentialsFor(ociRef(s.ociRef)) : undefined;
   const version = await askVersion(ctl, given.version, 'Version to publish');
   const signKeyFile = s.signingKey || undefined;
   const created = await releaseDate(ctl, dir);
@@ -52,6 +55,30 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
       void vscode.window.showInformationMessage(
         `Published ${version} to ${r.outDir}. Upload that folder to ${s.staticUrl}.`,
       );
+  } else if (oci) {
+    const ref = ociRef(s.ociRef);
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Publishing ${version} to ${ref}` },
+      (progress) =>
+        oci.publishOci({
+          dir,
+          version,
+          ref,
+          credentials,
+          prerelease: given.prerelease,
+          force: given.force,
+          signKeyFile,
+          build,
+          onProgress: reporter(progress),
+        }),
+    );
+    for (const p of r.pushed) {
+      ctl.output.info(
+        `Published ${p.ref} (tags ${p.tags.join(', ')}; ${p.uploaded} blobs uploaded, ${p.uploadedBytes} bytes, ` +
+          `${p.present} already there${r.signed ? ', signed' : ''})`,
+      );
+    }
+    void vscode.window.showInformationMessage(`Published release ${version} to ${ref}.`);
   } else {
     const { publishGitHub } = await import('../../core/publish/github');
     const r = await vscode.window.withProgress(
@@ -60,9 +87,8 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
         title: `Publishing ${version} to ${s.repo}`,
         cancellable: false,
       },
-      (progress) => {
-        let shown = 0;
-        return publishGitHub({
+      (progress) =>
+        publishGitHub({
           dir,
           version,
           repo: s.repo,
@@ -72,17 +98,37 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
           force: given.force,
           signKeyFile,
           build,
-          onProgress: (p) => {
-            const pct = p.total ? Math.floor((p.done / p.total) * 100) : 0;
-            progress.report({ message: `${p.phase}${p.asset ? ` ${p.asset}` : ''}`, increment: pct - shown });
-            shown = pct;
-          },
-        });
-      },
+          onProgress: reporter(progress),
+        }),
     );
     ctl.output.info(`Published ${r.tag} (${r.assets.length} assets${r.signed ? ', signed' : ''}): ${r.url}`);
     void vscode.window.showInformationMessage(`Published release ${version}.`);
   }
   await ctl.checkForUpdates(false).catch(() => undefined);
   return version;
+}
+
+/** The reference to publish to; a per-board `{device}` one is the CLI's (it names each board). */
+function ociRef(ref: string): string {
+  if (!ref)
+    throw new OtaError('bad_ref', 'No OCI reference to publish to: set ota.oci.ref (host/repository).');
+  if (ref.includes('{device}')) {
+    throw new OtaError(
+      'bad_ref',
+      `${ref} names one repository per board: publish with \`ota publish --target oci --ref ${ref} --device <id>\`.`,
+    );
+  }
+  return ref;
+}
+
+/** A notification's progress from the core's { phase, asset, done, total }. */
+function reporter(
+  progress: vscode.Progress<{ message?: string; increment?: number }>,
+): (p: { phase: string; asset?: string; done: number; total: number }) => void {
+  let shown = 0;
+  return (p) => {
+    const pct = p.total ? Math.floor((p.done / p.total) * 100) : 0;
+    progress.report({ message: `${p.phase}${p.asset ? ` ${p.asset}` : ''}`, increment: pct - shown });
+    shown = pct;
+  };
 }

@@ -1,0 +1,134 @@
+// The Releases view for an OCI registry (core: releaseChannels → ociChannels, and the view's shape in
+// release-view.ts), against Debian's docker-registry on 127.0.0.1: the tags as channels, the one
+// each channel tag holds on top, the .board partners hidden, and the plain reason when there is
+// nothing to list (no reference, no registry, no credentials).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ociChannels, publishOci, type Credentials } from '../src/core/publish/oci';
+import { releaseChannels, type ReleaseStatus } from '../src/core/release-channels';
+import { releaseChildren, releaseItem } from '../src/core/release-view';
+import { registryMissing, startRegistry, type TestRegistry } from './support/registry';
+
+const skip = registryMissing(['/usr/bin/htpasswd']);
+const T = { skip, timeout: 60_000 };
+let open: TestRegistry;
+let priv: TestRegistry;
+let work: string;
+const creds: Credentials = { username: 'ci', password: 'pw-7', from: 'test' };
+/** No credentials from this machine's environment or docker login. */
+const bare = () => ({ env: {}, home: join(work, 'home') });
+
+before(async () => {
+  if (skip) return;
+  work = mkdtempSync(join(tmpdir(), 'ota-chanoci-'));
+  mkdirSync(join(work, 'home'));
+  open = await startRegistry();
+  priv = await startRegistry({ auth: 'htpasswd', user: creds.username, password: creds.password });
+});
+after(async () => {
+  await open?.close();
+  await priv?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function publish(reg: TestRegistry, repo: string, version: string, created: string): Promise<void> {
+  const dir = join(work, 'projects', `${repo.replace('/', '_')}-${version}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'main.py'), `print(${JSON.stringify(version)})\n`);
+  await publishOci({
+    dir,
+    version,
+    ref: `${reg.host}/${repo}`,
+    build: { created },
+    credentials: reg === priv ? creds : undefined,
+  });
+}
+
+function closedPort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+test('no reference configured: the view says so', async () => {
+  const s = await releaseChannels({ source: 'oci' });
+  assert.equal(s.state, 'not-configured');
+  assert.match(s.state === 'not-configured' ? s.message : '', /ota\.oci\.ref/);
+});
+
+test('the tags as channels: stable and beta, newest first, the channel tag’s release on top', T, async () => {
+  const ref = `${open.host}/me/app`;
+  assert.deepEqual(await releaseChannels({ source: 'oci', ref }), { state: 'ok', host: ref, entries: [] });
+  await publish(open, 'me/app', '1.0.0', '2026-11-20T10:00:00Z');
+  await publish(open, 'me/app', '1.1.0', '2026-11-22T10:00:00Z');
+  await publish(open, 'me/app', '1.2.0-beta.1', '2026-11-23T10:00:00Z');
+  await publish(open, 'me/app', '1.0.1', '2026-11-24T10:00:00Z'); // a hotfix: stable stays on 1.1.0
+  const s = await releaseChannels({ source: 'oci', ref });
+  assert.equal(s.state, 'ok');
+  assert.deepEqual(s.state === 'ok' && s.entries.map((e) => [e.channel, e.version, e.date ?? '', e.ref]), [
+    ['stable', '1.1.0', '2026-11-22T10:00:00Z', `${ref}:1.1.0`],
+    ['stable', '1.0.1', '', `${ref}:1.0.1`],
+    ['stable', '1.0.0', '', `${ref}:1.0.0`],
+    ['beta', '1.2.0-beta.1', '2026-11-23T10:00:00Z', `${ref}:1.2.0-beta.1`],
+  ]);
+
+  // The view: the registry reference, then the channels; the first release of each is what boards
+  // on it get (Update Device to This Release takes it), with the reference in its tooltip.
+  const top = releaseChildren(s);
+  assert.deepEqual(
+    top.map((n) => releaseItem(n, s).label),
+    [ref, 'stable', 'beta'],
+  );
+  assert.equal(releaseItem(top[0], s).icon, 'cloud');
+  const stable = releaseChildren(s, top[1]).map((n) => releaseItem(n, s));
+  assert.deepEqual(
+    stable.map((i) => [i.label, i.description, i.contextValue]),
+    [
+      ['1.1.0', '2026-11-22 · latest', 'release latest stable'],
+      ['1.0.1', '', 'release stable'],
+      ['1.0.0', '', 'release stable'],
+    ],
+  );
+  assert.equal(stable[0].tooltip, `1.1.0\n2026-11-22T10:00:00Z\n${ref}:1.1.0`);
+  const beta = releaseChildren(s, top[2]).map((n) => releaseItem(n, s, { rollout: () => '50%' }));
+  assert.deepEqual(
+    beta.map((i) => [i.label, i.description, i.contextValue]),
+    [['1.2.0-beta.1', '2026-11-23 · latest · 50%', 'release latest beta']],
+  );
+});
+
+test('a registry that does not answer, a bad reference: the reason, named', T, async () => {
+  const port = await closedPort();
+  const s = await releaseChannels({ source: 'oci', ref: `127.0.0.1:${port}/me/app` });
+  assert.equal(s.state, 'unreachable');
+  assert.match(
+    s.state === 'unreachable' ? s.message : '',
+    new RegExp(`^Cannot reach 127.0.0.1:${port} \\(ECONNREFUSED\\)`),
+  );
+  const item = releaseItem(releaseChildren(s)[0], s);
+  assert.deepEqual([item.label, item.description], ['Host unreachable', `127.0.0.1:${port}/me/app`]);
+  const bad: ReleaseStatus = await releaseChannels({ source: 'oci', ref: 'App/Upper' });
+  assert.equal(bad.state === 'error' && bad.code, 'bad_ref');
+});
+
+test('a private registry: credentials as the CLI reads them, a clear error without', T, async () => {
+  await publish(priv, 'me/private', '2.0.0', '2026-11-25T10:00:00Z');
+  const ref = `${priv.host}/me/private`;
+  const none = await ociChannels({ ref, ...bare() });
+  assert.equal(none.state === 'error' && none.code, 'credentials_missing');
+  const item = releaseItem(releaseChildren(none)[0], none);
+  assert.equal(item.label, 'Cannot list releases');
+  assert.match(item.description ?? '', /OTA_REGISTRY_TOKEN/);
+  const env = { OTA_REGISTRY_USER: creds.username, OTA_REGISTRY_TOKEN: creds.password };
+  const ok = await ociChannels({ ref, ...bare(), env });
+  assert.deepEqual(ok.state === 'ok' && ok.entries.map((e) => e.version), ['2.0.0']);
+  const wrong = await ociChannels({ ref, ...bare(), env: { ...env, OTA_REGISTRY_TOKEN: 'nope' } });
+  assert.equal(wrong.state === 'error' && wrong.code, 'auth_failed');
+});
