@@ -17,7 +17,9 @@ export type OtaConfig = Record<string, unknown>;
 
 /** Answers given up front skip their steps (tests, other commands). */
 export interface ConfigureAnswers {
-  source?: 'github' | 'static';
+  source?: 'github' | 'static' | 'oci';
+  /** oci: host/repository[:tag]. */
+  ref?: string;
   repo?: string;
   api?: string;
   url?: string;
@@ -63,7 +65,18 @@ function freePort(): Promise<number> {
 }
 
 type StepId =
-  'source' | 'host' | 'repo' | 'api' | 'channel' | 'tag' | 'branch' | 'paths' | 'keys' | 'wifi' | 'review';
+  | 'source'
+  | 'host'
+  | 'ref'
+  | 'repo'
+  | 'api'
+  | 'channel'
+  | 'tag'
+  | 'branch'
+  | 'paths'
+  | 'keys'
+  | 'wifi'
+  | 'review';
 
 interface Item extends vscode.QuickPickItem {
   value: string;
@@ -78,6 +91,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   cfg.source ??= settings.source;
   if (!cfg.url && settings.staticUrl) cfg.url = settings.staticUrl;
   if (!cfg.repo && settings.repo) cfg.repo = settings.repo;
+  if (!cfg.ref && settings.ociRef) cfg.ref = settings.ociRef;
   let wifi: ConfigureAnswers['wifi'] | 'unchanged' = given.wifi === undefined ? 'unchanged' : given.wifi;
   let keysChoice: 'keep' | 'none' | 'add' =
     given.keys ?? (Array.isArray(cfg.keys) && cfg.keys.length ? 'keep' : 'none');
@@ -96,7 +110,11 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     };
     ask('source', 'source');
     if (cfg.source === 'static') ask('host', 'url');
-    else {
+    else if (cfg.source === 'oci') {
+      ask('ref', 'ref');
+      ask('channel', 'channel');
+      if (cfg.channel === 'tag') ask('tag', 'tag');
+    } else {
       ask('repo', 'repo');
       ask('api', 'api');
       // Channels are GitHub's: a static host has one latest.json, so boards follow it.
@@ -128,6 +146,12 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
           label: 'GitHub Releases',
           description: 'owner/name',
           detail: 'Publish Release creates a GitHub release; boards download its assets.',
+        },
+        {
+          value: 'oci',
+          label: 'OCI registry',
+          description: 'ghcr.io, Harbor, Docker Hub',
+          detail: 'Publish Release pushes an artifact; boards pull its blobs by digest.',
         },
       ];
       const r = await pickStep({
@@ -200,6 +224,27 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
       if (url === BACK) return BACK;
       cfg.url = url.replace(/\/+$/, '');
     },
+    ref: async (step, total) => {
+      const { parseRef } = await import('../../core/publish/oci');
+      const r = await inputStep({
+        title: 'OCI repository (host/repository)',
+        step,
+        total,
+        value: typeof cfg.ref === 'string' ? cfg.ref : '',
+        prompt: 'Where Publish Release pushes and the board pulls; a public repository needs no credentials',
+        placeholder: 'e.g. ghcr.io/octocat/weather-station',
+        validate: (v) => {
+          try {
+            parseRef(v);
+            return undefined;
+          } catch (err) {
+            return (err as Error).message;
+          }
+        },
+      });
+      if (r === BACK) return r;
+      cfg.ref = r;
+    },
     repo: async (step, total) => {
       const r = await inputStep({
         title: 'GitHub repository (owner/name)',
@@ -257,7 +302,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
         { value: 'beta', label: 'beta', description: 'the newest prerelease' },
         { value: 'developer', label: 'developer', description: 'the tip of a branch, unsigned' },
         { value: 'tag', label: 'tag', description: 'one pinned release, e.g. v1.0.0' },
-      ];
+      ].filter((i) => cfg.source !== 'oci' || i.value !== 'developer'); // a registry has no branches
       const r = await pickStep({
         title: 'Which releases should the board follow?',
         step,
@@ -430,6 +475,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
 
   function editStepFor(key: string): StepId {
     if (key === 'url') return 'host';
+    if (key === 'ref') return 'ref';
     if (
       key === 'api' ||
       key === 'repo' ||
@@ -447,8 +493,12 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     const out: OtaConfig = { ...cfg };
     delete out.wifi; // never stored with the rest: secret storage only
     if (out.source === 'static') {
-      for (const k of ['repo', 'api', 'channel', 'tag', 'branch', 'paths']) delete out[k];
+      for (const k of ['ref', 'repo', 'api', 'channel', 'tag', 'branch', 'paths']) delete out[k];
+    } else if (out.source === 'oci') {
+      for (const k of ['url', 'repo', 'api', 'branch', 'paths']) delete out[k];
+      out.channel ??= 'stable';
     } else {
+      delete out.ref;
       delete out.url;
       out.channel ??= 'stable';
     }
@@ -504,7 +554,9 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   else if (wifi !== 'unchanged' && wifi) await ctl.context.secrets.store(WIFI_KEY, JSON.stringify(wifi));
   ctl.output.info(`Device configuration saved for this workspace: ${JSON.stringify(result)}`);
   const where =
-    result.source === 'static' ? String(result.url) : `${String(result.repo)} (${String(result.channel)})`;
+    result.source === 'static'
+      ? String(result.url)
+      : `${String(result.source === 'oci' ? result.ref : result.repo)} (${String(result.channel)})`;
   const local = result.source === 'static' && listenPlan(String(result.url)) && !ctl.served();
   const buttons = ['Install Updater', ...(local ? ['Serve Releases Locally'] : [])];
   void vscode.window
