@@ -281,6 +281,32 @@ test(
   },
 );
 
+test(
+  'unsigned: the .board layer is the empty blob; a board without keys installs, one with keys refuses',
+  T,
+  async () => {
+    await publish(open, 'me/unsigned', '1.1.0', fx.APP_1_1_0, { signKeyFile: undefined });
+    const doc = JSON.parse((await getManifest('me/unsigned', 'stable.board')).toString()) as BoardDoc;
+    assert.equal(
+      doc.layers[0].digest,
+      'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+    );
+    const fsDir = fx.makeBoard(
+      { source: 'oci', ref: `${open.host}/me/unsigned`, retries: 0 },
+      fx.APP_1_0_0,
+      '1.0.0',
+    );
+    cleanups.push(fsDir);
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.equal(versionOf(fsDir), '1.1.0');
+    const strict = board(`${open.host}/me/unsigned`);
+    const r2 = await fx.runBoard({ fsDir: strict, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r2.output), ['no_signature'], r2.output);
+    assert.equal(versionOf(strict), '1.0.0');
+  },
+);
+
 test('private repository without credentials: a clear auth error, nothing changes', T, async () => {
   const fsDir = privBoard(`${priv.url}/me/private`);
   const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
