@@ -97,10 +97,11 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
     await wb.pick('Where are the releases served?', 'This computer, for the virtual board');
     await wb.pick('Signed releases?', 'No signatures');
     await wb.pick('Wi-Fi for the board', 'None');
+    await wb.pick('Fleet for the board', 'No fleet');
     const review = wb.page.locator('.quick-input-widget').filter({ hasText: 'Save this configuration?' });
     await review.waitFor({ timeout: 30_000 });
     await review
-      .getByText(/^5\/5$|Step 5\/5|5 \/ 5/)
+      .getByText(/^6\/6$|Step 6\/6|6 \/ 6/)
       .first()
       .waitFor({ timeout: 5_000 })
       .catch(() => undefined);
