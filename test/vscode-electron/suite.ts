@@ -177,7 +177,14 @@ const checks: [string, () => Promise<void>][] = [
       assert.equal(await ctx.secrets.get('ota.fleetPassword'), 'fleet-s3cret');
       assert.doesNotMatch(api.controller.output.lines().join('\n'), /fleet-s3cret/);
       // No fleet any more: the password leaves secret storage too.
-      await vscode.commands.executeCommand('ota.configureDevice', { fleet: null, save: true });
+      await vscode.commands.executeCommand('ota.configureDevice', {
+        source: 'static',
+        url: 'https://releases.example.com',
+        keys: 'none',
+        wifi: null,
+        fleet: null,
+        save: true,
+      });
       assert.equal(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.fleet, undefined);
       assert.equal(await ctx.secrets.get('ota.fleetPassword'), undefined);
     },
