@@ -176,6 +176,20 @@ const checks: [string, () => Promise<void>][] = [
       assert.doesNotMatch(JSON.stringify(stored), /fleet-s3cret/);
       assert.equal(await ctx.secrets.get('ota.fleetPassword'), 'fleet-s3cret');
       assert.doesNotMatch(api.controller.output.lines().join('\n'), /fleet-s3cret/);
+      // A password for plain mqtt:// is refused before anything is saved.
+      await vscode.commands.executeCommand('ota.configureDevice', {
+        source: 'static',
+        url: 'https://releases.example.com',
+        keys: 'none',
+        wifi: null,
+        fleet: { broker: 'mqtt://broker.example.com:1883', name: 'greenhouse', password: 'x' },
+        save: true,
+      });
+      assert.match(
+        api.controller.output.lines().at(-1) ?? '',
+        /password is sent only over a verified mqtts:\/\/ connection.*\[bad_config\]/,
+      );
+      assert.deepEqual(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.fleet, fleet);
       // No fleet any more: the password leaves secret storage too.
       await vscode.commands.executeCommand('ota.configureDevice', {
         source: 'static',

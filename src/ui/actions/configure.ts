@@ -734,6 +734,11 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   const result = finalConfig();
   const { validateOtaConfig } = await import('../../core/config');
   const problems = validateOtaConfig(result);
+  // The board would refuse it (device/ota/fleetdoc.py): said now, not on the board.
+  if (result.fleet && givenPassword && (!brokerTls() || insecure()))
+    problems.push(
+      'a broker password is sent only over a verified mqtts:// connection: use mqtts:// and a CA',
+    );
   if (problems.length)
     throw new OtaError('bad_config', `The configuration is not valid: ${problems.join('; ')}`);
   await ctl.setDeviceConfig(result);
