@@ -198,12 +198,13 @@ def revert(cfg):
     # under authorises this downgrade: an unsigned, replayed or other-release
     # abort, or a board on a release it did not get from the rollout, goes on
     # as before.
-    via = _state().get("via")
+    st = _state()
+    via = st.get("via")
     if not via or not cfg.get("keys") or not fsx.exists(ROLLOUT):
         return None
     v, prev, its = via
-    if journal.current_version() != v:
-        return None
+    if st.get("rts", 0) <= its or journal.current_version() != v:
+        return None  # no document since the one it updated under: no signature to check
     try:
         with open(fsx.p(ROLLOUT), "rb") as h:
             d, ts = rollout_doc(cfg, h.read())
