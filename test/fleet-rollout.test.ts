@@ -3,13 +3,14 @@
 // controller carries on, a version that is not published is refused, and a static host alone works.
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as fx from './support/release-fixture';
 import { mosquittoMissing } from './support/mosquitto';
 import {
   check,
   FLEET,
+  fleetEvents,
   hostConn,
   makeFleetBoard,
   pool,
@@ -125,6 +126,111 @@ test('failures over --max-failures pause the rollout; abort rolls the updated bo
   }
   await until(() => ids.every((id) => conn.model.get(id)?.app === '1.0.0'), 'rolled-back statuses');
 });
+
+test(
+  'abort sends back every board the rollout moved, confirmed ones too; an unsigned or replayed abort is refused',
+  T,
+  async () => {
+    f = await startFleet();
+    const fl = f;
+    // The host holds 1.0.0 too: a confirmed board has no backup left and fetches it again.
+    const sign = { keys: fl.keys, alg: 'hmac-sha256' as const, keyId: fl.key.id };
+    const r100 = await fx.makeRelease('1.0.0', fx.APP_1_0_0);
+    fl.dirs.push(r100.dir);
+    fx.publishStatic(fl.host, r100, { sign });
+    fx.publishStatic(fl.host, fl.rel, { sign }); // latest.json: 1.1.0
+    const conn = await hostConn(fl);
+    const ctl = new RolloutController(conn, fl.key);
+    await ctl.start({ version: '1.1.0', percent: 50, soakMs: 3_600_000 }, exists(fl));
+    const at50 = IDS.filter((id) =>
+      inRollout(id, 'north', { version: '1.1.0', percent: 50, groups: [], devices: [] }),
+    );
+    const boards = IDS.map((id) => ({ id, fsDir: makeFleetBoard(fl, id) }));
+    // A board on 1.1.0 that did not get it from this rollout (installed by hand).
+    const hand = makeFleetBoard(fl, 'hand', { app: fx.APP_1_1_0 });
+    writeFileSync(join(hand, 'version.json'), JSON.stringify({ version: '1.1.0' }));
+    const app110 = appOf(hand);
+    await pool(boards, 3, (b) => check(b.fsDir));
+    const moved = boards.filter((b) => at50.includes(b.id));
+    assert.ok(moved.length >= 2 && moved.length < boards.length, `moved: ${at50.join(',')}`);
+    // All but one confirm: their backup of 1.0.0 is gone.
+    const [pending, ...confirmed] = moved;
+    for (const b of confirmed) {
+      const r = await fx.runBoard({
+        fsDir: b.fsDir,
+        code: 'import ota\nprint("confirmed", ota.confirm())\n',
+      });
+      assert.match(r.output, /confirmed True/);
+    }
+    await until(() => ctl.progress().updated === moved.length, 'statuses');
+
+    // An unsigned abort, newer than anything, from someone with a broker account: refused.
+    const t = topics(FLEET);
+    const forged = JSON.stringify({ fleet: FLEET, version: '1.1.0', aborted: true, percent: 0, ts: 9e12 });
+    await conn.publish(t.rollout, forged, true, 1);
+    const rf = await check(confirmed[0].fsDir);
+    assert.equal(versionOf(confirmed[0].fsDir), '1.1.0', rf.output);
+    assert.ok(
+      fleetEvents(rf.output).some((e) => !e.ok && /signature/i.test(`${e.code} ${e.msg}`)),
+      rf.output,
+    );
+
+    const ids = await ctl.abort();
+    assert.deepEqual(ids.sort(), at50.slice().sort());
+    const late = await hostConn(fl);
+    let abortDoc: Buffer | undefined;
+    late.client.on('message', (topic, p) => {
+      if (topic === t.rollout) abortDoc ??= p; // the abort, not the rollout after it
+    });
+    await late.client.subscribeAsync(t.rollout);
+    await late.sync();
+    assert.equal(readDocument(abortDoc!, fl.trusted).aborted, true);
+
+    const out = await pool([...boards.map((b) => b.fsDir), hand], 3, (d) => check(d));
+    for (const [i, b] of boards.entries()) {
+      assert.equal(versionOf(b.fsDir), '1.0.0', `${b.id}: ${out[i].output}`);
+      assert.deepEqual(appOf(b.fsDir), app100, b.id);
+      const evs = fx.eventsOf(out[i].output);
+      if (!at50.includes(b.id)) assert.ok(!evs.some((e) => e.ev === 'start' || e.ev === 'rollback'), b.id);
+      else if (b === pending)
+        assert.ok(
+          evs.some((e) => e.ev === 'rollback'),
+          out[i].output,
+        );
+      else
+        assert.ok(
+          evs.some((e) => e.ev === 'done' && e.version === '1.0.0'),
+          out[i].output,
+        );
+    }
+    assert.equal(versionOf(hand), '1.1.0', 'a board the rollout did not move keeps its release');
+    assert.deepEqual(appOf(hand), app110);
+    // The same abort again (retained, sent at every connect) does nothing more.
+    const again = await check(confirmed[0].fsDir);
+    assert.ok(!fx.eventsOf(again.output).some((e) => e.ev === 'start'), again.output);
+    await until(() => at50.every((id) => conn.model.get(id)?.app === '1.0.0'), 'reverted statuses');
+
+    // A new rollout brings 1.1.0 back to one board; replaying the old abort does not undo it.
+    const x = confirmed[0];
+    await fx.runBoard({ fsDir: x.fsDir, code: 'import ota\nota.confirm()\n' }); // its app confirms 1.0.0
+    await ctl.start({ version: '1.1.0', devices: [x.id], percent: 0 }, exists(fl));
+    const back = await check(x.fsDir);
+    assert.equal(versionOf(x.fsDir), '1.1.0', back.output);
+    await fx.runBoard({ fsDir: x.fsDir, code: 'import ota\nota.confirm()\n' });
+    await late.publish(t.rollout, abortDoc!, true, 1);
+    // Queued QoS 1 messages may reach a battery board over more than one check-in.
+    let seen = '';
+    for (let n = 0; n < 3 && !fleetEvents(seen).some((e) => e.code === 'replay'); n++) {
+      const r = await check(x.fsDir);
+      seen += r.output;
+      assert.equal(versionOf(x.fsDir), '1.1.0', r.output);
+    }
+    assert.ok(
+      fleetEvents(seen).some((e) => e.code === 'replay'),
+      seen,
+    );
+  },
+);
 
 test(
   'a controller restarted mid-rollout continues: next step after the soak, silent boards count as failed',

@@ -21,7 +21,7 @@ def device_id(cfg):
 
 def why(e):
     # A broker failure in words, with a stable code. MQTTException by name:
-    # ota.mqtt's or umqtt.simple's, and ota.mqtt may be out of RAM (parked).
+    # ota.mqtt may be out of RAM (parked).
     if isinstance(e, Fail):
         return e.code, e.msg
     if type(e).__name__ == "MQTTException":
@@ -71,9 +71,8 @@ class Session:
         fleetdoc.unload()
         if f.get("password") and not tls and not f.get("plain_password"):
             raise Fail("fleet_tls", "no password over plain mqtt:// (use mqtts://)")
-        cls = mqtt.client()
         user = f.get("user")
-        c = cls(
+        c = mqtt.MQTTClient(
             ("ota-" + self.id).encode(),
             host,
             port,
@@ -106,9 +105,8 @@ class Session:
 
         c = self.c
         # The plain socket holds the timeout (MicroPython's SSL sockets have no
-        # settimeout); umqtt.simple keeps only the one it reads from, whose
-        # timeout over TLS stays the one set before the handshake.
-        s = getattr(c, "raw", None) or c.sock
+        # settimeout).
+        s = c.raw
         if not hasattr(s, "settimeout"):
             s = None
         c.pong = False

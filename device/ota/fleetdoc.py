@@ -159,11 +159,11 @@ def allowed(cfg, rel):
     try:
         if fsx.exists(ROLLOUT):
             with open(fsx.p(ROLLOUT), "rb") as h:
-                doc = rollout_doc(cfg, h.read())[0]
+                doc, ts = rollout_doc(cfg, h.read())
         else:
             data = _published(rel)
             if data:
-                doc = rollout_doc(cfg, data)[0]
+                doc, ts = rollout_doc(cfg, data)
     except Fail as e:
         ev("held", version=rel.version, code=e.code, msg=e.msg)
         return False
@@ -181,7 +181,45 @@ def allowed(cfg, rel):
     if why:
         ev("held", version=rel.version, msg=why)
         return False
+    cur = journal.current_version()
+    if cur:
+        # Where this board came from, and under which document: what an
+        # abort of this rollout may send it back to (revert()).
+        st = _state()
+        st["via"] = [rel.version, cur, ts]
+        fsx.write_json(STATE, st)
     return True
+
+
+def revert(cfg):
+    # The release to go back to when the rollout in force is an abort of the
+    # release this board took through it, or None (docs/protocols.md, "Fleet
+    # (MQTT)"). Only a signed abort newer than the document the board updated
+    # under authorises this downgrade: an unsigned, replayed or other-release
+    # abort, or a board on a release it did not get from the rollout, goes on
+    # as before.
+    st = _state()
+    via = st.get("via")
+    if not via or not cfg.get("keys") or not fsx.exists(ROLLOUT):
+        return None
+    v, prev, its = via
+    if st.get("rts", 0) <= its or journal.current_version() != v:
+        return None  # no document since the one it updated under: no signature to check
+    try:
+        with open(fsx.p(ROLLOUT), "rb") as h:
+            d, ts = rollout_doc(cfg, h.read())
+    except Fail:
+        return None
+    if d.get("aborted") and d["version"] == v and ts > its:
+        return prev
+    return None
+
+
+def reverted():
+    # Once back: the same abort (retained, sent again) never acts twice.
+    st = _state()
+    st.pop("via", None)
+    fsx.write_json(STATE, st)
 
 
 def gate(cfg, rel):
@@ -199,6 +237,8 @@ def on_msg(s, topic, msg):
             d, ts = rollout_doc(s.cfg, msg)
             _save_rollout(msg, ts)
             ev("fleet", ok=True, code="rollout", version=d["version"], percent=d.get("percent"))
+            if d.get("aborted"):
+                s.check = True  # a mains board goes back now, not at its next check
         elif topic.endswith(b"/cmd"):
             _command(s, msg)
     except Exception as e:

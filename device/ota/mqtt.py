@@ -1,7 +1,7 @@
-# Minimal MQTT 3.1.1 client for ota.fleet, with umqtt.simple's API (docs/protocols.md):
-# where the firmware freezes umqtt.simple, client() subclasses it and only
-# swaps in the bounded reader below, so the frozen code stays in flash.
-# Every incoming packet is bounded: a PUBLISH with a topic or payload over
+# Minimal MQTT 3.1.1 client for ota.fleet (docs/protocols.md), with
+# umqtt.simple's API. The one client the board uses, even where the firmware
+# freezes umqtt.simple: one client that the tests run beats two, and the
+# WebAssembly build they run on has no umqtt. Every incoming packet is bounded: a PUBLISH with a topic or payload over
 # the limits is read past in small pieces (and still acknowledged, so a
 # persistent session does not redeliver it forever) and never reaches the
 # callback.
@@ -48,7 +48,7 @@ def _len(sock):
 
 
 def _wait_msg(self):
-    # umqtt.simple's contract: None when nothing is there (or a PINGRESP),
+    # None when nothing is there (or a PINGRESP),
     # the packet type byte for anything but PUBLISH (its body left unread),
     # and PUBLISH handed to the callback.
     try:
@@ -217,19 +217,3 @@ class MQTTClient:
 
 class MQTTException(Exception):
     pass
-
-
-def client():
-    # umqtt.simple where the firmware freezes it (its code stays in flash),
-    # with the bounded reader; this module's client elsewhere.
-    try:
-        from umqtt.simple import MQTTClient as Base
-    except ImportError:
-        return MQTTClient
-
-    class Bounded(Base):
-        wait_msg = _wait_msg
-        pong = False
-        dropped = 0
-
-    return Bounded

@@ -80,11 +80,18 @@ class Release:
 
 
 class Static(Release):
-    def __init__(self, cfg, client):
+    def __init__(self, cfg, client, pin=None):
         Release.__init__(self, client)
         self.base = cfg["url"].rstrip("/")
+        self.pin = pin
 
     def latest(self, etag):
+        if self.pin:
+            # One named release: its folder, as the publisher lays it out.
+            self.version = self.pin
+            self.murl = self.base + "/" + quote(self.pin) + "/manifest.json"
+            self.vbase = self.murl[: self.murl.rfind("/") + 1]
+            return self
         h = {"If-None-Match": etag} if etag else None
         r = self.client.get(self.base + "/latest.json", h, ok=(200, 304))
         try:
@@ -117,10 +124,22 @@ class Static(Release):
         return self.vbase + quote(b["name"])
 
 
-def make(cfg, client):
+def make(cfg, client, pin=None):
+    # pin: one release by version instead of the newest (an aborted rollout's
+    # way back): a static host's version folder, GitHub's tag v<version> (as
+    # the publisher names it), the registry tag <version>.
     s = cfg.get("source")
+    if pin:
+        from ota import manifest
+
+        if manifest.compare(pin, "0.0.0") is None:
+            raise Fail("bad_manifest", "version %s is not semver" % pin[:30])
+        if s != "static":
+            cfg = dict(cfg)
+            cfg["channel"] = "tag"
+            cfg["tag"] = "v" + pin if s == "github" else pin
     if s == "static":
-        return Static(cfg, client)
+        return Static(cfg, client, pin)
     if s == "github":
         from ota.github import GitHub
 

@@ -115,8 +115,9 @@ def _wifi(cfg):
         raise Fail("connection", "Wi-Fi did not connect")
 
 
-def _release(cfg, st):
-    # The newer release, or None; raises "downgrade" for an older one.
+def _release(cfg, st, pin=None):
+    # The newer release, or None; raises "downgrade" for an older one. With
+    # pin: that release, which an aborted rollout authorised (_revert).
     from ota import source
 
     from ota import clock
@@ -133,9 +134,15 @@ def _release(cfg, st):
         trust=trust,
         max_wait=cfg.get("max_retry_after", http.MAX_RETRY_AFTER),
     )
-    src = source.make(cfg, client)
+    src = source.make(cfg, client, pin)
     cur = journal.current_version()
     ev("check", source=cfg["source"], channel=cfg.get("channel"), current=cur)
+    if pin:
+        rel = src.latest(None)
+        if rel.version != pin:
+            raise Fail("bad_manifest", "release %s, expected %s" % (rel.version[:20], pin[:20]))
+        ev("available", version=pin, current=cur)
+        return rel
     if trust.insecure:
         ev("warning", code="tls_insecure", msg="tls.insecure: servers are not verified")
     etag = st.get("etag")
@@ -360,14 +367,37 @@ def _in_rollout(cfg, rel):
     return True
 
 
+def _revert(cfg, st):
+    # The release an aborted rollout sends this board back to (ota.fleetdoc
+    # revert()), or None. Not yet confirmed, the backup is still there: the
+    # journal rolls back and there is nothing to fetch (returns None).
+    if not cfg.get("fleet") or cfg.get("channel") == "developer":
+        return None
+    from ota import fleetdoc
+
+    try:
+        back = fleetdoc.revert(cfg)
+        if back is None:
+            return None
+        ev("fleet", ok=True, code="revert", msg="rollout aborted: back to " + back[:20])
+        if st["state"] != "confirm_pending":
+            return back
+        journal.rollback(st, "rollout aborted", False)  # not bad: a new rollout may bring it again
+        fleetdoc.reverted()
+        return None
+    finally:
+        fleetdoc.unload()
+
+
 def update(reset=True):
     fl = None
     try:
         cfg = load_config()
         fl = _fleet(cfg)  # takes queued commands (confirm, rollback) before the journal is read
         st = journal.load()
-        rel = _release(cfg, st)
-        if rel is None or not _in_rollout(cfg, rel):
+        back = _revert(cfg, st)
+        rel = _release(cfg, st, back)
+        if rel is None or not (back or _in_rollout(cfg, rel)):
             return None
         if st["state"] not in ("idle", "staging"):
             raise Fail("busy", "state is %s: confirm or roll back first" % st["state"])
@@ -422,6 +452,11 @@ def update(reset=True):
         gc.collect()
         if not journal.swap(st):
             return None  # rolled back; the error event says why
+        if back:
+            from ota import fleetdoc
+
+            fleetdoc.reverted()
+            fleetdoc.unload()
         ev("done", version=v)
         if reset:
             import machine

@@ -275,7 +275,7 @@ export async function run(argv: string[]): Promise<number> {
         if (sub === 'abort') {
           const ids = await ctl.abort();
           console.log(
-            `aborted; rollback sent to ${ids.length} boards${ids.length ? `: ${ids.join(', ')}` : ''}`,
+            `aborted; ${ids.length} boards go back to their previous release${ids.length ? `: ${ids.join(', ')}` : ''}`,
           );
         } else {
           const s = sub === 'pause' ? await ctl.pause() : await ctl.resume();

@@ -1,7 +1,7 @@
 /**
  * The ota_config.json a board gets at install: what Configure Device stored for the project (never
- * a file in the released tree), plus the Wi-Fi from secret storage, checked against the schema
- * first. Nothing is written to a board when it does not pass.
+ * a file in the released tree), plus the Wi-Fi and the fleet broker's password from secret storage,
+ * checked against the schema first. Nothing is written to a board when it does not pass.
  *
  *   boardConfig({ source: 'static', url: 'http://10.0.0.2:8080' }, wifi)  // the object to install
  *   boardConfig({ source: 'static' })  // throws OtaError 'bad_config': "… /url is required …"
@@ -9,7 +9,11 @@
 import { validateOtaConfig, type OtaConfig } from './config';
 import { OtaError } from './errors';
 
-export function boardConfig(stored: unknown, wifi?: { ssid: string; password: string }): OtaConfig {
+export function boardConfig(
+  stored: unknown,
+  wifi?: { ssid: string; password: string },
+  fleetPassword?: string,
+): OtaConfig {
   if (!stored || typeof stored !== 'object' || Array.isArray(stored))
     throw new OtaError(
       'no_config',
@@ -17,6 +21,8 @@ export function boardConfig(stored: unknown, wifi?: { ssid: string; password: st
     );
   const config: Record<string, unknown> = { ...(stored as Record<string, unknown>) };
   if (wifi) config.wifi = wifi;
+  if (fleetPassword && config.fleet && typeof config.fleet === 'object')
+    config.fleet = { ...(config.fleet as Record<string, unknown>), password: fleetPassword };
   const problems = validateOtaConfig(config);
   if (problems.length)
     throw new OtaError(

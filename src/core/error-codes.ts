@@ -131,6 +131,7 @@ export const ERROR_CODES = {
   insecure: 'The broker certificate is not verified (tls.insecure is set).',
   cmd: 'The board took a signed fleet command.',
   rollout: 'The board took a signed rollout document.',
+  revert: 'An aborted rollout sends the board back to the release it came from.',
   dropped: 'The board dropped oversized or malformed fleet messages.',
   no_rollback: 'Nothing to roll back: the release is confirmed or none is pending.',
   bad_command: 'A fleet command or document is malformed or meant for another fleet.',

@@ -6,6 +6,7 @@
  * counts it.
  *
  *   startEmbeddedBroker() -> Promise<{ url, close() }>      // aedes on 127.0.0.1, any free port
+ *   startFleetDemo({ deviceDir, boards? }) -> Promise<FleetDemo> // the parts, for the code-server e2e
  *   runFleetDemo({ deviceDir, workDir?, keep?, log? }) -> Promise<FleetDemoSummary>
  */
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../core/errors';
-import { deviceTrustEntry, generateKey } from '../core/keys';
+import { deviceTrustEntry, generateKey, type KeyFile } from '../core/keys';
 import { connectFleet } from '../core/fleet/connection';
 import type { FleetBoard } from '../core/fleet/model';
 import { inRollout } from '../core/fleet/protocol';
@@ -79,24 +80,52 @@ else:
     ota.rollback()
 `;
 
-export async function runFleetDemo(opts: {
+/** The demo's parts, running: what `ota demo --fleet` drives, and what the code-server e2e shows. */
+export interface FleetDemo {
+  /** mqtt://127.0.0.1:<port> (aedes in this process). */
+  broker: string;
+  fleet: string;
+  /** The static release host (1.0.0 published, signed). */
+  host: string;
+  /** The release key's file (`ota keygen` format) that signs releases, rollouts and commands. */
+  keyFile: string;
+  key: KeyFile;
+  ids: string[];
+  /** The board whose sensor 1.1.0 will not accept. */
+  failing: string;
+  work: string;
+  /** Publishes 1.1.0, whose health check fails on `failing`. */
+  publish110(): Promise<void>;
+  /** One `ota.update()` on every board, or on `only` (three at a time); the output of each. */
+  checkAll(only?: string[]): Promise<Map<string, string>>;
+  close(): Promise<void>;
+}
+
+/** Starts the broker, the release host with 1.0.0 and `boards` virtual boards on it (not yet reporting). */
+export async function startFleetDemo(opts: {
   deviceDir: string;
   workDir?: string;
   keep?: boolean;
+  boards?: number;
   log?: (line: string) => void;
-}): Promise<FleetDemoSummary> {
-  const t0 = performance.now();
+}): Promise<FleetDemo> {
   const log = opts.log ?? (() => undefined);
   const work = opts.workDir ?? (await mkdtemp(join(tmpdir(), 'ota-fleet-demo-')));
+  const ids = IDS.slice(0, opts.boards ?? IDS.length);
   const cleanups: (() => Promise<unknown>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of cleanups) await c().catch(() => undefined);
+    if (!opts.keep && !opts.workDir) await rm(work, { recursive: true, force: true });
+  };
   try {
     const app = join(work, 'app');
     const host = join(work, 'host');
     await mkdir(app, { recursive: true });
     await mkdir(host, { recursive: true });
     // RSA: one pow() on the board, fast on every port.
-    const { keyFile } = await generateKey('rsa-sha256', { path: join(work, 'release-key.json') });
-    const trust = await deviceTrustEntry(keyFile);
+    const keyFile = join(work, 'release-key.json');
+    const { keyFile: key } = await generateKey('rsa-sha256', { path: keyFile });
+    const trust = await deviceTrustEntry(key);
 
     const broker = await startEmbeddedBroker();
     cleanups.push(() => broker.close());
@@ -110,7 +139,7 @@ export async function runFleetDemo(opts: {
         dir: app,
         version,
         outDir: host,
-        signKeyFile: join(work, 'release-key.json'),
+        signKeyFile: keyFile,
         build: { name: FLEET, created },
       });
       log(`published ${FLEET} ${version} (signed) on ${server.url}`);
@@ -119,9 +148,9 @@ export async function runFleetDemo(opts: {
 
     // The board whose sensor 1.1.0 will not accept: outside the first 34%, inside the 100%.
     const doc = { version: '1.1.0', groups: [], devices: [] };
-    const failing = IDS.find((id) => !inRollout(id, null, { ...doc, percent: 34 }))!;
+    const failing = ids.find((id) => !inRollout(id, null, { ...doc, percent: 34 }))!;
     const boards = new Map<string, string>();
-    for (const [i, id] of IDS.entries()) {
+    for (const [i, id] of ids.entries()) {
       const fsDir = join(work, 'boards', id);
       await mkdir(fsDir, { recursive: true });
       await cp(join(opts.deviceDir, 'ota'), join(fsDir, 'ota'), { recursive: true });
@@ -146,16 +175,12 @@ export async function runFleetDemo(opts: {
       boards.set(id, fsDir);
     }
     log(
-      `${IDS.length} virtual boards on 1.0.0 (the updater, the app, ota_config.json with a "fleet" section)`,
+      `${ids.length} virtual boards on 1.0.0 (the updater, the app, ota_config.json with a "fleet" section)`,
     );
 
-    const conn = await connectFleet({ url: broker.url, fleet: FLEET });
-    cleanups.unshift(() => conn.close());
-    const ctl = new RolloutController(conn, keyFile);
-
-    const checkAll = async (): Promise<Map<string, string>> => {
+    const checkAll = async (only = ids): Promise<Map<string, string>> => {
       const out = new Map<string, string>();
-      const queue = [...IDS];
+      const queue = [...only];
       await Promise.all(
         [0, 1, 2].map(async () => {
           for (let id = queue.shift(); id; id = queue.shift()) {
@@ -168,6 +193,44 @@ export async function runFleetDemo(opts: {
           }
         }),
       );
+      return out;
+    };
+    return {
+      broker: broker.url,
+      fleet: FLEET,
+      host: server.url,
+      keyFile,
+      key,
+      ids,
+      failing,
+      work,
+      publish110: () => publish('1.1.0', MAIN_110),
+      checkAll,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export async function runFleetDemo(opts: {
+  deviceDir: string;
+  workDir?: string;
+  keep?: boolean;
+  log?: (line: string) => void;
+}): Promise<FleetDemoSummary> {
+  const t0 = performance.now();
+  const log = opts.log ?? (() => undefined);
+  const demo = await startFleetDemo(opts);
+  const cleanups: (() => Promise<unknown>)[] = [() => demo.close()];
+  try {
+    const conn = await connectFleet({ url: demo.broker, fleet: FLEET });
+    cleanups.unshift(() => conn.close());
+    const ctl = new RolloutController(conn, demo.key);
+    const failing = demo.failing;
+    const checkAll = async (): Promise<Map<string, string>> => {
+      const out = await demo.checkAll();
       await conn.sync();
       return out;
     };
@@ -182,16 +245,18 @@ export async function runFleetDemo(opts: {
       `fleet: ${conn.model.size} boards reporting, all on ${Object.keys(conn.model.summary().versions).join(', ')}`,
     );
 
-    await publish('1.1.0', MAIN_110);
+    await demo.publish110();
     const steps: FleetDemoSummary['steps'] = [];
     for (const percent of [34, 100]) {
       await ctl.start({ version: '1.1.0', percent, soakMs: 0, maxFailures: { count: 1 } }, (v) =>
-        releaseExists({ url: server.url }, v),
+        releaseExists({ url: demo.host }, v),
       );
       log(`rollout 1.1.0 at ${percent}% (signed, retained on the broker)`);
       const before = new Map(conn.model.boards.map((b) => [b.id, b.app]));
       const out = await checkAll();
-      const updated = IDS.filter((id) => before.get(id) !== '1.1.0' && out.get(id)?.includes('"ev": "done"'));
+      const updated = demo.ids.filter(
+        (id) => before.get(id) !== '1.1.0' && out.get(id)?.includes('"ev": "done"'),
+      );
       for (const id of updated)
         log(
           `  ${id}: ${lines(out.get(id) ?? '')
@@ -199,7 +264,7 @@ export async function runFleetDemo(opts: {
             .join(' | ')}`,
         );
       await checkAll(); // every board reports what its app did after the reset
-      const held = IDS.filter((id) => out.get(id)?.includes('"ev": "held"'));
+      const held = demo.ids.filter((id) => out.get(id)?.includes('"ev": "held"'));
       steps.push({ percent, updated, held });
       const line = await ctl.tick();
       const p = ctl.progress();
@@ -225,7 +290,7 @@ export async function runFleetDemo(opts: {
       rollout: { ...p, status: ctl.state?.status ?? 'none' },
       failedBoard: failing,
       seconds: Math.round((performance.now() - t0) / 100) / 10,
-      workDir: work,
+      workDir: demo.work,
     };
     if (!summary.boards.some((b) => b.id === failing && b.version === '1.0.0' && b.bad === '1.1.0')) {
       throw new OtaError(
@@ -236,6 +301,5 @@ export async function runFleetDemo(opts: {
     return summary;
   } finally {
     for (const c of cleanups) await c().catch(() => undefined);
-    if (!opts.keep && !opts.workDir) await rm(work, { recursive: true, force: true });
   }
 }

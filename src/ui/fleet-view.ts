@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import type { FleetConnection } from '../core/fleet/connection';
 import type { FleetBoard } from '../core/fleet/model';
-import { parseDocument, type RolloutDoc } from '../core/fleet/protocol';
+import { brokerUrlProblem, parseDocument, type RolloutDoc } from '../core/fleet/protocol';
 import {
   boardSummary,
   fleetChildren,
@@ -14,6 +14,8 @@ import {
 } from '../core/fleet/view';
 import type { ReleasesTree } from './releases-tree';
 import type { OtaOutput } from './output';
+
+const nBoards = (n: number): string => `${n} board${n === 1 ? '' : 's'}`;
 
 const SECRET = 'ota.fleet.password';
 
@@ -63,14 +65,14 @@ class FleetTree implements vscode.TreeDataProvider<FleetNode> {
     if (node.kind === 'version') {
       const item = new vscode.TreeItem(node.version, C.Expanded);
       item.id = `v:${node.version}`;
-      item.description = `${node.count} boards, ${node.online} online${node.errors ? `, ${node.errors} with errors` : ''}`;
+      item.description = `${nBoards(node.count)}, ${node.online} online${node.errors ? `, ${node.errors} with errors` : ''}`;
       item.iconPath = new vscode.ThemeIcon('tag');
       return item;
     }
     if (node.kind === 'group') {
       const item = new vscode.TreeItem(node.group, C.Collapsed);
       item.id = `g:${node.version}:${node.group}`;
-      item.description = `${node.count} boards, ${node.online} online`;
+      item.description = `${nBoards(node.count)}, ${node.online} online`;
       item.iconPath = new vscode.ThemeIcon('folder');
       return item;
     }
@@ -138,6 +140,7 @@ export class FleetView implements vscode.Disposable {
         title: 'Fleet broker',
         prompt: 'mqtts://host:8883 (or mqtt:// on a trusted network)',
         value: s.broker || 'mqtts://',
+        validateInput: (v) => brokerUrlProblem(v.trim()),
         ignoreFocusOut: true,
       });
       if (!broker) return undefined;
@@ -193,17 +196,22 @@ export class FleetView implements vscode.Disposable {
     }
   }
 
-  /** The rollout the boards follow (the retained document), for the Releases view. */
-  private rolloutText(version: string): string | undefined {
+  /** The rollout the boards follow (the retained document, unverified: for display only). */
+  private rolloutDoc(): RolloutDoc | undefined {
     const conn = this.tree.conn;
     const raw = conn?.latest.get(conn.t.rollout);
     if (!conn || !raw?.length) return undefined;
     try {
-      const doc = parseDocument(raw) as unknown as RolloutDoc;
-      return doc.version === version ? rolloutSummary(conn.model, doc).text : undefined;
+      return parseDocument(raw) as unknown as RolloutDoc;
     } catch {
       return undefined;
     }
+  }
+
+  /** The rollout of `version` in words, for the Releases view. */
+  private rolloutText(version: string): string | undefined {
+    const doc = this.rolloutDoc();
+    return doc?.version === version ? rolloutSummary(this.tree.conn!.model, doc).text : undefined;
   }
 
   private changed(): void {
@@ -214,7 +222,10 @@ export class FleetView implements vscode.Disposable {
       this.releases.rollout = (v) => this.rolloutText(v);
       this.releases.refresh();
     }
-    this.status.text = `$(radio-tower) ${fleetStatusText(conn.model).replace(/^Fleet: /, '')}`;
+    // The rollout under way, in the same words as the Releases view, beside the fleet's counts.
+    const doc = this.rolloutDoc();
+    const rollout = doc ? ` · ${doc.version} ${rolloutSummary(conn.model, doc).text}` : '';
+    this.status.text = `$(radio-tower) ${fleetStatusText(conn.model).replace(/^Fleet: /, '')}${rollout}`;
     this.status.tooltip = 'OTA fleet: show the Fleet view';
     this.status.show();
   }
@@ -284,14 +295,14 @@ export class FleetView implements vscode.Disposable {
     });
     if (!version) return;
     const percent = await vscode.window.showInputBox({
-      title: `Roll out ${version}`,
+      title: `Roll out ${version}: what share of the fleet?`,
       prompt: 'percentage of the fleet (raising it later only adds boards)',
       value: '10',
       validateInput: (v) => (/^(100|[1-9]?\d)$/.test(v) ? undefined : 'a whole number from 0 to 100'),
     });
     if (percent === undefined) return;
     const groups = await vscode.window.showInputBox({
-      title: `Roll out ${version}`,
+      title: `Roll out ${version}: which groups in any case?`,
       prompt: 'groups always included, comma-separated (optional)',
     });
     const keyPath = await this.key();
@@ -327,11 +338,12 @@ export class FleetView implements vscode.Disposable {
       );
       const p = ctl.progress();
       this.output.info(
-        `fleet: rollout ${state.version} at ${state.steps[state.step]}% started: ${p.targeted} boards targeted`,
+        `fleet: rollout ${state.version} at ${state.steps[state.step]}% started: ${nBoards(p.targeted)} targeted`,
       );
       void vscode.window.showInformationMessage(
-        `Rolling out ${version} to ${percent}% of the fleet (${p.targeted} boards now).`,
+        `Rolling out ${version} to ${percent}% of the fleet (${nBoards(p.targeted)} now).`,
       );
+      this.changed();
     } catch (err) {
       void vscode.window.showErrorMessage(`OTA Fleet: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -3,21 +3,35 @@
 // views, status bar, notification buttons), on a fresh copy of examples/weather-station with
 // nothing pre-seeded: no settings, no ota_config.json, no token. The journey: Start Virtual Board,
 // Configure Device (static, this computer), Install Updater, Publish Release, Serve Releases
-// Locally, Update Device Now (first try), then 1.1.0 by delta. Screenshots of each step go to
+// Locally, Update Device Now (first try), then 1.1.0 by delta; then the Fleet view with the boards of
+// `ota demo --fleet` and a rollout started from the palette. Screenshots of each step go to
 // test-results/screenshots/ (`npm run screenshots` writes them to media/screenshots/ for the README).
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it as nodeIt } from 'node:test';
+import { inRollout } from '../../src/core/fleet/protocol';
+import { startFleetDemo, type FleetDemo } from '../../src/demo/fleet';
 import { buildSuite } from '../vscode-electron/build-suite';
 import { missingPrerequisites, packageVsix, REPO, startCodeServer, type CodeServer } from './code-server';
 import { openWorkbench, type Workbench } from './workbench';
+import type { Locator } from 'playwright-core';
 
 const missing = missingPrerequisites();
 // Under CI a missing code-server or Chromium is a failure, never a silent skip.
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
 const RESULTS = join(__dirname, '../../test-results');
+const ROLLOUT_110 = { version: '1.1.0', groups: [], devices: [] };
 
 /** The steps build on each other: after a failure the rest fail at once (never a silent skip), and the screen is kept. */
 let failed: string | undefined;
@@ -48,11 +62,20 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
   let folder: string;
   let cs: CodeServer | undefined;
   let wb: Workbench;
+  let demo: FleetDemo | undefined;
   /** Waits for a line of the output panel, shown through the panel's filter (the view renders only visible lines). */
   async function outputLine(filter: string, line: RegExp): Promise<void> {
     const box = wb.page.locator('.panel input[placeholder^="Filter"]').first();
     await box.fill(filter);
     await wb.page.locator('.panel .view-line').filter({ hasText: line }).first().waitFor({ timeout: 30_000 });
+  }
+
+  /** A row of the Fleet view by its text (label and description). */
+  async function fleetRow(text: RegExp): Promise<Locator> {
+    const view = wb.page.locator('.pane', { has: wb.page.locator('.pane-header', { hasText: /^Fleet/i }) });
+    const row = view.locator('.monaco-list-row', { hasText: text }).first();
+    await row.waitFor({ timeout: 60_000 });
+    return row;
   }
 
   before(async () => {
@@ -67,6 +90,7 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
   });
 
   after(async () => {
+    await demo?.close();
     await wb?.close().catch(() => undefined);
     await cs?.close();
     if (root) rmSync(root, { recursive: true, force: true });
@@ -97,10 +121,11 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
     await wb.pick('Where are the releases served?', 'This computer, for the virtual board');
     await wb.pick('Signed releases?', 'No signatures');
     await wb.pick('Wi-Fi for the board', 'None');
+    await wb.pick('Fleet for the board', 'No fleet');
     const review = wb.page.locator('.quick-input-widget').filter({ hasText: 'Save this configuration?' });
     await review.waitFor({ timeout: 30_000 });
     await review
-      .getByText(/^5\/5$|Step 5\/5|5 \/ 5/)
+      .getByText(/^6\/6$|Step 6\/6|6 \/ 6/)
       .first()
       .waitFor({ timeout: 5_000 })
       .catch(() => undefined);
@@ -244,6 +269,51 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
     await wb.shot('error-actionable');
     await toast.getByRole('button', { name: 'Serve Releases Locally' }).click();
     await wb.statusItem(/Serving releases 127\.0\.0\.1:\d+/);
+  });
+
+  it('shows the demo fleet, rolls 1.1.0 out from the palette, and sums the rollout up in the status bar', async () => {
+    // The parts of `ota demo --fleet`, in this process: aedes, a static host with a signed 1.0.0, and
+    // three of its virtual boards, each reporting after one check.
+    demo = await startFleetDemo({ deviceDir: join(REPO, 'device'), boards: 3 });
+    await demo.checkAll();
+    await demo.publish110();
+    const chosen = demo.ids.filter((id) => inRollout(id, null, { ...ROLLOUT_110, percent: 34 }));
+    assert.ok(chosen.length >= 1 && chosen.length < demo.ids.length, `34% picks ${chosen.join(', ')}`);
+    // The release key that signs rollouts is a setting, set once (as the file dialog would).
+    const settingsFile = join(folder, '.vscode/settings.json');
+    const settings = existsSync(settingsFile)
+      ? (JSON.parse(readFileSync(settingsFile, 'utf8')) as Record<string, unknown>)
+      : {};
+    mkdirSync(join(folder, '.vscode'), { recursive: true });
+    writeFileSync(settingsFile, JSON.stringify({ ...settings, 'ota.fleet.key': demo.keyFile }, null, 2));
+
+    await wb.command('Notifications: Clear All Notifications');
+    await wb.command('MicroPython OTA: Connect to Fleet');
+    await wb.input('Fleet broker', demo.broker);
+    await wb.input('Fleet name', demo.fleet);
+    await wb.command('OTA: Focus on Fleet View');
+    await fleetRow(/^1\.0\.0\s*3 boards/);
+    await (await fleetRow(/^north\s*\d boards?/)).click();
+    await fleetRow(/^station-\d/); // a board: online or not, OTA state, last check
+    await wb.statusItem(/3 boards, \d online, 3 on 1\.0\.0/);
+    await wb.shot('fleet');
+
+    await wb.command('MicroPython OTA: Roll Out Release');
+    await wb.input('Roll out release', '1.1.0');
+    await wb.input('what share of the fleet', '34');
+    await wb.input('which groups in any case', '');
+    await wb.input('Where is 1.1.0 published?', demo.host);
+    await wb.notification(/Rolling out 1\.1\.0 to 34% of the fleet/, 30_000);
+    await wb.statusItem(new RegExp(`1\\.1\\.0 rollout 34%: 0 updated / 0 failed / ${chosen.length} pending`));
+    // The boards check in: the ones the rollout picks install 1.1.0 and report it after their reset.
+    await demo.checkAll();
+    await demo.checkAll(chosen);
+    await fleetRow(new RegExp(`^1\\.1\\.0\\s*${chosen.length} boards?`));
+    await wb.statusItem(
+      new RegExp(`1\\.1\\.0 rollout 34%: ${chosen.length} updated / 0 failed / 0 pending`),
+      60_000,
+    );
+    await wb.shot('fleet-rollout');
   });
 
   it('passes the in-VS-Code suite in the extension host (activation, commands, views, refusals)', async () => {

@@ -152,6 +152,58 @@ const checks: [string, () => Promise<void>][] = [
     },
   ],
   [
+    'configures a fleet: the broker password goes to secret storage and the board, never the stored config',
+    async () => {
+      const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+      const ctx = api.controller.context;
+      const fleet = {
+        broker: 'mqtts://broker.example.com:8883',
+        name: 'greenhouse',
+        group: 'north',
+        user: 'boards',
+        tls: { ca: 'ota/roots.pem' },
+      };
+      await vscode.commands.executeCommand('ota.configureDevice', {
+        source: 'static',
+        url: 'https://releases.example.com',
+        keys: 'none',
+        wifi: null,
+        fleet: { ...fleet, password: 'fleet-s3cret' },
+        save: true,
+      });
+      const stored = ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig');
+      assert.deepEqual(stored?.fleet, fleet);
+      assert.doesNotMatch(JSON.stringify(stored), /fleet-s3cret/);
+      assert.equal(await ctx.secrets.get('ota.fleetPassword'), 'fleet-s3cret');
+      assert.doesNotMatch(api.controller.output.lines().join('\n'), /fleet-s3cret/);
+      // A password for plain mqtt:// is refused before anything is saved.
+      await vscode.commands.executeCommand('ota.configureDevice', {
+        source: 'static',
+        url: 'https://releases.example.com',
+        keys: 'none',
+        wifi: null,
+        fleet: { broker: 'mqtt://broker.example.com:1883', name: 'greenhouse', password: 'x' },
+        save: true,
+      });
+      assert.match(
+        api.controller.output.lines().at(-1) ?? '',
+        /password is sent only over a verified mqtts:\/\/ connection.*\[bad_config\]/,
+      );
+      assert.deepEqual(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.fleet, fleet);
+      // No fleet any more: the password leaves secret storage too.
+      await vscode.commands.executeCommand('ota.configureDevice', {
+        source: 'static',
+        url: 'https://releases.example.com',
+        keys: 'none',
+        wifi: null,
+        fleet: null,
+        save: true,
+      });
+      assert.equal(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.fleet, undefined);
+      assert.equal(await ctx.secrets.get('ota.fleetPassword'), undefined);
+    },
+  ],
+  [
     'masks tokens in the output channel',
     async () => {
       const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;

@@ -12,7 +12,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { OtaError } from '../errors';
 import type { KeyFile } from '../keys';
 import { FleetModel } from './model';
-import { COMMANDS, checkName, topics, type CommandDoc, type CommandName } from './protocol';
+import { brokerUrlProblem, COMMANDS, checkName, topics, type CommandDoc, type CommandName } from './protocol';
 import { signDocument } from './signed';
 
 export interface FleetOptions {
@@ -125,9 +125,8 @@ export class FleetConnection extends EventEmitter {
 
 export async function connectFleet(opts: FleetOptions): Promise<FleetConnection> {
   checkName('fleet name', opts.fleet);
-  if (!/^mqtts?:\/\//.test(opts.url)) {
-    throw new OtaError('fleet_bad_url', `broker ${opts.url} must be mqtt://host:port or mqtts://host:port`);
-  }
+  const problem = brokerUrlProblem(opts.url);
+  if (problem) throw new OtaError('fleet_bad_url', `${problem}: ${opts.url}`);
   const clientId = opts.clientId ?? `ota-host-${randomBytes(4).toString('hex')}`;
   let client: MqttClient;
   try {

@@ -7,6 +7,7 @@
  *   (signing and verifying: ./signed.ts, kept out of the extension's activation bundle)
  *   inRollout(id, group, doc) -> boolean
  *   parseStatus(bytes) / parseEvent(bytes)           // undefined for anything malformed
+ *   brokerUrlProblem('mqtt://pi.local') -> undefined; brokerUrlProblem('tcp://x') -> 'The broker: …'
  */
 import { createHash } from 'node:crypto';
 import { OtaError } from '../errors';
@@ -63,6 +64,31 @@ export const BOARD_MAX_MSG = 2048;
 export const HOST_MAX_MSG = 8192;
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Why a broker URL cannot go in ota_config.json (undefined: it can), in words for an input box. The
+ * board parses it as mqtt[s]://host[:port] (device/ota/fleetdoc.py broker()), so credentials, paths and
+ * IPv6 literals are refused here rather than failing on the board; a password belongs in fleet.password.
+ */
+export function brokerUrlProblem(url: string): string | undefined {
+  const example = 'e.g. mqtt://192.168.1.10:1883 or mqtts://broker.example.com:8883';
+  const m = /^(mqtts?):\/\/([^/?#]*)\/?$/.exec(url);
+  if (!m) {
+    return /^[a-z]+:\/\//i.test(url) && !/^mqtts?:\/\//.test(url)
+      ? `The broker URL must start with mqtt:// or mqtts:// (${example})`
+      : `The broker URL must be mqtt://host:port or mqtts://host:port, nothing after the port (${example})`;
+  }
+  const authority = m[2];
+  if (authority.includes('@'))
+    return 'No user or password in the URL: it is stored in the project (the password step sends it to the board only)';
+  if (authority.startsWith('['))
+    return 'An IPv6 address is not supported by the board: use a host name or an IPv4 address';
+  const hp = /^([A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(authority);
+  if (!hp) return `The broker URL needs a host name or IPv4 address (${example})`;
+  if (hp[2] !== undefined && (Number(hp[2]) < 1 || Number(hp[2]) > 65535))
+    return `The port ${hp[2]} is not between 1 and 65535 (MQTT: 1883, MQTT over TLS: 8883)`;
+  return undefined;
+}
 
 export function checkName(what: string, s: string): string {
   if (!NAME.test(s)) {

@@ -7,7 +7,7 @@
  *   ctl.state                                   // the rollout under way (from the broker), or undefined
  *   ctl.start({ version, percent?, steps?, soakMs?, groups?, devices?, maxFailures? }, exists)
  *   ctl.tick(now?) -> Promise<string | undefined>  // soak / failure rules; a line when something changed
- *   ctl.pause(reason?) / ctl.resume() / ctl.abort() -> ids commanded to roll back
+ *   ctl.pause(reason?) / ctl.resume() / ctl.abort() -> ids of the boards the abort sends back
  *   ctl.progress() -> { targeted, updated, failed, pending }
  *   parseDuration('30m') / parseMaxFailures('5%') / parseSteps('10,50,100')
  *
@@ -325,14 +325,20 @@ export class RolloutController {
     return s;
   }
 
-  /** Stops the rollout everywhere and rolls back the boards that took it (signed rollback commands). */
+  /**
+   * Stops the rollout everywhere and sends back every board it moved, confirmed or not: the signed,
+   * retained rollout document says `aborted`, and a board that installed this version through the
+   * rollout returns to the release it came from (docs/protocols.md, "Fleet (MQTT)"). Boards offline
+   * now get it when they next connect. Returns the boards the host sees on the version in the rollout.
+   */
   async abort(): Promise<string[]> {
     const s = this.need();
-    const updated = this.conn.model.boards.filter((b) => b.app === s.version).map((b) => b.id);
+    const moved = this.conn.model.boards
+      .filter((b) => b.app === s.version && this.targeted(b))
+      .map((b) => b.id);
     s.status = 'aborted';
     s.reason = 'aborted';
     await this.save(s);
-    for (const id of updated) await this.conn.command(id, 'rollback', this.key);
-    return updated;
+    return moved;
   }
 }

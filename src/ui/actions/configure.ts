@@ -1,17 +1,23 @@
 // "Configure Device": a guided multi-step quick input (step counter, Back, example values, only the
 // choices that fit the chosen source, the result previewed) that builds the board's ota_config.json.
 // It is kept in workspace state, never as a file in the project, so it cannot end up in a release;
-// Install Updater writes it to the board. Wi-Fi credentials live in secret storage and reach the
-// board only at install; an HMAC key is referenced by path (ota.signingKey), never copied.
+// Install Updater writes it to the board. Wi-Fi credentials and the fleet broker's password live in
+// secret storage and reach the board only at install; an HMAC key is referenced by path
+// (ota.signingKey), never copied. The questions are a table of steps, asked by one function.
 import { createServer } from 'node:net';
 import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
+import { brokerUrlProblem } from '../../core/fleet/protocol';
+import { parseRef } from '../../core/publish/oci';
 import { boardUrl, lanAddress, listenPlan } from '../../core/local-host';
+import { ROOTS_PATH } from '../../core/tls-roots';
 import type { Controller } from '../controller';
 import { BACK, inputStep, pickStep } from '../quick-steps';
 import { STATE } from '../settings';
 
 const WIFI_KEY = 'ota.wifi';
+const FLEET_KEY = 'ota.fleetPassword';
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 export type OtaConfig = Record<string, unknown>;
 
@@ -29,8 +35,24 @@ export interface ConfigureAnswers {
   paths?: string[];
   keys?: 'keep' | 'none';
   wifi?: { ssid: string; password: string } | null;
+  /** The fleet section (null: none); its password goes to secret storage, not the configuration. */
+  fleet?: {
+    broker: string;
+    name: string;
+    group?: string;
+    user?: string;
+    password?: string;
+    tls?: { ca?: string; insecure?: boolean };
+  } | null;
   /** true: save without the review step. */
   save?: boolean;
+}
+
+/** The fleet broker's password for the board, from secret storage (undefined: none). */
+export async function fleetPasswordFor(ctl: Controller): Promise<string | undefined> {
+  const password = await ctl.context.secrets.get(FLEET_KEY);
+  if (password) ctl.redactor.add(password);
+  return password;
 }
 
 /** The Wi-Fi credentials for the board, from secret storage (undefined: the board connects itself). */
@@ -76,18 +98,78 @@ type StepId =
   | 'paths'
   | 'keys'
   | 'wifi'
+  | 'fleet'
+  | 'broker'
+  | 'fleetName'
+  | 'group'
+  | 'brokerUser'
+  | 'brokerTrust'
+  | 'brokerPassword'
   | 'review';
 
 interface Item extends vscode.QuickPickItem {
   value: string;
 }
 
+type Result = unknown; // undefined: next step; BACK; { jump: StepId } from the review
+/** One question: a pick from items, or a typed value. `apply` may ask follow-ups (their Back returns BACK). */
+type Step =
+  | {
+      kind: 'pick';
+      title: string;
+      placeholder: string;
+      items: () => Item[];
+      active?: (items: Item[]) => Item | undefined;
+      apply: (item: Item, step: number, total: number) => Result | Promise<Result>;
+    }
+  | {
+      kind: 'input';
+      title: string;
+      prompt: string | (() => string);
+      placeholder?: string;
+      password?: boolean;
+      value: () => string;
+      validate?: (v: string) => string | undefined;
+      apply: (v: string) => void | Promise<void>;
+    }
+  | { kind: 'run'; run: (step: number, total: number) => Promise<Result> };
+
+async function ask(s: Step, step: number, total: number): Promise<Result> {
+  if (s.kind === 'run') return s.run(step, total);
+  if (s.kind === 'pick') {
+    const items = s.items();
+    const r = await pickStep({
+      title: s.title,
+      step,
+      total,
+      placeholder: s.placeholder,
+      items,
+      active: s.active?.(items) ?? items[0],
+    });
+    return r === BACK ? r : s.apply(r, step, total);
+  }
+  const r = await inputStep({
+    title: s.title,
+    step,
+    total,
+    value: s.value(),
+    prompt: typeof s.prompt === 'string' ? s.prompt : s.prompt(),
+    placeholder: s.placeholder,
+    password: s.password,
+    validate: s.validate,
+  });
+  return r === BACK ? r : s.apply(r);
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
 export async function configureDevice(ctl: Controller, answers?: unknown): Promise<OtaConfig> {
   const given = (answers && typeof answers === 'object' ? answers : {}) as ConfigureAnswers;
   const settings = ctl.settings();
   const previous = ctl.deviceConfig() ?? {};
   const cfg: OtaConfig = { ...previous };
-  for (const [k, v] of Object.entries(given)) if (k !== 'keys' && k !== 'wifi' && k !== 'save') cfg[k] = v;
+  for (const [k, v] of Object.entries(given))
+    if (k !== 'keys' && k !== 'wifi' && k !== 'save' && k !== 'fleet') cfg[k] = v;
   cfg.source ??= settings.source;
   if (!cfg.url && settings.staticUrl) cfg.url = settings.staticUrl;
   if (!cfg.repo && settings.repo) cfg.repo = settings.repo;
@@ -96,44 +178,71 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   let keysChoice: 'keep' | 'none' | 'add' =
     given.keys ?? (Array.isArray(cfg.keys) && cfg.keys.length ? 'keep' : 'none');
   let hmacKey: string | undefined;
+  // The fleet section being built; its password goes to secret storage, never into `cfg`.
+  const { password: givenPassword, ...givenFleet } = given.fleet ?? {};
+  let fleet: Record<string, unknown> | null =
+    given.fleet === null
+      ? null
+      : given.fleet
+        ? { ...givenFleet }
+        : cfg.fleet && typeof cfg.fleet === 'object'
+          ? { ...(cfg.fleet as Record<string, unknown>) }
+          : null;
+  delete cfg.fleet;
+  const storedPassword = await ctl.context.secrets.get(FLEET_KEY);
+  let fleetPassword: string | undefined = givenPassword ?? storedPassword;
   // The local host's port is chosen now, so the board can be configured before anything is served.
   const serve = ctl.context.workspaceState.get<{ host: string; port: number }>(STATE.serve) ??
     listenPlan(typeof cfg.url === 'string' ? cfg.url : undefined) ?? {
       host: '127.0.0.1',
       port: await freePort(),
     };
+  const brokerTls = () => str(fleet?.broker).startsWith('mqtts://');
+  const insecure = () => Boolean((fleet?.tls as { insecure?: boolean } | undefined)?.insecure);
 
   const order = (): StepId[] => {
     const steps: StepId[] = [];
-    const ask = (id: StepId, key?: keyof ConfigureAnswers) => {
+    const want = (id: StepId, key?: keyof ConfigureAnswers) => {
       if (!key || given[key] === undefined) steps.push(id);
     };
-    ask('source', 'source');
-    if (cfg.source === 'static') ask('host', 'url');
+    want('source', 'source');
+    if (cfg.source === 'static') want('host', 'url');
     else if (cfg.source === 'oci') {
-      ask('ref', 'ref');
-      ask('channel', 'channel');
-      if (cfg.channel === 'tag') ask('tag', 'tag');
+      want('ref', 'ref');
+      want('channel', 'channel');
+      if (cfg.channel === 'tag') want('tag', 'tag');
     } else {
-      ask('repo', 'repo');
-      ask('api', 'api');
+      want('repo', 'repo');
+      want('api', 'api');
       // Channels are GitHub's: a static host has one latest.json, so boards follow it.
-      ask('channel', 'channel');
-      if (cfg.channel === 'tag') ask('tag', 'tag');
+      want('channel', 'channel');
+      if (cfg.channel === 'tag') want('tag', 'tag');
       if (cfg.channel === 'developer') {
-        ask('branch', 'branch');
-        ask('paths', 'paths');
+        want('branch', 'branch');
+        want('paths', 'paths');
       }
     }
-    ask('keys', 'keys');
-    ask('wifi', 'wifi');
+    want('keys', 'keys');
+    want('wifi', 'wifi');
+    if (given.fleet === undefined) {
+      steps.push('fleet');
+      if (fleet) {
+        steps.push('broker', 'fleetName', 'group', 'brokerUser');
+        // The board sends a password only over verified TLS (device/ota/fleetdoc.py ssl_context).
+        if (brokerTls()) steps.push('brokerTrust');
+        if (brokerTls() && !insecure()) steps.push('brokerPassword');
+      }
+    }
     if (!given.save) steps.push('review');
     return steps;
   };
 
-  const steps: Record<StepId, (step: number, total: number) => Promise<unknown>> = {
-    source: async (step, total) => {
-      const items: Item[] = [
+  const steps: Record<StepId, Step> = {
+    source: {
+      kind: 'pick',
+      title: 'Where do releases come from?',
+      placeholder: 'Release host',
+      items: () => [
         {
           value: 'static',
           label: 'Static host',
@@ -153,236 +262,217 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
           description: 'ghcr.io, Harbor, Docker Hub',
           detail: 'Publish Release pushes an artifact; boards pull its blobs by digest.',
         },
-      ];
-      const r = await pickStep({
-        title: 'Where do releases come from?',
-        step,
-        total,
-        placeholder: 'Release host',
-        items,
-        active: items.find((i) => i.value === cfg.source),
-      });
-      if (r === BACK) return r;
-      if (r.value !== cfg.source) {
-        cfg.source = r.value;
-        delete cfg.channel;
-      }
+      ],
+      active: (items) => items.find((i) => i.value === cfg.source),
+      apply: (r) => {
+        if (r.value !== cfg.source) {
+          cfg.source = r.value;
+          delete cfg.channel;
+        }
+      },
     },
-    host: async (step, total) => {
-      const local = boardUrl('127.0.0.1', serve.port);
-      const lan = lanAddress();
-      const served = ctl.served()?.url;
-      const items: Item[] = [];
-      if (served)
-        items.push({
-          value: served,
-          label: 'Served now',
-          description: served,
-          detail: 'Serve Releases Locally is running',
-        });
-      if (served !== local)
-        items.push({
-          value: local,
-          label: 'This computer, for the virtual board',
-          description: local,
-          detail: 'Serve Releases Locally serves the published folder here',
-        });
-      if (lan)
-        items.push({
-          value: `http://${lan}:${serve.port}`,
-          label: 'This computer, for a board on Wi-Fi',
-          description: `http://${lan}:${serve.port}`,
-          detail: 'Serve Releases Locally listens on your network',
-        });
-      if (typeof cfg.url === 'string' && !items.some((i) => i.value === cfg.url))
-        items.push({ value: cfg.url, label: 'Current', description: cfg.url });
-      items.push({ value: '', label: 'Another host…', description: 'e.g. https://example.com/releases' });
-      const r = await pickStep({
-        title: 'Where are the releases served?',
-        step,
-        total,
-        placeholder: 'Base URL that holds latest.json',
-        items,
-        active: items.find((i) => i.value === cfg.url) ?? items[0],
-      });
-      if (r === BACK) return r;
-      if (r.value) {
-        cfg.url = r.value;
-        const plan = listenPlan(r.value);
-        if (plan) await ctl.context.workspaceState.update(STATE.serve, plan);
-        return;
-      }
-      const url = await inputStep({
-        title: 'Base URL of the release host',
-        step,
-        total,
-        value: typeof cfg.url === 'string' ? cfg.url : '',
-        prompt: 'Where latest.json and the version folders are served',
-        placeholder: 'https://example.com/releases',
-        validate: validUrl,
-      });
-      if (url === BACK) return BACK;
-      cfg.url = url.replace(/\/+$/, '');
-    },
-    ref: async (step, total) => {
-      const { parseRef } = await import('../../core/publish/oci');
-      const r = await inputStep({
-        title: 'OCI repository (host/repository)',
-        step,
-        total,
-        value: typeof cfg.ref === 'string' ? cfg.ref : '',
-        prompt: 'Where Publish Release pushes and the board pulls; a public repository needs no credentials',
-        placeholder: 'e.g. ghcr.io/octocat/weather-station',
-        validate: (v) => {
-          try {
-            parseRef(v);
-            return undefined;
-          } catch (err) {
-            return (err as Error).message;
-          }
-        },
-      });
-      if (r === BACK) return r;
-      cfg.ref = r;
-    },
-    repo: async (step, total) => {
-      const r = await inputStep({
-        title: 'GitHub repository (owner/name)',
-        step,
-        total,
-        value: typeof cfg.repo === 'string' ? cfg.repo : '',
-        prompt: 'The repository that holds the releases',
-        placeholder: 'e.g. octocat/weather-station',
-        validate: (v) => (REPO.test(v) ? undefined : 'owner/name, e.g. octocat/weather-station'),
-      });
-      if (r === BACK) return r;
-      cfg.repo = r;
-    },
-    api: async (step, total) => {
-      const current = typeof cfg.api === 'string' ? cfg.api : settings.apiUrl;
-      const items: Item[] = [
-        { value: 'https://api.github.com', label: 'github.com', description: 'https://api.github.com' },
-      ];
-      if (current !== 'https://api.github.com')
-        items.push({ value: current, label: 'Current', description: current });
-      items.push({
-        value: '',
-        label: 'GitHub Enterprise Server…',
-        description: 'e.g. https://github.example.com/api/v3',
-      });
-      const r = await pickStep({
-        title: 'Which GitHub?',
-        step,
-        total,
-        placeholder: 'REST API of the GitHub that hosts the repository',
-        items,
-        active: items.find((i) => i.value === current),
-      });
-      if (r === BACK) return r;
-      let api = r.value;
-      if (!api) {
-        const typed = await inputStep({
-          title: 'GitHub API URL',
+    host: {
+      kind: 'pick',
+      title: 'Where are the releases served?',
+      placeholder: 'Base URL that holds latest.json',
+      items: () => {
+        const local = boardUrl('127.0.0.1', serve.port);
+        const lan = lanAddress();
+        const served = ctl.served()?.url;
+        const items: Item[] = [];
+        if (served)
+          items.push({
+            value: served,
+            label: 'Served now',
+            description: served,
+            detail: 'Serve Releases Locally is running',
+          });
+        if (served !== local)
+          items.push({
+            value: local,
+            label: 'This computer, for the virtual board',
+            description: local,
+            detail: 'Serve Releases Locally serves the published folder here',
+          });
+        if (lan)
+          items.push({
+            value: `http://${lan}:${serve.port}`,
+            label: 'This computer, for a board on Wi-Fi',
+            description: `http://${lan}:${serve.port}`,
+            detail: 'Serve Releases Locally listens on your network',
+          });
+        if (typeof cfg.url === 'string' && !items.some((i) => i.value === cfg.url))
+          items.push({ value: cfg.url, label: 'Current', description: cfg.url });
+        items.push({ value: '', label: 'Another host…', description: 'e.g. https://example.com/releases' });
+        return items;
+      },
+      active: (items) => items.find((i) => i.value === cfg.url),
+      apply: async (r, step, total) => {
+        if (r.value) {
+          cfg.url = r.value;
+          const plan = listenPlan(r.value);
+          if (plan) await ctl.context.workspaceState.update(STATE.serve, plan);
+          return;
+        }
+        return ask(
+          {
+            kind: 'input',
+            title: 'Base URL of the release host',
+            value: () => str(cfg.url),
+            prompt: 'Where latest.json and the version folders are served',
+            placeholder: 'https://example.com/releases',
+            validate: validUrl,
+            apply: (url) => void (cfg.url = url.replace(/\/+$/, '')),
+          },
           step,
           total,
+        );
+      },
+    },
+    ref: {
+      kind: 'input',
+      title: 'OCI repository (host/repository)',
+      value: () => str(cfg.ref),
+      prompt: 'Where Publish Release pushes and the board pulls; a public repository needs no credentials',
+      placeholder: 'e.g. ghcr.io/octocat/weather-station',
+      validate: (v) => {
+        try {
+          parseRef(v);
+          return undefined;
+        } catch (err) {
+          return (err as Error).message;
+        }
+      },
+      apply: (v) => void (cfg.ref = v),
+    },
+    repo: {
+      kind: 'input',
+      title: 'GitHub repository (owner/name)',
+      value: () => str(cfg.repo),
+      prompt: 'The repository that holds the releases',
+      placeholder: 'e.g. octocat/weather-station',
+      validate: (v) => (REPO.test(v) ? undefined : 'owner/name, e.g. octocat/weather-station'),
+      apply: (v) => void (cfg.repo = v),
+    },
+    api: {
+      kind: 'pick',
+      title: 'Which GitHub?',
+      placeholder: 'REST API of the GitHub that hosts the repository',
+      items: () => {
+        const current = str(cfg.api) || settings.apiUrl;
+        const items: Item[] = [
+          { value: 'https://api.github.com', label: 'github.com', description: 'https://api.github.com' },
+        ];
+        if (current !== 'https://api.github.com')
+          items.push({ value: current, label: 'Current', description: current });
+        items.push({
           value: '',
-          prompt: 'GitHub Enterprise Server REST API root',
-          placeholder: 'https://github.example.com/api/v3',
-          validate: validUrl,
+          label: 'GitHub Enterprise Server…',
+          description: 'e.g. https://github.example.com/api/v3',
         });
-        if (typed === BACK) return BACK;
-        api = typed.replace(/\/+$/, '');
-      }
-      if (api === 'https://api.github.com') delete cfg.api;
-      else cfg.api = api;
+        return items;
+      },
+      active: (items) => items.find((i) => i.value === (str(cfg.api) || settings.apiUrl)),
+      apply: async (r, step, total) => {
+        const set = (api: string) => {
+          if (api === 'https://api.github.com') delete cfg.api;
+          else cfg.api = api;
+        };
+        if (r.value) return set(r.value);
+        return ask(
+          {
+            kind: 'input',
+            title: 'GitHub API URL',
+            value: () => '',
+            prompt: 'GitHub Enterprise Server REST API root',
+            placeholder: 'https://github.example.com/api/v3',
+            validate: validUrl,
+            apply: (typed) => set(typed.replace(/\/+$/, '')),
+          },
+          step,
+          total,
+        );
+      },
     },
-    channel: async (step, total) => {
-      const items: Item[] = [
-        { value: 'stable', label: 'stable', description: 'the latest release' },
-        { value: 'beta', label: 'beta', description: 'the newest prerelease' },
-        { value: 'developer', label: 'developer', description: 'the tip of a branch, unsigned' },
-        { value: 'tag', label: 'tag', description: 'one pinned release, e.g. v1.0.0' },
-      ].filter((i) => cfg.source !== 'oci' || i.value !== 'developer'); // a registry has no branches
-      const r = await pickStep({
-        title: 'Which releases should the board follow?',
-        step,
-        total,
-        placeholder: 'Channel',
-        items,
-        active: items.find((i) => i.value === (cfg.channel ?? 'stable')),
-      });
-      if (r === BACK) return r;
-      cfg.channel = r.value;
-      if (r.value !== 'tag') delete cfg.tag;
-      if (r.value !== 'developer') {
-        delete cfg.branch;
-        delete cfg.paths;
-      }
+    channel: {
+      kind: 'pick',
+      title: 'Which releases should the board follow?',
+      placeholder: 'Channel',
+      items: () =>
+        [
+          { value: 'stable', label: 'stable', description: 'the latest release' },
+          { value: 'beta', label: 'beta', description: 'the newest prerelease' },
+          { value: 'developer', label: 'developer', description: 'the tip of a branch, unsigned' },
+          { value: 'tag', label: 'tag', description: 'one pinned release, e.g. v1.0.0' },
+        ].filter((i) => cfg.source !== 'oci' || i.value !== 'developer'), // a registry has no branches
+      active: (items) => items.find((i) => i.value === (cfg.channel ?? 'stable')),
+      apply: (r) => {
+        cfg.channel = r.value;
+        if (r.value !== 'tag') delete cfg.tag;
+        if (r.value !== 'developer') {
+          delete cfg.branch;
+          delete cfg.paths;
+        }
+      },
     },
-    tag: async (step, total) => {
-      const r = await inputStep({
-        title: 'Release tag to pin',
-        step,
-        total,
-        value: typeof cfg.tag === 'string' ? cfg.tag : '',
-        prompt: 'The board installs this release and stays on it',
-        placeholder: 'e.g. v1.0.0',
-        validate: (v) => (v ? undefined : 'A tag, e.g. v1.0.0'),
-      });
-      if (r === BACK) return r;
-      cfg.tag = r;
+    tag: {
+      kind: 'input',
+      title: 'Release tag to pin',
+      value: () => str(cfg.tag),
+      prompt: 'The board installs this release and stays on it',
+      placeholder: 'e.g. v1.0.0',
+      validate: (v) => (v ? undefined : 'A tag, e.g. v1.0.0'),
+      apply: (v) => void (cfg.tag = v),
     },
-    branch: async (step, total) => {
-      const r = await inputStep({
-        title: 'Branch to follow',
-        step,
-        total,
-        value: typeof cfg.branch === 'string' ? cfg.branch : settings.branch,
-        prompt: 'The board installs the files at the tip of this branch',
-        placeholder: 'e.g. main',
-        validate: (v) => (v ? undefined : 'A branch name, e.g. main'),
-      });
-      if (r === BACK) return r;
-      cfg.branch = r;
+    branch: {
+      kind: 'input',
+      title: 'Branch to follow',
+      value: () => str(cfg.branch) || settings.branch,
+      prompt: 'The board installs the files at the tip of this branch',
+      placeholder: 'e.g. main',
+      validate: (v) => (v ? undefined : 'A branch name, e.g. main'),
+      apply: (v) => void (cfg.branch = v),
     },
-    paths: async (step, total) => {
-      const r = await inputStep({
-        title: 'Paths the updater owns',
-        step,
-        total,
-        value: Array.isArray(cfg.paths) ? cfg.paths.join(', ') : '',
-        prompt: 'Comma-separated path prefixes; empty: every file of the branch',
-        placeholder: 'e.g. main.py, lib/',
-      });
-      if (r === BACK) return r;
-      const paths = r
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean);
-      if (paths.length) cfg.paths = paths;
-      else delete cfg.paths;
+    paths: {
+      kind: 'input',
+      title: 'Paths the updater owns',
+      value: () => (Array.isArray(cfg.paths) ? cfg.paths.join(', ') : ''),
+      prompt: 'Comma-separated path prefixes; empty: every file of the branch',
+      placeholder: 'e.g. main.py, lib/',
+      apply: (v) => {
+        const paths = v
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean);
+        if (paths.length) cfg.paths = paths;
+        else delete cfg.paths;
+      },
     },
-    keys: async (step, total) => {
-      const n = Array.isArray(cfg.keys) ? cfg.keys.length : 0;
-      const items: Item[] = [
-        ...(n ? [{ value: 'keep', label: 'Keep', description: `trust the ${n} key(s) already listed` }] : []),
-        { value: 'none', label: 'No signatures', description: 'the board accepts unsigned releases' },
-        { value: 'add', label: 'Add a key file…', description: 'a key from `ota keygen`' },
-      ];
-      const r = await pickStep({
-        title: 'Signed releases?',
-        step,
-        total,
-        placeholder: 'Which signatures the board requires',
-        items,
-        active: items.find((i) => i.value === keysChoice),
-      });
-      if (r === BACK) return r;
-      keysChoice = r.value as typeof keysChoice;
-      if (keysChoice === 'add') await addKey();
+    keys: {
+      kind: 'pick',
+      title: 'Signed releases?',
+      placeholder: 'Which signatures the board requires',
+      items: () => {
+        const n = Array.isArray(cfg.keys) ? cfg.keys.length : 0;
+        return [
+          ...(n
+            ? [{ value: 'keep', label: 'Keep', description: `trust the ${n} key(s) already listed` }]
+            : []),
+          { value: 'none', label: 'No signatures', description: 'the board accepts unsigned releases' },
+          { value: 'add', label: 'Add a key file…', description: 'a key from `ota keygen`' },
+        ];
+      },
+      active: (items) => items.find((i) => i.value === keysChoice),
+      apply: async (r) => {
+        keysChoice = r.value as typeof keysChoice;
+        if (keysChoice === 'add') await addKey();
+      },
     },
-    wifi: async (step, total) => {
-      const items: Item[] = [
+    wifi: {
+      kind: 'pick',
+      title: 'Wi-Fi for the board',
+      placeholder: 'Network the board joins before checking',
+      items: () => [
         {
           value: 'unchanged',
           label: 'Unchanged',
@@ -398,78 +488,214 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
           label: 'Set Wi-Fi…',
           description: 'kept in VS Code secret storage, sent to the board at install only',
         },
-      ];
-      const r = await pickStep({
-        title: 'Wi-Fi for the board',
-        step,
-        total,
-        placeholder: 'Network the board joins before checking',
-        items,
-        active: items[0],
-      });
-      if (r === BACK) return r;
-      if (r.value === 'unchanged') wifi = 'unchanged';
-      else if (r.value === 'none') wifi = null;
-      else {
-        const ssid = await inputStep({
-          title: 'Wi-Fi network name (SSID)',
-          step,
-          total,
-          value: '',
-          prompt: 'The network the board joins',
-          placeholder: 'e.g. workshop-2g',
-          validate: (v) => (v ? undefined : 'The network name'),
-        });
-        if (ssid === BACK) return BACK;
-        const password = await inputStep({
-          title: 'Wi-Fi password',
-          step,
-          total,
-          value: '',
-          prompt: `Password of ${ssid}`,
-          password: true,
-        });
-        if (password === BACK) return BACK;
-        wifi = { ssid, password };
-        ctl.redactor.add(password);
-      }
+      ],
+      apply: async (r, step, total) => {
+        if (r.value === 'unchanged') wifi = 'unchanged';
+        else if (r.value === 'none') wifi = null;
+        else {
+          let ssid = '';
+          const named = await ask(
+            {
+              kind: 'input',
+              title: 'Wi-Fi network name (SSID)',
+              value: () => '',
+              prompt: 'The network the board joins',
+              placeholder: 'e.g. workshop-2g',
+              validate: (v) => (v ? undefined : 'The network name'),
+              apply: (v) => void (ssid = v),
+            },
+            step,
+            total,
+          );
+          if (named === BACK) return BACK;
+          return ask(
+            {
+              kind: 'input',
+              title: 'Wi-Fi password',
+              value: () => '',
+              prompt: `Password of ${ssid}`,
+              password: true,
+              apply: (password) => {
+                wifi = { ssid, password };
+                ctl.redactor.add(password);
+              },
+            },
+            step,
+            total,
+          );
+        }
+      },
     },
-    review: async (step, total) => {
-      const preview = finalConfig();
-      const rows: (Item & { edit?: StepId })[] = Object.entries(preview).map(([k, v]) => ({
-        value: k,
-        label: k,
-        description: JSON.stringify(v),
-        edit: editStepFor(k),
-      }));
-      rows.push({
-        value: 'wifi',
-        label: 'wifi',
-        description:
-          wifi === 'unchanged' ? '(unchanged)' : wifi ? `${wifi.ssid} (password in secret storage)` : 'none',
-        edit: 'wifi',
-      });
-      const save: Item = {
-        value: 'save',
-        label: '$(check) Save',
-        description: 'Install Updater writes it to the board',
-        detail: JSON.stringify(preview),
-      };
-      const items = [
-        save,
-        { value: '', label: 'ota_config.json', kind: vscode.QuickPickItemKind.Separator },
-        ...rows,
-      ];
-      const r = await pickStep({
-        title: 'Save this configuration?',
-        step,
-        total,
-        placeholder: 'Pick a line to change it, or Save',
-        items,
-        active: save,
-      });
-      if (r === BACK) return r;
-      if (r.value !== 'save') return { jump: (r as { edit?: StepId }).edit };
+    fleet: {
+      kind: 'pick',
+      title: 'Fleet for the board',
+      placeholder: 'Whether the board reports to an MQTT broker (the Fleet view, staged rollouts)',
+      items: () => [
+        { value: 'none', label: 'No fleet', description: 'the board updates on its own and reports nowhere' },
+        {
+          value: 'set',
+          label: fleet ? `Fleet ${str(fleet.name)} on ${str(fleet.broker)}` : 'Report to an MQTT broker…',
+          description: 'status, events, signed commands and staged rollouts',
+          detail: 'Any MQTT 3.1.1 broker (mosquitto, EMQX, HiveMQ…); the password is sent to the board only',
+        },
+      ],
+      active: (items) => items.find((i) => i.value === (fleet ? 'set' : 'none')),
+      apply: (r) => void (fleet = r.value === 'set' ? (fleet ?? {}) : null),
+    },
+    broker: {
+      kind: 'input',
+      title: 'MQTT broker',
+      value: () => str(fleet?.broker),
+      prompt: 'mqtt://host:port, or mqtts://host:port for TLS (needed for a password)',
+      placeholder: 'e.g. mqtts://broker.example.com:8883',
+      validate: brokerUrlProblem,
+      apply: (v) => void (fleet = { ...fleet, broker: v }),
+    },
+    fleetName: {
+      kind: 'input',
+      title: 'Fleet name',
+      value: () => str(fleet?.name),
+      prompt: 'Topics go under ota/<name>/; every board of the fleet uses the same name',
+      placeholder: 'e.g. greenhouse',
+      validate: (v) => (NAME.test(v) ? undefined : 'Letters, digits, . _ - (1 to 64), e.g. greenhouse'),
+      apply: (v) => void (fleet = { ...fleet, name: v }),
+    },
+    group: {
+      kind: 'input',
+      title: 'Group of this board (optional)',
+      value: () => str(fleet?.group),
+      prompt: 'Rollouts can target groups; the Fleet view counts per group. Empty: no group',
+      placeholder: 'e.g. north',
+      validate: (v) => (!v || NAME.test(v) ? undefined : 'Letters, digits, . _ - (1 to 64), e.g. north'),
+      apply: (v) => void (fleet = { ...fleet, group: v || undefined }),
+    },
+    brokerUser: {
+      kind: 'input',
+      title: 'Broker user name (optional)',
+      value: () => str(fleet?.user),
+      prompt: 'The account the board logs in with. Empty: anonymous',
+      placeholder: 'e.g. greenhouse-boards',
+      apply: (v) => void (fleet = { ...fleet, user: v || undefined }),
+    },
+    brokerTrust: {
+      kind: 'pick',
+      title: 'How does the board trust the broker?',
+      placeholder: 'mqtts: the board verifies the certificate before it sends anything',
+      items: () => [
+        {
+          value: ROOTS_PATH,
+          label: 'Public CA roots',
+          description: `${ROOTS_PATH}, installed with the updater`,
+          detail: "A broker with a certificate from a public authority (e.g. Let's Encrypt)",
+        },
+        {
+          value: 'file',
+          label: 'A CA file on the board…',
+          description: 'your own CA, shipped in the project, e.g. certs/broker-ca.pem',
+        },
+        {
+          value: 'insecure',
+          label: 'Do not verify',
+          description: 'encrypted but unauthenticated: no password is sent then',
+        },
+      ],
+      active: (items) => {
+        const t = (fleet?.tls ?? {}) as { ca?: string; insecure?: boolean };
+        return items.find((i) =>
+          t.insecure
+            ? i.value === 'insecure'
+            : t.ca && t.ca !== ROOTS_PATH
+              ? i.value === 'file'
+              : i.value === ROOTS_PATH,
+        );
+      },
+      apply: (r, step, total) => {
+        if (r.value === 'insecure') return void (fleet = { ...fleet, tls: { insecure: true } });
+        if (r.value !== 'file') return void (fleet = { ...fleet, tls: { ca: r.value } });
+        return ask(
+          {
+            kind: 'input',
+            title: 'CA file on the board',
+            value: () => str((fleet?.tls as { ca?: string } | undefined)?.ca).replace(ROOTS_PATH, ''),
+            prompt: 'Path of the PEM file on the board that signed the broker certificate',
+            placeholder: 'e.g. certs/broker-ca.pem',
+            validate: (v) =>
+              /^[^\s]+\.(pem|crt|der)$/i.test(v)
+                ? undefined
+                : 'A file path on the board, e.g. certs/broker-ca.pem',
+            apply: (ca) => void (fleet = { ...fleet, tls: { ca: ca.replace(/^\/+/, '') } }),
+          },
+          step,
+          total,
+        );
+      },
+    },
+    brokerPassword: {
+      kind: 'input',
+      title: 'Broker password',
+      value: () => '',
+      prompt: () =>
+        storedPassword
+          ? 'Kept in VS Code secret storage, sent to the board at install only. Empty: keep the stored one'
+          : 'Kept in VS Code secret storage, sent to the board at install only. Empty: none',
+      password: true,
+      apply: (v) => {
+        if (v) {
+          fleetPassword = v;
+          ctl.redactor.add(v);
+        } else fleetPassword = storedPassword;
+      },
+    },
+    review: {
+      kind: 'run',
+      run: async (step, total) => {
+        const preview = finalConfig();
+        const rows: (Item & { edit?: StepId })[] = Object.entries(preview).map(([k, v]) => ({
+          value: k,
+          label: k,
+          description: JSON.stringify(v),
+          edit: editStepFor(k),
+        }));
+        rows.push({
+          value: 'wifi',
+          label: 'wifi',
+          description:
+            wifi === 'unchanged'
+              ? '(unchanged)'
+              : wifi
+                ? `${wifi.ssid} (password in secret storage)`
+                : 'none',
+          edit: 'wifi',
+        });
+        if (preview.fleet && fleetPassword)
+          rows.push({
+            value: 'fleet.password',
+            label: 'fleet.password',
+            description: '(in secret storage, sent to the board at install)',
+            edit: 'brokerPassword',
+          });
+        const save: Item = {
+          value: 'save',
+          label: '$(check) Save',
+          description: 'Install Updater writes it to the board',
+          detail: JSON.stringify(preview),
+        };
+        const items = [
+          save,
+          { value: '', label: 'ota_config.json', kind: vscode.QuickPickItemKind.Separator },
+          ...rows,
+        ];
+        const r = await pickStep({
+          title: 'Save this configuration?',
+          step,
+          total,
+          placeholder: 'Pick a line to change it, or Save',
+          items,
+          active: save,
+        });
+        if (r === BACK) return r;
+        if (r.value !== 'save') return { jump: (r as { edit?: StepId }).edit };
+      },
     },
   };
 
@@ -486,6 +712,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     )
       return key;
     if (key === 'keys') return 'keys';
+    if (key === 'fleet') return 'fleet';
     return 'source';
   }
 
@@ -503,6 +730,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
       out.channel ??= 'stable';
     }
     if (keysChoice === 'none') delete out.keys;
+    if (fleet) out.fleet = JSON.parse(JSON.stringify(fleet)) as unknown; // drops the unset (undefined) fields
     return out;
   }
 
@@ -532,7 +760,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   for (;;) {
     const list = order();
     if (i >= list.length) break;
-    const r = await steps[list[i]](i + 1, list.length);
+    const r = await ask(steps[list[i]], i + 1, list.length);
     if (r === BACK) i = Math.max(0, i - 1);
     else if (r && typeof r === 'object' && 'jump' in r) {
       const at = order().indexOf((r as { jump: StepId }).jump);
@@ -543,6 +771,11 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   const result = finalConfig();
   const { validateOtaConfig } = await import('../../core/config');
   const problems = validateOtaConfig(result);
+  // The board would refuse it (device/ota/fleetdoc.py): said now, not on the board.
+  if (result.fleet && givenPassword && (!brokerTls() || insecure()))
+    problems.push(
+      'a broker password is sent only over a verified mqtts:// connection: use mqtts:// and a CA',
+    );
   if (problems.length)
     throw new OtaError('bad_config', `The configuration is not valid: ${problems.join('; ')}`);
   await ctl.setDeviceConfig(result);
@@ -552,6 +785,9 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
       .update('signingKey', hmacKey, vscode.ConfigurationTarget.Workspace);
   if (wifi === null) await ctl.context.secrets.delete(WIFI_KEY);
   else if (wifi !== 'unchanged' && wifi) await ctl.context.secrets.store(WIFI_KEY, JSON.stringify(wifi));
+  if (!result.fleet || !fleetPassword || !brokerTls() || insecure())
+    await ctl.context.secrets.delete(FLEET_KEY);
+  else if (fleetPassword !== storedPassword) await ctl.context.secrets.store(FLEET_KEY, fleetPassword);
   ctl.output.info(`Device configuration saved for this workspace: ${JSON.stringify(result)}`);
   const where =
     result.source === 'static'
