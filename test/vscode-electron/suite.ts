@@ -190,17 +190,22 @@ const checks: [string, () => Promise<void>][] = [
         /password is sent only over a verified mqtts:\/\/ connection.*\[bad_config\]/,
       );
       assert.deepEqual(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.fleet, fleet);
-      // No fleet any more: the password leaves secret storage too.
+      // No fleet any more: the password leaves secret storage too; Wi-Fi given now is still kept.
       await vscode.commands.executeCommand('ota.configureDevice', {
         source: 'static',
         url: 'https://releases.example.com',
         keys: 'none',
-        wifi: null,
+        wifi: { ssid: 'workshop', password: 'wifi-s3cret' },
         fleet: null,
         save: true,
       });
       assert.equal(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.fleet, undefined);
       assert.equal(await ctx.secrets.get('ota.fleetPassword'), undefined);
+      assert.deepEqual(JSON.parse((await ctx.secrets.get('ota.wifi')) ?? 'null'), {
+        ssid: 'workshop',
+        password: 'wifi-s3cret',
+      });
+      await ctx.secrets.delete('ota.wifi');
     },
   ],
   [
