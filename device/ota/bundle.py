@@ -78,7 +78,7 @@ def fetch(rel, b, want, rel_files):
         out_n = 0
         while True:
             if _read_full(z, hmv) < 512:
-                raise Fail("connection", "bundle cut")
+                raise Fail("network", "bundle cut")
             out_n += 512
             _inflated(out_n, room)
             if not any(hdr):
@@ -103,7 +103,7 @@ def fetch(rel, b, want, rel_files):
                 while left:
                     n = _read_full(z, mv[: min(512, left)])
                     if not n:
-                        raise Fail("connection", "bundle cut")
+                        raise Fail("network", "bundle cut")
                     left -= n
                     out_n += n
                     _inflated(out_n, room)

@@ -145,5 +145,5 @@ def _copy(r, out, h, f, done, buf, inflating=False):
             mark = done
             ev("progress", file=f["path"], done=done, total=size)
     if done != size:
-        raise Fail("connection", "%s cut at %d of %d bytes" % (f["path"][:60], done, size))
+        raise Fail("network", "%s cut at %d of %d bytes" % (f["path"][:60], done, size))
     ev("progress", file=f["path"], done=done, total=size)

@@ -50,7 +50,7 @@ def write(rel, fw):
             while n < BLOCK and done + n < fw["size"]:
                 k = r.readinto(mv[n : min(BLOCK, fw["size"] - done)])
                 if not k:
-                    raise Fail("connection", "firmware cut at %d bytes" % (done + n))
+                    raise Fail("network", "firmware cut at %d bytes" % (done + n))
                 n += k
             h.update(mv[:n])
             for i in range(n, BLOCK):

@@ -72,7 +72,7 @@ class GitHub(Release):
             try:
                 r = http.request(url, {"User-Agent": "micropython-ota"}, self.client.timeout)
             except Fail as e:
-                if e.code not in ("connection", "timeout") or attempt >= self.client.retries:
+                if e.code not in ("network", "timeout") or attempt >= self.client.retries:
                     raise
                 time.sleep(wait)
                 wait *= 2
@@ -84,7 +84,7 @@ class GitHub(Release):
                 return st, r.header("location")
             finally:
                 r.close()
-        raise Fail("connection", "no answer from " + url[-60:])
+        raise Fail("network", "no answer from " + url[-60:])
 
     def _web(self, ch, etag):
         rel = self.web + "/" + self.repo + "/releases/"

@@ -51,7 +51,7 @@ def _io_fail(e):
         return Fail("timeout", "no answer in time")
     if "timed out" in str(e):
         return Fail("timeout", "no answer in time")
-    return Fail("connection", str(e)[:60])
+    return Fail("network", str(e)[:60])
 
 
 MAX_LINE = 2048  # one status or header line
@@ -195,14 +195,14 @@ class Response(io.IOBase):
                     self.readline()  # CRLF after the previous chunk
                 line = self.readline()
                 if not line:
-                    raise Fail("connection", "chunked body cut")
+                    raise Fail("network", "chunked body cut")
                 self._left = _int(line.split(b";")[0].strip(), 16)
                 if self._left == 0:
                     self._eof = True
                     return 0
             n = self._raw_into(mv if len(mv) <= self._left else memoryview(mv)[: self._left])
             if not n:
-                raise Fail("connection", "closed mid-chunk")
+                raise Fail("network", "closed mid-chunk")
             self._left -= n
             return n
         if self._left == 0:
@@ -213,7 +213,7 @@ class Response(io.IOBase):
         n = self._raw_into(mv)
         if not n:
             if self._left > 0:
-                raise Fail("connection", "closed mid-body")
+                raise Fail("network", "closed mid-body")
             self._eof = True
             return 0
         if self._left > 0:
@@ -282,7 +282,7 @@ def request(url, headers=None, timeout=10, deadline=None, trust=None):
         r = Response(s, raw, timeout, deadline)
         line = r.readline()
         if not line:
-            raise Fail("connection", "closed before answering")
+            raise Fail("network", "closed before answering")
         parts = line.split(None, 2)
         if not line.startswith(b"HTTP/1.") or len(parts) < 2 or len(parts[1]) != 3:
             raise Fail("protocol", "bad status line %r" % line[:40])
@@ -291,7 +291,7 @@ def request(url, headers=None, timeout=10, deadline=None, trust=None):
         while True:
             line = r.readline()
             if not line:
-                raise Fail("connection", "headers cut")
+                raise Fail("network", "headers cut")
             if line in (b"\r\n", b"\n"):
                 break
             n += 1
@@ -349,7 +349,7 @@ class Client:
             try:
                 r = self._follow(url, headers)
             except Fail as e:
-                if e.code not in ("connection", "timeout") or attempt > self.retries:
+                if e.code not in ("network", "timeout") or attempt > self.retries:
                     raise
                 self._sleep(wait)
                 wait *= 2

@@ -281,7 +281,7 @@ def check(m):
     if not isinstance(schema, int):
         raise Fail("bad_manifest", "schema missing")
     if schema > 1:
-        raise Fail("schema", "manifest schema %d is newer than this updater" % schema)
+        raise Fail("schema_unsupported", "manifest schema %d is newer than this updater" % schema)
     if parse_version(m.get("version")) is None:
         raise Fail("bad_manifest", "bad version")
     files = m.get("files")

@@ -22,14 +22,14 @@ def parse_ref(ref):
         scheme, ref = ref.split("://", 1)
     i = ref.find("/")
     if i <= 0:
-        raise Fail("config", "oci ref must be host/repository[:tag]")
+        raise Fail("bad_config", "oci ref must be host/repository[:tag]")
     host, repo = ref[:i], ref[i + 1 :]
     tag = None
     j = repo.rfind(":")
     if j >= 0:
         repo, tag = repo[:j], repo[j + 1 :]
     if not repo or not tag and j >= 0 or "@" in repo or ".." in repo:
-        raise Fail("config", "oci ref must be host/repository[:tag]")
+        raise Fail("bad_config", "oci ref must be host/repository[:tag]")
     if scheme is None:
         h = host.split(":")[0]
         scheme = "http" if h in ("localhost", "127.0.0.1") else "https"
@@ -76,7 +76,7 @@ class OCI(Release):
             r.close()
             if r.status == 403 or tried:
                 raise Fail(
-                    "auth",
+                    "auth_failed",
                     "the registry refused %s"
                     % ("the credentials" if self._basic() else "anonymous access: set user and password"),
                 )
@@ -104,15 +104,15 @@ class OCI(Release):
         kind = ch.split(" ", 1)[0].lower()
         if kind == "basic":
             if not basic:
-                raise Fail("auth", "the registry needs credentials: set user and password")
+                raise Fail("auth_failed", "the registry needs credentials: set user and password")
             self.client.auth = basic
         elif kind == "bearer":
             p = _params(ch)
             realm = p.get("realm")
             if not realm:
-                raise Fail("auth", "Bearer challenge without realm")
+                raise Fail("auth_failed", "Bearer challenge without realm")
             if basic and realm.startswith("http://") and self.base.startswith("https://"):
-                raise Fail("auth", "plain-HTTP token service refused for an HTTPS registry")
+                raise Fail("auth_failed", "plain-HTTP token service refused for an HTTPS registry")
             url = (
                 realm
                 + ("&" if "?" in realm else "?")
@@ -126,7 +126,7 @@ class OCI(Release):
             try:
                 if r.status != 200:
                     raise Fail(
-                        "auth",
+                        "auth_failed",
                         "the token service refused %s"
                         % ("the credentials" if basic else "anonymous access: set user and password"),
                     )
@@ -142,19 +142,19 @@ class OCI(Release):
                 tok = None
             del data
             if not isinstance(tok, str) or not tok:
-                raise Fail("auth", "the token service gave no token")
+                raise Fail("auth_failed", "the token service gave no token")
             self.client.auth = "Bearer " + tok
             # Got without credentials, the token is anyone's (a public pull): no
             # secret, so a plain-HTTP registry may have it. One got with the
             # board's credentials goes over verified TLS only (ota.http).
             self.client.auth_public = not basic
         else:
-            raise Fail("auth", "unknown registry authentication " + kind[:20])
+            raise Fail("auth_failed", "unknown registry authentication " + kind[:20])
         self.client.auth_origin = http.origin(self.base)
 
     def latest(self, etag):
         if not self.tag:
-            raise Fail("config", "channel tag needs tag")
+            raise Fail("bad_config", "channel tag needs tag")
         h = {"Accept": _ACCEPT}
         if etag:
             h["If-None-Match"] = etag

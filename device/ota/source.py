@@ -139,4 +139,4 @@ def make(cfg, client):
         from ota.oci import OCI
 
         return OCI(cfg, client)
-    raise Fail("config", "unknown source %r" % s)
+    raise Fail("bad_config", "unknown source %r" % s)

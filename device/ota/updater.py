@@ -32,34 +32,34 @@ def repo_ok(r):
 def load_config():
     cfg = fsx.read_json(CONFIG)
     if not isinstance(cfg, dict):
-        raise Fail("config", CONFIG + " is missing or not a JSON object")
+        raise Fail("bad_config", CONFIG + " is missing or not a JSON object")
     src = cfg.get("source")
     if src == "static":
         if not isinstance(cfg.get("url"), str):
-            raise Fail("config", "static source needs url")
+            raise Fail("bad_config", "static source needs url")
     elif src == "github":
         if not repo_ok(cfg.get("repo")):
-            raise Fail("config", "github source needs repo owner/name")
+            raise Fail("bad_config", "github source needs repo owner/name")
         ch = cfg.get("channel", "stable")
         if ch not in ("stable", "beta", "developer", "tag"):
-            raise Fail("config", "unknown channel " + str(ch)[:20])
+            raise Fail("bad_config", "unknown channel " + str(ch)[:20])
         if ch == "tag" and not cfg.get("tag"):
-            raise Fail("config", "channel tag needs tag")
+            raise Fail("bad_config", "channel tag needs tag")
     elif src == "oci":
         if "/" not in str(cfg.get("ref", "")):
-            raise Fail("config", "oci source needs ref host/repository[:tag]")
+            raise Fail("bad_config", "oci source needs ref host/repository[:tag]")
         ch = cfg.get("channel", "stable")
         if ch not in ("stable", "beta", "tag"):
-            raise Fail("config", "unknown channel " + str(ch)[:20])
+            raise Fail("bad_config", "unknown channel " + str(ch)[:20])
         if ch == "tag" and not cfg.get("tag"):
-            raise Fail("config", "channel tag needs tag")
+            raise Fail("bad_config", "channel tag needs tag")
     else:
-        raise Fail("config", "source must be github, static or oci")
+        raise Fail("bad_config", "source must be github, static or oci")
     _check_keys(cfg)
     for k in ("deadline", "timeout", "max_retry_after", "stale_days", "stale_checks"):
         v = cfg.get(k)
         if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0):
-            raise Fail("config", "%s must be a positive number of seconds or a count" % k)
+            raise Fail("bad_config", "%s must be a positive number of seconds or a count" % k)
     from ota.tls import Trust
 
     Trust(cfg.get("tls")).check_files()
@@ -76,22 +76,22 @@ def _check_keys(cfg):
         return
     keys = cfg["keys"]
     if not isinstance(keys, list):
-        raise Fail("config", "keys must be a list")
+        raise Fail("bad_config", "keys must be a list")
     if not keys:
-        raise Fail("config", "keys is empty: remove it for unsigned releases, or add a key")
+        raise Fail("bad_config", "keys is empty: remove it for unsigned releases, or add a key")
     import binascii
 
     for i, k in enumerate(keys):
         if not isinstance(k, dict) or k.get("alg") not in ALGS:
-            raise Fail("config", "keys[%d]: alg must be one of %s" % (i, ", ".join(ALGS)))
+            raise Fail("bad_config", "keys[%d]: alg must be one of %s" % (i, ", ".join(ALGS)))
         if not isinstance(k.get("id"), str) or not k["id"]:
-            raise Fail("config", "keys[%d]: id missing" % i)
+            raise Fail("bad_config", "keys[%d]: id missing" % i)
         try:
             ok = isinstance(k.get("key"), str) and len(binascii.a2b_base64(k["key"])) > 0
         except ValueError:
             ok = False
         if not ok:
-            raise Fail("config", "keys[%d] (%s): key missing or not base64" % (i, k["id"][:20]))
+            raise Fail("bad_config", "keys[%d] (%s): key missing or not base64" % (i, k["id"][:20]))
 
 
 def _wifi(cfg):
@@ -112,7 +112,7 @@ def _wifi(cfg):
             if sta.isconnected():
                 return
             time.sleep(0.25)
-        raise Fail("connection", "Wi-Fi did not connect")
+        raise Fail("network", "Wi-Fi did not connect")
 
 
 def _release(cfg, st):
@@ -370,7 +370,7 @@ def update(reset=True):
         if rel is None or not _in_rollout(cfg, rel):
             return None
         if st["state"] not in ("idle", "staging"):
-            raise Fail("busy", "state is %s: confirm or roll back first" % st["state"])
+            raise Fail("board_busy", "state is %s: confirm or roll back first" % st["state"])
         m, digest = _manifest(cfg, rel, st)
         v = m["version"]
         fw = m.get("firmware")
