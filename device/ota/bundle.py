@@ -65,7 +65,7 @@ def fetch(rel, b, want, rel_files):
     for f in rel_files:
         room += 512 + ((f["size"] + 511) & ~511)
     r = rel.client.get(rel.bundle_url(b), rel.headers(None))
-    try:
+    with r:
         if r.length > b["size"]:
             raise Fail("too_large", "server sends %d bytes for a %d-byte bundle" % (r.length, b["size"]))
         tap = _Tap(r, b["size"])
@@ -130,5 +130,3 @@ def fetch(rel, b, want, rel_files):
             pass  # the rest of the compressed stream, for its hash
         if tap.n != b["size"] or binascii.hexlify(tap.h.digest()).decode() != b["sha256"]:
             raise Fail("hash_mismatch", "bundle does not match the manifest")
-    finally:
-        r.close()

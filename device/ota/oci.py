@@ -72,8 +72,8 @@ class OCI(Release):
             r = self.client.get(url, h, ok=ok + (401, 403))
             if r.status not in (401, 403):
                 return r
-            ch = r.header("www-authenticate") or ""
-            r.close()
+            with r:  # closed before the login below opens another connection
+                ch = r.header("www-authenticate") or ""
             if r.status == 403 or tried:
                 raise Fail(
                     "auth_failed",
@@ -123,7 +123,7 @@ class OCI(Release):
                 url += "&service=" + quote(p["service"])
             # Anonymous (public packages) or with the board's credentials.
             r = self.client.get(url, {"Authorization": basic} if basic else None, ok=(200, 401, 403))
-            try:
+            with r:
                 if r.status != 200:
                     raise Fail(
                         "auth_failed",
@@ -131,8 +131,6 @@ class OCI(Release):
                         % ("the credentials" if basic else "anonymous access: set user and password"),
                     )
                 data = r.read_all(MAX_DOC)
-            finally:
-                r.close()
             import json
 
             try:
@@ -159,13 +157,11 @@ class OCI(Release):
         if etag:
             h["If-None-Match"] = etag
         r = self._get(self.v2 + "/manifests/" + quote(self.tag), h, (200, 304))
-        try:
+        with r:
             if r.status == 304:
                 return None
             self.etag = r.header("etag") or r.header("docker-content-digest")
             box = _scan(r)
-        finally:
-            r.close()
         if box.get("type") != _TYPE:
             raise Fail("bad_manifest", "%s is not a MicroPython OTA release" % self.tag[:30])
         v = box.get("version")
@@ -180,10 +176,8 @@ class OCI(Release):
         if d is None:
             return None
         r = self._get(self.v2 + "/blobs/" + d[0])
-        try:
+        with r:
             data = r.read_all(MAX_DOC)
-        finally:
-            r.close()
         import hashlib
         import binascii
 

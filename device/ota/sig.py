@@ -26,14 +26,7 @@ def feeder(msg):
             return
         from ota import fsx
 
-        buf = bytearray(512)
-        mv = memoryview(buf)
-        with open(fsx.p(msg), "rb") as f:
-            while True:
-                n = f.readinto(buf)
-                if not n:
-                    return
-                h.update(buf if n == len(buf) else mv[:n])
+        fsx.feed(msg, h, bytearray(512))
 
     return feed
 

@@ -2,14 +2,16 @@
 # -> delta plan -> verified stage -> journaled swap.
 import gc
 import json
-import hashlib
-import binascii
+from micropython import const
 from ota import fsx, journal, http, manifest
 from ota.log import Fail, ev
 
 CONFIG = "ota_config.json"
 FILES = ".ota/files.json"  # path -> git-blob SHA-1 of the installed release
 MANIFEST = ".ota/manifest.json"  # the release's manifest while it is checked
+_DEADLINE = const(300)  # seconds an update may take in all (config "deadline")
+_STALE_CHECKS = const(50)  # answers of "nothing new" (304) in a row before the board reports it
+_STALE_DAYS = const(30)
 
 
 def _chars(s, extra):
@@ -122,7 +124,7 @@ def _release(cfg, st):
     from ota import clock
     from ota.tls import Trust
 
-    deadline = http.Deadline(cfg.get("deadline", DEADLINE))
+    deadline = http.Deadline(cfg.get("deadline", _DEADLINE))
     _wifi(cfg)
     clock.sync(cfg)  # certificate validity and expiry need the time
     trust = Trust(cfg.get("tls"))
@@ -169,11 +171,6 @@ def _release(cfg, st):
     return rel
 
 
-DEADLINE = 300  # seconds an update may take in all (config "deadline")
-STALE_CHECKS = 50  # answers of "nothing new" (304) in a row before the board reports it
-STALE_DAYS = 30
-
-
 def _stale(cfg, st):
     # Whether "nothing new" has been answered for too long: a warning, and
     # the next check goes without If-None-Match.
@@ -185,7 +182,7 @@ def _stale(cfg, st):
     now = clock.board_iso()
     if fresh and now:
         days = _days(now) - _days(fresh)
-    if n >= cfg.get("stale_checks", STALE_CHECKS) or (days is not None and days >= cfg.get("stale_days", STALE_DAYS)):
+    if n >= cfg.get("stale_checks", _STALE_CHECKS) or (days is not None and days >= cfg.get("stale_days", _STALE_DAYS)):
         ev("warning", code="stale", msg="no new answer from the release host", checks=n, days=days)
         return True
     return False
@@ -209,13 +206,6 @@ def check():
         return None
 
 
-def _tidy(i):
-    # Path strings and stat results per file: a collection every 16 files
-    # keeps a release of hundreds of files from piling them up.
-    if i & 15 == 15:
-        gc.collect()
-
-
 def _plan(m):
     # Which files to download (indices into m["files"], read back from flash
     # by _each) and which to delete. The cache of the installed release is
@@ -224,7 +214,7 @@ def _plan(m):
     keep = m.get("keep") or []
     want = []
     for i, f in enumerate(m["files"]):
-        _tidy(i)
+        fsx.tidy(i)
         p = f["path"]
         c = cache.pop(p, None)
         if p in keep and fsx.exists(p):
@@ -252,7 +242,7 @@ def _each(m, want):
     for i, f in enumerate(m["files"]):
         if j < len(want) and want[j] == i:
             j += 1
-            _tidy(j)  # the caller's garbage for each entry
+            fsx.tidy(j)  # the caller's garbage for each entry
             yield f
 
 
@@ -284,7 +274,7 @@ def _same(p, f):
     from ota import fetch
 
     h = fetch.Hashers(f)
-    fetch.feed(p, h, bytearray(512))
+    fsx.feed(p, h, bytearray(512))
     try:
         h.check(f)
         return True
@@ -309,11 +299,7 @@ def _manifest(cfg, rel, st):
 
             gc.collect()  # the signature math wants the heap compact
             kid = sig.verify(cfg["keys"], sig_bytes, MANIFEST)
-        from ota import fetch
-
-        h = hashlib.sha256()
-        fetch.feed(MANIFEST, h, bytearray(512))
-        digest = binascii.hexlify(h.digest()).decode()
+        digest = fsx.sha256(MANIFEST, bytearray(512))
         gc.collect()
         m = manifest.parse_file(MANIFEST)
     finally:
@@ -457,7 +443,7 @@ def _put_files(m):
         out.write("{")
         sep = ""
         for i, f in enumerate(m["files"]):
-            _tidy(i)
+            fsx.tidy(i)
             p = f["path"]
             if p in keep and fsx.exists(p):
                 continue
