@@ -35,7 +35,6 @@ export const ERROR_CODES = {
   firmware_conflict: 'The firmware image name clashes with another release file.',
   asset_name_clash: 'Two release files map to the same GitHub asset name.',
   no_version: 'No version given and no v* tag to take it from.',
-  no_created: 'No creation date: not a git checkout and no --created or SOURCE_DATE_EPOCH.',
   schema_unsupported: 'The manifest uses a newer schema than this tool or the board knows.',
 
   // Keys and signatures.
