@@ -43,7 +43,7 @@ const CONFIGURE_CODES = new Set([
   'not_local',
   'not_offered',
 ]);
-const TOKEN_CODES = new Set(['no_token', 'token_invalid', 'auth_declined', 'no_permission']);
+const TOKEN_CODES = new Set(['no_token', 'token_missing', 'token_invalid', 'auth_declined', 'no_permission']);
 
 /** True for a local address (a host served from this machine: "Serve Releases Locally" fixes it). */
 export function isLocalUrl(url: string | undefined): boolean {
