@@ -56,6 +56,30 @@ export function printFileChanges(r: { uploaded: string[]; removed: string[] }): 
   for (const p of r.removed) console.log(`removed  ${p}`);
 }
 
+/**
+ * Upload progress on stderr, one line rewritten in place, on a terminal only (publish, every
+ * target): the phase, then the percentage of bytes uploaded and the file going up.
+ */
+export function progressPrinter(): (p: {
+  phase: string;
+  asset?: string;
+  done: number;
+  total: number;
+}) => void {
+  let last = -1;
+  return (p) => {
+    if (!process.stderr.isTTY) return;
+    if (p.phase !== 'upload') {
+      process.stderr.write(`\r\x1b[K${p.phase}…`);
+      return;
+    }
+    const pct = p.total ? Math.floor((100 * p.done) / p.total) : 100;
+    if (pct === last) return;
+    last = pct;
+    process.stderr.write(`\r\x1b[Kuploading ${pct}% (${p.done}/${p.total} bytes) ${p.asset ?? ''}`);
+  };
+}
+
 /** Resolves on Ctrl-C or SIGTERM, or when `also` calls its argument (a port closing, a power cut). */
 export function untilStopped<T = void>(stopped: T, also?: (stop: (why: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve) => {
