@@ -4,6 +4,22 @@
 // makes (live + garbage: what the path needs), against the idle heap with `modules` imported.
 import * as fx from '../test/support/release-fixture';
 
+/** What an unsigned update from a static host imports before its first event: the idle baseline. */
+export const UPDATE_PATH = [
+  'ota.log',
+  'ota.fsx',
+  'ota.sha1',
+  'ota.http',
+  'ota.manifest',
+  'ota.journal',
+  'ota.source',
+  'ota.fetch',
+  'ota.updater',
+  'ota.reserved',
+  'ota.tls',
+  'ota.clock',
+];
+
 const SAMPLER = `
 import gc, sys
 _peak = {'progress': 0, 'all': 0, 'raw': 0}

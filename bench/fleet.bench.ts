@@ -14,7 +14,7 @@ import { RolloutController } from '../src/core/fleet/rollout';
 import { fleetChildren } from '../src/core/fleet/view';
 import { keyId, type KeyFile } from '../src/core/keys';
 import * as fx from '../test/support/release-fixture';
-import { updateHeap } from './board-heap';
+import { UPDATE_PATH, updateHeap } from './board-heap';
 import {
   mosquittoMissing,
   startMosquitto,
@@ -224,18 +224,8 @@ async function countingProxy(
   };
 }
 
-const CORE = [
-  'ota.log',
-  'ota.fsx',
-  'ota.sha1',
-  'ota.http',
-  'ota.manifest',
-  'ota.journal',
-  'ota.source',
-  'ota.fetch',
-  'ota.updater',
-  'ota.sig',
-];
+/** The signed static update's modules: the idle baseline with and without the fleet. */
+const CORE = [...UPDATE_PATH, 'ota.sig'];
 
 async function board(m: Mosquitto): Promise<void> {
   const keys = fx.makeKeys();

@@ -12,23 +12,9 @@ import { gzipSync } from 'node:zlib';
 
 import { startGitHubMock } from '../test/support/github-mock';
 import * as fx from '../test/support/release-fixture';
-import { updateHeap } from './board-heap';
+import { UPDATE_PATH, updateHeap } from './board-heap';
 
-/** What an unsigned update from a static host imports before its first event: the idle baseline. */
-const CORE = [
-  'ota.log',
-  'ota.fsx',
-  'ota.sha1',
-  'ota.http',
-  'ota.manifest',
-  'ota.journal',
-  'ota.source',
-  'ota.fetch',
-  'ota.updater',
-  'ota.reserved',
-  'ota.tls',
-  'ota.clock',
-];
+const CORE = UPDATE_PATH;
 /** Imported only on their paths. */
 const LAZY = [
   'ota.sig',

@@ -1,7 +1,6 @@
 // `ota releases`: what a release host offers per channel, as the editor's Releases view shows it
 // (the rules are in src/core/release-channels.ts).
-import { readFile } from 'node:fs/promises';
-import { checkOtaConfig } from '../core/config';
+import { readOtaConfig } from '../core/config';
 import { isErrorCode } from '../core/error-codes';
 import { OtaError } from '../core/errors';
 import { releaseChannels, type ReleaseQuery } from '../core/release-channels';
@@ -35,13 +34,7 @@ async function query(values: {
   if (values.url) return { source: 'static', url: values.url };
   if (values.repo) return { source: 'github', repo: values.repo, apiUrl, branch: values.branch, token };
   if (!values.config) throw new OtaError('bad_option', 'ota releases needs --url, --repo or --config');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(values.config, 'utf8'));
-  } catch (err) {
-    throw new OtaError('bad_config', `cannot read ${values.config} as JSON: ${(err as Error).message}`);
-  }
-  const c = checkOtaConfig(raw, values.config);
+  const c = await readOtaConfig(values.config);
   if (c.source === 'oci')
     throw new OtaError(
       'bad_option',

@@ -11,6 +11,7 @@
  *   validateOtaConfig({ source: 'static' })  // ['/url is required (source is "static")']
  *   checkOtaConfig({ source: 'static' })     // throws OtaError 'bad_config' naming the same
  */
+import { readFile } from 'node:fs/promises';
 import schema from '../../schemas/ota_config.schema.json';
 import { OtaError } from './errors';
 
@@ -144,4 +145,15 @@ export function checkOtaConfig(v: unknown, where = 'ota_config.json'): OtaConfig
   const problems = validateOtaConfig(v);
   if (problems.length > 0) throw new OtaError('bad_config', `${where}: ${problems.join('; ')}`);
   return v as OtaConfig;
+}
+
+/** The ota_config.json at `file`, checked; OtaError 'bad_config' when it is not JSON or not valid. */
+export async function readOtaConfig(file: string): Promise<OtaConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new OtaError('bad_config', `cannot read ${file} as JSON: ${(err as Error).message}`);
+  }
+  return checkOtaConfig(raw, file);
 }
