@@ -14,6 +14,7 @@ import { RolloutController } from '../src/core/fleet/rollout';
 import { fleetChildren } from '../src/core/fleet/view';
 import { keyId, type KeyFile } from '../src/core/keys';
 import * as fx from '../test/support/release-fixture';
+import { UPDATE_PATH, updateHeap } from './board-heap';
 import {
   mosquittoMissing,
   startMosquitto,
@@ -223,39 +224,8 @@ async function countingProxy(
   };
 }
 
-// Samples the heap at each event and before each collection, as bench/updater.bench.ts does.
-const SAMPLER = `
-import gc, sys
-_peak = {'all': 0, 'raw': 0}
-_collect = gc.collect
-def _gc():
-    m = gc.mem_alloc()
-    if m > _peak['raw']:
-        _peak['raw'] = m
-    _collect()
-gc.collect = _gc
-_ev = sys.modules['ota.log'].ev
-def _sample(name, **kw):
-    _gc()
-    _peak['all'] = max(_peak['all'], gc.mem_alloc())
-    _ev(name, **kw)
-for _n in list(sys.modules):
-    if _n.startswith('ota.') and hasattr(sys.modules[_n], 'ev'):
-        sys.modules[_n].ev = _sample
-sys.modules['ota.log'].ev = _sample
-`;
-const CORE = [
-  'ota.log',
-  'ota.fsx',
-  'ota.sha1',
-  'ota.http',
-  'ota.manifest',
-  'ota.journal',
-  'ota.source',
-  'ota.fetch',
-  'ota.updater',
-  'ota.sig',
-];
+/** The signed static update's modules: the idle baseline with and without the fleet. */
+const CORE = [...UPDATE_PATH, 'ota.sig'];
 
 async function board(m: Mosquitto): Promise<void> {
   const keys = fx.makeKeys();
@@ -282,20 +252,7 @@ async function board(m: Mosquitto): Promise<void> {
       '1.0.0',
     );
     dirs.push(fsDir);
-    const code = [
-      'import ota',
-      `import ${CORE.join(', ')}`,
-      SAMPLER,
-      '_collect()',
-      'idle = gc.mem_alloc()',
-      'v = ota.update(reset=False)',
-      '_gc()',
-      'print("HEAP", idle, _peak["all"], _peak["raw"], v)',
-    ].join('\n');
-    const r = await fx.runBoard({ fsDir, code, timeoutMs: 120_000 });
-    const h = /HEAP (\d+) (\d+) (\d+) (\S+)/.exec(r.output);
-    if (!h || h[4] === 'None') throw new Error(`update failed: ${r.output}${r.error ?? ''}`);
-    return { all: Number(h[2]) - Number(h[1]), raw: Number(h[3]) - Number(h[1]) };
+    return updateHeap({ fsDir, modules: CORE });
   };
   try {
     const base = await peak({});

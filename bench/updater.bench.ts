@@ -12,22 +12,9 @@ import { gzipSync } from 'node:zlib';
 
 import { startGitHubMock } from '../test/support/github-mock';
 import * as fx from '../test/support/release-fixture';
+import { UPDATE_PATH, updateHeap } from './board-heap';
 
-/** What an unsigned update from a static host imports before its first event: the idle baseline. */
-const CORE = [
-  'ota.log',
-  'ota.fsx',
-  'ota.sha1',
-  'ota.http',
-  'ota.manifest',
-  'ota.journal',
-  'ota.source',
-  'ota.fetch',
-  'ota.updater',
-  'ota.reserved',
-  'ota.tls',
-  'ota.clock',
-];
+const CORE = UPDATE_PATH;
 /** Imported only on their paths. */
 const LAZY = [
   'ota.sig',
@@ -38,32 +25,6 @@ const LAZY = [
   'ota.ed25519',
   'ota.firmware',
 ];
-
-// Samples the heap at each event (after a collection) and just before each collection, by wrapping
-// gc.collect and the event function (ota.log.ev, and the copy each imported module holds).
-const SAMPLER = `
-import gc, sys
-_peak = {'progress': 0, 'all': 0, 'raw': 0}
-_collect = gc.collect
-def _gc():
-    m = gc.mem_alloc()
-    if m > _peak['raw']:
-        _peak['raw'] = m
-    _collect()
-gc.collect = _gc
-_ev = sys.modules['ota.log'].ev
-def _sample(name, **kw):
-    _gc()
-    m = gc.mem_alloc()
-    _peak['all'] = max(_peak['all'], m)
-    if name == 'progress':
-        _peak['progress'] = max(_peak['progress'], m)
-    _ev(name, **kw)
-for _n in list(sys.modules):
-    if _n.startswith('ota.') and hasattr(sys.modules[_n], 'ev'):
-        sys.modules[_n].ev = _sample
-sys.modules['ota.log'].ev = _sample
-`;
 
 function text(bytes: number, seed: number): string {
   let s = '';
@@ -86,22 +47,9 @@ const kb = (n: number): string => `${(n / 1024).toFixed(1)} KB`;
 
 /** Runs one update on the board in fsDir with the sampler; throws unless it succeeds. */
 async function measure(fsDir: string): Promise<Heap> {
-  const code = [
-    'import ota',
-    `import ${CORE.join(', ')}`,
-    SAMPLER,
-    '_collect()',
-    'idle = gc.mem_alloc()',
-    'v = ota.update(reset=False)',
-    '_gc()',
-    'print("HEAP", idle, _peak["progress"], _peak["all"], _peak["raw"], v)',
-  ].join('\n');
-  const r = await fx.runBoard({ fsDir, flashKb: 4096, code, timeoutMs: 120_000 });
-  const m = /HEAP (\d+) (\d+) (\d+) (\d+) (\S+)/.exec(r.output);
-  if (!m || m[5] === 'None' || fx.errorCodes(r.output).length)
-    throw new Error(`update failed: ${r.output}${r.error ?? ''}`);
-  const [idle, streaming, update, needed] = m.slice(1, 5).map(Number);
-  return { idle, streaming: Math.max(0, streaming - idle), update: update - idle, needed: needed - idle };
+  const h = await updateHeap({ fsDir, modules: CORE, flashKb: 4096 });
+  if (fx.errorCodes(h.output).length) throw new Error(`update failed: ${h.output}`);
+  return { idle: h.idle, streaming: h.progress, update: h.all, needed: h.raw };
 }
 
 async function staticPath(files: fx.AppFiles, opts: { bundle?: boolean; alg?: fx.Alg } = {}): Promise<Heap> {

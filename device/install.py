@@ -15,18 +15,28 @@ def _ota_install():
     buf = bytearray(512)
     mv = memoryview(buf)
 
+    def pump(p, put):
+        # Every byte of file p, a buffer at a time, to put (a hash's update, a file's write).
+        with open(p, "rb") as f:
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    return
+                put(mv[:n])
+
     def sha(p):
         h = hashlib.sha256()
         try:
-            with open(p, "rb") as f:
-                while True:
-                    n = f.readinto(buf)
-                    if not n:
-                        break
-                    h.update(mv[:n])
+            pump(p, h.update)
         except OSError:
             return None
         return binascii.hexlify(h.digest()).decode()
+
+    def rm(p):
+        try:
+            os.remove(p)
+        except OSError:
+            pass
 
     try:
         with open(M) as f:
@@ -48,25 +58,14 @@ def _ota_install():
                 except OSError:
                     pass
                 i = p.find("/", i + 1)
-            with open(".ota/pkg/" + p, "rb") as s:
-                with open(p, "wb") as d:
-                    while True:
-                        n = s.readinto(buf)
-                        if not n:
-                            break
-                        d.write(mv[:n])
+            with open(p, "wb") as d:
+                pump(".ota/pkg/" + p, d.write)
             if sha(p) != want:
                 raise RuntimeError("ota install: %s does not read back as written" % p)
         for p in m["remove"]:
-            try:
-                os.remove(p)
-            except OSError:
-                pass
-    for p in (M, ".ota/install.py"):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
+            rm(p)
+    rm(M)
+    rm(".ota/install.py")
 
 
 _ota_install()

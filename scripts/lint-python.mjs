@@ -30,6 +30,24 @@ function pythonFiles(dir) {
   });
 }
 
+/**
+ * MicroPython's parser replaces a `const()` name by its value only below the line that defines it,
+ * and keeps no global for a `_name`: a use above the definition is a NameError on the board that
+ * CPython-based linters never see.
+ */
+function constBeforeUse(src) {
+  const lines = src.split('\n');
+  const out = [];
+  lines.forEach((line, at) => {
+    const m = /^(_\w+) = const\(/.exec(line);
+    if (!m) return;
+    const use = new RegExp(`(?<![\\w.])${m[1]}\\b`);
+    const early = lines.slice(0, at).findIndex((l) => use.test(l.replace(/#.*/, '')));
+    if (early >= 0) out.push(`${early + 1}: ${m[1]} is used above its const() on line ${at + 1}`);
+  });
+  return out;
+}
+
 const files = ROOTS.flatMap(pythonFiles).sort();
 const ruff = new Workspace(SETTINGS, PositionEncoding.Utf16);
 let problems = 0;
@@ -39,6 +57,10 @@ for (const file of files) {
     console.error(
       `${file}:${d.start_location.row}:${d.start_location.column}: ${d.code ?? 'syntax'} ${d.message}`,
     );
+    problems++;
+  }
+  for (const msg of constBeforeUse(src)) {
+    console.error(`${file}:${msg}`);
     problems++;
   }
   const formatted = ruff.format(src);

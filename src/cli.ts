@@ -1,7 +1,7 @@
 // The `ota` command: parses arguments, calls the core, prints results. No rules live here.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OtaError } from './core/errors';
+import { reportError } from './cli/common';
 
 type Command = { run(argv: string[]): Promise<number> };
 
@@ -17,6 +17,7 @@ const commands: [name: string, summary: string, load: () => Promise<Command>][] 
   ['verify', 'check a tree against a manifest, naming each differing file', () => import('./cli/verify')],
   ['keygen', 'create a signing key (HMAC, Ed25519 or RSA) outside the project', () => import('./cli/keygen')],
   ['publish', 'publish a signed release to GitHub Releases or a static-host folder', () => import('./cli/publish')],
+  ['releases', 'list what a release host offers per channel (static host or GitHub)', () => import('./cli/releases')],
   ['serve', 'serve a published folder over HTTP (Range, ETag, gzip) for development', () => import('./cli/serve')],
   ['info', "show a board's MicroPython, RAM, flash and release; --list the serial ports", () => import('./cli/info')],
   ['install', 'install the OTA updater on a board (package, config, boot.py hook)', () => import('./cli/install')],
@@ -87,12 +88,6 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof OtaError) {
-      console.error(`ota: ${err.message} [${err.code}]`);
-      process.exitCode = err.code === 'bad_option' ? 2 : err.code === 'cancelled' ? 130 : 1;
-    } else {
-      console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-      process.exitCode = 1;
-    }
+    process.exitCode = reportError(err);
   },
 );

@@ -78,7 +78,7 @@ for (const [name, c] of BAD) {
     const fsDir = fx.makeBoard(c as Record<string, unknown>, fx.APP_1_0_0, '1.0.0');
     cleanups.push(fsDir);
     const r = await fx.runBoard({ fsDir, code: 'import ota\nprint(ota.update())\n' });
-    assert.deepEqual(fx.errorCodes(r.output), ['config'], r.output);
+    assert.deepEqual(fx.errorCodes(r.output), ['bad_config'], r.output);
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
   });
 }

@@ -134,7 +134,7 @@ test('a blob cut mid-download fails with connection; the next check resumes it w
   try {
     const fsDir = board(`${proxy.host}/me/app`, { timeout: 2 });
     const r1 = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
-    assert.deepEqual(fx.errorCodes(r1.output), ['connection'], r1.output);
+    assert.deepEqual(fx.errorCodes(r1.output), ['network'], r1.output);
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
     const r2 = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r2.output), [], r2.output);
@@ -310,12 +310,12 @@ test(
 test('private repository without credentials: a clear auth error, nothing changes', T, async () => {
   const fsDir = privBoard(`${priv.url}/me/private`);
   const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
-  assert.deepEqual(fx.errorCodes(r.output), ['auth'], r.output);
+  assert.deepEqual(fx.errorCodes(r.output), ['auth_failed'], r.output);
   assert.match(r.output, /set user and password/);
   assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
   const wrong = privBoard(`${priv.url}/me/private`, { user: 'ci', password: 'nope' });
   const r2 = await fx.runBoard({ fsDir: wrong, code: 'import ota\nota.update()\n' });
-  assert.deepEqual(fx.errorCodes(r2.output), ['auth'], r2.output);
+  assert.deepEqual(fx.errorCodes(r2.output), ['auth_failed'], r2.output);
 });
 
 test('private repository, blobs redirected to storage: credentials to the registry only', T, async () => {

@@ -126,7 +126,7 @@ const cases: [string, string, () => Case][] = [
   ],
   [
     'a manifest of a newer schema',
-    'schema',
+    'schema_unsupported',
     () => ({ publish: { manifestBytes: craft((m) => (m.schema = 2)) } }),
   ],
   [
@@ -217,7 +217,7 @@ test(
     cleanups.push(fsDir);
     try {
       const r1 = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
-      assert.deepEqual(fx.errorCodes(r1.output), ['connection'], r1.output);
+      assert.deepEqual(fx.errorCodes(r1.output), ['network'], r1.output);
       assertIntact(fsDir);
       const r2 = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.deepEqual(fx.errorCodes(r2.output), [], r2.output);

@@ -153,7 +153,7 @@ test('mutual TLS: the board presents its client certificate; without one the ser
     files,
   });
   assert.notDeepEqual(without.codes, [], without.output);
-  assert.ok(['tls', 'connection'].includes(without.codes[0]), without.output);
+  assert.ok(['tls', 'network'].includes(without.codes[0]), without.output);
   assert.equal(version(without.fsDir), '1.0.0');
 });
 
@@ -301,7 +301,7 @@ test('tls config mistakes are config errors, before any connection', T, async ()
     { insecure: 'yes', ca: 7 },
   ]) {
     const r = await attempt({ serverCert: pki.server, tls: tlsCfg });
-    assert.deepEqual(r.codes, ['config'], `${JSON.stringify(tlsCfg)}: ${r.output}`);
+    assert.deepEqual(r.codes, ['bad_config'], `${JSON.stringify(tlsCfg)}: ${r.output}`);
     assert.equal(r.requests, 0);
   }
 });

@@ -155,7 +155,7 @@ const configCases: [string, Record<string, unknown>][] = [
 for (const [name, config] of configCases) {
   test(`config with ${name}: config error, nothing fetched`, T, async () => {
     const o = await attempt({ config });
-    assert.deepEqual(o.codes, ['config'], o.output);
+    assert.deepEqual(o.codes, ['bad_config'], o.output);
     assert.equal(o.requests.length, 0);
     assertIntact(o.fsDir);
   });

@@ -36,7 +36,7 @@ describe('explainError', () => {
   });
 
   it('names the URL a board could not reach and offers to serve a local host', () => {
-    const a = explainBoardEvent({ code: 'connection', msg: '[Errno 111] ECONNREFUSED' }, LOCAL);
+    const a = explainBoardEvent({ code: 'network', msg: '[Errno 111] ECONNREFUSED' }, LOCAL);
     assert.equal(
       a.message,
       'The board cannot reach http://127.0.0.1:8080: connection refused. Start the host with Serve Releases Locally.',

@@ -34,6 +34,16 @@ test('every error code is snake_case with a sentence for the user', () => {
 test('every error code the board raises is in the table, spelled the same', () => {
   const raised = [...found(/\bFail\(\s*"([^"]+)"/g), ...found(/\bcode="([^"]+)"/g)];
   assert.ok(raised.length > 20, `found only ${raised.length} codes: has Fail() changed shape?`);
+  // A Fail() whose code is not a literal takes it from a local `code = "a" if … else "b"`.
+  for (const { file, value } of found(/\bFail\(\s*([^"\s,()][^,()]*),/g)) {
+    assert.equal(value, 'code', `${file}: Fail(${value}, …) does not name its code literally`);
+    const text = sources.find((s) => s.file === file)!.text;
+    const assigned = [...text.matchAll(/^\s*code = (.+)$/gm)].flatMap((m) => [
+      ...m[1]!.matchAll(/"([^"]+)"/g),
+    ]);
+    assert.ok(assigned.length > 0, `${file}: Fail(code, …) without a literal code = "…"`);
+    for (const m of assigned) raised.push({ file, value: m[1]! });
+  }
   for (const { file, value } of raised)
     assert.ok(isErrorCode(value), `${file}: Fail("${value}") is not in error-codes.ts`);
 });
@@ -75,4 +85,17 @@ test('every journal state the board writes or tests is in the table', () => {
     Object.keys(JOURNAL_STATES).sort(),
     'the board uses every state of the table',
   );
+});
+
+test('one spelling per code: the board and the host share each one, no alias is left', () => {
+  // The board once said config, schema, busy, connection, auth and insecure where the host said
+  // bad_config, schema_unsupported, board_busy, network, auth_failed and tls_insecure; the host
+  // said sig_invalid where the board said bad_signature. One spelling each now, on both sides.
+  const retired = ['config', 'schema', 'busy', 'connection', 'auth', 'insecure', 'sig_invalid'];
+  for (const code of retired) assert.ok(!isErrorCode(code), `${code} is back in error-codes.ts`);
+  for (const code of ['bad_config', 'schema_unsupported', 'board_busy', 'network', 'bad_signature'])
+    assert.ok(
+      sources.some(({ text }) => text.includes(`Fail("${code}"`)),
+      `the board no longer raises ${code}: is its spelling still shared?`,
+    );
 });

@@ -65,7 +65,7 @@ def fetch(rel, b, want, rel_files):
     for f in rel_files:
         room += 512 + ((f["size"] + 511) & ~511)
     r = rel.client.get(rel.bundle_url(b), rel.headers(None))
-    try:
+    with r:
         if r.length > b["size"]:
             raise Fail("too_large", "server sends %d bytes for a %d-byte bundle" % (r.length, b["size"]))
         tap = _Tap(r, b["size"])
@@ -78,7 +78,7 @@ def fetch(rel, b, want, rel_files):
         out_n = 0
         while True:
             if _read_full(z, hmv) < 512:
-                raise Fail("connection", "bundle cut")
+                raise Fail("network", "bundle cut")
             out_n += 512
             _inflated(out_n, room)
             if not any(hdr):
@@ -103,7 +103,7 @@ def fetch(rel, b, want, rel_files):
                 while left:
                     n = _read_full(z, mv[: min(512, left)])
                     if not n:
-                        raise Fail("connection", "bundle cut")
+                        raise Fail("network", "bundle cut")
                     left -= n
                     out_n += n
                     _inflated(out_n, room)
@@ -130,5 +130,3 @@ def fetch(rel, b, want, rel_files):
             pass  # the rest of the compressed stream, for its hash
         if tap.n != b["size"] or binascii.hexlify(tap.h.digest()).decode() != b["sha256"]:
             raise Fail("hash_mismatch", "bundle does not match the manifest")
-    finally:
-        r.close()

@@ -5,9 +5,10 @@
 # the board accepted (.ota/state.json "created"), so a replayed old manifest
 # cannot bring an expired date back, whatever Date header comes with it.
 import time
+from micropython import const
 
 _MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
-SANE_YEAR = 2024  # a clock before this was never set
+_SANE_YEAR = const(2024)  # a clock before this was never set
 
 
 def sync(cfg):
@@ -29,7 +30,7 @@ def sync(cfg):
 
 def board_iso():
     t = time.gmtime()
-    if t[0] < SANE_YEAR:
+    if t[0] < _SANE_YEAR:
         return None
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % t[:6]
 

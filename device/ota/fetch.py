@@ -4,12 +4,13 @@
 import gc
 import hashlib
 import binascii
+from micropython import const
 from ota import fsx, sha1
 from ota.log import Fail, ev
 
-BUF = 1024
-STEP = 16384  # progress events at most once per this many bytes,
-EVENTS = 8  # and at most this many per file (each event allocates a line)
+BUF = const(1024)
+_STEP = const(16384)  # progress events at most once per this many bytes,
+_EVENTS = const(8)  # and at most this many per file (each event allocates a line)
 
 
 def _hex(h):
@@ -41,17 +42,6 @@ def part_name(f):
     return fsx.STAGE + "/" + f["path"]
 
 
-def feed(name, h, buf):
-    # Feeds a file's bytes to the hashers: an earlier partial download, or an installed file.
-    mv = memoryview(buf)
-    with open(fsx.p(name), "rb") as src:
-        while True:
-            n = src.readinto(buf)
-            if not n:
-                return
-            h.update(buf if n == len(buf) else mv[:n])
-
-
 def fetch(src, f, buf):
     # Downloads file f to the stage (resuming a partial download).
     size = f["size"]
@@ -63,11 +53,11 @@ def fetch(src, f, buf):
         have = 0
     h = Hashers(f)
     if have:
-        feed(name, h, buf)
+        fsx.feed(name, h, buf)  # an earlier partial download
     if have < size or size == 0:
         wbits = 0 if have else _window(size)
         r = src.open_file(f, have, wbits > 0)
-        try:
+        with r:
             if r.status == 200 and have:
                 # The server ignored Range: start over.
                 have = 0
@@ -82,18 +72,13 @@ def fetch(src, f, buf):
                 import deflate
 
                 body = deflate.DeflateIO(r, deflate.GZIP, wbits)
-            out = open(fsx.p(name), "ab" if have else "wb")
             try:
-                _copy(body, out, h, f, have, buf, body is not r)
+                with open(fsx.p(name), "ab" if have else "wb") as out:
+                    _copy(body, out, h, f, have, buf, body is not r)
             except Fail as e:
                 if e.code in ("hash_mismatch", "too_large", "inflate_limit"):
-                    out.close()
                     fsx.remove(name)
                 raise
-            finally:
-                out.close()
-        finally:
-            r.close()
     try:
         h.check(f)
     except Fail:
@@ -125,7 +110,7 @@ def _copy(r, out, h, f, done, buf, inflating=False):
     # Python stream, and each call allocates, so every chunk ends in a collection.
     mv = memoryview(buf)
     size = f["size"]
-    step = max(STEP, size // EVENTS)
+    step = max(_STEP, size // _EVENTS)
     mark = done
     while True:
         n = r.readinto(buf)
@@ -145,5 +130,5 @@ def _copy(r, out, h, f, done, buf, inflating=False):
             mark = done
             ev("progress", file=f["path"], done=done, total=size)
     if done != size:
-        raise Fail("connection", "%s cut at %d of %d bytes" % (f["path"][:60], done, size))
+        raise Fail("network", "%s cut at %d of %d bytes" % (f["path"][:60], done, size))
     ev("progress", file=f["path"], done=done, total=size)

@@ -4,9 +4,10 @@
 # app files, and ota.confirm() cancels the bootloader's rollback.
 import hashlib
 import binascii
+from micropython import const
 from ota.log import Fail, ev
 
-BLOCK = 4096
+_BLOCK = const(4096)
 
 
 def _partition():
@@ -21,8 +22,8 @@ def check(fw):
     # Before anything is downloaded: OTA partitions exist and the image fits.
     Partition = _partition()
     part = Partition(Partition.RUNNING).get_next_update()
-    if fw["size"] > part.ioctl(4, 0) * BLOCK:
-        raise Fail("no_space", "firmware is %d bytes, the OTA partition %d" % (fw["size"], part.ioctl(4, 0) * BLOCK))
+    if fw["size"] > part.ioctl(4, 0) * _BLOCK:
+        raise Fail("no_space", "firmware is %d bytes, the OTA partition %d" % (fw["size"], part.ioctl(4, 0) * _BLOCK))
 
 
 def running():
@@ -38,30 +39,28 @@ def write(rel, fw):
     Partition = _partition()
     cur = Partition(Partition.RUNNING)
     part = cur.get_next_update()
-    buf = bytearray(BLOCK)
+    buf = bytearray(_BLOCK)
     mv = memoryview(buf)
     h = hashlib.sha256()
     r = rel.client.get(rel.bundle_url(fw), rel.headers(None))
-    try:
+    with r:
         done = 0
         block = 0
         while done < fw["size"]:
             n = 0
-            while n < BLOCK and done + n < fw["size"]:
-                k = r.readinto(mv[n : min(BLOCK, fw["size"] - done)])
+            while n < _BLOCK and done + n < fw["size"]:
+                k = r.readinto(mv[n : min(_BLOCK, fw["size"] - done)])
                 if not k:
-                    raise Fail("connection", "firmware cut at %d bytes" % (done + n))
+                    raise Fail("network", "firmware cut at %d bytes" % (done + n))
                 n += k
             h.update(mv[:n])
-            for i in range(n, BLOCK):
+            for i in range(n, _BLOCK):
                 buf[i] = 0xFF
             part.writeblocks(block, buf)
             block += 1
             done += n
             if block % 64 == 0 or done == fw["size"]:
                 ev("progress", file=fw["name"], done=done, total=fw["size"])
-    finally:
-        r.close()
     if binascii.hexlify(h.digest()).decode() != fw["sha256"]:
         raise Fail("hash_mismatch", "firmware image does not match the manifest")
     # Read back what the flash holds before booting from it.
@@ -69,8 +68,8 @@ def write(rel, fw):
     left = fw["size"]
     for b in range(block):
         part.readblocks(b, buf)
-        h.update(mv[: min(BLOCK, left)])
-        left -= BLOCK
+        h.update(mv[: min(_BLOCK, left)])
+        left -= _BLOCK
     if binascii.hexlify(h.digest()).decode() != fw["sha256"]:
         raise Fail("hash_mismatch", "firmware partition reads back wrong")
     ev("verified", firmware=fw["name"])

@@ -24,7 +24,7 @@ def unload():
 def conf(cfg):
     f = cfg.get("fleet")
     if not isinstance(f, dict) or not isinstance(f.get("broker"), str) or not isinstance(f.get("name"), str):
-        raise Fail("config", "fleet needs broker and name")
+        raise Fail("bad_config", "fleet needs broker and name")
     return f
 
 
@@ -35,7 +35,7 @@ def broker(url):
     elif url.startswith("mqtt://"):
         tls, rest = False, url[7:]
     else:
-        raise Fail("config", "fleet broker must be mqtt:// or mqtts://")
+        raise Fail("bad_config", "fleet broker must be mqtt:// or mqtts://")
     rest = rest.split("/")[0]
     host, port = rest, 8883 if tls else 1883
     if ":" in rest:
@@ -52,7 +52,7 @@ def ssl_context(cfg, f):
     t = f.get("tls") or cfg.get("tls") or {}
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if t.get("insecure"):
-        ev("fleet", ok=True, code="insecure", msg="broker certificate not verified (tls.insecure)")
+        ev("fleet", ok=True, code="tls_insecure", msg="broker certificate not verified (tls.insecure)")
         ctx.verify_mode = ssl.CERT_NONE
         if f.get("password"):
             raise Fail("fleet_tls", "no password over an unverified connection")

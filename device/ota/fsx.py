@@ -94,20 +94,35 @@ def move(src, dst):
         os.rename(p(src), p(dst))
 
 
+def feed(rel, h, buf):
+    # A file's bytes to h.update, read through buf: the one file-hashing loop.
+    mv = memoryview(buf)
+    with open(p(rel), "rb") as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                return
+            h.update(buf if n == len(buf) else mv[:n])
+
+
 def sha256(rel, buf):
     # SHA-256 (hex) of a file's bytes, read through buf.
     import hashlib
     import binascii
 
     h = hashlib.sha256()
-    mv = memoryview(buf)
-    with open(p(rel), "rb") as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            h.update(buf if n == len(buf) else mv[:n])
+    feed(rel, h, buf)
     return binascii.hexlify(h.digest()).decode()
+
+
+def tidy(i):
+    # Loops over a release's files make path strings and stat results per
+    # file: a collection every 8 files keeps hundreds of files from piling
+    # them up (the one such rule: journal, updater and manifest use it).
+    if i & 7 == 7:
+        import gc
+
+        gc.collect()
 
 
 def copy(src, dst, buf):

@@ -43,13 +43,11 @@ class GitHub(Release):
         else:
             path = "/releases/latest"
         r = self._api(path, etag)
-        try:
+        with r:
             if r.status == 304:
                 return None
             self.etag = r.header("etag")
             rel = _scan_releases(r, ch == "beta")
-        finally:
-            r.close()
         if rel is None:
             raise Fail("http_404", "no %s release" % ch)
         tag = rel["tag"]
@@ -72,19 +70,17 @@ class GitHub(Release):
             try:
                 r = http.request(url, {"User-Agent": "micropython-ota"}, self.client.timeout)
             except Fail as e:
-                if e.code not in ("connection", "timeout") or attempt >= self.client.retries:
+                if e.code not in ("network", "timeout") or attempt >= self.client.retries:
                     raise
                 time.sleep(wait)
                 wait *= 2
                 continue
-            try:
+            with r:
                 st = r.status
                 if st == 429 or st >= 500:
                     raise Fail("rate_limited" if st == 429 else "http_status", "HTTP %d from %s" % (st, url[-60:]))
                 return st, r.header("location")
-            finally:
-                r.close()
-        raise Fail("connection", "no answer from " + url[-60:])
+        raise Fail("network", "no answer from " + url[-60:])
 
     def _web(self, ch, etag):
         rel = self.web + "/" + self.repo + "/releases/"
@@ -149,7 +145,7 @@ class GitHub(Release):
         # Developer channel: the tip of a branch, files from its Git tree.
         br = self.cfg.get("branch", "main")
         r = self._api("/git/ref/heads/" + quote(br), etag)
-        try:
+        with r:
             if r.status == 304:
                 return None
             self.etag = r.header("etag")
@@ -160,8 +156,6 @@ class GitHub(Release):
                     box["sha"] = v
 
             Scanner(r, cb).run()
-        finally:
-            r.close()
         sha = box.get("sha")
         if not sha:
             raise Fail("bad_manifest", "branch has no commit")
@@ -211,10 +205,8 @@ class GitHub(Release):
                 flags["truncated"] = True
 
         r = self._api("/git/trees/" + sha + ("?recursive=1" if recursive else ""))
-        try:
+        with r:
             Scanner(r, cb).run()
-        finally:
-            r.close()
         return flags.get("truncated", False)
 
 

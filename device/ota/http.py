@@ -5,6 +5,7 @@ import gc
 import io
 import socket
 import time
+from micropython import const
 from ota.log import Fail
 
 _KEEP = (
@@ -51,11 +52,11 @@ def _io_fail(e):
         return Fail("timeout", "no answer in time")
     if "timed out" in str(e):
         return Fail("timeout", "no answer in time")
-    return Fail("connection", str(e)[:60])
+    return Fail("network", str(e)[:60])
 
 
-MAX_LINE = 2048  # one status or header line
-MAX_HEADERS = 64  # header lines per answer
+_MAX_LINE = const(2048)  # one status or header line
+_MAX_HEADERS = const(64)  # header lines per answer
 
 
 def _int(b, base=10):
@@ -85,7 +86,8 @@ class Deadline:
 
 
 class Response(io.IOBase):
-    # A stream (readinto), so deflate.DeflateIO can read a gzip body through it.
+    # A stream (readinto), so deflate.DeflateIO can read a gzip body through it;
+    # `with r:` closes its socket however the block ends.
     def __init__(self, sock, raw=None, timeout=10, deadline=None):
         self.sock = sock
         self.raw = raw or sock  # the TCP socket under TLS: its timeout bounds every wait
@@ -166,8 +168,8 @@ class Response(io.IOBase):
                 return out
             out += bytes(self._mv[self._pos : self._end])
             self._pos = self._end
-            if len(out) > MAX_LINE:
-                raise Fail("header_too_large", "a header line over %d bytes" % MAX_LINE)
+            if len(out) > _MAX_LINE:
+                raise Fail("header_too_large", "a header line over %d bytes" % _MAX_LINE)
 
     def readinto(self, buf):
         # Fills `buf` with body bytes, whole unless the body ends first (as a
@@ -195,14 +197,14 @@ class Response(io.IOBase):
                     self.readline()  # CRLF after the previous chunk
                 line = self.readline()
                 if not line:
-                    raise Fail("connection", "chunked body cut")
+                    raise Fail("network", "chunked body cut")
                 self._left = _int(line.split(b";")[0].strip(), 16)
                 if self._left == 0:
                     self._eof = True
                     return 0
             n = self._raw_into(mv if len(mv) <= self._left else memoryview(mv)[: self._left])
             if not n:
-                raise Fail("connection", "closed mid-chunk")
+                raise Fail("network", "closed mid-chunk")
             self._left -= n
             return n
         if self._left == 0:
@@ -213,7 +215,7 @@ class Response(io.IOBase):
         n = self._raw_into(mv)
         if not n:
             if self._left > 0:
-                raise Fail("connection", "closed mid-body")
+                raise Fail("network", "closed mid-body")
             self._eof = True
             return 0
         if self._left > 0:
@@ -242,6 +244,12 @@ class Response(io.IOBase):
         except OSError:
             pass
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 def _connect(tls, host, port, timeout, trust=None):
     # (TCP socket, stream): the stream is the TLS one over it for https.
@@ -266,7 +274,7 @@ def _connect(tls, host, port, timeout, trust=None):
 
 
 def request(url, headers=None, timeout=10, deadline=None, trust=None):
-    # One GET; the caller reads the body and closes the Response.
+    # One GET; the caller reads the body inside `with r:`, which closes it.
     tls, host, port, path = split_url(url)
     if deadline:
         timeout = min(timeout, deadline.left())
@@ -282,7 +290,7 @@ def request(url, headers=None, timeout=10, deadline=None, trust=None):
         r = Response(s, raw, timeout, deadline)
         line = r.readline()
         if not line:
-            raise Fail("connection", "closed before answering")
+            raise Fail("network", "closed before answering")
         parts = line.split(None, 2)
         if not line.startswith(b"HTTP/1.") or len(parts) < 2 or len(parts[1]) != 3:
             raise Fail("protocol", "bad status line %r" % line[:40])
@@ -291,12 +299,12 @@ def request(url, headers=None, timeout=10, deadline=None, trust=None):
         while True:
             line = r.readline()
             if not line:
-                raise Fail("connection", "headers cut")
+                raise Fail("network", "headers cut")
             if line in (b"\r\n", b"\n"):
                 break
             n += 1
-            if n > MAX_HEADERS:
-                raise Fail("header_too_large", "more than %d header lines" % MAX_HEADERS)
+            if n > _MAX_HEADERS:
+                raise Fail("header_too_large", "more than %d header lines" % _MAX_HEADERS)
             i = line.find(b":")
             if i <= 0:
                 raise Fail("protocol", "bad header line %r" % line[:40])
@@ -313,7 +321,7 @@ def request(url, headers=None, timeout=10, deadline=None, trust=None):
         raise
 
 
-MAX_RETRY_AFTER = 30  # seconds a Retry-After may make the board wait (config "max_retry_after")
+MAX_RETRY_AFTER = const(30)  # seconds a Retry-After may make the board wait (config "max_retry_after")
 
 
 class Client:
@@ -349,14 +357,14 @@ class Client:
             try:
                 r = self._follow(url, headers)
             except Fail as e:
-                if e.code not in ("connection", "timeout") or attempt > self.retries:
+                if e.code not in ("network", "timeout") or attempt > self.retries:
                     raise
                 self._sleep(wait)
                 wait *= 2
                 continue
             if r.status in ok:
                 return r
-            r.close()
+            r.close()  # closed before any wait below; its status and headers stay readable
             if r.status == 404:
                 raise Fail("http_404", "not found: " + url[-60:])
             if r.status == 403 and r.header("x-ratelimit-remaining") == "0":
@@ -397,8 +405,8 @@ class Client:
             if d:
                 self.date = d
             if r.status in (301, 302, 303, 307, 308):
-                loc = r.header("location")
-                r.close()
+                with r:
+                    loc = r.header("location")
                 if not loc:
                     raise Fail("http_status", "redirect without Location")
                 if loc.startswith("/"):

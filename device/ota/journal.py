@@ -6,7 +6,6 @@
 # A power cut repeats at most the copy it interrupted, forward or back, and
 # after the swap every installed file is checked by SHA-256 before the state
 # becomes confirm_pending. Any error in the swap rolls the release back whole.
-import gc
 from ota import fsx
 from ota.log import Fail, ev
 
@@ -31,12 +30,6 @@ def save(st):
 def current_version():
     v = fsx.read_json("version.json")
     return v.get("version") if isinstance(v, dict) else None
-
-
-def _tidy(i):
-    # Each file makes path strings: a collection every 8 files bounds them.
-    if i & 7 == 7:
-        gc.collect()
 
 
 def items():
@@ -70,7 +63,7 @@ def _forward(st):
     i = 0
     for k, h, path in items():
         if i >= st.get("i", 0):
-            _tidy(i)
+            fsx.tidy(i)
             _guard(path)
             if st.get("ph", 0) == 0:
                 if fsx.is_dir(path):
@@ -98,7 +91,7 @@ def _backward(st):
     for k, h, path in items():
         if j > n or (j == n and ph == 0):
             break
-        _tidy(j)
+        fsx.tidy(j)
         if fsx.exists(B + path):
             fsx.copy(B + path, path, buf)
         elif k == "P":
@@ -111,7 +104,7 @@ def _verify():
     buf = bytearray(512)
     i = 0
     for k, h, path in items():
-        _tidy(i)
+        fsx.tidy(i)
         i += 1
         if k == "P" and (not fsx.exists(path) or fsx.sha256(path, buf) != h):
             return path

@@ -3,23 +3,24 @@
 # It calls cb(path, value) for each scalar, where path lists the keys and
 # indexes leading to it, and cb(path, END) when an object or array closes.
 # Strings longer than MAXS bytes are cut (no field we read is that long).
-# Each value read makes a little garbage: collected every GC_EVERY bytes.
+# Each value read makes a little garbage: collected every _GC_EVERY bytes.
 import gc
 from ota.log import Fail
+from micropython import const
 
 END = object()
-MAXS = 400
-GC_EVERY = 2048
+MAXS = const(400)
+_GC_EVERY = const(2048)
 
 
-MAX_DOC = 2 * 1024 * 1024  # bytes of one API answer (a release with hundreds of assets is ~0.5 MB)
-MAX_DEPTH = 32
-MAX_LIT = 64
+_MAX_DOC = const(2 * 1024 * 1024)  # bytes of one API answer (a release with hundreds of assets is ~0.5 MB)
+_MAX_DEPTH = const(32)
+_MAX_LIT = const(64)
 
 
 class Scanner:
     # limit: bytes the document may take; an endless answer stops there.
-    def __init__(self, reader, cb, limit=MAX_DOC, cut=True):
+    def __init__(self, reader, cb, limit=_MAX_DOC, cut=True):
         # cut: strings over MAXS are cut (API answers) or refused (manifests).
         self.cut = cut
         self.r = reader
@@ -34,7 +35,7 @@ class Scanner:
 
     def _c(self):
         if self.i >= self.n:
-            if self.since >= GC_EVERY:
+            if self.since >= _GC_EVERY:
                 gc.collect()
                 self.since = 0
             self.n = self.r.readinto(self.mv)
@@ -83,7 +84,7 @@ class Scanner:
     def _lit(self, c):
         out = bytearray()
         while c not in (44, 93, 125, 32, 9, 10, 13, -1):
-            if len(out) >= MAX_LIT:
+            if len(out) >= _MAX_LIT:
                 raise Fail("bad_manifest", "bad JSON literal")
             out.append(c)
             c = self._c()
@@ -111,7 +112,7 @@ class Scanner:
                 if kinds:
                     raise Fail("bad_manifest", "JSON cut")
                 return
-            if (c == 123 or c == 91) and len(kinds) >= MAX_DEPTH:
+            if (c == 123 or c == 91) and len(kinds) >= _MAX_DEPTH:
                 raise Fail("bad_manifest", "JSON nested too deep")
             if c == 123:
                 kinds.append(True)

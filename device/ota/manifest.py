@@ -40,10 +40,11 @@ def conflicts(files):
     # list, no hash sets: their tables grow in big contiguous blocks, which a
     # heap full of manifest entries may no longer have. With "/" as \x01 (no
     # path holds control characters) a path sorts right before what lies under it.
+    from ota import fsx
+
     keys = []
     for i, f in enumerate(files):
-        if i & 31 == 31:
-            gc.collect()
+        fsx.tidy(i)
         keys.append(f["path"].lower().replace("/", "\x01"))
     keys.sort()
     for i in range(1, len(keys)):
@@ -221,10 +222,9 @@ def parse_stream(reader):
                     bad("bad file entry")
                 check_file(cur)
                 out.write("%d %s %s %s\n" % (cur["size"], cur["sha1"], cur["sha256"], cur["path"]))
-                files.n += 1
                 cur.clear()
-                if files.n & 15 == 0:
-                    gc.collect()  # each check makes path pieces: bounded per 16 files
+                fsx.tidy(files.n)  # each check makes path pieces
+                files.n += 1
             elif n == 3 and path[2] in _FILE:
                 cur[path[2]] = v
         elif k in _LISTS:
@@ -281,7 +281,7 @@ def check(m):
     if not isinstance(schema, int):
         raise Fail("bad_manifest", "schema missing")
     if schema > 1:
-        raise Fail("schema", "manifest schema %d is newer than this updater" % schema)
+        raise Fail("schema_unsupported", "manifest schema %d is newer than this updater" % schema)
     if parse_version(m.get("version")) is None:
         raise Fail("bad_manifest", "bad version")
     files = m.get("files")

@@ -25,14 +25,14 @@ def parse_ref(ref):
         scheme, ref = ref.split("://", 1)
     i = ref.find("/")
     if i <= 0:
-        raise Fail("config", "oci ref must be host/repository[:tag]")
+        raise Fail("bad_config", "oci ref must be host/repository[:tag]")
     host, repo = ref[:i], ref[i + 1 :]
     tag = None
     j = repo.rfind(":")
     if j >= 0:
         repo, tag = repo[:j], repo[j + 1 :]
     if not repo or not tag and j >= 0 or "@" in repo or ".." in repo:
-        raise Fail("config", "oci ref must be host/repository[:tag]")
+        raise Fail("bad_config", "oci ref must be host/repository[:tag]")
     if scheme is None:
         h = host.split(":")[0]
         scheme = "http" if h in ("localhost", "127.0.0.1") else "https"
@@ -75,11 +75,11 @@ class OCI(Release):
             r = self.client.get(url, h, ok=ok + (401, 403))
             if r.status not in (401, 403):
                 return r
-            ch = r.header("www-authenticate") or ""
-            r.close()
+            with r:  # closed before the login below opens another connection
+                ch = r.header("www-authenticate") or ""
             if r.status == 403 or tried:
                 raise Fail(
-                    "auth",
+                    "auth_failed",
                     "the registry refused %s"
                     % ("the credentials" if self._basic() else "anonymous access: set user and password"),
                 )
@@ -107,15 +107,15 @@ class OCI(Release):
         kind = ch.split(" ", 1)[0].lower()
         if kind == "basic":
             if not basic:
-                raise Fail("auth", "the registry needs credentials: set user and password")
+                raise Fail("auth_failed", "the registry needs credentials: set user and password")
             self.client.auth = basic
         elif kind == "bearer":
             p = _params(ch)
             realm = p.get("realm")
             if not realm:
-                raise Fail("auth", "Bearer challenge without realm")
+                raise Fail("auth_failed", "Bearer challenge without realm")
             if basic and realm.startswith("http://") and self.base.startswith("https://"):
-                raise Fail("auth", "plain-HTTP token service refused for an HTTPS registry")
+                raise Fail("auth_failed", "plain-HTTP token service refused for an HTTPS registry")
             url = (
                 realm
                 + ("&" if "?" in realm else "?")
@@ -126,16 +126,14 @@ class OCI(Release):
                 url += "&service=" + quote(p["service"])
             # Anonymous (public packages) or with the board's credentials.
             r = self.client.get(url, {"Authorization": basic} if basic else None, ok=(200, 401, 403))
-            try:
+            with r:
                 if r.status != 200:
                     raise Fail(
-                        "auth",
+                        "auth_failed",
                         "the token service refused %s"
                         % ("the credentials" if basic else "anonymous access: set user and password"),
                     )
                 data = r.read_all(MAX_DOC)
-            finally:
-                r.close()
             import json
 
             try:
@@ -145,19 +143,19 @@ class OCI(Release):
                 tok = None
             del data
             if not isinstance(tok, str) or not tok:
-                raise Fail("auth", "the token service gave no token")
+                raise Fail("auth_failed", "the token service gave no token")
             self.client.auth = "Bearer " + tok
             # Got without credentials, the token is anyone's (a public pull): no
             # secret, so a plain-HTTP registry may have it. One got with the
             # board's credentials goes over verified TLS only (ota.http).
             self.client.auth_public = not basic
         else:
-            raise Fail("auth", "unknown registry authentication " + kind[:20])
+            raise Fail("auth_failed", "unknown registry authentication " + kind[:20])
         self.client.auth_origin = http.origin(self.base)
 
     def latest(self, etag):
         if not self.tag:
-            raise Fail("config", "channel tag needs tag")
+            raise Fail("bad_config", "channel tag needs tag")
         h = {"Accept": _ACCEPT}
         if etag:
             h["If-None-Match"] = etag
@@ -168,13 +166,11 @@ class OCI(Release):
         if r.status == 404:
             r.close()
             r = self._get(self.v2 + "/manifests/" + quote(self.tag), h, (200, 304))
-        try:
+        with r:
             if r.status == 304:
                 return None
             self.etag = r.header("etag") or r.header("docker-content-digest")
             box = _scan(r)
-        finally:
-            r.close()
         if box.get("type") != _TYPE:
             raise Fail("bad_manifest", "%s is not a MicroPython OTA release" % self.tag[:30])
         v = box.get("version")
@@ -202,8 +198,7 @@ class OCI(Release):
         total = 0
         buf = bytearray(512)
         mv = memoryview(buf)
-        r = self._blob_get(self.docs["manifest.json"])
-        try:
+        with self._blob_get(self.docs["manifest.json"]) as r:
             fsx.makedirs(path)
             with open(fsx.p(path), "wb") as out:
                 while True:
@@ -215,8 +210,6 @@ class OCI(Release):
                         break
                     h.update(mv[:n])
                     out.write(mv[:n])
-        finally:
-            r.close()
         if total != size or "sha256:" + binascii.hexlify(h.digest()).decode() != digest:
             raise Fail("hash_mismatch", "manifest.json does not match its digest")
         return self._sig()
@@ -241,11 +234,8 @@ class OCI(Release):
                     return b
             except ValueError:
                 pass
-        r = self._blob_get(d)
-        try:
+        with self._blob_get(d) as r:
             b = r.read_all(MAX_DOC)
-        finally:
-            r.close()
         if not ok(b):
             raise Fail("hash_mismatch", "manifest.json.sig does not match its digest")
         return b

@@ -26,14 +26,7 @@ def feeder(msg):
             return
         from ota import fsx
 
-        buf = bytearray(512)
-        mv = memoryview(buf)
-        with open(fsx.p(msg), "rb") as f:
-            while True:
-                n = f.readinto(buf)
-                if not n:
-                    return
-                h.update(buf if n == len(buf) else mv[:n])
+        fsx.feed(msg, h, bytearray(512))
 
     return feed
 
@@ -71,7 +64,7 @@ def verify(keys, sig_bytes, msg):
     if keys is None:
         return None
     if not keys:
-        raise Fail("config", "keys is empty")
+        raise Fail("bad_config", "keys is empty")
     if sig_bytes is None:
         raise Fail("no_signature", "a signature is required and none was published")
     try:
@@ -87,7 +80,7 @@ def verify(keys, sig_bytes, msg):
         except ValueError:
             key = b""
         if not key:
-            raise Fail("config", "key %s has no key material" % kid[:40])
+            raise Fail("bad_config", "key %s has no key material" % kid[:40])
         if alg == "hmac-sha256":
             ok = _eq(hmac_sha256(key, msg), sig)
         elif alg == "rsa-sha256":

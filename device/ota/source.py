@@ -3,11 +3,12 @@
 # The GitHub and OCI sources are ota.github and ota.oci, imported only on
 # boards that use them.
 import json
+from micropython import const
 from ota import fsx
 from ota.log import Fail
 
-MAX_DOC = 32768  # latest.json / signature size limit (the manifest goes to flash instead)
-RESERVE = 16384  # flash kept free when a manifest is saved
+MAX_DOC = const(32768)  # latest.json / signature size limit (the manifest goes to flash instead)
+_RESERVE = const(16384)  # flash kept free when a manifest is saved
 
 
 def quote(p):
@@ -38,16 +39,14 @@ class Release:
             if optional and e.code == "http_404":
                 return None
             raise
-        try:
+        with r:
             return r.read_all(MAX_DOC)
-        finally:
-            r.close()
 
     def save(self, url, path, headers=None):
         # Streams a document to a file: bounded by free flash, not by RAM.
-        limit = max(0, fsx.free_bytes() - RESERVE)
+        limit = max(0, fsx.free_bytes() - _RESERVE)
         r = self.client.get(url, headers)
-        try:
+        with r:
             if r.length > limit:
                 raise Fail("doc_too_large", "manifest of %d bytes, %d free" % (r.length, limit))
             buf = bytearray(512)
@@ -63,8 +62,6 @@ class Release:
                     if total > limit:
                         raise Fail("doc_too_large", "manifest over the %d bytes of free flash" % limit)
                     out.write(buf if n == len(buf) else mv[:n])
-        finally:
-            r.close()
 
     def open_file(self, f, offset=0, gzip=False):
         # An HTTP response positioned at `offset` of file f (206), or at 0 (200).
@@ -94,13 +91,11 @@ class Static(Release):
             return self
         h = {"If-None-Match": etag} if etag else None
         r = self.client.get(self.base + "/latest.json", h, ok=(200, 304))
-        try:
+        with r:
             if r.status == 304:
                 return None
             self.etag = r.header("etag")
             data = r.read_all(MAX_DOC)
-        finally:
-            r.close()
         try:
             doc = json.loads(data)
             self.version = doc["version"]
@@ -148,4 +143,4 @@ def make(cfg, client, pin=None):
         from ota.oci import OCI
 
         return OCI(cfg, client)
-    raise Fail("config", "unknown source %r" % s)
+    raise Fail("bad_config", "unknown source %r" % s)

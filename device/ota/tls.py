@@ -18,8 +18,8 @@ def _read(path, what):
             return f.read()
     except OSError:
         if path == ROOTS:
-            raise Fail("config", "no CA roots (%s): reinstall the updater, or set tls.ca or tls.pin" % ROOTS)
-        raise Fail("config", "tls.%s file %s is missing" % (what, path[:40]))
+            raise Fail("bad_config", "no CA roots (%s): reinstall the updater, or set tls.ca or tls.pin" % ROOTS)
+        raise Fail("bad_config", "tls.%s file %s is missing" % (what, path[:40]))
 
 
 def _pins(v):
@@ -27,11 +27,11 @@ def _pins(v):
         return None
     pins = [v] if isinstance(v, str) else v
     if not isinstance(pins, list) or not pins:
-        raise Fail("config", "tls.pin must be a SHA-256 hex string or a list of them")
+        raise Fail("bad_config", "tls.pin must be a SHA-256 hex string or a list of them")
     out = []
     for p in pins:
         if not isinstance(p, str) or len(p) != 64:
-            raise Fail("config", "tls.pin must be a SHA-256 hex string or a list of them")
+            raise Fail("bad_config", "tls.pin must be a SHA-256 hex string or a list of them")
         out.append(p.lower())
     return out
 
@@ -70,28 +70,28 @@ class Trust:
     def __init__(self, t):
         t = t or {}
         if not isinstance(t, dict):
-            raise Fail("config", "tls must be an object")
+            raise Fail("bad_config", "tls must be an object")
         ins = t.get("insecure", False)
         if not isinstance(ins, bool):
-            raise Fail("config", "tls.insecure must be true or false")
+            raise Fail("bad_config", "tls.insecure must be true or false")
         self.insecure = ins
         for k in ("ca", "cert", "key"):
             if t.get(k) is not None and (not isinstance(t[k], str) or not t[k]):
-                raise Fail("config", "tls.%s must name a file on the board" % k)
+                raise Fail("bad_config", "tls.%s must name a file on the board" % k)
         self.pins = _pins(t.get("pin"))
         # With only a pin, the pin is the trust (a self-signed server); a ca adds CA verification.
         self.ca = t.get("ca") or (None if self.pins else ROOTS)
         self.cert = t.get("cert")
         self.key = t.get("key")
         if bool(self.cert) != bool(self.key):
-            raise Fail("config", "tls.cert and tls.key go together")
+            raise Fail("bad_config", "tls.cert and tls.key go together")
 
     def check_files(self):
         # The files the config names exist (the default roots only once they are needed).
         for k in ("ca", "cert", "key"):
             path = getattr(self, k)
             if path and path != ROOTS and not fsx.exists(path):
-                raise Fail("config", "tls.%s file %s is missing" % (k, path[:40]))
+                raise Fail("bad_config", "tls.%s file %s is missing" % (k, path[:40]))
 
     def wrap(self, sock, host):
         import ssl

@@ -2,14 +2,16 @@
 # -> delta plan -> verified stage -> journaled swap.
 import gc
 import json
-import hashlib
-import binascii
+from micropython import const
 from ota import fsx, journal, http, manifest
 from ota.log import Fail, ev
 
 CONFIG = "ota_config.json"
 FILES = ".ota/files.json"  # path -> git-blob SHA-1 of the installed release
 MANIFEST = ".ota/manifest.json"  # the release's manifest while it is checked
+_DEADLINE = const(300)  # seconds an update may take in all (config "deadline")
+_STALE_CHECKS = const(50)  # answers of "nothing new" (304) in a row before the board reports it
+_STALE_DAYS = const(30)
 
 
 def _chars(s, extra):
@@ -32,34 +34,34 @@ def repo_ok(r):
 def load_config():
     cfg = fsx.read_json(CONFIG)
     if not isinstance(cfg, dict):
-        raise Fail("config", CONFIG + " is missing or not a JSON object")
+        raise Fail("bad_config", CONFIG + " is missing or not a JSON object")
     src = cfg.get("source")
     if src == "static":
         if not isinstance(cfg.get("url"), str):
-            raise Fail("config", "static source needs url")
+            raise Fail("bad_config", "static source needs url")
     elif src == "github":
         if not repo_ok(cfg.get("repo")):
-            raise Fail("config", "github source needs repo owner/name")
+            raise Fail("bad_config", "github source needs repo owner/name")
         ch = cfg.get("channel", "stable")
         if ch not in ("stable", "beta", "developer", "tag"):
-            raise Fail("config", "unknown channel " + str(ch)[:20])
+            raise Fail("bad_config", "unknown channel " + str(ch)[:20])
         if ch == "tag" and not cfg.get("tag"):
-            raise Fail("config", "channel tag needs tag")
+            raise Fail("bad_config", "channel tag needs tag")
     elif src == "oci":
         if "/" not in str(cfg.get("ref", "")):
-            raise Fail("config", "oci source needs ref host/repository[:tag]")
+            raise Fail("bad_config", "oci source needs ref host/repository[:tag]")
         ch = cfg.get("channel", "stable")
         if ch not in ("stable", "beta", "tag"):
-            raise Fail("config", "unknown channel " + str(ch)[:20])
+            raise Fail("bad_config", "unknown channel " + str(ch)[:20])
         if ch == "tag" and not cfg.get("tag"):
-            raise Fail("config", "channel tag needs tag")
+            raise Fail("bad_config", "channel tag needs tag")
     else:
-        raise Fail("config", "source must be github, static or oci")
+        raise Fail("bad_config", "source must be github, static or oci")
     _check_keys(cfg)
     for k in ("deadline", "timeout", "max_retry_after", "stale_days", "stale_checks"):
         v = cfg.get(k)
         if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0):
-            raise Fail("config", "%s must be a positive number of seconds or a count" % k)
+            raise Fail("bad_config", "%s must be a positive number of seconds or a count" % k)
     from ota.tls import Trust
 
     Trust(cfg.get("tls")).check_files()
@@ -76,22 +78,22 @@ def _check_keys(cfg):
         return
     keys = cfg["keys"]
     if not isinstance(keys, list):
-        raise Fail("config", "keys must be a list")
+        raise Fail("bad_config", "keys must be a list")
     if not keys:
-        raise Fail("config", "keys is empty: remove it for unsigned releases, or add a key")
+        raise Fail("bad_config", "keys is empty: remove it for unsigned releases, or add a key")
     import binascii
 
     for i, k in enumerate(keys):
         if not isinstance(k, dict) or k.get("alg") not in ALGS:
-            raise Fail("config", "keys[%d]: alg must be one of %s" % (i, ", ".join(ALGS)))
+            raise Fail("bad_config", "keys[%d]: alg must be one of %s" % (i, ", ".join(ALGS)))
         if not isinstance(k.get("id"), str) or not k["id"]:
-            raise Fail("config", "keys[%d]: id missing" % i)
+            raise Fail("bad_config", "keys[%d]: id missing" % i)
         try:
             ok = isinstance(k.get("key"), str) and len(binascii.a2b_base64(k["key"])) > 0
         except ValueError:
             ok = False
         if not ok:
-            raise Fail("config", "keys[%d] (%s): key missing or not base64" % (i, k["id"][:20]))
+            raise Fail("bad_config", "keys[%d] (%s): key missing or not base64" % (i, k["id"][:20]))
 
 
 def _wifi(cfg):
@@ -112,7 +114,7 @@ def _wifi(cfg):
             if sta.isconnected():
                 return
             time.sleep(0.25)
-        raise Fail("connection", "Wi-Fi did not connect")
+        raise Fail("network", "Wi-Fi did not connect")
 
 
 def _release(cfg, st, pin=None):
@@ -123,7 +125,7 @@ def _release(cfg, st, pin=None):
     from ota import clock
     from ota.tls import Trust
 
-    deadline = http.Deadline(cfg.get("deadline", DEADLINE))
+    deadline = http.Deadline(cfg.get("deadline", _DEADLINE))
     _wifi(cfg)
     clock.sync(cfg)  # certificate validity and expiry need the time
     trust = Trust(cfg.get("tls"))
@@ -176,11 +178,6 @@ def _release(cfg, st, pin=None):
     return rel
 
 
-DEADLINE = 300  # seconds an update may take in all (config "deadline")
-STALE_CHECKS = 50  # answers of "nothing new" (304) in a row before the board reports it
-STALE_DAYS = 30
-
-
 def _stale(cfg, st):
     # Whether "nothing new" has been answered for too long: a warning, and
     # the next check goes without If-None-Match.
@@ -192,7 +189,7 @@ def _stale(cfg, st):
     now = clock.board_iso()
     if fresh and now:
         days = _days(now) - _days(fresh)
-    if n >= cfg.get("stale_checks", STALE_CHECKS) or (days is not None and days >= cfg.get("stale_days", STALE_DAYS)):
+    if n >= cfg.get("stale_checks", _STALE_CHECKS) or (days is not None and days >= cfg.get("stale_days", _STALE_DAYS)):
         ev("warning", code="stale", msg="no new answer from the release host", checks=n, days=days)
         return True
     return False
@@ -216,13 +213,6 @@ def check():
         return None
 
 
-def _tidy(i):
-    # Path strings and stat results per file: a collection every 16 files
-    # keeps a release of hundreds of files from piling them up.
-    if i & 15 == 15:
-        gc.collect()
-
-
 def _plan(m):
     # Which files to download (indices into m["files"], read back from flash
     # by _each) and which to delete. The cache of the installed release is
@@ -231,7 +221,7 @@ def _plan(m):
     keep = m.get("keep") or []
     want = []
     for i, f in enumerate(m["files"]):
-        _tidy(i)
+        fsx.tidy(i)
         p = f["path"]
         c = cache.pop(p, None)
         if p in keep and fsx.exists(p):
@@ -259,7 +249,7 @@ def _each(m, want):
     for i, f in enumerate(m["files"]):
         if j < len(want) and want[j] == i:
             j += 1
-            _tidy(j)  # the caller's garbage for each entry
+            fsx.tidy(j)  # the caller's garbage for each entry
             yield f
 
 
@@ -291,7 +281,7 @@ def _same(p, f):
     from ota import fetch
 
     h = fetch.Hashers(f)
-    fetch.feed(p, h, bytearray(512))
+    fsx.feed(p, h, bytearray(512))
     try:
         h.check(f)
         return True
@@ -316,11 +306,7 @@ def _manifest(cfg, rel, st):
 
             gc.collect()  # the signature math wants the heap compact
             kid = sig.verify(cfg["keys"], sig_bytes, MANIFEST)
-        from ota import fetch
-
-        h = hashlib.sha256()
-        fetch.feed(MANIFEST, h, bytearray(512))
-        digest = binascii.hexlify(h.digest()).decode()
+        digest = fsx.sha256(MANIFEST, bytearray(512))
         gc.collect()
         m = manifest.parse_file(MANIFEST)
     finally:
@@ -400,7 +386,7 @@ def update(reset=True):
         if rel is None or not (back or _in_rollout(cfg, rel)):
             return None
         if st["state"] not in ("idle", "staging"):
-            raise Fail("busy", "state is %s: confirm or roll back first" % st["state"])
+            raise Fail("board_busy", "state is %s: confirm or roll back first" % st["state"])
         m, digest = _manifest(cfg, rel, st)
         v = m["version"]
         fw = m.get("firmware")
@@ -492,7 +478,7 @@ def _put_files(m):
         out.write("{")
         sep = ""
         for i, f in enumerate(m["files"]):
-            _tidy(i)
+            fsx.tidy(i)
             p = f["path"]
             if p in keep and fsx.exists(p):
                 continue

@@ -1,6 +1,10 @@
-// What every `ota` command does the same way: -h/--help, --json or text output, running until Ctrl-C.
+// What every `ota` command does the same way: -h/--help, --json or text output, running until
+// Ctrl-C, and how a failure is told: its message, its code and the fix (the editor shows the same
+// fixes as buttons: both take them from src/core/user-errors.ts).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ErrorCode } from '../core/error-codes';
 import { OtaError } from '../core/errors';
+import { explainError, translateBoardException, type ErrorContext, type Fix } from '../core/user-errors';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -52,6 +56,30 @@ export function printFileChanges(r: { uploaded: string[]; removed: string[] }): 
   for (const p of r.removed) console.log(`removed  ${p}`);
 }
 
+/**
+ * Upload progress on stderr, one line rewritten in place, on a terminal only (publish, every
+ * target): the phase, then the percentage of bytes uploaded and the file going up.
+ */
+export function progressPrinter(): (p: {
+  phase: string;
+  asset?: string;
+  done: number;
+  total: number;
+}) => void {
+  let last = -1;
+  return (p) => {
+    if (!process.stderr.isTTY) return;
+    if (p.phase !== 'upload') {
+      process.stderr.write(`\r\x1b[K${p.phase}…`);
+      return;
+    }
+    const pct = p.total ? Math.floor((100 * p.done) / p.total) : 100;
+    if (pct === last) return;
+    last = pct;
+    process.stderr.write(`\r\x1b[Kuploading ${pct}% (${p.done}/${p.total} bytes) ${p.asset ?? ''}`);
+  };
+}
+
 /** Resolves on Ctrl-C or SIGTERM, or when `also` calls its argument (a port closing, a power cut). */
 export function untilStopped<T = void>(stopped: T, also?: (stop: (why: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve) => {
@@ -60,4 +88,76 @@ export function untilStopped<T = void>(stopped: T, also?: (stop: (why: T) => voi
     process.once('SIGTERM', onSignal);
     also?.(resolve);
   });
+}
+
+/** The CLI's words for each fix core/user-errors.ts picks ('output': the message is all there is). */
+const FIX_HINTS: Record<Fix, string | undefined> = {
+  configure: 'check the configuration: the --url, --repo or --config given, or ota_config.json',
+  token: 'pass --token or set GITHUB_TOKEN (a token that may write Contents)',
+  install: 'install the updater first: ota install --port <path> --config <ota_config.json>',
+  serve: 'start the release host here: ota serve <folder>',
+  output: undefined,
+};
+
+/**
+ * Fixes that are a CLI option or variable rather than an editor command (null: the message already
+ * says what to do). A code not listed takes its fix from core/user-errors.ts.
+ */
+const CODE_HINTS: Partial<Record<ErrorCode, string | null>> = {
+  bad_option: null,
+  cancelled: null,
+  not_found: null,
+  not_a_directory: null,
+  credentials_missing: null,
+  auth_failed: 'check --user and --password or OTA_REGISTRY_TOKEN, or log in again with docker/podman',
+  denied: 'the credentials may not push to this repository: check their scopes (ghcr.io: write:packages)',
+  tag_exists: 'publish a new version, or pass --force to replace this one',
+  version_exists: 'publish a new version, or pass --force to replace this one',
+  no_version: 'pass --version (e.g. 1.0.0), or tag the commit v1.0.0',
+  rate_limited: 'wait for the limit to reset, or pass --token (GITHUB_TOKEN): tokens get a higher limit',
+  key_permissions: 'make the key file readable by you alone: chmod 600 <key file>',
+  key_in_project: 'keep keys outside the project: ota keygen --out <file outside it>',
+  key_in_release: 'keep keys outside the project: ota keygen --out <file outside it>',
+  no_port: 'ota info --list shows the serial ports',
+  port_open_failed: 'check --port (ota info --list), and that no other program holds the port',
+  port_in_use: 'pick another port with --port',
+  board_busy: 'wait for the board to finish, or reset it and try again',
+  fleet_auth: 'check --user and --password (OTA_FLEET_USER, OTA_FLEET_PASSWORD)',
+  fleet_down: 'check --broker (OTA_FLEET_BROKER), and that the broker is running',
+  fleet_timeout: 'check --broker (OTA_FLEET_BROKER), and that the broker is running',
+  fleet_tls: "pass the broker's CA certificate with --ca (OTA_FLEET_CA)",
+  fleet_bad_url: 'write --broker as mqtt://host:port or mqtts://host:port',
+  fleet_release_host: 'check --source or --repo, and that the release host is up',
+  fleet_no_release: 'publish the release first (ota publish), or check the version',
+};
+
+let context: ErrorContext = {};
+
+/** What the command talks to (its release host), so a failure's fix can name it. */
+export function errorContext(ctx: ErrorContext): void {
+  context = ctx;
+}
+
+/** The fix line for a failure, if it has one. */
+export function fixHint(err: unknown): string | undefined {
+  const a = explainError(err, context);
+  if (Object.hasOwn(CODE_HINTS, a.code)) return CODE_HINTS[a.code as ErrorCode] ?? undefined;
+  return a.fixes.map((f) => FIX_HINTS[f]).find(Boolean);
+}
+
+/**
+ * Every failure of every command, told one way: `ota: <message> [code]`, then `  fix: …` when
+ * there is one. Returns the exit code (2 usage, 130 cancelled, else 1).
+ */
+export function reportError(err: unknown): number {
+  if (!(err instanceof OtaError)) {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    return 1;
+  }
+  // A board's Python exception the core knows (no updater, no config, out of memory) in words.
+  const board = translateBoardException(err.message);
+  console.error(`ota: ${board?.message ?? err.message} [${board?.code ?? err.code}]`);
+  const hint = fixHint(err);
+  if (hint) console.error(`  fix: ${hint}`);
+  return err.code === 'bad_option' ? 2 : err.code === 'cancelled' ? 130 : 1;
 }

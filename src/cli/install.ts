@@ -1,8 +1,7 @@
 // `ota install`: put the updater, its config and the boot hook on a board.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtaError } from '../core/errors';
-import { checkOtaConfig } from '../core/config';
+import { readOtaConfig } from '../core/config';
 import { installUpdater } from '../core/serial/install';
 import { withBoard } from './board-session';
 import { jsonOption, output, parseCommand, portOption, printFileChanges } from './common';
@@ -31,13 +30,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const { values } = parsed;
   if (!values.config) throw new OtaError('bad_option', 'ota install needs --config <ota_config.json>');
-  let config: unknown;
-  try {
-    config = JSON.parse(await readFile(values.config, 'utf8'));
-  } catch (err) {
-    throw new OtaError('bad_config', `cannot read ${values.config} as JSON: ${(err as Error).message}`);
-  }
-  const checked = checkOtaConfig(config, values.config);
+  const checked = await readOtaConfig(values.config);
   const deviceDir = values['device-dir'] ?? defaultDeviceDir();
   const result = await withBoard(values.port, (board) =>
     installUpdater(board, { deviceDir, config: checked, keyFile: values.key }),

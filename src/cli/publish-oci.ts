@@ -2,14 +2,8 @@
 // src/core/publish/oci.ts.
 import type { BuildOptions } from '../core/manifest';
 import { OtaError } from '../core/errors';
-import {
-  expandDevices,
-  parseRef,
-  publishOci,
-  resolveCredentials,
-  type OciPublishProgress,
-} from '../core/publish/oci';
-import { output } from './common';
+import { expandDevices, parseRef, publishOci, resolveCredentials } from '../core/publish/oci';
+import { output, progressPrinter } from './common';
 
 export const ociOptions = {
   ref: { type: 'string' },
@@ -45,21 +39,6 @@ interface OciValues {
   bundle?: boolean;
   sign?: string;
   json?: boolean;
-}
-
-function progressPrinter(): (p: OciPublishProgress) => void {
-  let last = -1;
-  return (p) => {
-    if (!process.stderr.isTTY) return;
-    if (p.phase !== 'upload') {
-      process.stderr.write(`\r\x1b[K${p.phase}…`);
-      return;
-    }
-    const pct = p.total ? Math.floor((100 * p.done) / p.total) : 100;
-    if (pct === last) return;
-    last = pct;
-    process.stderr.write(`\r\x1b[Kuploading ${pct}% (${p.done}/${p.total} bytes) ${p.asset ?? ''}`);
-  };
 }
 
 export async function publishToOci(

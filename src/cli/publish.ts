@@ -2,11 +2,11 @@
 import { readFile } from 'node:fs/promises';
 import { OtaError } from '../core/errors';
 import { publishFolder } from '../core/publish/folder';
-import { publishGitHub, type PublishProgress } from '../core/publish/github';
+import { publishGitHub } from '../core/publish/github';
 import { describeExcluded } from '../core/walk';
 import { ociHelp, ociOptions, publishToOci } from './publish-oci';
 import { buildOptions, releaseHelp, releaseOptions } from './release-options';
-import { output, parseCommand } from './common';
+import { output, parseCommand, progressPrinter } from './common';
 
 const help = `usage: ota publish [dir] --target github --repo <owner/name> [options]
        ota publish [dir] --target folder --dir <out> [options]
@@ -42,21 +42,6 @@ file rewritten during the publish never ships with a hash that does not match.
 ${releaseHelp}
 
 ${ociHelp}`;
-
-function progressPrinter(): (p: PublishProgress) => void {
-  let last = -1;
-  return (p) => {
-    if (!process.stderr.isTTY) return;
-    if (p.phase !== 'upload') {
-      process.stderr.write(`\r\x1b[K${p.phase}…`);
-      return;
-    }
-    const pct = p.total ? Math.floor((100 * p.done) / p.total) : 100;
-    if (pct === last) return;
-    last = pct;
-    process.stderr.write(`\r\x1b[Kuploading ${pct}% (${p.done}/${p.total} bytes) ${p.asset ?? ''}`);
-  };
-}
 
 const options = {
   ...releaseOptions,

@@ -9,7 +9,7 @@
 export const ERROR_CODES = {
   // Options and input files (CLI, extension).
   bad_option: 'A command-line option is missing or has a wrong value.',
-  bad_config: 'The board configuration (ota_config.json) is not valid.',
+  bad_config: 'The configuration (ota_config.json) is not valid, on the host or on the board.',
   no_config: 'There is no ota_config.json in the workspace.',
   no_workspace: 'Open a folder first.',
   not_a_directory: 'The path is not a folder.',
@@ -35,8 +35,7 @@ export const ERROR_CODES = {
   firmware_conflict: 'The firmware image name clashes with another release file.',
   asset_name_clash: 'Two release files map to the same GitHub asset name.',
   no_version: 'No version given and no v* tag to take it from.',
-  no_created: 'No creation date: not a git checkout and no --created or SOURCE_DATE_EPOCH.',
-  schema_unsupported: 'The manifest uses a newer schema than this tool knows.',
+  schema_unsupported: 'The manifest uses a newer schema than this tool or the board knows.',
 
   // Keys and signatures.
   bad_key_alg: 'Unknown key algorithm (hmac-sha256, ed25519, rsa-sha256).',
@@ -48,7 +47,6 @@ export const ERROR_CODES = {
   key_permissions: 'The key file can be read by other users.',
   key_unreadable: 'The key file cannot be read.',
   sig_bad_alg: 'The signature names an unknown algorithm.',
-  sig_invalid: 'The signature does not match the manifest.',
   sig_unknown_key: 'The signature was made with a key that is not trusted.',
 
   // Publishing.
@@ -65,7 +63,7 @@ export const ERROR_CODES = {
   github_error: 'GitHub answered with an error.',
   rate_limited: 'The rate limit is used up; try again after its reset time.',
   http_status: 'The server answered with an unexpected HTTP status.',
-  network: 'The network request failed.',
+  network: 'The network request failed or was cut off (the release host or registry did not answer).',
   port_in_use: 'The port is already in use.',
   unreachable: 'The release host did not answer.',
   not_local: 'The release host is another computer: it cannot be served from here.',
@@ -76,7 +74,8 @@ export const ERROR_CODES = {
   no_board: 'No board selected.',
   port_open_failed: 'The serial port could not be opened.',
   port_closed: 'The serial port closed (cable pulled or board reset).',
-  board_busy: 'The board is running another command.',
+  board_busy:
+    'The board is busy: running another command, or a newer release waits behind an unconfirmed one.',
   board_exception: 'The board raised a Python exception.',
   protocol: 'The board answered something the raw REPL does not.',
   timeout: 'No answer in time.',
@@ -91,20 +90,16 @@ export const ERROR_CODES = {
   not_offered: "The release is not the one the board's channel offers.",
 
   // Raised by the board's updater (Fail in device/ota) and shown in its error event.
-  config: 'The board cannot use its ota_config.json.',
-  connection: 'The board could not reach the release host.',
   bad_url: 'A URL the board was given is not valid.',
   too_many_redirects: 'The release host redirected too many times.',
   http_404: 'The release host has no such file or release.',
   no_signature: 'The board requires a signed manifest and this one is not signed.',
-  bad_signature: 'The manifest signature is not valid for any trusted key.',
-  schema: 'The manifest uses a newer schema than the board knows.',
+  bad_signature: 'The signature does not match the manifest with any trusted key.',
   downgrade: 'The release is older than one the board accepted before.',
   expired: 'The manifest has expired.',
   hash_mismatch: 'A downloaded file does not match its hashes.',
   no_space: 'Not enough free flash for the update.',
   no_firmware: 'The board has no OTA partition for a firmware image.',
-  busy: 'An update is already under way on the board.',
   hook: 'A release hook raised an exception.',
   io: 'A file operation failed on the board.',
   internal: 'The updater hit an unexpected error.',
@@ -123,12 +118,10 @@ export const ERROR_CODES = {
   tls_pin: "The server's public key does not match the configured pin.",
   tls_unsupported: 'The firmware cannot verify certificates (no mbedTLS).',
   token_unverified: 'A token or password would go over an unverified connection: refused.',
-  auth: 'The registry refused the credentials, or needs some.',
   redirect_downgrade: 'An HTTPS request was redirected to plain HTTP: refused.',
   // Notices the board reports without stopping (warning and fleet events).
   stale: 'The release host has answered "nothing new" for too long.',
-  tls_insecure: 'Certificates are not verified (tls.insecure is set).',
-  insecure: 'The broker certificate is not verified (tls.insecure is set).',
+  tls_insecure: 'Certificates are not verified (tls.insecure is set, for the release host or the broker).',
   cmd: 'The board took a signed fleet command.',
   rollout: 'The board took a signed rollout document.',
   revert: 'An aborted rollout sends the board back to the release it came from.',
@@ -145,7 +138,7 @@ export const ERROR_CODES = {
   bad_ref: 'The registry reference is not host/repository[:tag].',
   registry_error: 'The OCI registry answered with an error.',
   credentials_missing: 'The registry needs credentials and none were found.',
-  auth_failed: 'The registry refused the credentials.',
+  auth_failed: 'The registry refused the credentials, or needs some.',
   denied: 'The registry refused the operation for these credentials.',
   not_latest: 'The board can only be sent to the latest release of its channel.',
   other_channel: 'The release is on another channel than the board follows.',

@@ -53,5 +53,5 @@ export function verifySignature(bytes: Uint8Array, sig: ManifestSignature, trust
     });
     ok = verify('sha256', bytes, pub, raw);
   }
-  if (!ok) throw new OtaError('sig_invalid', `manifest signature does not verify with key ${sig.key}`);
+  if (!ok) throw new OtaError('bad_signature', `manifest signature does not verify with key ${sig.key}`);
 }

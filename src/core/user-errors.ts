@@ -42,9 +42,8 @@ const CONFIGURE_CODES = new Set([
   'bad_config',
   'not_local',
   'not_offered',
-  'not_offered',
 ]);
-const TOKEN_CODES = new Set(['no_token', 'token_invalid', 'auth_declined', 'no_permission']);
+const TOKEN_CODES = new Set(['no_token', 'token_missing', 'token_invalid', 'auth_declined', 'no_permission']);
 
 /** True for a local address (a host served from this machine: "Serve Releases Locally" fixes it). */
 export function isLocalUrl(url: string | undefined): boolean {
@@ -121,7 +120,7 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
   if (code === 'repo_not_found') return { code, message: text, fixes: ['configure', 'token'] };
   if (code === 'no_updater') return { code, message: text, fixes: ['install'] };
   const words = networkWords(text);
-  const network = ['network', 'connection', 'io', 'unreachable', 'fetch-failed'].includes(code);
+  const network = ['network', 'io', 'unreachable', 'fetch-failed'].includes(code);
   if (words || network) {
     const who = ctx.onBoard ? 'The board cannot reach' : 'Cannot reach';
     // The host is named once: a message that already carries the URL keeps its words.
@@ -134,7 +133,7 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
         ? ' Start the host with Serve Releases Locally.'
         : ' Check that the host is up and the URL is right.';
     return {
-      code: network ? code : 'connection',
+      code: network ? code : 'network',
       message: `${said}.${hint}`,
       fixes: networkFixes(ctx),
     };

@@ -4,16 +4,9 @@ import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { HostNet, type Answer } from './hostnet';
-import {
-  DATA_BYTES,
-  INTERRUPTED,
-  Slot,
-  type ExecMode,
-  type FromWorker,
-  type HostCall,
-  type ToWorker,
-  type WorkerConfig,
-} from './protocol';
+// The names this side and the worker (worker.ts) share are one table: protocol.ts.
+import { DATA_BYTES, INTERRUPTED, Slot } from './protocol';
+import type { ExecMode, FromWorker, HostCall, ToWorker, WorkerConfig } from './protocol';
 
 export interface ExecResult {
   /** stopped: the interpreter went away mid-run (reset, power cut, crash); see the 'stop' event. */

@@ -1,12 +1,12 @@
 // Debian's mosquitto on 127.0.0.1 with its own config: a plain listener and a TLS listener (a local CA
 // made with openssl, the server certificate valid for 127.0.0.1), both behind a password file.
 // Missing mosquitto skips the caller outside CI (one line why) and fails under CI=true.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { connect as netConnect } from 'node:net';
+import { freePort, launch, missingService, selfSigned, type Service } from './service';
 
 export interface Mosquitto {
   /** mqtt://127.0.0.1:<port> (password required) */
@@ -33,45 +33,14 @@ function findBin(): string | undefined {
 
 /** Why mosquitto cannot run here, or undefined when it can. Throws under CI=true. */
 export function mosquittoMissing(): string | undefined {
-  const missing = !findBin()
-    ? 'mosquitto is not installed (bash scripts/install-system-deps.sh)'
-    : !existsSync('/usr/bin/mosquitto_passwd')
-      ? 'mosquitto_passwd is not installed (bash scripts/install-system-deps.sh)'
-      : undefined;
-  if (missing && process.env.CI === 'true') throw new Error(missing);
-  return missing;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  return missingService([findBin() ?? BIN[0]!, '/usr/bin/mosquitto_passwd']);
 }
 
 function makeCa(dir: string): void {
   const ssl = (...args: string[]): void => {
     execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   };
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '30',
-    '-subj',
-    '/CN=ota test CA',
-  );
+  selfSigned(dir, 'ca', '/CN=ota test CA', 30);
   ssl(
     'req',
     '-newkey',
@@ -104,22 +73,12 @@ function makeCa(dir: string): void {
   );
 }
 
-function waitPort(port: number, ms: number): Promise<void> {
-  const end = Date.now() + ms;
+/** Resolves once something accepts a TCP connection on the port. */
+function accepts(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const attempt = (): void => {
-      const s = netConnect({ host: '127.0.0.1', port });
-      s.once('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.once('error', () => {
-        s.destroy();
-        if (Date.now() > end) reject(new Error(`mosquitto did not listen on ${port}`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
+    const s = netConnect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve()));
+    s.once('error', (err) => (s.destroy(), reject(err)));
   });
 }
 
@@ -127,26 +86,7 @@ function waitPort(port: number, ms: number): Promise<void> {
 export function otherCaPem(): string {
   const dir = mkdtempSync(join(tmpdir(), 'ota-ca-'));
   try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        'k.pem',
-        '-out',
-        'ca.pem',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=other CA',
-      ],
-      { cwd: dir, stdio: 'pipe' },
-    );
-    return readFileSync(join(dir, 'ca.pem'), 'utf8');
+    return readFileSync(selfSigned(dir, 'ca', '/CN=other CA').cert, 'utf8');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -188,30 +128,22 @@ export async function startMosquitto(opts: { fdLimit?: number } = {}): Promise<M
       '',
     ].join('\n'),
   );
-  let child: ChildProcess | undefined;
-  const launch = async (): Promise<void> => {
+  let service: Service | undefined;
+  const start = async (): Promise<void> => {
     const cmd = `${opts.fdLimit ? `ulimit -n ${opts.fdLimit} && ` : ''}exec ${bin} -c ${join(dir, 'mosquitto.conf')}`;
-    child = spawn('/bin/sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    try {
-      await waitPort(port, 5000);
-      await waitPort(tlsPort, 5000);
-    } catch (e) {
-      child.kill();
-      throw new Error(`${(e as Error).message}: ${err}`, { cause: e });
-    }
+    service = await launch(
+      '/bin/sh',
+      ['-c', cmd],
+      () => Promise.all([accepts(port), accepts(tlsPort)]),
+      5000,
+    );
   };
   const stop = async (): Promise<void> => {
-    const c = child;
-    child = undefined;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill('SIGTERM');
-    });
+    const s = service;
+    service = undefined;
+    await s?.stop();
   };
-  await launch();
+  await start();
   return {
     url: `mqtt://127.0.0.1:${port}`,
     tlsUrl: `mqtts://127.0.0.1:${tlsPort}`,
@@ -222,7 +154,7 @@ export async function startMosquitto(opts: { fdLimit?: number } = {}): Promise<M
     caPem: readFileSync(join(dir, 'ca.pem'), 'utf8'),
     dir,
     stop,
-    restart: launch,
+    restart: start,
   };
 }
 

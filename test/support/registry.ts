@@ -3,25 +3,22 @@
 // :5000, so it is never used). Auth: none, htpasswd (bcrypt entries made by apache2-utils'
 // htpasswd), or token (a small token server here signs JWTs with a self-signed certificate the
 // registry trusts, as Docker Hub and ghcr.io do with theirs).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createSign, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as httpsServer } from 'node:https';
-import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trustingFetch, type Pair } from './pki';
+import { freePort, launch, missingService, selfSigned } from './service';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
 /** Why the registry tests cannot run here, or undefined. Under CI=true a missing part is a failure. */
 export function registryMissing(needs: string[] = []): string | undefined {
-  const missing = [REGISTRY_BIN, ...needs].filter((b) => !existsSync(b));
-  if (!missing.length) return undefined;
-  const why = `needs ${missing.join(', ')} (bash scripts/install-system-deps.sh)`;
-  if (process.env.CI === 'true') throw new Error(why);
-  console.log(`# skipped: ${why}`);
+  const why = missingService([REGISTRY_BIN, ...needs]);
+  if (why) console.log(`# skipped: ${why}`);
   return why;
 }
 
@@ -57,60 +54,16 @@ export interface TestRegistry {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = netServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitUp(url: string, proc: ChildProcess, log: () => string, f: typeof fetch): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${log()}`);
-    try {
-      await f(`${url}/v2/`);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`docker-registry did not answer: ${log()}`);
-}
-
 function b64url(b: Buffer | string): string {
   return Buffer.from(b).toString('base64url');
 }
 
 function certificate(dir: string): { key: string; certDer: string; certFile: string } {
-  const keyFile = join(dir, 'token.key');
-  const certFile = join(dir, 'token.crt');
-  const r = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=ota-test-token',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
-  const pem = readFileSync(certFile, 'utf8');
-  const der = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
-  return { key: readFileSync(keyFile, 'utf8'), certDer: der, certFile };
+  const { key, cert } = selfSigned(dir, 'token', '/CN=ota-test-token');
+  const der = readFileSync(cert, 'utf8')
+    .replace(/-----[^-]+-----/g, '')
+    .replace(/\s+/g, '');
+  return { key: readFileSync(key, 'utf8'), certDer: der, certFile: cert };
 }
 
 export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
@@ -191,14 +144,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     tlsYaml +
     authYaml;
   writeFileSync(join(dir, 'config.yml'), config);
-  const proc = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  proc.stderr!.on('data', (d: Buffer) => {
-    log = (log + d.toString()).slice(-4000);
-  });
-  await waitUp(url, proc, () => log, f);
+  const service = await launch(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], () => f(`${url}/v2/`));
   return {
     host: `127.0.0.1:${port}`,
     url,
@@ -210,11 +156,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     },
     tokenRequests,
     close: async () => {
-      if (proc.exitCode === null) {
-        const gone = new Promise((r) => proc.once('exit', r));
-        proc.kill();
-        await gone;
-      }
+      await service.stop();
       if (tokenServer) {
         tokenServer.closeAllConnections();
         await new Promise((r) => tokenServer!.close(r));

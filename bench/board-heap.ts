@@ -1,0 +1,81 @@
+// The board-heap measurement the updater and fleet benches share: one update on a virtual board
+// with a sampler that wraps gc.collect and the updater's event function, so it sees the live heap
+// at each event (after a collection) and the heap in use just before each collection the updater
+// makes (live + garbage: what the path needs), against the idle heap with `modules` imported.
+import * as fx from '../test/support/release-fixture';
+
+/** What an unsigned update from a static host imports before its first event: the idle baseline. */
+export const UPDATE_PATH = [
+  'ota.log',
+  'ota.fsx',
+  'ota.sha1',
+  'ota.http',
+  'ota.manifest',
+  'ota.journal',
+  'ota.source',
+  'ota.fetch',
+  'ota.updater',
+  'ota.reserved',
+  'ota.tls',
+  'ota.clock',
+];
+
+const SAMPLER = `
+import gc, sys
+_peak = {'progress': 0, 'all': 0, 'raw': 0}
+_collect = gc.collect
+def _gc():
+    m = gc.mem_alloc()
+    if m > _peak['raw']:
+        _peak['raw'] = m
+    _collect()
+gc.collect = _gc
+_ev = sys.modules['ota.log'].ev
+def _sample(name, **kw):
+    _gc()
+    m = gc.mem_alloc()
+    _peak['all'] = max(_peak['all'], m)
+    if name == 'progress':
+        _peak['progress'] = max(_peak['progress'], m)
+    _ev(name, **kw)
+for _n in list(sys.modules):
+    if _n.startswith('ota.') and hasattr(sys.modules[_n], 'ev'):
+        sys.modules[_n].ev = _sample
+sys.modules['ota.log'].ev = _sample
+`;
+
+/** Bytes of heap, each peak above `idle`. */
+export interface UpdateHeap {
+  idle: number;
+  /** Highest live heap while files streamed (progress events). */
+  progress: number;
+  /** Highest live heap over the whole update. */
+  all: number;
+  /** Highest heap in use (live + garbage) just before a collection. */
+  raw: number;
+  /** The board's output, for a caller that checks more than success. */
+  output: string;
+}
+
+/** Runs `ota.update(reset=False)` on the board in fsDir with the sampler; throws unless it succeeds. */
+export async function updateHeap(opts: {
+  fsDir: string;
+  modules: string[];
+  flashKb?: number;
+}): Promise<UpdateHeap> {
+  const code = [
+    'import ota',
+    `import ${opts.modules.join(', ')}`,
+    SAMPLER,
+    '_collect()',
+    'idle = gc.mem_alloc()',
+    'v = ota.update(reset=False)',
+    '_gc()',
+    'print("HEAP", idle, _peak["progress"], _peak["all"], _peak["raw"], v)',
+  ].join('\n');
+  const r = await fx.runBoard({ fsDir: opts.fsDir, flashKb: opts.flashKb, code, timeoutMs: 120_000 });
+  const m = /HEAP (\d+) (\d+) (\d+) (\d+) (\S+)/.exec(r.output);
+  if (!m || m[5] === 'None') throw new Error(`update failed: ${r.output}${r.error ?? ''}`);
+  const [idle, progress, all, raw] = m.slice(1, 5).map(Number) as [number, number, number, number];
+  return { idle, progress: Math.max(0, progress - idle), all: all - idle, raw: raw - idle, output: r.output };
+}

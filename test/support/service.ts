@@ -1,0 +1,111 @@
+// How the tests start a Debian service (mosquitto, docker-registry) on 127.0.0.1: what must be
+// installed, a free port, a throwaway certificate, and the process itself, up once it answers and
+// stopped with the test.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/**
+ * Why the service cannot run here (the first of `paths` missing), or undefined. Outside CI the
+ * caller skips with this one line; under CI=true a missing part is a failure, so it throws.
+ */
+export function missingService(paths: string[]): string | undefined {
+  const missing = paths.filter((p) => !existsSync(p));
+  if (!missing.length) return undefined;
+  const why = `needs ${missing.join(', ')} (bash scripts/install-system-deps.sh)`;
+  if (process.env.CI === 'true') throw new Error(why);
+  return why;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** A self-signed RSA certificate made by openssl in `dir`: `<name>.key` and `<name>.pem`. */
+export function selfSigned(
+  dir: string,
+  name: string,
+  subject: string,
+  days = 2,
+): { key: string; cert: string } {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.pem`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      String(days),
+      '-subj',
+      subject,
+    ],
+    { stdio: 'pipe' },
+  );
+  return { key, cert };
+}
+
+export interface Service {
+  proc: ChildProcess;
+  /** The last 4000 characters it wrote to stderr. */
+  log(): string;
+  /** SIGTERM, then waits for it to exit (nothing when it has already). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `cmd args` and waits until `ready()` stops throwing (tried every 50 ms for `ms`); fails
+ * with the service's stderr if it exits first or never answers.
+ */
+export async function launch(
+  cmd: string,
+  args: string[],
+  ready: () => Promise<unknown>,
+  ms = 10_000,
+): Promise<Service> {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr!.on('data', (d: Buffer) => {
+    log = (log + d.toString()).slice(-4000);
+  });
+  const service: Service = {
+    proc,
+    log: () => log,
+    stop: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await gone;
+    },
+  };
+  const end = Date.now() + ms;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`${cmd} exited: ${log}`);
+    try {
+      await ready();
+      return service;
+    } catch (err) {
+      if (Date.now() > end) {
+        await service.stop();
+        throw new Error(`${cmd} did not answer: ${(err as Error).message} ${log}`, { cause: err });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
