@@ -8,7 +8,7 @@ from ota import fsx
 from ota.log import Fail
 
 MAX_DOC = const(32768)  # latest.json / signature size limit (the manifest goes to flash instead)
-_RESERVE = const(16384)  # flash kept free when a manifest is saved
+RESERVE = const(16384)  # flash kept free when a manifest is saved (oci.py too)
 
 
 def quote(p):
@@ -44,7 +44,7 @@ class Release:
 
     def save(self, url, path, headers=None):
         # Streams a document to a file: bounded by free flash, not by RAM.
-        limit = max(0, fsx.free_bytes() - _RESERVE)
+        limit = max(0, fsx.free_bytes() - RESERVE)
         r = self.client.get(url, headers)
         with r:
             if r.length > limit:
