@@ -214,3 +214,38 @@ print(set(got))
   }
   assert.match(Buffer.concat(out).toString(), /\{b'NEW'\}\r\n$/);
 });
+
+test('Ctrl-C in a blocking read: the bytes that come after it wait for the next read', async () => {
+  let peer!: net.Socket;
+  const server = net.createServer((s) => (peer = s));
+  const connected = new Promise((r) => server.once('connection', r));
+  const port = await listen(server);
+  const board = await VirtualBoard.start({ fsDir: boardDir() });
+  let out = '';
+  board.on('data', (d: Buffer) => (out += d.toString('latin1')));
+  const until = async (end: string): Promise<string> => {
+    const deadline = Date.now() + 10_000;
+    while (!out.endsWith(end) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const text = out;
+    out = '';
+    return text;
+  };
+  try {
+    board.write('\x01');
+    await until('>');
+    board.write(
+      `import socket\ns = socket.socket()\ns.connect(('127.0.0.1', ${port}))\nprint('go')\ns.recv(10)\x04`,
+    );
+    await connected;
+    await until('go\r\n');
+    board.write('\x03');
+    assert.match(await until('\x04>'), /KeyboardInterrupt/);
+    peer.write('hello');
+    await new Promise((r) => setTimeout(r, 100));
+    board.write('s.settimeout(5)\nprint(s.recv(10))\x04');
+    assert.equal(await until('\x04>'), "OKb'hello'\r\n\x04\x04>");
+  } finally {
+    await board.stop();
+    server.close();
+  }
+});
