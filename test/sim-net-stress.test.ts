@@ -249,3 +249,31 @@ test('Ctrl-C in a blocking read: the bytes that come after it wait for the next 
     server.close();
   }
 });
+
+test('a board with a 16 MB heap keeps room for the bridge: names and reads come back whole', async () => {
+  const echo = net.createServer((s) => s.on('data', (d) => s.write(d)));
+  const port = await listen(echo);
+  try {
+    const r = await runBoard({
+      fsDir: boardDir(),
+      boot: false,
+      heapKb: 16 * 1024,
+      code: `
+import socket
+got = set()
+for i in range(20):
+    s = socket.socket()
+    s.settimeout(5)
+    s.connect(socket.getaddrinfo('localhost', ${port})[0][-1])
+    s.send(b'ping %d' % i)
+    got.add(s.recv(20) == b'ping %d' % i)
+    s.close()
+print(got)
+`,
+    });
+    assert.equal(r.error, undefined);
+    assert.equal(r.output, '{True}\r\n');
+  } finally {
+    echo.close();
+  }
+});

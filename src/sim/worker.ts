@@ -213,10 +213,14 @@ let glueBytes = 0;
  * heap filled up to a margin smaller than that, growth fails and MemoryError is raised as on a board.
  */
 function fixHeap(mp: any): void {
-  memoryFixed = true;
   const malloc = mp._module._malloc as (n: number) => number;
   glueBytes = Math.min(cfg.heapKb - 8, 200) * 1024;
+  // Taken while the memory can still grow: a big Python heap can leave the initial memory without room
+  // for it, and the glue's malloc then answers 0 and writes strings and results at address 0 (the bottom
+  // of the C stack), which corrupted the interpreter (a 16 MB heap crashed on its second connect).
   const margin = malloc(glueBytes);
+  memoryFixed = true;
+  if (margin === 0) throw new Error(`no room for the interpreter's ${glueBytes} bytes of glue memory`);
   for (let size = 16 * 1024 * 1024; size >= 64; size >>= 1) while (malloc(size) !== 0);
   mp._module._free(margin);
 }
