@@ -277,3 +277,21 @@ print(got)
     echo.close();
   }
 });
+
+test('UDP: the bridge has no datagrams, so a datagram socket is refused (EOPNOTSUPP), never made a TCP stream', async () => {
+  const r = await runBoard({
+    fsDir: boardDir(),
+    boot: false,
+    code: `
+import socket, ntptime, time
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+except OSError as e:
+    print(e.args[0])
+ntptime.settime()
+print(time.localtime()[0] >= 2026)
+`,
+  });
+  assert.equal(r.error, undefined);
+  assert.equal(r.output, '95\r\nTrue\r\n');
+});
