@@ -14,8 +14,10 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as https from 'node:https';
 import { gzipSync } from 'node:zlib';
 import { runBoard, VirtualBoard } from '../src/sim/board';
+import { makePki } from './support/pki';
 
 const realNotify = Atomics.notify;
 
@@ -294,4 +296,49 @@ print(time.localtime()[0] >= 2026)
   });
   assert.equal(r.error, undefined);
   assert.equal(r.output, '95\r\nTrue\r\n');
+});
+
+test('TLS over the bridge: sequential verified HTTPS requests, some cut short, each gets its own body', async () => {
+  const dir = boardDir();
+  const pki = makePki(fs.mkdtempSync(path.join(os.tmpdir(), 'sim-net-stress-pki-')));
+  fs.writeFileSync(path.join(dir, 'ca.pem'), pki.ca.cert);
+  const big = Buffer.alloc(30_000, 'T');
+  const server = https.createServer({ cert: pki.server.cert, key: pki.server.key }, (req, res) => {
+    const [, kind, n] = (req.url ?? '').split('/');
+    const own = Buffer.from(`secret ${n}\n`);
+    const body = kind === 'cut' ? Buffer.concat([own, big]) : own;
+    res.writeHead(200, { 'content-length': body.length });
+    res.end(body);
+  });
+  const port = await listen(server);
+  try {
+    const r = await runBoard({
+      fsDir: dir,
+      boot: false,
+      timeoutMs: 60_000,
+      code: `
+import gc
+from ota import http
+from ota.tls import Trust
+trust = Trust({'ca': 'ca.pem'})
+bad = []
+buf = bytearray(64)
+for i in range(40):
+    gc.collect()
+    k = ('whole', 'cut')[i % 2]
+    own = b'secret %d\\n' % i
+    r = http.request('https://127.0.0.1:${port}/%s/%d' % (k, i), timeout=5, trust=trust)
+    n = r.readinto(memoryview(buf)[: len(own)])
+    r.close()
+    if r.status != 200 or bytes(buf[:n]) != own:
+        bad.append((i, k, r.status, bytes(buf[:n])))
+print(len(bad), bad[:3])
+`,
+    });
+    assert.equal(r.error, undefined);
+    assert.equal(r.output, '0 []\r\n');
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 });
