@@ -115,6 +115,8 @@ export class Cpu extends EventEmitter {
     this.stopped = stop;
     for (const resolve of this.pending.values()) resolve({ kind: 'stopped', text: '' });
     this.pending.clear();
+    // The call in flight too: a connect that completes after this must not leave a socket open.
+    this.abort?.abort();
     this.net.closeAll();
     void this.worker.terminate();
     this.emit('stop', stop);
