@@ -73,10 +73,11 @@ function hostCall(call: HostCall, transfer: ArrayBuffer[] = []): number {
   // request for data), the main thread knows the program is reading, as a board in its read loop is.
   post({ t: 'call', seq, call }, transfer);
   flush();
-  // Only this call's own number ends the wait. The main thread stores an answer, then notifies; when this
-  // thread sees the store first it goes on, and that notify can land in its wait for the next call. Woken
-  // by it, the next call read the last result and the bytes still in the data buffer (a send's 2 and
-  // "12" of a resolved "127.0.0.1": a status line read as "12HTTP/1.1 200 OK").
+  // Only this call's own number ends the wait (docs/architecture.md, "Virtual board (`src/sim/`)"). The main thread
+  // stores an answer, then notifies; when this thread sees the store first it goes on, and that notify
+  // can land in its wait for the next call. Woken by it, the next call read the last result and the bytes
+  // still in the data buffer (a send's 2 and "12" of a resolved "127.0.0.1": a status line read as
+  // "12HTTP/1.1 200 OK").
   for (;;) {
     const done = Atomics.load(control, Slot.CallDone);
     if (done === seq) return Atomics.load(control, Slot.CallResult);
