@@ -33,8 +33,9 @@ export class Cpu extends EventEmitter {
   private readonly data: Uint8Array;
   private nextId = 1;
   private readonly pending = new Map<number, (r: ExecResult) => void>();
-  private callOpen = false;
-  private callSeq = 0;
+  /** The number of the host call the worker waits on (0: none), and what a Ctrl-C aborts of it. */
+  private open = 0;
+  private abort: AbortController | undefined;
   private kbd: { words: Int32Array; writes: [number, number, number][]; charWord: number } | undefined;
   private stopped: Stop | undefined;
   readonly ready: Promise<void>;
@@ -91,7 +92,10 @@ export class Cpu extends EventEmitter {
     if (this.kbd) for (const [i, value] of this.kbd.writes) Atomics.store(this.kbd.words, i, value);
     Atomics.store(this.control, Slot.Interrupt, 1);
     Atomics.notify(this.control, Slot.Wake);
-    if (this.callOpen) this.answer({ result: INTERRUPTED });
+    if (this.open) {
+      this.abort?.abort();
+      this.answer(this.open, { result: INTERRUPTED });
+    }
   }
 
   async kill(): Promise<void> {
@@ -104,6 +108,8 @@ export class Cpu extends EventEmitter {
     this.stopped = stop;
     for (const resolve of this.pending.values()) resolve({ kind: 'stopped', text: '' });
     this.pending.clear();
+    // The call in flight too: a connect that completes after this must not leave a socket open.
+    this.abort?.abort();
     this.net.closeAll();
     void this.worker.terminate();
     this.emit('stop', stop);
@@ -132,7 +138,7 @@ export class Cpu extends EventEmitter {
         break;
       }
       case 'call':
-        this.onCall(msg.call);
+        this.onCall(msg.seq, msg.call);
         break;
       case 'reset':
         this.finish({ why: 'reset', soft: msg.soft });
@@ -146,28 +152,33 @@ export class Cpu extends EventEmitter {
     }
   }
 
-  private onCall(call: HostCall): void {
-    const seq = ++this.callSeq;
-    this.callOpen = true;
-    // An answer that comes after Ctrl-C already answered this call is dropped.
+  private onCall(seq: number, call: HostCall): void {
+    this.open = seq;
+    const abort = new AbortController();
+    this.abort = abort;
     const answered =
       call.op === 'stdin'
         ? new Promise<Answer>((resolve) =>
             this.emit('stdin', call.max, (bytes: Uint8Array) => resolve({ result: bytes.length, bytes })),
           )
-        : this.net.handle(call);
+        : this.net.handle(call, abort.signal);
     answered.then(
-      (a) => seq === this.callSeq && this.answer(a),
-      () => seq === this.callSeq && this.answer({ result: -5 }),
+      (a) => this.answer(seq, a),
+      () => this.answer(seq, { result: -5 }),
     );
   }
 
-  private answer(a: { result: number; bytes?: Uint8Array }): void {
-    if (!this.callOpen || this.stopped) return;
-    this.callOpen = false;
+  /**
+   * Hands the worker the answer to call `seq`, once: an answer that comes after Ctrl-C already answered
+   * the call is dropped (the host side was told through the abort signal, so it kept nothing back).
+   */
+  private answer(seq: number, a: { result: number; bytes?: Uint8Array }): void {
+    if (seq !== this.open || this.stopped) return;
+    this.open = 0;
+    this.abort = undefined;
     if (a.bytes) this.data.set(a.bytes.subarray(0, DATA_BYTES));
     Atomics.store(this.control, Slot.CallResult, a.result);
-    Atomics.store(this.control, Slot.CallDone, 1);
+    Atomics.store(this.control, Slot.CallDone, seq);
     Atomics.notify(this.control, Slot.CallDone);
   }
 }

@@ -69,18 +69,22 @@ export class HostNet {
   private readonly sockets = new Map<number, HostSocket>();
   private next = 1;
 
-  async handle(call: Exclude<HostCall, { op: 'stdin' }>): Promise<Answer> {
+  /**
+   * One host call. `abort` fires when Ctrl-C answered the call already (its answer is dropped): a read
+   * then leaves the bytes for the next one, and a connect or handshake cut short leaves no socket behind.
+   */
+  async handle(call: Exclude<HostCall, { op: 'stdin' }>, abort?: AbortSignal): Promise<Answer> {
     switch (call.op) {
       case 'resolve':
         return this.resolve(call.host);
       case 'connect':
-        return this.connect(call.host, call.port, call.timeoutMs);
+        return this.connect(call.host, call.port, call.timeoutMs, abort);
       case 'send':
         return this.send(call.sock, call.bytes);
       case 'recv':
-        return this.recv(call.sock, call.max, call.timeoutMs, call.line);
+        return this.recv(call.sock, call.max, call.timeoutMs, call.line, abort);
       case 'tls':
-        return this.tls(call);
+        return this.tls(call, abort);
       case 'peercert': {
         const peer = this.sockets.get(call.sock)?.peer;
         return peer ? { result: peer.length, bytes: peer } : { result: -Errno.ENOTCONN };
@@ -105,15 +109,21 @@ export class HostNet {
     }
   }
 
-  private connect(host: string, port: number, timeoutMs: number): Promise<Answer> {
+  private connect(host: string, port: number, timeoutMs: number, abort?: AbortSignal): Promise<Answer> {
     return new Promise((resolve) => {
       const sock = net.connect({ host, port });
       const entry: HostSocket = { sock, chunks: [], ended: false, error: 0, timeoutMs };
       let timer: NodeJS.Timeout | undefined;
+      const cut = (): void => {
+        sock.destroy();
+        settle({ result: -Errno.ECONNRESET });
+      };
       const settle = (a: Answer): void => {
         clearTimeout(timer);
+        abort?.removeEventListener('abort', cut);
         resolve(a);
       };
+      abort?.addEventListener('abort', cut);
       if (timeoutMs >= 0) {
         timer = setTimeout(() => {
           sock.destroy();
@@ -121,6 +131,7 @@ export class HostNet {
         }, timeoutMs);
       }
       sock.once('connect', () => {
+        if (abort?.aborted) return; // cut() destroyed it: the program never got its number
         const id = this.next++;
         this.sockets.set(id, entry);
         settle({ result: id });
@@ -156,7 +167,7 @@ export class HostNet {
    * the validity dates against the board's clock, the host name; a refusal answers CERT_VERIFY_FAILED
    * with mbedTLS's verify text, any other failure an errno.
    */
-  private tls(call: Extract<HostCall, { op: 'tls' }>): Promise<Answer> {
+  private tls(call: Extract<HostCall, { op: 'tls' }>, abort?: AbortSignal): Promise<Answer> {
     const s = this.sockets.get(call.sock);
     if (!s) return Promise.resolve({ result: -Errno.EBADF });
     for (const ev of ['data', 'end', 'error', 'close']) s.sock.removeAllListeners(ev);
@@ -183,16 +194,19 @@ export class HostNet {
       ...(cert && key ? { cert, key } : {}),
     });
     return new Promise((resolve) => {
-      const timer =
-        s.timeoutMs >= 0
-          ? setTimeout(() => {
-              secure.destroy();
-              s.error = Errno.ETIMEDOUT;
-              resolve({ result: -Errno.ETIMEDOUT });
-            }, s.timeoutMs)
-          : undefined;
+      // A handshake cut short (timeout, Ctrl-C) leaves a socket only good for close(), as mbedTLS's does.
+      const fail = (errno: number): void => {
+        clearTimeout(timer);
+        secure.destroy();
+        s.error = errno;
+        resolve({ result: -errno });
+      };
+      const timer = s.timeoutMs >= 0 ? setTimeout(() => fail(Errno.ETIMEDOUT), s.timeoutMs) : undefined;
+      const cut = (): void => fail(Errno.ECONNRESET);
+      abort?.addEventListener('abort', cut, { once: true });
       secure.once('secureConnect', () => {
         clearTimeout(timer);
+        abort?.removeEventListener('abort', cut);
         secure.removeAllListeners('error');
         const peer = secure.getPeerCertificate(true);
         s.peer = peer?.raw;
@@ -213,6 +227,7 @@ export class HostNet {
       });
       secure.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
+        abort?.removeEventListener('abort', cut);
         s.error = Errno.ECONNRESET;
         resolve({ result: -errnoOf(err) });
       });
@@ -231,21 +246,38 @@ export class HostNet {
     });
   }
 
-  private async recv(id: number, max: number, timeoutMs: number, line: boolean): Promise<Answer> {
+  private async recv(
+    id: number,
+    max: number,
+    timeoutMs: number,
+    line: boolean,
+    abort?: AbortSignal,
+  ): Promise<Answer> {
     const s = this.sockets.get(id);
     if (!s) return { result: -Errno.EBADF };
     if (s.chunks.length === 0 && !s.ended && !s.error) {
       if (timeoutMs === 0) return { result: -Errno.EAGAIN };
+      let wake: (() => void) | undefined;
       const arrived = await new Promise<boolean>((resolve) => {
         const timer = timeoutMs > 0 ? setTimeout(() => resolve(false), timeoutMs) : undefined;
-        s.wake = () => {
+        wake = () => {
           clearTimeout(timer);
+          abort?.removeEventListener('abort', cut);
           resolve(true);
         };
+        const cut = (): void => {
+          clearTimeout(timer);
+          resolve(false);
+        };
+        abort?.addEventListener('abort', cut, { once: true });
+        s.wake = wake;
       });
-      s.wake = undefined;
+      // Only its own waiter: a read cut short by Ctrl-C must not unhook the one that follows it.
+      if (s.wake === wake) s.wake = undefined;
       if (!arrived) return { result: -Errno.ETIMEDOUT };
     }
+    // Answered by Ctrl-C already: the bytes stay for the program's next read, as in a board's socket buffer.
+    if (abort?.aborted) return { result: -Errno.EIO };
     if (s.chunks.length === 0) return s.error ? { result: -s.error } : { result: 0 };
     const all = s.chunks.length === 1 ? s.chunks[0] : Buffer.concat(s.chunks);
     let n = Math.min(max, all.length);

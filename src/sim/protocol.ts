@@ -4,7 +4,11 @@ import type { CutMode, FsModel } from './flash';
 
 /** Int32 slots of the shared control buffer. */
 export const Slot = {
-  /** 0 while the worker waits for a host call, 1 when the main thread has answered. */
+  /**
+   * The number of the host call answered last (see CallSeq). The worker waits until it reads its own
+   * call's number here: a wake-up alone proves nothing, since the main thread's notify for one answer can
+   * land in the worker's wait for the next call.
+   */
   CallDone: 0,
   /** Result of a host call: >= 0 success (often a byte count), < 0 a negated errno. */
   CallResult: 1,
@@ -16,6 +20,11 @@ export const Slot = {
   Wake: 4,
   /** Never notified: the worker parks here after a power cut or reset until it is terminated. */
   Halt: 5,
+  /**
+   * The last host-call number handed out, over the board's whole life: a call of a later boot never shares
+   * a number with one an earlier interpreter was still waiting on.
+   */
+  CallSeq: 6,
 } as const;
 export const CONTROL_SLOTS = 8;
 /** Bytes the main thread can hand the worker per host call (socket reads). */
@@ -84,7 +93,8 @@ export type FromWorker =
   | { t: 'done'; id: number; kind: 'ok' | 'exception' | 'exit'; text: string }
   | { t: 'reset'; soft: boolean }
   | { t: 'cut' }
-  | { t: 'call'; call: HostCall }
+  /** seq: the call's number, written to Slot.CallDone with its answer. */
+  | { t: 'call'; seq: number; call: HostCall }
   | { t: 'fatal'; message: string };
 
 /** machine.reset_cause() values as on ESP32 ports, where machine.reset() reports SOFT_RESET. */

@@ -68,13 +68,21 @@ function interrupted(): boolean {
 }
 
 function hostCall(call: HostCall, transfer: ArrayBuffer[] = []): number {
-  Atomics.store(control, Slot.CallDone, 0);
+  const seq = (Atomics.add(control, Slot.CallSeq, 1) + 1) | 0;
   // The call before the output: by the time the host sees what the program printed (a prompt, a
   // request for data), the main thread knows the program is reading, as a board in its read loop is.
-  post({ t: 'call', call }, transfer);
+  post({ t: 'call', seq, call }, transfer);
   flush();
-  Atomics.wait(control, Slot.CallDone, 0);
-  return Atomics.load(control, Slot.CallResult);
+  // Only this call's own number ends the wait (docs/architecture.md, "Virtual board (`src/sim/`)"). The main thread
+  // stores an answer, then notifies; when this thread sees the store first it goes on, and that notify
+  // can land in its wait for the next call. Woken by it, the next call read the last result and the bytes
+  // still in the data buffer (a send's 2 and "12" of a resolved "127.0.0.1": a status line read as
+  // "12HTTP/1.1 200 OK").
+  for (;;) {
+    const done = Atomics.load(control, Slot.CallDone);
+    if (done === seq) return Atomics.load(control, Slot.CallResult);
+    Atomics.wait(control, Slot.CallDone, done);
+  }
 }
 
 let memory: { buffer: ArrayBuffer | SharedArrayBuffer } | undefined;
@@ -206,10 +214,14 @@ let glueBytes = 0;
  * heap filled up to a margin smaller than that, growth fails and MemoryError is raised as on a board.
  */
 function fixHeap(mp: any): void {
-  memoryFixed = true;
   const malloc = mp._module._malloc as (n: number) => number;
   glueBytes = Math.min(cfg.heapKb - 8, 200) * 1024;
+  // Taken while the memory can still grow: a big Python heap can leave the initial memory without room
+  // for it, and the glue's malloc then answers 0 and writes strings and results at address 0 (the bottom
+  // of the C stack), which corrupted the interpreter (a 16 MB heap crashed on its second connect).
   const margin = malloc(glueBytes);
+  memoryFixed = true;
+  if (margin === 0) throw new Error(`no room for the interpreter's ${glueBytes} bytes of glue memory`);
   for (let size = 16 * 1024 * 1024; size >= 64; size >>= 1) while (malloc(size) !== 0);
   mp._module._free(margin);
 }

@@ -28,6 +28,10 @@ def _check(r):
 
 class socket(io.IOBase):
     def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP):
+        if type != SOCK_STREAM:
+            # The host bridge carries TCP streams only (ntptime here reads the host clock): a datagram
+            # socket refused outright, never one quietly made a TCP stream.
+            raise OSError(95)  # EOPNOTSUPP
         self._id = -1
         self._ms = -1
 
