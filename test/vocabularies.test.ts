@@ -91,7 +91,19 @@ test('one spelling per code: the board and the host share each one, no alias is 
   // The board once said config, schema, busy, connection, auth and insecure where the host said
   // bad_config, schema_unsupported, board_busy, network, auth_failed and tls_insecure; the host
   // said sig_invalid where the board said bad_signature. One spelling each now, on both sides.
-  const retired = ['config', 'schema', 'busy', 'connection', 'auth', 'insecure', 'sig_invalid'];
+  const retired = [
+    'config',
+    'schema',
+    'busy',
+    'connection',
+    'auth',
+    'insecure',
+    'sig_invalid',
+    'bad_rollout',
+    'fleet_bad_command',
+    'fleet_bad_document',
+    'fleet_bad_signature',
+  ];
   for (const code of retired) assert.ok(!isErrorCode(code), `${code} is back in error-codes.ts`);
   for (const code of ['bad_config', 'schema_unsupported', 'board_busy', 'network', 'bad_signature'])
     assert.ok(

@@ -101,10 +101,10 @@ def _verify(cfg, msg):
         d = json.loads(doc)
         ts = int(d["ts"])
     except (ValueError, KeyError, TypeError):
-        raise Fail("bad_command", "malformed signed document")
+        raise Fail("bad_document", "malformed signed document")
     f = cfg.get("fleet")
     if f and d.get("fleet") != f.get("name"):
-        raise Fail("bad_command", "document for another fleet")
+        raise Fail("bad_document", "document for another fleet")
     return d, ts
 
 
@@ -123,9 +123,9 @@ def rollout_doc(cfg, data):
             d = json.loads(data[: data.find(b"\n")] if b"\n" in data else data)
             ts = int(d.get("ts", 0))
         except (ValueError, TypeError):
-            raise Fail("bad_rollout", "malformed rollout document")
+            raise Fail("bad_document", "malformed rollout document")
     if not isinstance(d.get("version"), str):
-        raise Fail("bad_rollout", "rollout document has no version")
+        raise Fail("bad_document", "rollout document has no version")
     if ts < _state().get("rts", 0):
         raise Fail("replay", "rollout document older than the one in force")
     return d, ts

@@ -94,7 +94,7 @@ export const ERROR_CODES = {
   too_many_redirects: 'The release host redirected too many times.',
   http_404: 'The release host has no such file or release.',
   no_signature: 'The board requires a signed manifest and this one is not signed.',
-  bad_signature: 'The signature does not match the manifest with any trusted key.',
+  bad_signature: 'The signature (of a manifest or a fleet document) is malformed or matches no trusted key.',
   downgrade: 'The release is older than one the board accepted before.',
   expired: 'The manifest has expired.',
   hash_mismatch: 'A downloaded file does not match its hashes.',
@@ -127,8 +127,10 @@ export const ERROR_CODES = {
   revert: 'An aborted rollout sends the board back to the release it came from.',
   dropped: 'The board dropped oversized or malformed fleet messages.',
   no_rollback: 'Nothing to roll back: the release is confirmed or none is pending.',
-  bad_command: 'A fleet command or document is malformed or meant for another fleet.',
-  bad_rollout: 'The rollout document is malformed.',
+  bad_command:
+    'The fleet command is not one of check, confirm, rollback, reboot, or is meant for another board.',
+  bad_document:
+    'A fleet document (a command or a rollout) is malformed, has no version, or is meant for another fleet.',
   replay: 'A fleet command or rollout document is older than one already taken.',
 
   // Release contents, hosts and registries (added with the release-content, OCI and UI work).
@@ -154,9 +156,6 @@ export const ERROR_CODES = {
   fleet_timeout: 'The MQTT broker did not answer in time.',
   fleet_bad_url: 'The broker address is not mqtt://host:port or mqtts://host:port.',
   fleet_bad_name: 'The fleet, group or board name is not valid in an MQTT topic.',
-  fleet_bad_command: 'The fleet command is not one of check, confirm, rollback, reboot.',
-  fleet_bad_document: 'A fleet document is malformed.',
-  fleet_bad_signature: 'A fleet document signature is malformed or not valid.',
   fleet_unsigned: 'A fleet document carries no signature.',
   fleet_too_large: 'A fleet message is larger than the limit.',
   fleet_release_host: 'The release host could not be asked whether the version exists.',

@@ -106,7 +106,7 @@ export class FleetConnection extends EventEmitter {
   /** Sends a signed command (QoS 1: a sleeping board's persistent session queues it). */
   async command(id: string, cmd: CommandName, key: KeyFile): Promise<CommandDoc> {
     checkName('board id', id);
-    if (!COMMANDS.includes(cmd)) throw new OtaError('fleet_bad_command', `unknown command ${cmd}`);
+    if (!COMMANDS.includes(cmd)) throw new OtaError('bad_command', `unknown command ${cmd}`);
     const doc: CommandDoc = {
       fleet: this.fleet,
       cmd,

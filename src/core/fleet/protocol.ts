@@ -122,10 +122,10 @@ export function parseDocument(bytes: Uint8Array): Record<string, unknown> {
   try {
     doc = JSON.parse((nl < 0 ? buf : buf.subarray(0, nl)).toString('utf8'));
   } catch {
-    throw new OtaError('fleet_bad_document', 'the document is not JSON');
+    throw new OtaError('bad_document', 'the document is not JSON');
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new OtaError('fleet_bad_document', 'the document is not a JSON object');
+    throw new OtaError('bad_document', 'the document is not a JSON object');
   }
   return doc as Record<string, unknown>;
 }

@@ -43,7 +43,7 @@ export function readDocument(bytes: Uint8Array, trusted?: TrustEntry[]): Record<
     try {
       sig = JSON.parse(buf.subarray(nl + 1).toString('utf8')) as ManifestSignature;
     } catch {
-      throw new OtaError('fleet_bad_signature', 'the signature line is not JSON');
+      throw new OtaError('bad_signature', 'the signature line is not JSON');
     }
     verifySignature(body, sig, trusted);
   }
