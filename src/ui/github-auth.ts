@@ -2,6 +2,7 @@
 // stored with "Set GitHub Token" in SecretStorage. Never in settings or files.
 import * as vscode from 'vscode';
 import { OtaError } from '../core/errors';
+import { GHCR_SCOPE } from '../core/publish/registry-login';
 import type { Redactor } from './redact';
 import { isPublicGitHub } from './settings';
 
@@ -44,6 +45,22 @@ export class GitHubAuth {
       return this.prompt();
     }
     return undefined;
+  }
+
+  /** The GitHub sign-in with write:packages, to push to ghcr.io (asks to sign in or to add the scope). */
+  async packagesSession(): Promise<{ login: string; token: string }> {
+    let session: vscode.AuthenticationSession;
+    try {
+      session = await vscode.authentication.getSession('github', [GHCR_SCOPE], { createIfNone: true });
+    } catch (err) {
+      throw new OtaError(
+        'auth_declined',
+        `GitHub sign-in for ghcr.io did not complete (${err instanceof Error ? err.message : String(err)}). ` +
+          'Run `docker login ghcr.io`, or set OTA_REGISTRY_TOKEN to a token with write:packages.',
+      );
+    }
+    this.redactor.add(session.accessToken);
+    return { login: session.account.label, token: session.accessToken };
   }
 
   /** Like token(), but a missing token is a user error. */

@@ -209,6 +209,42 @@ const checks: [string, () => Promise<void>][] = [
     },
   ],
   [
+    'configures a private registry: its password goes to secret storage and the board, never the stored config',
+    async () => {
+      const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+      const ctx = api.controller.context;
+      const base = { source: 'oci', ref: 'ghcr.io/octocat/app', keys: 'none', wifi: null, fleet: null };
+      await vscode.commands.executeCommand('ota.configureDevice', {
+        ...base,
+        registry: { user: 'octocat', password: 'reg-s3cret' },
+        save: true,
+      });
+      const stored = ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig');
+      assert.equal(stored?.user, 'octocat');
+      assert.equal(stored?.password, undefined);
+      assert.doesNotMatch(JSON.stringify(stored), /reg-s3cret/);
+      assert.equal(await ctx.secrets.get('ota.registryPassword'), 'reg-s3cret');
+      assert.doesNotMatch(api.controller.output.lines().join('\n'), /reg-s3cret/);
+      // A password for a plain-HTTP registry is refused before anything is saved.
+      await vscode.commands.executeCommand('ota.configureDevice', {
+        ...base,
+        ref: '127.0.0.1:5000/me/app',
+        registry: { user: 'me', password: 'x' },
+        save: true,
+      });
+      assert.match(
+        api.controller.output.lines().at(-1) ?? '',
+        /registry password is sent only over https:\/\/.*\[bad_config\]/,
+      );
+      assert.equal(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.ref, base.ref);
+      assert.equal(await ctx.secrets.get('ota.registryPassword'), 'reg-s3cret');
+      // A public repository: no user, and the password leaves secret storage.
+      await vscode.commands.executeCommand('ota.configureDevice', { ...base, registry: null, save: true });
+      assert.equal(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.user, undefined);
+      assert.equal(await ctx.secrets.get('ota.registryPassword'), undefined);
+    },
+  ],
+  [
     'masks tokens in the output channel',
     async () => {
       const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;

@@ -1,12 +1,13 @@
 // "Configure Device": a guided multi-step quick input (step counter, Back, example values, only the
 // choices that fit the chosen source, the result previewed) that builds the board's ota_config.json.
 // It is kept in workspace state, never as a file in the project, so it cannot end up in a release;
-// Install Updater writes it to the board. Wi-Fi credentials and the fleet broker's password live in
-// secret storage and reach the board only at install; an HMAC key is referenced by path
+// Install Updater writes it to the board. Wi-Fi credentials, the fleet broker's password and a
+// private OCI registry's password live in secret storage and reach the board only at install; an HMAC key is referenced by path
 // (ota.signingKey), never copied. The questions are a table of steps, asked by one function.
 import { createServer } from 'node:net';
 import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
+import { registryPasswordProblem } from '../../core/board-config';
 import { brokerUrlProblem } from '../../core/fleet/protocol';
 import { parseRef } from '../../core/publish/oci';
 import { boardUrl, lanAddress, listenPlan } from '../../core/local-host';
@@ -17,6 +18,7 @@ import { STATE } from '../settings';
 
 const WIFI_KEY = 'ota.wifi';
 const FLEET_KEY = 'ota.fleetPassword';
+const REGISTRY_KEY = 'ota.registryPassword';
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 export type OtaConfig = Record<string, unknown>;
@@ -26,6 +28,8 @@ export interface ConfigureAnswers {
   source?: 'github' | 'static' | 'oci';
   /** oci: host/repository[:tag]. */
   ref?: string;
+  /** oci: null for a public repository (anonymous pull); the password goes to secret storage. */
+  registry?: { user?: string; password?: string } | null;
   repo?: string;
   api?: string;
   url?: string;
@@ -51,6 +55,13 @@ export interface ConfigureAnswers {
 /** The fleet broker's password for the board, from secret storage (undefined: none). */
 export async function fleetPasswordFor(ctl: Controller): Promise<string | undefined> {
   const password = await ctl.context.secrets.get(FLEET_KEY);
+  if (password) ctl.redactor.add(password);
+  return password;
+}
+
+/** A private OCI registry's password (or token) for the board, from secret storage (undefined: none). */
+export async function registryPasswordFor(ctl: Controller): Promise<string | undefined> {
+  const password = await ctl.context.secrets.get(REGISTRY_KEY);
   if (password) ctl.redactor.add(password);
   return password;
 }
@@ -90,6 +101,9 @@ type StepId =
   | 'source'
   | 'host'
   | 'ref'
+  | 'access'
+  | 'registryUser'
+  | 'registryPassword'
   | 'repo'
   | 'api'
   | 'channel'
@@ -169,7 +183,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   const previous = ctl.deviceConfig() ?? {};
   const cfg: OtaConfig = { ...previous };
   for (const [k, v] of Object.entries(given))
-    if (k !== 'keys' && k !== 'wifi' && k !== 'save' && k !== 'fleet') cfg[k] = v;
+    if (k !== 'keys' && k !== 'wifi' && k !== 'save' && k !== 'fleet' && k !== 'registry') cfg[k] = v;
   cfg.source ??= settings.source;
   if (!cfg.url && settings.staticUrl) cfg.url = settings.staticUrl;
   if (!cfg.repo && settings.repo) cfg.repo = settings.repo;
@@ -191,6 +205,16 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   delete cfg.fleet;
   const storedPassword = await ctl.context.secrets.get(FLEET_KEY);
   let fleetPassword: string | undefined = givenPassword ?? storedPassword;
+  // A private registry's user stays in the configuration; its password only in secret storage.
+  delete cfg.password;
+  delete cfg.token;
+  const storedRegistryPassword = await ctl.context.secrets.get(REGISTRY_KEY);
+  let registryPassword: string | undefined = given.registry?.password ?? storedRegistryPassword;
+  let registryPrivate =
+    given.registry === undefined ? Boolean(cfg.user || storedRegistryPassword) : given.registry !== null;
+  if (given.registry?.user) cfg.user = given.registry.user;
+  else if (given.registry) delete cfg.user;
+  if (registryPassword) ctl.redactor.add(registryPassword);
   // The local host's port is chosen now, so the board can be configured before anything is served.
   const serve = ctl.context.workspaceState.get<{ host: string; port: number }>(STATE.serve) ??
     listenPlan(typeof cfg.url === 'string' ? cfg.url : undefined) ?? {
@@ -209,6 +233,10 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     if (cfg.source === 'static') want('host', 'url');
     else if (cfg.source === 'oci') {
       want('ref', 'ref');
+      if (given.registry === undefined) {
+        steps.push('access');
+        if (registryPrivate) steps.push('registryUser', 'registryPassword');
+      }
       want('channel', 'channel');
       if (cfg.channel === 'tag') want('tag', 'tag');
     } else {
@@ -344,6 +372,53 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
         }
       },
       apply: (v) => void (cfg.ref = v),
+    },
+    access: {
+      kind: 'pick',
+      title: 'Who may pull from the repository?',
+      placeholder: 'What the board needs to read it',
+      items: () => [
+        {
+          value: 'public',
+          label: 'Public',
+          description: 'anonymous pull, no credentials on the board',
+          detail: 'Public ghcr.io packages, open Harbor projects, Docker Hub public repositories',
+        },
+        {
+          value: 'private',
+          label: 'Private…',
+          description: 'a user and a password or token, for an https:// registry',
+          detail: 'The password is kept in VS Code secret storage and sent to the board at install only',
+        },
+      ],
+      active: (items) => items.find((i) => i.value === (registryPrivate ? 'private' : 'public')),
+      apply: (r) => void (registryPrivate = r.value === 'private'),
+    },
+    registryUser: {
+      kind: 'input',
+      title: 'Registry user name',
+      value: () => str(cfg.user),
+      prompt: 'The account the board pulls with (ghcr.io takes any name with a token). Empty: "ota"',
+      placeholder: 'e.g. octocat',
+      apply: (v) => {
+        if (v) cfg.user = v;
+        else delete cfg.user;
+      },
+    },
+    registryPassword: {
+      kind: 'input',
+      title: 'Registry password or token',
+      value: () => '',
+      prompt: () =>
+        `Read access is enough (ghcr.io: a token with read:packages). Kept in VS Code secret storage, sent to the board at install only. Empty: ${storedRegistryPassword ? 'keep the stored one' : 'none'}`,
+      password: true,
+      validate: (v) => (v ? registryPasswordProblem(cfg.ref) : undefined),
+      apply: (v) => {
+        if (v) {
+          registryPassword = v;
+          ctl.redactor.add(v);
+        } else registryPassword = storedRegistryPassword;
+      },
     },
     repo: {
       kind: 'input',
@@ -674,6 +749,17 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
             description: '(in secret storage, sent to the board at install)',
             edit: 'brokerPassword',
           });
+        if (preview.source === 'oci')
+          rows.push({
+            value: 'password',
+            label: 'password',
+            description: !registryPrivate
+              ? '(public repository: none)'
+              : registryPassword
+                ? '(in secret storage, sent to the board at install)'
+                : '(none)',
+            edit: registryPrivate ? 'registryPassword' : 'access',
+          });
         const save: Item = {
           value: 'save',
           label: '$(check) Save',
@@ -702,6 +788,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   function editStepFor(key: string): StepId {
     if (key === 'url') return 'host';
     if (key === 'ref') return 'ref';
+    if (key === 'user') return 'registryUser';
     if (
       key === 'api' ||
       key === 'repo' ||
@@ -719,6 +806,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   function finalConfig(): OtaConfig {
     const out: OtaConfig = { ...cfg };
     delete out.wifi; // never stored with the rest: secret storage only
+    if (out.source !== 'oci' || !registryPrivate) delete out.user;
     if (out.source === 'static') {
       for (const k of ['ref', 'repo', 'api', 'channel', 'tag', 'branch', 'paths']) delete out[k];
     } else if (out.source === 'oci') {
@@ -776,6 +864,11 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     problems.push(
       'a broker password is sent only over a verified mqtts:// connection: use mqtts:// and a CA',
     );
+  const registryProblem =
+    result.source === 'oci' && registryPrivate && registryPassword
+      ? registryPasswordProblem(result.ref)
+      : undefined;
+  if (registryProblem) problems.push(registryProblem);
   if (problems.length)
     throw new OtaError('bad_config', `The configuration is not valid: ${problems.join('; ')}`);
   await ctl.setDeviceConfig(result);
@@ -788,6 +881,10 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   if (!result.fleet || !fleetPassword || !brokerTls() || insecure())
     await ctl.context.secrets.delete(FLEET_KEY);
   else if (fleetPassword !== storedPassword) await ctl.context.secrets.store(FLEET_KEY, fleetPassword);
+  if (result.source !== 'oci' || !registryPrivate || !registryPassword)
+    await ctl.context.secrets.delete(REGISTRY_KEY);
+  else if (registryPassword !== storedRegistryPassword)
+    await ctl.context.secrets.store(REGISTRY_KEY, registryPassword);
   ctl.output.info(`Device configuration saved for this workspace: ${JSON.stringify(result)}`);
   const where =
     result.source === 'static'

@@ -1,14 +1,19 @@
 // "Install Updater on Device": the updater package and the board's ota_config.json over serial.
-// The configuration is built from what Configure Device stored (plus Wi-Fi and the fleet broker's
-// password from secret storage) and checked against its schema first: an invalid one is refused
+// The configuration is built from what Configure Device stored (plus Wi-Fi, the fleet broker's and
+// a private registry's password from secret storage) and checked against its schema first: an invalid one is refused
 // before the board is opened.
 import * as vscode from 'vscode';
 import { boardConfig } from '../../core/board-config';
 import type { Controller } from '../controller';
-import { fleetPasswordFor, wifiFor } from './configure';
+import { fleetPasswordFor, registryPasswordFor, wifiFor } from './configure';
 
 export async function installUpdater(ctl: Controller, arg?: unknown): Promise<void> {
-  const config = boardConfig(ctl.deviceConfig(), await wifiFor(ctl), await fleetPasswordFor(ctl));
+  const config = boardConfig(
+    ctl.deviceConfig(),
+    await wifiFor(ctl),
+    await fleetPasswordFor(ctl),
+    await registryPasswordFor(ctl),
+  );
   const port = await ctl.board(arg);
   const deviceDir = vscode.Uri.joinPath(ctl.context.extensionUri, 'device').fsPath;
   const keyFile = ctl.settings().signingKey || undefined;

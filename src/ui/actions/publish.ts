@@ -26,7 +26,17 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
   }
   const oci = s.source === 'oci' ? await import('../../core/publish/oci') : undefined;
   // The registry's credentials, as the CLI reads them (environment, docker/podman login): never stored.
-  const credentials = oci ? await oci.credentialsFor(ociRef(s.ociRef)) : undefined;
+  let credentials = oci ? await oci.credentialsFor(ociRef(s.ociRef)) : undefined;
+  if (oci) {
+    const login = await import('../../core/publish/registry-login');
+    if (login.githubLoginFor(ociRef(s.ociRef), credentials)) {
+      const session = await ctl.auth.packagesSession();
+      credentials = login.githubCredentials(session.login, session.token);
+      ctl.output.info(
+        `No registry credentials for ghcr.io: pushing as ${session.login} with the VS Code GitHub sign-in (${login.GHCR_SCOPE})`,
+      );
+    }
+  }
   const version = await askVersion(ctl, given.version, 'Version to publish');
   const signKeyFile = s.signingKey || undefined;
   const created = await releaseDate(ctl, dir);
