@@ -4,7 +4,8 @@
 // nothing pre-seeded: no settings, no ota_config.json, no token. The journey: Start Virtual Board,
 // Configure Device (static, this computer), Install Updater, Publish Release, Serve Releases
 // Locally, Update Device Now (first try), then 1.1.0 by delta; then the Fleet view with the boards of
-// `ota demo --fleet` and a rollout started from the palette. Screenshots of each step go to
+// `ota demo --fleet` and a rollout started from the palette; then the same board moved to an OCI
+// registry (Debian's docker-registry on 127.0.0.1) and updated from it. Screenshots of each step go to
 // test-results/screenshots/ (`npm run screenshots` writes them to media/screenshots/ for the README).
 import assert from 'node:assert/strict';
 import {
@@ -22,6 +23,7 @@ import { join } from 'node:path';
 import { after, before, describe, it as nodeIt } from 'node:test';
 import { inRollout } from '../../src/core/fleet/protocol';
 import { startFleetDemo, type FleetDemo } from '../../src/demo/fleet';
+import { registryMissing, startRegistry, type TestRegistry } from '../support/registry';
 import { buildSuite } from '../vscode-electron/build-suite';
 import { missingPrerequisites, packageVsix, REPO, startCodeServer, type CodeServer } from './code-server';
 import { openWorkbench, type Workbench } from './workbench';
@@ -32,12 +34,15 @@ const missing = missingPrerequisites();
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
 const RESULTS = join(__dirname, '../../test-results');
 const ROLLOUT_110 = { version: '1.1.0', groups: [], devices: [] };
+// The OCI step needs docker-registry: outside CI its absence skips that step with one line (under
+// CI=true registryMissing throws: a failure, never a skip).
+const noRegistry = skip ? false : (registryMissing() ?? false);
 
 /** The steps build on each other: after a failure the rest fail at once (never a silent skip), and the screen is kept. */
 let failed: string | undefined;
 let current: Workbench | undefined;
-function it(name: string, fn: () => Promise<void>): void {
-  nodeIt(name, async () => {
+function it(name: string, fn: () => Promise<void>, opts: { skip?: string | false } = {}): void {
+  nodeIt(name, opts, async () => {
     if (failed) throw new Error(`not run: it needs the failed step "${failed}"`);
     try {
       await fn();
@@ -63,6 +68,7 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
   let cs: CodeServer | undefined;
   let wb: Workbench;
   let demo: FleetDemo | undefined;
+  let registry: TestRegistry | undefined;
   /** Waits for a line of the output panel, shown through the panel's filter (the view renders only visible lines). */
   async function outputLine(filter: string, line: RegExp): Promise<void> {
     const box = wb.page.locator('.panel input[placeholder^="Filter"]').first();
@@ -91,6 +97,7 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
 
   after(async () => {
     await demo?.close();
+    await registry?.close();
     await wb?.close().catch(() => undefined);
     await cs?.close();
     if (root) rmSync(root, { recursive: true, force: true });
@@ -315,6 +322,47 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
     );
     await wb.shot('fleet-rollout');
   });
+
+  it(
+    'moves the board to an OCI registry: Configure Device, Publish Release, the Releases view, Update Device Now',
+    async () => {
+      registry = await startRegistry();
+      const ref = `${registry.host}/me/app`;
+      await wb.command('Notifications: Clear All Notifications');
+      await wb.command('MicroPython OTA: Configure Device');
+      await wb.pick('Where do releases come from?', 'OCI registry');
+      await wb.input('OCI repository', ref);
+      await wb.pick('Who may pull from the repository?', 'Public');
+      await wb.pick('Which releases should the board follow?', 'stable');
+      await wb.pick('Signed releases?', 'No signatures');
+      await wb.pick('Wi-Fi for the board', 'None');
+      await wb.pick('Fleet for the board', 'No fleet');
+      await wb.pick('Save this configuration?', 'Save');
+      // The board learns its new source when the updater (and its ota_config.json) is installed again.
+      await wb.command('Notifications: Clear All Notifications');
+      await wb.command('MicroPython OTA: Install Updater on Device');
+      await wb.notification(/Updater installed/, 120_000);
+      // 1.2.0 changes one file: the board pulls that blob by digest, not the release.
+      writeFileSync(
+        join(folder, 'lib/display.py'),
+        `${readFileSync(join(folder, 'lib/display.py'), 'utf8')}\n# 1.2.0\n`,
+      );
+      await wb.command('MicroPython OTA: Publish Release');
+      await wb.input('Version to publish', '1.2.0');
+      await wb.notification(
+        new RegExp(`Published release 1\\.2\\.0 to ${ref.replace(/\./g, '\\.')}`),
+        60_000,
+      );
+      await wb.command('OTA: Focus on Releases View');
+      await wb.treeItem(/^stable 1\.2\.0/, 60_000);
+      await wb.shot('oci-published');
+      await wb.command('MicroPython OTA: Update Device Now');
+      await wb.command('OTA: Focus on Devices View');
+      await wb.treeItem(/^Virtual board, v1\.2\.0/, 180_000);
+      await outputLine('1.2.0', /downloading\s1\.2\.0:\s1\sfile,/);
+    },
+    { skip: noRegistry },
+  );
 
   it('passes the in-VS-Code suite in the extension host (activation, commands, views, refusals)', async () => {
     const suite = buildSuite(root);

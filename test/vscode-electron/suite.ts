@@ -213,7 +213,14 @@ const checks: [string, () => Promise<void>][] = [
     async () => {
       const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
       const ctx = api.controller.context;
-      const base = { source: 'oci', ref: 'ghcr.io/octocat/app', keys: 'none', wifi: null, fleet: null };
+      const base = {
+        source: 'oci',
+        ref: 'ghcr.io/octocat/app',
+        channel: 'stable',
+        keys: 'none',
+        wifi: null,
+        fleet: null,
+      };
       await vscode.commands.executeCommand('ota.configureDevice', {
         ...base,
         registry: { user: 'octocat', password: 'reg-s3cret' },
