@@ -332,6 +332,17 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
       await wb.command('MicroPython OTA: Configure Device');
       await wb.pick('Where do releases come from?', 'OCI registry');
       await wb.input('OCI repository', ref);
+      // A private repository on plain HTTP: the password is refused in the box; Back to Public.
+      const widget = wb.page.locator('.quick-input-widget');
+      await wb.pick('Who may pull from the repository?', 'Private');
+      await wb.input('Registry user name', 'me');
+      await widget.filter({ hasText: 'Registry password or token' }).waitFor({ timeout: 30_000 });
+      await widget.locator('input').first().fill('s3cret');
+      await widget.getByText(/password is sent only over https:\/\//).waitFor({ timeout: 10_000 });
+      for (const title of ['Registry password or token', 'Registry user name']) {
+        await widget.filter({ hasText: title }).waitFor({ timeout: 30_000 });
+        await widget.getByRole('button', { name: 'Back' }).first().click();
+      }
       await wb.pick('Who may pull from the repository?', 'Public');
       await wb.pick('Which releases should the board follow?', 'stable');
       await wb.pick('Signed releases?', 'No signatures');

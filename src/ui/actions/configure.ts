@@ -387,7 +387,9 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
         {
           value: 'private',
           label: 'Private…',
-          description: 'a user and a password or token, for an https:// registry',
+          description: registryPasswordProblem(cfg.ref)
+            ? 'needs an https:// registry: the board sends a password over verified TLS only'
+            : 'a user and a password or token',
           detail: 'The password is kept in VS Code secret storage and sent to the board at install only',
         },
       ],
