@@ -5,13 +5,15 @@
 # back, removes the files the new updater no longer has, then the marker and
 # itself. boot.py runs it before `import ota`, so a half-installed updater
 # never runs; the host runs it right after staging. Needs nothing from ota/.
-def _ota_install():
+# `ota push` runs the same function (the serial helpers carry it) with its own
+# marker and stage, and X None.
+def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py"):
     import os
     import json
     import hashlib
     import binascii
+    import gc
 
-    M = ".ota/install.json"
     buf = bytearray(512)
     mv = memoryview(buf)
 
@@ -36,19 +38,24 @@ def _ota_install():
     except ValueError:
         m = None  # cut while the marker was written: no live file was touched yet
     if m is not None:
+        i = 0
         for p, want in m["files"].items():
+            # Each file leaves buffers behind: collect every 8 (some ports only collect when asked).
+            i += 1
+            if not i & 7:
+                gc.collect()
             if sha(p) == want:
                 continue
-            if sha(".ota/pkg/" + p) != want:
+            if sha(S + p) != want:
                 raise RuntimeError("ota install: staged %s is damaged; run ota install again" % p)
-            i = p.find("/")
+            i = p.find("/", 1)
             while i > 0:
                 try:
                     os.mkdir(p[:i])
                 except OSError:
                     pass
                 i = p.find("/", i + 1)
-            with open(".ota/pkg/" + p, "rb") as s:
+            with open(S + p, "rb") as s:
                 with open(p, "wb") as d:
                     while True:
                         n = s.readinto(buf)
@@ -62,7 +69,9 @@ def _ota_install():
                 os.remove(p)
             except OSError:
                 pass
-    for p in (M, ".ota/install.py"):
+    for p in (M, X):
+        if p is None:
+            continue
         try:
             os.remove(p)
         except OSError:

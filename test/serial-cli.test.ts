@@ -118,9 +118,9 @@ test(
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // Once the board is being written to (its temporary file exists), press Ctrl-C.
+    // Once the board is being written to (its staged copy exists), press Ctrl-C.
     const until = Date.now() + 20_000;
-    while (!existsSync(join(vb.fsDir, 'big.bin.ota-part')) && Date.now() < until) {
+    while (!existsSync(join(vb.fsDir, '.ota', 'push', 'big.bin')) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 20));
     }
     child.kill('SIGINT');

@@ -1,7 +1,7 @@
 // sync and install against the virtual board over its real pseudo-terminal.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBoard } from '../src/core/serial/board';
@@ -113,6 +113,9 @@ test('boot.py gets ota.boot() first and keeps the user code, idempotently', () =
   const moved = 'import gc\nimport ota\nota.boot()\n';
   assert.equal(withBootHook(moved).match(/ota\.boot\(\)/g)?.length, 1);
   assert.ok(withBootHook(moved).startsWith(HOOK));
+  // The hook of earlier versions (which ran the switch script without its marker) is replaced.
+  const legacy = `try: exec(open('.ota/install.py').read())  # ota: finish an interrupted updater install\nexcept OSError: pass  # ota\nimport ota\nota.boot()  # ota: finish or undo an interrupted update first\n${user}`;
+  assert.equal(withBootHook(legacy), once);
 });
 
 test(
@@ -149,7 +152,7 @@ test(
       await b.softReset();
       const out = await b.exec('import ota\nprint(ota.status()["state"])');
       assert.equal(out.toString().trim(), 'idle');
-      assert.ok(!readdirSync(join(vb.fsDir, 'ota')).some((f) => f.endsWith('.ota-part')));
+      assert.ok(!existsSync(join(vb.fsDir, '.ota', 'push')), 'nothing staged is left behind');
     } finally {
       await b.close();
     }

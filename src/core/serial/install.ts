@@ -35,11 +35,19 @@ export interface InstallOptions {
   onProgress?: fs.WriteOptions['onProgress'];
 }
 
+/**
+ * The script runs only while the marker is there: it is written after the script is whole, and
+ * writes never rename (docs/updater-swap.md), so before the marker the script may be half copied.
+ */
 export const BOOT_LINES = [
-  "try: exec(open('.ota/install.py').read())  # ota: finish an interrupted updater install",
+  "try: import os; os.stat('.ota/install.json'); exec(open('.ota/install.py').read())  # ota: finish an interrupted updater install",
   'except OSError: pass  # ota',
   'import ota',
   'ota.boot()  # ota: finish or undo an interrupted update first',
+];
+/** Lines earlier versions put first, replaced by BOOT_LINES. */
+const LEGACY_BOOT_LINES = [
+  "try: exec(open('.ota/install.py').read())  # ota: finish an interrupted updater install",
 ];
 const PACKAGE_DIR = 'ota';
 const STAGE = '/.ota/pkg';
@@ -49,7 +57,7 @@ const SWITCH = 'install.py';
 /** boot.py with the updater's lines first and everything else the user had, in order. */
 export function withBootHook(existing: string): string {
   const nl = existing.includes('\r\n') ? '\r\n' : '\n';
-  const ours = new Set(BOOT_LINES.map((l) => l.trim()));
+  const ours = new Set([...BOOT_LINES, ...LEGACY_BOOT_LINES].map((l) => l.trim()));
   const keep = existing.split(/\r?\n/).filter((l) => !ours.has(l.trim()) && !/^ota\.boot\(\)/.test(l.trim()));
   while (keep.length && keep[0].trim() === '') keep.shift();
   return [...BOOT_LINES, ...keep].join(nl).replace(/\s*$/, '') + nl;
@@ -158,7 +166,9 @@ export async function installUpdater(board: BoardConnection, opts: InstallOption
     // 4. The switch.
     await board.exec(`import os\nos.chdir('/')\nexec(open('.ota/${SWITCH}').read())`);
   }
-  // 5. The staged copies go (also those an earlier install cut short left).
+  // 5. The staged copies go, and the script (also what an earlier install cut short left: a script
+  // whose marker is gone is never run at boot, so nothing else removes it).
   await board.rm(STAGE);
+  await board.rm(`/.ota/${SWITCH}`);
   return { ...result, bootChanged: hooked !== boot };
 }
