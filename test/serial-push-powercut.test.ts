@@ -2,7 +2,8 @@
 // (512-byte sectors) and LittleFS models of src/sim/flash.ts. After each cut the board powers up again
 // and a host connects: every file must be its old or its new content (a new file absent or new, a
 // deleted one old or absent), never torn; 32 KB of app data written then must change none of them (a
-// cross-linked pair would); and a second push must leave exactly the new project.
+// cross-linked pair would); and a second push must leave exactly the new project. The new project
+// changes files, adds one (written in place: no old content to keep) and deletes one.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -36,8 +37,9 @@ const REMOVE = ['gone.py'];
 const PATHS = [...new Set([...OLD, ...NEW].map((f) => f.path))];
 const oldOf = new Map(OLD.map((f) => [f.path, sha(f.data)]));
 const newOf = new Map(NEW.map((f) => [f.path, sha(f.data)]));
-/** Cut points per model and mode: the whole file stays near a minute. */
+/** Cut points per model and mode: the whole file stays near a minute. PUSH_CUTS=all cuts at every one. */
 const SAMPLE = 5;
+const ALL = process.env.PUSH_CUTS === 'all';
 
 const CASES: { name: string; fs: FsModel; sectorSize?: number }[] = [
   { name: 'fat512', fs: 'fat', sectorSize: 512 },
@@ -99,10 +101,12 @@ for (const c of CASES) {
 
       const seen = { old: 0, new: 0, mixed: 0 };
       for (const [m, mode] of (['drop', 'tear'] as CutMode[]).entries()) {
-        for (let i = 0; i < SAMPLE; i++) {
-          const k = 1 + Math.floor((i + (m + 1) / 3) * (total / SAMPLE));
-          seen[await point(c, mode, Math.min(k, total))]++;
-        }
+        const ks = ALL
+          ? [...Array(total).keys()].map((i) => i + 1)
+          : [...Array(SAMPLE).keys()].map((i) =>
+              Math.min(total, 1 + Math.floor((i + (m + 1) / 3) * (total / SAMPLE))),
+            );
+        for (const k of ks) seen[await point(c, mode, k)]++;
       }
       t.diagnostic(`${total} block writes; after the sampled cuts: ${JSON.stringify(seen)}`);
     },

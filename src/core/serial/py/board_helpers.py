@@ -96,13 +96,16 @@ def _ota_remove(p):
 # file; after it, the next session's helpers (or a second push) finish the copy.
 _OTA_STAGE = "/.ota/push"
 _OTA_MARK = "/.ota/push.json"
+# Files that did not exist are written straight to their place (no old content to keep), once
+# this list of them is on flash: a cut before the marker removes them again (_ota_resume).
+_OTA_NEW = "/.ota/push.new"
 _ota_plan = {}
 
 
-def _ota_stage(p):
-    # Opens the staged copy of p for writing (its folders made).
+def _ota_stage(p, n=0):
+    # Opens the staged copy of p (p itself when n: a new file) for writing, its folders made.
     global _ota_file
-    t = _OTA_STAGE + p
+    t = p if n else _OTA_STAGE + p
     _ota_mkdirs(t[: t.rfind("/")])
     _ota_file = open(t, "wb")
 
@@ -187,20 +190,36 @@ def _ota_finish():
         os.stat(_OTA_MARK)
     except OSError:
         return
+    _ota_remove(_OTA_NEW)  # the marker lists the new files too: they stay
     _ota_install(_OTA_MARK, _OTA_STAGE, None)  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
     gc.collect()
     _ota_remove(_OTA_STAGE)
 
 
 def _ota_resume():
-    # At load: a push a cut interrupted is finished before anything else. One
-    # that cannot be (its staged copy damaged since it was checked) is dropped,
-    # so the board stays reachable; the next push writes its files again.
+    # At load and before each push: a push a cut interrupted is finished
+    # first. One that cannot be (its staged copy damaged since it was checked)
+    # is dropped, so the board stays reachable; the next push writes again.
+    import json
+
     try:
         _ota_finish()
     except Exception:
         _ota_remove(_OTA_MARK)
         _ota_remove(_OTA_STAGE)
+    # New files of a push cut before its marker: absent before, so absent
+    # again. A list that does not parse was cut while written, before any.
+    try:
+        f = open(_OTA_NEW)
+    except OSError:
+        return
+    try:
+        for p in json.loads(f.read()):
+            _ota_remove(p)
+    except ValueError:
+        pass
+    f.close()
+    _ota_remove(_OTA_NEW)
 
 
 def _ota_read_exactly(s, v):
@@ -222,7 +241,9 @@ def _ota_sync(r, ps, ns, hs, rm):
     # deflate; its bytes continue the files in order. 0x10 comes as 10 11 and
     # 0x03 as 10 12, so no data byte is a Ctrl-C.
     global _ota_plan
+    _ota_resume()
     w = []
+    a = []
     o = ""
     for i in range(len(ps)):
         if not ~i & 7:
@@ -232,6 +253,7 @@ def _ota_sync(r, ps, ns, hs, rm):
             y = os.stat(p)[6] == ns[i] and _ota_sha256(p)[:16] == hs[16 * i : 16 * i + 16]
         except OSError:
             y = 0
+            a.append(i)
         o += "0" if y else "1"
         if not y:
             w.append(i)
@@ -252,6 +274,12 @@ def _ota_sync(r, ps, ns, hs, rm):
     m = memoryview(b)
     q = memoryview(bytearray(_OTA_BLOCK))
     _ota_begin()
+    if a:
+        import json
+
+        f = open(_OTA_NEW, "w")
+        f.write(json.dumps([r + ps[i] for i in a]))
+        f.close()
     k = -1
     left = 0
     d = b""
@@ -260,12 +288,12 @@ def _ota_sync(r, ps, ns, hs, rm):
     while 1:
         while not left and k + 1 < len(w):
             if k >= 0:
-                _ota_check(r + ps[w[k]], hs, w[k])
+                _ota_check(r + ps[w[k]], hs, w[k], w[k] in a)
                 if not ~k & 7:
                     gc.collect()
             k += 1
             left = ns[w[k]]
-            _ota_stage(r + ps[w[k]])
+            _ota_stage(r + ps[w[k]], w[k] in a)
         if not left:
             break
         if o == len(d):
@@ -300,14 +328,14 @@ def _ota_sync(r, ps, ns, hs, rm):
         o += n
         left -= n
     if k >= 0:
-        _ota_check(r + ps[w[k]], hs, w[k])
+        _ota_check(r + ps[w[k]], hs, w[k], w[k] in a)
     _ota_done(x)
 
 
-def _ota_check(p, hs, i):
-    # The staged copy of p, as it reached flash, against the host's hash.
+def _ota_check(p, hs, i, n):
+    # The staged copy of p (p itself when n: a new file), as it reached flash, against the host's hash.
     _ota_file.close()
-    g = _ota_sha256(_OTA_STAGE + p)
+    g = _ota_sha256(p if n else _OTA_STAGE + p)
     if g[:16] != hs[16 * i : 16 * i + 16]:
         raise OSError("sha256 mismatch writing " + p + ": " + g)
     _ota_plan[p] = g
