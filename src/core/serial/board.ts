@@ -265,7 +265,7 @@ export class BoardConnection implements fs.HelperSession {
   async close(): Promise<void> {
     await this.serial(async () => {
       try {
-        await this.repl.leave();
+        await this.repl.leave({ closing: true });
       } finally {
         await this.transport.close();
       }

@@ -94,14 +94,15 @@ export class RawRepl {
   }
 
   /** Back to the friendly REPL, so a terminal user finds the board as usual. */
-  async leave(): Promise<void> {
+  async leave(opts: { closing?: boolean } = {}): Promise<void> {
     if (!this.t.isOpen || (!this.inRaw && !this.touched)) return;
     // After an abandoned command the board may still be running it or mid raw paste: stop that first.
     if (!this.inRaw) await this.t.write('\r\x03\x03');
     this.inRaw = false;
     this.touched = false;
     await this.t.write('\x02');
-    await this.t.readUntil('>>> ', 1000).catch(() => undefined);
+    // The port closes next: the board's banner is nobody's to read, so no round trip for it.
+    if (!opts.closing) await this.t.readUntil('>>> ', 1000).catch(() => undefined);
     this.t.discard();
   }
 

@@ -273,63 +273,69 @@ def _ota_sync(r, ps, ns, hs, rm):
     b = bytearray(_OTA_BLOCK + 4)
     m = memoryview(b)
     q = memoryview(bytearray(_OTA_BLOCK))
-    _ota_begin()
-    if a:
-        import json
+    try:
+        _ota_begin()
+        if a:
+            import json
 
-        f = open(_OTA_NEW, "w")
-        f.write(json.dumps([r + ps[i] for i in a]))
-        f.close()
-    k = -1
-    left = 0
-    d = b""
-    o = 0
-    c = -1
-    while 1:
-        while not left and k + 1 < len(w):
-            if k >= 0:
-                _ota_check(r + ps[w[k]], hs, w[k], w[k] in a)
-                if not ~k & 7:
-                    gc.collect()
-            k += 1
-            left = ns[w[k]]
-            _ota_stage(r + ps[w[k]], w[k] in a)
-        if not left:
-            break
-        if o == len(d):
-            # Each block leaves a few 4 KB pieces of garbage: collected before the next, so 4 KB stays free in one piece.
-            d = None
-            gc.collect()
-            if c < 0:
-                # The first block's c comes unasked, right after the line above.
-                _ota_read_exactly(s, m[:4])
-                c = int(bytes(m[:4]), 16)
-            sys.stdout.write("\x06")
-            _ota_read_exactly(s, m[: c + 4])
-            d = bytes(m[1:c])
-            t = b[0]
-            c = int(bytes(m[c : c + 4]), 16)
-            if b"\x10" in d:
-                d = d.replace(b"\x10\x12", b"\x03").replace(b"\x10\x11", b"\x10")
-            if t == 68:
-                # Into one buffer made once: a block inflates to at most 4 KB.
-                f = _ota_deflate.DeflateIO(_ota_io.BytesIO(d), _ota_deflate.RAW, 12)
+            f = open(_OTA_NEW, "w")
+            f.write(json.dumps([r + ps[i] for i in a]))
+            f.close()
+        k = -1
+        left = 0
+        d = b""
+        o = 0
+        c = -1
+        while 1:
+            while not left and k + 1 < len(w):
+                if k >= 0:
+                    _ota_check(r + ps[w[k]], hs, w[k], w[k] in a)
+                    if not ~k & 7:
+                        gc.collect()
+                k += 1
+                left = ns[w[k]]
+                _ota_stage(r + ps[w[k]], w[k] in a)
+            if not left:
+                break
+            if o == len(d):
+                # Each block leaves a few 4 KB pieces of garbage: collected before the next, so 4 KB stays free in one piece.
                 d = None
-                n = 0
-                while 1:
-                    j = f.readinto(q[n:])
-                    if not j:
-                        break
-                    n += j
-                d = q[:n]
-            o = 0
-        n = min(left, len(d) - o)
-        _ota_file.write(memoryview(d)[o : o + n])
-        o += n
-        left -= n
-    if k >= 0:
-        _ota_check(r + ps[w[k]], hs, w[k], w[k] in a)
-    _ota_done(x)
+                gc.collect()
+                if c < 0:
+                    # The first block's c comes unasked, right after the line above.
+                    _ota_read_exactly(s, m[:4])
+                    c = int(bytes(m[:4]), 16)
+                sys.stdout.write("\x06")
+                _ota_read_exactly(s, m[: c + 4])
+                d = bytes(m[1:c])
+                t = b[0]
+                c = int(bytes(m[c : c + 4]), 16)
+                if b"\x10" in d:
+                    d = d.replace(b"\x10\x12", b"\x03").replace(b"\x10\x11", b"\x10")
+                if t == 68:
+                    # Into one buffer made once: a block inflates to at most 4 KB.
+                    f = _ota_deflate.DeflateIO(_ota_io.BytesIO(d), _ota_deflate.RAW, 12)
+                    d = None
+                    n = 0
+                    while 1:
+                        j = f.readinto(q[n:])
+                        if not j:
+                            break
+                        n += j
+                    d = q[:n]
+                o = 0
+            n = min(left, len(d) - o)
+            _ota_file.write(memoryview(d)[o : o + n])
+            o += n
+            left -= n
+        if k >= 0:
+            _ota_check(r + ps[w[k]], hs, w[k], w[k] in a)
+        _ota_done(x)
+    except BaseException:
+        # Interrupted (Ctrl-C, an error): new files go again, the rest stays old
+        # (or, past the marker, the copy is finished).
+        _ota_resume()
+        raise
 
 
 def _ota_check(p, hs, i, n):
