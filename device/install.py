@@ -5,13 +5,15 @@
 # back, removes the files the new updater no longer has, then the marker and
 # itself. boot.py runs it before `import ota`, so a half-installed updater
 # never runs; the host runs it right after staging. Needs nothing from ota/.
-def _ota_install():
+# `ota push` runs the same function (the serial helpers carry it) with its own
+# marker and stage, and X None.
+def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py"):
     import os
     import json
     import hashlib
     import binascii
+    import gc
 
-    M = ".ota/install.json"
     buf = bytearray(512)
     mv = memoryview(buf)
 
@@ -46,12 +48,17 @@ def _ota_install():
     except ValueError:
         m = None  # cut while the marker was written: no live file was touched yet
     if m is not None:
+        k = 0
         for p, want in m["files"].items():
+            # Each file leaves buffers behind: collect every 8 (some ports only collect when asked).
+            k += 1
+            if not k & 7:
+                gc.collect()
             if sha(p) == want:
                 continue
-            if sha(".ota/pkg/" + p) != want:
+            if sha(S + p) != want:
                 raise RuntimeError("ota install: staged %s is damaged; run ota install again" % p)
-            i = p.find("/")
+            i = p.find("/", 1)
             while i > 0:
                 try:
                     os.mkdir(p[:i])
@@ -59,13 +66,14 @@ def _ota_install():
                     pass
                 i = p.find("/", i + 1)
             with open(p, "wb") as d:
-                pump(".ota/pkg/" + p, d.write)
+                pump(S + p, d.write)
             if sha(p) != want:
                 raise RuntimeError("ota install: %s does not read back as written" % p)
         for p in m["remove"]:
             rm(p)
     rm(M)
-    rm(".ota/install.py")
+    if X is not None:
+        rm(X)
 
 
 _ota_install()

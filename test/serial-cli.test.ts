@@ -118,16 +118,15 @@ test(
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // Once the board is being written to (its temporary file exists), press Ctrl-C.
+    // Once the board is being written to (the list of files the push creates exists), press Ctrl-C.
     const until = Date.now() + 20_000;
-    while (!existsSync(join(vb.fsDir, 'big.bin.ota-part')) && Date.now() < until) {
+    while (!existsSync(join(vb.fsDir, '.ota', 'push.new')) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 20));
     }
     child.kill('SIGINT');
     const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(status, 130, 'interrupted: exit 130, as shells report Ctrl-C');
     assert.match(stderr, /interrupted \(Ctrl-C\) \[cancelled\]/);
-    assert.equal(existsSync(join(vb.fsDir, 'big.bin')), false, 'nothing under the real name');
     // A terminal user now finds the friendly REPL, not raw mode.
     const port = new SerialPort({ path: vb.path, baudRate: 115200 });
     await new Promise<void>((res, rej) => port.on('open', res).on('error', rej));
@@ -138,6 +137,9 @@ test(
     while (!/42\r\n>>> /.test(seen) && Date.now() < stop) await new Promise((r) => setTimeout(r, 20));
     await new Promise<void>((res) => port.close(() => res()));
     assert.match(seen, /42\r\n>>> /);
+    // The half-written new file went again, with the list.
+    assert.equal(existsSync(join(vb.fsDir, 'big.bin')), false, 'nothing under the real name');
+    assert.equal(existsSync(join(vb.fsDir, '.ota', 'push.new')), false);
   },
 );
 

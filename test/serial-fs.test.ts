@@ -46,8 +46,9 @@ test(
         progress.every((n, i) => i === 0 || n >= progress[i - 1]),
         'progress only grows',
       );
-      // No temporary file is left behind.
-      assert.equal(existsSync(join(vb.fsDir, 'data', 'blob.bin.ota-part')), false);
+      // Nothing staged is left behind.
+      assert.equal(existsSync(join(vb.fsDir, '.ota', 'push')), false);
+      assert.equal(existsSync(join(vb.fsDir, '.ota', 'push.json')), false);
     });
   },
 );
@@ -123,7 +124,7 @@ test(
       // base64 would be 1.33x; raw with 0x03/0x10 escaped is ~1.03x here.
       assert.ok(sent < data.length * 1.1, `${sent} bytes sent for ${data.length}`);
       assert.deepEqual(readFileSync(join(vb.fsDir, 'ctl.bin')), data);
-      assert.equal(existsSync(join(vb.fsDir, 'ctl.bin.ota-part')), false);
+      assert.equal(existsSync(join(vb.fsDir, '.ota', 'push')), false);
       assert.equal(vb.board.overrun, 0);
       assert.deepEqual(await b.read('/ctl.bin'), data);
     });
@@ -160,7 +161,7 @@ test(
     try {
       await again.write('/main.py', big);
       assert.deepEqual(readFileSync(join(vb.fsDir, 'main.py')), big);
-      assert.equal(existsSync(join(vb.fsDir, 'main.py.ota-part')), false);
+      assert.equal(existsSync(join(vb.fsDir, '.ota', 'push')), false);
     } finally {
       await again.close();
     }

@@ -1,13 +1,13 @@
 // sync and install against the virtual board over its real pseudo-terminal.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBoard } from '../src/core/serial/board';
 import { onBoard } from './support/on-board';
 import { collectProject, syncFiles } from '../src/core/serial/sync';
-import { BOOT_LINES, installUpdater, withBootHook } from '../src/core/serial/install';
+import { BOOT_LINES, checkBoardFiles, installUpdater, withBootHook } from '../src/core/serial/install';
 import { generateKey } from '../src/core/keys';
 import { OtaError } from '../src/core/errors';
 import type { OtaConfig } from '../src/core/config';
@@ -113,6 +113,9 @@ test('boot.py gets ota.boot() first and keeps the user code, idempotently', () =
   const moved = 'import gc\nimport ota\nota.boot()\n';
   assert.equal(withBootHook(moved).match(/ota\.boot\(\)/g)?.length, 1);
   assert.ok(withBootHook(moved).startsWith(HOOK));
+  // The hook of earlier versions (which ran the switch script without its marker) is replaced.
+  const legacy = `try: exec(open('.ota/install.py').read())  # ota: finish an interrupted updater install\nexcept OSError: pass  # ota\nimport ota\nota.boot()  # ota: finish or undo an interrupted update first\n${user}`;
+  assert.equal(withBootHook(legacy), once);
 });
 
 test(
@@ -149,7 +152,7 @@ test(
       await b.softReset();
       const out = await b.exec('import ota\nprint(ota.status()["state"])');
       assert.equal(out.toString().trim(), 'idle');
-      assert.ok(!readdirSync(join(vb.fsDir, 'ota')).some((f) => f.endsWith('.ota-part')));
+      assert.ok(!existsSync(join(vb.fsDir, '.ota', 'push')), 'nothing staged is left behind');
     } finally {
       await b.close();
     }
@@ -161,6 +164,45 @@ test('install refuses a device folder without a package list', async () => {
     await assert.rejects(
       installUpdater(b, { deviceDir: mkdtempSync(join(tmpdir(), 'ota-empty-')), config: {} as OtaConfig }),
       (e: unknown) => e instanceof OtaError && e.code === 'no_package',
+    );
+  });
+});
+
+test('a tls file kept in ota/ or .ota/ (which a reinstall clears) is refused before the board is touched', async () => {
+  const base: OtaConfig = { source: 'static', url: 'https://example.com/fw/' };
+  for (const [key, path] of [
+    ['ca', 'ota/my-ca.pem'],
+    ['ca', '/OTA/My-CA.pem'],
+    ['cert', './ota/client.crt'],
+    ['key', '.ota/serial/client.key'],
+  ] as const) {
+    const config = { ...base, tls: { [key]: path } } as OtaConfig;
+    assert.throws(
+      () => checkBoardFiles(config),
+      (e: unknown) =>
+        e instanceof OtaError &&
+        e.code === 'reserved_path' &&
+        e.message.includes(`tls.${key}`) &&
+        /reinstall would delete it/.test(e.message),
+      `${key}=${path}`,
+    );
+  }
+  // Elsewhere, and the installer's own roots file, are fine.
+  checkBoardFiles({ ...base, tls: { ca: 'certs/ca.pem', cert: '/certs/c.crt', key: 'c.key' } } as OtaConfig);
+  checkBoardFiles({ ...base, tls: { ca: 'ota/roots.pem' } } as OtaConfig);
+  // Through the installer on the real board: refused, and nothing written.
+  await onBoard(vb.path, async (b) => {
+    const before = (await b.ls('/')).map((e) => e.path);
+    await assert.rejects(
+      installUpdater(b, {
+        deviceDir: join(__dirname, '..', 'device'),
+        config: { ...base, tls: { ca: 'ota/my-ca.pem' } } as OtaConfig,
+      }),
+      (e: unknown) => e instanceof OtaError && e.code === 'reserved_path',
+    );
+    assert.deepEqual(
+      (await b.ls('/')).map((e) => e.path),
+      before,
     );
   });
 });

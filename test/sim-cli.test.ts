@@ -82,6 +82,52 @@ test(
 );
 
 test(
+  'ota sim --fs-model fat behaves as FAT (names fold case); posix does not; bad values are refused',
+  {
+    timeout: 60_000,
+  },
+  () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sim-cli-'));
+    try {
+      const code = "f=open('Case.txt','w');f.write('folded');f.close()\rprint(open('CASE.TXT').read())\r";
+      const fat = spawnSync(
+        process.execPath,
+        [...CLI, '--fs', dir, '--fs-model', 'fat', '--sector-size', '512'],
+        {
+          input: code,
+          encoding: 'utf8',
+          timeout: 25_000,
+        },
+      );
+      assert.equal(fat.status, 0, fat.stderr);
+      assert.match(fat.stdout, /\r\nfolded\r\n/);
+      fs.rmSync(path.join(dir, 'Case.txt'), { force: true });
+      const posix = spawnSync(process.execPath, [...CLI, '--fs', dir, '--fs-model', 'posix'], {
+        input: code,
+        encoding: 'utf8',
+        timeout: 25_000,
+      });
+      assert.equal(posix.status, 0, posix.stderr);
+      assert.match(posix.stdout, /OSError/);
+      const bad = spawnSync(process.execPath, [...CLI, '--fs', dir, '--fs-model', 'ntfs'], {
+        encoding: 'utf8',
+      });
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /--fs-model must be one of posix, littlefs, fat/);
+      const sector = spawnSync(process.execPath, [...CLI, '--fs', dir, '--sector-size', '512'], {
+        encoding: 'utf8',
+      });
+      assert.match(sector.stderr, /--sector-size is 512 or 4096, with --fs-model fat/);
+      const help = spawnSync(process.execPath, [...CLI, '--help'], { encoding: 'utf8' });
+      assert.match(help.stdout, /--fs-model M/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(`${dir}.fsmeta.json`, { force: true });
+    }
+  },
+);
+
+test(
   'ota sim --pty --native-usb --rename --baud: the port re-enumerates under a new name at machine.reset()',
   { timeout: 60_000 },
   async () => {

@@ -3,6 +3,7 @@
 import { OtaError } from '../core/errors';
 import { openTransport } from '../core/serial/transport';
 import { VirtualBoard } from '../sim/board';
+import { FS_MODELS } from '../sim/flash';
 import { exposeOnPty, ptyProvider } from '../sim/pty';
 import { exposeOnLink, type BoardPort } from '../sim/usb';
 import { jsonOption, output, parseCommand, untilStopped } from './common';
@@ -32,7 +33,15 @@ mpremote connect <path>, screen <path> 115200). Runs until Ctrl-C or SIGTERM.
   --serial <sn>      the USB serial number it reports (default: random)
   --flash-kb N       flash size (default 2048): writes beyond it fail with ENOSPC
   --heap-kb N        MicroPython heap (default 192): MemoryError beyond it
-  --cut-after N      cut the power right after the N-th filesystem change
+  --fs-model M       how the flash behaves through a power cut: posix (default;
+                     each change atomic), littlefs (4 KB block writes, moves
+                     between folders in two commits) or fat (sector writes,
+                     names case-insensitive, renames that can cross-link)
+  --sector-size N    with --fs-model fat: 512 or 4096 (default)
+  --cut-after N      cut the power right after the N-th filesystem change (a
+                     block or sector write with littlefs and fat)
+  --cut-mode M       how the change at the cut lands: after (whole, default),
+                     drop (not at all) or tear (half of its bytes)
   --no-sha1          hashlib without sha1, as on builds without it
   --json             with --pty: {"path", "serialNumber", "pty"} on the first
                      line, then one {"event", "path"} line per USB change`;
@@ -43,6 +52,17 @@ function positiveInt(name: string, value: string | undefined): number | undefine
   if (!Number.isInteger(n) || n <= 0)
     throw new OtaError('bad_option', `--${name} must be a positive integer`);
   return n;
+}
+
+function oneOf<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value))
+    throw new OtaError('bad_option', `--${name} must be one of ${allowed.join(', ')}`);
+  return value as T;
 }
 
 /** Ctrl-]: telnet's and miniterm's escape, so Ctrl-C can go to the board. */
@@ -61,6 +81,9 @@ export async function run(argv: string[]): Promise<number> {
     'flash-kb': { type: 'string' },
     'heap-kb': { type: 'string' },
     'cut-after': { type: 'string' },
+    'cut-mode': { type: 'string' },
+    'fs-model': { type: 'string' },
+    'sector-size': { type: 'string' },
     'no-sha1': { type: 'boolean' },
   });
   if (!parsed) return 0;
@@ -69,8 +92,18 @@ export async function run(argv: string[]): Promise<number> {
   if (values.rename && !values['native-usb']) throw new OtaError('bad_option', '--rename needs --native-usb');
   const baud = positiveInt('baud', values.baud);
   if (baud !== undefined && baud < 300) throw new OtaError('bad_option', '--baud must be at least 300');
+  const model = oneOf('fs-model', values['fs-model'], FS_MODELS);
+  const cutMode = oneOf('cut-mode', values['cut-mode'], ['after', 'drop', 'tear'] as const);
+  const sectorSize = positiveInt('sector-size', values['sector-size']);
+  if (sectorSize !== undefined && (model !== 'fat' || ![512, 4096].includes(sectorSize)))
+    throw new OtaError('bad_option', '--sector-size is 512 or 4096, with --fs-model fat');
+  if (cutMode !== undefined && values['cut-after'] === undefined)
+    throw new OtaError('bad_option', '--cut-mode needs --cut-after');
   const board = await VirtualBoard.start({
     fsDir: values.fs,
+    fs: model,
+    sectorSize,
+    cutMode,
     flashKb: positiveInt('flash-kb', values['flash-kb']),
     heapKb: positiveInt('heap-kb', values['heap-kb']),
     cutAfterMutations: positiveInt('cut-after', values['cut-after']),

@@ -27,7 +27,9 @@ function channelOf(configBytes: Buffer | undefined): string | undefined {
 export function boardProbe(ctl: Controller): BoardProbe {
   return {
     async list() {
-      return (await listBoards()).filter((b) => b.likely).map((b) => b.path);
+      return (await listBoards())
+        .filter((b) => b.likely)
+        .map((b) => ({ path: b.path, serialNumber: b.serialNumber }));
     },
     read(port): Promise<Omit<BoardInfo, 'port' | 'virtual'>> {
       return ctl.connections.use(port, async (board) => {

@@ -1,19 +1,27 @@
 /**
- * The Python helpers the host installs in the board's raw REPL globals once per session
- * (py/board_helpers.py: what each does and the flags loading them prints), and `py()` to quote
- * host strings as Python literals. The protocol is in docs/protocols.md, "Serial".
+ * The Python helpers the host runs in the board's raw REPL globals at each session start
+ * (py/board_helpers.py: what each does and the flags loading them prints, preceded by
+ * device/install.py's `_ota_install`, which copies a push into place), and `py()` to quote host
+ * strings as Python literals. The protocol is in docs/protocols.md, "Serial".
+ *
+ * The helpers are sent once and cached on the board at CACHE_PATH, named by their SHA-256, so a
+ * newer host brings its own: each session starts with BOOT (about 250 bytes), which checks the
+ * cached copy and runs it; a missing, torn or foreign copy raises HELPERS_MISSING, and the host
+ * sends cacheHelpers(), which writes and runs them.
  */
+import { createHash } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
 import '../text-import';
+import installSource from '../../../device/install.py';
 import source from './py/board_helpers.py';
 
-/** Largest encoded block _ota_receive reads at once (_OTA_BLOCK, its buffer on the board). */
+/** Largest encoded block _ota_push reads at once (_OTA_BLOCK, its buffer on the board). */
 export const STREAM_BLOCK = 4096;
 export const STREAM_ACK = 0x06;
 
 /**
  * Python source as few bytes on the wire: comment-only and blank lines dropped, each 4-space
- * indent level made one space. Safe for code without multi-line strings (the helpers have none);
- * the helpers go over the serial line at every session start.
+ * indent level made one space. Safe for code without multi-line strings (the helpers have none).
  */
 export function compactPython(src: string): string {
   const lines: string[] = [];
@@ -26,7 +34,80 @@ export function compactPython(src: string): string {
   return lines.join('\n') + '\n';
 }
 
-export const HELPERS = compactPython(source);
+/** install.py without the two lines that run it at boot: the helpers call it with push's marker. */
+function installFunction(src: string): string {
+  const body = src.replace(/\n_ota_install\(\)\ndel _ota_install\n*$/, '\n');
+  if (body === src) throw new Error('device/install.py no longer ends by calling _ota_install()');
+  return body;
+}
+
+export const HELPERS = compactPython(installFunction(installSource)) + compactPython(source);
+export const HELPERS_SHA256 = createHash('sha256').update(HELPERS).digest('hex');
+/** Board-owned (under the reserved .ota/, which no release writes and no update or reinstall clears). */
+export const CACHE_DIR = '/.ota/serial';
+export const CACHE_PATH = `${CACHE_DIR}/${HELPERS_SHA256.slice(0, 16)}.py`;
+/** Raised when the board has no good copy of these helpers. */
+export const HELPERS_MISSING = '_ota_helpers_missing';
+
+/**
+ * Sent at every session start, so kept short: runs the cached helpers (which print their flags
+ * line) only if the first 128 bits of their SHA-256, as read from flash, are this host's; else
+ * raises HELPERS_MISSING before any byte of the file runs. A copy torn by a cut, damaged, or from
+ * another host version is written again, never used.
+ */
+export const BOOT = [
+  'import hashlib,binascii',
+  `try:_s=open(${py(CACHE_PATH)},'rb').read()`,
+  "except OSError:_s=b''",
+  `if binascii.hexlify(hashlib.sha256(_s).digest())[:32]!=b'${HELPERS_SHA256.slice(0, 32)}':raise OSError(${py(HELPERS_MISSING)})`,
+  'exec(_s)',
+  'del _s',
+].join('\n');
+
+/** Pieces of at most 4 KB, each its own raw-deflate stream: the board inflates with a 4 KB window. */
+function deflatedPieces(text: string): string[] {
+  const data = Buffer.from(text);
+  const out: string[] = [];
+  for (let i = 0; i < data.length; i += 4096)
+    out.push(deflate4k(data.subarray(i, i + 4096)).toString('base64'));
+  return out;
+}
+
+/** Raw deflate the board inflates with a 4 KB window (wbits 12). */
+export function deflate4k(data: Uint8Array): Buffer {
+  return deflateRawSync(data, { level: 9, memLevel: 9, windowBits: 12 });
+}
+
+/**
+ * Writes the helpers to CACHE_PATH (other versions there removed) and runs them. `deflated`: sent
+ * compressed, which needs the board's deflate module (an ImportError otherwise: send it plain).
+ */
+export function cacheHelpers(deflated: boolean): string {
+  const load = deflated
+    ? [
+        'import deflate,io,binascii',
+        "_s=b''",
+        ...deflatedPieces(HELPERS).map(
+          (b) => `_s+=deflate.DeflateIO(io.BytesIO(binascii.a2b_base64(b'${b}')),deflate.RAW,12).read()`,
+        ),
+      ]
+    : [`_s=${py(HELPERS)}.encode()`];
+  return [
+    'import os',
+    ...load,
+    `for _d in ('/.ota',${py(CACHE_DIR)}):`,
+    ' try:os.mkdir(_d)',
+    ' except OSError:pass',
+    `for _d in os.listdir(${py(CACHE_DIR)}):`,
+    ` try:os.remove(${py(CACHE_DIR + '/')}+_d)`,
+    ' except OSError:pass',
+    `_d=open(${py(CACHE_PATH)},'wb')`,
+    '_d.write(_s)',
+    '_d.close()',
+    'exec(_s)',
+    'del _s,_d',
+  ].join('\n');
+}
 
 /** A host string as a Python string literal (JSON's escapes are valid Python). */
 export function py(s: string): string {

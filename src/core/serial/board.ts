@@ -18,9 +18,9 @@
 import { OtaError } from '../errors';
 import * as fs from './board-fs';
 import { serialNumberOf, waitForBoard } from './discover';
-import { HELPERS, STREAM_ACK } from './board-helpers';
+import { BOOT, cacheHelpers, HELPERS_MISSING, STREAM_ACK } from './board-helpers';
 import { info, type BoardInfo } from './board-info';
-import { RawRepl, type ExecOptions } from './raw-repl';
+import { BoardException, RawRepl, type ExecOptions, type StreamPlan } from './raw-repl';
 import { openTransport, type Transport } from './transport';
 
 export interface OpenOptions {
@@ -118,27 +118,97 @@ export class BoardConnection implements fs.HelperSession {
   async prepare(): Promise<void> {
     if (!this.repl.inRaw) await this.repl.enter();
     if (this.helpersFor === this.repl.generation) return;
-    const [inflate, stream, hex] = (await this.repl.exec(HELPERS)).toString().trim().split(' ');
+    await this.boot();
+  }
+
+  /**
+   * Runs the helpers cached on the board (board-helpers.ts), then `code` in the same command, so a
+   * session's first operation costs no extra round trip; on a miss, sends and caches them first.
+   * Returns `code`'s output.
+   */
+  private async boot(code?: string, opts?: ExecOptions): Promise<Buffer> {
+    if (!this.repl.inRaw) await this.repl.enter();
+    let out: Buffer;
+    try {
+      out = await this.repl.exec(code === undefined ? BOOT : `${BOOT}\n${code}`, opts);
+    } catch (err) {
+      if (!(err instanceof BoardException && err.traceback.includes(HELPERS_MISSING))) throw err;
+      try {
+        out = await this.repl.exec(cacheHelpers(true));
+      } catch (e) {
+        // A board without the deflate module: the plain text instead.
+        if (!(e instanceof BoardException && /ImportError|deflate/.test(e.traceback))) throw e;
+        out = await this.repl.exec(cacheHelpers(false));
+      }
+      this.flags(out);
+      return code === undefined ? Buffer.alloc(0) : this.repl.exec(code, opts);
+    }
+    return this.flags(out);
+  }
+
+  /** Reads the helpers' flags line off the front of `out`; returns the rest. */
+  private flags(out: Buffer): Buffer {
+    const nl = out.indexOf('\n');
+    const [inflate, stream, hex] = out
+      .subarray(0, nl < 0 ? out.length : nl)
+      .toString()
+      .trim()
+      .split(' ');
+    if (hex === undefined) {
+      throw new OtaError(
+        'protocol',
+        `unexpected answer loading the board helpers: ${JSON.stringify(out.toString())}`,
+      );
+    }
     this.canInflate = inflate === '1';
     this.canStream = stream === '1' && this.repl.rawPaste === true;
     this.preferHex = hex === '1';
     this.helpersFor = this.repl.generation;
+    return nl < 0 ? Buffer.alloc(0) : out.subarray(nl + 1);
+  }
+
+  private get prepared(): boolean {
+    return this.repl.inRaw && this.helpersFor === this.repl.generation;
   }
 
   // HelperSession, used by board-fs and board-info from inside a queued operation.
   async run(code: string, opts?: ExecOptions): Promise<Buffer> {
-    await this.prepare();
+    if (!this.prepared) return this.boot(code, opts);
     return this.repl.exec(code, opts);
   }
 
   async runMany(codes: string[], opts?: ExecOptions): Promise<Buffer[]> {
-    await this.prepare();
-    return this.repl.execMany(codes, opts);
+    if (codes.length === 0) return [];
+    if (this.prepared) return this.repl.execMany(codes, opts);
+    const first = await this.boot(codes[0], { ...opts, onCommandDone: undefined });
+    opts?.onCommandDone?.(0);
+    const rest = await this.repl.execMany(codes.slice(1), {
+      ...opts,
+      onCommandDone: opts?.onCommandDone && ((i) => opts.onCommandDone?.(i + 1)),
+    });
+    return [first, ...rest];
   }
 
-  async stream(code: string, blocks: Buffer[], opts?: ExecOptions): Promise<Buffer> {
-    await this.prepare();
-    return this.repl.execStream(code, blocks, { ...opts, ack: STREAM_ACK });
+  async stream(
+    code: string,
+    blocks: Buffer[] | ((head: string[]) => StreamPlan),
+    opts: ExecOptions & { head?: number } = {},
+  ): Promise<Buffer> {
+    const o = { ...opts, ack: STREAM_ACK };
+    if (this.prepared) return this.repl.execStream(code, blocks, o);
+    if (!this.repl.inRaw) await this.repl.enter();
+    // The helpers' flags line comes first, then what `code` prints.
+    const withFlags = (head: string[]): StreamPlan => {
+      this.flags(Buffer.from(head[0]));
+      return typeof blocks === 'function' ? blocks(head.slice(1)) : { blocks };
+    };
+    try {
+      return await this.repl.execStream(`${BOOT}\n${code}`, withFlags, { ...o, head: (opts.head ?? 0) + 1 });
+    } catch (err) {
+      if (!(err instanceof BoardException && err.traceback.includes(HELPERS_MISSING))) throw err;
+      await this.boot();
+      return this.repl.execStream(code, blocks, o);
+    }
   }
 
   /** Runs user code in the raw REPL, streaming its stdout. */
@@ -195,7 +265,7 @@ export class BoardConnection implements fs.HelperSession {
   async close(): Promise<void> {
     await this.serial(async () => {
       try {
-        await this.repl.leave();
+        await this.repl.leave({ closing: true });
       } finally {
         await this.transport.close();
       }

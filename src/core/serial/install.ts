@@ -4,7 +4,8 @@
  * - the package files listed in `<deviceDir>/package.json` "urls" ([[dest, source], …],
  *   mip's format) go to `/<dest>`; files of an older updater no longer listed are removed;
  * - `config` is written to /ota_config.json, with the trust entry of `keyFile` (core/keys.ts)
- *   added to (or replacing the same id in) its "keys";
+ *   added to (or replacing the same id in) its "keys"; a tls file it names inside ota/ or .ota/
+ *   is refused (checkBoardFiles: a reinstall would delete it);
  * - /boot.py gets the updater's lines first (finish an interrupted install, `import ota`,
  *   `ota.boot()`), the user's code kept below.
  *
@@ -21,6 +22,7 @@ import { OtaError } from '../errors';
 import { checkOtaConfig, type OtaConfig } from '../config';
 import { deviceTrustEntry } from '../keys';
 import { ROOTS_PATH, rootsFor } from '../tls-roots';
+import { RESERVED_WHY, reservedPath } from '../reserved';
 import * as fs from './board-fs';
 import type { BoardConnection } from './board';
 import { syncFiles, type SyncFile, type SyncResult } from './sync';
@@ -35,11 +37,19 @@ export interface InstallOptions {
   onProgress?: fs.WriteOptions['onProgress'];
 }
 
+/**
+ * The script runs only while the marker is there: it is written after the script is whole, and
+ * writes never rename (docs/updater-swap.md), so before the marker the script may be half copied.
+ */
 export const BOOT_LINES = [
-  "try: exec(open('.ota/install.py').read())  # ota: finish an interrupted updater install",
+  "try: import os; os.stat('.ota/install.json'); exec(open('.ota/install.py').read())  # ota: finish an interrupted updater install",
   'except OSError: pass  # ota',
   'import ota',
   'ota.boot()  # ota: finish or undo an interrupted update first',
+];
+/** Lines earlier versions put first, replaced by BOOT_LINES. */
+const LEGACY_BOOT_LINES = [
+  "try: exec(open('.ota/install.py').read())  # ota: finish an interrupted updater install",
 ];
 const PACKAGE_DIR = 'ota';
 const STAGE = '/.ota/pkg';
@@ -49,7 +59,7 @@ const SWITCH = 'install.py';
 /** boot.py with the updater's lines first and everything else the user had, in order. */
 export function withBootHook(existing: string): string {
   const nl = existing.includes('\r\n') ? '\r\n' : '\n';
-  const ours = new Set(BOOT_LINES.map((l) => l.trim()));
+  const ours = new Set([...BOOT_LINES, ...LEGACY_BOOT_LINES].map((l) => l.trim()));
   const keep = existing.split(/\r?\n/).filter((l) => !ours.has(l.trim()) && !/^ota\.boot\(\)/.test(l.trim()));
   while (keep.length && keep[0].trim() === '') keep.shift();
   return [...BOOT_LINES, ...keep].join(nl).replace(/\s*$/, '') + nl;
@@ -99,7 +109,31 @@ export interface InstallResult extends SyncResult {
   bootChanged: boolean;
 }
 
+/**
+ * The files the config names on the board (tls.ca, tls.cert, tls.key) must outlive a reinstall:
+ * ota/ is the updater's package (a reinstall removes what it does not ship) and .ota/ its working
+ * folders, so a path in either is refused ('reserved_path'), except the CA roots the installer
+ * writes itself.
+ */
+export function checkBoardFiles(config: OtaConfig): void {
+  const tls = (config as { tls?: Record<string, unknown> }).tls;
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const value = tls?.[key];
+    if (typeof value !== 'string') continue;
+    const path = value.replace(/^(\.?\/)+/, '');
+    const r = reservedPath(path);
+    if ((r === 'ota' || r === '.ota') && path.toLowerCase() !== ROOTS_PATH) {
+      throw new OtaError(
+        'reserved_path',
+        `tls.${key} is ${JSON.stringify(value)}, inside ${r}/ (${RESERVED_WHY[r]}): a reinstall would delete it. ` +
+          `Keep the file elsewhere on the board (for example /certs/${path.split('/').pop()}) and set tls.${key} to that path.`,
+      );
+    }
+  }
+}
+
 export async function installUpdater(board: BoardConnection, opts: InstallOptions): Promise<InstallResult> {
+  checkBoardFiles(opts.config);
   const files = await packageFiles(opts.deviceDir);
   const switcher = await readFile(join(opts.deviceDir, SWITCH)).catch((err: unknown) => {
     throw new OtaError(
@@ -158,7 +192,9 @@ export async function installUpdater(board: BoardConnection, opts: InstallOption
     // 4. The switch.
     await board.exec(`import os\nos.chdir('/')\nexec(open('.ota/${SWITCH}').read())`);
   }
-  // 5. The staged copies go (also those an earlier install cut short left).
+  // 5. The staged copies go, and the script (also what an earlier install cut short left: a script
+  // whose marker is gone is never run at boot, so nothing else removes it).
   await board.rm(STAGE);
+  await board.rm(`/.ota/${SWITCH}`);
   return { ...result, bootChanged: hooked !== boot };
 }

@@ -40,6 +40,12 @@ export interface ExecOptions {
   onCommandDone?(index: number): void;
 }
 
+/** The blocks a streaming command gets, and `lead`: bytes it reads unasked before its first ACK. */
+export interface StreamPlan {
+  lead?: Buffer;
+  blocks: Buffer[];
+}
+
 export class RawRepl {
   /** True while the board sits at the raw REPL prompt waiting for us. */
   inRaw = false;
@@ -66,7 +72,10 @@ export class RawRepl {
     for (let attempt = 0; attempt < 3; attempt++) {
       // Ctrl-C twice: stop a program (one that catches the first interrupt too) and clear any typed line.
       await this.t.write('\r\x03\x03');
-      await this.t.readQuiet(60, 600);
+      // First straight on, as mpremote does (a board at its prompt answers at once); if that
+      // times out, let the stopped program's output die down before Ctrl-A.
+      if (attempt === 0) this.t.discard();
+      else await this.t.readQuiet(60, 600);
       await this.t.write('\r\x01');
       try {
         await this.t.readUntil(BANNER + '>', this.timeoutMs / 2, 'the raw REPL prompt');
@@ -85,14 +94,15 @@ export class RawRepl {
   }
 
   /** Back to the friendly REPL, so a terminal user finds the board as usual. */
-  async leave(): Promise<void> {
+  async leave(opts: { closing?: boolean } = {}): Promise<void> {
     if (!this.t.isOpen || (!this.inRaw && !this.touched)) return;
     // After an abandoned command the board may still be running it or mid raw paste: stop that first.
     if (!this.inRaw) await this.t.write('\r\x03\x03');
     this.inRaw = false;
     this.touched = false;
     await this.t.write('\x02');
-    await this.t.readUntil('>>> ', 1000).catch(() => undefined);
+    // The port closes next: the board's banner is nobody's to read, so no round trip for it.
+    if (!opts.closing) await this.t.readUntil('>>> ', 1000).catch(() => undefined);
     this.t.discard();
   }
 
@@ -163,9 +173,15 @@ export class RawRepl {
   /**
    * Runs one command (raw paste) that reads data from stdin: each time it prints `ack`, the
    * next of `blocks` is sent, so the board asks for data only while it is ready to read it.
-   * Needs raw paste (check `rawPaste` after a first command).
+   * With `head`, the command first prints that many lines, and `blocks` is a function of them
+   * (the board says what it needs before it asks; StreamPlan). Needs raw paste: on a board that refuses it,
+   * throws 'protocol' with `rawPaste` false, the board left at the raw prompt.
    */
-  async execStream(code: string, blocks: Buffer[], opts: ExecOptions & { ack: number }): Promise<Buffer> {
+  async execStream(
+    code: string,
+    blocks: Buffer[] | ((head: string[]) => StreamPlan),
+    opts: ExecOptions & { ack: number; head?: number },
+  ): Promise<Buffer> {
     if (!this.inRaw) await this.enter();
     const idle = opts.idleTimeoutMs ?? 10_000;
     try {
@@ -173,19 +189,53 @@ export class RawRepl {
       if (!(await this.startPaste(false)))
         throw new OtaError('protocol', 'streaming to the board needs raw-paste mode');
       await this.pasteBody(Buffer.concat([toBytes(code), EOT]), 0);
-      for (let i = 0; i < blocks.length; i++) {
+      const lines: string[] = [];
+      while (lines.length < (opts.head ?? 0)) {
+        const line = await this.readLine(idle);
+        if (line === undefined) break; // the command ended early (an exception): collect() reports it
+        lines.push(line);
+      }
+      let list: Buffer[] = [];
+      if (typeof blocks !== 'function') list = blocks;
+      else if (lines.length === (opts.head ?? 0)) {
+        const plan = blocks(lines);
+        list = plan.blocks;
+        // What the command reads without asking once it has printed its head: a few bytes, which
+        // the board's receive ring holds while it gets to the read.
+        if (plan.lead) await this.t.write(plan.lead);
+      }
+      for (let i = 0; i < list.length; i++) {
         const b = await this.t.readExactly(1, idle, 'the board to ask for the next block');
         if (b[0] !== opts.ack) {
           // The command ended early (an exception): collect() reports it.
           this.t.unread(b);
           break;
         }
-        await this.t.write(blocks[i]);
+        await this.t.write(list[i]);
         opts.onCommandDone?.(i);
       }
       return await this.collect(opts.onOutput, idle);
     } catch (err) {
+      if (this.rawPaste === false) throw err;
       throw await this.failed(err, false);
+    }
+  }
+
+  /** One line of the running command's output, without its end; undefined if the command ends first. */
+  private async readLine(idle: number): Promise<string | undefined> {
+    let got = Buffer.alloc(0);
+    for (;;) {
+      got = Buffer.concat([got, await this.t.readSome(idle, 'the command to answer')]);
+      const nl = got.indexOf(0x0a);
+      const end = got.indexOf(CTRL_D);
+      if (end >= 0 && (nl < 0 || end < nl)) {
+        this.t.unread(got);
+        return undefined;
+      }
+      if (nl >= 0) {
+        this.t.unread(got.subarray(nl + 1));
+        return got.subarray(0, nl).toString('utf8').replace(/\r$/, '');
+      }
     }
   }
 

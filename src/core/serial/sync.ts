@@ -15,7 +15,6 @@ import { checkReleasePath } from '../paths';
 import { listProjectFiles } from '../walk';
 import * as fs from './board-fs';
 import type { BoardConnection } from './board';
-import { sha256Hex } from './transfer';
 
 export interface SyncFile {
   path: string;
@@ -51,16 +50,19 @@ export async function syncFiles(
   const files = plan.files.map((f) => ({ rel: f.path, path: boardPath(root, f.path), data: f.data }));
   const remove = (plan.remove ?? []).map((p) => ({ rel: p, path: boardPath(root, p) }));
   return board.exclusive(async () => {
-    const have = await fs.stat(board, [...files.map((f) => f.path), ...remove.map((r) => r.path)]);
-    const changed = files.filter((f) => have.get(f.path)?.sha256 !== sha256Hex(f.data));
-    await fs.writeFiles(board, changed, opts);
-    const gone = remove.filter((r) => have.get(r.path) !== undefined);
-    for (const r of gone) await fs.rm(board, r.path);
+    const rel = (p: string) => p.slice(root === '/' ? 1 : root.length + 1);
+    const { written, removed } = await fs.sync(
+      board,
+      root === '/' ? '/' : root + '/',
+      files.map((f) => ({ path: rel(f.path), data: f.data })),
+      remove.map((r) => rel(r.path)),
+      opts,
+    );
     return {
-      uploaded: changed.map((f) => f.rel),
-      unchanged: files.filter((f) => !changed.includes(f)).map((f) => f.rel),
-      removed: gone.map((r) => r.rel),
-      bytes: changed.reduce((n, f) => n + f.data.length, 0),
+      uploaded: files.filter((_, i) => written[i]).map((f) => f.rel),
+      unchanged: files.filter((_, i) => !written[i]).map((f) => f.rel),
+      removed: remove.filter((_, i) => removed[i]).map((r) => r.rel),
+      bytes: files.filter((_, i) => written[i]).reduce((n, f) => n + f.data.length, 0),
     };
   });
 }

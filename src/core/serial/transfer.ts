@@ -1,16 +1,17 @@
 /**
- * How file bytes travel to the board: each file becomes Python statements calling the
- * board helpers (board-helpers.ts), base64 chunks of up to BLOCK input bytes, each
- * raw-deflate compressed when the board can inflate it and that makes it smaller; then
- * the statements are packed into commands of about `budget` bytes, so small files share
- * one command and the board compiles as few commands as possible.
+ * How file bytes travel to the board. A board that reads sys.stdin.buffer gets one push stream
+ * (pushStream: raw bytes, 4 KB pieces raw-deflated when that helps). Others get Python statements
+ * calling the board helpers (board-helpers.ts): base64 or hex chunks of up to BLOCK input bytes,
+ * each deflated when the board can inflate it and that makes it smaller, packed into commands of
+ * about `budget` bytes, so small files share one command and the board compiles few commands.
  *
+ *   const { blocks, first, digest } = pushStream(files, true);   // for RawRepl.execStream
  *   const stmts = fileStatements('/main.py', bytes, { deflate: true });
  *   const cmds = packCommands(stmts, 4096);   // -> [{ code, bytes }] for RawRepl.execMany
  */
 import { createHash } from 'node:crypto';
 import { deflateSync } from 'fflate';
-import { py, STREAM_BLOCK } from './board-helpers';
+import { deflate4k, py, STREAM_BLOCK } from './board-helpers';
 
 /**
  * Input bytes per chunk: about 4 KB of text either way. Independent blocks of at most
@@ -26,8 +27,6 @@ export interface Statement {
   path?: string;
 }
 
-export const TEMP_SUFFIX = '.ota-part';
-
 export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -39,9 +38,9 @@ export interface EncodeOptions {
   hex: boolean;
 }
 
+/** Statements staging one file (the board's _ota_open / _ota_write_* / _ota_commit); _ota_begin comes first, _ota_done last. */
 export function fileStatements(path: string, data: Uint8Array, opts: EncodeOptions): Statement[] {
-  const tmp = path + TEMP_SUFFIX;
-  const out: Statement[] = [{ code: `_ota_open(${py(tmp)})`, bytes: 0, path }];
+  const out: Statement[] = [{ code: `_ota_open(${py(path)})`, bytes: 0, path }];
   const enc = (b: Uint8Array) => Buffer.from(b).toString(opts.hex ? 'hex' : 'base64');
   const [plain, inflate] = opts.hex
     ? ['_ota_write_hex', '_ota_write_hex_deflated']
@@ -59,59 +58,86 @@ export function fileStatements(path: string, data: Uint8Array, opts: EncodeOptio
       i += block.length;
     }
   }
-  out.push({ code: `_ota_commit(${py(tmp)},${py(path)},'${sha256Hex(data)}')`, bytes: 0, path });
+  out.push({ code: `_ota_commit(${py(path)},'${sha256Hex(data)}')`, bytes: 0, path });
   return out;
 }
 
-/** Files from this size on are streamed raw (_ota_receive) when the board can and deflate would not shrink them. */
-export const STREAM_MIN = 8192;
+/** One block of a push stream: what the board reads after an ACK, and the file bytes it carries. */
+export interface StreamBlock {
+  block: Buffer;
+  bytes: number;
+  /** The file the block's last byte belongs to (for progress). */
+  path: string;
+}
 
-export function shouldStream(data: Uint8Array): boolean {
-  if (data.length < STREAM_MIN) return false;
-  const sample = data.subarray(0, 16 * 1024);
-  return deflateSync(sample, { level: 1 }).length >= sample.length * 0.9;
+/** 0x10 as 10 11, 0x03 (Ctrl-C) as 10 12, into `out` from `at`; -1 if it does not fit. */
+function escapeInto(src: Uint8Array, out: Buffer, at: number, limit: number): number {
+  let k = at;
+  for (const c of src) {
+    if (c === 0x10 || c === 0x03) {
+      if (k + 2 > limit) return -1;
+      out[k++] = 0x10;
+      out[k++] = c === 0x10 ? 0x11 : 0x12;
+    } else {
+      if (k + 1 > limit) return -1;
+      out[k++] = c;
+    }
+  }
+  return k;
 }
 
 /**
- * A file streamed through _ota_receive: the command, then `blocks`, each the file's bytes with 0x10 sent
- * as 10 11 and 0x03 (Ctrl-C) as 10 12, followed by the next block's length in 4 hex digits.
- * `bytes`: file bytes in each block (for progress).
+ * Files as one push stream (the board's _ota_push): their bytes one after another, cut into
+ * blocks of at most STREAM_BLOCK encoded bytes. A block is "D" and a raw-deflate stream of the
+ * next (up to) 4 KB when `deflate` and that shrinks it by 10%, else "R" and raw bytes; 0x10 and
+ * 0x03 are escaped; each block ends with the next one's length in 4 hex digits (`first`: the
+ * first's). Small text files share blocks, so they compress together.
  */
-export function streamFile(
-  path: string,
-  data: Uint8Array,
-): { command: string; blocks: { block: Buffer; bytes: number }[] } {
-  const blocks: { block: Buffer; bytes: number }[] = [];
-  let i = 0;
-  while (i < data.length) {
+export function pushStream(
+  files: { path: string; data: Uint8Array }[],
+  deflate: boolean,
+): { blocks: StreamBlock[]; first: number } {
+  const all = Buffer.concat(files.map((f) => f.data));
+  const ends: number[] = [];
+  let acc = 0;
+  for (const f of files) ends.push((acc += f.data.length));
+  const pathAt = (pos: number) =>
+    files[
+      Math.max(
+        0,
+        ends.findIndex((e) => e >= pos),
+      )
+    ]?.path ?? '';
+  const blocks: StreamBlock[] = [];
+  for (let i = 0; i < all.length;) {
     const buf = Buffer.allocUnsafe(STREAM_BLOCK + 4);
-    const start = i;
-    let k = 0;
-    while (i < data.length) {
-      const c = data[i];
-      if (c === 0x10 || c === 0x03) {
-        if (k + 2 > STREAM_BLOCK) break;
-        buf[k++] = 0x10;
-        buf[k++] = c === 0x10 ? 0x11 : 0x12;
-      } else {
-        if (k + 1 > STREAM_BLOCK) break;
-        buf[k++] = c;
+    const wide = all.subarray(i, i + BLOCK.deflate);
+    const packed = deflate ? deflate4k(wide) : undefined;
+    let k = packed && packed.length < wide.length * 0.9 ? escapeInto(packed, buf, 1, STREAM_BLOCK) : -1;
+    let n = wide.length;
+    if (k > 0) {
+      buf[0] = 0x44; // D
+    } else {
+      buf[0] = 0x52; // R
+      k = 1;
+      n = 0;
+      while (i + n < all.length) {
+        const c = all[i + n];
+        const w = c === 0x10 || c === 0x03 ? 2 : 1;
+        if (k + w > STREAM_BLOCK) break;
+        k = escapeInto(all.subarray(i + n, i + n + 1), buf, k, STREAM_BLOCK);
+        n++;
       }
-      i++;
     }
-    blocks.push({ block: buf.subarray(0, k + 4), bytes: i - start });
+    i += n;
+    blocks.push({ block: buf.subarray(0, k + 4), bytes: n, path: pathAt(i) });
   }
-  // Each block ends with the next one's length; the command carries the first's.
   const lengths = blocks.map((b) => b.block.length - 4);
   blocks.forEach((b, j) => b.block.write(hex4(lengths[j + 1] ?? 0), b.block.length - 4, 'latin1'));
-  const tmp = path + TEMP_SUFFIX;
-  return {
-    command: `_ota_receive(${py(tmp)},${py(path)},${data.length},'${sha256Hex(data)}',${lengths[0] ?? 0})`,
-    blocks,
-  };
+  return { blocks, first: lengths[0] ?? 0 };
 }
 
-function hex4(n: number): string {
+export function hex4(n: number): string {
   return n.toString(16).padStart(4, '0');
 }
 

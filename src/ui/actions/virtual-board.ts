@@ -24,10 +24,14 @@ export async function startVirtualBoard(ctl: Controller): Promise<string> {
       const board = await VirtualBoard.start({ fsDir });
       try {
         const link = await linkBoard(board);
-        ctl.boards.addVirtual(link.path, async () => {
-          await link.close();
-          await board.stop();
-        });
+        ctl.boards.addVirtual(
+          link.path,
+          async () => {
+            await link.close();
+            await board.stop();
+          },
+          board.serialNumber,
+        );
         return link.path;
       } catch (err) {
         await board.stop();

@@ -1,6 +1,6 @@
-# The helpers the host runs once per session in the board's raw REPL globals
-# (src/core/serial/board-helpers.ts sends this file, comments and indentation
-# stripped). Names start with _ota_ to stay out of the user's way. Everything
+# The helpers the host runs in the board's raw REPL globals at each session
+# start (src/core/serial/board-helpers.ts: sent once, comments and indentation
+# stripped, then cached on the board, see docs/protocols.md, "Serial"). Names start with _ota_ to stay out of the user's way. Everything
 # streams through small buffers: boards have about 100 KB of heap.
 # The protocol they speak is in docs/protocols.md, "Serial".
 import os
@@ -16,7 +16,7 @@ try:
 except ImportError:
     _ota_deflate = None
 
-# Largest encoded block _ota_receive reads at once: STREAM_BLOCK on the host.
+# Largest encoded block _ota_sync reads at once: STREAM_BLOCK on the host.
 _OTA_BLOCK = const(4096)
 _OTA_DIR = const(0x4000)
 
@@ -52,13 +52,13 @@ def _ota_list(d, h):
 
 
 def _ota_stat(ps):
-    # For each path a line "size sha256 path" ("-" for a folder's hash), or "- - path" when missing.
+    # For each path, in order, a line "size sha256" ("-" for a folder's hash), or "-" when missing.
     for p in ps:
         try:
             s = os.stat(p)
-            print(s[6], "-" if s[0] & _OTA_DIR else _ota_sha256(p), p)
+            print(s[6], "-" if s[0] & _OTA_DIR else _ota_sha256(p))
         except OSError:
-            print("- -", p)
+            print("-")
 
 
 def _ota_mkdirs(p):
@@ -87,10 +87,38 @@ def _ota_remove(p):
         os.remove(p)
 
 
-# A file is written as: _ota_open(temp), chunks, then _ota_commit(temp, path, sha256).
-def _ota_open(t):
+# Writes never rename over a file (a FAT rename cut halfway cross-links two
+# entries: docs/updater-swap.md). Files are staged under _OTA_STAGE + path and
+# checked there; _ota_done writes the marker _OTA_MARK ({"files": {path: sha256},
+# "remove": [path]}) last, and _ota_install (device/install.py, appended to these
+# helpers by the host) copies each staged file whose live copy differs in place,
+# reads it back, then drops the marker. A cut before the marker leaves every old
+# file; after it, the next session's helpers (or a second push) finish the copy.
+_OTA_STAGE = "/.ota/push"
+_OTA_MARK = "/.ota/push.json"
+# Files that did not exist are written straight to their place (no old content to keep), once
+# this list of them is on flash: a cut before the marker removes them again (_ota_resume).
+_OTA_NEW = "/.ota/push.new"
+_ota_plan = {}
+
+
+def _ota_stage(p, n=0):
+    # Opens the staged copy of p (p itself when n: a new file) for writing, its folders made.
     global _ota_file
+    t = p if n else _OTA_STAGE + p
+    _ota_mkdirs(t[: t.rfind("/")])
     _ota_file = open(t, "wb")
+
+
+def _ota_begin():
+    # A new push: forget the last plan, and what a push cut before its marker staged.
+    global _ota_plan
+    _ota_plan = {}
+    _ota_remove(_OTA_STAGE)
+
+
+def _ota_open(p):
+    _ota_stage(p)
 
 
 def _ota_write_b64(s):
@@ -98,8 +126,7 @@ def _ota_write_b64(s):
 
 
 def _ota_write_b64_deflated(s):
-    data = _ota_binascii.a2b_base64(s)
-    _ota_file.write(_ota_deflate.DeflateIO(_ota_io.BytesIO(data), _ota_deflate.RAW, 12).read())
+    _ota_file.write(_ota_inflate(_ota_binascii.a2b_base64(s)))
 
 
 def _ota_write_hex(s):
@@ -107,18 +134,92 @@ def _ota_write_hex(s):
 
 
 def _ota_write_hex_deflated(s):
-    data = bytes.fromhex(s)
-    _ota_file.write(_ota_deflate.DeflateIO(_ota_io.BytesIO(data), _ota_deflate.RAW, 12).read())
+    _ota_file.write(_ota_inflate(bytes.fromhex(s)))
 
 
-def _ota_commit(t, p, h):
-    # Only what reached flash counts: its hash is checked before it replaces p.
+def _ota_inflate(data):
+    return _ota_deflate.DeflateIO(_ota_io.BytesIO(data), _ota_deflate.RAW, 12).read()
+
+
+def _ota_commit(p, h):
+    # Only what reached flash counts: the staged copy's hash is checked.
     _ota_file.close()
-    g = _ota_sha256(t)
+    g = _ota_sha256(_OTA_STAGE + p)
     if g != h:
-        os.remove(t)
         raise OSError("sha256 mismatch writing " + p + ": " + g)
-    os.rename(t, p)
+    _ota_plan[p] = g
+
+
+def _ota_done(rm):
+    # The marker, then the copy into place (_ota_finish), then the paths rm go
+    # (folders too: the marker's remove takes files only). First every live
+    # folder is made, and a path that is a folder refused, so nothing after the
+    # marker can fail for want of a place. Collected before, every 8 files and
+    # around the marker: on some ports (the WebAssembly build) a failed
+    # allocation does not collect by itself.
+    global _ota_plan
+    import json
+
+    gc.collect()
+    i = 0
+    for p in _ota_plan:
+        i += 1
+        if not i & 7:
+            gc.collect()
+        _ota_mkdirs(p[: p.rfind("/")])
+        try:
+            if os.stat(p)[0] & _OTA_DIR:
+                raise OSError("a folder is in the way of " + p)
+        except OSError as e:
+            if e.args[0] != 2:
+                raise
+    gc.collect()
+    f = open(_OTA_MARK, "w")
+    f.write(json.dumps({"files": _ota_plan, "remove": rm}))
+    f.close()
+    _ota_plan = {}
+    gc.collect()
+    _ota_finish()
+    for p in rm:
+        _ota_remove(p)
+
+
+def _ota_finish():
+    # Finishes a push whose marker is written (also one a cut interrupted).
+    try:
+        os.stat(_OTA_MARK)
+    except OSError:
+        return
+    _ota_remove(_OTA_NEW)  # the marker lists the new files too: they stay
+    _ota_install(_OTA_MARK, _OTA_STAGE, None)  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    gc.collect()
+    _ota_remove(_OTA_STAGE)
+
+
+def _ota_resume():
+    # At load and before each push: a push a cut interrupted is finished
+    # first. One that cannot be (its staged copy damaged since it was checked)
+    # is dropped, so the board stays reachable; the next push writes again.
+    import json
+
+    try:
+        _ota_finish()
+    except Exception:
+        _ota_remove(_OTA_MARK)
+        _ota_remove(_OTA_STAGE)
+    # New files of a push cut before its marker: absent before, so absent
+    # again. A list that does not parse was cut while written, before any.
+    try:
+        f = open(_OTA_NEW)
+    except OSError:
+        return
+    try:
+        for p in json.loads(f.read()):
+            _ota_remove(p)
+    except ValueError:
+        pass
+    f.close()
+    _ota_remove(_OTA_NEW)
 
 
 def _ota_read_exactly(s, v):
@@ -127,32 +228,123 @@ def _ota_read_exactly(s, v):
         j += s.readinto(v[j:])
 
 
-def _ota_receive(t, p, n, h, c):
-    # Streams n raw bytes from sys.stdin.buffer into t, then commits it. The board prints ACK (0x06)
-    # when it waits for a block; the host then sends c encoded bytes and 4 hex digits, the next
-    # block's c, read in one go so the board is never busy while bytes arrive. 0x10 comes as 10 11
-    # and 0x03 as 10 12, so no data byte is a Ctrl-C.
-    global _ota_file
+def _ota_sync(r, ps, ns, hs, rm):
+    # Makes files r + ps[i] hold ns[i] bytes whose SHA-256 starts with
+    # hs[16 * i : 16 * i + 16], and removes r + rm[j]. First prints one line:
+    # "1" for each file that differs ("0" if it already matches), a space, "1"
+    # for each rm path that exists. Without sys.stdin.buffer it stops there (the
+    # host sends statements). Else the differing files come as one stream and
+    # are staged, checked, and copied in place (_ota_done): the board prints ACK
+    # (0x06) when it waits for a block; the host sends c encoded bytes and 4 hex
+    # digits, the next block's c (the first c comes unasked, after the line). A
+    # block is "R" and raw bytes or "D" and raw
+    # deflate; its bytes continue the files in order. 0x10 comes as 10 11 and
+    # 0x03 as 10 12, so no data byte is a Ctrl-C.
+    global _ota_plan
+    _ota_resume()
+    w = []
+    a = []
+    o = ""
+    for i in range(len(ps)):
+        if not ~i & 7:
+            gc.collect()  # each file's hashing leaves buffers behind
+        p = r + ps[i]
+        try:
+            y = os.stat(p)[6] == ns[i] and _ota_sha256(p)[:16] == hs[16 * i : 16 * i + 16]
+        except OSError:
+            y = 0
+            a.append(i)
+        o += "0" if y else "1"
+        if not y:
+            w.append(i)
+    x = []
+    o += " "
+    for p in rm:
+        try:
+            os.stat(r + p)
+            x.append(r + p)
+            o += "1"
+        except OSError:
+            o += "0"
+    print(o)
+    if not hasattr(sys.stdin, "buffer") or not w and not x:
+        return
     s = sys.stdin.buffer
     b = bytearray(_OTA_BLOCK + 4)
     m = memoryview(b)
-    k = 0
-    i = 0
-    _ota_file = open(t, "wb")
-    while k < n:
-        # Each block leaves ~3 blocks of garbage: collect often, so 4 KB stays free in one piece.
-        if not i & 3:
-            gc.collect()
-        i += 1
-        sys.stdout.write("\x06")
-        _ota_read_exactly(s, m[: c + 4])
-        x = bytes(m[:c])
-        c = int(bytes(m[c : c + 4]), 16)
-        if b"\x10" in x:
-            x = x.replace(b"\x10\x12", b"\x03").replace(b"\x10\x11", b"\x10")
-        _ota_file.write(x)
-        k += len(x)
-    _ota_commit(t, p, h)
+    q = memoryview(bytearray(_OTA_BLOCK))
+    try:
+        _ota_begin()
+        if a:
+            import json
+
+            f = open(_OTA_NEW, "w")
+            f.write(json.dumps([r + ps[i] for i in a]))
+            f.close()
+        k = -1
+        left = 0
+        d = b""
+        o = 0
+        c = -1
+        while 1:
+            while not left and k + 1 < len(w):
+                if k >= 0:
+                    _ota_check(r + ps[w[k]], hs, w[k], w[k] in a)
+                    if not ~k & 7:
+                        gc.collect()
+                k += 1
+                left = ns[w[k]]
+                _ota_stage(r + ps[w[k]], w[k] in a)
+            if not left:
+                break
+            if o == len(d):
+                # Each block leaves a few 4 KB pieces of garbage: collected before the next, so 4 KB stays free in one piece.
+                d = None
+                gc.collect()
+                if c < 0:
+                    # The first block's c comes unasked, right after the line above.
+                    _ota_read_exactly(s, m[:4])
+                    c = int(bytes(m[:4]), 16)
+                sys.stdout.write("\x06")
+                _ota_read_exactly(s, m[: c + 4])
+                d = bytes(m[1:c])
+                t = b[0]
+                c = int(bytes(m[c : c + 4]), 16)
+                if b"\x10" in d:
+                    d = d.replace(b"\x10\x12", b"\x03").replace(b"\x10\x11", b"\x10")
+                if t == 68:
+                    # Into one buffer made once: a block inflates to at most 4 KB.
+                    f = _ota_deflate.DeflateIO(_ota_io.BytesIO(d), _ota_deflate.RAW, 12)
+                    d = None
+                    n = 0
+                    while 1:
+                        j = f.readinto(q[n:])
+                        if not j:
+                            break
+                        n += j
+                    d = q[:n]
+                o = 0
+            n = min(left, len(d) - o)
+            _ota_file.write(memoryview(d)[o : o + n])
+            o += n
+            left -= n
+        if k >= 0:
+            _ota_check(r + ps[w[k]], hs, w[k], w[k] in a)
+        _ota_done(x)
+    except BaseException:
+        # Interrupted (Ctrl-C, an error): new files go again, the rest stays old
+        # (or, past the marker, the copy is finished).
+        _ota_resume()
+        raise
+
+
+def _ota_check(p, hs, i, n):
+    # The staged copy of p (p itself when n: a new file), as it reached flash, against the host's hash.
+    _ota_file.close()
+    g = _ota_sha256(p if n else _OTA_STAGE + p)
+    if g[:16] != hs[16 * i : 16 * i + 16]:
+        raise OSError("sha256 mismatch writing " + p + ": " + g)
+    _ota_plan[p] = g
 
 
 def _ota_print_range(p, o, k, x):
@@ -170,6 +362,7 @@ def _ota_print_range(p, o, k, x):
     f.close()
 
 
+_ota_resume()
 # Three flags for the host: deflate.DeflateIO present; sys.stdin.buffer present (raw streaming);
 # binascii is micropython-lib's pure-Python one (its tables give it away) while bytes.fromhex is
 # native, so hex decodes ~100x faster than base64, which outweighs its size on the wire.
