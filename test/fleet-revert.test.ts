@@ -1,0 +1,130 @@
+// An abort's way back, attacked: it moves only a board whose release is still the one the rollout installed
+// (not one put on that version by hand, nor one with a record of another shape), and a way back that cannot
+// be taken (the previous release signed by a key the board no longer trusts) is said once, not retried at
+// every check. Real mosquitto, the real static host and boards running the real updater.
+import { afterEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as fx from './support/release-fixture';
+import { mosquittoMissing } from './support/mosquitto';
+import {
+  check,
+  fleetEvents,
+  hostConn,
+  makeFleetBoard,
+  startFleet,
+  stopFleet,
+  versionOf,
+  type Fleet,
+} from './support/fleet-fixture';
+import { RolloutController } from '../src/core/fleet/rollout';
+import { releaseExists } from '../src/core/fleet/release';
+import { keyId } from '../src/core/keys';
+
+const skip = mosquittoMissing();
+if (skip) console.log(`# skipped: ${skip}`);
+const T = { timeout: 240_000, skip };
+let f: Fleet | undefined;
+afterEach(async () => {
+  await stopFleet(f);
+  f = undefined;
+});
+
+const started = (out: string): boolean => fx.eventsOf(out).some((e) => e.ev === 'start');
+const errors = (out: string) => fx.eventsOf(out).filter((e) => e.ev === 'error');
+
+/** 1.0.0 on the host beside 1.1.0 (latest), signed with `keys` (the board's own key unless told). */
+async function publish100(fl: Fleet, keys: fx.Keys = fl.keys): Promise<void> {
+  const r100 = await fx.makeRelease('1.0.0', fx.APP_1_0_0);
+  fl.dirs.push(r100.dir);
+  fx.publishStatic(fl.host, r100, { sign: { keys, alg: 'hmac-sha256', keyId: keyId(keys.hmac) } });
+  fx.publishStatic(fl.host, fl.rel, { sign: { keys: fl.keys, alg: 'hmac-sha256', keyId: fl.key.id } });
+}
+
+test(
+  'an abort leaves alone a board put on the version by hand after the rollout failed to install it',
+  T,
+  async () => {
+    f = await startFleet();
+    const fl = f;
+    await publish100(fl);
+    const conn = await hostConn(fl);
+    const ctl = new RolloutController(conn, fl.key);
+    const b = makeFleetBoard(fl, 'h1');
+    // The rollout picks the board, but its install fails (1.1.0's manifest missing for a moment).
+    const m = join(fl.host, '1.1.0', 'manifest.json');
+    await ctl.start({ version: '1.1.0', devices: ['h1'], percent: 0 }, (v) =>
+      releaseExists({ url: fl.srv.url }, v),
+    );
+    renameSync(m, `${m}.away`);
+    const r1 = await check(b);
+    renameSync(`${m}.away`, m);
+    assert.equal(versionOf(b), '1.0.0', r1.output);
+    assert.ok(!started(r1.output), r1.output);
+    // Its owner installs 1.1.0 by hand.
+    fx.writeTree(b, fx.APP_1_1_0);
+    writeFileSync(join(b, 'version.json'), JSON.stringify({ version: '1.1.0' }));
+    const app110 = fx.hashTree(b, [...fx.NOT_APP, 'ca.pem']);
+    await ctl.abort();
+    const r2 = await check(b);
+    assert.equal(versionOf(b), '1.1.0', r2.output);
+    assert.ok(!started(r2.output), r2.output);
+    assert.deepEqual(fx.hashTree(b, [...fx.NOT_APP, 'ca.pem']), app110);
+  },
+);
+
+test(
+  'a way back signed by a key no longer trusted is refused once, clearly; a tampered record is ignored',
+  T,
+  async () => {
+    f = await startFleet();
+    const fl = f;
+    await publish100(fl, fx.makeKeys()); // 1.0.0 signed by a retired key
+    const conn = await hostConn(fl);
+    const ctl = new RolloutController(conn, fl.key);
+    const ids = ['g1', 'g2'];
+    const boards = ids.map((id) => makeFleetBoard(fl, id));
+    await ctl.start({ version: '1.1.0', devices: ids, percent: 0 }, (v) =>
+      releaseExists({ url: fl.srv.url }, v),
+    );
+    for (const b of boards) {
+      const r = await check(b);
+      assert.equal(versionOf(b), '1.1.0', r.output);
+      const c = await fx.runBoard({ fsDir: b, code: 'import ota\nprint("confirmed", ota.confirm())\n' });
+      assert.match(c.output, /confirmed True/);
+    }
+    const [g1, g2] = boards;
+    const app110 = fx.hashTree(g1, [...fx.NOT_APP, 'ca.pem']);
+    await ctl.abort();
+
+    const r1 = await check(g1);
+    assert.equal(versionOf(g1), '1.1.0', r1.output);
+    assert.deepEqual(fx.hashTree(g1, [...fx.NOT_APP, 'ca.pem']), app110);
+    assert.ok(
+      errors(r1.output).some((e) => e.code === 'bad_signature'),
+      r1.output,
+    );
+    assert.ok(
+      fleetEvents(r1.output).some(
+        (e) => e.code === 'revert' && !e.ok && /1\.0\.0.*bad_signature/.test(e.msg ?? ''),
+      ),
+      r1.output,
+    );
+    // Not retried at every check: the board stays on its release and checks as usual.
+    const r2 = await check(g1);
+    assert.equal(versionOf(g1), '1.1.0', r2.output);
+    assert.deepEqual(errors(r2.output), [], r2.output);
+    assert.ok(!fleetEvents(r2.output).some((e) => e.code === 'revert'), r2.output);
+
+    // A record of another shape (tampered) authorises nothing and breaks no check.
+    const st = join(g2, '.ota', 'fleet.json');
+    for (const via of ['x', [1], ['1.1.0', '1.0.0', 0]]) {
+      writeFileSync(st, JSON.stringify({ rts: 1, via }));
+      const r = await check(g2);
+      assert.equal(versionOf(g2), '1.1.0', r.output);
+      assert.deepEqual(errors(r.output), [], r.output);
+      assert.ok(!fleetEvents(r.output).some((e) => e.code === 'revert'), r.output);
+    }
+  },
+);
