@@ -1,8 +1,8 @@
 // An abort's way back, attacked: it moves only a board whose release is still the one the rollout installed
 // (not one put on that version by hand, nor one with a record of another shape), and a way back that cannot
 // be taken (the previous release signed by a key the board no longer trusts) is said once, not retried at
-// every check. Real mosquitto, the real static host and boards running the real updater.
-import { afterEach, test } from 'node:test';
+// every check; an abort from a host whose clock is behind the rollout's still acts. Real mosquitto, the real static host and boards running the real updater.
+import { afterEach, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -128,3 +128,37 @@ test(
     }
   },
 );
+
+test("an abort from a host whose clock is behind the rollout's still sends the board back", T, async () => {
+  f = await startFleet();
+  const fl = f;
+  const a = await hostConn(fl);
+  const ctlA = new RolloutController(a, fl.key);
+  const b = makeFleetBoard(fl, 'k1');
+  await ctlA.start({ version: '1.1.0', devices: ['k1'], percent: 0 }, (v) =>
+    releaseExists({ url: fl.srv.url }, v),
+  );
+  const r1 = await check(b);
+  assert.equal(versionOf(b), '1.1.0', r1.output);
+  await a.close();
+  fl.conns.splice(fl.conns.indexOf(a), 1);
+
+  // Another machine, its clock ten minutes behind, aborts.
+  const real = Date.now.bind(Date);
+  const lag = mock.method(Date, 'now', () => real() - 600_000);
+  try {
+    const c = await hostConn(fl);
+    const ctlB = new RolloutController(c, fl.key);
+    await c.sync();
+    assert.equal(ctlB.state?.version, '1.1.0');
+    await ctlB.abort();
+  } finally {
+    lag.mock.restore();
+  }
+  const r2 = await check(b);
+  assert.equal(versionOf(b), '1.0.0', r2.output);
+  assert.ok(
+    fx.eventsOf(r2.output).some((e) => e.ev === 'rollback'),
+    r2.output,
+  );
+});
