@@ -4,7 +4,7 @@
 // every check; an abort from a host whose clock is behind the rollout's still acts. Real mosquitto, the real static host and boards running the real updater.
 import { afterEach, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as fx from './support/release-fixture';
 import { mosquittoMissing } from './support/mosquitto';
@@ -21,6 +21,8 @@ import {
 import { RolloutController } from '../src/core/fleet/rollout';
 import { releaseExists } from '../src/core/fleet/release';
 import { keyId } from '../src/core/keys';
+import { signDocument } from '../src/core/fleet/signed';
+import { FLEET } from './support/fleet-fixture';
 
 const skip = mosquittoMissing();
 if (skip) console.log(`# skipped: ${skip}`);
@@ -119,8 +121,9 @@ test(
 
     // A record of another shape (tampered) authorises nothing and breaks no check.
     const st = join(g2, '.ota', 'fleet.json');
+    const held = JSON.parse(readFileSync(st, 'utf8')) as Record<string, unknown>;
     for (const via of ['x', [1], ['1.1.0', '1.0.0', 0]]) {
-      writeFileSync(st, JSON.stringify({ rts: 1, via }));
+      writeFileSync(st, JSON.stringify({ ...held, rts: 1, via }));
       const r = await check(g2);
       assert.equal(versionOf(g2), '1.1.0', r.output);
       assert.deepEqual(errors(r.output), [], r.output);
@@ -161,4 +164,61 @@ test("an abort from a host whose clock is behind the rollout's still sends the b
     fx.eventsOf(r2.output).some((e) => e.ev === 'rollback'),
     r2.output,
   );
+});
+
+// No broker here: the board's own code saves a rollout document as a message from the broker does.
+test('a power cut while a rollout document is saved (FAT) leaves the old document or the new one in force', async () => {
+  const keys = fx.makeKeys();
+  const kid = keyId(keys.hmac);
+  const key = { alg: 'hmac-sha256' as const, id: kid, secret: keys.hmac.toString('base64') };
+  const cfg = {
+    source: 'static',
+    url: 'http://127.0.0.1:9/',
+    keys: [{ alg: 'hmac-sha256', id: kid, key: keys.hmac.toString('base64') }],
+    fleet: { broker: 'mqtt://127.0.0.1:9', name: FLEET, id: 'p1' },
+  };
+  // The document in force before: a rollout of 1.0.9; the one saved: an abort of 1.1.0.
+  const doc = async (ts: number, version: string, aborted: boolean) =>
+    (await signDocument({ fleet: FLEET, version, percent: 100, aborted, ts }, key)).toString('base64');
+  const save = async (ts: number, version: string, aborted: boolean) =>
+    `import binascii\nfrom ota import fleetdoc\nfleetdoc._save_rollout(binascii.a2b_base64("${await doc(ts, version, aborted)}"), ${ts})\n`;
+  // Whether the gate lets 1.1.0 through, and why not.
+  const gate =
+    'from ota import fleetdoc, updater\nclass R:\n    version = "1.1.0"\nprint("GATE", fleetdoc.allowed(updater.load_config(), R()))\n';
+  const fs = { fs: 'fat' as const, sectorSize: 4096, boot: false };
+  const dirs: string[] = [];
+  const copy = (from: string): string => {
+    const d = fx.tempDir('cut');
+    dirs.push(d, `${d}.fsmeta.json`);
+    cpSync(from, d, { recursive: true });
+    return d;
+  };
+  try {
+    const template = fx.makeBoard(cfg, fx.APP_1_0_0, '1.1.0');
+    dirs.push(template, `${template}.fsmeta.json`);
+    // Two documents saved already, so the next goes into each copy in turn.
+    for (const ts of [1000, 2000]) {
+      const r = await fx.runBoard({ fsDir: template, ...fs, code: await save(ts, '1.0.9', false) });
+      assert.ok(!r.error, r.output + (r.error ?? ''));
+    }
+    const next = await save(3000, '1.1.0', true);
+    const full = await fx.runBoard({ fsDir: copy(template), ...fs, code: next });
+    assert.ok(!full.error && !full.powerCut, full.output);
+    assert.ok(full.mutations > 1, `${full.mutations} block writes`);
+    for (const mode of ['drop', 'tear'] as const) {
+      for (let k = 1; k <= full.mutations; k++) {
+        const d = copy(template);
+        await fx.runBoard({ fsDir: d, ...fs, code: next, cutAfterMutations: k, cutMode: mode });
+        const r = await fx.runBoard({ fsDir: d, ...fs, code: gate });
+        const at = `${mode} k=${k}/${full.mutations}: ${r.output}`;
+        assert.match(r.output, /GATE False/, at);
+        const why = fx.eventsOf(r.output).filter((e) => e.ev === 'held');
+        assert.equal(why.length, 1, at);
+        assert.ok(!why[0].code && /rollout is for 1\.0\.9|rollout paused/.test(String(why[0].msg)), at);
+        rmSync(d, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
 });
