@@ -262,8 +262,19 @@ def revert(cfg):
 
 # What makes the way back impossible, not just late: the release is gone from
 # the host or refused as it stands (a key no longer trusted, a bad manifest).
-_FINAL = ("http_404", "bad_signature", "no_signature", "bad_manifest", "expired", "schema_unsupported",
-          "bad_path", "reserved_path", "path_conflict", "hash_mismatch", "too_large")
+_FINAL = (
+    "http_404",
+    "bad_signature",
+    "no_signature",
+    "bad_manifest",
+    "expired",
+    "schema_unsupported",
+    "bad_path",
+    "reserved_path",
+    "path_conflict",
+    "hash_mismatch",
+    "too_large",
+)
 
 
 def give_up(back, e):
