@@ -77,7 +77,7 @@ test(
 );
 
 test(
-  'a way back signed by a key no longer trusted is refused once, clearly; a tampered record is ignored',
+  'a way back signed by a key no longer trusted, or gone from the host, is refused once, clearly; a tampered record is ignored',
   T,
   async () => {
     f = await startFleet();
@@ -118,6 +118,23 @@ test(
     assert.equal(versionOf(g1), '1.1.0', r2.output);
     assert.deepEqual(errors(r2.output), [], r2.output);
     assert.ok(!fleetEvents(r2.output).some((e) => e.code === 'revert'), r2.output);
+
+    // 1.0.0 gone from the host: the same, said once.
+    renameSync(join(fl.host, '1.0.0'), join(fl.host, '1.0.0.gone'));
+    for (const want of [['http_404'], []]) {
+      const r = await check(g2);
+      assert.equal(versionOf(g2), '1.1.0', r.output);
+      assert.deepEqual(
+        errors(r.output).map((e) => e.code),
+        want,
+        r.output,
+      );
+      assert.equal(
+        fleetEvents(r.output).some((e) => e.code === 'revert' && !e.ok),
+        want.length > 0,
+        r.output,
+      );
+    }
 
     // A record of another shape (tampered) authorises nothing and breaks no check.
     const st = join(g2, '.ota', 'fleet.json');
