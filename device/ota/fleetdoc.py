@@ -8,7 +8,7 @@ from ota import fsx, journal
 from ota.log import Fail, ev
 
 STATE = ".ota/fleet.json"  # highest command / rollout timestamps accepted
-ROLLOUT = ".ota/rollout"  # the last verified rollout document (signed bytes)
+ROLLOUT = ".ota/rollout"  # the last verified rollout document (signed bytes): this or its ".1" twin
 
 
 def unload():
@@ -131,14 +131,36 @@ def rollout_doc(cfg, data):
     return d, ts
 
 
+def _slot(st):
+    # Which of the two copies holds the document in force (STATE's "slot").
+    return ROLLOUT + ".1" if st.get("slot") == 1 else ROLLOUT
+
+
 def _save_rollout(data, ts):
+    # Written in place into the copy not in force, then STATE (cut-safe, see
+    # fsx.write_json) names it with its timestamp in one write: a power cut
+    # leaves the old document and its rts, or the new ones, never a missing
+    # document (every release would pass the gate) nor an rts above the
+    # document in force (every release held as a replay). Nothing is renamed
+    # (fsx's header).
     st = _state()
-    st["rts"] = ts
-    fsx.write_json(STATE, st)
-    tmp = ROLLOUT + ".tmp"
-    with open(fsx.p(tmp), "wb") as h:
+    n = 0 if st.get("slot") == 1 else 1
+    path = ROLLOUT + ".1" if n else ROLLOUT
+    fsx.makedirs(path)
+    with open(fsx.p(path), "wb") as h:
         h.write(data)
-    fsx.move(tmp, ROLLOUT)
+    st["rts"] = ts
+    st["slot"] = n
+    fsx.write_json(STATE, st)
+
+
+def _in_force():
+    # The signed bytes of the rollout document in force, or None.
+    path = _slot(_state())
+    if not fsx.exists(path):
+        return None
+    with open(fsx.p(path), "rb") as h:
+        return h.read()
 
 
 def _published(rel):
@@ -157,9 +179,9 @@ def allowed(cfg, rel):
     # asset (rel.rollout()); with none anywhere every release installs.
     doc = None
     try:
-        if fsx.exists(ROLLOUT):
-            with open(fsx.p(ROLLOUT), "rb") as h:
-                doc, ts = rollout_doc(cfg, h.read())
+        data = _in_force()
+        if data:
+            doc, ts = rollout_doc(cfg, data)
         else:
             data = _published(rel)
             if data:
@@ -183,12 +205,31 @@ def allowed(cfg, rel):
         return False
     cur = journal.current_version()
     if cur:
-        # Where this board came from, and under which document: what an
-        # abort of this rollout may send it back to (revert()).
-        st = _state()
-        st["via"] = [rel.version, cur, ts]
-        fsx.write_json(STATE, st)
+        # Where this board comes from, and under which document: recorded
+        # (record()) only with the release's own version.json, once staged.
+        rel.via = (cur, ts)
     return True
+
+
+def record(v, prev, ts, vsha):
+    # The board installs v through the rollout: an abort of v may send it
+    # back to prev while version.json is still the one this install wrote
+    # (vsha), so a board later put on v by hand (other bytes) stays.
+    st = _state()
+    st["via"] = [v, prev, ts, vsha]
+    fsx.write_json(STATE, st)
+
+
+def _via(st):
+    # The record as record() wrote it, or None (a record of another shape,
+    # tampered or from an older updater, authorises nothing).
+    via = st.get("via")
+    if not isinstance(via, list) or len(via) != 4:
+        return None
+    v, prev, its, vsha = via
+    if not (isinstance(v, str) and isinstance(prev, str) and isinstance(its, int) and isinstance(vsha, str)):
+        return None
+    return via
 
 
 def revert(cfg):
@@ -199,20 +240,52 @@ def revert(cfg):
     # abort, or a board on a release it did not get from the rollout, goes on
     # as before.
     st = _state()
-    via = st.get("via")
-    if not via or not cfg.get("keys") or not fsx.exists(ROLLOUT):
+    via = _via(st)
+    if not via or not cfg.get("keys"):
         return None
-    v, prev, its = via
+    v, prev, its, vsha = via
     if st.get("rts", 0) <= its or journal.current_version() != v:
         return None  # no document since the one it updated under: no signature to check
+    if fsx.sha256("version.json", bytearray(256)) != vsha:
+        return None  # v is on the board, but not from the install the rollout made
+    data = _in_force()
+    if not data:
+        return None
     try:
-        with open(fsx.p(ROLLOUT), "rb") as h:
-            d, ts = rollout_doc(cfg, h.read())
+        d, ts = rollout_doc(cfg, data)
     except Fail:
         return None
     if d.get("aborted") and d["version"] == v and ts > its:
         return prev
     return None
+
+
+# What makes the way back impossible, not just late: the release is gone from
+# the host or refused as it stands (a key no longer trusted, a bad manifest).
+_FINAL = (
+    "http_404",
+    "bad_signature",
+    "no_signature",
+    "bad_manifest",
+    "expired",
+    "schema_unsupported",
+    "bad_path",
+    "reserved_path",
+    "path_conflict",
+    "hash_mismatch",
+    "too_large",
+)
+
+
+def give_up(back, e):
+    # The way back to `back` failed: for a final reason the record goes (the
+    # board stays on its release and says so once); otherwise the next check
+    # tries again.
+    code = getattr(e, "code", None)
+    if code not in _FINAL:
+        return
+    reverted()
+    ev("fleet", ok=False, code="revert", msg="cannot go back to %s (%s): staying" % (back[:20], code))
 
 
 def reverted():

@@ -377,6 +377,7 @@ def _revert(cfg, st):
 
 def update(reset=True):
     fl = None
+    back = None
     try:
         cfg = load_config()
         fl = _fleet(cfg)  # takes queued commands (confirm, rollback) before the journal is read
@@ -427,6 +428,12 @@ def update(reset=True):
             "version.json",
             {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date, st.get("created"))},
         )
+        via = getattr(rel, "via", None)
+        if via:
+            from ota import fleetdoc
+
+            fleetdoc.record(v, via[0], via[1], fsx.sha256(fsx.STAGE + "/version.json", bytearray(256)))
+            fleetdoc.unload()
         _put_files(m)
         _write_plan(m, want, dels)
         fsx.remove(manifest.ENTRIES)  # the entries are in the plan and the staged cache now
@@ -453,6 +460,11 @@ def update(reset=True):
         from ota.log import error
 
         error(e)
+        if back:
+            from ota import fleetdoc
+
+            fleetdoc.give_up(back, e)
+            fleetdoc.unload()
         return None
     finally:
         fsx.remove(manifest.ENTRIES)

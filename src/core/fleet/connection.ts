@@ -103,6 +103,14 @@ export class FleetConnection extends EventEmitter {
     return this.lastTs;
   }
 
+  /**
+   * Raises the timestamps this connection signs above `ts`, one of a signed document another host wrote:
+   * a host whose clock is behind must still sign above it, or boards would refuse its abort as a replay.
+   */
+  observeTs(ts: number): void {
+    if (Number.isSafeInteger(ts)) this.lastTs = Math.max(this.lastTs, ts);
+  }
+
   /** Sends a signed command (QoS 1: a sleeping board's persistent session queues it). */
   async command(id: string, cmd: CommandName, key: KeyFile): Promise<CommandDoc> {
     checkName('board id', id);

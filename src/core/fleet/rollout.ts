@@ -132,7 +132,10 @@ export class RolloutController {
     }
     try {
       const s = readDocument(payload, [trustOf(this.key)]) as unknown as RolloutState;
-      if (s.fleet === this.conn.fleet && (!this.state || s.ts >= this.state.ts)) this.state = s;
+      if (s.fleet === this.conn.fleet && (!this.state || s.ts >= this.state.ts)) {
+        this.state = s;
+        this.conn.observeTs(s.ts);
+      }
       this.rejected = undefined;
     } catch (err) {
       this.rejected = `controller state in the broker ignored: ${(err as Error).message}`;
@@ -196,10 +199,13 @@ export class RolloutController {
 
   /** Publishes the signed rollout document and the controller state, both retained. */
   private async save(s: RolloutState, announce = true): Promise<void> {
+    // The document's timestamp first, the state's above it: a controller that adopts the state (adopt())
+    // signs above every document published so far, whatever its own clock says.
+    const doc = announce ? this.doc(s) : undefined;
     s.ts = this.conn.nextTs();
     this.state = s;
-    if (announce) {
-      const signed = await signDocument(this.doc(s), this.key);
+    if (doc) {
+      const signed = await signDocument(doc, this.key);
       await this.conn.publish(this.conn.t.rollout, signed, true, 1);
       await this.mirror?.(signed);
     }
