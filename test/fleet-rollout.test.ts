@@ -403,3 +403,82 @@ test('a controller state forged by a broker account is ignored, never signed int
   await assert.rejects(ctlB.pause(), /no rollout is under way/);
   assert.equal(readDocument(b.latest.get(topics(FLEET).rollout)!, fl.trusted).percent, 10);
 });
+
+test(
+  'a signed controller state replayed through the broker steers no signature; abort naming the version still works',
+  T,
+  async () => {
+    f = await startFleet();
+    const fl = f;
+    const t = topics(FLEET);
+    const conn = await hostConn(fl);
+    const ctl = new RolloutController(conn, fl.key);
+    // An earlier rollout of 1.1.0, paused before it reached anyone: a broker account keeps its signed bytes.
+    await ctl.start({ version: '1.1.0', percent: 0, soakMs: 3_600_000 }, exists(fl));
+    await ctl.pause();
+    await conn.sync();
+    const oldState = conn.latest.get(t.controller)!;
+    const oldDoc = conn.latest.get(t.rollout)!;
+    assert.equal(readDocument(oldState, fl.trusted).status, 'paused');
+    // resume names the rollout's version: another one is refused, nothing signed.
+    await assert.rejects(
+      ctl.resume('1.2.0'),
+      (e: Error & { code?: string }) =>
+        e.code === 'fleet_wrong_version' && /under way is 1\.1\.0/.test(e.message),
+    );
+    await conn.sync();
+    assert.equal(conn.latest.get(t.rollout), oldDoc);
+    assert.equal((await ctl.resume('1.1.0')).status, 'running');
+
+    // The newer rollout moves both boards to 1.1.0; their statuses report the document they took.
+    await ctl.start({ version: '1.1.0', devices: ['q1', 'q2'], percent: 0 }, exists(fl));
+    await conn.sync();
+    const newTs = readDocument(conn.latest.get(t.rollout)!, fl.trusted).ts;
+    const boards = ['q1', 'q2'].map((id) => makeFleetBoard(fl, id));
+    await pool(boards, 2, (d) => check(d));
+    for (const d of boards) assert.equal(versionOf(d), '1.1.0');
+    const app110 = boards.map(appOf);
+    await until(() => ['q1', 'q2'].every((id) => conn.model.get(id)?.rts === newTs), 'statuses with rts');
+
+    // The replay: the old state alone is older than the signed document the broker holds...
+    const attacker = await hostConn(fl);
+    await attacker.publish(t.controller, oldState, true, 1);
+    await attacker.sync();
+    const x = new RolloutController(await hostConn(fl), fl.key);
+    assert.equal(x.state?.status, 'paused');
+    assert.match(x.stale() ?? '', /older than the signed rollout document in the broker/);
+    // ...and with the old document replayed too, the boards' statuses still prove it old.
+    await attacker.publish(t.rollout, oldDoc, true, 1);
+    await attacker.sync();
+    const b = await hostConn(fl);
+    const ctlB = new RolloutController(b, fl.key);
+    assert.equal(ctlB.state?.status, 'paused');
+    assert.match(ctlB.stale() ?? '', /older than the rollout document board q[12] took/);
+    const refused = (e: Error & { code?: string }) =>
+      e.code === 'fleet_stale_state' && /replayed state, so nothing was signed/.test(e.message);
+    await assert.rejects(ctlB.abort('1.1.0'), refused);
+    await assert.rejects(ctlB.resume('1.1.0'), refused);
+    await assert.rejects(ctlB.pause(), refused);
+    await b.sync();
+    assert.equal(b.latest.get(t.rollout)?.equals(oldDoc), true, 'nothing was signed');
+    assert.equal(b.latest.get(t.controller)?.equals(oldState), true);
+    const out = await pool(boards, 2, (d) => check(d));
+    for (const [i, d] of boards.entries()) {
+      assert.equal(versionOf(d), '1.1.0', out[i].output);
+      assert.deepEqual(appOf(d), app110[i], 'byte-identical');
+    }
+
+    // The operator starts over (the stale state lends it nothing), then aborts naming the version.
+    await ctlB.start({ version: '1.1.0', devices: ['q1', 'q2'], percent: 0 }, exists(fl));
+    await assert.rejects(
+      ctlB.abort('1.0.0'),
+      (e: Error & { code?: string }) => e.code === 'fleet_wrong_version',
+    );
+    assert.deepEqual((await ctlB.abort('1.1.0')).sort(), ['q1', 'q2']);
+    const back = await pool(boards, 2, (d) => check(d));
+    for (const [i, d] of boards.entries()) {
+      assert.equal(versionOf(d), '1.0.0', back[i].output);
+      assert.deepEqual(appOf(d), app100);
+    }
+  },
+);

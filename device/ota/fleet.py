@@ -217,6 +217,12 @@ class Session:
         }
         if st.get("bad"):
             s["bad"] = st["bad"]
+        # The newest rollout document taken (fleetdoc.STATE, not imported: it
+        # is unloaded after connecting): a host refuses a controller state
+        # older than it, a replay (docs/protocols.md, "Fleet (MQTT)").
+        r = fsx.read_json(".ota/fleet.json")
+        if isinstance(r, dict) and r.get("rts"):
+            s["rts"] = r["rts"]
         if self.code:
             s["code"] = self.code
             s["msg"] = self.msg

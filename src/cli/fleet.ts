@@ -26,14 +26,16 @@ const help = `usage: ota fleet status [--json]
        ota fleet watch
        ota fleet rollout <version> --percent N [--groups a,b] [--devices id,id]
                          [--max-failures 5%] [--step 10,50,100 --soak 30m] [--detach]
-       ota fleet pause | resume | abort
+       ota fleet pause | resume <version> | abort <version>
        ota fleet check | confirm | rollback | reboot <board id>
 
 Connects to the fleet's broker (any MQTT 3.1.1 broker) and reads the boards'
 retained statuses. Commands and the rollout document are signed with the
 release key; boards refuse anything else. A rollout runs here until it is
 done or paused (--detach: start it and leave); the controller's state lives
-in the broker, so \`ota fleet watch --key …\` anywhere carries it on.
+in the broker, so \`ota fleet watch --key …\` anywhere carries it on. resume
+and abort name the version of the rollout under way: a state replayed
+through the broker (another version) is refused, never signed.
 
   --broker <url>        mqtt://host:port or mqtts://host:port (OTA_FLEET_BROKER)
   --fleet <name>        fleet name, the topic prefix ota/<name>/ (OTA_FLEET_NAME)
@@ -270,15 +272,19 @@ export async function run(argv: string[]): Promise<number> {
       case 'pause':
       case 'resume':
       case 'abort': {
+        if (sub !== 'pause' && !arg)
+          throw new OtaError('bad_option', `ota fleet ${sub} needs the version of the rollout under way`);
+        if (sub === 'pause' && arg)
+          throw new OtaError('bad_option', `unexpected ${arg} (--help lists the options)`);
         const probe = new RolloutController(conn, await key(v));
         const ctl = new RolloutController(conn, probe.key, { mirror: mirror(v, probe.state?.version) });
         if (sub === 'abort') {
-          const ids = await ctl.abort();
+          const ids = await ctl.abort(arg);
           console.log(
             `aborted; ${ids.length} boards go back to their previous release${ids.length ? `: ${ids.join(', ')}` : ''}`,
           );
         } else {
-          const s = sub === 'pause' ? await ctl.pause() : await ctl.resume();
+          const s = sub === 'pause' ? await ctl.pause() : await ctl.resume(arg);
           console.log(rolloutLine(s, ctl.progress()));
         }
         return 0;

@@ -163,6 +163,9 @@ export const ERROR_CODES = {
   fleet_no_rollout: 'No rollout is under way in this fleet.',
   fleet_not_running: 'The rollout is not running.',
   fleet_not_paused: 'The rollout is not paused.',
+  fleet_stale_state:
+    'The controller state in the broker is older than the rollout the boards hold (a replay).',
+  fleet_wrong_version: 'The version named is not the one of the rollout under way.',
 
   // The virtual board.
   sim_cut: 'The virtual board lost power (power-cut injection).',

@@ -35,6 +35,8 @@ export interface DeviceStatus {
   mode?: string;
   /** The version the board last rolled back from (it refuses to install it again). */
   bad?: string;
+  /** Timestamp of the newest rollout document the board took: no valid controller state is older. */
+  rts?: number;
 }
 
 /** The signed, retained `rollout` document. */
@@ -190,7 +192,7 @@ export function parseStatus(bytes: Uint8Array): DeviceStatus | undefined {
     const x = str(v[k]);
     if (x !== undefined) s[k] = x.slice(0, 200);
   }
-  for (const k of ['checked', 'free', 'uptime'] as const) {
+  for (const k of ['checked', 'free', 'uptime', 'rts'] as const) {
     const x = num(v[k]);
     if (x !== undefined) s[k] = x;
   }

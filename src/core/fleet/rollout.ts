@@ -7,7 +7,12 @@
  *   ctl.state                                   // the rollout under way (from the broker), or undefined
  *   ctl.start({ version, percent?, steps?, soakMs?, groups?, devices?, maxFailures? }, exists)
  *   ctl.tick(now?) -> Promise<string | undefined>  // soak / failure rules; a line when something changed
- *   ctl.pause(reason?) / ctl.resume() / ctl.abort() -> ids of the boards the abort sends back
+ *   ctl.pause(reason?) / ctl.resume(version?) / ctl.abort(version?) -> ids of the boards the abort sends back
+ *
+ * A signed controller state an attacker replays (retained, from an older rollout) must never steer a
+ * signature: the controller acts only on a state at least as new as the newest rollout document any
+ * board reports having taken (`rts` in its status), and abort/resume check the version the operator
+ * names (docs/protocols.md, "Fleet (MQTT)").
  *   ctl.progress() -> { targeted, updated, failed, pending }
  *   parseDuration('30m') / parseMaxFailures('5%') / parseSteps('10,50,100')
  *
@@ -234,7 +239,8 @@ export class RolloutController {
     for (const g of req.groups ?? []) checkName('group', g);
     for (const d of req.devices ?? []) checkName('board id', d);
     const now = Date.now();
-    const prev = this.state;
+    // A stale state lends nothing (its groups, devices, failures) to the new rollout.
+    const prev = this.stale() ? undefined : this.state;
     const same = prev && prev.version === req.version && prev.status !== 'aborted';
     const s: RolloutState = {
       fleet: this.conn.fleet,
@@ -267,6 +273,12 @@ export class RolloutController {
   async tick(now = Date.now()): Promise<string | undefined> {
     const s = this.state;
     if (!s || s.status !== 'running') return undefined;
+    const why = this.stale(s);
+    if (why) {
+      if (this.rejected === why) return undefined;
+      this.rejected = why;
+      return `refused: ${why}`;
+    }
     let changed = false;
     for (const b of this.conn.model.boards) {
       if (!this.targeted(b)) continue;
@@ -306,9 +318,62 @@ export class RolloutController {
     return undefined;
   }
 
-  private need(): RolloutState {
-    if (!this.state) throw new OtaError('fleet_no_rollout', 'no rollout is under way in this fleet');
-    return this.state;
+  /**
+   * Why the state must not be acted on, or undefined. Each rollout document is signed before its state
+   * and below it, so a genuine state is never older than a document a board took; an older one is a
+   * replay (or its own write never reached the broker) and anything signed from it could send boards
+   * to an old version.
+   */
+  stale(s = this.state): string | undefined {
+    if (!s) return undefined;
+    let ts = this.retainedTs();
+    let what = 'the signed rollout document in the broker';
+    for (const b of this.conn.model.boards) {
+      if (b.rts !== undefined && b.rts > ts) {
+        ts = b.rts;
+        what = `the rollout document board ${b.id} took`;
+      }
+    }
+    if (ts <= s.ts) return undefined;
+    return (
+      `the controller state in the broker (rollout ${s.version}, signed ${new Date(s.ts).toISOString()}) ` +
+      `is older than ${what} (${new Date(ts).toISOString()}): a replayed state, so nothing was signed. ` +
+      'Start the rollout again with ota fleet rollout <version>'
+    );
+  }
+
+  private docBytes: Buffer | undefined;
+  private docTs = 0;
+
+  /** The timestamp of the retained rollout document when this key signed it (0 otherwise). */
+  private retainedTs(): number {
+    const bytes = this.conn.latest.get(this.conn.t.rollout);
+    if (bytes !== this.docBytes) {
+      this.docBytes = bytes;
+      this.docTs = 0;
+      try {
+        const ts = bytes?.length ? readDocument(bytes, [trustOf(this.key)]).ts : 0;
+        if (typeof ts === 'number' && Number.isSafeInteger(ts)) this.docTs = ts;
+      } catch {
+        // not ours, or malformed: proves nothing
+      }
+    }
+    return this.docTs;
+  }
+
+  /** The state to act on, checked fresh and, when the operator names it, for the version named. */
+  private need(version?: string): RolloutState {
+    const s = this.state;
+    if (!s) throw new OtaError('fleet_no_rollout', 'no rollout is under way in this fleet');
+    const why = this.stale(s);
+    if (why) throw new OtaError('fleet_stale_state', why);
+    if (version !== undefined && version !== s.version) {
+      throw new OtaError(
+        'fleet_wrong_version',
+        `the rollout under way is ${s.version}, not ${version}: nothing was signed`,
+      );
+    }
+    return s;
   }
 
   async pause(reason = 'paused by hand'): Promise<RolloutState> {
@@ -320,8 +385,8 @@ export class RolloutController {
     return s;
   }
 
-  async resume(): Promise<RolloutState> {
-    const s = this.need();
+  async resume(version?: string): Promise<RolloutState> {
+    const s = this.need(version);
     if (s.status !== 'paused') throw new OtaError('fleet_not_paused', `the rollout is ${s.status}`);
     s.status = 'running';
     s.reason = undefined;
@@ -337,8 +402,8 @@ export class RolloutController {
    * rollout returns to the release it came from (docs/protocols.md, "Fleet (MQTT)"). Boards offline
    * now get it when they next connect. Returns the boards the host sees on the version in the rollout.
    */
-  async abort(): Promise<string[]> {
-    const s = this.need();
+  async abort(version?: string): Promise<string[]> {
+    const s = this.need(version);
     const moved = this.conn.model.boards
       .filter((b) => b.app === s.version && this.targeted(b))
       .map((b) => b.id);
