@@ -1,5 +1,6 @@
 // `ota fleet` (dist/cli.js) against real mosquitto: status from retained statuses, signed commands, a
-// rollout of an unpublished version refused, a rollout started and written beside latest.json, pause.
+// rollout of an unpublished version refused, a rollout started and written beside latest.json, pause, and
+// resume/abort naming the rollout's version.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -113,6 +114,19 @@ test(
     assert.equal(readDocument(readFileSync(join(f.host, 'rollout.json')), f.trusted).paused, true);
     const s = await ota(['status']);
     assert.match(s.out, /rollout 1\.1\.0: paused \(paused by hand\), 10%/);
+
+    // resume and abort name the rollout's version: none, or another, is refused and nothing is signed.
+    const before = readFileSync(join(f.host, 'rollout.json'));
+    const none = await ota(['abort', '--dir', f.host]);
+    assert.notEqual(none.code, 0);
+    assert.match(none.err, /abort needs the version of the rollout under way/);
+    const other = await ota(['resume', '1.2.0', '--dir', f.host]);
+    assert.notEqual(other.code, 0);
+    assert.match(other.err, /under way is 1\.1\.0, not 1\.2\.0: nothing was signed \[fleet_wrong_version\]/);
+    assert.ok(readFileSync(join(f.host, 'rollout.json')).equals(before), 'nothing was signed');
+    const res = await ota(['resume', '1.1.0', '--dir', f.host]);
+    assert.equal(res.code, 0, res.err);
+    assert.match(res.out, /rollout 1\.1\.0: running/);
   },
 );
 
