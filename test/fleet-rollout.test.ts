@@ -468,12 +468,22 @@ test(
       assert.deepEqual(appOf(d), app110[i], 'byte-identical');
     }
 
+    // Statuses are not signed: a forged rts far ahead proves nothing; one an hour ahead holds the state
+    // back only until the rollout is started again, which signs above it.
+    const fake = (id: string, rts: number) => JSON.stringify({ id, app: '1.0.0', group: 'south', rts });
+    await attacker.publish(t.status('fake1'), fake('fake1', 9e12), true, 1);
+    await attacker.publish(t.status('fake2'), fake('fake2', Date.now() + 3_600_000), true, 1);
+    await attacker.sync();
+    await b.sync();
+    assert.match(ctlB.stale() ?? '', /board fake2 took/);
     // The operator starts over (the stale state lends it nothing), then aborts naming the version.
     await ctlB.start({ version: '1.1.0', devices: ['q1', 'q2'], percent: 0 }, exists(fl));
     await assert.rejects(
       ctlB.abort('1.0.0'),
       (e: Error & { code?: string }) => e.code === 'fleet_wrong_version',
     );
+    assert.equal(ctlB.stale(), undefined);
+    assert.ok(ctlB.state!.ts > 3_600_000 + Date.now() - 60_000 && ctlB.state!.ts < 9e12);
     assert.deepEqual((await ctlB.abort('1.1.0')).sort(), ['q1', 'q2']);
     const back = await pool(boards, 2, (d) => check(d));
     for (const [i, d] of boards.entries()) {

@@ -241,6 +241,8 @@ export class RolloutController {
     const now = Date.now();
     // A stale state lends nothing (its groups, devices, failures) to the new rollout.
     const prev = this.stale() ? undefined : this.state;
+    // Signed above every document known, so the new state is never itself stale.
+    this.conn.observeTs(this.newestDoc().ts);
     const same = prev && prev.version === req.version && prev.status !== 'aborted';
     const s: RolloutState = {
       fleet: this.conn.fleet,
@@ -326,20 +328,32 @@ export class RolloutController {
    */
   stale(s = this.state): string | undefined {
     if (!s) return undefined;
-    let ts = this.retainedTs();
-    let what = 'the signed rollout document in the broker';
-    for (const b of this.conn.model.boards) {
-      if (b.rts !== undefined && b.rts > ts) {
-        ts = b.rts;
-        what = `the rollout document board ${b.id} took`;
-      }
-    }
+    const { ts, what } = this.newestDoc();
     if (ts <= s.ts) return undefined;
     return (
       `the controller state in the broker (rollout ${s.version}, signed ${new Date(s.ts).toISOString()}) ` +
       `is older than ${what} (${new Date(ts).toISOString()}): a replayed state, so nothing was signed. ` +
-      'Start the rollout again with ota fleet rollout <version>'
+      'Start the rollout again (ota fleet rollout <version>; --percent 0 reaches no board) before acting on it'
     );
+  }
+
+  /**
+   * The newest rollout document known: the signed one the broker holds, or the `rts` a board reports.
+   * Statuses are not signed, so an `rts` more than a day ahead of this clock proves nothing (a forged
+   * one could otherwise refuse every state for ever); one below that can at worst refuse the state until
+   * the rollout is started again, which signs above it (start()).
+   */
+  private newestDoc(): { ts: number; what: string } {
+    let ts = this.retainedTs();
+    let what = 'the signed rollout document in the broker';
+    const limit = Date.now() + 86_400_000;
+    for (const b of this.conn.model.boards) {
+      if (b.rts !== undefined && b.rts > ts && b.rts <= limit) {
+        ts = b.rts;
+        what = `the rollout document board ${b.id} took`;
+      }
+    }
+    return { ts, what };
   }
 
   private docBytes: Buffer | undefined;
