@@ -227,7 +227,8 @@ export async function run(argv: string[]): Promise<number> {
           for (const b of boards) console.log(`  ${boardLine(b)}`);
         }
         if (ctl?.state) console.log(`\n${rolloutLine(ctl.state, ctl.progress())}`);
-        if (ctl?.rejected) console.log(`\nwarning: ${ctl.rejected}`);
+        const why = ctl?.stale() ?? ctl?.rejected;
+        if (why) console.log(`\nwarning: ${why}`);
         return 0;
       }
       case 'watch': {
