@@ -429,6 +429,8 @@ test(
     await conn.sync();
     assert.equal(conn.latest.get(t.rollout), oldDoc);
     assert.equal((await ctl.resume('1.1.0')).status, 'running');
+    await conn.sync();
+    const runningState = conn.latest.get(t.controller)!;
 
     // The newer rollout moves both boards to 1.1.0; their statuses report the document they took.
     await ctl.start({ version: '1.1.0', devices: ['q1', 'q2'], percent: 0 }, exists(fl));
@@ -467,6 +469,17 @@ test(
       assert.equal(versionOf(d), '1.1.0', out[i].output);
       assert.deepEqual(appOf(d), app110[i], 'byte-identical');
     }
+
+    // A replayed running state: a controller that watches refuses to step it (once) and signs nothing.
+    await attacker.publish(t.controller, runningState, true, 1);
+    await attacker.sync();
+    const w = new RolloutController(await hostConn(fl), fl.key);
+    assert.equal(w.state?.status, 'running');
+    assert.match((await w.tick(Date.now() + 7_200_000)) ?? '', /^refused: .*a replayed state/);
+    assert.equal(await w.tick(Date.now() + 7_200_000), undefined);
+    await b.sync();
+    assert.equal(b.latest.get(t.controller)?.equals(runningState), true, 'nothing was signed');
+    assert.equal(b.latest.get(t.rollout)?.equals(oldDoc), true);
 
     // Statuses are not signed: a forged rts far ahead proves nothing; one an hour ahead holds the state
     // back only until the rollout is started again, which signs above it.
