@@ -1,7 +1,7 @@
 // Staged rollouts with the real controller, real mosquitto and boards running the real updater: exactly
 // the boards the hash selects update, raising only adds, failures pause, abort rolls back, a restarted
-// controller carries on, a version that is not published is refused, a static host alone works, and a replayed controller
-// state steers no signature.
+// controller carries on, a version that is not published is refused, a static host alone works, and a
+// replayed controller state steers no signature.
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
