@@ -5,6 +5,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bindApp } from '../src/core/board-config';
+import { explainBoardEvent } from '../src/core/user-errors';
 import * as fx from './support/release-fixture';
 
 const T = { timeout: 60_000 };
@@ -89,4 +91,12 @@ test('a fresh board (no app, no recorded name) accepts any name and records it',
 test('a bad "app" in the config is bad_config', T, async () => {
   const o = await attempt('app', { version: '1.0.0', name: 'app' }, { app: 7 });
   assert.deepEqual(o.codes, ['bad_config'], o.output);
+});
+
+test('host: a config without "app" is bound to the project name; a set one is kept; the error says how to move', () => {
+  assert.equal(bindApp({ source: 'static' }, '/home/ana/weather-station').app, 'weather-station');
+  assert.equal(bindApp({ source: 'static', app: 'garden' }, '/home/ana/weather-station').app, 'garden');
+  const a = explainBoardEvent({ code: 'wrong_app', msg: 'release is for other, this board runs app' });
+  assert.deepEqual(a.fixes, ['configure', 'install']);
+  assert.match(a.message, /set "app" in its configuration .* or reinstall over USB/);
 });
