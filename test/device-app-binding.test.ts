@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bindApp } from '../src/core/board-config';
+import type { OtaConfig } from '../src/core/config';
 import { explainBoardEvent } from '../src/core/user-errors';
 import * as fx from './support/release-fixture';
 
@@ -94,8 +95,10 @@ test('a bad "app" in the config is bad_config', T, async () => {
 });
 
 test('host: a config without "app" is bound to the project name; a set one is kept; the error says how to move', () => {
-  assert.equal(bindApp({ source: 'static' }, '/home/ana/weather-station').app, 'weather-station');
-  assert.equal(bindApp({ source: 'static', app: 'garden' }, '/home/ana/weather-station').app, 'garden');
+  const unset: OtaConfig = { source: 'static' };
+  const set: OtaConfig = { source: 'static', app: 'garden' };
+  assert.equal(bindApp(unset, '/home/ana/weather-station').app, 'weather-station');
+  assert.equal(bindApp(set, '/home/ana/weather-station').app, 'garden');
   const a = explainBoardEvent({ code: 'wrong_app', msg: 'release is for other, this board runs app' });
   assert.deepEqual(a.fixes, ['configure', 'install']);
   assert.match(a.message, /set "app" in its configuration .* or reinstall over USB/);
