@@ -245,3 +245,39 @@ test(
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
   },
 );
+
+test(
+  "another app's signed release (one key, two projects) is refused after the manifest: wrong_app",
+  T,
+  async () => {
+    const fsDir = makeBoard(config({ channel: 'stable', app: 'weather-station' }), fx.APP_1_0_0, '1.0.0');
+    cleanups.push(fsDir);
+    const before = readFileSync(join(fsDir, 'version.json'));
+    const from = gh.state.requests.length;
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), ['wrong_app'], r.output);
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+    assert.deepEqual(readFileSync(join(fsDir, 'version.json')), before);
+    const downloads = gh.state.requests.slice(from).filter((q) => q.origin === 'downloads');
+    assert.equal(downloads.length, 2, 'only the manifest and its signature were downloaded');
+  },
+);
+
+test(
+  'developer channel (no manifest, so no name): installs and keeps the name the board recorded',
+  T,
+  async () => {
+    gh.setBranch('me', 'app', 'dev3', [{ path: 'main.py', content: 'print("dev3")\n' }]);
+    const fsDir = makeBoard(
+      config({ channel: 'developer', branch: 'dev3', keys: undefined }),
+      fx.APP_1_0_0,
+      '1.0.0',
+    );
+    cleanups.push(fsDir);
+    writeFileSync(join(fsDir, 'version.json'), JSON.stringify({ version: '1.0.0', name: 'app' }));
+    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+    assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+    assert.equal(readFileSync(join(fsDir, 'main.py'), 'utf8'), 'print("dev3")\n');
+    assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).name, 'app');
+  },
+);

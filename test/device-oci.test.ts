@@ -385,6 +385,28 @@ test('token registry: anonymous Bearer pull of a public repository', T, async ()
   }
 });
 
+test(
+  "another app's signed release (one key, two projects): wrong_app after the manifest blob alone",
+  T,
+  async () => {
+    const proxy = await startRegistryProxy(open.url);
+    try {
+      const fsDir = board(`${proxy.host}/me/app`);
+      writeFileSync(
+        join(fsDir, 'version.json'),
+        JSON.stringify({ version: '1.0.0', name: 'weather-station' }),
+      );
+      const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+      assert.deepEqual(fx.errorCodes(r.output), ['wrong_app'], r.output);
+      assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+      const blobs = proxy.requests.filter((q) => q.path.includes('/blobs/'));
+      assert.equal(blobs.length, 1, `only manifest.json: ${blobs.map((q) => q.path).join(' ')}`);
+    } finally {
+      await proxy.close();
+    }
+  },
+);
+
 test('anti-downgrade: a tag holding an older version is refused', T, async () => {
   await publish(open, 'me/old', '0.9.0', fx.APP_1_1_0);
   const fsDir = board(`${open.host}/me/old`);

@@ -96,10 +96,14 @@ test('ota install twice: the second run changes nothing', { timeout: 60_000 }, a
   const dir = mkdtempSync(join(tmpdir(), 'ota-cli-install-'));
   const cfg = join(dir, 'ota_config.json');
   writeFileSync(cfg, JSON.stringify({ source: 'static', url: 'http://127.0.0.1:9/' }));
-  const first = await ota(['install', '--port', vb.path, '--config', cfg]);
+  const project = join(dir, 'weather-station');
+  const first = await ota(['install', '--port', vb.path, '--config', cfg, '--project', project]);
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stdout, /installed: .*boot\.py now calls ota\.boot\(\) first/);
-  const second = await ota(['install', '--port', vb.path, '--config', cfg]);
+  // No "app" in the config: the board is bound to the project's name (what ota publish puts in the manifest).
+  const written = JSON.parse(readFileSync(join(vb.fsDir, 'ota_config.json'), 'utf8')) as { app?: string };
+  assert.equal(written.app, 'weather-station');
+  const second = await ota(['install', '--port', vb.path, '--config', cfg, '--project', project]);
   assert.match(second.stdout, /already installed: nothing changed/);
   writeFileSync(cfg, '[1, 2]');
   const bad = await ota(['install', '--port', vb.path, '--config', cfg]);

@@ -58,6 +58,9 @@ def load_config():
     else:
         raise Fail("bad_config", "source must be github, static or oci")
     _check_keys(cfg)
+    a = cfg.get("app")
+    if a is not None and (not isinstance(a, str) or not 0 < len(a) <= 100):
+        raise Fail("bad_config", "app must be the project's name (1 to 100 characters)")
     for k in ("deadline", "timeout", "max_retry_after", "stale_days", "stale_checks"):
         v = cfg.get(k)
         if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0):
@@ -289,8 +292,27 @@ def _same(p, f):
         return False
 
 
+def _app(cfg):
+    # The app this board runs: the config's "app", else the name recorded with
+    # the installed release; None on a fresh board (docs/protocols.md, Manifest).
+    a = cfg.get("app")
+    if a:
+        return a
+    v = fsx.read_json("version.json")
+    a = v.get("name") if isinstance(v, dict) else None
+    return a if isinstance(a, str) and a else None
+
+
+def _name(m):
+    n = m.get("name")
+    return n if isinstance(n, str) and n else None
+
+
 def _manifest(cfg, rel, st):
     # Manifest bytes -> signature check -> parse -> policy checks.
+    # Every source (static, github, oci, a fleet's revert) passes here before
+    # any download beyond the manifest. A manifestless release (the unsigned
+    # developer channel) has no name: its repository in the config binds it.
     if rel.manifestless is not None:
         if cfg.get("keys"):
             raise Fail("no_signature", "the developer channel has no signed manifest")
@@ -314,6 +336,11 @@ def _manifest(cfg, rel, st):
     gc.collect()  # the parse's garbage goes before any download
     if m["version"] != rel.version:
         raise Fail("bad_manifest", "manifest is %s, release is %s" % (m["version"][:20], rel.version[:20]))
+    # One key may sign several projects: a genuine release of another app is refused.
+    app = _app(cfg)
+    if app and _name(m) != app:
+        n = _name(m) or "no named app"
+        raise Fail("wrong_app", "release is for %s, this board runs %s" % (n[:40], app[:40]))
     manifest.check_expiry(m, rel.client.date, st.get("created"), cfg.get("require_clock") is True)
     ev("verified", version=m["version"], manifest=True, key=kid)
     return m, digest
@@ -426,7 +453,12 @@ def update(reset=True):
             st["fw"] = firmware.write(rel, fw)
         _put_json(
             "version.json",
-            {"version": v, "manifest_sha256": digest, "updated": manifest.now_iso(rel.client.date, st.get("created"))},
+            {
+                "version": v,
+                "name": _name(m) or _app(cfg),
+                "manifest_sha256": digest,
+                "updated": manifest.now_iso(rel.client.date, st.get("created")),
+            },
         )
         via = getattr(rel, "via", None)
         if via:

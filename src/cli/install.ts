@@ -1,18 +1,22 @@
 // `ota install`: put the updater, its config and the boot hook on a board.
 import { join } from 'node:path';
 import { OtaError } from '../core/errors';
+import { bindApp } from '../core/board-config';
 import { readOtaConfig } from '../core/config';
 import { installUpdater } from '../core/serial/install';
 import { withBoard } from './board-session';
 import { jsonOption, output, parseCommand, portOption, printFileChanges } from './common';
 
 const help = `usage: ota install --port <path> --config <ota_config.json> [--key <key file>] [--device-dir <dir>]
+                   [--project <dir>]
 
 Copies the updater package listed in <device-dir>/package.json (default: the
 device/ folder shipped with this tool), writes the config as /ota_config.json
 (adding the key's trust entry to "keys" with --key), and makes /boot.py call
 ota.boot() first, keeping the rest of an existing boot.py. Running it again
-with the same inputs changes nothing.`;
+with the same inputs changes nothing. A config without "app" gets the
+project's name (the name of --project, default .: what ota publish puts in
+the manifest), so the board takes only that project's releases.`;
 
 /** device/ next to the bundled CLI (dist/cli.js) or the sources (src/cli/install.ts). */
 function defaultDeviceDir(): string {
@@ -26,11 +30,12 @@ export async function run(argv: string[]): Promise<number> {
     config: { type: 'string' },
     key: { type: 'string' },
     'device-dir': { type: 'string' },
+    project: { type: 'string' },
   });
   if (!parsed) return 0;
   const { values } = parsed;
   if (!values.config) throw new OtaError('bad_option', 'ota install needs --config <ota_config.json>');
-  const checked = await readOtaConfig(values.config);
+  const checked = bindApp(await readOtaConfig(values.config), values.project ?? '.');
   const deviceDir = values['device-dir'] ?? defaultDeviceDir();
   const result = await withBoard(values.port, (board) =>
     installUpdater(board, { deviceDir, config: checked, keyFile: values.key }),

@@ -9,6 +9,7 @@
  */
 import { validateOtaConfig, type OtaConfig } from './config';
 import { OtaError } from './errors';
+import { projectName } from './manifest';
 import { parseRef } from './publish/oci';
 
 /**
@@ -54,4 +55,15 @@ export function boardConfig(
       `The device configuration is invalid, nothing was written to the board:\n- ${problems.join('\n- ')}`,
     );
   return config as unknown as OtaConfig;
+}
+
+/**
+ * The config with `app` set to the project's manifest name when the user left it unset, so a board
+ * is bound to its app from its first install: another project's release, even one signed by the same
+ * key, is refused (`wrong_app`, docs/protocols.md, Manifest).
+ *
+ *   bindApp({ source: 'static', url }, '/home/ana/weather-station')  // { ..., app: 'weather-station' }
+ */
+export function bindApp<C extends { app?: unknown }>(config: C, dir: string): C {
+  return config.app ? config : { ...config, app: projectName(dir) };
 }

@@ -29,6 +29,8 @@ export interface TrustedKey {
 
 export interface OtaConfig {
   source: (typeof SOURCES)[number];
+  /** The project this board runs (a manifest's `name`): another app's release is refused (`wrong_app`). */
+  app?: string;
   /** static: base URL holding latest.json. */
   url?: string;
   /** github: owner/name. */

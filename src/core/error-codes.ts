@@ -96,6 +96,8 @@ export const ERROR_CODES = {
   no_signature: 'The board requires a signed manifest and this one is not signed.',
   bad_signature: 'The signature (of a manifest or a fleet document) is malformed or matches no trusted key.',
   downgrade: 'The release is older than one the board accepted before.',
+  wrong_app:
+    'The release is another project\'s (its manifest name is not the app this board runs). To move the board on purpose, set "app" in ota_config.json or reinstall over USB.',
   expired: 'The manifest has expired.',
   hash_mismatch: 'A downloaded file does not match its hashes.',
   no_space: 'Not enough free flash for the update.',

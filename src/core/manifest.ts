@@ -249,7 +249,7 @@ export async function buildRelease(
   const files = await hashProjectFiles(hashed);
   const image = opts.firmware === undefined ? undefined : await readFirmware(opts.firmware);
   const manifest = assembleManifest({
-    name: opts.name ?? basename(resolve(dir)),
+    name: opts.name ?? projectName(dir),
     version,
     created,
     files,
@@ -296,6 +296,11 @@ export async function writeManifestFile(
   await mkdir(dirname(resolve(out)), { recursive: true });
   await writeFile(out, bytes);
   return { ...built, out, bytes };
+}
+
+/** The project's name, a manifest's `name` unless given: the project folder's name. */
+export function projectName(dir: string): string {
+  return basename(resolve(dir));
 }
 
 /** Walks, hashes and describes a project as a manifest. */

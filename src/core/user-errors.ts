@@ -119,6 +119,12 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
   if (TOKEN_CODES.has(code)) return { code, message: text, fixes: ['token'] };
   if (code === 'repo_not_found') return { code, message: text, fixes: ['configure', 'token'] };
   if (code === 'no_updater') return { code, message: text, fixes: ['install'] };
+  if (code === 'wrong_app')
+    return {
+      code,
+      message: `${text.replace(/[.\s]+$/, '')}: the board refuses another project's release, even one signed by your key. To move this board to that app on purpose, set "app" in its configuration (Configure Device) or reinstall over USB (Install Updater).`,
+      fixes: ['configure', 'install'],
+    };
   const words = networkWords(text);
   const network = ['network', 'io', 'unreachable', 'fetch-failed'].includes(code);
   if (words || network) {

@@ -154,6 +154,8 @@ export interface ReleaseOptions {
   hooks?: { post_update?: string; rollback?: string };
   expires?: string;
   bundle?: boolean;
+  /** The manifest's project name ('app' unless set). */
+  name?: string;
 }
 
 /** Builds a release folder and its manifest with the project's own manifest code. */
@@ -166,7 +168,7 @@ export async function makeRelease(
   writeTree(dir, files);
   let manifest = await buildManifest(dir, {
     version,
-    name: 'app',
+    name: opts.name ?? 'app',
     created: '2026-11-01T00:00:00Z',
     delete: opts.delete,
     keep: opts.keep,

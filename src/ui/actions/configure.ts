@@ -7,7 +7,7 @@
 import { createServer } from 'node:net';
 import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
-import { registryPasswordProblem } from '../../core/board-config';
+import { bindApp, registryPasswordProblem } from '../../core/board-config';
 import { brokerUrlProblem } from '../../core/fleet/protocol';
 import { parseRef } from '../../core/publish/oci';
 import { boardUrl, lanAddress, listenPlan } from '../../core/local-host';
@@ -727,12 +727,21 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
       kind: 'run',
       run: async (step, total) => {
         const preview = finalConfig();
+        // What Install Updater writes: `app` from the project's name unless set (docs/protocols.md, Manifest).
+        const bound = bindApp(preview, ctl.projectDir()).app;
         const rows: (Item & { edit?: StepId })[] = Object.entries(preview).map(([k, v]) => ({
           value: k,
           label: k,
           description: JSON.stringify(v),
           edit: editStepFor(k),
         }));
+        if (!preview.app)
+          rows.push({
+            value: 'app',
+            label: 'app',
+            description: `${JSON.stringify(bound)} (the project's name, set at install: the board takes only this app's releases)`,
+            edit: 'source',
+          });
         rows.push({
           value: 'wifi',
           label: 'wifi',

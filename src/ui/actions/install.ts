@@ -3,16 +3,19 @@
 // a private registry's password from secret storage) and checked against its schema first: an invalid one is refused
 // before the board is opened.
 import * as vscode from 'vscode';
-import { boardConfig } from '../../core/board-config';
+import { bindApp, boardConfig } from '../../core/board-config';
 import type { Controller } from '../controller';
 import { fleetPasswordFor, registryPasswordFor, wifiFor } from './configure';
 
 export async function installUpdater(ctl: Controller, arg?: unknown): Promise<void> {
-  const config = boardConfig(
-    ctl.deviceConfig(),
-    await wifiFor(ctl),
-    await fleetPasswordFor(ctl),
-    await registryPasswordFor(ctl),
+  const config = bindApp(
+    boardConfig(
+      ctl.deviceConfig(),
+      await wifiFor(ctl),
+      await fleetPasswordFor(ctl),
+      await registryPasswordFor(ctl),
+    ),
+    ctl.projectDir(),
   );
   const port = await ctl.board(arg);
   const deviceDir = vscode.Uri.joinPath(ctl.context.extensionUri, 'device').fsPath;
