@@ -188,28 +188,12 @@ class OCI(Release):
         # RAM) and hashed on the way: its digest is the one the tag named.
         import hashlib
         import binascii
-        from ota import fsx
-        from ota.source import RESERVE
+        from ota.source import save_to
 
         digest, size = self.docs["manifest.json"]
-        if size > max(0, fsx.free_bytes() - RESERVE):
-            raise Fail("doc_too_large", "manifest of %d bytes does not fit the free flash" % size)
         h = hashlib.sha256()
-        total = 0
-        buf = bytearray(512)
-        mv = memoryview(buf)
         with self._blob_get(self.docs["manifest.json"]) as r:
-            fsx.makedirs(path)
-            with open(fsx.p(path), "wb") as out:
-                while True:
-                    n = r.readinto(buf)
-                    if not n:
-                        break
-                    total += n
-                    if total > size:
-                        break
-                    h.update(mv[:n])
-                    out.write(mv[:n])
+            total = save_to(r, path, size, h)
         if total != size or "sha256:" + binascii.hexlify(h.digest()).decode() != digest:
             raise Fail("hash_mismatch", "manifest.json does not match its digest")
         return self._sig()

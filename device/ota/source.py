@@ -8,7 +8,35 @@ from ota import fsx
 from ota.log import Fail
 
 MAX_DOC = const(32768)  # latest.json / signature size limit (the manifest goes to flash instead)
-RESERVE = const(16384)  # flash kept free when a manifest is saved (oci.py too)
+RESERVE = const(16384)  # flash kept free when a manifest is saved
+
+
+def save_to(r, path, size, h=None):
+    # The body of response r to file path, a buffer at a time, fed to hash h
+    # too. size (the declared length, -1 unknown) and every byte read are
+    # held to the free flash less RESERVE; returns the bytes read, at most
+    # size + one buffer when size is known (the caller compares).
+    limit = max(0, fsx.free_bytes() - RESERVE)
+    if size > limit:
+        raise Fail("doc_too_large", "manifest of %d bytes, %d free" % (size, limit))
+    buf = bytearray(512)
+    mv = memoryview(buf)
+    total = 0
+    fsx.makedirs(path)
+    with open(fsx.p(path), "wb") as out:
+        while True:
+            n = r.readinto(buf)
+            if not n:
+                break
+            total += n
+            if total > limit or 0 <= size < total:
+                break
+            if h:
+                h.update(mv[:n])
+            out.write(buf if n == len(buf) else mv[:n])
+    if total > limit:
+        raise Fail("doc_too_large", "manifest over the %d bytes of free flash" % limit)
+    return total
 
 
 def quote(p):
@@ -44,24 +72,8 @@ class Release:
 
     def save(self, url, path, headers=None):
         # Streams a document to a file: bounded by free flash, not by RAM.
-        limit = max(0, fsx.free_bytes() - RESERVE)
-        r = self.client.get(url, headers)
-        with r:
-            if r.length > limit:
-                raise Fail("doc_too_large", "manifest of %d bytes, %d free" % (r.length, limit))
-            buf = bytearray(512)
-            mv = memoryview(buf)
-            total = 0
-            fsx.makedirs(path)
-            with open(fsx.p(path), "wb") as out:
-                while True:
-                    n = r.readinto(buf)
-                    if not n:
-                        break
-                    total += n
-                    if total > limit:
-                        raise Fail("doc_too_large", "manifest over the %d bytes of free flash" % limit)
-                    out.write(buf if n == len(buf) else mv[:n])
+        with self.client.get(url, headers) as r:
+            save_to(r, path, r.length)
 
     def open_file(self, f, offset=0, gzip=False):
         # An HTTP response positioned at `offset` of file f (206), or at 0 (200).
