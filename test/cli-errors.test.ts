@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REFUSED_PORT } from './support/refused';
 
 const home = mkdtempSync(join(tmpdir(), 'ota-cli-errors-'));
 const project = join(home, 'app');
@@ -38,13 +39,6 @@ function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: 
   );
 }
 
-/** A port nothing listens on (taken, then given back). */
-async function closedPort(): Promise<number> {
-  const { server, url } = await listen(() => undefined);
-  await new Promise((r) => server.close(r));
-  return Number(new URL(url).port);
-}
-
 function failsWith(
   r: { status: number | null; stderr: string },
   code: string,
@@ -59,7 +53,7 @@ function failsWith(
 }
 
 test('ota fleet: a broker that does not answer names --broker as the fix', async () => {
-  const port = await closedPort();
+  const port = REFUSED_PORT;
   const r = await ota('fleet', 'status', '--broker', `mqtt://127.0.0.1:${port}`, '--fleet', 'lab');
   failsWith(r, 'fleet_down', /check --broker \(OTA_FLEET_BROKER\)/);
 });
@@ -122,7 +116,7 @@ test('ota releases lists the channels of a static host, and a stopped local host
   } finally {
     server.close();
   }
-  const port = await closedPort();
+  const port = REFUSED_PORT;
   const down = await ota('releases', '--url', `http://127.0.0.1:${port}`);
   failsWith(down, 'unreachable', /start the release host here: ota serve <folder>/);
   assert.match(down.stderr, /Cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);

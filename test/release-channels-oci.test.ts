@@ -5,13 +5,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ociChannels, publishOci, type Credentials } from '../src/core/publish/oci';
 import { releaseChannels, type ReleaseStatus } from '../src/core/release-channels';
 import { releaseChildren, releaseItem } from '../src/core/release-view';
 import { registryMissing, startRegistry, type TestRegistry } from './support/registry';
+import { REFUSED_PORT } from './support/refused';
 
 const skip = registryMissing(['/usr/bin/htpasswd']);
 const T = { skip, timeout: 60_000 };
@@ -45,15 +45,6 @@ async function publish(reg: TestRegistry, repo: string, version: string, created
     ref: `${reg.host}/${repo}`,
     build: { created },
     credentials: reg === priv ? creds : undefined,
-  });
-}
-
-function closedPort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
   });
 }
 
@@ -105,7 +96,7 @@ test('the tags as channels: stable and beta, newest first, the channel tag’s r
 });
 
 test('a registry that does not answer, a bad reference: the reason, named', T, async () => {
-  const port = await closedPort();
+  const port = REFUSED_PORT;
   const s = await releaseChannels({ source: 'oci', ref: `127.0.0.1:${port}/me/app` });
   assert.equal(s.state, 'unreachable');
   assert.match(

@@ -2,24 +2,15 @@
 // or the releases, from a real static server and the GitHub mock.
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serveFolder, type FolderServer } from '../src/core/publish/serve';
 import { releaseChannels } from '../src/core/release-channels';
 import { startGitHubMock, type GitHubMock } from './support/github-mock';
+import { REFUSED_PORT } from './support/refused';
 
 /** A port nothing listens on: bound, then released. */
-function closedPort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
-
 describe('releaseChannels', () => {
   let dir: string;
   let server: FolderServer;
@@ -44,7 +35,7 @@ describe('releaseChannels', () => {
   });
 
   it('names the URL of a host that does not answer', async () => {
-    const url = `http://127.0.0.1:${await closedPort()}`;
+    const url = `http://127.0.0.1:${REFUSED_PORT}`;
     const s = await releaseChannels({ source: 'static', url: `${url}/` });
     assert.equal(s.state, 'unreachable');
     if (s.state !== 'unreachable') return;
