@@ -105,6 +105,13 @@ test('ota install twice: the second run changes nothing', { timeout: 60_000 }, a
   assert.equal(written.app, 'weather-station');
   const second = await ota(['install', '--port', vb.path, '--config', cfg, '--project', project]);
   assert.match(second.stdout, /already installed: nothing changed/);
+  // Without --project no folder is guessed: the board binds itself to its first release's app.
+  const unbound = await ota(['install', '--port', vb.path, '--config', cfg]);
+  assert.equal(unbound.status, 0, unbound.stderr);
+  assert.equal(
+    (JSON.parse(readFileSync(join(vb.fsDir, 'ota_config.json'), 'utf8')) as { app?: string }).app,
+    undefined,
+  );
   writeFileSync(cfg, '[1, 2]');
   const bad = await ota(['install', '--port', vb.path, '--config', cfg]);
   assert.equal(bad.status, 1);

@@ -14,9 +14,12 @@ Copies the updater package listed in <device-dir>/package.json (default: the
 device/ folder shipped with this tool), writes the config as /ota_config.json
 (adding the key's trust entry to "keys" with --key), and makes /boot.py call
 ota.boot() first, keeping the rest of an existing boot.py. Running it again
-with the same inputs changes nothing. A config without "app" gets the
-project's name (the name of --project, default .: what ota publish puts in
-the manifest), so the board takes only that project's releases.`;
+with the same inputs changes nothing. With --project, a config without "app"
+gets that project's name (the folder's name: what ota publish puts in the
+manifest), so the board takes only that project's releases from its first
+update. Without it the board binds itself to the app of the first release it
+installs (a folder guessed here could be the wrong one, and would refuse
+every release).`;
 
 /** device/ next to the bundled CLI (dist/cli.js) or the sources (src/cli/install.ts). */
 function defaultDeviceDir(): string {
@@ -35,7 +38,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const { values } = parsed;
   if (!values.config) throw new OtaError('bad_option', 'ota install needs --config <ota_config.json>');
-  const checked = bindApp(await readOtaConfig(values.config), values.project ?? '.');
+  const config = await readOtaConfig(values.config);
+  const checked = values.project ? bindApp(config, values.project) : config;
   const deviceDir = values['device-dir'] ?? defaultDeviceDir();
   const result = await withBoard(values.port, (board) =>
     installUpdater(board, { deviceDir, config: checked, keyFile: values.key }),
