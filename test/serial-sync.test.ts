@@ -187,6 +187,15 @@ test('a tls file kept in ota/ or .ota/ (which a reinstall clears) is refused bef
       `${key}=${path}`,
     );
   }
+  // The fleet broker's CA is held to the same rule.
+  assert.throws(
+    () =>
+      checkBoardFiles({
+        ...base,
+        fleet: { broker: 'mqtts://b.example:8883', name: 'lab', tls: { ca: 'ota/broker-ca.pem' } },
+      } as OtaConfig),
+    (e: unknown) => e instanceof OtaError && e.code === 'reserved_path' && e.message.includes('fleet.tls.ca'),
+  );
   // Elsewhere, and the installer's own roots file, are fine.
   checkBoardFiles({ ...base, tls: { ca: 'certs/ca.pem', cert: '/certs/c.crt', key: 'c.key' } } as OtaConfig);
   checkBoardFiles({ ...base, tls: { ca: 'ota/roots.pem' } } as OtaConfig);

@@ -110,24 +110,32 @@ export interface InstallResult extends SyncResult {
 }
 
 /**
- * The files the config names on the board (tls.ca, tls.cert, tls.key) must outlive a reinstall:
- * ota/ is the updater's package (a reinstall removes what it does not ship) and .ota/ its working
- * folders, so a path in either is refused ('reserved_path'), except the CA roots the installer
- * writes itself.
+ * Why a file the config names on the board (a CA, a client certificate or key) would not outlive a
+ * reinstall, or undefined: ota/ is the updater's package (a reinstall removes what it does not
+ * ship) and .ota/ its working folders, so a path in either is refused, except the CA roots the
+ * installer writes itself. `name` says which setting it is (e.g. tls.ca).
  */
+export function boardFileProblem(name: string, value: string): string | undefined {
+  const path = value.replace(/^(\.?\/)+/, '');
+  const r = reservedPath(path);
+  if ((r !== 'ota' && r !== '.ota') || path.toLowerCase() === ROOTS_PATH) return undefined;
+  return (
+    `${name} is ${JSON.stringify(value)}, inside ${r}/ (${RESERVED_WHY[r]}): a reinstall would delete it. ` +
+    `Keep the file elsewhere on the board (for example /certs/${path.split('/').pop()}) and set ${name} to that path.`
+  );
+}
+
+/** Every board file the config names (tls and fleet.tls), held to boardFileProblem ('reserved_path'). */
 export function checkBoardFiles(config: OtaConfig): void {
-  const tls = (config as { tls?: Record<string, unknown> }).tls;
-  for (const key of ['ca', 'cert', 'key'] as const) {
-    const value = tls?.[key];
-    if (typeof value !== 'string') continue;
-    const path = value.replace(/^(\.?\/)+/, '');
-    const r = reservedPath(path);
-    if ((r === 'ota' || r === '.ota') && path.toLowerCase() !== ROOTS_PATH) {
-      throw new OtaError(
-        'reserved_path',
-        `tls.${key} is ${JSON.stringify(value)}, inside ${r}/ (${RESERVED_WHY[r]}): a reinstall would delete it. ` +
-          `Keep the file elsewhere on the board (for example /certs/${path.split('/').pop()}) and set tls.${key} to that path.`,
-      );
+  const c = config as { tls?: Record<string, unknown>; fleet?: { tls?: Record<string, unknown> } };
+  for (const [prefix, tls] of [
+    ['tls', c.tls],
+    ['fleet.tls', c.fleet?.tls],
+  ] as const) {
+    for (const key of ['ca', 'cert', 'key'] as const) {
+      const value = tls?.[key];
+      const problem = typeof value === 'string' ? boardFileProblem(`${prefix}.${key}`, value) : undefined;
+      if (problem) throw new OtaError('reserved_path', problem);
     }
   }
 }

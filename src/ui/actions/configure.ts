@@ -10,6 +10,7 @@ import { OtaError } from '../../core/errors';
 import { bindApp, registryPasswordProblem } from '../../core/board-config';
 import { brokerUrlProblem } from '../../core/fleet/protocol';
 import { parseRef } from '../../core/publish/oci';
+import { boardFileProblem } from '../../core/serial/install';
 import { boardUrl, lanAddress, listenPlan } from '../../core/local-host';
 import { ROOTS_PATH } from '../../core/tls-roots';
 import type { Controller } from '../controller';
@@ -698,7 +699,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
             placeholder: 'e.g. certs/broker-ca.pem',
             validate: (v) =>
               /^[^\s]+\.(pem|crt|der)$/i.test(v)
-                ? undefined
+                ? boardFileProblem('fleet.tls.ca', v)
                 : 'A file path on the board, e.g. certs/broker-ca.pem',
             apply: (ca) => void (fleet = { ...fleet, tls: { ca: ca.replace(/^\/+/, '') } }),
           },
