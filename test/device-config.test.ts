@@ -3,12 +3,11 @@
 // `config`, connects Wi-Fi when told to, and updates over HTTPS.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:https';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import * as fx from './support/release-fixture';
+import { selfSigned } from './support/service';
 
 const T = { timeout: 60_000 };
 const schema = JSON.parse(readFileSync(join(__dirname, '..', 'schemas', 'ota_config.schema.json'), 'utf8'));
@@ -89,60 +88,30 @@ test(
   async () => {
     const dir = fx.tempDir('tls');
     cleanups.push(dir);
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    const pair = selfSigned(dir, 'server', '/CN=127.0.0.1', 1);
     const rel = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { keep: ['settings.json'] });
     const host = fx.tempDir('host');
     cleanups.push(rel.dir, host);
     fx.publishStatic(host, rel);
-    const plain = await fx.serveFolder(host);
-    // The TLS server forwards each request to the plain folder server.
-    const tls = createServer(
-      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-      (req, res) => {
-        void fetch(plain.url + (req.url ?? '/'), {
-          headers: { range: String(req.headers.range ?? '') },
-        }).then(async (up) => {
-          res.writeHead(up.status, { 'content-length': up.headers.get('content-length') ?? '0' });
-          res.end(Buffer.from(await up.arrayBuffer()));
-        });
-      },
-    );
-    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
-    const url = `https://127.0.0.1:${(tls.address() as { port: number }).port}`;
+    const server = await fx.serveFolder(host, undefined, {
+      key: readFileSync(pair.key),
+      cert: readFileSync(pair.cert),
+    });
+    const url = server.url;
     const fsDir = fx.makeBoard(
       { source: 'static', url, wifi: { ssid: 'lab', password: 'pw' }, retries: 0, tls: { ca: 'cert.pem' } },
       fx.APP_1_0_0,
       '1.0.0',
     );
     cleanups.push(fsDir);
-    writeFileSync(join(fsDir, 'cert.pem'), readFileSync(join(dir, 'cert.pem')));
+    writeFileSync(join(fsDir, 'cert.pem'), readFileSync(pair.cert));
     try {
       const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
       assert.deepEqual(fx.errorCodes(r.output), [], r.output);
       assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
-      assert.ok(plain.requests.some((q) => q.url === '/1.1.0/main.py'));
+      assert.ok(server.requests.some((q) => q.url === '/1.1.0/main.py'));
     } finally {
-      tls.closeAllConnections();
-      await new Promise<void>((resolve) => tls.close(() => resolve()));
-      await plain.close();
+      await server.close();
     }
   },
 );

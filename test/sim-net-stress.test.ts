@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as https from 'node:https';
 import { gzipSync } from 'node:zlib';
-import { runBoard, VirtualBoard } from '../src/sim/board';
+import { runBoard, VirtualBoard, type RunResult } from '../src/sim/board';
 import { makePki } from './support/pki';
 
 const realNotify = Atomics.notify;
@@ -45,15 +45,23 @@ async function listen(server: net.Server): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
-test('every host call gets its own answer: sends, name lookups and echoed reads, 1500 rounds', async () => {
+/** Runs `code(port)` on a fresh board (no boot) while an echo server listens on 127.0.0.1:`port`. */
+async function onBoardWithEcho(
+  code: (port: number) => string,
+  opts: Omit<Parameters<typeof runBoard>[0], 'fsDir' | 'code' | 'boot'>,
+): Promise<RunResult> {
   const echo = net.createServer((s) => s.on('data', (d) => s.write(d)));
   const port = await listen(echo);
   try {
-    const r = await runBoard({
-      fsDir: boardDir(),
-      boot: false,
-      timeoutMs: 60_000,
-      code: `
+    return await runBoard({ fsDir: boardDir(), boot: false, ...opts, code: code(port) });
+  } finally {
+    echo.close();
+  }
+}
+
+test('every host call gets its own answer: sends, name lookups and echoed reads, 1500 rounds', async () => {
+  const r = await onBoardWithEcho(
+    (port) => `
 import gc, socket
 s = socket.socket()
 s.settimeout(5)
@@ -76,12 +84,10 @@ for i in range(1500):
 s.close()
 print(len(bad), bad[:3])
 `,
-    });
-    assert.equal(r.error, undefined);
-    assert.equal(r.output, '0 []\r\n');
-  } finally {
-    echo.close();
-  }
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(r.error, undefined);
+  assert.equal(r.output, '0 []\r\n');
 });
 
 test('sequential HTTP requests from the board: whole, chunked, gzip and cut-short answers arrive intact', async () => {
@@ -253,14 +259,8 @@ test('Ctrl-C in a blocking read: the bytes that come after it wait for the next 
 });
 
 test('a board with a 16 MB heap keeps room for the bridge: names and reads come back whole', async () => {
-  const echo = net.createServer((s) => s.on('data', (d) => s.write(d)));
-  const port = await listen(echo);
-  try {
-    const r = await runBoard({
-      fsDir: boardDir(),
-      boot: false,
-      heapKb: 16 * 1024,
-      code: `
+  const r = await onBoardWithEcho(
+    (port) => `
 import socket
 got = set()
 for i in range(20):
@@ -272,12 +272,10 @@ for i in range(20):
     s.close()
 print(got)
 `,
-    });
-    assert.equal(r.error, undefined);
-    assert.equal(r.output, '{True}\r\n');
-  } finally {
-    echo.close();
-  }
+    { heapKb: 16 * 1024 },
+  );
+  assert.equal(r.error, undefined);
+  assert.equal(r.output, '{True}\r\n');
 });
 
 test('UDP: the bridge has no datagrams, so a datagram socket is refused (EOPNOTSUPP), never made a TCP stream', async () => {

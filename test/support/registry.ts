@@ -243,9 +243,10 @@ export async function startRegistryProxy(
     for (const n of names) if (typeof h[n] === 'string') out[n] = h[n] as string;
     return out;
   };
-  const storage = serve((req, res) => {
+  /** Logs one request as it comes in; status and bytes are filled in when it is answered. */
+  const record = (origin: ProxiedRequest['origin'], req: IncomingMessage): ProxiedRequest => {
     const rec: ProxiedRequest = {
-      origin: 'storage',
+      origin,
       method: req.method ?? '',
       path: req.url ?? '',
       authorization: req.headers.authorization,
@@ -254,6 +255,10 @@ export async function startRegistryProxy(
       bytes: 0,
     };
     requests.push(rec);
+    return rec;
+  };
+  const storage = serve((req, res) => {
+    const rec = record('storage', req);
     const m = /^\/store\/(.+)\/(sha256:[0-9a-f]{64})\?sig=[0-9a-f]+$/.exec(req.url ?? '');
     if (!m) {
       rec.status = 404;
@@ -267,16 +272,7 @@ export async function startRegistryProxy(
   await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
   const storageUrl = `${scheme}://127.0.0.1:${(storage.address() as { port: number }).port}`;
   const front = serve((req, res) => {
-    const rec: ProxiedRequest = {
-      origin: 'registry',
-      method: req.method ?? '',
-      path: req.url ?? '',
-      authorization: req.headers.authorization,
-      range: req.headers.range,
-      status: 0,
-      bytes: 0,
-    };
-    requests.push(rec);
+    const rec = record('registry', req);
     const blob = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '');
     if (expire && blob && blob[2] === expire && req.method === 'GET') {
       expire = undefined;
