@@ -3,11 +3,11 @@
 // case is a real command run against real local servers (or a port nothing listens on).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { failsWith, ota as run, type Run } from './support/cli';
 import { REFUSED_PORT } from './support/refused';
 
 const home = mkdtempSync(join(tmpdir(), 'ota-cli-errors-'));
@@ -15,19 +15,7 @@ const project = join(home, 'app');
 mkdirSync(project);
 writeFileSync(join(project, 'main.py'), 'print(1)\n');
 
-/** `ota …` in its own process (async: the servers below answer from this one). */
-function ota(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  // No tokens or registry logins from the machine running the tests.
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, XDG_RUNTIME_DIR: home };
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['dist/cli.js', ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const ota = (...args: string[]): Promise<Run> => run(args, { home });
 
 function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
   const server = createServer(handler);
@@ -37,19 +25,6 @@ function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: 
       resolve({ server, url: `http://127.0.0.1:${port}` });
     }),
   );
-}
-
-function failsWith(
-  r: { status: number | null; stderr: string },
-  code: string,
-  fix: RegExp | null,
-  status = 1,
-): void {
-  assert.equal(r.status, status, r.stderr);
-  const [said, ...rest] = r.stderr.trimEnd().split('\n');
-  assert.match(said!, new RegExp(`^ota: .+ \\[${code}\\]$`), r.stderr);
-  if (fix) assert.match(rest.join('\n'), new RegExp(`^  fix: ${fix.source}`), r.stderr);
-  else assert.deepEqual(rest, [], r.stderr);
 }
 
 test('ota fleet: a broker that does not answer names --broker as the fix', async () => {

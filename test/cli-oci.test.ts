@@ -2,17 +2,15 @@
 // real registry with htpasswd auth (Debian's docker-registry on 127.0.0.1).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from '../src/core/keys';
+import { ota as run } from './support/cli';
 import { registryMissing, startRegistry, type TestRegistry } from './support/registry';
 
 const skip = registryMissing(['/usr/bin/htpasswd']);
 const T = { skip, timeout: 60_000 };
-const ROOT = join(__dirname, '..');
-const CLI = join(ROOT, 'src', 'cli.ts');
 let reg: TestRegistry;
 let work: string;
 let project: string;
@@ -33,33 +31,8 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-function ota(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const base: NodeJS.ProcessEnv = {
-      ...process.env,
-      HOME: home,
-      DOCKER_CONFIG: join(home, '.docker'),
-      XDG_CONFIG_HOME: join(home, '.config'),
-    };
-    for (const k of [
-      'GITHUB_TOKEN',
-      'OTA_REGISTRY_TOKEN',
-      'OTA_REGISTRY_USER',
-      'REGISTRY_AUTH_FILE',
-      'XDG_RUNTIME_DIR',
-    ])
-      delete base[k];
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args],
-      { cwd: ROOT, env: { ...base, ...env }, timeout: 30_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+/** `ota …` with a HOME of its own: no registry logins or tokens but those a test passes in `env`. */
+const ota = (args: string[], env: Record<string, string> = {}) => run(args, { home, env });
 
 const common = ['--version', '1.0.0', '--created', '2026-11-25T10:00:00Z'];
 
@@ -69,13 +42,13 @@ test(
   async () => {
     const ref = `${reg.host}/me/app`;
     const none = await ota(['publish', project, '--target', 'oci', '--ref', ref, ...common]);
-    assert.equal(none.code, 1);
+    assert.equal(none.status, 1);
     assert.match(none.stderr, /asks for credentials.*\[credentials_missing\]/);
     const ok = await ota(['publish', project, '--target', 'oci', '--ref', ref, ...common, '--json'], {
       OTA_REGISTRY_USER: 'ci',
       OTA_REGISTRY_TOKEN: 'pw-5',
     });
-    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.status, 0, ok.stderr);
     const r = JSON.parse(ok.stdout);
     assert.deepEqual(r.pushed[0].tags, ['1.0.0', 'stable']);
     const again = await ota([
@@ -94,7 +67,7 @@ test(
       '--password',
       'pw-5',
     ]);
-    assert.equal(again.code, 1);
+    assert.equal(again.status, 1);
     assert.match(again.stderr, /\[tag_exists\]/);
     const missing = await ota(['publish', project, '--target', 'oci', ...common]);
     assert.match(missing.stderr, /--ref/);
@@ -109,19 +82,19 @@ test('ota verify --ref: the tree against the registry release, layers included',
     ['publish', project, '--target', 'oci', '--ref', `${reg.host}/me/signed`, ...common, '--sign', key],
     env,
   );
-  assert.equal(signed.code, 0, signed.stderr);
+  assert.equal(signed.status, 0, signed.stderr);
   const good = await ota(['verify', '--ref', `${reg.host}/me/signed`, project, '--key', key], env);
-  assert.equal(good.code, 0, good.stdout + good.stderr);
+  assert.equal(good.status, 0, good.stdout + good.stderr);
   const wrong = await ota(['verify', '--ref', `${reg.host}/me/signed`, project, '--key', other], env);
   assert.match(wrong.stderr, /\[sig_unknown_key\]/);
   const unsigned = await ota(['verify', '--ref', `${reg.host}/me/app:1.0.0`, project, '--key', key], env);
   assert.match(unsigned.stderr, /\[no_signature\]/);
   const plain = await ota(['verify', '--ref', `${reg.host}/me/app:1.0.0`, project], env);
-  assert.equal(plain.code, 0, plain.stdout + plain.stderr);
+  assert.equal(plain.status, 0, plain.stdout + plain.stderr);
   assert.match(plain.stdout, /ok: 1 files match/);
   writeFileSync(join(project, 'main.py'), 'print("edited")\n');
   const bad = await ota(['verify', '--ref', `${reg.host}/me/app`, project], env);
-  assert.equal(bad.code, 1);
+  assert.equal(bad.status, 1);
   assert.match(bad.stdout, /changed {2}main\.py/);
   const anon = await ota(['verify', '--ref', `${reg.host}/me/app`, project]);
   assert.match(anon.stderr, /\[credentials_missing\]/);
