@@ -16,6 +16,109 @@ async function useConfig(config: Record<string, unknown>): Promise<void> {
   await api.controller.context.workspaceState.update('ota.deviceConfig', config);
 }
 
+/**
+ * A password Configure Device takes (a fleet broker's, a private registry's): it goes to secret
+ * storage and to the board at install, never into the stored config or the output; over a transport
+ * that is not verified TLS it is refused before anything is saved; without the section it leaves
+ * secret storage.
+ */
+interface SecretCase {
+  name: string;
+  /** Its key in secret storage. */
+  key: string;
+  secret: string;
+  /** Configure Device answers that give it. */
+  save: Record<string, unknown>;
+  /** What the stored config holds after `save` (and still after the refused `plain`). */
+  kept: (stored: Record<string, unknown> | undefined) => void;
+  /** Answers that give a password over plain transport, and the refusal. */
+  plain: Record<string, unknown>;
+  refused: RegExp;
+  /** Answers without the section, and what the stored config holds then. */
+  remove: Record<string, unknown>;
+  removed: (stored: Record<string, unknown> | undefined) => Promise<void>;
+}
+
+function secretCases(): SecretCase[] {
+  const fleet = {
+    broker: 'mqtts://broker.example.com:8883',
+    name: 'greenhouse',
+    group: 'north',
+    user: 'boards',
+    tls: { ca: 'ota/roots.pem' },
+  };
+  const host = { source: 'static', url: 'https://releases.example.com', keys: 'none', save: true };
+  const registry = {
+    source: 'oci',
+    ref: 'ghcr.io/octocat/app',
+    channel: 'stable',
+    keys: 'none',
+    wifi: null,
+    fleet: null,
+    save: true,
+  };
+  return [
+    {
+      name: 'configures a fleet: the broker password goes to secret storage and the board, never the stored config',
+      key: 'ota.fleetPassword',
+      secret: 'fleet-s3cret',
+      save: { ...host, wifi: null, fleet: { ...fleet, password: 'fleet-s3cret' } },
+      kept: (stored) => assert.deepEqual(stored?.fleet, fleet),
+      plain: {
+        ...host,
+        wifi: null,
+        fleet: { broker: 'mqtt://broker.example.com:1883', name: 'greenhouse', password: 'x' },
+      },
+      refused: /password is sent only over a verified mqtts:\/\/ connection.*\[bad_config\]/,
+      // No fleet any more; Wi-Fi given now is still kept.
+      remove: { ...host, wifi: { ssid: 'workshop', password: 'wifi-s3cret' }, fleet: null },
+      removed: async (stored) => {
+        assert.equal(stored?.fleet, undefined);
+        const ctx = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports.controller.context;
+        assert.deepEqual(JSON.parse((await ctx.secrets.get('ota.wifi')) ?? 'null'), {
+          ssid: 'workshop',
+          password: 'wifi-s3cret',
+        });
+        await ctx.secrets.delete('ota.wifi');
+      },
+    },
+    {
+      name: 'configures a private registry: its password goes to secret storage and the board, never the stored config',
+      key: 'ota.registryPassword',
+      secret: 'reg-s3cret',
+      save: { ...registry, registry: { user: 'octocat', password: 'reg-s3cret' } },
+      kept: (stored) => {
+        assert.equal(stored?.ref, registry.ref);
+        assert.equal(stored?.user, 'octocat');
+        assert.equal(stored?.password, undefined);
+      },
+      plain: { ...registry, ref: '127.0.0.1:5000/me/app', registry: { user: 'me', password: 'x' } },
+      refused: /registry password is sent only over https:\/\/.*\[bad_config\]/,
+      // A public repository: no user.
+      remove: { ...registry, registry: null },
+      removed: async (stored) => assert.equal(stored?.user, undefined),
+    },
+  ];
+}
+
+async function keepsSecret(c: SecretCase): Promise<void> {
+  const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+  const ctx = api.controller.context;
+  const stored = () => ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig');
+  await vscode.commands.executeCommand('ota.configureDevice', c.save);
+  c.kept(stored());
+  assert.doesNotMatch(JSON.stringify(stored()), new RegExp(c.secret));
+  assert.equal(await ctx.secrets.get(c.key), c.secret);
+  assert.doesNotMatch(api.controller.output.lines().join('\n'), new RegExp(c.secret));
+  await vscode.commands.executeCommand('ota.configureDevice', c.plain);
+  assert.match(api.controller.output.lines().at(-1) ?? '', c.refused);
+  c.kept(stored());
+  assert.equal(await ctx.secrets.get(c.key), c.secret);
+  await vscode.commands.executeCommand('ota.configureDevice', c.remove);
+  assert.equal(await ctx.secrets.get(c.key), undefined);
+  await c.removed(stored());
+}
+
 const checks: [string, () => Promise<void>][] = [
   [
     'activates quickly and exports its API',
@@ -151,106 +254,7 @@ const checks: [string, () => Promise<void>][] = [
       assert.ok(steps.every((st) => st.completionEvents?.[0]?.startsWith('onContext:ota.done.')));
     },
   ],
-  [
-    'configures a fleet: the broker password goes to secret storage and the board, never the stored config',
-    async () => {
-      const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
-      const ctx = api.controller.context;
-      const fleet = {
-        broker: 'mqtts://broker.example.com:8883',
-        name: 'greenhouse',
-        group: 'north',
-        user: 'boards',
-        tls: { ca: 'ota/roots.pem' },
-      };
-      await vscode.commands.executeCommand('ota.configureDevice', {
-        source: 'static',
-        url: 'https://releases.example.com',
-        keys: 'none',
-        wifi: null,
-        fleet: { ...fleet, password: 'fleet-s3cret' },
-        save: true,
-      });
-      const stored = ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig');
-      assert.deepEqual(stored?.fleet, fleet);
-      assert.doesNotMatch(JSON.stringify(stored), /fleet-s3cret/);
-      assert.equal(await ctx.secrets.get('ota.fleetPassword'), 'fleet-s3cret');
-      assert.doesNotMatch(api.controller.output.lines().join('\n'), /fleet-s3cret/);
-      // A password for plain mqtt:// is refused before anything is saved.
-      await vscode.commands.executeCommand('ota.configureDevice', {
-        source: 'static',
-        url: 'https://releases.example.com',
-        keys: 'none',
-        wifi: null,
-        fleet: { broker: 'mqtt://broker.example.com:1883', name: 'greenhouse', password: 'x' },
-        save: true,
-      });
-      assert.match(
-        api.controller.output.lines().at(-1) ?? '',
-        /password is sent only over a verified mqtts:\/\/ connection.*\[bad_config\]/,
-      );
-      assert.deepEqual(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.fleet, fleet);
-      // No fleet any more: the password leaves secret storage too; Wi-Fi given now is still kept.
-      await vscode.commands.executeCommand('ota.configureDevice', {
-        source: 'static',
-        url: 'https://releases.example.com',
-        keys: 'none',
-        wifi: { ssid: 'workshop', password: 'wifi-s3cret' },
-        fleet: null,
-        save: true,
-      });
-      assert.equal(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.fleet, undefined);
-      assert.equal(await ctx.secrets.get('ota.fleetPassword'), undefined);
-      assert.deepEqual(JSON.parse((await ctx.secrets.get('ota.wifi')) ?? 'null'), {
-        ssid: 'workshop',
-        password: 'wifi-s3cret',
-      });
-      await ctx.secrets.delete('ota.wifi');
-    },
-  ],
-  [
-    'configures a private registry: its password goes to secret storage and the board, never the stored config',
-    async () => {
-      const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
-      const ctx = api.controller.context;
-      const base = {
-        source: 'oci',
-        ref: 'ghcr.io/octocat/app',
-        channel: 'stable',
-        keys: 'none',
-        wifi: null,
-        fleet: null,
-      };
-      await vscode.commands.executeCommand('ota.configureDevice', {
-        ...base,
-        registry: { user: 'octocat', password: 'reg-s3cret' },
-        save: true,
-      });
-      const stored = ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig');
-      assert.equal(stored?.user, 'octocat');
-      assert.equal(stored?.password, undefined);
-      assert.doesNotMatch(JSON.stringify(stored), /reg-s3cret/);
-      assert.equal(await ctx.secrets.get('ota.registryPassword'), 'reg-s3cret');
-      assert.doesNotMatch(api.controller.output.lines().join('\n'), /reg-s3cret/);
-      // A password for a plain-HTTP registry is refused before anything is saved.
-      await vscode.commands.executeCommand('ota.configureDevice', {
-        ...base,
-        ref: '127.0.0.1:5000/me/app',
-        registry: { user: 'me', password: 'x' },
-        save: true,
-      });
-      assert.match(
-        api.controller.output.lines().at(-1) ?? '',
-        /registry password is sent only over https:\/\/.*\[bad_config\]/,
-      );
-      assert.equal(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.ref, base.ref);
-      assert.equal(await ctx.secrets.get('ota.registryPassword'), 'reg-s3cret');
-      // A public repository: no user, and the password leaves secret storage.
-      await vscode.commands.executeCommand('ota.configureDevice', { ...base, registry: null, save: true });
-      assert.equal(ctx.workspaceState.get<Record<string, unknown>>('ota.deviceConfig')?.user, undefined);
-      assert.equal(await ctx.secrets.get('ota.registryPassword'), undefined);
-    },
-  ],
+  ...secretCases().map((c): [string, () => Promise<void>] => [c.name, () => keepsSecret(c)]),
   [
     'masks tokens in the output channel',
     async () => {

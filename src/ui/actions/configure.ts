@@ -119,6 +119,7 @@ type StepId =
   | 'group'
   | 'brokerUser'
   | 'brokerTrust'
+  | 'brokerCa'
   | 'brokerPassword'
   | 'review';
 
@@ -127,27 +128,42 @@ interface Item extends vscode.QuickPickItem {
 }
 
 type Result = unknown; // undefined: next step; BACK; { jump: StepId } from the review
+/** A line of the review for what the configuration preview does not show (secrets, Wi-Fi). */
+interface ReviewRow {
+  label: string;
+  description: string;
+  /** The step that changes it (default: the step that carries the row). */
+  edit?: StepId;
+}
+/** What every step may carry for the review: the config keys it sets (a line for one of them jumps
+ * to it), and a line of its own. */
+interface ReviewPart {
+  edits?: string[];
+  row?: (preview: OtaConfig) => ReviewRow | undefined;
+}
 /** One question: a pick from items, or a typed value. `apply` may ask follow-ups (their Back returns BACK). */
-type Step =
-  | {
-      kind: 'pick';
-      title: string;
-      placeholder: string;
-      items: () => Item[];
-      active?: (items: Item[]) => Item | undefined;
-      apply: (item: Item, step: number, total: number) => Result | Promise<Result>;
-    }
-  | {
-      kind: 'input';
-      title: string;
-      prompt: string | (() => string);
-      placeholder?: string;
-      password?: boolean;
-      value: () => string;
-      validate?: (v: string) => string | undefined;
-      apply: (v: string) => void | Promise<void>;
-    }
-  | { kind: 'run'; run: (step: number, total: number) => Promise<Result> };
+type Step = ReviewPart &
+  (
+    | {
+        kind: 'pick';
+        title: string;
+        placeholder: string;
+        items: () => Item[];
+        active?: (items: Item[]) => Item | undefined;
+        apply: (item: Item, step: number, total: number) => Result | Promise<Result>;
+      }
+    | {
+        kind: 'input';
+        title: string;
+        prompt: string | (() => string);
+        placeholder?: string;
+        password?: boolean;
+        value: () => string;
+        validate?: (v: string) => string | undefined;
+        apply: (v: string) => void | Promise<void>;
+      }
+    | { kind: 'run'; run: (step: number, total: number) => Promise<Result> }
+  );
 
 async function ask(s: Step, step: number, total: number): Promise<Result> {
   if (s.kind === 'run') return s.run(step, total);
@@ -223,7 +239,34 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
       port: await freePort(),
     };
   const brokerTls = () => str(fleet?.broker).startsWith('mqtts://');
-  const insecure = () => Boolean((fleet?.tls as { insecure?: boolean } | undefined)?.insecure);
+  const tlsOf = () => (fleet?.tls ?? {}) as { ca?: string; insecure?: boolean };
+  const insecure = () => Boolean(tlsOf().insecure);
+  // How the board trusts the broker; with a CA file of the user's own, its path is the next step.
+  let trust: 'roots' | 'file' | 'insecure' = insecure()
+    ? 'insecure'
+    : tlsOf().ca && tlsOf().ca !== ROOTS_PATH
+      ? 'file'
+      : 'roots';
+  const SECRET = 'Kept in VS Code secret storage, sent to the board at install only';
+  /** A password that goes to secret storage: empty keeps the one stored before this run. */
+  const secretStep = (
+    title: string,
+    hint: string,
+    stored: string | undefined,
+    set: (v: string | undefined) => void,
+    validate?: (v: string) => string | undefined,
+  ): Step => ({
+    kind: 'input',
+    title,
+    value: () => '',
+    prompt: `${hint}${SECRET}. Empty: ${stored ? 'keep the stored one' : 'none'}`,
+    password: true,
+    validate,
+    apply: (v) => {
+      if (v) ctl.redactor.add(v);
+      set(v || stored);
+    },
+  });
 
   const order = (): StepId[] => {
     const steps: StepId[] = [];
@@ -259,6 +302,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
         steps.push('broker', 'fleetName', 'group', 'brokerUser');
         // The board sends a password only over verified TLS (device/ota/fleetdoc.py ssl_context).
         if (brokerTls()) steps.push('brokerTrust');
+        if (brokerTls() && trust === 'file') steps.push('brokerCa');
         if (brokerTls() && !insecure()) steps.push('brokerPassword');
       }
     }
@@ -302,6 +346,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     },
     host: {
       kind: 'pick',
+      edits: ['url'],
       title: 'Where are the releases served?',
       placeholder: 'Base URL that holds latest.json',
       items: () => {
@@ -360,6 +405,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     },
     ref: {
       kind: 'input',
+      edits: ['ref'],
       title: 'OCI repository (host/repository)',
       value: () => str(cfg.ref),
       prompt: 'Where Publish Release pushes and the board pulls; a public repository needs no credentials',
@@ -396,9 +442,22 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
       ],
       active: (items) => items.find((i) => i.value === (registryPrivate ? 'private' : 'public')),
       apply: (r) => void (registryPrivate = r.value === 'private'),
+      row: (preview) =>
+        preview.source !== 'oci'
+          ? undefined
+          : {
+              label: 'password',
+              description: !registryPrivate
+                ? '(public repository: none)'
+                : registryPassword
+                  ? '(in secret storage, sent to the board at install)'
+                  : '(none)',
+              edit: registryPrivate ? 'registryPassword' : 'access',
+            },
     },
     registryUser: {
       kind: 'input',
+      edits: ['user'],
       title: 'Registry user name',
       value: () => str(cfg.user),
       prompt: 'The account the board pulls with (ghcr.io takes any name with a token). Empty: "ota"',
@@ -408,23 +467,16 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
         else delete cfg.user;
       },
     },
-    registryPassword: {
-      kind: 'input',
-      title: 'Registry password or token',
-      value: () => '',
-      prompt: () =>
-        `Read access is enough (ghcr.io: a token with read:packages). Kept in VS Code secret storage, sent to the board at install only. Empty: ${storedRegistryPassword ? 'keep the stored one' : 'none'}`,
-      password: true,
-      validate: (v) => (v ? registryPasswordProblem(cfg.ref) : undefined),
-      apply: (v) => {
-        if (v) {
-          registryPassword = v;
-          ctl.redactor.add(v);
-        } else registryPassword = storedRegistryPassword;
-      },
-    },
+    registryPassword: secretStep(
+      'Registry password or token',
+      'Read access is enough (ghcr.io: a token with read:packages). ',
+      storedRegistryPassword,
+      (v) => void (registryPassword = v),
+      (v) => (v ? registryPasswordProblem(cfg.ref) : undefined),
+    ),
     repo: {
       kind: 'input',
+      edits: ['repo'],
       title: 'GitHub repository (owner/name)',
       value: () => str(cfg.repo),
       prompt: 'The repository that holds the releases',
@@ -434,6 +486,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     },
     api: {
       kind: 'pick',
+      edits: ['api'],
       title: 'Which GitHub?',
       placeholder: 'REST API of the GitHub that hosts the repository',
       items: () => {
@@ -474,6 +527,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     },
     channel: {
       kind: 'pick',
+      edits: ['channel'],
       title: 'Which releases should the board follow?',
       placeholder: 'Channel',
       items: () =>
@@ -495,6 +549,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     },
     tag: {
       kind: 'input',
+      edits: ['tag'],
       title: 'Release tag to pin',
       value: () => str(cfg.tag),
       prompt: 'The board installs this release and stays on it',
@@ -504,6 +559,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     },
     branch: {
       kind: 'input',
+      edits: ['branch'],
       title: 'Branch to follow',
       value: () => str(cfg.branch) || settings.branch,
       prompt: 'The board installs the files at the tip of this branch',
@@ -513,6 +569,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     },
     paths: {
       kind: 'input',
+      edits: ['paths'],
       title: 'Paths the updater owns',
       value: () => (Array.isArray(cfg.paths) ? cfg.paths.join(', ') : ''),
       prompt: 'Comma-separated path prefixes; empty: every file of the branch',
@@ -528,6 +585,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     },
     keys: {
       kind: 'pick',
+      edits: ['keys'],
       title: 'Signed releases?',
       placeholder: 'Which signatures the board requires',
       items: () => {
@@ -549,6 +607,11 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     wifi: {
       kind: 'pick',
       title: 'Wi-Fi for the board',
+      row: () => ({
+        label: 'wifi',
+        description:
+          wifi === 'unchanged' ? '(unchanged)' : wifi ? `${wifi.ssid} (password in secret storage)` : 'none',
+      }),
       placeholder: 'Network the board joins before checking',
       items: () => [
         {
@@ -606,6 +669,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     },
     fleet: {
       kind: 'pick',
+      edits: ['fleet'],
       title: 'Fleet for the board',
       placeholder: 'Whether the board reports to an MQTT broker (the Fleet view, staged rollouts)',
       items: () => [
@@ -677,52 +741,31 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
           description: 'encrypted but unauthenticated: no password is sent then',
         },
       ],
-      active: (items) => {
-        const t = (fleet?.tls ?? {}) as { ca?: string; insecure?: boolean };
-        return items.find((i) =>
-          t.insecure
-            ? i.value === 'insecure'
-            : t.ca && t.ca !== ROOTS_PATH
-              ? i.value === 'file'
-              : i.value === ROOTS_PATH,
-        );
-      },
-      apply: (r, step, total) => {
-        if (r.value === 'insecure') return void (fleet = { ...fleet, tls: { insecure: true } });
-        if (r.value !== 'file') return void (fleet = { ...fleet, tls: { ca: r.value } });
-        return ask(
-          {
-            kind: 'input',
-            title: 'CA file on the board',
-            value: () => str((fleet?.tls as { ca?: string } | undefined)?.ca).replace(ROOTS_PATH, ''),
-            prompt: 'Path of the PEM file on the board that signed the broker certificate',
-            placeholder: 'e.g. certs/broker-ca.pem',
-            validate: (v) =>
-              /^[^\s]+\.(pem|crt|der)$/i.test(v)
-                ? boardFileProblem('fleet.tls.ca', v)
-                : 'A file path on the board, e.g. certs/broker-ca.pem',
-            apply: (ca) => void (fleet = { ...fleet, tls: { ca: ca.replace(/^\/+/, '') } }),
-          },
-          step,
-          total,
-        );
+      active: (items) => items.find((i) => i.value === (trust === 'roots' ? ROOTS_PATH : trust)),
+      apply: (r) => {
+        trust = r.value === ROOTS_PATH ? 'roots' : (r.value as typeof trust);
+        if (trust === 'insecure') fleet = { ...fleet, tls: { insecure: true } };
+        else if (trust === 'roots') fleet = { ...fleet, tls: { ca: ROOTS_PATH } };
       },
     },
-    brokerPassword: {
+    brokerCa: {
       kind: 'input',
-      title: 'Broker password',
-      value: () => '',
-      prompt: () =>
-        storedPassword
-          ? 'Kept in VS Code secret storage, sent to the board at install only. Empty: keep the stored one'
-          : 'Kept in VS Code secret storage, sent to the board at install only. Empty: none',
-      password: true,
-      apply: (v) => {
-        if (v) {
-          fleetPassword = v;
-          ctl.redactor.add(v);
-        } else fleetPassword = storedPassword;
-      },
+      title: 'CA file on the board',
+      value: () => str(tlsOf().ca).replace(ROOTS_PATH, ''),
+      prompt: 'Path of the PEM file on the board that signed the broker certificate',
+      placeholder: 'e.g. certs/broker-ca.pem',
+      validate: (v) =>
+        /^[^\s]+\.(pem|crt|der)$/i.test(v)
+          ? boardFileProblem('fleet.tls.ca', v)
+          : 'A file path on the board, e.g. certs/broker-ca.pem',
+      apply: (ca) => void (fleet = { ...fleet, tls: { ca: ca.replace(/^\/+/, '') } }),
+    },
+    brokerPassword: {
+      ...secretStep('Broker password', '', storedPassword, (v) => void (fleetPassword = v)),
+      row: (preview) =>
+        preview.fleet && fleetPassword
+          ? { label: 'fleet.password', description: '(in secret storage, sent to the board at install)' }
+          : undefined,
     },
     review: {
       kind: 'run',
@@ -743,35 +786,10 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
             description: `${JSON.stringify(bound)} (the project's name, set at install: the board takes only this app's releases)`,
             edit: 'source',
           });
-        rows.push({
-          value: 'wifi',
-          label: 'wifi',
-          description:
-            wifi === 'unchanged'
-              ? '(unchanged)'
-              : wifi
-                ? `${wifi.ssid} (password in secret storage)`
-                : 'none',
-          edit: 'wifi',
-        });
-        if (preview.fleet && fleetPassword)
-          rows.push({
-            value: 'fleet.password',
-            label: 'fleet.password',
-            description: '(in secret storage, sent to the board at install)',
-            edit: 'brokerPassword',
-          });
-        if (preview.source === 'oci')
-          rows.push({
-            value: 'password',
-            label: 'password',
-            description: !registryPrivate
-              ? '(public repository: none)'
-              : registryPassword
-                ? '(in secret storage, sent to the board at install)'
-                : '(none)',
-            edit: registryPrivate ? 'registryPassword' : 'access',
-          });
+        for (const [id, s] of Object.entries(steps) as [StepId, Step][]) {
+          const row = s.row?.(preview);
+          if (row) rows.push({ value: row.label, edit: id, ...row });
+        }
         const save: Item = {
           value: 'save',
           label: '$(check) Save',
@@ -797,22 +815,10 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     },
   };
 
+  /** The step that sets a configuration key (the review's line for it jumps there). */
   function editStepFor(key: string): StepId {
-    if (key === 'url') return 'host';
-    if (key === 'ref') return 'ref';
-    if (key === 'user') return 'registryUser';
-    if (
-      key === 'api' ||
-      key === 'repo' ||
-      key === 'channel' ||
-      key === 'tag' ||
-      key === 'branch' ||
-      key === 'paths'
-    )
-      return key;
-    if (key === 'keys') return 'keys';
-    if (key === 'fleet') return 'fleet';
-    return 'source';
+    const ids = Object.keys(steps) as StepId[];
+    return ids.find((id) => steps[id].edits?.includes(key)) ?? 'source';
   }
 
   function finalConfig(): OtaConfig {
