@@ -74,6 +74,36 @@ test('ota install: an invalid configuration names the configuration as the fix',
   failsWith(r, 'bad_config', /check the configuration/);
 });
 
+test('ota install: what it reads here is checked before the board is opened, each with its own code', async () => {
+  // The port does not exist: any of these reaching it would fail with port_open_failed instead.
+  const port = join(home, 'no-such-port');
+  const cfg = join(home, 'ota_config.json');
+  writeFileSync(cfg, JSON.stringify({ source: 'static', url: 'http://127.0.0.1:9' }));
+  const none = await ota('install');
+  failsWith(none, 'bad_option', null, 2);
+  assert.match(none.stderr, /needs --port <path> and --config <ota_config\.json>/);
+  // A mistyped --project would bind the board to an app that never publishes.
+  const typo = await ota(
+    'install',
+    '--port',
+    port,
+    '--config',
+    cfg,
+    '--project',
+    join(home, 'weather-statoin'),
+  );
+  failsWith(typo, 'not_a_directory', null);
+  assert.match(typo.stderr, /bound to the app "weather-statoin"/);
+  const file = await ota('install', '--port', port, '--config', cfg, '--project', cfg);
+  failsWith(file, 'not_a_directory', null);
+  failsWith(
+    await ota('install', '--port', port, '--config', cfg, '--key', join(home, 'no-key.json')),
+    'key_unreadable',
+    null,
+  );
+  failsWith(await ota('install', '--port', port, '--config', cfg), 'port_open_failed', /check --port/);
+});
+
 test('ota releases lists the channels of a static host, and a stopped local host says: ota serve', async () => {
   const { server, url } = await listen((req, res) => {
     if (req.url === '/latest.json') res.writeHead(200).end(JSON.stringify({ version: '1.2.0' }));

@@ -123,6 +123,7 @@ test(
     try {
       const installed = await ota('install', '--port', vb.path, '--config', config, '--key', key);
       assert.equal(installed.status, 0, installed.stderr);
+      assert.match(installed.stdout, /no app set: the board binds itself to the app of the first release/);
       const cfg = boardJson(vb, 'ota_config.json');
       assert.equal(cfg.app, undefined, 'no folder was guessed: the working folder is not the project');
       assert.equal((cfg.keys as unknown[]).length, 1, 'the release key is trusted');
@@ -159,6 +160,7 @@ test('ota install --project <dir>: bound to that project before any release', T,
     const r = await ota('install', '--port', vb.path, '--config', config, '--key', key, '--project', weather);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(boardJson(vb, 'ota_config.json').app, 'weather-station');
+    assert.match(r.stdout, /bound to the app "weather-station": the board takes only its releases/);
     // The host's only release is another app's: refused on a board that has none yet.
     await refusedAsOtherApp(vb);
   } finally {

@@ -97,6 +97,7 @@ test('ota install twice: the second run changes nothing', { timeout: 60_000 }, a
   const cfg = join(dir, 'ota_config.json');
   writeFileSync(cfg, JSON.stringify({ source: 'static', url: 'http://127.0.0.1:9/' }));
   const project = join(dir, 'weather-station');
+  mkdirSync(project);
   const first = await ota(['install', '--port', vb.path, '--config', cfg, '--project', project]);
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stdout, /installed: .*boot\.py now calls ota\.boot\(\) first/);

@@ -1,29 +1,47 @@
 // `ota install`: put the updater, its config and the boot hook on a board.
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtaError } from '../core/errors';
 import { bindApp } from '../core/board-config';
 import { readOtaConfig } from '../core/config';
+import { deviceTrustEntry } from '../core/keys';
+import { projectName } from '../core/manifest';
 import { installUpdater } from '../core/serial/install';
 import { withBoard } from './board-session';
 import { jsonOption, output, parseCommand, portOption, printFileChanges } from './common';
 
-const help = `usage: ota install --port <path> --config <ota_config.json> [--key <key file>] [--device-dir <dir>]
-                   [--project <dir>]
+const help = `usage: ota install --port <path> --config <ota_config.json> [options]
 
-Copies the updater package listed in <device-dir>/package.json (default: the
-device/ folder shipped with this tool), writes the config as /ota_config.json
-(adding the key's trust entry to "keys" with --key), and makes /boot.py call
-ota.boot() first, keeping the rest of an existing boot.py. Running it again
-with the same inputs changes nothing. With --project, a config without "app"
-gets that project's name (the folder's name: what ota publish puts in the
-manifest), so the board takes only that project's releases from its first
-update. Without it the board binds itself to the app of the first release it
-installs (a folder guessed here could be the wrong one, and would refuse
-every release).`;
+Copies the updater package to the board, writes the config as /ota_config.json
+and makes /boot.py call ota.boot() first, keeping the rest of an existing
+boot.py. Running it again with the same inputs changes nothing. Everything read
+here (config, key, project) is checked before the board is opened.
+
+  --port <path>        serial port of the board (ota info --list shows them)
+  --config <file>      the configuration to write to the board as /ota_config.json
+  --key <key file>     also trust this key from \`ota keygen\`: its entry is added to "keys"
+  --project <dir>      bind the board to this project now: a config without "app" gets
+                       the folder's name (what ota publish puts in the manifest), so the
+                       board takes only that project's releases. Without it the board binds
+                       itself to the app of the first release it installs (a folder guessed
+                       here could be the wrong one, and would refuse every release)
+  --device-dir <dir>   the updater package to install, listed in <dir>/package.json
+                       (default: the device/ folder shipped with this tool)
+  --json               print {uploaded, unchanged, removed, bytes, bootChanged} as JSON`;
 
 /** device/ next to the bundled CLI (dist/cli.js) or the sources (src/cli/install.ts). */
 function defaultDeviceDir(): string {
   return join(__dirname, '..', __dirname.endsWith('cli') ? '..' : '', 'device');
+}
+
+/** --project must name a folder: a typo would bind the board to an app that never publishes. */
+async function projectFolder(dir: string): Promise<void> {
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory())
+    throw new OtaError(
+      'not_a_directory',
+      `--project ${dir} is not a folder: the board would be bound to the app "${projectName(dir)}"`,
+    );
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -37,9 +55,15 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (!parsed) return 0;
   const { values } = parsed;
-  if (!values.config) throw new OtaError('bad_option', 'ota install needs --config <ota_config.json>');
-  const config = await readOtaConfig(values.config);
+  const missing = [!values.port && '--port <path>', !values.config && '--config <ota_config.json>'].filter(
+    Boolean,
+  );
+  if (missing.length)
+    throw new OtaError('bad_option', `ota install needs ${missing.join(' and ')} (--help explains them)`);
+  const config = await readOtaConfig(values.config!);
+  if (values.project) await projectFolder(values.project);
   const checked = values.project ? bindApp(config, values.project) : config;
+  if (values.key) await deviceTrustEntry(values.key); // a key that cannot be read fails here, not on the board
   const deviceDir = values['device-dir'] ?? defaultDeviceDir();
   const result = await withBoard(values.port, (board) =>
     installUpdater(board, { deviceDir, config: checked, keyFile: values.key }),
@@ -50,6 +74,11 @@ export async function run(argv: string[]): Promise<number> {
       result.uploaded.length + result.removed.length === 0
         ? 'already installed: nothing changed'
         : `installed: ${result.uploaded.length} written, ${result.unchanged.length} unchanged${result.bootChanged ? ', boot.py now calls ota.boot() first' : ''}`,
+    );
+    console.log(
+      typeof checked.app === 'string'
+        ? `bound to the app "${checked.app}": the board takes only its releases`
+        : 'no app set: the board binds itself to the app of the first release it installs (--project <dir> binds it now)',
     );
   });
   return 0;
