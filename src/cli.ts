@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { reportError } from './cli/common';
+import { OtaError } from './core/errors';
 
 type Command = { run(argv: string[]): Promise<number> };
 
@@ -76,8 +77,7 @@ async function main(argv: string[]): Promise<number> {
   const which = name === 'help' ? rest[0] : name;
   const entry = commands.find(([n]) => n === which);
   if (!entry) {
-    console.error(`ota: unknown command "${which}" (ota --help lists the commands)`);
-    return 2;
+    throw new OtaError('bad_option', `unknown command "${which}" (ota --help lists the commands)`);
   }
   const command = await entry[2]();
   return command.run(name === 'help' ? ['--help'] : rest);

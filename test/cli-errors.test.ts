@@ -130,3 +130,26 @@ test('ota releases lists the channels of a static host, and a stopped local host
 test('a usage error stays one line: the message already says --help', async () => {
   failsWith(await ota('releases'), 'bad_option', null, 2);
 });
+
+test('every command missing what it needs says so the one way, before it reads or opens anything', async () => {
+  // push asks for the board before it reads the project (here one that does not exist).
+  const cases: [string[], RegExp][] = [
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['keygen'], /one of --hmac, --ed25519 or --rsa/],
+    [['push', join(home, 'no-such-project')], /no board given: use --port <path>/],
+    [['install'], /needs --port <path> and --config/],
+    [['exec'], /usage: ota exec --port <path> <code>/],
+    [['info'], /no board given: use --port <path>/],
+    [['watch'], /no board given: use --port <path>/],
+    [['serve'], /which folder\?/],
+    [['verify'], /usage: ota verify/],
+    [['publish'], /--target must be/],
+    [['sim'], /use --fs <dir>/],
+    [['fleet'], /needs a subcommand/],
+  ];
+  for (const [args, said] of cases) {
+    const r = await run(args, { home, cwd: home });
+    failsWith(r, 'bad_option', null, 2);
+    assert.match(r.stderr, said, args.join(' '));
+  }
+});

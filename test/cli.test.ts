@@ -9,7 +9,7 @@ const ota = (...args: string[]) =>
 test('ota with an unknown command exits 2 and names it', () => {
   const r = ota('frobnicate');
   assert.equal(r.status, 2);
-  assert.equal(r.stderr, 'ota: unknown command "frobnicate" (ota --help lists the commands)\n');
+  assert.equal(r.stderr, 'ota: unknown command "frobnicate" (ota --help lists the commands) [bad_option]\n');
 });
 
 test('an unknown option or a stray argument is a usage error (exit 2), never a stack trace', () => {

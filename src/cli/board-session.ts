@@ -2,6 +2,13 @@
 import { OtaError } from '../core/errors';
 import { openBoard, type BoardConnection } from '../core/serial/board';
 
+/** The --port given, or the usage error that asks for it (before a command reads anything else). */
+export function boardPort(port: string | undefined): string {
+  if (!port)
+    throw new OtaError('bad_option', 'no board given: use --port <path> (ota info --list shows ports)');
+  return port;
+}
+
 /**
  * Ctrl-C abandons the operation under way (close() then interrupts the board and returns it to
  * its friendly REPL), unless `ownSigint`: the command handles Ctrl-C itself.
@@ -11,9 +18,7 @@ export async function withBoard<T>(
   fn: (b: BoardConnection) => Promise<T>,
   opts: { ownSigint?: boolean } = {},
 ): Promise<T> {
-  if (!port)
-    throw new OtaError('bad_option', 'no board given: use --port <path> (ota info --list shows ports)');
-  const board = await openBoard(port);
+  const board = await openBoard(boardPort(port));
   const onSigint = () => board.transport.cancel(new OtaError('cancelled', 'interrupted (Ctrl-C)'));
   if (!opts.ownSigint) process.on('SIGINT', onSigint);
   try {

@@ -1,4 +1,5 @@
 // `ota keygen`: creates a signing key outside the project and prints what the board must trust.
+import { OtaError } from '../core/errors';
 import { deviceTrustEntry, generateKey, type KeyAlg } from '../core/keys';
 import { jsonOption, output, parseCommand } from './common';
 
@@ -34,10 +35,11 @@ export async function run(argv: string[]): Promise<number> {
   if (values.hmac) algs.push('hmac-sha256');
   if (values.ed25519) algs.push('ed25519');
   if (values.rsa) algs.push('rsa-sha256');
-  if (algs.length !== 1) {
-    console.error(`ota keygen: choose exactly one of --hmac, --ed25519 or --rsa\n\n${help}`);
-    return 2;
-  }
+  if (algs.length !== 1)
+    throw new OtaError(
+      'bad_option',
+      'choose exactly one of --hmac, --ed25519 or --rsa (--help compares them)',
+    );
   const { path, keyFile } = await generateKey(algs[0], {
     name: values.name,
     path: values.out,

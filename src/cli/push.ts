@@ -1,6 +1,6 @@
 // `ota push`: make a board hold a project folder, sending only what changed.
 import { collectProject, syncFiles } from '../core/serial/sync';
-import { rate, withBoard } from './board-session';
+import { boardPort, rate, withBoard } from './board-session';
 import { jsonOption, output, parseCommand, portOption, printFileChanges } from './common';
 
 const help = `usage: ota push --port <path> [dir] [--root /] [--no-compress] [--json]
@@ -19,6 +19,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (!parsed) return 0;
   const { values, positionals } = parsed;
+  boardPort(values.port); // asked for before the project is read
   const plan = await collectProject(positionals[0] ?? '.');
   plan.root = values.root ?? '/';
   const tty = process.stderr.isTTY && !values.json;
