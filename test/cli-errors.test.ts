@@ -42,18 +42,8 @@ test('ota publish --target oci: refused credentials name the options to check', 
   try {
     const ref = `${new URL(url).host}/me/app`;
     const r = await ota(
-      'publish',
-      project,
-      '--target',
-      'oci',
-      '--ref',
-      ref,
-      '--version',
-      '1.0.0',
-      '--user',
-      'u',
-      '--password',
-      'p',
+      ...['publish', project, '--target', 'oci', '--ref', ref, '--version', '1.0.0'],
+      ...['--user', 'u', '--password', 'p'],
     );
     failsWith(r, 'auth_failed', /check --user and --password or OTA_REGISTRY_TOKEN/);
     assert.ok(asked > 0, 'the registry was asked');

@@ -34,6 +34,8 @@ after(async () => {
 /** `ota …` with a HOME of its own: no registry logins or tokens but those a test passes in `env`. */
 const ota = (args: string[], env: Record<string, string> = {}) => run(args, { home, env });
 
+/** `ota publish` of the project to the registry repository `ref`. */
+const publish = (ref: string) => ['publish', project, '--target', 'oci', '--ref', ref];
 const common = ['--version', '1.0.0', '--created', '2026-11-25T10:00:00Z'];
 
 test(
@@ -41,10 +43,10 @@ test(
   T,
   async () => {
     const ref = `${reg.host}/me/app`;
-    const none = await ota(['publish', project, '--target', 'oci', '--ref', ref, ...common]);
+    const none = await ota([...publish(ref), ...common]);
     assert.equal(none.status, 1);
     assert.match(none.stderr, /asks for credentials.*\[credentials_missing\]/);
-    const ok = await ota(['publish', project, '--target', 'oci', '--ref', ref, ...common, '--json'], {
+    const ok = await ota([...publish(ref), ...common, '--json'], {
       OTA_REGISTRY_USER: 'ci',
       OTA_REGISTRY_TOKEN: 'pw-5',
     });
@@ -52,20 +54,8 @@ test(
     const r = JSON.parse(ok.stdout);
     assert.deepEqual(r.pushed[0].tags, ['1.0.0', 'stable']);
     const again = await ota([
-      'publish',
-      project,
-      '--target',
-      'oci',
-      '--ref',
-      ref,
-      '--version',
-      '1.0.0',
-      '--created',
-      '2026-11-26T10:00:00Z',
-      '--user',
-      'ci',
-      '--password',
-      'pw-5',
+      ...publish(ref),
+      ...['--version', '1.0.0', '--created', '2026-11-26T10:00:00Z', '--user', 'ci', '--password', 'pw-5'],
     ]);
     assert.equal(again.status, 1);
     assert.match(again.stderr, /\[tag_exists\]/);
@@ -78,10 +68,7 @@ test('ota verify --ref: the tree against the registry release, layers included',
   const env = { OTA_REGISTRY_USER: 'ci', OTA_REGISTRY_TOKEN: 'pw-5' };
   const key = (await generateKey('ed25519', { path: join(work, 'keys', 'k.json'), project })).path;
   const other = (await generateKey('ed25519', { path: join(work, 'keys', 'other.json'), project })).path;
-  const signed = await ota(
-    ['publish', project, '--target', 'oci', '--ref', `${reg.host}/me/signed`, ...common, '--sign', key],
-    env,
-  );
+  const signed = await ota([...publish(`${reg.host}/me/signed`), ...common, '--sign', key], env);
   assert.equal(signed.status, 0, signed.stderr);
   const good = await ota(['verify', '--ref', `${reg.host}/me/signed`, project, '--key', key], env);
   assert.equal(good.status, 0, good.stdout + good.stderr);

@@ -31,50 +31,34 @@ function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: 'pipe' });
 }
 
+/** openssl req's options for a new EC P-256 key, unencrypted, written to `<name>.key`. */
+const newKey = (name: string) => [
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:P-256',
+  '-nodes',
+  '-keyout',
+  `${name}.key`,
+];
+
+/** `<name>.pem` and `<name>.key` in `dir`. */
+const pairIn = (dir: string, name: string): Pair => ({
+  cert: readFileSync(join(dir, `${name}.pem`)),
+  key: readFileSync(join(dir, `${name}.key`)),
+});
+
 function selfSigned(dir: string, name: string, subj: string, ext: string[]): Pair {
+  const exts = ext.flatMap((e) => ['-addext', e]);
   openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '30',
-      '-subj',
-      subj,
-      ...ext.flatMap((e) => ['-addext', e]),
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.pem`,
-    ],
+    ['req', '-x509', ...newKey(name), '-days', '30', '-subj', subj, ...exts, '-out', `${name}.pem`],
     dir,
   );
-  return { cert: readFileSync(join(dir, `${name}.pem`)), key: readFileSync(join(dir, `${name}.key`)) };
+  return pairIn(dir, name);
 }
 
 function issued(dir: string, name: string, subj: string, by: string, ext: string): Pair {
-  openssl(
-    [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      subj,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-    ],
-    dir,
-  );
+  openssl(['req', '-new', ...newKey(name), '-subj', subj, '-out', `${name}.csr`], dir);
   writeFileSync(join(dir, `${name}.ext`), ext + '\n');
   openssl(
     [
@@ -96,7 +80,7 @@ function issued(dir: string, name: string, subj: string, by: string, ext: string
     ],
     dir,
   );
-  return { cert: readFileSync(join(dir, `${name}.pem`)), key: readFileSync(join(dir, `${name}.key`)) };
+  return pairIn(dir, name);
 }
 
 export function makePki(dir: string): Pki {
