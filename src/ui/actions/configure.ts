@@ -3,7 +3,8 @@
 // It is kept in workspace state, never as a file in the project, so it cannot end up in a release;
 // Install Updater writes it to the board. Wi-Fi credentials, the fleet broker's password and a
 // private OCI registry's password live in secret storage and reach the board only at install; an HMAC key is referenced by path
-// (ota.signingKey), never copied. The questions are a table of steps, asked by one function.
+// (ota.signingKey), never copied. The questions are a table of steps, asked by one function; the
+// table also gives the review its extra lines (secrets, Wi-Fi) and where each line jumps to.
 import { createServer } from 'node:net';
 import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
