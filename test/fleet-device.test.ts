@@ -1,7 +1,7 @@
 // Boards running the real updater (virtual board) against real mosquitto over TLS with a password:
 // retained status and last will, OTA events, signed commands (and the refused ones), bad input,
 // and a broker that is down, silent or refusing, none of which may touch the update.
-import { after, before, test } from 'node:test';
+import { after, before, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -148,6 +148,70 @@ test(
     assert.deepEqual(appOf(fs2), fx.hashFiles(fx.APP_1_0_0));
     assert.equal(versionOf(fs2), '1.0.0');
     await until(() => conn.model.get('cmd2')?.bad === '1.1.0', 'bad version in the status');
+  },
+);
+
+test(
+  'a host whose clock is an hour behind still sends a command the board takes; a replay is still refused',
+  T,
+  async () => {
+    const conn = await hostConn(f);
+    const fsDir = makeFleetBoard(f, 'lag1');
+    await check(fsDir);
+    assert.equal(stateOf(fsDir), 'confirm_pending');
+    // A command from a host with a right clock: taken, and the board's status reports it (cts).
+    const first = await conn.command('lag1', 'check', f.key);
+    let r = await check(fsDir);
+    assert.deepEqual(
+      fleetEvents(r.output).map((e) => e.code),
+      ['cmd'],
+      r.output,
+    );
+    await until(() => conn.model.get('lag1')?.cts === first.ts, 'the command taken, in the status');
+
+    // Another machine, its clock an hour behind, signs above what the board took, not above its clock.
+    let sent: Buffer | undefined;
+    conn.on('message', (topic: string, p: Buffer) => {
+      if (topic === t.cmd('lag1')) sent = p;
+    });
+    const real = Date.now.bind(Date);
+    const lag = mock.method(Date, 'now', () => real() - 3_600_000);
+    try {
+      const behind = await hostConn(f);
+      const doc = await behind.command('lag1', 'confirm', f.key);
+      assert.ok(doc.ts > first.ts, `${doc.ts} above ${first.ts}`);
+    } finally {
+      lag.mock.restore();
+    }
+    r = await check(fsDir);
+    assert.deepEqual(
+      fleetEvents(r.output).map((e) => e.code),
+      ['cmd'],
+      r.output,
+    );
+    assert.equal(stateOf(fsDir), 'idle');
+
+    // The same bytes again: refused.
+    await until(() => sent !== undefined, 'the command seen on the broker');
+    await conn.publish(t.cmd('lag1'), sent!);
+    r = await check(fsDir);
+    assert.deepEqual(
+      fleetEvents(r.output).map((e) => e.code),
+      ['replay'],
+      r.output,
+    );
+
+    // Statuses are not signed: a reported cts that would leave no room for later commands is not followed.
+    await conn.publish(
+      t.status('lag2'),
+      JSON.stringify({ id: 'lag2', app: '1.0.0', cts: 2 ** 53 - 2 }),
+      true,
+    );
+    await conn.sync();
+    assert.equal(conn.model.get('lag2')?.cts, 2 ** 53 - 2);
+    const doc2 = await conn.command('lag2', 'check', f.key);
+    assert.ok(doc2.ts < 2 ** 50, String(doc2.ts));
+    await conn.publish(t.status('lag2'), '', true);
   },
 );
 
