@@ -6,6 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyId, type KeyFile, type TrustEntry } from '../../src/core/keys';
 import { connectFleet, type FleetConnection } from '../../src/core/fleet/connection';
+import { releaseExists } from '../../src/core/fleet/release';
+import { RolloutController } from '../../src/core/fleet/rollout';
 import { signDocument } from '../../src/core/fleet/signed';
 import type { RolloutDoc } from '../../src/core/fleet/protocol';
 import * as fx from './release-fixture';
@@ -58,8 +60,8 @@ export async function stopFleet(f: Host | Fleet | undefined): Promise<void> {
 }
 
 /**
- * The frame of a fleet test file: `T` skips (one line why) where mosquitto is missing outside CI; every
- * fleet or host started goes down after its test (`shared`: after the file).
+ * The frame of a fleet test file: `T` skips (one line why) where mosquitto is missing outside CI, `NB`
+ * (no broker) does not; every fleet or host started goes down after its test (`shared`: after the file).
  */
 export function fleetTests(o: { timeout?: number; shared?: boolean } = {}) {
   const skip = mosquittoMissing();
@@ -71,8 +73,11 @@ export function fleetTests(o: { timeout?: number; shared?: boolean } = {}) {
   if (o.shared) after(stop);
   else afterEach(stop);
   const track = <H extends Host>(h: H): H => (live.push(h), h);
+  const timeout = o.timeout ?? 240_000;
   return {
-    T: { timeout: o.timeout ?? 240_000, skip },
+    T: { timeout, skip },
+    /** For a test without a broker: it runs where mosquitto is missing too. */
+    NB: { timeout },
     start: async (): Promise<Fleet> => track(await startFleet()),
     /** No broker: the release host alone (boards that follow rollout.json). */
     startHost: async (): Promise<Host> => track(await startHost()),
@@ -118,6 +123,21 @@ export async function hostConn(f: Fleet): Promise<FleetConnection> {
   await c.sync();
   return c;
 }
+
+/** A host connection and a rollout controller on it, signing with the release key. */
+export async function control(
+  f: Fleet,
+  opts?: ConstructorParameters<typeof RolloutController>[2],
+): Promise<{ conn: FleetConnection; ctl: RolloutController }> {
+  const conn = await hostConn(f);
+  return { conn, ctl: new RolloutController(conn, f.key, opts) };
+}
+
+/** Whether the release host publishes a version (a rollout of nothing is refused). */
+export const published =
+  (h: Host) =>
+  (v: string): Promise<boolean> =>
+    releaseExists({ url: h.srv.url }, v);
 
 export interface BoardOpts {
   group?: string;
