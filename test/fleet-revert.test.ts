@@ -1,7 +1,9 @@
 // An abort's way back, attacked: it moves only a board whose release is still the one the rollout installed
 // (not one put on that version by hand, nor one with a record of another shape), and a way back that cannot
 // be taken (the previous release signed by a key the board no longer trusts) is said once, not retried at
-// every check; an abort from a host whose clock is behind the rollout's still acts. Real mosquitto, the real static host and boards running the real updater.
+// every check; an abort from a host whose clock is behind the rollout's still acts. A board without a
+// broker takes the same signed abort from rollout.json (static host, GitHub release asset) the same way.
+// Real mosquitto, real static host and GitHub mock, boards running the real updater.
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -9,7 +11,8 @@ import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import * as fx from './support/release-fixture';
 import * as ff from './support/fleet-fixture';
-import { writeRolloutFile } from '../src/core/fleet/release';
+import { publishRolloutAsset, writeRolloutFile } from '../src/core/fleet/release';
+import { startGitHubMock } from './support/github-mock';
 import { keyId } from '../src/core/keys';
 import { signDocument } from '../src/core/fleet/signed';
 
@@ -268,5 +271,52 @@ test(
     const stuckApp = fx.hashTree(stuck, fx.NOT_APP);
     await saidOnce(stuck, 'http_404');
     assert.deepEqual(fx.hashTree(stuck, fx.NOT_APP), stuckApp);
+  },
+);
+
+test(
+  'GitHub only: the abort attached to the release sends a confirmed board back to its previous release',
+  NB,
+  async () => {
+    const h = await startHost();
+    const r100 = await fx.makeRelease('1.0.0', fx.APP_1_0_0);
+    h.dirs.push(r100.dir);
+    const sign = { keys: h.keys, alg: 'hmac-sha256' as const, keyId: h.key.id };
+    const token = 'gh-token';
+    const gh = await startGitHubMock({ token });
+    try {
+      gh.addRepo('me', 'app');
+      gh.addRelease('me', 'app', { tag: 'v1.0.0', assets: fx.githubAssets(r100, sign) });
+      gh.addRelease('me', 'app', { tag: 'v1.1.0', assets: fx.githubAssets(h.rel, sign) });
+      const repo = { repo: 'me/app', token, apiUrl: gh.apiUrl };
+      await publishRolloutAsset(
+        repo,
+        '1.1.0',
+        await ff.signedRollout(h, { version: '1.1.0', devices: ['gh1'] }),
+      );
+      const github = { source: 'github', repo: 'me/app', api: gh.apiUrl, retries: 0, url: undefined };
+      const b = ff.rolloutBoard(h, 'gh1', { ...github, rollout: undefined });
+      const r1 = await ff.check(b);
+      assert.equal(ff.versionOf(b), '1.1.0', r1.output);
+      const c = await fx.runBoard({ fsDir: b, code: 'import ota\nprint("confirmed", ota.confirm())\n' });
+      assert.match(c.output, /confirmed True/);
+
+      await publishRolloutAsset(
+        repo,
+        '1.1.0',
+        await ff.signedRollout(h, { version: '1.1.0', aborted: true }),
+      );
+      const r2 = await ff.check(b);
+      assert.equal(ff.versionOf(b), '1.0.0', r2.output);
+      assert.ok(
+        fx.eventsOf(r2.output).some((e) => e.ev === 'done' && e.version === '1.0.0'),
+        r2.output,
+      );
+      assert.deepEqual(fx.hashTree(b, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+      const r3 = await ff.check(b);
+      assert.ok(!ff.saw(r3.output, 'start') && ff.saw(r3.output, 'held'), r3.output);
+    } finally {
+      await gh.close();
+    }
   },
 );
