@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as fx from './support/release-fixture';
 import * as ff from './support/fleet-fixture';
 import { RolloutController } from '../src/core/fleet/rollout';
-import { inRollout, topics } from '../src/core/fleet/protocol';
+import { BOARD_MAX_MSG, inRollout, topics } from '../src/core/fleet/protocol';
 import { readDocument } from '../src/core/fleet/signed';
 import { publishRolloutAsset, releaseExists, writeRolloutFile } from '../src/core/fleet/release';
 import { startGitHubMock } from './support/github-mock';
@@ -282,13 +282,20 @@ test('without a broker: rollout.json beside latest.json gives the same percentag
   const forged = Buffer.from(
     readFileSync(join(fl.host, 'rollout.json'), 'utf8').replace('"percent":50', '"percent":100'),
   );
-  await writeRolloutFile(fl.host, forged);
-  const r = await ff.check(dirs[2]);
-  assert.equal(ff.versionOf(dirs[2]), '1.0.0');
-  assert.ok(
-    fx.eventsOf(r.output).some((e) => e.ev === 'held' && e.code === 'bad_signature'),
-    r.output,
-  );
+  // So does one larger than any the host signs (it would be read into the board's RAM).
+  const huge = Buffer.concat([forged, Buffer.alloc(BOARD_MAX_MSG, 0x20)]);
+  for (const [doc, code] of [
+    [forged, 'bad_signature'],
+    [huge, 'doc_too_large'],
+  ] as const) {
+    await writeRolloutFile(fl.host, doc);
+    const r = await ff.check(dirs[2]);
+    assert.equal(ff.versionOf(dirs[2]), '1.0.0');
+    assert.ok(
+      fx.eventsOf(r.output).some((e) => e.ev === 'held' && e.code === code),
+      r.output,
+    );
+  }
 });
 
 test('GitHub only: rollout.json published as a release asset gives the same rollout', NB, async () => {

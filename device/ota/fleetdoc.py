@@ -4,9 +4,11 @@
 # release is weighed against the rollout, then dropped from RAM (unload()).
 import json
 import gc
+from micropython import const
 from ota import fsx, journal
 from ota.log import Fail, ev
 
+_MAX_DOC = const(2048)  # ota.mqtt MAX_MSG, src/core/fleet/protocol.ts BOARD_MAX_MSG
 STATE = ".ota/fleet.json"  # highest command / rollout timestamps accepted
 ROLLOUT = ".ota/rollout"  # the last verified rollout document (signed bytes): this or its ".1" twin
 
@@ -181,15 +183,16 @@ def _in_force():
 def _published(rel):
     # rollout.json beside latest.json (static) or as a release asset (GitHub:
     # from the asset list, or at the release's download URL on the web path,
-    # which has no list).
+    # which has no list). Held to what the broker may bring (ota.mqtt
+    # MAX_MSG): the host signs no larger document, and it is read into RAM.
     if hasattr(rel, "base"):
-        return rel.doc(rel.base + "/rollout.json", optional=True)
+        return rel.doc(rel.base + "/rollout.json", optional=True, limit=_MAX_DOC)
     dl = getattr(rel, "dl", None)
     if dl:
-        return rel.doc(dl + "rollout.json", rel._octet(None), optional=True)
+        return rel.doc(dl + "rollout.json", rel._octet(None), True, _MAX_DOC)
     assets = getattr(rel, "assets", None)
     if assets and "rollout.json" in assets:
-        return rel.doc(assets["rollout.json"], rel._octet(None))
+        return rel.doc(assets["rollout.json"], rel._octet(None), limit=_MAX_DOC)
     return None
 
 
