@@ -1,39 +1,25 @@
 // Boards running the real updater (virtual board) against real mosquitto over TLS with a password:
 // retained status and last will, OTA events, signed commands (and the refused ones), bad input,
 // and a broker that is down, silent or refusing, none of which may touch the update.
-import { after, before, test } from 'node:test';
+import { before, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as fx from './support/release-fixture';
-import { mosquittoMissing, otherCaPem } from './support/mosquitto';
-import {
-  check,
-  fleetEvents,
-  FLEET,
-  hostConn,
-  makeFleetBoard,
-  startFleet,
-  stopFleet,
-  until,
-  versionOf,
-  type Fleet,
-} from './support/fleet-fixture';
+import { otherCaPem } from './support/mosquitto';
+import * as ff from './support/fleet-fixture';
 import { topics } from '../src/core/fleet/protocol';
 import { signDocument } from '../src/core/fleet/signed';
 import type { KeyFile } from '../src/core/keys';
 
-const skip = mosquittoMissing();
-if (skip) console.log(`# skipped: ${skip}`);
-const T = { timeout: 240_000, skip };
-let f: Fleet;
-const t = topics(FLEET);
+const { T, start } = ff.fleetTests({ shared: true });
+let f: ff.Fleet;
+const t = topics(ff.FLEET);
 
 before(async () => {
-  if (!skip) f = await startFleet();
+  if (!T.skip) f = await start();
 });
-after(() => stopFleet(f));
 
 const app110 = (): Record<string, string> =>
   fx.hashFiles({ ...fx.APP_1_1_0, 'settings.json': fx.APP_1_0_0['settings.json'] });
@@ -42,13 +28,21 @@ const appOf = (fsDir: string): Record<string, string> =>
 const stateOf = (fsDir: string): string =>
   (JSON.parse(readFileSync(join(fsDir, '.ota', 'state.json'), 'utf8')) as { state: string }).state;
 
+/** A board that took 1.1.0 in one check and waits for its confirmation. */
+async function pendingBoard(id: string, o?: ff.BoardOpts): Promise<string> {
+  const fsDir = ff.makeFleetBoard(f, id, o);
+  const r = await ff.check(fsDir);
+  assert.equal(stateOf(fsDir), 'confirm_pending', r.output);
+  return fsDir;
+}
+
 test('status (retained), events and the last will reach the host model', T, async () => {
-  const conn = await hostConn(f);
-  const fsDir = makeFleetBoard(f, 'st1', { group: 'south', fleet: { mode: 'mains' } }); // live events, progress too
-  const r = await check(fsDir);
+  const conn = await ff.hostConn(f);
+  const fsDir = ff.makeFleetBoard(f, 'st1', { group: 'south', fleet: { mode: 'mains' } }); // live events, progress too
+  const r = await ff.check(fsDir);
   assert.deepEqual(fx.errorCodes(r.output), [], r.output);
   assert.deepEqual(appOf(fsDir), app110());
-  await until(() => conn.model.get('st1')?.app === '1.1.0', 'status 1.1.0');
+  await ff.until(() => conn.model.get('st1')?.app === '1.1.0', 'status 1.1.0');
   const b = conn.model.get('st1')!;
   assert.equal(b.online, true);
   assert.equal(b.group, 'south');
@@ -61,7 +55,7 @@ test('status (retained), events and the last will reach the host model', T, asyn
     assert.ok(evs.includes(ev), evs.join(','));
 
   // A second host started later gets the retained status alone.
-  const late = await hostConn(f);
+  const late = await ff.hostConn(f);
   assert.equal(late.model.get('st1')?.app, '1.1.0');
 
   // A board that drops off without a clean disconnect: the broker publishes its last will.
@@ -70,7 +64,7 @@ test('status (retained), events and the last will reach the host model', T, asyn
     code: 'from ota import fleet, updater\ns = fleet.session(updater.load_config())\nprint("connected", s.c is not None)\n',
   });
   assert.match(r2.output, /connected True/);
-  await until(() => late.model.get('st1')?.online === false, 'last will');
+  await ff.until(() => late.model.get('st1')?.online === false, 'last will');
   assert.equal(late.model.get('st1')?.app, '1.1.0', 'the will keeps what the board last reported');
 });
 
@@ -78,13 +72,11 @@ test(
   'signed commands: confirm, rollback, reboot; unsigned, wrongly signed and replayed ones are refused',
   T,
   async () => {
-    const conn = await hostConn(f);
-    const fsDir = makeFleetBoard(f, 'cmd1');
-    await check(fsDir);
-    assert.equal(stateOf(fsDir), 'confirm_pending');
+    const conn = await ff.hostConn(f);
+    const fsDir = await pendingBoard('cmd1');
 
     // Unsigned and wrongly signed: refused, nothing changes.
-    const doc = { fleet: FLEET, cmd: 'confirm', id: 'cmd1', nonce: 'n1', ts: Date.now() };
+    const doc = { fleet: ff.FLEET, cmd: 'confirm', id: 'cmd1', nonce: 'n1', ts: Date.now() };
     await conn.publish(t.cmd('cmd1'), JSON.stringify(doc));
     const other: KeyFile = {
       alg: 'hmac-sha256',
@@ -94,9 +86,9 @@ test(
     await conn.publish(t.cmd('cmd1'), await signDocument({ ...doc, nonce: 'n2' }, other));
     // Signed for another board: refused too.
     await conn.publish(t.cmd('cmd1'), await signDocument({ ...doc, id: 'cmd2', nonce: 'n3' }, f.key));
-    let r = await check(fsDir);
+    let r = await ff.check(fsDir);
     assert.deepEqual(
-      fleetEvents(r.output).map((e) => e.code),
+      ff.fleetEvents(r.output).map((e) => e.code),
       ['no_signature', 'bad_signature', 'bad_command'],
       r.output,
     );
@@ -105,18 +97,15 @@ test(
     // Signed: confirmed on the next check-in.
     const signed = await signDocument({ ...doc, nonce: 'n4', ts: conn.nextTs() }, f.key);
     await conn.publish(t.cmd('cmd1'), signed);
-    r = await check(fsDir);
-    assert.ok(
-      fx.eventsOf(r.output).some((e) => e.ev === 'confirm'),
-      r.output,
-    );
+    r = await ff.check(fsDir);
+    assert.ok(ff.saw(r.output, 'confirm'), r.output);
     assert.equal(stateOf(fsDir), 'idle');
 
     // The same bytes again (a replay by anyone with broker access): refused.
     await conn.publish(t.cmd('cmd1'), signed);
-    r = await check(fsDir);
+    r = await ff.check(fsDir);
     assert.deepEqual(
-      fleetEvents(r.output).map((e) => e.code),
+      ff.fleetEvents(r.output).map((e) => e.code),
       ['replay'],
       r.output,
     );
@@ -124,30 +113,88 @@ test(
     // Rollback of a confirmed release: refused in words; reboot: the board resets after its check.
     await conn.command('cmd1', 'rollback', f.key);
     await conn.command('cmd1', 'reboot', f.key);
-    r = await check(fsDir);
+    r = await ff.check(fsDir);
     assert.ok(
-      fleetEvents(r.output).some((e) => e.code === 'no_rollback'),
+      ff.fleetEvents(r.output).some((e) => e.code === 'no_rollback'),
       r.output,
     );
     assert.equal(r.resets, 1, r.output);
-    await until(
+    await ff.until(
       () => conn.model.get('cmd1')?.code === undefined && conn.model.get('cmd1')?.app === '1.1.0',
       'status',
     );
 
     // Rollback of a pending release: the old release comes back byte for byte.
-    const fs2 = makeFleetBoard(f, 'cmd2');
-    await check(fs2);
+    const fs2 = await pendingBoard('cmd2');
     assert.deepEqual(appOf(fs2), app110());
     await conn.command('cmd2', 'rollback', f.key);
-    r = await check(fs2);
-    assert.ok(
-      fx.eventsOf(r.output).some((e) => e.ev === 'rollback'),
+    r = await ff.check(fs2);
+    assert.ok(ff.saw(r.output, 'rollback'), r.output);
+    assert.deepEqual(appOf(fs2), fx.hashFiles(fx.APP_1_0_0));
+    assert.equal(ff.versionOf(fs2), '1.0.0');
+    await ff.until(() => conn.model.get('cmd2')?.bad === '1.1.0', 'bad version in the status');
+  },
+);
+
+test(
+  'a host whose clock is an hour behind still sends a command the board takes; a replay is still refused',
+  T,
+  async () => {
+    const conn = await ff.hostConn(f);
+    const fsDir = await pendingBoard('lag1');
+    // A command from a host with a right clock: taken, and the board's status reports it (cts).
+    const first = await conn.command('lag1', 'check', f.key);
+    let r = await ff.check(fsDir);
+    assert.deepEqual(
+      ff.fleetEvents(r.output).map((e) => e.code),
+      ['cmd'],
       r.output,
     );
-    assert.deepEqual(appOf(fs2), fx.hashFiles(fx.APP_1_0_0));
-    assert.equal(versionOf(fs2), '1.0.0');
-    await until(() => conn.model.get('cmd2')?.bad === '1.1.0', 'bad version in the status');
+    await ff.until(() => conn.model.get('lag1')?.cts === first.ts, 'the command taken, in the status');
+
+    // Another machine, its clock an hour behind, signs above what the board took, not above its clock.
+    let sent: Buffer | undefined;
+    conn.on('message', (topic: string, p: Buffer) => {
+      if (topic === t.cmd('lag1')) sent = p;
+    });
+    const real = Date.now.bind(Date);
+    const lag = mock.method(Date, 'now', () => real() - 3_600_000);
+    try {
+      const behind = await ff.hostConn(f);
+      const doc = await behind.command('lag1', 'confirm', f.key);
+      assert.ok(doc.ts > first.ts, `${doc.ts} above ${first.ts}`);
+    } finally {
+      lag.mock.restore();
+    }
+    r = await ff.check(fsDir);
+    assert.deepEqual(
+      ff.fleetEvents(r.output).map((e) => e.code),
+      ['cmd'],
+      r.output,
+    );
+    assert.equal(stateOf(fsDir), 'idle');
+
+    // The same bytes again: refused.
+    await ff.until(() => sent !== undefined, 'the command seen on the broker');
+    await conn.publish(t.cmd('lag1'), sent!);
+    r = await ff.check(fsDir);
+    assert.deepEqual(
+      ff.fleetEvents(r.output).map((e) => e.code),
+      ['replay'],
+      r.output,
+    );
+
+    // Statuses are not signed: a reported cts that would leave no room for later commands is not followed.
+    await conn.publish(
+      t.status('lag2'),
+      JSON.stringify({ id: 'lag2', app: '1.0.0', cts: 2 ** 53 - 2 }),
+      true,
+    );
+    await conn.sync();
+    assert.equal(conn.model.get('lag2')?.cts, 2 ** 53 - 2);
+    const doc2 = await conn.command('lag2', 'check', f.key);
+    assert.ok(doc2.ts < 2 ** 50, String(doc2.ts));
+    await conn.publish(t.status('lag2'), '', true);
   },
 );
 
@@ -155,9 +202,8 @@ test(
   'malformed and oversized messages are dropped; the board keeps its RAM and takes the next good command',
   T,
   async () => {
-    const conn = await hostConn(f);
-    const fsDir = makeFleetBoard(f, 'bad1');
-    await check(fsDir);
+    const conn = await ff.hostConn(f);
+    const fsDir = await pendingBoard('bad1');
     // The board checks twice; the bad messages arrive between the two checks, so the heap after the
     // first (every module imported) is the baseline for the second.
     const code = [
@@ -177,7 +223,7 @@ test(
     });
     await conn.command('bad1', 'check', f.key); // the first check imports what signed commands need
     const run = fx.runBoard({ fsDir, code, timeoutMs: 120_000 });
-    await until(() => statuses > 0, 'the first check', 60_000);
+    await ff.until(() => statuses > 0, 'the first check', 60_000);
     await conn.publish(t.cmd('bad1'), Buffer.alloc(100_000, 0x41));
     await conn.publish(t.cmd('bad1'), Buffer.from([0xff, 0x00, 0x0a, 0x7b]));
     await conn.publish(
@@ -187,12 +233,9 @@ test(
     await conn.command('bad1', 'confirm', f.key);
     const r = await run;
     assert.equal(r.error, undefined, r.output);
-    const codes = fleetEvents(r.output).map((e) => e.code);
+    const codes = ff.fleetEvents(r.output).map((e) => e.code);
     assert.deepEqual(codes, ['cmd', 'bad_signature', 'bad_signature', 'cmd', 'dropped'], r.output);
-    assert.ok(
-      fx.eventsOf(r.output).some((e) => e.ev === 'confirm'),
-      r.output,
-    );
+    assert.ok(ff.saw(r.output, 'confirm'), r.output);
     assert.equal(stateOf(fsDir), 'idle');
     const kept = Number(/ram (-?\d+)/.exec(r.output)?.[1]);
     assert.ok(kept < 512, `${kept} bytes of heap held after the session`);
@@ -234,13 +277,13 @@ test(
         ['untrusted', { tls: { ca: 'other.pem' } }, 'fleet_tls'],
       ];
       for (const [name, fleet, code] of cases) {
-        const fsDir = makeFleetBoard(f, `down-${name}`, { fleet });
+        const fsDir = ff.makeFleetBoard(f, `down-${name}`, { fleet });
         writeFileSync(join(fsDir, 'other.pem'), otherCaPem());
         const t0 = Date.now();
-        const r = await check(fsDir);
+        const r = await ff.check(fsDir);
         assert.deepEqual(fx.errorCodes(r.output), [], `${name}: ${r.output}`);
         assert.deepEqual(
-          fleetEvents(r.output).map((e) => e.code),
+          ff.fleetEvents(r.output).map((e) => e.code),
           [code],
           `${name}: ${r.output}`,
         );
@@ -255,7 +298,7 @@ test(
 );
 
 test('the broker stopping in the middle of an update changes nothing on the board', T, async () => {
-  const fsDir = makeFleetBoard(f, 'mid1');
+  const fsDir = ff.makeFleetBoard(f, 'mid1');
   // The static host stops the broker when the board asks for its first file.
   const rel = f.rel;
   const host = fx.tempDir('host-mid');
@@ -276,7 +319,7 @@ test('the broker stopping in the middle of an update changes nothing on the boar
     const cfg = JSON.parse(readFileSync(join(fsDir, 'ota_config.json'), 'utf8')) as Record<string, unknown>;
     cfg.url = srv.url;
     writeFileSync(join(fsDir, 'ota_config.json'), JSON.stringify(cfg));
-    const r = await check(fsDir);
+    const r = await ff.check(fsDir);
     assert.ok(stopped, 'the broker was stopped mid-update');
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.deepEqual(appOf(fsDir), app110());
@@ -289,28 +332,32 @@ test('the broker stopping in the middle of an update changes nothing on the boar
 });
 
 test('a mains board stays connected (ota.fleetd): a signed check or confirm acts at once', T, async () => {
-  const conn = await hostConn(f);
-  const fsDir = makeFleetBoard(f, 'mains1', { fleet: { mode: 'mains' } });
-  await check(fsDir);
-  assert.equal(stateOf(fsDir), 'confirm_pending');
+  const conn = await ff.hostConn(f);
+  const fsDir = await pendingBoard('mains1', { fleet: { mode: 'mains' } });
   const seen: string[] = [];
   conn.model.on('event', (id: string, e: { ev: string }) => {
     if (id === 'mains1') seen.push(e.ev);
   });
   const run = fx.runBoard({ fsDir, timeoutMs: 60_000, code: 'from ota import fleetd\nfleetd.serve(25)\n' });
-  await until(() => seen.includes('check'), 'the first check', 60_000);
+  await ff.until(() => seen.includes('check'), 'the first check', 60_000);
   // The first check's own session reports and closes; the board then stays connected, waiting.
   const t0 = Date.now();
-  await until(() => (conn.model.get('mains1')?.reported ?? 0) >= t0 - 50, 'the first check reported', 60_000);
+  await ff.until(
+    () => (conn.model.get('mains1')?.reported ?? 0) >= t0 - 50,
+    'the first check reported',
+    60_000,
+  );
   await new Promise((r) => setTimeout(r, 500));
   const checks = seen.filter((e) => e === 'check').length;
   await conn.command('mains1', 'check', f.key);
-  await until(() => seen.filter((e) => e === 'check').length > checks, 'the commanded check', 30_000);
+  await ff.until(() => seen.filter((e) => e === 'check').length > checks, 'the commanded check', 30_000);
   await conn.command('mains1', 'confirm', f.key);
-  const live = await until(() => seen.includes('confirm'), 'the confirm event, live', 10_000).then(
-    () => '',
-    (e: Error) => e.message,
-  );
+  const live = await ff
+    .until(() => seen.includes('confirm'), 'the confirm event, live', 10_000)
+    .then(
+      () => '',
+      (e: Error) => e.message,
+    );
   const r = await run;
   assert.equal(live, '', `${live}: ${seen.join(',')}\n${r.output}`);
   assert.equal(r.error, undefined, r.output);

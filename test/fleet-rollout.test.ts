@@ -2,43 +2,22 @@
 // the boards the hash selects update, raising only adds, failures pause, abort rolls back, a restarted
 // controller carries on, a version that is not published is refused, a static host alone works, and a
 // replayed controller state steers no signature.
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as fx from './support/release-fixture';
-import { mosquittoMissing } from './support/mosquitto';
-import {
-  check,
-  FLEET,
-  fleetEvents,
-  hostConn,
-  makeFleetBoard,
-  pool,
-  startFleet,
-  stopFleet,
-  until,
-  versionOf,
-  type Fleet,
-} from './support/fleet-fixture';
+import * as ff from './support/fleet-fixture';
 import { RolloutController } from '../src/core/fleet/rollout';
-import { inRollout, topics } from '../src/core/fleet/protocol';
-import { readDocument, signDocument } from '../src/core/fleet/signed';
+import { BOARD_MAX_MSG, inRollout, topics } from '../src/core/fleet/protocol';
+import { readDocument } from '../src/core/fleet/signed';
 import { publishRolloutAsset, releaseExists, writeRolloutFile } from '../src/core/fleet/release';
 import { startGitHubMock } from './support/github-mock';
 
-const skip = mosquittoMissing();
-if (skip) console.log(`# skipped: ${skip}`);
-const T = { timeout: 180_000, skip };
-let f: Fleet | undefined;
-afterEach(async () => {
-  await stopFleet(f);
-  f = undefined;
-});
+const { T, NB, start, startHost } = ff.fleetTests({ timeout: 180_000 });
 
 const IDS = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
-const exists = (fl: Fleet) => (v: string) => releaseExists({ url: fl.srv.url }, v);
-const held = (out: string): boolean => fx.eventsOf(out).some((e) => e.ev === 'held');
+const held = (out: string): boolean => ff.saw(out, 'held');
 const app100 = fx.hashFiles(fx.APP_1_0_0);
 const appOf = (fsDir: string): Record<string, string> => fx.hashTree(fsDir, [...fx.NOT_APP, 'ca.pem']);
 
@@ -46,34 +25,36 @@ test(
   'a 50% rollout updates exactly the boards the hash selects; raising it to 75% only adds boards',
   T,
   async () => {
-    f = await startFleet();
-    const fl = f;
-    const conn = await hostConn(fl);
-    const ctl = new RolloutController(conn, fl.key);
-    await ctl.start({ version: '1.1.0', percent: 50, soakMs: 3_600_000 }, exists(fl));
-    const boards = IDS.map((id) => ({ id, fsDir: makeFleetBoard(fl, id) }));
+    const fl = await start();
+    const { ctl } = await ff.control(fl);
+    await ctl.start({ version: '1.1.0', percent: 50, soakMs: 3_600_000 }, ff.published(fl));
+    const boards = IDS.map((id) => ({ id, fsDir: ff.makeFleetBoard(fl, id) }));
     const doc = { version: '1.1.0', groups: [], devices: [] };
     const at50 = IDS.filter((id) => inRollout(id, 'north', { ...doc, percent: 50 }));
     assert.ok(at50.length > 0 && at50.length < IDS.length, `a proper subset: ${at50.join(',')}`);
 
-    const out = await pool(boards, 3, (b) => check(b.fsDir));
+    const out = await ff.pool(boards, 3, (b) => ff.check(b.fsDir));
     for (const [i, b] of boards.entries()) {
       const want = at50.includes(b.id) ? '1.1.0' : '1.0.0';
-      assert.equal(versionOf(b.fsDir), want, `${b.id}: ${out[i].output}`);
+      assert.equal(ff.versionOf(b.fsDir), want, `${b.id}: ${out[i].output}`);
       if (want === '1.0.0') {
         assert.ok(held(out[i].output), out[i].output);
         assert.deepEqual(appOf(b.fsDir), app100, `${b.id} untouched`);
       }
     }
-    await until(() => ctl.progress().updated === at50.length, 'statuses');
+    await ff.until(() => ctl.progress().updated === at50.length, 'statuses');
     assert.deepEqual(ctl.progress(), { targeted: at50.length, updated: at50.length, failed: 0, pending: 0 });
 
-    await ctl.start({ version: '1.1.0', percent: 75 }, exists(fl));
+    await ctl.start({ version: '1.1.0', percent: 75 }, ff.published(fl));
     const at75 = IDS.filter((id) => inRollout(id, 'north', { ...doc, percent: 75 }));
     assert.ok(at50.every((id) => at75.includes(id)) && at75.length > at50.length);
-    const out2 = await pool(boards, 3, (b) => check(b.fsDir));
+    const out2 = await ff.pool(boards, 3, (b) => ff.check(b.fsDir));
     for (const [i, b] of boards.entries()) {
-      assert.equal(versionOf(b.fsDir), at75.includes(b.id) ? '1.1.0' : '1.0.0', `${b.id}: ${out2[i].output}`);
+      assert.equal(
+        ff.versionOf(b.fsDir),
+        at75.includes(b.id) ? '1.1.0' : '1.0.0',
+        `${b.id}: ${out2[i].output}`,
+      );
       // Boards of the first step have nothing new to download.
       if (at50.includes(b.id)) assert.ok(!fx.eventsOf(out2[i].output).some((e) => e.ev === 'start'));
     }
@@ -81,17 +62,15 @@ test(
 );
 
 test('failures over --max-failures pause the rollout; abort rolls the updated boards back', T, async () => {
-  f = await startFleet();
-  const fl = f;
-  const conn = await hostConn(fl);
-  const ctl = new RolloutController(conn, fl.key);
+  const fl = await start();
+  const { conn, ctl } = await ff.control(fl);
   await ctl.start(
     { version: '1.1.0', percent: 100, soakMs: 3_600_000, maxFailures: { percent: 20 } },
-    exists(fl),
+    ff.published(fl),
   );
   const ids = ['p1', 'p2', 'p3', 'p4'];
   const boards = ids.map((id) =>
-    makeFleetBoard(fl, id, {
+    ff.makeFleetBoard(fl, id, {
       // p2 trusts another key: it refuses the release (an error event), as a board with a problem does.
       config:
         id === 'p2'
@@ -99,59 +78,53 @@ test('failures over --max-failures pause the rollout; abort rolls the updated bo
           : {},
     }),
   );
-  await pool(boards, 2, (d) => check(d));
-  await until(() => ctl.progress().updated === 3 && conn.model.get('p2')?.result === 'error', 'statuses');
+  await ff.pool(boards, 2, (d) => ff.check(d));
+  await ff.until(() => ctl.progress().updated === 3 && conn.model.get('p2')?.result === 'error', 'statuses');
   const line = await ctl.tick();
   assert.match(line ?? '', /paused: 1 of 4 boards failed \(p2\)/);
   assert.equal(ctl.state?.status, 'paused');
   // The retained document the boards read says paused, signed with the release key.
-  const late = await hostConn(fl);
+  const late = await ff.hostConn(fl);
   let retained: Buffer | undefined;
   late.client.on('message', (topic, p) => {
-    if (topic === topics(FLEET).rollout) retained = p;
+    if (topic === topics(ff.FLEET).rollout) retained = p;
   });
-  await late.client.subscribeAsync(topics(FLEET).rollout);
+  await late.client.subscribeAsync(topics(ff.FLEET).rollout);
   await late.sync();
   assert.equal(readDocument(retained!, fl.trusted).paused, true);
-  const p5 = makeFleetBoard(fl, 'p5');
-  const r5 = await check(p5);
+  const p5 = ff.makeFleetBoard(fl, 'p5');
+  const r5 = await ff.check(p5);
   assert.ok(held(r5.output), r5.output);
-  assert.equal(versionOf(p5), '1.0.0');
+  assert.equal(ff.versionOf(p5), '1.0.0');
 
   const commanded = await ctl.abort();
   assert.deepEqual(commanded.sort(), ['p1', 'p3', 'p4']);
-  await pool(boards, 2, (d) => check(d));
+  await ff.pool(boards, 2, (d) => ff.check(d));
   for (const d of boards) {
-    assert.equal(versionOf(d), '1.0.0');
+    assert.equal(ff.versionOf(d), '1.0.0');
     assert.deepEqual(appOf(d), app100);
   }
-  await until(() => ids.every((id) => conn.model.get(id)?.app === '1.0.0'), 'rolled-back statuses');
+  await ff.until(() => ids.every((id) => conn.model.get(id)?.app === '1.0.0'), 'rolled-back statuses');
 });
 
 test(
   'abort sends back every board the rollout moved, confirmed ones too; an unsigned or replayed abort is refused',
   T,
   async () => {
-    f = await startFleet();
-    const fl = f;
+    const fl = await start();
     // The host holds 1.0.0 too: a confirmed board has no backup left and fetches it again.
-    const sign = { keys: fl.keys, alg: 'hmac-sha256' as const, keyId: fl.key.id };
-    const r100 = await fx.makeRelease('1.0.0', fx.APP_1_0_0);
-    fl.dirs.push(r100.dir);
-    fx.publishStatic(fl.host, r100, { sign });
-    fx.publishStatic(fl.host, fl.rel, { sign }); // latest.json: 1.1.0
-    const conn = await hostConn(fl);
-    const ctl = new RolloutController(conn, fl.key);
-    await ctl.start({ version: '1.1.0', percent: 50, soakMs: 3_600_000 }, exists(fl));
+    await ff.publishPrevious(fl);
+    const { conn, ctl } = await ff.control(fl);
+    await ctl.start({ version: '1.1.0', percent: 50, soakMs: 3_600_000 }, ff.published(fl));
     const at50 = IDS.filter((id) =>
       inRollout(id, 'north', { version: '1.1.0', percent: 50, groups: [], devices: [] }),
     );
-    const boards = IDS.map((id) => ({ id, fsDir: makeFleetBoard(fl, id) }));
+    const boards = IDS.map((id) => ({ id, fsDir: ff.makeFleetBoard(fl, id) }));
     // A board on 1.1.0 that did not get it from this rollout (installed by hand).
-    const hand = makeFleetBoard(fl, 'hand', { app: fx.APP_1_1_0 });
+    const hand = ff.makeFleetBoard(fl, 'hand', { app: fx.APP_1_1_0 });
     writeFileSync(join(hand, 'version.json'), JSON.stringify({ version: '1.1.0' }));
     const app110 = appOf(hand);
-    await pool(boards, 3, (b) => check(b.fsDir));
+    await ff.pool(boards, 3, (b) => ff.check(b.fsDir));
     const moved = boards.filter((b) => at50.includes(b.id));
     assert.ok(moved.length >= 2 && moved.length < boards.length, `moved: ${at50.join(',')}`);
     // All but one confirm: their backup of 1.0.0 is gone.
@@ -163,22 +136,22 @@ test(
       });
       assert.match(r.output, /confirmed True/);
     }
-    await until(() => ctl.progress().updated === moved.length, 'statuses');
+    await ff.until(() => ctl.progress().updated === moved.length, 'statuses');
 
     // An unsigned abort, newer than anything, from someone with a broker account: refused.
-    const t = topics(FLEET);
-    const forged = JSON.stringify({ fleet: FLEET, version: '1.1.0', aborted: true, percent: 0, ts: 9e12 });
+    const t = topics(ff.FLEET);
+    const forged = JSON.stringify({ fleet: ff.FLEET, version: '1.1.0', aborted: true, percent: 0, ts: 9e12 });
     await conn.publish(t.rollout, forged, true, 1);
-    const rf = await check(confirmed[0].fsDir);
-    assert.equal(versionOf(confirmed[0].fsDir), '1.1.0', rf.output);
+    const rf = await ff.check(confirmed[0].fsDir);
+    assert.equal(ff.versionOf(confirmed[0].fsDir), '1.1.0', rf.output);
     assert.ok(
-      fleetEvents(rf.output).some((e) => !e.ok && /signature/i.test(`${e.code} ${e.msg}`)),
+      ff.fleetEvents(rf.output).some((e) => !e.ok && /signature/i.test(`${e.code} ${e.msg}`)),
       rf.output,
     );
 
     const ids = await ctl.abort();
     assert.deepEqual(ids.sort(), at50.slice().sort());
-    const late = await hostConn(fl);
+    const late = await ff.hostConn(fl);
     let abortDoc: Buffer | undefined;
     late.client.on('message', (topic, p) => {
       if (topic === t.rollout) abortDoc ??= p; // the abort, not the rollout after it
@@ -187,9 +160,9 @@ test(
     await late.sync();
     assert.equal(readDocument(abortDoc!, fl.trusted).aborted, true);
 
-    const out = await pool([...boards.map((b) => b.fsDir), hand], 3, (d) => check(d));
+    const out = await ff.pool([...boards.map((b) => b.fsDir), hand], 3, (d) => ff.check(d));
     for (const [i, b] of boards.entries()) {
-      assert.equal(versionOf(b.fsDir), '1.0.0', `${b.id}: ${out[i].output}`);
+      assert.equal(ff.versionOf(b.fsDir), '1.0.0', `${b.id}: ${out[i].output}`);
       assert.deepEqual(appOf(b.fsDir), app100, b.id);
       const evs = fx.eventsOf(out[i].output);
       if (!at50.includes(b.id)) assert.ok(!evs.some((e) => e.ev === 'start' || e.ev === 'rollback'), b.id);
@@ -204,30 +177,30 @@ test(
           out[i].output,
         );
     }
-    assert.equal(versionOf(hand), '1.1.0', 'a board the rollout did not move keeps its release');
+    assert.equal(ff.versionOf(hand), '1.1.0', 'a board the rollout did not move keeps its release');
     assert.deepEqual(appOf(hand), app110);
     // The same abort again (retained, sent at every connect) does nothing more.
-    const again = await check(confirmed[0].fsDir);
+    const again = await ff.check(confirmed[0].fsDir);
     assert.ok(!fx.eventsOf(again.output).some((e) => e.ev === 'start'), again.output);
-    await until(() => at50.every((id) => conn.model.get(id)?.app === '1.0.0'), 'reverted statuses');
+    await ff.until(() => at50.every((id) => conn.model.get(id)?.app === '1.0.0'), 'reverted statuses');
 
     // A new rollout brings 1.1.0 back to one board; replaying the old abort does not undo it.
     const x = confirmed[0];
     await fx.runBoard({ fsDir: x.fsDir, code: 'import ota\nota.confirm()\n' }); // its app confirms 1.0.0
-    await ctl.start({ version: '1.1.0', devices: [x.id], percent: 0 }, exists(fl));
-    const back = await check(x.fsDir);
-    assert.equal(versionOf(x.fsDir), '1.1.0', back.output);
+    await ctl.start({ version: '1.1.0', devices: [x.id], percent: 0 }, ff.published(fl));
+    const back = await ff.check(x.fsDir);
+    assert.equal(ff.versionOf(x.fsDir), '1.1.0', back.output);
     await fx.runBoard({ fsDir: x.fsDir, code: 'import ota\nota.confirm()\n' });
     await late.publish(t.rollout, abortDoc!, true, 1);
     // Queued QoS 1 messages may reach a battery board over more than one check-in.
     let seen = '';
-    for (let n = 0; n < 3 && !fleetEvents(seen).some((e) => e.code === 'replay'); n++) {
-      const r = await check(x.fsDir);
+    for (let n = 0; n < 3 && !ff.fleetEvents(seen).some((e) => e.code === 'replay'); n++) {
+      const r = await ff.check(x.fsDir);
       seen += r.output;
-      assert.equal(versionOf(x.fsDir), '1.1.0', r.output);
+      assert.equal(ff.versionOf(x.fsDir), '1.1.0', r.output);
     }
     assert.ok(
-      fleetEvents(seen).some((e) => e.code === 'replay'),
+      ff.fleetEvents(seen).some((e) => e.code === 'replay'),
       seen,
     );
   },
@@ -237,19 +210,16 @@ test(
   'a controller restarted mid-rollout continues: next step after the soak, silent boards count as failed',
   T,
   async () => {
-    f = await startFleet();
-    const fl = f;
-    const a = await hostConn(fl);
-    const ctlA = new RolloutController(a, fl.key);
+    const fl = await start();
+    const { conn: a, ctl: ctlA } = await ff.control(fl);
     await ctlA.start(
       { version: '1.1.0', steps: [10, 100], soakMs: 800, maxFailures: { count: 5 } },
-      exists(fl),
+      ff.published(fl),
     );
     await a.close();
     fl.conns.splice(fl.conns.indexOf(a), 1);
 
-    const b = await hostConn(fl);
-    const ctlB = new RolloutController(b, fl.key, { silentMs: 200 });
+    const { conn: b, ctl: ctlB } = await ff.control(fl, { silentMs: 200 });
     await b.sync();
     assert.equal(ctlB.state?.version, '1.1.0');
     assert.deepEqual([ctlB.state?.step, ctlB.state?.status], [0, 'running']);
@@ -257,7 +227,7 @@ test(
     assert.equal(await ctlB.tick(), 'step 2/2: 100%');
 
     // A board that starts the update and is then never heard from again.
-    const t = topics(FLEET);
+    const t = topics(ff.FLEET);
     await b.publish(t.status('ghost'), JSON.stringify({ id: 'ghost', app: '1.0.0', group: 'north' }), true);
     await b.publish(t.events('ghost'), JSON.stringify({ ev: 'start', version: '1.1.0' }));
     await b.sync();
@@ -266,14 +236,13 @@ test(
     await b.publish(t.status('ghost'), '', true);
 
     // A third controller sees the step and the failure; a board now takes 1.1.0.
-    const c = await hostConn(fl);
-    const ctlC = new RolloutController(c, fl.key);
+    const { conn: c, ctl: ctlC } = await ff.control(fl);
     await c.sync();
     assert.equal(ctlC.state?.step, 1);
     assert.deepEqual(ctlC.state?.failed, ['ghost']);
-    const d = makeFleetBoard(fl, 'late1');
-    await check(d);
-    assert.equal(versionOf(d), '1.1.0');
+    const d = ff.makeFleetBoard(fl, 'late1');
+    await ff.check(d);
+    assert.equal(ff.versionOf(d), '1.1.0');
   },
 );
 
@@ -281,50 +250,30 @@ test(
   'a rollout of a version that is not published is refused, and nothing reaches the boards',
   T,
   async () => {
-    f = await startFleet();
-    const fl = f;
-    const conn = await hostConn(fl);
-    const ctl = new RolloutController(conn, fl.key);
+    const fl = await start();
+    const { conn, ctl } = await ff.control(fl);
     await assert.rejects(
-      ctl.start({ version: '9.9.9', percent: 10 }, exists(fl)),
+      ctl.start({ version: '9.9.9', percent: 10 }, ff.published(fl)),
       (e: Error & { code?: string }) =>
         e.code === 'fleet_no_release' && /9\.9\.9 is not published/.test(e.message),
     );
-    await assert.rejects(ctl.start({ version: 'not-a-version' }, exists(fl)), /not semver/);
+    await assert.rejects(ctl.start({ version: 'not-a-version' }, ff.published(fl)), /not semver/);
     await conn.sync();
     assert.equal(ctl.state, undefined);
   },
 );
 
-test('without a broker: rollout.json beside latest.json gives the same percentage rollout', T, async () => {
-  f = await startFleet();
-  const fl = f;
-  const signed = await signDocument(
-    {
-      fleet: 'static',
-      version: '1.1.0',
-      percent: 50,
-      groups: [],
-      devices: ['r2'],
-      paused: false,
-      ts: Date.now(),
-    },
-    fl.key,
+test('without a broker: rollout.json beside latest.json gives the same percentage rollout', NB, async () => {
+  const fl = await startHost();
+  await writeRolloutFile(
+    fl.host,
+    await ff.signedRollout(fl, { version: '1.1.0', percent: 50, devices: ['r2'] }),
   );
-  await writeRolloutFile(fl.host, signed);
-  const board = (id: string): string =>
-    fx.makeBoard(
-      { source: 'static', url: fl.srv.url, keys: fl.trusted, rollout: true, id },
-      fx.APP_1_0_0,
-      '1.0.0',
-    );
-  const ids = ['r1', 'r2', 'r3'];
-  const dirs = ids.map(board);
-  fl.dirs.push(...dirs);
-  const out = await pool(dirs, 3, (d) => fx.runBoard({ fsDir: d, code: 'import ota\nota.update()\n' }));
+  const dirs = ['r1', 'r2', 'r3'].map((id) => ff.rolloutBoard(fl, id));
+  const out = await ff.pool(dirs, 3, (d) => ff.check(d));
   // r1 is in the 50% by its hash, r2 is listed by id, r3 is outside.
   assert.deepEqual(
-    dirs.map((d) => versionOf(d)),
+    dirs.map((d) => ff.versionOf(d)),
     ['1.1.0', '1.1.0', '1.0.0'],
     out.map((o) => o.output).join('\n'),
   );
@@ -333,18 +282,24 @@ test('without a broker: rollout.json beside latest.json gives the same percentag
   const forged = Buffer.from(
     readFileSync(join(fl.host, 'rollout.json'), 'utf8').replace('"percent":50', '"percent":100'),
   );
-  await writeRolloutFile(fl.host, forged);
-  const r = await fx.runBoard({ fsDir: dirs[2], code: 'import ota\nota.update()\n' });
-  assert.equal(versionOf(dirs[2]), '1.0.0');
-  assert.ok(
-    fx.eventsOf(r.output).some((e) => e.ev === 'held' && e.code === 'bad_signature'),
-    r.output,
-  );
+  // So does one larger than any the host signs (it would be read into the board's RAM).
+  const huge = Buffer.concat([forged, Buffer.alloc(BOARD_MAX_MSG, 0x20)]);
+  for (const [doc, code] of [
+    [forged, 'bad_signature'],
+    [huge, 'doc_too_large'],
+  ] as const) {
+    await writeRolloutFile(fl.host, doc);
+    const r = await ff.check(dirs[2]);
+    assert.equal(ff.versionOf(dirs[2]), '1.0.0');
+    assert.ok(
+      fx.eventsOf(r.output).some((e) => e.ev === 'held' && e.code === code),
+      r.output,
+    );
+  }
 });
 
-test('GitHub only: rollout.json published as a release asset gives the same rollout', T, async () => {
-  f = await startFleet();
-  const fl = f;
+test('GitHub only: rollout.json published as a release asset gives the same rollout', NB, async () => {
+  const fl = await startHost();
   const token = 'gh-token';
   const gh = await startGitHubMock({ token });
   try {
@@ -354,27 +309,17 @@ test('GitHub only: rollout.json published as a release asset gives the same roll
       tag: 'v1.1.0',
       assets: fx.githubAssets(fl.rel, { keys: fl.keys, alg: 'hmac-sha256', keyId: fl.key.id }),
     });
-    const signed = await signDocument(
-      { fleet: 'gh', version: '1.1.0', percent: 50, groups: [], devices: [], paused: false, ts: Date.now() },
-      fl.key,
-    );
+    const signed = await ff.signedRollout(fl, { version: '1.1.0', percent: 50 });
     await publishRolloutAsset({ repo: 'me/app', token, apiUrl: gh.apiUrl }, '1.1.0', signed);
     // Published twice: the asset is replaced, not duplicated.
     await publishRolloutAsset({ repo: 'me/app', token, apiUrl: gh.apiUrl }, '1.1.0', signed);
-    const dirs = ['r1', 'r2'].map((id) =>
-      fx.makeBoard(
-        { source: 'github', repo: 'me/app', api: gh.apiUrl, keys: fl.trusted, retries: 0, id },
-        fx.APP_1_0_0,
-        '1.0.0',
-      ),
-    );
-    fl.dirs.push(...dirs);
-    const out = await pool(dirs, 2, (d) =>
-      fx.runBoard({ fsDir: d, timeoutMs: 120_000, code: 'import ota\nota.update()\n' }),
-    );
+    // Nothing in the config asks for a rollout: the release's rollout.json asset does.
+    const github = { source: 'github', repo: 'me/app', api: gh.apiUrl, retries: 0, url: undefined };
+    const dirs = ['r1', 'r2'].map((id) => ff.rolloutBoard(fl, id, { ...github, rollout: undefined }));
+    const out = await ff.pool(dirs, 2, (d) => ff.check(d));
     // r1 is in the 50% by its hash, r2 is not.
     assert.deepEqual(
-      dirs.map((d) => versionOf(d)),
+      dirs.map((d) => ff.versionOf(d)),
       ['1.1.0', '1.0.0'],
       out.map((o) => o.output).join('\n'),
     );
@@ -387,35 +332,30 @@ test('GitHub only: rollout.json published as a release asset gives the same roll
 });
 
 test('a controller state forged by a broker account is ignored, never signed into a rollout', T, async () => {
-  f = await startFleet();
-  const fl = f;
-  const a = await hostConn(fl);
-  const ctl = new RolloutController(a, fl.key);
-  await ctl.start({ version: '1.1.0', percent: 10, soakMs: 3_600_000 }, exists(fl));
+  const fl = await start();
+  const { conn: a, ctl } = await ff.control(fl);
+  await ctl.start({ version: '1.1.0', percent: 10, soakMs: 3_600_000 }, ff.published(fl));
   const forged = { ...ctl.state!, steps: [100], ts: ctl.state!.ts + 1 };
-  await a.publish(topics(FLEET).controller, JSON.stringify(forged), true);
+  await a.publish(topics(ff.FLEET).controller, JSON.stringify(forged), true);
   await a.sync();
   assert.deepEqual(ctl.state?.steps, [10], 'the running controller ignores it');
   assert.match(ctl.rejected ?? '', /ignored: the document has no signature/);
-  const b = await hostConn(fl);
-  const ctlB = new RolloutController(b, fl.key);
+  const { conn: b, ctl: ctlB } = await ff.control(fl);
   assert.equal(ctlB.state, undefined);
   assert.match(ctlB.rejected ?? '', /no signature/);
   await assert.rejects(ctlB.pause(), /no rollout is under way/);
-  assert.equal(readDocument(b.latest.get(topics(FLEET).rollout)!, fl.trusted).percent, 10);
+  assert.equal(readDocument(b.latest.get(topics(ff.FLEET).rollout)!, fl.trusted).percent, 10);
 });
 
 test(
   'a signed controller state replayed through the broker steers no signature; abort naming the version still works',
   T,
   async () => {
-    f = await startFleet();
-    const fl = f;
-    const t = topics(FLEET);
-    const conn = await hostConn(fl);
-    const ctl = new RolloutController(conn, fl.key);
+    const fl = await start();
+    const t = topics(ff.FLEET);
+    const { conn, ctl } = await ff.control(fl);
     // An earlier rollout of 1.1.0, paused before it reached anyone: a broker account keeps its signed bytes.
-    await ctl.start({ version: '1.1.0', percent: 0, soakMs: 3_600_000 }, exists(fl));
+    await ctl.start({ version: '1.1.0', percent: 0, soakMs: 3_600_000 }, ff.published(fl));
     await ctl.pause();
     await conn.sync();
     const oldState = conn.latest.get(t.controller)!;
@@ -434,27 +374,26 @@ test(
     const runningState = conn.latest.get(t.controller)!;
 
     // The newer rollout moves both boards to 1.1.0; their statuses report the document they took.
-    await ctl.start({ version: '1.1.0', devices: ['q1', 'q2'], percent: 0 }, exists(fl));
+    await ctl.start({ version: '1.1.0', devices: ['q1', 'q2'], percent: 0 }, ff.published(fl));
     await conn.sync();
     const newTs = readDocument(conn.latest.get(t.rollout)!, fl.trusted).ts;
-    const boards = ['q1', 'q2'].map((id) => makeFleetBoard(fl, id));
-    await pool(boards, 2, (d) => check(d));
-    for (const d of boards) assert.equal(versionOf(d), '1.1.0');
+    const boards = ['q1', 'q2'].map((id) => ff.makeFleetBoard(fl, id));
+    await ff.pool(boards, 2, (d) => ff.check(d));
+    for (const d of boards) assert.equal(ff.versionOf(d), '1.1.0');
     const app110 = boards.map(appOf);
-    await until(() => ['q1', 'q2'].every((id) => conn.model.get(id)?.rts === newTs), 'statuses with rts');
+    await ff.until(() => ['q1', 'q2'].every((id) => conn.model.get(id)?.rts === newTs), 'statuses with rts');
 
     // The replay: the old state alone is older than the signed document the broker holds...
-    const attacker = await hostConn(fl);
+    const attacker = await ff.hostConn(fl);
     await attacker.publish(t.controller, oldState, true, 1);
     await attacker.sync();
-    const x = new RolloutController(await hostConn(fl), fl.key);
+    const x = new RolloutController(await ff.hostConn(fl), fl.key);
     assert.equal(x.state?.status, 'paused');
     assert.match(x.stale() ?? '', /older than the signed rollout document in the broker/);
     // ...and with the old document replayed too, the boards' statuses still prove it old.
     await attacker.publish(t.rollout, oldDoc, true, 1);
     await attacker.sync();
-    const b = await hostConn(fl);
-    const ctlB = new RolloutController(b, fl.key);
+    const { conn: b, ctl: ctlB } = await ff.control(fl);
     assert.equal(ctlB.state?.status, 'paused');
     assert.match(ctlB.stale() ?? '', /older than the rollout document board q[12] took/);
     const refused = (e: Error & { code?: string }) =>
@@ -465,16 +404,16 @@ test(
     await b.sync();
     assert.equal(b.latest.get(t.rollout)?.equals(oldDoc), true, 'nothing was signed');
     assert.equal(b.latest.get(t.controller)?.equals(oldState), true);
-    const out = await pool(boards, 2, (d) => check(d));
+    const out = await ff.pool(boards, 2, (d) => ff.check(d));
     for (const [i, d] of boards.entries()) {
-      assert.equal(versionOf(d), '1.1.0', out[i].output);
+      assert.equal(ff.versionOf(d), '1.1.0', out[i].output);
       assert.deepEqual(appOf(d), app110[i], 'byte-identical');
     }
 
     // A replayed running state: a controller that watches refuses to step it (once) and signs nothing.
     await attacker.publish(t.controller, runningState, true, 1);
     await attacker.sync();
-    const w = new RolloutController(await hostConn(fl), fl.key);
+    const w = new RolloutController(await ff.hostConn(fl), fl.key);
     assert.equal(w.state?.status, 'running');
     assert.match((await w.tick(Date.now() + 7_200_000)) ?? '', /^refused: .*a replayed state/);
     assert.equal(await w.tick(Date.now() + 7_200_000), undefined);
@@ -491,7 +430,7 @@ test(
     await b.sync();
     assert.match(ctlB.stale() ?? '', /board fake2 took/);
     // The operator starts over (the stale state lends it nothing), then aborts naming the version.
-    await ctlB.start({ version: '1.1.0', devices: ['q1', 'q2'], percent: 0 }, exists(fl));
+    await ctlB.start({ version: '1.1.0', devices: ['q1', 'q2'], percent: 0 }, ff.published(fl));
     await assert.rejects(
       ctlB.abort('1.0.0'),
       (e: Error & { code?: string }) => e.code === 'fleet_wrong_version',
@@ -499,9 +438,9 @@ test(
     assert.equal(ctlB.stale(), undefined);
     assert.ok(ctlB.state!.ts > 3_600_000 + Date.now() - 60_000 && ctlB.state!.ts < 9e12);
     assert.deepEqual((await ctlB.abort('1.1.0')).sort(), ['q1', 'q2']);
-    const back = await pool(boards, 2, (d) => check(d));
+    const back = await ff.pool(boards, 2, (d) => ff.check(d));
     for (const [i, d] of boards.entries()) {
-      assert.equal(versionOf(d), '1.0.0', back[i].output);
+      assert.equal(ff.versionOf(d), '1.0.0', back[i].output);
       assert.deepEqual(appOf(d), app100);
     }
   },

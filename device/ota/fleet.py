@@ -217,12 +217,16 @@ class Session:
         }
         if st.get("bad"):
             s["bad"] = st["bad"]
-        # The newest rollout document taken (fleetdoc.STATE, not imported: it
-        # is unloaded after connecting): a host refuses a controller state
-        # older than it, a replay (docs/protocols.md, "Fleet (MQTT)").
+        # From fleetdoc.STATE (not imported: it is unloaded after connecting),
+        # docs/protocols.md "Fleet (MQTT)": the newest rollout document taken
+        # (a host refuses a controller state older than it, a replay), and the
+        # newest command taken (a host signs the next one above it, whatever
+        # its own clock says).
         r = fsx.read_json(".ota/fleet.json")
-        if isinstance(r, dict) and r.get("rts"):
-            s["rts"] = r["rts"]
+        if isinstance(r, dict):
+            for k in ("rts", "cts"):
+                if r.get(k):
+                    s[k] = r[k]
         if self.code:
             s["code"] = self.code
             s["msg"] = self.msg

@@ -4,9 +4,11 @@
 # release is weighed against the rollout, then dropped from RAM (unload()).
 import json
 import gc
+from micropython import const
 from ota import fsx, journal
 from ota.log import Fail, ev
 
+_MAX_DOC = const(2048)  # ota.mqtt MAX_MSG, src/core/fleet/protocol.ts BOARD_MAX_MSG
 STATE = ".ota/fleet.json"  # highest command / rollout timestamps accepted
 ROLLOUT = ".ota/rollout"  # the last verified rollout document (signed bytes): this or its ".1" twin
 
@@ -154,6 +156,21 @@ def _save_rollout(data, ts):
     fsx.write_json(STATE, st)
 
 
+def take(cfg, data):
+    # The one way a rollout document comes into force, whether the broker
+    # brought it or the release host publishes it (rollout.json): verified,
+    # refused when older than the one in force (Fail "replay"), saved when
+    # newer. Returns (doc, ts), or None when these bytes are in force already
+    # (verified when they came; a retained message or a file read again).
+    if data == _in_force():
+        return None
+    d, ts = rollout_doc(cfg, data)
+    st = _state()
+    if ts > st.get("rts", 0) or not fsx.exists(_slot(st)):
+        _save_rollout(data, ts)
+    return d, ts
+
+
 def _in_force():
     # The signed bytes of the rollout document in force, or None.
     path = _slot(_state())
@@ -164,26 +181,40 @@ def _in_force():
 
 
 def _published(rel):
-    # rollout.json beside latest.json (static) or as a release asset (GitHub).
+    # rollout.json beside latest.json (static) or as a release asset (GitHub:
+    # from the asset list, or at the release's download URL on the web path,
+    # which has no list). Held to what the broker may bring (ota.mqtt
+    # MAX_MSG): the host signs no larger document, and it is read into RAM.
     if hasattr(rel, "base"):
-        return rel.doc(rel.base + "/rollout.json", optional=True)
+        return rel.doc(rel.base + "/rollout.json", optional=True, limit=_MAX_DOC)
+    dl = getattr(rel, "dl", None)
+    if dl:
+        return rel.doc(dl + "rollout.json", rel._octet(None), True, _MAX_DOC)
     assets = getattr(rel, "assets", None)
     if assets and "rollout.json" in assets:
-        return rel.doc(assets["rollout.json"], rel._octet(None))
+        return rel.doc(assets["rollout.json"], rel._octet(None), limit=_MAX_DOC)
     return None
 
 
 def allowed(cfg, rel):
-    # Whether the board installs rel now. The rollout comes from the broker
-    # (cached when it arrived) or sits beside latest.json / as a release
-    # asset (rel.rollout()); with none anywhere every release installs.
+    # Whether the board installs rel now, under the rollout document in
+    # force: the newest taken (take()) from the broker or from the release
+    # host, where one published now is read first. An older published one
+    # (a replay, or a file left behind) is not taken and the one in force
+    # decides; with none anywhere every release installs.
     doc = None
     try:
-        data = _in_force()
+        data = _published(rel)
         if data:
-            doc, ts = rollout_doc(cfg, data)
-        else:
-            data = _published(rel)
+            try:
+                r = take(cfg, data)
+                if r:
+                    doc, ts = r
+            except Fail as e:
+                if e.code != "replay":
+                    raise
+        if doc is None:
+            data = _in_force()
             if data:
                 doc, ts = rollout_doc(cfg, data)
     except Fail as e:
@@ -232,22 +263,49 @@ def _via(st):
     return via
 
 
-def revert(cfg):
+def _follow(cfg, client, v):
+    # A board without a broker reads the rollout of the release it took
+    # through it where the host publishes it, each check, so an abort reaches
+    # it as it reaches a board on the broker: through take(). What cannot be
+    # read or is refused is said; the document in force stays.
+    if cfg.get("source") not in ("static", "github"):
+        return
+    from ota import source
+
+    try:
+        rel = source.make(cfg, client, v)
+        if not hasattr(rel, "base"):
+            rel.latest(None)  # GitHub: release v<v>'s assets (or download URL)
+        data = _published(rel)
+        if data:
+            take(cfg, data)
+    except Fail as e:
+        if e.code != "replay":
+            ev("warning", code=e.code, msg="rollout.json: " + e.msg[:60])
+
+
+def revert(cfg, client=None):
     # The release to go back to when the rollout in force is an abort of the
     # release this board took through it, or None (docs/protocols.md, "Fleet
     # (MQTT)"). Only a signed abort newer than the document the board updated
     # under authorises this downgrade: an unsigned, replayed or other-release
     # abort, or a board on a release it did not get from the rollout, goes on
-    # as before.
+    # as before. client: a board without a broker, which reads the rollout
+    # document from the release host first (_follow).
     st = _state()
     via = _via(st)
     if not via or not cfg.get("keys"):
         return None
     v, prev, its, vsha = via
-    if st.get("rts", 0) <= its or journal.current_version() != v:
-        return None  # no document since the one it updated under: no signature to check
+    if journal.current_version() != v:
+        return None
     if fsx.sha256("version.json", bytearray(256)) != vsha:
         return None  # v is on the board, but not from the install the rollout made
+    if client is not None:
+        _follow(cfg, client, v)
+        st = _state()
+    if st.get("rts", 0) <= its:
+        return None  # no document since the one it updated under: no signature to check
     data = _in_force()
     if not data:
         return None
@@ -307,11 +365,12 @@ def on_msg(s, topic, msg):
     # A message from the broker for Session s; never raises.
     try:
         if topic == s.pre + b"rollout":
-            d, ts = rollout_doc(s.cfg, msg)
-            _save_rollout(msg, ts)
-            ev("fleet", ok=True, code="rollout", version=d["version"], percent=d.get("percent"))
-            if d.get("aborted"):
-                s.check = True  # a mains board goes back now, not at its next check
+            r = take(s.cfg, msg)
+            if r:
+                d = r[0]
+                ev("fleet", ok=True, code="rollout", version=d["version"], percent=d.get("percent"))
+                if d.get("aborted"):
+                    s.check = True  # a mains board goes back now, not at its next check
         elif topic.endswith(b"/cmd"):
             _command(s, msg)
     except Exception as e:

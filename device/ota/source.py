@@ -60,7 +60,7 @@ class Release:
     def __init__(self, client):
         self.client = client
 
-    def doc(self, url, headers=None, optional=False):
+    def doc(self, url, headers=None, optional=False, limit=MAX_DOC):
         try:
             r = self.client.get(url, headers)
         except Fail as e:
@@ -68,7 +68,7 @@ class Release:
                 return None
             raise
         with r:
-            return r.read_all(MAX_DOC)
+            return r.read_all(limit)
 
     def save(self, url, path, headers=None):
         # Streams a document to a file: bounded by free flash, not by RAM.

@@ -120,25 +120,29 @@ def _wifi(cfg):
         raise Fail("network", "Wi-Fi did not connect")
 
 
-def _release(cfg, st, pin=None):
-    # The newer release, or None; raises "downgrade" for an older one. With
-    # pin: that release, which an aborted rollout authorised (_revert).
-    from ota import source
-
+def _client(cfg):
+    # Wi-Fi up, the clock set, and the one HTTP client of a check.
     from ota import clock
     from ota.tls import Trust
 
     deadline = http.Deadline(cfg.get("deadline", _DEADLINE))
     _wifi(cfg)
     clock.sync(cfg)  # certificate validity and expiry need the time
-    trust = Trust(cfg.get("tls"))
-    client = http.Client(
+    return http.Client(
         cfg.get("timeout", 10),
         cfg.get("retries", 3),
         deadline=deadline,
-        trust=trust,
+        trust=Trust(cfg.get("tls")),
         max_wait=cfg.get("max_retry_after", http.MAX_RETRY_AFTER),
     )
+
+
+def _release(cfg, st, pin=None, client=None):
+    # The newer release, or None; raises "downgrade" for an older one. With
+    # pin: that release, which an aborted rollout authorised (_revert).
+    from ota import clock, source
+
+    client = client or _client(cfg)
     src = source.make(cfg, client, pin)
     cur = journal.current_version()
     ev("check", source=cfg["source"], channel=cfg.get("channel"), current=cur)
@@ -148,7 +152,7 @@ def _release(cfg, st, pin=None):
             raise Fail("bad_manifest", "release %s, expected %s" % (rel.version[:20], pin[:20]))
         ev("available", version=pin, current=cur)
         return rel
-    if trust.insecure:
+    if client.trust.insecure:
         ev("warning", code="tls_insecure", msg="tls.insecure: servers are not verified")
     etag = st.get("etag")
     if etag and _stale(cfg, st):
@@ -373,23 +377,31 @@ def _fleet(cfg):
 def _in_rollout(cfg, rel):
     # Staged rollouts: a board with a fleet, "rollout": true, or a release
     # carrying rollout.json installs only what the rollout gives it.
-    if cfg.get("fleet") or cfg.get("rollout") or "rollout.json" in (getattr(rel, "assets", None) or ()):
+    # GitHub's web path (dl) has no asset list: its rollout.json is asked for.
+    if (
+        cfg.get("fleet")
+        or cfg.get("rollout")
+        or getattr(rel, "dl", None)
+        or "rollout.json" in (getattr(rel, "assets", None) or ())
+    ):
         from ota import fleetdoc
 
         return fleetdoc.gate(cfg, rel)
     return True
 
 
-def _revert(cfg, st):
+def _revert(cfg, st, client):
     # The release an aborted rollout sends this board back to (ota.fleetdoc
     # revert()), or None. Not yet confirmed, the backup is still there: the
-    # journal rolls back and there is nothing to fetch (returns None).
-    if not cfg.get("fleet") or cfg.get("channel") == "developer":
-        return None
+    # journal rolls back and there is nothing to fetch (returns None). A
+    # board on the broker has the abort from it; one without reads the
+    # release host's rollout.json with client: the same abort, the same way back.
+    if cfg.get("channel") == "developer" or not fsx.exists(".ota/fleet.json"):
+        return None  # no rollout ever moved this board (ota.fleetdoc STATE)
     from ota import fleetdoc
 
     try:
-        back = fleetdoc.revert(cfg)
+        back = fleetdoc.revert(cfg, None if cfg.get("fleet") else client)
         if back is None:
             return None
         ev("fleet", ok=True, code="revert", msg="rollout aborted: back to " + back[:20])
@@ -409,8 +421,9 @@ def update(reset=True):
         cfg = load_config()
         fl = _fleet(cfg)  # takes queued commands (confirm, rollback) before the journal is read
         st = journal.load()
-        back = _revert(cfg, st)
-        rel = _release(cfg, st, back)
+        client = _client(cfg)
+        back = _revert(cfg, st, client)
+        rel = _release(cfg, st, back, client)
         if rel is None or not (back or _in_rollout(cfg, rel)):
             return None
         if st["state"] not in ("idle", "staging"):

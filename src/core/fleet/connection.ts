@@ -97,9 +97,13 @@ export class FleetConnection extends EventEmitter {
     return this.client.publishAsync(topic, payload, { qos, retain });
   }
 
-  /** A strictly increasing timestamp (ms): boards refuse a command not newer than the last they took. */
-  nextTs(): number {
-    this.lastTs = Math.max(Date.now(), this.lastTs + 1);
+  /**
+   * A strictly increasing timestamp (ms): boards refuse a command not newer than the last they took. With
+   * `above`, also above that (a board's reported `cts`), so a host whose clock is behind still signs a
+   * command the board takes.
+   */
+  nextTs(above = 0): number {
+    this.lastTs = Math.max(Date.now(), this.lastTs + 1, above + 1);
     return this.lastTs;
   }
 
@@ -120,7 +124,7 @@ export class FleetConnection extends EventEmitter {
       cmd,
       id,
       nonce: randomBytes(8).toString('hex'),
-      ts: this.nextTs(),
+      ts: this.nextTs(commandFloor(this.model.get(id)?.cts)),
     };
     await this.publish(this.t.cmd(id), await signDocument(doc, key), false, 1);
     return doc;
@@ -129,6 +133,15 @@ export class FleetConnection extends EventEmitter {
   async close(): Promise<void> {
     await this.client.endAsync();
   }
+}
+
+/**
+ * A board's reported `cts` as a floor for the next command's `ts`, or 0. Statuses are not signed: a forged
+ * one can only make the host sign higher, so only a value that leaves room for every later command counts
+ * (at most 2^50, some 35 000 years of milliseconds), never one that would stop them.
+ */
+export function commandFloor(cts: number | undefined): number {
+  return cts !== undefined && Number.isSafeInteger(cts) && cts > 0 && cts <= 2 ** 50 ? cts : 0;
 }
 
 export async function connectFleet(opts: FleetOptions): Promise<FleetConnection> {

@@ -37,6 +37,8 @@ export interface DeviceStatus {
   bad?: string;
   /** Timestamp of the newest rollout document the board took: no valid controller state is older. */
   rts?: number;
+  /** The `ts` of the newest command the board took: the next one must be above it (see FleetConnection). */
+  cts?: number;
 }
 
 /** The signed, retained `rollout` document. */
@@ -192,7 +194,7 @@ export function parseStatus(bytes: Uint8Array): DeviceStatus | undefined {
     const x = str(v[k]);
     if (x !== undefined) s[k] = x.slice(0, 200);
   }
-  for (const k of ['checked', 'free', 'uptime', 'rts'] as const) {
+  for (const k of ['checked', 'free', 'uptime', 'rts', 'cts'] as const) {
     const x = num(v[k]);
     if (x !== undefined) s[k] = x;
   }
