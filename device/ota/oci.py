@@ -269,8 +269,8 @@ class _Enough(Exception):
 def _scan(r, have=None):
     # Keeps what the board needs: the version, manifest.json's digest and
     # size, the signature's. Two shapes: the .board manifest (config =
-    # manifest.json, one layer = the signature, both documents' bytes
-    # verbatim as its last properties "sig" and "manifest", docs/protocols.md)
+    # manifest.json, one layer = the signature, then "version" and both
+    # documents' bytes verbatim as "sig" and "manifest", docs/protocols.md)
     # and the full artifact (artifactType, a titled layer per file) whose
     # manifest.json(.sig) layers our publisher writes first: once both are
     # seen the rest is not read, which spares a big release's scan.
@@ -296,8 +296,8 @@ def _scan(r, have=None):
         k = path[0]
         if n == 1 and k == "artifactType":
             box["type"] = v
-        elif n == 2 and k == "annotations" and path[1] == _VERSION:
-            box["version"] = v
+        elif n == 2 and k == "annotations" and path[1] == _VERSION or n == 1 and k == "version":
+            box["version"] = v  # the artifact's annotation, the .board's own property
         elif n == 2 and k == "config" and v is not END:
             cfg[path[1]] = v
         elif n == 1 and k == "config" and v is END:
