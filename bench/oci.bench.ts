@@ -205,6 +205,9 @@ export async function run(): Promise<void> {
       const head = (c: Counted) => Math.round((total(c.wire) - c.body) / c.requests);
       const ow = total(o.wire);
       const sw = total(s.wire);
+      const per = (c: Counted, k: keyof Wire) => `${c.requests} x ${Math.round(c.wire[k] / c.requests)} B`;
+      // The static host's first three bodies are latest.json, manifest.json and its signature.
+      const envelope = o.bodies[0] - s.bodies[1] - s.bodies[2];
       const d = (k: keyof Wire) => {
         const x = o.wire[k] - s.wire[k];
         return `${x >= 0 ? '+' : ''}${x} B`;
@@ -215,10 +218,11 @@ export async function run(): Promise<void> {
           `${s.requests} requests (${head(s)} B each) -> ${(ow / sw).toFixed(3)}x on the wire, ` +
           `${(o.body / s.body).toFixed(3)}x of bodies; static host with gzip ${total(g.wire)} B -> ` +
           `${(ow / total(g.wire)).toFixed(3)}x\n` +
-          `  where the registry's extra ${ow - sw} B go: board's requests ${d('request')} ` +
-          `(${o.wire.request} B in ${o.requests} vs ${s.wire.request} B in ${s.requests}), ` +
-          `response headers ${d('head')} (${o.wire.head} vs ${s.wire.head} B), bodies ${d('body')} ` +
-          `(registry ${o.bodies.join(' + ')} B, static host ${s.bodies.join(' + ')} B)`,
+          `  where the registry's extra ${ow - sw} B go: response heads ${d('head')} ` +
+          `(${per(o, 'head')} vs ${per(s, 'head')}), the board's requests ${d('request')} ` +
+          `(${per(o, 'request')} vs ${per(s, 'request')}), bodies ${d('body')} ` +
+          `(the .board's OCI envelope, its bytes beside manifest.json and the signature: ${envelope} B, ` +
+          `against latest.json's ${s.bodies[0]} B)`,
       );
       console.log(rows[rows.length - 1]);
     };
