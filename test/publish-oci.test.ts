@@ -267,6 +267,32 @@ test(
       ).files.find((f) => f.path === title)!;
       assert.equal(createHash('sha256').update(copied).digest('hex'), want.sha256, title);
     }
+    // The .board partner, with manifest.json and its signature inline, is an ordinary manifest to
+    // skopeo: read and copied (as a mirror would) byte for byte.
+    const served = Buffer.from(
+      await (await get(`${reg.url}/v2/me/app/manifests/1.0.0.board`, { accept: MEDIA })).arrayBuffer(),
+    );
+    const boardRef = `docker://${reg.host}/me/app:1.0.0.board`;
+    const raw = spawnSync('skopeo', ['inspect', '--tls-verify=false', '--raw', boardRef]);
+    assert.equal(raw.status, 0, raw.stderr.toString());
+    assert.ok(raw.stdout.equals(served), 'skopeo inspect --raw: the bytes the registry serves');
+    const boardCopy = spawnSync(
+      'skopeo',
+      ['copy', '--src-tls-verify=false', boardRef, `oci:${layout}:board`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(boardCopy.status, 0, boardCopy.stderr);
+    const copiedIndex = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as {
+      manifests: { digest: string; annotations?: Record<string, string> }[];
+    };
+    const entry = copiedIndex.manifests.find(
+      (e) => e.annotations?.['org.opencontainers.image.ref.name'] === 'board',
+    );
+    assert.ok(entry, JSON.stringify(copiedIndex));
+    const copiedBoard = readFileSync(join(layout, 'blobs/sha256', entry.digest.replace('sha256:', '')));
+    assert.ok(copiedBoard.equals(served), 'skopeo copy keeps the inline documents byte for byte');
   },
 );
 
