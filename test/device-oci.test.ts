@@ -124,6 +124,21 @@ test('delta: a 1.0.0 board installs 1.1.0 from the registry, only changed blobs,
       [304],
       'the next check is one manifest request answered 304',
     );
+    // Without its ETag (a stale one is dropped) the board reads the .board again, and stops at the
+    // inline manifest.json of the version it runs: nothing saved, nothing else asked.
+    const state = join(fsDir, '.ota', 'state.json');
+    const st = JSON.parse(readFileSync(state, 'utf8')) as Record<string, unknown>;
+    delete st.etag;
+    writeFileSync(state, JSON.stringify(st));
+    const again = proxy.requests.length;
+    const r3 = await fx.runBoard({ fsDir, code: 'import ota\nprint(ota.update())\n' });
+    assert.deepEqual(fx.errorCodes(r3.output), [], r3.output);
+    assert.deepEqual(
+      proxy.requests.slice(again).map((q) => `${q.path} ${q.status}`),
+      ['/v2/me/app/manifests/stable.board 200'],
+    );
+    assert.ok(!existsSync(join(fsDir, '.ota', 'oci.json')), 'the running version is not saved again');
+    assert.equal(versionOf(fsDir), '1.1.0');
   } finally {
     await proxy.close();
   }
