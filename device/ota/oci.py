@@ -1,9 +1,8 @@
 # The OCI registry source (docs/protocols.md, "OCI registries"): the tag's
 # .board manifest (or the artifact itself) gives the version, manifest.json's
 # digest and the signature's, and both documents' bytes inline; every other
-# blob is fetched by the SHA-256 the
-# signed manifest names (a layer's digest is its file's SHA-256), so the
-# registry cannot swap one. Auth is the
+# blob is fetched by the SHA-256 the signed manifest names (a layer's digest
+# is its file's SHA-256), so the registry cannot swap one. Auth is the
 # registry's own flow: a 401 names Basic or a Bearer token realm; the token
 # goes to the registry's origin only, never to blob storage it redirects to.
 from micropython import const
