@@ -34,16 +34,41 @@ function smallProject(dir: string): void {
   );
 }
 
-/** A TCP relay that counts every byte the board and the server exchange. */
+/** Wire bytes by kind: request lines and headers, response status lines and headers, bodies. */
+interface Wire {
+  request: number;
+  head: number;
+  body: number;
+}
+const total = (w: Wire) => w.request + w.head + w.body;
+
+/**
+ * A TCP relay that counts every byte the board and the server exchange, by kind. The board sends one
+ * GET per connection (Connection: close): all it sends is request, and what it gets is the response's
+ * head up to the blank line, then the body.
+ */
 async function wireCounter(
   target: string,
-): Promise<{ url: string; host: string; bytes(): number; close(): Promise<void> }> {
+): Promise<{ url: string; host: string; bytes(): Wire; close(): Promise<void> }> {
   const t = new URL(target);
-  let bytes = 0;
+  const seen: Wire = { request: 0, head: 0, body: 0 };
   const server = createServer((c) => {
     const up = connect(Number(t.port), t.hostname);
-    c.on('data', (d: Buffer) => (bytes += d.length));
-    up.on('data', (d: Buffer) => (bytes += d.length));
+    let head = Buffer.alloc(0);
+    let inBody = false;
+    c.on('data', (d: Buffer) => (seen.request += d.length));
+    up.on('data', (d: Buffer) => {
+      if (inBody) return void (seen.body += d.length);
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      inBody = true;
+      seen.head += end + 4;
+      seen.body += head.length - end - 4;
+    });
+    up.on('end', () => {
+      if (!inBody) seen.head += head.length;
+    });
     c.pipe(up);
     up.pipe(c);
     c.on('error', () => up.destroy());
@@ -54,15 +79,17 @@ async function wireCounter(
   return {
     host,
     url: `http://${host}`,
-    bytes: () => bytes,
+    bytes: () => ({ ...seen }),
     close: () => new Promise((r) => server.close(() => r())),
   };
 }
 
 interface Counted {
   body: number;
-  wire: number;
+  wire: Wire;
   requests: number;
+  /** The response bodies' sizes, in order (what each request brought). */
+  bodies: number[];
 }
 
 async function boardBytes(
@@ -70,19 +97,24 @@ async function boardBytes(
   app: fx.AppFiles,
   version: string,
   served: { bytes: number }[],
-  wire: () => number,
+  wire: () => Wire,
   partitions?: { sizeKb: number },
 ): Promise<Counted> {
-  const body = () => served.reduce((n, q) => n + q.bytes, 0);
   const fsDir = fx.makeBoard({ retries: 0, ...config }, app, version || undefined);
   try {
-    const b = body();
     const w = wire();
     const n = served.length;
     const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update(False)\n', partitions });
     const errs = fx.errorCodes(r.output);
     if (errs.length) throw new Error(`board: ${errs.join(' ')}\n${r.output}`);
-    return { body: body() - b, wire: wire() - w, requests: served.length - n };
+    const now = wire();
+    const bodies = served.slice(n).map((q) => q.bytes);
+    return {
+      body: bodies.reduce((a, b) => a + b, 0),
+      wire: { request: now.request - w.request, head: now.head - w.head, body: now.body - w.body },
+      requests: bodies.length,
+      bodies,
+    };
   } finally {
     fx.cleanup(fsDir, `${fsDir}.partitions`);
   }
@@ -170,13 +202,27 @@ export async function run(): Promise<void> {
       );
       const g = await boardBytes({ ...st, url: url(gzWire) }, app, version, gz.requests, gzWire.bytes, parts);
       // What a request costs beyond its body: request line, headers both ways.
-      const head = (c: Counted) => Math.round((c.wire - c.body) / c.requests);
+      const head = (c: Counted) => Math.round((total(c.wire) - c.body) / c.requests);
+      const ow = total(o.wire);
+      const sw = total(s.wire);
+      const per = (c: Counted, k: keyof Wire) => `${c.requests} x ${Math.round(c.wire[k] / c.requests)} B`;
+      // The static host's first three bodies are latest.json, manifest.json and its signature.
+      const envelope = o.bodies[0] - s.bodies[1] - s.bodies[2];
+      const d = (k: keyof Wire) => {
+        const x = o.wire[k] - s.wire[k];
+        return `${x >= 0 ? '+' : ''}${x} B`;
+      };
       rows.push(
-        `board bytes over the air, ${name}: registry ${o.wire} B on the wire, ${o.body} B of bodies, ` +
-          `${o.requests} requests (${head(o)} B of headers each); static host ${s.wire} B, ${s.body} B, ` +
-          `${s.requests} requests (${head(s)} B each) -> ${(o.wire / s.wire).toFixed(3)}x on the wire, ` +
-          `${(o.body / s.body).toFixed(3)}x of bodies; static host with gzip ${g.wire} B -> ` +
-          `${(o.wire / g.wire).toFixed(3)}x`,
+        `board bytes over the air, ${name}: registry ${ow} B on the wire, ${o.body} B of bodies, ` +
+          `${o.requests} requests (${head(o)} B of headers each); static host ${sw} B, ${s.body} B, ` +
+          `${s.requests} requests (${head(s)} B each) -> ${(ow / sw).toFixed(3)}x on the wire, ` +
+          `${(o.body / s.body).toFixed(3)}x of bodies; static host with gzip ${total(g.wire)} B -> ` +
+          `${(ow / total(g.wire)).toFixed(3)}x\n` +
+          `  where the registry's extra ${ow - sw} B go: response heads ${d('head')} ` +
+          `(${per(o, 'head')} vs ${per(s, 'head')}), the board's requests ${d('request')} ` +
+          `(${per(o, 'request')} vs ${per(s, 'request')}), bodies ${d('body')} ` +
+          `(the .board's OCI envelope, its bytes beside manifest.json and the signature: ${envelope} B, ` +
+          `against latest.json's ${s.bodies[0]} B)`,
       );
       console.log(rows[rows.length - 1]);
     };

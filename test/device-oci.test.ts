@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceTrustEntry, generateKey } from '../src/core/keys';
@@ -112,9 +112,10 @@ test('delta: a 1.0.0 board installs 1.1.0 from the registry, only changed blobs,
       'the board reads the small .board manifest, not the artifact',
     );
     const blobs = proxy.requests.filter((q) => q.path.includes('/blobs/'));
-    // manifest.json, main.py, lib/new.py, ota_hooks/post.py: lib/util.py is unchanged, the
-    // signature came inline.
-    assert.equal(blobs.length, 4, blobs.map((q) => q.path).join(' '));
+    // main.py, lib/new.py, ota_hooks/post.py: lib/util.py is unchanged, manifest.json and its
+    // signature came inside the .board manifest.
+    assert.equal(blobs.length, 3, blobs.map((q) => q.path).join(' '));
+    assert.ok(!existsSync(join(fsDir, '.ota', 'oci.json')), 'the held manifest.json is not left behind');
     const from = proxy.requests.length;
     const r2 = await fx.runBoard({ fsDir, code: 'import ota\nota.confirm()\nprint(ota.update())\n' });
     assert.deepEqual(fx.errorCodes(r2.output), [], r2.output);
@@ -123,6 +124,21 @@ test('delta: a 1.0.0 board installs 1.1.0 from the registry, only changed blobs,
       [304],
       'the next check is one manifest request answered 304',
     );
+    // Without its ETag (a stale one is dropped) the board reads the .board again, and stops at the
+    // inline manifest.json of the version it runs: nothing saved, nothing else asked.
+    const state = join(fsDir, '.ota', 'state.json');
+    const st = JSON.parse(readFileSync(state, 'utf8')) as Record<string, unknown>;
+    delete st.etag;
+    writeFileSync(state, JSON.stringify(st));
+    const again = proxy.requests.length;
+    const r3 = await fx.runBoard({ fsDir, code: 'import ota\nprint(ota.update())\n' });
+    assert.deepEqual(fx.errorCodes(r3.output), [], r3.output);
+    assert.deepEqual(
+      proxy.requests.slice(again).map((q) => `${q.path} ${q.status}`),
+      ['/v2/me/app/manifests/stable.board 200'],
+    );
+    assert.ok(!existsSync(join(fsDir, '.ota', 'oci.json')), 'the running version is not saved again');
+    assert.equal(versionOf(fsDir), '1.1.0');
   } finally {
     await proxy.close();
   }
@@ -159,7 +175,7 @@ test('bundle: a board with nothing installed takes the bundle blob', T, async ()
     assert.equal(versionOf(fsDir), '1.1.0');
     assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_1_0));
     const blobs = proxy.requests.filter((q) => q.path.includes('/blobs/'));
-    assert.equal(blobs.length, 2, `manifest, bundle: ${blobs.map((q) => q.path).join(' ')}`);
+    assert.equal(blobs.length, 1, `the bundle alone: ${blobs.map((q) => q.path).join(' ')}`);
   } finally {
     await proxy.close();
   }
@@ -186,7 +202,7 @@ test('a corrupted blob is refused (hash_mismatch) and the old release stays', T,
 const MEDIA = 'application/vnd.oci.image.manifest.v1+json';
 type BoardDoc = {
   config: { digest: string; size: number };
-  layers: { digest: string; size: number; data?: string }[];
+  layers: { digest: string; size: number }[];
   annotations: Record<string, string>;
 };
 const getManifest = (repo: string, tag: string) =>
@@ -202,23 +218,86 @@ async function putManifest(repo: string, tag: string, body: Buffer | string): Pr
   });
   assert.equal(r.status, 201, await r.text());
 }
+/**
+ * A `.board` taken apart: its envelope (without the inline documents) and the two documents' exact
+ * bytes, and `assemble` to put a variant together (`at`: where a raw property goes, "end" or "start").
+ */
+async function boardParts(repo: string, tag: string) {
+  const bytes = await getManifest(repo, tag);
+  const {
+    sig: _s,
+    manifest: _m,
+    ...envelope
+  } = JSON.parse(bytes.toString()) as BoardDoc & Record<string, unknown>;
+  const doc = envelope as BoardDoc;
+  const man = readFileSync(open.blobPath(doc.config.digest));
+  const sig = readFileSync(open.blobPath(doc.layers[0].digest));
+  const assemble = (d: BoardDoc, raw: [string, Buffer, 'start' | 'end'][]) => {
+    const body = JSON.stringify(d);
+    const part = (k: string, b: Buffer) => Buffer.concat([Buffer.from(`"${k}":`), b]);
+    const start = raw
+      .filter((r) => r[2] === 'start')
+      .map((r) => Buffer.concat([part(r[0], r[1]), Buffer.from(',')]));
+    const end = raw
+      .filter((r) => r[2] === 'end')
+      .map((r) => Buffer.concat([Buffer.from(','), part(r[0], r[1])]));
+    return Buffer.concat([
+      Buffer.from('{'),
+      ...start,
+      Buffer.from(body.slice(1, -1)),
+      ...end,
+      Buffer.from('}'),
+    ]);
+  };
+  assert.ok(
+    bytes.equals(
+      assemble(doc, [
+        ['sig', sig, 'end'],
+        ['manifest', man, 'end'],
+      ]),
+    ),
+    'the .board is envelope + sig + manifest',
+  );
+  return { bytes, doc, man, sig, assemble };
+}
 
 test(
   'a manifest.json that does not match the digest its .board names: hash_mismatch, old release stays',
   T,
   async () => {
     await publish(open, 'me/badman', '1.1.0', fx.APP_1_1_0);
-    const doc = JSON.parse((await getManifest('me/badman', 'stable.board')).toString()) as BoardDoc;
+    const { doc, man, sig, assemble } = await boardParts('me/badman', 'stable.board');
+    // Still JSON (the registry takes only JSON manifests): one hex digit of a file's SHA-256 changed.
+    const flipped = Buffer.from(man);
+    const at = flipped.indexOf('"sha256": "') + 11;
+    flipped[at] = flipped[at] === 0x30 ? 0x31 : 0x30;
+    const variants: Record<string, Buffer> = {
+      // inline bytes that are not the config's
+      flipped: assemble(doc, [
+        ['sig', sig, 'end'],
+        ['manifest', flipped, 'end'],
+      ]),
+      // a config size past the inline bytes: the read runs into the document's end
+      longer: assemble({ ...doc, config: { ...doc.config, size: man.length + 10 } }, [
+        ['sig', sig, 'end'],
+        ['manifest', man, 'end'],
+      ]),
+      // no inline copy (another publisher): the config blob, corrupted in the registry's store
+      blob: assemble(doc, [['sig', sig, 'end']]),
+    };
     const path = open.blobPath(doc.config.digest);
-    const bytes = readFileSync(path);
-    bytes[bytes.length - 3] ^= 0x01;
-    writeFileSync(path, bytes);
-    const fsDir = board(`${open.host}/me/badman`);
-    const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
-    assert.deepEqual(fx.errorCodes(r.output), ['hash_mismatch'], r.output);
-    assert.match(r.output, /manifest\.json does not match its digest/);
-    assert.equal(versionOf(fsDir), '1.0.0');
-    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+    writeFileSync(path, flipped);
+    for (const [tag, body] of Object.entries(variants)) {
+      await putManifest('me/badman', tag, await getManifest('me/badman', '1.1.0'));
+      await putManifest('me/badman', `${tag}.board`, body);
+      const fsDir = board(`${open.host}/me/badman:${tag}`);
+      const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
+      assert.deepEqual(fx.errorCodes(r.output), ['hash_mismatch'], `${tag}: ${r.output}`);
+      assert.match(r.output, /manifest\.json does not match its digest/);
+      assert.equal(versionOf(fsDir), '1.0.0');
+      assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+      assert.ok(!existsSync(join(fsDir, '.ota', 'oci.json')), `${tag}: nothing held`);
+    }
   },
 );
 
@@ -245,35 +324,55 @@ test(
 );
 
 test(
-  'an inline signature counts only when it matches its digest; else the board takes the blob',
+  'inline documents count only after their descriptor and when they match it; else the board takes the blob',
   T,
   async () => {
-    const doc = JSON.parse((await getManifest('me/app', '1.1.0.board')).toString()) as BoardDoc;
-    const sig = doc.layers[0];
-    assert.ok(sig.data, 'a small signature rides inline');
-    const full = await getManifest('me/app', '1.1.0');
-    const forged = Buffer.from(
-      Buffer.from(sig.data!, 'base64')
-        .toString()
-        .replace(/"sig":"./, '"sig":"A'),
-    );
-    const variants = {
-      forged: { ...doc, layers: [{ ...sig, data: forged.toString('base64') }] },
-      notbase64: { ...doc, layers: [{ ...sig, data: '!!!' }] },
-      absent: { ...doc, layers: [{ ...sig, data: undefined }] },
+    const { doc, man, sig, assemble } = await boardParts('me/app', '1.1.0.board');
+    const forged = Buffer.from(sig.toString().replace(/"sig":"./, '"sig":"A'));
+    assert.equal(forged.length, sig.length);
+    const mDigest = doc.config.digest;
+    const sDigest = doc.layers[0].digest;
+    const variants: Record<string, [Buffer, string[]]> = {
+      forged: [
+        assemble(doc, [
+          ['sig', forged, 'end'],
+          ['manifest', man, 'end'],
+        ]),
+        [sDigest],
+      ],
+      nosig: [assemble(doc, [['manifest', man, 'end']]), [sDigest]],
+      sigfirst: [
+        assemble(doc, [
+          ['sig', sig, 'start'],
+          ['manifest', man, 'end'],
+        ]),
+        [sDigest],
+      ],
+      manifestfirst: [
+        assemble(doc, [
+          ['manifest', man, 'start'],
+          ['sig', sig, 'end'],
+        ]),
+        [mDigest],
+      ],
+      none: [assemble(doc, []), [mDigest, sDigest]],
     };
+    const full = await getManifest('me/app', '1.1.0');
     const proxy = await startRegistryProxy(open.url);
     try {
-      for (const [tag, d] of Object.entries(variants)) {
+      for (const [tag, [body, fetched]] of Object.entries(variants)) {
         await putManifest('me/app', tag, full);
-        await putManifest('me/app', `${tag}.board`, JSON.stringify(d));
+        await putManifest('me/app', `${tag}.board`, body);
         const from = proxy.requests.length;
         const fsDir = board(`${proxy.host}/me/app:${tag}`);
         const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
         assert.deepEqual(fx.errorCodes(r.output), [], `${tag}: ${r.output}`);
         assert.equal(versionOf(fsDir), '1.1.0');
-        const paths = proxy.requests.slice(from).map((q) => q.path);
-        assert.ok(paths.includes(`/v2/me/app/blobs/${sig.digest}`), `${tag}: the signature blob was fetched`);
+        const docs = proxy.requests
+          .slice(from)
+          .map((q) => q.path.replace(/^.*\/blobs\//, ''))
+          .filter((d) => d === mDigest || d === sDigest);
+        assert.deepEqual(docs, fetched, `${tag}: the blobs taken`);
       }
     } finally {
       await proxy.close();
@@ -327,7 +426,7 @@ test('private repository, blobs redirected to storage: credentials to the regist
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
     assert.equal(versionOf(fsDir), '1.1.0');
     const storage = proxy.requests.filter((q) => q.origin === 'storage');
-    assert.equal(storage.length, 4, proxy.requests.map((q) => `${q.origin} ${q.path}`).join('\n'));
+    assert.equal(storage.length, 3, proxy.requests.map((q) => `${q.origin} ${q.path}`).join('\n'));
     for (const q of storage) assert.equal(q.authorization, undefined, `no Authorization to ${q.path}`);
     const registry = proxy.requests.filter((q) => q.origin === 'registry');
     assert.equal(registry[0].authorization, undefined, 'first try anonymous');
@@ -386,7 +485,7 @@ test('token registry: anonymous Bearer pull of a public repository', T, async ()
 });
 
 test(
-  "another app's signed release (one key, two projects): wrong_app after the manifest blob alone",
+  "another app's signed release (one key, two projects): wrong_app from the .board manifest alone",
   T,
   async () => {
     const proxy = await startRegistryProxy(open.url);
@@ -400,7 +499,7 @@ test(
       assert.deepEqual(fx.errorCodes(r.output), ['wrong_app'], r.output);
       assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
       const blobs = proxy.requests.filter((q) => q.path.includes('/blobs/'));
-      assert.equal(blobs.length, 1, `only manifest.json: ${blobs.map((q) => q.path).join(' ')}`);
+      assert.equal(blobs.length, 0, `no blob: ${blobs.map((q) => q.path).join(' ')}`);
     } finally {
       await proxy.close();
     }

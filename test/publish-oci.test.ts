@@ -123,16 +123,17 @@ test('a release is one artifact: titled layers, the empty config, version and st
   assert.equal(parseManifest(rel.manifestBytes).version, '1.0.0');
   assert.ok(rel.signatureBytes);
   assert.deepEqual(rel.boardProblems, []);
-  // Beside each tag, the small manifest a board reads: manifest.json as its config, the signature
-  // inline, the version. Nothing per file.
+  // Beside each tag, the small manifest a board reads: manifest.json as its config, the signature as
+  // its layer, the version, then both documents' exact bytes. Nothing per file.
   for (const tag of ['1.0.0.board', 'stable.board']) {
     const res = await get(`${reg.url}/v2/me/app/manifests/${tag}`, { accept: MEDIA });
     assert.equal(res.status, 200, tag);
     const bytes = Buffer.from(await res.arrayBuffer());
     const b = JSON.parse(bytes.toString()) as {
       config: { mediaType: string; digest: string; size: number };
-      layers: { mediaType: string; digest: string; data: string }[];
-      annotations: Record<string, string>;
+      layers: { mediaType: string; digest: string }[];
+      version: string;
+      annotations?: unknown;
     };
     const man = m.layers[0];
     assert.deepEqual(b.config, {
@@ -142,9 +143,18 @@ test('a release is one artifact: titled layers, the empty config, version and st
     });
     assert.equal(b.layers.length, 1);
     assert.equal(b.layers[0].digest, m.layers[1].digest);
-    assert.deepEqual(Buffer.from(b.layers[0].data, 'base64'), rel.signatureBytes);
-    assert.deepEqual(b.annotations, { 'org.opencontainers.image.version': '1.0.0' });
-    assert.ok(bytes.length < 700, `${bytes.length} B`);
+    assert.equal(b.version, '1.0.0');
+    assert.equal(b.annotations, undefined);
+    const tail = Buffer.concat([
+      Buffer.from(',"sig":'),
+      rel.signatureBytes,
+      Buffer.from(',"manifest":'),
+      rel.manifestBytes,
+      Buffer.from('}'),
+    ]);
+    assert.ok(bytes.subarray(bytes.length - tail.length).equals(tail), 'the documents verbatim, last');
+    const envelope = bytes.length - tail.length;
+    assert.ok(envelope < 440, `the envelope is ${envelope} B`);
   }
 });
 
@@ -181,7 +191,7 @@ test('channels: a prerelease moves beta only; an older hotfix leaves stable alon
     ['beta.board', '1.1.0-beta.1'],
     ['0.9.5.board', '0.9.5'],
   ]) {
-    const b = (await manifestOf(reg.host, 'me/app', tag)).annotations['org.opencontainers.image.version'];
+    const b = ((await manifestOf(reg.host, 'me/app', tag)) as unknown as { version: string }).version;
     assert.equal(b, v, `${tag} moves with its tag`);
   }
   // The .board partners are not releases of their own: the list leaves them out.
@@ -202,8 +212,8 @@ test('channels: a prerelease moves beta only; an older hotfix leaves stable alon
 test('ota verify sees a .board partner that disagrees with its artifact', T, async () => {
   await publishOci(options({ ref: `${reg.host}/me/drift`, version: '2.0.0' }));
   const res = await get(`${reg.url}/v2/me/drift/manifests/stable.board`, { accept: MEDIA });
-  const doc = (await res.json()) as { annotations: Record<string, string> };
-  doc.annotations['org.opencontainers.image.version'] = '2.0.1';
+  const doc = (await res.json()) as { version: string };
+  doc.version = '2.0.1';
   const put = await fetch(`${reg.url}/v2/me/drift/manifests/stable.board`, {
     method: 'PUT',
     headers: { 'content-type': MEDIA },
@@ -257,6 +267,32 @@ test(
       ).files.find((f) => f.path === title)!;
       assert.equal(createHash('sha256').update(copied).digest('hex'), want.sha256, title);
     }
+    // The .board partner, with manifest.json and its signature inline, is an ordinary manifest to
+    // skopeo: read and copied (as a mirror would) byte for byte.
+    const served = Buffer.from(
+      await (await get(`${reg.url}/v2/me/app/manifests/1.0.0.board`, { accept: MEDIA })).arrayBuffer(),
+    );
+    const boardRef = `docker://${reg.host}/me/app:1.0.0.board`;
+    const raw = spawnSync('skopeo', ['inspect', '--tls-verify=false', '--raw', boardRef]);
+    assert.equal(raw.status, 0, raw.stderr.toString());
+    assert.ok(raw.stdout.equals(served), 'skopeo inspect --raw: the bytes the registry serves');
+    const boardCopy = spawnSync(
+      'skopeo',
+      ['copy', '--src-tls-verify=false', boardRef, `oci:${layout}:board`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(boardCopy.status, 0, boardCopy.stderr);
+    const copiedIndex = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as {
+      manifests: { digest: string; annotations?: Record<string, string> }[];
+    };
+    const entry = copiedIndex.manifests.find(
+      (e) => e.annotations?.['org.opencontainers.image.ref.name'] === 'board',
+    );
+    assert.ok(entry, JSON.stringify(copiedIndex));
+    const copiedBoard = readFileSync(join(layout, 'blobs/sha256', entry.digest.replace('sha256:', '')));
+    assert.ok(copiedBoard.equals(served), 'skopeo copy keeps the inline documents byte for byte');
   },
 );
 

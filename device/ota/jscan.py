@@ -20,9 +20,15 @@ _MAX_LIT = const(64)
 
 class Scanner:
     # limit: bytes the document may take; an endless answer stops there.
-    def __init__(self, reader, cb, limit=_MAX_DOC, cut=True):
+    def __init__(self, reader, cb, limit=_MAX_DOC, cut=True, stop=None):
         # cut: strings over MAXS are cut (API answers) or refused (manifests).
+        # stop(key): True ends run() right after a top-level `"key":`; the
+        # value's raw bytes are then read with readinto, and run() goes on.
         self.cut = cut
+        self.stop = stop
+        self.path = []
+        self.kinds = []  # True: object, False: array
+        self.want_key = False
         self.r = reader
         self.cb = cb
         self.limit = limit
@@ -102,10 +108,20 @@ class Scanner:
         except ValueError:
             raise Fail("bad_manifest", "bad JSON literal")
 
+    def readinto(self, buf):
+        # The stream from where run() stopped: the bytes it holds, then the reader's.
+        if self.i < self.n:
+            k = min(len(buf), self.n - self.i)
+            buf[:k] = self.mv[self.i : self.i + k]
+            self.i += k
+            return k
+        return self.r.readinto(buf)
+
     def run(self):
-        path = []
-        kinds = []  # True: object, False: array
-        want_key = False
+        # True when stopped at a key (see stop), None at the document's end.
+        path = self.path
+        kinds = self.kinds
+        want_key = self.want_key
         while True:
             c = self._ws()
             if c == -1:
@@ -140,6 +156,11 @@ class Scanner:
                 if want_key:
                     path[-1] = s
                     want_key = False
+                    if self.stop and len(kinds) == 1 and self.stop(s):
+                        if self._c() != 58:
+                            raise Fail("bad_manifest", "bad JSON")
+                        self.want_key = False
+                        return True
                 else:
                     self.cb(path, s)
             else:

@@ -1,10 +1,11 @@
 # The OCI registry source (docs/protocols.md, "OCI registries"): the tag's
 # .board manifest (or the artifact itself) gives the version, manifest.json's
-# digest and the signature; every other blob is fetched by the SHA-256 the
-# signed manifest names (a layer's digest is its file's SHA-256), so the
-# registry cannot swap one. Auth is the
+# digest and the signature's, and both documents' bytes inline; every other
+# blob is fetched by the SHA-256 the signed manifest names (a layer's digest
+# is its file's SHA-256), so the registry cannot swap one. Auth is the
 # registry's own flow: a 401 names Basic or a Bearer token realm; the token
 # goes to the registry's origin only, never to blob storage it redirects to.
+from micropython import const
 from ota import http
 from ota.log import Fail
 from ota.source import Release, quote, MAX_DOC
@@ -16,6 +17,8 @@ _VERSION = "org.opencontainers.image.version"
 _DOCS = ("manifest.json", "manifest.json.sig")
 _MANIFEST = "application/vnd.micropython-ota.manifest.v1+json"
 _SIGNATURE = "application/vnd.micropython-ota.signature.v1+json"
+HELD = ".ota/oci.json"  # manifest.json as read, until the updater takes it
+_SIG_MAX = const(4096)  # an inline signature up to this size is read to RAM
 
 
 def parse_ref(ref):
@@ -170,7 +173,9 @@ class OCI(Release):
             if r.status == 304:
                 return None
             self.etag = r.header("etag") or r.header("docker-content-digest")
-            box = _scan(r)
+            from ota import journal
+
+            box = _scan(r, journal.current_version())
         if box.get("type") != _TYPE:
             raise Fail("bad_manifest", "%s is not a MicroPython OTA release" % self.tag[:30])
         v = box.get("version")
@@ -186,16 +191,17 @@ class OCI(Release):
     def manifest_file(self, path):
         # manifest.json streamed to flash (its size is bounded by flash, not
         # RAM) and hashed on the way: its digest is the one the tag named.
-        import hashlib
-        import binascii
-        from ota.source import save_to
+        # The .board carries it inline (latest saved it to HELD); else its blob.
+        from ota import fsx
 
-        digest, size = self.docs["manifest.json"]
-        h = hashlib.sha256()
-        with self._blob_get(self.docs["manifest.json"]) as r:
-            total = save_to(r, path, size, h)
-        if total != size or "sha256:" + binascii.hexlify(h.digest()).decode() != digest:
+        held = self.docs.get("held")
+        if held is None:
+            with self._blob_get(self.docs["manifest.json"]) as r:
+                held = _save(r, HELD, self.docs["manifest.json"])
+        if not held:
+            fsx.remove(HELD)
             raise Fail("hash_mismatch", "manifest.json does not match its digest")
+        fsx.move(HELD, path)
         return self._sig()
 
     def _sig(self):
@@ -204,23 +210,12 @@ class OCI(Release):
         d = self.docs.get("manifest.json.sig")
         if d is None:
             return None
-        import hashlib
-        import binascii
-
-        def ok(b):
-            return len(b) == d[1] and "sha256:" + binascii.hexlify(hashlib.sha256(b).digest()).decode() == d[0]
-
-        data = self.docs.get("data")
-        if data:
-            try:
-                b = binascii.a2b_base64(data)
-                if ok(b):
-                    return b
-            except ValueError:
-                pass
+        b = self.docs.get("sig")
+        if b is not None and _ok(b, d):
+            return b
         with self._blob_get(d) as r:
             b = r.read_all(MAX_DOC)
-        if not ok(b):
+        if not _ok(b, d):
             raise Fail("hash_mismatch", "manifest.json.sig does not match its digest")
         return b
 
@@ -234,18 +229,56 @@ class OCI(Release):
         return self._blob(b)
 
 
+def _ok(b, d):
+    # b has the size and SHA-256 of descriptor d.
+    import hashlib
+    import binascii
+
+    return len(b) == d[1] and "sha256:" + binascii.hexlify(hashlib.sha256(b).digest()).decode() == d[0]
+
+
+def _save(r, path, d):
+    # The next d[1] bytes of r to flash, hashed: True when they are descriptor d's.
+    import hashlib
+    import binascii
+    from ota.source import save_to
+
+    h = hashlib.sha256()
+    total = save_to(r, path, d[1], h)
+    return total == d[1] and "sha256:" + binascii.hexlify(h.digest()).decode() == d[0]
+
+
+class _Part:
+    # The next n bytes of a stream: a raw value inside the .board document.
+    def __init__(self, r, n):
+        self.r = r
+        self.n = n
+
+    def readinto(self, buf):
+        if self.n <= 0:
+            return 0
+        k = self.r.readinto(memoryview(buf)[: min(len(buf), self.n)])
+        self.n -= k if k else self.n  # a stream that ends leaves nothing to read
+        return k
+
+
 class _Enough(Exception):
     pass
 
 
-def _scan(r):
+def _scan(r, have=None):
     # Keeps what the board needs: the version, manifest.json's digest and
-    # size, the signature's (and its inline bytes). Two shapes: the .board
-    # manifest (config = manifest.json, one layer = the signature), and the
-    # full artifact (artifactType, a titled layer per file) whose
+    # size, the signature's. Two shapes: the .board manifest (config =
+    # manifest.json, one layer = the signature, then "version" and both
+    # documents' bytes verbatim as "sig" and "manifest", docs/protocols.md)
+    # and the full artifact (artifactType, a titled layer per file) whose
     # manifest.json(.sig) layers our publisher writes first: once both are
     # seen the rest is not read, which spares a big release's scan.
+    # An inline manifest.json goes to flash (HELD) as it arrives, hashed:
+    # box["held"] says whether it matched its digest. Not for the version the
+    # board has (`have`): then reading stops there.
     from ota.jscan import Scanner, END
+    from ota import fsx
 
     box = {}
     cfg = {}
@@ -263,8 +296,8 @@ def _scan(r):
         k = path[0]
         if n == 1 and k == "artifactType":
             box["type"] = v
-        elif n == 2 and k == "annotations" and path[1] == _VERSION:
-            box["version"] = v
+        elif n == 2 and k == "annotations" and path[1] == _VERSION or n == 1 and k == "version":
+            box["version"] = v  # the artifact's annotation, the .board's own property
         elif n == 2 and k == "config" and v is not END:
             cfg[path[1]] = v
         elif n == 1 and k == "config" and v is END:
@@ -274,7 +307,7 @@ def _scan(r):
                 box[_DOCS[0]] = desc(cfg)
         elif n >= 3 and k == "layers":
             f = path[2]
-            if n == 3 and f in ("digest", "size", "mediaType", "data"):
+            if n == 3 and f in ("digest", "size", "mediaType"):
                 cur[f] = v
             elif n == 4 and f == "annotations" and path[3] == _TITLE:
                 cur["title"] = v
@@ -282,16 +315,41 @@ def _scan(r):
             t = cur.get("title")
             if t is None and cur.get("mediaType") == _SIGNATURE:
                 t = _DOCS[1]
-                if isinstance(cur.get("data"), str):
-                    box["data"] = cur["data"]
             if t in _DOCS and desc(cur):
                 box[t] = desc(cur)
             cur.clear()
             if "type" in box and "version" in box and _DOCS[0] in box and _DOCS[1] in box and "board" not in box:
                 raise _Enough()
 
+    def stop(k):
+        # A raw value is read only where its descriptor came first (its size
+        # bounds the read); else it is scanned as JSON and ignored.
+        if "board" not in box:
+            return False
+        if k == "sig":
+            d = box.get(_DOCS[1])
+            return d is not None and d[1] <= _SIG_MAX and "sig" not in box
+        return k == "manifest" and "held" not in box
+
+    sc = Scanner(r, cb, stop=stop)
     try:
-        Scanner(r, cb).run()
+        while sc.run():
+            if sc.path[0] == "sig":
+                n = box[_DOCS[1]][1]
+                b = bytearray(n)
+                got = 0
+                while got < n:
+                    k = sc.readinto(memoryview(b)[got:])
+                    if not k:
+                        break
+                    got += k
+                box["sig"] = bytes(b[:got])
+            elif box.get("version") == have:
+                break
+            else:
+                fsx.remove(HELD)
+                box["held"] = _save(_Part(sc, box[_DOCS[0]][1]), HELD, box[_DOCS[0]])
+                break  # nothing after manifest.json is needed
     except _Enough:
         pass
     return box

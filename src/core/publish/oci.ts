@@ -10,7 +10,7 @@
  *   listOciTags({ ref, credentials?, fetch? }) -> Promise<OciTagInfo[]>   // tags, channels marked
  *   ociChannels({ ref, credentials?, fetch? }) -> Promise<ReleaseStatus>  // the Releases view's channels
  *   fetchOciRelease({ ref, credentials?, fetch? }) -> Promise<OciRelease>  // manifest bytes, signature
- *   boardManifest(manifestDescriptor, signature?, version) -> Buffer       // what `<tag>.board` holds
+ *   boardManifest(manifest, signature?, version) -> Buffer   // what `<tag>.board` holds
  *
  * A release is one ORAS-style artifact: an image manifest with artifactType RELEASE_TYPE, the empty
  * config, the version annotation, then layers (annotation org.opencontainers.image.title = the
@@ -49,14 +49,19 @@ export const LAYER_MEDIA = {
 /**
  * Beside every tag it pushes (the version, the channel, a tag in the reference), the publisher puts a
  * small manifest under `<tag>.board`: the one a board reads. Its config is manifest.json (digest and
- * size), its one layer the signature with the bytes inline (`data`) when they are small, and its
- * annotation the version. The board needs nothing else from the registry: every other blob it takes
+ * size), its one layer the signature; its version and both documents' bytes ride inline
+ * (boardManifest). The board needs nothing else from the registry: every other blob it takes
  * by the SHA-256 the signed manifest.json names. The full artifact stays what oras and skopeo see
  * (docs/protocols.md, "OCI registries").
  */
 export const BOARD_SUFFIX = '.board';
-/** A signature up to this size rides inline: its base64 (400 characters) fits the board's JSON scanner. */
-export const INLINE_SIGNATURE = 300;
+/** A signature up to this size rides inline (the board reads it to RAM). */
+export const INLINE_SIGNATURE = 4096;
+/**
+ * A manifest.json up to this size rides inline. A board reads a whole `.board` whenever its tag moves
+ * (or its ETag goes stale) even with nothing to install, so a huge manifest.json stays a blob.
+ */
+export const INLINE_MANIFEST = 256 * 1024;
 
 export function boardTag(tag: string): string {
   return `${tag}${BOARD_SUFFIX}`;
@@ -609,30 +614,39 @@ export function artifactManifest(blobs: Omit<Blob, 'source'>[], version: string,
 }
 
 /**
- * What a board reads under `<tag>.board`: config = manifest.json, one layer = the signature (inline
- * when small) or, unsigned, the empty blob (registries want a layer), the version annotation.
+ * What a board reads under `<tag>.board`: config = manifest.json, one layer = the signature or,
+ * unsigned, the empty blob (registries want a layer), then properties of its own: `version`, and the
+ * two documents' exact bytes as `sig` and `manifest` (both are JSON, so the whole is JSON; OCI
+ * readers ignore unknown properties, and a registry serves a manifest's bytes as pushed). A board
+ * streams manifest.json's byte range to flash, hashing it against the config digest: one request
+ * instead of three, and no base64. Every byte counts here (a small update is ~2 KB): `version` is
+ * 40 B shorter than the version annotation the artifact carries. A manifest.json over
+ * INLINE_MANIFEST is left to its blob.
  */
 export function boardManifest(
-  manifest: { digest: string; size: number },
+  manifest: { digest: string; size: number; source?: Buffer | string },
   signature: Buffer | undefined,
   version: string,
 ): Buffer {
-  const layer = signature
-    ? {
-        mediaType: LAYER_MEDIA.signature,
-        digest: sha256(signature),
-        size: signature.length,
-        ...(signature.length <= INLINE_SIGNATURE ? { data: signature.toString('base64') } : {}),
-      }
-    : { mediaType: EMPTY_MEDIA, digest: EMPTY_DIGEST, size: 2 };
   const doc = {
     schemaVersion: 2,
     mediaType: MANIFEST_MEDIA,
     config: { mediaType: LAYER_MEDIA.manifest, digest: manifest.digest, size: manifest.size },
-    layers: [layer],
-    annotations: { [VERSION]: version },
+    layers: [
+      signature
+        ? { mediaType: LAYER_MEDIA.signature, digest: sha256(signature), size: signature.length }
+        : { mediaType: EMPTY_MEDIA, digest: EMPTY_DIGEST, size: 2 },
+    ],
+    version,
   };
-  return Buffer.from(JSON.stringify(doc));
+  const head = JSON.stringify(doc).slice(0, -1);
+  const parts: Buffer[] = [Buffer.from(head)];
+  if (signature && signature.length <= INLINE_SIGNATURE) parts.push(Buffer.from(',"sig":'), signature);
+  const bytes = manifest.source;
+  if (Buffer.isBuffer(bytes) && bytes.length <= INLINE_MANIFEST)
+    parts.push(Buffer.from(',"manifest":'), bytes);
+  parts.push(Buffer.from('}'));
+  return Buffer.concat(parts);
 }
 
 interface ManifestDoc {
@@ -640,6 +654,8 @@ interface ManifestDoc {
   config?: { mediaType?: string; digest?: string; size?: number };
   layers?: { mediaType?: string; digest?: string; size?: number; annotations?: Record<string, string> }[];
   annotations?: Record<string, string>;
+  /** A `.board` manifest's version. */
+  version?: string;
 }
 
 const ACCEPT = `${MANIFEST_MEDIA}, application/vnd.oci.artifact.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json`;
@@ -1018,14 +1034,19 @@ export async function fetchOciRelease(opts: {
   const sig = find('manifest.json.sig');
   const version = m.doc.annotations?.[VERSION] ?? '';
   const signatureBytes = sig ? await fetchBlob(c, sig.digest) : undefined;
+  const manifestBytes = await fetchBlob(c, man.digest);
   return {
     ref: formatRef(ref, tag),
     digest: m.digest,
     version,
-    manifestBytes: await fetchBlob(c, man.digest),
+    manifestBytes,
     signatureBytes,
     layers,
-    boardProblems: await checkBoardManifest(c, tag, { manifest: man, signatureBytes, version }),
+    boardProblems: await checkBoardManifest(c, tag, {
+      manifest: { ...man, source: manifestBytes },
+      signatureBytes,
+      version,
+    }),
   };
 }
 
@@ -1036,7 +1057,11 @@ export async function fetchOciRelease(opts: {
 async function checkBoardManifest(
   c: RegistryClient,
   tag: string,
-  want: { manifest: { digest: string; size: number }; signatureBytes?: Buffer; version: string },
+  want: {
+    manifest: { digest: string; size: number; source: Buffer };
+    signatureBytes?: Buffer;
+    version: string;
+  },
 ): Promise<string[]> {
   const b = await getManifest(c, boardTag(tag));
   if (!b) return [];
@@ -1047,10 +1072,13 @@ async function checkBoardManifest(
   if (b.doc.config?.digest !== want.manifest.digest || b.doc.config?.size !== want.manifest.size) {
     problems.push(`${name}: names manifest.json ${b.doc.config?.digest ?? '(none)'}, not the release's`);
   }
-  if (b.doc.annotations?.[VERSION] !== want.version) {
-    problems.push(`${name}: version ${b.doc.annotations?.[VERSION] ?? '(none)'}, not ${want.version}`);
+  if (b.doc.version !== want.version) {
+    problems.push(`${name}: version ${b.doc.version ?? '(none)'}, not ${want.version}`);
   }
-  if (!problems.length) problems.push(`${name}: its signature or layout differs from the release's`);
+  if (!problems.length)
+    problems.push(
+      `${name}: its inline signature or manifest.json, or its layout, differs from the release's`,
+    );
   return problems;
 }
 
