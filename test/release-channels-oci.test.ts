@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ociChannels, publishOci, type Credentials } from '../src/core/publish/oci';
+import { publishOci, type Credentials } from '../src/core/publish/oci';
 import { releaseChannels, type ReleaseStatus } from '../src/core/release-channels';
 import { releaseChildren, releaseItem } from '../src/core/release-view';
 import { registryMissing, startRegistry, type TestRegistry } from './support/registry';
@@ -109,17 +109,36 @@ test('a registry that does not answer, a bad reference: the reason, named', T, a
   assert.equal(bad.state === 'error' && bad.code, 'bad_ref');
 });
 
-test('a private registry: credentials as the CLI reads them, a clear error without', T, async () => {
+test('a private registry: credentials by the one order, a clear, actionable item without', T, async () => {
   await publish(priv, 'me/private', '2.0.0', '2026-11-25T10:00:00Z');
   const ref = `${priv.host}/me/private`;
-  const none = await ociChannels({ ref, ...bare() });
+  const none = await releaseChannels({ source: 'oci', ref, registry: bare() });
   assert.equal(none.state === 'error' && none.code, 'credentials_missing');
+  assert.equal(none.state === 'error' && none.signIn, undefined, 'no GitHub sign-in for another host');
   const item = releaseItem(releaseChildren(none)[0], none);
-  assert.equal(item.label, 'Cannot list releases');
+  assert.equal(item.label, 'Private repository: credentials needed');
   assert.match(item.description ?? '', /OTA_REGISTRY_TOKEN/);
+  assert.match(
+    item.tooltip ?? '',
+    /docker login 127\.0\.0\.1:\d+`.*Configure Device → OCI registry → Private/s,
+  );
+  assert.deepEqual(item.command, { title: 'Configure Device', command: 'ota.configureDevice' });
   const env = { OTA_REGISTRY_USER: creds.username, OTA_REGISTRY_TOKEN: creds.password };
-  const ok = await ociChannels({ ref, ...bare(), env });
+  const ok = await releaseChannels({ source: 'oci', ref, registry: { ...bare(), env } });
   assert.deepEqual(ok.state === 'ok' && ok.entries.map((e) => e.version), ['2.0.0']);
-  const wrong = await ociChannels({ ref, ...bare(), env: { ...env, OTA_REGISTRY_TOKEN: 'nope' } });
+  const wrong = await releaseChannels({
+    source: 'oci',
+    ref,
+    registry: { ...bare(), env: { ...env, OTA_REGISTRY_TOKEN: 'nope' } },
+  });
   assert.equal(wrong.state === 'error' && wrong.code, 'auth_failed');
+  assert.equal(releaseItem(releaseChildren(wrong)[0], wrong).label, 'Registry refused the credentials');
+  // The board's login from Configure Device (secret storage) lists it too, before the environment.
+  const board = { ref: `${ref}/board-7`, user: creds.username, password: creds.password };
+  const viaBoard = await releaseChannels({
+    source: 'oci',
+    ref,
+    registry: { ...bare(), env: { ...env, OTA_REGISTRY_TOKEN: 'nope' }, board },
+  });
+  assert.deepEqual(viaBoard.state === 'ok' && viaBoard.entries.map((e) => e.version), ['2.0.0']);
 });
