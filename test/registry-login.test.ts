@@ -136,6 +136,29 @@ test(
   },
 );
 
+test('a public ghcr.io package is listed without asking for the GitHub sign-in', T, async () => {
+  const open = await startRegistry();
+  try {
+    const dir = join(work, 'public');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'main.py'), 'print("public")\n');
+    await publishOci({ dir, version: '3.0.0', ref: `${open.host}/octocat/public` });
+    const seen: Seen[] = [];
+    const asked: string[] = [];
+    const s = await releaseChannels({
+      source: 'oci',
+      ref: 'ghcr.io/octocat/public',
+      registry: { ...bare(), githubSession: signIn(asked) },
+      fetch: ghcrFetch(open.url, fetch, seen),
+    });
+    assert.deepEqual(s.state === 'ok' && s.entries.map((e) => e.version), ['3.0.0']);
+    assert.deepEqual(asked, [], 'no sign-in for a public package');
+    assert.ok(seen.every((x) => x.authorization === undefined));
+  } finally {
+    await open.close();
+  }
+});
+
 test('a GitHub token reaches ghcr.io only: not the storage a redirect leads to', T, async () => {
   const seen: Seen[] = [];
   const f = ghcrFetch(proxy.url, reg.fetch, seen);

@@ -130,18 +130,25 @@ export async function releaseChannels(q: ReleaseQuery): Promise<ReleaseStatus> {
   if (q.source === 'oci') {
     if (!q.ref) return { state: 'not-configured', message: 'No OCI reference configured: set ota.oci.ref.' };
     const { ociChannels } = await import('./publish/oci');
-    const { githubSignInApplies, registryCredentials } = await import('./publish/registry-login');
-    let credentials;
+    const { githubSignInApplies, registryCredentials, registryOf } = await import('./publish/registry-login');
     try {
-      credentials = await registryCredentials(q.ref, { ...q.registry, access: 'pull' });
+      registryOf(q.ref);
     } catch (err) {
-      const code = err instanceof OtaError ? err.code : 'bad_ref';
-      return { state: 'error', host: q.ref, code, message: err instanceof Error ? err.message : String(err) };
+      return { state: 'error', host: q.ref, code: 'bad_ref', message: (err as Error).message };
     }
-    const status = await ociChannels({ ref: q.ref, credentials, fetch: q.fetch });
-    if (status.state === 'error' && status.code === 'credentials_missing' && githubSignInApplies(q.ref))
-      return { ...status, signIn: 'github' };
-    return status;
+    // The GitHub sign-in only once the registry asks for credentials (a public package never
+    // needs it). A sign-in the user was asked for and declined is the caller's error.
+    const { githubSession, ...rest } = q.registry ?? {};
+    const credentials = await registryCredentials(q.ref, { ...rest, access: 'pull' });
+    let status = await ociChannels({ ref: q.ref, credentials, fetch: q.fetch });
+    if (status.state !== 'error' || status.code !== 'credentials_missing' || !githubSignInApplies(q.ref))
+      return status;
+    const signedIn =
+      githubSession && (await registryCredentials(q.ref, { ...rest, githubSession, access: 'pull' }));
+    if (signedIn) status = await ociChannels({ ref: q.ref, credentials: signedIn, fetch: q.fetch });
+    return status.state === 'error' && status.code === 'credentials_missing'
+      ? { ...status, signIn: 'github' }
+      : status;
   }
   if (q.source === 'static') {
     if (!q.url)

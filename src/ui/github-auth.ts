@@ -49,18 +49,30 @@ export class GitHubAuth {
 
   /**
    * The GitHub sign-in as ghcr.io's password (core: registry-login.ts decides when). To push
-   * (write:packages) it asks; to list (read:packages) it takes a session already granted, a push
-   * one too, and asks only when `ask` (the view's "Sign in to GitHub").
+   * (write:packages) it asks. To list (read:packages) it takes a session already granted (a push one
+   * too); without one it asks when `ask` (the view's "Sign in to GitHub"), else VS Code's Accounts
+   * menu offers the sign-in (a badge, no dialog).
    */
   async registrySession(scope: string, ask: boolean): Promise<{ login: string; token: string } | undefined> {
     const scopes = scope === GHCR_SCOPE ? [GHCR_SCOPE] : [scope, GHCR_SCOPE];
     let session: vscode.AuthenticationSession | undefined;
+    let provider = true;
+    for (const s of scopes) {
+      // No GitHub provider in this editor, or none signed in: simply no session.
+      session ??= await vscode.authentication
+        .getSession('github', [s], { silent: true })
+        .then(undefined, () => {
+          provider = false;
+          return undefined;
+        });
+    }
     try {
-      for (const s of scopes) {
-        session ??= await vscode.authentication.getSession('github', [s], { silent: true });
-      }
       if (!session && (ask || scope === GHCR_SCOPE)) {
         session = await vscode.authentication.getSession('github', [scope], { createIfNone: true });
+      } else if (!session && provider) {
+        session = await vscode.authentication
+          .getSession('github', [scope], {})
+          .then(undefined, () => undefined);
       }
     } catch (err) {
       throw new OtaError(
