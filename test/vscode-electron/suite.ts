@@ -434,9 +434,10 @@ const checks: [string, () => Promise<void>][] = [
 export async function run(): Promise<void> {
   const failures: string[] = [];
   for (const [name, check] of checks) {
+    const t0 = Date.now();
     try {
       await check();
-      console.log(`[suite] ok - ${name}`);
+      console.log(`[suite] ok - ${name} (${Date.now() - t0} ms)`);
     } catch (err) {
       failures.push(name);
       console.error(
