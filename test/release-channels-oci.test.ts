@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ociChannels, publishOci, type Credentials } from '../src/core/publish/oci';
+import { publishOci, type Credentials } from '../src/core/publish/oci';
+import { registryCredentials } from '../src/core/publish/registry-login';
 import { releaseChannels, type ReleaseStatus } from '../src/core/release-channels';
 import { releaseChildren, releaseItem } from '../src/core/release-view';
 import { registryMissing, startRegistry, type TestRegistry } from './support/registry';
@@ -35,7 +36,13 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-async function publish(reg: TestRegistry, repo: string, version: string, created: string): Promise<void> {
+async function publish(
+  reg: TestRegistry,
+  repo: string,
+  version: string,
+  created: string,
+  credentials: Credentials | undefined = reg === priv ? creds : undefined,
+): Promise<void> {
   const dir = join(work, 'projects', `${repo.replace('/', '_')}-${version}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'main.py'), `print(${JSON.stringify(version)})\n`);
@@ -44,7 +51,7 @@ async function publish(reg: TestRegistry, repo: string, version: string, created
     version,
     ref: `${reg.host}/${repo}`,
     build: { created },
-    credentials: reg === priv ? creds : undefined,
+    credentials,
   });
 }
 
@@ -109,17 +116,62 @@ test('a registry that does not answer, a bad reference: the reason, named', T, a
   assert.equal(bad.state === 'error' && bad.code, 'bad_ref');
 });
 
-test('a private registry: credentials as the CLI reads them, a clear error without', T, async () => {
+test('a private registry: credentials by the one order, a clear, actionable item without', T, async () => {
   await publish(priv, 'me/private', '2.0.0', '2026-11-25T10:00:00Z');
   const ref = `${priv.host}/me/private`;
-  const none = await ociChannels({ ref, ...bare() });
+  const none = await releaseChannels({ source: 'oci', ref, registry: bare() });
   assert.equal(none.state === 'error' && none.code, 'credentials_missing');
+  assert.equal(none.state === 'error' && none.signIn, undefined, 'no GitHub sign-in for another host');
   const item = releaseItem(releaseChildren(none)[0], none);
-  assert.equal(item.label, 'Cannot list releases');
+  assert.equal(item.label, 'Private repository: credentials needed');
   assert.match(item.description ?? '', /OTA_REGISTRY_TOKEN/);
+  assert.match(
+    item.tooltip ?? '',
+    /docker login 127\.0\.0\.1:\d+`.*Configure Device → OCI registry → Private/s,
+  );
+  assert.deepEqual(item.command, { title: 'Configure Device', command: 'ota.configureDevice' });
   const env = { OTA_REGISTRY_USER: creds.username, OTA_REGISTRY_TOKEN: creds.password };
-  const ok = await ociChannels({ ref, ...bare(), env });
+  const ok = await releaseChannels({ source: 'oci', ref, registry: { ...bare(), env } });
   assert.deepEqual(ok.state === 'ok' && ok.entries.map((e) => e.version), ['2.0.0']);
-  const wrong = await ociChannels({ ref, ...bare(), env: { ...env, OTA_REGISTRY_TOKEN: 'nope' } });
+  const wrong = await releaseChannels({
+    source: 'oci',
+    ref,
+    registry: { ...bare(), env: { ...env, OTA_REGISTRY_TOKEN: 'nope' } },
+  });
   assert.equal(wrong.state === 'error' && wrong.code, 'auth_failed');
+  assert.equal(releaseItem(releaseChildren(wrong)[0], wrong).label, 'Registry refused the credentials');
+  // The board's login from Configure Device (secret storage) lists it too, before the environment.
+  const board = { ref: `${ref}/board-7`, user: creds.username, password: creds.password };
+  const viaBoard = await releaseChannels({
+    source: 'oci',
+    ref,
+    registry: { ...bare(), env: { ...env, OTA_REGISTRY_TOKEN: 'nope' }, board },
+  });
+  assert.deepEqual(viaBoard.state === 'ok' && viaBoard.entries.map((e) => e.version), ['2.0.0']);
+});
+
+test('token auth: the board’s read login lists, and is only the last resort to push', T, async () => {
+  const reader = { user: 'board', password: 'read-only-pw' };
+  const tok = await startRegistry({ auth: 'token', user: creds.username, password: creds.password, reader });
+  try {
+    await publish(tok, 'me/fleet', '1.0.0', '2026-11-26T10:00:00Z', creds);
+    const ref = `${tok.host}/me/fleet`;
+    const board = { ref: `${ref}:1.0.0`, user: reader.user, password: reader.password };
+    const listed = await releaseChannels({ source: 'oci', ref, registry: { ...bare(), board } });
+    assert.deepEqual(listed.state === 'ok' && listed.entries.map((e) => e.version), ['1.0.0']);
+    assert.ok(tok.tokenRequests.some((r) => r.scope.some((s) => s.endsWith(':pull'))));
+    // To push, what can push comes first; the board's read login alone is tried last, and denied.
+    const env = { OTA_REGISTRY_USER: creds.username, OTA_REGISTRY_TOKEN: creds.password };
+    const writer = await registryCredentials(ref, { access: 'push', ...bare(), env, board });
+    assert.equal(writer?.from, 'OTA_REGISTRY_TOKEN');
+    await publish(tok, 'me/fleet', '1.1.0', '2026-11-27T10:00:00Z', writer);
+    const onlyBoard = await registryCredentials(ref, { access: 'push', ...bare(), board });
+    assert.match(onlyBoard?.from ?? '', /board's registry login/);
+    await assert.rejects(
+      publish(tok, 'me/fleet', '1.2.0', '2026-11-28T10:00:00Z', onlyBoard),
+      (e: Error & { code?: string }) => e.code === 'denied' || e.code === 'auth_failed',
+    );
+  } finally {
+    await tok.close();
+  }
 });

@@ -2,7 +2,8 @@
 // src/core/publish/oci.ts.
 import type { BuildOptions } from '../core/manifest';
 import { OtaError } from '../core/errors';
-import { expandDevices, parseRef, publishOci, resolveCredentials } from '../core/publish/oci';
+import { expandDevices, publishOci } from '../core/publish/oci';
+import { registryCredentials } from '../core/publish/registry-login';
 import { output, progressPrinter } from './common';
 
 export const ociOptions = {
@@ -49,8 +50,9 @@ export async function publishToOci(
   concurrency: number | undefined,
 ): Promise<number> {
   if (!values.ref) throw new OtaError('bad_option', '--target oci needs --ref <host/repository[:tag]>');
-  const first = parseRef(expandDevices(values.ref, values.device)[0]);
-  const credentials = await resolveCredentials(first.registry, {
+  expandDevices(values.ref, values.device); // a bad ref or device name before any credentials
+  const credentials = await registryCredentials(values.ref, {
+    access: 'push',
     user: values.user,
     password: values.password,
   });

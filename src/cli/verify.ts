@@ -5,13 +5,8 @@ import { parseManifest } from '../core/manifest';
 import { verifyTree } from '../core/verify';
 import { jsonOption, output, parseCommand } from './common';
 import { deviceTrustEntry } from '../core/keys';
-import {
-  checkLayers,
-  fetchOciRelease,
-  parseRef,
-  resolveCredentials,
-  verifyOciSignature,
-} from '../core/publish/oci';
+import { checkLayers, fetchOciRelease, verifyOciSignature } from '../core/publish/oci';
+import { registryCredentials } from '../core/publish/registry-login';
 
 const help = `usage: ota verify <manifest.json> [dir] [--json]
        ota verify --ref <host/repo[:tag]> [dir] [--key <keyfile>] [--user u --password p] [--json]
@@ -43,7 +38,11 @@ export async function run(argv: string[]): Promise<number> {
   let layers: string[] = [];
   if (values.ref) {
     dir = positionals[0] ?? '.';
-    const credentials = await resolveCredentials(parseRef(values.ref).registry, values);
+    const credentials = await registryCredentials(values.ref, {
+      access: 'pull',
+      user: values.user,
+      password: values.password,
+    });
     const rel = await fetchOciRelease({ ref: values.ref, credentials });
     bytes = rel.manifestBytes;
     if (values.key) verifyOciSignature(rel, [await deviceTrustEntry(values.key)]);

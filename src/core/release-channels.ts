@@ -7,6 +7,7 @@
  *   r.state === 'ok' ? r.entries : r.message   // 'not-configured' | 'unreachable' | 'error'
  */
 import { OtaError } from './errors';
+import type { CredentialSources } from './publish/registry-login';
 
 export type ChannelName = 'stable' | 'beta' | 'developer';
 
@@ -23,8 +24,10 @@ export interface ReleaseEntry {
 
 export interface ReleaseQuery {
   source: 'github' | 'static' | 'oci';
-  /** oci: host/repository (its credentials as the CLI reads them: publish/oci.ts). */
+  /** oci: host/repository (its credentials by the one order: publish/registry-login.ts). */
   ref?: string;
+  /** oci: where credentials may come from besides the environment and docker/podman login. */
+  registry?: Omit<CredentialSources, 'access'>;
   /** static: base URL holding latest.json. */
   url?: string;
   /** github: owner/name. */
@@ -40,9 +43,11 @@ export interface ReleaseQuery {
 
 export type ReleaseStatus =
   | { state: 'ok'; host: string; entries: ReleaseEntry[] }
-  | { state: 'not-configured'; message: string }
+  /** perDevice: a `{device}` reference, and no board chosen that names its own. */
+  | { state: 'not-configured'; message: string; perDevice?: boolean }
   | { state: 'unreachable'; host: string; message: string }
-  | { state: 'error'; host: string; code: string; message: string };
+  /** signIn: a private ghcr.io package the VS Code GitHub sign-in can list (registry-login.ts). */
+  | { state: 'error'; host: string; code: string; message: string; signIn?: 'github' };
 
 /** Why a request never got an answer (fetch's TypeError hides it in `cause`). */
 export function networkReason(err: unknown): string {
@@ -125,7 +130,25 @@ export async function releaseChannels(q: ReleaseQuery): Promise<ReleaseStatus> {
   if (q.source === 'oci') {
     if (!q.ref) return { state: 'not-configured', message: 'No OCI reference configured: set ota.oci.ref.' };
     const { ociChannels } = await import('./publish/oci');
-    return ociChannels({ ref: q.ref, fetch: q.fetch });
+    const { githubSignInApplies, registryCredentials, registryOf } = await import('./publish/registry-login');
+    try {
+      registryOf(q.ref);
+    } catch (err) {
+      return { state: 'error', host: q.ref, code: 'bad_ref', message: (err as Error).message };
+    }
+    // The GitHub sign-in only once the registry asks for credentials (a public package never
+    // needs it). A sign-in the user was asked for and declined is the caller's error.
+    const { githubSession, ...rest } = q.registry ?? {};
+    const credentials = await registryCredentials(q.ref, { ...rest, access: 'pull' });
+    let status = await ociChannels({ ref: q.ref, credentials, fetch: q.fetch });
+    if (status.state !== 'error' || status.code !== 'credentials_missing' || !githubSignInApplies(q.ref))
+      return status;
+    const signedIn =
+      githubSession && (await registryCredentials(q.ref, { ...rest, githubSession, access: 'pull' }));
+    if (signedIn) status = await ociChannels({ ref: q.ref, credentials: signedIn, fetch: q.fetch });
+    return status.state === 'error' && status.code === 'credentials_missing'
+      ? { ...status, signIn: 'github' }
+      : status;
   }
   if (q.source === 'static') {
     if (!q.url)

@@ -25,7 +25,7 @@ export interface ReleaseItem {
   icon: string;
   iconColor?: 'problemsWarningIcon.foreground' | 'problemsErrorIcon.foreground';
   expanded: boolean;
-  command?: { title: string; command: string };
+  command?: { title: string; command: string; arguments?: unknown[] };
   contextValue: string;
   accessibility: string;
 }
@@ -98,7 +98,17 @@ export function releaseItem(
 function hostItem(s: ReleaseStatus, servedUrl: string | undefined): ReleaseItem {
   const base = { id: 'host', expanded: false };
   let item: Omit<ReleaseItem, 'accessibility'>;
-  if (s.state === 'not-configured') {
+  if (s.state === 'not-configured' && s.perDevice) {
+    item = {
+      ...base,
+      label: 'One repository per device',
+      description: 'select a board that names its own',
+      tooltip: s.message,
+      icon: 'circuit-board',
+      command: { title: 'Select Board', command: 'ota.selectPort' },
+      contextValue: 'host not-configured per-device',
+    };
+  } else if (s.state === 'not-configured') {
     item = {
       ...base,
       label: 'Not configured',
@@ -121,6 +131,28 @@ function hostItem(s: ReleaseStatus, servedUrl: string | undefined): ReleaseItem 
         ? { title: 'Serve Releases Locally', command: 'ota.serveReleases' }
         : { title: 'Configure Device', command: 'ota.configureDevice' },
       contextValue: `host unreachable${local ? ' local' : ''}`,
+    };
+  } else if (s.state === 'error' && (s.code === 'credentials_missing' || s.code === 'auth_failed')) {
+    // A private repository: say what to set, and offer the one step that fixes it here.
+    const missing = s.code === 'credentials_missing';
+    const github = s.signIn === 'github';
+    item = {
+      ...base,
+      label: missing ? 'Private repository: credentials needed' : 'Registry refused the credentials',
+      description: github ? 'click to sign in to GitHub' : 'set OTA_REGISTRY_TOKEN or docker login',
+      tooltip:
+        `${s.message}\n\n` +
+        (github ? 'Click to sign in to GitHub (read:packages). ' : '') +
+        'Credentials come from OTA_REGISTRY_TOKEN (with OTA_REGISTRY_USER)' +
+        (github ? ', GITHUB_TOKEN' : '') +
+        `, \`docker login ${s.host.split('/')[0]}\` or podman login, or the board's private registry login ` +
+        '(Configure Device → OCI registry → Private).',
+      icon: 'lock',
+      iconColor: 'problemsWarningIcon.foreground',
+      command: github
+        ? { title: 'Sign in to GitHub', command: 'ota.refreshReleases', arguments: [{ signIn: true }] }
+        : { title: 'Configure Device', command: 'ota.configureDevice' },
+      contextValue: `host ${missing ? 'credentials-missing' : 'auth-failed'}${github ? ' github' : ''}`,
     };
   } else if (s.state === 'error') {
     item = {

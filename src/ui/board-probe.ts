@@ -24,6 +24,16 @@ function channelOf(configBytes: Buffer | undefined): string | undefined {
   }
 }
 
+/** An OCI board's own reference from its ota_config.json (no secret: the password is apart). */
+function ociRefOf(configBytes: Buffer | undefined): string | undefined {
+  try {
+    const cfg = configBytes && (JSON.parse(configBytes.toString('utf8')) as Record<string, unknown>);
+    return field(cfg, 'source') === 'oci' ? field(cfg, 'ref') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function boardProbe(ctl: Controller): BoardProbe {
   return {
     async list() {
@@ -45,6 +55,7 @@ export function boardProbe(ctl: Controller): BoardProbe {
           appVersion: field(facts.versionJson, 'version'),
           otaState: state ?? (config ? 'idle' : 'no updater'),
           channel: channelOf(config),
+          releaseRef: ociRefOf(config),
           freeFlash: facts.fsFree ?? undefined,
         };
       });

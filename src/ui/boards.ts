@@ -12,6 +12,8 @@ export interface BoardInfo {
   appVersion?: string;
   otaState?: string;
   channel?: string;
+  /** An OCI board's own reference (its ota_config.json `ref`): names it for a `{device}` one. */
+  releaseRef?: string;
   freeFlash?: number;
   /** Why the board could not be read (busy, no updater, …). */
   problem?: string;

@@ -50,7 +50,11 @@ const HANDLERS: Record<string, () => Promise<Handler>> = {
       await ctl.boards.rescan();
       await ctl.boards.refresh();
     }),
-  'ota.refreshReleases': () => Promise.resolve((ctl) => ctl.checkForUpdates(true)),
+  // { signIn: true }: the Releases view's "Sign in to GitHub" for a private ghcr.io package.
+  'ota.refreshReleases': () =>
+    Promise.resolve((ctl, arg) =>
+      ctl.checkForUpdates(true, Boolean((arg as { signIn?: unknown } | undefined)?.signIn)),
+    ),
 };
 
 /** The buttons of an error, and the command each one runs. */

@@ -169,11 +169,11 @@ export class Controller implements vscode.Disposable {
   }
 
   /** Fetches the releases for the Releases view and the status bar; the view says why when there are none. */
-  async checkForUpdates(interactive: boolean): Promise<ReleaseStatus> {
+  async checkForUpdates(interactive: boolean, signIn = false): Promise<ReleaseStatus> {
     const { loadReleases } = loadHeavy();
     let status: ReleaseStatus;
     try {
-      status = await loadReleases(this, interactive);
+      status = await loadReleases(this, interactive, signIn);
     } catch (err) {
       if (interactive) throw err;
       const message = err instanceof Error ? err.message : String(err);

@@ -47,18 +47,41 @@ export class GitHubAuth {
     return undefined;
   }
 
-  /** The GitHub sign-in with write:packages, to push to ghcr.io (asks to sign in or to add the scope). */
-  async packagesSession(): Promise<{ login: string; token: string }> {
-    let session: vscode.AuthenticationSession;
+  /**
+   * The GitHub sign-in as ghcr.io's password (core: registry-login.ts decides when). To push
+   * (write:packages) it asks. To list (read:packages) it takes a session already granted (a push one
+   * too); without one it asks when `ask` (the view's "Sign in to GitHub"), else VS Code's Accounts
+   * menu offers the sign-in (a badge, no dialog).
+   */
+  async registrySession(scope: string, ask: boolean): Promise<{ login: string; token: string } | undefined> {
+    const scopes = scope === GHCR_SCOPE ? [GHCR_SCOPE] : [scope, GHCR_SCOPE];
+    let session: vscode.AuthenticationSession | undefined;
+    let provider = true;
+    for (const s of scopes) {
+      // No GitHub provider in this editor, or none signed in: simply no session.
+      session ??= await vscode.authentication
+        .getSession('github', [s], { silent: true })
+        .then(undefined, () => {
+          provider = false;
+          return undefined;
+        });
+    }
     try {
-      session = await vscode.authentication.getSession('github', [GHCR_SCOPE], { createIfNone: true });
+      if (!session && (ask || scope === GHCR_SCOPE)) {
+        session = await vscode.authentication.getSession('github', [scope], { createIfNone: true });
+      } else if (!session && provider) {
+        session = await vscode.authentication
+          .getSession('github', [scope], {})
+          .then(undefined, () => undefined);
+      }
     } catch (err) {
       throw new OtaError(
         'auth_declined',
         `GitHub sign-in for ghcr.io did not complete (${err instanceof Error ? err.message : String(err)}). ` +
-          'Run `docker login ghcr.io`, or set OTA_REGISTRY_TOKEN to a token with write:packages.',
+          `Run \`docker login ghcr.io\`, or set OTA_REGISTRY_TOKEN to a token with ${scope}.`,
       );
     }
+    if (!session) return undefined;
     this.redactor.add(session.accessToken);
     return { login: session.account.label, token: session.accessToken };
   }

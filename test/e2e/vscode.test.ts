@@ -19,9 +19,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it as nodeIt } from 'node:test';
 import { inRollout } from '../../src/core/fleet/protocol';
+import { publishOci } from '../../src/core/publish/oci';
 import { startFleetDemo, type FleetDemo } from '../../src/demo/fleet';
 import { registryMissing, startRegistry, type TestRegistry } from '../support/registry';
 import { buildSuite } from '../vscode-electron/build-suite';
@@ -37,6 +38,10 @@ const ROLLOUT_110 = { version: '1.1.0', groups: [], devices: [] };
 // The OCI step needs docker-registry: outside CI its absence skips that step with one line (under
 // CI=true registryMissing throws: a failure, never a skip).
 const noRegistry = skip ? false : (registryMissing() ?? false);
+// The suite's private-registry check also needs htpasswd (apache2-utils); without it, that check skips.
+const noPrivateRegistry = skip ? false : (registryMissing(['/usr/bin/htpasswd']) ?? false);
+/** The token the suite's test GitHub provider hands out, which the private registry accepts. */
+const GHCR_TOKEN = 'gho_e2eLocalRegistryToken';
 
 /** The steps build on each other: after a failure the rest fail at once (never a silent skip), and the screen is kept. */
 let failed: string | undefined;
@@ -374,8 +379,27 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
 
   it('passes the in-VS-Code suite in the extension host (activation, commands, views, refusals)', async () => {
     const suite = buildSuite(root);
-    const { code, log } = await wb.runExtensionTests(folder, cs!.extensionDir, suite);
-    console.log(log.join('\n'));
-    assert.equal(code, 0, `${log.join('\n')}\n${cs!.log().slice(-4000)}`);
+    // A private registry for the suite's ghcr.io sign-in check: 1.0.0 in octocat/app, pushed by the core.
+    let priv: TestRegistry | undefined;
+    if (!noPrivateRegistry) {
+      priv = await startRegistry({ auth: 'htpasswd', user: 'octocat', password: GHCR_TOKEN });
+      await publishOci({
+        dir: join(folder, 'lib'),
+        version: '1.0.0',
+        ref: `${priv.host}/octocat/app`,
+        credentials: { username: 'octocat', password: GHCR_TOKEN, from: 'e2e' },
+      });
+      writeFileSync(
+        join(dirname(suite), 'registry.json'),
+        JSON.stringify({ host: priv.host, login: 'octocat', token: GHCR_TOKEN }),
+      );
+    }
+    try {
+      const { code, log } = await wb.runExtensionTests(folder, cs!.extensionDir, suite);
+      console.log(log.join('\n'));
+      assert.equal(code, 0, `${log.join('\n')}\n${cs!.log().slice(-4000)}`);
+    } finally {
+      await priv?.close();
+    }
   });
 });

@@ -4,6 +4,7 @@
  * Bundled to CommonJS at test time; VS Code calls run() and the promise's outcome is the verdict.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { OtaExtensionApi } from '../../src/extension';
@@ -119,6 +120,173 @@ async function keepsSecret(c: SecretCase): Promise<void> {
   await c.removed(stored());
 }
 
+/**
+ * Signs in as a user does from the Accounts menu: when a lookup of this extension found no session,
+ * VS Code added "Sign in with … to use MicroPython OTA" there; its command creates the session and
+ * grants this extension access (no dialog).
+ */
+async function accountsSignIn(): Promise<void> {
+  const entry = (await vscode.commands.getCommands(true)).find(
+    (c) => c.startsWith(`github:${ID}:signIn`) || c.startsWith(`github:${ID.toLowerCase()}:signIn`),
+  );
+  assert.ok(entry, 'an Accounts menu entry to sign in for MicroPython OTA');
+  await vscode.commands.executeCommand(entry);
+}
+
+/** The Releases view's top item. */
+function releasesHost(): vscode.TreeItem {
+  const tree = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports.controller.releases;
+  return tree.getTreeItem(tree.getChildren()[0]);
+}
+
+/**
+ * The GitHub sign-in path for a private ghcr.io package, in this extension host. GitHub cannot be
+ * reached here: a test authentication provider "github" (replacing the built-in one) hands out a
+ * token the local registry accepts, and https://ghcr.io is mapped to that registry
+ * (Debian's docker-registry with htpasswd, started by the e2e: registry.json beside this file).
+ * What runs is our code: the credentials order, the sign-in request, the registry client, the view.
+ */
+async function ghcrCheck(): Promise<void> {
+  let info: { host: string; login: string; token: string };
+  try {
+    info = JSON.parse(readFileSync(join(__dirname, 'registry.json'), 'utf8')) as typeof info;
+  } catch {
+    console.log('[suite] # skipped: no private registry from the e2e (registry.json) in this run');
+    return;
+  }
+  const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+  const asked: { scopes: string[]; created: boolean }[] = [];
+  const sessions: vscode.AuthenticationSession[] = [];
+  const changed = new vscode.EventEmitter<vscode.AuthenticationProviderAuthenticationSessionsChangeEvent>();
+  // Registered before anything asks for "github": the built-in provider, activated by that first
+  // request in this extension host, then fails to register over it.
+  const provider = vscode.authentication.registerAuthenticationProvider('github', 'GitHub (test)', {
+    onDidChangeSessions: changed.event,
+    // The test account's token has both package scopes: a session serves any request within them.
+    getSessions: (scopes?: readonly string[]) => {
+      asked.push({ scopes: [...(scopes ?? [])], created: false });
+      return Promise.resolve(sessions.filter((x) => (scopes ?? []).every((sc) => x.scopes.includes(sc))));
+    },
+    createSession: (scopes: readonly string[]) => {
+      asked.push({ scopes: [...scopes], created: true });
+      const session = {
+        id: `s${sessions.length}`,
+        accessToken: info.token,
+        account: { id: '1', label: info.login },
+        scopes: ['read:packages', 'write:packages'],
+      };
+      sessions.push(session);
+      changed.fire({ added: [session], removed: [], changed: [] });
+      return Promise.resolve(session);
+    },
+    removeSession: () => Promise.resolve(),
+  });
+  // https://ghcr.io is the local registry (over plain HTTP; the upload locations it names are
+  // ghcr.io's again, as a registry behind that name gives them); every request is recorded.
+  const seen: { url: string; authorization?: string }[] = [];
+  const realFetch = globalThis.fetch;
+  const local = `http://${info.host}`;
+  globalThis.fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    seen.push({ url: url.href, authorization: new Headers(init?.headers).get('authorization') ?? undefined });
+    if (url.origin !== 'https://ghcr.io') return realFetch(input, init);
+    const res = await realFetch(`${local}${url.pathname}${url.search}`, init);
+    const location = res.headers.get('location');
+    if (!location?.startsWith(local)) return res;
+    const headers = new Headers(res.headers);
+    headers.set('location', `https://ghcr.io${location.slice(local.length)}`);
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+  };
+  const saved = { ...process.env };
+  delete process.env.OTA_REGISTRY_TOKEN;
+  delete process.env.GITHUB_TOKEN;
+  try {
+    await useConfig({ source: 'oci', ref: 'ghcr.io/octocat/app', channel: 'stable' });
+    // Not signed in: an item that says what to set, and whose click signs in.
+    await vscode.commands.executeCommand('ota.refreshReleases');
+    const locked = releasesHost();
+    assert.equal(locked.label, 'Private repository: credentials needed');
+    assert.match(String(locked.tooltip), /OTA_REGISTRY_TOKEN.*GITHUB_TOKEN.*docker login ghcr\.io/s);
+    assert.deepEqual(
+      asked.filter((a) => a.created),
+      [],
+      'no sign-in dialog before it is asked for',
+    );
+    assert.equal(locked.command?.command, 'ota.refreshReleases');
+    // Its click asks VS Code to sign in (read:packages). VS Code's consent dialog is refused in an
+    // extension test host, so here that is a clear, coded error, and the item stays.
+    await vscode.commands.executeCommand(locked.command.command, ...(locked.command.arguments ?? []));
+    assert.match(
+      api.controller.output.lines().at(-1) ?? '',
+      /GitHub sign-in for ghcr\.io did not complete .*read:packages.*\[auth_declined\]/,
+    );
+    assert.equal(releasesHost().label, 'Private repository: credentials needed');
+    // The user signs in from the Accounts menu instead (no dialog there): the entry VS Code adds for
+    // this extension's request, run as its click does. Then the view lists the package.
+    await accountsSignIn();
+    await vscode.commands.executeCommand('ota.refreshReleases');
+    const listed = releasesHost();
+    assert.equal(listed.label, 'ghcr.io/octocat/app', String(listed.tooltip));
+    const tree = api.controller.releases;
+    assert.deepEqual(
+      tree.all().map((e) => e.version),
+      ['1.0.0'],
+    );
+    assert.deepEqual(
+      asked.filter((a) => a.created).map((a) => a.scopes),
+      [['read:packages']],
+    );
+    const basic = `Basic ${Buffer.from(`${info.login}:${info.token}`).toString('base64')}`;
+    assert.ok(
+      seen.some((x) => x.authorization === basic),
+      'the sign-in token went to ghcr.io',
+    );
+    for (const x of seen.filter((y) => !y.url.startsWith('https://ghcr.io/'))) {
+      assert.ok(!x.authorization?.includes(Buffer.from(info.token).toString('base64')), x.url);
+    }
+
+    // A `{device}` reference: the view explains, Publish Release refuses a bad name, and pushes for one.
+    await useConfig({ source: 'oci', ref: 'ghcr.io/octocat/app/{device}', channel: 'stable' });
+    await vscode.commands.executeCommand('ota.refreshReleases');
+    const perDevice = releasesHost();
+    assert.equal(perDevice.label, 'One repository per device');
+    assert.match(String(perDevice.tooltip), /ghcr\.io\/octocat\/app\/board-7.*Devices view/s);
+    if (!vscode.workspace.workspaceFolders?.length) return; // test-electron: no project to publish
+    for (const [devices, why] of [
+      [[''], /a device name is empty \[bad_ref\]/],
+      [['Kitchen'], /device name "Kitchen": lowercase.*\[bad_ref\]/],
+    ] as const) {
+      await vscode.commands.executeCommand('ota.publishRelease', { version: '2.0.0', devices });
+      assert.match(api.controller.output.lines().at(-1) ?? '', why);
+    }
+    await useConfig({ source: 'oci', ref: 'ghcr.io/octocat/{board}', channel: 'stable' });
+    await vscode.commands.executeCommand('ota.publishRelease', { version: '2.0.0', devices: ['board-7'] });
+    assert.match(api.controller.output.lines().at(-1) ?? '', /unknown placeholder \{board\}.*\[bad_ref\]/);
+    await useConfig({ source: 'oci', ref: 'ghcr.io/octocat/app/{device}', channel: 'stable' });
+    const version = await vscode.commands.executeCommand('ota.publishRelease', {
+      version: '2.0.0',
+      devices: ['board-7', 'board-8'],
+    });
+    assert.equal(version, '2.0.0', api.controller.output.lines().slice(-5).join('\n'));
+    assert.match(
+      api.controller.output.lines().join('\n'),
+      /Pushing to ghcr\.io\/octocat\/app\/\{device\} with the credentials from the VS Code GitHub sign-in/,
+    );
+    // Each device's repository holds it: the view of a board that names its own lists it.
+    await useConfig({ source: 'oci', ref: 'ghcr.io/octocat/app/board-8', channel: 'stable' });
+    await vscode.commands.executeCommand('ota.refreshReleases');
+    assert.deepEqual(
+      api.controller.releases.all().map((e) => e.version),
+      ['2.0.0'],
+    );
+  } finally {
+    globalThis.fetch = realFetch;
+    process.env = saved;
+    provider.dispose();
+    changed.dispose();
+  }
+}
+
 const checks: [string, () => Promise<void>][] = [
   [
     'activates quickly and exports its API',
@@ -130,6 +298,8 @@ const checks: [string, () => Promise<void>][] = [
       console.log(`[suite] activate() took ${api.activationMs.toFixed(2)} ms`);
     },
   ],
+  // Before any other check can ask for "github" (that activates the built-in provider): see ghcrCheck.
+  ['lists a private ghcr.io package with the VS Code GitHub sign-in, and publishes per device', ghcrCheck],
   [
     'registers every contributed command',
     async () => {
@@ -268,9 +438,10 @@ const checks: [string, () => Promise<void>][] = [
 export async function run(): Promise<void> {
   const failures: string[] = [];
   for (const [name, check] of checks) {
+    const t0 = Date.now();
     try {
       await check();
-      console.log(`[suite] ok - ${name}`);
+      console.log(`[suite] ok - ${name} (${Date.now() - t0} ms)`);
     } catch (err) {
       failures.push(name);
       console.error(

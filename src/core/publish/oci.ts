@@ -5,6 +5,7 @@
  *
  *   parseRef("ghcr.io/owner/app:1.0.0") -> OciRef          // registry, repository, tag, plain HTTP?
  *   resolveCredentials(registry, { user?, password?, env?, home? }) -> Credentials | undefined
+ *     (callers go through registry-login.ts registryCredentials, the one order for every command)
  *   publishOci({ dir, ref, devices?, credentials?, force?, prerelease?, mountFrom?, ... })
  *     -> Promise<OciPublishResult>
  *   listOciTags({ ref, credentials?, fetch? }) -> Promise<OciTagInfo[]>   // tags, channels marked
@@ -30,6 +31,7 @@ import type { TrustEntry } from '../keys';
 import { networkReason, type ReleaseEntry, type ReleaseStatus } from '../release-channels';
 import { verifySignature } from '../sign';
 import { compareVersions, parseVersion } from '../version';
+import { expandDevices } from './device-ref';
 import { prepareRelease, type PrepareOptions } from './prepare';
 
 export const RELEASE_TYPE = 'application/vnd.micropython-ota.release.v1+json';
@@ -132,23 +134,8 @@ export function formatRef(r: OciRef, tag = r.tag): string {
   return `${r.registry}/${r.repository}${tag ? `:${tag}` : ''}`;
 }
 
-/** Replaces `{device}` with each device id (a ref without it stands alone). */
-export function expandDevices(ref: string, devices: string[] | undefined): string[] {
-  const has = ref.includes('{device}');
-  if (!has) {
-    if (devices?.length) {
-      throw new OtaError('bad_ref', `--device was given but ${ref} has no {device} placeholder`);
-    }
-    return [ref];
-  }
-  if (!devices?.length) throw new OtaError('bad_ref', `${ref} has {device}: pass --device <id> (repeatable)`);
-  for (const d of devices) {
-    if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(d)) {
-      throw new OtaError('bad_ref', `device id ${JSON.stringify(d)}: lowercase letters, digits, . _ -`);
-    }
-  }
-  return devices.map((d) => ref.split('{device}').join(d));
-}
+// `{device}` references: one rule with Publish Release and the Releases view (device-ref.ts).
+export { expandDevices };
 
 function baseUrl(r: OciRef): string {
   return `${r.plainHttp ? 'http' : 'https'}://${r.registry}`;
@@ -269,15 +256,6 @@ export async function resolveCredentials(
   return undefined;
 }
 
-/** Credentials for the registry of a reference (its first board's, for a `{device}` one), as above. */
-export async function credentialsFor(
-  ref: string,
-  opts: { user?: string; password?: string; env?: NodeJS.ProcessEnv; home?: string; devices?: string[] } = {},
-): Promise<Credentials | undefined> {
-  const first = expandDevices(ref, opts.devices ?? (ref.includes('{device}') ? ['x'] : undefined))[0];
-  return resolveCredentials(parseRef(first).registry, opts);
-}
-
 /** The key="value" parameters of a WWW-Authenticate challenge. */
 export function parseChallenge(h: string): { scheme: string; params: Record<string, string> } {
   const sp = h.indexOf(' ');
@@ -345,6 +323,15 @@ export class RegistryClient {
     let loggedIn = false;
     for (let round = 0; ; round++) {
       const res = await this.hop(method, url, init);
+      // A 401 from where a redirect led (blob storage, another host) gets no login: the registry's
+      // credentials would go to a token service that host names.
+      if (res.status === 401 && new URL(url).origin !== new URL(this.base).origin) {
+        await res.body?.cancel();
+        throw new OtaError(
+          'auth_failed',
+          `${this.what} redirected to ${new URL(url).origin}, which asks for credentials: none sent`,
+        );
+      }
       if (res.status === 401 && !loggedIn) {
         const challenge = res.headers.get('www-authenticate');
         await res.body?.cancel();
@@ -1122,15 +1109,13 @@ export function verifyOciSignature(
 /**
  * The Releases view's channels for an OCI reference: stable lists the released versions and beta the
  * prereleases, newest first, each with the release its channel tag holds (what boards get) on top.
- * Credentials as the CLI reads them (resolveCredentials) unless given. A repository nobody pushed to
+ * Credentials are the caller's (registry-login.ts registryCredentials; none: anonymous). A repository nobody pushed to
  * yet has no releases; a registry that does not answer is `unreachable`, any other failure an `error`
  * with its code.
  */
 export async function ociChannels(opts: {
   ref: string;
   credentials?: Credentials;
-  env?: NodeJS.ProcessEnv;
-  home?: string;
   fetch?: typeof fetch;
 }): Promise<ReleaseStatus> {
   let ref: OciRef;
@@ -1142,9 +1127,7 @@ export async function ociChannels(opts: {
   const host = formatRef({ ...ref, tag: undefined });
   let tags: OciTagInfo[];
   try {
-    const credentials =
-      opts.credentials ?? (await resolveCredentials(ref.registry, { env: opts.env, home: opts.home }));
-    tags = await listOciTags({ ref: host, credentials, fetch: opts.fetch });
+    tags = await listOciTags({ ref: host, credentials: opts.credentials, fetch: opts.fetch });
   } catch (err) {
     const code = err instanceof OtaError ? err.code : 'registry_error';
     if (code === 'repo_not_found') return { state: 'ok', host, entries: [] };

@@ -4,6 +4,15 @@
 import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
 import { listenPlan } from '../../core/local-host';
+import {
+  DEVICE_PLACEHOLDER,
+  deviceNameProblem,
+  deviceOfRef,
+  hasDevicePlaceholder,
+  placeholderProblem,
+} from '../../core/publish/device-ref';
+import type { Credentials } from '../../core/publish/oci';
+import { registrySources } from '../release-source';
 import type { Controller } from '../controller';
 import { workspaceRoot } from '../settings';
 import { releaseDate } from './release-date';
@@ -11,6 +20,8 @@ import { askVersion } from './version-prompt';
 
 export interface PublishArgs {
   version?: string;
+  /** For a `{device}` reference: the device names (else asked). */
+  devices?: string[];
   prerelease?: boolean;
   force?: boolean;
 }
@@ -25,17 +36,22 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
     token = await ctl.auth.require(s.apiUrl);
   }
   const oci = s.source === 'oci' ? await import('../../core/publish/oci') : undefined;
-  // The registry's credentials, as the CLI reads them (environment, docker/podman login): never stored.
-  let credentials = oci ? await oci.credentialsFor(ociRef(s.ociRef)) : undefined;
+  let devices: string[] | undefined;
+  let credentials: Credentials | undefined;
   if (oci) {
-    const login = await import('../../core/publish/registry-login');
-    if (login.githubLoginFor(ociRef(s.ociRef), credentials)) {
-      const session = await ctl.auth.packagesSession();
-      credentials = login.githubCredentials(session.login, session.token);
-      ctl.output.info(
-        `No registry credentials for ghcr.io: pushing as ${session.login} with the VS Code GitHub sign-in (${login.GHCR_SCOPE})`,
-      );
-    }
+    // A `{device}` reference: which devices, checked by the core rule the CLI uses (device-ref.ts).
+    devices = hasDevicePlaceholder(ociRef(s.ociRef))
+      ? (given.devices ?? (await askDevices(ctl, s.ociRef)))
+      : given.devices;
+    oci.expandDevices(s.ociRef, devices);
+    // The registry's credentials by the one order (registry-login.ts): environment, docker/podman
+    // login, then for ghcr.io the VS Code GitHub sign-in; never stored by this command.
+    const { registryCredentials } = await import('../../core/publish/registry-login');
+    credentials = await registryCredentials(s.ociRef, {
+      access: 'push',
+      ...(await registrySources(ctl, true)),
+    });
+    if (credentials) ctl.output.info(`Pushing to ${s.ociRef} with the credentials from ${credentials.from}`);
   }
   const version = await askVersion(ctl, given.version, 'Version to publish');
   const signKeyFile = s.signingKey || undefined;
@@ -66,14 +82,15 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
         `Published ${version} to ${r.outDir}. Upload that folder to ${s.staticUrl}.`,
       );
   } else if (oci) {
-    const ref = ociRef(s.ociRef);
+    const ref = devices?.length ? `${s.ociRef} (${devices.join(', ')})` : s.ociRef;
     const r = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Publishing ${version} to ${ref}` },
       (progress) =>
         oci.publishOci({
           dir,
           version,
-          ref,
+          ref: s.ociRef,
+          devices,
           credentials,
           prerelease: given.prerelease,
           force: given.force,
@@ -118,17 +135,63 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
   return version;
 }
 
-/** The reference to publish to; a per-board `{device}` one is the CLI's (it names each board). */
+/** The reference to publish to: a newcomer without one is told what to set. */
 function ociRef(ref: string): string {
   if (!ref)
     throw new OtaError('bad_ref', 'No OCI reference to publish to: set ota.oci.ref (host/repository).');
-  if (ref.includes('{device}')) {
-    throw new OtaError(
-      'bad_ref',
-      `${ref} names one repository per board: publish with \`ota publish --target oci --ref ${ref} --device <id>\`.`,
-    );
-  }
   return ref;
+}
+
+const OTHER = 'Another device name…';
+
+/**
+ * The devices a `{device}` reference is published for: the boards here whose own reference is one
+ * of the template's (their ota_config.json names it), and any other name typed in.
+ */
+async function askDevices(ctl: Controller, template: string): Promise<string[]> {
+  const problem = placeholderProblem(template);
+  if (problem) throw new OtaError('bad_ref', problem);
+  const known = [
+    ...new Set(
+      ctl.boards
+        .ports()
+        .map((p) => deviceOfRef(template, ctl.boards.info(p).releaseRef))
+        .filter((d): d is string => Boolean(d)),
+    ),
+  ];
+  let names: string[] = [];
+  if (known.length) {
+    const picked = await vscode.window.showQuickPick(
+      [
+        ...known.map((d) => ({
+          label: d,
+          description: template.split(DEVICE_PLACEHOLDER).join(d),
+          picked: true,
+        })),
+        { label: OTHER, alwaysShow: true },
+      ],
+      { title: `Publish for which devices? (${template})`, canPickMany: true, ignoreFocusOut: true },
+    );
+    if (!picked) throw new OtaError('cancelled', 'Publish Release cancelled: no device chosen.');
+    names = picked.filter((p) => p.label !== OTHER).map((p) => p.label);
+    if (!picked.some((p) => p.label === OTHER) && names.length) return names;
+  }
+  const typed = await vscode.window.showInputBox({
+    title: `Device name for ${template}`,
+    prompt: `Replaces ${DEVICE_PLACEHOLDER}; several names separated by spaces. A board follows its own with "ref" in ota_config.json.`,
+    placeHolder: 'board-7',
+    ignoreFocusOut: true,
+    validateInput: (v) =>
+      v
+        .split(/[\s,]+/)
+        .filter(Boolean)
+        .map(deviceNameProblem)
+        .find(Boolean) ?? (v.trim() ? undefined : deviceNameProblem('')),
+  });
+  if (typed === undefined) throw new OtaError('cancelled', 'Publish Release cancelled: no device chosen.');
+  names.push(...typed.split(/[\s,]+/).filter(Boolean));
+  // Nothing chosen and nothing typed: the core refuses it with the reason (expandDevices).
+  return names;
 }
 
 /** A notification's progress from the core's { phase, asset, done, total }. */

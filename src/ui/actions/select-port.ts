@@ -43,5 +43,8 @@ export async function selectPort(ctl: Controller, arg?: unknown): Promise<string
   ctl.boards.selected = port;
   await ctl.boards.refresh(port);
   ctl.showStatus();
+  // A `{device}` reference: the Releases view lists the selected board's own repository.
+  const s = ctl.settings();
+  if (s.source === 'oci' && s.ociRef.includes('{device}')) void ctl.status.run();
   return port;
 }
