@@ -149,7 +149,7 @@ export function fixHint(err: unknown): string | undefined {
  * Every failure of every command, told one way: `ota: <message> [code]`, then `  fix: …` when
  * there is one. Returns the exit code (2 usage, 130 cancelled, else 1).
  */
-export function reportError(err: unknown): number {
+export function reportError(err: unknown, command?: string): number {
   if (!(err instanceof OtaError)) {
     console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
     return 1;
@@ -157,7 +157,9 @@ export function reportError(err: unknown): number {
   // A board's Python exception the core knows (no updater, no config, out of memory) in words.
   const board = translateBoardException(err.message);
   console.error(`ota: ${board?.message ?? err.message} [${board?.code ?? err.code}]`);
-  const hint = fixHint(err);
+  // A usage error points at the command's own help (options and examples), unless it already does.
+  const usage = err.code === 'bad_option' && command && !err.message.includes('--help');
+  const hint = usage ? `ota ${command} --help shows the options` : fixHint(err);
   if (hint) console.error(`  fix: ${hint}`);
   return err.code === 'bad_option' ? 2 : err.code === 'cancelled' ? 130 : 1;
 }
