@@ -9,6 +9,7 @@ import { createServer } from 'node:https';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import * as fx from './support/release-fixture';
+import { missingService } from './support/service';
 
 const T = { timeout: 60_000 };
 const schema = JSON.parse(readFileSync(join(__dirname, '..', 'schemas', 'ota_config.schema.json'), 'utf8'));
@@ -85,7 +86,7 @@ for (const [name, c] of BAD) {
 
 test(
   'HTTPS static host (self-signed certificate as the configured CA), with Wi-Fi configured',
-  T,
+  { ...T, skip: missingService(['openssl']) },
   async () => {
     const dir = fx.tempDir('tls');
     cleanups.push(dir);
