@@ -169,3 +169,13 @@ test(
     }
   },
 );
+
+test('an unsigned publish says so, and how to sign', () => {
+  const app = join(root, 'unsigned-app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const r = ota(['publish', '--target', 'folder', '--dir', '../unsigned-site', '--version', '0.1.0'], app);
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /, signed$/m);
+  assert.match(r.stderr, /^unsigned: .*ota keygen --rsa.*--sign <key file>.*ota install --key/m);
+});
