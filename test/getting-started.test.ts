@@ -122,8 +122,10 @@ test(
       const { url } = await firstJson<{ url: string }>(serve.child);
       writeFileSync(join(app, 'ota_config.json'), JSON.stringify({ source: 'static', url }));
       const port = await board.path;
+      assert.match(ota(['info', '--port', port], app).stdout, /^updater +not installed \(ota install /m);
       const install = ota(['install', '--port', port, '--config', 'ota_config.json', '--key', keyFile], app);
       assert.equal(install.status, 0, install.stderr);
+      assert.match(ota(['info', '--port', port], app).stdout, /^updater +idle$/m);
 
       const first = ota(['update', '--port', port], app);
       assert.equal(first.status, 0, first.stdout + first.stderr);

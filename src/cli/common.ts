@@ -114,6 +114,8 @@ const CODE_HINTS: Partial<Record<ErrorCode, string | null>> = {
   tag_exists: 'publish a new version, or pass --force to replace this one',
   version_exists: 'publish a new version, or pass --force to replace this one',
   no_version: 'pass --version (e.g. 1.0.0), or tag the commit v1.0.0',
+  empty_project:
+    'run it in your project folder, or name the folder: ota <command> <dir> (.otaignore and --exclude leave files out)',
   rate_limited: 'wait for the limit to reset, or pass --token (GITHUB_TOKEN): tokens get a higher limit',
   key_permissions: 'make the key file readable by you alone: chmod 600 <key file>',
   key_in_project: 'keep keys outside the project: ota keygen --out <file outside it>',
