@@ -101,8 +101,7 @@ test(
   async () => {
     const app = join(root, 'weather-station'); // a copy: not a git repository
     cpSync(join(REPO, 'examples/weather-station'), app, { recursive: true });
-    mkdirSync(join(root, 'flash'));
-    const board = startSim(join(root, 'flash'));
+    const board = startSim(join(root, 'flash')); // a folder that does not exist yet: a blank board
     const serve: { child?: ChildProcessWithoutNullStreams } = {};
     try {
       const key = ota(['keygen', '--rsa'], app);
