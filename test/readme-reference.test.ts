@@ -131,3 +131,25 @@ test('every bold command name in the README is a palette title', () => {
     assert.ok(titles.has(title), `README names "MicroPython OTA: ${title}", which is no command title`);
   }
 });
+
+test('every picture and file the README links to exists, and every #anchor is one of its headings', () => {
+  const anchors = new Set(
+    [...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+      m[1]!
+        .trim()
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, '')
+        .replace(/ /g, '-'),
+    ),
+  );
+  const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((l) => !/^[a-z]+:/.test(l));
+  assert.ok(
+    links.some((l) => l.endsWith('.png')),
+    'the README shows screenshots',
+  );
+  for (const link of links) {
+    if (link.startsWith('#')) assert.ok(anchors.has(link.slice(1)), `README anchor ${link}`);
+    else assert.ok(existsSync(join(REPO, link.split('#')[0]!)), `README links ${link}`);
+  }
+  assert.ok(anchors.has('threat-model'), 'the README has a threat model');
+});
