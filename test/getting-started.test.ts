@@ -180,3 +180,15 @@ test('an unsigned publish says so, and how to sign', () => {
   assert.doesNotMatch(r.stdout, /, signed$/m);
   assert.match(r.stderr, /^unsigned: .*ota keygen --rsa.*--sign <key file>.*ota install --key/m);
 });
+
+test('ota install with no config written yet shows the smallest one', () => {
+  const empty = join(root, 'no-config');
+  mkdirSync(empty);
+  const r = ota(['install', '--port', '/dev/null', '--config', 'ota_config.json'], empty);
+  assert.equal(r.status, 1);
+  assert.match(
+    r.stderr,
+    /^ota: there is no ota_config\.json yet: write one, e\.g\. \{"source": "static", "url": .*\[bad_config\]$/m,
+  );
+  assert.match(ota(['install', '--help']).stdout, /The smallest config/);
+});

@@ -19,7 +19,11 @@ gets that project's name (the folder's name: what ota publish puts in the
 manifest), so the board takes only that project's releases from its first
 update. Without it the board binds itself to the app of the first release it
 installs (a folder guessed here could be the wrong one, and would refuse
-every release).`;
+every release).
+
+The smallest config, for releases served by \`ota serve\` on this computer:
+  {"source": "static", "url": "http://<this computer's address>:8080"}
+Every field: schemas/ota_config.schema.json and the README, "On the board".`;
 
 /** device/ next to the bundled CLI (dist/cli.js) or the sources (src/cli/install.ts). */
 function defaultDeviceDir(): string {
