@@ -192,3 +192,15 @@ test('ota install with no config written yet shows the smallest one', () => {
   );
   assert.match(ota(['install', '--help']).stdout, /The smallest config/);
 });
+
+test('a key file that is not there: the fix says how to make one', () => {
+  const app = join(root, 'keyless-app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const r = ota(
+    ['publish', '--target', 'folder', '--dir', '../x', '--version', '0.2.0', '--sign', 'nope.json'],
+    app,
+  );
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /\[key_unreadable\]\n {2}fix: check the path; ota keygen --rsa makes a key/);
+});

@@ -118,6 +118,7 @@ const CODE_HINTS: Partial<Record<ErrorCode, string | null>> = {
     'run it in your project folder, or name the folder: ota <command> <dir> (.otaignore and --exclude leave files out)',
   rate_limited: 'wait for the limit to reset, or pass --token (GITHUB_TOKEN): tokens get a higher limit',
   key_permissions: 'make the key file readable by you alone: chmod 600 <key file>',
+  key_unreadable: 'check the path; ota keygen --rsa makes a key and prints where it is',
   key_in_project: 'keep keys outside the project: ota keygen --out <file outside it>',
   key_in_release: 'keep keys outside the project: ota keygen --out <file outside it>',
   no_port: 'ota info --list shows the serial ports',
