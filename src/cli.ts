@@ -22,6 +22,7 @@ const commands: [name: string, summary: string, load: () => Promise<Command>][] 
   ['serve', 'serve a published folder over HTTP (Range, ETag, gzip) for development', () => import('./cli/serve')],
   ['info', "show a board's MicroPython, RAM, flash and release; --list the serial ports", () => import('./cli/info')],
   ['install', 'install the OTA updater on a board (package, config, boot.py hook)', () => import('./cli/install')],
+  ['update', 'make a board check its release host and update now, following it through its reset', () => import('./cli/update')],
   ['push', 'copy a project to a board over USB, only the files that changed', () => import('./cli/push')],
   ['exec', 'run Python code on a board, streaming its output', () => import('./cli/exec')],
   ['watch', "stream a board's console, following it through resets (--json: OTA events)", () => import('./cli/watch')],
@@ -35,6 +36,43 @@ const EXIT_CODES = `exit codes:
        (ota verify: the files differ; ota exec: the code raised an exception)
   2    usage error: unknown command, unknown or missing option
   130  interrupted (Ctrl-C)`;
+
+/** The first steps, in the order a new user takes them (the README's "The flow"). */
+const START = `start here:
+  ota demo                                       the whole story on a virtual board, nothing to set up
+  ota keygen --rsa                               a signing key, kept outside the project
+  ota publish --target folder --dir site --version 1.0.0 --sign <key file>
+  ota serve site --host 0.0.0.0                  the release host boards fetch from
+  ota install --port <path> --config ota_config.json --key <key file>
+  ota update --port <path>                       the board updates now (else when its app calls ota.update())`;
+
+/** Damerau-Levenshtein distance (adjacent swaps count once): how far a typo is from a command. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  return d[a.length]![b.length]!;
+}
+
+/** The command a mistyped name most likely meant: a unique prefix, else the nearest within 2 edits. */
+function nearest(name: string): string | undefined {
+  const names = commands.map(([n]) => n);
+  const prefixed = names.filter((n) => name.length >= 2 && n.startsWith(name.toLowerCase()));
+  if (prefixed.length === 1) return prefixed[0];
+  const scored = names
+    .map((n) => ({ n, d: distance(name.toLowerCase(), n) }))
+    .filter(({ n, d }) => d <= Math.min(2, Math.floor(n.length / 2)))
+    .sort((x, y) => x.d - y.d);
+  return scored[0]?.n;
+}
 
 function version(): string {
   // package.json beside dist/ (the bundle) or src/ (run from source).
@@ -56,13 +94,15 @@ function usage(): string {
     '',
     'Every command that reports takes --json (one JSON document or one JSON line per event).',
     '',
+    START,
+    '',
     EXIT_CODES,
   ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === '--version' || name === '-V') {
+  if (name === '--version' || name === '-V' || name === '-v' || name === 'version') {
     console.log(`ota ${version()}`);
     return 0;
   }
@@ -77,17 +117,25 @@ async function main(argv: string[]): Promise<number> {
   const which = name === 'help' ? rest[0] : name;
   const entry = commands.find(([n]) => n === which);
   if (!entry) {
-    throw new OtaError('bad_option', `unknown command "${which}" (ota --help lists the commands)`);
+    const guess = which === undefined ? undefined : nearest(which);
+    throw new OtaError(
+      'bad_option',
+      `unknown command "${which}"${guess ? `: did you mean "ota ${guess}"?` : ''} (ota --help lists the commands)`,
+    );
   }
+  running = entry[0];
   const command = await entry[2]();
   return command.run(name === 'help' ? ['--help'] : rest);
 }
+
+/** The command being run, so a usage error can point at its --help. */
+let running: string | undefined;
 
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.exitCode = reportError(err);
+    process.exitCode = reportError(err, running);
   },
 );

@@ -70,7 +70,7 @@ test('ota install: what it reads here is checked before the board is opened, eac
   const cfg = join(home, 'ota_config.json');
   writeFileSync(cfg, JSON.stringify({ source: 'static', url: 'http://127.0.0.1:9' }));
   const none = await ota('install');
-  failsWith(none, 'bad_option', null, 2);
+  failsWith(none, 'bad_option', /ota install --help shows the options$/, 2);
   assert.match(none.stderr, /needs --port <path> and --config <ota_config\.json>/);
   // A mistyped --project would bind the board to an app that never publishes.
   const typo = await ota(
@@ -89,7 +89,7 @@ test('ota install: what it reads here is checked before the board is opened, eac
   failsWith(
     await ota('install', '--port', port, '--config', cfg, '--key', join(home, 'no-key.json')),
     'key_unreadable',
-    null,
+    /check the path; ota keygen/,
   );
   failsWith(await ota('install', '--port', port, '--config', cfg), 'port_open_failed', /check --port/);
 });
@@ -117,8 +117,8 @@ test('ota releases lists the channels of a static host, and a stopped local host
   assert.match(down.stderr, /Cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
 });
 
-test('a usage error stays one line: the message already says --help', async () => {
-  failsWith(await ota('releases'), 'bad_option', null, 2);
+test("a usage error's fix is the command's own --help", async () => {
+  failsWith(await ota('releases'), 'bad_option', /ota releases --help shows the options$/, 2);
 });
 
 test('every command missing what it needs says so the one way, before it reads or opens anything', async () => {
@@ -139,7 +139,11 @@ test('every command missing what it needs says so the one way, before it reads o
   ];
   for (const [args, said] of cases) {
     const r = await run(args, { home, cwd: home });
-    failsWith(r, 'bad_option', null, 2);
+    // A usage error's fix is the command's own --help, unless the message already names it.
+    const fix = /--help/.test(r.stderr.split('\n')[0]!)
+      ? null
+      : new RegExp(`ota ${args[0]} --help shows the options$`);
+    failsWith(r, 'bad_option', fix, 2);
     assert.match(r.stderr, said, args.join(' '));
   }
 });

@@ -38,6 +38,7 @@ test(
       );
       assert.ok(fileBytes > 0 && fileBytes <= changed, `${fileBytes} B of files for a ${changed} B change`);
       assert.match(out, /app printed: Weather station: 21\.5 C\n/);
+      assert.match(out, /\nNext, your own project: the "start here" steps of ota --help/);
       assert.match(out, /app printed: Weather station: 21\.5 C \/ 70\.7 F\n/);
       assert.match(out, /board files\s+all 4 release files match the manifest/);
       assert.match(out, /lib\/display\.py\s+\[#+\]/, 'progress of the delta download is shown');

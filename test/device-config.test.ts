@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import * as fx from './support/release-fixture';
-import { selfSigned } from './support/service';
+import { missingService, selfSigned } from './support/service';
 
 const T = { timeout: 60_000 };
 const schema = JSON.parse(readFileSync(join(__dirname, '..', 'schemas', 'ota_config.schema.json'), 'utf8'));
@@ -84,7 +84,7 @@ for (const [name, c] of BAD) {
 
 test(
   'HTTPS static host (self-signed certificate as the configured CA), with Wi-Fi configured',
-  T,
+  { ...T, skip: missingService(['openssl']) },
   async () => {
     const dir = fx.tempDir('tls');
     cleanups.push(dir);

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { runBoard } from '../src/sim/board';
+import { missingService } from './support/service';
 
 const body = randomBytes(1024 * 1024);
 let server: http.Server;
@@ -141,41 +142,44 @@ print(network.WLAN(network.STA_IF).ifconfig()[0], machine.reset_cause() == machi
   assert.equal(r.output, 'True True 6 240000000\r\n127.0.0.1 True\r\n');
 });
 
-test('ssl: TLS over a board socket, with and without certificate checks', { timeout: 30_000 }, async () => {
-  const dir = tmp();
-  const made = spawnSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost',
-    '-keyout',
-    path.join(dir, 'key.pem'),
-    '-out',
-    path.join(dir, 'cert.pem'),
-  ]);
-  assert.equal(made.status, 0, made.stderr?.toString());
-  const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
-  fs.writeFileSync(path.join(dir, 'ca.der'), new X509Certificate(cert).raw);
-  const secure = https.createServer(
-    { key: fs.readFileSync(path.join(dir, 'key.pem')), cert },
-    (_req, res) => {
-      res.end('over tls');
-    },
-  );
-  await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
-  const tlsPort = (secure.address() as net.AddressInfo).port;
-  try {
-    const r = await runBoard({
-      fsDir: dir,
-      boot: false,
-      code: `
+test(
+  'ssl: TLS over a board socket, with and without certificate checks',
+  { timeout: 30_000, skip: missingService(['openssl']) },
+  async () => {
+    const dir = tmp();
+    const made = spawnSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+    ]);
+    assert.equal(made.status, 0, made.stderr?.toString());
+    const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
+    fs.writeFileSync(path.join(dir, 'ca.der'), new X509Certificate(cert).raw);
+    const secure = https.createServer(
+      { key: fs.readFileSync(path.join(dir, 'key.pem')), cert },
+      (_req, res) => {
+        res.end('over tls');
+      },
+    );
+    await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
+    const tlsPort = (secure.address() as net.AddressInfo).port;
+    try {
+      const r = await runBoard({
+        fsDir: dir,
+        boot: false,
+        code: `
 import socket, ssl
 def get(verify, ca=None):
     s = socket.socket()
@@ -198,13 +202,14 @@ print(get(ssl.CERT_NONE))
 print(get(ssl.CERT_REQUIRED, open('ca.der', 'rb').read()))
 print(get(ssl.CERT_REQUIRED))
 `,
-    });
-    assert.equal(r.error, undefined);
-    assert.equal(
-      r.output,
-      "b'over tls'\r\nb'over tls'\r\nValueError: The certificate is not correctly signed by the trusted CA\r\n",
-    );
-  } finally {
-    secure.close();
-  }
-});
+      });
+      assert.equal(r.error, undefined);
+      assert.equal(
+        r.output,
+        "b'over tls'\r\nb'over tls'\r\nValueError: The certificate is not correctly signed by the trusted CA\r\n",
+      );
+    } finally {
+      secure.close();
+    }
+  },
+);

@@ -114,8 +114,11 @@ const CODE_HINTS: Partial<Record<ErrorCode, string | null>> = {
   tag_exists: 'publish a new version, or pass --force to replace this one',
   version_exists: 'publish a new version, or pass --force to replace this one',
   no_version: 'pass --version (e.g. 1.0.0), or tag the commit v1.0.0',
+  empty_project:
+    'run it in your project folder, or name the folder: ota <command> <dir> (.otaignore and --exclude leave files out)',
   rate_limited: 'wait for the limit to reset, or pass --token (GITHUB_TOKEN): tokens get a higher limit',
   key_permissions: 'make the key file readable by you alone: chmod 600 <key file>',
+  key_unreadable: 'check the path; ota keygen --rsa makes a key and prints where it is',
   key_in_project: 'keep keys outside the project: ota keygen --out <file outside it>',
   key_in_release: 'keep keys outside the project: ota keygen --out <file outside it>',
   no_port: 'ota info --list shows the serial ports',
@@ -149,7 +152,7 @@ export function fixHint(err: unknown): string | undefined {
  * Every failure of every command, told one way: `ota: <message> [code]`, then `  fix: …` when
  * there is one. Returns the exit code (2 usage, 130 cancelled, else 1).
  */
-export function reportError(err: unknown): number {
+export function reportError(err: unknown, command?: string): number {
   if (!(err instanceof OtaError)) {
     console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
     return 1;
@@ -157,7 +160,9 @@ export function reportError(err: unknown): number {
   // A board's Python exception the core knows (no updater, no config, out of memory) in words.
   const board = translateBoardException(err.message);
   console.error(`ota: ${board?.message ?? err.message} [${board?.code ?? err.code}]`);
-  const hint = fixHint(err);
+  // A usage error points at the command's own help (options and examples), unless it already does.
+  const usage = err.code === 'bad_option' && command && !err.message.includes('--help');
+  const hint = usage ? `ota ${command} --help shows the options` : fixHint(err);
   if (hint) console.error(`  fix: ${hint}`);
   return err.code === 'bad_option' ? 2 : err.code === 'cancelled' ? 130 : 1;
 }

@@ -104,7 +104,12 @@ export async function run(argv: string[]): Promise<number> {
     event: values.json ? undefined : progressPrinter(),
   });
   if (values.json) console.log(JSON.stringify(s, null, 2));
-  else printSummary(s, values.keep === true);
+  else {
+    printSummary(s, values.keep === true);
+    // What a new user does next: the same steps on their own project.
+    console.log('\nNext, your own project: the "start here" steps of ota --help (or, in VS Code,');
+    console.log('Help > Get Started > Update MicroPython boards over the air).');
+  }
   const ok =
     s.updates.every((u) => u.confirmed) &&
     s.boardCheck.missing.length === 0 &&

@@ -1,5 +1,6 @@
 // `ota exec`: run Python on the board and stream its output.
 import { OtaError } from '../core/errors';
+import { runUpdate } from '../core/serial/console';
 import { BoardException } from '../core/serial/raw-repl';
 import { withBoard } from './board-session';
 import { parseCommand, portOption } from './common';
@@ -7,7 +8,11 @@ import { parseCommand, portOption } from './common';
 const help = `usage: ota exec --port <path> <code>
 
 Runs <code> in the raw REPL and streams what it prints. Ctrl-C interrupts the
-code on the board. Exit 1 when the code raises (the traceback goes to stderr).`;
+code on the board. Exit 1 when the code raises (the traceback goes to stderr).
+Code that resets the board (machine.reset(), ota.update()) is followed through
+the reset until the board is back at its prompt.
+
+  --timeout <s>  give up when the board is silent this long (default: no limit)`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(argv, help, { ...portOption, timeout: { type: 'string' } }, true);
@@ -23,7 +28,13 @@ export async function run(argv: string[]): Promise<number> {
       const onSigint = () => void board.interrupt();
       process.on('SIGINT', onSigint);
       try {
-        await board.exec(code, { onOutput: (c) => process.stdout.write(c), idleTimeoutMs: idle });
+        // The update runner, because it knows a reset: the raw REPL's end marker never comes then.
+        const r = await runUpdate(board, {
+          code,
+          raw: (c) => void process.stdout.write(c),
+          idleTimeoutMs: idle,
+        });
+        if (r.reset) console.error('ota: the board reset while running the code, and booted again');
         return 0;
       } catch (err) {
         if (!(err instanceof BoardException)) throw err;

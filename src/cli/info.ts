@@ -22,7 +22,12 @@ export async function run(argv: string[]): Promise<number> {
     });
     return 0;
   }
-  const info = await withBoard(values.port, (b) => b.info());
+  // As the Devices view tells it: no journal yet but a config means installed and idle.
+  const [info, configured] = await withBoard(
+    values.port,
+    async (b) =>
+      [await b.info(), (await b.stat(['/ota_config.json'])).get('/ota_config.json') !== undefined] as const,
+  );
   if (values.json) {
     console.log(JSON.stringify(info));
     return 0;
@@ -37,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
     `release     ${release?.version ?? (info.versionJson === null ? 'none' : 'unreadable version.json')}`,
   );
   console.log(
-    `updater     ${state?.state ?? (info.otaState === null ? 'no journal' : 'unreadable state.json')}`,
+    `updater     ${state?.state ?? (info.otaState !== null ? 'unreadable state.json' : configured ? 'idle' : 'not installed (ota install --port <path> --config <ota_config.json>)')}`,
   );
   console.log(`features    deflate ${info.deflate ? 'yes' : 'no'}, sha1 ${info.sha1 ? 'yes' : 'no'}`);
   return 0;

@@ -27,7 +27,11 @@ here (config, key, project) is checked before the board is opened.
                        here could be the wrong one, and would refuse every release)
   --device-dir <dir>   the updater package to install, listed in <dir>/package.json
                        (default: the device/ folder shipped with this tool)
-  --json               print {uploaded, unchanged, removed, bytes, bootChanged} as JSON`;
+  --json               print {uploaded, unchanged, removed, bytes, bootChanged} as JSON
+
+The smallest config, for releases served by \`ota serve\` on this computer:
+  {"source": "static", "url": "http://<this computer's address>:8080"}
+Every field: schemas/ota_config.schema.json and the README, "On the board".`;
 
 /** device/ next to the bundled CLI (dist/cli.js) or the sources (src/cli/install.ts). */
 function defaultDeviceDir(): string {
@@ -59,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
     Boolean,
   );
   if (missing.length)
-    throw new OtaError('bad_option', `ota install needs ${missing.join(' and ')} (--help explains them)`);
+    throw new OtaError('bad_option', `ota install needs ${missing.join(' and ')}`);
   const config = await readOtaConfig(values.config!);
   if (values.project) await projectFolder(values.project);
   const checked = values.project ? bindApp(config, values.project) : config;

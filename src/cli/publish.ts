@@ -118,9 +118,15 @@ async function toFolder({ project, version, build, values }: TargetArgs): Promis
       `published ${r.version} to ${r.versionDir}: ${r.files} files, ${r.bytes} bytes${r.signed ? ', signed' : ''}`,
     );
     console.log(r.latest ? `latest.json now names ${r.version}` : `latest.json left on a newer version`);
+    if (!r.signed) console.error(UNSIGNED);
   });
   return 0;
 }
+
+/** Said after an unsigned publish: a newcomer's first release is one, and should know what it means. */
+const UNSIGNED =
+  'unsigned: boards without "keys" install it (and would install anyone\'s); to sign: ota keygen --rsa, ' +
+  'then publish with --sign <key file>, and ota install --key <key file> on each board';
 
 /** --concurrency: parallel uploads, 1 to 16 (GitHub and OCI targets). */
 function concurrencyOption(values: Values): number | undefined {
@@ -169,6 +175,7 @@ async function toGitHub({ project, version, build, values }: TargetArgs): Promis
       `${r.replaced ? 'replaced' : 'published'} ${kind} ${r.tag}: ${r.assets.length} assets${r.signed ? ', signed' : ''}`,
     );
     console.log(r.url);
+    if (!r.signed) console.error(UNSIGNED);
   });
   return 0;
 }

@@ -6,9 +6,15 @@ import { jsonOption, output, parseCommand, portOption, printFileChanges } from '
 const help = `usage: ota push --port <path> [dir] [--root /] [--no-compress] [--json]
 
 Syncs dir (default .) to the board: files whose SHA-256 on the board differs
-are written (to a temporary name, checked, then renamed). When dir holds a
-manifest.json, exactly its files are pushed and its "delete" list removed;
-otherwise every file not excluded by .otaignore.`;
+are staged under /.ota/push/ and checked, then copied in place; a power cut
+leaves every file old or new (the next connection finishes the copy). When dir
+holds a manifest.json, exactly its files are pushed and its "delete" list
+removed; otherwise every file not excluded by .otaignore.
+
+  --port <path>   serial port of the board (ota info --list)
+  --root <dir>    the board folder to sync into (default /)
+  --no-compress   send files as they are, not deflated
+  --json          print what was written and removed as JSON`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(

@@ -1,5 +1,7 @@
 // `ota sim`: a virtual MicroPython board, in this terminal (its in-process serial link) or on a
 // pseudo-terminal that outside tools open (mpremote, screen, Thonny, other `ota` commands).
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { OtaError } from '../core/errors';
 import { openTransport } from '../core/serial/transport';
 import { VirtualBoard } from '../sim/board';
@@ -11,8 +13,8 @@ import { jsonOption, output, parseCommand, untilStopped } from './common';
 const help = `usage: ota sim --fs <dir> [--pty | --link <path>] [options]
 
 Starts a virtual MicroPython board (the real interpreter, WebAssembly) whose
-filesystem is the folder <dir>. Needs nothing but Node, on Linux, macOS and
-Windows.
+filesystem is the folder <dir> (made, empty, when it does not exist). Needs
+nothing but Node, on Linux, macOS and Windows.
 
 Without --pty the board's console is this terminal: type Python at its REPL;
 Ctrl-C goes to the board, Ctrl-] quits. With a pipe on standard input, the
@@ -99,6 +101,9 @@ export async function run(argv: string[]): Promise<number> {
     throw new OtaError('bad_option', '--sector-size is 512 or 4096, with --fs-model fat');
   if (cutMode !== undefined && values['cut-after'] === undefined)
     throw new OtaError('bad_option', '--cut-mode needs --cut-after');
+  // A new folder is a blank board's flash, made as `mkdir` would; a missing parent is more likely a
+  // typo, and is refused (sim_fs_dir).
+  if (!existsSync(values.fs) && existsSync(dirname(resolve(values.fs)))) mkdirSync(values.fs);
   const board = await VirtualBoard.start({
     fsDir: values.fs,
     fs: model,

@@ -155,6 +155,13 @@ export async function readOtaConfig(file: string): Promise<OtaConfig> {
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
+    // The first run: no config written yet. Say what the smallest one looks like.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new OtaError(
+        'bad_config',
+        `there is no ${file} yet: write one, e.g. {"source": "static", "url": "http://<this computer's address>:8080"} ` +
+          `for releases served by ota serve (every field: schemas/ota_config.schema.json)`,
+      );
     throw new OtaError('bad_config', `cannot read ${file} as JSON: ${(err as Error).message}`);
   }
   return checkOtaConfig(raw, file);

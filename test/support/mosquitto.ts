@@ -33,7 +33,7 @@ function findBin(): string | undefined {
 
 /** Why mosquitto cannot run here, or undefined when it can. Throws under CI=true. */
 export function mosquittoMissing(): string | undefined {
-  return missingService([findBin() ?? BIN[0]!, '/usr/bin/mosquitto_passwd']);
+  return missingService([findBin() ?? BIN[0]!, '/usr/bin/mosquitto_passwd', 'openssl']);
 }
 
 function makeCa(dir: string): void {

@@ -4,14 +4,25 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
 
 /**
- * Why the service cannot run here (the first of `paths` missing), or undefined. Outside CI the
+ * Where a program is found the way the tests run it: on PATH, or in the sbin folder beside a
+ * PATH folder (Debian puts mosquitto in /usr/sbin, which a user's PATH often leaves out). A tool
+ * hidden from PATH counts as not installed, even where its file exists.
+ */
+export function findTool(name: string): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  const withSbin = dirs.flatMap((d) => (basename(d) === 'bin' ? [d, join(dirname(d), 'sbin')] : [d]));
+  return withSbin.map((d) => join(d, name)).find((p) => existsSync(p));
+}
+
+/**
+ * Why the service cannot run here (the tools missing, by name or by path), or undefined. Outside CI the
  * caller skips with this one line; under CI=true a missing part is a failure, so it throws.
  */
-export function missingService(paths: string[]): string | undefined {
-  const missing = paths.filter((p) => !existsSync(p));
+export function missingService(tools: string[]): string | undefined {
+  const missing = [...new Set(tools.map((t) => basename(t)))].filter((t) => !findTool(t));
   if (!missing.length) return undefined;
   const why = `needs ${missing.join(', ')} (bash scripts/install-system-deps.sh)`;
   if (process.env.CI === 'true') throw new Error(why);

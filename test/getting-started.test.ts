@@ -1,0 +1,206 @@
+// A new user at the command line, with nothing set up: no keys, no config, no git, a PATH with node
+// alone. Mistakes get a next step (the nearest command, the command's --help), and the "start here"
+// lines of `ota --help` take a virtual board from nothing to an updated, signed release.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const REPO = join(__dirname, '..');
+const CLI = join(REPO, 'dist', 'cli.js');
+
+let root: string;
+let env: NodeJS.ProcessEnv;
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'newcomer-'));
+  const bin = join(root, 'bin');
+  mkdirSync(bin);
+  symlinkSync(process.execPath, join(bin, 'node'));
+  // A first-time user: an empty home and config folder, node alone on PATH (no git, no socat).
+  env = { PATH: bin, HOME: join(root, 'home'), XDG_CONFIG_HOME: join(root, 'home', '.config') };
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function ota(args: string[], cwd = root) {
+  return spawnSync(process.execPath, [CLI, ...args], { cwd, env, encoding: 'utf8', timeout: 60_000 });
+}
+
+test('a mistyped command gets the nearest one; an unknown one the list', () => {
+  for (const [typed, meant] of [
+    ['pubish', 'publish'],
+    ['instal', 'install'],
+    ['verfiy', 'verify'],
+    ['manfest', 'manifest'],
+    ['sevre', 'serve'],
+    ['updat', 'update'],
+    ['Demo', 'demo'],
+  ]) {
+    const r = ota([typed!]);
+    assert.equal(r.status, 2, typed);
+    assert.equal(
+      r.stderr,
+      `ota: unknown command "${typed}": did you mean "ota ${meant}"? (ota --help lists the commands) [bad_option]\n`,
+    );
+  }
+  const r = ota(['frobnicate']);
+  assert.equal(r.stderr, 'ota: unknown command "frobnicate" (ota --help lists the commands) [bad_option]\n');
+});
+
+test('the version answers to the spellings other tools use', () => {
+  const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V', '-v', 'version']) {
+    const r = ota([flag]);
+    assert.equal(r.status, 0, flag);
+    assert.equal(r.stdout, `ota ${version}\n`, flag);
+  }
+});
+
+test("a missing argument is a usage error whose fix names the command's --help", () => {
+  for (const args of [['verify'], ['serve'], ['exec'], ['install'], ['releases'], ['update'], ['sim']]) {
+    const r = ota(args);
+    assert.equal(r.status, 2, args.join(' '));
+    assert.match(r.stderr, /^ota: .+ \[bad_option\]\n/, args.join(' '));
+    assert.match(r.stderr, new RegExp(`\\n {2}fix: ota ${args[0]} --help shows the options\\n$`), args[0]);
+  }
+});
+
+test('ota with no arguments shows where to start: the demo, then the flow in order', () => {
+  const r = ota([]);
+  assert.equal(r.status, 2);
+  const start = /\nstart here:\n((?: {2}ota .*\n)+)/.exec(r.stderr);
+  assert.ok(start, r.stderr);
+  const steps = [...start[1]!.matchAll(/^ {2}ota (\w+)/gm)].map((m) => m[1]);
+  assert.deepEqual(steps, ['demo', 'keygen', 'publish', 'serve', 'install', 'update']);
+});
+
+/** Starts `ota sim --pty --json` and resolves with the pty's path. */
+function startSim(fsDir: string): { child: ChildProcessWithoutNullStreams; path: Promise<string> } {
+  const child = spawn(process.execPath, [CLI, 'sim', '--fs', fsDir, '--pty', '--json'], { env });
+  return { child, path: firstJson<{ path: string }>(child).then((j) => j.path) };
+}
+
+function firstJson<T>(child: ChildProcessWithoutNullStreams): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)) as T);
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('exit', (code) => reject(new Error(`exited ${code} before its first line: ${err}`)));
+  });
+}
+
+test(
+  'the "start here" steps, from no key and no git to a board updated to a signed release, and again',
+  { timeout: 180_000 },
+  async () => {
+    const app = join(root, 'weather-station'); // a copy: not a git repository
+    cpSync(join(REPO, 'examples/weather-station'), app, { recursive: true });
+    const board = startSim(join(root, 'flash')); // a folder that does not exist yet: a blank board
+    const serve: { child?: ChildProcessWithoutNullStreams } = {};
+    try {
+      const key = ota(['keygen', '--rsa'], app);
+      assert.equal(key.status, 0, key.stderr);
+      const keyFile = join(root, 'home/.config/micropython-ota/keys/default.json');
+      const pub = ota(
+        ['publish', '--target', 'folder', '--dir', '../site', '--version', '1.0.0', '--sign', keyFile],
+        app,
+      );
+      assert.equal(pub.status, 0, pub.stderr);
+      assert.match(pub.stdout, /published 1\.0\.0 .*signed/);
+      assert.match(pub.stderr, /dated .*not a git commit/, 'says where the date came from');
+
+      serve.child = spawn(process.execPath, [CLI, 'serve', join(root, 'site'), '--port', '0', '--json'], {
+        env,
+      });
+      const { url } = await firstJson<{ url: string }>(serve.child);
+      writeFileSync(join(app, 'ota_config.json'), JSON.stringify({ source: 'static', url }));
+      const port = await board.path;
+      assert.match(ota(['info', '--port', port], app).stdout, /^updater +not installed \(ota install /m);
+      const install = ota(['install', '--port', port, '--config', 'ota_config.json', '--key', keyFile], app);
+      assert.equal(install.status, 0, install.stderr);
+      assert.match(ota(['info', '--port', port], app).stdout, /^updater +idle$/m);
+
+      const first = ota(['update', '--port', port], app);
+      assert.equal(first.status, 0, first.stdout + first.stderr);
+      assert.match(first.stdout, /manifest 1\.0\.0 verified \(key [0-9a-f]{16}\)/);
+      assert.match(first.stdout, /install 1\.0\.0 done in/);
+      assert.match(first.stdout, /the board restarted into the new release\n$/);
+
+      const again = ota(['update', '--port', port], app);
+      assert.equal(again.status, 0, again.stderr);
+      assert.match(again.stdout, /the board is up to date\n$/);
+
+      cpSync(join(app, 'updates/1.1.0'), app, { recursive: true });
+      assert.equal(
+        ota(
+          ['publish', '--target', 'folder', '--dir', '../site', '--version', '1.1.0', '--sign', keyFile],
+          app,
+        ).status,
+        0,
+      );
+      const json = ota(['update', '--port', port, '--json'], app);
+      assert.equal(json.status, 0, json.stderr);
+      const events = json.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { ev: string; files?: number });
+      assert.equal(events.find((e) => e.ev === 'start')?.files, 1, 'only the changed file');
+      assert.ok(events.some((e) => e.ev === 'done'));
+
+      // Code that resets the board ends when the board is back, instead of waiting for ever.
+      const reset = ota(['exec', '--port', port, 'import machine; machine.reset()'], app);
+      assert.equal(reset.status, 0, reset.stderr);
+      assert.match(reset.stderr, /the board reset while running the code, and booted again/);
+      assert.equal(ota(['exec', '--port', port, 'print(1+1)'], app).stdout, '2\r\n');
+
+      // The host gone: the board's failure, its code, and exit 1.
+      serve.child.kill();
+      const down = ota(['update', '--port', port], app);
+      assert.equal(down.status, 1);
+      assert.match(down.stderr, /^ota: .*release host.* \[network\]\n/m);
+    } finally {
+      serve.child?.kill();
+      board.child.kill();
+    }
+  },
+);
+
+test('an unsigned publish says so, and how to sign', () => {
+  const app = join(root, 'unsigned-app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const r = ota(['publish', '--target', 'folder', '--dir', '../unsigned-site', '--version', '0.1.0'], app);
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /, signed$/m);
+  assert.match(r.stderr, /^unsigned: .*ota keygen --rsa.*--sign <key file>.*ota install --key/m);
+});
+
+test('ota install with no config written yet shows the smallest one', () => {
+  const empty = join(root, 'no-config');
+  mkdirSync(empty);
+  const r = ota(['install', '--port', '/dev/null', '--config', 'ota_config.json'], empty);
+  assert.equal(r.status, 1);
+  assert.match(
+    r.stderr,
+    /^ota: there is no ota_config\.json yet: write one, e\.g\. \{"source": "static", "url": .*\[bad_config\]$/m,
+  );
+  assert.match(ota(['install', '--help']).stdout, /The smallest config/);
+});
+
+test('a key file that is not there: the fix says how to make one', () => {
+  const app = join(root, 'keyless-app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const r = ota(
+    ['publish', '--target', 'folder', '--dir', '../x', '--version', '0.2.0', '--sign', 'nope.json'],
+    app,
+  );
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /\[key_unreadable\]\n {2}fix: check the path; ota keygen --rsa makes a key/);
+});

@@ -1,0 +1,155 @@
+// The README's reference and the walkthrough name only what exists, and the README names all of
+// it: every `ota` command, every VS Code command (by its palette title) and every setting. A new
+// command or setting without its README row fails here; so does a walkthrough step naming a
+// command or setting that was renamed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const REPO = join(__dirname, '..');
+const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+
+interface Contributes {
+  commands: { command: string; title: string }[];
+  configuration: { properties: Record<string, unknown> } | { properties: Record<string, unknown> }[];
+  walkthroughs: {
+    steps: { id: string; description: string; media: { markdown?: string }; completionEvents?: string[] }[];
+  }[];
+  viewsWelcome: { view: string; contents: string }[];
+}
+const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { contributes: Contributes };
+const { commands, walkthroughs, viewsWelcome } = pkg.contributes;
+const settings = [pkg.contributes.configuration].flat().flatMap((c) => Object.keys(c.properties));
+const titles = new Set(commands.map((c) => c.title));
+const ids = new Set(commands.map((c) => c.command));
+
+/** The README section under `heading` (to the next heading of the same or a higher level). */
+function section(heading: string): string {
+  const at = readme.indexOf(`\n${heading}\n`);
+  assert.ok(at >= 0, `README has "${heading}"`);
+  const level = /^#+/.exec(heading)![0].length;
+  const rest = readme.slice(at + heading.length + 2);
+  const next = new RegExp(`^#{1,${level}} `, 'm').exec(rest);
+  return next ? rest.slice(0, next.index) : rest;
+}
+
+/** The first column of a section's table, each cell split at " / " (rows that name several). */
+function firstColumn(text: string): Set<string> {
+  const cells = [...text.matchAll(/^\| ([^|]+?) +\|/gm)].map((m) => m[1]!.trim());
+  return new Set(cells.filter((c) => !/^-+$/.test(c)).flatMap((c) => c.split(' / ')));
+}
+
+test('the README lists every `ota` command that `ota --help` lists', () => {
+  const help = spawnSync(process.execPath, [join(REPO, 'dist/cli.js'), '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0, help.stderr);
+  const listed = [...help.stdout.matchAll(/^ {2}([a-z]+) {2,}\S/gm)].map((m) => m[1]!);
+  assert.ok(listed.length >= 15, help.stdout);
+  const rows = firstColumn(section('### `ota` commands'));
+  assert.deepEqual(
+    listed.filter((name) => !rows.has(`\`ota ${name}\``)),
+    [],
+    'commands without a row',
+  );
+  assert.deepEqual(
+    [...rows].filter((r) => r !== 'command' && !listed.includes(r.replace(/^`ota (\w+)`$/, '$1'))),
+    [],
+    'rows for commands that do not exist',
+  );
+});
+
+test('the README lists every VS Code command by its palette title, and no other', () => {
+  const rows = firstColumn(section('### VS Code commands'));
+  assert.deepEqual(
+    commands.filter((c) => !rows.has(c.title)).map((c) => `${c.command} (${c.title})`),
+    [],
+    'commands without a row',
+  );
+  assert.deepEqual(
+    [...rows].filter((r) => r !== 'command' && !titles.has(r)),
+    [],
+    'rows naming no command',
+  );
+});
+
+test('the README lists every setting, and no other', () => {
+  const rows = [...firstColumn(section('### Settings'))].filter((r) => r !== 'setting');
+  const named = rows.map((r) => r.replace(/^`(.*)`$/, '$1'));
+  assert.deepEqual(
+    settings.filter((s) => !named.includes(s)),
+    [],
+    'settings without a row',
+  );
+  assert.deepEqual(
+    named.filter((s) => !settings.includes(s)),
+    [],
+    'rows naming no setting',
+  );
+});
+
+test('the walkthrough and the welcome views name only commands, titles and settings that exist', () => {
+  const texts: [where: string, text: string][] = [
+    ...viewsWelcome.map((v) => [`viewsWelcome ${v.view}`, v.contents] as [string, string]),
+  ];
+  for (const w of walkthroughs)
+    for (const step of w.steps) {
+      texts.push([`step ${step.id}`, step.description]);
+      const md = step.media.markdown;
+      assert.ok(md && existsSync(join(REPO, md)), `step ${step.id}: ${md} exists`);
+      texts.push([md, readFileSync(join(REPO, md), 'utf8')]);
+      for (const ev of step.completionEvents ?? [])
+        for (const ctx of ev.matchAll(/ota\.done\.(\w+)/g))
+          assert.ok(ids.has(`ota.${ctx[1]}`), `step ${step.id}: ${ctx[0]} is set by a command`);
+    }
+  const mds = readdirSync(join(REPO, 'media/walkthrough')).map((f) => `media/walkthrough/${f}`);
+  assert.deepEqual(
+    mds.filter((f) => !texts.some(([where]) => where === f)),
+    [],
+    'walkthrough pages no step shows',
+  );
+  for (const [where, text] of texts) {
+    for (const m of text.matchAll(/\(command:(ota\.[\w.]+)/g))
+      assert.ok(ids.has(m[1]!), `${where}: command:${m[1]} is contributed`);
+    // "[Start Virtual Board](command:ota.startVirtualBoard)": the link text is that command's title.
+    for (const m of text.matchAll(/\[([^\]]+)\]\(command:(ota\.[\w.]+)\)/g)) {
+      const title = commands.find((c) => c.command === m[2])?.title ?? '';
+      assert.equal(title.replace(/…$/, ''), m[1], `${where}: link text of ${m[2]}`);
+    }
+    for (const m of text.matchAll(/\*\*MicroPython OTA: ([^*]+)\*\*/g)) {
+      const title = m[1]!.replace(/\s+/g, ' ');
+      assert.ok(titles.has(title), `${where}: "MicroPython OTA: ${title}" is a command title`);
+    }
+    for (const m of text.matchAll(/`(ota\.[a-zA-Z]+(?:\.[a-zA-Z]+)*)`/g))
+      assert.ok(settings.includes(m[1]!), `${where}: ${m[1]} is a setting`);
+  }
+});
+
+test('every bold command name in the README is a palette title', () => {
+  for (const m of readme.matchAll(/\*\*MicroPython OTA: ([^*]+)\*\*|_MicroPython OTA: ([^_]+)_/g)) {
+    const title = (m[1] ?? m[2])!.replace(/\s+/g, ' ');
+    assert.ok(titles.has(title), `README names "MicroPython OTA: ${title}", which is no command title`);
+  }
+});
+
+test('every picture and file the README links to exists, and every #anchor is one of its headings', () => {
+  const anchors = new Set(
+    [...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+      m[1]!
+        .trim()
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, '')
+        .replace(/ /g, '-'),
+    ),
+  );
+  const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((l) => !/^[a-z]+:/.test(l));
+  assert.ok(
+    links.some((l) => l.endsWith('.png')),
+    'the README shows screenshots',
+  );
+  for (const link of links) {
+    if (link.startsWith('#')) assert.ok(anchors.has(link.slice(1)), `README anchor ${link}`);
+    else assert.ok(existsSync(join(REPO, link.split('#')[0]!)), `README links ${link}`);
+  }
+  assert.ok(anchors.has('threat-model'), 'the README has a threat model');
+});
