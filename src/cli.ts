@@ -1,7 +1,7 @@
 // The `ota` command: parses arguments, calls the core, prints results. No rules live here.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { reportError } from './cli/common';
+import { editDistance, reportError } from './cli/common';
 import { OtaError } from './core/errors';
 
 type Command = { run(argv: string[]): Promise<number> };
@@ -46,29 +46,13 @@ const START = `start here:
   ota install --port <path> --config ota_config.json --key <key file>
   ota update --port <path>                       the board updates now (else when its app calls ota.update())`;
 
-/** Damerau-Levenshtein distance (adjacent swaps count once): how far a typo is from a command. */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  return d[a.length]![b.length]!;
-}
-
 /** The command a mistyped name most likely meant: a unique prefix, else the nearest within 2 edits. */
 function nearest(name: string): string | undefined {
   const names = commands.map(([n]) => n);
   const prefixed = names.filter((n) => name.length >= 2 && n.startsWith(name.toLowerCase()));
   if (prefixed.length === 1) return prefixed[0];
   const scored = names
-    .map((n) => ({ n, d: distance(name.toLowerCase(), n) }))
+    .map((n) => ({ n, d: editDistance(name.toLowerCase(), n) }))
     .filter(({ n, d }) => d <= Math.min(2, Math.floor(n.length / 2)))
     .sort((x, y) => x.d - y.d);
   return scored[0]?.n;

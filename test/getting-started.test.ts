@@ -204,3 +204,16 @@ test('a key file that is not there: the fix says how to make one', () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /\[key_unreadable\]\n {2}fix: check the path; ota keygen --rsa makes a key/);
 });
+
+test('a mistyped option gets the nearest one, in a line without node internals', () => {
+  for (const [args, said] of [
+    [['info', '--prot', '/dev/ttyUSB0'], 'unknown option --prot: did you mean --port?'],
+    [['verify', '--jsn', 'm.json'], 'unknown option --jsn: did you mean --json?'],
+    [['publish', '--sing', 'k.json'], 'unknown option --sing: did you mean --sign?'],
+    [['info', '--zzzzzz'], 'unknown option --zzzzzz'],
+  ] as const) {
+    const r = ota([...args]);
+    assert.equal(r.status, 2, args.join(' '));
+    assert.equal(r.stderr, `ota: ${said} (--help lists the options) [bad_option]\n`);
+  }
+});

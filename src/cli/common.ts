@@ -36,12 +36,39 @@ export function parseCommand<const O extends Options, const P extends boolean = 
       options: { ...options, ...helpOption },
     });
   } catch (err) {
-    // node:util's own message ("Unknown option '--prot'…"), as a user error rather than a stack trace.
-    throw new OtaError('bad_option', `${(err as Error).message} (--help lists the options)`);
+    // node:util's own message ("Unknown option '--prot'…"), as a user error rather than a stack trace,
+    // with the option a typo most likely meant.
+    const message = (err as Error).message;
+    const typed = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
+    const guess = typed
+      ? Object.keys(options)
+          .map((o) => ({ o, d: editDistance(typed, o) }))
+          .filter(({ o, d }) => d <= Math.min(2, Math.floor(o.length / 2)))
+          .sort((x, y) => x.d - y.d)[0]?.o
+      : undefined;
+    // node's advice on positionals that start with '-' is about a case a typo never is: left out.
+    const said = typed ? `unknown option --${typed}${guess ? `: did you mean --${guess}?` : ''}` : message;
+    throw new OtaError('bad_option', `${said} (--help lists the options)`);
   }
   if (!(parsed.values as { help?: boolean }).help) return parsed;
   console.log(help);
   return null;
+}
+
+/** Damerau-Levenshtein distance (adjacent swaps count once): how far a typo is from a command. */
+export function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  return d[a.length]![b.length]!;
 }
 
 /** One JSON line with --json, else the human-readable lines `text` prints. */
