@@ -11,6 +11,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { openBoard } from '../src/core/serial/board';
 import { RECOVER_SOURCE } from '../src/core/serial/board-helpers';
+import { RESERVED } from '../src/core/reserved';
 import { syncFiles } from '../src/core/serial/sync';
 import * as fx from './support/release-fixture';
 import { startBoard } from './serial-board';
@@ -173,4 +174,18 @@ test('ota.boot() finishes an interrupted push on a board whose boot.py only call
   const r = await fx.runBoard({ fsDir: d });
   assert.match(r.output, /finished an interrupted push[\s\S]*pushed main/, r.output);
   assert.equal(existsSync(join(d, '.ota', 'push.json')), false);
+});
+
+test('the recovery script and the serial helpers hold the reserved tuple of src/core/reserved.ts', () => {
+  // Neither can import ota/reserved.py: the board may have no updater.
+  for (const f of ['device/install.py', 'src/core/serial/py/board_helpers.py']) {
+    const text = readFileSync(join(__dirname, '..', f), 'utf8');
+    const m = /in \(("ota_config\.json"[^)]*)\)/.exec(text);
+    assert.ok(m, `${f}: the reserved tuple is not found`);
+    assert.deepEqual(
+      [...m[1].matchAll(/"([^"]*)"/g)].map((x) => x[1]),
+      [...RESERVED],
+      f,
+    );
+  }
 });

@@ -118,6 +118,7 @@ for (const c of CASES) {
   let before0 = 0;
   let total = 0;
   let bootCuts = 0;
+  let bootWrites = 0;
 
   /** Powers the board up alone (boot.py, main.py, no host), optionally cut; checks what main.py saw. */
   async function alone(fsDir: string, where: string, cut?: { at: number; mode: CutMode }) {
@@ -161,6 +162,7 @@ for (const c of CASES) {
 
       const seen = { old: 0, new: 0, mixed: 0 };
       bootCuts = 0;
+      bootWrites = 0;
       let pushCuts = 0;
       for (const [m, mode] of (['drop', 'tear'] as CutMode[]).entries()) {
         for (const k of points(total, SAMPLE, (m + 1) / 3)) {
@@ -169,7 +171,8 @@ for (const c of CASES) {
         }
       }
       t.diagnostic(
-        `${total} block writes; ${pushCuts} push cuts, ${bootCuts} cuts inside the boot's recovery; after the push cuts: ${JSON.stringify(seen)}`,
+        `${total} block writes; ${pushCuts} push cuts, ${bootCuts} cuts inside the boot's recovery ` +
+          `(at most ${bootWrites} block writes); after the push cuts: ${JSON.stringify(seen)}`,
       );
     },
   );
@@ -198,6 +201,7 @@ for (const c of CASES) {
     // Powered up alone: boot.py finishes or undoes the push before main.py; then cuts inside that.
     const cutState = copy(fsDir);
     const first = await alone(fsDir, `${where}, powered up alone`);
+    bootWrites = Math.max(bootWrites, first.mutations);
     // Sampled: one mode per push cut, alternating; PUSH_CUTS=all: both, at every block write.
     const bootModes: CutMode[] = ALL ? ['drop', 'tear'] : [k % 2 ? 'drop' : 'tear'];
     for (const [n, mode] of bootModes.entries()) {
@@ -210,6 +214,11 @@ for (const c of CASES) {
         bootCuts++;
       }
     }
+
+    if (ALL)
+      process.stderr.write(
+        `${where}: passed, with cuts at all ${first.mutations} block writes of its boot\n`,
+      );
 
     const vb = await startBoard({ fsDir, fs: cs.fs, sectorSize: cs.sectorSize });
     try {
