@@ -144,7 +144,7 @@ for (const c of CASES) {
   test(
     `${c.name}: a push cut at sampled block writes leaves each file old or new; a second push finishes it`,
     {
-      timeout: 300_000,
+      timeout: ALL ? Infinity : 300_000,
     },
     async (t) => {
       // The board with the old project and the helpers cached (what a cut push starts from).
