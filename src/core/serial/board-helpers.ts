@@ -1,13 +1,14 @@
 /**
  * The Python helpers the host runs in the board's raw REPL globals at each session start
- * (py/board_helpers.py: what each does and the flags loading them prints, preceded by
- * device/install.py's `_ota_install`, which copies a push into place), and `py()` to quote host
- * strings as Python literals. The protocol is in docs/protocols.md, "Serial".
+ * (py/board_helpers.py: what each does and the flags loading them prints), the push recovery
+ * script they keep on the board (device/install.py as RECOVER_PATH, which copies each push into
+ * place, and which boot.py runs), and `py()` to quote host strings as Python literals. The protocol
+ * is in docs/protocols.md, "Serial".
  *
  * The helpers are sent once and cached on the board at CACHE_PATH, named by their SHA-256, so a
  * newer host brings its own: each session starts with BOOT (about 250 bytes), which checks the
  * cached copy and runs it; a missing, torn or foreign copy raises HELPERS_MISSING, and the host
- * sends cacheHelpers(), which writes and runs them.
+ * sends cacheHelpers(), which writes and runs them, and sends the recovery script along.
  */
 import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
