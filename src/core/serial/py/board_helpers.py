@@ -128,6 +128,7 @@ def _ota_rec(d):
     # Runs the recovery script on flash, what boot.py runs: d 0 finishes or
     # undoes an interrupted push (returns why it could not, or None), 1 puts
     # boot.py's lines that run it in front of boot.py.
+    gc.collect()
     g = {"_ota_do": d}
     f = open(_OTA_REC_PATH)
     s = f.read()
@@ -169,7 +170,15 @@ def _ota_prep():
         for e in os.listdir(_OTA_CACHE):
             os.remove(_ota_join(_OTA_CACHE, e))
         raise OSError(_OTA_REC_PATH + " is missing or damaged; it is written again at the next connection")
-    _ota_rec(1)
+    # The script puts boot.py's lines in when its start lacks them (what it checks too, compiled only then).
+    try:
+        f = open("/boot.py", "rb")
+        ok = _OTA_REC_PATH.encode() in f.read(512)
+        f.close()
+    except OSError:
+        ok = 0
+    if not ok:
+        _ota_rec(1)
     _ota_ready = 1
 
 
