@@ -2,12 +2,42 @@
 # host staged the new updater under .ota/pkg/ and wrote the marker
 # .ota/install.json ({"files": {path: sha256}, "remove": [path]}) last. This
 # copies every staged file whose live copy differs over it, in place and read
-# back, removes the files the new updater no longer has, then the marker and
-# itself. boot.py runs it before `import ota`, so a half-installed updater
-# never runs; the host runs it right after staging. Needs nothing from ota/.
-# `ota push` runs the same function (the serial helpers carry it) with its own
-# marker and stage, and X None.
-def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py"):
+# back (boot.py first: it is what finishes the rest at the next boot), removes
+# the files the new updater no longer has, then the marker and itself.
+# boot.py runs it before `import ota`, so a half-installed updater never runs;
+# the host runs it right after staging. Needs nothing from ota/.
+#
+# It also finishes or undoes an interrupted `ota push` (_ota_recover,
+# docs/protocols.md, "Serial"): a push keeps a copy of this file as
+# .ota/recover.py, which boot.py (and ota.boot()) runs before any user code
+# while the push's marker or new-file list is there; the serial helpers run
+# the same copy to finish each push (src/core/serial/board-helpers.ts), so one
+# copy routine serves the updater's install, a push, and both recoveries.
+
+# Largest push marker or new-file list read (bytes): bounds the RAM json takes.
+_OTA_MARK_MAX = 32768
+# boot.py's lines that run this file (src/core/serial/install.ts reads them from here).
+_OTA_HOOK = "try: import os; {'push.json', 'push.new'} & set(os.listdir('/.ota')) and exec(open('/.ota/recover.py').read(), {})  # ota: finish or undo an interrupted ota push\nexcept OSError: pass  # ota\n"
+
+
+def _ota_path_bad(p):
+    # Why a path a push's marker or new-file list names is refused, or None: a
+    # push writes plain absolute paths outside the reserved ones (the tuple of
+    # ota/reserved.py, which a board without the updater does not have).
+    if not isinstance(p, str) or len(p) > 255 or p[:1] != "/" or "\0" in p or "\\" in p:
+        return "not an absolute board path"
+    s = p.split("/")
+    for x in s[1:]:
+        if x in ("", ".", ".."):
+            return "not a plain path"
+    if s[1].lower() in ("ota_config.json", "version.json", "boot.py", ".ota", "ota"):
+        return "a reserved path"
+    return None
+
+
+def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=None):
+    # N: a push (its new-file list's path): the marker is checked whole before
+    # anything is touched (ValueError, nothing changed), then the list goes.
     import os
     import json
     import hashlib
@@ -41,15 +71,41 @@ def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py"):
             pass
 
     try:
+        if N and os.stat(M)[6] > _OTA_MARK_MAX:
+            raise ValueError("is over %d bytes" % _OTA_MARK_MAX)
         with open(M) as f:
             m = json.load(f)
     except OSError:
         m = None
-    except ValueError:
-        m = None  # cut while the marker was written: no live file was touched yet
+    except Exception as e:
+        # Cut while the marker was written: no live file was touched yet.
+        if N:
+            raise ValueError("does not parse (%s)" % e)
+        if not isinstance(e, ValueError):
+            raise
+        m = None
+    if m is not None and N:
+        fs = m.get("files") if isinstance(m, dict) else None
+        rv = m.get("remove", []) if isinstance(m, dict) else None
+        if not isinstance(fs, dict) or not isinstance(rv, list):
+            raise ValueError("is not a push marker")
+        for p in fs:
+            h = fs[p]
+            if not isinstance(h, str) or len(h) != 64 or h.strip("0123456789abcdef"):
+                raise ValueError("has a bad hash for %s" % str(p)[:80])
+        for p in list(fs) + rv:
+            e = _ota_path_bad(p)
+            if e:
+                raise ValueError("names %s, %s" % (str(p)[:80], e))
+        rm(N)  # the marker lists the new files too: from here they stay
     if m is not None:
+        ps = list(m["files"])
+        if "boot.py" in ps:
+            ps.remove("boot.py")
+            ps.insert(0, "boot.py")
         k = 0
-        for p, want in m["files"].items():
+        for p in ps:
+            want = m["files"][p]
             # Each file leaves buffers behind: collect every 8 (some ports only collect when asked).
             k += 1
             if not k & 7:
@@ -76,5 +132,168 @@ def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py"):
         rm(X)
 
 
-_ota_install()
-del _ota_install
+def _ota_recover(v=1):
+    # Finishes an `ota push` whose marker is on flash, or undoes one cut before
+    # it (the files it created, listed in push.new, go; every other file is
+    # still old). Each step is repeatable and push.new goes last, so a cut in
+    # here is finished by the next run. A marker or list that does not parse
+    # or names a path a push may not write is refused: nothing it names is
+    # copied or removed. v: print what was done (at boot). Returns why a push
+    # could not be finished, or None.
+    import os
+    import json
+
+    M = "/.ota/push.json"
+    N = "/.ota/push.new"
+    S = "/.ota/push"
+    why = None
+    try:
+        # boot.py's lines, half copied (_ota_hook): its marker names boot.py and nothing else.
+        with open("/.ota/hook.json") as f:
+            m = json.loads(f.read(200))
+        if list(m["files"]) == ["/boot.py"] and m["remove"] == []:
+            _ota_install("/.ota/hook.json", "/.ota/hook", None)
+    except Exception:
+        pass
+    for p in ("/.ota/hook.json", "/.ota/hook/boot.py"):
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+    try:
+        os.rmdir("/.ota/hook")
+    except OSError:
+        pass
+    try:
+        os.stat(M)
+        try:
+            _ota_install(M, S + "/", None, N)
+            if v:
+                print("ota push: finished an interrupted push")
+        except Exception as e:
+            why = "ota push: the marker %s %s: refused" % (M, e)
+    except OSError:
+        pass
+    try:
+        if os.stat(N)[6] > _OTA_MARK_MAX:
+            raise ValueError("is over %d bytes" % _OTA_MARK_MAX)
+        with open(N) as f:
+            ps = json.load(f)
+        if not isinstance(ps, list):
+            raise ValueError("is not a list")
+        for p in ps:
+            e = _ota_path_bad(p)
+            if e:
+                raise ValueError("names %s, %s" % (str(p)[:80], e))
+        for p in ps:
+            try:
+                os.remove(p)
+            except OSError:
+                pass
+        if v:
+            print("ota push: undid an interrupted push (%d new files removed)" % len(ps))
+    except OSError:
+        N = None
+    except Exception as e:
+        # A list cut while written was cut before any file it names was.
+        why = why or "ota push: the new-file list %s %s: refused" % (N, e)
+    if why:
+        # The marker could not be finished (a staged copy damaged since it was checked) or was refused:
+        # it goes, so the board converges; the files it named are untouched.
+        try:
+            os.remove(M)
+        except OSError:
+            pass
+        if v:
+            print(why)
+
+    # The stage, then the list last: until it goes, the next run undoes again.
+    def rmt(p):
+        try:
+            if os.stat(p)[0] & 0x4000:
+                for e in [e[0] for e in os.ilistdir(p)]:
+                    rmt(p + "/" + e)
+                os.rmdir(p)
+            else:
+                os.remove(p)
+        except OSError:
+            pass
+
+    rmt(S)
+    if N:
+        try:
+            os.remove(N)
+        except OSError:
+            pass
+    return why
+
+
+def _ota_hook():
+    # boot.py gets _OTA_HOOK in front of what it holds, unless its start has it
+    # (the updater's boot.py lines include it): staged, then copied in place
+    # under its own marker. A cut in that one copy (once per board) leaves
+    # boot.py torn until the next serial session finishes it from the stage.
+    import os
+    import hashlib
+    import binascii
+
+    b = bytearray(512)
+    m = memoryview(b)
+    try:
+        with open("/boot.py", "rb") as f:
+            n = f.readinto(b)
+        if b"/.ota/recover.py" in bytes(m[:n]):
+            return
+    except OSError:
+        pass
+    try:
+        os.mkdir("/.ota/hook")
+    except OSError:
+        pass
+    h = hashlib.sha256()
+    with open("/.ota/hook/boot.py", "wb") as f:
+        t = _OTA_HOOK.encode()
+        f.write(t)
+        h.update(t)
+        try:
+            with open("/boot.py", "rb") as g:
+                while True:
+                    n = g.readinto(b)
+                    if not n:
+                        break
+                    f.write(m[:n])
+                    h.update(m[:n])
+        except OSError:
+            pass
+    with open("/.ota/hook.json", "w") as f:
+        f.write('{"files": {"/boot.py": "%s"}, "remove": []}' % binascii.hexlify(h.digest()).decode())
+    _ota_recover(0)
+
+
+# Run as a script: boot.py, ota.boot() and ota install run it with fresh
+# globals (finish an install, then a push); the serial helpers pass _ota_do
+# 0 to finish or undo a push quietly (why it could not, in _ota_why), 1 to put
+# boot.py's lines in front of boot.py.
+_ota_do = globals().get("_ota_do")
+try:
+    if _ota_do == 1:
+        _ota_hook()
+    elif _ota_do == 0:
+        _ota_why = _ota_recover(0)
+    else:
+        try:
+            _ota_install()
+        finally:
+            _ota_recover()
+finally:
+    # Nothing of it stays in the globals it ran in (boot.py's are main.py's); its loop name goes last.
+    for _ota_do in (
+        "_ota_install",
+        "_ota_recover",
+        "_ota_path_bad",
+        "_ota_hook",
+        "_OTA_MARK_MAX",
+        "_OTA_HOOK",
+        "_ota_do",
+    ):
+        globals().pop(_ota_do, None)

@@ -26,8 +26,15 @@ async function put(path: string, data: string): Promise<void> {
   try {
     await b.exec(
       `import os\nfor d in ('/.ota','/.ota/serial'):\n try:os.mkdir(d)\n except OSError:pass\n` +
-        `f=open(${JSON.stringify(path)},'wb')\nf.write(bytes.fromhex('${Buffer.from(data, 'latin1').toString('hex')}'))\nf.close()`,
+        `f=open(${JSON.stringify(path)},'wb')\nf.close()`,
     );
+    // In pieces: one hex literal of the whole helpers would not fit the board's heap in one piece.
+    const hex = Buffer.from(data, 'latin1').toString('hex');
+    for (let i = 0; i < hex.length; i += 4096) {
+      await b.exec(
+        `f=open(${JSON.stringify(path)},'ab')\nf.write(bytes.fromhex('${hex.slice(i, i + 4096)}'))\nf.close()`,
+      );
+    }
   } finally {
     await b.close();
   }

@@ -1,9 +1,12 @@
 // `ota push` over the link, cut by a power loss at sampled block writes (dropped and torn) on the FAT
-// (512-byte sectors) and LittleFS models of src/sim/flash.ts. After each cut the board powers up again
-// and a host connects: every file must be its old or its new content (a new file absent or new, a
-// deleted one old or absent), never torn; 32 KB of app data written then must change none of them (a
-// cross-linked pair would); and a second push must leave exactly the new project. The new project
-// changes files, adds one (written in place: no old content to keep) and deletes one.
+// (512-byte sectors) and LittleFS models of src/sim/flash.ts. After each cut the board first powers up
+// alone, with no host: main.py, which starts by hashing every project file, must see each one old or new
+// (a new file absent or new, a deleted one old or absent), never torn, and no push marker left (boot.py
+// finished or undid the push before it). That boot is itself cut at sampled block writes, and the board
+// powered up again, with the same checks. Then a host connects: the same holds; 32 KB of app data
+// written then must change no file (a cross-linked pair would); and a second push must leave exactly the
+// new project. The new project changes files, adds one (written in place: no old content to keep) and
+// deletes one.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -11,6 +14,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBoard, type BoardConnection } from '../src/core/serial/board';
+import { runBoard } from '../src/sim/board';
 import { syncFiles, type SyncFile } from '../src/core/serial/sync';
 import type { CutMode, FsModel } from '../src/sim/flash';
 import { startBoard } from './serial-board';
@@ -19,15 +23,33 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const text = (seed: string, n: number) =>
   Buffer.from(Array.from({ length: n }, (_, i) => `def ${seed}${i}(x):\n    return x + ${i}\n`).join(''));
 
+const PROJECT = ['main.py', 'lib/a.py', 'data/blob.bin', 'gone.py', 'same.txt', 'lib/new.py'];
+/** What main.py runs first: the SHA-256 of each project file as the board reads it, and the push's flags. */
+const PROBE = Buffer.from(
+  [
+    'import os, hashlib, binascii',
+    'def _h(p):',
+    '    try:',
+    "        f = open(p, 'rb')",
+    '    except OSError:',
+    "        return '-'",
+    '    h = hashlib.sha256(f.read())',
+    '    f.close()',
+    '    return binascii.hexlify(h.digest()).decode()',
+    `print('PROBE', ${PROJECT.map((p) => `_h('/${p}')`).join(', ')}, sorted(set(os.listdir('/.ota')) & {'push.json', 'push.new'}))`,
+    '',
+  ].join('\n'),
+);
+
 const OLD: SyncFile[] = [
-  { path: 'main.py', data: text('main', 40) },
+  { path: 'main.py', data: Buffer.concat([PROBE, text('main', 40)]) },
   { path: 'lib/a.py', data: text('a', 25) },
   { path: 'data/blob.bin', data: randomBytes(6000) },
   { path: 'gone.py', data: text('gone', 10) },
   { path: 'same.txt', data: Buffer.from('unchanged\n') },
 ];
 const NEW: SyncFile[] = [
-  { path: 'main.py', data: text('main2_', 45) },
+  { path: 'main.py', data: Buffer.concat([PROBE, text('main2_', 45)]) },
   { path: 'lib/a.py', data: text('a2_', 20) },
   { path: 'data/blob.bin', data: randomBytes(7000) },
   { path: 'lib/new.py', data: text('fresh', 30) },
@@ -35,11 +57,27 @@ const NEW: SyncFile[] = [
 ];
 const REMOVE = ['gone.py'];
 const PATHS = [...new Set([...OLD, ...NEW].map((f) => f.path))];
+assert.deepEqual([...PATHS].sort(), [...PROJECT].sort());
 const oldOf = new Map(OLD.map((f) => [f.path, sha(f.data)]));
 const newOf = new Map(NEW.map((f) => [f.path, sha(f.data)]));
-/** Cut points per model and mode: the whole file stays near a minute. PUSH_CUTS=all cuts at every one. */
+/**
+ * Cut points per model and mode, and inside each boot's recovery: the whole file stays near a minute.
+ * PUSH_CUTS=all cuts at every block write of the push, and every one of each recovery.
+ */
 const SAMPLE = 5;
+const BOOT_SAMPLE = 1;
 const ALL = process.env.PUSH_CUTS === 'all';
+/** n points spread over 1..total (all of them with PUSH_CUTS=all); `shift` moves the sample between modes. */
+const points = (total: number, n: number, shift: number) =>
+  ALL
+    ? [...Array(total).keys()].map((i) => i + 1)
+    : [
+        ...new Set(
+          [...Array(Math.min(n, total)).keys()].map((i) =>
+            Math.min(total, 1 + Math.floor((i + shift) * (total / n))),
+          ),
+        ),
+      ];
 
 const CASES: { name: string; fs: FsModel; sectorSize?: number }[] = [
   { name: 'fat512', fs: 'fat', sectorSize: 512 },
@@ -79,11 +117,34 @@ for (const c of CASES) {
   let template = '';
   let before0 = 0;
   let total = 0;
+  let bootCuts = 0;
+  let bootWrites = 0;
+
+  /** Powers the board up alone (boot.py, main.py, no host), optionally cut; checks what main.py saw. */
+  async function alone(fsDir: string, where: string, cut?: { at: number; mode: CutMode }) {
+    const r = await runBoard({
+      fsDir,
+      fs: c.fs,
+      sectorSize: c.sectorSize,
+      ...(cut ? { cutAfterMutations: cut.at, cutMode: cut.mode } : {}),
+    });
+    if (cut && r.powerCut) return r;
+    const line = /^PROBE (.*)$/m.exec(r.output)?.[1];
+    assert.ok(line, `${where}: main.py did not run whole before anything else: ${r.output}`);
+    const words = line.split(' ');
+    oldOrNew(new Map(PROJECT.map((p, i) => [p, words[i]])), `${where}, as main.py saw it`);
+    assert.equal(
+      words.slice(PROJECT.length).join(' '),
+      '[]',
+      `${where}: a push flag is left when main.py runs`,
+    );
+    return r;
+  }
 
   test(
     `${c.name}: a push cut at sampled block writes leaves each file old or new; a second push finishes it`,
     {
-      timeout: 300_000,
+      timeout: ALL ? Infinity : 300_000,
     },
     async (t) => {
       // The board with the old project and the helpers cached (what a cut push starts from).
@@ -100,15 +161,19 @@ for (const c of CASES) {
       assert.ok(total > 10, `${total} block writes`);
 
       const seen = { old: 0, new: 0, mixed: 0 };
+      bootCuts = 0;
+      bootWrites = 0;
+      let pushCuts = 0;
       for (const [m, mode] of (['drop', 'tear'] as CutMode[]).entries()) {
-        const ks = ALL
-          ? [...Array(total).keys()].map((i) => i + 1)
-          : [...Array(SAMPLE).keys()].map((i) =>
-              Math.min(total, 1 + Math.floor((i + (m + 1) / 3) * (total / SAMPLE))),
-            );
-        for (const k of ks) seen[await point(c, mode, k)]++;
+        for (const k of points(total, SAMPLE, (m + 1) / 3)) {
+          seen[await point(c, mode, k)]++;
+          pushCuts++;
+        }
       }
-      t.diagnostic(`${total} block writes; after the sampled cuts: ${JSON.stringify(seen)}`);
+      t.diagnostic(
+        `${total} block writes; ${pushCuts} push cuts, ${bootCuts} cuts inside the boot's recovery ` +
+          `(at most ${bootWrites} block writes); after the push cuts: ${JSON.stringify(seen)}`,
+      );
     },
   );
 
@@ -132,6 +197,28 @@ for (const c of CASES) {
       () => undefined,
     );
     await cut.stop();
+
+    // Powered up alone: boot.py finishes or undoes the push before main.py; then cuts inside that.
+    const cutState = copy(fsDir);
+    const first = await alone(fsDir, `${where}, powered up alone`);
+    bootWrites = Math.max(bootWrites, first.mutations);
+    // Sampled: one mode per push cut, alternating; PUSH_CUTS=all: both, at every block write.
+    const bootModes: CutMode[] = ALL ? ['drop', 'tear'] : [k % 2 ? 'drop' : 'tear'];
+    for (const [n, mode] of bootModes.entries()) {
+      for (const j of first.mutations ? points(first.mutations, BOOT_SAMPLE, ((n + k) % 3) / 3) : []) {
+        const d = copy(cutState);
+        const w = `${where}, boot cut ${mode} j=${j}/${first.mutations}`;
+        const r = await alone(d, w, { at: j, mode });
+        assert.ok(r.powerCut, `${w}: the power went off`);
+        await alone(d, `${w}, powered up again`);
+        bootCuts++;
+      }
+    }
+
+    if (ALL)
+      process.stderr.write(
+        `${where}: passed, with cuts at all ${first.mutations} block writes of its boot\n`,
+      );
 
     const vb = await startBoard({ fsDir, fs: cs.fs, sectorSize: cs.sectorSize });
     try {

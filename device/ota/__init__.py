@@ -17,6 +17,7 @@ def boot():
     # unconfirmed boots and roll back after `confirm_boots` of them. Needs
     # only the journal and the filesystem (no network or manifest code), and
     # leaves none of the updater's modules in RAM for the application.
+    _push()
     try:
         from ota import fsx, journal
 
@@ -32,6 +33,26 @@ def boot():
             pass
     finally:
         _unload()
+
+
+def _push():
+    # An `ota push` a cut interrupted is finished or undone by the copy of
+    # device/install.py it keeps in .ota/ (what boot.py's line runs too; by now
+    # there is nothing left to do). Costs two stats otherwise.
+    import os
+
+    for p in ("/.ota/push.json", "/.ota/push.new"):
+        try:
+            os.stat(p)
+        except OSError:
+            continue
+        try:
+            with open("/.ota/recover.py") as f:
+                s = f.read()
+            exec(s, {})
+        except Exception as e:
+            print("ota push: could not finish an interrupted push:", repr(e))
+        return
 
 
 def _unload():

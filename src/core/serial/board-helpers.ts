@@ -1,13 +1,14 @@
 /**
  * The Python helpers the host runs in the board's raw REPL globals at each session start
- * (py/board_helpers.py: what each does and the flags loading them prints, preceded by
- * device/install.py's `_ota_install`, which copies a push into place), and `py()` to quote host
- * strings as Python literals. The protocol is in docs/protocols.md, "Serial".
+ * (py/board_helpers.py: what each does and the flags loading them prints), the push recovery
+ * script they keep on the board (device/install.py as RECOVER_PATH, which copies each push into
+ * place, and which boot.py runs), and `py()` to quote host strings as Python literals. The protocol
+ * is in docs/protocols.md, "Serial".
  *
  * The helpers are sent once and cached on the board at CACHE_PATH, named by their SHA-256, so a
  * newer host brings its own: each session starts with BOOT (about 250 bytes), which checks the
  * cached copy and runs it; a missing, torn or foreign copy raises HELPERS_MISSING, and the host
- * sends cacheHelpers(), which writes and runs them.
+ * sends cacheHelpers(), which writes and runs them, and sends the recovery script along.
  */
 import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
@@ -34,17 +35,25 @@ export function compactPython(src: string): string {
   return lines.join('\n') + '\n';
 }
 
-/** install.py without the two lines that run it at boot: the helpers call it with push's marker. */
-function installFunction(src: string): string {
-  const body = src.replace(/\n_ota_install\(\)\ndel _ota_install\n*$/, '\n');
-  if (body === src) throw new Error('device/install.py no longer ends by calling _ota_install()');
-  return body;
-}
-
-export const HELPERS = compactPython(installFunction(installSource)) + compactPython(source);
-export const HELPERS_SHA256 = createHash('sha256').update(HELPERS).digest('hex');
+/**
+ * What a push keeps on the board as RECOVER_PATH: device/install.py, whole. boot.py runs it before
+ * any user code while a push's marker or new-file list is there, to finish or undo that push; the
+ * helpers run it to finish each push. Sent with the helpers (cacheHelpers), so once per host version.
+ */
+export const RECOVER_PATH = '/.ota/recover.py';
+export const RECOVER_SOURCE = compactPython(installSource);
+const RECOVER_SHA256 = createHash('sha256').update(RECOVER_SOURCE).digest('hex');
+/** boot.py's lines that run it (install.py's _OTA_HOOK): a directory listing when no push was cut. */
+export const PUSH_HOOK_LINES = (() => {
+  const m = /^_OTA_HOOK = (".*")$/m.exec(installSource);
+  if (!m) throw new Error('device/install.py no longer defines _OTA_HOOK');
+  return (JSON.parse(m[1]) as string).trimEnd().split('\n');
+})();
 /** Board-owned (under the reserved .ota/, which no release writes and no update or reinstall clears). */
 export const CACHE_DIR = '/.ota/serial';
+
+export const HELPERS = `_OTA_REC = (${py(RECOVER_SHA256)}, ${py(CACHE_DIR)})\n` + compactPython(source);
+export const HELPERS_SHA256 = createHash('sha256').update(HELPERS).digest('hex');
 export const CACHE_PATH = `${CACHE_DIR}/${HELPERS_SHA256.slice(0, 16)}.py`;
 /** Raised when the board has no good copy of these helpers. */
 export const HELPERS_MISSING = '_ota_helpers_missing';
@@ -83,18 +92,20 @@ export function deflate4k(data: Uint8Array): Buffer {
  * compressed, which needs the board's deflate module (an ImportError otherwise: send it plain).
  */
 export function cacheHelpers(deflated: boolean): string {
-  const load = deflated
-    ? [
-        'import deflate,io,binascii',
-        "_s=b''",
-        ...deflatedPieces(HELPERS).map(
-          (b) => `_s+=deflate.DeflateIO(io.BytesIO(binascii.a2b_base64(b'${b}')),deflate.RAW,12).read()`,
-        ),
-      ]
-    : [`_s=${py(HELPERS)}.encode()`];
+  const load = (name: string, text: string) =>
+    deflated
+      ? [
+          `${name}=b''`,
+          ...deflatedPieces(text).map(
+            (b) =>
+              `${name}+=deflate.DeflateIO(io.BytesIO(binascii.a2b_base64(b'${b}')),deflate.RAW,12).read()`,
+          ),
+        ]
+      : [`${name}=${py(text)}.encode()`];
   return [
     'import os',
-    ...load,
+    ...(deflated ? ['import deflate,io,binascii'] : []),
+    ...load('_s', HELPERS),
     `for _d in ('/.ota',${py(CACHE_DIR)}):`,
     ' try:os.mkdir(_d)',
     ' except OSError:pass',
@@ -106,6 +117,10 @@ export function cacheHelpers(deflated: boolean): string {
     '_d.close()',
     'exec(_s)',
     'del _s,_d',
+    // The push recovery script (RECOVER_PATH), written by the helpers when it differs.
+    ...load('_r', RECOVER_SOURCE),
+    '_ota_keep(_r)',
+    'del _r',
   ].join('\n');
 }
 

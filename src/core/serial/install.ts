@@ -6,15 +6,16 @@
  * - `config` is written to /ota_config.json, with the trust entry of `keyFile` (core/keys.ts)
  *   added to (or replacing the same id in) its "keys"; a tls file it names inside ota/ or .ota/
  *   is refused (checkBoardFiles: a reinstall would delete it);
- * - /boot.py gets the updater's lines first (finish an interrupted install, `import ota`,
- *   `ota.boot()`), the user's code kept below.
+ * - /boot.py gets the updater's lines first (finish an interrupted install, finish or undo an
+ *   interrupted push, `import ota`, `ota.boot()`), the user's code kept below.
  *
  * Power-cut safe (docs/updater-swap.md, "Updating the updater"): the files that differ are staged
- * under /.ota/pkg/ with the switch script /.ota/install.py (device/install.py) and checked by
- * SHA-256; boot.py gets its lines; then the marker /.ota/install.json is written and the script
- * copies the staged files over the live ones. boot.py runs the script before `import ota` while
- * the marker is there, so a cut at any step leaves the old updater whole, or finishes the new one
- * before it runs. A second install with the same inputs writes nothing.
+ * under /.ota/pkg/ (boot.py with its lines among them) with the switch script /.ota/install.py
+ * (device/install.py) and checked by SHA-256; then the marker /.ota/install.json is written and the
+ * script copies the staged files over the live ones, boot.py first. boot.py runs the script before
+ * `import ota` while the marker is there, so a cut at any step leaves the old updater whole, or
+ * finishes the new one before it runs (a cut inside the copy of boot.py itself leaves it torn until
+ * the next install). A second install with the same inputs writes nothing.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,6 +28,7 @@ import * as fs from './board-fs';
 import type { BoardConnection } from './board';
 import { syncFiles, type SyncFile, type SyncResult } from './sync';
 import { sha256Hex } from './transfer';
+import { PUSH_HOOK_LINES } from './board-helpers';
 
 export interface InstallOptions {
   deviceDir: string;
@@ -44,6 +46,7 @@ export interface InstallOptions {
 export const BOOT_LINES = [
   "try: import os; os.stat('.ota/install.json'); exec(open('.ota/install.py').read())  # ota: finish an interrupted updater install",
   'except OSError: pass  # ota',
+  ...PUSH_HOOK_LINES,
   'import ota',
   'ota.boot()  # ota: finish or undo an interrupted update first',
 ];
@@ -172,6 +175,8 @@ export async function installUpdater(board: BoardConnection, opts: InstallOption
   const changed = files.filter((f) => live.get('/' + f.path)?.sha256 !== sha256Hex(f.data));
   const unchanged = files.filter((f) => !changed.includes(f)).map((f) => f.path);
   const result = { uploaded: changed.map((f) => f.path), unchanged, removed: stale, bytes: 0 };
+  // boot.py goes in with the rest, copied first: from then on it finishes the install at boot.
+  if (hooked !== boot) changed.push({ path: 'boot.py', data: Buffer.from(hooked) });
   // 1. Stage what differs, and the script that switches it in; check both on the board.
   if (changed.length || stale.length) {
     const staged = await syncFiles(board, { files: changed, root: STAGE }, { onProgress: opts.onProgress });
@@ -186,10 +191,8 @@ export async function installUpdater(board: BoardConnection, opts: InstallOption
         );
     }
   }
-  // 2. boot.py runs the switch script before `import ota` from now on.
-  if (hooked !== boot) await syncFiles(board, { files: [{ path: 'boot.py', data: Buffer.from(hooked) }] });
   if (changed.length || stale.length) {
-    // 3. The marker, written last and in one piece: from here a cut finishes the install at boot.
+    // 2. The marker, written last and in one piece: from here a cut finishes the install at boot.
     const marker = JSON.stringify({
       files: Object.fromEntries(changed.map((f) => [f.path, sha256Hex(f.data)])),
       remove: stale,
@@ -197,10 +200,10 @@ export async function installUpdater(board: BoardConnection, opts: InstallOption
     await board.exec(
       `f = open(${JSON.stringify(MARKER)}, 'w')\nf.write(${JSON.stringify(marker)})\nf.close()`,
     );
-    // 4. The switch.
-    await board.exec(`import os\nos.chdir('/')\nexec(open('.ota/${SWITCH}').read())`);
+    // 3. The switch.
+    await board.exec(`import os\nos.chdir('/')\nexec(open('.ota/${SWITCH}').read(), {})`);
   }
-  // 5. The staged copies go, and the script (also what an earlier install cut short left: a script
+  // 4. The staged copies go, and the script (also what an earlier install cut short left: a script
   // whose marker is gone is never run at boot, so nothing else removes it).
   await board.rm(STAGE);
   await board.rm(`/.ota/${SWITCH}`);

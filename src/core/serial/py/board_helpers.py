@@ -90,20 +90,100 @@ def _ota_remove(p):
 # Writes never rename over a file (a FAT rename cut halfway cross-links two
 # entries: docs/updater-swap.md). Files are staged under _OTA_STAGE + path and
 # checked there; _ota_done writes the marker _OTA_MARK ({"files": {path: sha256},
-# "remove": [path]}) last, and _ota_install (device/install.py, appended to these
-# helpers by the host) copies each staged file whose live copy differs in place,
-# reads it back, then drops the marker. A cut before the marker leaves every old
-# file; after it, the next session's helpers (or a second push) finish the copy.
+# "remove": [path]}) last, then runs the recovery script (device/install.py,
+# kept on the board as _OTA_REC_PATH), which copies each staged file whose live
+# copy differs in place, reads it back, then drops the marker. A cut before the
+# marker leaves every old file; after it, the push is finished: at the next boot,
+# before any user code (boot.py runs the same script while the marker or
+# _OTA_NEW is there), or at the next session's start. Reserved paths (the
+# updater's install staging under /.ota/, boot.py) are not a push's: written in
+# place, with no marker, whose recovery would refuse them.
 _OTA_STAGE = "/.ota/push"
 _OTA_MARK = "/.ota/push.json"
 # Files that did not exist are written straight to their place (no old content to keep), once
-# this list of them is on flash: a cut before the marker removes them again (_ota_resume).
+# this list of them is on flash: a cut before the marker removes them again.
 _OTA_NEW = "/.ota/push.new"
+_OTA_REC_PATH = "/.ota/recover.py"
+# The script's SHA-256 and the helpers' cache folder: _OTA_REC, put before these helpers by the host.
+_OTA_REC_SHA, _OTA_CACHE = _OTA_REC  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+# Largest marker the script reads: its _OTA_MARK_MAX.
+_OTA_MARK_MAX = const(32768)
 _ota_plan = {}
+_ota_ready = 0
+
+
+def _ota_direct(p):
+    return p.split("/")[1].lower() in ("ota_config.json", "version.json", "boot.py", ".ota", "ota")
+
+
+def _ota_flags():
+    # Whether a push is interrupted: its marker or new-file list is on flash.
+    try:
+        return {"push.json", "push.new", "hook.json"} & set(os.listdir("/.ota"))
+    except OSError:
+        return 0
+
+
+def _ota_rec(d):
+    # Runs the recovery script on flash, what boot.py runs: d 0 finishes or
+    # undoes an interrupted push (returns why it could not, or None), 1 puts
+    # boot.py's lines that run it in front of boot.py.
+    gc.collect()
+    g = {"_ota_do": d}
+    f = open(_OTA_REC_PATH)
+    s = f.read()
+    f.close()
+    exec(s, g)
+    s = None
+    gc.collect()
+    return g.get("_ota_why")
+
+
+def _ota_keep(t):
+    # The host sends the script with these helpers (cacheHelpers). It is
+    # written when missing or another version, never while an interrupted push
+    # may need the copy on flash (which is whole then), unless it is missing.
+    f = _ota_flags()
+    try:
+        if _ota_sha256(_OTA_REC_PATH) == _OTA_REC_SHA or f:
+            return
+    except OSError:
+        pass
+    _ota_mkdirs("/.ota")
+    g = open(_OTA_REC_PATH, "wb")
+    g.write(t)
+    g.close()
+    if f:
+        _ota_resume()
+
+
+def _ota_prep():
+    # Before a push puts anything in place (nothing is interrupted now): the
+    # script whole on flash, and boot.py's lines that run it.
+    global _ota_ready
+    try:
+        ok = _ota_sha256(_OTA_REC_PATH) == _OTA_REC_SHA
+    except OSError:
+        ok = 0
+    if not ok:
+        # The next session finds no cached helpers, and sends them with the script.
+        for e in os.listdir(_OTA_CACHE):
+            os.remove(_ota_join(_OTA_CACHE, e))
+        raise OSError(_OTA_REC_PATH + " is missing or damaged; it is written again at the next connection")
+    # The script puts boot.py's lines in when its start lacks them (what it checks too, compiled only then).
+    try:
+        f = open("/boot.py", "rb")
+        ok = _OTA_REC_PATH.encode() in f.read(512)
+        f.close()
+    except OSError:
+        ok = 0
+    if not ok:
+        _ota_rec(1)
+    _ota_ready = 1
 
 
 def _ota_stage(p, n=0):
-    # Opens the staged copy of p (p itself when n: a new file) for writing, its folders made.
+    # Opens the staged copy of p (p itself when n: a new file, or a direct one) for writing, its folders made.
     global _ota_file
     t = p if n else _OTA_STAGE + p
     _ota_mkdirs(t[: t.rfind("/")])
@@ -112,13 +192,14 @@ def _ota_stage(p, n=0):
 
 def _ota_begin():
     # A new push: forget the last plan, and what a push cut before its marker staged.
-    global _ota_plan
+    global _ota_plan, _ota_ready
     _ota_plan = {}
+    _ota_ready = 0
     _ota_remove(_OTA_STAGE)
 
 
 def _ota_open(p):
-    _ota_stage(p)
+    _ota_stage(p, _ota_direct(p))
 
 
 def _ota_write_b64(s):
@@ -144,14 +225,16 @@ def _ota_inflate(data):
 def _ota_commit(p, h):
     # Only what reached flash counts: the staged copy's hash is checked.
     _ota_file.close()
-    g = _ota_sha256(_OTA_STAGE + p)
+    d = _ota_direct(p)
+    g = _ota_sha256(p if d else _OTA_STAGE + p)
     if g != h:
         raise OSError("sha256 mismatch writing " + p + ": " + g)
-    _ota_plan[p] = g
+    if not d:
+        _ota_plan[p] = g
 
 
 def _ota_done(rm):
-    # The marker, then the copy into place (_ota_finish), then the paths rm go
+    # The marker, then the copy into place (_ota_rec), then the paths rm go
     # (folders too: the marker's remove takes files only). First every live
     # folder is made, and a path that is a folder refused, so nothing after the
     # marker can fail for want of a place. Collected before, every 8 files and
@@ -161,65 +244,51 @@ def _ota_done(rm):
     import json
 
     gc.collect()
-    i = 0
-    for p in _ota_plan:
-        i += 1
-        if not i & 7:
-            gc.collect()
-        _ota_mkdirs(p[: p.rfind("/")])
-        try:
-            if os.stat(p)[0] & _OTA_DIR:
-                raise OSError("a folder is in the way of " + p)
-        except OSError as e:
-            if e.args[0] != 2:
-                raise
-    gc.collect()
-    f = open(_OTA_MARK, "w")
-    f.write(json.dumps({"files": _ota_plan, "remove": rm}))
-    f.close()
-    _ota_plan = {}
-    gc.collect()
-    _ota_finish()
+    if _ota_plan:
+        if not _ota_ready:
+            _ota_prep()
+        i = 0
+        for p in _ota_plan:
+            i += 1
+            if not i & 7:
+                gc.collect()
+            _ota_mkdirs(p[: p.rfind("/")])
+            try:
+                if os.stat(p)[0] & _OTA_DIR:
+                    raise OSError("a folder is in the way of " + p)
+            except OSError as e:
+                if e.args[0] != 2:
+                    raise
+        gc.collect()
+        # Reserved paths among rm go after, directly, as they are written.
+        t = json.dumps({"files": _ota_plan, "remove": [p for p in rm if not _ota_direct(p)]})
+        if len(t) > _OTA_MARK_MAX:
+            raise OSError(
+                "a push of %d files is more than the board's marker holds: push fewer at once" % len(_ota_plan)
+            )
+        f = open(_OTA_MARK, "w")
+        f.write(t)
+        f.close()
+        t = None
+        _ota_plan = {}
+        gc.collect()
+        e = _ota_rec(0)
+        if e:
+            raise OSError(e)
     for p in rm:
         _ota_remove(p)
 
 
-def _ota_finish():
-    # Finishes a push whose marker is written (also one a cut interrupted).
-    try:
-        os.stat(_OTA_MARK)
-    except OSError:
-        return
-    _ota_remove(_OTA_NEW)  # the marker lists the new files too: they stay
-    _ota_install(_OTA_MARK, _OTA_STAGE, None)  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
-    gc.collect()
-    _ota_remove(_OTA_STAGE)
-
-
 def _ota_resume():
-    # At load and before each push: a push a cut interrupted is finished
-    # first. One that cannot be (its staged copy damaged since it was checked)
-    # is dropped, so the board stays reachable; the next push writes again.
-    import json
-
-    try:
-        _ota_finish()
-    except Exception:
-        _ota_remove(_OTA_MARK)
-        _ota_remove(_OTA_STAGE)
-    # New files of a push cut before its marker: absent before, so absent
-    # again. A list that does not parse was cut while written, before any.
-    try:
-        f = open(_OTA_NEW)
-    except OSError:
-        return
-    try:
-        for p in json.loads(f.read()):
-            _ota_remove(p)
-    except ValueError:
-        pass
-    f.close()
-    _ota_remove(_OTA_NEW)
+    # At load and before each push: a push a cut interrupted is finished (or
+    # undone, before its marker) first, and boot.py's lines half copied. One
+    # that cannot be is dropped (the script logs nothing here), so the board
+    # stays reachable; the next push writes again.
+    if _ota_flags():
+        try:
+            _ota_rec(0)
+        except Exception:
+            pass
 
 
 def _ota_read_exactly(s, v):
@@ -270,16 +339,20 @@ def _ota_sync(r, ps, ns, hs, rm):
     if not hasattr(sys.stdin, "buffer") or not w and not x:
         return
     s = sys.stdin.buffer
+    # How each file to write goes: 2 direct (a reserved path), 1 new (in place), 0 staged.
+    dz = [2 if _ota_direct(r + ps[i]) else 1 if i in a else 0 for i in w]
     b = bytearray(_OTA_BLOCK + 4)
     m = memoryview(b)
     q = memoryview(bytearray(_OTA_BLOCK))
     try:
         _ota_begin()
-        if a:
+        if dz and min(dz) < 2:
+            _ota_prep()
+        if 1 in dz:
             import json
 
             f = open(_OTA_NEW, "w")
-            f.write(json.dumps([r + ps[i] for i in a]))
+            f.write(json.dumps([r + ps[w[j]] for j in range(len(w)) if dz[j] == 1]))
             f.close()
         k = -1
         left = 0
@@ -289,12 +362,12 @@ def _ota_sync(r, ps, ns, hs, rm):
         while 1:
             while not left and k + 1 < len(w):
                 if k >= 0:
-                    _ota_check(r + ps[w[k]], hs, w[k], w[k] in a)
+                    _ota_check(r + ps[w[k]], hs, w[k], dz[k])
                     if not ~k & 7:
                         gc.collect()
                 k += 1
                 left = ns[w[k]]
-                _ota_stage(r + ps[w[k]], w[k] in a)
+                _ota_stage(r + ps[w[k]], dz[k])
             if not left:
                 break
             if o == len(d):
@@ -329,7 +402,7 @@ def _ota_sync(r, ps, ns, hs, rm):
             o += n
             left -= n
         if k >= 0:
-            _ota_check(r + ps[w[k]], hs, w[k], w[k] in a)
+            _ota_check(r + ps[w[k]], hs, w[k], dz[k])
         _ota_done(x)
     except BaseException:
         # Interrupted (Ctrl-C, an error): new files go again, the rest stays old
@@ -339,12 +412,14 @@ def _ota_sync(r, ps, ns, hs, rm):
 
 
 def _ota_check(p, hs, i, n):
-    # The staged copy of p (p itself when n: a new file), as it reached flash, against the host's hash.
+    # The staged copy of p (p itself when n: a new file, 2: a direct one, not in the marker), as it
+    # reached flash, against the host's hash.
     _ota_file.close()
     g = _ota_sha256(p if n else _OTA_STAGE + p)
     if g[:16] != hs[16 * i : 16 * i + 16]:
         raise OSError("sha256 mismatch writing " + p + ": " + g)
-    _ota_plan[p] = g
+    if n != 2:
+        _ota_plan[p] = g
 
 
 def _ota_print_range(p, o, k, x):
