@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import '../text-import';
 import installSource from '../../../device/install.py';
+import { DEFLATE_DICTIONARY } from './deflate-dictionary';
 import source from './py/board_helpers.py';
 
 /** Largest encoded block _ota_push reads at once (_OTA_BLOCK, its buffer on the board). */
@@ -41,7 +42,17 @@ function installFunction(src: string): string {
   return body;
 }
 
-export const HELPERS = compactPython(installFunction(installSource)) + compactPython(source);
+/** The dictionary deflated pushes are primed with (deflate-dictionary.ts), as the board holds it. */
+export const DICTIONARY = Buffer.from(DEFLATE_DICTIONARY, 'latin1');
+
+/** board_helpers.py with the dictionary written in (one line: compactPython keeps no multi-line string). */
+function withDictionary(src: string): string {
+  const slot = '\n_OTA_DICT = b""\n';
+  if (!src.includes(slot)) throw new Error('board_helpers.py no longer has the _OTA_DICT = b"" line');
+  return src.replace(slot, () => `\n_OTA_DICT = ${pyBytes(DICTIONARY)}\n`);
+}
+
+export const HELPERS = compactPython(installFunction(installSource)) + compactPython(withDictionary(source));
 export const HELPERS_SHA256 = createHash('sha256').update(HELPERS).digest('hex');
 /** Board-owned (under the reserved .ota/, which no release writes and no update or reinstall clears). */
 export const CACHE_DIR = '/.ota/serial';
@@ -79,6 +90,14 @@ export function deflate4k(data: Uint8Array): Buffer {
 }
 
 /**
+ * Raw deflate of at most 4 KB for the board helpers' inflater (_ota_inflater), which reads
+ * DICTIONARY first: back-references may reach into it, so common MicroPython text costs little.
+ */
+export function deflatePrimed(data: Uint8Array): Buffer {
+  return deflateRawSync(data, { level: 9, memLevel: 9, windowBits: 12, dictionary: DICTIONARY });
+}
+
+/**
  * Writes the helpers to CACHE_PATH (other versions there removed) and runs them. `deflated`: sent
  * compressed, which needs the board's deflate module (an ImportError otherwise: send it plain).
  */
@@ -107,6 +126,18 @@ export function cacheHelpers(deflated: boolean): string {
     'exec(_s)',
     'del _s,_d',
   ].join('\n');
+}
+
+/** Bytes as a one-line Python bytes literal. */
+export function pyBytes(b: Uint8Array): string {
+  let s = "b'";
+  for (const c of b) {
+    if (c === 0x5c || c === 0x27) s += '\\' + String.fromCharCode(c);
+    else if (c === 0x0a) s += '\\n';
+    else if (c >= 0x20 && c < 0x7f) s += String.fromCharCode(c);
+    else s += '\\x' + c.toString(16).padStart(2, '0');
+  }
+  return s + "'";
 }
 
 /** A host string as a Python string literal (JSON's escapes are valid Python). */
