@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deflate4k, deflatePrimed, DICTIONARY, HELPERS } from '../src/core/serial/board-helpers';
+import { CACHE_PATH, deflate4k, deflatePrimed, DICTIONARY, HELPERS } from '../src/core/serial/board-helpers';
 import { BoardException } from '../src/core/serial/raw-repl';
 import { collectProject, syncFiles, type SyncFile } from '../src/core/serial/sync';
 import { openTransport, Transport } from '../src/core/serial/transport';
@@ -185,4 +185,20 @@ test('a board without raw paste: the bytes sent ahead are cleared, and the push 
   } finally {
     await old.stop();
   }
+});
+
+test('a push whose loader finds no good helpers never runs older helpers left in the REPL', async () => {
+  // What an older host's helpers (or a user's program) left in the REPL's globals, with the cached copy gone.
+  await onBoard(vb.path, async (b) => {
+    await b.ls('/'); // the helpers cached and loaded
+    await b.exec(
+      `def _ota_sync(*a):\n open('/stale.txt','w').write('older helpers ran')\n` +
+        `import os\nos.remove(${JSON.stringify(CACHE_PATH)})`,
+    );
+  });
+  const files = [{ path: 'fresh.py', data: Buffer.from('print("fresh")\n') }];
+  await onBoard(vb.path, (b) => syncFiles(b, { files, root: '/stale' }));
+  assert.deepEqual(onFlash('/stale/fresh.py'), files[0].data);
+  assert.throws(() => onFlash('/stale.txt'), /ENOENT/);
+  assert.equal(onFlash(CACHE_PATH).toString(), HELPERS, 'the helpers were sent and cached again');
 });

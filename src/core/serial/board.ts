@@ -194,16 +194,16 @@ export class BoardConnection implements fs.HelperSession {
   ): Promise<Buffer> {
     const o = { ...opts, ack: STREAM_ACK };
     if (this.prepared) return this.repl.execStream(code, blocks, o);
-    // The helpers' flags line comes first, then what `code` prints.
-    const withFlags = (head: string[]): StreamPlan => {
-      this.flags(Buffer.from(head[0]));
-      return typeof blocks === 'function' ? blocks(head.slice(1)) : { blocks };
-    };
     try {
-      return await this.repl.execStream(`${BOOT}\n${code}`, withFlags, {
+      // The loader runs as its own command, `code` sent behind it while the board loads the
+      // helpers. Should the loader fail, `code` must not run older helpers still in the REPL's
+      // globals: the loader first unbinds the helper `code` calls.
+      const call = /^(_ota_\w+)\(/.exec(code)?.[1];
+      if (!call) throw new Error(`stream(): ${code.slice(0, 40)} does not call a board helper`);
+      return await this.repl.execStream(code, blocks, {
         ...o,
-        head: (opts.head ?? 0) + 1,
         ahead: true,
+        before: { code: `${call}=0\n${BOOT}`, done: (out) => this.flags(out) },
       });
     } catch (err) {
       if (!(err instanceof BoardException && err.traceback.includes(HELPERS_MISSING))) throw err;

@@ -237,20 +237,32 @@ export class RawRepl {
   async execStream(
     code: string,
     blocks: Buffer[] | ((head: string[]) => StreamPlan),
-    opts: ExecOptions & { ack: number; head?: number },
+    opts: ExecOptions & { ack: number; head?: number; before?: { code: string; done(out: Buffer): void } },
   ): Promise<Buffer> {
     const idle = opts.idleTimeoutMs ?? 10_000;
     const framed = Buffer.concat([toBytes(code), EOT]);
+    const first = opts.before ? Buffer.concat([toBytes(opts.before.code), EOT]) : framed;
     let sent: number | undefined;
+    let queued = false;
     if (!this.inRaw && !opts.ahead) await this.enter();
     try {
-      if (!this.inRaw) sent = await this.enterPasting(framed);
+      if (!this.inRaw) sent = await this.enterPasting(first);
       if (sent === undefined) {
         if (this.rawPaste !== false) await this.t.write('\x05A\x01');
         if (this.rawPaste === false || !(await this.startPaste(false)))
           throw new OtaError('protocol', 'streaming to the board needs raw-paste mode');
       }
-      await this.pasteBody(framed, sent ?? 0);
+      await this.pasteBody(first, sent ?? 0);
+      if (opts.before) {
+        // The command goes out while the board runs `before` (as execMany sends ahead).
+        sent = Math.min(framed.length, 2 * this.window - 3);
+        await this.t.write(Buffer.concat([Buffer.from('\x05A\x01', 'latin1'), framed.subarray(0, sent)]));
+        queued = true;
+        opts.before.done(await this.collect(undefined, idle));
+        await this.startPaste(true);
+        queued = false;
+        await this.pasteBody(framed, sent);
+      }
       const lines: string[] = [];
       while (lines.length < (opts.head ?? 0)) {
         const line = await this.readLine(idle);
@@ -279,7 +291,7 @@ export class RawRepl {
       return await this.collect(opts.onOutput, idle);
     } catch (err) {
       if (this.rawPaste === false) throw err;
-      throw await this.failed(err, false);
+      throw await this.failed(err, queued);
     }
   }
 
