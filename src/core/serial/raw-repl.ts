@@ -95,10 +95,16 @@ export class RawRepl {
       // times out, let the stopped program's output die down before Ctrl-A.
       if (attempt === 0) this.t.discard();
       else await this.t.readQuiet(60, 600);
-      const head = attempt === 0 && ahead?.length ? ahead.subarray(0, AHEAD) : undefined;
+      // Never the final Ctrl-D: should this try fail, the bytes it sent can never run a command.
+      const head =
+        attempt === 0 && ahead && ahead.length > 1
+          ? ahead.subarray(0, Math.min(AHEAD, ahead.length - 1))
+          : undefined;
       await this.t.write(head ? Buffer.concat([Buffer.from('\r\x01\x05A\x01', 'latin1'), head]) : '\r\x01');
       try {
         await this.t.readUntil(BANNER + '>', this.timeoutMs / 2, 'the raw REPL prompt');
+        // A late answer to an earlier try's Ctrl-A may follow: a second banner, not an answer to what comes next.
+        if (attempt > 0) await this.t.readQuiet(60, 600);
         this.inRaw = true;
         return head?.length ?? 0;
       } catch (err) {
