@@ -1,7 +1,8 @@
-// Pushing files to the virtual board: this client (big incompressible files streamed raw through
-// sys.stdin.buffer; others as base64, deflate when it helps, commands packed to the raw-paste window
-// and pipelined) against a baseline that moves bytes the way mpremote's `fs cp` does (one raw-paste
-// command per 256-byte chunk, as a Python bytes literal), measured in the same run on the same board:
+// Pushing files to the virtual board: this client (one stream through sys.stdin.buffer: raw bytes for
+// incompressible files, deflate primed with a MicroPython dictionary for text; the helpers' loader sent
+// with Ctrl-A and the push queued behind it) against a baseline that moves bytes the way mpremote's
+// `fs cp` does (one raw-paste command per 256-byte chunk, as a Python bytes literal), measured in the
+// same run on the same board:
 // first unpaced over its pseudo-terminal (the client's own cost), then on its in-process link paced
 // at 115200 baud, where most ESP32 boards' USB-UART bridge makes the wire the limit: there each side
 // is timed as whole sessions (open, raw REPL, push, close), as a user running a command sees it.

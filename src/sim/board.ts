@@ -5,7 +5,7 @@
  *   interface BoardOptions { fsDir; flashKb?=2048; heapKb?=192; cutAfterMutations?; cutMode?='after';
  *                            fs?='posix' | 'littlefs' | 'fat'; sectorSize?=4096 (fat: 512 | 4096); sha1?=true;
  *                            partitions?: boolean | { dir?, sizeKb?=1024 }    // esp32.Partition, ./partitions
- *                            baud?; serialNumber?; usbReset?: { downMs?=800; rename? } }
+ *                            baud?; serialNumber?; usbReset?: { downMs?=800; rename? }; rawPaste?=true }
  *   class VirtualBoard extends EventEmitter {
  *     static start(opts: BoardOptions): Promise<VirtualBoard>  // power on: boot.py, main.py, then the REPL
  *                                                              // (resolves after 1 s if main.py keeps running)
@@ -82,6 +82,8 @@ export interface BoardOptions {
    * the bus for `downMs` (default 800) and comes back, under a new port name when `rename`.
    */
   usbReset?: { downMs?: number; rename?: boolean };
+  /** false: firmware from before raw paste (MicroPython < 1.14), where Ctrl-E `A` Ctrl-A only restarts the raw REPL. */
+  rawPaste?: boolean;
 }
 
 /** How long Ctrl-C waits for running code to reach a host call before the interpreter is restarted. */
@@ -108,7 +110,7 @@ interface Running {
 
 export class VirtualBoard extends EventEmitter {
   private readonly opts: Required<
-    Omit<BoardOptions, 'cutAfterMutations' | 'partitions' | 'baud' | 'serialNumber' | 'usbReset'>
+    Omit<BoardOptions, 'cutAfterMutations' | 'partitions' | 'baud' | 'serialNumber' | 'usbReset' | 'rawPaste'>
   > & {
     cutAfterMutations: number;
   };
@@ -187,7 +189,7 @@ export class VirtualBoard extends EventEmitter {
     };
     this.partitions = partitionTable(opts.partitions, fsDir);
     if (this.partitions) preparePartitions(this.partitions);
-    this.repl = new Repl((s) => this.emitOut(Buffer.from(s, 'latin1')));
+    this.repl = new Repl((s) => this.emitOut(Buffer.from(s, 'latin1')), opts.rawPaste ?? true);
   }
 
   /**

@@ -69,7 +69,11 @@ export class Repl {
   /** Bytes a host sent beyond the raw-paste window: lost, as a real UART buffer overflows. */
   overrun = 0;
 
-  constructor(private readonly out: (s: string) => void) {}
+  /** `rawPaste` false: firmware from before raw paste, where Ctrl-A always restarts the raw REPL. */
+  constructor(
+    private readonly out: (s: string) => void,
+    private readonly rawPaste = true,
+  ) {}
 
   /** What the board prints when its REPL starts (after boot.py and main.py). */
   start(): void {
@@ -115,7 +119,7 @@ export class Repl {
 
   private feedRaw(c: number): ReplAction | undefined {
     if (c === CTRL_A) {
-      if (this.line.length === 2 && this.line[0] === CTRL_E) {
+      if (this.rawPaste && this.line.length === 2 && this.line[0] === CTRL_E) {
         const cmd = this.line[1];
         this.line = [];
         if (cmd !== 0x41) {

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import '../text-import';
 import installSource from '../../../device/install.py';
+import { DEFLATE_DICTIONARY } from './deflate-dictionary';
 import source from './py/board_helpers.py';
 
 /** Largest encoded block _ota_push reads at once (_OTA_BLOCK, its buffer on the board). */
@@ -49,10 +50,21 @@ export const PUSH_HOOK_LINES = (() => {
   if (!m) throw new Error('device/install.py no longer defines _OTA_HOOK');
   return (JSON.parse(m[1]) as string).trimEnd().split('\n');
 })();
+
+/** The dictionary deflated pushes are primed with (deflate-dictionary.ts), as the board holds it. */
+export const DICTIONARY = Buffer.from(DEFLATE_DICTIONARY, 'latin1');
+
+/** board_helpers.py with the dictionary written in (one line: compactPython keeps no multi-line string). */
+function withDictionary(src: string): string {
+  const slot = '\n_OTA_DICT = b""\n';
+  if (!src.includes(slot)) throw new Error('board_helpers.py no longer has the _OTA_DICT = b"" line');
+  return src.replace(slot, () => `\n_OTA_DICT = ${pyBytes(DICTIONARY)}\n`);
+}
 /** Board-owned (under the reserved .ota/, which no release writes and no update or reinstall clears). */
 export const CACHE_DIR = '/.ota/serial';
 
-export const HELPERS = `_OTA_REC = (${py(RECOVER_SHA256)}, ${py(CACHE_DIR)})\n` + compactPython(source);
+export const HELPERS =
+  `_OTA_REC = (${py(RECOVER_SHA256)}, ${py(CACHE_DIR)})\n` + compactPython(withDictionary(source));
 export const HELPERS_SHA256 = createHash('sha256').update(HELPERS).digest('hex');
 export const CACHE_PATH = `${CACHE_DIR}/${HELPERS_SHA256.slice(0, 16)}.py`;
 /** Raised when the board has no good copy of these helpers. */
@@ -85,6 +97,14 @@ function deflatedPieces(text: string): string[] {
 /** Raw deflate the board inflates with a 4 KB window (wbits 12). */
 export function deflate4k(data: Uint8Array): Buffer {
   return deflateRawSync(data, { level: 9, memLevel: 9, windowBits: 12 });
+}
+
+/**
+ * Raw deflate of at most 4 KB for the board helpers' inflater (_ota_inflater), which reads
+ * DICTIONARY first: back-references may reach into it, so common MicroPython text costs little.
+ */
+export function deflatePrimed(data: Uint8Array): Buffer {
+  return deflateRawSync(data, { level: 9, memLevel: 9, windowBits: 12, dictionary: DICTIONARY });
 }
 
 /**
@@ -122,6 +142,18 @@ export function cacheHelpers(deflated: boolean): string {
     '_ota_keep(_r)',
     'del _r',
   ].join('\n');
+}
+
+/** Bytes as a one-line Python bytes literal. */
+export function pyBytes(b: Uint8Array): string {
+  let s = "b'";
+  for (const c of b) {
+    if (c === 0x5c || c === 0x27) s += '\\' + String.fromCharCode(c);
+    else if (c === 0x0a) s += '\\n';
+    else if (c >= 0x20 && c < 0x7f) s += String.fromCharCode(c);
+    else s += '\\x' + c.toString(16).padStart(2, '0');
+  }
+  return s + "'";
 }
 
 /** A host string as a Python string literal (JSON's escapes are valid Python). */

@@ -116,9 +116,7 @@ export class BoardConnection implements fs.HelperSession {
 
   /** Loads the board helpers once per session; for use inside a queued operation (exclusive()). */
   async prepare(): Promise<void> {
-    if (!this.repl.inRaw) await this.repl.enter();
-    if (this.helpersFor === this.repl.generation) return;
-    await this.boot();
+    if (!this.prepared) await this.boot();
   }
 
   /**
@@ -127,10 +125,10 @@ export class BoardConnection implements fs.HelperSession {
    * Returns `code`'s output.
    */
   private async boot(code?: string, opts?: ExecOptions): Promise<Buffer> {
-    if (!this.repl.inRaw) await this.repl.enter();
     let out: Buffer;
     try {
-      out = await this.repl.exec(code === undefined ? BOOT : `${BOOT}\n${code}`, opts);
+      // Entering the raw REPL, the loader's first bytes go out with Ctrl-A: it only reads and checks.
+      out = await this.repl.exec(code === undefined ? BOOT : `${BOOT}\n${code}`, { ...opts, ahead: true });
     } catch (err) {
       if (!(err instanceof BoardException && err.traceback.includes(HELPERS_MISSING))) throw err;
       try {
@@ -196,14 +194,17 @@ export class BoardConnection implements fs.HelperSession {
   ): Promise<Buffer> {
     const o = { ...opts, ack: STREAM_ACK };
     if (this.prepared) return this.repl.execStream(code, blocks, o);
-    if (!this.repl.inRaw) await this.repl.enter();
-    // The helpers' flags line comes first, then what `code` prints.
-    const withFlags = (head: string[]): StreamPlan => {
-      this.flags(Buffer.from(head[0]));
-      return typeof blocks === 'function' ? blocks(head.slice(1)) : { blocks };
-    };
     try {
-      return await this.repl.execStream(`${BOOT}\n${code}`, withFlags, { ...o, head: (opts.head ?? 0) + 1 });
+      // The loader runs as its own command, `code` sent behind it while the board loads the
+      // helpers. Should the loader fail, `code` must not run older helpers still in the REPL's
+      // globals: the loader first unbinds the helper `code` calls.
+      const call = /^(_ota_\w+)\(/.exec(code)?.[1];
+      if (!call) throw new Error(`stream(): ${code.slice(0, 40)} does not call a board helper`);
+      return await this.repl.execStream(code, blocks, {
+        ...o,
+        ahead: true,
+        before: { code: `${call}=0\n${BOOT}`, done: (out) => this.flags(out) },
+      });
     } catch (err) {
       if (!(err instanceof BoardException && err.traceback.includes(HELPERS_MISSING))) throw err;
       await this.boot();

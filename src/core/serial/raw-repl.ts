@@ -38,7 +38,22 @@ export interface ExecOptions {
   idleTimeoutMs?: number;
   /** execMany: called as each command finishes. */
   onCommandDone?(index: number): void;
+  /**
+   * Entering the raw REPL for this command (a session's first), send its first bytes right behind
+   * Ctrl-A (enterPasting). For the client's own commands, whose first part is safe to run in any
+   * REPL mode a lost control byte could leave the board in (the helpers' loader only reads).
+   */
+  ahead?: boolean;
 }
+
+/**
+ * Most paste bytes sent before the board answers the raw-paste request: with the 8 control bytes,
+ * what an ESP32's 260-byte UART receive ring holds while the board is busy printing, and within
+ * the two windows (2 x 128: MICROPY_REPL_STDIN_BUFFER_MAX 256 / 2) ESP32 and RP2040 builds allow
+ * before their first flow-control byte. A board announcing a smaller window has that paste
+ * started again (enterPasting).
+ */
+const AHEAD = 248;
 
 /** The blocks a streaming command gets, and `lead`: bytes it reads unasked before its first ACK. */
 export interface StreamPlan {
@@ -63,8 +78,12 @@ export class RawRepl {
     private readonly timeoutMs = 5000,
   ) {}
 
-  /** Reaches the raw REPL prompt from whatever the board is doing. */
-  async enter(): Promise<void> {
+  /**
+   * Reaches the raw REPL prompt from whatever the board is doing. With `ahead` (the start of a
+   * framed command), the first try also asks for raw paste and sends up to AHEAD of its bytes
+   * right behind Ctrl-A, while the board is still answering (enterPasting); returns how many.
+   */
+  async enter(ahead?: Buffer): Promise<number> {
     this.inRaw = false;
     this.touched = true;
     this.generation++;
@@ -76,11 +95,18 @@ export class RawRepl {
       // times out, let the stopped program's output die down before Ctrl-A.
       if (attempt === 0) this.t.discard();
       else await this.t.readQuiet(60, 600);
-      await this.t.write('\r\x01');
+      // Never the final Ctrl-D: should this try fail, the bytes it sent can never run a command.
+      const head =
+        attempt === 0 && ahead && ahead.length > 1
+          ? ahead.subarray(0, Math.min(AHEAD, ahead.length - 1))
+          : undefined;
+      await this.t.write(head ? Buffer.concat([Buffer.from('\r\x01\x05A\x01', 'latin1'), head]) : '\r\x01');
       try {
         await this.t.readUntil(BANNER + '>', this.timeoutMs / 2, 'the raw REPL prompt');
+        // A late answer to an earlier try's Ctrl-A may follow: a second banner, not an answer to what comes next.
+        if (attempt > 0) await this.t.readQuiet(60, 600);
         this.inRaw = true;
-        return;
+        return head?.length ?? 0;
       } catch (err) {
         if (!(err instanceof OtaError) || err.code !== 'timeout') throw err;
         lastErr = err;
@@ -91,6 +117,37 @@ export class RawRepl {
       `the board on ${this.t.path} does not answer Ctrl-C / Ctrl-A (is a program ignoring KeyboardInterrupt, or is this not a MicroPython board?)`,
       { cause: lastErr },
     );
+  }
+
+  /**
+   * A session's first command: enters the raw REPL and starts the raw paste of `framed` in one go,
+   * its first bytes sent before the board answers, so they travel while the board's banners come
+   * back. Returns how many bytes of it the board has (raw paste under way, window known), or
+   * undefined at the plain raw prompt: the board speaks no raw paste (rawPaste false; the bytes it
+   * took as a raw REPL line are cleared with Ctrl-C), or its window is smaller than what was sent
+   * (that paste ended with Ctrl-C; start it again the usual way).
+   */
+  private async enterPasting(framed: Buffer): Promise<number | undefined> {
+    const sent = await this.enter(this.rawPaste === false ? undefined : framed);
+    if (sent === 0) return undefined;
+    const r = await this.t.readExactly(2, this.timeoutMs, 'the raw-paste answer');
+    if (r[0] === 0x52 && r[1] === 1) {
+      const w = await this.t.readExactly(2, this.timeoutMs, 'the raw-paste window');
+      this.window = w.readUInt16LE(0);
+      this.rawPaste = true;
+      if (sent <= 2 * this.window - 3) return sent;
+      await this.recover();
+      if (!this.inRaw) throw new OtaError('board_busy', `the board on ${this.t.path} stopped answering`);
+      return undefined;
+    }
+    this.rawPaste = false;
+    // Firmware without raw paste took Ctrl-A as "restart raw REPL" (refusing ones answer R 0).
+    if (r[0] !== 0x52) {
+      this.t.unread(r);
+      await this.t.readUntil(BANNER + '>', this.timeoutMs, 'the raw REPL prompt');
+    }
+    await this.t.write('\x03');
+    return undefined;
   }
 
   /** Back to the friendly REPL, so a terminal user finds the board as usual. */
@@ -133,19 +190,25 @@ export class RawRepl {
    * buffer, at most one window), so the board never idles for a round trip.
    */
   async execMany(codes: (string | Buffer)[], opts: ExecOptions = {}): Promise<Buffer[]> {
-    if (!this.inRaw) await this.enter();
     const idle = opts.idleTimeoutMs ?? 10_000;
     const outputs: Buffer[] = [];
     let present = 0; // bytes of the current command already sent ahead
+    let pasting = false; // the raw paste of the current command is under way
+    if (!this.inRaw && (!opts.ahead || codes.length === 0)) await this.enter();
     try {
+      if (!this.inRaw) {
+        const sent = await this.enterPasting(Buffer.concat([toBytes(codes[0]), EOT]));
+        if (sent !== undefined) [present, pasting] = [sent, true];
+      }
       for (let i = 0; i < codes.length; i++) {
         const code = toBytes(codes[i]);
         const framed = Buffer.concat([code, EOT]);
         let usePaste = this.rawPaste !== false;
-        if (usePaste && present === 0) {
-          await this.t.write('\x05A\x01');
+        if (pasting) pasting = false;
+        else {
+          if (usePaste && present === 0) await this.t.write('\x05A\x01');
+          if (usePaste) usePaste = await this.startPaste(present > 0);
         }
-        if (usePaste) usePaste = await this.startPaste(present > 0);
         if (usePaste) {
           await this.pasteBody(framed, present);
         } else {
@@ -180,15 +243,32 @@ export class RawRepl {
   async execStream(
     code: string,
     blocks: Buffer[] | ((head: string[]) => StreamPlan),
-    opts: ExecOptions & { ack: number; head?: number },
+    opts: ExecOptions & { ack: number; head?: number; before?: { code: string; done(out: Buffer): void } },
   ): Promise<Buffer> {
-    if (!this.inRaw) await this.enter();
     const idle = opts.idleTimeoutMs ?? 10_000;
+    const framed = Buffer.concat([toBytes(code), EOT]);
+    const first = opts.before ? Buffer.concat([toBytes(opts.before.code), EOT]) : framed;
+    let sent: number | undefined;
+    let queued = false;
+    if (!this.inRaw && !opts.ahead) await this.enter();
     try {
-      await this.t.write('\x05A\x01');
-      if (!(await this.startPaste(false)))
-        throw new OtaError('protocol', 'streaming to the board needs raw-paste mode');
-      await this.pasteBody(Buffer.concat([toBytes(code), EOT]), 0);
+      if (!this.inRaw) sent = await this.enterPasting(first);
+      if (sent === undefined) {
+        if (this.rawPaste !== false) await this.t.write('\x05A\x01');
+        if (this.rawPaste === false || !(await this.startPaste(false)))
+          throw new OtaError('protocol', 'streaming to the board needs raw-paste mode');
+      }
+      await this.pasteBody(first, sent ?? 0);
+      if (opts.before) {
+        // The command goes out while the board runs `before` (as execMany sends ahead).
+        sent = Math.min(framed.length, 2 * this.window - 3);
+        await this.t.write(Buffer.concat([Buffer.from('\x05A\x01', 'latin1'), framed.subarray(0, sent)]));
+        queued = true;
+        opts.before.done(await this.collect(undefined, idle));
+        await this.startPaste(true);
+        queued = false;
+        await this.pasteBody(framed, sent);
+      }
       const lines: string[] = [];
       while (lines.length < (opts.head ?? 0)) {
         const line = await this.readLine(idle);
@@ -217,7 +297,7 @@ export class RawRepl {
       return await this.collect(opts.onOutput, idle);
     } catch (err) {
       if (this.rawPaste === false) throw err;
-      throw await this.failed(err, false);
+      throw await this.failed(err, queued);
     }
   }
 
@@ -270,7 +350,8 @@ export class RawRepl {
       throw new OtaError('protocol', `raw paste stopped working mid-transfer (${JSON.stringify(r)})`);
     this.rawPaste = false;
     if (r[0] === 0x52 && r[1] === 0) return false; // understood but refused: still at the raw prompt
-    // Firmware without raw paste took Ctrl-A as "restart raw REPL".
+    // Firmware without raw paste took Ctrl-A as "restart raw REPL": the two bytes read began its banner.
+    this.t.unread(r);
     await this.t.readUntil(BANNER + '>', this.timeoutMs, 'the raw REPL prompt');
     return false;
   }

@@ -5,13 +5,12 @@
  * each deflated when the board can inflate it and that makes it smaller, packed into commands of
  * about `budget` bytes, so small files share one command and the board compiles few commands.
  *
- *   const { blocks, first, digest } = pushStream(files, true);   // for RawRepl.execStream
+ *   const { blocks, first } = pushStream(files, true);   // for RawRepl.execStream
  *   const stmts = fileStatements('/main.py', bytes, { deflate: true });
  *   const cmds = packCommands(stmts, 4096);   // -> [{ code, bytes }] for RawRepl.execMany
  */
 import { createHash } from 'node:crypto';
-import { deflateSync } from 'fflate';
-import { deflate4k, py, STREAM_BLOCK } from './board-helpers';
+import { deflatePrimed, py, STREAM_BLOCK } from './board-helpers';
 
 /**
  * Input bytes per chunk: about 4 KB of text either way. Independent blocks of at most
@@ -48,7 +47,7 @@ export function fileStatements(path: string, data: Uint8Array, opts: EncodeOptio
   const size = opts.hex ? BLOCK.hex : BLOCK.base64;
   for (let i = 0; i < data.length;) {
     const wide = data.subarray(i, i + BLOCK.deflate);
-    const packed = opts.deflate ? deflateSync(wide, { level: 6 }) : undefined;
+    const packed = opts.deflate ? deflatePrimed(wide) : undefined;
     if (packed && packed.length < wide.length * 0.9) {
       out.push({ code: `${inflate}(b'${enc(packed)}')`, bytes: wide.length, path });
       i += wide.length;
@@ -89,7 +88,8 @@ function escapeInto(src: Uint8Array, out: Buffer, at: number, limit: number): nu
 /**
  * Files as one push stream (the board's _ota_push): their bytes one after another, cut into
  * blocks of at most STREAM_BLOCK encoded bytes. A block is "D" and a raw-deflate stream of the
- * next (up to) 4 KB when `deflate` and that shrinks it by 10%, else "R" and raw bytes; 0x10 and
+ * next (up to) 4 KB, primed with the preset dictionary (deflatePrimed), when `deflate` and that
+ * shrinks it by 10%, else "R" and raw bytes; 0x10 and
  * 0x03 are escaped; each block ends with the next one's length in 4 hex digits (`first`: the
  * first's). Small text files share blocks, so they compress together.
  */
@@ -112,7 +112,7 @@ export function pushStream(
   for (let i = 0; i < all.length;) {
     const buf = Buffer.allocUnsafe(STREAM_BLOCK + 4);
     const wide = all.subarray(i, i + BLOCK.deflate);
-    const packed = deflate ? deflate4k(wide) : undefined;
+    const packed = deflate ? deflatePrimed(wide) : undefined;
     let k = packed && packed.length < wide.length * 0.9 ? escapeInto(packed, buf, 1, STREAM_BLOCK) : -1;
     let n = wide.length;
     if (k > 0) {

@@ -18,6 +18,8 @@ except ImportError:
 
 # Largest encoded block _ota_sync reads at once: STREAM_BLOCK on the host.
 _OTA_BLOCK = const(4096)
+# The preset dictionary (src/core/serial/deflate-dictionary.ts): the host writes it in here.
+_OTA_DICT = b""
 _OTA_DIR = const(0x4000)
 
 
@@ -218,8 +220,18 @@ def _ota_write_hex_deflated(s):
     _ota_file.write(_ota_inflate(bytes.fromhex(s)))
 
 
+# Deflated data is primed with a preset dictionary of typical MicroPython text:
+# the inflater first reads it as a non-final stored block (0, LEN and ~LEN
+# little-endian), then the host's stream, whose back-references may reach into
+# it. Its bytes come out first and are skipped.
+def _ota_inflater(data):
+    n = len(_OTA_DICT)
+    h = bytes((0, n & 255, n >> 8, ~n & 255, ~n >> 8 & 255))
+    return _ota_deflate.DeflateIO(_ota_io.BytesIO(h + _OTA_DICT + data), _ota_deflate.RAW, 12)
+
+
 def _ota_inflate(data):
-    return _ota_deflate.DeflateIO(_ota_io.BytesIO(data), _ota_deflate.RAW, 12).read()
+    return _ota_inflater(data).read()[len(_OTA_DICT) :]
 
 
 def _ota_commit(p, h):
@@ -306,9 +318,9 @@ def _ota_sync(r, ps, ns, hs, rm):
     # are staged, checked, and copied in place (_ota_done): the board prints ACK
     # (0x06) when it waits for a block; the host sends c encoded bytes and 4 hex
     # digits, the next block's c (the first c comes unasked, after the line). A
-    # block is "R" and raw bytes or "D" and raw
-    # deflate; its bytes continue the files in order. 0x10 comes as 10 11 and
-    # 0x03 as 10 12, so no data byte is a Ctrl-C.
+    # block is "R" and raw bytes or "D" and raw deflate (_ota_inflater); its
+    # bytes continue the files in order. 0x10 comes as 10 11 and 0x03 as 10 12,
+    # so no data byte is a Ctrl-C.
     global _ota_plan
     _ota_resume()
     w = []
@@ -343,7 +355,8 @@ def _ota_sync(r, ps, ns, hs, rm):
     dz = [2 if _ota_direct(r + ps[i]) else 1 if i in a else 0 for i in w]
     b = bytearray(_OTA_BLOCK + 4)
     m = memoryview(b)
-    q = memoryview(bytearray(_OTA_BLOCK))
+    # An inflated block: the dictionary, then at most 4 KB.
+    q = memoryview(bytearray(len(_OTA_DICT) + _OTA_BLOCK))
     try:
         _ota_begin()
         if dz and min(dz) < 2:
@@ -386,8 +399,8 @@ def _ota_sync(r, ps, ns, hs, rm):
                 if b"\x10" in d:
                     d = d.replace(b"\x10\x12", b"\x03").replace(b"\x10\x11", b"\x10")
                 if t == 68:
-                    # Into one buffer made once: a block inflates to at most 4 KB.
-                    f = _ota_deflate.DeflateIO(_ota_io.BytesIO(d), _ota_deflate.RAW, 12)
+                    # Into one buffer made once: the dictionary, then at most 4 KB.
+                    f = _ota_inflater(d)
                     d = None
                     n = 0
                     while 1:
@@ -395,7 +408,7 @@ def _ota_sync(r, ps, ns, hs, rm):
                         if not j:
                             break
                         n += j
-                    d = q[:n]
+                    d = q[len(_OTA_DICT) : n]
                 o = 0
             n = min(left, len(d) - o)
             _ota_file.write(memoryview(d)[o : o + n])
