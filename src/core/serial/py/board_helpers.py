@@ -201,7 +201,12 @@ def _ota_begin():
 
 
 def _ota_open(p):
-    _ota_stage(p, _ota_direct(p))
+    # Prepared before the first staged file, as _ota_push does: putting boot.py's
+    # lines in finishes with the recovery, which clears the stage.
+    d = _ota_direct(p)
+    if not d and not _ota_ready:
+        _ota_prep()
+    _ota_stage(p, d)
 
 
 def _ota_write_b64(s):
