@@ -62,11 +62,18 @@ def fetch(src, f, buf):
                 # The server ignored Range: start over.
                 have = 0
                 h = Hashers(f)
+            elif r.status == 206:
+                _range(r, f, have, name)
             gz = r.header("content-encoding") == "gzip"
             # Refused before a byte is read: a body longer than the file can be
-            # (gzip: deflate's stored blocks add 5 bytes per 64 KB, plus the header).
+            # (gzip: deflate's stored blocks add 5 bytes per 64 KB, plus the
+            # header), or a plain one of another length (an error page).
             if r.length > (size + 64 + size // 4096 if gz else size - have):
                 raise Fail("too_large", "%s: server sends %d bytes for %d" % (f["path"][:60], r.length, size - have))
+            if not gz and 0 <= r.length < size - have:
+                raise Fail(
+                    "hash_mismatch", "%s: server sends %d bytes for %d" % (f["path"][:60], r.length, size - have)
+                )
             body = r
             if gz:
                 import deflate
@@ -85,6 +92,18 @@ def fetch(src, f, buf):
         fsx.remove(name)
         raise
     fsx.move(name, fsx.STAGE + "/" + f["path"])
+
+
+def _range(r, f, have, name):
+    # A 206 must be the range asked for: from `have` to the end of this
+    # file. Anything else (a range never asked for, another offset or file)
+    # would splice foreign bytes in; the partial download is dropped too, so
+    # the next try starts clean instead of asking for the same range again.
+    cr = r.header("content-range") or ""
+    want = "bytes %d-%d/%d" % (have, f["size"] - 1, f["size"])
+    if not have or cr != want:
+        fsx.remove(name)
+        raise Fail("protocol", "%s: answer for %s, asked %s" % (f["path"][:40], cr[:40], want if have else "no range"))
 
 
 def _window(size):

@@ -30,8 +30,15 @@ def split_url(url):
         tls, rest = False, url[7:]
     else:
         raise Fail("bad_url", url[:60])
+    for c in url:
+        if c <= " " or c == "\x7f":
+            # A space, CR or LF would end the request line early: a header injected by a Location.
+            raise Fail("bad_url", "a control character or space in " + repr(url[:60]))
     i = rest.find("/")
     host, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
+    if "@" in host or not host:
+        # user:password@ in a URL (a redirect's): never sent, never taken as a host name.
+        raise Fail("bad_url", "credentials or no host in " + url[:60])
     port = 443 if tls else 80
     j = host.rfind(":")
     if j > 0 and host[j + 1 :].isdigit():
@@ -77,12 +84,16 @@ class Deadline:
     def __init__(self, seconds):
         self.end = time.ticks_add(time.ticks_ms(), int(seconds * 1000))
 
-    def left(self):
-        # Seconds left (> 0), or raises deadline.
+    def left_ms(self):
+        # Milliseconds left (> 0), or raises deadline. A small int: checked
+        # before every socket read, it allocates nothing.
         ms = time.ticks_diff(self.end, time.ticks_ms())
         if ms <= 0:
             raise Fail("deadline", "the update took longer than its deadline")
-        return ms / 1000
+        return ms
+
+    def left(self):
+        return self.left_ms() / 1000
 
 
 class Response(io.IOBase):
@@ -92,6 +103,7 @@ class Response(io.IOBase):
         self.sock = sock
         self.raw = raw or sock  # the TCP socket under TLS: its timeout bounds every wait
         self.timeout = timeout
+        self.timeout_ms = int(timeout * 1000)
         self.deadline = deadline
         self.status = 0
         self.headers = {}
@@ -136,9 +148,10 @@ class Response(io.IOBase):
     def _tick(self):
         # Before each socket read: the deadline not passed, and the wait no longer than what is left.
         if self.deadline:
-            left = self.deadline.left()
-            if left < self.timeout:
-                self.raw.settimeout(left)
+            left = self.deadline.left_ms()
+            if left < self.timeout_ms:
+                self.timeout_ms = left
+                self.raw.settimeout(left / 1000)
 
     def _fail(self, e):
         f = _io_fail(e)
@@ -224,6 +237,8 @@ class Response(io.IOBase):
 
     def read_all(self, limit):
         # The whole body as bytes, for small documents only.
+        if self.length > limit:
+            raise Fail("doc_too_large", "document of %d bytes, over %d" % (self.length, limit))
         out = bytearray()
         piece = bytearray(256)
         mv = memoryview(piece)
@@ -249,6 +264,20 @@ class Response(io.IOBase):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _encoding(r, headers):
+    # A body is read as sent: compressed only when the request asked for that
+    # encoding (fetch asks for gzip). Anything else would be hashed or parsed
+    # as garbage, or inflated with a 32 KB window nobody planned for. A caller
+    # asking for "identity" takes the bytes whatever their label (a .tar.gz
+    # that its host labels gzip is still the bytes its hash names).
+    ce = r.headers.get(b"content-encoding", b"identity").lower()
+    if ce == b"identity":
+        return
+    asked = (headers or {}).get("Accept-Encoding", "")
+    if asked != "identity" and ce != asked.encode():
+        raise Fail("bad_encoding", "Content-Encoding %r, not asked for" % bytes(ce[:20]))
 
 
 def _connect(tls, host, port, timeout, trust=None):
@@ -312,6 +341,8 @@ def request(url, headers=None, timeout=10, deadline=None, trust=None):
             if k in _KEEP:
                 r.headers[k] = line[i + 1 :].strip()
         r._body()
+        if r.status in (200, 206):
+            _encoding(r, headers)
         return r
     except OSError as e:
         s.close()

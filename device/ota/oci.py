@@ -134,10 +134,10 @@ class OCI(Release):
                         % ("the credentials" if basic else "anonymous access: set user and password"),
                     )
                 data = r.read_all(MAX_DOC)
-            import json
+            from ota.source import loads
 
             try:
-                doc = json.loads(data)
+                doc = loads(data, "token answer", "auth_failed")
                 tok = doc.get("token") or doc.get("access_token")
             except (ValueError, AttributeError):
                 tok = None

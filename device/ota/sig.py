@@ -1,5 +1,4 @@
 # Detached manifest signatures over the exact downloaded bytes (docs/protocols.md).
-import json
 import hashlib
 import binascii
 from ota.log import Fail
@@ -67,8 +66,10 @@ def verify(keys, sig_bytes, msg):
         raise Fail("bad_config", "keys is empty")
     if sig_bytes is None:
         raise Fail("no_signature", "a signature is required and none was published")
+    from ota.source import loads
+
+    s = loads(sig_bytes, "signature file", "bad_signature")
     try:
-        s = json.loads(sig_bytes)
         alg, kid, sig = s["alg"], s["key"], binascii.a2b_base64(s["sig"].encode())
     except (ValueError, KeyError, TypeError):
         raise Fail("bad_signature", "signature file is malformed")

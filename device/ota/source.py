@@ -7,21 +7,27 @@ from micropython import const
 from ota import fsx
 from ota.log import Fail
 
-MAX_DOC = const(32768)  # latest.json / signature size limit (the manifest goes to flash instead)
+MAX_DOC = const(16384)  # latest.json / signature / registry token answer limit (the manifest goes to flash instead)
+MAX_MANIFEST = const(1048576)  # a manifest of ~6000 files; anything longer is hostile
 RESERVE = const(16384)  # flash kept free when a manifest is saved
 
 
-def save_to(r, path, size, h=None):
+def save_to(r, path, size=-1, h=None):
     # The body of response r to file path, a buffer at a time, fed to hash h
-    # too. size (the declared length, -1 unknown) and every byte read are
-    # held to the free flash less RESERVE; returns the bytes read, at most
-    # size + one buffer when size is known (the caller compares).
-    limit = max(0, fsx.free_bytes() - RESERVE)
-    if size > limit:
-        raise Fail("doc_too_large", "manifest of %d bytes, %d free" % (size, limit))
+    # too. size: the document's size when the source names it (-1: unknown).
+    # What the server declares and every byte read are held to MAX_MANIFEST
+    # (doc_too_large) and to the free flash less RESERVE (no_space), before a
+    # byte is written when the length is known; returns the bytes read, at
+    # most size + one buffer when size is known (the caller compares).
+    import gc
+
+    if 0 <= size < r.length:
+        raise Fail("doc_too_large", "server sends %d bytes for a %d-byte document" % (r.length, size))
+    room = max(0, fsx.free_bytes() - RESERVE)
+    _room(max(size, r.length), room)
     buf = bytearray(512)
     mv = memoryview(buf)
-    total = 0
+    total = mark = 0
     fsx.makedirs(path)
     with open(fsx.p(path), "wb") as out:
         while True:
@@ -29,14 +35,52 @@ def save_to(r, path, size, h=None):
             if not n:
                 break
             total += n
-            if total > limit or 0 <= size < total:
+            _room(total, room)
+            if 0 <= size < total:
                 break
             if h:
                 h.update(mv[:n])
             out.write(buf if n == len(buf) else mv[:n])
-    if total > limit:
-        raise Fail("doc_too_large", "manifest over the %d bytes of free flash" % limit)
+            if total - mark >= 16384:
+                mark = total
+                gc.collect()  # each read's garbage (slices, a chunk header) stays bounded
     return total
+
+
+def _room(n, room):
+    if n > MAX_MANIFEST:
+        raise Fail("doc_too_large", "a manifest over %d bytes" % MAX_MANIFEST)
+    if n > room:
+        raise Fail("no_space", "a manifest of %d bytes, %d free" % (n, room))
+
+
+def loads(data, what, code="bad_manifest"):
+    # json.loads of a small document from the network (latest.json, a
+    # signature, a token answer), malformed -> Fail(code). Its nesting is
+    # counted first: json.loads builds every level it meets, and 5000 levels
+    # of "[" in a few KB would take more heap than a board has.
+    depth = 0
+    q = esc = False
+    for c in data:
+        if q:
+            if esc:
+                esc = False
+            elif c == 92:
+                esc = True
+            elif c == 34:
+                q = False
+        elif c == 34:
+            q = True
+        elif c == 91 or c == 123:
+            depth += 1
+            if depth > 32:
+                raise Fail(code, what + " is nested too deep")
+        elif c == 93 or c == 125:
+            depth -= 1
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise Fail(code, what + " is not JSON")
 
 
 def quote(p):
@@ -73,7 +117,7 @@ class Release:
     def save(self, url, path, headers=None):
         # Streams a document to a file: bounded by free flash, not by RAM.
         with self.client.get(url, headers) as r:
-            save_to(r, path, r.length)
+            save_to(r, path)
 
     def open_file(self, f, offset=0, gzip=False):
         # An HTTP response positioned at `offset` of file f (206), or at 0 (200).
@@ -108,11 +152,11 @@ class Static(Release):
                 return None
             self.etag = r.header("etag")
             data = r.read_all(MAX_DOC)
+        doc = loads(data, "latest.json")
         try:
-            doc = json.loads(data)
             self.version = doc["version"]
             m = doc.get("manifest") or (self.version + "/manifest.json")
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, AttributeError):
             raise Fail("bad_manifest", "latest.json is malformed")
         if not isinstance(self.version, str) or not isinstance(m, str):
             raise Fail("bad_manifest", "latest.json is malformed")
