@@ -134,12 +134,12 @@ class OCI(Release):
                         % ("the credentials" if basic else "anonymous access: set user and password"),
                     )
                 data = r.read_all(MAX_DOC)
-            from ota.source import loads
+            from ota.jscan import loads
 
             try:
-                doc = loads(data, "token answer", "auth_failed")
+                doc = loads(data, "token answer")
                 tok = doc.get("token") or doc.get("access_token")
-            except (ValueError, AttributeError):
+            except (Fail, AttributeError):
                 tok = None
             del data
             if not isinstance(tok, str) or not tok:

@@ -66,12 +66,12 @@ def verify(keys, sig_bytes, msg):
         raise Fail("bad_config", "keys is empty")
     if sig_bytes is None:
         raise Fail("no_signature", "a signature is required and none was published")
-    from ota.source import loads
+    from ota.jscan import loads
 
-    s = loads(sig_bytes, "signature file", "bad_signature")
     try:
+        s = loads(sig_bytes, "signature file")
         alg, kid, sig = s["alg"], s["key"], binascii.a2b_base64(s["sig"].encode())
-    except (ValueError, KeyError, TypeError):
+    except (Fail, KeyError, TypeError, ValueError):
         raise Fail("bad_signature", "signature file is malformed")
     for k in keys:
         if k.get("alg") != alg or k.get("id") != kid:

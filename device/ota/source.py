@@ -2,7 +2,6 @@
 # etag) or a Release that knows how to fetch the manifest and every file.
 # The GitHub and OCI sources are ota.github and ota.oci, imported only on
 # boards that use them.
-import json
 from micropython import const
 from ota import fsx
 from ota.log import Fail
@@ -52,35 +51,6 @@ def _room(n, room):
         raise Fail("doc_too_large", "a manifest over %d bytes" % MAX_MANIFEST)
     if n > room:
         raise Fail("no_space", "a manifest of %d bytes, %d free" % (n, room))
-
-
-def loads(data, what, code="bad_manifest"):
-    # json.loads of a small document from the network (latest.json, a
-    # signature, a token answer), malformed -> Fail(code). Its nesting is
-    # counted first: json.loads builds every level it meets, and 5000 levels
-    # of "[" in a few KB would take more heap than a board has.
-    depth = 0
-    q = esc = False
-    for c in data:
-        if q:
-            if esc:
-                esc = False
-            elif c == 92:
-                esc = True
-            elif c == 34:
-                q = False
-        elif c == 34:
-            q = True
-        elif c == 91 or c == 123:
-            depth += 1
-            if depth > 32:
-                raise Fail(code, what + " is nested too deep")
-        elif c == 93 or c == 125:
-            depth -= 1
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise Fail(code, what + " is not JSON")
 
 
 def quote(p):
@@ -152,6 +122,8 @@ class Static(Release):
                 return None
             self.etag = r.header("etag")
             data = r.read_all(MAX_DOC)
+        from ota.jscan import loads
+
         doc = loads(data, "latest.json")
         try:
             self.version = doc["version"]
