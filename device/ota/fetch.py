@@ -63,7 +63,14 @@ def fetch(src, f, buf):
                 have = 0
                 h = Hashers(f)
             elif r.status == 206:
-                _range(r, f, have, name)
+                # The range asked for, from `have` to the end of this file; anything
+                # else (a range never asked for, another offset or file) would splice
+                # foreign bytes in. The partial is dropped too: the next try starts
+                # clean instead of asking for the same range again.
+                ch = r.header("content-range") or ""
+                if not have or ch != "bytes %d-%d/%d" % (have, size - 1, size):
+                    fsx.remove(name)
+                    raise Fail("protocol", "%s: bad range %s" % (f["path"][:40], ch[:40]))
             gz = r.header("content-encoding") == "gzip"
             # Refused before a byte is read: a body longer than the file can be
             # (gzip: deflate's stored blocks add 5 bytes per 64 KB, plus the
@@ -92,18 +99,6 @@ def fetch(src, f, buf):
         fsx.remove(name)
         raise
     fsx.move(name, fsx.STAGE + "/" + f["path"])
-
-
-def _range(r, f, have, name):
-    # A 206 must be the range asked for: from `have` to the end of this
-    # file. Anything else (a range never asked for, another offset or file)
-    # would splice foreign bytes in; the partial download is dropped too, so
-    # the next try starts clean instead of asking for the same range again.
-    cr = r.header("content-range") or ""
-    want = "bytes %d-%d/%d" % (have, f["size"] - 1, f["size"])
-    if not have or cr != want:
-        fsx.remove(name)
-        raise Fail("protocol", "%s: answer for %s, asked %s" % (f["path"][:40], cr[:40], want if have else "no range"))
 
 
 def _window(size):

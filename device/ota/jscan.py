@@ -144,34 +144,3 @@ class Scanner:
                     self.cb(path, s)
             else:
                 self.cb(path, self._lit(c))
-
-
-def loads(data, what):
-    # json.loads of a small document from the network (latest.json, a
-    # signature, a token answer), malformed -> bad_manifest. Its nesting is
-    # counted first: json.loads builds every level it meets, and 5000 levels
-    # of "[" in a few KB would take more heap than a board has.
-    depth = 0
-    q = esc = False
-    for c in data:
-        if q:
-            if esc:
-                esc = False
-            elif c == 92:
-                esc = True
-            elif c == 34:
-                q = False
-        elif c == 34:
-            q = True
-        elif c == 91 or c == 123:
-            depth += 1
-            if depth > _MAX_DEPTH:
-                raise Fail("bad_manifest", what + " is nested too deep")
-        elif c == 93 or c == 125:
-            depth -= 1
-    try:
-        import json
-
-        return json.loads(data)
-    except ValueError:
-        raise Fail("bad_manifest", what + " is not JSON")

@@ -1,40 +1,40 @@
 # Manifest rules shared by every source: paths, versions, expiry, schema.
 import gc
-from micropython import const
 from ota.log import Fail
 
 _HEX = "0123456789abcdef"
 
 
-MAX_FILES = const(1000)  # the paths are held in RAM while checked (conflicts); the host's MAX_FILES
-_SEG = const(255)  # bytes in one name: LittleFS's and FAT's limit
-_DEPTH = const(16)  # folders deep: rmtree and the swap recurse per level
-
-
-def _invisible(o):
-    # Combining marks (an NFD twin of a composed name), zero-width and
-    # direction controls (a name that reads as another): never in a path.
-    return 0x300 <= o < 0x370 or 0x200B <= o <= 0x200F or 0x202A <= o <= 0x202E or 0x2060 <= o <= 0x2064 or o == 0xFEFF
-
-
 def check_path(p):
-    # Same rule as the host (src/core/paths.ts).
+    # Same rule as the host (src/core/paths.ts): also at most 16 folders deep
+    # (rmtree and the swap recurse per level), 255 bytes a name (LittleFS's and
+    # FAT's limit), and no combining mark (an NFD twin of a composed name),
+    # zero-width or direction control (a name that reads as another).
     if not isinstance(p, str) or not p:
         raise Fail("bad_path", "empty path")
     for c in p:
         o = ord(c)
-        if o < 32 or o == 127 or c == "\\" or o >= 0x300 and _invisible(o):
+        if (
+            o < 32
+            or o == 127
+            or c == "\\"
+            or 0x300 <= o < 0x370
+            or 0x200B <= o <= 0x200F
+            or 0x202A <= o <= 0x202E
+            or 0x2060 <= o <= 0x2064
+            or o == 0xFEFF
+        ):
             raise Fail("bad_path", "bad character in " + repr(p)[:60])
     if p[0] == "/" or (len(p) > 1 and p[1] == ":"):
         raise Fail("bad_path", "absolute path " + p[:60])
     parts = p.split("/")
-    if len(parts) > _DEPTH:
-        raise Fail("bad_path", "more than %d folders deep: %s" % (_DEPTH, p[:60]))
+    if len(parts) > 16:
+        raise Fail("bad_path", "bad segment in " + p[:60])
     for s in parts:
         if s in ("", ".", ".."):
             raise Fail("bad_path", "bad segment in " + p[:60])
-        if len(s) > _SEG // 3 and len(s.encode()) > _SEG:
-            raise Fail("bad_path", "a name over %d bytes in %s" % (_SEG, p[:60]))
+        if len(s) > 85 and len(s.encode()) > 255:
+            raise Fail("bad_path", "bad segment in " + p[:60])
     return p
 
 
@@ -91,47 +91,34 @@ def _hex(s, n):
     return True
 
 
-def _num(x):
-    # A semver number: digits, no leading zero.
-    return x.isdigit() and (x == "0" or x[0] != "0")
-
-
-def _ids(s, numeric_strict):
-    # Dot-separated identifiers of [0-9A-Za-z-], none empty; numeric ones
-    # without leading zeros where semver says so (pre-release).
-    out = s.split(".")
-    for x in out:
-        if not x:
-            return None
-        for c in x:
-            if not ("0" <= c <= "9" or "a" <= c <= "z" or "A" <= c <= "Z" or c == "-"):
-                return None
-        if numeric_strict and x.isdigit() and not _num(x):
-            return None
-    return out
-
-
 def parse_version(v):
     # (major, minor, patch, prerelease ids) or None; a leading "v" is a tag.
-    # The host's SEMVER pattern (src/core/version.ts), written out.
+    # The host's SEMVER pattern (src/core/version.ts), written out: three
+    # numbers, then "-" pre-release and "+" build identifiers of [0-9A-Za-z-],
+    # none empty; numbers (the three, numeric pre-release ids) without a
+    # leading zero.
     if not isinstance(v, str) or len(v) > 100:
         return None
     if v[:1] == "v":
         v = v[1:]
     i = v.find("+")
-    if i >= 0 and _ids(v[i + 1 :], False) is None:
-        return None
-    if i >= 0:
-        v = v[:i]
+    extra = v[i + 1 :] if i >= 0 else None
+    v = v[:i] if i >= 0 else v
     i = v.find("-")
-    pre = _ids(v[i + 1 :], True) if i >= 0 else []
-    core = (v[:i] if i >= 0 else v).split(".")
-    if pre is None or len(core) != 3:
+    pre = v[i + 1 :] if i >= 0 else None
+    parts = [(v[:i] if i >= 0 else v).split(".")]
+    for s in (pre, extra):
+        parts.append([] if s is None else s.split("."))
+    if len(parts[0]) != 3:
         return None
-    for x in core:
-        if not _num(x):
-            return None
-    return [int(x) for x in core], pre
+    for k in range(3):
+        for x in parts[k]:
+            if not x or k < 2 and x.isdigit() and x != "0" and x[0] == "0":
+                return None
+            for c in x:
+                if not ("0" <= c <= "9" or k and ("a" <= c <= "z" or "A" <= c <= "Z" or c == "-")):
+                    return None
+    return [int(x) for x in parts[0]], parts[1]
 
 
 def _cmp_id(a, b):
@@ -235,7 +222,7 @@ def parse_stream(reader):
     files = Files()
     cur = {}
     state = {"root": False}
-    seen = []  # top-level keys met
+    found = []  # top-level keys met
     fsx.makedirs(ENTRIES)
     out = open(fsx.p(ENTRIES), "w")
 
@@ -255,9 +242,9 @@ def parse_stream(reader):
         if n == 1:
             # A key given twice: parsers differ on which one counts (the host's
             # JSON.parse takes the last), so a signed manifest must not have one.
-            if k in seen:
+            if k in found:
                 bad("duplicate key " + k[:40])
-            seen.append(k)
+            found.append(k)
         if k == "files":
             if n == 1:
                 if v is not END:
@@ -268,8 +255,10 @@ def parse_stream(reader):
             elif n == 2:
                 if v is not END:
                     bad("bad file entry")
-                if files.n >= MAX_FILES:
-                    raise Fail("too_many_files", "more than %d files in the release" % MAX_FILES)
+                if (
+                    files.n >= 1000
+                ):  # their paths are held in RAM while checked (conflicts); src/core/manifest.ts MAX_FILES
+                    raise Fail("too_many_files", "over 1000 files")
                 check_file(cur)
                 out.write("%d %s %s %s\n" % (cur["size"], cur["sha1"], cur["sha256"], cur["path"]))
                 cur.clear()
@@ -277,7 +266,7 @@ def parse_stream(reader):
                 files.n += 1
             elif n == 3 and path[2] in _FILE:
                 if path[2] in cur:
-                    bad("duplicate key %s in a file entry" % path[2])
+                    bad("duplicate key " + path[2])
                 cur[path[2]] = v
         elif k in _LISTS:
             lst = m.setdefault(k, [])
@@ -297,7 +286,7 @@ def parse_stream(reader):
             elif n == 2 and isinstance(path[1], str):
                 d = m.setdefault(k, {})
                 if not isinstance(d, dict) or path[1] in d:
-                    bad("%s is not an object, or has a key twice" % k)
+                    bad("duplicate key " + k)
                 d[path[1]] = v
             else:
                 bad("bad %s entry" % k)

@@ -134,12 +134,12 @@ class OCI(Release):
                         % ("the credentials" if basic else "anonymous access: set user and password"),
                     )
                 data = r.read_all(MAX_DOC)
-            from ota.jscan import loads
+            import json
 
             try:
-                doc = loads(data, "token answer")
+                doc = json.loads(data)
                 tok = doc.get("token") or doc.get("access_token")
-            except (Fail, AttributeError):
+            except (ValueError, AttributeError):
                 tok = None
             del data
             if not isinstance(tok, str) or not tok:

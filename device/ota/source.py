@@ -2,39 +2,42 @@
 # etag) or a Release that knows how to fetch the manifest and every file.
 # The GitHub and OCI sources are ota.github and ota.oci, imported only on
 # boards that use them.
+import json
 from micropython import const
 from ota import fsx
 from ota.log import Fail
 
 MAX_DOC = const(16384)  # latest.json / signature / registry token answer limit (the manifest goes to flash instead)
-MAX_MANIFEST = const(1048576)  # a manifest of ~6000 files; anything longer is hostile
 RESERVE = const(16384)  # flash kept free when a manifest is saved
 
 
 def save_to(r, path, size=-1, h=None):
     # The body of response r to file path, a buffer at a time, fed to hash h
     # too. size: the document's size when the source names it (-1: unknown).
-    # What the server declares and every byte read are held to MAX_MANIFEST
-    # (doc_too_large) and to the free flash less RESERVE (no_space), before a
-    # byte is written when the length is known; returns the bytes read, at
-    # most size + one buffer when size is known (the caller compares).
+    # What the server declares and every byte read are held to 1 MB (a
+    # manifest of ~6000 files: anything longer is hostile, doc_too_large) and
+    # to the free flash less RESERVE (no_space), before a byte is written
+    # when the length is known; returns the bytes read, at most size + one
+    # buffer when size is known (the caller compares).
     import gc
 
     if 0 <= size < r.length:
-        raise Fail("doc_too_large", "server sends %d bytes for a %d-byte document" % (r.length, size))
-    room = max(0, fsx.free_bytes() - RESERVE)
-    _room(max(size, r.length), room)
+        raise Fail("doc_too_large", "document over %d bytes" % size)
+    limit = max(0, fsx.free_bytes() - RESERVE)
     buf = bytearray(512)
     mv = memoryview(buf)
     total = mark = 0
+    n = max(size, r.length)
     fsx.makedirs(path)
     with open(fsx.p(path), "wb") as out:
         while True:
+            if n > 1048576 or n > limit:
+                code = "doc_too_large" if n > 1048576 else "no_space"
+                raise Fail(code, "needs %d bytes, %d free" % (n, limit))
             n = r.readinto(buf)
             if not n:
                 break
             total += n
-            _room(total, room)
             if 0 <= size < total:
                 break
             if h:
@@ -43,14 +46,8 @@ def save_to(r, path, size=-1, h=None):
             if total - mark >= 16384:
                 mark = total
                 gc.collect()  # each read's garbage (slices, a chunk header) stays bounded
+            n = total
     return total
-
-
-def _room(n, room):
-    if n > MAX_MANIFEST:
-        raise Fail("doc_too_large", "a manifest over %d bytes" % MAX_MANIFEST)
-    if n > room:
-        raise Fail("no_space", "a manifest of %d bytes, %d free" % (n, room))
 
 
 def quote(p):
@@ -122,13 +119,11 @@ class Static(Release):
                 return None
             self.etag = r.header("etag")
             data = r.read_all(MAX_DOC)
-        from ota.jscan import loads
-
-        doc = loads(data, "latest.json")
         try:
+            doc = json.loads(data)
             self.version = doc["version"]
             m = doc.get("manifest") or (self.version + "/manifest.json")
-        except (KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise Fail("bad_manifest", "latest.json is malformed")
         if not isinstance(self.version, str) or not isinstance(m, str):
             raise Fail("bad_manifest", "latest.json is malformed")

@@ -551,24 +551,35 @@ def _write_plan(m, want, dels):
 
 
 def _can_inflate():
-    # deflate (MicroPython 1.21+) and room for its 32 KB window.
+    # deflate (MicroPython 1.21+) and one free block for its 32 KB window (a
+    # heap with room in scattered blocks only has none): taken now, before
+    # the bundle module and the request cut the heap up, and handed to
+    # bundle.fetch, which lets go of it just before inflating. None: no bundle.
     try:
         import deflate  # noqa: F401
 
         gc.collect()
-        return gc.mem_free() > 48 * 1024
-    except ImportError:
-        return False
+        return [bytearray(33 * 1024)]
+    except (ImportError, MemoryError):
+        return None
 
 
 def _download(cfg, rel, m, want, need):
     from ota import fetch
 
     b = m.get("bundle")
-    if b and want and b["size"] < need and _can_inflate():
+    hold = b and want and b["size"] < need and _can_inflate()
+    if hold:
         from ota import bundle
 
-        bundle.fetch(rel, b, _each(m, want), m["files"])
+        try:
+            bundle.fetch(rel, b, _each(m, want), m["files"], hold)
+        except MemoryError:
+            # mem_free counted scattered blocks: no single one held the 32 KB
+            # window. Every file comes one by one below instead (what the bundle
+            # staged stays; a half-written one resumes), so a fragmented heap
+            # slows an update down but never fails it.
+            ev("warning", code="no_memory", msg="no room for the bundle's window: file by file")
         gc.collect()  # the inflate window goes now, not after the loop below
     buf = bytearray(fetch.BUF)
     for f in _each(m, want):
