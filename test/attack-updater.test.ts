@@ -4,7 +4,7 @@
 // the one error code the board must report. One board per source runs every row in turn, driving
 // the front itself through /__ctl/ between updates; after each row the front checks that the
 // installed release is byte-identical, and the last row is a normal update that must succeed.
-import { after, before, suite, test } from 'node:test';
+import { after, before, suite, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -27,7 +27,8 @@ import {
   type Serve,
 } from './attack-server';
 
-type Source = 'static' | 'github' | 'oci';
+/** github: the web download path (a public repository); github-api: the REST API's release and asset URLs. */
+type Source = 'static' | 'github' | 'github-api' | 'oci';
 const noRegistry = registryMissing();
 
 /** Expected error code (null: the update succeeds), for every source or per source. */
@@ -210,13 +211,21 @@ const rows = (): Row[] => [
     (k) =>
       k === 'file'
         ? 'hash_mismatch'
-        : { static: 'bad_manifest', github: 'bad_manifest', oci: 'hash_mismatch' },
+        : {
+            static: 'bad_manifest',
+            github: 'bad_manifest',
+            'github-api': 'bad_manifest',
+            oci: 'hash_mismatch',
+          },
   ),
   ...each(
     BODY,
     'Content-Length longer than the body',
     length((n) => String(n + 100)),
-    (k) => (k === 'file' ? 'too_large' : { static: 'network', github: 'network', oci: 'doc_too_large' }),
+    (k) =>
+      k === 'file'
+        ? 'too_large'
+        : { static: 'network', github: 'network', 'github-api': 'network', oci: 'doc_too_large' },
   ),
   // Chunked framing.
   ...each(BODY, 'a chunk size that is no number', chunked('zz'), () => 'protocol'),
@@ -227,13 +236,20 @@ const rows = (): Row[] => [
     () => 'too_large',
   ),
   ...each(BODY, 'chunks that never end', endlessChunks, (k) =>
-    k === 'file' ? 'too_large' : { static: 'doc_too_large', github: 'doc_too_large', oci: 'hash_mismatch' },
+    k === 'file'
+      ? 'too_large'
+      : {
+          static: 'doc_too_large',
+          github: 'doc_too_large',
+          'github-api': 'doc_too_large',
+          oci: 'hash_mismatch',
+        },
   ),
   // Slowloris: a byte every 250 ms never trips the socket timeout; the deadline ends it.
   // (GitHub's release document is a redirect whose body the board never reads.)
   ...each(['doc'], 'a body dripping a byte at a time', slowBody, () => 'deadline', {
     config: { deadline: 3 },
-    only: ['static', 'oci'],
+    only: ['static', 'github-api', 'oci'],
   }),
   ...each(['file'], 'a body dripping a byte at a time', slowBody, () => 'deadline', {
     config: { deadline: 3 },
@@ -271,9 +287,18 @@ const rows = (): Row[] => [
   ),
   // What the answer is.
   ...each(BODY, 'a Content-Encoding the board did not ask for', encoded, () => 'bad_encoding'),
-  ...each(['doc'], 'a 200 HTML error page', htmlPage, () => 'bad_manifest', { only: ['static', 'oci'] }),
+  ...each(['doc'], 'a 200 HTML error page', htmlPage, () => 'bad_manifest', {
+    only: ['static', 'github-api', 'oci'],
+  }),
   ...each(BODY, 'a 200 HTML error page', htmlPage, (k) =>
-    k === 'file' ? 'hash_mismatch' : { static: 'bad_manifest', github: 'bad_manifest', oci: 'hash_mismatch' },
+    k === 'file'
+      ? 'hash_mismatch'
+      : {
+          static: 'bad_manifest',
+          github: 'bad_manifest',
+          'github-api': 'bad_manifest',
+          oci: 'hash_mismatch',
+        },
   ),
   ...each(['file'], 'a 206 for a range never asked for', partial(100), () => 'protocol'),
   // Cut mid-file, then resumes answered wrongly.
@@ -437,7 +462,7 @@ const rows = (): Row[] => [
     config: { keys: [keyOld, keyNew] },
     expect: null,
   },
-  { name: 'a normal update afterwards', only: ['oci'], expect: null },
+  { name: 'a normal update afterwards', only: ['github-api', 'oci'], expect: null },
 ];
 
 // ---- the board's driver ----------------------------------------------------------------------
@@ -491,7 +516,12 @@ interface Outcome {
   ms: number;
 }
 
-async function runSource(source: Source, boardConfig: Record<string, unknown>, front: Front): Promise<void> {
+async function runSource(
+  t: TestContext,
+  source: Source,
+  boardConfig: Record<string, unknown>,
+  front: Front,
+): Promise<void> {
   // ATTACK_ROWS=<regex> runs only the matching rows (and the last), when looking into one.
   const pick = process.env.ATTACK_ROWS ? new RegExp(process.env.ATTACK_ROWS) : undefined;
   const all = rows().filter((r) => !r.only || r.only.includes(source));
@@ -546,6 +576,7 @@ async function runSource(source: Source, boardConfig: Record<string, unknown>, f
     // A generous bound: the rows that drip run into their 3 s deadline; nothing may hang past it.
     if (o && o.ms > 20_000) problems.push(`${r.name}: took ${o.ms} ms`);
   });
+  t.diagnostic(`${table.length} rows on ${source}`);
   assert.deepEqual(problems, [], `${source}:\n${problems.join('\n')}`);
   for (const r of table) if (r.check) r.check(front);
   assert.equal(JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version, '1.1.0');
@@ -558,7 +589,7 @@ async function runSource(source: Source, boardConfig: Record<string, unknown>, f
 // ---- the sources -----------------------------------------------------------------------------
 
 const cleanups: string[] = [];
-let gh: GitHubMock | undefined;
+let gh: GitHubMock;
 let reg: TestRegistry | undefined;
 const fronts: Front[] = [];
 const base = { retries: 0, timeout: 2 };
@@ -567,6 +598,11 @@ const known = (doc: RegExp) => ({ file: fileBytes, doc });
 before(async () => {
   rel = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { delete: ['old.py'], keep: ['settings.json'] });
   cleanups.push(rel.dir);
+  // One public repository, read by two boards: through the web download path and through the API.
+  gh = await startGitHubMock({ private: false, rateLimit: 100_000 });
+  gh.addRepo('me', 'app');
+  gh.addRelease('me', 'app', { tag: 'v1.0.0', assets: [] });
+  gh.addRelease('me', 'app', { tag: 'v1.1.0', assets: fx.githubAssets(rel) });
 });
 after(async () => {
   for (const f of fronts) await f.close();
@@ -575,8 +611,8 @@ after(async () => {
   fx.cleanup(...cleanups);
 });
 
-suite('a hostile release host, every source', { concurrency: 3, timeout: 300_000 }, () => {
-  test('static host', async () => {
+suite('a hostile release host, every source', { concurrency: 4, timeout: 300_000 }, () => {
+  test('static host', async (t) => {
     const host = fx.tempDir('host');
     cleanups.push(host);
     fx.publishStatic(host, rel);
@@ -584,24 +620,32 @@ suite('a hostile release host, every source', { concurrency: 3, timeout: 300_000
     const front = await startFronts([srv.url], known(/\/latest\.json$/));
     fronts.push(front);
     try {
-      await runSource('static', { source: 'static', url: front.origins[0], ...base }, front);
+      await runSource(t, 'static', { source: 'static', url: front.origins[0], ...base }, front);
     } finally {
       await srv.close();
     }
   });
 
-  test('GitHub (web download path)', async () => {
-    gh = await startGitHubMock({ private: false });
-    gh.addRepo('me', 'app');
-    gh.addRelease('me', 'app', { tag: 'v1.0.0', assets: [] });
-    gh.addRelease('me', 'app', { tag: 'v1.1.0', assets: fx.githubAssets(rel) });
+  test('GitHub (web download path)', async (t) => {
     const front = await startFronts([gh.apiUrl, gh.webUrl, gh.downloadsUrl], known(/\/releases\/latest$/));
     fronts.push(front);
     const [api, web] = front.origins;
-    await runSource('github', { source: 'github', repo: 'me/app', api, web, ...base }, front);
+    await runSource(t, 'github', { source: 'github', repo: 'me/app', api, web, ...base }, front);
   });
 
-  test('OCI registry (anonymous pull token)', { skip: noRegistry }, async () => {
+  test('GitHub (REST API)', async (t) => {
+    // No web host beside a non-GitHub API root: releases/latest and the asset API, as a token would.
+    const front = await startFronts([gh.apiUrl, gh.downloadsUrl], known(/\/releases\/latest$/));
+    fronts.push(front);
+    await runSource(
+      t,
+      'github-api',
+      { source: 'github', repo: 'me/app', api: front.origins[0], ...base },
+      front,
+    );
+  });
+
+  test('OCI registry (anonymous pull token)', { skip: noRegistry }, async (t) => {
     reg = await startRegistry({ auth: 'token', publicRepos: ['me/app'] });
     const dir = fx.tempDir('oci');
     cleanups.push(dir);
@@ -617,6 +661,6 @@ suite('a hostile release host, every source', { concurrency: 3, timeout: 300_000
     const front = await startFronts([reg.url], known(/\/manifests\//));
     fronts.push(front);
     const ref = `${new URL(front.origins[0]).host}/me/app`;
-    await runSource('oci', { source: 'oci', ref, ...base }, front);
+    await runSource(t, 'oci', { source: 'oci', ref, ...base }, front);
   });
 });
