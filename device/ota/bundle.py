@@ -52,7 +52,7 @@ def _inflated(n, room):
         raise Fail("inflate_limit", "bundle inflates beyond its files' sizes")
 
 
-def fetch(rel, b, want, rel_files, hold):
+def fetch(rel, b, want, rel_files, extra):
     import deflate
 
     h = rel.headers(None)
@@ -65,7 +65,7 @@ def fetch(rel, b, want, rel_files, hold):
         z = deflate.DeflateIO(tap, deflate.GZIP)
         hdr = bytearray(512)
         hmv = memoryview(hdr)
-        hold.pop()  # the block kept free for the window (updater._can_inflate)
+        extra.pop()  # the block kept free for the window (updater._can_inflate)
         gc.collect()
         # The first header is inflated before anything else is built: the
         # 32 KB window is taken while the heap is least cut up.

@@ -181,6 +181,11 @@ def _release(cfg, st, pin=None):
     return rel
 
 
+def _bytes(n, b):
+    # Bytes a file of n bytes (n < 0: none) takes on flash with b-byte blocks.
+    return (max(0, n) + b - 1) // b * b
+
+
 def _stale(cfg, st):
     # Whether "nothing new" has been answered for too long: a warning, and
     # the next check goes without If-None-Match.
@@ -425,18 +430,24 @@ def update(reset=True):
         want, dels = _plan(m)
         gc.collect()
         dl = need = 0
+        # A file takes whole blocks (FAT clusters, LittleFS blocks): 40 files of
+        # 100 bytes need 40 blocks, not 4 KB. Counted so, or a full flash fails
+        # half-way through the stage (or the swap's backups) instead of here.
+        b = fsx.os.statvfs("/")[0]
         for f in _each(m, want):
             # Staged files are downloaded in place (a partial one resumes) and
             # the swap backs up by copy: room for the rest of each and its backup.
-            dl += f["size"] - max(0, fsx.size(fsx.STAGE + "/" + f["path"]))
-            need += max(0, fsx.size(f["path"]))
+            have = max(0, fsx.size(fsx.STAGE + "/" + f["path"]))
+            dl += f["size"] - have
+            need += _bytes(f["size"], b) - _bytes(have, b) + _bytes(fsx.size(f["path"]), b)
         for p in dels:
-            need += max(0, fsx.size(p))
-        need += dl
+            need += _bytes(fsx.size(p), b)
         total = 0
         for f in m["files"]:
             total += f["size"]
-        if total > fsx.total_bytes() or need + 4096 > fsx.free_bytes():
+        # And 16 blocks for what the update writes beside them: the stage's and
+        # the backup's folders, the plan, the journal and its shadow, version.json.
+        if total > fsx.total_bytes() or need + 16 * b > fsx.free_bytes():
             raise Fail("no_space", "needs %d bytes, %d free" % (need, fsx.free_bytes()))
         if st.get("stage") != v:
             fsx.rmtree(fsx.STAGE)
@@ -568,12 +579,12 @@ def _download(cfg, rel, m, want, need):
     from ota import fetch
 
     b = m.get("bundle")
-    hold = b and want and b["size"] < need and _can_inflate()
-    if hold:
+    extra = b and want and b["size"] < need and _can_inflate()
+    if extra:
         from ota import bundle
 
         try:
-            bundle.fetch(rel, b, _each(m, want), m["files"], hold)
+            bundle.fetch(rel, b, _each(m, want), m["files"], extra)
         except MemoryError:
             # mem_free counted scattered blocks: no single one held the 32 KB
             # window. Every file comes one by one below instead (what the bundle
