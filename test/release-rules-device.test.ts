@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assetName } from '../src/core/publish/names';
 import { RESERVED, reservedPath } from '../src/core/reserved';
-import { compareVersions } from '../src/core/version';
+import { checkReleasePath } from '../src/core/paths';
+import { compareVersions, parseVersion } from '../src/core/version';
 import * as fx from './support/release-fixture';
 
 const T = { timeout: 120_000 };
@@ -110,4 +111,76 @@ test('the board orders versions as the host does', T, async () => {
   ]);
   const pairs = VERSIONS.flatMap((a) => VERSIONS.map((b) => String(compareVersions(a, b))));
   assert.deepEqual(out.slice(-pairs.length), pairs);
+});
+
+/** Accepted or refused alike (hostile manifests: test/attack-updater.test.ts). */
+const SPELLINGS = [
+  '1.0.0',
+  'v1.0.0',
+  '1.0.0-rc.1',
+  '1.0.0-rc-1.x',
+  '1.0.0+build.01',
+  '1.0.0-0a',
+  '01.0.0',
+  '1.00.0',
+  '1.0.0-01',
+  '1.0.0-',
+  '1.0.0+',
+  '1.0.0-a..b',
+  '1.0',
+  '1.0.0.0',
+  ' 1.0.0',
+  '1.0.0_x',
+  '+1.0.0',
+  '1.0.0-\u00e9',
+];
+const BAD_PATHS = [
+  'a'.repeat(255) + '/x.py',
+  'a'.repeat(256),
+  '\u00e9'.repeat(128),
+  'd/'.repeat(15) + 'x.py',
+  'd/'.repeat(16) + 'x.py',
+  'caf\u00e9.py',
+  'cafe\u0301.py',
+  'evil\u202eyp.main',
+  'zero\u200bwidth.py',
+  '\ufeffbom.py',
+  'lib//x.py',
+  'a\\b.py',
+];
+
+const accepts = (f: () => unknown): boolean => {
+  try {
+    f();
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('the board accepts and refuses the same version spellings and paths as the host', T, async () => {
+  const paths = BAD_PATHS.map((p) => JSON.parse(`"${p}"`) as string);
+  const versions = SPELLINGS.map((v) => JSON.parse(`"${v}"`) as string);
+  const out = await lines([
+    'import json',
+    'from ota.manifest import parse_version, check_path',
+    `for v in json.loads(${JSON.stringify(JSON.stringify(versions))}):`,
+    '    print(parse_version(v) is not None)',
+    `for p in json.loads(${JSON.stringify(JSON.stringify(paths))}):`,
+    '    try:',
+    '        check_path(p)',
+    '        print(True)',
+    '    except Exception:',
+    '        print(False)',
+  ]);
+  const want = [
+    ...versions.map((v) => accepts(() => parseVersion(v))),
+    ...paths.map((p) => accepts(() => checkReleasePath(p))),
+  ].map(String);
+  const got = out.slice(-want.length).map((l) => (l === 'True' ? 'true' : 'false'));
+  const names = [...versions, ...paths];
+  assert.deepEqual(
+    got.map((g, i) => `${JSON.stringify(names[i])} ${g}`),
+    want.map((w, i) => `${JSON.stringify(names[i])} ${w}`),
+  );
 });

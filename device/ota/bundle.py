@@ -52,19 +52,12 @@ def _inflated(n, room):
         raise Fail("inflate_limit", "bundle inflates beyond its files' sizes")
 
 
-def fetch(rel, b, want, rel_files):
+def fetch(rel, b, want, rel_files, extra):
     import deflate
 
-    wanted = {}
-    for f in want:
-        if not fsx.exists(fsx.STAGE + "/" + f["path"]):
-            wanted[f["path"]] = f
-    # The tar stream holds the release's files: a header and padding each,
-    # the end blocks; inflating more than that is a gzip bomb.
-    room = 1024 + 512
-    for f in rel_files:
-        room += 512 + ((f["size"] + 511) & ~511)
-    r = rel.client.get(rel.bundle_url(b), rel.headers(None))
+    h = rel.headers(None)
+    h["Accept-Encoding"] = "identity"  # the .tar.gz's own bytes, however its host labels them
+    r = rel.client.get(rel.bundle_url(b), h)
     with r:
         if r.length > b["size"]:
             raise Fail("too_large", "server sends %d bytes for a %d-byte bundle" % (r.length, b["size"]))
@@ -72,12 +65,26 @@ def fetch(rel, b, want, rel_files):
         z = deflate.DeflateIO(tap, deflate.GZIP)
         hdr = bytearray(512)
         hmv = memoryview(hdr)
+        extra.pop()  # the block kept free for the window (updater._can_inflate)
+        gc.collect()
+        # The first header is inflated before anything else is built: the
+        # 32 KB window is taken while the heap is least cut up.
+        n = _read_full(z, hmv)
+        wanted = {}
+        for f in want:
+            if not fsx.exists(fsx.STAGE + "/" + f["path"]):
+                wanted[f["path"]] = f
+        # The tar stream holds the release's files: a header and padding each,
+        # the end blocks; inflating more than that is a gzip bomb.
+        room = 1024 + 512
+        for f in rel_files:
+            room += 512 + ((f["size"] + 511) & ~511)
         buf = bytearray(512)
         mv = memoryview(buf)
         n_blocks = 0
         out_n = 0
         while True:
-            if _read_full(z, hmv) < 512:
+            if n < 512:
                 raise Fail("network", "bundle cut")
             out_n += 512
             _inflated(out_n, room)
@@ -126,6 +133,7 @@ def fetch(rel, b, want, rel_files):
                     raise
                 fsx.move(part_name(f), fsx.STAGE + "/" + name)
                 ev("progress", file=name, done=size, total=size)
+            n = _read_full(z, hmv)
         while _read_full(tap, mv):
             pass  # the rest of the compressed stream, for its hash
         if tap.n != b["size"] or binascii.hexlify(tap.h.digest()).decode() != b["sha256"]:

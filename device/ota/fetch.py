@@ -62,11 +62,25 @@ def fetch(src, f, buf):
                 # The server ignored Range: start over.
                 have = 0
                 h = Hashers(f)
+            elif r.status == 206:
+                # The range asked for, from `have` to the end of this file; anything
+                # else (a range never asked for, another offset or file) would splice
+                # foreign bytes in. The partial is dropped too: the next try starts
+                # clean instead of asking for the same range again.
+                ch = r.header("content-range") or ""
+                if not have or ch != "bytes %d-%d/%d" % (have, size - 1, size):
+                    fsx.remove(name)
+                    raise Fail("protocol", "%s: bad range %s" % (f["path"][:40], ch[:40]))
             gz = r.header("content-encoding") == "gzip"
             # Refused before a byte is read: a body longer than the file can be
-            # (gzip: deflate's stored blocks add 5 bytes per 64 KB, plus the header).
+            # (gzip: deflate's stored blocks add 5 bytes per 64 KB, plus the
+            # header), or a plain one of another length (an error page).
             if r.length > (size + 64 + size // 4096 if gz else size - have):
                 raise Fail("too_large", "%s: server sends %d bytes for %d" % (f["path"][:60], r.length, size - have))
+            if not gz and 0 <= r.length < size - have:
+                raise Fail(
+                    "hash_mismatch", "%s: server sends %d bytes for %d" % (f["path"][:60], r.length, size - have)
+                )
             body = r
             if gz:
                 import deflate

@@ -62,17 +62,17 @@ class GitHub(Release):
         self.manifestless["version"] = self.version
 
     def _peek(self, url):
-        # One GET, redirect not followed: (status, Location).
-        import time
-
+        # One GET, redirect not followed: (status, Location). Held to the
+        # update's deadline and trust like every other request (ota.http.Client).
+        c = self.client
         wait = 1
-        for attempt in range(self.client.retries + 1):
+        for attempt in range(c.retries + 1):
             try:
-                r = http.request(url, {"User-Agent": "micropython-ota"}, self.client.timeout)
+                r = http.request(url, {"User-Agent": "micropython-ota"}, c.timeout, c.deadline, c.trust)
             except Fail as e:
-                if e.code not in ("network", "timeout") or attempt >= self.client.retries:
+                if e.code not in ("network", "timeout") or attempt >= c.retries:
                     raise
-                time.sleep(wait)
+                c._sleep(wait)
                 wait *= 2
                 continue
             with r:

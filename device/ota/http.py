@@ -30,8 +30,15 @@ def split_url(url):
         tls, rest = False, url[7:]
     else:
         raise Fail("bad_url", url[:60])
+    for c in url:
+        if c <= " " or c == "\x7f":
+            # A space, CR or LF would end the request line early: a header injected by a Location.
+            raise Fail("bad_url", repr(url[:60]))
     i = rest.find("/")
     host, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
+    if chr(64) in host or not host:  # "@" (chr: one string less in a board's RAM)
+        # user:password@ in a URL (a redirect's): never sent, never taken as a host name.
+        raise Fail("bad_url", url[:60])
     port = 443 if tls else 80
     j = host.rfind(":")
     if j > 0 and host[j + 1 :].isdigit():
@@ -78,11 +85,12 @@ class Deadline:
         self.end = time.ticks_add(time.ticks_ms(), int(seconds * 1000))
 
     def left(self):
-        # Seconds left (> 0), or raises deadline.
+        # Milliseconds left (> 0), or raises deadline. A small int: checked
+        # before every socket read, it allocates nothing.
         ms = time.ticks_diff(self.end, time.ticks_ms())
         if ms <= 0:
             raise Fail("deadline", "the update took longer than its deadline")
-        return ms / 1000
+        return ms
 
 
 class Response(io.IOBase):
@@ -91,7 +99,7 @@ class Response(io.IOBase):
     def __init__(self, sock, raw=None, timeout=10, deadline=None):
         self.sock = sock
         self.raw = raw or sock  # the TCP socket under TLS: its timeout bounds every wait
-        self.timeout = timeout
+        self.timeout = int(timeout * 1000)  # ms, as Deadline.left()
         self.deadline = deadline
         self.status = 0
         self.headers = {}
@@ -138,7 +146,8 @@ class Response(io.IOBase):
         if self.deadline:
             left = self.deadline.left()
             if left < self.timeout:
-                self.raw.settimeout(left)
+                self.timeout = left
+                self.raw.settimeout(left / 1000)
 
     def _fail(self, e):
         f = _io_fail(e)
@@ -223,17 +232,41 @@ class Response(io.IOBase):
         return n
 
     def read_all(self, limit):
-        # The whole body as bytes, for small documents only.
+        # The whole body as bytes, for small JSON documents only (latest.json,
+        # a signature, a token answer). Their nesting is counted here, before
+        # json.loads: it builds every level it meets, and 5000 levels of "["
+        # in a few KB would take more heap than a board has.
+        if self.length > limit:
+            raise Fail("doc_too_large", "document over %d bytes" % limit)
         out = bytearray()
         piece = bytearray(256)
         mv = memoryview(piece)
         while True:
             n = self.readinto(mv)
             if not n:
-                return bytes(out)
+                break
             out += mv[:n]
             if len(out) > limit:
                 raise Fail("doc_too_large", "document over %d bytes" % limit)
+        k = 0  # nesting depth
+        q = flag = False  # in a string, after a backslash
+        for c in out:
+            if q:
+                if flag:
+                    flag = False
+                elif c == 92:
+                    flag = True
+                elif c == 34:
+                    q = False
+            elif c == 34:
+                q = True
+            elif c == 91 or c == 123:
+                k += 1
+                if k > 32:
+                    raise Fail("bad_manifest", "JSON nested too deep")
+            elif c == 93 or c == 125:
+                k -= 1
+        return bytes(out)
 
     def ioctl(self, req, arg):
         return 0
@@ -277,7 +310,7 @@ def request(url, headers=None, timeout=10, deadline=None, trust=None):
     # One GET; the caller reads the body inside `with r:`, which closes it.
     tls, host, port, path = split_url(url)
     if deadline:
-        timeout = min(timeout, deadline.left())
+        timeout = min(timeout, deadline.left() / 1000)
     raw, s = _connect(tls, host, port, timeout, trust)
     r = None
     try:
@@ -312,6 +345,15 @@ def request(url, headers=None, timeout=10, deadline=None, trust=None):
             if k in _KEEP:
                 r.headers[k] = line[i + 1 :].strip()
         r._body()
+        kind = r.headers.get(b"content-encoding", b"identity").lower()
+        want = (headers or {}).get("Accept-Encoding", "")
+        if r.status in (200, 206) and kind != b"identity" and want != "identity" and kind != want.encode():
+            # A body is read as sent: compressed only when the request asked for
+            # that encoding (fetch asks for gzip). Anything else would be hashed
+            # or parsed as garbage, or inflated with a 32 KB window nobody
+            # planned for. Asking for "identity" (a bundle) takes the bytes
+            # whatever their label: a .tar.gz labelled gzip is still its bytes.
+            raise Fail("bad_encoding", repr(bytes(kind[:20])))
         return r
     except OSError as e:
         s.close()
@@ -345,7 +387,7 @@ class Client:
 
     def _sleep(self, s):
         # Backoff and Retry-After waits end before the deadline, or are not started.
-        if self.deadline and s >= self.deadline.left():
+        if self.deadline and s * 1000 >= self.deadline.left():
             raise Fail("deadline", "no time left to wait %ds for a retry" % s)
         time.sleep(s)
 

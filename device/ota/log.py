@@ -28,6 +28,8 @@ class Fail(Exception):
 def error(e):
     if isinstance(e, Fail):
         ev("error", code=e.code, msg=e.msg)
+    elif isinstance(e, MemoryError):
+        ev("error", code="no_memory", msg="out of memory")
     elif isinstance(e, OSError):
         ev("error", code="io", msg=str(e))
     else:

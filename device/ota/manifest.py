@@ -6,17 +6,34 @@ _HEX = "0123456789abcdef"
 
 
 def check_path(p):
-    # Same rule as the host (src/core/paths.ts).
+    # Same rule as the host (src/core/paths.ts): also at most 16 folders deep
+    # (rmtree and the swap recurse per level), 255 bytes a name (LittleFS's and
+    # FAT's limit), and no combining mark (an NFD twin of a composed name),
+    # zero-width or direction control (a name that reads as another).
     if not isinstance(p, str) or not p:
         raise Fail("bad_path", "empty path")
     for c in p:
-        if ord(c) < 32 or c == "\x7f" or c == "\\":
+        o = ord(c)
+        if (
+            o < 32
+            or o == 127
+            or c == "\\"
+            or 0x300 <= o < 0x370
+            or 0x200B <= o <= 0x200F
+            or 0x202A <= o <= 0x202E
+            or 0x2060 <= o <= 0x2064
+            or o == 0xFEFF
+        ):
             raise Fail("bad_path", "bad character in " + repr(p)[:60])
     if p[0] == "/" or (len(p) > 1 and p[1] == ":"):
         raise Fail("bad_path", "absolute path " + p[:60])
     parts = p.split("/")
+    if len(parts) > 16:
+        raise Fail("bad_path", "bad segment in " + p[:60])
     for s in parts:
         if s in ("", ".", ".."):
+            raise Fail("bad_path", "bad segment in " + p[:60])
+        if len(s) > 85 and len(s.encode()) > 255:
             raise Fail("bad_path", "bad segment in " + p[:60])
     return p
 
@@ -76,21 +93,32 @@ def _hex(s, n):
 
 def parse_version(v):
     # (major, minor, patch, prerelease ids) or None; a leading "v" is a tag.
-    if not isinstance(v, str):
+    # The host's SEMVER pattern (src/core/version.ts), written out: three
+    # numbers, then "-" pre-release and "+" build identifiers of [0-9A-Za-z-],
+    # none empty; numbers (the three, numeric pre-release ids) without a
+    # leading zero.
+    if not isinstance(v, str) or len(v) > 100:
         return None
     if v[:1] == "v":
         v = v[1:]
-    v = v.split("+")[0]
+    i = v.find("+")
+    extra = v[i + 1 :] if i >= 0 else None
+    v = v[:i] if i >= 0 else v
     i = v.find("-")
-    pre = v[i + 1 :].split(".") if i >= 0 else []
-    core = (v[:i] if i >= 0 else v).split(".")
-    if len(core) != 3:
+    pre = v[i + 1 :] if i >= 0 else None
+    parts = [(v[:i] if i >= 0 else v).split(".")]
+    for s in (pre, extra):
+        parts.append([] if s is None else s.split("."))
+    if len(parts[0]) != 3:
         return None
-    try:
-        nums = [int(x) for x in core]
-    except ValueError:
-        return None
-    return nums, pre
+    for k in range(3):
+        for x in parts[k]:
+            if not x or k < 2 and x.isdigit() and x != "0" and x[0] == "0":
+                return None
+            for c in x:
+                if not ("0" <= c <= "9" or k and ("a" <= c <= "z" or "A" <= c <= "Z" or c == "-")):
+                    return None
+    return [int(x) for x in parts[0]], parts[1]
 
 
 def _cmp_id(a, b):
@@ -194,6 +222,7 @@ def parse_stream(reader):
     files = Files()
     cur = {}
     state = {"root": False}
+    found = []  # top-level keys met
     fsx.makedirs(ENTRIES)
     out = open(fsx.p(ENTRIES), "w")
 
@@ -210,6 +239,12 @@ def parse_stream(reader):
         k = path[0]
         if not isinstance(k, str):
             bad("manifest is not an object")
+        if n == 1:
+            # A key given twice: parsers differ on which one counts (the host's
+            # JSON.parse takes the last), so a signed manifest must not have one.
+            if k in found:
+                bad("duplicate key " + k[:40])
+            found.append(k)
         if k == "files":
             if n == 1:
                 if v is not END:
@@ -220,12 +255,18 @@ def parse_stream(reader):
             elif n == 2:
                 if v is not END:
                     bad("bad file entry")
+                if (
+                    files.n >= 1000
+                ):  # their paths are held in RAM while checked (conflicts); src/core/manifest.ts MAX_FILES
+                    raise Fail("too_many_files", "over 1000 files")
                 check_file(cur)
                 out.write("%d %s %s %s\n" % (cur["size"], cur["sha1"], cur["sha256"], cur["path"]))
                 cur.clear()
                 fsx.tidy(files.n)  # each check makes path pieces
                 files.n += 1
             elif n == 3 and path[2] in _FILE:
+                if path[2] in cur:
+                    bad("duplicate key " + path[2])
                 cur[path[2]] = v
         elif k in _LISTS:
             lst = m.setdefault(k, [])
@@ -244,8 +285,8 @@ def parse_stream(reader):
                     m[k] = v
             elif n == 2 and isinstance(path[1], str):
                 d = m.setdefault(k, {})
-                if not isinstance(d, dict):
-                    bad(k + " is not an object")
+                if not isinstance(d, dict) or path[1] in d:
+                    bad("duplicate key " + k)
                 d[path[1]] = v
             else:
                 bad("bad %s entry" % k)

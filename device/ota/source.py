@@ -7,35 +7,46 @@ from micropython import const
 from ota import fsx
 from ota.log import Fail
 
-MAX_DOC = const(32768)  # latest.json / signature size limit (the manifest goes to flash instead)
+MAX_DOC = const(16384)  # latest.json / signature / registry token answer limit (the manifest goes to flash instead)
 RESERVE = const(16384)  # flash kept free when a manifest is saved
 
 
-def save_to(r, path, size, h=None):
+def save_to(r, path, size=-1, h=None):
     # The body of response r to file path, a buffer at a time, fed to hash h
-    # too. size (the declared length, -1 unknown) and every byte read are
-    # held to the free flash less RESERVE; returns the bytes read, at most
-    # size + one buffer when size is known (the caller compares).
+    # too. size: the document's size when the source names it (-1: unknown).
+    # What the server declares and every byte read are held to 1 MB (a
+    # manifest of ~6000 files: anything longer is hostile, doc_too_large) and
+    # to the free flash less RESERVE (no_space), before a byte is written
+    # when the length is known; returns the bytes read, at most size + one
+    # buffer when size is known (the caller compares).
+    import gc
+
+    if 0 <= size < r.length:
+        raise Fail("doc_too_large", "document over %d bytes" % size)
     limit = max(0, fsx.free_bytes() - RESERVE)
-    if size > limit:
-        raise Fail("doc_too_large", "manifest of %d bytes, %d free" % (size, limit))
     buf = bytearray(512)
     mv = memoryview(buf)
-    total = 0
+    total = mark = 0
+    n = max(size, r.length)
     fsx.makedirs(path)
     with open(fsx.p(path), "wb") as out:
         while True:
+            if n > 1048576 or n > limit:
+                code = "doc_too_large" if n > 1048576 else "no_space"
+                raise Fail(code, "needs %d bytes, %d free" % (n, limit))
             n = r.readinto(buf)
             if not n:
                 break
             total += n
-            if total > limit or 0 <= size < total:
+            if 0 <= size < total:
                 break
             if h:
                 h.update(mv[:n])
             out.write(buf if n == len(buf) else mv[:n])
-    if total > limit:
-        raise Fail("doc_too_large", "manifest over the %d bytes of free flash" % limit)
+            if total - mark >= 16384:
+                mark = total
+                gc.collect()  # each read's garbage (slices, a chunk header) stays bounded
+            n = total
     return total
 
 
@@ -73,7 +84,7 @@ class Release:
     def save(self, url, path, headers=None):
         # Streams a document to a file: bounded by free flash, not by RAM.
         with self.client.get(url, headers) as r:
-            save_to(r, path, r.length)
+            save_to(r, path)
 
     def open_file(self, f, offset=0, gzip=False):
         # An HTTP response positioned at `offset` of file f (206), or at 0 (200).
@@ -112,7 +123,7 @@ class Static(Release):
             doc = json.loads(data)
             self.version = doc["version"]
             m = doc.get("manifest") or (self.version + "/manifest.json")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise Fail("bad_manifest", "latest.json is malformed")
         if not isinstance(self.version, str) or not isinstance(m, str):
             raise Fail("bad_manifest", "latest.json is malformed")

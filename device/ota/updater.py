@@ -185,6 +185,11 @@ def _release(cfg, st, pin=None, client=None):
     return rel
 
 
+def _bytes(n, b):
+    # Bytes a file of n bytes (n < 0: none) takes on flash with b-byte blocks.
+    return (max(0, n) + b - 1) // b * b
+
+
 def _stale(cfg, st):
     # Whether "nothing new" has been answered for too long: a warning, and
     # the next check goes without If-None-Match.
@@ -438,18 +443,24 @@ def update(reset=True):
         want, dels = _plan(m)
         gc.collect()
         dl = need = 0
+        # A file takes whole blocks (FAT clusters, LittleFS blocks): 40 files of
+        # 100 bytes need 40 blocks, not 4 KB. Counted so, or a full flash fails
+        # half-way through the stage (or the swap's backups) instead of here.
+        b = fsx.os.statvfs("/")[0]
         for f in _each(m, want):
             # Staged files are downloaded in place (a partial one resumes) and
             # the swap backs up by copy: room for the rest of each and its backup.
-            dl += f["size"] - max(0, fsx.size(fsx.STAGE + "/" + f["path"]))
-            need += max(0, fsx.size(f["path"]))
+            have = max(0, fsx.size(fsx.STAGE + "/" + f["path"]))
+            dl += f["size"] - have
+            need += _bytes(f["size"], b) - _bytes(have, b) + _bytes(fsx.size(f["path"]), b)
         for p in dels:
-            need += max(0, fsx.size(p))
-        need += dl
+            need += _bytes(fsx.size(p), b)
         total = 0
         for f in m["files"]:
             total += f["size"]
-        if total > fsx.total_bytes() or need + 4096 > fsx.free_bytes():
+        # And 16 blocks for what the update writes beside them: the stage's and
+        # the backup's folders, the plan, the journal and its shadow, version.json.
+        if total > fsx.total_bytes() or need + 16 * b > fsx.free_bytes():
             raise Fail("no_space", "needs %d bytes, %d free" % (need, fsx.free_bytes()))
         if st.get("stage") != v:
             fsx.rmtree(fsx.STAGE)
@@ -564,24 +575,35 @@ def _write_plan(m, want, dels):
 
 
 def _can_inflate():
-    # deflate (MicroPython 1.21+) and room for its 32 KB window.
+    # deflate (MicroPython 1.21+) and one free block for its 32 KB window (a
+    # heap with room in scattered blocks only has none): taken now, before
+    # the bundle module and the request cut the heap up, and handed to
+    # bundle.fetch, which lets go of it just before inflating. None: no bundle.
     try:
         import deflate  # noqa: F401
 
         gc.collect()
-        return gc.mem_free() > 48 * 1024
-    except ImportError:
-        return False
+        return [bytearray(33 * 1024)]
+    except (ImportError, MemoryError):
+        return None
 
 
 def _download(cfg, rel, m, want, need):
     from ota import fetch
 
     b = m.get("bundle")
-    if b and want and b["size"] < need and _can_inflate():
+    extra = b and want and b["size"] < need and _can_inflate()
+    if extra:
         from ota import bundle
 
-        bundle.fetch(rel, b, _each(m, want), m["files"])
+        try:
+            bundle.fetch(rel, b, _each(m, want), m["files"], extra)
+        except MemoryError:
+            # mem_free counted scattered blocks: no single one held the 32 KB
+            # window. Every file comes one by one below instead (what the bundle
+            # staged stays; a half-written one resumes), so a fragmented heap
+            # slows an update down but never fails it.
+            ev("warning", code="no_memory", msg="no room for the bundle's window: file by file")
         gc.collect()  # the inflate window goes now, not after the loop below
     buf = bytearray(fetch.BUF)
     for f in _each(m, want):

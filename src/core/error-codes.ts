@@ -77,7 +77,8 @@ export const ERROR_CODES = {
   board_busy:
     'The board is busy: running another command, or a newer release waits behind an unconfirmed one.',
   board_exception: 'The board raised a Python exception.',
-  protocol: 'The board answered something the raw REPL does not.',
+  protocol:
+    'The other side broke its protocol: the board answered something the raw REPL does not, or a release host sent malformed HTTP (framing, numbers, a range not asked for).',
   timeout: 'No answer in time.',
   install_staging: 'An updater file did not reach the board intact during install.',
   no_package: 'The updater folder has no package.json listing its files.',
@@ -109,7 +110,9 @@ export const ERROR_CODES = {
   verify: 'A file did not match its hash after staging or after the swap: the release was rolled back.',
   too_large: 'The server sends more bytes than the manifest declares.',
   inflate_limit: 'A compressed download inflates past its declared size.',
-  header_too_large: 'An HTTP header line is longer than the limit.',
+  header_too_large: 'An HTTP header line is longer than the limit, or there are too many of them.',
+  too_many_files: 'The release has more files than a board can track (1000).',
+  bad_encoding: 'The release host compressed an answer in an encoding the board did not ask for.',
   doc_too_large: 'A JSON document from the server is longer than the limit.',
   deadline: 'The update took longer than its deadline.',
   retry_later: 'The server asked the board to wait longer than it is allowed to.',

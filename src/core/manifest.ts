@@ -308,6 +308,9 @@ export async function buildManifest(dir: string, opts: BuildOptions = {}): Promi
   return (await buildRelease(dir, opts)).manifest;
 }
 
+/** Files in one release: the board keeps its paths in RAM while it checks them (same number on the board). */
+export const MAX_FILES = 1000;
+
 /** Checks the cross-field rules and returns the manifest with optional fields normalised. */
 function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
@@ -315,6 +318,12 @@ function assembleManifest(m: Omit<Manifest, 'schema'>): Manifest {
     throw new OtaError(
       'bad_name',
       `release name ${JSON.stringify(m.name)} must be non-empty, without / \\ or control characters`,
+    );
+  }
+  if (m.files.length > MAX_FILES) {
+    throw new OtaError(
+      'too_many_files',
+      `the release has ${m.files.length} files; a board tracks at most ${MAX_FILES} (device/ota/manifest.py)`,
     );
   }
   const paths = new Set(m.files.map((f) => f.path));
