@@ -43,7 +43,6 @@ export const ERROR_CODES = {
   bad_key_name: 'A key name may hold letters, digits, ".", "_" and "-", and not start with ".".',
   key_exists: 'A key with that name exists already.',
   key_in_project: 'Keys may not be stored inside a project, where they could be released.',
-  key_in_release: 'A key file is among the files to release.',
   key_permissions: 'The key file can be read by other users.',
   key_unreadable: 'The key file cannot be read.',
   sig_bad_alg: 'The signature names an unknown algorithm.',
