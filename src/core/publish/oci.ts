@@ -25,6 +25,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
+import { collectPages } from '../pages';
 import type { Manifest } from '../manifest-types';
 import type { TrustEntry } from '../keys';
 import { networkReason, type ReleaseEntry, type ReleaseStatus } from '../release-channels';
@@ -947,17 +948,23 @@ export async function listOciTags(opts: {
 }): Promise<OciTagInfo[]> {
   const ref = parseRef(opts.ref);
   const c = new RegistryClient(ref, [`repository:${ref.repository}:pull`], opts);
-  const tags: string[] = [];
-  let next: string | undefined = `/v2/${ref.repository}/tags/list?n=1000`;
-  while (next) {
-    const res = await c.request('GET', next);
-    if (!res.ok) throw await c.fail(res, `listing the tags of ${formatRef(ref)}`);
-    const doc = (await res.json()) as { tags?: string[] | null };
-    // The .board partners are the boards' view of the same releases.
-    tags.push(...(doc.tags ?? []).filter((t) => !t.endsWith(BOARD_SUFFIX)));
-    const link = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '');
-    next = link ? link[1] : undefined;
-  }
+  const what = `listing the tags of ${formatRef(ref)}`;
+  const tags = await collectPages(
+    (async function* () {
+      let next: string | undefined = `/v2/${ref.repository}/tags/list?n=1000`;
+      while (next) {
+        const res = await c.request('GET', next);
+        if (!res.ok) throw await c.fail(res, what);
+        const doc = (await res.json()) as { tags?: unknown };
+        // The .board partners are the boards' view of the same releases.
+        const all = Array.isArray(doc.tags) ? doc.tags.filter((t): t is string => typeof t === 'string') : [];
+        yield { url: next, items: all.filter((t) => !t.endsWith(BOARD_SUFFIX)) };
+        const link = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '');
+        next = link ? link[1] : undefined;
+      }
+    })(),
+    what,
+  );
   const infos: OciTagInfo[] = tags.map((tag) => {
     try {
       return { tag, version: parseVersion(tag).text };
