@@ -5,7 +5,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { OtaError } from '../src/core/errors';
 import { EventStream, MAX_LINE, type OtaEvent } from '../src/core/events';
+import { openBoard } from '../src/core/serial/board';
 import { printable, printableLine, terminalSafe } from '../src/core/printable';
 import { startPtyBoard, type TestBoard } from './serial-board';
 
@@ -97,5 +99,25 @@ test(
     assert.ok(r.stdout.includes(shown), r.stdout);
     assert.match(r.stdout, /\\x1b\]0;x\\x07\.py/);
     assert.match(r.stderr, /ValueError: \\x1b\]52;c;/);
+  },
+);
+
+test(
+  'a board that never stops answering is interrupted with a clear error, and answers again after',
+  { timeout: 60_000 },
+  async () => {
+    const b = await openBoard(vb.path);
+    try {
+      await assert.rejects(
+        b.exec("s = 'x' * 200\nwhile True:\n    print(s)", { maxOutput: 200_000 }),
+        (e: unknown) =>
+          e instanceof OtaError &&
+          e.code === 'board_output_too_long' &&
+          /more than 200000 bytes for one command/.test(e.message),
+      );
+      assert.equal((await b.exec('print(6 * 7)')).toString(), '42\r\n');
+    } finally {
+      await b.close();
+    }
   },
 );

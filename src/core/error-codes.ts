@@ -78,6 +78,7 @@ export const ERROR_CODES = {
   board_busy:
     'The board is busy: running another command, or a newer release waits behind an unconfirmed one.',
   board_exception: 'The board raised a Python exception.',
+  board_output_too_long: 'The board answered a command with more output than any answer the host asks for.',
   protocol: 'The board answered something the raw REPL does not.',
   timeout: 'No answer in time.',
   install_staging: 'An updater file did not reach the board intact during install.',
