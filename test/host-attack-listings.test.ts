@@ -12,7 +12,7 @@ import { MAX_LISTED } from '../src/core/pages';
 import { listReleases } from '../src/core/publish/github';
 import { listOciTags } from '../src/core/publish/oci';
 
-type Mode = 'self' | 'endless' | 'huge';
+type Mode = 'self' | 'endless' | 'huge' | 'bigbody';
 let mode: Mode = 'self';
 let requests = 0;
 let server: Server;
@@ -45,6 +45,13 @@ before(async () => {
           : `${url.pathname}?${oci ? 'n=1000&last' : 'per_page=100&page'}=${page + 1}`;
     if (next) res.setHeader('link', `<${oci ? next : base + next}>; rel="next"`);
     res.setHeader('content-type', 'application/json');
+    if (mode === 'bigbody') {
+      // 5 MB of one JSON document, sent in pieces: read no further than the limit.
+      res.write('{"tags": ["1.0.0"], "pad": "');
+      for (let i = 0; i < 5 * 16; i++) res.write('x'.repeat(64 * 1024));
+      res.end('"}');
+      return;
+    }
     res.end(
       JSON.stringify(oci ? { name: 'me/app', tags: items.map((n) => `1.0.${n}`) } : items.map(release)),
     );
@@ -88,4 +95,13 @@ test('release and tag listings that never end, loop or hold 20 000 entries in on
       assert.ok(requests <= most, `${host} ${m}: ${requests} requests`);
     }
   }
+});
+
+test('a registry answering one huge JSON document is read no further than 4 MB', async () => {
+  mode = 'bigbody';
+  await assert.rejects(
+    listOciTags({ ref: `${base.slice('http://'.length)}/me/app` }),
+    (e: unknown) =>
+      e instanceof OtaError && e.code === 'doc_too_large' && /larger than 4194304 bytes/.test(e.message),
+  );
 });

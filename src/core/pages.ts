@@ -35,3 +35,22 @@ export async function collectPages<T>(
   }
   return out;
 }
+
+/** A JSON document from a host (a tag list, an image manifest, a token) is never near this. */
+export const MAX_DOCUMENT = 4 * 1024 * 1024;
+
+/** The body of `res`, read until `max` bytes and no further ('doc_too_large' past it). */
+export async function readBounded(res: Response, what: string, max = MAX_DOCUMENT): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  if (!res.body) return Buffer.alloc(0);
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > max) {
+      await res.body.cancel().catch(() => undefined);
+      throw new OtaError('doc_too_large', `${what}: the answer is larger than ${max} bytes; stopped`);
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}

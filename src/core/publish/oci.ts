@@ -25,7 +25,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
-import { collectPages } from '../pages';
+import { collectPages, readBounded } from '../pages';
 import type { Manifest } from '../manifest-types';
 import type { TrustEntry } from '../keys';
 import { networkReason, type ReleaseEntry, type ReleaseStatus } from '../release-channels';
@@ -675,7 +675,7 @@ async function getManifest(
     return undefined;
   }
   if (!res.ok) throw await c.fail(res, `reading ${formatRef(c.registry, tag)}`);
-  const bytes = Buffer.from(await res.arrayBuffer());
+  const bytes = await readBounded(res, `reading ${formatRef(c.registry, tag)}`);
   let doc: ManifestDoc;
   try {
     doc = JSON.parse(bytes.toString('utf8')) as ManifestDoc;
@@ -955,9 +955,17 @@ export async function listOciTags(opts: {
       while (next) {
         const res = await c.request('GET', next);
         if (!res.ok) throw await c.fail(res, what);
-        const doc = (await res.json()) as { tags?: unknown };
+        let doc: { tags?: unknown };
+        try {
+          doc = JSON.parse((await readBounded(res, what)).toString('utf8')) as { tags?: unknown };
+        } catch (err) {
+          if (err instanceof OtaError) throw err;
+          throw new OtaError('registry_error', `${what}: the answer is not JSON`);
+        }
         // The .board partners are the boards' view of the same releases.
-        const all = Array.isArray(doc.tags) ? doc.tags.filter((t): t is string => typeof t === 'string') : [];
+        const all = Array.isArray(doc?.tags)
+          ? doc.tags.filter((t: unknown): t is string => typeof t === 'string')
+          : [];
         yield { url: next, items: all.filter((t) => !t.endsWith(BOARD_SUFFIX)) };
         const link = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '');
         next = link ? link[1] : undefined;
