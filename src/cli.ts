@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { editDistance, reportError } from './cli/common';
+import { guardOutput } from './cli/terminal';
 import { OtaError } from './core/errors';
 
 type Command = { run(argv: string[]): Promise<number> };
@@ -86,6 +87,8 @@ function usage(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  // `ota sim` is an interactive REPL of our own board in this terminal (line editing needs its escapes).
+  if (name !== 'sim') for (const s of [process.stdout, process.stderr]) guardOutput(s);
   if (name === '--version' || name === '-V' || name === '-v' || name === 'version') {
     console.log(`ota ${version()}`);
     return 0;

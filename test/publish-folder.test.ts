@@ -117,14 +117,13 @@ test('an output folder inside the project is not released; a failure leaves no p
   }
 });
 
-test('a signing key inside the project is refused: it would be published', async () => {
+test('a signing key inside the project is never published: left out and named, like every secret', async () => {
   const inside = join(project, 'secret.json');
   writeFileSync(inside, readFileSync(keyFile), { mode: 0o600 });
   try {
-    await assert.rejects(
-      publishFolder(opts(join(work, 'site3'), { signKeyFile: inside })),
-      code('key_in_release'),
-    );
+    const r = await publishFolder(opts(join(work, 'site3'), { signKeyFile: inside }));
+    assert.match(r.excluded.find((e) => e.path === 'secret.json')?.why ?? 'not left out', /signing key/);
+    assert.equal(existsSync(join(r.versionDir, 'secret.json')), false);
   } finally {
     rmSync(inside);
   }

@@ -357,13 +357,13 @@ test('two paths that differ only in case are refused (one file on a FAT board)',
 test('static host: a hidden name is refused at publish by name, and ota serve agrees from the same rule', async () => {
   const t = tempDir();
   try {
-    writeTree(t.dir, { ...APP, '.env': 'x', 'lib/.cache.py': 'y' });
+    writeTree(t.dir, { ...APP, '.config.py': 'x', 'lib/.cache.py': 'y' });
     const outDir = join(t.dir, 'out');
     await assert.rejects(
       publishFolder({ dir: t.dir, version: '1.0.0', outDir, build: { created: CREATED } }),
       code(
         'unservable_name',
-        /cannot publish to a static host:\n {2}\.env: "\.env" is a hidden name.*\n {2}lib\/\.cache\.py: "\.cache\.py"/,
+        /cannot publish to a static host:\n {2}\.config\.py: "\.config\.py" is a hidden name.*\n {2}lib\/\.cache\.py: "\.cache\.py"/,
       ),
     );
     assert.deepEqual(readdirSync(outDir), [], 'nothing published, no staging left');
@@ -407,7 +407,7 @@ test('GitHub: names GitHub would rename and two files on one asset name are refu
       code('unservable_name', /a\/b\.py and A__b\.py would both be the asset/),
     );
     rmSync(join(t.dir, 'A__b.py'));
-    for (const bad of ['my file.py', 'café.py', 'x~1.py', '.hidden.py', 'trailing.', 'a(1).py', 'v+1.py']) {
+    for (const bad of ['my file.py', 'café.py', 'x~1.py', '.hidden.py', 'a(1).py', 'v+1.py']) {
       writeTree(t.dir, { [bad]: 'x' });
       await assert.rejects(github(t.dir), code('unservable_name', /GitHub would rename the asset/), bad);
       rmSync(join(t.dir, bad));

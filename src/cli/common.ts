@@ -147,7 +147,6 @@ const CODE_HINTS: Partial<Record<ErrorCode, string | null>> = {
   key_permissions: 'make the key file readable by you alone: chmod 600 <key file>',
   key_unreadable: 'check the path; ota keygen --rsa makes a key and prints where it is',
   key_in_project: 'keep keys outside the project: ota keygen --out <file outside it>',
-  key_in_release: 'keep keys outside the project: ota keygen --out <file outside it>',
   no_port: 'ota info --list shows the serial ports',
   port_open_failed: 'check --port (ota info --list), and that no other program holds the port',
   port_in_use: 'pick another port with --port',

@@ -16,7 +16,8 @@ Walks dir (default .) and writes the release manifest to <dir>/.ota/manifest.jso
 always gives byte-identical output. Releases contain the app, nothing else:
 .otaignore (gitignore syntax) and --exclude leave files out; the board's own
 files (ota_config.json, version.json, .ota/, ota/) and tool and editor files
-(.git, .vscode/, node_modules/, a manifest.json at the root...) never ship, each
+(.git, .vscode/, node_modules/, a manifest.json at the root...) and secrets
+(private keys, signing keys, .env) never ship, each
 named on standard error with the reason; a boot.py at the root is refused (the
 updater's boot hook lives there: keep start-up code in main.py).
 

@@ -43,7 +43,6 @@ export const ERROR_CODES = {
   bad_key_name: 'A key name may hold letters, digits, ".", "_" and "-", and not start with ".".',
   key_exists: 'A key with that name exists already.',
   key_in_project: 'Keys may not be stored inside a project, where they could be released.',
-  key_in_release: 'A key file is among the files to release.',
   key_permissions: 'The key file can be read by other users.',
   key_unreadable: 'The key file cannot be read.',
   sig_bad_alg: 'The signature names an unknown algorithm.',
@@ -61,6 +60,8 @@ export const ERROR_CODES = {
   version_exists: 'That version is already published (use --force to replace it).',
   upload_failed: 'An upload failed after its retries.',
   github_error: 'GitHub answered with an error.',
+  listing_too_long:
+    'A host lists more entries than the limit, or its pages lead back to a page already read.',
   rate_limited: 'The rate limit is used up; try again after its reset time.',
   http_status: 'The server answered with an unexpected HTTP status.',
   network: 'The network request failed or was cut off (the release host or registry did not answer).',
@@ -77,6 +78,7 @@ export const ERROR_CODES = {
   board_busy:
     'The board is busy: running another command, or a newer release waits behind an unconfirmed one.',
   board_exception: 'The board raised a Python exception.',
+  board_output_too_long: 'The board answered a command with more output than any answer the host asks for.',
   protocol:
     'The other side broke its protocol: the board answered something the raw REPL does not, or a release host sent malformed HTTP (framing, numbers, a range not asked for).',
   timeout: 'No answer in time.',

@@ -77,6 +77,9 @@ export function parseEventLine(line: string): OtaEvent | undefined {
  * Splits a byte stream from a board into lines and reports each event and each
  * line of free text; partial lines wait for their end.
  */
+/** The longest console line kept whole (an event line is far shorter). */
+export const MAX_LINE = 16 * 1024;
+
 export class EventStream {
   private pending = '';
   constructor(private readonly sink: { event?(e: OtaEvent): void; text?(line: string): void }) {}
@@ -90,6 +93,11 @@ export class EventStream {
       const event = parseEventLine(line);
       if (event) this.sink.event?.(event);
       else this.sink.text?.(line);
+    }
+    // A board that never ends its line must not grow the host without bound: show it in pieces.
+    if (this.pending.length > MAX_LINE) {
+      this.sink.text?.(this.pending);
+      this.pending = '';
     }
   }
 }

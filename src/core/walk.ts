@@ -1,8 +1,9 @@
 // Which files make up a release: the app, nothing else. Everything under the project root except
 // what an .otaignore (at the root or in any folder, as .gitignore), --exclude or a missing --include
-// leaves out, the board's reserved paths (src/core/reserved.ts) and tool and editor files; each of
-// the last two is reported with the reason, so a user sees why a file did not ship.
-import { readFile, readdir, realpath, stat } from 'node:fs/promises';
+// leaves out, the board's reserved paths (src/core/reserved.ts), tool and editor files and secrets
+// (private keys, signing keys, .env); each of the last three is reported with the reason, so a user
+// sees why a file did not ship. Names no board filesystem holds, and huge files, are refused.
+import { open, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import ignore from 'ignore';
 import picomatch from 'picomatch';
@@ -57,10 +58,84 @@ const TOOL_AT_ROOT = new Map([
   ['ota-releases/', 'the default output folder of Publish Release (static host)'],
 ]);
 
+/** Editor swap, backup and lock files, by name (vim, emacs, most others). */
+const EDITOR_LEFTOVER = /^(\..*\.sw[a-p]|.*\.sw[opx]|.*~|\.#.*|#.*#)$/;
+
 /** Why `rel` (a folder when `dir`) is a tool or editor file, else undefined. */
 export function toolFile(rel: string, dir: boolean): string | undefined {
-  const name = rel.slice(rel.lastIndexOf('/') + 1) + (dir ? '/' : '');
-  return TOOL_ANYWHERE.get(name) ?? (rel.includes('/') ? undefined : TOOL_AT_ROOT.get(name));
+  const base = rel.slice(rel.lastIndexOf('/') + 1);
+  const name = base + (dir ? '/' : '');
+  return (
+    TOOL_ANYWHERE.get(name) ??
+    (rel.includes('/') ? undefined : TOOL_AT_ROOT.get(name)) ??
+    (!dir && EDITOR_LEFTOVER.test(base) ? 'an editor swap or backup file' : undefined)
+  );
+}
+
+/** Secrets by name: never on a release host, never on a board (a release may be public). */
+const SECRET_NAMES: [RegExp, string][] = [
+  [/^\.env(\..*)?$/i, 'an environment file (it usually holds credentials)'],
+  [/^id_(rsa|dsa|ecdsa|ed25519)(_sk)?$/i, 'an SSH private key'],
+  [/\.(p12|pfx|jks|keystore)$/i, 'a private key store'],
+  [/^(\.netrc|\.npmrc|\.pypirc|\.git-credentials)$/i, 'a credentials file'],
+];
+
+/** Secrets by content (any name): PEM/OpenSSH/PuTTY private keys and this tool's own signing keys. */
+const SECRET_CONTENT: [RegExp, string][] = [
+  [
+    /"privateKey"\s*:\s*"-----BEGIN|"alg"\s*:\s*"hmac-sha256"[^}]*"secret"\s*:|"secret"\s*:[^}]*"alg"\s*:\s*"hmac-sha256"/,
+    'a signing key of this tool (`ota keygen`): whoever holds it can sign releases for your boards',
+  ],
+  [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|PuTTY-User-Key-File-/, 'a private key'],
+];
+
+/** How much of each file is read to recognise a secret: every PEM or key file starts with its marker. */
+const SNIFF_BYTES = 4096;
+
+/** Why the file `rel` at `abs` is a secret that must never ship, else undefined. */
+export async function secretFile(rel: string, abs: string): Promise<string | undefined> {
+  const base = rel.slice(rel.lastIndexOf('/') + 1);
+  for (const [re, why] of SECRET_NAMES) if (re.test(base)) return `${why}; secrets never ship`;
+  let head: string;
+  try {
+    const fh = await open(abs, 'r');
+    try {
+      const buf = Buffer.alloc(SNIFF_BYTES);
+      const { bytesRead } = await fh.read(buf, 0, SNIFF_BYTES, 0);
+      head = buf.subarray(0, bytesRead).toString('latin1');
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw fsError(err, rel);
+  }
+  for (const [re, why] of SECRET_CONTENT) if (re.test(head)) return `${why}; secrets never ship`;
+  return undefined;
+}
+
+/** No board flash holds a file this large (ESP32 and RP2040 boards carry 2–16 MB in all). */
+export const MAX_RELEASE_FILE = 16 * 1024 * 1024;
+
+/** Windows device names: no Windows machine can create, check out or publish a file so named. */
+const DEVICE_NAME = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+
+/**
+ * Why a release path is one a board filesystem (FAT, LittleFS) or a publisher's machine cannot
+ * hold, else undefined: FAT refuses `<>:"|?*`, drops a trailing dot or space (so `a.` becomes
+ * `a`), and both cap a name at 255 (LittleFS: bytes).
+ */
+export function boardNameProblem(path: string): string | undefined {
+  for (const seg of path.split('/')) {
+    const s = JSON.stringify(seg);
+    if (Buffer.byteLength(seg) > 255)
+      return `${s} is longer than 255 bytes, the longest name FAT and LittleFS hold`;
+    if (/[<>:"|?*]/.test(seg)) return `${s} contains one of <>:"|?*, which FAT cannot hold`;
+    if (/[. ]$/.test(seg))
+      return `${s} ends with a dot or space, which FAT drops (it would be another file's name)`;
+    if (DEVICE_NAME.test(seg))
+      return `${s} is a Windows device name: no Windows machine can check it out or publish it`;
+  }
+  return undefined;
 }
 
 /**
@@ -167,6 +242,8 @@ function checkName(path: string): void {
     if (err instanceof OtaError) throw new OtaError('bad_name', `cannot release this file: ${err.message}`);
     throw err;
   }
+  const board = boardNameProblem(path);
+  if (board) throw new OtaError('bad_name', `cannot release ${path}: ${board}`);
   ustarSplit(path);
 }
 
@@ -180,8 +257,9 @@ export interface ProjectListing {
 /**
  * Lists the project's release files and what was left out by rule.
  * Symlinks are followed when they stay inside the root; one pointing outside
- * is refused ('path_escape'), as is any file that cannot be read or named, and an
- * --include naming a reserved or tool path ('reserved_path').
+ * is refused ('path_escape'), as is any file that cannot be read or named ('bad_name',
+ * boardNameProblem), one larger than MAX_RELEASE_FILE ('file_too_large'), and an --include naming
+ * a reserved or tool path ('reserved_path'). Secrets (secretFile) are left out and reported.
  */
 export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<ProjectListing> {
   let root: string;
@@ -265,7 +343,20 @@ export async function walkProject(dir: string, opts: WalkOptions = {}): Promise<
         continue;
       }
       if (!isFile) throw new OtaError('unreadable', `${rel} is not a regular file (device, FIFO or socket)`);
+      const secret = await secretFile(rel, abs);
+      if (secret) {
+        dropped.push({ path: rel, why: secret });
+        continue;
+      }
       checkName(rel);
+      const size = (await stat(abs).catch((err: unknown) => Promise.reject(fsError(err, rel)))).size;
+      if (size > MAX_RELEASE_FILE) {
+        throw new OtaError(
+          'file_too_large',
+          `${rel} is ${size} bytes; no board holds a file over ${MAX_RELEASE_FILE / 1048576} MiB. ` +
+            `Add it to ${IGNORE_FILE} if it is not part of the app`,
+        );
+      }
       out.push({ path: rel, abs });
     }
   }

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { FleetConnection } from '../core/fleet/connection';
 import type { FleetBoard } from '../core/fleet/model';
 import { brokerUrlProblem, parseDocument, type RolloutDoc } from '../core/fleet/protocol';
+import { printableLine } from '../core/printable';
 import {
   boardSummary,
   fleetChildren,
@@ -63,14 +64,14 @@ class FleetTree implements vscode.TreeDataProvider<FleetNode> {
   getTreeItem(node: FleetNode): vscode.TreeItem {
     const C = vscode.TreeItemCollapsibleState;
     if (node.kind === 'version') {
-      const item = new vscode.TreeItem(node.version, C.Expanded);
+      const item = new vscode.TreeItem(printableLine(node.version), C.Expanded);
       item.id = `v:${node.version}`;
       item.description = `${nBoards(node.count)}, ${node.online} online${node.errors ? `, ${node.errors} with errors` : ''}`;
       item.iconPath = new vscode.ThemeIcon('tag');
       return item;
     }
     if (node.kind === 'group') {
-      const item = new vscode.TreeItem(node.group, C.Collapsed);
+      const item = new vscode.TreeItem(printableLine(node.group), C.Collapsed);
       item.id = `g:${node.version}:${node.group}`;
       item.description = `${nBoards(node.count)}, ${node.online} online`;
       item.iconPath = new vscode.ThemeIcon('folder');

@@ -1,9 +1,11 @@
 // The "MicroPython OTA" output channel, a LogOutputChannel: the user picks the level (Output view,
 // gear menu). Board events are rendered for people (src/core/event-text.ts) at info, their raw
-// JSON at trace; console text from the board at info, blank lines dropped; every secret masked.
+// JSON at trace; console text from the board at info, blank lines dropped; every secret masked and
+// every control character escaped.
 import * as vscode from 'vscode';
 import type { OtaEvent } from '../core/events';
 import { eventRenderer, shortPortName, type LogLevel } from '../core/event-text';
+import { printable } from '../core/printable';
 import { Redactor } from './redact';
 
 export class OtaOutput implements vscode.Disposable {
@@ -50,7 +52,8 @@ export class OtaOutput implements vscode.Disposable {
   }
 
   private write(level: LogLevel, line: string): void {
-    const safe = this.redactor.redact(line);
+    // A board's or server's text shown, never obeyed (src/core/printable.ts); secrets masked.
+    const safe = this.redactor.redact(printable(line));
     if (level !== 'trace' && level !== 'debug') {
       this.recent.push(`${level} ${safe}`);
       if (this.recent.length > 2000) this.recent.splice(0, this.recent.length - 2000);

@@ -8,6 +8,7 @@
  *   fleetStatusText(model) -> string      // the status-bar summary
  *   rolloutSummary(model, doc) -> { percent, paused, updated, failed, pending, text }
  */
+import { printableLine } from '../printable';
 import { compareVersions } from '../version';
 import type { FleetBoard, FleetModel } from './model';
 import { inRollout, type RolloutDoc } from './protocol';
@@ -115,6 +116,7 @@ export function boardSummary(b: FleetBoard, now = Date.now()): { description: st
     b.error ? `⚠ ${b.error}` : '',
   ]
     .filter(Boolean)
+    .map(printableLine) // a board's words, one line each: it cannot forge a row or steer a terminal
     .join(' · ');
   const rows: [string, unknown][] = [
     ['board', b.id],
@@ -131,7 +133,7 @@ export function boardSummary(b: FleetBoard, now = Date.now()): { description: st
     ['free flash', b.free !== undefined ? `${Math.round(b.free / 1024)} KB` : '?'],
     ['power', b.mode === 'mains' ? 'mains (stays connected)' : 'battery (checks in)'],
   ];
-  return { description, tooltip: rows.map(([k, v]) => `${k}: ${String(v)}`).join('\n') };
+  return { description, tooltip: rows.map(([k, v]) => `${k}: ${printableLine(String(v))}`).join('\n') };
 }
 
 export function fleetStatusText(model: FleetModel): string {

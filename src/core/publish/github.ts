@@ -30,6 +30,7 @@ import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import pLimit from 'p-limit';
 import { OtaError } from '../errors';
+import { collectPages } from '../pages';
 import { assetName, GITHUB_API, parseRepo } from '../github-rules';
 import { compareVersions, parseVersion } from '../version';
 import { readReleaseNotes } from './notes';
@@ -494,8 +495,15 @@ export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[
   const gh = createOctokit(conn);
   let list;
   try {
-    list = await gh.paginate(gh.rest.repos.listReleases, { owner, repo, per_page: 100 });
+    const pages = gh.paginate.iterator(gh.rest.repos.listReleases, { owner, repo, per_page: 100 });
+    list = await collectPages(
+      (async function* () {
+        for await (const p of pages) yield { url: p.url, items: p.data };
+      })(),
+      `listing releases of ${conn.repo}`,
+    );
   } catch (err) {
+    if (err instanceof OtaError) throw err;
     throw githubError(err, conn.repo, `listing releases of ${conn.repo}`);
   }
   const infos: ReleaseInfo[] = list.map((r) => {

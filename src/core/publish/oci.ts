@@ -26,6 +26,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
+import { collectPages, readBounded } from '../pages';
 import type { Manifest } from '../manifest-types';
 import type { TrustEntry } from '../keys';
 import { networkReason, type ReleaseEntry, type ReleaseStatus } from '../release-channels';
@@ -661,7 +662,7 @@ async function getManifest(
     return undefined;
   }
   if (!res.ok) throw await c.fail(res, `reading ${formatRef(c.registry, tag)}`);
-  const bytes = Buffer.from(await res.arrayBuffer());
+  const bytes = await readBounded(res, `reading ${formatRef(c.registry, tag)}`);
   let doc: ManifestDoc;
   try {
     doc = JSON.parse(bytes.toString('utf8')) as ManifestDoc;
@@ -934,17 +935,31 @@ export async function listOciTags(opts: {
 }): Promise<OciTagInfo[]> {
   const ref = parseRef(opts.ref);
   const c = new RegistryClient(ref, [`repository:${ref.repository}:pull`], opts);
-  const tags: string[] = [];
-  let next: string | undefined = `/v2/${ref.repository}/tags/list?n=1000`;
-  while (next) {
-    const res = await c.request('GET', next);
-    if (!res.ok) throw await c.fail(res, `listing the tags of ${formatRef(ref)}`);
-    const doc = (await res.json()) as { tags?: string[] | null };
-    // The .board partners are the boards' view of the same releases.
-    tags.push(...(doc.tags ?? []).filter((t) => !t.endsWith(BOARD_SUFFIX)));
-    const link = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '');
-    next = link ? link[1] : undefined;
-  }
+  const what = `listing the tags of ${formatRef(ref)}`;
+  const tags = await collectPages(
+    (async function* () {
+      let next: string | undefined = `/v2/${ref.repository}/tags/list?n=1000`;
+      while (next) {
+        const res = await c.request('GET', next);
+        if (!res.ok) throw await c.fail(res, what);
+        let doc: { tags?: unknown };
+        try {
+          doc = JSON.parse((await readBounded(res, what)).toString('utf8')) as { tags?: unknown };
+        } catch (err) {
+          if (err instanceof OtaError) throw err;
+          throw new OtaError('registry_error', `${what}: the answer is not JSON`);
+        }
+        // The .board partners are the boards' view of the same releases.
+        const all = Array.isArray(doc?.tags)
+          ? doc.tags.filter((t: unknown): t is string => typeof t === 'string')
+          : [];
+        yield { url: next, items: all.filter((t) => !t.endsWith(BOARD_SUFFIX)) };
+        const link = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '');
+        next = link ? link[1] : undefined;
+      }
+    })(),
+    what,
+  );
   const infos: OciTagInfo[] = tags.map((tag) => {
     try {
       return { tag, version: parseVersion(tag).text };

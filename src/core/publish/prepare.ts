@@ -11,9 +11,8 @@
  * hash that does not match its bytes. A file that changes while it is copied is refused.
  * The signature is made over the very bytes that will be published; nothing re-serialises them.
  */
-import { copyFile, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { bundleName, writeBundle } from '../bundle';
 import { OtaError } from '../errors';
 import { buildRelease, serializeManifest, type BuildOptions } from '../manifest';
@@ -106,28 +105,13 @@ function stageInto(stageDir: string): (files: ProjectFile[]) => Promise<ProjectF
   };
 }
 
-/** Refuses a signing key that is one of the release files: it would be published. */
-async function checkKeyNotReleased(files: ProjectFile[], keyFile: string): Promise<void> {
-  const keyPath = await realpath(keyFile);
-  const leak = files.find((f) => basename(f.abs) === basename(keyPath) && realpathSync(f.abs) === keyPath);
-  if (leak) {
-    throw new OtaError(
-      'key_in_release',
-      `the signing key ${leak.path} is one of the release files: move it out of the project`,
-    );
-  }
-}
-
 export async function prepareRelease(opts: PrepareOptions): Promise<PreparedRelease> {
   // A bad key file is reported before any hashing or bundling.
   const key = opts.signKeyFile ? await readKeyFile(opts.signKeyFile) : undefined;
-  const signKeyFile = opts.signKeyFile;
   await mkdir(opts.bundleDir, { recursive: true });
   const copy = stageInto(opts.bundleDir);
-  const built = await buildRelease(opts.dir, { ...opts.build, version: opts.version }, async (files) => {
-    if (signKeyFile) await checkKeyNotReleased(files, signKeyFile);
-    return copy(files);
-  });
+  // A signing key inside the project is left out like every secret (src/core/walk.ts secretFile).
+  const built = await buildRelease(opts.dir, { ...opts.build, version: opts.version }, copy);
   const { manifest } = built;
   const bundle = opts.bundle ? bundleName(manifest.name, manifest.version) : undefined;
   if (opts.host) {

@@ -44,6 +44,12 @@ export interface ExecOptions {
    * REPL mode a lost control byte could leave the board in (the helpers' loader only reads).
    */
   ahead?: boolean;
+  /**
+   * Most output bytes kept per command (default MAX_OUTPUT): without onOutput, a board sending more
+   * is interrupted and 'board_output_too_long' thrown; with onOutput, everything streams, the
+   * returned Buffer holds only the first bytes.
+   */
+  maxOutput?: number;
 }
 
 /**
@@ -54,6 +60,9 @@ export interface ExecOptions {
  * started again (enterPasting).
  */
 const AHEAD = 248;
+
+/** No board answer the host asks for (a file of a 16 MB flash, hex-encoded) comes near this. */
+export const MAX_OUTPUT = 64 * 1024 * 1024;
 
 /** The blocks a streaming command gets, and `lead`: bytes it reads unasked before its first ACK. */
 export interface StreamPlan {
@@ -224,7 +233,7 @@ export class RawRepl {
           present = Math.min(next.length, 2 * this.window - 3);
           await this.t.write(Buffer.concat([Buffer.from('\x05A\x01', 'latin1'), next.subarray(0, present)]));
         }
-        outputs.push(await this.collect(opts.onOutput, idle));
+        outputs.push(await this.collect(opts.onOutput, idle, opts.maxOutput));
         opts.onCommandDone?.(i);
       }
     } catch (err) {
@@ -294,7 +303,7 @@ export class RawRepl {
         await this.t.write(list[i]);
         opts.onCommandDone?.(i);
       }
-      return await this.collect(opts.onOutput, idle);
+      return await this.collect(opts.onOutput, idle, opts.maxOutput);
     } catch (err) {
       if (this.rawPaste === false) throw err;
       throw await this.failed(err, queued);
@@ -411,14 +420,26 @@ export class RawRepl {
   }
 
   /** stdout up to Ctrl-D, stderr up to Ctrl-D, then the '>' prompt. */
-  private async collect(onOutput: ((c: Buffer) => void) | undefined, idle: number): Promise<Buffer> {
+  private async collect(
+    onOutput: ((c: Buffer) => void) | undefined,
+    idle: number,
+    max = MAX_OUTPUT,
+  ): Promise<Buffer> {
     const out: Buffer[] = [];
+    let kept = 0;
     for (;;) {
       const chunk = await this.t.readSome(idle, 'the command to finish');
       const end = chunk.indexOf(CTRL_D);
       const part = end < 0 ? chunk : chunk.subarray(0, end);
       if (part.length) {
-        out.push(part);
+        // A board that never stops talking must not hold the host (Files tree, ota info) forever.
+        if (kept + part.length > max && !onOutput)
+          throw new OtaError(
+            'board_output_too_long',
+            `the board sent more than ${max} bytes for one command`,
+          );
+        if (kept < max) out.push(part);
+        kept += part.length;
         onOutput?.(part);
       }
       if (end >= 0) {
