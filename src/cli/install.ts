@@ -62,8 +62,7 @@ export async function run(argv: string[]): Promise<number> {
   const missing = [!values.port && '--port <path>', !values.config && '--config <ota_config.json>'].filter(
     Boolean,
   );
-  if (missing.length)
-    throw new OtaError('bad_option', `ota install needs ${missing.join(' and ')}`);
+  if (missing.length) throw new OtaError('bad_option', `ota install needs ${missing.join(' and ')}`);
   const config = await readOtaConfig(values.config!);
   if (values.project) await projectFolder(values.project);
   const checked = values.project ? bindApp(config, values.project) : config;
