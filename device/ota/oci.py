@@ -253,6 +253,7 @@ class _Part:
     def __init__(self, r, n):
         self.r = r
         self.n = n
+        self.length = n  # as a response's: save_to checks it before reading
 
     def readinto(self, buf):
         if self.n <= 0:

@@ -584,7 +584,10 @@ def _can_inflate():
 
         gc.collect()
         return [bytearray(33 * 1024)]
-    except (ImportError, MemoryError):
+    except ImportError:
+        return None
+    except MemoryError:
+        ev("warning", code="no_memory", msg="no room for the bundle's window: file by file")
         return None
 
 
