@@ -535,7 +535,11 @@ async function runSource(
   // ATTACK_ROWS=<regex> runs only the matching rows (and the last), when looking into one.
   const pick = process.env.ATTACK_ROWS ? new RegExp(process.env.ATTACK_ROWS) : undefined;
   // The FAT board runs only the rows that name it.
-  const all = rows().filter((r) => (r.only ? r.only.includes(source) : source !== 'static-fat'));
+  // An OCI board takes manifest.json inside the tag's .board document (the "doc" rows), so no
+  // request of its is a manifest of its own: the manifest rows have nothing to act on there.
+  const all = rows()
+    .filter((r) => (r.only ? r.only.includes(source) : source !== 'static-fat'))
+    .filter((r) => !(source === 'oci' && r.on === 'manifest'));
   const table = all.filter((r, k) => !pick || pick.test(r.name) || k === all.length - 1);
   const outcomes: Outcome[] = [];
   const fsDir = fx.makeBoard(boardConfig, fx.APP_1_0_0, '1.0.0');
