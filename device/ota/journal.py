@@ -183,6 +183,9 @@ def rollback(st, reason, mark_bad=True):
         st["why"] = reason
         st["mark"] = mark_bad
         save(st)
+    # The stage first: a rollback never needs it, and its room is what
+    # writing the backups back needs on a full flash (updater._room).
+    fsx.rmtree(fsx.STAGE)
     if not st.get("rb_done"):
         run_hook(st.get("hooks", {}).get("rollback"))
         st["rb_done"] = True

@@ -185,11 +185,6 @@ def _release(cfg, st, pin=None, client=None):
     return rel
 
 
-def _bytes(n, b):
-    # Bytes a file of n bytes (n < 0: none) takes on flash with b-byte blocks.
-    return (max(0, n) + b - 1) // b * b
-
-
 def _stale(cfg, st):
     # Whether "nothing new" has been answered for too long: a warning, and
     # the next check goes without If-None-Match.
@@ -442,30 +437,12 @@ def update(reset=True):
             firmware.check(fw)
         want, dels = _plan(m)
         gc.collect()
-        dl = need = 0
-        # A file takes whole blocks (FAT clusters, LittleFS blocks): 40 files of
-        # 100 bytes need 40 blocks, not 4 KB. Counted so, or a full flash fails
-        # half-way through the stage (or the swap's backups) instead of here.
-        b = fsx.os.statvfs("/")[0]
-        for f in _each(m, want):
-            # Staged files are downloaded in place (a partial one resumes) and
-            # the swap backs up by copy: room for the rest of each and its backup.
-            have = max(0, fsx.size(fsx.STAGE + "/" + f["path"]))
-            dl += f["size"] - have
-            need += _bytes(f["size"], b) - _bytes(have, b) + _bytes(fsx.size(f["path"]), b)
-        for p in dels:
-            need += _bytes(fsx.size(p), b)
-        total = 0
-        for f in m["files"]:
-            total += f["size"]
-        # And 16 blocks for what the update writes beside them: the stage's and
-        # the backup's folders, the plan, the journal and its shadow, version.json.
-        if total > fsx.total_bytes() or need + 16 * b > fsx.free_bytes():
-            raise Fail("no_space", "needs %d bytes, %d free" % (need, fsx.free_bytes()))
+        # What an earlier update left goes before the room is counted: it is free room.
         if st.get("stage") != v:
             fsx.rmtree(fsx.STAGE)
         fsx.rmtree(fsx.BACKUP)
         fsx.rmtree(fsx.PART)
+        dl = _room(m, want, dels)
         st["state"] = "staging"
         st["stage"] = v
         st.pop("error", None)
@@ -586,6 +563,60 @@ def _can_inflate():
         return [bytearray(33 * 1024)]
     except (ImportError, MemoryError):
         return None
+
+
+def _room(m, want, dels):
+    # Refuses (no_space) an update the flash has no room for, before the
+    # stage: counted with fsx.room (whole blocks and an entry per file), for
+    # the stage, the swap and a rollback from any point of it (the journal's
+    # swap: docs/updater-swap.md). Returns the bytes still to download.
+    # The swap backs each old file up, then writes the new one over it: the
+    # live files end up as the new ones, the backups as the old ones, and at
+    # the peak one old file is there twice (its backup taken, its clusters not
+    # yet freed; LittleFS frees them when the new copy closes). A rollback
+    # first drops the stage, then writes the backups back. So: the stage,
+    # then the larger of the new files and the backups, and the largest old
+    # file once more.
+    b = fsx.os.statvfs("/")[0]
+    R = fsx.room
+    dl = stage = new = old = big = 0
+    for f in _each(m, want):
+        # Staged files are downloaded in place (a partial one resumes).
+        have = max(0, fsx.size(fsx.STAGE + "/" + f["path"]))
+        dl += f["size"] - have
+        stage += R(f["size"], b) - R(have, b)
+        new += R(f["size"], b)
+        o = R(fsx.size(f["path"]), b)
+        old += o
+        big = max(big, o)
+    for p in dels:
+        o = R(fsx.size(p), b)
+        old += o
+        big = max(big, o)
+    # The updater's own files count as release files do: version.json and
+    # the file cache (staged, then new or backed up), the plan (a line a
+    # file), the journal's two copies, and every folder a block, twice
+    # (staged, then installed or backed up).
+    total = cache = plan = dirs = 0
+    prev = ""
+    for i, f in enumerate(m["files"]):
+        fsx.tidy(i)
+        p = f["path"]
+        total += f["size"]
+        cache += len(p) + 48
+        plan += len(p) + 70
+        dirs += fsx.new_dirs(p, prev)
+        prev = p
+    for p in dels:
+        plan += len(p) + 4
+        dirs += fsx.new_dirs(p, prev)
+        prev = p
+    own = 2 * (R(512, b) + R(cache, b)) + R(plan, b) + 2 * R(1024, b) + 2 * (dirs + 2) * b
+    need = stage + max(new, old) + big + own
+    free = fsx.free_bytes()
+    if total > fsx.total_bytes() or need > free:
+        raise Fail("no_space", "needs %d bytes, %d free" % (need, free))
+    return dl
 
 
 def _download(cfg, rel, m, want, need):
