@@ -148,6 +148,11 @@ def finish_swap(st):
         if bad:
             raise Fail("verify", "%s does not match the release after the swap" % bad[:60])
     except Exception as e:  # noqa: BLE001 - whatever stops the swap, the old release comes back whole
+        # The stage goes first: a full flash (io 28) has no room even for the
+        # journal's next save. A cut now leaves "swapping" without a stage:
+        # the next boot's forward pass fails at its first missing staged file,
+        # before it touches an installed one, and rolls back the same way.
+        fsx.rmtree(fsx.STAGE)
         code = getattr(e, "code", None) or ("io" if isinstance(e, OSError) else "internal")
         msg = getattr(e, "msg", None) or repr(e)
         st["error"] = {"code": code, "msg": msg[:120], "version": st.get("version")}
@@ -208,6 +213,9 @@ def rollback(st, reason, mark_bad=True):
     why = st.get("why", reason)
     if st.get("mark", True):
         st["bad"] = bad
+    # The release's ETag goes too: kept, the next check is a 304 and a
+    # release rolled back but not marked bad (a full flash) is never retried.
+    st.pop("etag", None)
     for k in _KEYS:
         st.pop(k, None)
     st["state"] = "idle"
