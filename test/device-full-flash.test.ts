@@ -98,7 +98,8 @@ for (const fs of ['fat', 'littlefs'] as const) {
 // If the flash still fills up mid-swap (something else wrote to it after the check: here the check is
 // switched off on the board), the journal rolls the old release back byte-identical, also when the
 // power goes off at any sampled point after the ENOSPC; once room is freed the update installs.
-const UNCHECKED = 'import ota\nfrom ota import fsx\nfsx.room = lambda n, b: 0\nota.update(reset=False)\n';
+const UNCHECKED =
+  'import ota\nfrom ota import updater\nupdater.room = lambda n, b: 0\nota.update(reset=False)\n';
 for (const fs of ['fat', 'littlefs'] as const) {
   test(
     `${fs} 640 KB: ENOSPC mid-swap rolls back whole, power cut after it too`,

@@ -179,27 +179,6 @@ def write_json(rel, obj):
             f.write(data)
 
 
-def room(n, b):
-    # Bytes a file of n bytes (n < 0: none) takes on flash with b-byte
-    # blocks: whole blocks (FAT clusters, LittleFS blocks) and one more for
-    # its entry (a FAT folder grows by a cluster, LittleFS commits metadata).
-    # The one space rule: every count of the board's room goes through it.
-    return 0 if n < 0 else ((n + b - 1) // b + 1) * b
-
-
-def new_dirs(path, prev):
-    # Folders of path that prev (the path met before it) does not share: over
-    # a list of paths, at least the number of distinct folders, kept in two
-    # strings (exact when the list is sorted, as manifests are).
-    n = 0
-    i = path.find("/")
-    while i > 0:
-        if path[: i + 1] != prev[: i + 1]:
-            n += 1
-        i = path.find("/", i + 1)
-    return n
-
-
 def free_bytes():
     s = os.statvfs("/")
     return s[0] * s[4]

@@ -213,9 +213,6 @@ def rollback(st, reason, mark_bad=True):
     why = st.get("why", reason)
     if st.get("mark", True):
         st["bad"] = bad
-    # The release's ETag goes too: kept, the next check is a 304 and a
-    # release rolled back but not marked bad (a full flash) is never retried.
-    st.pop("etag", None)
     for k in _KEYS:
         st.pop(k, None)
     st["state"] = "idle"

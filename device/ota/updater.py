@@ -157,6 +157,11 @@ def _release(cfg, st, pin=None, client=None):
     etag = st.get("etag")
     if etag and _stale(cfg, st):
         etag = None  # ask for the whole answer: a cache or impostor may be freezing this board
+    e = st.get("error")
+    if e and e.get("version") != st.get("bad"):
+        # The release whose swap failed and was rolled back without being
+        # marked bad (io: a full flash) is asked for again: a 304 would never retry it.
+        etag = None
     rel = src.latest(etag)
     if rel is None:
         st["n304"] = st.get("n304", 0) + 1
@@ -565,9 +570,31 @@ def _can_inflate():
         return None
 
 
+def room(n, b):
+    # Bytes a file of n bytes (n < 0: none) takes on flash with b-byte
+    # blocks: whole blocks (FAT clusters, LittleFS blocks) and one more for
+    # its entry (a FAT folder grows by a cluster, LittleFS commits metadata).
+    # The one space rule: every count of the board's room goes through it
+    # (here, not in fsx: ota.boot() loads fsx and keeps nothing of this).
+    return 0 if n < 0 else ((n + b - 1) // b + 1) * b
+
+
+def new_dirs(path, prev):
+    # Folders of path that prev (the path met before it) does not share: over
+    # a list of paths, at least the number of distinct folders, kept in two
+    # strings (exact when the list is sorted, as manifests are).
+    n = 0
+    i = path.find("/")
+    while i > 0:
+        if path[: i + 1] != prev[: i + 1]:
+            n += 1
+        i = path.find("/", i + 1)
+    return n
+
+
 def _room(m, want, dels):
     # Refuses (no_space) an update the flash has no room for, before the
-    # stage: counted with fsx.room (whole blocks and an entry per file), for
+    # stage: counted with room() (whole blocks and an entry per file), for
     # the stage, the swap and a rollback from any point of it (the journal's
     # swap: docs/updater-swap.md). Returns the bytes still to download.
     # The swap backs each old file up, then writes the new one over it: the
@@ -578,7 +605,7 @@ def _room(m, want, dels):
     # then the larger of the new files and the backups, and the largest old
     # file once more.
     b = fsx.os.statvfs("/")[0]
-    R = fsx.room
+    R = room
     dl = stage = new = old = big = 0
     for f in _each(m, want):
         # Staged files are downloaded in place (a partial one resumes).
@@ -605,11 +632,11 @@ def _room(m, want, dels):
         total += f["size"]
         cache += len(p) + 48
         plan += len(p) + 70
-        dirs += fsx.new_dirs(p, prev)
+        dirs += new_dirs(p, prev)
         prev = p
     for p in dels:
         plan += len(p) + 4
-        dirs += fsx.new_dirs(p, prev)
+        dirs += new_dirs(p, prev)
         prev = p
     own = 2 * (R(512, b) + R(cache, b)) + R(plan, b) + 2 * R(1024, b) + 2 * (dirs + 2) * b
     need = stage + max(new, old) + big + own
