@@ -454,7 +454,8 @@ const rows = (): Row[] => [
   { name: 'flash: less free than the release needs', only: ['static'], fill: 6000, expect: 'no_space' },
   // On FAT every file takes a whole 4 KB cluster: 24 KB free is room for the release's bytes (~2 KB
   // and their backups) but not for its clusters, nor for the stage's folders. (No normal update
-  // follows on this 512 KB FAT board: its swap runs the flash out of space even on main.)
+  // follows on this 512 KB FAT board: the updater's own modules leave too little room for its stage
+  // and swap, and it is refused with no_space: test/device-full-flash.test.ts.)
   {
     name: 'flash: room for the bytes, not the clusters',
     only: ['static-fat'],

@@ -2,7 +2,6 @@
 # rollout, verified with the release keys before they are parsed, with
 # timestamps against replay. Loaded only while a document is handled or a
 # release is weighed against the rollout, then dropped from RAM (unload()).
-import json
 import gc
 from micropython import const
 from ota import fsx, journal
@@ -100,7 +99,9 @@ def _verify(cfg, msg):
 
     sig.verify(keys, s, doc)
     try:
-        d = json.loads(doc)
+        from ota import jscan
+
+        d = jscan.loads(doc)
         ts = int(d["ts"])
     except (ValueError, KeyError, TypeError):
         raise Fail("bad_document", "malformed signed document")
@@ -122,9 +123,11 @@ def rollout_doc(cfg, data):
         d, ts = _verify(cfg, data)
     else:
         try:
-            d = json.loads(data[: data.find(b"\n")] if b"\n" in data else data)
+            from ota import jscan
+
+            d = jscan.loads(data[: data.find(b"\n")] if b"\n" in data else data)
             ts = int(d.get("ts", 0))
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, AttributeError):  # AttributeError: not an object
             raise Fail("bad_document", "malformed rollout document")
     if not isinstance(d.get("version"), str):
         raise Fail("bad_document", "rollout document has no version")

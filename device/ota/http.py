@@ -233,9 +233,8 @@ class Response(io.IOBase):
 
     def read_all(self, limit):
         # The whole body as bytes, for small JSON documents only (latest.json,
-        # a signature, a token answer). Their nesting is counted here, before
-        # json.loads: it builds every level it meets, and 5000 levels of "["
-        # in a few KB would take more heap than a board has.
+        # a signature, a token answer), their nesting checked (jscan.nesting)
+        # before any caller json.loads them.
         if self.length > limit:
             raise Fail("doc_too_large", "document over %d bytes" % limit)
         out = bytearray()
@@ -248,24 +247,9 @@ class Response(io.IOBase):
             out += mv[:n]
             if len(out) > limit:
                 raise Fail("doc_too_large", "document over %d bytes" % limit)
-        k = 0  # nesting depth
-        q = flag = False  # in a string, after a backslash
-        for c in out:
-            if q:
-                if flag:
-                    flag = False
-                elif c == 92:
-                    flag = True
-                elif c == 34:
-                    q = False
-            elif c == 34:
-                q = True
-            elif c == 91 or c == 123:
-                k += 1
-                if k > 32:
-                    raise Fail("bad_manifest", "JSON nested too deep")
-            elif c == 93 or c == 125:
-                k -= 1
+        from ota import jscan
+
+        jscan.nesting(out)
         return bytes(out)
 
     def ioctl(self, req, arg):

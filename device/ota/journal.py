@@ -148,6 +148,11 @@ def finish_swap(st):
         if bad:
             raise Fail("verify", "%s does not match the release after the swap" % bad[:60])
     except Exception as e:  # noqa: BLE001 - whatever stops the swap, the old release comes back whole
+        # The stage goes first: a full flash (io 28) has no room even for the
+        # journal's next save. A cut now leaves "swapping" without a stage:
+        # the next boot's forward pass fails at its first missing staged file,
+        # before it touches an installed one, and rolls back the same way.
+        fsx.rmtree(fsx.STAGE)
         code = getattr(e, "code", None) or ("io" if isinstance(e, OSError) else "internal")
         msg = getattr(e, "msg", None) or repr(e)
         st["error"] = {"code": code, "msg": msg[:120], "version": st.get("version")}
@@ -183,6 +188,9 @@ def rollback(st, reason, mark_bad=True):
         st["why"] = reason
         st["mark"] = mark_bad
         save(st)
+    # The stage first: a rollback never needs it, and its room is what
+    # writing the backups back needs on a full flash (updater._room).
+    fsx.rmtree(fsx.STAGE)
     if not st.get("rb_done"):
         run_hook(st.get("hooks", {}).get("rollback"))
         st["rb_done"] = True

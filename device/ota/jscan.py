@@ -18,6 +18,39 @@ _MAX_DEPTH = const(32)
 _MAX_LIT = const(64)
 
 
+def nesting(b):
+    # Refuses (bad_manifest) a whole document in RAM nested deeper than the
+    # Scanner takes, before json.loads: it builds every level it meets, and
+    # 5000 levels of "[" in a few KB would take more heap than a board has.
+    k = 0  # nesting depth
+    q = flag = False  # in a string, after a backslash
+    for c in b:
+        if q:
+            if flag:
+                flag = False
+            elif c == 92:
+                flag = True
+            elif c == 34:
+                q = False
+        elif c == 34:
+            q = True
+        elif c == 91 or c == 123:
+            k += 1
+            if k > _MAX_DEPTH:
+                raise Fail("bad_manifest", "JSON nested too deep")
+        elif c == 93 or c == 125:
+            k -= 1
+
+
+def loads(b):
+    # json.loads of a whole document in RAM (bytes), nesting checked first:
+    # every document a board parses whole goes through here or read_all.
+    import json
+
+    nesting(b)
+    return json.loads(b)
+
+
 class Scanner:
     # limit: bytes the document may take; an endless answer stops there.
     def __init__(self, reader, cb, limit=_MAX_DOC, cut=True, stop=None):

@@ -157,6 +157,11 @@ def _release(cfg, st, pin=None, client=None):
     etag = st.get("etag")
     if etag and _stale(cfg, st):
         etag = None  # ask for the whole answer: a cache or impostor may be freezing this board
+    e = st.get("error")
+    if e and e.get("version") != st.get("bad"):
+        # The release whose swap failed and was rolled back without being
+        # marked bad (io: a full flash) is asked for again: a 304 would never retry it.
+        etag = None
     rel = src.latest(etag)
     if rel is None:
         st["n304"] = st.get("n304", 0) + 1
@@ -183,11 +188,6 @@ def _release(cfg, st, pin=None, client=None):
             raise Fail("downgrade", "%s is older than %s" % (rel.version, st.get("high") or cur))
     ev("available", version=rel.version, current=cur)
     return rel
-
-
-def _bytes(n, b):
-    # Bytes a file of n bytes (n < 0: none) takes on flash with b-byte blocks.
-    return (max(0, n) + b - 1) // b * b
 
 
 def _stale(cfg, st):
@@ -442,30 +442,12 @@ def update(reset=True):
             firmware.check(fw)
         want, dels = _plan(m)
         gc.collect()
-        dl = need = 0
-        # A file takes whole blocks (FAT clusters, LittleFS blocks): 40 files of
-        # 100 bytes need 40 blocks, not 4 KB. Counted so, or a full flash fails
-        # half-way through the stage (or the swap's backups) instead of here.
-        b = fsx.os.statvfs("/")[0]
-        for f in _each(m, want):
-            # Staged files are downloaded in place (a partial one resumes) and
-            # the swap backs up by copy: room for the rest of each and its backup.
-            have = max(0, fsx.size(fsx.STAGE + "/" + f["path"]))
-            dl += f["size"] - have
-            need += _bytes(f["size"], b) - _bytes(have, b) + _bytes(fsx.size(f["path"]), b)
-        for p in dels:
-            need += _bytes(fsx.size(p), b)
-        total = 0
-        for f in m["files"]:
-            total += f["size"]
-        # And 16 blocks for what the update writes beside them: the stage's and
-        # the backup's folders, the plan, the journal and its shadow, version.json.
-        if total > fsx.total_bytes() or need + 16 * b > fsx.free_bytes():
-            raise Fail("no_space", "needs %d bytes, %d free" % (need, fsx.free_bytes()))
+        # What an earlier update left goes before the room is counted: it is free room.
         if st.get("stage") != v:
             fsx.rmtree(fsx.STAGE)
         fsx.rmtree(fsx.BACKUP)
         fsx.rmtree(fsx.PART)
+        dl = _room(m, want, dels)
         st["state"] = "staging"
         st["stage"] = v
         st.pop("error", None)
@@ -589,6 +571,82 @@ def _can_inflate():
     except MemoryError:
         ev("warning", code="no_memory", msg="no room for the bundle's window: file by file")
         return None
+
+
+def room(n, b):
+    # Bytes a file of n bytes (n < 0: none) takes on flash with b-byte
+    # blocks: whole blocks (FAT clusters, LittleFS blocks) and one more for
+    # its entry (a FAT folder grows by a cluster, LittleFS commits metadata).
+    # The one space rule: every count of the board's room goes through it
+    # (here, not in fsx: ota.boot() loads fsx and keeps nothing of this).
+    return 0 if n < 0 else ((n + b - 1) // b + 1) * b
+
+
+def new_dirs(path, prev):
+    # Folders of path that prev (the path met before it) does not share: over
+    # a list of paths, at least the number of distinct folders, kept in two
+    # strings (exact when the list is sorted, as manifests are).
+    n = 0
+    i = path.find("/")
+    while i > 0:
+        if path[: i + 1] != prev[: i + 1]:
+            n += 1
+        i = path.find("/", i + 1)
+    return n
+
+
+def _room(m, want, dels):
+    # Refuses (no_space) an update the flash has no room for, before the
+    # stage: counted with room() (whole blocks and an entry per file), for
+    # the stage, the swap and a rollback from any point of it (the journal's
+    # swap: docs/updater-swap.md). Returns the bytes still to download.
+    # The swap backs each old file up, then writes the new one over it: the
+    # live files end up as the new ones, the backups as the old ones, and at
+    # the peak one old file is there twice (its backup taken, its clusters not
+    # yet freed; LittleFS frees them when the new copy closes). A rollback
+    # first drops the stage, then writes the backups back. So: the stage,
+    # then the larger of the new files and the backups, and the largest old
+    # file once more.
+    b = fsx.os.statvfs("/")[0]
+    R = room
+    dl = stage = new = old = big = 0
+    for f in _each(m, want):
+        # Staged files are downloaded in place (a partial one resumes).
+        have = max(0, fsx.size(fsx.STAGE + "/" + f["path"]))
+        dl += f["size"] - have
+        stage += R(f["size"], b) - R(have, b)
+        new += R(f["size"], b)
+        o = R(fsx.size(f["path"]), b)
+        old += o
+        big = max(big, o)
+    for p in dels:
+        o = R(fsx.size(p), b)
+        old += o
+        big = max(big, o)
+    # The updater's own files count as release files do: version.json and
+    # the file cache (staged, then new or backed up), the plan (a line a
+    # file), the journal's two copies, and every folder a block, twice
+    # (staged, then installed or backed up).
+    total = cache = plan = dirs = 0
+    prev = ""
+    for i, f in enumerate(m["files"]):
+        fsx.tidy(i)
+        p = f["path"]
+        total += f["size"]
+        cache += len(p) + 48
+        plan += len(p) + 70
+        dirs += new_dirs(p, prev)
+        prev = p
+    for p in dels:
+        plan += len(p) + 4
+        dirs += new_dirs(p, prev)
+        prev = p
+    own = 2 * (R(512, b) + R(cache, b)) + R(plan, b) + 2 * R(1024, b) + 2 * (dirs + 2) * b
+    need = stage + max(new, old) + big + own
+    free = fsx.free_bytes()
+    if total > fsx.total_bytes() or need > free:
+        raise Fail("no_space", "needs %d bytes, %d free" % (need, free))
+    return dl
 
 
 def _download(cfg, rel, m, want, need):
