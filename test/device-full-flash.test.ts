@@ -22,16 +22,21 @@ NEW['lib/more/m.py'] = 'N = 1\n' + '#'.repeat(6000) + '\n';
 const version = (dir: string): string =>
   (JSON.parse(readFileSync(join(dir, 'version.json'), 'utf8')) as { version: string }).version;
 
+/** 1.1.0 (NEW) published to a static host and served; the folders go at the end. */
+async function served(): Promise<Awaited<ReturnType<typeof fx.serveFolder>>> {
+  const rel = await fx.makeRelease('1.1.0', NEW);
+  const host = fx.tempDir('host');
+  cleanups.push(rel.dir, host);
+  fx.publishStatic(host, rel);
+  return fx.serveFolder(host);
+}
+
 for (const fs of ['fat', 'littlefs'] as const) {
   test(
     `${fs} 640 KB: every fill level either installs whole or is refused with no_space, old release intact`,
     { timeout: 600_000 },
     async (t) => {
-      const rel = await fx.makeRelease('1.1.0', NEW);
-      const host = fx.tempDir('host');
-      cleanups.push(rel.dir, host);
-      fx.publishStatic(host, rel);
-      const srv = await fx.serveFolder(host);
+      const srv = await served();
       try {
         const probe = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
         cleanups.push(probe);
@@ -77,11 +82,7 @@ for (const fs of ['fat', 'littlefs'] as const) {
 // up front and nothing of the old release changes.
 for (const fs of ['fat', 'littlefs'] as const) {
   test(`${fs} 512 KB: an update that cannot fit is refused before the swap, not cut by ENOSPC`, async () => {
-    const rel = await fx.makeRelease('1.1.0', NEW);
-    const host = fx.tempDir('host');
-    cleanups.push(rel.dir, host);
-    fx.publishStatic(host, rel);
-    const srv = await fx.serveFolder(host);
+    const srv = await served();
     try {
       const board = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
       cleanups.push(board);
@@ -105,11 +106,7 @@ for (const fs of ['fat', 'littlefs'] as const) {
     `${fs} 640 KB: ENOSPC mid-swap rolls back whole, power cut after it too`,
     { timeout: 300_000 },
     async (t) => {
-      const rel = await fx.makeRelease('1.1.0', NEW);
-      const host = fx.tempDir('host');
-      cleanups.push(rel.dir, host);
-      fx.publishStatic(host, rel);
-      const srv = await fx.serveFolder(host);
+      const srv = await served();
       const opts = { fs, sectorSize: 4096, flashKb: 640 } as const;
       const fresh = (fill: number): string => {
         const board = fx.makeBoard({ source: 'static', url: srv.url }, fx.APP_1_0_0, '1.0.0');
