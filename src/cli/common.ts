@@ -124,6 +124,7 @@ const FIX_HINTS: Record<Fix, string | undefined> = {
   install: 'install the updater first: ota install --port <path> --config <ota_config.json>',
   serve: 'start the release host here: ota serve <folder>',
   output: undefined,
+  key: 'make a signing key: ota keygen --ed25519, then publish with --sign <key file>',
 };
 
 /**

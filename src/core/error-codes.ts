@@ -45,6 +45,8 @@ export const ERROR_CODES = {
   key_in_project: 'Keys may not be stored inside a project, where they could be released.',
   key_permissions: 'The key file can be read by other users.',
   key_unreadable: 'The key file cannot be read.',
+  key_unwritable: 'The key file cannot be written where keys are kept (~/.config/micropython-ota/keys/).',
+  no_signing_key: 'The board trusts only signed releases and no signing key is set (ota.signingKey).',
   sig_bad_alg: 'The signature names an unknown algorithm.',
   sig_unknown_key: 'The signature was made with a key that is not trusted.',
 

@@ -8,8 +8,8 @@
  *   a.fixes    // ['serve', 'configure', 'output']
  */
 
-/** A fix the user can run: Configure Device, Set GitHub Token, Install Updater, Serve Releases Locally, Show Output. */
-export type Fix = 'configure' | 'token' | 'install' | 'serve' | 'output';
+/** A fix the user can run: Configure Device, Set GitHub Token, Install Updater, Serve Releases Locally, Show Output, Create Signing Key. */
+export type Fix = 'configure' | 'token' | 'install' | 'serve' | 'output' | 'key';
 
 export interface Actionable {
   code: string;
@@ -119,6 +119,7 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
   if (TOKEN_CODES.has(code)) return { code, message: text, fixes: ['token'] };
   if (code === 'repo_not_found') return { code, message: text, fixes: ['configure', 'token'] };
   if (code === 'no_updater') return { code, message: text, fixes: ['install'] };
+  if (code === 'no_signing_key') return { code, message: text, fixes: ['key', 'configure'] };
   if (code === 'wrong_app')
     return {
       code,

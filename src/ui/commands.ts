@@ -28,6 +28,7 @@ const HANDLERS: Record<string, () => Promise<Handler>> = {
   'ota.startVirtualBoard': heavy('startVirtualBoard'),
   'ota.selectPort': heavy('selectPort'),
   'ota.configureDevice': heavy('configureDevice'),
+  'ota.createSigningKey': heavy('createSigningKey'),
   'ota.serveReleases': heavy('serveReleases'),
   'ota.openRepl': heavy('openRepl'),
   'ota.openBoardFile': heavy('openBoardFile'),
@@ -64,6 +65,7 @@ const FIXES: Record<Fix, { label: string; command: string }> = {
   install: { label: 'Install Updater', command: 'ota.installUpdater' },
   serve: { label: 'Serve Releases Locally', command: 'ota.serveReleases' },
   output: { label: 'Show Output', command: 'ota.showOutput' },
+  key: { label: 'Create Signing Key', command: 'ota.createSigningKey' },
 };
 
 /** Commands whose success ticks a walkthrough step (package.json walkthroughs completionEvents). */

@@ -16,6 +16,7 @@ export {
 export { startVirtualBoard } from './actions/virtual-board';
 export { selectPort } from './actions/select-port';
 export { configureDevice } from './actions/configure';
+export { createSigningKey } from './actions/signing-key';
 export { serveReleases, stopServing } from './actions/serve';
 export { openRepl } from './actions/repl';
 export { compareBoardFile, deleteBoardFile, downloadBoardFile, openBoardFile } from './actions/files';

@@ -4,9 +4,13 @@
  * Bundled to CommonJS at test time; VS Code calls run() and the promise's outcome is the verdict.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
+import { defaultKeyPath, readKeyFile, type TrustEntry } from '../../src/core/keys';
+import type { ManifestSignature } from '../../src/core/manifest-types';
+import { verifySignature } from '../../src/core/sign';
 import type { OtaExtensionApi } from '../../src/extension';
 
 const ID = 'micropython-ota.micropython-ota';
@@ -287,6 +291,119 @@ async function ghcrCheck(): Promise<void> {
   }
 }
 
+/**
+ * Create Signing Key, as a new user without a key meets it: refused cases first (a board that trusts
+ * keys gets no unsigned release; an unwritable key folder, a bad name, a cancelled name, an existing
+ * file), each losing nothing; then a key outside the workspace, named in the user's ota.signingKey
+ * and trusted in the board's configuration, signs a published release that the core verifier
+ * accepts with the board's trust list.
+ */
+async function signingKeyCheck(): Promise<void> {
+  const project = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  if (!project) return; // test-electron: no project to publish
+  const api = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports;
+  const ctl = api.controller;
+  // The latest line that names `what` (a status check may log after a command's own line).
+  const last = (what = 'ota.createSigningKey') =>
+    ctl.output
+      .lines()
+      .filter((l) => l.includes(what))
+      .at(-1) ?? '';
+  const setting = () => vscode.workspace.getConfiguration('ota').inspect<string>('signingKey');
+  const stored = () => ctl.context.workspaceState.get<{ keys?: TrustEntry[] }>('ota.deviceConfig');
+  const global = vscode.ConfigurationTarget.Global;
+  const saved = { signingKey: setting()?.globalValue, xdg: process.env.XDG_CONFIG_HOME };
+  const name = `suite-${Date.now()}`;
+  const other: TrustEntry = {
+    alg: 'ed25519',
+    id: '0123456789abcdef',
+    key: Buffer.alloc(32).toString('base64'),
+  };
+  const outDir = join(project, '.ota/releases');
+  try {
+    await vscode.workspace.getConfiguration('ota').update('signingKey', undefined, global);
+    // A board that trusts a key, and no signing key: refused before a version is asked or written.
+    await useConfig({ source: 'static', url: 'http://127.0.0.1:2', keys: [other] });
+    await vscode.commands.executeCommand('ota.publishRelease', { version: '3.0.0' });
+    assert.match(
+      last('ota.publishRelease:'),
+      /trusts only signed releases .*ota\.signingKey is not set.*\[no_signing_key\]/,
+    );
+    assert.ok(!existsSync(join(outDir, '3.0.0')), 'nothing was published');
+
+    // The key folder cannot be made (its parent is a file: refused even for root): a specific error.
+    const blocker = join(mkdtempSync(join(tmpdir(), 'ota-suite-')), 'not-a-folder');
+    writeFileSync(blocker, '');
+    process.env.XDG_CONFIG_HOME = blocker;
+    assert.equal(await vscode.commands.executeCommand('ota.createSigningKey', { name }), undefined);
+    assert.match(
+      last(),
+      /Cannot write the signing key .*not-a-folder.*\(ENOTDIR\).*Nothing was changed.*\[key_unwritable\]/,
+    );
+    process.env.XDG_CONFIG_HOME = saved.xdg;
+    for (const bad of ['../escape', '.hidden', ''])
+      await vscode.commands
+        .executeCommand('ota.createSigningKey', { name: bad })
+        .then(() => assert.match(last(), /Letters, digits.*\[bad_key_name\]/, bad));
+    // The name box closed without an answer: cancelled, said in the output, nothing written.
+    const keysDir = dirname(defaultKeyPath(name));
+    const files = () => (existsSync(keysDir) ? readdirSync(keysDir).sort() : []);
+    const before = files();
+    let answered = false;
+    const asked = vscode.commands.executeCommand('ota.createSigningKey').then(() => (answered = true));
+    for (let i = 0; i < 100 && !answered; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    }
+    await asked;
+    assert.match(last(), /ota\.createSigningKey: No signing key was created/);
+    assert.deepEqual(files(), before);
+    assert.equal(setting()?.globalValue, undefined);
+    assert.deepEqual(stored()?.keys, [other]);
+
+    // Created: outside the workspace, 0600, in the user's settings, trusted beside the other key.
+    const path = (await vscode.commands.executeCommand('ota.createSigningKey', { name })) as string;
+    assert.equal(path, defaultKeyPath(name), last());
+    assert.match(relative(project, path), /^\.\./, 'outside the workspace');
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(setting()?.globalValue, path);
+    assert.equal(setting()?.workspaceValue, undefined, 'no project file names the key');
+    const key = await readKeyFile(path);
+    assert.equal(key.alg, 'ed25519');
+    assert.deepEqual(
+      stored()?.keys?.map((k) => k.id),
+      [other.id, key.id],
+    );
+    assert.match(
+      last('Created signing key'),
+      new RegExp(
+        `Created signing key ${key.id} \\(Ed25519\\) in ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, outside the workspace`,
+      ),
+    );
+    // Never replaced: the same name again is refused and the file is byte-identical.
+    const bytes = readFileSync(path);
+    await vscode.commands.executeCommand('ota.createSigningKey', { name });
+    assert.match(last(), /already exists.*never replaced.*\[key_exists\]/);
+    assert.deepEqual(readFileSync(path), bytes);
+
+    // Publish Release signs with it; the core verifier accepts it with the board's trust list.
+    const version = await vscode.commands.executeCommand('ota.publishRelease', { version: '3.0.0' });
+    assert.equal(version, '3.0.0', ctl.output.lines().slice(-5).join('\n'));
+    const manifest = readFileSync(join(outDir, '3.0.0/manifest.json'));
+    const sig = JSON.parse(
+      readFileSync(join(outDir, '3.0.0/manifest.json.sig'), 'utf8'),
+    ) as ManifestSignature;
+    assert.equal(sig.key, key.id);
+    verifySignature(manifest, sig, stored()!.keys!);
+    const forged = Buffer.from(manifest);
+    forged[forged.length - 2] ^= 1;
+    assert.throws(() => verifySignature(forged, sig, stored()!.keys!), /signature/);
+  } finally {
+    process.env.XDG_CONFIG_HOME = saved.xdg;
+    await vscode.workspace.getConfiguration('ota').update('signingKey', saved.signingKey, global);
+  }
+}
+
 const checks: [string, () => Promise<void>][] = [
   [
     'activates quickly and exports its API',
@@ -425,6 +542,7 @@ const checks: [string, () => Promise<void>][] = [
     },
   ],
   ...secretCases().map((c): [string, () => Promise<void>] => [c.name, () => keepsSecret(c)]),
+  ['creates a signing key outside the workspace and publishes a release it signs', signingKeyCheck],
   [
     'masks tokens in the output channel',
     async () => {

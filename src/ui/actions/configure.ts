@@ -596,11 +596,30 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
             ? [{ value: 'keep', label: 'Keep', description: `trust the ${n} key(s) already listed` }]
             : []),
           { value: 'none', label: 'No signatures', description: 'the board accepts unsigned releases' },
+          {
+            value: 'create',
+            label: 'Create a new signing key…',
+            description: 'Ed25519, saved outside the workspace (~/.config/micropython-ota/keys/)',
+            detail:
+              'Publish Release signs with it (ota.signingKey); the board trusts only releases it signed',
+          },
           { value: 'add', label: 'Add a key file…', description: 'a key from `ota keygen`' },
         ];
       },
       active: (items) => items.find((i) => i.value === keysChoice),
-      apply: async (r) => {
+      apply: async (r, step, total) => {
+        if (r.value === 'create') {
+          const { makeSigningKey, trustKey } = await import('./signing-key');
+          // Back from the name returns to this question; the key and the setting exist once named.
+          const made = await makeSigningKey(ctl, { step, total });
+          if (made === BACK) return { jump: 'keys' };
+          cfg.keys = trustKey(cfg.keys, made.entry);
+          keysChoice = 'keep';
+          ctl.output.info(
+            `Created signing key ${made.entry.id} (Ed25519) in ${made.path}, outside the workspace; ota.signingKey names it.`,
+          );
+          return;
+        }
         keysChoice = r.value as typeof keysChoice;
         if (keysChoice === 'add') await addKey();
       },

@@ -53,11 +53,23 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
     });
     if (credentials) ctl.output.info(`Pushing to ${s.ociRef} with the credentials from ${credentials.from}`);
   }
-  const version = await askVersion(ctl, given.version, 'Version to publish');
   const signKeyFile = s.signingKey || undefined;
+  // A board that trusts keys refuses an unsigned release (no_signature): said now, before the version.
+  const trusted = ctl.deviceConfig()?.keys;
+  if (!signKeyFile && Array.isArray(trusted) && trusted.length)
+    throw new OtaError(
+      'no_signing_key',
+      `The board trusts only signed releases (${trusted.length} key(s) in its configuration) and ota.signingKey is not set: set it to the key file the board trusts, or create a new signing key. Nothing was published.`,
+    );
+  const version = await askVersion(ctl, given.version, 'Version to publish');
   const created = await releaseDate(ctl, dir);
   const build = created ? { created } : undefined;
   ctl.output.channel.show(true);
+  // Unsigned: every notice offers to make a key.
+  const notify = (message: string, ...buttons: string[]) =>
+    void vscode.window
+      .showInformationMessage(message, ...buttons, ...(signKeyFile ? [] : [SIGN]))
+      .then((b) => b && vscode.commands.executeCommand(COMMANDS[b]));
   if (s.source === 'static') {
     const outDir = vscode.Uri.joinPath(workspaceRoot()!, s.staticOutDir).fsPath;
     const { publishFolder } = await import('../../core/publish/folder');
@@ -68,19 +80,10 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
     // A folder on disk is not a host yet: say so, and offer to serve it when the board expects this computer.
     const served = ctl.served();
     const local = !s.staticUrl || listenPlan(s.staticUrl);
-    if (served)
-      void vscode.window.showInformationMessage(`Published ${version}: boards get it from ${served.url}.`);
+    if (served) notify(`Published ${version}: boards get it from ${served.url}.`);
     else if (local)
-      void vscode.window
-        .showInformationMessage(
-          `Published ${version} to ${s.staticOutDir}. Boards reach it once it is served.`,
-          'Serve Releases Locally',
-        )
-        .then((b) => b && vscode.commands.executeCommand('ota.serveReleases'));
-    else
-      void vscode.window.showInformationMessage(
-        `Published ${version} to ${r.outDir}. Upload that folder to ${s.staticUrl}.`,
-      );
+      notify(`Published ${version} to ${s.staticOutDir}. Boards reach it once it is served.`, SERVE);
+    else notify(`Published ${version} to ${r.outDir}. Upload that folder to ${s.staticUrl}.`);
   } else if (oci) {
     const ref = devices?.length ? `${s.ociRef} (${devices.join(', ')})` : s.ociRef;
     const r = await vscode.window.withProgress(
@@ -105,7 +108,7 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
           `${p.present} already there${r.signed ? ', signed' : ''})`,
       );
     }
-    void vscode.window.showInformationMessage(`Published release ${version} to ${ref}.`);
+    notify(`Published release ${version} to ${ref}.`);
   } else {
     const { publishGitHub } = await import('../../core/publish/github');
     const r = await vscode.window.withProgress(
@@ -129,11 +132,19 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
         }),
     );
     ctl.output.info(`Published ${r.tag} (${r.assets.length} assets${r.signed ? ', signed' : ''}): ${r.url}`);
-    void vscode.window.showInformationMessage(`Published release ${version}.`);
+    notify(`Published release ${version}.`);
   }
+  if (!signKeyFile)
+    ctl.output.warn(
+      `${version} is unsigned: boards without "keys" install it (and anyone's). Create Signing Key makes a key that signs the next one.`,
+    );
   await ctl.checkForUpdates(false).catch(() => undefined);
   return version;
 }
+
+const SERVE = 'Serve Releases Locally';
+const SIGN = 'Create Signing Key';
+const COMMANDS: Record<string, string> = { [SERVE]: 'ota.serveReleases', [SIGN]: 'ota.createSigningKey' };
 
 /** The reference to publish to: a newcomer without one is told what to set. */
 function ociRef(ref: string): string {
