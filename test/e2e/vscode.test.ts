@@ -1,9 +1,11 @@
 // The extension in a real VS Code, as a new user meets it: code-server 4.100.3 with the extension
 // installed from its .vsix, driven through Chromium like a person (command palette, quick inputs,
 // views, status bar, notification buttons), on a fresh copy of examples/weather-station with
-// nothing pre-seeded: no settings, no ota_config.json, no token. The journey: Start Virtual Board,
-// Configure Device (static, this computer), Install Updater, Publish Release, Serve Releases
-// Locally, Update Device Now (first try), then 1.1.0 by delta; then the Fleet view with the boards of
+// nothing pre-seeded: no settings, no key, no ota_config.json, no token. The journey starts in the
+// walkthrough, opened from the empty Devices view, clicking each step's button in order: Start
+// Virtual Board, Configure Device (static, this computer, a new signing key), Install Updater,
+// Publish Release (signed), Serve Releases Locally, Update Device Now (first try); then 1.1.0 by
+// delta from the palette; then the Fleet view with the boards of
 // `ota demo --fleet` and a rollout started from the palette; then the same board moved to an OCI
 // registry (Debian's docker-registry on 127.0.0.1) and updated from it. Screenshots of each step go to
 // test-results/screenshots/ (`npm run screenshots` writes them to media/screenshots/ for the README).
@@ -16,12 +18,16 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it as nodeIt } from 'node:test';
 import { inRollout } from '../../src/core/fleet/protocol';
+import { deviceTrustEntry } from '../../src/core/keys';
+import type { ManifestSignature } from '../../src/core/manifest-types';
+import { verifySignature } from '../../src/core/sign';
 import { publishOci } from '../../src/core/publish/oci';
 import { startFleetDemo, type FleetDemo } from '../../src/demo/fleet';
 import { registryMissing, startRegistry, type TestRegistry } from '../support/registry';
@@ -74,6 +80,22 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
   let wb: Workbench;
   let demo: FleetDemo | undefined;
   let registry: TestRegistry | undefined;
+  /** Where Create Signing Key puts the key named "default": `ota keygen`'s folder under code-server's XDG_CONFIG_HOME. */
+  let keyPath: string;
+
+  /** A walkthrough step: opened when it is not (a finished step opens the next), then its button clicked. */
+  async function clickStep(id: string, button: string): Promise<void> {
+    const step = wb.page.locator(`.gettingStartedContainer .getting-started-step[data-step-id$="#${id}"]`);
+    if ((await step.getAttribute('aria-expanded', { timeout: 30_000 })) !== 'true') await step.click();
+    await step.locator('.button-container .monaco-button', { hasText: button }).click({ timeout: 30_000 });
+  }
+
+  /** The step is ticked: its command succeeded (package.json completionEvents). */
+  async function stepDone(id: string): Promise<void> {
+    await wb.page
+      .locator(`.gettingStartedContainer .getting-started-step[data-step-id$="#${id}"][aria-checked="true"]`)
+      .waitFor({ state: 'attached', timeout: 30_000 });
+  }
   /** Waits for a line of the output panel, shown through the panel's filter (the view renders only visible lines). */
   async function outputLine(filter: string, line: RegExp): Promise<void> {
     const box = wb.page.locator('.panel input[placeholder^="Filter"]').first();
@@ -93,6 +115,7 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
     assert.deepEqual(missing, [], `the end-to-end test needs: ${missing.join(', ')}`);
     root = mkdtempSync(join(tmpdir(), 'ota-e2e-'));
     folder = join(root, 'weather-station');
+    keyPath = join(root, 'config/micropython-ota/keys/default.json');
     cpSync(join(REPO, 'examples/weather-station'), folder, { recursive: true });
     const vsix = packageVsix(root);
     cs = await startCodeServer({ root, vsix, folder });
@@ -114,9 +137,23 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
     await wb.shot('welcome');
   });
 
-  it('finds the commands by "MicroPython" and starts a virtual board', async () => {
-    await wb.command('MicroPython OTA: Start Virtual Board');
+  // The first-time path: the Devices view's welcome links the walkthrough, and each step's button
+  // does what its text says, in order, until the board runs the release it published.
+  it("opens the walkthrough from the Devices view's welcome, and its first button starts a virtual board", async () => {
+    await wb.page
+      .getByRole('button', { name: 'walkthrough' })
+      .or(wb.page.getByRole('link', { name: 'walkthrough' }))
+      .first()
+      .click();
+    await wb.page
+      .locator('.gettingStartedContainer .getting-started-step')
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await wb.page.getByText('Update MicroPython boards over the air').first().waitFor();
+    await wb.shot('walkthrough');
+    await clickStep('board', 'Start Virtual Board');
     const board = await wb.treeItem(/^Virtual board, no app · no updater/, 120_000);
+    await stepDone('board');
     // The menus follow the board's state: Install inline, no Confirm or Roll Back.
     await board.hover();
     await board.getByRole('button', { name: 'Install Updater on Device' }).waitFor({ timeout: 10_000 });
@@ -127,42 +164,57 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
     await wb.shot('virtual-board');
   });
 
-  it('configures the device step by step, for this computer, and previews the result', async () => {
-    await wb.command('MicroPython OTA: Configure Device');
+  it('configures the device from the walkthrough: this computer, and a new signing key outside the project', async () => {
+    await clickStep('configure', 'Configure Device');
     await wb.pick('Where do releases come from?', 'Static host');
     await wb.pick('Where are the releases served?', 'This computer, for the virtual board');
-    await wb.pick('Signed releases?', 'No signatures');
+    await wb.pick('Signed releases?', 'Create a new signing key');
+    // The name box suggests "default" (nothing exists yet) and says where the key goes.
+    const named = wb.page.locator('.quick-input-widget').filter({ hasText: 'Name of the new signing key' });
+    await named
+      .getByText(/micropython-ota\/keys\/NAME\.json \(outside the workspace/)
+      .waitFor({ timeout: 30_000 });
+    assert.equal(await named.locator('input').first().inputValue(), 'default');
+    await wb.shot('signing-key');
+    await wb.input('Name of the new signing key', 'default');
     await wb.pick('Wi-Fi for the board', 'None');
     await wb.pick('Fleet for the board', 'No fleet');
     const review = wb.page.locator('.quick-input-widget').filter({ hasText: 'Save this configuration?' });
     await review.waitFor({ timeout: 30_000 });
-    await review
-      .getByText(/^6\/6$|Step 6\/6|6 \/ 6/)
-      .first()
-      .waitFor({ timeout: 5_000 })
-      .catch(() => undefined);
     await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: '"static"' }).first().waitFor();
+    await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: '"ed25519"' }).first().waitFor();
     await wb.shot('configure-review');
     await wb.pick('Save this configuration?', 'Save');
-    // Workspace state, not files: nothing new in the project that a release could pick up.
+    await stepDone('configure');
+    // The key: where `ota keygen` puts it (code-server's XDG_CONFIG_HOME), 0600, outside the project;
+    // the user's settings name it. Workspace state, not files: nothing new in the project.
+    assert.ok(existsSync(keyPath), `${keyPath} was written`);
+    assert.equal(statSync(keyPath).mode & 0o777, 0o600);
+    const user = JSON.parse(readFileSync(join(root, 'user-data/User/settings.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(user['ota.signingKey'], keyPath);
     assert.ok(!existsSync(join(folder, '.vscode')), '.vscode/ was not written');
     assert.ok(!existsSync(join(folder, 'ota_config.json')), 'ota_config.json was not written');
     await wb.treeItem(/^Host unreachable, http:\/\/127\.0\.0\.1:\d+/, 60_000);
   });
 
-  it('installs the updater on the board', async () => {
+  it('installs the updater from the walkthrough', async () => {
     await wb.command('Notifications: Clear All Notifications');
-    await wb.command('MicroPython OTA: Install Updater on Device');
+    await clickStep('install', 'Install Updater on Device');
     await wb.treeItem(/^OTA state: idle/, 120_000);
+    await stepDone('install');
   });
 
-  it('publishes 1.0.0; the Releases view says the host is not running yet', async () => {
-    await wb.command('MicroPython OTA: Publish Release');
+  it('publishes 1.0.0 signed from the walkthrough; the Releases view says the host is not running yet', async () => {
+    await clickStep('publish', 'Publish Release');
     await wb.input('Version to publish', '1.0.0');
     await wb.notification(/Published 1\.0\.0 .*Boards reach it once it is served/, 60_000);
     await wb.treeItem(/^Host unreachable, http:\/\/127\.0\.0\.1:\d+/, 60_000);
+    await stepDone('publish');
     await wb.shot('published-not-served');
-    // The release holds the app only: no editor, tool or reserved files.
+    // The release holds the app only (no editor, tool, reserved or key files), signed by the new key.
     const v = join(folder, '.ota/releases/1.0.0');
     assert.deepEqual(tree(v).sort(), [
       'data/station.json',
@@ -170,23 +222,33 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
       'lib/sensor.py',
       'main.py',
       'manifest.json',
+      'manifest.json.sig',
     ]);
+    const sig = JSON.parse(readFileSync(join(v, 'manifest.json.sig'), 'utf8')) as ManifestSignature;
+    verifySignature(readFileSync(join(v, 'manifest.json')), sig, [await deviceTrustEntry(keyPath)]);
   });
 
-  it('serves the releases with one command, shown in the status bar', async () => {
+  it('serves the releases from the walkthrough, shown in the status bar', async () => {
     await wb.command('Notifications: Clear All Notifications');
-    await wb.command('MicroPython OTA: Serve Releases Locally');
+    await clickStep('host', 'Serve Releases Locally');
     await wb.statusItem(/Serving releases 127\.0\.0\.1:\d+/);
     await wb.treeItem(/^stable 1\.0\.0/, 60_000);
     await wb.statusItem(/OTA 1\.0\.0 available/);
+    await stepDone('host');
     await wb.shot('serving');
   });
 
-  it('updates the board to 1.0.0 on the first try', async () => {
-    await wb.command('MicroPython OTA: Update Device Now');
+  it('updates the board from the walkthrough on the first try: every step ticked', async () => {
+    await clickStep('update', 'Update Device Now');
     await wb.treeItem(/^Virtual board, v1\.0\.0 · idle/, 180_000);
+    await stepDone('update');
     await outputLine('done', /install\s1\.0\.0\sdone\sin\s\d+\.\d\ss/);
     await wb.statusItem(/OTA 1\.0\.0$/);
+    await wb.command('Notifications: Clear All Notifications');
+    await wb.command('View: Hide Panel');
+    await wb.page.locator('.gettingStartedContainer').first().waitFor();
+    await wb.shot('walkthrough-done');
+    await wb.command('View: Close All Editors');
   });
 
   it('offers 1.1.0 and moves the board to it by delta, with readable output', async () => {
@@ -350,7 +412,7 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
       }
       await wb.pick('Who may pull from the repository?', 'Public');
       await wb.pick('Which releases should the board follow?', 'stable');
-      await wb.pick('Signed releases?', 'No signatures');
+      await wb.pick('Signed releases?', /trust the \d+ key/);
       await wb.pick('Wi-Fi for the board', 'None');
       await wb.pick('Fleet for the board', 'No fleet');
       await wb.pick('Save this configuration?', 'Save');
