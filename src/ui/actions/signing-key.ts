@@ -10,8 +10,6 @@ import type { TrustEntry } from '../../core/keys';
 import type { Controller } from '../controller';
 import { BACK, inputStep } from '../quick-steps';
 
-const NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
-
 export interface CreatedKey {
   path: string;
   entry: TrustEntry;
@@ -35,9 +33,14 @@ export async function makeSigningKey(
       return undefined;
     }
   };
+  // The name rule is the core's (defaultKeyPath); a taken name is refused before anything is made.
   const problem = (name: string): string | undefined => {
-    const path = NAME.test(name) ? pathOf(name) : undefined;
-    if (!path) return 'Letters, digits, . _ - (up to 64, not starting with a dot), e.g. default';
+    let path: string;
+    try {
+      path = defaultKeyPath(name);
+    } catch (err) {
+      return (err as Error).message;
+    }
     if (existsSync(path))
       return `${path} already exists: pick another name (an existing key is never replaced)`;
     return undefined;
@@ -69,7 +72,7 @@ export async function makeSigningKey(
     name = r;
   }
   const refused = problem(name);
-  if (refused) throw new OtaError(existsSync(pathOf(name) ?? '') ? 'key_exists' : 'bad_key_name', refused);
+  if (refused) throw new OtaError(pathOf(name) ? 'key_exists' : 'bad_key_name', refused);
   let created: Awaited<ReturnType<typeof generateKey>>;
   try {
     created = await generateKey('ed25519', { name, project: ctl.projectDir() });
