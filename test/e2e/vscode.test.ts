@@ -168,7 +168,13 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
     await clickStep('configure', 'Configure Device');
     await wb.pick('Where do releases come from?', 'Static host');
     await wb.pick('Where are the releases served?', 'This computer, for the virtual board');
+    // Back from the name returns to the question, nothing made; then the key is made.
     await wb.pick('Signed releases?', 'Create a new signing key');
+    const widget = wb.page.locator('.quick-input-widget');
+    await widget.filter({ hasText: 'Name of the new signing key' }).waitFor({ timeout: 30_000 });
+    await widget.getByRole('button', { name: 'Back' }).first().click();
+    await wb.pick('Signed releases?', 'Create a new signing key');
+    assert.ok(!existsSync(keyPath), 'Back made no key');
     // The name box suggests "default" (nothing exists yet) and says where the key goes.
     const named = wb.page.locator('.quick-input-widget').filter({ hasText: 'Name of the new signing key' });
     await named

@@ -3,7 +3,7 @@
 // It is kept in workspace state, never as a file in the project, so it cannot end up in a release;
 // Install Updater writes it to the board. Wi-Fi credentials, the fleet broker's password and a
 // private OCI registry's password live in secret storage and reach the board only at install; an HMAC key is referenced by path
-// (ota.signingKey), never copied. The questions are a table of steps, asked by one function; the
+// (ota.signingKey, in the user's settings as a new key is: signing-key.ts), never copied. The questions are a table of steps, asked by one function; the
 // table also gives the review its extra lines (secrets, Wi-Fi) and where each line jumps to.
 import { createServer } from 'node:net';
 import * as vscode from 'vscode';
@@ -910,10 +910,7 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   if (problems.length)
     throw new OtaError('bad_config', `The configuration is not valid: ${problems.join('; ')}`);
   await ctl.setDeviceConfig(result);
-  if (hmacKey)
-    await vscode.workspace
-      .getConfiguration('ota')
-      .update('signingKey', hmacKey, vscode.ConfigurationTarget.Workspace);
+  if (hmacKey) await (await import('./signing-key')).useSigningKey(hmacKey);
   if (wifi === null) await ctl.context.secrets.delete(WIFI_KEY);
   else if (wifi !== 'unchanged' && wifi) await ctl.context.secrets.store(WIFI_KEY, JSON.stringify(wifi));
   if (!result.fleet || !fleetPassword || !brokerTls() || insecure())

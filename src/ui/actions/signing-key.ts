@@ -95,7 +95,7 @@ export async function makeSigningKey(
  * computer's user and its path is theirs, so no file of the project is written (a workspace that
  * already sets ota.signingKey gets the new path there, or it would hide it).
  */
-async function useSigningKey(path: string): Promise<void> {
+export async function useSigningKey(path: string): Promise<void> {
   const c = vscode.workspace.getConfiguration('ota');
   const inspected = c.inspect<string>('signingKey');
   const target =
