@@ -62,7 +62,8 @@ describe('explainError', () => {
     assert.deepEqual(a.fixes, ['configure', 'token', 'output']);
   });
 
-  it('sends configuration, token and sign-in problems to their fix', () => {
+  it('sends configuration, token, sign-in and signing-key problems to their fix', () => {
+    assert.deepEqual(explainError(new OtaError('no_signing_key', 'x')).fixes, ['key', 'configure']);
     assert.deepEqual(explainError(new OtaError('no_repo', 'x')).fixes, ['configure']);
     assert.deepEqual(explainError(new OtaError('bad_config', 'x')).fixes, ['configure']);
     assert.deepEqual(explainError(new OtaError('token_invalid', 'x')).fixes, ['token']);
