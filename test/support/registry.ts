@@ -37,6 +37,11 @@ export interface RegistryOptions {
    * credentials over verified TLS only, so a private registry runs as a real one does.
    */
   tls?: Pair & { ca: Buffer };
+  /**
+   * token: the realm the registry names, from the token server's origin (default `${origin}/token`),
+   * for a front in between (HTTPS, counting: test/support/tls-front.ts).
+   */
+  tokenRealm?: (origin: string) => string;
 }
 
 export interface TestRegistry {
@@ -133,9 +138,10 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       res.end(JSON.stringify({ token, access_token: token, expires_in: 300 }));
     });
     await new Promise<void>((r) => tokenServer!.listen(0, '127.0.0.1', r));
-    const tport = (tokenServer.address() as { port: number }).port;
+    const origin = `http://127.0.0.1:${(tokenServer.address() as { port: number }).port}`;
+    const realm = opts.tokenRealm ? opts.tokenRealm(origin) : `${origin}/token`;
     authYaml =
-      `auth:\n  token:\n    realm: http://127.0.0.1:${tport}/token\n    service: ${service}\n` +
+      `auth:\n  token:\n    realm: ${realm}\n    service: ${service}\n` +
       `    issuer: ota-test-issuer\n    rootcertbundle: ${cert.certFile}\n`;
   }
   const config =
