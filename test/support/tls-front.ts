@@ -29,6 +29,8 @@ export interface TlsFront {
   counts(): FrontCounts;
   /** The plain-HTTP server the front forwards to (http://host:port); may be set after start. */
   upstream?: string;
+  /** The highest TLS version offered to connections from now on (default: Node's, TLS 1.3). */
+  maxVersion(v: tls.SecureVersion): void;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export async function tlsFront(
     host: '',
     upstream,
     counts: () => ({ ...n, hellos: [...n.hellos] }),
+    maxVersion: (v) => terminator.setSecureContext({ cert: pair.cert, key: pair.key, maxVersion: v }),
     close: async () => {
       for (const s of open) s.destroy();
       await Promise.all([terminator, relay].map((s) => new Promise((r) => s.close(r))));
