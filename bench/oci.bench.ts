@@ -35,7 +35,7 @@ import { publishOci } from '../src/core/publish/oci';
 import { image, PART_KB } from '../test/support/firmware-fixture';
 import { makePki, trustingFetch } from '../test/support/pki';
 import * as fx from '../test/support/release-fixture';
-import { registryMissing, startRegistry, startRegistryProxy } from '../test/support/registry';
+import { REGISTRY_BIN, startRegistry, startRegistryProxy } from '../test/support/registry';
 import { missingService } from '../test/support/service';
 import { since, tlsFront, type TlsFront } from '../test/support/tls-front';
 
@@ -272,8 +272,10 @@ function summary(rows: Row[]): void {
 }
 
 export async function run(): Promise<void> {
-  if (registryMissing()) return;
-  // openssl makes the test CA and certificates (pki.ts); without it, plain HTTP only.
+  const noRegistry = missingService([REGISTRY_BIN]);
+  if (noRegistry) return void console.log(`# skipped: ${noRegistry}`);
+  // openssl makes the test CA and certificates (pki.ts) and the token service's: without it, plain
+  // HTTP only (a registry without auth needs no certificate).
   const noTls = missingService(['openssl']);
   if (noTls) console.log(`# HTTPS rows skipped: ${noTls}`);
   const work = mkdtempSync(join(tmpdir(), 'ota-bench-oci-'));
