@@ -22,8 +22,9 @@
 // pays it more often (a real host's longer certificate chain makes that cost larger, per
 // connection, on both sides).
 // Token rows: the registry with token auth, its token service behind a counting front too (the
-// token request is counted), read by a board with a password (a private package) and anonymously (a
-// public package, as ghcr.io serves them).
+// token request is counted), read by a board with a password (a private package), anonymously (a
+// public package), and anonymously with blob downloads redirected to storage on another host (as
+// ghcr.io and Docker Hub serve public packages).
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -413,6 +414,33 @@ export async function run(): Promise<void> {
         },
       };
     };
+    /**
+     * The public repository as ghcr.io and Docker Hub serve it: blob downloads redirected to storage
+     * on another host (behind a front of its own). Storage reads the registry with a pull token of its
+     * own, fetched here (it lasts minutes: one per comparison).
+     */
+    const redirectedHost = async (token: string) => {
+      const scope = encodeURIComponent(`repository:pub/${token}:pull`);
+      const got = await fetch(`${tokenFront!.upstream}/token?scope=${scope}`);
+      const bearer = `Bearer ${((await got.json()) as { token: string }).token}`;
+      const storage = await front(undefined);
+      const px = await startRegistryProxy(tok!.url, {
+        redirectBlobs: true,
+        storageAuth: bearer,
+        storageOrigin: (origin) => {
+          storage.upstream = origin;
+          return storage.url;
+        },
+      });
+      const regFront = await front(px.url);
+      const host: Host = {
+        config: (r) => ({ source: 'oci', ref: `${regFront.url}/pub/${r}`, keys, ...tlsCfg }),
+        files: ca,
+        served: px.requests,
+        from: () => frontsFrom([regFront, tokenFront!, storage]),
+      };
+      return { host, close: () => px.close() };
+    };
     const rows: Row[] = [];
     const hellos = new Set<number>();
     const tlsLine = (t: string, o: Counted, s: Counted, who = 'registry') => {
@@ -457,23 +485,34 @@ export async function run(): Promise<void> {
           `against latest.json's ${s.bodies[0]} B)`,
       );
       if (!https) return;
-      for (const [transport, v] of TLS) {
-        for (const f of fronts) f.maxVersion(v);
-        const ot = await boardBytes(https.oci, p.name, app, version, opts);
-        const st = await boardBytes(https.static, p.name, app, version, opts);
-        rows.push({ release, auth: 'none', transport, registry: ot, static: st });
-        tlsLine(transport, ot, st);
-        if (!p.token) continue;
-        for (const auth of ['private', 'public'] as const) {
-          const t = await boardBytes(https[auth], p.token, app, version, opts);
-          const label = auth === 'private' ? 'token, password' : 'token, anonymous';
-          rows.push({ release, auth: label, transport, registry: t, static: st });
-          tlsLine(transport, t, st, `${auth} registry`);
-          console.log(
-            `          the token flow: +${t.bytes - ot.bytes} B against the registry without auth ` +
-              `(a 401, the token request, the token in each request after)`,
-          );
+      const redirected = p.token ? await redirectedHost(p.token) : undefined;
+      try {
+        for (const [transport, v] of TLS) {
+          for (const f of fronts) f.maxVersion(v);
+          const ot = await boardBytes(https.oci, p.name, app, version, opts);
+          const st = await boardBytes(https.static, p.name, app, version, opts);
+          rows.push({ release, auth: 'none', transport, registry: ot, static: st });
+          tlsLine(transport, ot, st);
+          if (!p.token || !redirected) continue;
+          const tokenHosts = [
+            ['token, password', 'private registry', https.private],
+            ['token, anonymous', 'public registry', https.public],
+            ['token, anonymous, blobs redirected', 'public registry, blobs redirected', redirected.host],
+          ] as const;
+          for (const [auth, who, host] of tokenHosts) {
+            const t = await boardBytes(host, p.token, app, version, opts);
+            rows.push({ release, auth, transport, registry: t, static: st });
+            tlsLine(transport, t, st, who);
+            console.log(
+              `          the token flow: +${t.bytes - ot.bytes} B against the registry without auth ` +
+                `(a 401, the token request, the token in each request after${
+                  host === redirected.host ? ', a redirect and a storage connection per blob' : ''
+                })`,
+            );
+          }
         }
+      } finally {
+        await redirected?.close();
       }
     };
 

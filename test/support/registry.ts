@@ -203,6 +203,8 @@ export async function startRegistryProxy(
     redirectBlobs?: boolean;
     storageAuth?: string;
     cutOnce?: string;
+    /** The origin redirects name for storage, from its own (a counting front in between). */
+    storageOrigin?: (origin: string) => string;
     expireOnce?: string;
     /** Front and storage over HTTPS with this certificate; the upstream trusted through `ca`. */
     tls?: Pair & { ca: Buffer };
@@ -277,7 +279,8 @@ export async function startRegistryProxy(
     forward(rec, res, `${upstream}/v2/${m[1]}/blobs/${m[2]}`, h, 'GET').catch(() => res.destroy());
   });
   await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
-  const storageUrl = `${scheme}://127.0.0.1:${(storage.address() as { port: number }).port}`;
+  const storageOwn = `${scheme}://127.0.0.1:${(storage.address() as { port: number }).port}`;
+  const storageUrl = opts.storageOrigin ? opts.storageOrigin(storageOwn) : storageOwn;
   const front = serve((req, res) => {
     const rec = record('registry', req);
     const blob = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '');
