@@ -37,6 +37,11 @@ export interface RegistryOptions {
    * credentials over verified TLS only, so a private registry runs as a real one does.
    */
   tls?: Pair & { ca: Buffer };
+  /**
+   * token: the realm the registry names, from the token server's origin (default `${origin}/token`),
+   * for a front in between (HTTPS, counting: test/support/tls-front.ts).
+   */
+  tokenRealm?: (origin: string) => string;
 }
 
 export interface TestRegistry {
@@ -133,9 +138,10 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       res.end(JSON.stringify({ token, access_token: token, expires_in: 300 }));
     });
     await new Promise<void>((r) => tokenServer!.listen(0, '127.0.0.1', r));
-    const tport = (tokenServer.address() as { port: number }).port;
+    const origin = `http://127.0.0.1:${(tokenServer.address() as { port: number }).port}`;
+    const realm = opts.tokenRealm ? opts.tokenRealm(origin) : `${origin}/token`;
     authYaml =
-      `auth:\n  token:\n    realm: http://127.0.0.1:${tport}/token\n    service: ${service}\n` +
+      `auth:\n  token:\n    realm: ${realm}\n    service: ${service}\n` +
       `    issuer: ota-test-issuer\n    rootcertbundle: ${cert.certFile}\n`;
   }
   const config =
@@ -197,6 +203,8 @@ export async function startRegistryProxy(
     redirectBlobs?: boolean;
     storageAuth?: string;
     cutOnce?: string;
+    /** The origin redirects name for storage, from its own (a counting front in between). */
+    storageOrigin?: (origin: string) => string;
     expireOnce?: string;
     /** Front and storage over HTTPS with this certificate; the upstream trusted through `ca`. */
     tls?: Pair & { ca: Buffer };
@@ -271,7 +279,8 @@ export async function startRegistryProxy(
     forward(rec, res, `${upstream}/v2/${m[1]}/blobs/${m[2]}`, h, 'GET').catch(() => res.destroy());
   });
   await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
-  const storageUrl = `${scheme}://127.0.0.1:${(storage.address() as { port: number }).port}`;
+  const storageOwn = `${scheme}://127.0.0.1:${(storage.address() as { port: number }).port}`;
+  const storageUrl = opts.storageOrigin ? opts.storageOrigin(storageOwn) : storageOwn;
   const front = serve((req, res) => {
     const rec = record('registry', req);
     const blob = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '');
