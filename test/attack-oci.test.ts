@@ -538,6 +538,17 @@ function rows(): Row[] {
           : undefined,
     },
     {
+      name: 'blob: storage answers 403',
+      hook: both(
+        onFile((_a, reg, q) => redirect(reg.elsewhere + q.path)),
+        () => (q) =>
+          q.place === 'elsewhere'
+            ? framed({ status: 403, headers: [], body: Buffer.from('denied') })
+            : undefined,
+      ),
+      expect: 'auth_failed',
+    },
+    {
       name: 'blob: chunked with a chunk size of 2^64',
       hook: onFile((a) =>
         Buffer.concat([

@@ -36,15 +36,12 @@ class OCI(Release):
             r = self.client.get(url, h, ok=ok + (401, 403))
             if r.status not in (401, 403):
                 return r
-            with r:  # closed before the login below opens another connection
-                ch = r.header("www-authenticate") or ""
+            r.close()  # before the login opens another connection; its status and headers stay readable
             held = self.code
             d = self._doc()
             try:
-                if r.status == 403 or tried:
-                    raise d.refused(self)
+                d.login(self, r, r.status == 403 or tried)
                 tried = True
-                d.login(self, ch, r.url)
             finally:
                 self.code = held  # a login mid-download lets the check's code go again
             del d

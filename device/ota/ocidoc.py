@@ -88,22 +88,21 @@ def _basic(cfg):
     return "Basic " + binascii.b2a_base64(up.encode()).decode().strip()
 
 
-def refused(rel):
-    return Fail(
-        "auth_failed",
-        "the registry refused %s"
-        % ("the credentials" if _basic(rel.cfg) else "anonymous access: set user and password"),
-    )
-
-
-def login(rel, ch, url):
-    # Answers the registry's 401 challenge ch (to a request that ended at
-    # url) with what it asks for. Only the registry's own challenge counts:
-    # blob storage it redirected to names no token service for the board's
-    # credentials.
+def login(rel, r, again):
+    # Answers the registry's 401 (response r, closed) with what its challenge
+    # asks for; again: it refused what the board sent (a 403, or a 401 after
+    # a login). Only the registry's own challenge counts: blob storage it
+    # redirected to names no token service for the board's credentials.
+    if http.origin(r.url) != http.origin(rel.base):
+        raise Fail("auth_failed", "blob storage the registry sent the board to answered HTTP %d" % r.status)
+    if again:
+        raise Fail(
+            "auth_failed",
+            "the registry refused %s"
+            % ("the credentials" if _basic(rel.cfg) else "anonymous access: set user and password"),
+        )
+    ch = r.header("www-authenticate") or ""
     client = rel.client
-    if http.origin(url) != http.origin(rel.base):
-        raise Fail("auth_failed", "blob storage the registry sent the board to asks for credentials")
     basic = _basic(rel.cfg)
     # An old token must not ride along to a token service on the registry's own origin.
     client.auth = None
