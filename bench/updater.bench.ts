@@ -21,6 +21,8 @@ const LAZY = [
   'ota.sha1py',
   'ota.jscan',
   'ota.github',
+  'ota.oci',
+  'ota.ocidoc',
   'ota.bundle',
   'ota.ed25519',
   'ota.firmware',
