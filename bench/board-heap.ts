@@ -79,3 +79,54 @@ export async function updateHeap(opts: {
   const [idle, progress, all, raw] = m.slice(1, 5).map(Number) as [number, number, number, number];
   return { idle, progress: Math.max(0, progress - idle), all: all - idle, raw: raw - idle, output: r.output };
 }
+
+const AT_START = `
+import gc, sys
+def _largest():
+    # The largest block the heap can give now: what the bundle's 33 KB window needs in one piece.
+    lo, hi = 0, gc.mem_free() // 16 + 1
+    while lo + 1 < hi:
+        mid = (lo + hi) // 2
+        try:
+            b = bytearray(mid * 16)
+            del b
+            lo = mid
+        except MemoryError:
+            hi = mid
+    gc.collect()
+    return lo * 16
+_ev = sys.modules['ota.log'].ev
+def _at(name, **kw):
+    if name == 'start':
+        gc.collect()
+        print("DLSTEP", gc.mem_free(), _largest())
+    _ev(name, **kw)
+for _n in list(sys.modules):
+    if _n.startswith('ota.') and hasattr(sys.modules[_n], 'ev'):
+        sys.modules[_n].ev = _at
+sys.modules['ota.log'].ev = _at
+`;
+
+/** The heap at the download step (the updater's `start` event, just before the bundle's window). */
+export interface DownloadStep {
+  /** gc.mem_free() after a collection. */
+  free: number;
+  /** The largest single block the heap could give (to 16 B). */
+  largest: number;
+  output: string;
+}
+
+/** Runs `ota.update(reset=False)` on the board in fsDir and reads its heap at the download step. */
+export async function downloadStep(opts: { fsDir: string; heapKb?: number }): Promise<DownloadStep> {
+  const code = [
+    'import ota',
+    'import ota.updater',
+    AT_START,
+    'print("RESULT", ota.update(reset=False))',
+  ].join('\n');
+  const heap = opts.heapKb ? { heapKb: opts.heapKb } : {}; // absent: the standard board
+  const r = await fx.runBoard({ fsDir: opts.fsDir, ...heap, code, timeoutMs: 120_000 });
+  const m = /DLSTEP (\d+) (\d+)/.exec(r.output);
+  if (!m || /RESULT None/.test(r.output)) throw new Error(`update failed: ${r.output}${r.error ?? ''}`);
+  return { free: Number(m[1]), largest: Number(m[2]), output: r.output };
+}
