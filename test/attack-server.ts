@@ -163,7 +163,7 @@ function fetchUpstream(up: Upstream, path: string, req: Record<string, string>):
   });
 }
 
-function readHead(sock: Socket): Promise<{ path: string; req: Record<string, string> } | undefined> {
+export function readHead(sock: Socket): Promise<{ path: string; req: Record<string, string> } | undefined> {
   return new Promise((resolve) => {
     let buf = Buffer.alloc(0);
     const onData = (c: Buffer): void => {
@@ -280,3 +280,47 @@ export async function startFronts(upstreams: string[], known: Known): Promise<Fr
   front.elsewhere = await listen(other);
   return front;
 }
+
+/** Python run on the board: asks the front for the next row, sets it up, updates, reports done. */
+export const driver = (port: number): string => `
+import gc, json, socket
+import ota
+from ota import fsx
+def ctl(what):
+    s = socket.socket()
+    s.connect(socket.getaddrinfo("127.0.0.1", ${port})[0][-1])
+    s.write(b"GET /__ctl/" + what.encode() + b" HTTP/1.0\\r\\n\\r\\n")
+    buf = bytearray(512)
+    d = b""
+    while True:
+        n = s.readinto(buf)
+        if not n:
+            break
+        d += bytes(buf[:n])
+    s.close()
+    return d[d.find(b"\\r\\n\\r\\n") + 4 :]
+while True:
+    c = ctl("next")
+    if not c:
+        break
+    c = json.loads(c)
+    with open("ota_config.json", "w") as f:
+        f.write(json.dumps(c["config"]))
+    if not c["keep"]:
+        fsx.rmtree(".ota/stage")
+    if c["fill"]:
+        left = fsx.free_bytes() - c["fill"]
+        z = memoryview(bytes(4096))
+        with open("filler.bin", "wb") as f:
+            while left > 0:
+                f.write(z[: min(4096, left)])
+                left -= 4096
+    print("CASE:%d" % c["i"])
+    try:
+        ota.update(False)
+    except BaseException as e:
+        print("UNCAUGHT", repr(e))
+    fsx.remove("filler.bin")
+    gc.collect()
+    ctl("done")
+`;

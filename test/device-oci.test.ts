@@ -562,8 +562,8 @@ test(
     const head =
       '{"schemaVersion":2,"artifactType":"application/vnd.micropython-ota.release.v1+json",' +
       '"annotations":{"org.opencontainers.image.version":"1.0.0"},"layers":[' +
-      '{"digest":"sha256:aa","size":1,"annotations":{"org.opencontainers.image.title":"manifest.json"}},' +
-      '{"digest":"sha256:bb","size":2,"annotations":{"org.opencontainers.image.title":"manifest.json.sig"}},';
+      `{"digest":"sha256:${'a'.repeat(64)}","size":1,"annotations":{"org.opencontainers.image.title":"manifest.json"}},` +
+      `{"digest":"sha256:${'b'.repeat(64)}","size":2,"annotations":{"org.opencontainers.image.title":"manifest.json.sig"}},`;
     // What follows is never parsed: broken JSON here would otherwise fail the scan.
     const code = [
       'import io',
@@ -573,7 +573,7 @@ test(
       `print("SCAN", sorted(ocidoc._scan(io.BytesIO(${JSON.stringify(head.slice(0, -1) + ']}')}.encode()))))`,
     ].join('\n');
     const r = await fx.runBoard({ fsDir, boot: false, code });
-    assert.match(r.output, /SCAN 1\.0\.0 \('sha256:aa', 1\) \('sha256:bb', 2\)/, r.output);
+    assert.match(r.output, /SCAN 1\.0\.0 \('sha256:a{64}', 1\) \('sha256:b{64}', 2\)/, r.output);
     assert.match(r.output, /SCAN \['manifest.json', 'manifest.json.sig', 'type', 'version'\]/, r.output);
   },
 );

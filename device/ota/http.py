@@ -20,6 +20,7 @@ _KEEP = (
     b"x-ratelimit-remaining",
     b"www-authenticate",  # OCI registries: which token flow to follow
     b"docker-content-digest",
+    b"content-type",  # OCI registries: a manifest is served as its media type
 )
 
 
@@ -102,6 +103,7 @@ class Response(io.IOBase):
         self.timeout = int(timeout * 1000)  # ms, as Deadline.left()
         self.deadline = deadline
         self.status = 0
+        self.url = None  # where the request ended, redirects followed (Client.get)
         self.headers = {}
         self._buf = bytearray(256)
         self._mv = memoryview(self._buf)
@@ -207,7 +209,10 @@ class Response(io.IOBase):
                 line = self.readline()
                 if not line:
                     raise Fail("network", "chunked body cut")
-                self._left = _int(line.split(b";")[0].strip(), 16)
+                size = line.split(b";")[0].strip()
+                if len(size) > 8:  # 4 GB: a longer size is no chunk a board reads, only a big integer
+                    raise Fail("protocol", "chunk size %r" % bytes(size[:20]))
+                self._left = _int(size, 16)
                 if self._left == 0:
                     self._eof = True
                     return 0
@@ -375,13 +380,14 @@ class Client:
             raise Fail("deadline", "no time left to wait %ds for a retry" % s)
         time.sleep(s)
 
-    def get(self, url, headers=None, ok=(200,)):
+    def get(self, url, headers=None, ok=(200,), follow=True):
+        # follow=False: a redirect is returned as it came (to be refused).
         wait = 1
         attempt = 0
         while True:
             attempt += 1
             try:
-                r = self._follow(url, headers)
+                r = self._follow(url, headers, follow)
             except Fail as e:
                 if e.code not in ("network", "timeout") or attempt > self.retries:
                     raise
@@ -411,7 +417,7 @@ class Client:
                 continue
             raise Fail("http_status", "HTTP %d" % r.status)
 
-    def _follow(self, url, headers):
+    def _follow(self, url, headers, follow=True):
         first = origin(url)
         for _ in range(6):
             gc.collect()  # the last request's garbage never meets this one's
@@ -430,7 +436,8 @@ class Client:
             d = r.header("date")
             if d:
                 self.date = d
-            if r.status in (301, 302, 303, 307, 308):
+            r.url = url
+            if follow and r.status in (301, 302, 303, 307, 308):
                 with r:
                     loc = r.header("location")
                 if not loc:

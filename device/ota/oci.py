@@ -44,7 +44,7 @@ class OCI(Release):
                 if r.status == 403 or tried:
                     raise d.refused(self)
                 tried = True
-                d.login(self, ch)
+                d.login(self, ch, r.url)
             finally:
                 self.code = held  # a login mid-download lets the check's code go again
             del d

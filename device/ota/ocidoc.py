@@ -19,6 +19,13 @@ _MANIFEST = "application/vnd.micropython-ota.manifest.v1+json"
 _SIGNATURE = "application/vnd.micropython-ota.signature.v1+json"
 HELD = ".ota/oci.json"  # manifest.json as read, until the updater takes it
 _SIG_MAX = const(4096)  # an inline signature up to this size is read to RAM
+_TOKEN_MAX = const(4096)  # a registry token: kept through the download, sent with every request
+_TOKEN_DOC = const(9216)  # its answer: "token" and "access_token" may both hold it
+_TOKEN_OK = (200, 301, 302, 303, 307, 308, 401, 403, 404)  # token answers given to login() as they are
+_HEX = "0123456789abcdef"
+_DESC = ("mediaType", "digest", "size")  # what a descriptor gives us
+# Top-level properties read, each at most once ("sig" too: "manifest" ends the read).
+_ONCE = ("artifactType", "annotations", "config", "layers", "version", "manifest", "sig")
 
 
 def unload():
@@ -89,9 +96,14 @@ def refused(rel):
     )
 
 
-def login(rel, ch):
-    # Answers the registry's 401 challenge ch with what it asks for.
+def login(rel, ch, url):
+    # Answers the registry's 401 challenge ch (to a request that ended at
+    # url) with what it asks for. Only the registry's own challenge counts:
+    # blob storage it redirected to names no token service for the board's
+    # credentials.
     client = rel.client
+    if http.origin(url) != http.origin(rel.base):
+        raise Fail("auth_failed", "blob storage the registry sent the board to asks for credentials")
     basic = _basic(rel.cfg)
     # An old token must not ride along to a token service on the registry's own origin.
     client.auth = None
@@ -113,16 +125,23 @@ def login(rel, ch):
         )
         if p.get("service"):
             url += "&service=" + quote(p["service"])
-        # Anonymous (public packages) or with the board's credentials.
-        r = client.get(url, {"Authorization": basic} if basic else None, ok=(200, 401, 403))
+        # Anonymous (public packages) or with the board's credentials. Its
+        # answer is taken as given: a token service that redirects (where the
+        # credentials would not follow) or asks again is refused.
+        r = client.get(url, {"Authorization": basic} if basic else None, ok=_TOKEN_OK, follow=False)
         with r:
             if r.status != 200:
                 raise Fail(
                     "auth_failed",
-                    "the token service refused %s"
-                    % ("the credentials" if basic else "anonymous access: set user and password"),
+                    "the token service refused %s (HTTP %d)"
+                    % ("the credentials" if basic else "anonymous access: set user and password", r.status),
                 )
-            data = r.read_all(MAX_DOC)
+            try:
+                data = r.read_all(_TOKEN_DOC)
+            except Fail as e:
+                if e.code != "bad_manifest":  # nested too deep; doc_too_large stays
+                    raise
+                data = b""
         import json
 
         try:
@@ -133,6 +152,10 @@ def login(rel, ch):
         del data
         if not isinstance(tok, str) or not tok:
             raise Fail("auth_failed", "the token service gave no token")
+        # It rides in a header of every request through the download: a
+        # token68 of printable ASCII (a CR LF would inject headers), bounded.
+        if len(tok) > _TOKEN_MAX or [c for c in tok if not "!" <= c <= "~"]:
+            raise Fail("auth_failed", "the token service gave a token of %d bytes that is not one" % len(tok))
         client.auth = "Bearer " + tok
         # Got without credentials, the token is anyone's (a public pull): no
         # secret, so a plain-HTTP registry may have it. One got with the
@@ -163,7 +186,13 @@ def latest(rel, etag):
         r = rel._get(rel.v2 + "/manifests/" + quote(rel.tag), h, (200, 304))
     with r:
         if r.status == 304:
+            if not etag:
+                # "Not modified" from what? Taken as nothing new, it would hold the board on its release.
+                raise Fail("protocol", "HTTP 304 to a request without If-None-Match")
             return None
+        ct = (r.header("content-type") or _ACCEPT).split(";")[0].strip().lower()
+        if ct != _ACCEPT:
+            raise Fail("bad_manifest", "the registry answered %s, not an OCI image manifest" % ct[:40])
         rel.etag = r.header("etag") or r.header("docker-content-digest")
         from ota import journal
 
@@ -267,23 +296,44 @@ def _scan(r, have=None):
     box = {}
     cfg = {}
     cur = {}
+    seen = []  # the top-level properties read, and "sig"
 
     def desc(d):
-        if isinstance(d.get("digest"), str) and isinstance(d.get("size"), int):
-            return (d["digest"], d["size"])
-        return None
+        # (digest, size) of a descriptor we take: a SHA-256 digest (it goes
+        # into a blob URL: nothing else may ride in it) and a size >= 0.
+        g = d.get("digest")
+        n = d.get("size")
+        if not isinstance(g, str) or not isinstance(n, int) or isinstance(n, bool):
+            return None
+        if n < 0 or len(g) != 71 or not g.startswith("sha256:") or g[7:].strip(_HEX):
+            raise Fail("bad_manifest", "bad descriptor: %s %r" % (g[:20], n))
+        return (g, n)
+
+    def once(k):
+        # A property we read given twice: JSON parsers disagree on which one
+        # counts (as for manifest.json, docs/protocols.md "Release paths").
+        if k in seen:
+            raise Fail("bad_manifest", "registry manifest gives %s twice" % k)
+        seen.append(k)
 
     def cb(path, v):
         n = len(path)
         if not n:
             return
         k = path[0]
+        if n == 1 and k in _ONCE:
+            once(k)
         if n == 1 and k == "artifactType":
             box["type"] = v
         elif n == 2 and k == "annotations" and path[1] == _VERSION or n == 1 and k == "version":
+            if "version" in box:
+                raise Fail("bad_manifest", "registry manifest gives the version twice")
             box["version"] = v  # the artifact's annotation, the .board's own property
         elif n == 2 and k == "config" and v is not END:
-            cfg[path[1]] = v
+            if path[1] in _DESC:
+                if path[1] in cfg:
+                    raise Fail("bad_manifest", "registry manifest gives config.%s twice" % path[1])
+                cfg[path[1]] = v
         elif n == 1 and k == "config" and v is END:
             if cfg.get("mediaType") == _MANIFEST and desc(cfg):
                 box["type"] = _TYPE
@@ -291,15 +341,18 @@ def _scan(r, have=None):
                 box[_DOCS[0]] = desc(cfg)
         elif n >= 3 and k == "layers":
             f = path[2]
-            if n == 3 and f in ("digest", "size", "mediaType"):
+            if n == 3 and f in _DESC or n == 4 and f == "annotations" and path[3] == _TITLE:
+                f = "title" if n == 4 else f
+                if f in cur:
+                    raise Fail("bad_manifest", "registry manifest gives a layer's %s twice" % f)
                 cur[f] = v
-            elif n == 4 and f == "annotations" and path[3] == _TITLE:
-                cur["title"] = v
         elif n == 2 and k == "layers" and v is END:
             t = cur.get("title")
             if t is None and cur.get("mediaType") == _SIGNATURE:
                 t = _DOCS[1]
             if t in _DOCS and desc(cur):
+                if t in box:
+                    raise Fail("bad_manifest", "registry manifest gives %s twice" % t)
                 box[t] = desc(cur)
             cur.clear()
             if "type" in box and "version" in box and _DOCS[0] in box and _DOCS[1] in box and "board" not in box:
@@ -308,6 +361,8 @@ def _scan(r, have=None):
     def stop(k):
         # A raw value is read only where its descriptor came first (its size
         # bounds the read); else it is scanned as JSON and ignored.
+        if k in seen:
+            raise Fail("bad_manifest", "registry manifest gives %s twice" % k)
         if "board" not in box:
             return False
         if k == "sig":
@@ -319,6 +374,7 @@ def _scan(r, have=None):
     try:
         while sc.run():
             if sc.path[0] == "sig":
+                seen.append("sig")
                 n = box[_DOCS[1]][1]
                 b = bytearray(n)
                 got = 0
