@@ -21,11 +21,6 @@ HELD = ".ota/oci.json"  # manifest.json as read, until the updater takes it
 _SIG_MAX = const(4096)  # an inline signature up to this size is read to RAM
 _TOKEN_MAX = const(4096)  # a registry token: kept through the download, sent with every request
 _TOKEN_DOC = const(9216)  # its answer: "token" and "access_token" may both hold it
-REALM = ".ota/ocirealm.json"  # the token realm the registry named (resume)
-_REALM_MAX = const(1024)
-_REALM_KEYS = ("realm", "service", "scope")
-_LIFE_MAX = const(3600)  # seconds a token may open later checks, whatever it says
-_MARGIN = const(10)  # seconds a remembered token must have left when a check starts
 _TOKEN_OK = (200, 301, 302, 303, 307, 308, 401, 403, 404)  # token answers given to login() as they are
 _HEX = "0123456789abcdef"
 _DESC = ("mediaType", "digest", "size")  # what a descriptor gives us
@@ -42,6 +37,20 @@ def unload():
     sys.modules.pop("ota.ocidoc", None)
     if hasattr(ota, "ocidoc"):
         delattr(ota, "ocidoc")
+
+
+def _realm():
+    # ota.ocirealm (the token flow across checks), outside sys.modules: it
+    # goes with the caller's reference, and costs a board's heap nothing
+    # at the download step.
+    import sys
+    import ota
+    from ota import ocirealm
+
+    sys.modules.pop("ota.ocirealm", None)
+    if hasattr(ota, "ocirealm"):
+        delattr(ota, "ocirealm")
+    return ocirealm
 
 
 def parse_ref(ref):
@@ -134,7 +143,7 @@ def _token(rel, p, basic):
         raise Fail("auth_failed", "Bearer challenge without realm")
     if basic and realm.startswith("http://") and rel.base.startswith("https://"):
         raise Fail("auth_failed", "plain-HTTP token service refused for an HTTPS registry")
-    if basic and not _verified(rel):
+    if basic and not _realm().verified(rel):
         # A realm named over plain HTTP may be anyone's, however well its own TLS checks out.
         raise Fail("token_unverified", "credentials go only to a realm named by a registry over verified TLS")
     url = realm + ("&" if "?" in realm else "?") + "scope=" + quote(p.get("scope") or "repository:%s:pull" % rel.repo)
@@ -176,146 +185,8 @@ def _token(rel, p, basic):
     # secret, so a plain-HTTP registry may have it. One got with the
     # board's credentials goes over verified TLS only (ota.http).
     client.auth_public = not basic
-    _remember(rel, p, basic, _life(doc, r.header("date")))
-
-
-# The token flow across checks (docs/protocols.md, "Token flow across
-# checks"): the realm the registry named (RAM and REALM) and the last token
-# while it lasts (RAM only: ota.oci.kept, [key, realm params, "Bearer ...",
-# basic, ticks when got, ms it may open a check]), so a check asks the token
-# service first and skips the anonymous 401, or asks the registry at once.
-
-
-def _verified(rel):
-    # Only what a verified TLS registry said is remembered, and only used there.
-    t = rel.client.trust
-    return rel.base.startswith("https://") and not (t and t.insecure)
-
-
-def _key(rel):
-    # The registry (scheme, host, port) and repository a realm is remembered for.
-    return rel.base + "/" + rel.repo
-
-
-def _forget():
-    from ota import fsx
-
-    for n in (REALM, fsx.shadow(REALM)):
-        fsx.remove(n)
-
-
-def _stored(rel):
-    # REALM when whole (else its shadow), bounded, this registry's and
-    # repository's and a realm over https; else it goes, and None.
-    from ota import fsx
-
-    if not fsx.exists(REALM):
-        return None
-    d = None
-    if max(fsx.size(REALM), fsx.size(fsx.shadow(REALM))) <= _REALM_MAX:
-        d = fsx.read_json(REALM)
-    p = d.get("p") if isinstance(d, dict) and d.get("key") == _key(rel) else None
-    if not isinstance(p, dict) or not isinstance(p.get("realm"), str) or not p["realm"].startswith("https://"):
-        _forget()
-        return None
-    for k in p:
-        if k not in _REALM_KEYS or not isinstance(p[k], str) or '"' in p[k]:
-            _forget()
-            return None
-    return p
-
-
-def resume(rel):
-    # Before the check's first request: the token of an earlier check in
-    # this boot while it lasts, else one from the realm the registry named
-    # before. A 401 to it is still answered with the registry's own
-    # challenge, once (OCI._get); a realm that fails is forgotten.
-    if not _verified(rel):
-        _forget()  # nothing of a plain-HTTP registry's is kept
-        return
-    import time
-    from ota import oci
-
-    client = rel.client
-    basic = _basic(rel.cfg)
-    k = oci.kept
-    if k and k[0] != _key(rel):
-        k = oci.kept = None
-    if k and k[2] and k[3] == basic and 0 <= time.ticks_diff(time.ticks_ms(), k[4]) < k[5]:
-        client.auth = k[2]
-        client.auth_public = not basic
-        client.auth_origin = http.origin(rel.base)
-        return
-    p = k[1] if k else _stored(rel)
-    if not p:
-        return
-    try:
-        _token(rel, p, basic)
-        client.auth_origin = http.origin(rel.base)
-    except Fail as e:
-        if e.code == "deadline":
-            raise
-        client.auth = None
-        client.auth_public = False
-        oci.kept = None
-        _forget()
-
-
-def _remember(rel, p, basic, life):
-    # After a token: its realm for later checks (REALM written only when it
-    # changed), the token in RAM for `life` ms (0: not across checks).
-    if not _verified(rel) or not (p.get("realm") or "").startswith("https://"):
-        return
-    import time
-    from ota import oci
-
-    q = {}
-    for k in _REALM_KEYS:
-        if p.get(k):
-            q[k] = p[k]
-    k = oci.kept
-    if not (k and k[0] == _key(rel) and k[1] == q) and _stored(rel) != q:
-        from ota import fsx
-
-        fsx.write_json(REALM, {"key": _key(rel), "p": q})
-    oci.kept = [_key(rel), q, rel.client.auth if life else None, basic, time.ticks_ms(), life]
-
-
-def _life(doc, date):
-    # How long (ms from now) the token may open a later check: expires_in
-    # (60 s when absent, as the token spec says; at most an hour) counted
-    # from issued_at, else from now. Only with a clock (the board's, else the
-    # token service's Date: ota.clock): without one, 0.
-    from ota import clock
-
-    now = clock.now_iso(date)
-    if now is None:
-        return 0
-    n = doc.get("expires_in", 60)
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        return 0
-    n = min(n, _LIFE_MAX)
-    at = doc.get("issued_at")
-    if at is not None:
-        a, b = _secs(at), _secs(now)
-        if a is None or b is None:
-            return 0
-        n -= max(0, b - a)
-    n -= _MARGIN
-    return n * 1000 if n > 0 else 0
-
-
-def _secs(s):
-    # RFC 3339 UTC text ("…Z" or "+00:00", fractions ignored) as seconds, or None.
-    from ota import clock
-    import time
-
-    if not clock.iso_ok(s) or s[19:].lstrip("0123456789.") not in ("Z", "z", "+00:00", "-00:00"):
-        return None
-    try:
-        return time.mktime((int(s[:4]), int(s[5:7]), int(s[8:10]), int(s[11:13]), int(s[14:16]), int(s[17:19]), 0, 0))
-    except ValueError:
-        return None
+    if rel.base.startswith("https://"):
+        _realm().remember(rel, p, basic, doc, r.header("date"))
 
 
 def latest(rel, etag):
@@ -326,7 +197,7 @@ def latest(rel, etag):
     rel.v2 = rel.base + "/v2/" + rel.repo
     if not rel.tag:
         raise Fail("bad_config", "channel tag needs tag")
-    resume(rel)
+    _realm().resume(rel)
     h = {"Accept": _ACCEPT}
     if etag:
         h["If-None-Match"] = etag
