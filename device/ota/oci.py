@@ -9,7 +9,7 @@
 from ota.source import Release
 
 # What the registry's token flow taught this boot: its realm, and the last
-# token while it lasts (ota.ocidoc.resume). RAM only: never on flash.
+# token while it lasts (ota.ocirealm). RAM only: never on flash.
 kept = None
 
 
