@@ -90,7 +90,7 @@ before(async () => {
     auth: 'token',
     user,
     password,
-    publicRepos: ['pub/app'],
+    publicRepos: ['pub/app', 'pub/bundled'],
     tokenRealm: (origin) => {
       tokenService = origin; // reached through the rewriting relay below, behind tokenFront
       return `${tokenFront.url}/token`;
@@ -114,13 +114,14 @@ before(async () => {
   tokenFront.upstream = relay.url;
   const dir = join(work, 'projects', 'app');
   fx.writeTree(dir, fx.APP_1_1_0);
-  for (const repo of ['priv/app', 'pub/app'])
+  for (const repo of ['priv/app', 'pub/app', 'pub/bundled'])
     await publishOci({
       dir,
       version: '1.1.0',
       ref: `${reg.host}/${repo}`,
       fetch: trustingFetch(pki.ca.cert),
       signKeyFile: key.path,
+      bundle: repo === 'pub/bundled',
       build: { created: '2026-11-25T10:00:00Z' },
       credentials: { username: user, password, from: 'test' },
     });
@@ -401,4 +402,25 @@ test("a hostile registry gets neither another registry's token nor a request to 
     '401 manifests/stable.board none',
     '304 manifests/stable.board Bearer',
   ]);
+});
+
+test('a token kept from an earlier check leaves the 160 KB board room for the bundle', T, async () => {
+  // A board with nothing installed: a check (the token stays in RAM), then the install from the
+  // bundle, whose 32 KB window needs one free block (docs/protocols.md, the heap at the download step).
+  const fsDir = newBoard(`${front.url}/pub/bundled`, {});
+  fx.cleanup(...['main.py', 'lib', 'settings.json', 'ota_hooks', 'version.json'].map((p) => join(fsDir, p)));
+  const [check, update] = await boot(fsDir, ['import ota\nota.check()\n', CHECK]);
+  assert.deepEqual(check.errors, [], check.output);
+  assert.deepEqual(update.errors, [], update.output);
+  assert.deepEqual(
+    fx.eventsOf(update.output).filter((e) => e.ev === 'warning'),
+    [],
+    'no no_memory: the bundle, not file by file',
+  );
+  assert.equal(update.registry[0], '200 manifests/stable.board Bearer', 'the token from the check');
+  const blobs = update.registry.filter((q) => q.includes(' blobs/'));
+  assert.equal(blobs.length, 1, `one blob, the bundle: ${blobs.join(', ')}`);
+  assert.match(blobs[0], /^200 .* Bearer$/);
+  assert.deepEqual(update.tokens, []);
+  assert.deepEqual(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']), fx.hashFiles(fx.APP_1_1_0));
 });
