@@ -25,7 +25,22 @@
 // token request is counted), read by a board with a password (a private package), anonymously (a
 // public package), and anonymously with blob downloads redirected to storage on another host (as
 // ghcr.io and Docker Hub serve public packages).
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The token flow across checks (docs/protocols.md, "Token flow across checks"): for those three token
+// boards, an idle check (nothing new: a 304) and the example update, each measured three ways in the
+// same run: as a boot's first check with nothing remembered (what every check cost before the board
+// remembered its realm: the same requests), after a reboot (the realm from .ota/ocirealm.json: no
+// anonymous 401), and as a later check of the same boot (the token still valid in RAM: the registry
+// only); against the static host's idle check and update.
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,6 +48,7 @@ import type { SecureVersion } from 'node:tls';
 import { deviceTrustEntry, generateKey } from '../src/core/keys';
 import { publishFolder } from '../src/core/publish/folder';
 import { publishOci } from '../src/core/publish/oci';
+import { VirtualBoard } from '../src/sim/board';
 import { image, PART_KB } from '../test/support/firmware-fixture';
 import { makePki, trustingFetch } from '../test/support/pki';
 import * as fx from '../test/support/release-fixture';
@@ -173,6 +189,39 @@ interface Counted extends Snap {
   bodies: number[];
 }
 
+/** A board's filesystem for a host and repository: config, the files beside it, the app installed. */
+function boardDir(host: Host, repo: string, app: fx.AppFiles, version: string): string {
+  const fsDir = fx.makeBoard({ retries: 0, ...host.config(repo) }, app, version || undefined);
+  for (const [p, b] of Object.entries(host.files ?? {})) {
+    mkdirSync(dirname(join(fsDir, p)), { recursive: true });
+    writeFileSync(join(fsDir, p), b);
+  }
+  return fsDir;
+}
+
+/** One boot of a board running each snippet in turn (checks in one boot): what each one moved. */
+async function session(fsDir: string, host: Host, snippets: string[]): Promise<Snap[]> {
+  const board = VirtualBoard.create({ fsDir, heapKb: fx.BOARD_HEAP_KB }, true);
+  let out = '';
+  board.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const snaps: Snap[] = [];
+  try {
+    await board.powerUp(true);
+    for (const code of snippets) {
+      const counted = host.from();
+      const o = out.length;
+      const r = await board.execRaw(code);
+      const errs = fx.errorCodes(out.slice(o));
+      if (r.kind === 'exception' || errs.length)
+        throw new Error(`board: ${errs.join(' ')} ${r.text}\n${out.slice(o)}`);
+      snaps.push(counted());
+    }
+  } finally {
+    await board.stop();
+  }
+  return snaps;
+}
+
 async function boardBytes(
   host: Host,
   repo: string,
@@ -180,12 +229,8 @@ async function boardBytes(
   version: string,
   opts: { partitions?: { sizeKb: number }; heapKb?: number },
 ): Promise<Counted> {
-  const fsDir = fx.makeBoard({ retries: 0, ...host.config(repo) }, app, version || undefined);
+  const fsDir = boardDir(host, repo, app, version);
   try {
-    for (const [p, b] of Object.entries(host.files ?? {})) {
-      mkdirSync(dirname(join(fsDir, p)), { recursive: true });
-      writeFileSync(join(fsDir, p), b);
-    }
     const counted = host.from();
     const n = host.served.length;
     const code = 'import ota\nota.update(False)\n';
@@ -441,6 +486,81 @@ export async function run(): Promise<void> {
       };
       return { host, close: () => px.close() };
     };
+    /**
+     * The token flow across checks, for the example project's token boards: an idle check and the
+     * update, as a boot's first check (nothing remembered: the requests every check made before),
+     * after a reboot (the stored realm), and later in the same boot (the token in RAM).
+     */
+    const acrossChecks = async (
+      h: NonNullable<typeof https>,
+      redirect: typeof redirectedHost,
+      name: string,
+      v100: fx.AppFiles,
+      v110: fx.AppFiles,
+    ) => {
+      const CHECK = 'import ota\nota.update(False)\n';
+      const redirected = await redirect('example');
+      const lines = [
+        '| check | registry | transport | first check of a boot | after a reboot | later in the same boot | static host |',
+        '| --- | --- | --- | --- | --- | --- | --- |',
+      ];
+      const cell = (c: Snap, s: Snap) =>
+        `${c.bytes} B, ${c.connections} conn. (${(c.bytes / s.bytes).toFixed(3)}×)`;
+      try {
+        for (const [transport, v] of TLS) {
+          for (const f of fronts) f.maxVersion(v);
+          // The static host: an idle check (its second: the first learns the ETag) and the update.
+          const sIdle = boardDir(h.static, name, v110, '1.1.0');
+          const sUp = boardDir(h.static, name, v100, '1.0.0');
+          const [, staticIdle] = await session(sIdle, h.static, [CHECK, CHECK]);
+          const [staticUp] = await session(sUp, h.static, [CHECK]);
+          fx.cleanup(sIdle, sUp);
+          const boards = [
+            ['token, password', h.private],
+            ['token, anonymous', h.public],
+            ['token, anonymous, blobs redirected', redirected.host],
+          ] as const;
+          for (const [auth, host] of boards) {
+            const realm = join(mkdtempSync(join(tmpdir(), 'ota-bench-realm-')), '.ota');
+            // Idle: a first check learns the ETag and the realm; then the realm is forgotten, so the
+            // next boot's first check is what every check was before; a later one in that boot; a reboot.
+            const idle = boardDir(host, 'example', v110, '1.1.0');
+            await session(idle, host, [CHECK]);
+            mkdirSync(realm, { recursive: true });
+            for (const f of ['ocirealm.json', 'ocirealm.json.1']) {
+              copyFileSync(join(idle, '.ota', f), join(realm, f));
+              rmSync(join(idle, '.ota', f));
+            }
+            const [idleFirst, idleLater] = await session(idle, host, [CHECK, CHECK]);
+            const [idleReboot] = await session(idle, host, [CHECK]);
+            // The update 1.0.0 -> 1.1.0: nothing remembered; the realm stored; a check earlier in the boot.
+            const first = boardDir(host, 'example', v100, '1.0.0');
+            const reboot = boardDir(host, 'example', v100, '1.0.0');
+            cpSync(realm, join(reboot, '.ota'), { recursive: true });
+            const later = boardDir(host, 'example', v100, '1.0.0');
+            const [upFirst] = await session(first, host, [CHECK]);
+            const [upReboot] = await session(reboot, host, [CHECK]);
+            const [, upLater] = await session(later, host, ['import ota\nota.check()\n', CHECK]);
+            fx.cleanup(idle, first, reboot, later, dirname(realm));
+            for (const [what, a, b, c, s] of [
+              ['idle (304)', idleFirst, idleReboot, idleLater, staticIdle],
+              ['update 1.0.0 -> 1.1.0', upFirst, upReboot, upLater, staticUp],
+            ] as const) {
+              lines.push(
+                `| ${what} | ${auth} | ${transport} | ${cell(a, s)} | ${cell(b, s)} | ${cell(c, s)} | ` +
+                  `${s.bytes} B, ${s.connections} conn. |`,
+              );
+            }
+          }
+        }
+      } finally {
+        await redirected.close();
+      }
+      console.log(
+        '\nthe token flow across checks, the example project (registry bytes, connections, ratio to the static host):',
+      );
+      console.log(lines.join('\n'));
+    };
     const rows: Row[] = [];
     const hellos = new Set<number>();
     const tlsLine = (t: string, o: Counted, s: Counted, who = 'registry') => {
@@ -523,7 +643,7 @@ export async function run(): Promise<void> {
     const ex100 = await exP.pub('1.0.0');
     const exApp = installed(ex100.layers, ex);
     cpSync(join(ex, 'updates', '1.1.0'), ex, { recursive: true });
-    await exP.pub('1.1.0');
+    const ex110 = await exP.pub('1.1.0');
     // The bundle needs one free 33 KB block for its window; at 160 KB an OCI board has none left (the
     // heap gap in docs/protocols.md) and would go file by file: both boards get 176 KB here.
     await compare('example project, first install 1.1.0 (bundle, 176 KB heap)', exP, {}, '', { heapKb: 176 });
@@ -568,6 +688,7 @@ export async function run(): Promise<void> {
     await compare('update 1.0.1 -> 1.0.2 with a 300 KB firmware image', app, app101, '1.0.1', {
       partitions: { sizeKb: PART_KB },
     });
+    if (https) await acrossChecks(https, redirectedHost, exP.name, exApp, installed(ex110.layers, ex));
     if (https) {
       // What the token service answers (a JWT carrying its certificate, x5c); a board sends the token
       // back in the Authorization of every registry request after.

@@ -8,6 +8,10 @@
 # origin only, never to blob storage it redirects to.
 from ota.source import Release
 
+# What the registry's token flow taught this boot: its realm, and the last
+# token while it lasts (ota.ocirealm). RAM only: never on flash.
+kept = None
+
 
 class OCI(Release):
     def __init__(self, cfg, client):

@@ -39,6 +39,20 @@ def unload():
         delattr(ota, "ocidoc")
 
 
+def _realm():
+    # ota.ocirealm (the token flow across checks), outside sys.modules: it
+    # goes with the caller's reference, and costs a board's heap nothing
+    # at the download step.
+    import sys
+    import ota
+    from ota import ocirealm
+
+    sys.modules.pop("ota.ocirealm", None)
+    if hasattr(ota, "ocirealm"):
+        delattr(ota, "ocirealm")
+    return ocirealm
+
+
 def parse_ref(ref):
     # "[http(s)://]host[:port]/repo[:tag]" -> (base URL, repo, tag or None).
     scheme = None
@@ -113,56 +127,65 @@ def login(rel, r, again):
             raise Fail("auth_failed", "the registry needs credentials: set user and password")
         client.auth = basic
     elif kind == "bearer":
-        p = _params(ch)
-        realm = p.get("realm")
-        if not realm:
-            raise Fail("auth_failed", "Bearer challenge without realm")
-        if basic and realm.startswith("http://") and rel.base.startswith("https://"):
-            raise Fail("auth_failed", "plain-HTTP token service refused for an HTTPS registry")
-        url = (
-            realm + ("&" if "?" in realm else "?") + "scope=" + quote(p.get("scope") or "repository:%s:pull" % rel.repo)
-        )
-        if p.get("service"):
-            url += "&service=" + quote(p["service"])
-        # Anonymous (public packages) or with the board's credentials. Its
-        # answer is taken as given: a token service that redirects (where the
-        # credentials would not follow) or asks again is refused.
-        r = client.get(url, {"Authorization": basic} if basic else None, ok=_TOKEN_OK, follow=False)
-        with r:
-            if r.status != 200:
-                raise Fail(
-                    "auth_failed",
-                    "the token service refused %s (HTTP %d)"
-                    % ("the credentials" if basic else "anonymous access: set user and password", r.status),
-                )
-            try:
-                data = r.read_all(_TOKEN_DOC)
-            except Fail as e:
-                if e.code != "bad_manifest":  # nested too deep; doc_too_large stays
-                    raise
-                data = b""
-        import json
-
-        try:
-            doc = json.loads(data)
-            tok = doc.get("token") or doc.get("access_token")
-        except (ValueError, AttributeError):
-            tok = None
-        del data
-        if not isinstance(tok, str) or not tok:
-            raise Fail("auth_failed", "the token service gave no token")
-        # It rides in a header of every request through the download: a
-        # token68 of printable ASCII (a CR LF would inject headers), bounded.
-        if len(tok) > _TOKEN_MAX or [c for c in tok if not "!" <= c <= "~"]:
-            raise Fail("auth_failed", "the token service gave a token of %d bytes that is not one" % len(tok))
-        client.auth = "Bearer " + tok
-        # Got without credentials, the token is anyone's (a public pull): no
-        # secret, so a plain-HTTP registry may have it. One got with the
-        # board's credentials goes over verified TLS only (ota.http).
-        client.auth_public = not basic
+        _token(rel, _params(ch), basic)
     else:
         raise Fail("auth_failed", "unknown registry authentication " + kind[:20])
     client.auth_origin = http.origin(rel.base)
+
+
+def _token(rel, p, basic):
+    # A token from the realm of challenge parameters p (the registry's, or
+    # the ones it gave before: resume), anonymous or with Basic credentials.
+    client = rel.client
+    realm = p.get("realm")
+    if not realm:
+        raise Fail("auth_failed", "Bearer challenge without realm")
+    if basic and realm.startswith("http://") and rel.base.startswith("https://"):
+        raise Fail("auth_failed", "plain-HTTP token service refused for an HTTPS registry")
+    if basic and not _realm().verified(rel):
+        # A realm named over plain HTTP may be anyone's, however well its own TLS checks out.
+        raise Fail("token_unverified", "credentials go only to a realm named by a registry over verified TLS")
+    url = realm + ("&" if "?" in realm else "?") + "scope=" + quote(p.get("scope") or "repository:%s:pull" % rel.repo)
+    if p.get("service"):
+        url += "&service=" + quote(p["service"])
+    # Anonymous (public packages) or with the board's credentials. Its
+    # answer is taken as given: a token service that redirects (where the
+    # credentials would not follow) or asks again is refused.
+    r = client.get(url, {"Authorization": basic} if basic else None, ok=_TOKEN_OK, follow=False)
+    with r:
+        if r.status != 200:
+            raise Fail(
+                "auth_failed",
+                "the token service refused %s (HTTP %d)"
+                % ("the credentials" if basic else "anonymous access: set user and password", r.status),
+            )
+        try:
+            data = r.read_all(_TOKEN_DOC)
+        except Fail as e:
+            if e.code != "bad_manifest":  # nested too deep; doc_too_large stays
+                raise
+            data = b""
+    import json
+
+    try:
+        doc = json.loads(data)
+        tok = doc.get("token") or doc.get("access_token")
+    except (ValueError, AttributeError):
+        tok = None
+    del data
+    if not isinstance(tok, str) or not tok:
+        raise Fail("auth_failed", "the token service gave no token")
+    # It rides in a header of every request through the download: a
+    # token68 of printable ASCII (a CR LF would inject headers), bounded.
+    if len(tok) > _TOKEN_MAX or [c for c in tok if not "!" <= c <= "~"]:
+        raise Fail("auth_failed", "the token service gave a token of %d bytes that is not one" % len(tok))
+    client.auth = "Bearer " + tok
+    # Got without credentials, the token is anyone's (a public pull): no
+    # secret, so a plain-HTTP registry may have it. One got with the
+    # board's credentials goes over verified TLS only (ota.http).
+    client.auth_public = not basic
+    if rel.base.startswith("https://"):
+        _realm().remember(rel, p, basic, doc, r.header("date"))
 
 
 def latest(rel, etag):
@@ -173,6 +196,7 @@ def latest(rel, etag):
     rel.v2 = rel.base + "/v2/" + rel.repo
     if not rel.tag:
         raise Fail("bad_config", "channel tag needs tag")
+    _realm().resume(rel)
     h = {"Accept": _ACCEPT}
     if etag:
         h["If-None-Match"] = etag

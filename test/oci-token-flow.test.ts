@@ -1,0 +1,426 @@
+// The registry token flow across checks (docs/protocols.md, "Token flow across checks"), on the virtual
+// board against Debian's docker-registry with token auth, registry and token service each behind an
+// HTTPS front under the test CA (test/support/tls-front.ts), a logging proxy in front of the registry
+// (every request, its Authorization and status). A board remembers the realm the registry named (RAM,
+// and .ota/ocirealm.json across reboots) and the last token while it lasts (RAM only), so a later
+// check skips the anonymous 401, or the token request too. What it remembers is used for the same
+// registry (scheme, host, port) and repository only, over verified TLS only; a torn, foreign or moved
+// realm costs at most one fallback to the registry's own challenge.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deviceTrustEntry, generateKey } from '../src/core/keys';
+import { publishOci } from '../src/core/publish/oci';
+import { VirtualBoard } from '../src/sim/board';
+import { makePki, trustingFetch, type Pki } from './support/pki';
+import * as fx from './support/release-fixture';
+import {
+  registryMissing,
+  startRegistry,
+  startRegistryProxy,
+  type ProxiedRequest,
+  type RegistryProxy,
+  type TestRegistry,
+} from './support/registry';
+import { since, tlsFront, type TlsFront } from './support/tls-front';
+
+const skip = registryMissing(['/usr/bin/openssl']);
+const T = { skip, timeout: 180_000 };
+const user = 'ci';
+const password = 'pw-token-flow';
+const basic = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+const REALM = '.ota/ocirealm.json';
+let work: string;
+let pki: Pki;
+let trust: unknown;
+let reg: TestRegistry;
+let proxy: RegistryProxy;
+/** The registry's HTTPS front (what boards name), and its token service's. */
+let front: TlsFront;
+let tokenFront: TlsFront;
+/**
+ * Between the token service's front and the token service: rewrites the answer's expires_in and
+ * issued_at as a test asks (undefined: as the service gave them).
+ */
+let lifetime: ((doc: Record<string, unknown>) => void) | undefined;
+const servers: Server[] = [];
+/** The token service's own origin (plain HTTP, behind the relay and tokenFront). */
+let tokenService = '';
+const fronts: TlsFront[] = [];
+const cleanups: string[] = [];
+
+/** A plain HTTP server on 127.0.0.1 logging what it gets; answers with `answer`. */
+async function listen(
+  answer: (
+    req: IncomingMessage,
+    body: (status: number, h: Record<string, string>, b?: string) => void,
+  ) => void,
+): Promise<{ url: string; seen: { path: string; auth?: string }[] }> {
+  const seen: { path: string; auth?: string }[] = [];
+  const s = createServer((req, res) => {
+    seen.push({ path: req.url ?? '', auth: req.headers.authorization });
+    answer(req, (status, h, b = '') => {
+      res.writeHead(status, { ...h, 'content-length': String(Buffer.byteLength(b)) });
+      res.end(b);
+    });
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(s.address() as { port: number }).port}`, seen };
+}
+
+async function https(upstream: string): Promise<TlsFront> {
+  const f = await tlsFront(upstream, pki.server);
+  fronts.push(f);
+  return f;
+}
+
+before(async () => {
+  if (skip) return;
+  work = mkdtempSync(join(tmpdir(), 'ota-oci-token-'));
+  mkdirSync(join(work, 'pki'));
+  pki = makePki(join(work, 'pki'));
+  const key = await generateKey('ed25519', { path: join(work, 'keys', 'k.json'), project: join(work, 'p') });
+  trust = await deviceTrustEntry(key.path);
+  tokenFront = await https('');
+  reg = await startRegistry({
+    auth: 'token',
+    user,
+    password,
+    publicRepos: ['pub/app', 'pub/bundled'],
+    tokenRealm: (origin) => {
+      tokenService = origin; // reached through the rewriting relay below, behind tokenFront
+      return `${tokenFront.url}/token`;
+    },
+  });
+  const relay = await listen((req, answer) => {
+    const q = new URL(req.url ?? '/', 'http://x');
+    void (async () => {
+      const up = await fetch(`${tokenService}${q.pathname}${q.search}`, {
+        headers: req.headers.authorization ? { authorization: req.headers.authorization } : {},
+      });
+      let text = await up.text();
+      if (up.status === 200 && lifetime) {
+        const doc = JSON.parse(text) as Record<string, unknown>;
+        lifetime(doc);
+        text = JSON.stringify(doc);
+      }
+      answer(up.status, { 'content-type': 'application/json' }, text);
+    })();
+  });
+  tokenFront.upstream = relay.url;
+  const dir = join(work, 'projects', 'app');
+  fx.writeTree(dir, fx.APP_1_1_0);
+  for (const repo of ['priv/app', 'pub/app', 'pub/bundled'])
+    await publishOci({
+      dir,
+      version: '1.1.0',
+      ref: `${reg.host}/${repo}`,
+      fetch: trustingFetch(pki.ca.cert),
+      signKeyFile: key.path,
+      bundle: repo === 'pub/bundled',
+      build: { created: '2026-11-25T10:00:00Z' },
+      credentials: { username: user, password, from: 'test' },
+    });
+  proxy = await startRegistryProxy(reg.url);
+  front = await https(proxy.url);
+});
+after(async () => {
+  for (const f of fronts) await f.close();
+  for (const s of servers) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+  await proxy?.close();
+  await reg?.close();
+  if (work) fx.cleanup(work, ...cleanups);
+});
+
+/** A board on 1.1.0 (its checks are idle: nothing new) reading `ref` over HTTPS, trusting the test CA. */
+function newBoard(ref: string, extra: Record<string, unknown> = { user, password }): string {
+  const config = { source: 'oci', ref, keys: [trust], tls: { ca: 'certs/ca.pem' }, retries: 0, timeout: 5 };
+  const fsDir = fx.makeBoard({ ...config, ...extra }, fx.APP_1_1_0, '1.1.0');
+  cleanups.push(fsDir);
+  mkdirSync(join(fsDir, 'certs'));
+  writeFileSync(join(fsDir, 'certs', 'ca.pem'), pki.ca.cert);
+  return fsDir;
+}
+
+interface Check {
+  errors: string[];
+  /** The registry's requests: "<status> <path tail> <auth kind>". */
+  registry: string[];
+  tokens: { authorized: boolean }[];
+  /** TLS connections to the registry and to its token service. */
+  connections: [number, number];
+  output: string;
+}
+
+const said = (q: ProxiedRequest) =>
+  `${q.status} ${q.path.replace(/^.*\/(manifests|blobs)\//, '$1/')} ${q.authorization?.split(' ')[0] ?? 'none'}`;
+
+/**
+ * One boot of the board: runs each snippet in turn in the same interpreter (checks in one boot) and
+ * returns what each check did.
+ */
+async function boot(fsDir: string, snippets: string[]): Promise<Check[]> {
+  const board = VirtualBoard.create({ fsDir, heapKb: fx.BOARD_HEAP_KB }, true);
+  let out = '';
+  board.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const checks: Check[] = [];
+  try {
+    await board.powerUp(true);
+    for (const code of snippets) {
+      const [r0, t0, f0, k0, o0] = [
+        proxy.requests.length,
+        reg.tokenRequests.length,
+        front.counts(),
+        tokenFront.counts(),
+        out.length,
+      ];
+      const r = await board.execRaw(code);
+      assert.notEqual(r.kind, 'exception', r.text);
+      const output = out.slice(o0);
+      checks.push({
+        errors: fx.errorCodes(output),
+        registry: proxy.requests.slice(r0).map(said),
+        tokens: reg.tokenRequests.slice(t0),
+        connections: [since(f0, front.counts()).connections, since(k0, tokenFront.counts()).connections],
+        output,
+      });
+    }
+  } finally {
+    await board.stop();
+  }
+  return checks;
+}
+
+const CHECK = 'import ota\nota.update(False)\n';
+const realmOf = (fsDir: string) => JSON.parse(readFileSync(join(fsDir, REALM), 'utf8'));
+
+test(
+  'a second check in one boot asks the registry only; after a reboot the stored realm skips the 401',
+  T,
+  async () => {
+    const fsDir = newBoard(`${front.url}/priv/app`);
+    const [first, second] = await boot(fsDir, [CHECK, CHECK]);
+    assert.deepEqual(first.errors, [], first.output);
+    assert.deepEqual(first.registry, [
+      '401 manifests/stable.board none',
+      '200 manifests/stable.board Bearer',
+    ]);
+    assert.deepEqual(
+      first.tokens.map((q) => q.authorized),
+      [true],
+    );
+    assert.deepEqual(first.connections, [2, 1]);
+    assert.deepEqual(realmOf(fsDir), {
+      key: `${front.url}/priv/app`,
+      p: {
+        realm: `${tokenFront.url}/token`,
+        service: 'ota-test-registry',
+        scope: 'repository:priv/app:pull',
+      },
+    });
+    // The same boot: the token is still valid (expires_in 300), so one request, a 304.
+    assert.deepEqual(second.errors, [], second.output);
+    assert.deepEqual(second.registry, ['304 manifests/stable.board Bearer']);
+    assert.deepEqual(second.tokens, []);
+    assert.deepEqual(second.connections, [1, 0]);
+    // A reboot: no token in RAM, the realm from flash: the token service first, no 401.
+    const [third] = await boot(fsDir, [CHECK]);
+    assert.deepEqual(third.errors, [], third.output);
+    assert.deepEqual(third.registry, ['304 manifests/stable.board Bearer']);
+    assert.deepEqual(
+      third.tokens.map((q) => q.authorized),
+      [true],
+    );
+    assert.deepEqual(third.connections, [1, 1]);
+  },
+);
+
+test('a public package (anonymous token): the same, and the token never reaches flash', T, async () => {
+  const fsDir = newBoard(`${front.url}/pub/app`, {});
+  const checks = await boot(fsDir, [CHECK, CHECK]);
+  assert.deepEqual(
+    checks.map((c) => [c.errors, c.registry, c.tokens.map((q) => q.authorized)]),
+    [
+      [[], ['401 manifests/stable.board none', '200 manifests/stable.board Bearer'], [false]],
+      [[], ['304 manifests/stable.board Bearer'], []],
+    ],
+  );
+  const flash = fx.listTree(join(fsDir, '.ota')).map((p) => readFileSync(join(fsDir, '.ota', p), 'latin1'));
+  assert.ok(!flash.some((b) => b.includes('eyJ')), 'no JWT in .ota');
+});
+
+test('how long a token opens later checks: expires_in (60 s when absent), issued_at', T, async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const iso = (s: number) => new Date(s * 1000).toISOString();
+  const cases: [string, (d: Record<string, unknown>) => void, boolean][] = [
+    ['no expires_in: 60 s', (d) => delete d.expires_in, true],
+    ['expires_in 5: less than the margin', (d) => (d.expires_in = 5), false],
+    ['issued 290 s ago, expires_in 300', (d) => (d.issued_at = iso(now - 290)), false],
+    [
+      'issued now, expires_in 300, fractions and +00:00',
+      (d) => (d.issued_at = iso(now).replace('Z', '+00:00')),
+      true,
+    ],
+    [
+      'issued_at in another offset: not counted',
+      (d) => (d.issued_at = iso(now).replace('Z', '+02:00')),
+      false,
+    ],
+    ['expires_in not a number', (d) => (d.expires_in = '300'), false],
+  ];
+  try {
+    for (const [name, rewrite, reused] of cases) {
+      lifetime = rewrite;
+      const fsDir = newBoard(`${front.url}/priv/app`);
+      const [, second] = await boot(fsDir, [CHECK, CHECK]);
+      assert.deepEqual(second.errors, [], `${name}: ${second.output}`);
+      assert.equal(second.tokens.length, reused ? 0 : 1, name);
+      // Either way, no 401: the realm is remembered.
+      assert.deepEqual(second.registry, ['304 manifests/stable.board Bearer'], name);
+    }
+  } finally {
+    lifetime = undefined;
+  }
+});
+
+test('a torn, oversized or foreign realm file is ignored, dropped and relearned', T, async () => {
+  const catcher = await listen((_req, answer) => answer(200, {}, '{"token":"caught"}'));
+  const catcherTls = await https(catcher.url);
+  const good = { key: `${front.url}/priv/app`, p: { realm: `${tokenFront.url}/token` } };
+  const bad: [string, string][] = [
+    ['torn', JSON.stringify(good).slice(0, 40)],
+    ['oversized', JSON.stringify({ ...good, pad: 'x'.repeat(1200) })],
+    ['another registry', JSON.stringify({ ...good, key: `https://127.0.0.1:9/priv/app` })],
+    ['another repository', JSON.stringify({ ...good, key: `${front.url}/pub/app` })],
+    [
+      'the same host over http',
+      JSON.stringify({ ...good, key: `${front.url.replace('https', 'http')}/priv/app` }),
+    ],
+    ['a realm over http', JSON.stringify({ ...good, p: { realm: `${catcher.url}/token` } })],
+    ['a quote in the scope', JSON.stringify({ ...good, p: { realm: `${catcherTls.url}/t`, scope: 'a" b' } })],
+  ];
+  for (const [name, text] of bad) {
+    const fsDir = newBoard(`${front.url}/priv/app`);
+    const realm = join(fsDir, REALM);
+    mkdirSync(join(fsDir, '.ota'), { recursive: true });
+    writeFileSync(
+      realm,
+      name === 'another registry' ? text.replace(good.p.realm, `${catcherTls.url}/t`) : text,
+    );
+    writeFileSync(`${realm}.1`, text);
+    const [c] = await boot(fsDir, [CHECK]);
+    assert.deepEqual(c.errors, [], `${name}: ${c.output}`);
+    assert.deepEqual(
+      c.registry,
+      ['401 manifests/stable.board none', '200 manifests/stable.board Bearer'],
+      `${name}: probed`,
+    );
+    assert.deepEqual(realmOf(fsDir).key, `${front.url}/priv/app`, `${name}: relearned`);
+    assert.equal(realmOf(fsDir).p.realm, `${tokenFront.url}/token`, name);
+  }
+  assert.deepEqual(catcher.seen, [], 'nothing went to a realm the file named wrongly');
+});
+
+test('a realm the registry moved, or whose token it refuses, is relearned with one fallback', T, async () => {
+  // A token service that hands out tokens the registry does not trust.
+  const stale = await listen((_req, answer) => answer(200, {}, '{"token":"stale-token","expires_in":300}'));
+  const staleTls = await https(stale.url);
+  const closed = await https(''); // connects, then nothing behind it
+  for (const [name, realm, tokens] of [
+    ['token refused', `${staleTls.url}/token`, 1],
+    ['realm gone', `${closed.url}/token`, 1],
+  ] as const) {
+    const fsDir = newBoard(`${front.url}/priv/app`);
+    mkdirSync(join(fsDir, '.ota'), { recursive: true });
+    writeFileSync(join(fsDir, REALM), JSON.stringify({ key: `${front.url}/priv/app`, p: { realm } }));
+    const [c, again] = await boot(fsDir, [CHECK, CHECK]);
+    assert.deepEqual(c.errors, [], `${name}: ${c.output}`);
+    const probe =
+      name === 'token refused' ? '401 manifests/stable.board Bearer' : '401 manifests/stable.board none';
+    assert.deepEqual(c.registry, [probe, '200 manifests/stable.board Bearer'], name);
+    assert.equal(c.tokens.length, tokens, name);
+    assert.equal(realmOf(fsDir).p.realm, `${tokenFront.url}/token`, `${name}: relearned`);
+    assert.deepEqual(again.registry, ['304 manifests/stable.board Bearer'], `${name}: then straight on`);
+  }
+  assert.equal(stale.seen.length, 1, 'the stale realm was asked once');
+  assert.equal(stale.seen[0].auth, basic, 'with the credentials: the registry named it before');
+});
+
+test('a plain-HTTP registry never gets credentials, nor a realm stored or named for it', T, async () => {
+  const ref = `${proxy.url}/priv/app`;
+  const fsDir = newBoard(ref);
+  mkdirSync(join(fsDir, '.ota'), { recursive: true });
+  writeFileSync(join(fsDir, REALM), JSON.stringify({ key: ref, p: { realm: `${tokenFront.url}/token` } }));
+  const tokens = reg.tokenRequests.length;
+  const [c] = await boot(fsDir, [CHECK]);
+  // Its challenge names an HTTPS realm, which would verify: but the name came over plain HTTP.
+  assert.deepEqual(c.errors, ['token_unverified'], c.output);
+  assert.deepEqual(c.registry, ['401 manifests/stable.board none']);
+  assert.equal(reg.tokenRequests.length, tokens, 'no token request');
+  assert.ok(!existsSync(join(fsDir, REALM)), 'the file is dropped');
+  assert.equal(fx.listTree(join(fsDir, '.ota')).filter((p) => p.startsWith('ocirealm')).length, 0);
+});
+
+test("a hostile registry gets neither another registry's token nor a request to its realm", T, async () => {
+  // Answers every request 401 with a challenge of its own, and logs what it is sent.
+  const hostile = await listen((_req, answer) =>
+    answer(401, { 'www-authenticate': 'Basic realm="hostile"' }, '{"errors":[]}'),
+  );
+  const hostileTls = await https(hostile.url);
+  const fsDir = newBoard(`${front.url}/priv/app`);
+  const cfg = JSON.parse(readFileSync(join(fsDir, 'ota_config.json'), 'utf8'));
+  // One boot: a check against the real registry (a token in RAM, its realm on flash), then the
+  // board's reference moves to the hostile registry (the same credentials) for a check, then back.
+  const moveTo = (ref: string) =>
+    `import json\nwith open("ota_config.json", "w") as f:\n    f.write(${JSON.stringify(
+      JSON.stringify({ ...cfg, ref }),
+    )})\n` + CHECK;
+  const checks = await boot(fsDir, [
+    CHECK,
+    moveTo(`${hostileTls.url}/priv/app`),
+    moveTo(`${front.url}/priv/app`),
+  ]);
+  const tokens = checks[1].tokens;
+  assert.deepEqual(checks[0].errors, [], checks[0].output);
+  assert.deepEqual(checks[1].errors, ['auth_failed'], checks[1].output);
+  assert.deepEqual(tokens, [], "the real registry's token service was not asked");
+  assert.deepEqual(
+    hostile.seen.map((q) => q.auth?.split(' ')[0] ?? 'none'),
+    ['none', 'Basic'],
+    'first anonymous, then what it asked for (its own Basic challenge): never a Bearer token',
+  );
+  // Its check dropped the other registry's realm; the next check against the real one probes again.
+  assert.deepEqual(checks[2].errors, [], checks[2].output);
+  assert.deepEqual(checks[2].registry, [
+    '401 manifests/stable.board none',
+    '304 manifests/stable.board Bearer',
+  ]);
+});
+
+test('a token kept from an earlier check leaves the 160 KB board room for the bundle', T, async () => {
+  // A board with nothing installed: a check (the token stays in RAM), then the install from the
+  // bundle, whose 32 KB window needs one free block (docs/protocols.md, the heap at the download step).
+  const fsDir = newBoard(`${front.url}/pub/bundled`, {});
+  fx.cleanup(...['main.py', 'lib', 'settings.json', 'ota_hooks', 'version.json'].map((p) => join(fsDir, p)));
+  const [check, update] = await boot(fsDir, ['import ota\nota.check()\n', CHECK]);
+  assert.deepEqual(check.errors, [], check.output);
+  assert.deepEqual(update.errors, [], update.output);
+  assert.deepEqual(
+    fx.eventsOf(update.output).filter((e) => e.ev === 'warning'),
+    [],
+    'no no_memory: the bundle, not file by file',
+  );
+  assert.equal(update.registry[0], '200 manifests/stable.board Bearer', 'the token from the check');
+  const blobs = update.registry.filter((q) => q.includes(' blobs/'));
+  assert.equal(blobs.length, 1, `one blob, the bundle: ${blobs.join(', ')}`);
+  assert.match(blobs[0], /^200 .* Bearer$/);
+  assert.deepEqual(update.tokens, []);
+  assert.deepEqual(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']), fx.hashFiles(fx.APP_1_1_0));
+});
