@@ -7,6 +7,7 @@
  *   r.state === 'ok' ? r.entries : r.message   // 'not-configured' | 'unreachable' | 'error'
  */
 import { OtaError } from './errors';
+import { MAX_LATEST, readBounded } from './pages';
 import type { CredentialSources } from './publish/registry-login';
 
 export type ChannelName = 'stable' | 'beta' | 'developer';
@@ -71,6 +72,8 @@ async function staticChannels(url: string, doFetch: typeof fetch): Promise<Relea
   try {
     res = await doFetch(latestUrl, { signal: AbortSignal.timeout(10_000) });
   } catch (err) {
+    // A fetch that bounds what it caches (etag-fetch.ts) refuses a huge answer itself.
+    if (err instanceof OtaError) return { state: 'error', host, code: err.code, message: err.message };
     return {
       state: 'unreachable',
       host,
@@ -82,8 +85,10 @@ async function staticChannels(url: string, doFetch: typeof fetch): Promise<Relea
     return { state: 'error', host, code: 'http_status', message: `${latestUrl} answered ${res.status}` };
   let latest: { version?: unknown };
   try {
-    latest = (await res.json()) as { version?: unknown };
-  } catch {
+    const bytes = await readBounded(res, latestUrl, MAX_LATEST);
+    latest = JSON.parse(bytes.toString('utf8')) as { version?: unknown };
+  } catch (err) {
+    if (err instanceof OtaError) return { state: 'error', host, code: err.code, message: err.message };
     return { state: 'error', host, code: 'bad_latest', message: `${latestUrl} is not JSON` };
   }
   if (typeof latest?.version !== 'string')

@@ -30,7 +30,7 @@ import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import pLimit from 'p-limit';
 import { OtaError } from '../errors';
-import { collectPages } from '../pages';
+import { boundedFetch, collectPages, MAX_API_ANSWER } from '../pages';
 import { assetName, GITHUB_API, parseRepo } from '../github-rules';
 import { compareVersions, parseVersion } from '../version';
 import { readReleaseNotes } from './notes';
@@ -39,7 +39,25 @@ import { prepareRelease, type PrepareOptions, type PreparedRelease } from './pre
 
 export { assetName };
 
-const ThrottledOctokit = Octokit.plugin(retry, throttling);
+/**
+ * An answer over MAX_API_ANSWER (boundedFetch) reaches Octokit as a failed fetch, which it wraps as a
+ * status-500 RequestError that the retry plugin would send again. Registered before the retry plugin,
+ * this hook runs inside it and hands the OtaError on as itself: not retried, its code kept.
+ */
+function answerBounds(octokit: { hook: Octokit['hook'] }): void {
+  octokit.hook.error('request', (error) => {
+    const cause = (error as { cause?: unknown }).cause;
+    throw cause instanceof OtaError ? cause : error;
+  });
+}
+
+const ThrottledOctokit = Octokit.plugin(answerBounds, retry, throttling);
+
+/**
+ * Releases per page of a listing: 16 releases at the 2 MB a board reads of one (device/ota/jscan.py)
+ * fit one answer's MAX_API_ANSWER; a repository with 16 releases or fewer is still one request.
+ */
+const RELEASES_PER_PAGE = 16;
 export type GitHubClient = InstanceType<typeof ThrottledOctokit>;
 
 export interface GitHubConnection {
@@ -113,7 +131,6 @@ export interface ReleaseInfo {
   url: string;
   /** "stable": the release boards on the stable channel get; "beta": the newest prerelease. */
   channel?: 'stable' | 'beta';
-  assets: { id: number; name: string; size: number; url: string }[];
 }
 
 const unqueued = {
@@ -127,7 +144,7 @@ export function createOctokit(conn: Omit<GitHubConnection, 'repo'>): GitHubClien
     userAgent: 'micropython-ota',
     // Every failure is rethrown as an OtaError with its cause; Octokit's own error lines would repeat it.
     log: { debug: () => undefined, info: () => undefined, warn: console.warn, error: () => undefined },
-    request: conn.fetch ? { fetch: conn.fetch } : undefined,
+    request: { fetch: boundedFetch(conn.fetch ?? fetch, MAX_API_ANSWER) },
     throttle: {
       // Out of quota: stop and say when it comes back, rather than block a CLI or an editor for up to an hour.
       onRateLimit: () => false,
@@ -278,6 +295,8 @@ interface Session {
   /** "owner/name", for messages. */
   slug: string;
   fetch: typeof fetch;
+  /** Assets this publish uploads: the most its draft can hold. */
+  planned: number;
   retries: number;
   retryDelayMs: number;
   progress: { done: number; total: number; report?: (p: PublishProgress) => void };
@@ -330,12 +349,22 @@ async function uploadAsset(
       if (!transient || attempt >= s.retries) {
         throw err instanceof OtaError ? err : githubError(err, s.slug, `uploading ${u.name}`);
       }
-      const assets = await gh.paginate(gh.rest.repos.listReleaseAssets, {
+      // The draft is this publish's own: it holds at most one asset per planned upload, so a longer
+      // listing (or one that loops) is a hostile or broken host.
+      const pages = gh.paginate.iterator(gh.rest.repos.listReleaseAssets, {
         owner,
         repo,
         release_id: draft.id,
         per_page: 100,
       });
+      const assets = await collectPages(
+        (async function* () {
+          for await (const p of pages)
+            yield { url: p.url, items: p.data.map((a) => ({ id: a.id, name: a.name })) };
+        })(),
+        `listing the assets of the draft release in ${s.slug}`,
+        s.planned,
+      );
       for (const a of assets.filter((x) => x.name === u.name)) {
         await gh.rest.repos.deleteReleaseAsset({ owner, repo, asset_id: a.id });
       }
@@ -431,7 +460,8 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
     owner,
     repo,
     slug: opts.repo,
-    fetch: opts.fetch ?? fetch,
+    fetch: boundedFetch(opts.fetch ?? fetch, MAX_API_ANSWER),
+    planned: 0,
     retries: opts.retries ?? 3,
     retryDelayMs: opts.retryDelayMs ?? 1000,
     progress: { done: 0, total: 0, report: opts.onProgress },
@@ -445,6 +475,7 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
     const tag = `v${version}`;
     const prerelease = opts.prerelease ?? parseVersion(version).prerelease.length > 0;
     const uploads = planUploads(release);
+    s.planned = uploads.length;
     const existing = await existingRelease(s, tag, opts.force);
     const notes = opts.notes ?? (await readReleaseNotes(opts.dir, version)) ?? `Release ${version}`;
     s.progress.total = uploads.reduce((n, u) => n + u.size, 0);
@@ -490,15 +521,45 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
   }
 }
 
+function releaseInfo(r: {
+  tag_name: string;
+  name: string | null;
+  prerelease: boolean;
+  draft: boolean;
+  published_at: string | null;
+  html_url: string;
+}): ReleaseInfo {
+  let version: string | undefined;
+  try {
+    version = parseVersion(r.tag_name).text;
+  } catch {
+    version = undefined; // a tag that is not a version: listed, never a board's update
+  }
+  return {
+    tag: r.tag_name,
+    version,
+    name: r.name ?? r.tag_name,
+    prerelease: r.prerelease,
+    draft: r.draft,
+    publishedAt: r.published_at ?? undefined,
+    url: r.html_url,
+  };
+}
+
 export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[]> {
   const { owner, repo } = parseRepo(conn.repo);
   const gh = createOctokit(conn);
-  let list;
+  let infos: ReleaseInfo[];
   try {
-    const pages = gh.paginate.iterator(gh.rest.repos.listReleases, { owner, repo, per_page: 100 });
-    list = await collectPages(
+    const pages = gh.paginate.iterator(gh.rest.repos.listReleases, {
+      owner,
+      repo,
+      per_page: RELEASES_PER_PAGE,
+    });
+    infos = await collectPages(
       (async function* () {
-        for await (const p of pages) yield { url: p.url, items: p.data };
+        // Only what the channels need is kept of each page (the answer's asset lists are not).
+        for await (const p of pages) yield { url: p.url, items: p.data.map(releaseInfo) };
       })(),
       `listing releases of ${conn.repo}`,
     );
@@ -506,24 +567,6 @@ export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[
     if (err instanceof OtaError) throw err;
     throw githubError(err, conn.repo, `listing releases of ${conn.repo}`);
   }
-  const infos: ReleaseInfo[] = list.map((r) => {
-    let version: string | undefined;
-    try {
-      version = parseVersion(r.tag_name).text;
-    } catch {
-      version = undefined; // a tag that is not a version: listed, never a board's update
-    }
-    return {
-      tag: r.tag_name,
-      version,
-      name: r.name ?? r.tag_name,
-      prerelease: r.prerelease,
-      draft: r.draft,
-      publishedAt: r.published_at ?? undefined,
-      url: r.html_url,
-      assets: r.assets.map((a) => ({ id: a.id, name: a.name, size: a.size, url: a.url })),
-    };
-  });
   // Stable: the highest version among releases (what publishing marks latest, so what /releases/latest
   // gives boards); beta: the newest prerelease, as GitHub lists them newest first.
   let stable: ReleaseInfo | undefined;
