@@ -89,6 +89,7 @@ async function connect(v: Values): Promise<FleetConnection> {
     password: v.password ?? process.env.OTA_FLEET_PASSWORD,
     ca: ca ? await readFile(ca, 'utf8') : undefined,
   });
+  conn.model.once('capped', (warning: string) => console.error(`warning: ${warning}`));
   await conn.sync();
   return conn;
 }

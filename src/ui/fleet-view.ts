@@ -177,6 +177,7 @@ export class FleetView implements vscode.Disposable {
       });
       this.tree.conn = conn;
       conn.model.on('board', () => this.changed());
+      conn.model.once('capped', (warning: string) => this.output.warn(warning));
       conn.model.on('event', (id: string, e: { ev: string; code?: unknown; msg?: unknown }) => {
         if (e.ev === 'error' || e.ev === 'rollback')
           this.output.info(`fleet ${id}: ${e.ev} ${JSON.stringify(e)}`);
