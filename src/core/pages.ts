@@ -84,7 +84,7 @@ export async function readBounded(
       await res.body.cancel().catch(() => undefined);
       throw tooLarge();
     }
-    chunks.push(Buffer.from(chunk));
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)); // no copy
   }
   return Buffer.concat(chunks);
 }
