@@ -174,10 +174,10 @@ export class FleetView implements vscode.Disposable {
         user: s.user || undefined,
         password: password || undefined,
         ca: s.ca ? await h.readText(s.ca) : undefined,
+        onWarning: (warning) => this.output.warn(warning),
       });
       this.tree.conn = conn;
       conn.model.on('board', () => this.changed());
-      conn.model.once('capped', (warning: string) => this.output.warn(warning));
       conn.model.on('event', (id: string, e: { ev: string; code?: unknown; msg?: unknown }) => {
         if (e.ev === 'error' || e.ev === 'rollback')
           this.output.info(`fleet ${id}: ${e.ev} ${JSON.stringify(e)}`);

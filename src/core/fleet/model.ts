@@ -114,28 +114,31 @@ export class FleetModel extends EventEmitter {
     return this.map.get(id);
   }
 
-  /** The board, created when new; undefined past the cap (the first time: one 'capped' warning). */
-  private board(id: string, now: number): FleetBoard | undefined {
+  private board(id: string, now: number): FleetBoard {
     let b = this.map.get(id);
     if (!b) {
-      if (this.map.size >= this.maxBoards) {
-        if (this.ignored++ === 0)
-          this.emit(
-            'capped',
-            `fleet ${this.fleet}: more than ${this.maxBoards} board ids on the broker; messages from ` +
-              `further ids are ignored, the ${this.maxBoards} first keep working`,
-          );
-        return undefined;
-      }
       b = { id, online: false, seen: now, events: [] };
       this.map.set(id, b);
     }
     return b;
   }
 
+  /** A message naming a new board past the cap: ignored before it is parsed (the first: one warning). */
+  private ignore(id: string): boolean {
+    if (this.map.has(id) || this.map.size < this.maxBoards) return false;
+    if (this.ignored++ === 0)
+      this.emit(
+        'capped',
+        `fleet ${this.fleet}: more than ${this.maxBoards} board ids on the broker; messages from ` +
+          `further ids are ignored, the ${this.maxBoards} first keep working`,
+      );
+    return true;
+  }
+
   handle(topic: string, payload: Uint8Array, now = Date.now()): void {
     const t = deviceTopic(this.prefix, topic);
     if (!t) return;
+    if ((t.leaf === 'status' || t.leaf === 'events') && payload.length > 0 && this.ignore(t.id)) return;
     if (t.leaf === 'status') {
       if (payload.length === 0) {
         // A cleared retained status: the board was removed from the fleet.
@@ -149,7 +152,6 @@ export class FleetModel extends EventEmitter {
         return;
       }
       const b = this.board(t.id, now);
-      if (!b) return;
       if (s.online === false && Object.keys(s).length <= 2) {
         b.online = false; // the last will: keep what the board last reported
       } else {
@@ -168,7 +170,6 @@ export class FleetModel extends EventEmitter {
         return;
       }
       const b = this.board(t.id, now);
-      if (!b) return;
       const fe: FleetEvent = { ...e, at: now };
       b.events.push(fe);
       let sizes = this.eventBytes.get(t.id);
