@@ -80,6 +80,7 @@ async function staticChannels(url: string, doFetch: typeof fetch): Promise<Relea
       message: `Cannot reach ${host} (${networkReason(err)})`,
     };
   }
+  if (!res.ok) await res.body?.cancel(); // its body is never read
   if (res.status === 404) return { state: 'ok', host, entries: [] };
   if (!res.ok)
     return { state: 'error', host, code: 'http_status', message: `${latestUrl} answered ${res.status}` };
