@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { etagFetch } from '../src/core/etag-fetch';
 import { OtaError } from '../src/core/errors';
 import { MAX_API_ANSWER, MAX_DOCUMENT, MAX_LATEST, MAX_LISTED } from '../src/core/pages';
+import { listReleases } from '../src/core/publish/github';
 import { listOciTags, MANIFEST_MEDIA, RELEASE_TYPE, TITLE } from '../src/core/publish/oci';
 import { releaseChannels } from '../src/core/release-channels';
 import { failsWith, ota, type Run } from './support/cli';
@@ -150,6 +151,24 @@ test('GitHub: release pages that never end stop at the entry limit', async () =>
     new RegExp(`listing releases of me/app: the host lists more than ${MAX_LISTED} entries`),
   );
   assert.ok(page <= MAX_LISTED / 16 + 2, `${page} pages`);
+});
+
+test('GitHub: an answer cut off half-way is a network error, not an empty release list', async () => {
+  freshRepo();
+  gh.answerNext({
+    method: 'GET',
+    path: releasesRoute,
+    answer: (_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100000' });
+      res.write('[{"tag_name": "v1.0.0", "pad": "' + 'x'.repeat(1000));
+      setTimeout(() => res.destroy(), 50);
+    },
+  });
+  await assert.rejects(listReleases({ repo: 'me/app', baseUrl: gh.apiUrl }), (e: unknown) => {
+    assert.ok(e instanceof OtaError && e.code === 'network', String(e));
+    assert.match(e.message, /releases\?per_page=16: the answer broke off after 1032 bytes/);
+    return true;
+  });
 });
 
 test('GitHub upload retry: an endless or 256 MB asset list stops the publish, and the draft goes', async () => {

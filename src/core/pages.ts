@@ -56,7 +56,7 @@ export const MAX_LATEST = 16 * 1024;
 /**
  * The body of `res`, read until `max` bytes and no further: 'doc_too_large' past it (or 'too_large'
  * for a file past its declared size), the rest never read. A Content-Length over `max` stops before
- * the first byte.
+ * the first byte; an answer cut off is 'network'.
  */
 export async function readBounded(
   res: Response,
@@ -78,13 +78,21 @@ export async function readBounded(
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.length;
-    if (size > max) {
-      await res.body.cancel().catch(() => undefined);
-      throw tooLarge();
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.length;
+      if (size > max) {
+        await res.body.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)); // no copy
     }
-    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)); // no copy
+  } catch (err) {
+    if (err instanceof OtaError) throw err;
+    const cause = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as Error).message;
+    throw new OtaError('network', `${what}: the answer broke off after ${size} bytes (${String(cause)})`, {
+      cause: err,
+    });
   }
   return Buffer.concat(chunks);
 }

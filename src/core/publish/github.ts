@@ -52,13 +52,13 @@ function answerBounds(octokit: { hook: Octokit['hook'] }): void {
 }
 
 const ThrottledOctokit = Octokit.plugin(answerBounds, retry, throttling);
+export type GitHubClient = InstanceType<typeof ThrottledOctokit>;
 
 /**
  * Releases per page of a listing: 16 releases at the 2 MB a board reads of one (device/ota/jscan.py)
  * fit one answer's MAX_API_ANSWER; a repository with 16 releases or fewer is still one request.
  */
 const RELEASES_PER_PAGE = 16;
-export type GitHubClient = InstanceType<typeof ThrottledOctokit>;
 
 export interface GitHubConnection {
   /** "owner/name". */

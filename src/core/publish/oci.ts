@@ -456,7 +456,7 @@ export class RegistryClient {
     const bytes = await readBounded(res, `the token from ${u.origin}`);
     let doc: { token?: string; access_token?: string } = {};
     try {
-      doc = JSON.parse(bytes.toString('utf8')) as typeof doc;
+      doc = (JSON.parse(bytes.toString('utf8')) as typeof doc | null) ?? {};
     } catch {
       // no token in it: said below
     }
