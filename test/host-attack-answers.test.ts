@@ -171,6 +171,39 @@ test('GitHub: an answer cut off half-way is a network error, not an empty releas
   });
 });
 
+test('GitHub: a listing keeps at most a few KB of each release, whatever the host sends in its fields', async () => {
+  freshRepo();
+  const answer = (body: unknown) => (_q: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const huge = 'n'.repeat(2 * MB);
+  gh.answerNext({
+    method: 'GET',
+    path: releasesRoute,
+    answer: answer([
+      { tag_name: 'v1.0.0', name: huge, html_url: huge, published_at: huge, draft: 'no', prerelease: 0 },
+      null,
+      { tag_name: 7, name: { x: 1 } },
+    ]),
+  });
+  const list = await listReleases({ repo: 'me/app', baseUrl: gh.apiUrl });
+  assert.equal(list.length, 2);
+  assert.ok(JSON.stringify(list).length < 8 * 1024, 'kept small');
+  assert.deepEqual(
+    list.map((r) => [r.tag, r.version, r.draft, r.prerelease, r.channel]),
+    [
+      ['v1.0.0', '1.0.0', false, false, 'stable'],
+      ['', undefined, false, false, undefined],
+    ],
+  );
+  gh.answerNext({ method: 'GET', path: releasesRoute, answer: answer({ releases: [] }) });
+  await assert.rejects(
+    listReleases({ repo: 'me/app', baseUrl: gh.apiUrl }),
+    (e: unknown) => e instanceof OtaError && e.code === 'github_error' && /not a list/.test(e.message),
+  );
+});
+
 test('GitHub upload retry: an endless or 256 MB asset list stops the publish, and the draft goes', async () => {
   for (const [what, answer, code, re] of [
     [
@@ -229,7 +262,7 @@ test('GitHub upload retry: an endless or 256 MB asset list stops the publish, an
 
 // --- a hostile registry (plain HTTP on 127.0.0.1, as the OCI client allows for a loopback host) ---
 
-type RegistryMode = 'small' | 'token' | 'manifest' | 'blob' | 'declared' | 'tags';
+type RegistryMode = 'small' | 'token' | 'manifest' | 'blob' | 'declared' | 'tags' | 'longtags';
 let mode: RegistryMode = 'small';
 let registry: Server;
 let regHost: string;
@@ -252,6 +285,10 @@ before(async () => {
     if (mode === 'token' && !req.headers.authorization) {
       res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${regHost}/token",service="r"` });
       return void res.end();
+    }
+    if (url.pathname.includes('/tags/list') && mode === 'longtags') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ tags: ['1.0.0', 'x'.repeat(MB), 7, null, 'a'.repeat(129)] }));
     }
     if (url.pathname.includes('/tags/list')) return pour(res, HUGE, '{"tags": ["1.0.0"], "pad": "');
     if (url.pathname.includes('/blobs/')) {
@@ -321,6 +358,12 @@ test("registry: a 256 MB tag list stops the Releases view's listing with doc_too
     return true;
   });
   for (const n of await poured()) assert.ok(n < MAX_DOCUMENT + 16 * MB, `${n} bytes sent`);
+  // Tags longer than the distribution spec's 128 characters, or not strings, are not kept.
+  mode = 'longtags';
+  assert.deepEqual(
+    (await listOciTags({ ref: `${regHost}/me/app` })).map((x) => x.tag),
+    ['1.0.0'],
+  );
 });
 
 // --- a hostile static release host ---

@@ -357,12 +357,19 @@ async function uploadAsset(
         release_id: draft.id,
         per_page: 100,
       });
+      const what = `listing the assets of the draft release in ${s.slug}`;
       const assets = await collectPages(
         (async function* () {
           for await (const p of pages)
-            yield { url: p.url, items: p.data.map((a) => ({ id: a.id, name: a.name })) };
+            yield {
+              url: p.url,
+              items: entries<{ id: number; name: string }>(p.data, what).map((a) => ({
+                id: a.id,
+                name: a.name,
+              })),
+            };
         })(),
-        `listing the assets of the draft release in ${s.slug}`,
+        what,
         s.planned,
       );
       for (const a of assets.filter((x) => x.name === u.name)) {
@@ -521,34 +528,43 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
   }
 }
 
-function releaseInfo(r: {
-  tag_name: string;
-  name: string | null;
-  prerelease: boolean;
-  draft: boolean;
-  published_at: string | null;
-  html_url: string;
-}): ReleaseInfo {
+/** The entries of a listing's page; a page that is not a list is a broken or hostile host. */
+function entries<T>(data: unknown, what: string): T[] {
+  if (!Array.isArray(data)) throw new OtaError('github_error', `${what}: the answer is not a list`);
+  return data.filter((x): x is T => typeof x === 'object' && x !== null);
+}
+
+/**
+ * A string the host sent, cut to what a listing shows (one answer is bounded, but a whole listing is
+ * kept); anything else it sent in its place, ''.
+ */
+const short = (x: unknown, max = 1024): string =>
+  typeof x !== 'string' ? '' : x.length > max ? x.slice(0, max) : x;
+
+/** What a listing keeps of one release, whatever types the host sent. */
+function releaseInfo(r: Record<string, unknown>): ReleaseInfo {
+  const tag = short(r.tag_name);
   let version: string | undefined;
   try {
-    version = parseVersion(r.tag_name).text;
+    version = parseVersion(tag).text;
   } catch {
     version = undefined; // a tag that is not a version: listed, never a board's update
   }
   return {
-    tag: r.tag_name,
+    tag,
     version,
-    name: r.name ?? r.tag_name,
-    prerelease: r.prerelease,
-    draft: r.draft,
-    publishedAt: r.published_at ?? undefined,
-    url: r.html_url,
+    name: short(r.name ?? tag),
+    prerelease: r.prerelease === true,
+    draft: r.draft === true,
+    publishedAt: r.published_at ? short(r.published_at, 64) : undefined,
+    url: short(r.html_url, 4096),
   };
 }
 
 export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[]> {
   const { owner, repo } = parseRepo(conn.repo);
   const gh = createOctokit(conn);
+  const what = `listing releases of ${conn.repo}`;
   let infos: ReleaseInfo[];
   try {
     const pages = gh.paginate.iterator(gh.rest.repos.listReleases, {
@@ -559,13 +575,14 @@ export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[
     infos = await collectPages(
       (async function* () {
         // Only what the channels need is kept of each page (the answer's asset lists are not).
-        for await (const p of pages) yield { url: p.url, items: p.data.map(releaseInfo) };
+        for await (const p of pages)
+          yield { url: p.url, items: entries<Record<string, unknown>>(p.data, what).map(releaseInfo) };
       })(),
-      `listing releases of ${conn.repo}`,
+      what,
     );
   } catch (err) {
     if (err instanceof OtaError) throw err;
-    throw githubError(err, conn.repo, `listing releases of ${conn.repo}`);
+    throw githubError(err, conn.repo, what);
   }
   // Stable: the highest version among releases (what publishing marks latest, so what /releases/latest
   // gives boards); beta: the newest prerelease, as GitHub lists them newest first.

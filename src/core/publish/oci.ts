@@ -959,9 +959,10 @@ export async function listOciTags(opts: {
           if (err instanceof OtaError) throw err;
           throw new OtaError('registry_error', `${what}: the answer is not JSON`);
         }
-        // The .board partners are the boards' view of the same releases.
+        // The .board partners are the boards' view of the same releases. A tag is at most 128
+        // characters (the distribution spec), which also bounds what the listing keeps.
         const all = Array.isArray(doc?.tags)
-          ? doc.tags.filter((t: unknown): t is string => typeof t === 'string')
+          ? doc.tags.filter((t: unknown): t is string => typeof t === 'string' && TAG_RE.test(t))
           : [];
         yield { url: next, items: all.filter((t) => !t.endsWith(BOARD_SUFFIX)) };
         const link = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '');
