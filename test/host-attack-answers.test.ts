@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { etagFetch } from '../src/core/etag-fetch';
 import { OtaError } from '../src/core/errors';
-import { MAX_API_ANSWER, MAX_DOCUMENT, MAX_LATEST, MAX_LISTED } from '../src/core/pages';
+import { MAX_API_ANSWER, MAX_DOCUMENT, MAX_LATEST, MAX_LISTED, PACE, readBounded } from '../src/core/pages';
 import { listReleases } from '../src/core/publish/github';
 import { listOciTags, MANIFEST_MEDIA, RELEASE_TYPE, TITLE } from '../src/core/publish/oci';
 import { releaseChannels } from '../src/core/release-channels';
@@ -398,5 +398,35 @@ test('static host: a 256 MB latest.json stops ota releases at the 16 KB a board 
     for (const n of await poured()) assert.ok(n < MAX_API_ANSWER + 32 * MB, `the server got ${n} bytes out`);
   } finally {
     await new Promise<void>((r) => site.close(() => r()));
+  }
+});
+
+test('a host dripping its answer is cut off once it falls below the pace every reader keeps', async () => {
+  let closed!: Promise<unknown>;
+  const drip = createServer((_req, res) => {
+    closed = new Promise((r) => res.once('close', r));
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"version": "');
+    const timer = setInterval(() => res.write('1'), 100);
+    res.once('close', () => clearInterval(timer));
+  });
+  await new Promise<void>((r) => drip.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(drip.address() as AddressInfo).port}/latest.json`;
+  try {
+    // The rule's shape with a short grace (the real one, PACE, gives 30 s): 10 bytes/s is below 1 KB/s.
+    assert.ok(PACE.graceMs >= 10_000 && PACE.bytesPerSecond >= 1024);
+    const pace = { graceMs: 300, bytesPerSecond: 1024 };
+    await assert.rejects(
+      readBounded(await fetch(url), url, MAX_LATEST, 'doc_too_large', pace),
+      (e: unknown) => {
+        assert.ok(e instanceof OtaError && e.code === 'timeout', String(e));
+        assert.match(e.message, /latest\.json: the answer comes slower than 1 KB\/s after 0\.3 s; stopped/);
+        return true;
+      },
+    );
+    await closed; // the host hung up
+  } finally {
+    drip.closeAllConnections();
+    await new Promise<void>((r) => drip.close(() => r()));
   }
 });

@@ -54,15 +54,27 @@ export const MAX_API_ANSWER = 32 * 1024 * 1024;
 export const MAX_LATEST = 16 * 1024;
 
 /**
+ * How an answer must keep coming once its headers are in: after `graceMs`, at least `bytesPerSecond`
+ * on average, so a host dripping a bounded answer cannot hold a command or the editor for hours (at
+ * this floor the largest answer, MAX_API_ANSWER, has 35 minutes; latest.json 31 s).
+ */
+export interface Pace {
+  graceMs: number;
+  bytesPerSecond: number;
+}
+export const PACE: Pace = { graceMs: 30_000, bytesPerSecond: 16 * 1024 };
+
+/**
  * The body of `res`, read until `max` bytes and no further: 'doc_too_large' past it (or 'too_large'
  * for a file past its declared size), the rest never read. A Content-Length over `max` stops before
- * the first byte; an answer cut off is 'network'.
+ * the first byte; an answer cut off is 'network'; one slower than `pace`, 'timeout'.
  */
 export async function readBounded(
   res: Response,
   what: string,
   max = MAX_DOCUMENT,
   code: 'doc_too_large' | 'too_large' = 'doc_too_large',
+  pace = PACE,
 ): Promise<Buffer> {
   const tooLarge = () =>
     new OtaError(
@@ -76,25 +88,40 @@ export async function readBounded(
     await res.body.cancel().catch(() => undefined);
     throw tooLarge();
   }
+  const reader = res.body.getReader();
+  const stop = async (err: OtaError) => {
+    await reader.cancel().catch(() => undefined);
+    return err;
+  };
+  const start = Date.now();
   const chunks: Buffer[] = [];
   let size = 0;
-  try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      size += chunk.length;
-      if (size > max) {
-        await res.body.cancel().catch(() => undefined);
-        throw tooLarge();
-      }
-      chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)); // no copy
+  for (;;) {
+    // The moment the bytes read so far stop being enough for the pace.
+    const due = start + pace.graceMs + (size / pace.bytesPerSecond) * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), due - Date.now())));
+    let next: Awaited<ReturnType<typeof reader.read>> | 'late';
+    try {
+      next = await Promise.race([reader.read(), late]);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as Error).message;
+      throw new OtaError('network', `${what}: the answer broke off after ${size} bytes (${String(cause)})`, {
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
     }
-  } catch (err) {
-    if (err instanceof OtaError) throw err;
-    const cause = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as Error).message;
-    throw new OtaError('network', `${what}: the answer broke off after ${size} bytes (${String(cause)})`, {
-      cause: err,
-    });
+    if (next === 'late') {
+      const rate = `${pace.bytesPerSecond / 1024} KB/s after ${pace.graceMs / 1000} s`;
+      throw await stop(new OtaError('timeout', `${what}: the answer comes slower than ${rate}; stopped`));
+    }
+    if (next.done) return Buffer.concat(chunks);
+    const chunk = next.value;
+    size += chunk.length;
+    if (size > max) throw await stop(tooLarge());
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)); // no copy
   }
-  return Buffer.concat(chunks);
 }
 
 /**
