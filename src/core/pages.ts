@@ -2,7 +2,8 @@
 // within bounds the host cannot move, so a hostile or broken server costs a clear error, never
 // unbounded memory or a loop:
 // - one answer's body: readBounded, with a cap fitting what is read (a JSON document, a file of a
-//   declared size); boundedFetch applies it to every answer of a fetch handed to a library (Octokit);
+//   declared size) and a pace it must keep; boundedFetch applies it to every answer of a fetch handed
+//   to a library (Octokit);
 // - a paged listing (GitHub's releases, a registry's tags): collectPages stops with 'listing_too_long'
 //   at a "next" link back to a page already read, or more entries than any real project has.
 import { OtaError } from './errors';
