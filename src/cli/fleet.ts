@@ -88,6 +88,7 @@ async function connect(v: Values): Promise<FleetConnection> {
     user: v.user ?? process.env.OTA_FLEET_USER,
     password: v.password ?? process.env.OTA_FLEET_PASSWORD,
     ca: ca ? await readFile(ca, 'utf8') : undefined,
+    onWarning: (warning) => console.error(`warning: ${warning}`),
   });
   await conn.sync();
   return conn;

@@ -1,5 +1,8 @@
 // A fetch that revalidates with If-None-Match: GitHub answers an unchanged list with
-// 304, which does not count against the rate limit, so periodic checks stay cheap.
+// 304, which does not count against the rate limit, so periodic checks stay cheap. What it keeps is
+// read within `max` bytes (core/pages.ts); the caller bounds its own documents tighter.
+import { MAX_API_ANSWER, readBounded } from './pages';
+
 interface Cached {
   etag: string;
   body: ArrayBuffer;
@@ -12,7 +15,7 @@ export interface EtagFetch {
   readonly hits: number;
 }
 
-export function etagFetch(): EtagFetch {
+export function etagFetch(max = MAX_API_ANSWER): EtagFetch {
   const cache = new Map<string, Cached>();
   let hits = 0;
   const cachingFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -28,7 +31,8 @@ export function etagFetch(): EtagFetch {
     }
     const etag = res.headers.get('etag');
     if (res.ok && etag) {
-      const body = await res.arrayBuffer();
+      const bytes = await readBounded(res, `GET ${request.url}`, max);
+      const body = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
       const headers = [...res.headers.entries()];
       cache.set(key, { etag, body, headers });
       return new Response(body.slice(0), { status: res.status, headers });

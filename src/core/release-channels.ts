@@ -7,6 +7,7 @@
  *   r.state === 'ok' ? r.entries : r.message   // 'not-configured' | 'unreachable' | 'error'
  */
 import { OtaError } from './errors';
+import { MAX_LATEST, readBounded } from './pages';
 import type { CredentialSources } from './publish/registry-login';
 
 export type ChannelName = 'stable' | 'beta' | 'developer';
@@ -71,19 +72,24 @@ async function staticChannels(url: string, doFetch: typeof fetch): Promise<Relea
   try {
     res = await doFetch(latestUrl, { signal: AbortSignal.timeout(10_000) });
   } catch (err) {
+    // A fetch that bounds what it caches (etag-fetch.ts) refuses a huge answer itself.
+    if (err instanceof OtaError) return { state: 'error', host, code: err.code, message: err.message };
     return {
       state: 'unreachable',
       host,
       message: `Cannot reach ${host} (${networkReason(err)})`,
     };
   }
+  if (!res.ok) await res.body?.cancel(); // its body is never read
   if (res.status === 404) return { state: 'ok', host, entries: [] };
   if (!res.ok)
     return { state: 'error', host, code: 'http_status', message: `${latestUrl} answered ${res.status}` };
   let latest: { version?: unknown };
   try {
-    latest = (await res.json()) as { version?: unknown };
-  } catch {
+    const bytes = await readBounded(res, latestUrl, MAX_LATEST);
+    latest = JSON.parse(bytes.toString('utf8')) as { version?: unknown };
+  } catch (err) {
+    if (err instanceof OtaError) return { state: 'error', host, code: err.code, message: err.message };
     return { state: 'error', host, code: 'bad_latest', message: `${latestUrl} is not JSON` };
   }
   if (typeof latest?.version !== 'string')

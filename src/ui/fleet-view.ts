@@ -174,6 +174,7 @@ export class FleetView implements vscode.Disposable {
         user: s.user || undefined,
         password: password || undefined,
         ca: s.ca ? await h.readText(s.ca) : undefined,
+        onWarning: (warning) => this.output.warn(warning),
       });
       this.tree.conn = conn;
       conn.model.on('board', () => this.changed());

@@ -109,6 +109,11 @@ export interface MockFailure {
   times?: number;
 }
 
+/** An answer a test gives in the mock's place: a hostile or broken GitHub (test/host-attack-*). */
+export interface MockAnswer extends Omit<MockFailure, 'status'> {
+  answer: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
 /** A release a test puts in the mock directly (not through the API). */
 export interface ReleaseSpec {
   tag: string;
@@ -154,6 +159,8 @@ export interface GitHubMock {
   ): string;
   addRelease(owner: string, name: string, rel: ReleaseSpec): MockRelease;
   failNext(failure: MockFailure): void;
+  /** The next matching API request (times: how many) is answered by `answer` instead. */
+  answerNext(answer: MockAnswer): void;
   setRateLimit(remaining: number, resetEpochSeconds?: number): void;
   reset(): void;
   close(): Promise<void>;
@@ -219,6 +226,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
   const repos = new Map<string, MockRepo>();
   const requests: MockRequest[] = [];
   const failures: MockFailure[] = [];
+  const answers: MockAnswer[] = [];
   const signed = new Map<string, MockAsset>(); // download token -> asset
   let nextId = 1000;
   const rate = new Map<string, { remaining: number; reset: number }>();
@@ -457,17 +465,21 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
     }
   }
 
-  function takeFailure(origin: Origin, req: IncomingMessage): MockFailure | undefined {
-    const i = failures.findIndex(
+  function takeFailure<T extends Omit<MockFailure, 'status'> = MockFailure>(
+    origin: Origin,
+    req: IncomingMessage,
+    list: T[] = failures as unknown as T[],
+  ): T | undefined {
+    const i = list.findIndex(
       (f) =>
         (!f.origin || f.origin === origin) &&
         (!f.method || f.method.toUpperCase() === req.method) &&
         (!f.path || f.path.test(req.url ?? '')),
     );
     if (i < 0) return undefined;
-    const f = failures[i];
+    const f = list[i];
     f.times = (f.times ?? 1) - 1;
-    if (f.times <= 0) failures.splice(i, 1);
+    if (f.times <= 0) list.splice(i, 1);
     return f;
   }
 
@@ -602,6 +614,8 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       const identity = identify(req);
       const failure = takeFailure('api', req);
       if (failure) throw new HttpError(failure.status, 'Injected failure');
+      const given = takeFailure('api', req, answers);
+      if (given) return given.answer(req, res);
 
       // Public download URL: github.com/{o}/{r}/releases/download/{tag}/{name}.
       if (parts[2] === 'releases' && parts[3] === 'download' && parts.length === 6 && method === 'GET') {
@@ -1067,6 +1081,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
     setTag: (owner, name, tag, files) => commitRef(owner, name, `tags/${tag}`, files),
     addRelease,
     failNext: (f) => failures.push({ ...f }),
+    answerNext: (a) => answers.push({ ...a }),
     setRateLimit: (remaining, reset) => {
       forcedRate = { remaining, reset: reset ?? Math.floor(Date.now() / 1000) + 3600 };
     },
@@ -1074,6 +1089,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       repos.clear();
       requests.length = 0;
       failures.length = 0;
+      answers.length = 0;
       rate.clear();
       forcedRate = undefined;
     },

@@ -2,7 +2,7 @@
  * The host's connection to the fleet's broker (any MQTT 3.1.1 broker) through the `mqtt` package:
  * everything under ota/<fleet>/ feeds a FleetModel; commands go out signed.
  *
- *   connectFleet({ url, fleet, user?, password?, ca?, clientId? }) -> Promise<FleetConnection>
+ *   connectFleet({ url, fleet, user?, password?, ca?, clientId?, onWarning? }) -> Promise<FleetConnection>
  *   conn.model / conn.sync() / conn.command(id, cmd, key) / conn.publish(topic, bytes, retain) / conn.close()
  *   conn.on('message', (topic, payload) => …)
  */
@@ -26,6 +26,8 @@ export interface FleetOptions {
   clientId?: string;
   /** Connect timeout (ms), default 10 000. */
   timeoutMs?: number;
+  /** Told once when the broker names more boards than the host keeps (FleetModel 'capped'). */
+  onWarning?: (message: string) => void;
 }
 
 /** Words for a failed connection, with a stable code. */
@@ -170,6 +172,8 @@ export async function connectFleet(opts: FleetOptions): Promise<FleetConnection>
     throw brokerError(opts.url, err);
   }
   const conn = new FleetConnection(client, opts.fleet, clientId);
+  // Before subscribing: the retained statuses arrive with the subscription's answer.
+  if (opts.onWarning) conn.model.on('capped', opts.onWarning);
   await client.subscribeAsync(conn.t.all, { qos: 1 });
   return conn;
 }

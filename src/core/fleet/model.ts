@@ -3,11 +3,12 @@
  * last check), last wills (offline), and events. Shared by `ota fleet`, the Fleet view and the rollout
  * controller, so every count has one definition.
  *
- *   new FleetModel(fleet)
+ *   new FleetModel(fleet, maxBoards?)
  *   model.handle(topic, payload)          // every message under ota/<fleet>/; malformed ones are counted and dropped
  *   model.boards / model.get(id) / model.summary() / model.byVersion() / model.byGroup()
  *   model.on('board', (b) => …)           // a board changed
  *   model.on('event', (id, e) => …)       // a board's OTA event
+ *   model.on('capped', (warning) => …)    // once: a new board id past maxBoards (default MAX_BOARDS) was ignored
  *   describeError(code, msg) -> words
  */
 import { EventEmitter } from 'node:events';
@@ -15,6 +16,18 @@ import { deviceTopic, parseEvent, parseStatus, topics, type DeviceStatus } from 
 
 /** Events kept per board for "recent events". */
 const RECENT = 20;
+
+/** Bytes of event payloads kept per board: twenty real events (~200 B each) fit; a flood of 8 KB ones does not. */
+const RECENT_BYTES = 8 * 1024;
+
+/**
+ * Board ids one connection keeps. Anyone with a fleet account can publish retained statuses under a
+ * million ids; past this many, messages from further ids are ignored (one 'capped' warning) and the
+ * boards already known keep working. 20 000 is twice the fleet the bench measures (README "Fleet":
+ * ~3 MB per 1 000 boards), and at most ~10 KB per board (11 status fields of 200 characters,
+ * RECENT_BYTES of events) bounds a hostile account's cost to ~200 MB.
+ */
+export const MAX_BOARDS = 20_000;
 
 export interface FleetEvent {
   ev: string;
@@ -77,8 +90,14 @@ export class FleetModel extends EventEmitter {
   private readonly map = new Map<string, FleetBoard>();
   /** Messages dropped as malformed or oversized. */
   dropped = 0;
+  /** Messages ignored because they name a new board past the cap. */
+  ignored = 0;
+  private readonly eventBytes = new Map<string, number[]>();
 
-  constructor(readonly fleet: string) {
+  constructor(
+    readonly fleet: string,
+    readonly maxBoards = MAX_BOARDS,
+  ) {
     super();
     this.prefix = topics(fleet).prefix;
   }
@@ -104,12 +123,26 @@ export class FleetModel extends EventEmitter {
     return b;
   }
 
+  /** A message naming a new board past the cap: ignored before it is parsed (the first: one warning). */
+  private ignore(id: string): boolean {
+    if (this.map.has(id) || this.map.size < this.maxBoards) return false;
+    if (this.ignored++ === 0)
+      this.emit(
+        'capped',
+        `fleet ${this.fleet}: more than ${this.maxBoards} board ids on the broker; messages from ` +
+          `further ids are ignored, the ${this.maxBoards} first keep working`,
+      );
+    return true;
+  }
+
   handle(topic: string, payload: Uint8Array, now = Date.now()): void {
     const t = deviceTopic(this.prefix, topic);
     if (!t) return;
+    if ((t.leaf === 'status' || t.leaf === 'events') && payload.length > 0 && this.ignore(t.id)) return;
     if (t.leaf === 'status') {
       if (payload.length === 0) {
         // A cleared retained status: the board was removed from the fleet.
+        this.eventBytes.delete(t.id);
         if (this.map.delete(t.id)) this.emit('removed', t.id);
         return;
       }
@@ -139,7 +172,14 @@ export class FleetModel extends EventEmitter {
       const b = this.board(t.id, now);
       const fe: FleetEvent = { ...e, at: now };
       b.events.push(fe);
-      if (b.events.length > RECENT) b.events.shift();
+      let sizes = this.eventBytes.get(t.id);
+      if (!sizes) this.eventBytes.set(t.id, (sizes = []));
+      sizes.push(payload.length);
+      let kept = sizes.reduce((n, x) => n + x, 0);
+      while (b.events.length > RECENT || (kept > RECENT_BYTES && b.events.length > 1)) {
+        b.events.shift();
+        kept -= sizes.shift()!;
+      }
       b.seen = now;
       if (e.ev === 'error')
         b.error = describeError(String(e.code), typeof e.msg === 'string' ? e.msg : undefined);

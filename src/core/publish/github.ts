@@ -30,7 +30,7 @@ import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import pLimit from 'p-limit';
 import { OtaError } from '../errors';
-import { collectPages } from '../pages';
+import { boundedFetch, collectPages, MAX_API_ANSWER } from '../pages';
 import { assetName, GITHUB_API, parseRepo } from '../github-rules';
 import { compareVersions, parseVersion } from '../version';
 import { readReleaseNotes } from './notes';
@@ -39,8 +39,26 @@ import { prepareRelease, type PrepareOptions, type PreparedRelease } from './pre
 
 export { assetName };
 
-const ThrottledOctokit = Octokit.plugin(retry, throttling);
+/**
+ * An answer over MAX_API_ANSWER (boundedFetch) reaches Octokit as a failed fetch, which it wraps as a
+ * status-500 RequestError that the retry plugin would send again. Registered before the retry plugin,
+ * this hook runs inside it and hands the OtaError on as itself: not retried, its code kept.
+ */
+function answerBounds(octokit: { hook: Octokit['hook'] }): void {
+  octokit.hook.error('request', (error) => {
+    const cause = (error as { cause?: unknown }).cause;
+    throw cause instanceof OtaError ? cause : error;
+  });
+}
+
+const ThrottledOctokit = Octokit.plugin(answerBounds, retry, throttling);
 export type GitHubClient = InstanceType<typeof ThrottledOctokit>;
+
+/**
+ * Releases per page of a listing: 16 releases at the 2 MB a board reads of one (device/ota/jscan.py)
+ * fit one answer's MAX_API_ANSWER; a repository with 16 releases or fewer is still one request.
+ */
+const RELEASES_PER_PAGE = 16;
 
 export interface GitHubConnection {
   /** "owner/name". */
@@ -113,7 +131,6 @@ export interface ReleaseInfo {
   url: string;
   /** "stable": the release boards on the stable channel get; "beta": the newest prerelease. */
   channel?: 'stable' | 'beta';
-  assets: { id: number; name: string; size: number; url: string }[];
 }
 
 const unqueued = {
@@ -127,7 +144,7 @@ export function createOctokit(conn: Omit<GitHubConnection, 'repo'>): GitHubClien
     userAgent: 'micropython-ota',
     // Every failure is rethrown as an OtaError with its cause; Octokit's own error lines would repeat it.
     log: { debug: () => undefined, info: () => undefined, warn: console.warn, error: () => undefined },
-    request: conn.fetch ? { fetch: conn.fetch } : undefined,
+    request: { fetch: boundedFetch(conn.fetch ?? fetch, MAX_API_ANSWER) },
     throttle: {
       // Out of quota: stop and say when it comes back, rather than block a CLI or an editor for up to an hour.
       onRateLimit: () => false,
@@ -278,6 +295,8 @@ interface Session {
   /** "owner/name", for messages. */
   slug: string;
   fetch: typeof fetch;
+  /** Assets this publish uploads: the most its draft can hold. */
+  planned: number;
   retries: number;
   retryDelayMs: number;
   progress: { done: number; total: number; report?: (p: PublishProgress) => void };
@@ -330,12 +349,29 @@ async function uploadAsset(
       if (!transient || attempt >= s.retries) {
         throw err instanceof OtaError ? err : githubError(err, s.slug, `uploading ${u.name}`);
       }
-      const assets = await gh.paginate(gh.rest.repos.listReleaseAssets, {
+      // The draft is this publish's own: it holds at most one asset per planned upload, so a longer
+      // listing (or one that loops) is a hostile or broken host.
+      const pages = gh.paginate.iterator(gh.rest.repos.listReleaseAssets, {
         owner,
         repo,
         release_id: draft.id,
         per_page: 100,
       });
+      const what = `listing the assets of the draft release in ${s.slug}`;
+      const assets = await collectPages(
+        (async function* () {
+          for await (const p of pages)
+            yield {
+              url: p.url,
+              items: entries<{ id: number; name: string }>(p.data, what).map((a) => ({
+                id: a.id,
+                name: a.name,
+              })),
+            };
+        })(),
+        what,
+        s.planned,
+      );
       for (const a of assets.filter((x) => x.name === u.name)) {
         await gh.rest.repos.deleteReleaseAsset({ owner, repo, asset_id: a.id });
       }
@@ -431,7 +467,8 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
     owner,
     repo,
     slug: opts.repo,
-    fetch: opts.fetch ?? fetch,
+    fetch: boundedFetch(opts.fetch ?? fetch, MAX_API_ANSWER),
+    planned: 0,
     retries: opts.retries ?? 3,
     retryDelayMs: opts.retryDelayMs ?? 1000,
     progress: { done: 0, total: 0, report: opts.onProgress },
@@ -445,6 +482,7 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
     const tag = `v${version}`;
     const prerelease = opts.prerelease ?? parseVersion(version).prerelease.length > 0;
     const uploads = planUploads(release);
+    s.planned = uploads.length;
     const existing = await existingRelease(s, tag, opts.force);
     const notes = opts.notes ?? (await readReleaseNotes(opts.dir, version)) ?? `Release ${version}`;
     s.progress.total = uploads.reduce((n, u) => n + u.size, 0);
@@ -490,40 +528,62 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
   }
 }
 
+/** The entries of a listing's page; a page that is not a list is a broken or hostile host. */
+function entries<T>(data: unknown, what: string): T[] {
+  if (!Array.isArray(data)) throw new OtaError('github_error', `${what}: the answer is not a list`);
+  return data.filter((x): x is T => typeof x === 'object' && x !== null);
+}
+
+/**
+ * A string the host sent, cut to what a listing shows (one answer is bounded, but a whole listing is
+ * kept); anything else it sent in its place, ''.
+ */
+const short = (x: unknown, max = 1024): string =>
+  typeof x !== 'string' ? '' : x.length > max ? x.slice(0, max) : x;
+
+/** What a listing keeps of one release, whatever types the host sent. */
+function releaseInfo(r: Record<string, unknown>): ReleaseInfo {
+  const tag = short(r.tag_name);
+  let version: string | undefined;
+  try {
+    version = parseVersion(tag).text;
+  } catch {
+    version = undefined; // a tag that is not a version: listed, never a board's update
+  }
+  return {
+    tag,
+    version,
+    name: short(r.name ?? tag),
+    prerelease: r.prerelease === true,
+    draft: r.draft === true,
+    publishedAt: r.published_at ? short(r.published_at, 64) : undefined,
+    url: short(r.html_url, 4096),
+  };
+}
+
 export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[]> {
   const { owner, repo } = parseRepo(conn.repo);
   const gh = createOctokit(conn);
-  let list;
+  const what = `listing releases of ${conn.repo}`;
+  let infos: ReleaseInfo[];
   try {
-    const pages = gh.paginate.iterator(gh.rest.repos.listReleases, { owner, repo, per_page: 100 });
-    list = await collectPages(
+    const pages = gh.paginate.iterator(gh.rest.repos.listReleases, {
+      owner,
+      repo,
+      per_page: RELEASES_PER_PAGE,
+    });
+    infos = await collectPages(
       (async function* () {
-        for await (const p of pages) yield { url: p.url, items: p.data };
+        // Only what the channels need is kept of each page (the answer's asset lists are not).
+        for await (const p of pages)
+          yield { url: p.url, items: entries<Record<string, unknown>>(p.data, what).map(releaseInfo) };
       })(),
-      `listing releases of ${conn.repo}`,
+      what,
     );
   } catch (err) {
     if (err instanceof OtaError) throw err;
-    throw githubError(err, conn.repo, `listing releases of ${conn.repo}`);
+    throw githubError(err, conn.repo, what);
   }
-  const infos: ReleaseInfo[] = list.map((r) => {
-    let version: string | undefined;
-    try {
-      version = parseVersion(r.tag_name).text;
-    } catch {
-      version = undefined; // a tag that is not a version: listed, never a board's update
-    }
-    return {
-      tag: r.tag_name,
-      version,
-      name: r.name ?? r.tag_name,
-      prerelease: r.prerelease,
-      draft: r.draft,
-      publishedAt: r.published_at ?? undefined,
-      url: r.html_url,
-      assets: r.assets.map((a) => ({ id: a.id, name: a.name, size: a.size, url: a.url })),
-    };
-  });
   // Stable: the highest version among releases (what publishing marks latest, so what /releases/latest
   // gives boards); beta: the newest prerelease, as GitHub lists them newest first.
   let stable: ReleaseInfo | undefined;

@@ -26,7 +26,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
-import { collectPages, readBounded } from '../pages';
+import { collectPages, MAX_DOCUMENT, readBounded } from '../pages';
 import type { Manifest } from '../manifest-types';
 import type { TrustEntry } from '../keys';
 import { networkReason, type ReleaseEntry, type ReleaseStatus } from '../release-channels';
@@ -453,7 +453,13 @@ export class RegistryClient {
       await res.body?.cancel();
       throw new OtaError('registry_error', `${u.origin} answered ${res.status} for a token`);
     }
-    const doc = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
+    const bytes = await readBounded(res, `the token from ${u.origin}`);
+    let doc: { token?: string; access_token?: string } = {};
+    try {
+      doc = (JSON.parse(bytes.toString('utf8')) as typeof doc | null) ?? {};
+    } catch {
+      // no token in it: said below
+    }
     const token = doc.token ?? doc.access_token;
     if (!token) throw new OtaError('registry_error', `${u.origin} gave no token`);
     this.auth = `Bearer ${token}`;
@@ -487,7 +493,11 @@ export class RegistryClient {
 
   /** An OtaError for an unexpected answer. */
   async fail(res: Response, what: string): Promise<OtaError> {
-    const text = await res.text().catch(() => '');
+    // Only the start is shown: a longer error page is not read on.
+    const text = await readBounded(res, what, 64 * 1024).then(
+      (b) => b.toString('utf8'),
+      () => '',
+    );
     let detail = text.slice(0, 200);
     try {
       const e = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors?.[0];
@@ -949,9 +959,10 @@ export async function listOciTags(opts: {
           if (err instanceof OtaError) throw err;
           throw new OtaError('registry_error', `${what}: the answer is not JSON`);
         }
-        // The .board partners are the boards' view of the same releases.
+        // The .board partners are the boards' view of the same releases. A tag is at most 128
+        // characters (the distribution spec), which also bounds what the listing keeps.
         const all = Array.isArray(doc?.tags)
-          ? doc.tags.filter((t: unknown): t is string => typeof t === 'string')
+          ? doc.tags.filter((t: unknown): t is string => typeof t === 'string' && TAG_RE.test(t))
           : [];
         yield { url: next, items: all.filter((t) => !t.endsWith(BOARD_SUFFIX)) };
         const link = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '');
@@ -998,11 +1009,18 @@ export interface OciRelease {
   boardProblems: string[];
 }
 
-/** A blob by digest, checked against it. */
-export async function fetchBlob(c: RegistryClient, digest: string): Promise<Buffer> {
+/**
+ * A blob by digest and its declared size, checked against both: the host is read no further than the
+ * size ('too_large'), and a document blob (manifest.json, its signature) declares at most MAX_DOCUMENT.
+ */
+export async function fetchBlob(c: RegistryClient, digest: string, size: number): Promise<Buffer> {
+  const what = `reading blob ${digest}`;
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_DOCUMENT) {
+    throw new OtaError('doc_too_large', `${what}: its layer declares ${size} bytes, over ${MAX_DOCUMENT}`);
+  }
   const res = await c.request('GET', `/v2/${c.registry.repository}/blobs/${digest}`);
-  if (!res.ok) throw await c.fail(res, `reading blob ${digest}`);
-  const b = Buffer.from(await res.arrayBuffer());
+  if (!res.ok) throw await c.fail(res, what);
+  const b = await readBounded(res, what, size, 'too_large');
   if (sha256(b) !== digest) throw new OtaError('hash_mismatch', `blob ${digest} does not match its digest`);
   return b;
 }
@@ -1035,8 +1053,8 @@ export async function fetchOciRelease(opts: {
   if (!man) throw new OtaError('bad_manifest', `${formatRef(ref, tag)} has no manifest.json layer`);
   const sig = find('manifest.json.sig');
   const version = m.doc.annotations?.[VERSION] ?? '';
-  const signatureBytes = sig ? await fetchBlob(c, sig.digest) : undefined;
-  const manifestBytes = await fetchBlob(c, man.digest);
+  const signatureBytes = sig ? await fetchBlob(c, sig.digest, sig.size) : undefined;
+  const manifestBytes = await fetchBlob(c, man.digest, man.size);
   return {
     ref: formatRef(ref, tag),
     digest: m.digest,
