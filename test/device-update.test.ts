@@ -147,6 +147,49 @@ test('a fresh board takes the whole release from the bundle (.tar.gz) when that 
   }
 });
 
+test(
+  'a heap with no 33 KB block left takes the release file by file, with one no_memory warning',
+  T,
+  async () => {
+    const big = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { keep: ['settings.json'], bundle: true });
+    const host = fx.tempDir('host');
+    cleanups.push(big.dir, host);
+    fx.publishStatic(host, big);
+    const srv = await fx.serveFolder(host);
+    const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, {}, undefined);
+    cleanups.push(fsDir);
+    try {
+      // 16 KB blocks fill the heap, then every other one goes: room in scattered blocks only.
+      const code = [
+        'import gc',
+        'h = []',
+        'try:',
+        '    while True:',
+        '        h.append(bytearray(16 * 1024))',
+        'except MemoryError:',
+        '    pass',
+        'h = h[::2]',
+        'gc.collect()',
+        'import ota',
+        'ota.update()',
+        '',
+      ].join('\n');
+      const r = await fx.runBoard({ fsDir, code });
+      assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+      const warned = fx
+        .eventsOf(r.output)
+        .filter((e) => e.ev === 'warning')
+        .map((e) => e.code);
+      assert.deepEqual(warned, ['no_memory'], r.output);
+      assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_1_0));
+      const got = srv.requests.map((q) => q.url);
+      assert.ok(!got.includes(`/1.1.0/${big.manifest.bundle!.name}`), got.join(' '));
+    } finally {
+      await srv.close();
+    }
+  },
+);
+
 test('a bundle that does not match its manifest entry is refused: hash_mismatch', T, async () => {
   const big = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { bundle: true });
   const host = fx.tempDir('host');
