@@ -2,8 +2,9 @@
 # host staged the new updater under .ota/pkg/ and wrote the marker
 # .ota/install.json ({"files": {path: sha256}, "remove": [path]}) last. This
 # copies every staged file whose live copy differs over it, in place and read
-# back (boot.py first: it is what finishes the rest at the next boot), removes
-# the files the new updater no longer has, then the marker and itself.
+# back, removes the files the new updater no longer has, then the marker and
+# itself. boot.py goes first, renamed over the old one where a rename is one
+# step (_ota_swaps): it is what finishes the rest at the next boot.
 # boot.py runs it before `import ota`, so a half-installed updater never runs;
 # the host runs it right after staging. Needs nothing from ota/.
 #
@@ -33,6 +34,20 @@ def _ota_path_bad(p):
     if s[1].lower() in ("ota_config.json", "version.json", "boot.py", ".ota", "ota"):
         return "a reserved path"
     return None
+
+
+def _ota_swaps(p):
+    # Whether a rename onto a file replaces it in one step, judged by the file
+    # p: so on LittleFS (one commit) and POSIX, not on FAT (MicroPython's VfsFat
+    # removes the target first, and a rename cut halfway cross-links two
+    # entries: docs/updater-swap.md). FAT folds case; the others do not.
+    import os
+
+    try:
+        os.stat(p.upper())
+        return False
+    except OSError:
+        return True
 
 
 def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=None):
@@ -70,6 +85,13 @@ def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=No
         except OSError:
             pass
 
+    # A harmless write first: it completes a LittleFS move a cut left pending
+    # (until then the staged files named after boot.py's read as missing,
+    # docs/updater-swap.md).
+    try:
+        os.mkdir(M[: M.rfind("/")])
+    except OSError:
+        pass
     try:
         if N and os.stat(M)[6] > _OTA_MARK_MAX:
             raise ValueError("is over %d bytes" % _OTA_MARK_MAX)
@@ -121,8 +143,12 @@ def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=No
                 except OSError:
                     pass
                 i = p.find("/", i + 1)
-            with open(p, "wb") as d:
-                pump(S + p, d.write)
+            if p.lstrip("/") == "boot.py" and _ota_swaps(S + p):
+                # What runs every recovery cannot be recovered by it: switched in one step.
+                os.rename(S + p, p)
+            else:
+                with open(p, "wb") as d:
+                    pump(S + p, d.write)
             if sha(p) != want:
                 raise RuntimeError("ota install: %s does not read back as written" % p)
         for p in m["remove"]:
@@ -230,9 +256,11 @@ def _ota_recover(v=1):
 
 def _ota_hook():
     # boot.py gets _OTA_HOOK in front of what it holds, unless its start has it
-    # (the updater's boot.py lines include it): staged, then copied in place
-    # under its own marker. A cut in that one copy (once per board) leaves
-    # boot.py torn until the next serial session finishes it from the stage.
+    # (the updater's boot.py lines include it): staged, then switched in under
+    # its own marker by _ota_install, in one step where renames allow it. On
+    # FAT, whose renames do not, it is copied in place: a cut in that one copy
+    # (once per board) leaves boot.py torn until the next serial session
+    # finishes it from the stage.
     import os
     import hashlib
     import binascii
@@ -292,6 +320,7 @@ finally:
         "_ota_recover",
         "_ota_path_bad",
         "_ota_hook",
+        "_ota_swaps",
         "_OTA_MARK_MAX",
         "_OTA_HOOK",
         "_ota_do",
