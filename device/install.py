@@ -17,6 +17,11 @@
 
 # Largest push marker or new-file list read (bytes): bounds the RAM json takes.
 _OTA_MARK_MAX = 32768
+# The files in /.ota that say a push (its marker, its new-file list) or the
+# copy of boot.py's lines (its marker) was cut short, for this file to finish.
+# The one list: the serial helpers get it from here (src/core/serial/board-helpers.ts),
+# and boot.py's lines (below) and ota.boot() name the first two, checked by the host.
+_OTA_MARKS = ("push.json", "push.new", "hook.json")
 # boot.py's lines that run this file (src/core/serial/install.ts reads them from here).
 _OTA_HOOK = "try: import os; {'push.json', 'push.new'} & set(os.listdir('/.ota')) and exec(open('/.ota/recover.py').read(), {})  # ota: finish or undo an interrupted ota push\nexcept OSError: pass  # ota\n"
 
@@ -169,19 +174,18 @@ def _ota_recover(v=1):
     import os
     import json
 
-    M = "/.ota/push.json"
-    N = "/.ota/push.new"
+    M, N, H = ["/.ota/" + p for p in _OTA_MARKS]
     S = "/.ota/push"
     why = None
     try:
         # boot.py's lines, half copied (_ota_hook): its marker names boot.py and nothing else.
-        with open("/.ota/hook.json") as f:
+        with open(H) as f:
             m = json.loads(f.read(200))
         if list(m["files"]) == ["/boot.py"] and m["remove"] == []:
-            _ota_install("/.ota/hook.json", "/.ota/hook", None)
+            _ota_install(H, "/.ota/hook", None)
     except Exception:
         pass
-    for p in ("/.ota/hook.json", "/.ota/hook/boot.py"):
+    for p in (H, "/.ota/hook/boot.py"):
         try:
             os.remove(p)
         except OSError:
@@ -293,7 +297,7 @@ def _ota_hook():
                     h.update(m[:n])
         except OSError:
             pass
-    with open("/.ota/hook.json", "w") as f:
+    with open("/.ota/" + _OTA_MARKS[2], "w") as f:
         f.write('{"files": {"/boot.py": "%s"}, "remove": []}' % binascii.hexlify(h.digest()).decode())
     _ota_recover(0)
 
@@ -322,6 +326,7 @@ finally:
         "_ota_hook",
         "_ota_swaps",
         "_OTA_MARK_MAX",
+        "_OTA_MARKS",
         "_OTA_HOOK",
         "_ota_do",
     ):

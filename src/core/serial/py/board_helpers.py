@@ -100,14 +100,16 @@ def _ota_remove(p):
 # _OTA_NEW is there), or at the next session's start. Reserved paths (the
 # updater's install staging under /.ota/, boot.py) are not a push's: written in
 # place, with no marker, whose recovery would refuse them.
+# The script's SHA-256, the helpers' cache folder and the script's list of the
+# files in /.ota that say something was cut short (its _OTA_MARKS: the push's
+# marker, its new-file list, boot.py's lines' marker): _OTA_REC, put before
+# these helpers by the host.
+_OTA_REC_SHA, _OTA_CACHE, _OTA_MARKS = _OTA_REC  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
 _OTA_STAGE = "/.ota/push"
-_OTA_MARK = "/.ota/push.json"
 # Files that did not exist are written straight to their place (no old content to keep), once
-# this list of them is on flash: a cut before the marker removes them again.
-_OTA_NEW = "/.ota/push.new"
+# the list of them, _OTA_NEW, is on flash: a cut before the marker removes them again.
+_OTA_MARK, _OTA_NEW = "/.ota/" + _OTA_MARKS[0], "/.ota/" + _OTA_MARKS[1]
 _OTA_REC_PATH = "/.ota/recover.py"
-# The script's SHA-256 and the helpers' cache folder: _OTA_REC, put before these helpers by the host.
-_OTA_REC_SHA, _OTA_CACHE = _OTA_REC  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
 # Largest marker the script reads: its _OTA_MARK_MAX.
 _OTA_MARK_MAX = const(32768)
 _ota_plan = {}
@@ -119,9 +121,9 @@ def _ota_direct(p):
 
 
 def _ota_flags():
-    # Whether a push is interrupted: its marker or new-file list is on flash.
+    # Whether something the script finishes was cut short: one of its marks is on flash.
     try:
-        return {"push.json", "push.new", "hook.json"} & set(os.listdir("/.ota"))
+        return set(_OTA_MARKS) & set(os.listdir("/.ota"))
     except OSError:
         return 0
 
