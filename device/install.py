@@ -41,6 +41,14 @@ def _ota_path_bad(p):
     return None
 
 
+def _ota_try(f, *a):
+    # f(*a), where an OSError means there is nothing to do (a path missing, or there already).
+    try:
+        f(*a)
+    except OSError:
+        pass
+
+
 def _ota_swaps(p):
     # Whether a rename onto a file replaces it in one step, judged by the file
     # p: so on LittleFS (one commit) and POSIX, not on FAT (MicroPython's VfsFat
@@ -84,19 +92,10 @@ def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=No
             return None
         return binascii.hexlify(h.digest()).decode()
 
-    def rm(p):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
-
     # A harmless write first: it completes a LittleFS move a cut left pending
     # (until then the staged files named after boot.py's read as missing,
     # docs/updater-swap.md).
-    try:
-        os.mkdir(M[: M.rfind("/")])
-    except OSError:
-        pass
+    _ota_try(os.mkdir, M[: M.rfind("/")])
     try:
         if N and os.stat(M)[6] > _OTA_MARK_MAX:
             raise ValueError("is over %d bytes" % _OTA_MARK_MAX)
@@ -124,7 +123,7 @@ def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=No
             e = _ota_path_bad(p)
             if e:
                 raise ValueError("names %s, %s" % (str(p)[:80], e))
-        rm(N)  # the marker lists the new files too: from here they stay
+        _ota_try(os.remove, N)  # the marker lists the new files too: from here they stay
     if m is not None:
         ps = list(m["files"])
         if "boot.py" in ps:
@@ -143,10 +142,7 @@ def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=No
                 raise RuntimeError("ota install: staged %s is damaged; run ota install again" % p)
             i = p.find("/", 1)
             while i > 0:
-                try:
-                    os.mkdir(p[:i])
-                except OSError:
-                    pass
+                _ota_try(os.mkdir, p[:i])
                 i = p.find("/", i + 1)
             if p.lstrip("/") == "boot.py" and _ota_swaps(S + p):
                 # What runs every recovery cannot be recovered by it: switched in one step.
@@ -157,10 +153,10 @@ def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=No
             if sha(p) != want:
                 raise RuntimeError("ota install: %s does not read back as written" % p)
         for p in m["remove"]:
-            rm(p)
-    rm(M)
+            _ota_try(os.remove, p)
+    _ota_try(os.remove, M)
     if X is not None:
-        rm(X)
+        _ota_try(os.remove, X)
 
 
 def _ota_recover(v=1):
@@ -186,14 +182,8 @@ def _ota_recover(v=1):
     except Exception:
         pass
     for p in (H, "/.ota/hook/boot.py"):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
-    try:
-        os.rmdir("/.ota/hook")
-    except OSError:
-        pass
+        _ota_try(os.remove, p)
+    _ota_try(os.rmdir, "/.ota/hook")
     try:
         os.stat(M)
         try:
@@ -216,10 +206,7 @@ def _ota_recover(v=1):
             if e:
                 raise ValueError("names %s, %s" % (str(p)[:80], e))
         for p in ps:
-            try:
-                os.remove(p)
-            except OSError:
-                pass
+            _ota_try(os.remove, p)
         if v:
             print("ota push: undid an interrupted push (%d new files removed)" % len(ps))
     except OSError:
@@ -230,10 +217,7 @@ def _ota_recover(v=1):
     if why:
         # The marker could not be finished (a staged copy damaged since it was checked) or was refused:
         # it goes, so the board converges; the files it named are untouched.
-        try:
-            os.remove(M)
-        except OSError:
-            pass
+        _ota_try(os.remove, M)
         if v:
             print(why)
 
@@ -251,10 +235,7 @@ def _ota_recover(v=1):
 
     rmt(S)
     if N:
-        try:
-            os.remove(N)
-        except OSError:
-            pass
+        _ota_try(os.remove, N)
     return why
 
 
@@ -278,10 +259,7 @@ def _ota_hook():
             return
     except OSError:
         pass
-    try:
-        os.mkdir("/.ota/hook")
-    except OSError:
-        pass
+    _ota_try(os.mkdir, "/.ota/hook")
     h = hashlib.sha256()
     with open("/.ota/hook/boot.py", "wb") as f:
         t = _OTA_HOOK.encode()
@@ -325,6 +303,7 @@ finally:
         "_ota_path_bad",
         "_ota_hook",
         "_ota_swaps",
+        "_ota_try",
         "_OTA_MARK_MAX",
         "_OTA_MARKS",
         "_OTA_HOOK",
