@@ -8,13 +8,11 @@
 // and a copy truncates then writes), so there boot.py is copied in place: the test counts the cut points
 // that leave it torn for that boot, checks they are only the copy's own writes, and that the next
 // session repairs each.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openBoard, type BoardConnection } from '../src/core/serial/board';
 import { PUSH_HOOK_LINES } from '../src/core/serial/board-helpers';
 import { BOOT_LINES, installUpdater } from '../src/core/serial/install';
 import type { OtaConfig } from '../src/core/config';
@@ -22,6 +20,8 @@ import { runBoard } from '../src/sim/board';
 import type { CutMode, FsModel } from '../src/sim/flash';
 import { syncFiles } from '../src/core/serial/sync';
 import { startBoard } from './serial-board';
+import { flashDirs } from './support/flash-dirs';
+import { onBoard } from './support/on-board';
 
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 /** The user's boot.py: three 512-byte sectors, so a copy in place has several writes to cut. */
@@ -55,30 +55,7 @@ const CASES: { name: string; fs: FsModel; sectorSize?: number }[] = [
   { name: 'fat512', fs: 'fat', sectorSize: 512 },
 ];
 
-const cleanups: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ota-bootpy-cut-'));
-  cleanups.push(d, `${d}.fsmeta.json`);
-  return d;
-};
-const copy = (from: string) => {
-  const d = tempDir();
-  cpSync(from, d, { recursive: true });
-  if (existsSync(`${from}.fsmeta.json`)) cpSync(`${from}.fsmeta.json`, `${d}.fsmeta.json`);
-  return d;
-};
-after(() => {
-  for (const d of cleanups) rmSync(d, { recursive: true, force: true });
-});
-
-async function onLink<T>(path: string, fn: (b: BoardConnection) => Promise<T>): Promise<T> {
-  const b = await openBoard(path);
-  try {
-    return await fn(b);
-  } finally {
-    await b.close().catch(() => undefined);
-  }
-}
+const { tempDir, copy } = flashDirs('ota-bootpy-cut-');
 
 for (const c of CASES) {
   const model = { fs: c.fs, sectorSize: c.sectorSize };
@@ -95,7 +72,7 @@ for (const c of CASES) {
   before(async () => {
     template = tempDir();
     const vb = await startBoard({ fsDir: template, ...model });
-    await onLink(vb.path, (b) => b.stat(['/main.py']));
+    await onBoard(vb.path, (b) => b.stat(['/main.py']));
     await vb.stop();
     assert.ok(existsSync(join(template, '.ota', 'recover.py')));
     writeFileSync(join(template, 'boot.py'), USER_BOOT);
@@ -132,7 +109,7 @@ for (const c of CASES) {
         if (!ALL && whole && k % 3) continue;
         const vb = await startBoard({ fsDir, ...model });
         try {
-          await onLink(vb.path, (b) =>
+          await onBoard(vb.path, (b) =>
             syncFiles(b, { files: [{ path: 'app.py', data: Buffer.from('x = 1\n') }], root: '/' }),
           );
         } finally {
@@ -174,7 +151,7 @@ test('littlefs: `ota install` switches boot.py in one step; a cut there leaves i
     vb.board.once('poweroff', () => void vb.unplug());
     let before = -1;
     try {
-      await onLink(vb.path, async (b) => {
+      await onBoard(vb.path, async (b) => {
         const exec = b.exec.bind(b);
         b.exec = (code, opts) => {
           if (code.includes("exec(open('.ota/install.py')")) before = vb.board.mutations;
@@ -206,6 +183,11 @@ test('littlefs: `ota install` switches boot.py in one step; a cut there leaves i
         `${where}: boot.py torn at boot: ${r.output}`,
       );
       seen[got === sha(USER_BOOT) ? 'old' : 'new']++;
+      // The new boot.py finished the install before main.py (a move the cut left pending completed first).
+      if (got === sha(INSTALLED)) {
+        assert.doesNotMatch(r.output, /Traceback/, `${where}: ${r.output}`);
+        assert.ok(!existsSync(join(fsDir, '.ota', 'install.json')), `${where}: the install is finished`);
+      }
     }
   }
   t.diagnostic(`cut at the 2 block writes of boot.py's rename, both modes: ${JSON.stringify(seen)}`);
