@@ -20,6 +20,7 @@ import { runBoard } from '../src/sim/board';
 import type { CutMode, FsModel } from '../src/sim/flash';
 import { syncFiles } from '../src/core/serial/sync';
 import { startBoard } from './serial-board';
+import { cutSession } from './support/cut-session';
 import { flashDirs } from './support/flash-dirs';
 import { onBoard } from './support/on-board';
 
@@ -123,7 +124,8 @@ for (const c of CASES) {
       }
     }
     t.diagnostic(
-      `${total} block writes, each cut once (modes alternating): ${JSON.stringify(seen)}, torn at boot: ${torn.length}`,
+      `${total} block writes, each cut ${ALL ? 'in both modes' : 'once, modes alternating'}: ` +
+        `${JSON.stringify(seen)}, torn at boot: ${torn.length}`,
     );
     assert.ok(seen.old > 0 && seen.new > 0, JSON.stringify(seen));
     if (c.fs === 'fat') {
@@ -143,27 +145,15 @@ test('littlefs: `ota install` switches boot.py in one step; a cut there leaves i
   writeFileSync(join(template, 'main.py'), MAIN);
   /** Runs `ota install`, cut at block write `cut` (counted from power-up); the block writes before its switch. */
   async function install(fsDir: string, cut?: { at: number; mode: CutMode }): Promise<number> {
-    const vb = await startBoard({
-      fsDir,
-      ...model,
-      ...(cut ? { cutAfterMutations: cut.at, cutMode: cut.mode } : {}),
-    });
-    vb.board.once('poweroff', () => void vb.unplug());
     let before = -1;
-    try {
-      await onBoard(vb.path, async (b) => {
-        const exec = b.exec.bind(b);
-        b.exec = (code, opts) => {
-          if (code.includes("exec(open('.ota/install.py')")) before = vb.board.mutations;
-          return exec(code, opts);
-        };
-        await installUpdater(b, { deviceDir: DEVICE, config: CONFIG });
-      });
-    } catch (e) {
-      if (!cut) throw e;
-    } finally {
-      await vb.stop();
-    }
+    await cutSession(fsDir, model, cut, async (b, vb) => {
+      const exec = b.exec.bind(b);
+      b.exec = (code, opts) => {
+        if (code.includes("exec(open('.ota/install.py')")) before = vb.board.mutations;
+        return exec(code, opts);
+      };
+      await installUpdater(b, { deviceDir: DEVICE, config: CONFIG });
+    });
     return before;
   }
   const probe = copy(template);

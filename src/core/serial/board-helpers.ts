@@ -128,8 +128,9 @@ export function deflatePrimed(data: Uint8Array): Buffer {
 }
 
 /**
- * Writes the helpers to CACHE_PATH (other versions there removed) and runs them. `deflated`: sent
- * compressed, which needs the board's deflate module (an ImportError otherwise: send it plain).
+ * Runs the helpers, then writes them to CACHE_PATH (other versions there removed), then the recovery
+ * script (_ota_keep). `deflated`: sent compressed, which needs the board's deflate module (an
+ * ImportError otherwise: send it plain).
  */
 export function cacheHelpers(deflated: boolean): string {
   const load = (name: string, text: string) =>
@@ -152,10 +153,12 @@ export function cacheHelpers(deflated: boolean): string {
     `for _d in os.listdir(${py(CACHE_DIR)}):`,
     ` try:os.remove(${py(CACHE_DIR + '/')}+_d)`,
     ' except OSError:pass',
+    // Run before they are cached: what they find cut short with no script on flash to finish it
+    // uncaches them (_ota_resume), so until the script is written below every session sends both.
+    'exec(_s)',
     `_d=open(${py(CACHE_PATH)},'wb')`,
     '_d.write(_s)',
     '_d.close()',
-    'exec(_s)',
     'del _s,_d',
     // The push recovery script (RECOVER_PATH), written by the helpers when it differs.
     ...load('_r', RECOVER_SOURCE),
