@@ -2,8 +2,9 @@
 # host staged the new updater under .ota/pkg/ and wrote the marker
 # .ota/install.json ({"files": {path: sha256}, "remove": [path]}) last. This
 # copies every staged file whose live copy differs over it, in place and read
-# back (boot.py first: it is what finishes the rest at the next boot), removes
-# the files the new updater no longer has, then the marker and itself.
+# back, removes the files the new updater no longer has, then the marker and
+# itself. boot.py goes first, renamed over the old one where a rename is one
+# step (_ota_swaps): it is what finishes the rest at the next boot.
 # boot.py runs it before `import ota`, so a half-installed updater never runs;
 # the host runs it right after staging. Needs nothing from ota/.
 #
@@ -16,6 +17,11 @@
 
 # Largest push marker or new-file list read (bytes): bounds the RAM json takes.
 _OTA_MARK_MAX = 32768
+# The files in /.ota that say a push (its marker, its new-file list) or the
+# copy of boot.py's lines (its marker) was cut short, for this file to finish.
+# The one list: the serial helpers get it from here (src/core/serial/board-helpers.ts),
+# and boot.py's lines (below) and ota.boot() name the first two, checked by the host.
+_OTA_MARKS = ("push.json", "push.new", "hook.json")
 # boot.py's lines that run this file (src/core/serial/install.ts reads them from here).
 _OTA_HOOK = "try: import os; {'push.json', 'push.new'} & set(os.listdir('/.ota')) and exec(open('/.ota/recover.py').read(), {})  # ota: finish or undo an interrupted ota push\nexcept OSError: pass  # ota\n"
 
@@ -33,6 +39,28 @@ def _ota_path_bad(p):
     if s[1].lower() in ("ota_config.json", "version.json", "boot.py", ".ota", "ota"):
         return "a reserved path"
     return None
+
+
+def _ota_try(f, *a):
+    # f(*a), where an OSError means there is nothing to do (a path missing, or there already).
+    try:
+        f(*a)
+    except OSError:
+        pass
+
+
+def _ota_swaps(p):
+    # Whether a rename onto a file replaces it in one step, judged by the file
+    # p: so on LittleFS (one commit) and POSIX, not on FAT (MicroPython's VfsFat
+    # removes the target first, and a rename cut halfway cross-links two
+    # entries: docs/updater-swap.md). FAT folds case; the others do not.
+    import os
+
+    try:
+        os.stat(p.upper())
+        return False
+    except OSError:
+        return True
 
 
 def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=None):
@@ -64,12 +92,10 @@ def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=No
             return None
         return binascii.hexlify(h.digest()).decode()
 
-    def rm(p):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
-
+    # A harmless write first: it completes a LittleFS move a cut left pending
+    # (until then the staged files named after boot.py's read as missing,
+    # docs/updater-swap.md).
+    _ota_try(os.mkdir, M[: M.rfind("/")])
     try:
         if N and os.stat(M)[6] > _OTA_MARK_MAX:
             raise ValueError("is over %d bytes" % _OTA_MARK_MAX)
@@ -97,7 +123,7 @@ def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=No
             e = _ota_path_bad(p)
             if e:
                 raise ValueError("names %s, %s" % (str(p)[:80], e))
-        rm(N)  # the marker lists the new files too: from here they stay
+        _ota_try(os.remove, N)  # the marker lists the new files too: from here they stay
     if m is not None:
         ps = list(m["files"])
         if "boot.py" in ps:
@@ -116,20 +142,21 @@ def _ota_install(M=".ota/install.json", S=".ota/pkg/", X=".ota/install.py", N=No
                 raise RuntimeError("ota install: staged %s is damaged; run ota install again" % p)
             i = p.find("/", 1)
             while i > 0:
-                try:
-                    os.mkdir(p[:i])
-                except OSError:
-                    pass
+                _ota_try(os.mkdir, p[:i])
                 i = p.find("/", i + 1)
-            with open(p, "wb") as d:
-                pump(S + p, d.write)
+            if p.lstrip("/") == "boot.py" and _ota_swaps(S + p):
+                # What runs every recovery cannot be recovered by it: switched in one step.
+                os.rename(S + p, p)
+            else:
+                with open(p, "wb") as d:
+                    pump(S + p, d.write)
             if sha(p) != want:
                 raise RuntimeError("ota install: %s does not read back as written" % p)
         for p in m["remove"]:
-            rm(p)
-    rm(M)
+            _ota_try(os.remove, p)
+    _ota_try(os.remove, M)
     if X is not None:
-        rm(X)
+        _ota_try(os.remove, X)
 
 
 def _ota_recover(v=1):
@@ -143,27 +170,20 @@ def _ota_recover(v=1):
     import os
     import json
 
-    M = "/.ota/push.json"
-    N = "/.ota/push.new"
+    M, N, H = ["/.ota/" + p for p in _OTA_MARKS]
     S = "/.ota/push"
     why = None
     try:
         # boot.py's lines, half copied (_ota_hook): its marker names boot.py and nothing else.
-        with open("/.ota/hook.json") as f:
+        with open(H) as f:
             m = json.loads(f.read(200))
         if list(m["files"]) == ["/boot.py"] and m["remove"] == []:
-            _ota_install("/.ota/hook.json", "/.ota/hook", None)
+            _ota_install(H, "/.ota/hook", None)
     except Exception:
         pass
-    for p in ("/.ota/hook.json", "/.ota/hook/boot.py"):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
-    try:
-        os.rmdir("/.ota/hook")
-    except OSError:
-        pass
+    for p in (H, "/.ota/hook/boot.py"):
+        _ota_try(os.remove, p)
+    _ota_try(os.rmdir, "/.ota/hook")
     try:
         os.stat(M)
         try:
@@ -186,10 +206,7 @@ def _ota_recover(v=1):
             if e:
                 raise ValueError("names %s, %s" % (str(p)[:80], e))
         for p in ps:
-            try:
-                os.remove(p)
-            except OSError:
-                pass
+            _ota_try(os.remove, p)
         if v:
             print("ota push: undid an interrupted push (%d new files removed)" % len(ps))
     except OSError:
@@ -200,10 +217,7 @@ def _ota_recover(v=1):
     if why:
         # The marker could not be finished (a staged copy damaged since it was checked) or was refused:
         # it goes, so the board converges; the files it named are untouched.
-        try:
-            os.remove(M)
-        except OSError:
-            pass
+        _ota_try(os.remove, M)
         if v:
             print(why)
 
@@ -221,18 +235,17 @@ def _ota_recover(v=1):
 
     rmt(S)
     if N:
-        try:
-            os.remove(N)
-        except OSError:
-            pass
+        _ota_try(os.remove, N)
     return why
 
 
 def _ota_hook():
     # boot.py gets _OTA_HOOK in front of what it holds, unless its start has it
-    # (the updater's boot.py lines include it): staged, then copied in place
-    # under its own marker. A cut in that one copy (once per board) leaves
-    # boot.py torn until the next serial session finishes it from the stage.
+    # (the updater's boot.py lines include it): staged, then switched in under
+    # its own marker by _ota_install, in one step where renames allow it. On
+    # FAT, whose renames do not, it is copied in place: a cut in that one copy
+    # (once per board) leaves boot.py torn until the next serial session
+    # finishes it from the stage.
     import os
     import hashlib
     import binascii
@@ -246,10 +259,7 @@ def _ota_hook():
             return
     except OSError:
         pass
-    try:
-        os.mkdir("/.ota/hook")
-    except OSError:
-        pass
+    _ota_try(os.mkdir, "/.ota/hook")
     h = hashlib.sha256()
     with open("/.ota/hook/boot.py", "wb") as f:
         t = _OTA_HOOK.encode()
@@ -265,7 +275,7 @@ def _ota_hook():
                     h.update(m[:n])
         except OSError:
             pass
-    with open("/.ota/hook.json", "w") as f:
+    with open("/.ota/" + _OTA_MARKS[2], "w") as f:
         f.write('{"files": {"/boot.py": "%s"}, "remove": []}' % binascii.hexlify(h.digest()).decode())
     _ota_recover(0)
 
@@ -292,7 +302,10 @@ finally:
         "_ota_recover",
         "_ota_path_bad",
         "_ota_hook",
+        "_ota_swaps",
+        "_ota_try",
         "_OTA_MARK_MAX",
+        "_OTA_MARKS",
         "_OTA_HOOK",
         "_ota_do",
     ):

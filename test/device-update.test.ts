@@ -127,14 +127,19 @@ test('a release never confirmed is rolled back after confirm_boots boots', T, as
   }
 });
 
-test('a fresh board takes the whole release from the bundle (.tar.gz) when that is cheaper', T, async () => {
+/** A fresh board (no release yet) and a static host with 1.1.0 and its bundle. */
+async function bundled(): Promise<{ big: fx.Release; srv: fx.StaticServer; fsDir: string }> {
   const big = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { keep: ['settings.json'], bundle: true });
   const host = fx.tempDir('host');
-  cleanups.push(big.dir, host);
   fx.publishStatic(host, big);
   const srv = await fx.serveFolder(host);
   const fsDir = fx.makeBoard({ source: 'static', url: srv.url }, {}, undefined);
-  cleanups.push(fsDir);
+  cleanups.push(big.dir, host, fsDir);
+  return { big, srv, fsDir };
+}
+
+test('a fresh board takes the whole release from the bundle (.tar.gz) when that is cheaper', T, async () => {
+  const { big, srv, fsDir } = await bundled();
   try {
     const r = await fx.runBoard({ fsDir, code: 'import ota\nota.update()\n' });
     assert.deepEqual(fx.errorCodes(r.output), [], r.output);
@@ -146,6 +151,43 @@ test('a fresh board takes the whole release from the bundle (.tar.gz) when that 
     await srv.close();
   }
 });
+
+test(
+  'a heap with no 33 KB block left takes the release file by file, with one no_memory warning',
+  T,
+  async () => {
+    const { big, srv, fsDir } = await bundled();
+    try {
+      // 16 KB blocks fill the heap, then every other one goes: room in scattered blocks only.
+      const code = [
+        'import gc',
+        'h = []',
+        'try:',
+        '    while True:',
+        '        h.append(bytearray(16 * 1024))',
+        'except MemoryError:',
+        '    pass',
+        'h = h[::2]',
+        'gc.collect()',
+        'import ota',
+        'ota.update()',
+        '',
+      ].join('\n');
+      const r = await fx.runBoard({ fsDir, code });
+      assert.deepEqual(fx.errorCodes(r.output), [], r.output);
+      const warned = fx
+        .eventsOf(r.output)
+        .filter((e) => e.ev === 'warning')
+        .map((e) => e.code);
+      assert.deepEqual(warned, ['no_memory'], r.output);
+      assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_1_0));
+      const got = srv.requests.map((q) => q.url);
+      assert.ok(!got.includes(`/1.1.0/${big.manifest.bundle!.name}`), got.join(' '));
+    } finally {
+      await srv.close();
+    }
+  },
+);
 
 test('a bundle that does not match its manifest entry is refused: hash_mismatch', T, async () => {
   const big = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { bundle: true });

@@ -7,17 +7,18 @@
 // written then must change no file (a cross-linked pair would); and a second push must leave exactly the
 // new project. The new project changes files, adds one (written in place: no old content to keep) and
 // deletes one.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openBoard, type BoardConnection } from '../src/core/serial/board';
+import type { BoardConnection } from '../src/core/serial/board';
 import { runBoard } from '../src/sim/board';
 import { syncFiles, type SyncFile } from '../src/core/serial/sync';
 import type { CutMode, FsModel } from '../src/sim/flash';
 import { startBoard } from './serial-board';
+import { flashDirs } from './support/flash-dirs';
+import { onBoard } from './support/on-board';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const text = (seed: string, n: number) =>
@@ -83,22 +84,7 @@ const CASES: { name: string; fs: FsModel; sectorSize?: number }[] = [
   { name: 'fat512', fs: 'fat', sectorSize: 512 },
   { name: 'littlefs', fs: 'littlefs' },
 ];
-const cleanups: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ota-push-cut-'));
-  cleanups.push(d, `${d}.fsmeta.json`);
-  return d;
-};
-const copy = (from: string) => {
-  const d = tempDir();
-  cpSync(from, d, { recursive: true });
-  if (existsSync(`${from}.fsmeta.json`)) cpSync(`${from}.fsmeta.json`, `${d}.fsmeta.json`);
-  return d;
-};
-
-after(() => {
-  for (const d of cleanups) rmSync(d, { recursive: true, force: true });
-});
+const { tempDir, copy } = flashDirs('ota-push-cut-');
 
 /** Path -> SHA-256 of each project path as the board itself reads it ('-' when absent). */
 async function tree(b: BoardConnection): Promise<Map<string, string>> {
@@ -150,12 +136,12 @@ for (const c of CASES) {
       // The board with the old project and the helpers cached (what a cut push starts from).
       template = tempDir();
       const vb = await startBoard({ fsDir: template, fs: c.fs, sectorSize: c.sectorSize });
-      await onLink(vb.path, (b) => syncFiles(b, { files: OLD, root: '/' }));
+      await onBoard(vb.path, (b) => syncFiles(b, { files: OLD, root: '/' }));
       await vb.stop();
       // Block writes of the whole push session, counted on a copy.
       const probe = await startBoard({ fsDir: copy(template), fs: c.fs, sectorSize: c.sectorSize });
       before0 = probe.board.mutations;
-      await onLink(probe.path, (b) => syncFiles(b, { files: NEW, remove: REMOVE, root: '/' }));
+      await onBoard(probe.path, (b) => syncFiles(b, { files: NEW, remove: REMOVE, root: '/' }));
       total = probe.board.mutations - before0;
       await probe.stop();
       assert.ok(total > 10, `${total} block writes`);
@@ -193,7 +179,7 @@ for (const c of CASES) {
     });
     // The power goes: the port goes with it.
     cut.board.once('poweroff', () => void cut.unplug());
-    await onLink(cut.path, (b) => syncFiles(b, { files: NEW, remove: REMOVE, root: '/' })).catch(
+    await onBoard(cut.path, (b) => syncFiles(b, { files: NEW, remove: REMOVE, root: '/' })).catch(
       () => undefined,
     );
     await cut.stop();
@@ -222,7 +208,7 @@ for (const c of CASES) {
 
     const vb = await startBoard({ fsDir, fs: cs.fs, sectorSize: cs.sectorSize });
     try {
-      return await onLink(vb.path, async (b) => {
+      return await onBoard(vb.path, async (b) => {
         const first = await tree(b);
         oldOrNew(first, `${where}, after reconnecting`);
         await b.exec(
@@ -240,14 +226,5 @@ for (const c of CASES) {
     } finally {
       await vb.stop();
     }
-  }
-}
-
-async function onLink<T>(path: string, fn: (b: BoardConnection) => Promise<T>): Promise<T> {
-  const b = await openBoard(path);
-  try {
-    return await fn(b);
-  } finally {
-    await b.close().catch(() => undefined);
   }
 }

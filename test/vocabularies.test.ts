@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ERROR_CODES, isErrorCode } from '../src/core/error-codes';
 import { EVENT_NAMES } from '../src/core/events';
 import { JOURNAL_STATES, isJournalState } from '../src/core/journal-states';
+import { HELPERS, PUSH_HOOK_LINES, PUSH_MARKS } from '../src/core/serial/board-helpers';
 
 const DEVICE = join(__dirname, '..', 'device', 'ota');
 const sources = readdirSync(DEVICE)
@@ -110,4 +111,26 @@ test('one spelling per code: the board and the host share each one, no alias is 
       sources.some(({ text }) => text.includes(`Fail("${code}"`)),
       `the board no longer raises ${code}: is its spelling still shared?`,
     );
+});
+
+test("the push's marks are install.py's one list: the helpers get it, boot.py's lines and ota.boot() name the push's two", () => {
+  assert.deepEqual(PUSH_MARKS, ['push.json', 'push.new', 'hook.json']);
+  assert.match(HELPERS.split('\n')[0], /, \("push\.json", "push\.new", "hook\.json"\)\)$/);
+  const helpers = readFileSync(
+    join(__dirname, '..', 'src', 'core', 'serial', 'py', 'board_helpers.py'),
+    'utf8',
+  );
+  const init = sources.find((s) => s.file === '__init__.py')!.text;
+  const install = readFileSync(join(__dirname, '..', 'device', 'install.py'), 'utf8');
+  for (const name of PUSH_MARKS) {
+    // Spelled once on the board's side: in install.py's list (and the boot.py lines it writes).
+    assert.equal(helpers.split(name).length, 1, `board_helpers.py spells ${name}: it takes _OTA_MARKS`);
+    assert.equal(install.split(`"${name}"`).length, 2, `install.py spells "${name}" once, in _OTA_MARKS`);
+  }
+  const push = PUSH_MARKS.slice(0, 2);
+  assert.ok(push.every((n) => PUSH_HOOK_LINES[0].includes(`'${n}'`)));
+  assert.deepEqual(
+    [...init.matchAll(/"\/\.ota\/(push\.[a-z]+)"/g)].map((m) => m[1]),
+    push,
+  );
 });

@@ -38,7 +38,8 @@ def boot():
 def _push():
     # An `ota push` a cut interrupted is finished or undone by the copy of
     # device/install.py it keeps in .ota/ (what boot.py's line runs too; by now
-    # there is nothing left to do). Costs two stats otherwise.
+    # there is nothing left to do). Costs two stats otherwise. The names are
+    # the first two of install.py's _OTA_MARKS (test/vocabularies.test.ts).
     import os
 
     for p in ("/.ota/push.json", "/.ota/push.new"):

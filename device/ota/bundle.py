@@ -65,7 +65,7 @@ def fetch(rel, b, want, rel_files, extra):
         z = deflate.DeflateIO(tap, deflate.GZIP)
         hdr = bytearray(512)
         hmv = memoryview(hdr)
-        extra.pop()  # the block kept free for the window (updater._can_inflate)
+        extra.pop()  # the block kept free for the window (updater._window)
         gc.collect()
         # The first header is inflated before anything else is built: the
         # 32 KB window is taken while the heap is least cut up.

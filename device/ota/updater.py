@@ -556,21 +556,18 @@ def _write_plan(m, want, dels):
             out.write("D - %s\n" % p)
 
 
-def _can_inflate():
-    # deflate (MicroPython 1.21+) and one free block for its 32 KB window (a
-    # heap with room in scattered blocks only has none): taken now, before
-    # the bundle module and the request cut the heap up, and handed to
-    # bundle.fetch, which lets go of it just before inflating. None: no bundle.
+def _window():
+    # The bundle's inflate window: deflate (MicroPython 1.21+) and one free
+    # block of 32 KB (a heap with room in scattered blocks only has none: a
+    # MemoryError), taken now, before the bundle module and the request cut
+    # the heap up, and handed to bundle.fetch, which lets go of it just before
+    # inflating. None: no deflate, so no bundle.
     try:
         import deflate  # noqa: F401
-
-        gc.collect()
-        return [bytearray(33 * 1024)]
     except ImportError:
         return None
-    except MemoryError:
-        ev("warning", code="no_memory", msg="no room for the bundle's window: file by file")
-        return None
+    gc.collect()
+    return [bytearray(33 * 1024)]
 
 
 def room(n, b):
@@ -653,18 +650,21 @@ def _download(cfg, rel, m, want, need):
     from ota import fetch
 
     b = m.get("bundle")
-    extra = b and want and b["size"] < need and _can_inflate()
-    if extra:
-        from ota import bundle
-
+    if b and want and b["size"] < need:
         try:
-            bundle.fetch(rel, b, _each(m, want), m["files"], extra)
+            w = _window()
+            if w:
+                from ota import bundle
+
+                bundle.fetch(rel, b, _each(m, want), m["files"], w)
         except MemoryError:
-            # mem_free counted scattered blocks: no single one held the 32 KB
-            # window. Every file comes one by one below instead (what the bundle
-            # staged stays; a half-written one resumes), so a fragmented heap
-            # slows an update down but never fails it.
+            # No single free block held the 32 KB window, taken first or while
+            # inflating (mem_free counts scattered blocks too). Every file comes
+            # one by one below instead (what the bundle staged stays; a
+            # half-written one resumes), so a fragmented heap slows an update
+            # down but never fails it.
             ev("warning", code="no_memory", msg="no room for the bundle's window: file by file")
+        w = None
         gc.collect()  # the inflate window goes now, not after the loop below
     buf = bytearray(fetch.BUF)
     for f in _each(m, want):

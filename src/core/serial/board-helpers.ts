@@ -44,11 +44,30 @@ export function compactPython(src: string): string {
 export const RECOVER_PATH = '/.ota/recover.py';
 export const RECOVER_SOURCE = compactPython(installSource);
 const RECOVER_SHA256 = createHash('sha256').update(RECOVER_SOURCE).digest('hex');
-/** boot.py's lines that run it (install.py's _OTA_HOOK): a directory listing when no push was cut. */
+/**
+ * The files in /.ota that say a push or the copy of boot.py's lines was cut short: install.py's
+ * _OTA_MARKS, the one list. The helpers get it in their first line (HELPERS), so no round trip.
+ */
+export const PUSH_MARKS: readonly string[] = (() => {
+  const m = /^_OTA_MARKS = \(((?:"[a-z.]+", )*"[a-z.]+")\)$/m.exec(installSource);
+  if (!m) throw new Error('device/install.py no longer defines _OTA_MARKS as a tuple of names');
+  return JSON.parse(`[${m[1]}]`) as string[];
+})();
+/** The Python set literal of the first two marks, as boot.py's lines and ota.boot() write it. */
+export const PUSH_FLAGS_SET = `{${PUSH_MARKS.slice(0, 2)
+  .map((n) => `'${n}'`)
+  .join(', ')}}`;
+/**
+ * boot.py's lines that run it (install.py's _OTA_HOOK): a directory listing when no push was cut.
+ * They test for the push's two marks (the third, boot.py's own, is finished by the next session).
+ */
 export const PUSH_HOOK_LINES = (() => {
   const m = /^_OTA_HOOK = (".*")$/m.exec(installSource);
   if (!m) throw new Error('device/install.py no longer defines _OTA_HOOK');
-  return (JSON.parse(m[1]) as string).trimEnd().split('\n');
+  const text = JSON.parse(m[1]) as string;
+  if (!text.includes(`${PUSH_FLAGS_SET} & set(os.listdir('/.ota'))`))
+    throw new Error(`device/install.py's _OTA_HOOK no longer tests for ${PUSH_FLAGS_SET} (_OTA_MARKS)`);
+  return text.trimEnd().split('\n');
 })();
 
 /** The dictionary deflated pushes are primed with (deflate-dictionary.ts), as the board holds it. */
@@ -64,7 +83,8 @@ function withDictionary(src: string): string {
 export const CACHE_DIR = '/.ota/serial';
 
 export const HELPERS =
-  `_OTA_REC = (${py(RECOVER_SHA256)}, ${py(CACHE_DIR)})\n` + compactPython(withDictionary(source));
+  `_OTA_REC = (${py(RECOVER_SHA256)}, ${py(CACHE_DIR)}, (${PUSH_MARKS.map(py).join(', ')}))\n` +
+  compactPython(withDictionary(source));
 export const HELPERS_SHA256 = createHash('sha256').update(HELPERS).digest('hex');
 export const CACHE_PATH = `${CACHE_DIR}/${HELPERS_SHA256.slice(0, 16)}.py`;
 /** Raised when the board has no good copy of these helpers. */
@@ -108,8 +128,9 @@ export function deflatePrimed(data: Uint8Array): Buffer {
 }
 
 /**
- * Writes the helpers to CACHE_PATH (other versions there removed) and runs them. `deflated`: sent
- * compressed, which needs the board's deflate module (an ImportError otherwise: send it plain).
+ * Runs the helpers, then writes them to CACHE_PATH (other versions there removed), then the recovery
+ * script (_ota_keep). `deflated`: sent compressed, which needs the board's deflate module (an
+ * ImportError otherwise: send it plain).
  */
 export function cacheHelpers(deflated: boolean): string {
   const load = (name: string, text: string) =>
@@ -132,10 +153,12 @@ export function cacheHelpers(deflated: boolean): string {
     `for _d in os.listdir(${py(CACHE_DIR)}):`,
     ` try:os.remove(${py(CACHE_DIR + '/')}+_d)`,
     ' except OSError:pass',
+    // Run before they are cached: what they find cut short with no script on flash to finish it
+    // uncaches them (_ota_resume), so until the script is written below every session sends both.
+    'exec(_s)',
     `_d=open(${py(CACHE_PATH)},'wb')`,
     '_d.write(_s)',
     '_d.close()',
-    'exec(_s)',
     'del _s,_d',
     // The push recovery script (RECOVER_PATH), written by the helpers when it differs.
     ...load('_r', RECOVER_SOURCE),

@@ -14,8 +14,9 @@
  * (device/install.py) and checked by SHA-256; then the marker /.ota/install.json is written and the
  * script copies the staged files over the live ones, boot.py first. boot.py runs the script before
  * `import ota` while the marker is there, so a cut at any step leaves the old updater whole, or
- * finishes the new one before it runs (a cut inside the copy of boot.py itself leaves it torn until
- * the next install). A second install with the same inputs writes nothing.
+ * finishes the new one before it runs. boot.py itself is renamed over the old one where that is one
+ * step (LittleFS); on FAT it is copied, and a cut inside that copy leaves it torn until the next
+ * install. A second install with the same inputs writes nothing.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -100,14 +100,16 @@ def _ota_remove(p):
 # _OTA_NEW is there), or at the next session's start. Reserved paths (the
 # updater's install staging under /.ota/, boot.py) are not a push's: written in
 # place, with no marker, whose recovery would refuse them.
+# The script's SHA-256, the helpers' cache folder and the script's list of the
+# files in /.ota that say something was cut short (its _OTA_MARKS: the push's
+# marker, its new-file list, boot.py's lines' marker): _OTA_REC, put before
+# these helpers by the host.
+_OTA_REC_SHA, _OTA_CACHE, _OTA_MARKS = _OTA_REC  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
 _OTA_STAGE = "/.ota/push"
-_OTA_MARK = "/.ota/push.json"
 # Files that did not exist are written straight to their place (no old content to keep), once
-# this list of them is on flash: a cut before the marker removes them again.
-_OTA_NEW = "/.ota/push.new"
+# the list of them, _OTA_NEW, is on flash: a cut before the marker removes them again.
+_OTA_MARK, _OTA_NEW = "/.ota/" + _OTA_MARKS[0], "/.ota/" + _OTA_MARKS[1]
 _OTA_REC_PATH = "/.ota/recover.py"
-# The script's SHA-256 and the helpers' cache folder: _OTA_REC, put before these helpers by the host.
-_OTA_REC_SHA, _OTA_CACHE = _OTA_REC  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
 # Largest marker the script reads: its _OTA_MARK_MAX.
 _OTA_MARK_MAX = const(32768)
 _ota_plan = {}
@@ -119,22 +121,23 @@ def _ota_direct(p):
 
 
 def _ota_flags():
-    # Whether a push is interrupted: its marker or new-file list is on flash.
+    # Whether something the script finishes was cut short: one of its marks is on flash.
     try:
-        return {"push.json", "push.new", "hook.json"} & set(os.listdir("/.ota"))
+        return set(_OTA_MARKS) & set(os.listdir("/.ota"))
     except OSError:
         return 0
 
 
-def _ota_rec(d):
-    # Runs the recovery script on flash, what boot.py runs: d 0 finishes or
-    # undoes an interrupted push (returns why it could not, or None), 1 puts
-    # boot.py's lines that run it in front of boot.py.
+def _ota_rec(d, s=None):
+    # Runs the recovery script on flash (or its text s), what boot.py runs: d 0
+    # finishes or undoes an interrupted push (returns why it could not, or
+    # None), 1 puts boot.py's lines that run it in front of boot.py.
     gc.collect()
     g = {"_ota_do": d}
-    f = open(_OTA_REC_PATH)
-    s = f.read()
-    f.close()
+    if s is None:
+        f = open(_OTA_REC_PATH)
+        s = f.read()
+        f.close()
     exec(s, g)
     s = None
     gc.collect()
@@ -142,21 +145,33 @@ def _ota_rec(d):
 
 
 def _ota_keep(t):
-    # The host sends the script with these helpers (cacheHelpers). It is
-    # written when missing or another version, never while an interrupted push
-    # may need the copy on flash (which is whole then), unless it is missing.
+    # The host sends the script t with these helpers (cacheHelpers). It is
+    # written in place when missing or another version, never while one of its
+    # marks is on flash: boot.py would run a copy a cut tore. The copy there
+    # then was checked whole before the mark was written, and stays; a missing
+    # one (deleted since) is stood in for by t, run from RAM, before t is written.
     f = _ota_flags()
     try:
         if _ota_sha256(_OTA_REC_PATH) == _OTA_REC_SHA or f:
             return
     except OSError:
-        pass
+        if f:
+            try:
+                _ota_rec(0, t)
+            except Exception:
+                pass
+            if _ota_flags():
+                return
     _ota_mkdirs("/.ota")
     g = open(_OTA_REC_PATH, "wb")
     g.write(t)
     g.close()
-    if f:
-        _ota_resume()
+
+
+def _ota_uncache():
+    # The next session finds no cached helpers, and sends them with the script (_ota_keep).
+    for e in os.listdir(_OTA_CACHE):
+        _ota_remove(_ota_join(_OTA_CACHE, e))
 
 
 def _ota_prep():
@@ -168,9 +183,7 @@ def _ota_prep():
     except OSError:
         ok = 0
     if not ok:
-        # The next session finds no cached helpers, and sends them with the script.
-        for e in os.listdir(_OTA_CACHE):
-            os.remove(_ota_join(_OTA_CACHE, e))
+        _ota_uncache()
         raise OSError(_OTA_REC_PATH + " is missing or damaged; it is written again at the next connection")
     # The script puts boot.py's lines in when its start lacks them (what it checks too, compiled only then).
     try:
@@ -300,12 +313,17 @@ def _ota_resume():
     # At load and before each push: a push a cut interrupted is finished (or
     # undone, before its marker) first, and boot.py's lines half copied. One
     # that cannot be is dropped (the script logs nothing here), so the board
-    # stays reachable; the next push writes again.
+    # stays reachable; the next push writes again. With no script on flash
+    # (deleted, or a cut between caching these helpers and writing it) the next
+    # connection sends it.
     if _ota_flags():
         try:
             _ota_rec(0)
         except Exception:
-            pass
+            try:
+                os.stat(_OTA_REC_PATH)
+            except OSError:
+                _ota_uncache()
 
 
 def _ota_read_exactly(s, v):
