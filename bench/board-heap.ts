@@ -105,6 +105,14 @@ for _n in list(sys.modules):
     if _n.startswith('ota.') and hasattr(sys.modules[_n], 'ev'):
         sys.modules[_n].ev = _at
 sys.modules['ota.log'].ev = _at
+import ota.updater
+_w0 = ota.updater._window
+def _w():
+    # Where the window is asked for (a bundle only): what decides between the bundle and file by file.
+    gc.collect()
+    print("WINDOW", gc.mem_free(), _largest())
+    return _w0()
+ota.updater._window = _w
 `;
 
 /** The heap at the download step (the updater's `start` event, just before the bundle's window). */
@@ -113,6 +121,8 @@ export interface DownloadStep {
   free: number;
   /** The largest single block the heap could give (to 16 B). */
   largest: number;
+  /** The same two where the updater asks for the bundle's window (absent when no bundle is used). */
+  window?: { free: number; largest: number };
   output: string;
 }
 
@@ -128,5 +138,7 @@ export async function downloadStep(opts: { fsDir: string; heapKb?: number }): Pr
   const r = await fx.runBoard({ fsDir: opts.fsDir, ...heap, code, timeoutMs: 120_000 });
   const m = /DLSTEP (\d+) (\d+)/.exec(r.output);
   if (!m || /RESULT None/.test(r.output)) throw new Error(`update failed: ${r.output}${r.error ?? ''}`);
-  return { free: Number(m[1]), largest: Number(m[2]), output: r.output };
+  const w = /WINDOW (\d+) (\d+)/.exec(r.output);
+  const window = w ? { free: Number(w[1]), largest: Number(w[2]) } : undefined;
+  return { free: Number(m[1]), largest: Number(m[2]), window, output: r.output };
 }

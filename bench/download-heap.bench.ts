@@ -2,7 +2,8 @@
 // bundle's 33 KB inflate window), for the same signed release from the static host and from an OCI
 // registry (Debian's docker-registry; anonymous, and behind an anonymous Bearer token flow as public
 // ghcr.io packages are), on the standard virtual board (fx.BOARD_HEAP_KB): free heap and the largest
-// single block, the registry's against the static host's. Goal: within ~2 KB.
+// single block, the registry's against the static host's. Goal: within ~2 KB. For the bundle, also the
+// largest block where the updater asks for the window: the number that decides bundle or file by file.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,12 @@ export async function run(): Promise<void> {
             `${what} free ${kb(o.free)}, largest block ${kb(o.largest)}${warned(o)} -> ` +
             `${what} holds ${kb(s.free - o.free)} more, largest block ${kb(s.largest - o.largest)} smaller`,
         );
+        if (s.window && o.window) {
+          console.log(
+            `  where the bundle's window is asked for: static largest block ${kb(s.window.largest)}, ` +
+              `${what} ${kb(o.window.largest)} (the window takes 33 KB)`,
+          );
+        }
       }
     }
   } finally {
