@@ -22,8 +22,9 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
   }
 }
 
-/** The watcher holds the port: give it time to open it before typing. */
-const opened = () => new Promise((r) => setTimeout(r, 1500));
+/** Typing at the board waits until the watcher says it listens (it holds the port from then on). */
+const listening = (w: ReturnType<typeof watch>) =>
+  until(() => /^ota: watching .+\n/m.test(w.out.stderr), 20_000, `ota watch to listen (${w.out.stderr})`);
 
 test(
   'ota watch waits for a re-enumerated board by USB serial number and carries on',
@@ -33,7 +34,7 @@ test(
     const first = vb.path;
     const w = watch(first);
     try {
-      await opened();
+      await listening(w);
       vb.board.write('import machine; machine.reset()\r');
       await until(() => w.out.stderr.includes('board back on'), 20_000, `the board back (${w.out.stderr})`);
       assert.match(
@@ -63,7 +64,7 @@ test(
     const vb = await startPtyBoard({ usbReset: { downMs: 60_000 } });
     const w = watch(vb.path, ['--reconnect', '1']);
     try {
-      await opened();
+      await listening(w);
       vb.board.write('import machine; machine.reset()\r');
       assert.equal(await w.exit, 1);
       assert.match(
