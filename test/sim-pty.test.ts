@@ -209,7 +209,8 @@ function consoleTests(): void {
       port.write('\x05A\x01');
       await port.readN(4);
       port.write(script);
-      await new Promise((r) => setTimeout(r, 500));
+      const until = Date.now() + 10_000;
+      while (board.overrun === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       assert.ok(board.overrun > 0);
       port.write('\x04');
       await port.until('\x04>', 5000);
