@@ -45,8 +45,9 @@ export async function run(argv: string[]): Promise<number> {
           },
           { reconnectMs: seconds * 1000 },
         );
-        // Said once the console is tapped: a script (or a test) types at the board only after this.
-        console.error(`ota: watching ${board.path} (Ctrl-C to stop)`);
+        // Said once the console is tapped and the board's USB serial number known (it is followed
+        // by it through a reset): a script (or a test) types at the board only after this.
+        void board.serialNumber().then(() => console.error(`ota: watching ${board.path} (Ctrl-C to stop)`));
       });
       stopWatching();
       // With --reconnect 0 a closed port is the expected end; else the board did not come back.
