@@ -20,7 +20,11 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
-  stdio: 'inherit',
-});
+// own-ports: each test file's process lists only the virtual boards it started (test/support/own-ports.ts).
+const ownPorts = join('test', 'support', 'own-ports.ts');
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--import', `./${ownPorts}`, '--test', '--test-concurrency=2', ...files],
+  { stdio: 'inherit' },
+);
 process.exit(r.status ?? 1);

@@ -25,18 +25,25 @@ const probe: BoardProbe = {
 };
 
 async function resetAndFollow(reg: BoardRegistry, path: string): Promise<string> {
-  const b = await openBoard(path);
-  await b.exec('import machine\nmachine.reset()').catch(() => undefined);
-  await b.close().catch(() => undefined);
-  // The view's poll: re-list until the board is back under a name the registry shows.
-  const until = Date.now() + 15_000;
-  while (Date.now() < until) {
-    await reg.rescan();
-    const back = reg.ports().find((p) => p !== path);
-    if (back) return back;
-    await new Promise((r) => setTimeout(r, 100));
+  let to: string | undefined;
+  const moved = reg.onDidRename((from, now) => void (from === path && (to = now)));
+  try {
+    const b = await openBoard(path);
+    await b.exec('import machine\nmachine.reset()').catch(() => undefined);
+    await b.close().catch(() => undefined);
+    // The view's poll: re-list until the registry moves this board's node to the name it came back
+    // under (matched by its USB serial number; other boards may come and go meanwhile).
+    const until = Date.now() + 15_000;
+    while (to === undefined && Date.now() < until) {
+      await reg.rescan();
+      if (to === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    moved.dispose();
   }
-  throw new Error(`the board did not come back; the registry shows ${JSON.stringify(reg.ports())}`);
+  if (to === undefined)
+    throw new Error(`the board did not come back; the registry shows ${JSON.stringify(reg.ports())}`);
+  return to;
 }
 
 for (const how of ['listed like a USB board', 'started from the editor (Start Virtual Board)'] as const) {

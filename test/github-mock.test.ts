@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Octokit } from '@octokit/rest';
 import { startGitHubMock, type GitHubMock } from './support/github-mock';
 import { checkResponse, validatingFetch } from './support/openapi-check';
+import { NO_GIT_CONFIG } from './manifest-tree';
 
 let gh: GitHubMock;
 const problems: string[] = [];
@@ -144,7 +145,12 @@ test('git refs and trees: real Git SHAs, recursive, truncated over the limit', a
       mkdirSync(join(dir, f.path, '..'), { recursive: true });
       writeFileSync(join(dir, f.path), f.content);
     }
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8' }).trim();
+    const git = (...args: string[]) =>
+      execFileSync('git', args, {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, ...NO_GIT_CONFIG },
+      }).trim();
     git('init', '-q');
     git('add', '.');
     const tree = git('write-tree');

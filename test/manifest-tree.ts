@@ -1,7 +1,7 @@
 // Shared by the manifest, bundle and verify tests: temporary project trees and the real CLI.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { devNull, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..');
@@ -52,8 +52,18 @@ export function ota(args: string[], opts: SpawnSyncOptions = {}): CliResult {
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
+/**
+ * Git as on a machine with no git config: the user's global and system settings (core.autocrlf
+ * changes blob hashes, commit.gpgsign or a global hooks path changes what a commit does) stay out.
+ */
+export const NO_GIT_CONFIG = { GIT_CONFIG_GLOBAL: devNull, GIT_CONFIG_NOSYSTEM: '1' };
+
 export function git(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
-  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ...NO_GIT_CONFIG, ...env },
+  });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }

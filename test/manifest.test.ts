@@ -8,7 +8,7 @@ import { buildManifest, buildRelease, listProjectFiles, serializeManifest } from
 import { RESERVED_WHY } from '../src/core/reserved';
 import { hashFile, gitBlobSha1 } from '../src/core/hash';
 import { OtaError } from '../src/core/errors';
-import { CREATED, bytes, git, ota, tempDir, writeTree } from './manifest-tree';
+import { CREATED, NO_GIT_CONFIG, bytes, git, ota, tempDir, writeTree } from './manifest-tree';
 
 const NAMES = {
   'main.py': 'import app\napp.run()\n',
@@ -42,6 +42,7 @@ test('sha1 equals git hash-object and sha256 equals node crypto on a generated t
     );
     const gitSha1 = spawnSync('git', ['hash-object', '--stdin-paths'], {
       cwd: t.dir,
+      env: { ...process.env, ...NO_GIT_CONFIG },
       input: paths.join('\n') + '\n',
       encoding: 'utf8',
     })

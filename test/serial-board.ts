@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { VirtualBoard, type BoardOptions } from '../src/sim/board';
 import { exposeOnPty } from '../src/sim/pty';
 import { exposeOnLink, type BoardPort } from '../src/sim/usb';
+import './support/own-ports';
 
 export interface TestBoard {
   board: VirtualBoard;

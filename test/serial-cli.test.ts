@@ -24,20 +24,32 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the CLI from source; `during` runs once it has printed `waitFor` (then the CLI gets SIGINT). */
-function ota(args: string[], opts: { waitFor?: RegExp; during?: () => void } = {}): Promise<Run> {
+/**
+ * Runs the CLI from source. `during.run` runs once its stderr shows `during.after` (the command
+ * says it is listening); once stdout shows `waitFor` the CLI gets SIGINT.
+ */
+function ota(
+  args: string[],
+  opts: { waitFor?: RegExp; during?: { after: RegExp; run: () => void } } = {},
+): Promise<Run> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   } satisfies SpawnOptions);
   let stdout = '';
   let stderr = '';
+  let during = opts.during;
   const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   child.stdout!.on('data', (d: Buffer) => {
     stdout += d.toString();
     if (opts.waitFor?.test(stdout)) child.kill('SIGINT');
   });
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  if (opts.during) setTimeout(opts.during, 2500);
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (during?.after.test(stderr)) {
+      during.run();
+      during = undefined;
+    }
+  });
   return new Promise((resolve) =>
     child.on('close', (status) => {
       clearTimeout(killer);
@@ -135,10 +147,21 @@ test(
     while (!existsSync(join(vb.fsDir, '.ota', 'push.new')) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 20));
     }
+    // What the board prints, seen inside it (its port is the CLI's until the CLI exits).
+    let said = '';
+    const hear = (d: Buffer) => (said += d.toString('latin1'));
+    vb.board.on('data', hear);
     child.kill('SIGINT');
     const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(status, 130, 'interrupted: exit 130, as shells report Ctrl-C');
     assert.match(stderr, /interrupted \(Ctrl-C\) \[cancelled\]/);
+    // The CLI's last bytes (Ctrl-B after the interrupt) can still be in the pseudo-terminal when
+    // it exits, and opening a serial port flushes what the other side has not read yet: the
+    // terminal user comes once the board has taken them and is back at its friendly prompt.
+    const back = Date.now() + 20_000;
+    while (!/\r\n>>> $/.test(said) && Date.now() < back) await new Promise((r) => setTimeout(r, 20));
+    vb.board.off('data', hear);
+    assert.match(said, /\r\n>>> $/, 'the board left raw mode by itself');
     // A terminal user now finds the friendly REPL, not raw mode.
     const port = new SerialPort({ path: vb.path, baudRate: 115200 });
     await new Promise<void>((res, rej) => port.on('open', res).on('error', rej));
@@ -158,8 +181,12 @@ test(
 test('ota watch --json prints each OTA event as one JSON line', { timeout: 40_000 }, async () => {
   const r = await ota(['watch', '--port', vb.path, '--json'], {
     waitFor: /"ev":"rollback"/,
-    // Typed into the board's UART as a user at its console would.
-    during: () => vb.board.write('print("OTA:" + \'{"ev":"rollback","to":"1.0.0"}\')\r'),
+    // Typed into the board's UART as a user at its console would, once ota watch listens.
+    during: {
+      after: /^ota: watching .+ \(Ctrl-C to stop\)$/m,
+      run: () => vb.board.write('print("OTA:" + \'{"ev":"rollback","to":"1.0.0"}\')\r'),
+    },
   });
   assert.equal(r.stdout.trim(), '{"ev":"rollback","to":"1.0.0"}');
+  assert.match(r.stderr, new RegExp(`^ota: watching ${vb.path} \\(Ctrl-C to stop\\)\n`));
 });

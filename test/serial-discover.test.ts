@@ -10,8 +10,9 @@ import {
   describeUsb,
   listBoards,
   listFromSysfs,
-  VIRTUAL_PORTS_DIR,
+  virtualPortsDir,
 } from '../src/core/serial/discover';
+import './support/own-ports';
 
 test('known MicroPython USB IDs are named; unknown ones are not', () => {
   assert.match(describeUsb('303a', '1001') ?? '', /Espressif/);
@@ -79,7 +80,7 @@ test('virtual boards announced by other processes are listed with their USB iden
   writeFileSync(tty, '');
   const withdraw = announcePort(tty, { serialNumber: 'ABC123', vendorId: 'f055', productId: '9802' });
   // A process that died without withdrawing its port.
-  const stale = join(VIRTUAL_PORTS_DIR, '999999999-ttyGone.json');
+  const stale = join(virtualPortsDir(), '999999999-ttyGone.json');
   writeFileSync(stale, JSON.stringify({ path: tty, pid: 999_999_999, serialNumber: 'DEAD' }));
   try {
     const boards = await listBoards();
@@ -100,4 +101,24 @@ test('virtual boards announced by other processes are listed with their USB iden
     false,
     'withdrawn',
   );
+});
+
+test('a board announced under another OTA_PORTS_DIR (another test, another checkout) is not listed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'announce-'));
+  const tty = join(dir, 'ttyElsewhere');
+  writeFileSync(tty, '');
+  const mine = process.env.OTA_PORTS_DIR;
+  process.env.OTA_PORTS_DIR = join(dir, 'ports');
+  const withdraw = announcePort(tty, { serialNumber: 'ELSEWHERE', vendorId: 'f055', productId: '9802' });
+  const listed = async () => (await listBoards()).some((b) => b.serialNumber === 'ELSEWHERE');
+  try {
+    assert.equal(await listed(), true, 'listed where it was announced');
+    if (mine === undefined) delete process.env.OTA_PORTS_DIR;
+    else process.env.OTA_PORTS_DIR = mine;
+    assert.equal(await listed(), false, 'not listed here');
+  } finally {
+    withdraw();
+    if (mine === undefined) delete process.env.OTA_PORTS_DIR;
+    else process.env.OTA_PORTS_DIR = mine;
+  }
 });

@@ -19,14 +19,18 @@ after(async () => {
   await vb?.stop();
 });
 
-/** Writes bytes to the board as a terminal user would, through a separate open of its port. */
-async function typeOnConsole(path: string, text: string): Promise<string> {
+/**
+ * Writes bytes to the board as a terminal user would, through a separate open of its port, and
+ * leaves once what the board says back (echo, answer) matches `answer`.
+ */
+async function typeOnConsole(path: string, text: string, answer: RegExp): Promise<string> {
   const port = await openTransport(path);
   let seen = '';
   port.tap = (d) => (seen += d.toString('latin1'));
   port.tapOnly = true;
   await port.write(text);
-  await new Promise((r) => setTimeout(r, 400));
+  const until = Date.now() + 10_000;
+  while (!answer.test(seen) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   await port.close();
   return seen;
 }
@@ -68,14 +72,14 @@ test('plain raw REPL (a board without raw paste) runs the same commands', async 
 
 test('a board busy in while True is interrupted and answers', { timeout: 20_000 }, async () => {
   // A user program left running from the friendly REPL.
-  await typeOnConsole(vb.path, 'while True:\r pass\r\r');
+  await typeOnConsole(vb.path, 'while True:\rpass\r\r', /\r\n\.\.\. +\r\n$/);
   await onBoard(vb.path, async (b) => {
     assert.equal((await b.exec('print("back")')).toString().trim(), 'back');
   });
 });
 
 test('a half-typed line in the friendly REPL does not leak into the next command', async () => {
-  await typeOnConsole(vb.path, 'print("half');
+  await typeOnConsole(vb.path, 'print("half', /print\("half$/);
   await onBoard(vb.path, async (b) => {
     assert.equal((await b.exec('print(6 * 7)')).toString().trim(), '42');
   });
@@ -85,7 +89,7 @@ test('close() leaves the friendly REPL, never raw mode', async () => {
   await onBoard(vb.path, async (b) => {
     await b.exec('pass');
   });
-  const seen = await typeOnConsole(vb.path, '1+1\r');
+  const seen = await typeOnConsole(vb.path, '1+1\r', /2\r\n>>> /);
   assert.match(seen, /2\r\n>>> /);
 });
 
@@ -102,8 +106,13 @@ test('idle timeout: a silent command is interrupted with a clear error and the b
 
 test('interrupt() stops a running command with KeyboardInterrupt', async () => {
   await onBoard(vb.path, async (b) => {
-    const run = b.exec('import time\nwhile True:\n time.sleep_ms(10)');
-    await new Promise((r) => setTimeout(r, 300));
+    let said = '';
+    const run = b.exec('import time\nprint("looping")\nwhile True:\n time.sleep_ms(10)', {
+      onOutput: (c) => (said += c.toString()),
+    });
+    // Interrupt once the command runs (earlier, Ctrl-C would land in the code being sent).
+    const until = Date.now() + 10_000;
+    while (!said.includes('looping') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await b.interrupt();
     await assert.rejects(run, /KeyboardInterrupt/);
     assert.equal((await b.exec('print(3)')).toString().trim(), '3');

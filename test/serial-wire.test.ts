@@ -133,27 +133,38 @@ test("a session's first command goes out with Ctrl-A, within what the board's re
   assert.equal(vb.board.overrun, before, 'no byte lost');
 });
 
-/** Bytes typed on the console as a terminal user would, through a separate open of the port. */
-async function typeOnConsole(text: string): Promise<void> {
+/**
+ * Bytes typed on the console as a terminal user would, through a separate open of the port; the
+ * port is left once the board's echo shows `state` (the program runs, the line is half typed).
+ */
+async function typeOnConsole(text: string, state: RegExp): Promise<void> {
   const port = await openTransport(vb.path);
+  let seen = '';
+  port.tap = (d) => (seen += d.toString('latin1'));
   port.tapOnly = true;
   await port.write(text);
-  await new Promise((r) => setTimeout(r, 300));
+  const until = Date.now() + 10_000;
+  while (!state.test(seen) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   await port.close();
+  assert.match(seen, state, 'the state typed at the console');
 }
 test('sent ahead from a busy program, a half-typed line or paste mode, the session still works', async (t) => {
-  const states: [string, string][] = [
-    ['a program in while True', 'while True:\r pass\r\r'],
+  // The friendly REPL indents each line after a colon by 4 and keeps the indent; a lone Enter on a
+  // continuation line runs the block (its echo, `...` and spaces, is the last thing it says).
+  const running = /\r\n\.\.\. +\r\n$/;
+  const states: [string, string, RegExp][] = [
+    ['a program in while True', 'while True:\rpass\r\r', running],
     [
       'one that ignores the first Ctrl-C',
-      'while True:\r try:\r  pass\r except KeyboardInterrupt:\r  pass\r\r',
+      'while True:\rtry:\rpass\r\b\b\b\bexcept KeyboardInterrupt:\rpass\r\r',
+      running,
     ],
-    ['a half-typed line', 'print("half'],
-    ['paste mode', '\x05x = 1\r'],
+    ['a half-typed line', 'print("half', /print\("half$/],
+    ['paste mode', '\x05x = 1\r', /\r\n=== x = 1\r\n=== $/],
   ];
-  for (const [name, typed] of states) {
+  for (const [name, typed, state] of states) {
     await t.test(name, async () => {
-      await typeOnConsole(typed);
+      await typeOnConsole(typed, state);
       const before = vb.board.overrun;
       await onBoard(vb.path, async (b) => {
         await syncFiles(b, { files: [{ path: 'state.txt', data: Buffer.from(name) }], root: '/st' });

@@ -150,7 +150,9 @@ test('sys.stdin reads the UART, as on a board', async () => {
   board.on('data', (d: Buffer) => (out += d.toString('latin1')));
   board.write('\x01');
   board.write('import sys\nprint(repr(sys.stdin.read(5)))\x04');
-  await new Promise((r) => setTimeout(r, 100));
+  // Typed once the program runs (the raw REPL's OK), so it waits in the read.
+  const started = Date.now() + 10_000;
+  while (!out.includes('OK') && Date.now() < started) await new Promise((r) => setTimeout(r, 10));
   board.write('hel');
   board.write('lo!');
   const deadline = Date.now() + 10_000;

@@ -14,16 +14,21 @@ function watch(port: string, extra: string[] = []) {
   return { child, out, exit };
 }
 
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+async function until(check: () => boolean, ms: number, what: () => string): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-/** The watcher holds the port: give it time to open it before typing. */
-const opened = () => new Promise((r) => setTimeout(r, 1500));
+/** Typing at the board waits until the watcher says it listens (it holds the port from then on). */
+const listening = (w: ReturnType<typeof watch>) =>
+  until(
+    () => /^ota: watching .+\n/m.test(w.out.stderr),
+    20_000,
+    () => `ota watch to listen (${w.out.stderr})`,
+  );
 
 test(
   'ota watch waits for a re-enumerated board by USB serial number and carries on',
@@ -33,16 +38,24 @@ test(
     const first = vb.path;
     const w = watch(first);
     try {
-      await opened();
+      await listening(w);
       vb.board.write('import machine; machine.reset()\r');
-      await until(() => w.out.stderr.includes('board back on'), 20_000, `the board back (${w.out.stderr})`);
+      await until(
+        () => w.out.stderr.includes('board back on'),
+        20_000,
+        () => `the board back (${w.out.stderr}; ${vb.board.resets} resets)`,
+      );
       assert.match(
         w.out.stderr,
         new RegExp(`ota: board left ${first} .*\\n(.*\\n)*ota: board back on ${first}-1\\n`),
       );
       assert.equal(vb.path, `${first}-1`);
       vb.board.write('print("OTA:" + \'{"ev":"confirm","version":"2.0.0"}\')\r');
-      await until(() => w.out.stdout.includes('confirm'), 10_000, 'the event after the reset');
+      await until(
+        () => w.out.stdout.includes('confirm'),
+        10_000,
+        () => `the event after the reset (${w.out.stdout})`,
+      );
       assert.deepEqual(JSON.parse(w.out.stdout.trim().split('\n').pop()!), {
         ev: 'confirm',
         version: '2.0.0',
@@ -63,7 +76,7 @@ test(
     const vb = await startPtyBoard({ usbReset: { downMs: 60_000 } });
     const w = watch(vb.path, ['--reconnect', '1']);
     try {
-      await opened();
+      await listening(w);
       vb.board.write('import machine; machine.reset()\r');
       assert.equal(await w.exit, 1);
       assert.match(

@@ -7,7 +7,8 @@ import { jsonOption, parseCommand, portOption, untilStopped } from './common';
 const help = `usage: ota watch --port <path> [--json] [--reconnect <seconds>]
 
 Prints what the board writes until Ctrl-C. With --json, prints only the
-updater's events (OTA:{...} lines), as JSON, one per line.
+updater's events (OTA:{...} lines), as JSON, one per line. Once it listens it
+says so on stderr ("ota: watching <port> (Ctrl-C to stop)").
 
 A board on native USB (ESP32-S3, RP2040) leaves the bus when it resets and
 comes back, sometimes under another port name: ota watch waits for it by its
@@ -44,6 +45,9 @@ export async function run(argv: string[]): Promise<number> {
           },
           { reconnectMs: seconds * 1000 },
         );
+        // Said once the console is tapped and the board's USB serial number known (it is followed
+        // by it through a reset): a script (or a test) types at the board only after this.
+        void board.serialNumber().then(() => console.error(`ota: watching ${board.path} (Ctrl-C to stop)`));
       });
       stopWatching();
       // With --reconnect 0 a closed port is the expected end; else the board did not come back.

@@ -409,6 +409,13 @@ export class VirtualBoard extends EventEmitter {
 
   /** Running code reads `want` bytes of sys.stdin: it blocks until they have all come, as on a board. */
   private readStdin(want: number, give: (bytes: Uint8Array) => void): void {
+    // Ctrl-C came and the program has not taken its KeyboardInterrupt yet (a slow host): this read
+    // gets the interrupt, not the bytes behind it (the host's Ctrl-B is the REPL's), as on a board
+    // where the interrupt is raised at once.
+    if (this.running?.timer) {
+      this.cpu?.interrupt();
+      return;
+    }
     const got: number[] = [];
     while (got.length < want && this.head < this.input.length) {
       const c = this.input[this.head++];

@@ -31,6 +31,8 @@ export function ota(args: string[], opts: RunOptions): Promise<Run> {
     XDG_RUNTIME_DIR: opts.home,
     XDG_CONFIG_HOME: join(opts.home, '.config'),
     DOCKER_CONFIG: join(opts.home, '.docker'),
+    // The test's own virtual boards' ports (support/own-ports.ts), so a board that resets is found again.
+    ...(process.env.OTA_PORTS_DIR ? { OTA_PORTS_DIR: process.env.OTA_PORTS_DIR } : {}),
     ...opts.env,
   };
   return new Promise((resolve) => {

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { connect as netConnect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort, launch, missingService, selfSigned, type Service } from './service';
+import { freePort, launch, missingService, onFreePorts, selfSigned, type Service } from './service';
 
 export interface Mosquitto {
   /** mqtt://127.0.0.1:<port> (password required) */
@@ -106,29 +106,9 @@ export async function startMosquitto(opts: { fdLimit?: number } = {}): Promise<M
     stdio: 'pipe',
   });
   makeCa(dir);
-  const port = await freePort();
-  const tlsPort = await freePort();
-  writeFileSync(
-    join(dir, 'mosquitto.conf'),
-    [
-      // Started as root, mosquitto switches to the user "mosquitto", who cannot read this private folder.
-      `user ${userInfo().username}`,
-      'per_listener_settings false',
-      'allow_anonymous false',
-      `password_file ${join(dir, 'passwd')}`,
-      'persistence false',
-      'max_queued_messages 1000',
-      'max_inflight_messages 100',
-      `listener ${port} 127.0.0.1`,
-      `listener ${tlsPort} 127.0.0.1`,
-      `cafile ${join(dir, 'ca.pem')}`,
-      `certfile ${join(dir, 'server.pem')}`,
-      `keyfile ${join(dir, 'server.key')}`,
-      'log_dest none',
-      '',
-    ].join('\n'),
-  );
   let service: Service | undefined;
+  let port = 0;
+  let tlsPort = 0;
   const start = async (): Promise<void> => {
     const cmd = `${opts.fdLimit ? `ulimit -n ${opts.fdLimit} && ` : ''}exec ${bin} -c ${join(dir, 'mosquitto.conf')}`;
     service = await launch(
@@ -136,14 +116,42 @@ export async function startMosquitto(opts: { fdLimit?: number } = {}): Promise<M
       ['-c', cmd],
       () => Promise.all([accepts(port), accepts(tlsPort)]),
       5000,
+      / running$/m,
     );
   };
+  // Ports picked, then bound by mosquitto: another process may take one meanwhile, so try again.
+  await onFreePorts(async () => {
+    port = await freePort();
+    tlsPort = await freePort();
+    writeFileSync(
+      join(dir, 'mosquitto.conf'),
+      [
+        // Started as root, mosquitto switches to the user "mosquitto", who cannot read this private folder.
+        `user ${userInfo().username}`,
+        'per_listener_settings false',
+        'allow_anonymous false',
+        `password_file ${join(dir, 'passwd')}`,
+        'persistence false',
+        'max_queued_messages 1000',
+        'max_inflight_messages 100',
+        `listener ${port} 127.0.0.1`,
+        `listener ${tlsPort} 127.0.0.1`,
+        `cafile ${join(dir, 'ca.pem')}`,
+        `certfile ${join(dir, 'server.pem')}`,
+        `keyfile ${join(dir, 'server.key')}`,
+        // Its log says when every listener is bound (client connections left out).
+        'log_dest stderr',
+        'connection_messages false',
+        '',
+      ].join('\n'),
+    );
+    await start();
+  });
   const stop = async (): Promise<void> => {
     const s = service;
     service = undefined;
     await s?.stop();
   };
-  await start();
   return {
     url: `mqtt://127.0.0.1:${port}`,
     tlsUrl: `mqtts://127.0.0.1:${tlsPort}`,

@@ -11,7 +11,7 @@ import { createServer as httpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trustingFetch, type Pair } from './pki';
-import { freePort, launch, missingService, selfSigned } from './service';
+import { launch, missingService, selfSigned } from './service';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -78,8 +78,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const password = opts.password ?? 'secret-pw';
   const dir = mkdtempSync(join(tmpdir(), 'ota-registry-'));
   const dataDir = join(dir, 'data');
-  const port = await freePort();
-  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const scheme = opts.tls ? 'https' : 'http';
   const f = opts.tls ? trustingFetch(opts.tls.ca) : fetch;
   let tlsYaml = '';
   if (opts.tls) {
@@ -144,14 +143,25 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       `auth:\n  token:\n    realm: ${realm}\n    service: ${service}\n` +
       `    issuer: ota-test-issuer\n    rootcertbundle: ${cert.certFile}\n`;
   }
+  // Port 0: the registry binds a port of its own and says which (info level), so no other
+  // process can take it between a pick and the bind.
   const config =
-    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n` +
+    `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n` +
     `storage:\n  filesystem:\n    rootdirectory: ${dataDir}\n  delete:\n    enabled: true\n` +
-    `http:\n  addr: 127.0.0.1:${port}\n  secret: ${randomBytes(12).toString('hex')}\n` +
+    `http:\n  addr: 127.0.0.1:0\n  secret: ${randomBytes(12).toString('hex')}\n` +
     tlsYaml +
     authYaml;
   writeFileSync(join(dir, 'config.yml'), config);
-  const service = await launch(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], () => f(`${url}/v2/`));
+  const listening = /listening on 127\.0\.0\.1:(\d+)/;
+  let port = 0;
+  const service = await launch(
+    REGISTRY_BIN,
+    ['serve', join(dir, 'config.yml')],
+    (log) => f(`${scheme}://127.0.0.1:${(port ||= Number(listening.exec(log)![1]))}/v2/`),
+    10_000,
+    listening,
+  );
+  const url = `${scheme}://127.0.0.1:${port}`;
   return {
     host: `127.0.0.1:${port}`,
     url,

@@ -81,19 +81,24 @@ export interface Service {
 }
 
 /**
- * Starts `cmd args` and waits until `ready()` stops throwing (tried every 50 ms for `ms`); fails
- * with the service's stderr if it exits first or never answers.
+ * Starts `cmd args` and waits until `ready(log)` stops throwing (tried every 50 ms for `ms`); fails
+ * with the service's stderr if it exits first or never answers. With `listening`, ready is tried
+ * only once the service's stderr matches it (it says it has bound its ports): until then another
+ * process that holds the port could answer for it.
  */
 export async function launch(
   cmd: string,
   args: string[],
-  ready: () => Promise<unknown>,
+  ready: (log: string) => Promise<unknown>,
   ms = 10_000,
+  listening?: RegExp,
 ): Promise<Service> {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
+  let bound = listening === undefined;
   proc.stderr!.on('data', (d: Buffer) => {
     log = (log + d.toString()).slice(-4000);
+    bound ||= listening!.test(log);
   });
   const service: Service = {
     proc,
@@ -107,9 +112,10 @@ export async function launch(
   };
   const end = Date.now() + ms;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`${cmd} exited: ${log}`);
+    if (proc.exitCode !== null) throw new PortLost(`${cmd} exited: ${log}`);
     try {
-      await ready();
+      if (!bound) throw new Error(`it has not said it listens (${listening!.source})`);
+      await ready(log);
       return service;
     } catch (err) {
       if (Date.now() > end) {
@@ -117,6 +123,24 @@ export async function launch(
         throw new Error(`${cmd} did not answer: ${(err as Error).message} ${log}`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** A service that exited while starting (on ports from freePort: maybe taken meanwhile by another process). */
+export class PortLost extends Error {}
+
+/**
+ * Runs `start` (which picks ports with freePort and launches on them) again, up to `tries` times,
+ * when the service exits while starting: a port given back by freePort can be taken by another
+ * process before the service binds it.
+ */
+export async function onFreePorts<T>(start: () => Promise<T>, tries = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (!(err instanceof PortLost) || i >= tries) throw err;
     }
   }
 }

@@ -9,7 +9,7 @@
  * (`--port`, a pseudo-terminal) never goes through discovery.
  *
  * Virtual boards are listed too, with their USB identity: those on an in-process link (link.ts) and
- * those another process put on a pseudo-terminal (announced in VIRTUAL_PORTS_DIR, as udev's
+ * those another process put on a pseudo-terminal (announced in virtualPortsDir(), as udev's
  * /dev/serial/by-id names USB ports). A board that left the bus (a native-USB reset) is found
  * again by its USB serial number, under whatever name it came back as:
  *
@@ -130,12 +130,19 @@ export async function listFromSysfs(sysRoot = '/sys/class/tty', devRoot = '/dev'
 }
 
 /** Where a process that puts a virtual board on a pseudo-terminal announces it (one JSON file per port). */
-export const VIRTUAL_PORTS_DIR = join(tmpdir(), 'micropython-ota-ports');
+/**
+ * Where pseudo-terminal boards are announced: one folder per machine, or OTA_PORTS_DIR (the test
+ * runner gives each test process its own, so a test lists only the boards it started).
+ */
+export function virtualPortsDir(): string {
+  return process.env.OTA_PORTS_DIR || join(tmpdir(), 'micropython-ota-ports');
+}
 
 /** Announces a virtual board's pseudo-terminal to port listing in every process; returns the withdrawal. */
 export function announcePort(path: string, id: LinkIdentity): () => void {
-  mkdirSync(VIRTUAL_PORTS_DIR, { recursive: true });
-  const file = join(VIRTUAL_PORTS_DIR, `${process.pid}-${basename(path)}.json`);
+  const dir = virtualPortsDir();
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${process.pid}-${basename(path)}.json`);
   writeFileSync(file, JSON.stringify({ ...id, path, pid: process.pid }));
   return () => rmSync(file, { force: true });
 }
@@ -150,22 +157,23 @@ function alive(pid: unknown): boolean {
 
 /** Announced pseudo-terminals whose process still runs and whose path still exists. */
 async function listAnnounced(): Promise<BoardCandidate[]> {
+  const dir = virtualPortsDir();
   let names: string[];
   try {
-    names = await readdir(VIRTUAL_PORTS_DIR);
+    names = await readdir(dir);
   } catch {
     return [];
   }
   const out: BoardCandidate[] = [];
   for (const name of names.filter((n) => n.endsWith('.json'))) {
     try {
-      const a = JSON.parse(await readFile(join(VIRTUAL_PORTS_DIR, name), 'utf8')) as LinkIdentity & {
+      const a = JSON.parse(await readFile(join(dir, name), 'utf8')) as LinkIdentity & {
         path: string;
         pid: number;
       };
       if (!alive(a.pid)) {
         // Left behind by a process that died without withdrawing it.
-        rmSync(join(VIRTUAL_PORTS_DIR, name), { force: true });
+        rmSync(join(dir, name), { force: true });
         continue;
       }
       await realpath(a.path);

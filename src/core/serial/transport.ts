@@ -13,6 +13,10 @@
  * so far; a port that closes or fails (cable pulled) fails every pending and
  * later read with OtaError 'port_closed'.
  */
+import { read as fsRead } from 'node:fs';
+import { promisify } from 'node:util';
+import type { LinuxPortBinding } from '@serialport/bindings-cpp';
+import { unixRead } from '@serialport/bindings-cpp/dist/unix-read';
 import { SerialPort } from 'serialport';
 import { OtaError } from '../errors';
 import { isLinkName, openLink } from './link';
@@ -238,13 +242,44 @@ export class Transport {
   }
 }
 
+const readAsync = promisify(fsRead);
+
+/**
+ * A read of 0 bytes from a serial port (opened non-blocking, VMIN 1) is its hang-up: the USB
+ * device or the pseudo-terminal's other side is gone. serialport reads again at once, for ever (a
+ * core busy, the port never closed) when the hang-up comes while it is not waiting in poll; here it
+ * is the disconnect it is (ENXIO: serialport then closes the port, as when a USB device is pulled).
+ */
+async function readOrHangUp(...args: Parameters<typeof readAsync>): ReturnType<typeof readAsync> {
+  const r = await readAsync(...args);
+  if (r.bytesRead === 0) throw Object.assign(new Error('the serial port hung up'), { code: 'ENXIO' });
+  return r;
+}
+
+/** The platform's serialport binding, whose ports report a hang-up as closing (Linux, macOS). */
+const binding: typeof SerialPort.binding =
+  process.platform === 'win32'
+    ? SerialPort.binding
+    : ({
+        ...SerialPort.binding,
+        async open(opts: Parameters<typeof SerialPort.binding.open>[0]) {
+          const port = (await SerialPort.binding.open(opts)) as LinuxPortBinding;
+          const read = port.read.bind(port);
+          port.read = (buffer, offset, length) =>
+            port.isOpen
+              ? unixRead({ binding: port, buffer, offset, length, fsReadAsync: readOrHangUp })
+              : read(buffer, offset, length);
+          return port;
+        },
+      } as typeof SerialPort.binding);
+
 /**
  * Opens a board's port by name: a virtual board's in-process link ('link:…', link.ts), else a serial
  * port by path (a USB device or a pseudo-terminal).
  */
 export async function openTransport(path: string, baudRate = 115200): Promise<Transport> {
   if (isLinkName(path)) return new Transport(openLink(path), path);
-  const port = new SerialPort({ path, baudRate, autoOpen: false });
+  const port = new SerialPort({ path, baudRate, autoOpen: false, binding });
   await new Promise<void>((resolve, reject) =>
     port.open((err) =>
       err
