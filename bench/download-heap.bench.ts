@@ -44,23 +44,13 @@ export async function run(): Promise<void> {
         bundle,
         build,
       });
-      await publishOci({
-        dir,
-        version: '1.1.0',
-        ref: `${reg.host}/me/${name}`,
-        signKeyFile: key.path,
-        bundle,
-        build,
-      });
-      await publishOci({
-        dir,
-        version: '1.1.0',
-        ref: `${tokenReg.host}/me/${name}`,
-        signKeyFile: key.path,
-        bundle,
-        build,
-        credentials: { username: 'ota', password: 'secret-pw', from: 'bench' },
-      });
+      for (const [r, credentials] of [
+        [reg, undefined],
+        [tokenReg, { username: 'ota', password: 'secret-pw', from: 'bench' }],
+      ] as const) {
+        const ref = `${r.host}/me/${name}`;
+        await publishOci({ dir, version: '1.1.0', ref, signKeyFile: key.path, bundle, build, credentials });
+      }
       // A bundle is for a board with nothing installed; the other row updates 1.0.0.
       const app = bundle ? {} : fx.APP_1_0_0;
       const version = bundle ? undefined : '1.0.0';
