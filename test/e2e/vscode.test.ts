@@ -84,10 +84,32 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
   let keyPath: string;
 
   /** A walkthrough step: opened when it is not (a finished step opens the next), then its button clicked. */
-  async function clickStep(id: string, button: string): Promise<void> {
+  /**
+   * Clicks a walkthrough step's button. With `effect` (for a command that may run twice, as Serve
+   * Releases Locally may): a click the walkthrough lost while it re-rendered (seen once on a fresh
+   * clone: the previous step ticked as the click landed) is given once more when the effect is late.
+   */
+  async function clickStep(
+    id: string,
+    button: string,
+    effect?: (ms: number) => Promise<unknown>,
+  ): Promise<void> {
     const step = wb.page.locator(`.gettingStartedContainer .getting-started-step[data-step-id$="#${id}"]`);
-    if ((await step.getAttribute('aria-expanded', { timeout: 30_000 })) !== 'true') await step.click();
-    await step.locator('.button-container .monaco-button', { hasText: button }).click({ timeout: 30_000 });
+    const click = async () => {
+      if ((await step.getAttribute('aria-expanded', { timeout: 30_000 })) !== 'true') await step.click();
+      await step.locator('.button-container .monaco-button', { hasText: button }).click({ timeout: 30_000 });
+    };
+    await click();
+    if (!effect) return;
+    if (
+      await effect(20_000).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    await click();
+    await effect(60_000);
   }
 
   /** The step is ticked: its command succeeded (package.json completionEvents). */
@@ -236,8 +258,8 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
 
   it('serves the releases from the walkthrough, shown in the status bar', async () => {
     await wb.command('Notifications: Clear All Notifications');
-    await clickStep('host', 'Serve Releases Locally');
-    await wb.statusItem(/Serving releases 127\.0\.0\.1:\d+/);
+    const serving = /Serving releases 127\.0\.0\.1:\d+/;
+    await clickStep('host', 'Serve Releases Locally', (ms) => wb.statusItem(serving, ms));
     await wb.treeItem(/^stable 1\.0\.0/, 60_000);
     await wb.statusItem(/OTA 1\.0\.0 available/);
     await stepDone('host');
