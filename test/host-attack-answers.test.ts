@@ -19,7 +19,7 @@ import { listReleases } from '../src/core/publish/github';
 import { listOciTags, MANIFEST_MEDIA, RELEASE_TYPE, TITLE } from '../src/core/publish/oci';
 import { releaseChannels } from '../src/core/release-channels';
 import { failsWith, ota, type Run } from './support/cli';
-import { startGitHubMock, type GitHubMock } from './support/github-mock';
+import { bareRelease, startGitHubMock, type GitHubMock } from './support/github-mock';
 
 const MB = 1024 * 1024;
 /** A hostile body: the server stops when the host hangs up, so only what the host reads is sent. */
@@ -128,15 +128,7 @@ test('GitHub: release pages that never end stop at the entry limit', async () =>
     answer: (_req, res) => {
       page++;
       const next = `${gh.apiUrl}/repos/me/app/releases?per_page=16&page=${page + 1}`;
-      const items = Array.from({ length: 16 }, (_, i) => ({
-        tag_name: `v1.${page}.${i}`,
-        name: null,
-        prerelease: false,
-        draft: false,
-        published_at: null,
-        html_url: 'x',
-        assets: [],
-      }));
+      const items = Array.from({ length: 16 }, (_, i) => bareRelease(page * 16 + i, `v1.${page}.${i}`));
       res.writeHead(200, { 'content-type': 'application/json', link: `<${next}>; rel="next"` });
       res.end(JSON.stringify(items));
     },

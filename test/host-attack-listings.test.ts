@@ -11,6 +11,7 @@ import { OtaError } from '../src/core/errors';
 import { MAX_LISTED } from '../src/core/pages';
 import { listReleases } from '../src/core/publish/github';
 import { listOciTags } from '../src/core/publish/oci';
+import { bareRelease } from './support/github-mock';
 
 type Mode = 'self' | 'endless' | 'huge' | 'bigbody';
 let mode: Mode = 'self';
@@ -18,16 +19,7 @@ let requests = 0;
 let server: Server;
 let base: string;
 
-const release = (n: number) => ({
-  id: n,
-  tag_name: `v1.0.${n}`,
-  name: null,
-  prerelease: false,
-  draft: false,
-  published_at: null,
-  html_url: 'x',
-  assets: [],
-});
+const release = (n: number) => bareRelease(n, `v1.0.${n}`);
 
 before(async () => {
   server = createServer((req, res) => {

@@ -123,6 +123,18 @@ export interface ReleaseSpec {
   assets?: { name: string; content: string | Uint8Array; contentType?: string }[];
 }
 
+/** A release as GitHub's release list gives it, empty: for the hand-made listings of hostile-answer tests. */
+export const bareRelease = (id: number, tag: string) => ({
+  id,
+  tag_name: tag,
+  name: null,
+  prerelease: false,
+  draft: false,
+  published_at: null,
+  html_url: 'x',
+  assets: [],
+});
+
 export interface GitHubMockOptions {
   token?: string;
   readToken?: string;
