@@ -18,6 +18,10 @@ dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+# A real web server for static releases (the nginx interop test, and the static baseline of
+# `npm run bench oci`): Debian's nginx, the smallest package with the static file module (nginx-light
+# only adds an echo module to it). The tests start their own, unprivileged, from a config of their own.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 # Fleet tests and bench: a real MQTT broker with a password file and TLS from a local CA.
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
