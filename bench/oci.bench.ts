@@ -6,6 +6,10 @@
 //    for the same releases: the example project, a 100 KB release, a one-file delta, a firmware
 //    image. Every byte on the board's TCP connections is counted both ways by a relay in front of
 //    each server: over plain HTTP (request and status lines, headers, bodies), and over HTTPS.
+// A second static baseline: Debian's nginx serving the same published folder, configured as Debian
+// ships it (test/support/nginx.ts). The test static server answers with unusually lean heads (no
+// Server, Date, Last-Modified, Content-Type or Accept-Ranges); boards in the field read static
+// releases from real web servers, whose heads are longer. Every registry row gets a ratio against each.
 //
 // HTTPS (docs/protocols.md, "OCI registries", Measured): boards in the field reach ghcr.io, Docker
 // Hub and static hosts over https, one connection per request (the board sends Connection: close),
@@ -53,6 +57,7 @@ import { image, PART_KB } from '../test/support/firmware-fixture';
 import { makePki, trustingFetch } from '../test/support/pki';
 import * as fx from '../test/support/release-fixture';
 import { REGISTRY_BIN, startRegistry, startRegistryProxy } from '../test/support/registry';
+import { nginxMissing, startNginx } from '../test/support/nginx';
 import { missingService } from '../test/support/service';
 import { since, tlsFront, type TlsFront } from '../test/support/tls-front';
 
@@ -176,8 +181,8 @@ interface Host {
   config(repo: string): Record<string, unknown>;
   /** Board files beside the config (the CA a board of an HTTPS host trusts). */
   files?: Record<string, Buffer>;
-  /** The server's log of response bodies. */
-  served: { bytes: number }[];
+  /** The server's log of response bodies, so far. */
+  served(): { bytes: number }[];
   /** Starts counting: what the board's connections carry from now on. */
   from(): () => Snap;
 }
@@ -232,7 +237,7 @@ async function boardBytes(
   const fsDir = boardDir(host, repo, app, version);
   try {
     const counted = host.from();
-    const n = host.served.length;
+    const n = host.served().length;
     const code = 'import ota\nota.update(False)\n';
     const r = await fx.runBoard({ fsDir, code, partitions: opts.partitions });
     const errs = fx.errorCodes(r.output);
@@ -240,7 +245,10 @@ async function boardBytes(
     // A board short of heap goes file by file (no_memory): that would measure another path.
     const warned = fx.eventsOf(r.output).filter((e) => e.ev === 'warning' && e.code !== 'tls_insecure');
     if (warned.length) console.log(`  ! the board warned: ${warned.map((e) => String(e.code)).join(', ')}`);
-    const bodies = host.served.slice(n).map((q) => q.bytes);
+    const bodies = host
+      .served()
+      .slice(n)
+      .map((q) => q.bytes);
     return {
       ...counted(),
       body: bodies.reduce((a, b) => a + b, 0),
@@ -283,6 +291,8 @@ interface Row {
   transport: 'HTTP' | 'TLS 1.3' | 'TLS 1.2';
   registry: Counted;
   static: Counted;
+  /** Debian's nginx serving the same folder (absent when nginx is not installed). */
+  nginx?: Counted;
 }
 
 const TLS: [Row['transport'], SecureVersion][] = [
@@ -296,24 +306,36 @@ const perConn = (c: Counted) => Math.round((c.bytes - (c.http ?? c.bytes)) / c.c
 function summary(rows: Row[]): void {
   const keys = [...new Set(rows.map((r) => `${r.release}|${r.auth}`))];
   const cols: Row['transport'][] = ['HTTP', 'TLS 1.3', 'TLS 1.2'];
+  const withNginx = rows.some((r) => r.nginx);
   const lines = [
-    '| release | registry | ' + cols.join(' | ') + ' | connections (registry, static) |',
-    '| --- | --- | ' + cols.map(() => '---').join(' | ') + ' | --- |',
+    '| release | registry | ' +
+      cols.map((c) => `test server, ${c}`).join(' | ') +
+      (withNginx ? ' | ' + cols.map((c) => `nginx, ${c}`).join(' | ') : '') +
+      ` | connections (registry, test server${withNginx ? ', nginx' : ''}) |`,
+    '| --- | --- | ' +
+      cols.map(() => '---').join(' | ') +
+      (withNginx ? ' | --- | --- | ---' : '') +
+      ' | --- |',
   ];
   for (const k of keys) {
     const [release, auth] = k.split('|');
     const of = rows.filter((r) => r.release === release && r.auth === auth);
-    const cell = (t: Row['transport']) => {
+    const cell = (t: Row['transport'], base: 'static' | 'nginx') => {
       const r = of.find((x) => x.transport === t);
-      return r ? `${(r.registry.bytes / r.static.bytes).toFixed(3)}×` : '';
+      const b = r?.[base];
+      return r && b ? `${(r.registry.bytes / b.bytes).toFixed(3)}×` : '';
     };
     const r0 = of[of.length - 1];
     lines.push(
-      `| ${release} | ${auth} | ${cols.map(cell).join(' | ')} | ` +
-        `${r0.registry.connections}, ${r0.static.connections} |`,
+      `| ${release} | ${auth} | ${cols.map((t) => cell(t, 'static')).join(' | ')} | ` +
+        (withNginx ? `${cols.map((t) => cell(t, 'nginx')).join(' | ')} | ` : '') +
+        `${[r0.registry, r0.static, r0.nginx].flatMap((c) => (c ? [c.connections] : [])).join(', ')} |`,
     );
   }
-  console.log("\nboard bytes over the air, registry / static host, every byte of the board's connections:");
+  console.log(
+    "\nboard bytes over the air, registry / static host (the test server; Debian's nginx), every byte of " +
+      "the board's connections:",
+  );
   console.log(lines.join('\n'));
 }
 
@@ -324,6 +346,8 @@ export async function run(): Promise<void> {
   // HTTP only (a registry without auth needs no certificate).
   const noTls = missingService(['openssl']);
   if (noTls) console.log(`# HTTPS rows skipped: ${noTls}`);
+  const noNginx = nginxMissing();
+  if (noNginx) console.log(`# nginx baseline skipped: ${noNginx}`);
   const work = mkdtempSync(join(tmpdir(), 'ota-bench-oci-'));
   const pki = noTls ? undefined : (mkdirSync(join(work, 'pki')), makePki(join(work, 'pki')));
   const reg = await startRegistry();
@@ -336,8 +360,12 @@ export async function run(): Promise<void> {
     delete req.headers['accept-encoding']; // a host without gzip, like a registry
     return false;
   });
+  // The real web server: Debian's nginx as it ships, on the same folder.
+  const ngx = noNginx ? undefined : await startNginx(site);
   const wires = await Promise.all([proxy.url, plain.url, gz.url].map(wireCounter));
   const [ociWire, plainWire, gzWire] = wires;
+  const ngxWire = ngx && (await wireCounter(ngx.url));
+  if (ngxWire) wires.push(ngxWire);
   // HTTPS: a front for the registry, one for the static host, and the token registry with its token
   // service, each behind its own (a board's password goes to the token service over TLS only).
   const fronts: TlsFront[] = [];
@@ -348,6 +376,9 @@ export async function run(): Promise<void> {
   };
   const ociTls = pki && (await front(proxy.url));
   const staticTls = pki && (await front(plain.url));
+  // nginx behind the same TLS front as the other hosts (not its own TLS), so that the TLS costs of
+  // every host come from one server, one certificate and one configuration.
+  const ngxTls = pki && ngx && (await front(ngx.url));
   const tokenFront = pki && (await front(undefined));
   const tok =
     pki &&
@@ -375,20 +406,33 @@ export async function run(): Promise<void> {
     const hosts = {
       oci: {
         config: (r: string) => ({ source: 'oci', ref: `${ociWire.host}/me/${r}`, keys }),
-        served: proxy.requests,
+        served: () => proxy.requests,
         from: ociWire.from,
       },
       static: {
         config: (r: string) => ({ source: 'static', url: `${plainWire.url}/${r}`, keys }),
-        served: plain.requests,
+        served: () => plain.requests,
         from: plainWire.from,
       },
       gzip: {
         config: (r: string) => ({ source: 'static', url: `${gzWire.url}/${r}`, keys }),
-        served: gz.requests,
+        served: () => gz.requests,
         from: gzWire.from,
       },
     } satisfies Record<string, Host>;
+    const nginxHost: Host | undefined = ngx &&
+      ngxWire && {
+        config: (r: string) => ({ source: 'static', url: `${ngxWire.url}/${r}`, keys }),
+        served: ngx.requests,
+        from: ngxWire.from,
+      };
+    const nginxHttps: Host | undefined = ngx &&
+      ngxTls && {
+        config: (r: string) => ({ source: 'static', url: `${ngxTls.url}/${r}`, keys, ...tlsCfg }),
+        files: ca,
+        served: ngx.requests,
+        from: () => frontsFrom([ngxTls]),
+      };
     const https = ociTls &&
       staticTls &&
       tokTls &&
@@ -396,13 +440,13 @@ export async function run(): Promise<void> {
         oci: {
           config: (r: string) => ({ source: 'oci', ref: `${ociTls.url}/me/${r}`, keys, ...tlsCfg }),
           files: ca,
-          served: proxy.requests,
+          served: () => proxy.requests,
           from: () => frontsFrom([ociTls]),
         },
         static: {
           config: (r: string) => ({ source: 'static', url: `${staticTls.url}/${r}`, keys, ...tlsCfg }),
           files: ca,
-          served: plain.requests,
+          served: () => plain.requests,
           from: () => frontsFrom([staticTls]),
         },
         private: {
@@ -415,13 +459,13 @@ export async function run(): Promise<void> {
             ...tlsCfg,
           }),
           files: ca,
-          served: tokProxy!.requests,
+          served: () => tokProxy!.requests,
           from: () => frontsFrom([tokTls, tokenFront]),
         },
         public: {
           config: (r: string) => ({ source: 'oci', ref: `${tokTls.url}/pub/${r}`, keys, ...tlsCfg }),
           files: ca,
-          served: tokProxy!.requests,
+          served: () => tokProxy!.requests,
           from: () => frontsFrom([tokTls, tokenFront]),
         },
       };
@@ -481,7 +525,7 @@ export async function run(): Promise<void> {
       const host: Host = {
         config: (r) => ({ source: 'oci', ref: `${regFront.url}/pub/${r}`, keys, ...tlsCfg }),
         files: ca,
-        served: px.requests,
+        served: () => px.requests,
         from: () => frontsFrom([regFront, tokenFront!, storage]),
       };
       return { host, close: () => px.close() };
@@ -493,6 +537,7 @@ export async function run(): Promise<void> {
      */
     const acrossChecks = async (
       h: NonNullable<typeof https>,
+      nh: Host | undefined,
       redirect: typeof redirectedHost,
       name: string,
       v100: fx.AppFiles,
@@ -501,20 +546,29 @@ export async function run(): Promise<void> {
       const CHECK = 'import ota\nota.update(False)\n';
       const redirected = await redirect('example');
       const lines = [
-        '| check | registry | transport | first check of a boot | after a reboot | later in the same boot | static host |',
-        '| --- | --- | --- | --- | --- | --- | --- |',
+        '| check | registry | transport | first check of a boot | after a reboot | later in the same boot | ' +
+          `static host (test server) |${nh ? ' nginx |' : ''}`,
+        `| --- | --- | --- | --- | --- | --- | --- |${nh ? ' --- |' : ''}`,
       ];
-      const cell = (c: Snap, s: Snap) =>
-        `${c.bytes} B, ${c.connections} conn. (${(c.bytes / s.bytes).toFixed(3)}×)`;
+      // Registry bytes and connections, and the ratio to the test server's (and nginx's) same check.
+      const cell = (c: Snap, s: Snap, n: Snap | undefined) =>
+        `${c.bytes} B, ${c.connections} conn. (${(c.bytes / s.bytes).toFixed(3)}×` +
+        (n ? `; nginx ${(c.bytes / n.bytes).toFixed(3)}×)` : ')');
+      const base = (s: Snap) => `${s.bytes} B, ${s.connections} conn. |`;
+      /** A static host's idle check (its second: the first learns the ETag) and the update. */
+      const staticChecks = async (host: Host) => {
+        const sIdle = boardDir(host, name, v110, '1.1.0');
+        const sUp = boardDir(host, name, v100, '1.0.0');
+        const [, idle] = await session(sIdle, host, [CHECK, CHECK]);
+        const [up] = await session(sUp, host, [CHECK]);
+        fx.cleanup(sIdle, sUp);
+        return { idle, up };
+      };
       try {
         for (const [transport, v] of TLS) {
           for (const f of fronts) f.maxVersion(v);
-          // The static host: an idle check (its second: the first learns the ETag) and the update.
-          const sIdle = boardDir(h.static, name, v110, '1.1.0');
-          const sUp = boardDir(h.static, name, v100, '1.0.0');
-          const [, staticIdle] = await session(sIdle, h.static, [CHECK, CHECK]);
-          const [staticUp] = await session(sUp, h.static, [CHECK]);
-          fx.cleanup(sIdle, sUp);
+          const { idle: staticIdle, up: staticUp } = await staticChecks(h.static);
+          const ngx = nh && (await staticChecks(nh));
           const boards = [
             ['token, password', h.private],
             ['token, anonymous', h.public],
@@ -542,13 +596,13 @@ export async function run(): Promise<void> {
             const [upReboot] = await session(reboot, host, [CHECK]);
             const [, upLater] = await session(later, host, ['import ota\nota.check()\n', CHECK]);
             fx.cleanup(idle, first, reboot, later, dirname(realm));
-            for (const [what, a, b, c, s] of [
-              ['idle (304)', idleFirst, idleReboot, idleLater, staticIdle],
-              ['update 1.0.0 -> 1.1.0', upFirst, upReboot, upLater, staticUp],
+            for (const [what, a, b, c, s, n] of [
+              ['idle (304)', idleFirst, idleReboot, idleLater, staticIdle, ngx?.idle],
+              ['update 1.0.0 -> 1.1.0', upFirst, upReboot, upLater, staticUp, ngx?.up],
             ] as const) {
               lines.push(
-                `| ${what} | ${auth} | ${transport} | ${cell(a, s)} | ${cell(b, s)} | ${cell(c, s)} | ` +
-                  `${s.bytes} B, ${s.connections} conn. |`,
+                `| ${what} | ${auth} | ${transport} | ${cell(a, s, n)} | ${cell(b, s, n)} | ${cell(c, s, n)} | ` +
+                  `${base(s)}${n ? ` ${base(n)}` : ''}`,
               );
             }
           }
@@ -557,18 +611,23 @@ export async function run(): Promise<void> {
         await redirected.close();
       }
       console.log(
-        '\nthe token flow across checks, the example project (registry bytes, connections, ratio to the static host):',
+        '\nthe token flow across checks, the example project (registry bytes, connections, ratio to the static ' +
+          "host's, the test server's and Debian's nginx's):",
       );
       console.log(lines.join('\n'));
     };
     const rows: Row[] = [];
     const hellos = new Set<number>();
-    const tlsLine = (t: string, o: Counted, s: Counted, who = 'registry') => {
-      for (const h of [...o.hellos, ...s.hellos]) hellos.add(h);
+    const tlsLine = (t: string, o: Counted, s: Counted, who: string, n: Counted | undefined) => {
+      for (const h of [...o.hellos, ...s.hellos, ...(n?.hellos ?? [])]) hellos.add(h);
+      const vsNginx = n
+        ? ` | nginx ${n.bytes} B, ${n.connections} connections -> ${(o.bytes / n.bytes).toFixed(3)}x`
+        : '';
       console.log(
         `  ${t.padEnd(7)} ${who} ${o.bytes} B, ${o.connections} connections | static ${s.bytes} B, ` +
-          `${s.connections} connections -> ${(o.bytes / s.bytes).toFixed(3)}x; TLS per connection ` +
-          `(handshake, tickets, record framing, alerts): ${who} ${perConn(o)} B, static ${perConn(s)} B`,
+          `${s.connections} connections -> ${(o.bytes / s.bytes).toFixed(3)}x${vsNginx}; TLS per connection ` +
+          `(handshake, tickets, record framing, alerts): ${who} ${perConn(o)} B, static ${perConn(s)} B` +
+          (n ? `, nginx ${perConn(n)} B` : ''),
       );
     };
     const compare = async (
@@ -582,7 +641,8 @@ export async function run(): Promise<void> {
       const o = await boardBytes(hosts.oci, p.name, app, version, opts);
       const s = await boardBytes(hosts.static, p.name, app, version, opts);
       const g = await boardBytes(hosts.gzip, p.name, app, version, opts);
-      rows.push({ release, auth: 'none', transport: 'HTTP', registry: o, static: s });
+      const n = nginxHost && (await boardBytes(nginxHost, p.name, app, version, opts));
+      rows.push({ release, auth: 'none', transport: 'HTTP', registry: o, static: s, nginx: n });
       // What a request costs beyond its body: request line, headers both ways.
       const head = (c: Counted) => Math.round((c.bytes - c.body) / c.requests);
       const [ow, sw] = [o.wire!, s.wire!];
@@ -604,6 +664,20 @@ export async function run(): Promise<void> {
           `(the .board's OCI envelope, its bytes beside manifest.json and the signature: ${envelope} B, ` +
           `against latest.json's ${s.bodies[0]} B)`,
       );
+      if (n) {
+        const dn = (k: keyof Wire) => {
+          const x = ow[k] - n.wire![k];
+          return `${x >= 0 ? '+' : ''}${x} B`;
+        };
+        console.log(
+          `          nginx ${n.bytes} B, ${n.body} B of bodies${n.body === s.body ? ' (the same bodies)' : ''}, ` +
+            `${n.requests} requests (${head(n)} B of headers each) -> registry / nginx ` +
+            `${(o.bytes / n.bytes).toFixed(3)}x on the wire; registry - nginx: response heads ${dn('head')}, ` +
+            `requests ${dn('request')}, bodies ${dn('body')}\n` +
+            `          response heads per request: registry ${per(o, 'head')}, test server ${per(s, 'head')}, ` +
+            `nginx ${per(n, 'head')}`,
+        );
+      }
       if (!https) return;
       const redirected = p.token ? await redirectedHost(p.token) : undefined;
       try {
@@ -611,8 +685,9 @@ export async function run(): Promise<void> {
           for (const f of fronts) f.maxVersion(v);
           const ot = await boardBytes(https.oci, p.name, app, version, opts);
           const st = await boardBytes(https.static, p.name, app, version, opts);
-          rows.push({ release, auth: 'none', transport, registry: ot, static: st });
-          tlsLine(transport, ot, st);
+          const nt = nginxHttps && (await boardBytes(nginxHttps, p.name, app, version, opts));
+          rows.push({ release, auth: 'none', transport, registry: ot, static: st, nginx: nt });
+          tlsLine(transport, ot, st, 'registry', nt);
           if (!p.token || !redirected) continue;
           const tokenHosts = [
             ['token, password', 'private registry', https.private],
@@ -621,8 +696,8 @@ export async function run(): Promise<void> {
           ] as const;
           for (const [auth, who, host] of tokenHosts) {
             const t = await boardBytes(host, p.token, app, version, opts);
-            rows.push({ release, auth, transport, registry: t, static: st });
-            tlsLine(transport, t, st, who);
+            rows.push({ release, auth, transport, registry: t, static: st, nginx: nt });
+            tlsLine(transport, t, st, who, nt);
             console.log(
               `          the token flow: +${t.bytes - ot.bytes} B against the registry without auth ` +
                 `(a 401, the token request, the token in each request after${
@@ -686,7 +761,8 @@ export async function run(): Promise<void> {
     await compare('update 1.0.1 -> 1.0.2 with a 300 KB firmware image', app, app101, '1.0.1', {
       partitions: { sizeKb: PART_KB },
     });
-    if (https) await acrossChecks(https, redirectedHost, exP.name, exApp, installed(ex110.layers, ex));
+    if (https)
+      await acrossChecks(https, nginxHttps, redirectedHost, exP.name, exApp, installed(ex110.layers, ex));
     if (https) {
       // What the token service answers (a JWT carrying its certificate, x5c); a board sends the token
       // back in the Authorization of every registry request after.
@@ -707,6 +783,7 @@ export async function run(): Promise<void> {
     await tokProxy?.close();
     await gz.close();
     await plain.close();
+    await ngx?.close();
     await reg.close();
     await tok?.close();
     rmSync(work, { recursive: true, force: true });
