@@ -39,9 +39,14 @@ export interface Nginx {
 /** The path the start-up probe asks for (a 404), left out of requests(). */
 const READY = '/.nginx-ready-probe';
 
-/** Debian 12's /etc/nginx/nginx.conf and sites-available/default, as far as they reach the wire. */
+/** The temp folders nginx keeps under /var/lib/nginx unless told otherwise (it creates them at start). */
+const TEMPS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'];
+
+/** A path as an nginx string (a temp folder's name may hold anything a shell word can). */
+const q = (p: string) => JSON.stringify(p);
+
+/** Debian's /etc/nginx/nginx.conf and sites-available/default, as far as they reach the wire. */
 function config(dir: string, root: string, port: number): string {
-  const tmp = (name: string) => `${name}_temp_path ${join(dir, name)};`;
   return [
     'daemon off;',
     // Started as root (CI), workers switch to "nobody", who cannot read a private temp folder. Which
@@ -49,7 +54,7 @@ function config(dir: string, root: string, port: number): string {
     ...(process.getuid?.() === 0 ? [`user ${userInfo().username};`] : []),
     // Debian: auto (one per core). One is enough for one board at a time and spares a shared machine.
     'worker_processes 1;',
-    `pid ${join(dir, 'nginx.pid')};`,
+    `pid ${q(join(dir, 'nginx.pid'))};`,
     'error_log stderr;',
     'events { worker_connections 768; }',
     'http {',
@@ -61,12 +66,12 @@ function config(dir: string, root: string, port: number): string {
     // The log the tests read (a format of their own; Debian logs "combined" to /var/log/nginx).
     '  log_format ota escape=json \'{"method":"$request_method","path":"$request_uri","status":$status,' +
       '"range":"$http_range","ifNoneMatch":"$http_if_none_match","bytes":$body_bytes_sent}\';',
-    `  access_log ${join(dir, 'access.log')} ota;`,
+    `  access_log ${q(join(dir, 'access.log'))} ota;`,
     '  gzip on;',
-    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((n) => `  ${tmp(n)}`),
+    ...TEMPS.map((n) => `  ${n}_temp_path ${q(join(dir, n))};`),
     '  server {',
     `    listen 127.0.0.1:${port} default_server;`,
-    `    root ${root};`,
+    `    root ${q(root)};`,
     '    index index.html index.htm index.nginx-debian.html;',
     '    server_name _;',
     '    location / { try_files $uri $uri/ =404; }',
@@ -85,8 +90,7 @@ export async function startNginx(root: string): Promise<Nginx> {
   try {
     const { service, port } = await onFreePorts(async () => {
       const port = await freePort();
-      for (const n of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
-        mkdirSync(join(dir, n), { recursive: true });
+      for (const n of TEMPS) mkdirSync(join(dir, n), { recursive: true });
       rmSync(join(dir, 'nginx.pid'), { force: true });
       writeFileSync(join(dir, 'nginx.conf'), config(dir, root, port));
       // nginx writes its pid file once its socket is bound: until then another process holding the
