@@ -8,8 +8,8 @@
 //    each server: over plain HTTP (request and status lines, headers, bodies), and over HTTPS.
 // A second static baseline: Debian's nginx serving the same published folder, configured as Debian
 // ships it (test/support/nginx.ts). The test static server answers with unusually lean heads (no
-// Server, Date, Last-Modified, Content-Type or Accept-Ranges); boards in the field read static
-// releases from real web servers, whose heads are longer. Every registry row gets a ratio against each.
+// Server, Last-Modified, Content-Type or Accept-Ranges); boards in the field read static releases from
+// real web servers, whose heads are longer. Every registry row gets a ratio against each.
 //
 // HTTPS (docs/protocols.md, "OCI registries", Measured): boards in the field reach ghcr.io, Docker
 // Hub and static hosts over https, one connection per request (the board sends Connection: close),
