@@ -63,7 +63,7 @@ export const ERROR_CODES = {
   upload_failed: 'An upload failed after its retries.',
   github_error: 'GitHub answered with an error.',
   listing_too_long:
-    'A host lists more entries than the limit, or its pages lead back to a page already read.',
+    'A host lists more entries, pages or bytes in all than a listing may read, or its pages lead back to a page already read.',
   rate_limited: 'The rate limit is used up; try again after its reset time.',
   http_status: 'The server answered with an unexpected HTTP status.',
   network: 'The network request failed or was cut off (the release host or registry did not answer).',
