@@ -46,7 +46,8 @@ export const ERROR_CODES = {
   key_permissions: 'The key file can be read by other users.',
   key_unreadable: 'The key file cannot be read.',
   key_unwritable: 'The key file cannot be written where keys are kept (~/.config/micropython-ota/keys/).',
-  no_signing_key: 'The board trusts only signed releases and no signing key is set (ota.signingKey).',
+  no_signing_key:
+    'The board trusts only signed releases and ota.signingKey names no private key it trusts (unset, a public key, or another key).',
   sig_bad_alg: 'The signature names an unknown algorithm.',
   sig_unknown_key: 'The signature was made with a key that is not trusted.',
 
