@@ -12,9 +12,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../src/core/errors';
+import { etagFetch, MAX_CACHED } from '../src/core/etag-fetch';
 import { LISTINGS, MAX_API_ANSWER, MAX_DOCUMENT } from '../src/core/pages';
 import { listReleases } from '../src/core/publish/github';
 import { listOciTags } from '../src/core/publish/oci';
+import { releaseChannels } from '../src/core/release-channels';
 import { ota } from './support/cli';
 import { bareRelease, startGitHubMock, type GitHubMock } from './support/github-mock';
 
@@ -28,9 +30,20 @@ const total = () => sent.reduce((a, b) => a + b, 0);
  * Answers one page: `head`, then `pad` bytes of JSON whitespace (or of a string's inside, when `tail`
  * closes one), then `tail`, as fast as the host reads; stops when the host hangs up.
  */
-async function page(res: ServerResponse, head: string, pad: number, tail: string, link?: string) {
+async function page(
+  res: ServerResponse,
+  head: string,
+  pad: number,
+  tail: string,
+  link?: string,
+  etag?: string,
+) {
   const i = sent.push(0) - 1;
-  res.writeHead(200, { 'content-type': 'application/json', ...(link ? { link } : {}) });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    ...(link ? { link } : {}),
+    ...(etag ? { etag } : {}),
+  });
   let closed = false;
   const gone = new Promise((r) => res.once('close', r)).then(() => (closed = true));
   const chunk = Buffer.alloc(64 * 1024, tail.startsWith('"') ? 'x' : ' ');
@@ -92,6 +105,31 @@ test('GitHub: release pages of 30 MiB each, never ending, stop at the 256 MiB a 
   console.log(`# GitHub endless 30 MiB pages: ${requests} requests, ${(out / MiB).toFixed(1)} MiB sent`);
   assert.equal(requests, Math.ceil(budget / size));
   assert.ok(out >= budget && out < budget + 16 * MiB, `the server got ${out} bytes out`);
+});
+
+test("the editor's Releases view through its ETag cache: the listing stops at its budget, the cache keeps at most 64 MiB", async () => {
+  const size = 30 * MiB;
+  const cache = etagFetch();
+  for (const round of [1, 2]) {
+    sent = [];
+    requests = 0;
+    // Every check names new pages, each with an ETag the cache would keep.
+    answer = (_req, res, url) => {
+      const n = Number(url.searchParams.get('page') ?? 1);
+      const next = nextPage(url, 'page');
+      next.searchParams.set('round', String(round));
+      const head = '[' + JSON.stringify(bareRelease(n, `v1.0.${n}`));
+      void page(res, head, size - head.length - 1, ']', `<${next.href}>; rel="next"`, `"r${round}p${n}"`);
+    };
+    const r = await releaseChannels({ source: 'github', repo: 'me/app', apiUrl: base, fetch: cache.fetch });
+    assert.equal(r.state, 'error', JSON.stringify(r).slice(0, 300));
+    assert.equal(r.state === 'error' && r.code, 'listing_too_long');
+    await new Promise((res) => setTimeout(res, 100));
+    // The cache reads an answer whole before the listing counts it: one answer over the budget at most.
+    assert.ok(total() < LISTINGS.releases.bytes + MAX_API_ANSWER + 16 * MiB, `${total()} bytes sent`);
+    assert.ok(cache.cachedBytes <= MAX_CACHED, `round ${round}: ${cache.cachedBytes} bytes cached`);
+    assert.ok(cache.cachedBytes >= 2 * size, 'the last pages are kept');
+  }
 });
 
 test('GitHub: empty release pages that never end stop at the page limit', async () => {
