@@ -980,9 +980,10 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   // The new key first: if it cannot be written, nothing is saved.
   if (newKey && trusts(newKey.entry.id)) {
     const { writeSigningKey } = await import('./signing-key');
+    const before = ctl.settings().signingKey;
     const made = await writeSigningKey(ctl, newKey);
     ctl.output.info(
-      `Created signing key ${made.entry.id} (Ed25519) in ${made.path}, outside the workspace; ota.signingKey names it. Keep a copy: a lost key cannot sign updates for boards that trust it.`,
+      `Created signing key ${made.entry.id} (Ed25519) in ${made.path}, outside the workspace; ota.signingKey names it${before && before !== made.path ? ` (it named ${before} before)` : ''}. Keep a copy: a lost key cannot sign updates for boards that trust it.`,
     );
   }
   await ctl.setDeviceConfig(result);
