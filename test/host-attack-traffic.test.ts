@@ -138,7 +138,10 @@ test('GitHub: empty release pages that never end stop at the page limit', async 
   answer = (_req, res, url) => void page(res, '[', 0, ']', `<${nextPage(url, 'page').href}>; rel="next"`);
   await assert.rejects(listReleases({ repo: 'me/app', baseUrl: base }), (e: unknown) => {
     assert.ok(e instanceof OtaError && e.code === 'listing_too_long', String(e));
-    assert.match(e.message, /^listing releases of me\/app: the host's pages go on past 640; stopped$/);
+    assert.match(
+      e.message,
+      /^listing releases of me\/app: the host's listing goes on past 640 pages; stopped$/,
+    );
     return true;
   });
   // One more request is made, its body never read.
@@ -154,7 +157,7 @@ test('registry: tag pages of 3 MiB each, never ending, stop at the 8 MiB a tag l
       (n: number) => size - 40 - String(n).length,
       /pages add up to more than 8 MiB \(8388608 bytes, 3 pages\)/,
     ],
-    ['empty pages', () => 0, /pages go on past 640/],
+    ['empty pages', () => 0, /listing goes on past 640 pages/],
   ] as const) {
     sent = [];
     requests = 0;

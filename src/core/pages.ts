@@ -63,7 +63,7 @@ export class Listing {
   async read(res: Response, what: string, max: number): Promise<Buffer> {
     if (this.pages >= this.limits.pages) {
       await res.body?.cancel().catch(() => undefined);
-      throw this.stop(`the host's pages go on past ${this.limits.pages}`);
+      throw this.stop(`the host's listing goes on past ${this.limits.pages} pages`);
     }
     this.pages++;
     const left = this.limits.bytes - this.bytes;
