@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../src/core/errors';
-import { deviceTrustEntry, generateKey, newKey, readTrustFile, saveKey } from '../src/core/keys';
+import { deviceTrustEntry, generateKey, newKey, readKeyFile, readTrustFile, saveKey } from '../src/core/keys';
 
 test('a key file signs; its public entry alone is trusted but does not sign; a bad entry is refused', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ota-trust-file-'));
@@ -29,6 +29,8 @@ test('a key file signs; its public entry alone is trusted but does not sign; a b
         continue;
       }
       assert.deepEqual(await readTrustFile(pub), { entry, signs: false }, alg);
+      // What signs (ota publish --sign, ota.signingKey) says so, not "chmod 600 it".
+      await assert.rejects(readKeyFile(pub), /holds only a public key.*signing needs the key file/);
       const forged = join(dir, `${alg}.forged.json`);
       writeFileSync(forged, JSON.stringify({ ...entry, id: '0123456789abcdef' }));
       await assert.rejects(readTrustFile(forged), /bad_key_file|does not match its key/);

@@ -184,9 +184,6 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
       },
     );
   }
-  if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
-    throw new OtaError('key_permissions', `${path} is readable by others: chmod 600 it`);
-  }
   let v: Record<string, unknown>;
   try {
     v = JSON.parse(text) as Record<string, unknown>;
@@ -194,6 +191,16 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
     badKey(path, 'not JSON');
   }
   if (!v || typeof v !== 'object') badKey(path, 'not an object');
+  // Before the permission check: a public entry may be readable by anyone, and chmod would not help.
+  if ('key' in v && !('privateKey' in v) && !('secret' in v)) {
+    badKey(
+      path,
+      'it holds only a public key, an entry of the board\'s "keys": signing needs the key file `ota keygen` wrote',
+    );
+  }
+  if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
+    throw new OtaError('key_permissions', `${path} is readable by others: chmod 600 it`);
+  }
   const b64 = (k: string, len?: number): Buffer => {
     const s = v[k];
     if (typeof s !== 'string') badKey(path, `"${k}" missing`);
