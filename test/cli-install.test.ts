@@ -19,6 +19,8 @@ let work: string;
 /** The working folder of every command: neither project, as when a user runs `ota` from anywhere. */
 let elsewhere: string;
 let key: string;
+/** The public entry `ota keygen` printed for `key`, saved as a file: all a board needs to trust it. */
+let pub: string;
 const serves: ChildProcess[] = [];
 
 const ota = (...args: string[]): Promise<Run> => otaIn(args, { home: join(work, 'home'), cwd: elsewhere });
@@ -100,6 +102,11 @@ before(async () => {
   key = join(work, 'keys', 'release.json');
   const made = await ota('keygen', '--rsa', '--out', key);
   assert.equal(made.status, 0, made.stderr);
+  pub = join(work, 'keys', 'release.pub.json');
+  writeFileSync(
+    pub,
+    made.stdout.split('\n').find((l) => l.startsWith('{'))!,
+  );
 });
 
 after(async () => {
@@ -157,7 +164,8 @@ test('ota install --project <dir>: bound to that project before any release', T,
   await publish(project('greenhouse'), '1.1.0', host);
   const vb = await startPtyBoard();
   try {
-    const r = await ota('install', '--port', vb.path, '--config', config, '--key', key, '--project', weather);
+    // Trusted from its public entry alone: the board needs nothing more.
+    const r = await ota('install', '--port', vb.path, '--config', config, '--key', pub, '--project', weather);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(boardJson(vb, 'ota_config.json').app, 'weather-station');
     assert.match(r.stdout, /bound to the app "weather-station": the board takes only its releases/);

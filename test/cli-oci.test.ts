@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKey } from '../src/core/keys';
+import { deviceTrustEntry, generateKey } from '../src/core/keys';
 import { ota as run } from './support/cli';
 import { registryMissing, startRegistry, type TestRegistry } from './support/registry';
 
@@ -72,6 +72,11 @@ test('ota verify --ref: the tree against the registry release, layers included',
   assert.equal(signed.status, 0, signed.stderr);
   const good = await ota(['verify', '--ref', `${reg.host}/me/signed`, project, '--key', key], env);
   assert.equal(good.status, 0, good.stdout + good.stderr);
+  // The public entry alone, as `ota keygen` prints it, verifies as well.
+  const pub = join(work, 'keys', 'k.pub.json');
+  writeFileSync(pub, JSON.stringify(await deviceTrustEntry(key)));
+  const byEntry = await ota(['verify', '--ref', `${reg.host}/me/signed`, project, '--key', pub], env);
+  assert.equal(byEntry.status, 0, byEntry.stdout + byEntry.stderr);
   const wrong = await ota(['verify', '--ref', `${reg.host}/me/signed`, project, '--key', other], env);
   assert.match(wrong.stderr, /\[sig_unknown_key\]/);
   const unsigned = await ota(['verify', '--ref', `${reg.host}/me/app:1.0.0`, project, '--key', key], env);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { OtaError } from '../core/errors';
 import { bindApp } from '../core/board-config';
 import { readOtaConfig } from '../core/config';
-import { deviceTrustEntry } from '../core/keys';
+import { readTrustFile } from '../core/keys';
 import { projectName } from '../core/manifest';
 import { installUpdater } from '../core/serial/install';
 import { withBoard } from './board-session';
@@ -19,7 +19,8 @@ here (config, key, project) is checked before the board is opened.
 
   --port <path>        serial port of the board (ota info --list shows them)
   --config <file>      the configuration to write to the board as /ota_config.json
-  --key <key file>     also trust this key from \`ota keygen\`: its entry is added to "keys"
+  --key <key file>     also trust this key from \`ota keygen\` (its key file, or the public
+                       entry it printed, saved as a file): its entry is added to "keys"
   --project <dir>      bind the board to this project now: a config without "app" gets
                        the folder's name (what ota publish puts in the manifest), so the
                        board takes only that project's releases. Without it the board binds
@@ -66,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   const config = await readOtaConfig(values.config!);
   if (values.project) await projectFolder(values.project);
   const checked = values.project ? bindApp(config, values.project) : config;
-  if (values.key) await deviceTrustEntry(values.key); // a key that cannot be read fails here, not on the board
+  if (values.key) await readTrustFile(values.key); // a key that cannot be read fails here, not on the board
   const deviceDir = values['device-dir'] ?? defaultDeviceDir();
   const result = await withBoard(values.port, (board) =>
     installUpdater(board, { deviceDir, config: checked, keyFile: values.key }),

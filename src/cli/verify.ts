@@ -4,7 +4,7 @@ import { OtaError } from '../core/errors';
 import { parseManifest } from '../core/manifest';
 import { verifyTree } from '../core/verify';
 import { jsonOption, output, parseCommand } from './common';
-import { deviceTrustEntry } from '../core/keys';
+import { readTrustFile } from '../core/keys';
 import { checkLayers, fetchOciRelease, verifyOciSignature } from '../core/publish/oci';
 import { registryCredentials } from '../core/publish/registry-login';
 
@@ -16,7 +16,8 @@ SHA-1 and SHA-256, and every file not listed (after .otaignore). Exit 0 when
 they match, 1 when anything differs. With --ref, the manifest is the one the
 OCI registry holds under that tag (default stable), and every layer is checked
 against it too (credentials as for \`ota publish --target oci\`); --key checks
-its signature with a key from \`ota keygen\`, as a board trusting it would.`;
+its signature with a key from \`ota keygen\` (its key file, or the public entry
+it printed, saved as a file), as a board trusting it would.`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(
@@ -45,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
     });
     const rel = await fetchOciRelease({ ref: values.ref, credentials });
     bytes = rel.manifestBytes;
-    if (values.key) verifyOciSignature(rel, [await deviceTrustEntry(values.key)]);
+    if (values.key) verifyOciSignature(rel, [(await readTrustFile(values.key)).entry]);
     layers = checkLayers(rel, parseManifest(bytes));
   } else {
     if (values.key) throw new OtaError('bad_option', '--key goes with --ref');

@@ -46,7 +46,8 @@ export const ERROR_CODES = {
   key_permissions: 'The key file can be read by other users.',
   key_unreadable: 'The key file cannot be read.',
   key_unwritable: 'The key file cannot be written where keys are kept (~/.config/micropython-ota/keys/).',
-  no_signing_key: 'The board trusts only signed releases and no signing key is set (ota.signingKey).',
+  no_signing_key:
+    'The board trusts only signed releases and ota.signingKey names no private key it trusts (unset, a public key, or another key).',
   sig_bad_alg: 'The signature names an unknown algorithm.',
   sig_unknown_key: 'The signature was made with a key that is not trusted.',
 
@@ -63,7 +64,7 @@ export const ERROR_CODES = {
   upload_failed: 'An upload failed after its retries.',
   github_error: 'GitHub answered with an error.',
   listing_too_long:
-    'A host lists more entries than the limit, or its pages lead back to a page already read.',
+    'A host lists more entries, pages or bytes in all than a listing may read, or its pages lead back to a page already read.',
   rate_limited: 'The rate limit is used up; try again after its reset time.',
   http_status: 'The server answered with an unexpected HTTP status.',
   network: 'The network request failed or was cut off (the release host or registry did not answer).',

@@ -2,8 +2,10 @@
  * Signing keys: created outside any project, read back with checks, and described for the board.
  *
  *   generateKey(alg, { name?, path?, project?, force? }) -> Promise<{ path, keyFile }>
+ *   newKey(alg) -> KeyFile   // in memory only; saveKey(keyFile, { name?, path?, project?, force? }) writes it
  *   readKeyFile(path) -> Promise<KeyFile>
  *   deviceTrustEntry(keyFileOrPath) -> Promise<TrustEntry>   // one item of ota_config.json "keys"
+ *   readTrustFile(path) -> Promise<{ entry, signs }>   // a key file, or only its public entry
  *   defaultKeyPath(name, env?) -> string                      // $XDG_CONFIG_HOME|~/.config/micropython-ota/keys/<name>.json
  *
  * A key file is JSON, mode 0600:
@@ -86,7 +88,9 @@ function checkOutsideProjects(path: string, project: string | undefined): void {
   }
 }
 
-function makeKey(alg: KeyAlg): KeyFile {
+/** A new key, in memory only (saveKey writes it). */
+export function newKey(alg: KeyAlg): KeyFile {
+  if (!KEY_ALGS.includes(alg)) throw new OtaError('bad_key_alg', `unknown key algorithm ${String(alg)}`);
   if (alg === 'hmac-sha256') {
     const secret = randomBytes(32);
     return { alg, id: keyId(secret), secret: secret.toString('base64') };
@@ -132,7 +136,12 @@ export async function generateKey(
   alg: KeyAlg,
   opts: GenerateOptions = {},
 ): Promise<{ path: string; keyFile: KeyFile }> {
-  if (!KEY_ALGS.includes(alg)) throw new OtaError('bad_key_alg', `unknown key algorithm ${String(alg)}`);
+  const keyFile = newKey(alg);
+  return { path: await saveKey(keyFile, opts), keyFile };
+}
+
+/** Writes `keyFile` (0600, outside any project, never over an existing file unless `force`); its path. */
+export async function saveKey(keyFile: KeyFile, opts: GenerateOptions = {}): Promise<string> {
   const path = resolve(opts.path ?? defaultKeyPath(opts.name ?? 'default', opts.env));
   checkOutsideProjects(path, opts.project ?? workingProject(opts.env));
   if (!opts.force && existsSync(path)) {
@@ -141,7 +150,6 @@ export async function generateKey(
       `${path} already exists: pass --force to replace it (boards trusting it will refuse new releases)`,
     );
   }
-  const keyFile = makeKey(alg);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   // Written under a temporary name created 0600, so the secret is never readable by others.
   const tmp = `${path}.${process.pid}.tmp`;
@@ -156,7 +164,7 @@ export async function generateKey(
     await rm(tmp, { force: true });
     throw err;
   });
-  return { path, keyFile };
+  return path;
 }
 
 function badKey(path: string, why: string): never {
@@ -176,9 +184,6 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
       },
     );
   }
-  if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
-    throw new OtaError('key_permissions', `${path} is readable by others: chmod 600 it`);
-  }
   let v: Record<string, unknown>;
   try {
     v = JSON.parse(text) as Record<string, unknown>;
@@ -186,6 +191,16 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
     badKey(path, 'not JSON');
   }
   if (!v || typeof v !== 'object') badKey(path, 'not an object');
+  // Before the permission check: a public entry may be readable by anyone, and chmod would not help.
+  if ('key' in v && !('privateKey' in v) && !('secret' in v)) {
+    badKey(
+      path,
+      'it holds only a public key, an entry of the board\'s "keys": signing needs the key file `ota keygen` wrote',
+    );
+  }
+  if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
+    throw new OtaError('key_permissions', `${path} is readable by others: chmod 600 it`);
+  }
   const b64 = (k: string, len?: number): Buffer => {
     const s = v[k];
     if (typeof s !== 'string') badKey(path, `"${k}" missing`);
@@ -231,4 +246,32 @@ export async function deviceTrustEntry(keyFile: string | KeyFile): Promise<Trust
   const k = typeof keyFile === 'string' ? await readKeyFile(keyFile) : keyFile;
   const key = k.alg === 'hmac-sha256' ? k.secret : k.alg === 'ed25519' ? k.publicKey : k.n;
   return { alg: k.alg, id: k.id, key };
+}
+
+/**
+ * The board's entry for a file the user picked to trust: a key file (`signs`: it can sign releases
+ * too), or an Ed25519/RSA entry alone, `{"alg", "id", "key"}` as `ota keygen` prints it (a public key:
+ * the board trusts it, and signing needs the key file it came from). An HMAC entry is its secret, so
+ * only its key file is taken.
+ */
+export async function readTrustFile(path: string): Promise<{ entry: TrustEntry; signs: boolean }> {
+  let v: Record<string, unknown> | undefined;
+  try {
+    v = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch {
+    v = undefined; // readKeyFile says why
+  }
+  if (!v || typeof v !== 'object' || !('key' in v) || 'privateKey' in v || 'secret' in v) {
+    return { entry: await deviceTrustEntry(path), signs: true };
+  }
+  if (v.alg === 'hmac-sha256') {
+    badKey(path, 'an HMAC entry is the shared secret itself: pick the key file `ota keygen --hmac` wrote');
+  }
+  const sizes: Partial<Record<KeyAlg, number>> = { ed25519: 32, 'rsa-sha256': 256 };
+  const size = sizes[v.alg as KeyAlg];
+  if (!size) badKey(path, `unknown alg ${JSON.stringify(v.alg)}`);
+  const raw = typeof v.key === 'string' ? Buffer.from(v.key, 'base64') : Buffer.alloc(0);
+  if (raw.length !== size) badKey(path, `"key" is not a ${size}-byte ${String(v.alg)} public key`);
+  if (v.id !== keyId(raw)) badKey(path, `id ${JSON.stringify(v.id)} does not match its key (${keyId(raw)})`);
+  return { entry: { alg: v.alg as KeyAlg, id: keyId(raw), key: raw.toString('base64') }, signs: false };
 }

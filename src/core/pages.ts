@@ -1,15 +1,99 @@
 // What a host answers (GitHub's API, a registry, a static release host, a token service) is read
 // within bounds the host cannot move, so a hostile or broken server costs a clear error, never
-// unbounded memory or a loop:
+// unbounded memory, traffic or a loop:
 // - one answer's body: readBounded, with a cap fitting what is read (a JSON document, a file of a
 //   declared size) and a pace it must keep; boundedFetch applies it to every answer of a fetch handed
 //   to a library (Octokit);
-// - a paged listing (GitHub's releases, a registry's tags): collectPages stops with 'listing_too_long'
-//   at a "next" link back to a page already read, or more entries than any real project has.
+// - a paged listing (GitHub's releases, a draft's assets, a registry's tags): one Listing per listing
+//   reads every page through Listing.read and keeps its entries through collectPages, and stops with
+//   'listing_too_long' past its entries, pages or bytes in all (LISTINGS), or at a "next" link back to
+//   a page already read. Sizes and why: docs/protocols.md "What the host reads from a release host".
 import { OtaError } from './errors';
 
 /** More releases or tags than this is a hostile or broken host, not a project. */
 export const MAX_LISTED = 10_000;
+
+const MiB = 1024 * 1024;
+
+/** What one listing may cost in all, across its pages. */
+export interface ListingLimits {
+  entries: number;
+  pages: number;
+  bytes: number;
+}
+
+/**
+ * Pages: MAX_LISTED releases at 16 a page (publish/github.ts) is 625 requests; no listing needs more.
+ * Bytes, from what real listings weigh (a GitHub release is ~1.6 KB of JSON plus its notes, each of
+ * its assets ~1.4 KB, and every release file is an asset):
+ * - releases: a large project, 1 000 releases of 100 files each (~146 MB), or MAX_LISTED small ones
+ *   (5 assets: ~86 MB), fits 256 MiB; a hostile API used to cost up to 625 pages of 32 MiB (20 GiB);
+ * - a draft's assets: at most the ~2 MB of one release a board reads (device/ota/jscan.py), 4x over;
+ * - tags: MAX_LISTED tags of at most 128 characters are 1.3 MB of JSON, 6x over.
+ */
+export const LISTINGS = {
+  releases: { entries: MAX_LISTED, pages: 640, bytes: 256 * MiB },
+  assets: { entries: MAX_LISTED, pages: 640, bytes: 8 * MiB },
+  tags: { entries: MAX_LISTED, pages: 640, bytes: 8 * MiB },
+} satisfies Record<string, ListingLimits>;
+
+const mib = (n: number) => `${Math.round((n / MiB) * 10) / 10} MiB`;
+
+/** One listing's pages, entries and bytes read so far, held to its limits. */
+export class Listing {
+  private bytes = 0;
+  private pages = 0;
+  private entries = 0;
+  private readonly seen = new Set<string>();
+
+  constructor(
+    /** What is being listed, for messages: "listing releases of me/app". */
+    readonly what: string,
+    readonly limits: ListingLimits,
+  ) {}
+
+  private stop(why: string): OtaError {
+    return new OtaError('listing_too_long', `${this.what}: ${why}; stopped`);
+  }
+
+  /**
+   * One answer of the listing (a page, or an answer retried for it), read within `max` and what the
+   * listing has left of its bytes; past its pages, the body is not read at all.
+   */
+  async read(res: Response, what: string, max: number): Promise<Buffer> {
+    if (this.pages >= this.limits.pages) {
+      await res.body?.cancel().catch(() => undefined);
+      throw this.stop(`the host's listing goes on past ${this.limits.pages} pages`);
+    }
+    this.pages++;
+    const left = this.limits.bytes - this.bytes;
+    let body: Buffer;
+    try {
+      body = await readBounded(res, what, Math.min(max, left));
+    } catch (err) {
+      if (left < max && err instanceof OtaError && err.code === 'doc_too_large') {
+        throw this.stop(
+          `the host's pages add up to more than ${mib(this.limits.bytes)} (${this.limits.bytes} bytes, ` +
+            `${this.pages} pages)`,
+        );
+      }
+      throw err;
+    }
+    this.bytes += body.length;
+    return body;
+  }
+
+  /** A page's entries, once its URL is known not to be one already read and within the entries. */
+  take<T>(page: Page<T>): T[] {
+    if (this.seen.has(page.url)) throw this.stop(`the host's next page is ${page.url} again (a loop)`);
+    this.seen.add(page.url);
+    this.entries += page.items.length;
+    if (this.entries > this.limits.entries) {
+      throw this.stop(`the host lists more than ${this.limits.entries} entries`);
+    }
+    return page.items;
+  }
+}
 
 export interface Page<T> {
   /** The URL the page was read from (query included). */
@@ -17,27 +101,10 @@ export interface Page<T> {
   items: T[];
 }
 
-/** The items of every page, in order, within `max` and without a page read twice. */
-export async function collectPages<T>(
-  pages: AsyncIterable<Page<T>>,
-  what: string,
-  max = MAX_LISTED,
-): Promise<T[]> {
+/** The items of every page, in order, within the listing's limits. */
+export async function collectPages<T>(pages: AsyncIterable<Page<T>>, listing: Listing): Promise<T[]> {
   const out: T[] = [];
-  const seen = new Set<string>();
-  for await (const page of pages) {
-    if (seen.has(page.url)) {
-      throw new OtaError(
-        'listing_too_long',
-        `${what}: the host's next page is ${page.url} again (a loop); stopped`,
-      );
-    }
-    seen.add(page.url);
-    out.push(...page.items);
-    if (out.length > max) {
-      throw new OtaError('listing_too_long', `${what}: the host lists more than ${max} entries; stopped`);
-    }
-  }
+  for await (const page of pages) out.push(...listing.take(page));
   return out;
 }
 
@@ -127,16 +194,18 @@ export async function readBounded(
 
 /**
  * A fetch whose every answer is read through readBounded before it is handed on, for a library that
- * reads bodies itself (Octokit reads a whole JSON answer into one string). The error is thrown from
- * the fetch call; the answer keeps its status, headers and URL (pagination compares URLs).
+ * reads bodies itself (Octokit reads a whole JSON answer into one string); with a `listing`, every
+ * answer also counts against it (give such a fetch to nothing but that listing). The error is thrown
+ * from the fetch call; the answer keeps its status, headers and URL (pagination compares URLs).
  */
-export function boundedFetch(base: typeof fetch, max: number): typeof fetch {
+export function boundedFetch(base: typeof fetch, max: number, listing?: Listing): typeof fetch {
   return async (input, init) => {
     const res = await base(input, init);
     if (!res.body || [204, 205, 304].includes(res.status)) return res;
     const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
     const url = input instanceof Request ? input.url : String(input);
-    const body = await readBounded(res, `${method} ${url}`, max);
+    const what = `${method} ${url}`;
+    const body = listing ? await listing.read(res, what, max) : await readBounded(res, what, max);
     const out = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
     Object.defineProperty(out, 'url', { value: res.url });
     return out;

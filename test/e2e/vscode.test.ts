@@ -211,6 +211,14 @@ describe('a new user in code-server, with the defaults', { skip, timeout: 600_00
     await review.waitFor({ timeout: 30_000 });
     await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: '"static"' }).first().waitFor();
     await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: '"ed25519"' }).first().waitFor();
+    // The key is written at Save, not before: a configuration cancelled here leaves none.
+    await wb.page
+      .locator('.quick-input-widget .monaco-list-row', {
+        hasText: /new Ed25519 key [0-9a-f]{16}, written to /,
+      })
+      .first()
+      .waitFor();
+    assert.ok(!existsSync(keyPath), 'no key file before Save');
     await wb.shot('configure-review');
     await wb.pick('Save this configuration?', 'Save');
     await stepDone('configure');

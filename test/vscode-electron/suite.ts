@@ -4,11 +4,26 @@
  * Bundled to CommonJS at test time; VS Code calls run() and the promise's outcome is the verdict.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
-import { defaultKeyPath, readKeyFile, type TrustEntry } from '../../src/core/keys';
+import {
+  defaultKeyPath,
+  deviceTrustEntry,
+  generateKey,
+  readKeyFile,
+  type TrustEntry,
+} from '../../src/core/keys';
 import type { ManifestSignature } from '../../src/core/manifest-types';
 import { verifySignature } from '../../src/core/sign';
 import type { OtaExtensionApi } from '../../src/extension';
@@ -404,6 +419,168 @@ async function signingKeyCheck(): Promise<void> {
   }
 }
 
+/** Every file under `dir`, absolute. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : [],
+  );
+}
+
+/**
+ * Configure Device's signing keys: a new key is written only when the configuration is saved (a
+ * cancelled run leaves no file and no setting); a private key file added to the board's trust (RSA,
+ * outside the workspace) also becomes ota.signingKey and signs the next release; a public entry alone
+ * is trusted, and Publish Release says the private key is needed and how to set it (unset, set to the
+ * public file, set to a key the board does not trust: each refused, nothing published). No private key
+ * reaches the release or a file of the workspace, not even one a user left in the project.
+ */
+async function configureKeysCheck(): Promise<void> {
+  const project = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  if (!project) return; // test-electron: no project to publish
+  const ctl = vscode.extensions.getExtension<OtaExtensionApi>(ID)!.exports.controller;
+  const last = (what: string) =>
+    ctl.output
+      .lines()
+      .filter((l) => l.includes(what))
+      .at(-1) ?? '';
+  const settings = () => vscode.workspace.getConfiguration('ota');
+  const setting = () => settings().inspect<string>('signingKey');
+  const stored = () => ctl.context.workspaceState.get<{ keys?: TrustEntry[] }>('ota.deviceConfig');
+  const global = vscode.ConfigurationTarget.Global;
+  const saved = { signingKey: setting()?.globalValue, config: stored() };
+  const host = { source: 'static', url: 'http://127.0.0.1:2', wifi: null, fleet: null };
+  const outDir = join(project, '.ota/releases');
+  const outside = mkdtempSync(join(tmpdir(), 'ota-suite-keys-'));
+  const name = `configure-${Date.now()}`;
+  const keyPath = defaultKeyPath(name);
+  const careless = join(project, 'keys/team.json');
+  const publish = (version: string) => vscode.commands.executeCommand('ota.publishRelease', { version });
+  const signedBy = (version: string, keys: TrustEntry[]) => {
+    const manifest = readFileSync(join(outDir, version, 'manifest.json'));
+    const sig = JSON.parse(
+      readFileSync(join(outDir, version, 'manifest.json.sig'), 'utf8'),
+    ) as ManifestSignature;
+    verifySignature(manifest, sig, keys);
+    return sig.key;
+  };
+  try {
+    await settings().update('signingKey', undefined, global);
+    await useConfig({ source: 'static', url: host.url });
+
+    // A new key, then the configuration cancelled at its review: nothing written, nothing set.
+    let done = false;
+    const asked = vscode.commands
+      .executeCommand('ota.configureDevice', { ...host, keys: { create: name } })
+      .then(() => (done = true));
+    for (let i = 0; i < 100 && !done; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    }
+    await asked;
+    assert.match(
+      last('ota.configureDevice:'),
+      /Configure Device was cancelled: nothing was saved, and the signing key [0-9a-f]{16} was not created \(no file, ota\.signingKey unchanged\)/,
+    );
+    assert.ok(!existsSync(keyPath), 'no key file');
+    assert.equal(setting()?.globalValue, undefined);
+    assert.deepEqual(stored(), { source: 'static', url: host.url });
+
+    // Saved: the key is written then, outside the workspace, 0600, and named in the user's settings.
+    await vscode.commands.executeCommand('ota.configureDevice', {
+      ...host,
+      keys: { create: name },
+      save: true,
+    });
+    assert.ok(existsSync(keyPath), last('ota.configureDevice'));
+    assert.equal(statSync(keyPath).mode & 0o777, 0o600);
+    assert.equal(setting()?.globalValue, keyPath);
+    const ed = await readKeyFile(keyPath);
+    assert.deepEqual(stored()?.keys, [await deviceTrustEntry(keyPath)]);
+    assert.match(last('Created signing key'), new RegExp(`Created signing key ${ed.id} \\(Ed25519\\)`));
+
+    // A team's RSA key file, outside the workspace, added: trusted beside it, and it signs from now on.
+    const rsa = (await generateKey('rsa-sha256', { path: join(outside, 'team.json'), project })).path;
+    const rsaEntry = await deviceTrustEntry(rsa);
+    await vscode.commands.executeCommand('ota.configureDevice', { ...host, keys: { file: rsa }, save: true });
+    assert.deepEqual(
+      stored()?.keys?.map((k) => k.id),
+      [ed.id, rsaEntry.id],
+    );
+    assert.equal(setting()?.globalValue, rsa);
+    assert.equal(setting()?.workspaceValue, undefined, 'no project file names the key');
+    assert.match(
+      last('Publish Release now signs with'),
+      new RegExp(`key ${rsaEntry.id}.*it named .*${name}\\.json before`),
+    );
+    // A careless copy of the key inside the project: releases leave it out.
+    mkdirSync(dirname(careless), { recursive: true });
+    writeFileSync(careless, readFileSync(rsa), { mode: 0o600 });
+    assert.equal(await publish('3.1.0'), '3.1.0', ctl.output.lines().slice(-5).join('\n'));
+    assert.equal(signedBy('3.1.0', stored()!.keys!), rsaEntry.id);
+    const release = filesUnder(join(outDir, '3.1.0'));
+    assert.ok(!release.some((f) => f.includes('team.json')), release.join(', '));
+    rmSync(dirname(careless), { recursive: true, force: true });
+    // Not one line of either private key in a file of the workspace (releases included).
+    const pem = (path: string) =>
+      (JSON.parse(readFileSync(path, 'utf8')) as { privateKey: string }).privateKey;
+    // Every line of either key's body (an Ed25519 key is one line), each specific to the key.
+    const secrets = [pem(keyPath), pem(rsa)].flatMap((text) =>
+      text.split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----')),
+    );
+    for (const f of filesUnder(project))
+      for (const line of secrets) assert.ok(!readFileSync(f).includes(line), `a private key in ${f}`);
+
+    // Only the public entry `ota keygen` printed for a key kept elsewhere: trusted, cannot sign.
+    const laptop = await generateKey('ed25519', { path: join(outside, 'laptop.json'), project });
+    const pubEntry = await deviceTrustEntry(laptop.path);
+    const pub = join(outside, 'laptop.pub.json');
+    writeFileSync(pub, JSON.stringify(pubEntry));
+    await settings().update('signingKey', undefined, global);
+    await useConfig({ source: 'static', url: host.url });
+    await vscode.commands.executeCommand('ota.configureDevice', { ...host, keys: { file: pub }, save: true });
+    assert.deepEqual(stored()?.keys, [pubEntry]);
+    assert.equal(setting()?.globalValue, undefined);
+    assert.match(
+      last('holds only its public part'),
+      new RegExp(
+        `The board will trust key ${pubEntry.id}, but .*laptop\\.pub\\.json holds only its public part.*set ota\\.signingKey`,
+      ),
+    );
+    // Publish Release explains, for each way the setting can be wrong, and publishes nothing.
+    const refusals: [string | undefined, RegExp][] = [
+      [
+        undefined,
+        new RegExp(
+          `trusts only signed releases \\(key ${pubEntry.id}\\) and ota\\.signingKey is not set: set ota\\.signingKey .* to the private key file of it.*\\[no_signing_key\\]`,
+        ),
+      ],
+      [pub, new RegExp(`holds only the public part of key ${pubEntry.id}.*\\[no_signing_key\\]`)],
+      [
+        rsa,
+        new RegExp(
+          `names key ${rsaEntry.id} .* which the board does not trust \\(it trusts key ${pubEntry.id}\\).*\\[no_signing_key\\]`,
+        ),
+      ],
+    ];
+    for (const [key, said] of refusals) {
+      await settings().update('signingKey', key, global);
+      await publish('3.2.0');
+      assert.match(last('ota.publishRelease:'), said);
+      assert.ok(!existsSync(join(outDir, '3.2.0')), 'nothing was published');
+    }
+    // The private key file the entry came from signs a release the board accepts.
+    await settings().update('signingKey', laptop.path, global);
+    assert.equal(await publish('3.2.0'), '3.2.0', ctl.output.lines().slice(-5).join('\n'));
+    assert.equal(signedBy('3.2.0', [pubEntry]), pubEntry.id);
+  } finally {
+    rmSync(dirname(careless), { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+    rmSync(keyPath, { force: true });
+    await settings().update('signingKey', saved.signingKey, global);
+    await ctl.context.workspaceState.update('ota.deviceConfig', saved.config);
+  }
+}
+
 const checks: [string, () => Promise<void>][] = [
   [
     'activates quickly and exports its API',
@@ -543,6 +720,10 @@ const checks: [string, () => Promise<void>][] = [
   ],
   ...secretCases().map((c): [string, () => Promise<void>] => [c.name, () => keepsSecret(c)]),
   ['creates a signing key outside the workspace and publishes a release it signs', signingKeyCheck],
+  [
+    'Configure Device writes a new key only at Save, signs with an added private key, explains a public one',
+    configureKeysCheck,
+  ],
   [
     'masks tokens in the output channel',
     async () => {

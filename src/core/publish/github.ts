@@ -30,7 +30,7 @@ import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import pLimit from 'p-limit';
 import { OtaError } from '../errors';
-import { boundedFetch, collectPages, MAX_API_ANSWER } from '../pages';
+import { boundedFetch, collectPages, Listing, LISTINGS, MAX_API_ANSWER } from '../pages';
 import { assetName, GITHUB_API, parseRepo } from '../github-rules';
 import { compareVersions, parseVersion } from '../version';
 import { readReleaseNotes } from './notes';
@@ -137,14 +137,15 @@ const unqueued = {
   key: () => ({ schedule: <T>(_o: unknown, fn: () => T) => Promise.resolve(fn()) }),
 } as never;
 
-export function createOctokit(conn: Omit<GitHubConnection, 'repo'>): GitHubClient {
+/** A client; with a `listing`, one for that listing alone: every answer it reads counts against it. */
+export function createOctokit(conn: Omit<GitHubConnection, 'repo'>, listing?: Listing): GitHubClient {
   return new ThrottledOctokit({
     auth: conn.token,
     baseUrl: (conn.baseUrl ?? GITHUB_API).replace(/\/+$/, ''),
     userAgent: 'micropython-ota',
     // Every failure is rethrown as an OtaError with its cause; Octokit's own error lines would repeat it.
     log: { debug: () => undefined, info: () => undefined, warn: console.warn, error: () => undefined },
-    request: { fetch: boundedFetch(conn.fetch ?? fetch, MAX_API_ANSWER) },
+    request: { fetch: boundedFetch(conn.fetch ?? fetch, MAX_API_ANSWER, listing) },
     throttle: {
       // Out of quota: stop and say when it comes back, rather than block a CLI or an editor for up to an hour.
       onRateLimit: () => false,
@@ -294,6 +295,8 @@ interface Session {
   repo: string;
   /** "owner/name", for messages. */
   slug: string;
+  /** Where and as whom, for a client of a listing's own. */
+  conn: Omit<GitHubConnection, 'repo'>;
   fetch: typeof fetch;
   /** Assets this publish uploads: the most its draft can hold. */
   planned: number;
@@ -350,14 +353,17 @@ async function uploadAsset(
         throw err instanceof OtaError ? err : githubError(err, s.slug, `uploading ${u.name}`);
       }
       // The draft is this publish's own: it holds at most one asset per planned upload, so a longer
-      // listing (or one that loops) is a hostile or broken host.
-      const pages = gh.paginate.iterator(gh.rest.repos.listReleaseAssets, {
+      // listing (or one that loops, or weighs more than a release a board can read) is a hostile or
+      // broken host.
+      const what = `listing the assets of the draft release in ${s.slug}`;
+      const listing = new Listing(what, { ...LISTINGS.assets, entries: s.planned });
+      const lister = createOctokit(s.conn, listing);
+      const pages = lister.paginate.iterator(lister.rest.repos.listReleaseAssets, {
         owner,
         repo,
         release_id: draft.id,
         per_page: 100,
       });
-      const what = `listing the assets of the draft release in ${s.slug}`;
       const assets = await collectPages(
         (async function* () {
           for await (const p of pages)
@@ -369,8 +375,7 @@ async function uploadAsset(
               })),
             };
         })(),
-        what,
-        s.planned,
+        listing,
       );
       for (const a of assets.filter((x) => x.name === u.name)) {
         await gh.rest.repos.deleteReleaseAsset({ owner, repo, asset_id: a.id });
@@ -467,6 +472,7 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
     owner,
     repo,
     slug: opts.repo,
+    conn: opts,
     fetch: boundedFetch(opts.fetch ?? fetch, MAX_API_ANSWER),
     planned: 0,
     retries: opts.retries ?? 3,
@@ -563,8 +569,9 @@ function releaseInfo(r: Record<string, unknown>): ReleaseInfo {
 
 export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[]> {
   const { owner, repo } = parseRepo(conn.repo);
-  const gh = createOctokit(conn);
   const what = `listing releases of ${conn.repo}`;
+  const listing = new Listing(what, LISTINGS.releases);
+  const gh = createOctokit(conn, listing);
   let infos: ReleaseInfo[];
   try {
     const pages = gh.paginate.iterator(gh.rest.repos.listReleases, {
@@ -578,7 +585,7 @@ export async function listReleases(conn: GitHubConnection): Promise<ReleaseInfo[
         for await (const p of pages)
           yield { url: p.url, items: entries<Record<string, unknown>>(p.data, what).map(releaseInfo) };
       })(),
-      what,
+      listing,
     );
   } catch (err) {
     if (err instanceof OtaError) throw err;

@@ -26,7 +26,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
-import { collectPages, MAX_DOCUMENT, readBounded } from '../pages';
+import { collectPages, Listing, LISTINGS, MAX_DOCUMENT, readBounded } from '../pages';
 import type { Manifest } from '../manifest-types';
 import type { TrustEntry } from '../keys';
 import { networkReason, type ReleaseEntry, type ReleaseStatus } from '../release-channels';
@@ -946,6 +946,7 @@ export async function listOciTags(opts: {
   const ref = parseRef(opts.ref);
   const c = new RegistryClient(ref, [`repository:${ref.repository}:pull`], opts);
   const what = `listing the tags of ${formatRef(ref)}`;
+  const listing = new Listing(what, LISTINGS.tags);
   const tags = await collectPages(
     (async function* () {
       let next: string | undefined = `/v2/${ref.repository}/tags/list?n=1000`;
@@ -954,7 +955,9 @@ export async function listOciTags(opts: {
         if (!res.ok) throw await c.fail(res, what);
         let doc: { tags?: unknown };
         try {
-          doc = JSON.parse((await readBounded(res, what)).toString('utf8')) as { tags?: unknown };
+          doc = JSON.parse((await listing.read(res, what, MAX_DOCUMENT)).toString('utf8')) as {
+            tags?: unknown;
+          };
         } catch (err) {
           if (err instanceof OtaError) throw err;
           throw new OtaError('registry_error', `${what}: the answer is not JSON`);
@@ -969,7 +972,7 @@ export async function listOciTags(opts: {
         next = link ? link[1] : undefined;
       }
     })(),
-    what,
+    listing,
   );
   const infos: OciTagInfo[] = tags.map((tag) => {
     try {

@@ -22,7 +22,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtaError } from '../errors';
 import { checkOtaConfig, type OtaConfig } from '../config';
-import { deviceTrustEntry } from '../keys';
+import { readTrustFile } from '../keys';
 import { ROOTS_PATH, rootsFor } from '../tls-roots';
 import { RESERVED_WHY, reservedPath } from '../reserved';
 import * as fs from './board-fs';
@@ -102,7 +102,7 @@ async function packageFiles(deviceDir: string): Promise<SyncFile[]> {
 async function configBytes(config: OtaConfig, keyFile?: string): Promise<Buffer> {
   const cfg = { ...checkOtaConfig(config) };
   if (keyFile) {
-    const entry = await deviceTrustEntry(keyFile);
+    const { entry } = await readTrustFile(keyFile); // a key file, or its public entry alone
     const keys = cfg.keys ?? [];
     cfg.keys = [...keys.filter((k) => k?.id !== entry.id), entry];
   }

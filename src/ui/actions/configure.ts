@@ -2,9 +2,11 @@
 // choices that fit the chosen source, the result previewed) that builds the board's ota_config.json.
 // It is kept in workspace state, never as a file in the project, so it cannot end up in a release;
 // Install Updater writes it to the board. Wi-Fi credentials, the fleet broker's password and a
-// private OCI registry's password live in secret storage and reach the board only at install; an HMAC key is referenced by path
-// (ota.signingKey, in the user's settings as a new key is: signing-key.ts), never copied. The questions are a table of steps, asked by one function; the
-// table also gives the review its extra lines (secrets, Wi-Fi) and where each line jumps to.
+// private OCI registry's password live in secret storage and reach the board only at install; a key
+// file picked to sign with (HMAC, Ed25519, RSA) is referenced by path (ota.signingKey, in the user's
+// settings as a new key is: signing-key.ts), never copied, and a new key is written only at Save.
+// The questions are a table of steps, asked by one function; the table also gives the review its
+// extra lines (secrets, Wi-Fi, the signing key) and where each line jumps to.
 import { createServer } from 'node:net';
 import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
@@ -17,6 +19,7 @@ import { ROOTS_PATH } from '../../core/tls-roots';
 import type { Controller } from '../controller';
 import { BACK, inputStep, pickStep } from '../quick-steps';
 import { STATE } from '../settings';
+import type { PlannedKey } from './signing-key';
 
 const WIFI_KEY = 'ota.wifi';
 const FLEET_KEY = 'ota.fleetPassword';
@@ -39,7 +42,8 @@ export interface ConfigureAnswers {
   tag?: string;
   branch?: string;
   paths?: string[];
-  keys?: 'keep' | 'none';
+  /** A new signing key by this name (written at Save), or a key file to trust (and sign with, when private). */
+  keys?: 'keep' | 'none' | { create: string } | { file: string };
   wifi?: { ssid: string; password: string } | null;
   /** The fleet section (null: none); its password goes to secret storage, not the configuration. */
   fleet?: {
@@ -208,8 +212,16 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   if (!cfg.ref && settings.ociRef) cfg.ref = settings.ociRef;
   let wifi: ConfigureAnswers['wifi'] | 'unchanged' = given.wifi === undefined ? 'unchanged' : given.wifi;
   let keysChoice: 'keep' | 'none' | 'add' =
-    given.keys ?? (Array.isArray(cfg.keys) && cfg.keys.length ? 'keep' : 'none');
-  let hmacKey: string | undefined;
+    typeof given.keys === 'string'
+      ? given.keys
+      : Array.isArray(cfg.keys) && cfg.keys.length
+        ? 'keep'
+        : 'none';
+  // Signing, decided in the keys step and done only at Save: a new key to write, or a key file the
+  // user picked, for ota.signingKey; a public key alone the board trusts but cannot sign with.
+  let newKey: PlannedKey | undefined;
+  let signWith: { path: string; id: string; hmac: boolean } | undefined;
+  let publicOnly: { path: string; id: string } | undefined;
   // The fleet section being built; its password goes to secret storage, never into `cfg`.
   const { password: givenPassword, ...givenFleet } = given.fleet ?? {};
   let fleet: Record<string, unknown> | null =
@@ -587,6 +599,26 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     keys: {
       kind: 'pick',
       edits: ['keys'],
+      row: (preview) => {
+        const trusted = (id: string) =>
+          Array.isArray(preview.keys) && (preview.keys as { id?: string }[]).some((k) => k.id === id);
+        if (newKey && trusted(newKey.entry.id))
+          return {
+            label: 'signing key',
+            description: `new Ed25519 key ${newKey.entry.id}, written to ${newKey.path} at Save; ota.signingKey will name it`,
+          };
+        if (signWith)
+          return {
+            label: 'signing key',
+            description: `${signWith.path} (${signWith.id}); ota.signingKey will name it at Save`,
+          };
+        if (publicOnly && trusted(publicOnly.id))
+          return {
+            label: 'signing key',
+            description: `${publicOnly.id} is a public key: publishing needs its private key file in ota.signingKey`,
+          };
+        return undefined;
+      },
       title: 'Signed releases?',
       placeholder: 'Which signatures the board requires',
       items: () => {
@@ -603,23 +635,17 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
             detail:
               'Publish Release signs with it (ota.signingKey); the board trusts only releases it signed',
           },
-          { value: 'add', label: 'Add a key file…', description: 'a key from `ota keygen`' },
+          {
+            value: 'add',
+            label: 'Add a key file…',
+            description: 'a key from `ota keygen`, or the public entry it printed',
+          },
         ];
       },
       active: (items) => items.find((i) => i.value === keysChoice),
       apply: async (r, step, total) => {
-        if (r.value === 'create') {
-          const { makeSigningKey, trustKey } = await import('./signing-key');
-          // Back from the name returns to this question; the key and the setting exist once named.
-          const made = await makeSigningKey(ctl, { step, total });
-          if (made === BACK) return { jump: 'keys' };
-          cfg.keys = trustKey(cfg.keys, made.entry);
-          keysChoice = 'keep';
-          ctl.output.info(
-            `Created signing key ${made.entry.id} (Ed25519) in ${made.path}, outside the workspace; ota.signingKey names it.`,
-          );
-          return;
-        }
+        if (r.value === 'create')
+          return (await createKey(undefined, step, total)) === BACK ? { jump: 'keys' } : undefined;
         keysChoice = r.value as typeof keysChoice;
         if (keysChoice === 'add') await addKey();
       },
@@ -860,33 +886,73 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
     return out;
   }
 
-  async function addKey(): Promise<void> {
-    const files = await vscode.window.showOpenDialog({
-      title: 'Signing key file',
-      canSelectMany: false,
-      filters: { 'Key file': ['json'] },
-    });
-    if (!files?.[0]) {
-      keysChoice = Array.isArray(cfg.keys) && cfg.keys.length ? 'keep' : 'none';
-      return;
-    }
-    const { deviceTrustEntry } = await import('../../core/keys');
-    const entry = await deviceTrustEntry(files[0].fsPath);
-    if (entry.alg === 'hmac-sha256') {
-      hmacKey = files[0].fsPath; // the secret is the trust entry itself: added on the board at install
-      keysChoice = Array.isArray(cfg.keys) && cfg.keys.length ? 'keep' : 'none';
-      return;
-    }
-    const keys = Array.isArray(cfg.keys) ? (cfg.keys as { id?: string }[]) : [];
-    cfg.keys = [...keys.filter((k) => k.id !== entry.id), entry];
+  /** A key planned earlier in this run and replaced now: the board will not trust it. */
+  function dropPlanned(): void {
+    if (!newKey || !Array.isArray(cfg.keys)) return;
+    const id = newKey.entry.id;
+    cfg.keys = (cfg.keys as { id?: string }[]).filter((k) => k.id !== id);
+    newKey = undefined;
+  }
+
+  /**
+   * A new key the board will trust. Back from its name returns to the keys question. It is made in
+   * memory and written at Save, so a cancelled configuration leaves no key file and no setting.
+   */
+  async function createKey(name: string | undefined, step: number, total: number): Promise<unknown> {
+    const { planSigningKey, trustKey } = await import('./signing-key');
+    const planned = await planSigningKey(ctl, { name, step, total });
+    if (planned === BACK) return BACK;
+    dropPlanned();
+    newKey = planned;
+    signWith = publicOnly = undefined;
+    cfg.keys = trustKey(cfg.keys, planned.entry);
     keysChoice = 'keep';
   }
 
+  /**
+   * The board trusts the picked file's key. A key file of ours also signs: ota.signingKey names it at
+   * Save (its path only; the file stays where it is). A public entry alone is trusted, and said.
+   */
+  async function addKey(given?: string): Promise<void> {
+    const files = given
+      ? [vscode.Uri.file(given)]
+      : await vscode.window.showOpenDialog({
+          title: 'Signing key file',
+          canSelectMany: false,
+          filters: { 'Key file': ['json'] },
+        });
+    const unchanged = () => (keysChoice = Array.isArray(cfg.keys) && cfg.keys.length ? 'keep' : 'none');
+    if (!files?.[0]) return void unchanged();
+    const path = files[0].fsPath;
+    const { readTrustFile } = await import('../../core/keys');
+    const { entry, signs } = await readTrustFile(path);
+    dropPlanned();
+    publicOnly = signs ? undefined : { path, id: entry.id };
+    signWith = signs ? { path, id: entry.id, hmac: entry.alg === 'hmac-sha256' } : undefined;
+    // An HMAC secret is the trust entry itself: Install Updater adds it from ota.signingKey.
+    if (entry.alg === 'hmac-sha256') return void unchanged();
+    const { trustKey } = await import('./signing-key');
+    cfg.keys = trustKey(cfg.keys, entry);
+    keysChoice = 'keep';
+  }
+
+  if (typeof given.keys === 'object' && 'create' in given.keys) await createKey(given.keys.create, 1, 1);
+  else if (typeof given.keys === 'object') await addKey(given.keys.file);
   let i = 0;
   for (;;) {
     const list = order();
     if (i >= list.length) break;
-    const r = await ask(steps[list[i]], i + 1, list.length);
+    let r: Result;
+    try {
+      r = await ask(steps[list[i]], i + 1, list.length);
+    } catch (err) {
+      if (newKey && err instanceof OtaError && err.code === 'cancelled')
+        throw new OtaError(
+          'cancelled',
+          `Configure Device was cancelled: nothing was saved, and the signing key ${newKey.entry.id} was not created (no file, ota.signingKey unchanged).`,
+        );
+      throw err;
+    }
     if (r === BACK) i = Math.max(0, i - 1);
     else if (r && typeof r === 'object' && 'jump' in r) {
       const at = order().indexOf((r as { jump: StepId }).jump);
@@ -909,8 +975,48 @@ export async function configureDevice(ctl: Controller, answers?: unknown): Promi
   if (registryProblem) problems.push(registryProblem);
   if (problems.length)
     throw new OtaError('bad_config', `The configuration is not valid: ${problems.join('; ')}`);
+  const trusts = (id: string) =>
+    Array.isArray(result.keys) && (result.keys as { id?: string }[]).some((k) => k.id === id);
+  // The new key first: if it cannot be written, nothing is saved.
+  if (newKey && trusts(newKey.entry.id)) {
+    const { writeSigningKey } = await import('./signing-key');
+    const before = ctl.settings().signingKey;
+    const made = await writeSigningKey(ctl, newKey);
+    ctl.output.info(
+      `Created signing key ${made.entry.id} (Ed25519) in ${made.path}, outside the workspace; ota.signingKey names it${before && before !== made.path ? ` (it named ${before} before)` : ''}. Keep a copy: a lost key cannot sign updates for boards that trust it.`,
+    );
+  }
   await ctl.setDeviceConfig(result);
-  if (hmacKey) await (await import('./signing-key')).useSigningKey(hmacKey);
+  if (signWith && (signWith.hmac || trusts(signWith.id))) {
+    const { useSigningKey } = await import('./signing-key');
+    const before = ctl.settings().signingKey;
+    await useSigningKey(signWith.path);
+    ctl.output.info(
+      `Publish Release now signs with ${signWith.path} (key ${signWith.id}, ota.signingKey${before && before !== signWith.path ? `; it named ${before} before` : ''}). The key file stays where it is; only its path is in your settings.`,
+    );
+  }
+  if (signWith) {
+    const { relative, isAbsolute } = await import('node:path');
+    const inside = relative(ctl.projectDir(), signWith.path);
+    if (!inside.startsWith('..') && !isAbsolute(inside))
+      ctl.output.warn(
+        `${signWith.path} is inside the project: releases leave it out (secrets never ship), but it could be committed or copied with the project; keep keys outside it (ota keygen's folder: ~/.config/micropython-ota/keys/).`,
+      );
+  }
+  if (publicOnly && trusts(publicOnly.id)) {
+    const { readTrustFile } = await import('../../core/keys');
+    const current = ctl.settings().signingKey;
+    const signs = current
+      ? await readTrustFile(current).then(
+          (r) => (r.signs ? r.entry.id : undefined),
+          () => undefined,
+        )
+      : undefined;
+    if (signs !== publicOnly.id)
+      ctl.output.warn(
+        `The board will trust key ${publicOnly.id}, but ${publicOnly.path} holds only its public part: Publish Release signs with the matching private key file (the one \`ota keygen\` wrote), so set ota.signingKey to it.`,
+      );
+  }
   if (wifi === null) await ctl.context.secrets.delete(WIFI_KEY);
   else if (wifi !== 'unchanged' && wifi) await ctl.context.secrets.store(WIFI_KEY, JSON.stringify(wifi));
   if (!result.fleet || !fleetPassword || !brokerTls() || insecure())

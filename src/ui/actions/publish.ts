@@ -54,13 +54,7 @@ export async function publishRelease(ctl: Controller, arg?: unknown): Promise<st
     if (credentials) ctl.output.info(`Pushing to ${s.ociRef} with the credentials from ${credentials.from}`);
   }
   const signKeyFile = s.signingKey || undefined;
-  // A board that trusts keys refuses an unsigned release (no_signature): said now, before the version.
-  const trusted = ctl.deviceConfig()?.keys;
-  if (!signKeyFile && Array.isArray(trusted) && trusted.length)
-    throw new OtaError(
-      'no_signing_key',
-      `The board trusts only signed releases (${trusted.length} key(s) in its configuration) and ota.signingKey is not set: set it to the key file the board trusts, or create a new signing key. Nothing was published.`,
-    );
+  await checkSigningKey(signKeyFile, ctl.deviceConfig()?.keys);
   const version = await askVersion(ctl, given.version, 'Version to publish');
   const created = await releaseDate(ctl, dir);
   const build = created ? { created } : undefined;
@@ -206,6 +200,38 @@ async function askDevices(ctl: Controller, template: string): Promise<string[]> 
 }
 
 /** A notification's progress from the core's { phase, asset, done, total }. */
+/**
+ * Refuses, before the version is asked, a release the configured board would refuse (no_signature,
+ * sig_unknown_key) or that cannot be signed: no ota.signingKey while the board trusts keys, a file
+ * holding only a public key, or a key the board does not trust.
+ */
+async function checkSigningKey(signKeyFile: string | undefined, keys: unknown): Promise<void> {
+  const ids = Array.isArray(keys) ? (keys as { id?: unknown }[]).map((k) => String(k.id)) : [];
+  const named = ids.join(', ');
+  const howTo = `set ota.signingKey (Settings, or Configure Device > Signed releases? > Add a key file…) to the private key file of ${ids.length > 1 ? 'one of them' : 'it'}: the JSON \`ota keygen\` or Create Signing Key wrote, never a copy in the project`;
+  if (!signKeyFile) {
+    if (ids.length)
+      throw new OtaError(
+        'no_signing_key',
+        `The board trusts only signed releases (key ${named}) and ota.signingKey is not set: ${howTo}; or create a new signing key (then Install Updater, so the board trusts it). Nothing was published.`,
+      );
+    return;
+  }
+  const { readTrustFile } = await import('../../core/keys');
+  const { entry, signs } = await readTrustFile(signKeyFile);
+  if (!signs)
+    throw new OtaError(
+      'no_signing_key',
+      `ota.signingKey names ${signKeyFile}, which holds only the public part of key ${entry.id}: a release is signed with the private key. Set ota.signingKey to the key file \`ota keygen\` wrote for ${entry.id}; the public entry is what the board trusts. Nothing was published.`,
+    );
+  // An HMAC key is added to the board's trust at install, from ota.signingKey itself.
+  if (ids.length && entry.alg !== 'hmac-sha256' && !ids.includes(entry.id))
+    throw new OtaError(
+      'no_signing_key',
+      `ota.signingKey names key ${entry.id} (${signKeyFile}), which the board does not trust (it trusts key ${named}), so the board would refuse the release: ${howTo}; or trust ${entry.id} in Configure Device and install the updater again. Nothing was published.`,
+    );
+}
+
 function reporter(
   progress: vscode.Progress<{ message?: string; increment?: number }>,
 ): (p: { phase: string; asset?: string; done: number; total: number }) => void {

@@ -3,16 +3,23 @@
 // (~/.config/micropython-ota/keys/, outside any workspace), names it in ota.signingKey so Publish
 // Release signs with it, and adds its public half to the board's trust (the "keys" of the stored
 // device configuration, written to the board by Install Updater). An existing key file is never
-// replaced. Configure Device's "Signed releases?" step runs the same function.
+// replaced. Configure Device's "Signed releases?" step asks the same questions (planSigningKey) but
+// writes the key only when its configuration is saved (writeSigningKey): cancelled, it leaves nothing.
 import * as vscode from 'vscode';
 import { OtaError } from '../../core/errors';
-import type { TrustEntry } from '../../core/keys';
+import type { KeyFile, TrustEntry } from '../../core/keys';
 import type { Controller } from '../controller';
 import { BACK, inputStep } from '../quick-steps';
 
 export interface CreatedKey {
   path: string;
   entry: TrustEntry;
+}
+
+/** A key made in memory under a free name, not written yet. */
+export interface PlannedKey extends CreatedKey {
+  name: string;
+  keyFile: KeyFile;
 }
 
 /**
@@ -24,7 +31,16 @@ export async function makeSigningKey(
   ctl: Controller,
   opts: { name?: string; step?: number; total?: number } = {},
 ): Promise<CreatedKey | typeof BACK> {
-  const { defaultKeyPath, deviceTrustEntry, generateKey } = await import('../../core/keys');
+  const planned = await planSigningKey(ctl, opts);
+  return planned === BACK ? BACK : writeSigningKey(ctl, planned);
+}
+
+/** Asks the key's name (unless given) and makes the key in memory; nothing is written. */
+export async function planSigningKey(
+  ctl: Controller,
+  opts: { name?: string; step?: number; total?: number } = {},
+): Promise<PlannedKey | typeof BACK> {
+  const { defaultKeyPath, deviceTrustEntry, newKey } = await import('../../core/keys');
   const { existsSync } = await import('node:fs');
   const pathOf = (name: string): string | undefined => {
     try {
@@ -73,21 +89,27 @@ export async function makeSigningKey(
   }
   const refused = problem(name);
   if (refused) throw new OtaError(pathOf(name) ? 'key_exists' : 'bad_key_name', refused);
-  let created: Awaited<ReturnType<typeof generateKey>>;
+  const keyFile = newKey('ed25519');
+  return { name, path: defaultKeyPath(name), keyFile, entry: await deviceTrustEntry(keyFile) };
+}
+
+/** Writes a planned key (never over a file that appeared meanwhile) and names it in ota.signingKey. */
+export async function writeSigningKey(ctl: Controller, key: PlannedKey): Promise<CreatedKey> {
+  const { saveKey } = await import('../../core/keys');
+  let path: string;
   try {
-    created = await generateKey('ed25519', { name, project: ctl.projectDir() });
+    path = await saveKey(key.keyFile, { path: key.path, project: ctl.projectDir() });
   } catch (err) {
     if (err instanceof OtaError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    const path = pathOf(name) ?? name;
     throw new OtaError(
       'key_unwritable',
-      `Cannot write the signing key ${path} (${code}): make its folder writable, or set XDG_CONFIG_HOME to a writable folder. Nothing was changed.`,
+      `Cannot write the signing key ${key.path} (${code}): make its folder writable, or set XDG_CONFIG_HOME to a writable folder. Nothing was changed.`,
       { cause: err },
     );
   }
-  await useSigningKey(created.path);
-  return { path: created.path, entry: await deviceTrustEntry(created.keyFile) };
+  await useSigningKey(path);
+  return { path, entry: key.entry };
 }
 
 /**
