@@ -63,12 +63,13 @@ class GitHub(Release):
 
     def _peek(self, url):
         # One GET, redirect not followed: (status, Location). Held to the
-        # update's deadline and trust like every other request (ota.http.Client).
+        # update's deadline and trust, and on its kept connection, like every
+        # other request (ota.http.Client).
         c = self.client
         wait = 1
         for attempt in range(c.retries + 1):
             try:
-                r = http.request(url, {"User-Agent": "micropython-ota"}, c.timeout, c.deadline, c.trust)
+                r = http.request(url, {"User-Agent": "micropython-ota"}, c.timeout, c.deadline, c.trust, c)
             except Fail as e:
                 if e.code not in ("network", "timeout") or attempt >= c.retries:
                     raise
@@ -76,6 +77,7 @@ class GitHub(Release):
                 wait *= 2
                 continue
             with r:
+                r.drain()  # the redirect's page: the connection serves the next request
                 st = r.status
                 if st == 429 or st >= 500:
                     raise Fail("rate_limited" if st == 429 else "http_status", "HTTP %d from %s" % (st, url[-60:]))
