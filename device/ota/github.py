@@ -77,7 +77,6 @@ class GitHub(Release):
                 wait *= 2
                 continue
             with r:
-                r.drain()  # the redirect's page: the connection serves the next request
                 st = r.status
                 if st == 429 or st >= 500:
                     raise Fail("rate_limited" if st == 429 else "http_status", "HTTP %d from %s" % (st, url[-60:]))

@@ -170,6 +170,7 @@ class Response(io.IOBase):
                 self.raw.settimeout(left / 1000)
 
     def _fail(self, e):
+        self.reuse = False  # a failed read leaves the stream at no known place
         f = _io_fail(e)
         if f.code == "timeout" and self.deadline:
             self.deadline.left()  # a wait cut short by the deadline reports the deadline
@@ -273,12 +274,16 @@ class Response(io.IOBase):
             pass
         self.reuse = False
 
-    def drain(self, limit=1024):
+    def _drain(self, limit=1024):
         # Reads the small rest of a body nobody wants (an error page, a
-        # redirect's), so the connection can carry the next request. A big or
-        # unframed rest is left for close(), which then closes the connection.
-        if self.sock is None or not self.reuse or self.length > limit or (self.length < 0 and not self._chunked):
+        # redirect's, the end of a document a scanner stopped short of), so the
+        # connection can carry the next request; bounded by the timeout and
+        # the deadline as every read. A big or unframed rest, or one after a
+        # failed read, is not waited for: the connection is closed instead.
+        if not self.reuse or self._left > limit or (self.length < 0 and not self._chunked):
             return
+        if self._eof or (self._left == 0 and not self._chunked):
+            return  # read to its end already: nothing to allocate
         piece = bytearray(64)
         n = 0
         try:
@@ -288,19 +293,15 @@ class Response(io.IOBase):
                     return
                 n += k
         except Fail:
-            pass
+            self.reuse = False
 
     def _done(self):
         # Whether the answer was read to its exact end with known framing and
         # nothing past it arrived: then, and only then, the next answer starts
-        # at the next byte. A rest of the body that sits whole in the buffer
-        # (a small error page) is taken without a wait; a byte beyond the end
-        # is no answer to anything (a hostile server's), so it costs the connection.
+        # at the next byte. A byte beyond the end is no answer to anything (a
+        # hostile server's), so it costs the connection.
         if not self.reuse:
             return False
-        if not self._chunked and self._left > 0 and self._left == self._end - self._pos:
-            self._pos = self._end
-            self._left = 0
         end = self._eof if self._chunked else self._left == 0
         return end and self._pos == self._end
 
@@ -334,6 +335,8 @@ class Response(io.IOBase):
         s = self.sock
         if s is None:
             return
+        if self.pool is not None:
+            self._drain()
         self.sock = None
         if self.pool is not None and self._done():
             self.pool._put(self.key, self.raw, s)
@@ -549,7 +552,6 @@ class Client:
                 continue
             if r.status in ok:
                 return r
-            r.drain()  # a small error page read to its end keeps the connection for the next request
             r.close()  # ended before any wait below; its status and headers stay readable
             if r.status == 404:
                 raise Fail("http_404", "not found: " + url[-60:])
@@ -594,7 +596,6 @@ class Client:
             if follow and r.status in (301, 302, 303, 307, 308):
                 with r:
                     loc = r.header("location")
-                    r.drain()
                 if not loc:
                     raise Fail("http_status", "redirect without Location")
                 if loc.startswith("/"):
