@@ -93,7 +93,7 @@ async function both(
   return out;
 }
 
-test('GitHub, public repository (web links, asset CDN): fewer connections, none left open', T, async () => {
+test('GitHub, public repository (web links, asset CDN): fewer connections, none left open', T, async (t) => {
   const gh: GitHubMock = await startGitHubMock({ private: false });
   const keys = fx.makeKeys();
   const rel = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { delete: ['old.py'], keep: ['settings.json'] });
@@ -114,6 +114,7 @@ test('GitHub, public repository (web links, asset CDN): fewer connections, none 
       [...new Set(ports)],
       () => gh.state.requests.length,
     );
+    t.diagnostic(`connections and requests, reuse off and on: ${JSON.stringify(n)}`);
     assert.equal(n.on.reqs, n.off.reqs, JSON.stringify(n));
     assert.equal(n.off.conns, n.off.reqs, JSON.stringify(n));
     // Each asset is a redirect from the web origin to the CDN: one kept connection saves what the two
