@@ -440,3 +440,37 @@ test(
     }
   },
 );
+
+test('a kept connection that goes silent: the wait ends at the timeout, then one resend', T, async () => {
+  let silent = '';
+  const host = await rawHost((_s, c) => {
+    if (c.nth === 2 && !silent) {
+      silent = c.path; // no answer, the connection left open
+      return true;
+    }
+  });
+  try {
+    const { fsDir, out } = await runAgainst(host, { timeout: 1 });
+    assert.deepEqual(fx.errorCodes(out), [], out);
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(installed));
+    assert.deepEqual(
+      host.log.filter((l) => l.endsWith(` ${silent}`)),
+      [`1 ${silent}`, `2 ${silent}`],
+      host.log.join('\n'),
+    );
+  } finally {
+    await host.close();
+  }
+});
+
+test("the update's deadline bounds the wait on a kept connection (no resend past it)", T, async () => {
+  const host = await rawHost((_s, c) => c.nth >= 2); // every second request of a connection: silence
+  try {
+    const { fsDir, out } = await runAgainst(host, { deadline: 3 });
+    assert.deepEqual(fx.errorCodes(out), ['deadline'], out);
+    assert.deepEqual(fx.hashTree(fsDir, fx.NOT_APP), fx.hashFiles(fx.APP_1_0_0));
+    assert.equal(host.log.length, 2, host.log.join('\n'));
+  } finally {
+    await host.close();
+  }
+});
