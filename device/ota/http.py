@@ -435,8 +435,9 @@ def request(url, headers=None, timeout=10, deadline=None, trust=None, pool=None)
         _shut(s)
         if not c or r._end or err.code not in ("network", "timeout"):
             raise err
-        # A kept connection the server closed meanwhile, no byte of an answer
-        # on it: the same GET once more on a new one (GET is idempotent).
+        # A kept connection the server closed (or dropped silently) meanwhile,
+        # no byte of an answer on it: the same GET once more, on a new
+        # connection, once (GET is idempotent). Never after part of an answer.
         c = None
     try:
         parts = line.split(None, 2)
