@@ -661,6 +661,8 @@ def _download(cfg, rel, m, want, need):
 
     b = m.get("bundle")
     if b and want and b["size"] < need:
+        # A kept connection's objects would split the free block the window needs.
+        rel.client.release()
         try:
             w = _window()
             if w:
