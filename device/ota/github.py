@@ -63,12 +63,13 @@ class GitHub(Release):
 
     def _peek(self, url):
         # One GET, redirect not followed: (status, Location). Held to the
-        # update's deadline and trust like every other request (ota.http.Client).
+        # update's deadline and trust, and on its kept connection, like every
+        # other request (ota.http.Client).
         c = self.client
         wait = 1
         for attempt in range(c.retries + 1):
             try:
-                r = http.request(url, {"User-Agent": "micropython-ota"}, c.timeout, c.deadline, c.trust)
+                r = http.request(url, {"User-Agent": "micropython-ota"}, c.timeout, c.deadline, c.trust, c)
             except Fail as e:
                 if e.code not in ("network", "timeout") or attempt >= c.retries:
                     raise

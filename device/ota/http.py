@@ -1,12 +1,17 @@
-# A small streaming HTTP/1.1 client: one request per connection, bodies read
-# in caller-sized pieces, redirects followed by the caller (see open_url) so
-# credentials never travel to another host.
+# A small streaming HTTP/1.1 client: bodies read in caller-sized pieces,
+# redirects followed by Client so credentials never travel to another host,
+# and one idle connection kept per Client for the next request to the same
+# origin (docs/protocols.md, "Connection reuse").
 import gc
 import io
 import socket
 import time
 from micropython import const
 from ota.log import Fail
+
+# Connection reuse on (docs/protocols.md, "Connection reuse"). Not a setting:
+# the bench turns it off to measure what it saves.
+KEEP = True
 
 _KEEP = (
     b"location",
@@ -21,6 +26,7 @@ _KEEP = (
     b"www-authenticate",  # OCI registries: which token flow to follow
     b"docker-content-digest",
     b"content-type",  # OCI registries: a manifest is served as its media type
+    b"connection",  # "close": the connection ends with this answer
 )
 
 
@@ -96,8 +102,9 @@ class Deadline:
 
 class Response(io.IOBase):
     # A stream (readinto), so deflate.DeflateIO can read a gzip body through it;
-    # `with r:` closes its socket however the block ends.
-    def __init__(self, sock, raw=None, timeout=10, deadline=None):
+    # `with r:` ends it however the block ends: its connection goes back to
+    # the pool only when the body was read to its exact end (close()).
+    def __init__(self, sock, raw=None, timeout=10, deadline=None, pool=None, key=None):
         self.sock = sock
         self.raw = raw or sock  # the TCP socket under TLS: its timeout bounds every wait
         self.timeout = int(timeout * 1000)  # ms, as Deadline.left()
@@ -110,12 +117,21 @@ class Response(io.IOBase):
         self._pos = 0
         self._end = 0
         self._eof = False
+        self.pool = pool  # the Client whose idle connection this one becomes (None: closed after)
+        self.key = key
+        self.reuse = False  # HTTP/1.1 and no "Connection: close" (request())
 
     def _body(self):
         # Framing from the headers: chunked, Content-Length, or until close.
+        # 204 and 304 have no body whatever their headers say (RFC 9110).
         self._chunked = b"chunked" in self.headers.get(b"transfer-encoding", b"").lower()
         cl = self.headers.get(b"content-length")
         self.length = _int(cl) if cl is not None and not self._chunked else -1
+        if self.status in (204, 304):
+            self._chunked = False
+            self.length = 0
+        elif self.length < 0 and not self._chunked:
+            self.reuse = False  # until close: the end of the body is the end of the connection
         self._left = self.length  # bytes left in the body (or current chunk)
 
     def header(self, name):
@@ -126,6 +142,8 @@ class Response(io.IOBase):
     # asks for one byte per call) are served from the buffer, a single byte
     # without allocating; big ones go straight from the socket.
     def _raw_into(self, mv):
+        if self.sock is None:
+            raise Fail("network", "read after close")
         if self._pos >= self._end and len(mv) < len(self._buf) and not self._fill():
             return 0
         if self._pos < self._end:
@@ -152,12 +170,15 @@ class Response(io.IOBase):
                 self.raw.settimeout(left / 1000)
 
     def _fail(self, e):
+        self.reuse = False  # a failed read leaves the stream at no known place
         f = _io_fail(e)
         if f.code == "timeout" and self.deadline:
             self.deadline.left()  # a wait cut short by the deadline reports the deadline
         return f
 
     def _fill(self):
+        if self.sock is None:
+            raise Fail("network", "read after close")
         self._tick()
         try:
             n = self.sock.readinto(self._buf)
@@ -215,6 +236,8 @@ class Response(io.IOBase):
                 self._left = _int(size, 16)
                 if self._left == 0:
                     self._eof = True
+                    if self.reuse:
+                        self._trailers()
                     return 0
             n = self._raw_into(mv if len(mv) <= self._left else memoryview(mv)[: self._left])
             if not n:
@@ -235,6 +258,52 @@ class Response(io.IOBase):
         if self._left > 0:
             self._left -= n
         return n
+
+    def _trailers(self):
+        # After the last chunk: trailer lines up to the empty one, which ends
+        # the answer; only then may the connection carry the next one. A cut
+        # or endless trailer costs the reuse, not the body.
+        try:
+            for _ in range(_MAX_HEADERS + 1):
+                line = self.readline()
+                if line in (b"\r\n", b"\n"):
+                    return
+                if not line:
+                    break
+        except Fail:
+            pass
+        self.reuse = False
+
+    def _drain(self, limit=1024):
+        # Reads the small rest of a body nobody wants (an error page, a
+        # redirect's, the end of a document a scanner stopped short of), so the
+        # connection can carry the next request; bounded by the timeout and
+        # the deadline as every read. A big or unframed rest, or one after a
+        # failed read, is not waited for: the connection is closed instead.
+        if not self.reuse or self._left > limit or (self.length < 0 and not self._chunked):
+            return
+        if self._eof or (self._left == 0 and not self._chunked):
+            return  # read to its end already: nothing to allocate
+        piece = bytearray(64)
+        n = 0
+        try:
+            while n <= limit:
+                k = self._read_some(piece)
+                if not k:
+                    return
+                n += k
+        except Fail:
+            self.reuse = False
+
+    def _done(self):
+        # Whether the answer was read to its exact end with known framing and
+        # nothing past it arrived: then, and only then, the next answer starts
+        # at the next byte. A byte beyond the end is no answer to anything (a
+        # hostile server's), so it costs the connection.
+        if not self.reuse:
+            return False
+        end = self._eof if self._chunked else self._left == 0
+        return end and self._pos == self._end
 
     def read_all(self, limit):
         # The whole body as bytes, for small JSON documents only (latest.json,
@@ -261,16 +330,45 @@ class Response(io.IOBase):
         return 0
 
     def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        # Back to the Client's pool when read to its end (_done), else closed.
+        # Twice is fine: the second does nothing.
+        s = self.sock
+        if s is None:
+            return
+        if self.pool is not None:
+            self._drain()
+        self.sock = None
+        if self.pool is not None and self._done():
+            self.pool._put(self.key, self.raw, s)
+        else:
+            _shut(s)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _shut(s):
+    try:
+        s.close()
+    except OSError:
+        pass
+
+
+def _quiet(s, raw):
+    # Whether a kept connection is still open with no byte waiting, without
+    # waiting: a byte before the request is sent answers nothing (a hostile
+    # server's extra bytes would be read as the next answer), and an end of
+    # stream is a server that closed it meanwhile.
+    b = bytearray(1)
+    try:
+        raw.settimeout(0)
+        n = s.readinto(b)
+    except OSError as e:
+        return e.args[0] in (11, 110, 116)  # EAGAIN, ETIMEDOUT: nothing there
+    return n is None
 
 
 def _connect(tls, host, port, timeout, trust=None):
@@ -295,28 +393,59 @@ def _connect(tls, host, port, timeout, trust=None):
         raise
 
 
-def request(url, headers=None, timeout=10, deadline=None, trust=None):
-    # One GET; the caller reads the body inside `with r:`, which closes it.
+def request(url, headers=None, timeout=10, deadline=None, trust=None, pool=None):
+    # One GET; the caller reads the body inside `with r:`, which ends it.
+    # pool: the Client whose idle connection to this origin (and trust) is
+    # used, and which gets this one back when its answer was read to the end.
     tls, host, port, path = split_url(url)
     if deadline:
         timeout = min(timeout, deadline.left() / 1000)
-    raw, s = _connect(tls, host, port, timeout, trust)
-    r = None
+    keep = pool is not None and KEEP
+    key = (tls, host, port, trust)
+    c = pool._take(key) if keep else None
+    hostline = host if port in (80, 443) else "%s:%d" % (host, port)
+    while True:
+        if c:
+            raw, s = c[1], c[2]
+            raw.settimeout(timeout)
+        else:
+            raw, s = _connect(tls, host, port, timeout, trust)
+        r = Response(s, raw, timeout, deadline, pool if keep else None, key)
+        try:
+            # No Connection header with reuse: HTTP/1.1 connections persist.
+            s.write(
+                b"GET %s HTTP/1.1\r\nHost: %s\r\n%s"
+                % (path.encode(), hostline.encode(), b"" if keep else b"Connection: close\r\n")
+            )
+            if headers:
+                for k in headers:
+                    s.write(b"%s: %s\r\n" % (k.encode(), headers[k].encode()))
+            s.write(b"\r\n")
+            line = r.readline()
+            if line:
+                break
+            err = Fail("network", "closed before answering")
+        except OSError as e:
+            err = r._fail(e)
+        except Fail as e:
+            err = e
+        except Exception:
+            _shut(s)
+            raise
+        _shut(s)
+        if not c or r._end or err.code not in ("network", "timeout"):
+            raise err
+        # A kept connection the server closed (or dropped silently) meanwhile,
+        # no byte of an answer on it: the same GET once more, on a new
+        # connection, once (GET is idempotent). Never after part of an answer.
+        c = None
     try:
-        hostline = host if port in (80, 443) else "%s:%d" % (host, port)
-        s.write(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (path.encode(), hostline.encode()))
-        if headers:
-            for k in headers:
-                s.write(b"%s: %s\r\n" % (k.encode(), headers[k].encode()))
-        s.write(b"\r\n")
-        r = Response(s, raw, timeout, deadline)
-        line = r.readline()
-        if not line:
-            raise Fail("network", "closed before answering")
         parts = line.split(None, 2)
         if not line.startswith(b"HTTP/1.") or len(parts) < 2 or len(parts[1]) != 3:
             raise Fail("protocol", "bad status line %r" % line[:40])
         r.status = _int(parts[1])
+        # Only an HTTP/1.1 final answer may leave its connection for the next request.
+        r.reuse = keep and line.startswith(b"HTTP/1.1 ") and r.status >= 200
         n = 0
         while True:
             line = r.readline()
@@ -333,6 +462,8 @@ def request(url, headers=None, timeout=10, deadline=None, trust=None):
             k = line[:i].strip().lower()
             if k in _KEEP:
                 r.headers[k] = line[i + 1 :].strip()
+        if b"close" in r.headers.get(b"connection", b"").lower():
+            r.reuse = False
         r._body()
         kind = r.headers.get(b"content-encoding", b"identity").lower()
         want = (headers or {}).get("Accept-Encoding", "")
@@ -345,10 +476,10 @@ def request(url, headers=None, timeout=10, deadline=None, trust=None):
             raise Fail("bad_encoding", repr(bytes(kind[:20])))
         return r
     except OSError as e:
-        s.close()
-        raise r._fail(e) if r else _io_fail(e)
+        _shut(s)
+        raise r._fail(e)
     except Exception:
-        s.close()
+        _shut(s)
         raise
 
 
@@ -373,6 +504,32 @@ class Client:
         self.trust = trust
         self.max_wait = max_wait
         self.date = None  # last Date header: a clock for boards without one
+        self._idle = None  # (key, TCP socket, stream): the one connection kept for the next request
+
+    def _take(self, key):
+        # The kept connection when it is for this origin and trust and still
+        # quiet; any other is closed first (at most one is ever open idle).
+        c = self._idle
+        self._idle = None
+        if c is None:
+            return None
+        if c[0] == key and _quiet(c[2], c[1]):
+            return c
+        _shut(c[2])
+        return None
+
+    def _put(self, key, raw, s):
+        self.release()
+        self._idle = (key, raw, s)
+
+    def release(self, plain=True):
+        # Closes the kept connection: at the end of a check, and (plain=False:
+        # TLS only) before a step that wants the heap, since a TLS context
+        # holds tens of KB there on some boards and a plain socket a few hundred bytes.
+        c = self._idle
+        if c is not None and (plain or c[0][0]):
+            self._idle = None
+            _shut(c[2])
 
     def _sleep(self, s):
         # Backoff and Retry-After waits end before the deadline, or are not started.
@@ -396,7 +553,7 @@ class Client:
                 continue
             if r.status in ok:
                 return r
-            r.close()  # closed before any wait below; its status and headers stay readable
+            r.close()  # ended before any wait below; its status and headers stay readable
             if r.status == 404:
                 raise Fail("http_404", "not found: " + url[-60:])
             if r.status == 403 and r.header("x-ratelimit-remaining") == "0":
@@ -432,7 +589,7 @@ class Client:
             unverified = not url.startswith("https://") or (self.trust and self.trust.insecure)
             if "Authorization" in h and not public and unverified:
                 raise Fail("token_unverified", "a token is only sent over verified TLS: " + url[:40])
-            r = request(url, h, self.timeout, self.deadline, self.trust)
+            r = request(url, h, self.timeout, self.deadline, self.trust, self)
             d = r.header("date")
             if d:
                 self.date = d

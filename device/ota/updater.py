@@ -214,15 +214,20 @@ def _days(iso):
 
 
 def check():
+    client = None
     try:
         cfg = load_config()
-        rel = _release(cfg, journal.load())
+        client = _client(cfg)
+        rel = _release(cfg, journal.load(), None, client)
         return rel.version if rel else None
     except Exception as e:
         from ota.log import error
 
         error(e)
         return None
+    finally:
+        if client is not None:
+            client.release()  # the app never gets an open socket back
 
 
 def _plan(m):
@@ -331,6 +336,7 @@ def _manifest(cfg, rel, st):
     # from there in pieces, so its size is bounded by flash (docs: README).
     try:
         sig_bytes = rel.manifest_file(MANIFEST)
+        rel.client.release(False)  # the signature math and the parse want the heap a TLS context holds
         kid = None
         if cfg.get("keys"):
             from ota import sig  # loaded only by boards that require a signature
@@ -422,6 +428,7 @@ def _revert(cfg, st, client):
 def update(reset=True):
     fl = None
     back = None
+    client = None
     try:
         cfg = load_config()
         fl = _fleet(cfg)  # takes queued commands (confirm, rollback) before the journal is read
@@ -457,6 +464,7 @@ def update(reset=True):
         _download(cfg, rel, m, want, dl)
         if fw:
             st["fw"] = firmware.write(rel, fw)
+        client.release()  # nothing more to download: the swap and its hooks run without a socket
         _put_json(
             "version.json",
             {
@@ -505,6 +513,8 @@ def update(reset=True):
             fleetdoc.unload()
         return None
     finally:
+        if client is not None:
+            client.release()  # the app never gets an open socket back, whatever happened
         fsx.remove(manifest.ENTRIES)
         if fl is not None:
             from ota import fleet
@@ -651,6 +661,8 @@ def _download(cfg, rel, m, want, need):
 
     b = m.get("bundle")
     if b and want and b["size"] < need:
+        # A kept connection's objects would split the free block the window needs.
+        rel.client.release()
         try:
             w = _window()
             if w:
