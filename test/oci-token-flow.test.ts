@@ -287,6 +287,10 @@ test('how long a token opens later checks: expires_in (60 s when absent), issued
       false,
     ],
     ['expires_in not a number', (d) => (d.expires_in = '300'), false],
+    ['expires_in 0: this check only', (d) => (d.expires_in = 0), false],
+    ['expires_in negative', (d) => (d.expires_in = -300), false],
+    ['expires_in 2^53, a big integer: taken (capped at an hour)', (d) => (d.expires_in = 2 ** 53), true],
+    ['issued_at in the future: expires_in from now', (d) => (d.issued_at = iso(now + 86_400)), true],
   ];
   try {
     for (const [name, rewrite, reused] of cases) {
