@@ -17,6 +17,7 @@ import { deviceTrustEntry, generateKey } from '../src/core/keys';
 import { publishOci } from '../src/core/publish/oci';
 import { VirtualBoard } from '../src/sim/board';
 import { makePki, trustingFetch, type Pki } from './support/pki';
+import { holds, image, PART_KB } from './support/firmware-fixture';
 import * as fx from './support/release-fixture';
 import {
   registryMissing,
@@ -34,6 +35,8 @@ const user = 'ci';
 const password = 'pw-token-flow';
 const basic = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 const REALM = '.ota/ocirealm.json';
+/** The firmware image of priv/fw's 1.1.0 (an ESP32 app image, test/support/firmware-fixture.ts). */
+const FIRMWARE = image(64 * 1024);
 let work: string;
 let pki: Pki;
 let trust: unknown;
@@ -115,7 +118,8 @@ before(async () => {
   tokenFront.upstream = relay.url;
   const dir = join(work, 'projects', 'app');
   fx.writeTree(dir, fx.APP_1_1_0);
-  for (const repo of ['priv/app', 'pub/app', 'pub/bundled'])
+  writeFileSync(join(work, 'app.bin'), FIRMWARE);
+  for (const repo of ['priv/app', 'pub/app', 'pub/bundled', 'priv/fw'])
     await publishOci({
       dir,
       version: '1.1.0',
@@ -123,7 +127,10 @@ before(async () => {
       fetch: trustingFetch(pki.ca.cert),
       signKeyFile: key.path,
       bundle: repo === 'pub/bundled',
-      build: { created: '2026-11-25T10:00:00Z' },
+      build: {
+        created: '2026-11-25T10:00:00Z',
+        firmware: repo === 'priv/fw' ? join(work, 'app.bin') : undefined,
+      },
       credentials: { username: user, password, from: 'test' },
     });
   proxy = await startRegistryProxy(reg.url);
@@ -176,9 +183,9 @@ async function boot(
   fsDir: string,
   snippets: string[],
   before?: (i: number) => void,
-  heapKb = fx.BOARD_HEAP_KB,
+  opts: { heapKb?: number; partitions?: { sizeKb: number } } = {},
 ): Promise<Check[]> {
-  const board = VirtualBoard.create({ fsDir, heapKb }, true);
+  const board = VirtualBoard.create({ fsDir, heapKb: fx.BOARD_HEAP_KB, ...opts }, true);
   let out = '';
   board.on('data', (c: Buffer) => (out += c.toString('utf8')));
   const checks: Check[] = [];
@@ -452,7 +459,7 @@ const bearerOf = (q: ProxiedRequest) =>
 const registryOf = (from: number) => proxy.requests.slice(from).filter((q) => q.origin === 'registry');
 /** 1.0.0 updated to 1.1.0 (published without deletions: old.py stays). */
 const UPDATED = { ...fx.APP_1_0_0, ...fx.APP_1_1_0 };
-const sha = (b: string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+const sha = (b: string | Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
 test('a kept token the registry answers 403 is dropped: one new token, the update goes on', T, async () => {
   // The second check starts with the first check's token; the registry refuses it (403, no challenge).
@@ -589,7 +596,7 @@ test('a token that runs out before the bundle request: a new one, the update ins
           return undefined;
         };
       },
-      heapKb,
+      { heapKb },
     );
     const name = `${heapKb} KB`;
     assert.deepEqual(update.errors, [], `${name}: ${update.output}`);
@@ -621,4 +628,33 @@ test('a token that runs out before the bundle request: a new one, the update ins
     }
     assert.deepEqual(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']), fx.hashFiles(fx.APP_1_1_0), name);
   }
+});
+
+test('a token that runs out before the firmware image: a new one, the image is written', T, async () => {
+  const fsDir = newBoard(`${front.url}/priv/fw`, { user, password }, true);
+  cleanups.push(`${fsDir}.partitions`);
+  const blob = `/blobs/${sha(FIRMWARE)}`;
+  const [, update] = await boot(
+    fsDir,
+    [ONLY_CHECK, CHECK],
+    (i) => {
+      let expired = false;
+      proxy.hook = (q) => {
+        if (i === 1 && !expired && q.path.endsWith(blob)) {
+          expired = true;
+          proxy.expireTokens();
+        }
+        return undefined;
+      };
+    },
+    { partitions: { sizeKb: PART_KB } },
+  );
+  assert.deepEqual(update.errors, [], update.output);
+  const image = update.registry.filter((l) => l.includes(sha(FIRMWARE)));
+  assert.deepEqual(image, [`401 blobs/${sha(FIRMWARE)} Bearer`, `200 blobs/${sha(FIRMWARE)} Bearer`]);
+  assert.deepEqual(
+    update.tokens.map((q) => q.authorized),
+    [true],
+  );
+  assert.ok(holds(fsDir, 'ota_1', FIRMWARE), 'ota_1 holds the new image');
 });
