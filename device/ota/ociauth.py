@@ -94,10 +94,15 @@ def login(rel, r, sent, got):
         raise Fail("auth_failed", "blob storage the registry sent the board to answered HTTP %d" % r.status)
     client = rel.client
     basic = _basic(rel.cfg)
+    # Nor may it ride along to a token service on the registry's own origin.
     client.auth = None
     client.auth_public = False
-    rm = oci_code("ocirealm")
-    rm.drop(rel)
+    from ota import oci
+
+    rm = None
+    if oci.kept:
+        rm = _rm(rm)
+        rm.drop(rel)
     ch = r.header("www-authenticate") or ""
     kind = ch.split(" ", 1)[0].lower()
     if got or not sent and (r.status == 403 or not kind):
@@ -115,6 +120,7 @@ def login(rel, r, sent, got):
     elif kind:
         raise Fail("auth_failed", "unknown registry authentication " + kind[:20])
     else:
+        rm = _rm(rm)
         p = rm.known(rel)
         if not p:
             return False
@@ -123,7 +129,13 @@ def login(rel, r, sent, got):
     return True
 
 
-def _token(rel, p, basic, rm):
+def _rm(rm):
+    # ota.ocirealm, imported only where it is needed: over plain HTTP
+    # without credentials a login needs none of it.
+    return rm or oci_code("ocirealm")
+
+
+def _token(rel, p, basic, rm=None):
     # A token from the realm of challenge parameters p (the registry's, or
     # the ones it gave before: resume), anonymous or with Basic credentials.
     client = rel.client
@@ -132,6 +144,8 @@ def _token(rel, p, basic, rm):
         raise Fail("auth_failed", "Bearer challenge without realm")
     if basic and realm.startswith("http://") and rel.base.startswith("https://"):
         raise Fail("auth_failed", "plain-HTTP token service refused for an HTTPS registry")
+    if basic:
+        rm = _rm(rm)
     if basic and not rm.verified(rel):
         # A realm named over plain HTTP may be anyone's, however well its own TLS checks out.
         raise Fail("token_unverified", "credentials go only to a realm named by a registry over verified TLS")
@@ -175,4 +189,4 @@ def _token(rel, p, basic, rm):
     # board's credentials goes over verified TLS only (ota.http).
     client.auth_public = not basic
     if rel.base.startswith("https://"):
-        rm.remember(rel, p, basic, doc, r.header("date"))
+        _rm(rm).remember(rel, p, basic, doc, r.header("date"))

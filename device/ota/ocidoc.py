@@ -1,10 +1,11 @@
 # The OCI source's check (docs/protocols.md, "OCI registries"): the
-# reference, the registry's token flow, the tag's .board manifest (or the
-# artifact itself) and the two documents up to the signature. ota.oci holds
-# this module on its release, outside sys.modules, until manifest.json is
-# taken: the download keeps only ota.oci's few methods in RAM, so a board
-# pulling from a registry has the heap a static-host board has there (the
-# bundle's 32 KB window needs one free block).
+# reference, the start of the registry's token flow (ota.ociauth), the
+# tag's .board manifest (or the artifact itself) and the two documents up to
+# the signature. ota.oci holds this module on its release, outside
+# sys.modules, until manifest.json is taken: the download keeps only
+# ota.oci's few methods in RAM, so a board pulling from a registry has the
+# heap a static-host board has there (the bundle's 32 KB window needs one
+# free block).
 from micropython import const
 from ota.log import Fail
 from ota.source import quote, MAX_DOC
