@@ -519,6 +519,7 @@ test(
     assert.deepEqual(checks[0].errors, [], checks[0].output);
     for (const c of checks.slice(1)) {
       assert.deepEqual(c.errors, ['auth_failed'], c.output);
+      assert.match(c.output, /the registry refused access to priv\/app \(HTTP 403\)/);
       assert.deepEqual(c.registry, [
         '403 manifests/stable.board Bearer',
         '403 manifests/stable.board Bearer',

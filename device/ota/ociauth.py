@@ -106,11 +106,11 @@ def login(rel, r, sent, got):
     ch = r.header("www-authenticate") or ""
     kind = ch.split(" ", 1)[0].lower()
     if got or not sent and (r.status == 403 or not kind):
-        raise Fail(
-            "auth_failed",
-            "the registry refused %s (HTTP %d)"
-            % ("the credentials" if basic else "anonymous access: set user and password", r.status),
-        )
+        what = "anonymous access: set user and password"
+        if basic:
+            # A 403 to a token got with the credentials: they are good, the repository is not theirs.
+            what = "access to " + rel.repo[:40] if r.status == 403 else "the credentials"
+        raise Fail("auth_failed", "the registry refused %s (HTTP %d)" % (what, r.status))
     if kind == "basic":
         if not basic:
             raise Fail("auth_failed", "the registry needs credentials: set user and password")
