@@ -541,9 +541,11 @@ test('a token that runs out between the .board and a blob: a new one, the cut bl
   const blob = `/blobs/${sha(file)}`;
   let from = 0;
   const start = proxy.requests.length;
+  let between = '';
   const checks = await boot(fsDir, [CHECK, CHECK], (i) => {
     let done = false;
     from = proxy.requests.length;
+    if (i === 1) between = JSON.stringify(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']));
     proxy.hook = (q) => {
       if (done || !q.path.endsWith(i === 0 ? blob : '')) return undefined;
       if (i === 0 || q.path.includes('/blobs/')) done = true;
@@ -553,6 +555,7 @@ test('a token that runs out between the .board and a blob: a new one, the cut bl
     };
   });
   assert.deepEqual(checks[0].errors, ['network'], checks[0].output);
+  assert.equal(between, JSON.stringify(fx.hashFiles(fx.APP_1_0_0)), 'the old release, byte-identical');
   const cut = proxy.requests.slice(start).find((q) => q.path.endsWith(blob))!.bytes;
   assert.ok(cut > 0 && cut < file.length);
   const second = checks[1];
