@@ -151,6 +151,35 @@ const redirect = (to: string, status = 307): Buffer =>
   framed({ status, headers: [['location', to]], body: Buffer.alloc(0) });
 const tokenAnswer = (body: string | Buffer): Buffer =>
   framed({ status: 200, headers: [['content-type', 'application/json']], body: Buffer.from(body) });
+/** The registry's 403 to a repository the token does not open (no challenge, as ghcr.io and Harbor). */
+const denied = (): Buffer =>
+  framed({
+    status: 403,
+    headers: [['content-type', 'application/json']],
+    body: Buffer.from(
+      '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}',
+    ),
+  });
+/**
+ * Requests a row expects, [over plain HTTP, over verified TLS]: token requests, registry requests
+ * carrying a token, and requests of the blob under attack; a problem or undefined.
+ */
+const counted = (
+  seen: Seen[],
+  reg: HostileRegistry,
+  want: { tokens?: [number, number]; withToken?: [number, number]; file?: [number, number] },
+): string | undefined => {
+  const k = reg.registry.startsWith('https://') ? 1 : 0;
+  const got = {
+    tokens: seen.filter((s) => isToken(s)).length,
+    withToken: seen.filter(
+      (s) => s.place === 'registry' && s.path.startsWith('/v2/') && s.auth?.startsWith('Bearer '),
+    ).length,
+    file: seen.filter((s) => isFile(s)).length,
+  };
+  const off = (Object.keys(want) as (keyof typeof want)[]).filter((n) => want[n]![k] !== got[n]);
+  return off.length ? off.map((n) => `${n}: ${got[n]}, expected ${want[n]![k]}`).join('; ') : undefined;
+};
 const asked = (seen: Seen[], re: RegExp, what: string) =>
   seen.some((s) => re.test(s.path)) ? undefined : `${what} was never asked for`;
 
@@ -457,6 +486,59 @@ function rows(): Row[] {
       name: 'token: the token answer redirects to plain http',
       hook: onToken((reg, q) => redirect(reg.plain + q.path)),
       expect: 'auth_failed',
+    },
+    // -- a token refused at any request: one new token for that request, then auth_failed --
+    {
+      name: 'token: 403 to every request with a token (a denied repository)',
+      hook: (_reg) => (q) =>
+        q.place === 'registry' && q.path.startsWith('/v2/') && q.req.authorization ? denied() : undefined,
+      expect: 'auth_failed',
+      // A first check: the token got for the .board's challenge, refused, ends it (a kept token
+      // refused gets one new one: test/oci-token-flow.test.ts).
+      check: (seen, reg) => counted(seen, reg, { tokens: [1, 1], withToken: [1, 1] }),
+    },
+    {
+      name: 'token: the .board taken, then a blob refuses the token with 401, again and again',
+      hook: (reg) => (q) =>
+        isFile(q)
+          ? framed({
+              status: 401,
+              headers: [['www-authenticate', `Bearer realm="${reg.registry}/token",service="hostile"`]],
+              body: Buffer.from('{}'),
+            })
+          : undefined,
+      expect: 'auth_failed',
+      check: (seen, reg) => counted(seen, reg, { tokens: [2, 2], file: [2, 2] }),
+    },
+    {
+      name: 'token: the .board taken, then a blob answers 403 to the token (no challenge)',
+      hook: (_reg) => (q) => (isFile(q) && q.req.authorization ? denied() : undefined),
+      expect: 'auth_failed',
+      // Over verified TLS a new token from the realm the check learned; over plain HTTP the blob is
+      // asked anonymously for the challenge, then with a new token.
+      check: (seen, reg) => counted(seen, reg, { tokens: [2, 2], file: [3, 2] }),
+    },
+    {
+      name: 'token: mid-check, a blob 401 names a realm on another host',
+      realmElsewhere: true,
+      hook: (reg) => (q) => {
+        if (q.place === 'elsewhere' && q.path.startsWith('/token'))
+          return tokenAnswer('{"token":"elsewhere-token"}');
+        return isFile(q)
+          ? framed({
+              status: 401,
+              headers: [['www-authenticate', `Bearer realm="${reg.elsewhere}/token",service="other"`]],
+              body: Buffer.from('{}'),
+            })
+          : undefined;
+      },
+      expect: 'auth_failed',
+      // The registry named it, so the board asks it (once: Basic only over verified TLS, by the
+      // leaks check); the registry's own token never goes there.
+      check: (seen, reg) =>
+        seen.filter((s) => s.place === 'elsewhere').length === 1
+          ? counted(seen, reg, { file: [2, 2] })
+          : `the other realm was asked ${seen.filter((s) => s.place === 'elsewhere').length} times`,
     },
     // -- blobs --
     {

@@ -8,6 +8,7 @@
 // realm costs at most one fallback to the registry's own challenge.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { deviceTrustEntry, generateKey } from '../src/core/keys';
 import { publishOci } from '../src/core/publish/oci';
 import { VirtualBoard } from '../src/sim/board';
 import { makePki, trustingFetch, type Pki } from './support/pki';
+import { holds, image, PART_KB } from './support/firmware-fixture';
 import * as fx from './support/release-fixture';
 import {
   registryMissing,
@@ -33,6 +35,8 @@ const user = 'ci';
 const password = 'pw-token-flow';
 const basic = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 const REALM = '.ota/ocirealm.json';
+/** The firmware image of priv/fw's 1.1.0 (an ESP32 app image, test/support/firmware-fixture.ts). */
+const FIRMWARE = image(64 * 1024);
 let work: string;
 let pki: Pki;
 let trust: unknown;
@@ -114,7 +118,8 @@ before(async () => {
   tokenFront.upstream = relay.url;
   const dir = join(work, 'projects', 'app');
   fx.writeTree(dir, fx.APP_1_1_0);
-  for (const repo of ['priv/app', 'pub/app', 'pub/bundled'])
+  writeFileSync(join(work, 'app.bin'), FIRMWARE);
+  for (const repo of ['priv/app', 'pub/app', 'pub/bundled', 'priv/fw'])
     await publishOci({
       dir,
       version: '1.1.0',
@@ -122,7 +127,10 @@ before(async () => {
       fetch: trustingFetch(pki.ca.cert),
       signKeyFile: key.path,
       bundle: repo === 'pub/bundled',
-      build: { created: '2026-11-25T10:00:00Z' },
+      build: {
+        created: '2026-11-25T10:00:00Z',
+        firmware: repo === 'priv/fw' ? join(work, 'app.bin') : undefined,
+      },
       credentials: { username: user, password, from: 'test' },
     });
   proxy = await startRegistryProxy(reg.url);
@@ -139,10 +147,15 @@ after(async () => {
   if (work) fx.cleanup(work, ...cleanups);
 });
 
-/** A board on 1.1.0 (its checks are idle: nothing new) reading `ref` over HTTPS, trusting the test CA. */
-function newBoard(ref: string, extra: Record<string, unknown> = { user, password }): string {
+/**
+ * A board on 1.1.0 (its checks are idle: nothing new), or on 1.0.0 (`old`: a check updates it), reading
+ * `ref` over HTTPS, trusting the test CA.
+ */
+function newBoard(ref: string, extra: Record<string, unknown> = { user, password }, old = false): string {
   const config = { source: 'oci', ref, keys: [trust], tls: { ca: 'certs/ca.pem' }, retries: 0, timeout: 5 };
-  const fsDir = fx.makeBoard({ ...config, ...extra }, fx.APP_1_1_0, '1.1.0');
+  const fsDir = old
+    ? fx.makeBoard({ ...config, ...extra }, fx.APP_1_0_0, '1.0.0')
+    : fx.makeBoard({ ...config, ...extra }, fx.APP_1_1_0, '1.1.0');
   cleanups.push(fsDir);
   mkdirSync(join(fsDir, 'certs'));
   writeFileSync(join(fsDir, 'certs', 'ca.pem'), pki.ca.cert);
@@ -164,16 +177,22 @@ const said = (q: ProxiedRequest) =>
 
 /**
  * One boot of the board: runs each snippet in turn in the same interpreter (checks in one boot) and
- * returns what each check did.
+ * returns what each check did. `before(i)` runs before snippet i (the proxy's hook for it).
  */
-async function boot(fsDir: string, snippets: string[]): Promise<Check[]> {
-  const board = VirtualBoard.create({ fsDir, heapKb: fx.BOARD_HEAP_KB }, true);
+async function boot(
+  fsDir: string,
+  snippets: string[],
+  before?: (i: number) => void,
+  opts: { heapKb?: number; partitions?: { sizeKb: number } } = {},
+): Promise<Check[]> {
+  const board = VirtualBoard.create({ fsDir, heapKb: fx.BOARD_HEAP_KB, ...opts }, true);
   let out = '';
   board.on('data', (c: Buffer) => (out += c.toString('utf8')));
   const checks: Check[] = [];
   try {
     await board.powerUp(true);
-    for (const code of snippets) {
+    for (const [i, code] of snippets.entries()) {
+      before?.(i);
       const [r0, t0, f0, k0, o0] = [
         proxy.requests.length,
         reg.tokenRequests.length,
@@ -182,7 +201,7 @@ async function boot(fsDir: string, snippets: string[]): Promise<Check[]> {
         out.length,
       ];
       const r = await board.execRaw(code);
-      assert.notEqual(r.kind, 'exception', r.text);
+      assert.notEqual(r.kind, 'exception', r.text + out.slice(o0));
       const output = out.slice(o0);
       checks.push({
         errors: fx.errorCodes(output),
@@ -193,6 +212,7 @@ async function boot(fsDir: string, snippets: string[]): Promise<Check[]> {
       });
     }
   } finally {
+    proxy.hook = undefined;
     await board.stop();
   }
   return checks;
@@ -274,6 +294,10 @@ test('how long a token opens later checks: expires_in (60 s when absent), issued
       false,
     ],
     ['expires_in not a number', (d) => (d.expires_in = '300'), false],
+    ['expires_in 0: this check only', (d) => (d.expires_in = 0), false],
+    ['expires_in negative', (d) => (d.expires_in = -300), false],
+    ['expires_in 2^53, a big integer: taken (capped at an hour)', (d) => (d.expires_in = 2 ** 53), true],
+    ['issued_at in the future: expires_in from now', (d) => (d.issued_at = iso(now + 86_400)), true],
   ];
   try {
     for (const [name, rewrite, reused] of cases) {
@@ -423,4 +447,218 @@ test('a token kept from an earlier check leaves the 160 KB board room for the bu
   assert.match(blobs[0], /^200 .* Bearer$/);
   assert.deepEqual(update.tokens, []);
   assert.deepEqual(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']), fx.hashFiles(fx.APP_1_1_0));
+});
+
+// A token that stops working at any request of a check (docs/protocols.md, "Token flow across checks"):
+// refused with 403 (no challenge) or 401 (the registry's own challenge, as to an expired token), it is
+// dropped and the flow done once more for that request; refused again, auth_failed.
+
+const ONLY_CHECK = 'import ota\nota.check()\n';
+const bearerOf = (q: ProxiedRequest) =>
+  q.authorization?.startsWith('Bearer ') ? q.authorization : undefined;
+const registryOf = (from: number) => proxy.requests.slice(from).filter((q) => q.origin === 'registry');
+/** 1.0.0 updated to 1.1.0 (published without deletions: old.py stays). */
+const UPDATED = { ...fx.APP_1_0_0, ...fx.APP_1_1_0 };
+const sha = (b: string | Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+test('a kept token the registry answers 403 is dropped: one new token, the update goes on', T, async () => {
+  // The second check starts with the first check's token; the registry refuses it (403, no challenge).
+  const fsDir = newBoard(`${front.url}/priv/app`, { user, password }, true);
+  let kept: string | undefined;
+  const [, update] = await boot(fsDir, [ONLY_CHECK, CHECK], (i) => {
+    proxy.hook = (q) => {
+      const b = bearerOf(q);
+      if (i === 0) kept ??= b;
+      return i === 1 && b === kept ? 403 : undefined;
+    };
+  });
+  assert.deepEqual(update.errors, [], update.output);
+  assert.deepEqual(update.registry.slice(0, 2), [
+    '403 manifests/stable.board Bearer',
+    '200 manifests/stable.board Bearer',
+  ]);
+  const blobs = update.registry.slice(2);
+  assert.ok(blobs.length >= 3 && blobs.every((l) => /^200 blobs\/.* Bearer$/.test(l)), blobs.join('\n'));
+  assert.deepEqual(
+    update.tokens.map((q) => q.authorized),
+    [true],
+    'one new token, from the realm the board knew (no anonymous 401)',
+  );
+  assert.deepEqual(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']), fx.hashFiles(UPDATED));
+
+  // Mid-download: the token got for this check's .board is refused at the first blob.
+  const again = newBoard(`${front.url}/priv/app`, { user, password }, true);
+  let blob = '';
+  const [c] = await boot(again, [CHECK], () => {
+    proxy.hook = (q) => {
+      if (blob || !q.path.includes('/blobs/')) return undefined;
+      blob = q.path;
+      return 403;
+    };
+  });
+  assert.deepEqual(c.errors, [], c.output);
+  const at = c.registry.findIndex((l) => l.startsWith('403 '));
+  assert.match(c.registry[at], /^403 blobs\/.* Bearer$/);
+  assert.equal(c.registry[at + 1], c.registry[at].replace('403', '200'), 'the same blob, asked again');
+  assert.deepEqual(
+    c.tokens.map((q) => q.authorized),
+    [true, true],
+  );
+  assert.deepEqual(fx.hashTree(again, [...fx.NOT_APP, 'certs']), fx.hashFiles(UPDATED));
+});
+
+test(
+  'a repository the registry denies: auth_failed after exactly one new token, nothing changes',
+  T,
+  async () => {
+    const fsDir = newBoard(`${front.url}/priv/app`, { user, password }, true);
+    const from = proxy.requests.length;
+    const checks = await boot(fsDir, [ONLY_CHECK, CHECK, CHECK], (i) => {
+      proxy.hook = (q) => (i > 0 && bearerOf(q) ? 403 : undefined);
+    });
+    assert.deepEqual(checks[0].errors, [], checks[0].output);
+    for (const c of checks.slice(1)) {
+      assert.deepEqual(c.errors, ['auth_failed'], c.output);
+      assert.match(c.output, /the registry refused access to priv\/app \(HTTP 403\)/);
+      assert.deepEqual(c.registry, [
+        '403 manifests/stable.board Bearer',
+        '403 manifests/stable.board Bearer',
+      ]);
+    }
+    // The kept token, then one new one. The next check does not start with the refused token: a new
+    // one from the realm, refused, and one more: still two requests.
+    assert.equal(checks[1].tokens.length, 1);
+    assert.equal(checks[2].tokens.length, 2);
+    const sent = registryOf(from).map(bearerOf);
+    assert.equal(new Set(sent.slice(2)).size, 4, 'no refused token sent again');
+    assert.deepEqual(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']), fx.hashFiles(fx.APP_1_0_0));
+  },
+);
+
+test('a token that runs out between the .board and a blob: a new one, the cut blob resumes', T, async () => {
+  const fsDir = newBoard(`${front.url}/priv/app`, { user, password }, true);
+  const file = String(fx.APP_1_1_0['lib/new.py']);
+  const blob = `/blobs/${sha(file)}`;
+  let from = 0;
+  const start = proxy.requests.length;
+  let between = '';
+  const checks = await boot(fsDir, [CHECK, CHECK], (i) => {
+    let done = false;
+    from = proxy.requests.length;
+    if (i === 1) between = JSON.stringify(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']));
+    proxy.hook = (q) => {
+      if (done || !q.path.endsWith(i === 0 ? blob : '')) return undefined;
+      if (i === 0 || q.path.includes('/blobs/')) done = true;
+      if (i === 0) return 'cut'; // the first check loses the connection half-way through lib/new.py
+      if (done) proxy.expireTokens(); // then the token runs out before the second check's first blob
+      return undefined;
+    };
+  });
+  assert.deepEqual(checks[0].errors, ['network'], checks[0].output);
+  assert.equal(between, JSON.stringify(fx.hashFiles(fx.APP_1_0_0)), 'the old release, byte-identical');
+  const cut = proxy.requests.slice(start).find((q) => q.path.endsWith(blob))!.bytes;
+  assert.ok(cut > 0 && cut < file.length);
+  const second = checks[1];
+  assert.deepEqual(second.errors, [], second.output);
+  const asked = registryOf(from);
+  assert.deepEqual(
+    asked.slice(0, 3).map((q) => [said(q), q.range]),
+    [
+      ['200 manifests/stable.board Bearer', undefined],
+      [`401 blobs/${sha(file)} Bearer`, `bytes=${cut}-`],
+      [`206 blobs/${sha(file)} Bearer`, `bytes=${cut}-`],
+    ],
+  );
+  assert.equal(asked[2].bytes, file.length - cut, 'resumed, not restarted');
+  assert.notEqual(asked[2].authorization, asked[1].authorization);
+  assert.deepEqual(
+    second.tokens.map((q) => q.authorized),
+    [true],
+  );
+  assert.deepEqual(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']), fx.hashFiles(UPDATED));
+});
+
+test('a token that runs out before the bundle request: a new one, the update installs', T, async () => {
+  // The login happens while the bundle's 33 KB window is held (updater._window): on a board with room
+  // beside it, the bundle comes; on the standard 160 KB board the login's heap does not fit beside the
+  // window, and the files come one by one (a no_memory warning, docs/protocols.md), never a failure.
+  for (const heapKb of [224, fx.BOARD_HEAP_KB]) {
+    const fsDir = newBoard(`${front.url}/pub/bundled`, {});
+    fx.cleanup(
+      ...['main.py', 'lib', 'settings.json', 'ota_hooks', 'version.json'].map((p) => join(fsDir, p)),
+    );
+    const [, update] = await boot(
+      fsDir,
+      [ONLY_CHECK, CHECK],
+      (i) => {
+        let expired = false;
+        proxy.hook = (q) => {
+          if (i === 1 && !expired && q.path.includes('/blobs/')) {
+            expired = true;
+            proxy.expireTokens();
+          }
+          return undefined;
+        };
+      },
+      { heapKb },
+    );
+    const name = `${heapKb} KB`;
+    assert.deepEqual(update.errors, [], `${name}: ${update.output}`);
+    assert.equal(update.registry[0], '200 manifests/stable.board Bearer', name);
+    assert.match(update.registry[1], /^401 blobs\/.* Bearer$/, name);
+    const warned = fx.eventsOf(update.output).filter((e) => e.ev === 'warning');
+    if (heapKb > fx.BOARD_HEAP_KB) {
+      assert.deepEqual(warned, [], `${name}: the bundle, not file by file`);
+      assert.deepEqual(update.registry.slice(2), [update.registry[1].replace('401', '200')], name);
+      assert.deepEqual(
+        update.tokens.map((q) => q.authorized),
+        [false],
+        name,
+      );
+    } else {
+      assert.deepEqual(
+        warned.map((e) => e.code),
+        ['no_memory'],
+        name,
+      );
+      // The refused token is not sent again: the first file asks anonymously, logs in, then every
+      // file comes with the new token.
+      assert.match(update.registry[2], /^401 blobs\/.* none$/, name);
+      assert.ok(
+        update.registry.slice(3).every((l) => /^200 blobs\/.* Bearer$/.test(l)),
+        `${name}: ${update.registry.join('\n')}`,
+      );
+      assert.ok(update.tokens.length <= 2, name);
+    }
+    assert.deepEqual(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']), fx.hashFiles(fx.APP_1_1_0), name);
+  }
+});
+
+test('a token that runs out before the firmware image: a new one, the image is written', T, async () => {
+  const fsDir = newBoard(`${front.url}/priv/fw`, { user, password }, true);
+  cleanups.push(`${fsDir}.partitions`);
+  const blob = `/blobs/${sha(FIRMWARE)}`;
+  const [, update] = await boot(
+    fsDir,
+    [ONLY_CHECK, CHECK],
+    (i) => {
+      let expired = false;
+      proxy.hook = (q) => {
+        if (i === 1 && !expired && q.path.endsWith(blob)) {
+          expired = true;
+          proxy.expireTokens();
+        }
+        return undefined;
+      };
+    },
+    { partitions: { sizeKb: PART_KB } },
+  );
+  assert.deepEqual(update.errors, [], update.output);
+  const image = update.registry.filter((l) => l.includes(sha(FIRMWARE)));
+  assert.deepEqual(image, [`401 blobs/${sha(FIRMWARE)} Bearer`, `200 blobs/${sha(FIRMWARE)} Bearer`]);
+  assert.deepEqual(
+    update.tokens.map((q) => q.authorized),
+    [true],
+  );
+  assert.ok(holds(fsDir, 'ota_1', FIRMWARE), 'ota_1 holds the new image');
 });

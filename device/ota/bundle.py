@@ -57,7 +57,11 @@ def fetch(rel, b, want, rel_files, extra):
 
     h = rel.headers(None)
     h["Accept-Encoding"] = "identity"  # the .tar.gz's own bytes, however its host labels them
-    r = rel.client.get(rel.bundle_url(b), h)
+    try:
+        r = rel.get(rel.bundle_url(b), h)  # ota.oci logs in again here if the registry refuses its token
+    except MemoryError:
+        extra.pop()  # a stale reference to the list must not keep the window from the files one by one
+        raise
     with r:
         if r.length > b["size"]:
             raise Fail("too_large", "server sends %d bytes for a %d-byte bundle" % (r.length, b["size"]))

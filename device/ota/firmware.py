@@ -42,7 +42,7 @@ def write(rel, fw):
     buf = bytearray(_BLOCK)
     mv = memoryview(buf)
     h = hashlib.sha256()
-    r = rel.client.get(rel.bundle_url(fw), rel.headers(None))
+    r = rel.get(rel.bundle_url(fw), rel.headers(None))
     with r:
         done = 0
         block = 0

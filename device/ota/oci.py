@@ -3,14 +3,28 @@
 # SHA-256), so the registry cannot swap one. The check (the reference, the
 # token flow, the .board manifest, manifest.json and its signature) is
 # ota.ocidoc's, held by the release until manifest.json is taken and then let
-# go: what stays for the download is this. Auth is the registry's own flow: a
-# 401 names Basic or a Bearer token realm; the token goes to the registry's
-# origin only, never to blob storage it redirects to.
+# go: what stays for the download is this. Auth is the registry's own flow
+# (ota.ociauth): a 401 names Basic or a Bearer token realm; the token goes to
+# the registry's origin only, never to blob storage it redirects to.
 from ota.source import Release
 
 # What the registry's token flow taught this boot: its realm, and the last
 # token while it lasts (ota.ocirealm). RAM only: never on flash.
 kept = None
+
+
+def code(name):
+    # ota.<name> (ociauth, ocirealm: the token flow) outside sys.modules: it
+    # goes with the caller's reference, so a login mid-download costs its
+    # code for that moment only, and the download step's heap nothing.
+    import sys
+    import ota
+
+    __import__("ota." + name)
+    m = getattr(ota, name)
+    sys.modules.pop("ota." + name, None)
+    delattr(ota, name)
+    return m
 
 
 class OCI(Release):
@@ -31,24 +45,21 @@ class OCI(Release):
             self.code = ocidoc
         return self.code
 
-    def _get(self, url, h=None, ok=(200,)):
-        # A GET that answers the registry's 401 once with the credentials it
-        # asks for (again later: a registry token lasts minutes, a slow
-        # download may outlive it).
-        tried = False
+    def get(self, url, h=None, ok=(200,)):
+        # Every registry request of a check and its download (the .board,
+        # each blob, the bundle, the firmware image): a 401 or 403 to what
+        # the board already held (an earlier check's token, one that ran out
+        # mid-check) drops it and gets another once, then asks again with
+        # the same headers (a Range: a started blob resumes); a refusal of
+        # what it just got is auth_failed (ota.ociauth.login).
+        got = False
         while True:
+            sent = self.client.auth
             r = self.client.get(url, h, ok=ok + (401, 403))
             if r.status not in (401, 403):
                 return r
             r.close()  # before the login opens another connection; its status and headers stay readable
-            held = self.code
-            d = self._doc()
-            try:
-                d.login(self, r, r.status == 403 or tried)
-                tried = True
-            finally:
-                self.code = held  # a login mid-download lets the check's code go again
-            del d
+            got = code("ociauth").login(self, r, sent, got)
 
     def latest(self, etag):
         rel = None
@@ -68,7 +79,7 @@ class OCI(Release):
 
     def open_file(self, f, offset=0, gzip=False):
         # Registries do not gzip: a plain GET, from `offset` with Range.
-        return self._get(self.file_url(f), {"Range": "bytes=%d-" % offset} if offset else None, (200, 206))
+        return self.get(self.file_url(f), {"Range": "bytes=%d-" % offset} if offset else None, (200, 206))
 
     def file_url(self, f):
         return self.v2 + "/blobs/sha256:" + f["sha256"]

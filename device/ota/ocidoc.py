@@ -1,12 +1,12 @@
 # The OCI source's check (docs/protocols.md, "OCI registries"): the
-# reference, the registry's token flow, the tag's .board manifest (or the
-# artifact itself) and the two documents up to the signature. ota.oci holds
-# this module on its release, outside sys.modules, until manifest.json is
-# taken: the download keeps only ota.oci's few methods in RAM, so a board
-# pulling from a registry has the heap a static-host board has there (the
-# bundle's 32 KB window needs one free block).
+# reference, the start of the registry's token flow (ota.ociauth), the
+# tag's .board manifest (or the artifact itself) and the two documents up to
+# the signature. ota.oci holds this module on its release, outside
+# sys.modules, until manifest.json is taken: the download keeps only
+# ota.oci's few methods in RAM, so a board pulling from a registry has the
+# heap a static-host board has there (the bundle's 32 KB window needs one
+# free block).
 from micropython import const
-from ota import http
 from ota.log import Fail
 from ota.source import quote, MAX_DOC
 
@@ -19,9 +19,6 @@ _MANIFEST = "application/vnd.micropython-ota.manifest.v1+json"
 _SIGNATURE = "application/vnd.micropython-ota.signature.v1+json"
 HELD = ".ota/oci.json"  # manifest.json as read, until the updater takes it
 _SIG_MAX = const(4096)  # an inline signature up to this size is read to RAM
-_TOKEN_MAX = const(4096)  # a registry token: kept through the download, sent with every request
-_TOKEN_DOC = const(9216)  # its answer: "token" and "access_token" may both hold it
-_TOKEN_OK = (200, 301, 302, 303, 307, 308, 401, 403, 404)  # token answers given to login() as they are
 _HEX = "0123456789abcdef"
 _DESC = ("mediaType", "digest", "size")  # what a descriptor gives us
 # Top-level properties read, each at most once ("sig" too: "manifest" ends the read).
@@ -37,20 +34,6 @@ def unload():
     sys.modules.pop("ota.ocidoc", None)
     if hasattr(ota, "ocidoc"):
         delattr(ota, "ocidoc")
-
-
-def _realm():
-    # ota.ocirealm (the token flow across checks), outside sys.modules: it
-    # goes with the caller's reference, and costs a board's heap nothing
-    # at the download step.
-    import sys
-    import ota
-    from ota import ocirealm
-
-    sys.modules.pop("ota.ocirealm", None)
-    if hasattr(ota, "ocirealm"):
-        delattr(ota, "ocirealm")
-    return ocirealm
 
 
 def parse_ref(ref):
@@ -76,118 +59,6 @@ def parse_ref(ref):
     return scheme + "://" + host, repo, tag
 
 
-def _params(ch):
-    # key="value" pairs of a WWW-Authenticate challenge.
-    out = {}
-    i = ch.find(" ")
-    while i >= 0:
-        eq = ch.find('="', i)
-        if eq < 0:
-            break
-        end = ch.find('"', eq + 2)
-        if end < 0:
-            break
-        out[ch[i:eq].strip(" ,").lower()] = ch[eq + 2 : end]
-        i = end + 1
-    return out
-
-
-def _basic(cfg):
-    pw = cfg.get("password") or cfg.get("token")
-    if not pw:
-        return None
-    import binascii
-
-    up = "%s:%s" % (cfg.get("user") or "ota", pw)
-    return "Basic " + binascii.b2a_base64(up.encode()).decode().strip()
-
-
-def login(rel, r, again):
-    # Answers the registry's 401 (response r, closed) with what its challenge
-    # asks for; again: it refused what the board sent (a 403, or a 401 after
-    # a login). Only the registry's own challenge counts: blob storage it
-    # redirected to names no token service for the board's credentials.
-    if http.origin(r.url) != http.origin(rel.base):
-        raise Fail("auth_failed", "blob storage the registry sent the board to answered HTTP %d" % r.status)
-    if again:
-        raise Fail(
-            "auth_failed",
-            "the registry refused %s"
-            % ("the credentials" if _basic(rel.cfg) else "anonymous access: set user and password"),
-        )
-    ch = r.header("www-authenticate") or ""
-    client = rel.client
-    basic = _basic(rel.cfg)
-    # An old token must not ride along to a token service on the registry's own origin.
-    client.auth = None
-    client.auth_public = False
-    kind = ch.split(" ", 1)[0].lower()
-    if kind == "basic":
-        if not basic:
-            raise Fail("auth_failed", "the registry needs credentials: set user and password")
-        client.auth = basic
-    elif kind == "bearer":
-        _token(rel, _params(ch), basic)
-    else:
-        raise Fail("auth_failed", "unknown registry authentication " + kind[:20])
-    client.auth_origin = http.origin(rel.base)
-
-
-def _token(rel, p, basic):
-    # A token from the realm of challenge parameters p (the registry's, or
-    # the ones it gave before: resume), anonymous or with Basic credentials.
-    client = rel.client
-    realm = p.get("realm")
-    if not realm:
-        raise Fail("auth_failed", "Bearer challenge without realm")
-    if basic and realm.startswith("http://") and rel.base.startswith("https://"):
-        raise Fail("auth_failed", "plain-HTTP token service refused for an HTTPS registry")
-    if basic and not _realm().verified(rel):
-        # A realm named over plain HTTP may be anyone's, however well its own TLS checks out.
-        raise Fail("token_unverified", "credentials go only to a realm named by a registry over verified TLS")
-    url = realm + ("&" if "?" in realm else "?") + "scope=" + quote(p.get("scope") or "repository:%s:pull" % rel.repo)
-    if p.get("service"):
-        url += "&service=" + quote(p["service"])
-    # Anonymous (public packages) or with the board's credentials. Its
-    # answer is taken as given: a token service that redirects (where the
-    # credentials would not follow) or asks again is refused.
-    r = client.get(url, {"Authorization": basic} if basic else None, ok=_TOKEN_OK, follow=False)
-    with r:
-        if r.status != 200:
-            raise Fail(
-                "auth_failed",
-                "the token service refused %s (HTTP %d)"
-                % ("the credentials" if basic else "anonymous access: set user and password", r.status),
-            )
-        try:
-            data = r.read_all(_TOKEN_DOC)
-        except Fail as e:
-            if e.code != "bad_manifest":  # nested too deep; doc_too_large stays
-                raise
-            data = b""
-    import json
-
-    try:
-        doc = json.loads(data)
-        tok = doc.get("token") or doc.get("access_token")
-    except (ValueError, AttributeError):
-        tok = None
-    del data
-    if not isinstance(tok, str) or not tok:
-        raise Fail("auth_failed", "the token service gave no token")
-    # It rides in a header of every request through the download: a
-    # token68 of printable ASCII (a CR LF would inject headers), bounded.
-    if len(tok) > _TOKEN_MAX or [c for c in tok if not "!" <= c <= "~"]:
-        raise Fail("auth_failed", "the token service gave a token of %d bytes that is not one" % len(tok))
-    client.auth = "Bearer " + tok
-    # Got without credentials, the token is anyone's (a public pull): no
-    # secret, so a plain-HTTP registry may have it. One got with the
-    # board's credentials goes over verified TLS only (ota.http).
-    client.auth_public = not basic
-    if rel.base.startswith("https://"):
-        _realm().remember(rel, p, basic, doc, r.header("date"))
-
-
 def latest(rel, etag):
     cfg = rel.cfg
     rel.base, rel.repo, tag = parse_ref(cfg["ref"])
@@ -196,17 +67,19 @@ def latest(rel, etag):
     rel.v2 = rel.base + "/v2/" + rel.repo
     if not rel.tag:
         raise Fail("bad_config", "channel tag needs tag")
-    _realm().resume(rel)
+    from ota.oci import code
+
+    code("ociauth").resume(rel)
     h = {"Accept": _ACCEPT}
     if etag:
         h["If-None-Match"] = etag
     # The tag's .board partner holds all a board needs in a few hundred
     # bytes; an artifact pushed without one (an older publisher, oras by
     # hand) is read itself, up to its manifest.json layers.
-    r = rel._get(rel.v2 + "/manifests/" + quote(rel.tag + ".board"), h, (200, 304, 404))
+    r = rel.get(rel.v2 + "/manifests/" + quote(rel.tag + ".board"), h, (200, 304, 404))
     if r.status == 404:
         r.close()
-        r = rel._get(rel.v2 + "/manifests/" + quote(rel.tag), h, (200, 304))
+        r = rel.get(rel.v2 + "/manifests/" + quote(rel.tag), h, (200, 304))
     with r:
         if r.status == 304:
             if not etag:
@@ -231,7 +104,7 @@ def latest(rel, etag):
 
 
 def _blob_get(rel, d):
-    return rel._get(rel.v2 + "/blobs/" + d[0])
+    return rel.get(rel.v2 + "/blobs/" + d[0])
 
 
 def manifest_file(rel, path):

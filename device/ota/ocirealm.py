@@ -1,14 +1,13 @@
-# The registry token flow across checks (docs/protocols.md, "Token flow
-# across checks"): the realm the registry named, in RAM and in REALM across
-# reboots, and the last token while it lasts, in RAM only (ota.oci.kept:
-# [key, realm params, "Bearer ...", basic, ticks when got, ms it may open a
-# check]), so a check asks the token service first and skips the anonymous
-# 401, or asks the registry at once. Only what a registry said over verified
-# TLS, only for that registry (scheme, host, port) and repository. Imported
-# by ota.ocidoc for a moment, never kept in sys.modules.
+# What the registry's token flow (ota.ociauth) taught, kept across checks
+# (docs/protocols.md, "Token flow across checks"): the realm the registry
+# named, in RAM and in REALM across reboots, and the last token while it
+# lasts, in RAM only (ota.oci.kept: [key, realm params, "Bearer ...", basic,
+# ticks when got, ms it may open a check]), so a check asks the token
+# service first and skips the anonymous 401, or asks the registry at once.
+# Only what a registry said over verified TLS, only for that registry
+# (scheme, host, port) and repository. Imported by ota.ociauth for a moment,
+# never kept in sys.modules.
 from micropython import const
-from ota import http
-from ota.log import Fail
 
 REALM = ".ota/ocirealm.json"
 _REALM_MAX = const(1024)
@@ -23,19 +22,19 @@ def verified(rel):
     return rel.base.startswith("https://") and not (t and t.insecure)
 
 
-def _key(rel):
+def key(rel):
     # The registry (scheme, host, port) and repository a realm is remembered for.
     return rel.base + "/" + rel.repo
 
 
-def _forget():
+def forget():
     from ota import fsx
 
     for n in (REALM, fsx.shadow(REALM)):
         fsx.remove(n)
 
 
-def _stored(rel):
+def stored(rel):
     # REALM when whole (else its shadow), bounded, this registry's and
     # repository's and a realm over https; else it goes, and None.
     from ota import fsx
@@ -45,52 +44,35 @@ def _stored(rel):
     d = None
     if max(fsx.size(REALM), fsx.size(fsx.shadow(REALM))) <= _REALM_MAX:
         d = fsx.read_json(REALM)
-    p = d.get("p") if isinstance(d, dict) and d.get("key") == _key(rel) else None
+    p = d.get("p") if isinstance(d, dict) and d.get("key") == key(rel) else None
     if not isinstance(p, dict) or not isinstance(p.get("realm"), str) or not p["realm"].startswith("https://"):
-        _forget()
+        forget()
         return None
     for k in p:
         if k not in _REALM_KEYS or not isinstance(p[k], str) or '"' in p[k]:
-            _forget()
+            forget()
             return None
     return p
 
 
-def resume(rel):
-    # Before the check's first request: the token of an earlier check in
-    # this boot while it lasts, else one from the realm the registry named
-    # before. A 401 to it is still answered with the registry's own
-    # challenge, once (OCI._get); a realm that fails is forgotten.
+def known(rel):
+    # The realm this registry named before (this boot, else REALM), for a
+    # refusal without a challenge (a 403): over verified TLS only.
     if not verified(rel):
-        _forget()  # nothing of a plain-HTTP registry's is kept
-        return
-    import time
+        return None
     from ota import oci
 
-    client = rel.client
-    d = rel.code  # ota.ocidoc, held by the release through the check
-    basic = d._basic(rel.cfg)
     k = oci.kept
-    if k and k[0] != _key(rel):
-        k = oci.kept = None
-    if k and k[2] and k[3] == basic and 0 <= time.ticks_diff(time.ticks_ms(), k[4]) < k[5]:
-        client.auth = k[2]
-        client.auth_public = not basic
-        client.auth_origin = http.origin(rel.base)
-        return
-    p = k[1] if k else _stored(rel)
-    if not p:
-        return
-    try:
-        d._token(rel, p, basic)
-        client.auth_origin = http.origin(rel.base)
-    except Fail as e:
-        if e.code == "deadline":
-            raise
-        client.auth = None
-        client.auth_public = False
-        oci.kept = None
-        _forget()
+    return k[1] if k and k[0] == key(rel) else stored(rel)
+
+
+def drop(rel):
+    # A token the registry refused: no later check starts with it (its realm stays).
+    from ota import oci
+
+    k = oci.kept
+    if k and k[0] == key(rel):
+        k[2] = None
 
 
 def remember(rel, p, basic, doc, date):
@@ -107,12 +89,12 @@ def remember(rel, p, basic, doc, date):
         if p.get(k):
             q[k] = p[k]
     k = oci.kept
-    if not (k and k[0] == _key(rel) and k[1] == q) and _stored(rel) != q:
+    if not (k and k[0] == key(rel) and k[1] == q) and stored(rel) != q:
         from ota import fsx
 
-        fsx.write_json(REALM, {"key": _key(rel), "p": q})
+        fsx.write_json(REALM, {"key": key(rel), "p": q})
     life = _life(doc, date)
-    oci.kept = [_key(rel), q, rel.client.auth if life else None, basic, time.ticks_ms(), life]
+    oci.kept = [key(rel), q, rel.client.auth if life else None, basic, time.ticks_ms(), life]
 
 
 def _life(doc, date):

@@ -195,10 +195,23 @@ export interface ProxiedRequest {
   bytes: number;
 }
 
+/**
+ * What the proxy does with a registry request instead of forwarding it as it came: 401 answers it
+ * with the registry's own challenge (the request asked of the registry again without its
+ * Authorization: how a registry answers a token it no longer takes), 403 with a DENIED error and no
+ * challenge (how ghcr.io or Harbor refuse a repository), 'cut' forwards it and sends only the first
+ * half of a 200's body (at most 1000 bytes) before the connection drops.
+ */
+export type ProxyAnswer = 401 | 403 | 'cut' | undefined;
+
 export interface RegistryProxy {
   url: string;
   host: string;
   requests: ProxiedRequest[];
+  /** Asked for each registry request (after it is logged), before it is forwarded; settable any time. */
+  hook?: (q: ProxiedRequest) => ProxyAnswer;
+  /** From now on every Bearer token seen so far is refused as the registry refuses an expired one (401). */
+  expireTokens(): void;
   close(): Promise<void>;
 }
 
@@ -221,6 +234,13 @@ export async function startRegistryProxy(
   } = {},
 ): Promise<RegistryProxy> {
   const requests: ProxiedRequest[] = [];
+  const proxy: RegistryProxy = {
+    url: '',
+    host: '',
+    requests,
+    expireTokens: () => tokens.forEach((t) => expired.add(t)),
+    close: async () => {},
+  };
   const f = opts.tls ? trustingFetch(opts.tls.ca) : fetch;
   const scheme = opts.tls ? 'https' : 'http';
   const serve = (h: (req: IncomingMessage, res: ServerResponse) => void) =>
@@ -230,12 +250,16 @@ export async function startRegistryProxy(
   let expire = opts.expireOnce;
   // cutOnce: the first GET of the blob with this digest sends 1000 bytes, then the connection drops.
   let cut = opts.cutOnce;
+  // Bearer tokens seen at the front, and those expireTokens() made stale.
+  const tokens = new Set<string>();
+  const expired = new Set<string>();
   const forward = async (
     rec: ProxiedRequest,
     res: ServerResponse,
     url: string,
     headers: Record<string, string>,
     method: string,
+    cutHere = false,
   ) => {
     const up = await f(url, { method, headers, redirect: 'manual' });
     const body = Buffer.from(await up.arrayBuffer());
@@ -244,11 +268,12 @@ export async function startRegistryProxy(
       if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
     });
     rec.status = up.status;
-    if (cut && method === 'GET' && up.status === 200 && url.endsWith(`/blobs/${cut}`)) {
-      cut = undefined;
-      rec.bytes = 1000;
+    const once = cut && method === 'GET' && url.endsWith(`/blobs/${cut}`);
+    if ((once || cutHere) && up.status === 200) {
+      if (once) cut = undefined;
+      rec.bytes = Math.min(1000, body.length >> 1);
       res.writeHead(200, { 'content-length': String(body.length) });
-      return void res.write(body.subarray(0, 1000), () => res.destroy());
+      return void res.write(body.subarray(0, rec.bytes), () => res.destroy());
     }
     rec.bytes = method === 'HEAD' ? 0 : body.length;
     res.writeHead(up.status, {
@@ -308,20 +333,34 @@ export async function startRegistryProxy(
       });
       return res.end();
     }
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    let answer = proxy.hook?.(rec);
+    if (bearer && answer === undefined && expired.has(bearer)) answer = 401;
+    if (bearer) tokens.add(bearer);
+    if (answer === 403) {
+      rec.status = 403;
+      const body = '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}';
+      res.writeHead(403, { 'content-type': 'application/json', 'content-length': String(body.length) });
+      return res.end(body);
+    }
     const h = pick(req.headers, ['authorization', 'accept', 'range', 'if-none-match']);
-    forward(rec, res, `${upstream}${req.url}`, h, req.method ?? 'GET').catch(() => res.destroy());
+    if (answer === 401) delete h.authorization; // the registry's own 401 and challenge
+    forward(rec, res, `${upstream}${req.url}`, h, req.method ?? 'GET', answer === 'cut')
+      .then(() => {
+        if (answer === 401 && rec.status !== 401)
+          throw new Error(`the registry answered ${rec.status} anonymously`);
+      })
+      .catch(() => res.destroy());
   });
   await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
   const port = (front.address() as { port: number }).port;
-  return {
-    url: `${scheme}://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
-    requests,
-    close: async () => {
-      for (const s of [front, storage]) {
-        s.closeAllConnections();
-        await new Promise((r) => s.close(r));
-      }
-    },
+  proxy.url = `${scheme}://127.0.0.1:${port}`;
+  proxy.host = `127.0.0.1:${port}`;
+  proxy.close = async () => {
+    for (const s of [front, storage]) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
   };
+  return proxy;
 }
