@@ -12,10 +12,12 @@
 // real web servers, whose heads are longer. Every registry row gets a ratio against each.
 //
 // HTTPS (docs/protocols.md, "OCI registries", Measured): boards in the field reach ghcr.io, Docker
-// Hub and static hosts over https, one connection per request (the board sends Connection: close),
-// so each request pays a TCP and a TLS handshake. Both hosts sit behind the same TLS-terminating
-// counting front (test/support/tls-front.ts: the test CA's EC P-256 certificate, a chain of one), and
-// the board trusts the test CA through "tls": {"ca": …} as a user sets it. The bytes counted are real
+// Hub and static hosts over https. The board keeps one idle connection per check for the next request
+// to the same origin, and lets it go at a change of origin (the token service, blob storage), before
+// the manifest's signature check over TLS and before the bundle's window (docs/protocols.md,
+// "Connection reuse"): each new connection pays a TCP and a TLS handshake. Both hosts sit behind the
+// same TLS-terminating counting front (test/support/tls-front.ts: the test CA's EC P-256 certificate, a
+// chain of one), and the board trusts the test CA through "tls": {"ca": …} as a user sets it. The bytes counted are real
 // TLS records: the virtual board's ssl is Node's TLS client (src/sim/hostnet.ts, OpenSSL: TLS 1.3
 // when the server offers it, the ClientHello size printed below, no session resumption), the front
 // Node's TLS server (OpenSSL: it sends session tickets after a TLS 1.3 handshake). A MicroPython
@@ -83,7 +85,6 @@ interface Wire {
   head: number;
   body: number;
 }
-const total = (w: Wire) => w.request + w.head + w.body;
 
 /** What the board's connections carried up to one moment. */
 interface Snap {
@@ -129,34 +130,96 @@ function frontsFrom(fronts: TlsFront[]): () => Snap {
 }
 
 /**
- * A TCP relay that counts every byte the board and the server exchange, by kind. The board sends one
- * GET per connection (Connection: close): all it sends is request, and what it gets is the response's
- * head up to the blank line, then the body.
+ * Splits a server's bytes on one connection into response heads and bodies, answer after answer: the
+ * board reuses a connection within a check (docs/protocols.md, "Connection reuse"), so one connection
+ * carries several answers. Each body is framed as HTTP/1.1 frames it (Content-Length, chunked with its
+ * size lines and trailers, none for 1xx, 204 and 304, else until the connection closes); chunk framing
+ * counts as body.
+ */
+class ResponseSplitter {
+  private buf: Buffer = Buffer.alloc(0);
+  /** 'head', or how the current body ends. */
+  private state: 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'trailer' | 'close' = 'head';
+  private left = 0;
+  constructor(private readonly seen: Wire) {}
+
+  push(d: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    for (;;) {
+      if (this.state === 'close') {
+        this.seen.body += this.buf.length;
+        this.buf = Buffer.alloc(0);
+        return;
+      }
+      if (this.state === 'length' || this.state === 'chunk-data') {
+        const n = Math.min(this.left, this.buf.length);
+        this.seen.body += n;
+        this.buf = this.buf.subarray(n);
+        this.left -= n;
+        if (this.left > 0) return;
+        this.state = this.state === 'length' ? 'head' : 'chunk-size';
+        continue;
+      }
+      const eol = this.buf.indexOf(this.state === 'head' ? '\r\n\r\n' : '\r\n');
+      if (eol < 0) return;
+      if (this.state === 'head') {
+        const head = this.buf.subarray(0, eol + 4);
+        this.seen.head += head.length;
+        this.buf = this.buf.subarray(eol + 4);
+        this.state = this.bodyOf(head.toString('latin1'));
+        continue;
+      }
+      const line = this.buf.subarray(0, eol).toString('latin1');
+      this.seen.body += eol + 2;
+      this.buf = this.buf.subarray(eol + 2);
+      if (this.state === 'trailer') {
+        if (line === '') this.state = 'head';
+        continue;
+      }
+      // chunk-size: the chunk's data and its CRLF follow; size 0 starts the trailers.
+      const size = parseInt(line.split(';')[0], 16);
+      if (size === 0) this.state = 'trailer';
+      else [this.state, this.left] = ['chunk-data', size + 2];
+    }
+  }
+
+  /** A connection closed before an answer's head ended: those bytes are head. */
+  end(): void {
+    if (this.state === 'head') this.seen.head += this.buf.length;
+    else this.seen.body += this.buf.length;
+    this.buf = Buffer.alloc(0);
+  }
+
+  private bodyOf(head: string): ResponseSplitter['state'] {
+    const status = Number(head.slice(9, 12));
+    if (status < 200 || status === 204 || status === 304) return 'head';
+    const field = (name: string) => new RegExp(`\\r\\n${name}:[ \\t]*([^\\r]*)`, 'i').exec(head)?.[1];
+    if (/chunked/i.test(field('transfer-encoding') ?? '')) return 'chunk-size';
+    const length = field('content-length');
+    if (length === undefined) return 'close';
+    this.left = Number(length);
+    return this.left > 0 ? 'length' : 'head';
+  }
+}
+
+/**
+ * A TCP relay that counts every byte the board and the server exchange, by kind. The board sends only
+ * GETs without bodies, so all it sends is request; what it gets is split into response heads and bodies
+ * answer by answer, however many answers a connection carries.
  */
 async function wireCounter(
   target: string,
 ): Promise<{ url: string; host: string; from(): () => Snap; close(): Promise<void> }> {
   const t = new URL(target);
   const seen: Wire = { request: 0, head: 0, body: 0 };
-  let connections = 0;
+  let [bytes, connections] = [0, 0];
   const server = createServer((c) => {
     connections++;
     const up = connect(Number(t.port), t.hostname);
-    let head = Buffer.alloc(0);
-    let inBody = false;
-    c.on('data', (d: Buffer) => (seen.request += d.length));
-    up.on('data', (d: Buffer) => {
-      if (inBody) return void (seen.body += d.length);
-      head = Buffer.concat([head, d]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      inBody = true;
-      seen.head += end + 4;
-      seen.body += head.length - end - 4;
-    });
-    up.on('end', () => {
-      if (!inBody) seen.head += head.length;
-    });
+    const split = new ResponseSplitter(seen);
+    c.on('data', (d: Buffer) => ((seen.request += d.length), (bytes += d.length)));
+    up.on('data', (d: Buffer) => (split.push(d), (bytes += d.length)));
+    up.on('end', () => split.end());
     c.pipe(up);
     up.pipe(c);
     c.on('error', () => up.destroy());
@@ -168,7 +231,7 @@ async function wireCounter(
     host,
     url: `http://${host}`,
     from: () => {
-      const snap = (): Snap => ({ bytes: total(seen), connections, wire: { ...seen }, hellos: [] });
+      const snap = (): Snap => ({ bytes, connections, wire: { ...seen }, hellos: [] });
       const was = snap();
       return () => minus(snap(), was);
     },
