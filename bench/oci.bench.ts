@@ -374,7 +374,7 @@ function summary(rows: Row[]): void {
     '| release | registry | ' +
       cols.map((c) => `test server, ${c}`).join(' | ') +
       (withNginx ? ' | ' + cols.map((c) => `nginx, ${c}`).join(' | ') : '') +
-      ` | connections (registry, test server${withNginx ? ', nginx' : ''}) |`,
+      ` | connections, HTTP/HTTPS (registry, test server${withNginx ? ', nginx' : ''}) |`,
     '| --- | --- | ' +
       cols.map(() => '---').join(' | ') +
       (withNginx ? ' | --- | --- | ---' : '') +
@@ -388,11 +388,15 @@ function summary(rows: Row[]): void {
       const b = r?.[base];
       return r && b ? `${(r.registry.bytes / b.bytes).toFixed(3)}×` : '';
     };
-    const r0 = of[of.length - 1];
+    // Connections over plain HTTP / over HTTPS (the TLS 1.2 run; TLS 1.3 makes the same), '–' unmeasured.
+    const http = of.find((x) => x.transport === 'HTTP');
+    const tls = of.find((x) => x.transport === 'TLS 1.2');
+    const conns = (k: 'registry' | 'static' | 'nginx') =>
+      `${http?.[k]?.connections ?? '–'}/${tls?.[k]?.connections ?? '–'}`;
     lines.push(
       `| ${release} | ${auth} | ${cols.map((t) => cell(t, 'static')).join(' | ')} | ` +
         (withNginx ? `${cols.map((t) => cell(t, 'nginx')).join(' | ')} | ` : '') +
-        `${[r0.registry, r0.static, r0.nginx].flatMap((c) => (c ? [c.connections] : [])).join(', ')} |`,
+        `${conns('registry')}, ${conns('static')}${withNginx ? `, ${conns('nginx')}` : ''} |`,
     );
   }
   console.log(
@@ -717,8 +721,9 @@ export async function run(): Promise<void> {
         return `${x >= 0 ? '+' : ''}${x} B`;
       };
       console.log(
-        `  HTTP    registry ${o.bytes} B, ${o.body} B of bodies, ${o.requests} requests (${head(o)} B of ` +
-          `headers each) | static ${s.bytes} B, ${s.body} B, ${s.requests} requests (${head(s)} B each) -> ` +
+        `  HTTP    registry ${o.bytes} B, ${o.body} B of bodies, ${o.requests} requests on ${o.connections} ` +
+          `connections (${head(o)} B of headers each) | static ${s.bytes} B, ${s.body} B, ${s.requests} ` +
+          `requests on ${s.connections} connections (${head(s)} B each) -> ` +
           `${(o.bytes / s.bytes).toFixed(3)}x on the wire, ${(o.body / s.body).toFixed(3)}x of bodies; ` +
           `static host with gzip ${g.bytes} B -> ${(o.bytes / g.bytes).toFixed(3)}x\n` +
           `          where the registry's extra ${o.bytes - s.bytes} B go: response heads ${d('head')} ` +
@@ -734,7 +739,7 @@ export async function run(): Promise<void> {
         };
         console.log(
           `          nginx ${n.bytes} B, ${n.body} B of bodies${n.body === s.body ? ' (the same bodies)' : ''}, ` +
-            `${n.requests} requests (${head(n)} B of headers each) -> registry / nginx ` +
+            `${n.requests} requests on ${n.connections} connections (${head(n)} B of headers each) -> registry / nginx ` +
             `${(o.bytes / n.bytes).toFixed(3)}x on the wire; registry - nginx: response heads ${dn('head')}, ` +
             `requests ${dn('request')}, bodies ${dn('body')}\n` +
             `          response heads per request: registry ${per(o, 'head')}, test server ${per(s, 'head')}, ` +
