@@ -389,10 +389,12 @@ function summary(rows: Row[]): void {
       return r && b ? `${(r.registry.bytes / b.bytes).toFixed(3)}×` : '';
     };
     // Connections over plain HTTP / over HTTPS (the TLS 1.2 run; TLS 1.3 makes the same), '–' unmeasured.
-    const http = of.find((x) => x.transport === 'HTTP');
+    // A token row has no plain-HTTP run; its static hosts' are the release's.
+    const http = rows.find((x) => x.release === release && x.transport === 'HTTP');
     const tls = of.find((x) => x.transport === 'TLS 1.2');
     const conns = (k: 'registry' | 'static' | 'nginx') =>
-      `${http?.[k]?.connections ?? '–'}/${tls?.[k]?.connections ?? '–'}`;
+      `${(auth === 'none' || k !== 'registry' ? http?.[k]?.connections : undefined) ?? '–'}/` +
+      `${tls?.[k]?.connections ?? '–'}`;
     lines.push(
       `| ${release} | ${auth} | ${cols.map((t) => cell(t, 'static')).join(' | ')} | ` +
         (withNginx ? `${cols.map((t) => cell(t, 'nginx')).join(' | ')} | ` : '') +
