@@ -119,14 +119,14 @@ before(async () => {
   const dir = join(work, 'projects', 'app');
   fx.writeTree(dir, fx.APP_1_1_0);
   writeFileSync(join(work, 'app.bin'), FIRMWARE);
-  for (const repo of ['priv/app', 'pub/app', 'pub/bundled', 'priv/fw'])
+  for (const repo of ['priv/app', 'pub/app', 'pub/bundled', 'priv/bundled', 'priv/fw'])
     await publishOci({
       dir,
       version: '1.1.0',
       ref: `${reg.host}/${repo}`,
       fetch: trustingFetch(pki.ca.cert),
       signKeyFile: key.path,
-      bundle: repo === 'pub/bundled',
+      bundle: repo.endsWith('/bundled'),
       build: {
         created: '2026-11-25T10:00:00Z',
         firmware: repo === 'priv/fw' ? join(work, 'app.bin') : undefined,
@@ -446,6 +446,33 @@ test('a token kept from an earlier check leaves the 160 KB board room for the bu
   assert.equal(blobs.length, 1, `one blob, the bundle: ${blobs.join(', ')}`);
   assert.match(blobs[0], /^200 .* Bearer$/);
   assert.deepEqual(update.tokens, []);
+  assert.deepEqual(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']), fx.hashFiles(fx.APP_1_1_0));
+});
+
+test('a private package (password) installs from the bundle on the 160 KB board', T, async () => {
+  // A board with nothing installed, its first check of a boot: the anonymous 401, a token got with the
+  // credentials over verified TLS, then the bundle, whose 32 KB window needs one free block beside what
+  // the token flow keeps (the token, its realm, the credentials' comparison: ota.oci.kept).
+  const fsDir = newBoard(`${front.url}/priv/bundled`);
+  fx.cleanup(...['main.py', 'lib', 'settings.json', 'ota_hooks', 'version.json'].map((p) => join(fsDir, p)));
+  const [update] = await boot(fsDir, [CHECK]);
+  assert.deepEqual(update.errors, [], update.output);
+  assert.deepEqual(
+    fx.eventsOf(update.output).filter((e) => e.ev === 'warning'),
+    [],
+    'no no_memory: the bundle, not file by file',
+  );
+  assert.deepEqual(update.registry.slice(0, 2), [
+    '401 manifests/stable.board none',
+    '200 manifests/stable.board Bearer',
+  ]);
+  const blobs = update.registry.slice(2);
+  assert.equal(blobs.length, 1, `one blob, the bundle, no file one by one: ${blobs.join(', ')}`);
+  assert.match(blobs[0], /^200 blobs\/.* Bearer$/);
+  assert.deepEqual(
+    update.tokens.map((q) => q.authorized),
+    [true],
+  );
   assert.deepEqual(fx.hashTree(fsDir, [...fx.NOT_APP, 'certs']), fx.hashFiles(fx.APP_1_1_0));
 });
 
