@@ -71,10 +71,23 @@ class OCI(Release):
     def _again(self, spare, n):
         # The window taken again after a login, its garbage gone and the
         # token service's connection closed (its objects would split the
-        # block, as the check's would: updater._download).
+        # block, as the check's would: updater._download). The new token was
+        # made while that garbage filled the heap's low holes, so it sits in
+        # the block: copied now, it goes to the lowest hole that holds it
+        # (mostly the refused token's, of its size), and the block is whole.
         import gc
 
-        self.client.release()
+        c = self.client
+        c.release()
+        gc.collect()
+        a = c.auth
+        if a:
+            b = a[:]
+            k = kept
+            if k and k[2] is a:
+                k[2] = b
+            c.auth = b
+        a = b = k = None
         gc.collect()
         spare.append(bytearray(n))
 
