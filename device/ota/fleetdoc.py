@@ -210,11 +210,12 @@ def allowed(cfg, rel):
     # (a replay, or a file left behind) is not taken and the one in force
     # decides; with none anywhere every release installs.
     doc = None
+    c = getattr(rel, "client", None)  # its HTTP client, when it has one
     try:
         data = _published(rel)
         if data:
             try:
-                r = take(cfg, data, rel.client)
+                r = take(cfg, data, c)
                 if r:
                     doc, ts = r
             except Fail as e:
@@ -223,7 +224,7 @@ def allowed(cfg, rel):
         if doc is None:
             data = _in_force()
             if data:
-                doc, ts = rollout_doc(cfg, data, rel.client)
+                doc, ts = rollout_doc(cfg, data, c)
     except Fail as e:
         ev("held", version=rel.version, code=e.code, msg=e.msg)
         return False
