@@ -58,9 +58,11 @@ def fetch(rel, b, want, rel_files, extra):
     h = rel.headers(None)
     h["Accept-Encoding"] = "identity"  # the .tar.gz's own bytes, however its host labels them
     try:
-        r = rel.get(rel.bundle_url(b), h)  # ota.oci logs in again here if the registry refuses its token
+        # ota.oci logs in again here if the registry refuses its token: the
+        # window (extra) goes for that login and is taken again after it.
+        r = rel.get(rel.bundle_url(b), h, spare=extra)
     except MemoryError:
-        extra.pop()  # a stale reference to the list must not keep the window from the files one by one
+        del extra[:]  # a stale reference to the list must not keep the window from the files one by one
         raise
     with r:
         if r.length > b["size"]:

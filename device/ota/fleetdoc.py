@@ -116,10 +116,14 @@ def _state():
     return s if isinstance(s, dict) else {}
 
 
-def rollout_doc(cfg, data):
+def rollout_doc(cfg, data, client=None):
     # A verified rollout document from its signed bytes, or Fail. Documents
-    # older than the newest one accepted are replays.
+    # older than the newest one accepted are replays. client: the check's
+    # HTTP client, whose kept TLS connection goes before the signature math
+    # (docs/protocols.md, "Connection reuse": released early).
     if cfg.get("keys"):
+        if client is not None:
+            client.release(False)
         d, ts = _verify(cfg, data)
     else:
         try:
@@ -159,7 +163,7 @@ def _save_rollout(data, ts):
     fsx.write_json(STATE, st)
 
 
-def take(cfg, data):
+def take(cfg, data, client=None):
     # The one way a rollout document comes into force, whether the broker
     # brought it or the release host publishes it (rollout.json): verified,
     # refused when older than the one in force (Fail "replay"), saved when
@@ -167,7 +171,7 @@ def take(cfg, data):
     # (verified when they came; a retained message or a file read again).
     if data == _in_force():
         return None
-    d, ts = rollout_doc(cfg, data)
+    d, ts = rollout_doc(cfg, data, client)
     st = _state()
     if ts > st.get("rts", 0) or not fsx.exists(_slot(st)):
         _save_rollout(data, ts)
@@ -206,11 +210,12 @@ def allowed(cfg, rel):
     # (a replay, or a file left behind) is not taken and the one in force
     # decides; with none anywhere every release installs.
     doc = None
+    c = getattr(rel, "client", None)  # its HTTP client, when it has one
     try:
         data = _published(rel)
         if data:
             try:
-                r = take(cfg, data)
+                r = take(cfg, data, c)
                 if r:
                     doc, ts = r
             except Fail as e:
@@ -219,7 +224,7 @@ def allowed(cfg, rel):
         if doc is None:
             data = _in_force()
             if data:
-                doc, ts = rollout_doc(cfg, data)
+                doc, ts = rollout_doc(cfg, data, c)
     except Fail as e:
         ev("held", version=rel.version, code=e.code, msg=e.msg)
         return False
@@ -281,7 +286,7 @@ def _follow(cfg, client, v):
             rel.latest(None)  # GitHub: release v<v>'s assets (or download URL)
         data = _published(rel)
         if data:
-            take(cfg, data)
+            take(cfg, data, client)
     except Fail as e:
         if e.code != "replay":
             ev("warning", code=e.code, msg="rollout.json: " + e.msg[:60])
@@ -313,7 +318,7 @@ def revert(cfg, client=None):
     if not data:
         return None
     try:
-        d, ts = rollout_doc(cfg, data)
+        d, ts = rollout_doc(cfg, data, client)
     except Fail:
         return None
     if d.get("aborted") and d["version"] == v and ts > its:

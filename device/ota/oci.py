@@ -45,13 +45,16 @@ class OCI(Release):
             self.code = ocidoc
         return self.code
 
-    def get(self, url, h=None, ok=(200,)):
+    def get(self, url, h=None, ok=(200,), spare=None):
         # Every registry request of a check and its download (the .board,
         # each blob, the bundle, the firmware image): a 401 or 403 to what
         # the board already held (an earlier check's token, one that ran out
         # mid-check) drops it and gets another once, then asks again with
         # the same headers (a Range: a started blob resumes); a refusal of
         # what it just got is auth_failed (ota.ociauth.login).
+        # spare: [the bundle's window] (updater._window), let go for a login
+        # (its code and the token's answer need that room) and taken again
+        # after it (_again; a MemoryError there: the files come one by one).
         got = False
         while True:
             sent = self.client.auth
@@ -59,7 +62,34 @@ class OCI(Release):
             if r.status not in (401, 403):
                 return r
             r.close()  # before the login opens another connection; its status and headers stay readable
+            n = len(spare.pop()) if spare else 0
             got = code("ociauth").login(self, r, sent, got)
+            r = None
+            if n:
+                self._again(spare, n)
+
+    def _again(self, spare, n):
+        # The window taken again after a login, its garbage gone and the
+        # token service's connection closed (its objects would split the
+        # block, as the check's would: updater._download). The new token was
+        # made while that garbage filled the heap's low holes, so it sits in
+        # the block: copied now, it goes to the lowest hole that holds it
+        # (mostly the refused token's, of its size), and the block is whole.
+        import gc
+
+        c = self.client
+        c.release()
+        gc.collect()
+        a = c.auth
+        if a:
+            b = a[:]
+            k = kept
+            if k and k[2] is a:
+                k[2] = b
+            c.auth = b
+        a = b = k = None
+        gc.collect()
+        spare.append(bytearray(n))
 
     def latest(self, etag):
         rel = None

@@ -71,9 +71,10 @@ class Release:
     def __init__(self, client):
         self.client = client
 
-    def get(self, url, headers=None, ok=(200,)):
+    def get(self, url, headers=None, ok=(200,), spare=None):
         # A request of the release (the bundle, the firmware image): ota.oci
-        # answers its registry's 401/403 with a new token here.
+        # answers its registry's 401/403 with a new token here (spare: what
+        # it lets go meanwhile).
         return self.client.get(url, headers, ok)
 
     def doc(self, url, headers=None, optional=False, limit=MAX_DOC):

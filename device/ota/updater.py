@@ -343,6 +343,8 @@ def _manifest(cfg, rel, st):
 
             gc.collect()  # the signature math wants the heap compact
             kid = sig.verify(cfg["keys"], sig_bytes, MANIFEST)
+            sig = None
+            _unload("sig", "ed25519")  # their code goes before the download: room for the bundle's window
         digest = fsx.sha256(MANIFEST, bytearray(512))
         gc.collect()
         m = manifest.parse_file(MANIFEST)
@@ -359,6 +361,18 @@ def _manifest(cfg, rel, st):
     manifest.check_expiry(m, rel.client.date, st.get("created"), cfg.get("require_clock") is True)
     ev("verified", version=m["version"], manifest=True, key=kid)
     return m, digest
+
+
+def _unload(*names):
+    # Modules a step is done with, out of sys.modules and the package: their
+    # code goes at the next collection (a later step imports them again).
+    import sys
+    import ota
+
+    for n in names:
+        sys.modules.pop("ota." + n, None)
+        if hasattr(ota, n):
+            delattr(ota, n)
 
 
 def _advance_clock(st, m):
