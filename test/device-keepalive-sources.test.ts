@@ -3,69 +3,30 @@
 // connections counted where the servers accept them, and none left open when update() returns.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { subscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceTrustEntry, generateKey } from '../src/core/keys';
 import { publishOci } from '../src/core/publish/oci';
 import { startGitHubMock, type GitHubMock } from './support/github-mock';
+import { opened, portOf, probeCode, startOpenProbe } from './support/connections';
 import * as fx from './support/release-fixture';
 import { registryMissing, startRegistry, startRegistryProxy, type TestRegistry } from './support/registry';
 
 const T = { timeout: 120_000 };
 const cleanups: string[] = [];
-let probe: Server;
-let probePort: number;
-
-const accepted = new Map<number, Socket[]>();
-subscribe('net.server.socket', (m) => {
-  const s = (m as { socket: Socket }).socket;
-  accepted.set(s.localPort!, [...(accepted.get(s.localPort!) ?? []), s]);
-});
-const portOf = (url: string) => Number(new URL(url).port);
-const opened = (ports: number[]) => ports.reduce((n, p) => n + (accepted.get(p)?.length ?? 0), 0);
-const stillOpen = (ports: number[]) =>
-  ports.reduce(
-    (n, p) => n + (accepted.get(p) ?? []).filter((s) => !s.destroyed && !s.readableEnded).length,
-    0,
-  );
+let probe: { port: number; close: () => Promise<void> };
 
 before(async () => {
-  // After update() returned, the board asks how many of its connections are still open (the answer
-  // waits up to 2 s for them to close: only one the board kept is counted).
-  probe = createServer((req, res) => {
-    const ports = (new URL(req.url ?? '/', 'http://x').searchParams.get('p') ?? '').split(',').map(Number);
-    const t0 = Date.now();
-    const answer = () => {
-      const n = stillOpen(ports);
-      if (n && Date.now() - t0 < 2000) return void setTimeout(answer, 20);
-      res.writeHead(200, { 'content-length': String(String(n).length) });
-      res.end(String(n));
-    };
-    answer();
-  });
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  probePort = (probe.address() as AddressInfo).port;
+  // After update() returned, the board asks how many of its connections are still open.
+  probe = await startOpenProbe();
 });
 after(async () => {
-  await new Promise((r) => probe.close(r));
+  await probe.close();
   fx.cleanup(...cleanups);
 });
 
-function code(ports: number[], keep: boolean): string {
-  return [
-    'import ota, ota.http',
-    keep ? '' : 'ota.http.KEEP = False',
-    'print("RET", ota.update(False))',
-    `r = ota.http.request("http://127.0.0.1:${probePort}/open?p=${ports.join(',')}")`,
-    'with r:',
-    '    print("OPEN", r.read_all(16).decode())',
-    '',
-  ].join('\n');
-}
+const code = (ports: number[], keep: boolean): string => probeCode(probe.port, ports, { keep });
 
 const installed = { ...fx.APP_1_1_0, 'settings.json': fx.APP_1_0_0['settings.json'] };
 const versionOf = (fsDir: string) => JSON.parse(readFileSync(join(fsDir, 'version.json'), 'utf8')).version;

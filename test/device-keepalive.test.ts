@@ -5,12 +5,11 @@
 // when update() or check() returns, seen from the servers' side while the board still runs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { subscribe } from 'node:diagnostics_channel';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { createServer as netServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { makePki, type Pki } from './support/pki';
+import { opened, portOf, probeCode, startOpenProbe } from './support/connections';
 import * as fx from './support/release-fixture';
 
 const T = { timeout: 90_000 };
@@ -18,24 +17,7 @@ const cleanups: string[] = [];
 let rel: fx.Release;
 let root: string;
 let pki: Pki;
-let probe: Server;
-let probePort: number;
-
-/** Every TCP connection a server of this process accepted, by the server's port. */
-const accepted = new Map<number, Socket[]>();
-subscribe('net.server.socket', (m) => {
-  const s = (m as { socket: Socket }).socket;
-  const list = accepted.get(s.localPort!) ?? [];
-  list.push(s);
-  accepted.set(s.localPort!, list);
-});
-const portOf = (url: string) => Number(new URL(url).port);
-const opened = (ports: number[]) => ports.reduce((n, p) => n + (accepted.get(p)?.length ?? 0), 0);
-const stillOpen = (ports: number[]) =>
-  ports.reduce(
-    (n, p) => n + (accepted.get(p) ?? []).filter((s) => !s.destroyed && !s.readableEnded).length,
-    0,
-  );
+let probe: { port: number; close: () => Promise<void> };
 
 before(async () => {
   rel = await fx.makeRelease('1.1.0', fx.APP_1_1_0, { delete: ['old.py'], keep: ['settings.json'] });
@@ -44,40 +26,15 @@ before(async () => {
   const dir = fx.tempDir('ka-pki');
   pki = makePki(dir);
   cleanups.push(rel.dir, root, dir);
-  // The board asks this server, after update() returned, how many of its connections to the servers
-  // under test are still open: the answer waits up to 2 s for them to close, so only a socket the
-  // board kept open (it is blocked in this very request) is counted.
-  probe = createServer((req, res) => {
-    const ports = (new URL(req.url ?? '/', 'http://x').searchParams.get('p') ?? '').split(',').map(Number);
-    const t0 = Date.now();
-    const answer = () => {
-      const n = stillOpen(ports);
-      if (n && Date.now() - t0 < 2000) return void setTimeout(answer, 20);
-      res.writeHead(200, { 'content-length': String(String(n).length) });
-      res.end(String(n));
-    };
-    answer();
-  });
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  probePort = (probe.address() as AddressInfo).port;
+  probe = await startOpenProbe();
 });
 after(async () => {
-  await new Promise((r) => probe.close(r));
+  await probe.close();
   fx.cleanup(...cleanups);
 });
 
-/** Board code: the update (or check), then the servers' count of the board's open connections. */
-function code(ports: number[], opts: { keep?: boolean; call?: string } = {}): string {
-  return [
-    'import ota, ota.http',
-    opts.keep === false ? 'ota.http.KEEP = False' : '',
-    `print("RET", ${opts.call ?? 'ota.update(False)'})`,
-    `r = ota.http.request("http://127.0.0.1:${probePort}/open?p=${ports.join(',')}")`,
-    'with r:',
-    '    print("OPEN", r.read_all(16).decode())',
-    '',
-  ].join('\n');
-}
+const code = (ports: number[], opts: { keep?: boolean; call?: string } = {}): string =>
+  probeCode(probe.port, ports, opts);
 const openAfter = (out: string) => /OPEN (\d+)/.exec(out)?.[1];
 const returned = (out: string) => /RET (.*)/.exec(out)?.[1]?.trim();
 
