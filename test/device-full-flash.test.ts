@@ -5,7 +5,7 @@
 // is met (cluster rounding, folder entries, the backups, the journal and the updater's own files).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as fx from './support/release-fixture';
 
@@ -119,6 +119,10 @@ for (const fs of ['fat', 'littlefs'] as const) {
         assert.deepEqual(fx.hashTree(board, [...fx.NOT_APP, 'fill.bin']), OLD, what);
         const st = JSON.parse(readFileSync(join(board, '.ota/state.json'), 'utf8')) as { state: string };
         assert.equal(st.state, 'idle', what);
+        // The folders the swap made for 1.1.0's new files go with them: each held a FAT cluster, and
+        // the update after the rollback found too little room.
+        for (const d of ['lib/more', 'ota_hooks'])
+          assert.ok(!existsSync(join(board, d)), `${what}: ${d} left`);
       };
       const freedUpdates = async (board: string, what: string): Promise<void> => {
         rmSync(join(board, 'fill.bin'));

@@ -83,7 +83,9 @@ def _forward(st):
 
 
 def _backward(st):
-    # backup -> live for every file the swap reached; files it added go.
+    # backup -> live for every file the swap reached; files it added go, and
+    # the folders the swap made for them once empty (a rolled-back board is
+    # as it was, its flash room too: docs/updater-swap.md).
     B = fsx.BACKUP + "/"
     n, ph = st.get("i", 0), st.get("ph", 0)
     buf = bytearray(512)
@@ -96,6 +98,13 @@ def _backward(st):
             fsx.copy(B + path, path, buf)
         elif k == "P":
             fsx.remove(path)
+            i = path.rfind("/")
+            while i > 0:  # its folders left empty, deepest first; rmdir refuses one that is not
+                try:
+                    fsx.os.rmdir(fsx.p(path[:i]))
+                except OSError:
+                    break
+                i = path.rfind("/", 0, i)
         j += 1
 
 
