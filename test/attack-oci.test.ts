@@ -112,27 +112,23 @@ const isBoard = (q: Req) => q.place === 'registry' && q.path.endsWith('.board');
 const isToken = (q: Req) => q.place === 'registry' && q.path.startsWith('/token');
 const isFile = (q: Req) => q.place === 'registry' && q.path.endsWith('/blobs/' + attackedDigest);
 
-/** Replaces the authorised answer of the tag's `.board`. */
-const onBoard =
+/** Replaces the authorised answer of the requests `which` picks. */
+const onAnswer =
+  (which: (q: Req) => boolean) =>
   (make: (a: Answer, reg: HostileRegistry, q: Req) => Hooked) =>
   (reg: HostileRegistry): Hook =>
   (q) => {
-    if (!isBoard(q)) return undefined;
+    if (!which(q)) return undefined;
     const a = ok(reg, q);
     return a && make(a, reg, q);
   };
+/** Replaces the authorised answer of the tag's `.board`. */
+const onBoard = onAnswer(isBoard);
 /** The `.board` with other bytes (headers kept). */
 const boardBody = (body: () => Buffer, extra: [string, string][] = []) =>
   onBoard((a) => framed({ ...a, body: body() }, extra));
 /** Replaces the authorised answer of the blob under attack (lib/new.py). */
-const onFile =
-  (make: (a: Answer, reg: HostileRegistry, q: Req) => Hooked) =>
-  (reg: HostileRegistry): Hook =>
-  (q) => {
-    if (!isFile(q)) return undefined;
-    const a = ok(reg, q);
-    return a && make(a, reg, q);
-  };
+const onFile = onAnswer(isFile);
 /** Replaces the token service's answer. */
 const onToken =
   (make: (reg: HostileRegistry, q: Req) => Hooked | undefined) =>
