@@ -60,7 +60,7 @@ const cleanups: string[] = [];
 async function listen(
   answer: (
     req: IncomingMessage,
-    body: (status: number, h: Record<string, string>, b?: string) => void,
+    body: (status: number, h: Record<string, string>, b?: string | Buffer) => void,
   ) => void,
 ): Promise<{ url: string; seen: { path: string; auth?: string }[] }> {
   const seen: { path: string; auth?: string }[] = [];
@@ -426,6 +426,50 @@ test("a hostile registry gets neither another registry's token nor a request to 
     '401 manifests/stable.board none',
     '304 manifests/stable.board Bearer',
   ]);
+});
+
+test('a registry naming a new realm at every request costs one realm write per check', T, async () => {
+  // Over verified TLS: each registry request is refused once with a challenge naming a realm never
+  // named before; the token from it opens that request, which is then answered from the real registry.
+  const pull = await fetch(`${tokenService}/token?scope=repository:pub/app:pull&service=ota-test-registry`);
+  const real = `Bearer ${((await pull.json()) as { token: string }).token}`;
+  let n = 0;
+  let opened = false;
+  let hostileTls: TlsFront | undefined = undefined;
+  const hostile = await listen((req, answer) => {
+    const path = req.url ?? '';
+    const realm = /^\/r(\d+)\?/.exec(path);
+    if (realm) return answer(200, { 'content-type': 'application/json' }, `{"token":"t${realm[1]}"}`);
+    if (req.headers.authorization !== `Bearer t${n}` || opened) {
+      n++;
+      opened = false;
+      const challenge = `Bearer realm="${hostileTls!.url}/r${n}",service="x",scope="repository:pub/app:pull"`;
+      return answer(401, { 'www-authenticate': challenge }, '{"errors":[]}');
+    }
+    opened = true;
+    void (async () => {
+      const headers: Record<string, string> = { authorization: real };
+      for (const h of ['accept', 'range', 'if-none-match'])
+        if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
+      const up = await fetch(`${reg.url}${path}`, { headers });
+      const h: Record<string, string> = {};
+      for (const k of ['content-type', 'etag', 'docker-content-digest'])
+        if (up.headers.get(k)) h[k] = up.headers.get(k)!;
+      answer(up.status, h, Buffer.from(await up.arrayBuffer()));
+    })();
+  });
+  hostileTls = await https(hostile.url);
+  const fsDir = newBoard(`${hostileTls.url}/pub/app`, {}, true);
+  // Counts the board's writes of the realm file through its own write path (ota.fsx).
+  const counting =
+    'import ota.fsx as F\nW = F.write_json\nN = [0]\n' +
+    'def _w(p, o):\n    if p.endswith("ocirealm.json"):\n        N[0] += 1\n    return W(p, o)\n' +
+    'F.write_json = _w\n';
+  const checks = await boot(fsDir, [counting + CHECK + 'print("realm writes", N[0])\n']);
+  assert.deepEqual(checks[0].errors, [], checks[0].output);
+  assert.ok(n >= 4, `the registry named ${n} realms in the check`);
+  assert.match(checks[0].output, /realm writes 1\b/);
+  assert.equal(realmOf(fsDir).p.realm, `${hostileTls.url}/r1`, 'the first realm of the check is stored');
 });
 
 test('a token kept from an earlier check leaves the 160 KB board room for the bundle', T, async () => {

@@ -77,8 +77,10 @@ def drop(rel):
 
 def remember(rel, p, basic, doc, date):
     # After a token (doc: the token service's answer, date: its Date): its
-    # realm for later checks (REALM written only when it changed), the token
-    # in RAM while it lasts (_life).
+    # realm for later checks (REALM written only when it changed, and at
+    # most once per check: a registry naming a new realm at every request
+    # wears no more flash than one that keeps its realm; the rest stays in
+    # RAM), the token in RAM while it lasts (_life).
     if not verified(rel) or not (p.get("realm") or "").startswith("https://"):
         return
     import time
@@ -89,9 +91,10 @@ def remember(rel, p, basic, doc, date):
         if p.get(k):
             q[k] = p[k]
     k = oci.kept
-    if not (k and k[0] == key(rel) and k[1] == q) and stored(rel) != q:
+    if not (k and k[0] == key(rel) and k[1] == q) and not getattr(rel, "realm_put", 0) and stored(rel) != q:
         from ota import fsx
 
+        rel.realm_put = True
         fsx.write_json(REALM, {"key": key(rel), "p": q})
     life = _life(doc, date)
     oci.kept = [key(rel), q, rel.client.auth if life else None, basic, time.ticks_ms(), life]
