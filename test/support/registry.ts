@@ -3,8 +3,8 @@
 // :5000, so it is never used). Auth: none, htpasswd (bcrypt entries made by apache2-utils'
 // htpasswd), or token (a small token server here signs JWTs with a self-signed certificate the
 // registry trusts, as Docker Hub and ghcr.io do with theirs).
-import { spawnSync } from 'node:child_process';
-import { createSign, randomBytes } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, createPublicKey, createSign, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as httpsServer } from 'node:https';
@@ -42,6 +42,21 @@ export interface RegistryOptions {
    * for a front in between (HTTPS, counting: test/support/tls-front.ts).
    */
   tokenRealm?: (origin: string) => string;
+  /** token: how tokens look at first (TestRegistry.token changes it later). */
+  token?: Partial<TokenShape>;
+}
+
+/**
+ * What the token server issues. `key`: how the JWT's header names its signing key: 'x5c' (RS256, the
+ * whole certificate in the header, about 2 KB of token) or 'kid' (ES256, the libtrust key ID of a key in
+ * the registry's rootcertbundle, and only the claims the registry checks: the smallest token Debian's
+ * docker-registry takes, about 0.4 KB). `answer`: the token service's JSON: 'test' {token,
+ * access_token, expires_in: 300}, 'dockerhub' as auth.docker.io ({token, access_token, expires_in:
+ * 300, issued_at}), 'ghcr' as ghcr.io ({token} only: a client assumes 60 s).
+ */
+export interface TokenShape {
+  key: 'x5c' | 'kid';
+  answer: 'test' | 'dockerhub' | 'ghcr';
 }
 
 export interface TestRegistry {
@@ -57,6 +72,13 @@ export interface TestRegistry {
   blobPath(digest: string): string;
   /** Token requests seen (token auth). */
   tokenRequests: { scope: string[]; authorized: boolean }[];
+  /** token: what the token server issues from now on (settable). */
+  token: TokenShape;
+  /**
+   * token: the token server's own origin (plain HTTP), for a front that serves the realm on the
+   * registry's origin (startRegistryProxy's `tokenService`), as ghcr.io does.
+   */
+  tokenService: string;
   close(): Promise<void>;
 }
 
@@ -70,6 +92,38 @@ function certificate(dir: string): { key: string; certDer: string; certFile: str
     .replace(/-----[^-]+-----/g, '')
     .replace(/\s+/g, '');
   return { key: readFileSync(key, 'utf8'), certDer: der, certFile: cert };
+}
+
+/**
+ * An EC P-256 certificate for 'kid' tokens, and its libtrust key ID: what distribution's token access
+ * controller files each rootcertbundle key under (libtrust KeyID: base32 of the first 240 bits of the
+ * SHA-256 of the DER SubjectPublicKeyInfo, 12 groups of 4 characters joined by ':'), and looks a
+ * token's `kid` up in (registry/auth/token/token.go, VerifySigningKey).
+ */
+function ecCertificate(dir: string): { key: string; kid: string; pem: string } {
+  const [key, cert] = [join(dir, 'token-ec.key'), join(dir, 'token-ec.pem')];
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'].concat([
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=ota-test-token-ec',
+    ]),
+    { stdio: 'pipe' },
+  );
+  const pem = readFileSync(cert, 'utf8');
+  const spki = createPublicKey(pem).export({ type: 'spki', format: 'der' });
+  const sum = createHash('sha256').update(spki).digest().subarray(0, 30);
+  const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const b of sum) bits += b.toString(2).padStart(8, '0');
+  const b32 = bits.replace(/.{5}/g, (x) => A[parseInt(x, 2)]);
+  return { key: readFileSync(key, 'utf8'), kid: b32.match(/.{4}/g)!.join(':'), pem };
 }
 
 export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
@@ -87,7 +141,9 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     tlsYaml = `  tls:\n    certificate: ${join(dir, 'server.pem')}\n    key: ${join(dir, 'server.key')}\n`;
   }
   const tokenRequests: TestRegistry['tokenRequests'] = [];
+  const shape: TokenShape = { key: 'x5c', answer: 'test', ...opts.token };
   let tokenServer: Server | undefined;
+  let tokenService = '';
   let authYaml = '';
   if (auth === 'htpasswd') {
     const h = spawnSync('htpasswd', ['-nbB', user, password], { encoding: 'utf8' });
@@ -96,6 +152,10 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     authYaml = `auth:\n  htpasswd:\n    realm: ota-test\n    path: ${join(dir, 'htpasswd')}\n`;
   } else if (auth === 'token') {
     const cert = certificate(dir);
+    const ec = ecCertificate(dir);
+    // Both keys trusted: the registry verifies an x5c token's certificate against the bundle and
+    // finds a kid token's key in it by its ID.
+    writeFileSync(cert.certFile, readFileSync(cert.certFile, 'utf8') + ec.pem);
     const service = 'ota-test-registry';
     tokenServer = createServer((req, res) => {
       const q = new URL(req.url ?? '/', 'http://x');
@@ -119,25 +179,41 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
         return granted.length ? [{ type, name, actions: granted }] : [];
       });
       const now = Math.floor(Date.now() / 1000);
-      const header = { alg: 'RS256', typ: 'JWT', x5c: [cert.certDer] };
-      const claims = {
-        iss: 'ota-test-issuer',
-        sub: authorized ? user : reader ? opts.reader!.user : '',
-        aud: service,
-        exp: now + 300,
-        nbf: now - 10,
-        iat: now,
-        jti: randomBytes(8).toString('hex'),
-        access,
-      };
-      const body = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-      const sig = createSign('RSA-SHA256').update(body).sign(cert.key);
-      const token = `${body}.${b64url(sig)}`;
+      const iss = 'ota-test-issuer';
+      let token: string;
+      if (shape.key === 'kid') {
+        // What the registry checks (iss, aud, exp, the signature, access), nothing more.
+        const header = { typ: 'JWT', alg: 'ES256', kid: ec.kid };
+        const body = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify({ iss, aud: service, exp: now + 300, access }))}`;
+        const sig = createSign('SHA256').update(body).sign({ key: ec.key, dsaEncoding: 'ieee-p1363' });
+        token = `${body}.${b64url(sig)}`;
+      } else {
+        const header = { alg: 'RS256', typ: 'JWT', x5c: [cert.certDer] };
+        const claims = {
+          iss,
+          sub: authorized ? user : reader ? opts.reader!.user : '',
+          aud: service,
+          exp: now + 300,
+          nbf: now - 10,
+          iat: now,
+          jti: randomBytes(8).toString('hex'),
+          access,
+        };
+        const body = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+        token = `${body}.${b64url(createSign('RSA-SHA256').update(body).sign(cert.key))}`;
+      }
+      const answer =
+        shape.answer === 'ghcr'
+          ? { token }
+          : shape.answer === 'dockerhub'
+            ? { token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }
+            : { token, access_token: token, expires_in: 300 };
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ token, access_token: token, expires_in: 300 }));
+      res.end(JSON.stringify(answer));
     });
     await new Promise<void>((r) => tokenServer!.listen(0, '127.0.0.1', r));
     const origin = `http://127.0.0.1:${(tokenServer.address() as { port: number }).port}`;
+    tokenService = origin;
     const realm = opts.tokenRealm ? opts.tokenRealm(origin) : `${origin}/token`;
     authYaml =
       `auth:\n  token:\n    realm: ${realm}\n    service: ${service}\n` +
@@ -172,6 +248,8 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       return join(dataDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
     },
     tokenRequests,
+    token: shape,
+    tokenService,
     close: async () => {
       await service.stop();
       if (tokenServer) {
@@ -184,8 +262,11 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
 }
 
 export interface ProxiedRequest {
-  /** "registry": answered by the registry; "storage": the blob store a redirect points to. */
-  origin: 'registry' | 'storage';
+  /**
+   * "registry": answered by the registry; "storage": the blob store a redirect points to; "token": the
+   * token service, on the registry's origin (`tokenService`).
+   */
+  origin: 'registry' | 'storage' | 'token';
   method: string;
   path: string;
   authorization?: string;
@@ -231,6 +312,13 @@ export async function startRegistryProxy(
     expireOnce?: string;
     /** Front and storage over HTTPS with this certificate; the upstream trusted through `ca`. */
     tls?: Pair & { ca: Buffer };
+    /**
+     * The token service's origin (TestRegistry.tokenService): `/token` on this front goes there, so the
+     * realm is on the registry's own origin as ghcr.io's is (https://ghcr.io/token), and a client asks
+     * it over the connection it reads the registry on. The registry then names the front's /token as
+     * its realm (startRegistry's `tokenRealm`).
+     */
+    tokenService?: string;
   } = {},
 ): Promise<RegistryProxy> {
   const requests: ProxiedRequest[] = [];
@@ -326,6 +414,11 @@ export async function startRegistryProxy(
   const storageOwn = `${scheme}://127.0.0.1:${(storage.address() as { port: number }).port}`;
   const storageUrl = opts.storageOrigin ? opts.storageOrigin(storageOwn) : storageOwn;
   const front = serve((req, res) => {
+    if (opts.tokenService && /^\/token(\?|$)/.test(req.url ?? '')) {
+      const rec = record('token', req);
+      const h = pick(req.headers, ['authorization']);
+      return void forward(rec, res, `${opts.tokenService}${req.url}`, h, 'GET').catch(() => res.destroy());
+    }
     const rec = record('registry', req);
     const blob = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '');
     if (expire && blob && blob[2] === expire && req.method === 'GET') {
