@@ -178,6 +178,10 @@ test(
         name,
       );
       assert.equal(first.connections, 1, `${name}: the 401, the token and the .board on one connection`);
+      // The token request is the realm, the challenge's scope and service, and nothing escaped that a
+      // query may carry as it is (":" and "/").
+      const asked = proxy.requests.filter((q) => q.origin === 'token').at(-1)!;
+      assert.equal(asked.path, `/token?scope=repository:${repo}:pull&service=ota-test-registry`, name);
       // No expires_in: the token opens checks for 60 s (less a margin), so the next asks the registry only.
       assert.deepEqual(later.errors, [], `${name}: ${later.output}`);
       assert.deepEqual(later.requests, ['304 manifests/stable.board Bearer'], name);

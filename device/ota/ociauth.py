@@ -149,9 +149,12 @@ def _token(rel, p, basic, rm=None):
     if basic and not rm.verified(rel):
         # A realm named over plain HTTP may be anyone's, however well its own TLS checks out.
         raise Fail("token_unverified", "credentials go only to a realm named by a registry over verified TLS")
-    url = realm + ("&" if "?" in realm else "?") + "scope=" + quote(p.get("scope") or "repository:%s:pull" % rel.repo)
+    # ":" and "/" stand as they are in a query (RFC 3986): a scope's two
+    # colons cost no 4 bytes of escapes; "&", "=", "+", "#" and the rest are.
+    url = realm + ("&" if "?" in realm else "?") + "scope="
+    url += quote(p.get("scope") or "repository:%s:pull" % rel.repo).replace("%3A", ":")
     if p.get("service"):
-        url += "&service=" + quote(p["service"])
+        url += "&service=" + quote(p["service"]).replace("%3A", ":")
     # Anonymous (public packages) or with the board's credentials. Its
     # answer is taken as given: a token service that redirects (where the
     # credentials would not follow) or asks again is refused.
