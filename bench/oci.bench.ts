@@ -58,7 +58,13 @@ import { VirtualBoard } from '../src/sim/board';
 import { image, PART_KB } from '../test/support/firmware-fixture';
 import { makePki, trustingFetch } from '../test/support/pki';
 import * as fx from '../test/support/release-fixture';
-import { REGISTRY_BIN, startRegistry, startRegistryProxy } from '../test/support/registry';
+import {
+  REGISTRY_BIN,
+  startRegistry,
+  startRegistryProxy,
+  type TestRegistry,
+  type TokenShape,
+} from '../test/support/registry';
 import { nginxMissing, startNginx } from '../test/support/nginx';
 import { missingService } from '../test/support/service';
 import { since, tlsFront, type TlsFront } from '../test/support/tls-front';
@@ -463,6 +469,22 @@ export async function run(): Promise<void> {
     }));
   const tokProxy = tok && (await startRegistryProxy(tok.url));
   const tokTls = tokProxy && (await front(tokProxy.url));
+  // A ghcr.io-shaped registry: its realm on its own origin (the front routes /token to the token
+  // service: https://ghcr.io/token), an answer of {"token"} only, the smallest token the registry takes
+  // (kid). Its front serves both, so a board asks the token over the connection it reads the registry on.
+  const ghcrTls = pki && (await front(undefined));
+  const ghcr =
+    ghcrTls &&
+    (await startRegistry({
+      auth: 'token',
+      user: 'ci',
+      password: 'pw-bench',
+      publicRepos: ['pub/example', 'pub/delta'],
+      token: { key: 'kid', answer: 'ghcr' },
+      tokenRealm: () => `${ghcrTls.url}/token`,
+    }));
+  const ghcrProxy = ghcr && (await startRegistryProxy(ghcr.url, { tokenService: ghcr.tokenService }));
+  if (ghcrTls && ghcrProxy) ghcrTls.upstream = ghcrProxy.url;
   const ca = { 'certs/ca.pem': pki?.ca.cert ?? Buffer.alloc(0) };
   const tlsCfg = { tls: { ca: 'certs/ca.pem' } };
   try {
@@ -537,6 +559,25 @@ export async function run(): Promise<void> {
           served: () => tokProxy!.requests,
           from: () => frontsFrom([tokTls, tokenFront]),
         },
+        ghcr: {
+          config: (r: string) => ({ source: 'oci', ref: `${ghcrTls!.url}/pub/${r}`, keys, ...tlsCfg }),
+          files: ca,
+          served: () => ghcrProxy!.requests,
+          from: () => frontsFrom([ghcrTls!]),
+        },
+        ghcrPrivate: {
+          config: (r: string) => ({
+            source: 'oci',
+            ref: `${ghcrTls!.url}/priv/${r}`,
+            keys,
+            user: 'ci',
+            password: 'pw-bench',
+            ...tlsCfg,
+          }),
+          files: ca,
+          served: () => ghcrProxy!.requests,
+          from: () => frontsFrom([ghcrTls!]),
+        },
       };
     let repo = 0;
     /**
@@ -553,12 +594,12 @@ export async function run(): Promise<void> {
           const build = { created, firmware: opts.firmware };
           const bundle = opts.bundle ?? true;
           await publishFolder({ dir, version, outDir: out, signKeyFile: key.path, bundle, build });
-          if (token && tok) {
-            for (const p of ['priv', 'pub']) {
+          if (token && tok && ghcr) {
+            for (const [r, p] of [tok, tok, ghcr].map((r, i) => [r, ['priv', 'pub', 'pub'][i]] as const)) {
               await publishOci({
                 dir,
                 version,
-                ref: `${tok.host}/${p}/${token}`,
+                ref: `${r.host}/${p}/${token}`,
                 fetch: trustingFetch(pki!.ca.cert),
                 credentials: { username: 'ci', password: 'pw-bench', from: 'bench' },
                 signKeyFile: key.path,
@@ -604,6 +645,12 @@ export async function run(): Promise<void> {
      * update, as a boot's first check (nothing remembered: the requests every check made before),
      * after a reboot (the stored realm), and later in the same boot (the token in RAM).
      */
+    /** The token and the answer a board gets from this registry's token service as it issues now. */
+    const tokenSize = async (r: TestRegistry, repo: string) => {
+      const q = `scope=${encodeURIComponent(`repository:pub/${repo}:pull`)}&service=ota-test-registry`;
+      const doc = await (await fetch(`${r.tokenService}/token?${q}`)).text();
+      return `${(JSON.parse(doc) as { token: string }).token.length} B, ${doc.length} B`;
+    };
     const acrossChecks = async (
       h: NonNullable<typeof https>,
       nh: Host | undefined,
@@ -615,9 +662,9 @@ export async function run(): Promise<void> {
       const CHECK = 'import ota\nota.update(False)\n';
       const redirected = await redirect('example');
       const lines = [
-        '| check | registry | transport | first check of a boot | after a reboot | later in the same boot | ' +
-          `static host (test server) |${nh ? ' nginx |' : ''}`,
-        `| --- | --- | --- | --- | --- | --- | --- |${nh ? ' --- |' : ''}`,
+        '| check | registry | token, answer | transport | first check of a boot | after a reboot | ' +
+          `later in the same boot | static host (test server) |${nh ? ' nginx |' : ''}`,
+        `| --- | --- | --- | --- | --- | --- | --- | --- |${nh ? ' --- |' : ''}`,
       ];
       // Registry bytes and connections, and the ratio to the test server's (and nginx's) same check.
       const cell = (c: Snap, s: Snap, n: Snap | undefined) =>
@@ -638,12 +685,25 @@ export async function run(): Promise<void> {
           for (const f of fronts) f.maxVersion(v);
           const { idle: staticIdle, up: staticUp } = await staticChecks(h.static);
           const ngx = nh && (await staticChecks(nh));
-          const boards = [
-            ['token, password', h.private],
-            ['token, anonymous', h.public],
-            ['token, anonymous, blobs redirected', redirected.host],
-          ] as const;
-          for (const [auth, host] of boards) {
+          // Each board with the token shape its service issues: the test service's (x5c, its token twice
+          // and expires_in), Docker Hub's answer (realm on another origin, token, access_token,
+          // expires_in and issued_at) with an x5c or a kid token, ghcr.io's (realm on the registry's
+          // origin, {"token"} only, kid).
+          const test: TokenShape = { key: 'x5c', answer: 'test' };
+          const hub: TokenShape = { key: 'x5c', answer: 'dockerhub' };
+          const hubKid: TokenShape = { key: 'kid', answer: 'dockerhub' };
+          const boards: [string, Host, TokenShape, TestRegistry][] = [
+            ['token (test service), password', h.private, test, tok!],
+            ['token (test service), anonymous', h.public, test, tok!],
+            ['token (test service), anonymous, blobs redirected', redirected.host, test, tok!],
+            ['Docker Hub-shaped (x5c), anonymous', h.public, hub, tok!],
+            ['Docker Hub-shaped (kid), anonymous', h.public, hubKid, tok!],
+            ['ghcr.io-shaped (kid), anonymous', h.ghcr, ghcr!.token, ghcr!],
+            ['ghcr.io-shaped (kid), password', h.ghcrPrivate, ghcr!.token, ghcr!],
+          ];
+          for (const [auth, host, shape, r] of boards) {
+            Object.assign(r.token, shape);
+            const size = await tokenSize(r, 'example');
             const realm = join(mkdtempSync(join(tmpdir(), 'ota-bench-realm-')), '.ota');
             // Idle: a first check learns the ETag and the realm; then the realm is forgotten, so the
             // next boot's first check is what every check was before; a later one in that boot; a reboot.
@@ -670,13 +730,14 @@ export async function run(): Promise<void> {
               ['update 1.0.0 -> 1.1.0', upFirst, upReboot, upLater, staticUp, ngx?.up],
             ] as const) {
               lines.push(
-                `| ${what} | ${auth} | ${transport} | ${cell(a, s, n)} | ${cell(b, s, n)} | ${cell(c, s, n)} | ` +
-                  `${base(s)}${n ? ` ${base(n)}` : ''}`,
+                `| ${what} | ${auth} | ${size} | ${transport} | ${cell(a, s, n)} | ${cell(b, s, n)} | ` +
+                  `${cell(c, s, n)} | ${base(s)}${n ? ` ${base(n)}` : ''}`,
               );
             }
           }
         }
       } finally {
+        Object.assign(tok!.token, { key: 'x5c', answer: 'test' });
         await redirected.close();
       }
       console.log(
@@ -856,6 +917,8 @@ export async function run(): Promise<void> {
     await ngx?.close();
     await reg.close();
     await tok?.close();
+    await ghcrProxy?.close();
+    await ghcr?.close();
     rmSync(work, { recursive: true, force: true });
   }
 }
