@@ -595,7 +595,7 @@ export async function run(): Promise<void> {
           const bundle = opts.bundle ?? true;
           await publishFolder({ dir, version, outDir: out, signKeyFile: key.path, bundle, build });
           if (token && tok && ghcr) {
-            for (const [r, p] of [tok, tok, ghcr].map((r, i) => [r, ['priv', 'pub', 'pub'][i]] as const)) {
+            for (const [r, p] of [tok, tok, ghcr, ghcr].map((r, i) => [r, i % 2 ? 'pub' : 'priv'] as const)) {
               await publishOci({
                 dir,
                 version,
