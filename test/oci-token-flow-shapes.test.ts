@@ -199,5 +199,19 @@ test(
       up.requests.slice(3).every((r) => /^200 blobs\/sha256:[0-9a-f]{64} Bearer$/.test(r)),
       up.requests.join('\n'),
     );
+    // No header a request does not need: the manifest's one media type and the token, nothing else (no
+    // User-Agent, no Accept on blobs); the anonymous token request carries only its Host.
+    const sent = proxy.requests
+      .slice(-up.requests.length)
+      .map((q) => `${q.origin} ${[...q.headers].sort().join(',')}`);
+    assert.deepEqual(sent.slice(0, 3), [
+      'registry accept,host',
+      'token host',
+      'registry accept,authorization,host',
+    ]);
+    assert.ok(
+      sent.slice(3).every((h) => h === 'registry authorization,host'),
+      sent.join('\n'),
+    );
   },
 );

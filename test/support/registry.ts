@@ -271,6 +271,8 @@ export interface ProxiedRequest {
   path: string;
   authorization?: string;
   range?: string;
+  /** The request's header names, as sent (lower case, in order). */
+  headers: string[];
   status: number;
   /** Body bytes sent to the client. */
   bytes: number;
@@ -392,6 +394,7 @@ export async function startRegistryProxy(
       path: req.url ?? '',
       authorization: req.headers.authorization,
       range: req.headers.range,
+      headers: req.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase()),
       status: 0,
       bytes: 0,
     };
