@@ -31,7 +31,7 @@
 // token request is counted), read by a board with a password (a private package), anonymously (a
 // public package), and anonymously with blob downloads redirected to storage on another host (as
 // ghcr.io and Docker Hub serve public packages).
-// The token flow across checks (docs/protocols.md, "Token flow across checks"): for those three token
+// The token flow across checks (docs/protocols.md, "Token flow across checks"): for those token
 // boards, an idle check (nothing new: a 304) and the example update, each measured three ways in the
 // same run: as a boot's first check with nothing remembered (what every check cost before the board
 // remembered its realm: the same requests), after a reboot (the realm from .ota/ocirealm.json: no
