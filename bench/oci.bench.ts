@@ -36,7 +36,11 @@
 // same run: as a boot's first check with nothing remembered (what every check cost before the board
 // remembered its realm: the same requests), after a reboot (the realm from .ota/ocirealm.json: no
 // anonymous 401), and as a later check of the same boot (the token still valid in RAM: the registry
-// only); against the static host's idle check and update.
+// only); against the static host's idle check and update. The same for the token shapes real
+// registries give (test/support/registry.ts, TokenShape), each row with its token's and answer's size:
+// Docker Hub's (realm on another origin; an answer of token, access_token, expires_in and issued_at)
+// with an x5c token and with the smallest token the registry takes (kid), and ghcr.io's (realm on the
+// registry's own origin, asked over the same connection; an answer of {"token"} only; kid).
 import {
   copyFileSync,
   cpSync,
