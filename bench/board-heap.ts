@@ -82,16 +82,23 @@ export async function updateHeap(opts: {
 
 const AT_START = `
 import gc, sys
+def _fits(n):
+    # One trial in its own frame: the caller's value stack would keep a stale pointer to the block
+    # (the GC scans it conservatively), so a later, larger trial would fail on room still free.
+    try:
+        bytearray(n)
+        return True
+    except MemoryError:
+        return False
 def _largest():
     # The largest block the heap can give now: what the bundle's 33 KB window needs in one piece.
     lo, hi = 0, gc.mem_free() // 16 + 1
     while lo + 1 < hi:
         mid = (lo + hi) // 2
-        try:
-            b = bytearray(mid * 16)
-            del b
+        gc.collect()
+        if _fits(mid * 16):
             lo = mid
-        except MemoryError:
+        else:
             hi = mid
     gc.collect()
     return lo * 16
