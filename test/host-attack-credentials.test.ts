@@ -7,8 +7,6 @@
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { githubScope, githubUploadScope, isLoopbackHost } from '../src/core/credential-origins';
@@ -17,36 +15,10 @@ import { OtaError } from '../src/core/errors';
 import { publishRolloutAsset, releaseExists } from '../src/core/fleet/release';
 import { listReleases, publishGitHub } from '../src/core/publish/github';
 import { releaseChannels } from '../src/core/release-channels';
+import { elsewhere, type Elsewhere } from './support/elsewhere';
 import { startGitHubMock, type GitHubMock } from './support/github-mock';
 
 const TOKEN = 'ghp_secret_of_the_user';
-
-/** A server on another origin: it logs each request with the Authorization it carried. */
-export interface Elsewhere {
-  url: string;
-  got: { method: string; path: string; authorization?: string }[];
-  answer: (req: IncomingMessage, res: ServerResponse) => void;
-  close(): Promise<void>;
-}
-
-export async function elsewhere(host = '127.0.0.1'): Promise<Elsewhere> {
-  const e = {
-    got: [],
-    answer: (_req: IncomingMessage, res: ServerResponse) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('[]');
-    },
-  } as unknown as Elsewhere;
-  const server: Server = createServer((req, res) => {
-    e.got.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization });
-    req.resume();
-    e.answer(req, res);
-  });
-  await new Promise<void>((r) => server.listen(0, host, r));
-  e.url = `http://${host}:${(server.address() as AddressInfo).port}`;
-  e.close = () => new Promise((r) => server.close(() => r()));
-  return e;
-}
 
 const code = (c: string, message?: RegExp) => (err: unknown) => {
   assert.ok(err instanceof OtaError, `not an OtaError: ${String(err)}`);
