@@ -9,7 +9,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { githubScope, githubUploadScope, isLoopbackHost } from '../src/core/credential-origins';
+import {
+  githubScope,
+  githubUploadScope,
+  isLoopbackHost,
+  keepToken,
+  keptToken,
+} from '../src/core/credential-origins';
 import { etagFetch } from '../src/core/etag-fetch';
 import { OtaError } from '../src/core/errors';
 import { publishRolloutAsset, releaseExists } from '../src/core/fleet/release';
@@ -115,6 +121,25 @@ test('the rule: a GitHub token goes to the API origin and its uploads origin onl
   for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '[::1]']) assert.ok(isLoopbackHost(h), h);
   for (const h of ['127.0.0.1.evil.example', 'localhost.evil.example', '10.0.0.1', '[::2]'])
     assert.ok(!isLoopbackHost(h), h);
+});
+
+test("the editor's stored token goes back to the API root it was set for, and no other", () => {
+  const kept = keepToken(TOKEN, 'https://ghe.corp.example/api/v3/');
+  assert.equal(keptToken(kept, 'https://ghe.corp.example/api/v3'), TOKEN);
+  assert.equal(keptToken(kept, 'https://GHE.corp.example:443/api/v3'), TOKEN);
+  for (const other of [
+    'https://api.github.com',
+    'https://ghe.corp.example',
+    'https://ghe.corp.example/api/v3/../../evil',
+    'http://ghe.corp.example/api/v3',
+    'https://evil.example/api/v3',
+  ])
+    assert.equal(keptToken(kept, other), undefined, other);
+  // One kept before the rule (the bare token): github.com's only.
+  assert.equal(keptToken(TOKEN, 'https://api.github.com'), TOKEN);
+  assert.equal(keptToken(TOKEN, 'https://ghe.corp.example/api/v3'), undefined);
+  for (const broken of ['{"api":1,"token":"x"}', 'null', '{}', undefined])
+    assert.equal(keptToken(broken, 'https://api.github.com'), undefined, String(broken));
 });
 
 test("Node's own fetch: what it does with Authorization on a redirect (the host no longer relies on it)", async () => {

@@ -8,6 +8,7 @@
  *   scope.require(url, 'the upload URL')    // or foreign_origin, before anything is sent
  *   scopedFetch(fetch, scope)               // every request checked; redirects followed by hand
  *   refuseCleartext(url, 'the GitHub token')  // token_unverified: http:// off this machine
+ *   keptToken(keepToken(token, apiRoot), apiRoot)  // the editor's stored token, for its own API root only
  *
  * - A credential goes to the origins (scheme, host, port) of its scope only. A page link, an upload
  *   URL, an asset URL or a redirect naming another origin gets none: a request that must carry it is
@@ -18,6 +19,7 @@
  *   http:// is refused ('redirect_downgrade').
  */
 import { OtaError } from './errors';
+import { GITHUB_API } from './github-rules';
 
 /** This machine: a credential sent here over http:// stays on it. */
 export function isLoopbackHost(hostname: string): boolean {
@@ -198,3 +200,34 @@ export const CREDENTIAL_REFUSALS: ReadonlySet<string> = new Set([
   'redirect_downgrade',
   'too_many_redirects',
 ]);
+
+/**
+ * A GitHub token the editor keeps ("Set GitHub Token", VS Code secret storage) is kept with the API
+ * root it was given for, and handed to that root only: a workspace whose settings name another API
+ * (GitHub Enterprise, or a host that is not GitHub) never gets the github.com token. A token kept
+ * before this rule, without its root, is github.com's.
+ */
+export function keepToken(token: string, apiRoot: string): string {
+  return JSON.stringify({ api: sameRoot(apiRoot), token });
+}
+
+export function keptToken(stored: string | undefined, apiRoot: string): string | undefined {
+  if (!stored) return undefined;
+  let kept: { api?: unknown; token?: unknown };
+  try {
+    kept = JSON.parse(stored) as typeof kept;
+  } catch {
+    kept = { api: GITHUB_API, token: stored };
+  }
+  if (typeof kept?.token !== 'string' || typeof kept.api !== 'string') return undefined;
+  return sameRoot(kept.api) === sameRoot(apiRoot) ? kept.token : undefined;
+}
+
+/** An API root as compared: its URL, normalised (case of the host, default port), no trailing slash. */
+function sameRoot(apiRoot: string): string {
+  try {
+    return new URL(apiRoot).href.replace(/\/+$/, '');
+  } catch {
+    return apiRoot;
+  }
+}
