@@ -23,6 +23,8 @@ import { listReleases, publishGitHub } from '../src/core/publish/github';
 import { releaseChannels } from '../src/core/release-channels';
 import { elsewhere, type Elsewhere } from './support/elsewhere';
 import { startGitHubMock, type GitHubMock } from './support/github-mock';
+import { makePki, trustingFetch } from './support/pki';
+import { missingService } from './support/service';
 
 const TOKEN = 'ghp_secret_of_the_user';
 
@@ -380,3 +382,47 @@ test('fleet: the release check and rollout.json keep the token on GitHub, and a 
   await publishRolloutAsset(host, '1.0.0', Buffer.from('{"new":1}'));
   assert.equal(gh.state.repos.get('me/app')!.releases[0].assets[0].content.toString(), '{"new":1}');
 });
+
+const noOpenssl = missingService(['openssl']);
+if (noOpenssl) console.log(`# skipped: ${noOpenssl}`);
+
+test(
+  'over TLS: a redirect to http:// is refused (redirect_downgrade), an http:// upload_url too',
+  { skip: noOpenssl },
+  async (t) => {
+    const pki = makePki(mkdtempSync(join(work, 'pki-')));
+    const tls = await startGitHubMock({ token: TOKEN, tls: pki.server });
+    t.after(() => tls.close());
+    tls.addRepo('me', 'app', { private: false });
+    const over = { repo: 'me/app', token: TOKEN, baseUrl: tls.apiUrl, fetch: trustingFetch(pki.ca.cert) };
+    tls.answerNext({
+      method: 'GET',
+      path: /\/releases\?/,
+      answer: (_req, res) => {
+        res.writeHead(302, { location: `${evil.url}/plain` });
+        res.end();
+      },
+    });
+    await assert.rejects(
+      listReleases(over),
+      code('redirect_downgrade', /redirected to http:\/\/127\.0\.0\.1/),
+    );
+    tls.rewriteNext({
+      method: 'POST',
+      path: /\/repos\/me\/app\/releases$/,
+      rewrite: (body) => {
+        const b = body as { upload_url: string };
+        b.upload_url = b.upload_url.replace('https:', 'http:');
+      },
+    });
+    await assert.rejects(
+      publishGitHub({ dir: project, version: '1.0.0', retryDelayMs: 1, ...over }),
+      code('foreign_origin', /upload_url leads to http:\/\/127\.0\.0\.1/),
+    );
+    assert.deepEqual(evil.got, []);
+    assert.deepEqual(tls.state.repos.get('me/app')!.releases, [], 'the draft is gone');
+    // The mock's own https uploads port is the release's upload host.
+    const ok = await publishGitHub({ dir: project, version: '1.0.0', retryDelayMs: 1, ...over });
+    assert.equal(ok.tag, 'v1.0.0');
+  },
+);
