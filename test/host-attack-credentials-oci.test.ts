@@ -147,12 +147,21 @@ test("a registry's redirect or next page elsewhere gets no credentials", async (
     return true;
   };
   other.answer = (_req, res) => tagList(res);
-  const tags = await listOciTags({ ref: `${reg.host}/me/app`, credentials: creds });
+  // OTA_REGISTRY_TOKEN, as the CLI takes it for the registry its --ref names.
+  const env = { OTA_REGISTRY_USER: USER, OTA_REGISTRY_TOKEN: SECRET };
+  const fromEnv = await registryCredentials(`${reg.host}/me/app`, { access: 'pull', env, home: work });
+  assert.equal(fromEnv?.from, 'OTA_REGISTRY_TOKEN');
+  const tags = await listOciTags({ ref: `${reg.host}/me/app`, credentials: fromEnv });
   assert.deepEqual(
     tags.map((t) => t.tag),
     ['1.0.0'],
   );
   assert.deepEqual(other.got, [{ method: 'GET', path: '/v2/me/app/tags/list', authorization: undefined }]);
+  assert.deepEqual(
+    reg.got.map((g) => g.authorization),
+    [undefined, BASIC],
+    'the token went to the registry it is for, once asked',
+  );
 
   other.got.length = 0;
   reg.answer = (req, res) => {
