@@ -231,6 +231,28 @@ test('a draft whose upload_url names another host: nothing uploaded anywhere, th
   assert.equal(gh.state.requests.filter((r) => r.origin === 'uploads').length, 0, 'no upload at all');
   assert.deepEqual(gh.state.repos.get('me/app')!.releases, [], 'the draft is gone');
   assert.ok(gh.state.requests.some((r) => r.method === 'DELETE' && /\/releases\/\d+$/.test(r.path)));
+  // A draft that cannot be deleted is named, so the user can delete it.
+  gh.rewriteNext({
+    method: 'POST',
+    path: /\/repos\/me\/app\/releases$/,
+    rewrite: (body) => {
+      (body as { upload_url: string }).upload_url = `${other.url}/up{?name,label}`;
+    },
+  });
+  gh.failNext({ method: 'DELETE', path: /\/releases\/\d+$/, status: 403 });
+  await assert.rejects(
+    publish(),
+    code(
+      'foreign_origin',
+      /the draft release \d+ \(never visible to boards\) could not be deleted: delete it on GitHub/,
+    ),
+  );
+  const left = gh.state.repos.get('me/app')!.releases;
+  assert.deepEqual(
+    left.map((r) => r.draft),
+    [true],
+  );
+  left.length = 0;
   // And a publish after it goes through, to GitHub's own hosts only.
   const ok = await publish();
   assert.equal(ok.tag, 'v1.0.0');
