@@ -282,7 +282,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * One registry, with the distribution token flow: a 401 names Basic (credentials sent as they are)
  * or Bearer (a token fetched from the realm for the scopes, anonymously when there are no
- * credentials). Redirects are followed by hand, and Authorization goes to the registry's origin only.
+ * credentials). Redirects are followed by hand, and Authorization goes to the registry's origin only;
+ * credentials cross the network over https:// only (docs/protocols.md, "Where the host sends credentials").
  */
 export class RegistryClient {
   private auth?: string;
