@@ -21,6 +21,7 @@ import { OtaError } from '../src/core/errors';
 import { publishRolloutAsset, releaseExists } from '../src/core/fleet/release';
 import { listReleases, publishGitHub } from '../src/core/publish/github';
 import { releaseChannels } from '../src/core/release-channels';
+import { ota } from './support/cli';
 import { elsewhere, type Elsewhere } from './support/elsewhere';
 import { startGitHubMock, type GitHubMock } from './support/github-mock';
 import { makePki, trustingFetch } from './support/pki';
@@ -448,3 +449,34 @@ test(
     assert.equal(ok.tag, 'v1.0.0');
   },
 );
+
+test('the CLI says so: `ota releases` and `ota publish` stop with the code, the token sent nowhere else', async () => {
+  const home = mkdtempSync(join(work, 'home-'));
+  gh.addRelease('me', 'app', { tag: 'v1.0.0' });
+  gh.rewriteNext({
+    method: 'GET',
+    path: /\/repos\/me\/app\/releases\?/,
+    rewrite: (_body, h) => (h.link = `<${evil.url}/repos/me/app/releases?page=2>; rel="next"`),
+  });
+  const listed = await ota(['releases', '--repo', 'me/app', '--base-url', gh.apiUrl], {
+    home,
+    env: { GITHUB_TOKEN: TOKEN },
+  });
+  assert.equal(listed.status, 1, listed.stderr);
+  assert.match(
+    listed.stderr,
+    /^ota: .*leads to http:\/\/127\.0\.0\.1:\d+, which is not where .* \[foreign_origin\]$/m,
+  );
+  assert.deepEqual(evil.got, []);
+
+  const plain = await ota(
+    ['publish', project, '--target', 'github', '--version', '1.0.1', '--repo', 'me/app'],
+    {
+      home,
+      env: { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: 'http://ghe.corp.example/api/v3' },
+    },
+  );
+  assert.equal(plain.status, 1, plain.stderr);
+  assert.match(plain.stderr, /^ota: .*over TLS only, or to this machine.* \[token_unverified\]$/m);
+  assert.doesNotMatch(plain.stderr + plain.stdout, new RegExp(TOKEN));
+});
