@@ -19,7 +19,7 @@ import {
 import { etagFetch } from '../src/core/etag-fetch';
 import { OtaError } from '../src/core/errors';
 import { publishRolloutAsset, releaseExists } from '../src/core/fleet/release';
-import { listReleases, publishGitHub } from '../src/core/publish/github';
+import { createOctokit, listReleases, publishGitHub } from '../src/core/publish/github';
 import { releaseChannels } from '../src/core/release-channels';
 import { ota } from './support/cli';
 import { elsewhere, type Elsewhere } from './support/elsewhere';
@@ -306,6 +306,27 @@ test('an API GET redirected to another origin goes there without the token (a CD
     gh.state.repos.get('me/app')!.releases.map((r) => r.tag),
     ['v1.0.0'],
   );
+});
+
+test("an asset download: the API's 302 to the storage host is followed without the token", async () => {
+  const rel = gh.addRelease('me', 'app', {
+    tag: 'v1.0.0',
+    assets: [{ name: 'main.py', content: 'print(1)\n' }],
+  });
+  const client = createOctokit({ token: TOKEN, baseUrl: gh.apiUrl });
+  const res = await client.rest.repos.getReleaseAsset({
+    owner: 'me',
+    repo: 'app',
+    asset_id: rel.assets[0].id,
+    headers: { accept: 'application/octet-stream' },
+  });
+  assert.equal(Buffer.from(res.data as unknown as ArrayBuffer).toString(), 'print(1)\n');
+  // The storage host answers 400 to a request with Authorization (as GitHub's does): it got none.
+  const hops = gh.state.requests.map((r) => [r.origin, r.status, Boolean(r.headers.authorization)]);
+  assert.deepEqual(hops, [
+    ['api', 302, true],
+    ['downloads', 200, false],
+  ]);
 });
 
 test('a same-origin redirect keeps the token (a renamed repository), and loops end', async () => {
