@@ -72,6 +72,8 @@ export const ERROR_CODES = {
   unreachable: 'The release host did not answer.',
   not_local: 'The release host is another computer: it cannot be served from here.',
   auth_declined: 'The GitHub sign-in was declined or could not complete (offline?).',
+  foreign_origin:
+    'A host named another origin for a request that carries a credential (a page link, an upload URL, a redirect): nothing was sent there.',
 
   // Serial and boards.
   no_port: 'No serial port given.',

@@ -41,7 +41,7 @@ const HANDLERS: Record<string, () => Promise<Handler>> = {
   'ota.copyReleaseUrl': heavy('copyReleaseUrl'),
   'ota.setGitHubToken': () =>
     Promise.resolve(async (ctl) => {
-      const t = await ctl.auth.prompt();
+      const t = await ctl.auth.prompt(ctl.settings().apiUrl);
       if (t) void ctl.checkForUpdates(false).catch(() => undefined);
       return t;
     }),

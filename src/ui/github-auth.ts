@@ -1,6 +1,7 @@
 // The GitHub token: VS Code's GitHub sign-in for github.com, else a token the user
 // stored with "Set GitHub Token" in SecretStorage. Never in settings or files.
 import * as vscode from 'vscode';
+import { keepToken, keptToken } from '../core/credential-origins';
 import { OtaError } from '../core/errors';
 import { GHCR_SCOPE } from '../core/publish/registry-login';
 import type { Redactor } from './redact';
@@ -16,7 +17,8 @@ export class GitHubAuth {
 
   /** A token for `apiUrl`, or undefined when none is set and `interactive` is false. */
   async token(apiUrl: string, interactive: boolean): Promise<string | undefined> {
-    const stored = await this.secrets.get(SECRET_KEY);
+    // Kept with the API root it was given for (core/credential-origins.ts): another root gets none.
+    const stored = keptToken(await this.secrets.get(SECRET_KEY), apiUrl);
     if (stored) {
       this.redactor.add(stored);
       return stored;
@@ -42,7 +44,7 @@ export class GitHubAuth {
         return session.accessToken;
       }
     } else if (interactive) {
-      return this.prompt();
+      return this.prompt(apiUrl);
     }
     return undefined;
   }
@@ -93,12 +95,13 @@ export class GitHubAuth {
     return t;
   }
 
-  /** Asks for a token and keeps it in SecretStorage. */
-  async prompt(): Promise<string | undefined> {
+  /** Asks for a token for `apiUrl` and keeps it in SecretStorage, for that API root only. */
+  async prompt(apiUrl: string): Promise<string | undefined> {
     const value = await vscode.window.showInputBox({
       title: 'GitHub token',
       prompt:
-        'A token with access to the release repository (contents: write). Stored in VS Code secret storage.',
+        `A token for ${apiUrl} with access to the release repository (contents: write). ` +
+        'Stored in VS Code secret storage, and sent to that API only.',
       placeHolder: 'github_pat_… or ghp_…',
       password: true,
       ignoreFocusOut: true,
@@ -107,7 +110,7 @@ export class GitHubAuth {
     if (!value) return undefined;
     const t = value.trim();
     this.redactor.add(t);
-    await this.secrets.store(SECRET_KEY, t);
+    await this.secrets.store(SECRET_KEY, keepToken(t, apiUrl));
     return t;
   }
 }

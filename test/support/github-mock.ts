@@ -16,6 +16,8 @@
  *   gh.setTag('me', 'app', 'v1.0.0', [{ path: 'main.py', content: 'print(1)' }])    // -> commit sha
  *   gh.addRelease('me', 'app', { tag: 'v1.0.0', prerelease?, draft?, assets?: [{ name, content }] })
  *   gh.failNext({ origin?: 'api'|'uploads'|'downloads', method?, path?: RegExp, status, times? })
+ *   gh.rewriteNext({ origin?, method?, path?, times?, rewrite(body, headers) })  // the mock answers, then
+ *                    // the test changes its JSON body and headers in place (a hostile GitHub's URLs)
  *   gh.setRateLimit(remaining, resetEpochSeconds?)   // until reset()
  *   gh.reset()  // forget repositories, requests, pending failures and a forced rate limit
  *   gh.state.repos / gh.state.requests  // inspect: every request with origin, method, path, headers
@@ -114,6 +116,11 @@ export interface MockAnswer extends Omit<MockFailure, 'status'> {
   answer: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
+/** The mock's own answer, changed before it is sent: a hostile GitHub naming other origins (test/host-attack-*). */
+export interface MockRewrite extends Omit<MockFailure, 'status'> {
+  rewrite: (body: unknown, headers: Record<string, string>) => void;
+}
+
 /** A release a test puts in the mock directly (not through the API). */
 export interface ReleaseSpec {
   tag: string;
@@ -173,6 +180,8 @@ export interface GitHubMock {
   failNext(failure: MockFailure): void;
   /** The next matching API request (times: how many) is answered by `answer` instead. */
   answerNext(answer: MockAnswer): void;
+  /** The next matching request's answer (api or uploads; times: how many) is changed by `rewrite`. */
+  rewriteNext(rewrite: MockRewrite): void;
   setRateLimit(remaining: number, resetEpochSeconds?: number): void;
   reset(): void;
   close(): Promise<void>;
@@ -239,6 +248,8 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
   const requests: MockRequest[] = [];
   const failures: MockFailure[] = [];
   const answers: MockAnswer[] = [];
+  const rewrites: MockRewrite[] = [];
+  const rewriting = new WeakMap<ServerResponse, MockRewrite>();
   const signed = new Map<string, MockAsset>(); // download token -> asset
   let nextId = 1000;
   const rate = new Map<string, { remaining: number; reset: number }>();
@@ -460,6 +471,11 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
     body: unknown,
     headers: Record<string, string> = {},
   ): void {
+    const rewrite = rewriting.get(res);
+    if (rewrite) {
+      headers = { ...headers };
+      rewrite.rewrite(body, headers);
+    }
     const text = body === undefined ? '' : JSON.stringify(body);
     res.writeHead(status, {
       ...(body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
@@ -1054,10 +1070,14 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
 
   apiServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     log('api', req, res);
+    const rewrite = takeFailure('api', req, rewrites);
+    if (rewrite) rewriting.set(res, rewrite);
     void api(req, res);
   });
   uploadServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     log('uploads', req, res);
+    const rewrite = takeFailure('uploads', req, rewrites);
+    if (rewrite) rewriting.set(res, rewrite);
     void uploads(req, res);
   });
   downloadServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -1094,6 +1114,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
     addRelease,
     failNext: (f) => failures.push({ ...f }),
     answerNext: (a) => answers.push({ ...a }),
+    rewriteNext: (r) => rewrites.push({ ...r }),
     setRateLimit: (remaining, reset) => {
       forcedRate = { remaining, reset: reset ?? Math.floor(Date.now() / 1000) + 3600 };
     },
@@ -1102,6 +1123,7 @@ export async function startGitHubMock(options: GitHubMockOptions = {}): Promise<
       requests.length = 0;
       failures.length = 0;
       answers.length = 0;
+      rewrites.length = 0;
       rate.clear();
       forcedRate = undefined;
     },

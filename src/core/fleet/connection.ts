@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
+import { refuseCleartext } from '../credential-origins';
 import { OtaError } from '../errors';
 import type { KeyFile } from '../keys';
 import { FleetModel } from './model';
@@ -150,6 +151,8 @@ export async function connectFleet(opts: FleetOptions): Promise<FleetConnection>
   checkName('fleet name', opts.fleet);
   const problem = brokerUrlProblem(opts.url);
   if (problem) throw new OtaError('fleet_bad_url', `${problem}: ${opts.url}`);
+  // The password crosses the network over mqtts:// only, as the board's does (core/credential-origins.ts).
+  if (opts.password) refuseCleartext(opts.url.replace(/^mqtts:/, 'https:'), 'the broker password');
   const clientId = opts.clientId ?? `ota-host-${randomBytes(4).toString('hex')}`;
   let client: MqttClient;
   try {

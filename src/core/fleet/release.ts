@@ -9,16 +9,21 @@
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { githubScope, scopedFetch } from '../credential-origins';
 import { OtaError } from '../errors';
-import { createOctokit } from '../publish/github';
+import { GITHUB_API } from '../github-rules';
+import { createOctokit, uploadFetch } from '../publish/github';
 
 export type ReleaseHost = { url: string } | { repo: string; token?: string; apiUrl?: string };
 
-async function get(url: string, headers: Record<string, string> = {}): Promise<number> {
+/** With a token: only to the API's own origins, never along a redirect elsewhere (core/credential-origins.ts). */
+async function get(url: string, headers: Record<string, string> = {}, api?: string): Promise<number> {
   let res: Response;
   try {
-    res = await fetch(url, { headers, signal: AbortSignal.timeout(15_000) });
+    const f = api ? scopedFetch(fetch, githubScope(api)) : fetch;
+    res = await f(url, { headers, signal: AbortSignal.timeout(15_000) });
   } catch (err) {
+    if (err instanceof OtaError) throw err;
     throw new OtaError('fleet_release_host', `cannot reach ${url}: ${(err as Error).message}`, {
       cause: err,
     });
@@ -35,12 +40,12 @@ export async function releaseExists(host: ReleaseHost, version: string): Promise
   } else {
     if (!/^[\w.-]+\/[\w.-]+$/.test(host.repo))
       throw new OtaError('bad_option', `--repo ${host.repo}: owner/name`);
-    const api = (host.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
+    const api = (host.apiUrl ?? GITHUB_API).replace(/\/+$/, '');
     url = `${api}/repos/${host.repo}/releases/tags/v${encodeURIComponent(version)}`;
     headers = { accept: 'application/vnd.github+json', 'user-agent': 'micropython-ota' };
     if (host.token) headers.authorization = `Bearer ${host.token}`;
   }
-  const status = await get(url, headers);
+  const status = await get(url, headers, 'repo' in host ? (host.apiUrl ?? GITHUB_API) : undefined);
   if (status === 200) return true;
   if (status === 404) return false;
   throw new OtaError('fleet_release_host', `${url} answered ${status}`);
@@ -75,6 +80,12 @@ export async function publishRolloutAsset(
       },
     );
   }
+  // Before the old rollout.json goes: an upload URL off GitHub's origins leaves the release as it was.
+  const uploads = uploadFetch(
+    { token: host.token, baseUrl: host.apiUrl },
+    rel.upload_url,
+    `the upload_url of release v${version}`,
+  );
   for (const a of rel.assets) {
     if (a.name === 'rollout.json') await gh.rest.repos.deleteReleaseAsset({ owner, repo, asset_id: a.id });
   }
@@ -86,5 +97,6 @@ export async function publishRolloutAsset(
     url: rel.upload_url,
     data: signed as unknown as string,
     headers: { 'content-type': 'application/json', 'content-length': String(signed.length) },
+    request: { fetch: uploads },
   });
 }

@@ -17,7 +17,8 @@
  * the API root (GitHub Enterprise: https://host/api/v3). Errors are OtaErrors: token-missing,
  * token-invalid, no-permission, repo-not-found, tag-exists, rate-limited (message has the reset
  * time), unservable-name (names GitHub would rename or that clash, each named), file-changed,
- * upload-failed, github-error, network. Split: planUploads, uploadAsset (one read, retries),
+ * upload-failed, github-error, network, and foreign_origin, token_unverified, redirect_downgrade when
+ * an answer would lead the token off GitHub's origins (core/credential-origins.ts). Split: planUploads, uploadAsset (one read, retries),
  * uploadAll (concurrency), existingRelease, promote.
  */
 import { createHash } from 'node:crypto';
@@ -29,6 +30,13 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import pLimit from 'p-limit';
+import {
+  CREDENTIAL_REFUSALS,
+  githubScope,
+  githubUploadScope,
+  scopedFetch,
+  type CredentialScope,
+} from '../credential-origins';
 import { OtaError } from '../errors';
 import { boundedFetch, collectPages, Listing, LISTINGS, MAX_API_ANSWER } from '../pages';
 import { assetName, GITHUB_API, parseRepo } from '../github-rules';
@@ -137,15 +145,43 @@ const unqueued = {
   key: () => ({ schedule: <T>(_o: unknown, fn: () => T) => Promise.resolve(fn()) }),
 } as never;
 
+/**
+ * The fetch every request to GitHub goes through: the token only to the API root's own origins, never
+ * along a page link, upload URL or redirect to another (core/credential-origins.ts), and every answer
+ * read within bounds (core/pages.ts).
+ */
+function githubFetch(
+  conn: Omit<GitHubConnection, 'repo'>,
+  listing?: Listing,
+  scope = tokenScope(conn),
+): typeof fetch {
+  return boundedFetch(scopedFetch(conn.fetch ?? fetch, scope), MAX_API_ANSWER, listing);
+}
+
+/**
+ * The fetch for the uploads of one release: its `upload_url` checked first ('foreign_origin' when it
+ * names an origin that is not the API's uploads host), then every upload held to that origin.
+ */
+export function uploadFetch(
+  conn: Omit<GitHubConnection, 'repo'>,
+  uploadUrl: unknown,
+  named: string,
+): typeof fetch {
+  return githubFetch(conn, undefined, githubUploadScope(apiRoot(conn), String(uploadUrl), named));
+}
+
+const apiRoot = (conn: Omit<GitHubConnection, 'repo'>) => (conn.baseUrl ?? GITHUB_API).replace(/\/+$/, '');
+const tokenScope = (conn: Omit<GitHubConnection, 'repo'>) => githubScope(apiRoot(conn));
+
 /** A client; with a `listing`, one for that listing alone: every answer it reads counts against it. */
 export function createOctokit(conn: Omit<GitHubConnection, 'repo'>, listing?: Listing): GitHubClient {
   return new ThrottledOctokit({
     auth: conn.token,
-    baseUrl: (conn.baseUrl ?? GITHUB_API).replace(/\/+$/, ''),
+    baseUrl: apiRoot(conn),
     userAgent: 'micropython-ota',
     // Every failure is rethrown as an OtaError with its cause; Octokit's own error lines would repeat it.
     log: { debug: () => undefined, info: () => undefined, warn: console.warn, error: () => undefined },
-    request: { fetch: boundedFetch(conn.fetch ?? fetch, MAX_API_ANSWER, listing) },
+    request: { fetch: githubFetch(conn, listing) },
     throttle: {
       // Out of quota: stop and say when it comes back, rather than block a CLI or an editor for up to an hour.
       onRateLimit: () => false,
@@ -297,7 +333,10 @@ interface Session {
   slug: string;
   /** Where and as whom, for a client of a listing's own. */
   conn: Omit<GitHubConnection, 'repo'>;
+  /** For the uploads: set from the draft's upload_url once it is checked (uploadFetch). */
   fetch: typeof fetch;
+  /** Where the token may go: the API root's origin and its uploads origin. */
+  scope: CredentialScope;
   /** Assets this publish uploads: the most its draft can hold. */
   planned: number;
   retries: number;
@@ -344,11 +383,17 @@ async function uploadAsset(
       if (res.data.size !== data.length || (digest && digest !== `sha256:${sha256}`)) {
         throw new OtaError('upload_failed', `${u.name} arrived damaged (${res.data.size} bytes, ${digest})`);
       }
+      // The URL boards and the user are given: GitHub's own, or the release is not published.
+      s.scope.require(res.data.url, `the API URL GitHub gave ${u.name}`);
       return { name: u.name, size: u.size, url: res.data.url };
     } catch (err) {
       progress.done -= sent;
       const status = (err as RequestErrorLike).status ?? 0;
-      const transient = err instanceof OtaError || !(err as RequestErrorLike).response || status >= 500;
+      // A credential kept from another origin meets the same refusal again: not retried.
+      const transient =
+        err instanceof OtaError
+          ? !CREDENTIAL_REFUSALS.has(err.code)
+          : !(err as RequestErrorLike).response || status >= 500;
       if (!transient || attempt >= s.retries) {
         throw err instanceof OtaError ? err : githubError(err, s.slug, `uploading ${u.name}`);
       }
@@ -473,7 +518,8 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
     repo,
     slug: opts.repo,
     conn: opts,
-    fetch: boundedFetch(opts.fetch ?? fetch, MAX_API_ANSWER),
+    fetch: githubFetch(opts),
+    scope: tokenScope(opts),
     planned: 0,
     retries: opts.retries ?? 3,
     retryDelayMs: opts.retryDelayMs ?? 1000,
@@ -509,6 +555,8 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
         (err: unknown) => Promise.reject(fail(err)),
       );
     try {
+      // Checked before the first upload, so no byte goes to an upload host GitHub's API does not own.
+      s.fetch = uploadFetch(opts, draft.upload_url, "the draft's upload_url");
       const assets = await uploadAll(s, draft, uploads, opts.concurrency ?? 4);
       opts.onProgress?.({ phase: 'publish', done: s.progress.done, total: s.progress.total });
       const published = await promote(s, draft, tag, prerelease, existing);
@@ -525,9 +573,18 @@ export async function publishGitHub(opts: GitHubPublishOptions): Promise<GitHubP
         createdFrom: release.createdFrom,
       };
     } catch (err) {
-      // Nothing half-made stays behind: the draft (never visible to boards) goes.
-      await s.gh.rest.repos.deleteRelease({ owner, repo, release_id: draft.id }).catch(() => undefined);
-      throw fail(err);
+      // Nothing half-made stays behind: the draft (never visible to boards) goes, or the user is told.
+      const kept = await s.gh.rest.repos.deleteRelease({ owner, repo, release_id: draft.id }).then(
+        () => false,
+        () => true,
+      );
+      const e = fail(err);
+      if (!kept) throw e;
+      throw new OtaError(
+        e.code,
+        `${e.message}; the draft release ${draft.id} (never visible to boards) could not be deleted: delete it on GitHub`,
+        { cause: err },
+      );
     }
   } finally {
     await rm(bundleDir, { recursive: true, force: true });

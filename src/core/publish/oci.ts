@@ -25,6 +25,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CredentialScope, isLoopbackHost, refuseCleartext } from '../credential-origins';
 import { OtaError } from '../errors';
 import { collectPages, Listing, LISTINGS, MAX_DOCUMENT, readBounded } from '../pages';
 import type { Manifest } from '../manifest-types';
@@ -281,11 +282,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * One registry, with the distribution token flow: a 401 names Basic (credentials sent as they are)
  * or Bearer (a token fetched from the realm for the scopes, anonymously when there are no
- * credentials). Redirects are followed by hand, and Authorization goes to the registry's origin only.
+ * credentials). Redirects are followed by hand, and Authorization goes to the registry's origin only;
+ * credentials cross the network over https:// only (docs/protocols.md, "Where the host sends credentials").
  */
 export class RegistryClient {
   private auth?: string;
   private readonly base: string;
+  /** The registry's own origin: the only one its credentials and tokens go to (core/credential-origins.ts). */
+  readonly scope: CredentialScope;
   private readonly f: typeof fetch;
   readonly retries: number;
   readonly retryDelayMs: number;
@@ -296,6 +300,7 @@ export class RegistryClient {
     private readonly opts: ClientOptions = {},
   ) {
     this.base = baseUrl(registry);
+    this.scope = new CredentialScope(`the credentials for ${registry.registry}`, [this.base]);
     this.f = opts.fetch ?? fetch;
     this.retries = opts.retries ?? 3;
     this.retryDelayMs = opts.retryDelayMs ?? 500;
@@ -326,7 +331,7 @@ export class RegistryClient {
       const res = await this.hop(method, url, init);
       // A 401 from where a redirect led (blob storage, another host) gets no login: the registry's
       // credentials would go to a token service that host names.
-      if (res.status === 401 && new URL(url).origin !== new URL(this.base).origin) {
+      if (res.status === 401 && !this.scope.allows(url)) {
         await res.body?.cancel();
         throw new OtaError(
           'auth_failed',
@@ -375,7 +380,7 @@ export class RegistryClient {
   ): Promise<Response> {
     const headers: Record<string, string> = { 'user-agent': 'micropython-ota', ...init.headers };
     // The token is the registry's; blob storage a redirect points to gets none.
-    if (this.auth && new URL(url).origin === new URL(this.base).origin) headers.authorization = this.auth;
+    if (this.auth && this.scope.allows(url)) headers.authorization = this.auth;
     const body = init.body?.();
     try {
       return await this.f(url, {
@@ -418,6 +423,7 @@ export class RegistryClient {
     const basic = c ? 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64') : undefined;
     if (scheme === 'basic') {
       if (!basic) throw this.authError(false);
+      refuseCleartext(this.base, `the credentials from ${c!.from}`);
       this.auth = basic;
       return;
     }
@@ -427,13 +433,26 @@ export class RegistryClient {
         `${this.what}: unknown authentication "${challenge.slice(0, 60)}"`,
       );
     }
-    const u = new URL(params.realm);
-    // Credentials never travel in clear text to a token service of a registry reached over HTTPS.
-    if (basic && u.protocol !== 'https:' && !this.registry.plainHttp) {
-      throw new OtaError(
-        'registry_error',
-        `${this.what} names a plain-HTTP token service ${u.origin}: refused`,
-      );
+    let u: URL;
+    try {
+      u = new URL(params.realm);
+    } catch {
+      throw new OtaError('registry_error', `${this.what} names a token service that is not a URL`);
+    }
+    if (basic) {
+      // The realm is the registry's word: trusted as its token service (Docker Hub's is another host)
+      // only when the registry spoke over TLS or from this machine; credentials then go to it over
+      // TLS or on this machine only, as the board's do (docs/protocols.md "Where the host sends credentials").
+      refuseCleartext(this.base, `the credentials from ${c!.from} (for the token service ${u.origin})`);
+      const where = `the credentials from ${c!.from} (for the token service ${this.what} names)`;
+      refuseCleartext(u, where);
+      // http:// to this machine only when the registry is on it too (the tests' and a local registry).
+      if (u.protocol !== 'https:' && !isLoopbackHost(new URL(this.base).hostname)) {
+        throw new OtaError(
+          'token_unverified',
+          `${where}: ${u.origin} is http://, named by a registry elsewhere: not sent`,
+        );
+      }
     }
     if (params.service) u.searchParams.set('service', params.service);
     for (const s of this.scopes) u.searchParams.append('scope', s);
@@ -755,6 +774,8 @@ async function pushOne(
         const loc = start.headers.get('location');
         if (!loc) throw new OtaError('registry_error', `${what}: no upload location for ${b.title}`);
         const put = new URL(loc, c.url('/'));
+        // The release's bytes, and the registry's token, go to the registry itself only.
+        c.scope.require(put, `${what}: the upload location of ${b.title}`);
         put.searchParams.set('digest', b.digest);
         const res = await c.send('PUT', put.href, {
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(data.length) },
@@ -970,6 +991,8 @@ export async function listOciTags(opts: {
         yield { url: next, items: all.filter((t) => !t.endsWith(BOARD_SUFFIX)) };
         const link = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '');
         next = link ? link[1] : undefined;
+        // A registry pages its own tags: a page elsewhere is refused, as GitHub's are.
+        if (next) c.scope.require(new URL(next, c.url('/')), `${what}: the next page`);
       }
     })(),
     listing,

@@ -14,7 +14,7 @@
  *
  * A GitHub token never goes to another host: it is picked only for `ghcr.io` reached over https,
  * and the registry client sends it to that origin and its token service only, never along a
- * redirect (oci.ts RegistryClient). Nothing is ever written.
+ * redirect (oci.ts RegistryClient, by the rule of core/credential-origins.ts). Nothing is ever written.
  *
  *   await registryCredentials('ghcr.io/octocat/app', { access: 'pull', githubSession })
  *   githubSignInApplies('ghcr.io/octocat/app')   // true: the view offers "Sign in to GitHub"
