@@ -217,3 +217,61 @@ test('a mistyped option gets the nearest one, in a line without node internals',
     assert.equal(r.stderr, `ota: ${said} (--help lists the options) [bad_option]\n`);
   }
 });
+
+test(
+  "an app that never calls ota.confirm(): ota update says so, and after the rollback it is not 'up to date'",
+  { timeout: 180_000 },
+  async () => {
+    // A newcomer's own project: no ota.confirm() anywhere, no key, no git.
+    const app = join(root, 'unconfirmed-app');
+    mkdirSync(join(app, 'lib'), { recursive: true });
+    writeFileSync(join(app, 'main.py'), 'import x\nprint("hello", x.f())\n');
+    writeFileSync(join(app, 'lib', 'x.py'), 'def f():\n    return 42\n');
+    const board = startSim(join(root, 'unconfirmed-flash'));
+    const serve: { child?: ChildProcessWithoutNullStreams } = {};
+    try {
+      const pub = ota(
+        ['publish', '--target', 'folder', '--dir', '../unconfirmed-site', '--version', '1.0.0'],
+        app,
+      );
+      assert.equal(pub.status, 0, pub.stderr);
+      serve.child = spawn(
+        process.execPath,
+        [CLI, 'serve', join(root, 'unconfirmed-site'), '--port', '0', '--json'],
+        { env },
+      );
+      const { url } = await firstJson<{ url: string }>(serve.child);
+      writeFileSync(join(app, 'ota_config.json'), JSON.stringify({ source: 'static', url }));
+      const port = await board.path;
+      assert.equal(ota(['install', '--port', port, '--config', 'ota_config.json'], app).status, 0);
+
+      const first = ota(['update', '--port', port], app);
+      assert.equal(first.status, 0, first.stdout + first.stderr);
+      assert.match(first.stdout, /swapping in 1\.0\.0: 2 files\n/);
+      assert.match(
+        first.stdout,
+        /^1\.0\.0 runs unconfirmed: the app must call ota\.confirm\(\) .*rolls it back after a few boots.*; to keep it now: ota exec --port \S+ "import ota; ota\.confirm\(\)"\n$/m,
+      );
+      assert.match(ota(['info', '--port', port], app).stdout, /^note +1\.0\.0 runs unconfirmed/m);
+
+      // Three boots later (confirm_boots), the board has rolled the release back by itself.
+      for (let i = 0; i < 4; i++)
+        assert.equal(ota(['exec', '--port', port, 'import machine; machine.reset()'], app).status, 0);
+      const info = ota(['info', '--port', port], app);
+      assert.match(info.stdout, /^release +none$/m);
+      assert.match(info.stdout, /^note +the board rolled 1\.0\.0 back .*ota\.confirm\(\)/m);
+
+      // The host still offers 1.0.0, which the board skips: that is no "up to date".
+      const again = ota(['update', '--port', port], app);
+      assert.doesNotMatch(again.stdout, /up to date/);
+      assert.equal(again.status, 1, again.stdout + again.stderr);
+      assert.match(
+        again.stderr,
+        /^ota: the board rolled 1\.0\.0 back .*it runs no release\. Publish a newer version, whose app calls ota\.confirm\(\) once it runs well \[rolled_back\]\n$/m,
+      );
+    } finally {
+      serve.child?.kill();
+      board.child.kill();
+    }
+  },
+);

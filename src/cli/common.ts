@@ -137,6 +137,7 @@ const CODE_HINTS: Partial<Record<ErrorCode, string | null>> = {
   not_found: null,
   not_a_directory: null,
   credentials_missing: null,
+  rolled_back: null,
   auth_failed: 'check --user and --password or OTA_REGISTRY_TOKEN, or log in again with docker/podman',
   denied: 'the credentials may not push to this repository: check their scopes (ghcr.io: write:packages)',
   tag_exists: 'publish a new version, or pass --force to replace this one',
