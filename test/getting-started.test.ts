@@ -275,3 +275,42 @@ test(
     }
   },
 );
+
+test('a path that is not there is named in words, with the exit code of a failure', () => {
+  const app = join(root, 'paths-app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const none = join(root, 'no-such-folder');
+  for (const [args, said] of [
+    [
+      ['verify', 'nope.json'],
+      /^ota: cannot read nope\.json: no such file or folder \(ENOENT\) \(ota manifest <dir> writes/,
+    ],
+    [['verify', 'nope.json', none], /^ota: cannot read nope\.json: no such file or folder/],
+    [
+      ['manifest', none, '--version', '1.0.0'],
+      /^ota: cannot read .*no-such-folder: no such file or folder \(ENOENT\) \[unreadable\]$/m,
+    ],
+    [
+      ['publish', '--target', 'folder', '--dir', '../s', '--version', '1.0.0', '--sign', 'k.json'],
+      /^ota: cannot read key file k\.json: no such file or folder \(ENOENT\) \[key_unreadable\]$/m,
+    ],
+    [
+      ['info', '--port', join(root, 'ttyNONE')],
+      /^ota: cannot open serial port .*ttyNONE: no such port \(is the board plugged in\?\) \[port_open_failed\]$/m,
+    ],
+    [
+      ['update', '--port', app],
+      /^ota: cannot open serial port .*paths-app: not a serial port \[port_open_failed\]$/m,
+    ],
+  ] as const) {
+    const r = ota([...args], app);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, said, args.join(' '));
+    assert.doesNotMatch(
+      r.stderr,
+      /(?<!\()\bE[A-Z]{3,}\b(?!\))|Error: |\n\s+at /,
+      `${args.join(' ')}: no bare errno, no stack`,
+    );
+  }
+});

@@ -1,6 +1,6 @@
 // `ota publish`: builds, signs and publishes a release to GitHub Releases or a static folder.
 import { readFile } from 'node:fs/promises';
-import { OtaError } from '../core/errors';
+import { fsReason, OtaError } from '../core/errors';
 import { publishFolder } from '../core/publish/folder';
 import { publishGitHub } from '../core/publish/github';
 import { describeExcluded } from '../core/walk';
@@ -149,7 +149,7 @@ async function toGitHub({ project, version, build, values }: TargetArgs): Promis
   let notes = values.notes;
   if (values['notes-file']) {
     notes = await readFile(values['notes-file'], 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new OtaError('unreadable', `cannot read ${values['notes-file']}: ${err.code}`);
+      throw new OtaError('unreadable', `cannot read ${values['notes-file']}: ${fsReason(err)}`);
     });
   }
   const r = await publishGitHub({

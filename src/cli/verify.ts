@@ -1,6 +1,6 @@
 // `ota verify`: does a tree match a manifest?
 import { readFile } from 'node:fs/promises';
-import { OtaError } from '../core/errors';
+import { fsReason, OtaError } from '../core/errors';
 import { parseManifest } from '../core/manifest';
 import { verifyTree } from '../core/verify';
 import { jsonOption, output, parseCommand } from './common';
@@ -56,7 +56,11 @@ export async function run(argv: string[]): Promise<number> {
     try {
       bytes = await readFile(manifestPath);
     } catch (err) {
-      throw new OtaError('unreadable', `cannot read ${manifestPath}: ${(err as NodeJS.ErrnoException).code}`);
+      const none = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new OtaError(
+        'unreadable',
+        `cannot read ${manifestPath}: ${fsReason(err)}${none ? ' (ota manifest <dir> writes <dir>/.ota/manifest.json)' : ''}`,
+      );
     }
   }
   const tree = await verifyTree(parseManifest(bytes), dir);

@@ -20,7 +20,7 @@
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { OtaError } from '../errors';
+import { fsReason, OtaError } from '../errors';
 import type { BuildOptions } from '../manifest';
 import { compareVersions } from '../version';
 import type { Excluded } from '../walk';
@@ -84,7 +84,7 @@ async function currentLatest(outDir: string): Promise<string | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // a first publish
     throw new OtaError(
       'unreadable',
-      `cannot read ${join(outDir, 'latest.json')}: ${(err as NodeJS.ErrnoException).code}`,
+      `cannot read ${join(outDir, 'latest.json')}: ${fsReason(err)}`,
     );
   }
   try {
