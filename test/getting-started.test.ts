@@ -314,3 +314,46 @@ test('a path that is not there is named in words, with the exit code of a failur
     );
   }
 });
+
+test('ota serve says what boards will get: the version published there, or that nothing is', async () => {
+  const app = join(root, 'serve-app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const none = ota(['serve', 'site'], app);
+  assert.equal(none.status, 1);
+  assert.match(
+    none.stderr,
+    /^ota: cannot serve site: no such file or folder \(ENOENT\)\. Publish a release there first: ota publish --target folder --dir site \[not_found\]\n$/,
+  );
+  /** The first stdout line and what stderr said by then, of `ota serve <dir>` in the project. */
+  const first = (dir: string) =>
+    new Promise<{ out: string; err: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, 'serve', dir, '--port', '0'], { cwd: app, env });
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (!out.includes('\n')) return;
+        // The warning is written right after the first line: give it a moment.
+        setTimeout(() => (child.kill('SIGINT'), resolve({ out, err })), 300);
+      });
+      child.on('exit', (code) =>
+        out.includes('\n') ? undefined : reject(new Error(`exit ${code}: ${err}`)),
+      );
+    });
+  // The project itself (a newcomer's first guess): served, with why boards will find nothing.
+  const project = await first('.');
+  assert.match(project.out, /^serving \. at http:\/\/127\.0\.0\.1:\d+ \(Ctrl-C stops\)\n/);
+  assert.match(
+    project.err,
+    /^ota: \. holds no latest\.json, so boards find no release here: serve the folder that `ota publish --target folder --dir <folder>` wrote/,
+  );
+  assert.equal(ota(['publish', '--target', 'folder', '--dir', 'site', '--version', '0.3.0'], app).status, 0);
+  const site = await first('site');
+  assert.match(
+    site.out,
+    /^serving site at http:\/\/127\.0\.0\.1:\d+: boards get 0\.3\.0 \(latest\.json\) \(Ctrl-C stops\)\n/,
+  );
+  assert.equal(site.err, '');
+});

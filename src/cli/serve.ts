@@ -1,5 +1,6 @@
 // `ota serve`: serves a published folder over HTTP for development and demos, logging bytes sent.
 import { OtaError } from '../core/errors';
+import { currentLatest } from '../core/publish/folder';
 import { serveFolder } from '../core/publish/serve';
 import { jsonOption, output, parseCommand, untilStopped } from './common';
 
@@ -39,9 +40,18 @@ export async function run(argv: string[]): Promise<number> {
         ),
       ),
   });
+  // A folder with no latest.json (the project itself, a typo) offers boards nothing: say so now.
+  const latest = await currentLatest(dir).catch(() => undefined);
   output(values.json, { url: server.url }, () =>
-    console.log(`serving ${dir} at ${server.url} (Ctrl-C stops)`),
+    console.log(
+      `serving ${dir} at ${server.url}${latest ? `: boards get ${latest} (latest.json)` : ''} (Ctrl-C stops)`,
+    ),
   );
+  if (!latest)
+    console.error(
+      `ota: ${dir} holds no latest.json, so boards find no release here: serve the folder that ` +
+        '`ota publish --target folder --dir <folder>` wrote (serving this one as it is)',
+    );
   await untilStopped(undefined);
   await server.close();
   const requests = server.requests.length;

@@ -76,16 +76,14 @@ function excludeOutput(dir: string, outDir: string, build: FolderOptions['build'
   return { ...build, exclude: [...(build?.exclude ?? []), glob] };
 }
 
-async function currentLatest(outDir: string): Promise<string | undefined> {
+/** The version a published folder's latest.json names; undefined when nothing was published there. */
+export async function currentLatest(outDir: string): Promise<string | undefined> {
   let text: string;
   try {
     text = await readFile(join(outDir, 'latest.json'), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // a first publish
-    throw new OtaError(
-      'unreadable',
-      `cannot read ${join(outDir, 'latest.json')}: ${fsReason(err)}`,
-    );
+    throw new OtaError('unreadable', `cannot read ${join(outDir, 'latest.json')}: ${fsReason(err)}`);
   }
   try {
     const v = (JSON.parse(text) as { version?: unknown }).version;
