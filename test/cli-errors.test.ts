@@ -133,7 +133,7 @@ test('every command missing what it needs says so the one way, before it reads o
     [['watch'], /no board given: use --port <path>/],
     [['serve'], /which folder\?/],
     [['verify'], /usage: ota verify/],
-    [['publish'], /--target must be/],
+    [['publish'], /which --target\? folder \(--dir <out>/],
     [['sim'], /use --fs <dir>/],
     [['fleet'], /needs a subcommand/],
   ];

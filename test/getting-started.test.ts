@@ -243,7 +243,9 @@ test(
       const { url } = await firstJson<{ url: string }>(serve.child);
       writeFileSync(join(app, 'ota_config.json'), JSON.stringify({ source: 'static', url }));
       const port = await board.path;
-      assert.equal(ota(['install', '--port', port, '--config', 'ota_config.json'], app).status, 0);
+      const install = ota(['install', '--port', port, '--config', 'ota_config.json'], app);
+      assert.equal(install.status, 0, install.stderr);
+      assert.match(install.stdout, new RegExp(`\\nnext: ota update --port ${port} \\(the board updates now`));
 
       const first = ota(['update', '--port', port], app);
       assert.equal(first.status, 0, first.stdout + first.stderr);
@@ -356,4 +358,44 @@ test('ota serve says what boards will get: the version published there, or that 
     /^serving site at http:\/\/127\.0\.0\.1:\d+: boards get 0\.3\.0 \(latest\.json\) \(Ctrl-C stops\)\n/,
   );
   assert.equal(site.err, '');
+});
+
+test('names other tools use get what to run here, not the nearest name', () => {
+  for (const [typed, said] of [
+    ['init', /a project needs no set-up here: start with ota keygen --rsa, then ota publish/],
+    ['confirm', /ota exec --port <path> "import ota; ota\.confirm\(\)"/],
+    ['rollback', /ota exec --port <path> "import ota; ota\.rollback\(\)"/],
+    ['status', /ota info --port <path>/],
+    ['deploy', /ota publish/],
+  ] as const) {
+    const r = ota([typed]);
+    assert.equal(r.status, 2, typed);
+    assert.match(
+      r.stderr,
+      new RegExp(`^ota: there is no "ota ${typed}": .*${said.source}.* \\[bad_option\\]\\n$`),
+      typed,
+    );
+  }
+  // With no target, publish names the three and what each needs; keygen names the usual key.
+  assert.match(
+    ota(['publish']).stderr,
+    /^ota: which --target\? folder \(--dir <out>: a static host or ota serve\), github \(--repo <owner\/name>\) or oci \(--ref <host\/repo>\)/,
+  );
+  assert.match(ota(['publish', '--target', 's3']).stderr, /^ota: --target s3 is unknown: use folder /);
+  assert.match(ota(['keygen']).stderr, /--rsa suits most boards/);
+});
+
+test('ota info --list with no port found says how to get one', () => {
+  const r = spawnSync(process.execPath, [CLI, 'info', '--list'], {
+    env: { ...env, OTA_PORTS_DIR: join(root, 'no-virtual-ports') },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  // A machine with a serial port (a board plugged in) lists it instead: that line names its path.
+  if (!r.stdout.startsWith('no serial ports')) assert.match(r.stdout, /^\S+\t[0-9a-f-]{4}:[0-9a-f-]{4}\t/m);
+  else
+    assert.match(
+      r.stdout,
+      /^no serial ports found: plug a board in over USB .*or start a virtual one: ota sim --fs board --pty\n$/,
+    );
 });

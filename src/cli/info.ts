@@ -17,7 +17,11 @@ export async function run(argv: string[]): Promise<number> {
   if (values.list) {
     const boards = await listBoards();
     output(values.json, boards, () => {
-      if (boards.length === 0) console.log('no serial ports found');
+      if (boards.length === 0)
+        console.log(
+          'no serial ports found: plug a board in over USB (a data cable, not a charge-only one), ' +
+            'or start a virtual one: ota sim --fs board --pty',
+        );
       for (const b of boards)
         console.log(`${b.path}\t${b.vendorId ?? '----'}:${b.productId ?? '----'}\t${b.name ?? ''}`);
     });

@@ -84,6 +84,9 @@ export async function run(argv: string[]): Promise<number> {
         ? `bound to the app "${checked.app}": the board takes only its releases`
         : 'no app set: the board binds itself to the app of the first release it installs (--project <dir> binds it now)',
     );
+    console.log(
+      `next: ota update --port ${values.port} (the board updates now; in the field, when its app calls ota.update())`,
+    );
   });
   return 0;
 }

@@ -92,7 +92,13 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const target = values.target === undefined ? undefined : targets[values.target];
   if (!target) {
-    throw new OtaError('bad_option', `--target must be ${Object.keys(targets).join(' or ')}`);
+    // The first publish: name the choices, the folder one first (it needs no account).
+    const said =
+      values.target === undefined ? 'which --target?' : `--target ${values.target} is unknown: use`;
+    throw new OtaError(
+      'bad_option',
+      `${said} folder (--dir <out>: a static host or ota serve), github (--repo <owner/name>) or oci (--ref <host/repo>)`,
+    );
   }
   const project = positionals[0] ?? '.';
   const outputs = values.target === 'folder' && values.dir ? [values.dir] : [];
