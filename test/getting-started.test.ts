@@ -399,3 +399,37 @@ test('ota info --list with no port found says how to get one', () => {
       /^no serial ports found: plug a board in over USB .*or start a virtual one: ota sim --fs board --pty\n$/,
     );
 });
+
+test('ota publish refuses an option its --target would ignore, before anything is written', () => {
+  const app = join(root, 'targets-app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const site = ['publish', '--target', 'folder', '--dir', '../targets-site', '--version', '1.0.0'];
+  for (const [extra, said] of [
+    [
+      ['--concurrency', 'x'],
+      /^ota: --concurrency is for --target github or oci, not folder \[bad_option\]$/m,
+    ],
+    [['--repo', 'me/app'], /^ota: --repo is for --target github, not folder \[bad_option\]$/m],
+    [['--ref', 'ghcr.io/me/app'], /^ota: --ref is for --target oci, not folder \[bad_option\]$/m],
+    [
+      ['--prerelease'],
+      /^ota: --prerelease: a static host has one channel \(latest\.json\), which every board on it follows; publish a beta to a folder of its own/m,
+    ],
+  ] as const) {
+    const r = ota([...site, ...extra], app);
+    assert.equal(r.status, 2, `${extra.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, said, extra.join(' '));
+  }
+  const github = ota(
+    ['publish', '--target', 'github', '--repo', 'me/app', '--dir', 'x', '--version', '1.0.0'],
+    app,
+  );
+  assert.equal(github.status, 2);
+  assert.match(github.stderr, /^ota: --dir is for --target folder, not github \[bad_option\]$/m);
+  assert.throws(() => readFileSync(join(root, 'targets-site', 'latest.json')), /ENOENT/, 'nothing published');
+  // A prerelease version on a static host reaches every board on it: published, and said.
+  const rc = ota([...site.slice(0, -1), '1.1.0-rc.1'], app);
+  assert.equal(rc.status, 0, rc.stderr);
+  assert.match(rc.stderr, /^note: 1\.1\.0-rc\.1 is a prerelease, and every board on this host installs it/m);
+});
