@@ -433,3 +433,24 @@ test('ota publish refuses an option its --target would ignore, before anything i
   assert.equal(rc.status, 0, rc.stderr);
   assert.match(rc.stderr, /^note: 1\.1\.0-rc\.1 is a prerelease, and every board on this host installs it/m);
 });
+
+test('ota releases and ota verify refuse an option they would ignore', () => {
+  for (const [args, said] of [
+    [
+      ['releases', '--url', 'http://127.0.0.1:9', '--repo', 'me/app'],
+      '--url and --repo: name one release host',
+    ],
+    [['releases', '--url', 'http://127.0.0.1:9', '--branch', 'dev'], '--branch is for --repo (GitHub)'],
+    [['releases', '--url', 'http://127.0.0.1:9', '--token', 't'], '--token is for --repo (GitHub)'],
+    [['verify', 'm.json', '--user', 'bob'], '--user goes with --ref'],
+    [['verify', 'm.json', '--key', 'k.json'], '--key goes with --ref'],
+  ] as const) {
+    const r = ota([...args]);
+    assert.equal(r.status, 2, args.join(' '));
+    assert.match(
+      r.stderr,
+      new RegExp(`^ota: ${said.replace(/[()]/g, '\\$&')} \\[bad_option\\]\\n`),
+      args.join(' '),
+    );
+  }
+});

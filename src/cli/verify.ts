@@ -49,7 +49,8 @@ export async function run(argv: string[]): Promise<number> {
     if (values.key) verifyOciSignature(rel, [(await readTrustFile(values.key)).entry]);
     layers = checkLayers(rel, parseManifest(bytes));
   } else {
-    if (values.key) throw new OtaError('bad_option', '--key goes with --ref');
+    for (const k of ['key', 'user', 'password'] as const)
+      if (values[k] !== undefined) throw new OtaError('bad_option', `--${k} goes with --ref`);
     const manifestPath = positionals[0];
     dir = positionals[1] ?? '.';
     if (!manifestPath) throw new OtaError('bad_option', 'usage: ota verify <manifest.json> [dir]');
