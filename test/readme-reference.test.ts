@@ -99,8 +99,14 @@ test('the walkthrough and the welcome views name only commands, titles and setti
       assert.ok(md && existsSync(join(REPO, md)), `step ${step.id}: ${md} exists`);
       texts.push([md, readFileSync(join(REPO, md), 'utf8')]);
       for (const ev of step.completionEvents ?? [])
-        for (const ctx of ev.matchAll(/ota\.done\.(\w+)/g))
+        for (const ctx of ev.matchAll(/ota\.done\.(\w+)/g)) {
           assert.ok(ids.has(`ota.${ctx[1]}`), `step ${step.id}: ${ctx[0]} is set by a command`);
+          // Each way to tick the step is a button on it: a user with a real board picks its port.
+          assert.ok(
+            step.description.includes(`(command:ota.${ctx[1]})`),
+            `step ${step.id}: ticked by ota.${ctx[1]}, which its text offers no button for`,
+          );
+        }
     }
   const mds = readdirSync(join(REPO, 'media/walkthrough')).map((f) => `media/walkthrough/${f}`);
   assert.deepEqual(
