@@ -246,6 +246,7 @@ test(
       const install = ota(['install', '--port', port, '--config', 'ota_config.json'], app);
       assert.equal(install.status, 0, install.stderr);
       assert.match(install.stdout, new RegExp(`\\nnext: ota update --port ${port} \\(the board updates now`));
+      assert.doesNotMatch(install.stderr, /warning/, 'the virtual board reaches 127.0.0.1: no warning');
 
       const first = ota(['update', '--port', port], app);
       assert.equal(first.status, 0, first.stdout + first.stderr);
