@@ -358,7 +358,11 @@ test('ota serve says what boards will get: the version published there, or that 
     site.out,
     /^serving site at http:\/\/127\.0\.0\.1:\d+: boards get 0\.3\.0 \(latest\.json\) \(Ctrl-C stops\)\n/,
   );
-  assert.equal(site.err, '');
+  assert.match(
+    site.err,
+    /^ota: on 127\.0\.0\.1, only this computer \(and the virtual board\) reaches it: for boards on Wi-Fi, --host 0\.0\.0\.0/,
+  );
+  assert.doesNotMatch(site.err, /latest\.json/);
 });
 
 test('names other tools use get what to run here, not the nearest name', () => {

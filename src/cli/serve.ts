@@ -52,6 +52,11 @@ export async function run(argv: string[]): Promise<number> {
       `ota: ${dir} holds no latest.json, so boards find no release here: serve the folder that ` +
         '`ota publish --target folder --dir <folder>` wrote (serving this one as it is)',
     );
+  if (!values.json && server.url.startsWith('http://127.'))
+    console.error(
+      'ota: on 127.0.0.1, only this computer (and the virtual board) reaches it: for boards on Wi-Fi, ' +
+        "--host 0.0.0.0 and this computer's address in their ota_config.json",
+    );
   await untilStopped(undefined);
   await server.close();
   const requests = server.requests.length;
