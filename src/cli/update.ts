@@ -6,7 +6,7 @@ import { eventRenderer } from '../core/event-text';
 import type { OtaEvent } from '../core/events';
 import { releaseNotice } from '../core/journal-states';
 import { runUpdate } from '../core/serial/console';
-import { explainBoardEvent } from '../core/user-errors';
+import { boardErrorContext, explainBoardEvent, type ErrorContext } from '../core/user-errors';
 import { withBoard } from './board-session';
 import { errorContext, jsonOption, parseCommand, portOption } from './common';
 
@@ -35,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   const render = eventRenderer();
   const failures: OtaEvent[] = [];
   let available = false;
+  let ctx: ErrorContext = { onBoard: true, commandLine: true };
   const run = await withBoard(
     values.port,
     async (board) => {
@@ -42,6 +43,11 @@ export async function run(argv: string[]): Promise<number> {
       const onSigint = () => void board.interrupt();
       process.on('SIGINT', onSigint);
       try {
+        // The host the board asks, to name it when the board cannot reach it (source and URL only).
+        ctx = {
+          ...boardErrorContext(await board.read('/ota_config.json').catch(() => undefined)),
+          commandLine: true,
+        };
         const r = await runUpdate(board, {
           event: (e) => {
             if (e.ev === 'error') failures.push(e);
@@ -69,8 +75,8 @@ export async function run(argv: string[]): Promise<number> {
   );
   const failed = failures[0];
   if (failed) {
-    const a = explainBoardEvent(failed);
-    errorContext({ onBoard: true });
+    const a = explainBoardEvent(failed, ctx);
+    errorContext(ctx);
     throw new OtaError(isErrorCode(a.code) ? a.code : 'device_error', a.message);
   }
   const notice = run.notice;

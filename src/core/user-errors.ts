@@ -23,6 +23,27 @@ export interface ErrorContext {
   host?: string;
   /** Whether the failure came from the board (its words say "the board …"). */
   onBoard?: boolean;
+  /** Told on the command line: the fix goes on its own line, so the message names no editor command. */
+  commandLine?: boolean;
+}
+
+/**
+ * The release host a board's ota_config.json names, for an error's words (never a token or a
+ * password: only source, url, api and ref are read). Undefined for bytes that are no config.
+ */
+export function boardErrorContext(configBytes: Uint8Array | undefined): ErrorContext {
+  let cfg: { source?: unknown; url?: unknown; api?: unknown; ref?: unknown };
+  try {
+    cfg = JSON.parse(new TextDecoder().decode(configBytes)) as typeof cfg;
+  } catch {
+    return { onBoard: true };
+  }
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  if (cfg.source === 'static') return { onBoard: true, source: 'static', host: str(cfg.url) };
+  if (cfg.source === 'github')
+    return { onBoard: true, source: 'github', host: str(cfg.api) ?? 'https://api.github.com' };
+  if (cfg.source === 'oci') return { onBoard: true, source: 'oci', host: str(cfg.ref) };
+  return { onBoard: true };
 }
 
 /** Errno values the board prints (lwIP numbers as MicroPython reports them) and the host's codes. */
@@ -135,8 +156,9 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
       ctx.host && text.includes(ctx.host)
         ? text.replace(/[.\s]+$/, '')
         : `${who} ${ctx.host ?? 'the release host'}: ${words ?? text}`;
-    const hint =
-      ctx.source === 'static' && isLocalUrl(ctx.host)
+    const hint = ctx.commandLine
+      ? '' // the fix line says it, in command-line words
+      : ctx.source === 'static' && isLocalUrl(ctx.host)
         ? ' Start the host with Serve Releases Locally.'
         : ' Check that the host is up and the URL is right.';
     return {
