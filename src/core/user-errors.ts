@@ -144,7 +144,7 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
   if (code === 'wrong_app')
     return {
       code,
-      message: `${text.replace(/[.\s]+$/, '')}: the board refuses another project's release, even one signed by your key. To move this board to that app on purpose, set "app" in its configuration (Configure Device) or reinstall over USB (Install Updater).`,
+      message: `${text.replace(/[.\s]+$/, '')}: the board refuses another project's release, even one signed by your key. To move this board to that app on purpose, ${ctx.commandLine ? 'set "app" in its ota_config.json and run ota install again (or ota install --project <dir>)' : 'set "app" in its configuration (Configure Device) or reinstall over USB (Install Updater)'}.`,
       fixes: ['configure', 'install'],
     };
   const words = networkWords(text);
