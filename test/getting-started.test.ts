@@ -276,6 +276,25 @@ test(
         again.stderr,
         /^ota: the board rolled 1\.0\.0 back .*it runs no release\. Publish a newer version, whose app calls ota\.confirm\(\) once it runs well \[rolled_back\]\n$/m,
       );
+
+      // A newer version installs; one more waits behind it until it is confirmed, by the line the fix gives.
+      const publish = (v: string) =>
+        ota(['publish', '--target', 'folder', '--dir', '../unconfirmed-site', '--version', v], app).status;
+      assert.equal(publish('1.0.1'), 0);
+      assert.match(ota(['update', '--port', port], app).stdout, /^1\.0\.1 runs unconfirmed/m);
+      assert.equal(publish('1.0.2'), 0);
+      const waits = ota(['update', '--port', port], app);
+      assert.equal(waits.status, 1, waits.stdout);
+      assert.equal(
+        waits.stderr,
+        'ota: A newer release waits: the release the board runs is not confirmed yet (its app calls ota.confirm() ' +
+          'once it runs well). Confirm it, or roll it back, then update again [board_busy]\n' +
+          '  fix: ota exec --port <path> "import ota; ota.confirm()" (or ota.rollback()), then ota update again\n',
+      );
+      assert.equal(ota(['exec', '--port', port, 'import ota; ota.confirm()'], app).status, 0);
+      const now = ota(['update', '--port', port], app);
+      assert.equal(now.status, 0, now.stderr);
+      assert.match(now.stdout, /update 1\.0\.1 → 1\.0\.2 done/);
     } finally {
       serve.child?.kill();
       board.child.kill();

@@ -63,6 +63,22 @@ describe('explainError', () => {
     assert.deepEqual(boardErrorContext(Buffer.from('not json')), { onBoard: true });
   });
 
+  it('a newer release waiting behind an unconfirmed one offers to confirm it', () => {
+    const a = explainBoardEvent({
+      code: 'board_busy',
+      msg: 'state is confirm_pending: confirm or roll back first',
+    });
+    assert.equal(a.code, 'board_busy');
+    assert.match(a.message, /^A newer release waits: the release the board runs is not confirmed yet/);
+    assert.deepEqual(a.fixes, ['confirm']);
+    // Told again from its own words (the CLI explains the error it threw), it stays the same.
+    assert.deepEqual(explainError(new OtaError('board_busy', a.message)).fixes, ['confirm']);
+    // Another busy board (a command running) is not this.
+    assert.notDeepEqual(explainBoardEvent({ code: 'board_busy', msg: 'state is swapping' }).fixes, [
+      'confirm',
+    ]);
+  });
+
   it('names the URL a board could not reach and offers to serve a local host', () => {
     const a = explainBoardEvent({ code: 'network', msg: '[Errno 111] ECONNREFUSED' }, LOCAL);
     assert.equal(

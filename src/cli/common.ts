@@ -124,7 +124,8 @@ const FIX_HINTS: Record<Fix, string | undefined> = {
   install: 'install the updater first: ota install --port <path> --config <ota_config.json>',
   serve: 'start the release host here: ota serve <folder>',
   output: undefined,
-  key: 'make a signing key: ota keygen --ed25519, then publish with --sign <key file>',
+  key: 'make a signing key: ota keygen --rsa, then publish with --sign <key file>',
+  confirm: 'ota exec --port <path> "import ota; ota.confirm()" (or ota.rollback()), then ota update again',
 };
 
 /**
@@ -172,6 +173,9 @@ export function errorContext(ctx: ErrorContext): void {
 /** The fix line for a failure, if it has one. */
 export function fixHint(err: unknown): string | undefined {
   const a = explainError(err, context);
+  // A fix the core picked for this very failure (a release waiting for ota.confirm()) beats the
+  // code's usual hint (board_busy: wait, or reset).
+  if (a.fixes.includes('confirm')) return FIX_HINTS.confirm;
   if (Object.hasOwn(CODE_HINTS, a.code)) return CODE_HINTS[a.code as ErrorCode] ?? undefined;
   return a.fixes.map((f) => FIX_HINTS[f]).find(Boolean);
 }

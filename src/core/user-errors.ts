@@ -9,7 +9,7 @@
  */
 
 /** A fix the user can run: Configure Device, Set GitHub Token, Install Updater, Serve Releases Locally, Show Output, Create Signing Key. */
-export type Fix = 'configure' | 'token' | 'install' | 'serve' | 'output' | 'key';
+export type Fix = 'configure' | 'token' | 'install' | 'serve' | 'output' | 'key' | 'confirm';
 
 export interface Actionable {
   code: string;
@@ -140,6 +140,15 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
   if (TOKEN_CODES.has(code)) return { code, message: text, fixes: ['token'] };
   if (code === 'repo_not_found') return { code, message: text, fixes: ['configure', 'token'] };
   if (code === 'no_updater') return { code, message: text, fixes: ['install'] };
+  // device/ota/updater.py: a newer release waits behind the unconfirmed one the board runs.
+  if (code === 'board_busy' && /confirm_pending|is not confirmed yet/.test(text))
+    return {
+      code,
+      message:
+        'A newer release waits: the release the board runs is not confirmed yet (its app calls ' +
+        'ota.confirm() once it runs well). Confirm it, or roll it back, then update again',
+      fixes: ['confirm'],
+    };
   if (code === 'no_signing_key') return { code, message: text, fixes: ['key', 'configure'] };
   if (code === 'wrong_app')
     return {
