@@ -153,6 +153,18 @@ test(
       assert.equal(events.find((e) => e.ev === 'start')?.files, 1, 'only the changed file');
       assert.ok(events.some((e) => e.ev === 'done'));
 
+      // An unsigned release to a board that trusts a key: refused, and the fix says how to sign.
+      assert.equal(
+        ota(['publish', '--target', 'folder', '--dir', '../site', '--version', '1.2.0'], app).status,
+        0,
+      );
+      const unsigned = ota(['update', '--port', port], app);
+      assert.equal(unsigned.status, 1);
+      assert.match(
+        unsigned.stderr,
+        /\[no_signature\]\n {2}fix: this board takes only signed releases: publish again with --sign <the key file ota install --key gave it>\n$/,
+      );
+
       // Code that resets the board ends when the board is back, instead of waiting for ever.
       const reset = ota(['exec', '--port', port, 'import machine; machine.reset()'], app);
       assert.equal(reset.status, 0, reset.stderr);

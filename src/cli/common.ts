@@ -151,6 +151,11 @@ const CODE_HINTS: Partial<Record<ErrorCode, string | null>> = {
   key_unreadable: 'check the path; ota keygen --rsa makes a key and prints where it is',
   key_in_project: 'keep keys outside the project: ota keygen --out <file outside it>',
   no_port: 'ota info --list shows the serial ports',
+  no_signature:
+    'this board takes only signed releases: publish again with --sign <the key file ota install --key gave it>',
+  sig_unknown_key:
+    'sign with a key this board trusts, or trust this one: ota install --port <path> --config <ota_config.json> --key <key file>',
+  bad_signature: 'publish it again with --sign <key file>: a release changed after signing is refused',
   port_open_failed: 'check --port (ota info --list), and that no other program holds the port',
   port_in_use: 'pick another port with --port',
   board_busy: 'wait for the board to finish, or reset it and try again',
