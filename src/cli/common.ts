@@ -156,6 +156,12 @@ const CODE_HINTS: Partial<Record<ErrorCode, string | null>> = {
   sig_unknown_key:
     'sign with a key this board trusts, or trust this one: ota install --port <path> --config <ota_config.json> --key <key file>',
   bad_signature: 'publish it again with --sign <key file>: a release changed after signing is refused',
+  downgrade:
+    'publish a version above the highest this board took (ota info --port <path>), or set "allow_downgrade": true in ota_config.json and ota install again',
+  no_space:
+    'ota info --port <path> shows free flash: remove files the app no longer needs, or publish a smaller release',
+  expired: 'publish the release again (a new date), or with a longer --expires-days',
+  port_closed: 'check the cable and that the board is powered, then ota info --list',
   port_open_failed: 'check --port (ota info --list), and that no other program holds the port',
   port_in_use: 'pick another port with --port',
   board_busy: 'wait for the board to finish, or reset it and try again',
