@@ -364,9 +364,9 @@ test('ota serve says what boards will get: the version published there, or that 
     /^ota: cannot serve site: no such file or folder \(ENOENT\)\. Publish a release there first: ota publish --target folder --dir site \[not_found\]\n$/,
   );
   /** The first stdout line and what stderr said by then, of `ota serve <dir>` in the project. */
-  const first = (dir: string) =>
+  const first = (dir: string, ...more: string[]) =>
     new Promise<{ out: string; err: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, 'serve', dir, '--port', '0'], { cwd: app, env });
+      const child = spawn(process.execPath, [CLI, 'serve', dir, '--port', '0', ...more], { cwd: app, env });
       let out = '';
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -391,13 +391,20 @@ test('ota serve says what boards will get: the version published there, or that 
   const site = await first('site');
   assert.match(
     site.out,
-    /^serving site at http:\/\/127\.0\.0\.1:\d+: boards get 0\.3\.0 \(latest\.json\) \(Ctrl-C stops\)\n/,
+    /^serving site at http:\/\/127\.0\.0\.1:\d+: latest\.json offers 0\.3\.0 \(Ctrl-C stops\)\n/,
   );
   assert.match(
     site.err,
     /^ota: on 127\.0\.0\.1, only this computer \(and the virtual board\) reaches it: for boards on Wi-Fi, --host 0\.0\.0\.0/,
   );
   assert.doesNotMatch(site.err, /latest\.json/);
+  // For boards on Wi-Fi: the address to put in their config, never 0.0.0.0.
+  const lan = await first('site', '--host', '0.0.0.0');
+  assert.match(
+    lan.out,
+    /^serving site at http:\/\/0\.0\.0\.0:(\d+), for boards at http:\/\/(?!0\.0\.0\.0)[\d.]+:\1: latest\.json offers 0\.3\.0 \(Ctrl-C stops\)\n/,
+  );
+  assert.equal(lan.err, '');
 });
 
 test('names other tools use get what to run here, not the nearest name', () => {

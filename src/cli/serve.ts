@@ -1,5 +1,6 @@
 // `ota serve`: serves a published folder over HTTP for development and demos, logging bytes sent.
 import { OtaError } from '../core/errors';
+import { boardUrl } from '../core/local-host';
 import { currentLatest } from '../core/publish/folder';
 import { serveFolder } from '../core/publish/serve';
 import { jsonOption, output, parseCommand, untilStopped } from './common';
@@ -42,10 +43,11 @@ export async function run(argv: string[]): Promise<number> {
   });
   // A folder with no latest.json (the project itself, a typo) offers boards nothing: say so now.
   const latest = await currentLatest(dir).catch(() => undefined);
+  // On every interface, the URL for a board's config is this computer's address, not 0.0.0.0.
+  const everywhere = values.host === '0.0.0.0' || values.host === '::';
+  const where = everywhere ? `${server.url}, for boards at ${boardUrl('0.0.0.0', server.port)}` : server.url;
   output(values.json, { url: server.url }, () =>
-    console.log(
-      `serving ${dir} at ${server.url}${latest ? `: boards get ${latest} (latest.json)` : ''} (Ctrl-C stops)`,
-    ),
+    console.log(`serving ${dir} at ${where}${latest ? `: latest.json offers ${latest}` : ''} (Ctrl-C stops)`),
   );
   if (!latest)
     console.error(
