@@ -176,13 +176,9 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new OtaError(
-      'key_unreadable',
-      `cannot read key file ${path}: ${fsReason(err)}`,
-      {
-        cause: err,
-      },
-    );
+    throw new OtaError('key_unreadable', `cannot read key file ${path}: ${fsReason(err)}`, {
+      cause: err,
+    });
   }
   let v: Record<string, unknown>;
   try {
