@@ -23,6 +23,14 @@ before(() => {
 });
 after(() => rmSync(root, { recursive: true, force: true }));
 
+/** A new user's smallest project: a folder with one main.py. */
+function newApp(name: string): string {
+  const app = join(root, name);
+  mkdirSync(app);
+  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  return app;
+}
+
 function ota(args: string[], cwd = root) {
   return spawnSync(process.execPath, [CLI, ...args], { cwd, env, encoding: 'utf8', timeout: 60_000 });
 }
@@ -188,9 +196,7 @@ test(
 );
 
 test('an unsigned publish says so, and how to sign', () => {
-  const app = join(root, 'unsigned-app');
-  mkdirSync(app);
-  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const app = newApp('unsigned-app');
   const r = ota(['publish', '--target', 'folder', '--dir', '../unsigned-site', '--version', '0.1.0'], app);
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stdout, /, signed$/m);
@@ -210,9 +216,7 @@ test('ota install with no config written yet shows the smallest one', () => {
 });
 
 test('a key file that is not there: the fix says how to make one', () => {
-  const app = join(root, 'keyless-app');
-  mkdirSync(app);
-  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const app = newApp('keyless-app');
   const r = ota(
     ['publish', '--target', 'folder', '--dir', '../x', '--version', '0.2.0', '--sign', 'nope.json'],
     app,
@@ -315,9 +319,7 @@ test(
 );
 
 test('a path that is not there is named in words, with the exit code of a failure', () => {
-  const app = join(root, 'paths-app');
-  mkdirSync(app);
-  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const app = newApp('paths-app');
   const none = join(root, 'no-such-folder');
   for (const [args, said] of [
     [
@@ -354,9 +356,7 @@ test('a path that is not there is named in words, with the exit code of a failur
 });
 
 test('ota serve says what boards will get: the version published there, or that nothing is', async () => {
-  const app = join(root, 'serve-app');
-  mkdirSync(app);
-  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const app = newApp('serve-app');
   const none = ota(['serve', 'site'], app);
   assert.equal(none.status, 1);
   assert.match(
@@ -448,9 +448,7 @@ test('ota info --list with no port found says how to get one', () => {
 });
 
 test('ota publish refuses an option its --target would ignore, before anything is written', () => {
-  const app = join(root, 'targets-app');
-  mkdirSync(app);
-  writeFileSync(join(app, 'main.py'), 'print("hi")\n');
+  const app = newApp('targets-app');
   const site = ['publish', '--target', 'folder', '--dir', '../targets-site', '--version', '1.0.0'];
   for (const [extra, said] of [
     [
