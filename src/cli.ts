@@ -51,10 +51,11 @@ const START = `start here:
  * Names other tools use for a step that has another name here (or none: a project needs no set-up),
  * with what to run instead. Checked before the nearest-name guess, which would offer `info` for `init`.
  */
+const NO_SETUP =
+  'a project needs no set-up here: start with ota keygen --rsa, then ota publish (ota --help, "start here")';
 const ELSEWHERE: Record<string, string> = {
-  init: 'a project needs no set-up here: start with ota keygen --rsa, then ota publish (ota --help, "start here")',
-  setup:
-    'a project needs no set-up here: start with ota keygen --rsa, then ota publish (ota --help, "start here")',
+  init: NO_SETUP,
+  setup: NO_SETUP,
   confirm: 'to keep the release a board runs: ota exec --port <path> "import ota; ota.confirm()"',
   rollback: 'to roll a board back: ota exec --port <path> "import ota; ota.rollback()"',
   status: 'a board: ota info --port <path>; a release host: ota releases; a fleet: ota fleet status',
