@@ -1,5 +1,6 @@
 // Bundles the extension, the CLI and the virtual board's worker thread.
 import * as esbuild from 'esbuild';
+import { chmodSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 const production = process.argv.includes('--production');
@@ -33,7 +34,14 @@ const builds = [
   { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
   // What the extension's commands run, loaded on first use so activation parses little (src/ui/load-heavy.ts).
   { ...common, entryPoints: ['src/ui/heavy.ts'], outfile: 'dist/commands.js' },
-  { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  {
+    ...common,
+    entryPoints: ['src/cli.ts'],
+    outfile: 'dist/cli.js',
+    banner: { js: '#!/usr/bin/env node' },
+    // package.json "bin" runs it as a program (npx ota, npm link): esbuild writes it without the x bit.
+    plugins: [{ name: 'executable', setup: (b) => b.onEnd(() => chmodSync('dist/cli.js', 0o755)) }],
+  },
   { ...common, entryPoints: ['src/sim/worker.ts'], outfile: 'dist/sim-worker.js' },
   // The virtual board's pseudo-terminal, in a process of its own (src/sim/pty-relay.ts says why).
   { ...common, entryPoints: ['src/sim/pty-relay.ts'], outfile: 'dist/pty-relay.js' },

@@ -18,7 +18,7 @@ const commands: [name: string, summary: string, load: () => Promise<Command>][] 
   ['bundle', 'write the manifest and a deterministic .tar.gz bundle of a project', () => import('./cli/bundle')],
   ['verify', 'check a tree against a manifest, naming each differing file', () => import('./cli/verify')],
   ['keygen', 'create a signing key (HMAC, Ed25519 or RSA) outside the project', () => import('./cli/keygen')],
-  ['publish', 'publish a signed release to GitHub Releases or a static-host folder', () => import('./cli/publish')],
+  ['publish', 'publish a signed release to a static-host folder, GitHub Releases or an OCI registry', () => import('./cli/publish')],
   ['releases', 'list what a release host offers per channel (static host or GitHub)', () => import('./cli/releases')],
   ['serve', 'serve a published folder over HTTP (Range, ETag, gzip) for development', () => import('./cli/serve')],
   ['info', "show a board's MicroPython, RAM, flash and release; --list the serial ports", () => import('./cli/info')],
@@ -46,6 +46,23 @@ const START = `start here:
   ota serve site --host 0.0.0.0                  the release host boards fetch from
   ota install --port <path> --config ota_config.json --key <key file>
   ota update --port <path>                       the board updates now (else when its app calls ota.update())`;
+
+/**
+ * Names other tools use for a step that has another name here (or none: a project needs no set-up),
+ * with what to run instead. Checked before the nearest-name guess, which would offer `info` for `init`.
+ */
+const NO_SETUP =
+  'a project needs no set-up here: start with ota keygen --rsa, then ota publish (ota --help, "start here")';
+const ELSEWHERE: Record<string, string> = {
+  init: NO_SETUP,
+  setup: NO_SETUP,
+  confirm: 'to keep the release a board runs: ota exec --port <path> "import ota; ota.confirm()"',
+  rollback: 'to roll a board back: ota exec --port <path> "import ota; ota.rollback()"',
+  status: 'a board: ota info --port <path>; a release host: ota releases; a fleet: ota fleet status',
+  deploy: 'to release to boards over the air: ota publish; to copy files over USB: ota push',
+  upload: 'to copy files to a board over USB: ota push; to release over the air: ota publish',
+  flash: 'to put the updater on a board: ota install; to copy files over USB: ota push',
+};
 
 /** The command a mistyped name most likely meant: a unique prefix, else the nearest within 2 edits. */
 function nearest(name: string): string | undefined {
@@ -104,6 +121,8 @@ async function main(argv: string[]): Promise<number> {
   const which = name === 'help' ? rest[0] : name;
   const entry = commands.find(([n]) => n === which);
   if (!entry) {
+    const instead = which === undefined ? undefined : ELSEWHERE[which.toLowerCase()];
+    if (instead) throw new OtaError('bad_option', `there is no "ota ${which}": ${instead}`);
     const guess = which === undefined ? undefined : nearest(which);
     throw new OtaError(
       'bad_option',

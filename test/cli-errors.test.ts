@@ -133,7 +133,7 @@ test('every command missing what it needs says so the one way, before it reads o
     [['watch'], /no board given: use --port <path>/],
     [['serve'], /which folder\?/],
     [['verify'], /usage: ota verify/],
-    [['publish'], /--target must be/],
+    [['publish'], /which --target\? folder \(--dir <out>/],
     [['sim'], /use --fs <dir>/],
     [['fleet'], /needs a subcommand/],
   ];
@@ -146,4 +146,26 @@ test('every command missing what it needs says so the one way, before it reads o
     failsWith(r, 'bad_option', fix, 2);
     assert.match(r.stderr, said, args.join(' '));
   }
+});
+
+test('every refusal a newcomer meets from a board on ota update has a fix line', async () => {
+  // The board's codes as `ota update` reports them (src/cli/update.ts explains the board's event).
+  const { fixHint, errorContext } = await import('../src/cli/common');
+  const { OtaError } = await import('../src/core/errors');
+  errorContext({ onBoard: true, commandLine: true, source: 'static', host: 'http://127.0.0.1:8080' });
+  const without = [
+    'no_updater',
+    'no_signature',
+    'sig_unknown_key',
+    'bad_signature',
+    'downgrade',
+    'no_space',
+    'expired',
+    'wrong_app',
+    'network',
+    'http_404',
+    'port_closed',
+    'port_open_failed',
+  ].filter((code) => !fixHint(new OtaError(code as never, 'the board said so')));
+  assert.deepEqual(without, [], 'codes told with no fix line');
 });

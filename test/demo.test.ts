@@ -39,6 +39,8 @@ test(
       assert.ok(fileBytes > 0 && fileBytes <= changed, `${fileBytes} B of files for a ${changed} B change`);
       assert.match(out, /app printed: Weather station: 21\.5 C\n/);
       assert.match(out, /\nNext, your own project: the "start here" steps of ota --help/);
+      // `ota` is not on PATH after `npm ci && npm run demo`: the line says how to run it from here.
+      assert.match(out, /\(from this folder:\nnpx ota --help; npm link puts ota on your PATH/);
       assert.match(out, /app printed: Weather station: 21\.5 C \/ 70\.7 F\n/);
       assert.match(out, /board files\s+all 4 release files match the manifest/);
       assert.match(out, /lib\/display\.py\s+\[#+\]/, 'progress of the delta download is shown');
@@ -73,3 +75,16 @@ test(
     }
   },
 );
+
+test("the demo's next step runs as it says: npx ota --help, in the clone, offline", () => {
+  // npm exec finds the project's own bin (package.json "bin") without asking the registry.
+  const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+  const r = spawnSync(npx, ['--no-install', 'ota', '--help'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_offline: 'true' },
+    shell: process.platform === 'win32',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\nstart here:\n {2}ota demo/);
+});

@@ -102,4 +102,11 @@ test('host: a config without "app" is bound to the project name; a set one is ke
   const a = explainBoardEvent({ code: 'wrong_app', msg: 'release is for other, this board runs app' });
   assert.deepEqual(a.fixes, ['configure', 'install']);
   assert.match(a.message, /set "app" in its configuration .* or reinstall over USB/);
+  // On the command line, its words: no editor command.
+  const cli = explainBoardEvent(
+    { code: 'wrong_app', msg: 'release is for other, this board runs app' },
+    { commandLine: true },
+  );
+  assert.match(cli.message, /set "app" in its ota_config\.json and run ota install again/);
+  assert.doesNotMatch(cli.message, /Configure Device|Install Updater/);
 });

@@ -132,7 +132,7 @@ const REFUSED: [what: string, make: (dir: string, outside: string) => void, code
       symlinkSync(join(d, 'a.py'), join(d, 'b.py'));
     },
     'unreadable',
-    /a\.py \(symlink\): ELOOP/,
+    /a\.py \(symlink\): a symlink loop \(ELOOP\)/,
   ],
   [
     'a Windows device name',

@@ -404,7 +404,7 @@ test('an unreadable file is named, not skipped', async () => {
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
     const r = ota(['manifest', '--out=-', tmp.dir, '--version', '1.0.0', '--created', CREATED], asUser);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /cannot read .*secret\.py: EACCES \[unreadable\]/);
+    assert.match(r.stderr, /cannot read .*secret\.py: permission denied \(EACCES\) \[unreadable\]/);
     if (process.getuid?.() !== 0) await rejects(hashFile(join(tmp.dir, 'secret.py')), 'unreadable');
   } finally {
     tmp.cleanup();

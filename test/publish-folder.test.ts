@@ -203,7 +203,8 @@ test('serve: Range, ETag/If-None-Match, gzip, HEAD, 404 for hidden or outside pa
   } finally {
     await server?.close();
   }
-  await assert.rejects(serveFolder(join(work, 'nope')), code('not_a_directory'));
+  await assert.rejects(serveFolder(join(work, 'nope')), code('not_found'));
+  await assert.rejects(serveFolder(join(out, 'latest.json')), code('not_a_directory'));
 });
 
 test('release notes: the changelog section of the version, in the usual heading styles', () => {

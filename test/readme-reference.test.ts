@@ -1,10 +1,12 @@
 // The README's reference and the walkthrough name only what exists, and the README names all of
 // it: every `ota` command, every VS Code command (by its palette title) and every setting. A new
 // command or setting without its README row fails here; so does a walkthrough step naming a
-// command or setting that was renamed.
+// command or setting that was renamed. Every option the README gives an `ota` command is in that
+// command's --help, and every option a --help lists is one its parser accepts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -99,8 +101,14 @@ test('the walkthrough and the welcome views name only commands, titles and setti
       assert.ok(md && existsSync(join(REPO, md)), `step ${step.id}: ${md} exists`);
       texts.push([md, readFileSync(join(REPO, md), 'utf8')]);
       for (const ev of step.completionEvents ?? [])
-        for (const ctx of ev.matchAll(/ota\.done\.(\w+)/g))
+        for (const ctx of ev.matchAll(/ota\.done\.(\w+)/g)) {
           assert.ok(ids.has(`ota.${ctx[1]}`), `step ${step.id}: ${ctx[0]} is set by a command`);
+          // Each way to tick the step is a button on it: a user with a real board picks its port.
+          assert.ok(
+            step.description.includes(`(command:ota.${ctx[1]})`),
+            `step ${step.id}: ticked by ota.${ctx[1]}, which its text offers no button for`,
+          );
+        }
     }
   const mds = readdirSync(join(REPO, 'media/walkthrough')).map((f) => `media/walkthrough/${f}`);
   assert.deepEqual(
@@ -152,4 +160,75 @@ test('every picture and file the README links to exists, and every #anchor is on
     else assert.ok(existsSync(join(REPO, link.split('#')[0]!)), `README links ${link}`);
   }
   assert.ok(anchors.has('threat-model'), 'the README has a threat model');
+});
+
+/** `ota <command> --help`, by command (the built CLI, as a user runs it). */
+const helps = new Map<string, string>();
+function helpOf(command: string): string {
+  if (!helps.has(command)) {
+    const r = spawnSync(process.execPath, [join(REPO, 'dist/cli.js'), command, '--help'], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, `ota ${command} --help: ${r.stderr}`);
+    helps.set(command, r.stdout);
+  }
+  return helps.get(command)!;
+}
+
+/** The commands `ota --help` lists. */
+function cliCommands(): string[] {
+  const r = spawnSync(process.execPath, [join(REPO, 'dist/cli.js'), '--help'], { encoding: 'utf8' });
+  return [...r.stdout.matchAll(/^ {2}([a-z]+) {2,}\S/gm)].map((m) => m[1]!);
+}
+
+test("every option the README writes after `ota <command>` is one that command's --help lists", () => {
+  const names = cliCommands();
+  const wrong: string[] = [];
+  // An `ota <command> …` run up to the end of its code span or line (a comment after # is prose).
+  for (const m of readme.matchAll(/\bota ([a-z]+)((?: [^`\n#]*)?)/g)) {
+    const [, command, rest] = m;
+    if (!names.includes(command!)) continue;
+    for (const o of rest!.matchAll(/(?:^|[\s[(|])(--[a-z][a-z0-9-]*)/g))
+      if (!new RegExp(`(^|[\\s[|(])${o[1]}(?![a-z0-9-])`).test(helpOf(command!)))
+        wrong.push(`ota ${command} ${o[1]}  (README: "${m[0].trim().slice(0, 80)}")`);
+  }
+  assert.deepEqual(
+    [...new Set(wrong)],
+    [],
+    'options the README gives a command that its --help does not list',
+  );
+});
+
+test("every option a command's --help lists is one the command accepts", async () => {
+  const run = promisify(execFile);
+  const asked: [command: string, opt: string][] = [];
+  for (const command of cliCommands()) {
+    // Its own options: all of a usage line's, and the first of an option line ("  --port <path>
+    // … (ota info --list)" names another command's option after its own).
+    for (const line of helpOf(command).split('\n')) {
+      const opts = /^\s*(usage:\s+)?ota /.test(line)
+        ? [...line.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((x) => x[1]!)
+        : [/^\s+--([a-z][a-z0-9-]*)/.exec(line)?.[1]].filter((o) => o !== undefined);
+      for (const opt of opts)
+        if (opt !== 'help' && !asked.some(([c, o]) => c === command && o === opt)) asked.push([command, opt]);
+    }
+  }
+  assert.ok(asked.length > 80, `only ${asked.length} options found: has the help layout changed?`);
+  const refused: string[] = [];
+  // A few at a time (each is a node process). `--opt x --help`: a string option takes x, a boolean
+  // one leaves it as an argument; either way only an option the parser lacks is "unknown option".
+  for (let i = 0; i < asked.length; i += 6)
+    await Promise.all(
+      asked.slice(i, i + 6).map(async ([command, opt]) => {
+        const r = await run(process.execPath, [
+          join(REPO, 'dist/cli.js'),
+          command,
+          `--${opt}`,
+          'x',
+          '--help',
+        ]).catch((err: { stderr: string }) => err);
+        if (/unknown option/.test(r.stderr)) refused.push(`ota ${command} --${opt}`);
+      }),
+    );
+  assert.deepEqual(refused.sort(), [], 'options a --help lists that the command refuses as unknown');
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OtaError } from '../src/core/errors';
 import { BoardException } from '../src/core/serial/raw-repl';
-import { explainBoardEvent, explainError, isLocalUrl } from '../src/core/user-errors';
+import { boardErrorContext, explainBoardEvent, explainError, isLocalUrl } from '../src/core/user-errors';
 
 const LOCAL = { source: 'static' as const, host: 'http://127.0.0.1:8080' };
 
@@ -33,6 +33,50 @@ describe('explainError', () => {
       /updater on this board is incomplete \(no module named 'ota\.reserved'\): install it again/,
     );
     assert.deepEqual(a.fixes, ['install', 'output']);
+  });
+
+  it('on the command line, the URL from the board config, and no editor command in the message', () => {
+    const config = Buffer.from(
+      JSON.stringify({
+        source: 'static',
+        url: 'http://127.0.0.1:8080',
+        token: 'secret',
+        wifi: { ssid: 'x', password: 'p' },
+      }),
+    );
+    const ctx = { ...boardErrorContext(config), commandLine: true };
+    assert.deepEqual(ctx, {
+      onBoard: true,
+      source: 'static',
+      host: 'http://127.0.0.1:8080',
+      commandLine: true,
+    });
+    const a = explainBoardEvent({ code: 'network', msg: '[Errno 111] ECONNREFUSED' }, ctx);
+    assert.equal(a.message, 'The board cannot reach http://127.0.0.1:8080: connection refused.');
+    assert.deepEqual(a.fixes, ['serve', 'configure', 'output']);
+    assert.deepEqual(boardErrorContext(Buffer.from(JSON.stringify({ source: 'github', repo: 'a/b' }))), {
+      onBoard: true,
+      source: 'github',
+      host: 'https://api.github.com',
+    });
+    assert.deepEqual(boardErrorContext(undefined), { onBoard: true });
+    assert.deepEqual(boardErrorContext(Buffer.from('not json')), { onBoard: true });
+  });
+
+  it('a newer release waiting behind an unconfirmed one offers to confirm it', () => {
+    const a = explainBoardEvent({
+      code: 'board_busy',
+      msg: 'state is confirm_pending: confirm or roll back first',
+    });
+    assert.equal(a.code, 'board_busy');
+    assert.match(a.message, /^A newer release waits: the release the board runs is not confirmed yet/);
+    assert.deepEqual(a.fixes, ['confirm']);
+    // Told again from its own words (the CLI explains the error it threw), it stays the same.
+    assert.deepEqual(explainError(new OtaError('board_busy', a.message)).fixes, ['confirm']);
+    // Another busy board (a command running) is not this.
+    assert.notDeepEqual(explainBoardEvent({ code: 'board_busy', msg: 'state is swapping' }).fixes, [
+      'confirm',
+    ]);
   });
 
   it('names the URL a board could not reach and offers to serve a local host', () => {

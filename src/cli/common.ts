@@ -124,7 +124,8 @@ const FIX_HINTS: Record<Fix, string | undefined> = {
   install: 'install the updater first: ota install --port <path> --config <ota_config.json>',
   serve: 'start the release host here: ota serve <folder>',
   output: undefined,
-  key: 'make a signing key: ota keygen --ed25519, then publish with --sign <key file>',
+  key: 'make a signing key: ota keygen --rsa, then publish with --sign <key file>',
+  confirm: 'ota exec --port <path> "import ota; ota.confirm()" (or ota.rollback()), then ota update again',
 };
 
 /**
@@ -137,6 +138,7 @@ const CODE_HINTS: Partial<Record<ErrorCode, string | null>> = {
   not_found: null,
   not_a_directory: null,
   credentials_missing: null,
+  rolled_back: null,
   auth_failed: 'check --user and --password or OTA_REGISTRY_TOKEN, or log in again with docker/podman',
   denied: 'the credentials may not push to this repository: check their scopes (ghcr.io: write:packages)',
   tag_exists: 'publish a new version, or pass --force to replace this one',
@@ -149,6 +151,17 @@ const CODE_HINTS: Partial<Record<ErrorCode, string | null>> = {
   key_unreadable: 'check the path; ota keygen --rsa makes a key and prints where it is',
   key_in_project: 'keep keys outside the project: ota keygen --out <file outside it>',
   no_port: 'ota info --list shows the serial ports',
+  no_signature:
+    'this board takes only signed releases: publish again with --sign <the key file ota install --key gave it>',
+  sig_unknown_key:
+    'sign with a key this board trusts, or trust this one: ota install --port <path> --config <ota_config.json> --key <key file>',
+  bad_signature: 'publish it again with --sign <key file>: a release changed after signing is refused',
+  downgrade:
+    'publish a version above the highest this board took (ota info --port <path>), or set "allow_downgrade": true in ota_config.json and ota install again',
+  no_space:
+    'ota info --port <path> shows free flash: remove files the app no longer needs, or publish a smaller release',
+  expired: 'publish the release again (a new date), or with a longer --expires-days',
+  port_closed: 'check the cable and that the board is powered, then ota info --list',
   port_open_failed: 'check --port (ota info --list), and that no other program holds the port',
   port_in_use: 'pick another port with --port',
   board_busy: 'wait for the board to finish, or reset it and try again',
@@ -171,6 +184,9 @@ export function errorContext(ctx: ErrorContext): void {
 /** The fix line for a failure, if it has one. */
 export function fixHint(err: unknown): string | undefined {
   const a = explainError(err, context);
+  // A fix the core picked for this very failure (a release waiting for ota.confirm()) beats the
+  // code's usual hint (board_busy: wait, or reset).
+  if (a.fixes.includes('confirm')) return FIX_HINTS.confirm;
   if (Object.hasOwn(CODE_HINTS, a.code)) return CODE_HINTS[a.code as ErrorCode] ?? undefined;
   return a.fixes.map((f) => FIX_HINTS[f]).find(Boolean);
 }

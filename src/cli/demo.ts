@@ -107,8 +107,10 @@ export async function run(argv: string[]): Promise<number> {
   else {
     printSummary(s, values.keep === true);
     // What a new user does next: the same steps on their own project.
-    console.log('\nNext, your own project: the "start here" steps of ota --help (or, in VS Code,');
-    console.log('Help > Get Started > Update MicroPython boards over the air).');
+    // `npm run demo` puts no `ota` on PATH: say how to run it from here, and everywhere.
+    console.log('\nNext, your own project: the "start here" steps of ota --help (from this folder:');
+    console.log('npx ota --help; npm link puts ota on your PATH, README "Install"), or in VS Code,');
+    console.log('Help > Get Started > Update MicroPython boards over the air.');
   }
   const ok =
     s.updates.every((u) => u.confirmed) &&

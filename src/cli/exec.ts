@@ -12,6 +12,7 @@ code on the board. Exit 1 when the code raises (the traceback goes to stderr).
 Code that resets the board (machine.reset(), ota.update()) is followed through
 the reset until the board is back at its prompt.
 
+  --port <path>  serial port of the board (ota info --list)
   --timeout <s>  give up when the board is silent this long (default: no limit)`;
 
 export async function run(argv: string[]): Promise<number> {

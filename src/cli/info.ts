@@ -1,4 +1,5 @@
 // `ota info`: board facts in one round trip, or the list of serial ports that look like boards.
+import { releaseNotice } from '../core/journal-states';
 import { listBoards } from '../core/serial/discover';
 import { withBoard } from './board-session';
 import { jsonOption, output, parseCommand, portOption } from './common';
@@ -16,7 +17,11 @@ export async function run(argv: string[]): Promise<number> {
   if (values.list) {
     const boards = await listBoards();
     output(values.json, boards, () => {
-      if (boards.length === 0) console.log('no serial ports found');
+      if (boards.length === 0)
+        console.log(
+          'no serial ports found: plug a board in over USB (a data cable, not a charge-only one), ' +
+            'or start a virtual one: ota sim --fs board --pty',
+        );
       for (const b of boards)
         console.log(`${b.path}\t${b.vendorId ?? '----'}:${b.productId ?? '----'}\t${b.name ?? ''}`);
     });
@@ -45,5 +50,7 @@ export async function run(argv: string[]): Promise<number> {
     `updater     ${state?.state ?? (info.otaState !== null ? 'unreadable state.json' : configured ? 'idle' : 'not installed (ota install --port <path> --config <ota_config.json>)')}`,
   );
   console.log(`features    deflate ${info.deflate ? 'yes' : 'no'}, sha1 ${info.sha1 ? 'yes' : 'no'}`);
+  const notice = releaseNotice(info.otaState, release?.version ?? null);
+  if (notice) console.log(`note        ${notice.text}`);
   return 0;
 }

@@ -6,6 +6,7 @@ import { bindApp } from '../core/board-config';
 import { readOtaConfig } from '../core/config';
 import { readTrustFile } from '../core/keys';
 import { projectName } from '../core/manifest';
+import { loopbackForBoard } from '../core/local-host';
 import { installUpdater } from '../core/serial/install';
 import { withBoard } from './board-session';
 import { jsonOption, output, parseCommand, portOption, printFileChanges } from './common';
@@ -69,9 +70,12 @@ export async function run(argv: string[]): Promise<number> {
   const checked = values.project ? bindApp(config, values.project) : config;
   if (values.key) await readTrustFile(values.key); // a key that cannot be read fails here, not on the board
   const deviceDir = values['device-dir'] ?? defaultDeviceDir();
-  const result = await withBoard(values.port, (board) =>
-    installUpdater(board, { deviceDir, config: checked, keyFile: values.key }),
-  );
+  const [result, platform] = await withBoard(values.port, async (board) => [
+    await installUpdater(board, { deviceDir, config: checked, keyFile: values.key }),
+    (await board.info()).platform,
+  ]);
+  // A real board told 127.0.0.1 asks itself for releases: the first update would fail.
+  const loopback = [checked.url, checked.api].map((u) => loopbackForBoard(u, platform)).find(Boolean);
   output(values.json, result, () => {
     printFileChanges(result);
     console.log(
@@ -83,6 +87,10 @@ export async function run(argv: string[]): Promise<number> {
       typeof checked.app === 'string'
         ? `bound to the app "${checked.app}": the board takes only its releases`
         : 'no app set: the board binds itself to the app of the first release it installs (--project <dir> binds it now)',
+    );
+    if (loopback) console.error(`ota: warning: ${loopback}`);
+    console.log(
+      `next: ota update --port ${values.port} (the board updates now; in the field, when its app calls ota.update())`,
     );
   });
   return 0;

@@ -38,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   if (algs.length !== 1)
     throw new OtaError(
       'bad_option',
-      'choose exactly one of --hmac, --ed25519 or --rsa (--help compares them)',
+      'choose exactly one of --hmac, --ed25519 or --rsa: --rsa suits most boards (--help compares them)',
     );
   const { path, keyFile } = await generateKey(algs[0], {
     name: values.name,

@@ -1,7 +1,8 @@
 // `ota publish`: builds, signs and publishes a release to GitHub Releases or a static folder.
 import { readFile } from 'node:fs/promises';
-import { OtaError } from '../core/errors';
+import { fsReason, OtaError } from '../core/errors';
 import { publishFolder } from '../core/publish/folder';
+import { parseVersion } from '../core/version';
 import { publishGitHub } from '../core/publish/github';
 import { describeExcluded } from '../core/walk';
 import { ociHelp, ociOptions, publishToOci } from './publish-oci';
@@ -30,15 +31,16 @@ file rewritten during the publish never ships with a hash that does not match.
   --token <t>              GitHub token (default: GITHUB_TOKEN)
   --base-url <url>         GitHub Enterprise API, e.g. https://ghe.example.com/api/v3
                            (default: GITHUB_API_URL, else https://api.github.com)
-  --prerelease             publish to the beta channel (default for versions like 1.2.0-rc.1)
-  --notes <text>           release notes (default: the version's section of CHANGELOG.md)
-  --notes-file <file>      release notes from a file
+  --prerelease             github, oci: publish to the beta channel (default for versions
+                           like 1.2.0-rc.1; a static host has one channel)
+  --notes <text>           github: release notes (default: the version's section of CHANGELOG.md)
+  --notes-file <file>      github: release notes from a file
   --dir <out>              folder target: the output folder
   --uota                   folder target: also write a uOTA-compatible "latest" file (implies --bundle)
   --bundle                 also publish the .tar.gz bundle
   --sign <keyfile>         sign the manifest with a key from \`ota keygen\`
   --force                  replace an already published version
-  --concurrency <n>        uploads at once (default 4)
+  --concurrency <n>        github, oci: uploads at once (default 4)
 ${releaseHelp}
 
 ${ociHelp}`;
@@ -80,6 +82,43 @@ const targets: Record<string, (a: TargetArgs) => Promise<number>> = {
     publishToOci(project, version, build, values, concurrencyOption(values)),
 };
 
+/**
+ * The options each --target reads (beside the release options, --target and --json). An option
+ * another target reads is refused rather than ignored: `--target folder --prerelease` would put a
+ * beta on the one channel a static host has, `--concurrency x` would pass unchecked.
+ */
+const TARGET_OPTIONS: Record<string, readonly string[]> = {
+  github: [
+    'repo',
+    'token',
+    'base-url',
+    'prerelease',
+    'notes',
+    'notes-file',
+    'bundle',
+    'sign',
+    'force',
+    'concurrency',
+  ],
+  folder: ['dir', 'uota', 'bundle', 'sign', 'force'],
+  oci: [...Object.keys(ociOptions), 'prerelease', 'bundle', 'sign', 'force', 'concurrency'],
+};
+
+/** Refuses an option the chosen target would not read, naming the targets that do. */
+function refuseOtherTargets(target: string, values: Values): void {
+  for (const name of Object.keys(values)) {
+    const users = Object.keys(TARGET_OPTIONS).filter((t) => TARGET_OPTIONS[t]!.includes(name));
+    if (users.length === 0 || users.includes(target)) continue;
+    if (name === 'prerelease' && target === 'folder')
+      throw new OtaError(
+        'bad_option',
+        '--prerelease: a static host has one channel (latest.json), which every board on it follows; ' +
+          'publish a beta to a folder of its own (--dir <beta folder>) that only the test boards use',
+      );
+    throw new OtaError('bad_option', `--${name} is for --target ${users.join(' or ')}, not ${target}`);
+  }
+}
+
 /** What was left out of the release and why, and where its date came from (standard error). */
 function printNotes(r: { excluded: Parameters<typeof describeExcluded>[0]; createdFrom: string }): void {
   for (const line of describeExcluded(r.excluded)) console.error(line);
@@ -92,8 +131,15 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const target = values.target === undefined ? undefined : targets[values.target];
   if (!target) {
-    throw new OtaError('bad_option', `--target must be ${Object.keys(targets).join(' or ')}`);
+    // The first publish: name the choices, the folder one first (it needs no account).
+    const said =
+      values.target === undefined ? 'which --target?' : `--target ${values.target} is unknown: use`;
+    throw new OtaError(
+      'bad_option',
+      `${said} folder (--dir <out>: a static host or ota serve), github (--repo <owner/name>) or oci (--ref <host/repo>)`,
+    );
   }
+  refuseOtherTargets(values.target!, values);
   const project = positionals[0] ?? '.';
   const outputs = values.target === 'folder' && values.dir ? [values.dir] : [];
   const { version, ...build } = await buildOptions(project, values, outputs);
@@ -118,6 +164,10 @@ async function toFolder({ project, version, build, values }: TargetArgs): Promis
       `published ${r.version} to ${r.versionDir}: ${r.files} files, ${r.bytes} bytes${r.signed ? ', signed' : ''}`,
     );
     console.log(r.latest ? `latest.json now names ${r.version}` : `latest.json left on a newer version`);
+    if (r.latest && parseVersion(r.version).prerelease.length)
+      console.error(
+        `note: ${r.version} is a prerelease, and every board on this host installs it (a static host has one channel)`,
+      );
     if (!r.signed) console.error(UNSIGNED);
   });
   return 0;
@@ -149,7 +199,7 @@ async function toGitHub({ project, version, build, values }: TargetArgs): Promis
   let notes = values.notes;
   if (values['notes-file']) {
     notes = await readFile(values['notes-file'], 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new OtaError('unreadable', `cannot read ${values['notes-file']}: ${err.code}`);
+      throw new OtaError('unreadable', `cannot read ${values['notes-file']}: ${fsReason(err)}`);
     });
   }
   const r = await publishGitHub({

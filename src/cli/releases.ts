@@ -29,6 +29,21 @@ async function query(values: {
   token?: string;
   config?: string;
 }): Promise<ReleaseQuery> {
+  // One host, and only the options it reads: a second one, or a GitHub option with a static host,
+  // would be ignored without a word.
+  const hosts = (['url', 'repo', 'config'] as const).filter((k) => values[k] !== undefined);
+  if (hosts.length > 1) throw new OtaError('bad_option', `--${hosts.join(' and --')}: name one release host`);
+  const unread = values.url
+    ? (['base-url', 'branch', 'token'] as const)
+    : values.config
+      ? (['branch'] as const)
+      : [];
+  for (const k of unread)
+    if (values[k] !== undefined)
+      throw new OtaError(
+        'bad_option',
+        `--${k} is for --repo (GitHub)${values.config ? `; with --config, the branch is ${values.config}'s` : ''}`,
+      );
   const token = values.token ?? process.env.GITHUB_TOKEN;
   const apiUrl = values['base-url'] ?? process.env.GITHUB_API_URL;
   if (values.url) return { source: 'static', url: values.url };

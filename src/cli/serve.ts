@@ -1,5 +1,7 @@
 // `ota serve`: serves a published folder over HTTP for development and demos, logging bytes sent.
 import { OtaError } from '../core/errors';
+import { boardUrl } from '../core/local-host';
+import { currentLatest } from '../core/publish/folder';
 import { serveFolder } from '../core/publish/serve';
 import { jsonOption, output, parseCommand, untilStopped } from './common';
 
@@ -39,9 +41,24 @@ export async function run(argv: string[]): Promise<number> {
         ),
       ),
   });
+  // A folder with no latest.json (the project itself, a typo) offers boards nothing: say so now.
+  const latest = await currentLatest(dir).catch(() => undefined);
+  // On every interface, the URL for a board's config is this computer's address, not 0.0.0.0.
+  const everywhere = values.host === '0.0.0.0' || values.host === '::';
+  const where = everywhere ? `${server.url}, for boards at ${boardUrl('0.0.0.0', server.port)}` : server.url;
   output(values.json, { url: server.url }, () =>
-    console.log(`serving ${dir} at ${server.url} (Ctrl-C stops)`),
+    console.log(`serving ${dir} at ${where}${latest ? `: latest.json offers ${latest}` : ''} (Ctrl-C stops)`),
   );
+  if (!latest)
+    console.error(
+      `ota: ${dir} holds no latest.json, so boards find no release here: serve the folder that ` +
+        '`ota publish --target folder --dir <folder>` wrote (serving this one as it is)',
+    );
+  if (!values.json && server.url.startsWith('http://127.'))
+    console.error(
+      'ota: on 127.0.0.1, only this computer (and the virtual board) reaches it: for boards on Wi-Fi, ' +
+        "--host 0.0.0.0 and this computer's address in their ota_config.json",
+    );
   await untilStopped(undefined);
   await server.close();
   const requests = server.requests.length;

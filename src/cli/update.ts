@@ -4,8 +4,9 @@ import { isErrorCode } from '../core/error-codes';
 import { OtaError } from '../core/errors';
 import { eventRenderer } from '../core/event-text';
 import type { OtaEvent } from '../core/events';
+import { releaseNotice } from '../core/journal-states';
 import { runUpdate } from '../core/serial/console';
-import { explainBoardEvent } from '../core/user-errors';
+import { boardErrorContext, explainBoardEvent, type ErrorContext } from '../core/user-errors';
 import { withBoard } from './board-session';
 import { errorContext, jsonOption, parseCommand, portOption } from './common';
 
@@ -34,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   const render = eventRenderer();
   const failures: OtaEvent[] = [];
   let available = false;
+  let ctx: ErrorContext = { onBoard: true, commandLine: true };
   const run = await withBoard(
     values.port,
     async (board) => {
@@ -41,7 +43,12 @@ export async function run(argv: string[]): Promise<number> {
       const onSigint = () => void board.interrupt();
       process.on('SIGINT', onSigint);
       try {
-        return await runUpdate(board, {
+        // The host the board asks, to name it when the board cannot reach it (source and URL only).
+        ctx = {
+          ...boardErrorContext(await board.read('/ota_config.json').catch(() => undefined)),
+          commandLine: true,
+        };
+        const r = await runUpdate(board, {
           event: (e) => {
             if (e.ev === 'error') failures.push(e);
             if (e.ev === 'available') available = true;
@@ -56,6 +63,10 @@ export async function run(argv: string[]): Promise<number> {
           },
           status: (m) => console.error(`ota: ${m}`),
         });
+        // Where the board stands now: an update the app has not confirmed, or a release it rolled back.
+        const info = await board.info();
+        const running = (info.versionJson as { version?: string } | null)?.version ?? null;
+        return { ...r, notice: releaseNotice(info.otaState, running) };
       } finally {
         process.off('SIGINT', onSigint);
       }
@@ -64,13 +75,17 @@ export async function run(argv: string[]): Promise<number> {
   );
   const failed = failures[0];
   if (failed) {
-    const a = explainBoardEvent(failed);
-    errorContext({ onBoard: true });
+    const a = explainBoardEvent(failed, ctx);
+    errorContext(ctx);
     throw new OtaError(isErrorCode(a.code) ? a.code : 'device_error', a.message);
   }
-  if (!values.json) {
-    if (run.reset) console.log('the board restarted into the new release');
-    else if (!available) console.log('the board is up to date');
-  }
+  const notice = run.notice;
+  // "Up to date" is untrue while the host offers a release the board rolled back and skips.
+  if (notice?.kind === 'rolled_back' && !available) throw new OtaError('rolled_back', notice.text);
+  if (values.json) return 0;
+  if (run.reset) console.log('the board restarted into the new release');
+  else if (!available) console.log('the board is up to date');
+  if (notice?.kind === 'unconfirmed')
+    console.log(`${notice.text}; to keep it now: ota exec --port ${values.port} "import ota; ota.confirm()"`);
   return 0;
 }

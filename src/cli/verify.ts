@@ -1,6 +1,6 @@
 // `ota verify`: does a tree match a manifest?
 import { readFile } from 'node:fs/promises';
-import { OtaError } from '../core/errors';
+import { fsReason, OtaError } from '../core/errors';
 import { parseManifest } from '../core/manifest';
 import { verifyTree } from '../core/verify';
 import { jsonOption, output, parseCommand } from './common';
@@ -49,14 +49,19 @@ export async function run(argv: string[]): Promise<number> {
     if (values.key) verifyOciSignature(rel, [(await readTrustFile(values.key)).entry]);
     layers = checkLayers(rel, parseManifest(bytes));
   } else {
-    if (values.key) throw new OtaError('bad_option', '--key goes with --ref');
+    for (const k of ['key', 'user', 'password'] as const)
+      if (values[k] !== undefined) throw new OtaError('bad_option', `--${k} goes with --ref`);
     const manifestPath = positionals[0];
     dir = positionals[1] ?? '.';
     if (!manifestPath) throw new OtaError('bad_option', 'usage: ota verify <manifest.json> [dir]');
     try {
       bytes = await readFile(manifestPath);
     } catch (err) {
-      throw new OtaError('unreadable', `cannot read ${manifestPath}: ${(err as NodeJS.ErrnoException).code}`);
+      const none = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new OtaError(
+        'unreadable',
+        `cannot read ${manifestPath}: ${fsReason(err)}${none ? ' (ota manifest <dir> writes <dir>/.ota/manifest.json)' : ''}`,
+      );
     }
   }
   const tree = await verifyTree(parseManifest(bytes), dir);

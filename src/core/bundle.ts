@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlib, createGzip, type Gzip } from 'node:zlib';
-import { OtaError } from './errors';
+import { fsReason, OtaError } from './errors';
 import type { ManifestBundle, ManifestFile } from './manifest-types';
 import { BLOCK, ustarHeader } from './tar';
 
@@ -138,7 +138,7 @@ async function copyChecked(abs: string, f: ManifestFile, out: ChunkWriter): Prom
   try {
     fh = await open(abs, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new OtaError('unreadable', `cannot read ${f.path}: ${(err as NodeJS.ErrnoException).code}`, {
+    throw new OtaError('unreadable', `cannot read ${f.path}: ${fsReason(err)}`, {
       cause: err,
     });
   }

@@ -138,6 +138,7 @@ export const ERROR_CODES = {
   rollout: 'The board took a signed rollout document.',
   revert: 'An aborted rollout sends the board back to the release it came from.',
   dropped: 'The board dropped oversized or malformed fleet messages.',
+  rolled_back: 'The board rolled this release back and does not install it again: publish a newer version.',
   no_rollback: 'Nothing to roll back: the release is confirmed or none is pending.',
   bad_command:
     'The fleet command is not one of check, confirm, rollback, reboot, or is meant for another board.',

@@ -17,3 +17,26 @@ export class OtaError extends Error {
     this.name = 'OtaError';
   }
 }
+
+/** Node's file-system error codes in a user's words; the code stays in brackets for a search. */
+const FS_REASONS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'it is a folder, not a file',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  ELOOP: 'a symlink loop',
+  ENAMETOOLONG: 'the name is too long',
+  EMFILE: 'too many open files',
+  EBUSY: 'the file is busy',
+};
+
+/**
+ * Why a file could not be read, for a message: `no such file or folder (ENOENT)`, not a bare
+ * `ENOENT`. Takes the error node:fs threw, or its code.
+ */
+export function fsReason(err: unknown): string {
+  const code = typeof err === 'string' ? err : (err as NodeJS.ErrnoException | undefined)?.code;
+  if (!code) return err instanceof Error ? err.message : String(err);
+  return FS_REASONS[code] ? `${FS_REASONS[code]} (${code})` : code;
+}

@@ -85,11 +85,14 @@ export function eventRenderer(now: () => number = () => Date.now()): (ev: OtaEve
             text: `manifest ${s('version')} verified${s('key') ? ` (key ${s('key')})` : ''}`,
           };
         return { level: 'info', text: `verified ${s('firmware') || s('file') || s('version')}` };
-      case 'swap':
+      case 'swap': {
+        // The board's swap event names only the version: the count is the download's (start).
+        const count = n('files') ?? (files || undefined);
         return {
           level: 'info',
-          text: `swapping in ${s('version')}: ${n('files') ?? 0} file${n('files') === 1 ? '' : 's'}`,
+          text: `swapping in ${s('version')}${count === undefined ? '' : `: ${count} file${count === 1 ? '' : 's'}`}`,
         };
+      }
       case 'done': {
         const took = started !== undefined ? ` in ${((now() - started) / 1000).toFixed(1)} s` : '';
         started = undefined;

@@ -11,7 +11,7 @@ interface EventFields {
   progress: { file: string; done: number; total: number };
   /** The manifest's signature (`manifest`, `key`), the downloaded `files`, or a `firmware` image. */
   verified: { version?: string; manifest?: boolean; key?: string | null; files?: number; firmware?: string };
-  swap: { version: string; files: number; deleted: number };
+  swap: { version: string };
   done: { version: string };
   confirm: { version: string | null };
   rollback: { version: string | null; reason: string; current?: string | null };

@@ -4,7 +4,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { OtaError } from './errors';
+import { fsReason, OtaError } from './errors';
 
 export interface FileHashes {
   size: number;
@@ -140,7 +140,7 @@ const BATCH = 16;
 
 function toHashes(absPath: string, r: WorkerResult): FileHashes {
   if (!('err' in r)) return r;
-  if (r.err === 'fs') throw new OtaError('unreadable', `cannot read ${absPath}: ${r.code}`);
+  if (r.err === 'fs') throw new OtaError('unreadable', `cannot read ${absPath}: ${fsReason(r.code)}`);
   if (r.err === 'not-regular') throw new OtaError('unreadable', `${absPath} is not a regular file`);
   throw new OtaError('file_changed', `${absPath} changed size while it was read (${r.size} -> ${r.total})`);
 }

@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, parse, relative, resolve, sep } from 'node:path';
-import { OtaError } from './errors';
+import { fsReason, OtaError } from './errors';
 import { IGNORE_FILE } from './walk';
 
 export type KeyAlg = 'hmac-sha256' | 'ed25519' | 'rsa-sha256';
@@ -176,13 +176,9 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new OtaError(
-      'key_unreadable',
-      `cannot read key file ${path}: ${(err as NodeJS.ErrnoException).code}`,
-      {
-        cause: err,
-      },
-    );
+    throw new OtaError('key_unreadable', `cannot read key file ${path}: ${fsReason(err)}`, {
+      cause: err,
+    });
   }
   let v: Record<string, unknown>;
   try {

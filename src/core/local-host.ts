@@ -42,3 +42,25 @@ export function listenPlan(url: string | undefined): { host: string; port: numbe
 export function boardUrl(host: string, port: number): string {
   return `http://${host === '0.0.0.0' ? (lanAddress() ?? '127.0.0.1') : host}:${port}`;
 }
+
+/**
+ * Why a board cannot reach `url`, or undefined: a loopback address (127.0.0.1, localhost) is the
+ * board itself, unless the board runs on this computer (the virtual board, platform "webassembly").
+ */
+export function loopbackForBoard(url: unknown, boardPlatform: string): string | undefined {
+  if (typeof url !== 'string' || boardPlatform === 'webassembly') return undefined;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const loopback = u.hostname === 'localhost' || u.hostname.startsWith('127.') || u.hostname === '[::1]';
+  if (!loopback) return undefined;
+  const lan = lanAddress();
+  const port = u.port ? `:${u.port}` : '';
+  return (
+    `${url} is the board itself on ${/^[aeiou]/.test(boardPlatform) ? 'an' : 'a'} ${boardPlatform} board, not this computer: write ` +
+    `${lan ? `http://${lan}${port}` : "this computer's LAN address"} in the config, and serve with ota serve <folder> --host 0.0.0.0`
+  );
+}

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { OtaError } from './errors';
+import { fsReason, OtaError } from './errors';
 import {
   MANIFEST_SCHEMA,
   type Manifest,
@@ -192,7 +192,7 @@ export async function readFirmware(image: string): Promise<{ entry: ManifestFirm
   try {
     data = await readFile(image);
   } catch (err) {
-    throw new OtaError('unreadable', `cannot read ${image}: ${(err as NodeJS.ErrnoException).code}`, {
+    throw new OtaError('unreadable', `cannot read ${image}: ${fsReason(err)}`, {
       cause: err,
     });
   }

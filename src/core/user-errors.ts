@@ -9,7 +9,7 @@
  */
 
 /** A fix the user can run: Configure Device, Set GitHub Token, Install Updater, Serve Releases Locally, Show Output, Create Signing Key. */
-export type Fix = 'configure' | 'token' | 'install' | 'serve' | 'output' | 'key';
+export type Fix = 'configure' | 'token' | 'install' | 'serve' | 'output' | 'key' | 'confirm';
 
 export interface Actionable {
   code: string;
@@ -23,6 +23,27 @@ export interface ErrorContext {
   host?: string;
   /** Whether the failure came from the board (its words say "the board …"). */
   onBoard?: boolean;
+  /** Told on the command line: the fix goes on its own line, so the message names no editor command. */
+  commandLine?: boolean;
+}
+
+/**
+ * The release host a board's ota_config.json names, for an error's words (never a token or a
+ * password: only source, url, api and ref are read). Undefined for bytes that are no config.
+ */
+export function boardErrorContext(configBytes: Uint8Array | undefined): ErrorContext {
+  let cfg: { source?: unknown; url?: unknown; api?: unknown; ref?: unknown };
+  try {
+    cfg = JSON.parse(new TextDecoder().decode(configBytes)) as typeof cfg;
+  } catch {
+    return { onBoard: true };
+  }
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  if (cfg.source === 'static') return { onBoard: true, source: 'static', host: str(cfg.url) };
+  if (cfg.source === 'github')
+    return { onBoard: true, source: 'github', host: str(cfg.api) ?? 'https://api.github.com' };
+  if (cfg.source === 'oci') return { onBoard: true, source: 'oci', host: str(cfg.ref) };
+  return { onBoard: true };
 }
 
 /** Errno values the board prints (lwIP numbers as MicroPython reports them) and the host's codes. */
@@ -119,11 +140,20 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
   if (TOKEN_CODES.has(code)) return { code, message: text, fixes: ['token'] };
   if (code === 'repo_not_found') return { code, message: text, fixes: ['configure', 'token'] };
   if (code === 'no_updater') return { code, message: text, fixes: ['install'] };
+  // device/ota/updater.py: a newer release waits behind the unconfirmed one the board runs.
+  if (code === 'board_busy' && /confirm_pending|is not confirmed yet/.test(text))
+    return {
+      code,
+      message:
+        'A newer release waits: the release the board runs is not confirmed yet (its app calls ' +
+        'ota.confirm() once it runs well). Confirm it, or roll it back, then update again',
+      fixes: ['confirm'],
+    };
   if (code === 'no_signing_key') return { code, message: text, fixes: ['key', 'configure'] };
   if (code === 'wrong_app')
     return {
       code,
-      message: `${text.replace(/[.\s]+$/, '')}: the board refuses another project's release, even one signed by your key. To move this board to that app on purpose, set "app" in its configuration (Configure Device) or reinstall over USB (Install Updater).`,
+      message: `${text.replace(/[.\s]+$/, '')}: the board refuses another project's release, even one signed by your key. To move this board to that app on purpose, ${ctx.commandLine ? 'set "app" in its ota_config.json and run ota install again (or ota install --project <dir>)' : 'set "app" in its configuration (Configure Device) or reinstall over USB (Install Updater)'}.`,
       fixes: ['configure', 'install'],
     };
   const words = networkWords(text);
@@ -135,8 +165,9 @@ function explain(code: string, text: string, ctx: ErrorContext): Actionable {
       ctx.host && text.includes(ctx.host)
         ? text.replace(/[.\s]+$/, '')
         : `${who} ${ctx.host ?? 'the release host'}: ${words ?? text}`;
-    const hint =
-      ctx.source === 'static' && isLocalUrl(ctx.host)
+    const hint = ctx.commandLine
+      ? '' // the fix line says it, in command-line words
+      : ctx.source === 'static' && isLocalUrl(ctx.host)
         ? ' Start the host with Serve Releases Locally.'
         : ' Check that the host is up and the URL is right.';
     return {

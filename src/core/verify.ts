@@ -1,7 +1,7 @@
 // Checks a tree against a manifest and names every difference.
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OtaError } from './errors';
+import { fsReason, OtaError } from './errors';
 import { hashFiles } from './hash';
 import type { Manifest } from './manifest-types';
 import { listProjectFiles, type WalkOptions } from './walk';
@@ -29,7 +29,7 @@ async function exists(abs: string): Promise<boolean> {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new OtaError('unreadable', `cannot read ${abs}: ${(err as NodeJS.ErrnoException).code}`, {
+    throw new OtaError('unreadable', `cannot read ${abs}: ${fsReason(err)}`, {
       cause: err,
     });
   }

@@ -7,7 +7,7 @@ import { open, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import ignore from 'ignore';
 import picomatch from 'picomatch';
-import { OtaError } from './errors';
+import { fsReason, OtaError } from './errors';
 import { checkReleasePath } from './paths';
 import { RESERVED_WHY, reservedPath } from './reserved';
 import { ustarSplit } from './tar';
@@ -201,8 +201,7 @@ export function refuseOwnBootPy(excluded: Excluded[]): void {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function fsError(err: unknown, what: string): OtaError {
-  const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
-  return new OtaError('unreadable', `cannot read ${what}: ${code}`, { cause: err });
+  return new OtaError('unreadable', `cannot read ${what}: ${fsReason(err)}`, { cause: err });
 }
 
 function isInside(root: string, p: string): boolean {

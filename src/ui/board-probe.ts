@@ -1,5 +1,6 @@
 // Reads ports and board facts through the serial core (loads serialport on first use).
 import { OtaError } from '../core/errors';
+import { releaseNotice } from '../core/journal-states';
 import { listBoards } from '../core/serial/discover';
 import type { BoardInfo, BoardProbe } from './boards';
 import type { Controller } from './controller';
@@ -49,10 +50,12 @@ export function boardProbe(ctl: Controller): BoardProbe {
           throw err;
         });
         const state = field(facts.otaState, 'state');
+        const appVersion = field(facts.versionJson, 'version');
         return {
           board: facts.machine || facts.platform,
           micropython: facts.version,
-          appVersion: field(facts.versionJson, 'version'),
+          appVersion,
+          notice: releaseNotice(facts.otaState, appVersion),
           otaState: state ?? (config ? 'idle' : 'no updater'),
           channel: channelOf(config),
           releaseRef: ociRefOf(config),

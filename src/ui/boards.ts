@@ -3,6 +3,7 @@
 // comes back under another port name (native USB after a reset) is the same board, matched by its
 // USB serial number: its node, facts and selection move to the new name. No VS Code API here, so
 // tests run it against real boards (test/devices-tree.test.ts).
+import type { releaseNotice } from '../core/journal-states';
 
 export interface BoardInfo {
   port: string;
@@ -15,6 +16,8 @@ export interface BoardInfo {
   /** An OCI board's own reference (its ota_config.json `ref`): names it for a `{device}` one. */
   releaseRef?: string;
   freeFlash?: number;
+  /** An update the app has not confirmed, or a newer release the board rolled back (core releaseNotice). */
+  notice?: ReturnType<typeof releaseNotice>;
   /** Why the board could not be read (busy, no updater, …). */
   problem?: string;
 }

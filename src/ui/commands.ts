@@ -66,6 +66,7 @@ const FIXES: Record<Fix, { label: string; command: string }> = {
   serve: { label: 'Serve Releases Locally', command: 'ota.serveReleases' },
   output: { label: 'Show Output', command: 'ota.showOutput' },
   key: { label: 'Create Signing Key', command: 'ota.createSigningKey' },
+  confirm: { label: 'Confirm Update', command: 'ota.confirmUpdate' },
 };
 
 /** Commands whose success ticks a walkthrough step (package.json walkthroughs completionEvents). */

@@ -20,7 +20,7 @@
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { OtaError } from '../errors';
+import { fsReason, OtaError } from '../errors';
 import type { BuildOptions } from '../manifest';
 import { compareVersions } from '../version';
 import type { Excluded } from '../walk';
@@ -76,16 +76,14 @@ function excludeOutput(dir: string, outDir: string, build: FolderOptions['build'
   return { ...build, exclude: [...(build?.exclude ?? []), glob] };
 }
 
-async function currentLatest(outDir: string): Promise<string | undefined> {
+/** The version a published folder's latest.json names; undefined when nothing was published there. */
+export async function currentLatest(outDir: string): Promise<string | undefined> {
   let text: string;
   try {
     text = await readFile(join(outDir, 'latest.json'), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // a first publish
-    throw new OtaError(
-      'unreadable',
-      `cannot read ${join(outDir, 'latest.json')}: ${(err as NodeJS.ErrnoException).code}`,
-    );
+    throw new OtaError('unreadable', `cannot read ${join(outDir, 'latest.json')}: ${fsReason(err)}`);
   }
   try {
     const v = (JSON.parse(text) as { version?: unknown }).version;

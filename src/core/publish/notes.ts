@@ -10,7 +10,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OtaError } from '../errors';
+import { fsReason, OtaError } from '../errors';
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -44,7 +44,7 @@ export async function readReleaseNotes(dir: string, version: string): Promise<st
     text = await readFile(join(dir, 'CHANGELOG.md'), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // caller falls back
-    throw new OtaError('unreadable', `cannot read CHANGELOG.md: ${(err as NodeJS.ErrnoException).code}`);
+    throw new OtaError('unreadable', `cannot read CHANGELOG.md: ${fsReason(err)}`);
   }
   return changelogSection(text, version);
 }

@@ -19,7 +19,7 @@ import { join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { OtaError } from '../errors';
+import { fsReason, OtaError } from '../errors';
 import { servableSegment } from './names';
 
 export interface ServedRequest {
@@ -86,10 +86,14 @@ export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise
   let root: string;
   try {
     root = await realpath(dir);
-    if (!(await stat(root)).isDirectory()) throw new Error('not a directory');
-  } catch {
-    throw new OtaError('not_a_directory', `${dir} is not a directory to serve`);
+  } catch (err) {
+    throw new OtaError(
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not_found' : 'unreadable',
+      `cannot serve ${dir}: ${fsReason(err)}. Publish a release there first: ota publish --target folder --dir ${dir}`,
+    );
   }
+  if (!(await stat(root)).isDirectory())
+    throw new OtaError('not_a_directory', `${dir} is not a directory to serve`);
   const requests: ServedRequest[] = [];
   let bytesSent = 0;
 

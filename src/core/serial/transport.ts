@@ -274,6 +274,19 @@ const binding: typeof SerialPort.binding =
       } as typeof SerialPort.binding);
 
 /**
+ * Why a port did not open, in words: serialport's binding says "Error: No such file or directory,
+ * cannot open /dev/ttyACM0" (the path is already in our message).
+ */
+function openFailure(err: Error): string {
+  const said = err.message.replace(/^Error: /, '').replace(/, cannot open .*$/, '');
+  if (/No such file or directory/i.test(said)) return 'no such port (is the board plugged in?)';
+  if (/Inappropriate ioctl|Is a directory/i.test(said)) return 'not a serial port';
+  if (/Permission denied/i.test(said))
+    return 'permission denied (on Linux, join the dialout group: sudo usermod -aG dialout $USER, then log in again)';
+  return said;
+}
+
+/**
  * Opens a board's port by name: a virtual board's in-process link ('link:…', link.ts), else a serial
  * port by path (a USB device or a pseudo-terminal).
  */
@@ -284,7 +297,7 @@ export async function openTransport(path: string, baudRate = 115200): Promise<Tr
     port.open((err) =>
       err
         ? reject(
-            new OtaError('port_open_failed', `cannot open serial port ${path}: ${err.message}`, {
+            new OtaError('port_open_failed', `cannot open serial port ${path}: ${openFailure(err)}`, {
               cause: err,
             }),
           )

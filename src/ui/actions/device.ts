@@ -87,12 +87,18 @@ export async function updateDevice(ctl: Controller, arg?: unknown): Promise<OtaE
   await checkPrerequisites(ctl, port);
   const events = await runOnBoard(ctl, port, 'Updating board', 'import ota\nota.update()');
   const done = events.find((e) => e.ev === 'done');
-  const version = ctl.boards.info(port).appVersion;
-  void vscode.window.showInformationMessage(
-    done
-      ? `Board updated to ${version ?? String(done.version ?? '')}.`
-      : `Board is up to date (${version ?? 'no release'}).`,
-  );
+  const { appVersion: version, notice } = ctl.boards.info(port);
+  // "Up to date" is untrue while the host offers a release the board rolled back and skips.
+  if (!done && notice?.kind === 'rolled_back')
+    throw new OtaError('rolled_back', `${notice.text.charAt(0).toUpperCase()}${notice.text.slice(1)}.`);
+  const said = done
+    ? `Board updated to ${version ?? String(done.version ?? '')}.`
+    : `Board is up to date (${version ?? 'no release'}).`;
+  if (notice?.kind === 'unconfirmed')
+    void vscode.window
+      .showWarningMessage(`${said} ${notice.text}.`, 'Confirm Update')
+      .then((pick) => pick && vscode.commands.executeCommand('ota.confirmUpdate', port));
+  else void vscode.window.showInformationMessage(said);
   return events;
 }
 
