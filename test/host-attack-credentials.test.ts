@@ -488,6 +488,7 @@ test('the CLI says so: `ota releases` and `ota publish` stop with the code, the 
     listed.stderr,
     /^ota: .*leads to http:\/\/127\.0\.0\.1:\d+, which is not where .* \[foreign_origin\]$/m,
   );
+  assert.match(listed.stderr, /^ {2}fix: no credential was sent: check that --url, --repo or --ref names/m);
   assert.deepEqual(evil.got, []);
 
   const plain = await ota(
@@ -499,5 +500,6 @@ test('the CLI says so: `ota releases` and `ota publish` stop with the code, the 
   );
   assert.equal(plain.status, 1, plain.stderr);
   assert.match(plain.stderr, /^ota: .*over TLS only, or to this machine.* \[token_unverified\]$/m);
+  assert.match(plain.stderr, /^ {2}fix: use an https:\/\/ address/m);
   assert.doesNotMatch(plain.stderr + plain.stdout, new RegExp(TOKEN));
 });

@@ -165,6 +165,12 @@ const CODE_HINTS: Partial<Record<ErrorCode, string | null>> = {
   port_open_failed: 'check --port (ota info --list), and that no other program holds the port',
   port_in_use: 'pick another port with --port',
   board_busy: 'wait for the board to finish, or reset it and try again',
+  foreign_origin:
+    'no credential was sent: check that --url, --repo or --ref names the host you meant, and that its answers point back at it',
+  token_unverified:
+    'use an https:// address with a certificate the client trusts: tokens and passwords go over plain HTTP to this computer only',
+  redirect_downgrade:
+    'the host sent an https:// request to http://: use the address it should be reached at over https',
   fleet_auth: 'check --user and --password (OTA_FLEET_USER, OTA_FLEET_PASSWORD)',
   fleet_down: 'check --broker (OTA_FLEET_BROKER), and that the broker is running',
   fleet_timeout: 'check --broker (OTA_FLEET_BROKER), and that the broker is running',
