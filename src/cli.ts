@@ -25,6 +25,8 @@ const commands: [name: string, summary: string, load: () => Promise<Command>][] 
   ['install', 'install the OTA updater on a board (package, config, boot.py hook)', () => import('./cli/install')],
   ['update', 'make a board check its release host and update now, following it through its reset', () => import('./cli/update')],
   ['push', 'copy a project to a board over USB, only the files that changed', () => import('./cli/push')],
+  ['confirm', 'keep the release a board runs (its ota.confirm()), so it is not rolled back', () => import('./cli/confirm').then((m) => m.confirm)],
+  ['rollback', 'return a board to its release before an unconfirmed update (its ota.rollback())', () => import('./cli/confirm').then((m) => m.rollback)],
   ['exec', 'run Python code on a board, streaming its output', () => import('./cli/exec')],
   ['watch', "stream a board's console, following it through resets (--json: OTA events)", () => import('./cli/watch')],
   ['sim', 'run a virtual MicroPython board in this terminal or on a pseudo-terminal', () => import('./cli/sim')],
@@ -56,8 +58,7 @@ const NO_SETUP =
 const ELSEWHERE: Record<string, string> = {
   init: NO_SETUP,
   setup: NO_SETUP,
-  confirm: 'to keep the release a board runs: ota exec --port <path> "import ota; ota.confirm()"',
-  rollback: 'to roll a board back: ota exec --port <path> "import ota; ota.rollback()"',
+  revert: 'to return a board to its release before an unconfirmed update: ota rollback --port <path>',
   status: 'a board: ota info --port <path>; a release host: ota releases; a fleet: ota fleet status',
   deploy: 'to release to boards over the air: ota publish; to copy files over USB: ota push',
   upload: 'to copy files to a board over USB: ota push; to release over the air: ota publish',

@@ -273,7 +273,7 @@ test(
       assert.match(first.stdout, /swapping in 1\.0\.0: 2 files\n/);
       assert.match(
         first.stdout,
-        /^1\.0\.0 runs unconfirmed: the app must call ota\.confirm\(\) .*rolls it back after a few boots.*; to keep it now: ota exec --port \S+ "import ota; ota\.confirm\(\)"\n$/m,
+        /^1\.0\.0 runs unconfirmed: the app must call ota\.confirm\(\) .*rolls it back after a few boots.*; to keep it now: ota confirm --port \S+\n$/m,
       );
       assert.match(ota(['info', '--port', port], app).stdout, /^note +1\.0\.0 runs unconfirmed/m);
 
@@ -305,9 +305,9 @@ test(
         waits.stderr,
         'ota: A newer release waits: the release the board runs is not confirmed yet (its app calls ota.confirm() ' +
           'once it runs well). Confirm it, or roll it back, then update again [board_busy]\n' +
-          '  fix: ota exec --port <path> "import ota; ota.confirm()" (or ota.rollback()), then ota update again\n',
+          '  fix: ota confirm --port <path> (or ota rollback --port <path>), then ota update again\n',
       );
-      assert.equal(ota(['exec', '--port', port, 'import ota; ota.confirm()'], app).status, 0);
+      assert.equal(ota(['confirm', '--port', port], app).status, 0);
       const now = ota(['update', '--port', port], app);
       assert.equal(now.status, 0, now.stderr);
       assert.match(now.stdout, /update 1\.0\.1 → 1\.0\.2 done/);
@@ -410,8 +410,7 @@ test('ota serve says what boards will get: the version published there, or that 
 test('names other tools use get what to run here, not the nearest name', () => {
   for (const [typed, said] of [
     ['init', /a project needs no set-up here: start with ota keygen --rsa, then ota publish/],
-    ['confirm', /ota exec --port <path> "import ota; ota\.confirm\(\)"/],
-    ['rollback', /ota exec --port <path> "import ota; ota\.rollback\(\)"/],
+    ['revert', /ota rollback --port <path>/],
     ['status', /ota info --port <path>/],
     ['deploy', /ota publish/],
   ] as const) {

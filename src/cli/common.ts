@@ -125,7 +125,7 @@ const FIX_HINTS: Record<Fix, string | undefined> = {
   serve: 'start the release host here: ota serve <folder>',
   output: undefined,
   key: 'make a signing key: ota keygen --rsa, then publish with --sign <key file>',
-  confirm: 'ota exec --port <path> "import ota; ota.confirm()" (or ota.rollback()), then ota update again',
+  confirm: 'ota confirm --port <path> (or ota rollback --port <path>), then ota update again',
 };
 
 /**

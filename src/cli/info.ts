@@ -1,5 +1,6 @@
 // `ota info`: board facts in one round trip, or the list of serial ports that look like boards.
 import { releaseNotice } from '../core/journal-states';
+import type { BoardInfo } from '../core/serial/board-info';
 import { listBoards } from '../core/serial/discover';
 import { withBoard } from './board-session';
 import { jsonOption, output, parseCommand, portOption } from './common';
@@ -27,7 +28,6 @@ export async function run(argv: string[]): Promise<number> {
     });
     return 0;
   }
-  // As the Devices view tells it: no journal yet but a config means installed and idle.
   const [info, configured] = await withBoard(
     values.port,
     async (b) =>
@@ -38,19 +38,38 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const kb = (n: number | null) => (n === null ? '?' : `${Math.round(n / 1024)} KB`);
-  const release = info.versionJson as { version?: string } | null;
-  const state = info.otaState as { state?: string } | null;
+  const lines = boardLines(info, configured);
   console.log(`MicroPython ${info.version} (${info.build}) on ${info.machine || info.platform}`);
   console.log(`RAM free    ${kb(info.memFree)} (${kb(info.memAlloc)} used)`);
   console.log(`flash free  ${kb(info.fsFree)} of ${kb(info.fsTotal)}`);
-  console.log(
-    `release     ${release?.version ?? (info.versionJson === null ? 'none' : 'unreadable version.json')}`,
-  );
-  console.log(
-    `updater     ${state?.state ?? (info.otaState !== null ? 'unreadable state.json' : configured ? 'idle' : 'not installed (ota install --port <path> --config <ota_config.json>)')}`,
-  );
+  console.log(`release     ${lines.release}`);
+  console.log(`updater     ${lines.state}`);
   console.log(`features    deflate ${info.deflate ? 'yes' : 'no'}, sha1 ${info.sha1 ? 'yes' : 'no'}`);
-  const notice = releaseNotice(info.otaState, release?.version ?? null);
-  if (notice) console.log(`note        ${notice.text}`);
+  if (lines.notice) console.log(`note        ${lines.notice}`);
   return 0;
+}
+
+/**
+ * What the board runs, in ota info's words (ota confirm and ota rollback print it too): its
+ * release, the updater's state (no journal yet but a config: installed and idle, as the Devices
+ * view tells it), and the note on an unconfirmed or rolled-back release.
+ */
+export function boardLines(
+  info: BoardInfo,
+  configured: boolean,
+): { version: string | null; release: string; state: string; notice?: string } {
+  const version = (info.versionJson as { version?: string } | null)?.version ?? null;
+  const state = (info.otaState as { state?: string } | null)?.state;
+  return {
+    version,
+    release: version ?? (info.versionJson === null ? 'none' : 'unreadable version.json'),
+    state:
+      state ??
+      (info.otaState !== null
+        ? 'unreadable state.json'
+        : configured
+          ? 'idle'
+          : 'not installed (ota install --port <path> --config <ota_config.json>)'),
+    notice: releaseNotice(info.otaState, version)?.text,
+  };
 }

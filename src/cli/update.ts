@@ -86,6 +86,6 @@ export async function run(argv: string[]): Promise<number> {
   if (run.reset) console.log('the board restarted into the new release');
   else if (!available) console.log('the board is up to date');
   if (notice?.kind === 'unconfirmed')
-    console.log(`${notice.text}; to keep it now: ota exec --port ${values.port} "import ota; ota.confirm()"`);
+    console.log(`${notice.text}; to keep it now: ota confirm --port ${values.port}`);
   return 0;
 }
