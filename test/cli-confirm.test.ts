@@ -140,7 +140,10 @@ test(
       await said(watch, /watching|Ctrl-C/i);
       const busy = ota(['confirm', '--port', port], app);
       assert.equal(busy.status, 1, busy.stdout);
-      assert.match(busy.stderr, /^ota: cannot open serial port \S+: .* \[port_open_failed\]\n/);
+      assert.match(
+        busy.stderr,
+        /^ota: cannot open serial port \S+: another program has it open \(a serial monitor, ota watch, an editor\) \[port_open_failed\]\n/,
+      );
       assert.match(busy.stderr, /\n {2}fix: .*no other program holds the port\n$/);
     } finally {
       for (const c of children) c.kill();

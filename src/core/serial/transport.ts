@@ -281,6 +281,9 @@ function openFailure(err: Error): string {
   const said = err.message.replace(/^Error: /, '').replace(/, cannot open .*$/, '');
   if (/No such file or directory/i.test(said)) return 'no such port (is the board plugged in?)';
   if (/Inappropriate ioctl|Is a directory/i.test(said)) return 'not a serial port';
+  // serialport's lock (flock): a serial monitor, an `ota watch`, the editor's extension has it open.
+  if (/Cannot lock port/i.test(said))
+    return 'another program has it open (a serial monitor, ota watch, an editor)';
   if (/Permission denied/i.test(said))
     return 'permission denied (on Linux, join the dialout group: sudo usermod -aG dialout $USER, then log in again)';
   return said;
