@@ -100,6 +100,10 @@ test(
       const first = ota(['update', '--port', port], app);
       assert.equal(first.status, 0, first.stderr);
       assert.match(first.stdout, /^1\.0\.0 runs unconfirmed: .*; to keep it now: ota confirm --port \S+\n$/m);
+      assert.match(
+        ota(['info', '--port', port], app).stdout,
+        /^note +1\.0\.0 runs unconfirmed: .*; to keep it now: ota confirm --port \S+\n/m,
+      );
       const kept = ota(['confirm', '--port', port], app);
       assert.equal(kept.status, 0, kept.stderr);
       assert.equal(kept.stdout, '1.0.0 confirmed\nrelease     1.0.0\nupdater     idle\n');

@@ -45,7 +45,8 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`release     ${lines.release}`);
   console.log(`updater     ${lines.state}`);
   console.log(`features    deflate ${info.deflate ? 'yes' : 'no'}, sha1 ${info.sha1 ? 'yes' : 'no'}`);
-  if (lines.notice) console.log(`note        ${lines.notice}`);
+  const keep = lines.unconfirmed ? `; to keep it now: ota confirm --port ${values.port}` : '';
+  if (lines.notice) console.log(`note        ${lines.notice}${keep}`);
   return 0;
 }
 
@@ -57,9 +58,10 @@ export async function run(argv: string[]): Promise<number> {
 export function boardLines(
   info: BoardInfo,
   configured: boolean,
-): { version: string | null; release: string; state: string; notice?: string } {
+): { version: string | null; release: string; state: string; notice?: string; unconfirmed: boolean } {
   const version = (info.versionJson as { version?: string } | null)?.version ?? null;
   const state = (info.otaState as { state?: string } | null)?.state;
+  const notice = releaseNotice(info.otaState, version);
   return {
     version,
     release: version ?? (info.versionJson === null ? 'none' : 'unreadable version.json'),
@@ -70,6 +72,7 @@ export function boardLines(
         : configured
           ? 'idle'
           : 'not installed (ota install --port <path> --config <ota_config.json>)'),
-    notice: releaseNotice(info.otaState, version)?.text,
+    notice: notice?.text,
+    unconfirmed: notice?.kind === 'unconfirmed',
   };
 }
