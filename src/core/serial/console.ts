@@ -132,8 +132,13 @@ export function runUpdate(board: BoardConnection, opts: RunUpdateOptions = {}): 
       });
     } catch (err) {
       // A board on native USB (ESP32-S2/S3, RP2040) drops off the bus when it resets: after
-      // the update finished, a closed port is that reset. Find it again and follow its boot.
-      if (err instanceof OtaError && err.code === 'port_closed' && events.some((e) => e.ev === 'done')) {
+      // the update finished, or a requested rollback to the older firmware image (which restarts
+      // into it), a closed port is that reset. Find it again and follow its boot.
+      if (
+        err instanceof OtaError &&
+        err.code === 'port_closed' &&
+        events.some((e) => e.ev === 'done' || e.ev === 'rollback')
+      ) {
         reset = true;
         const wait = opts.reconnectMs ?? 20_000;
         opts.status?.(`board left ${board.path} to reset; waiting up to ${Math.round(wait / 1000)} s for it`);
