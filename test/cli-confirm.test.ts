@@ -3,10 +3,12 @@
 // across the boots that would roll it back, and `ota rollback` returns the board to the release before.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startPtyBoard } from './serial-board';
 
 const CLI = join(__dirname, '..', 'dist', 'cli.js');
 
@@ -151,6 +153,44 @@ test(
       assert.match(busy.stderr, /\n {2}fix: .*no other program holds the port\n$/);
     } finally {
       for (const c of children) c.kill();
+    }
+  },
+);
+
+test(
+  "a firmware update whose image has not started yet: ota confirm says so and the board's journal keeps waiting",
+  { timeout: 60_000 },
+  async () => {
+    const vb = await startPtyBoard({ partitions: true }); // in this process: the CLI runs alongside
+    const run = async (args: string[]) =>
+      promisify(execFile)(process.execPath, [CLI, ...args], { cwd: root }).then(
+        (r) => ({ status: 0, ...r }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ ...e, status: e.code }),
+      );
+    try {
+      const cfg = join(root, 'fw_config.json');
+      writeFileSync(cfg, JSON.stringify({ source: 'static', url: 'http://127.0.0.1:9/' }));
+      assert.equal((await run(['install', '--port', vb.path, '--config', cfg])).status, 0);
+      // As journal.swap() leaves it: 2.0.0 swapped in, its image in ota_1, the bootloader still on ota_0.
+      const state = { state: 'confirm_pending', version: '2.0.0', fw: ['ota_1', 'ota_0'], boots: 0 };
+      const set = await run([
+        'exec',
+        '--port',
+        vb.path,
+        `open(".ota/state.json", "w").write('${JSON.stringify(state)}'); open("version.json", "w").write('{"version": "2.0.0"}')`,
+      ]);
+      assert.equal(set.status, 0, set.stderr);
+      const early = await run(['confirm', '--port', vb.path]);
+      assert.equal(early.status, 1, early.stdout);
+      assert.equal(
+        early.stderr,
+        "ota: 2.0.0 is not confirmed: its firmware image has not started yet (it does at the board's next reset) [board_busy]\n" +
+          '  fix: wait for the board to finish, or reset it and try again\n',
+      );
+      const info = await run(['info', '--port', vb.path]);
+      assert.match(info.stdout, /^updater +confirm_pending$/m);
+    } finally {
+      await vb.stop();
     }
   },
 );

@@ -1,5 +1,6 @@
 // `ota confirm` and `ota rollback`: the board's own ota.confirm() / ota.rollback() over USB, then
 // what it runs now. One runner for both: they differ only in the call and the words.
+import { OtaError } from '../core/errors';
 import { eventRenderer } from '../core/event-text';
 import { runUpdate } from '../core/serial/console';
 import { withBoard } from './board-session';
@@ -70,6 +71,12 @@ async function act(a: Action, argv: string[]): Promise<number> {
     ] as const;
   });
   const lines = boardLines(info, configured);
+  // journal.confirm(): a firmware update confirms only once its image runs, after the reset.
+  if (!done && a.call === 'confirm' && lines.state === 'confirm_pending')
+    throw new OtaError(
+      'board_busy',
+      `${lines.version ?? 'the update'} is not confirmed: its firmware image has not started yet (it does at the board's next reset)`,
+    );
   if (values.json) {
     console.log(JSON.stringify({ done, version: lines.version, state: lines.state }));
     return 0;
