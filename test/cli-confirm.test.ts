@@ -7,6 +7,7 @@ import { execFile, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { firstJson } from './support/cli';
 import { promisify } from 'node:util';
 import { startPtyBoard } from './serial-board';
 
@@ -20,20 +21,6 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 function ota(args: string[], cwd = root) {
   return spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
-}
-
-function firstJson<T>(child: ChildProcessWithoutNullStreams): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)) as T);
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code) => reject(new Error(`exited ${code} before its first line: ${err}`)));
-  });
 }
 
 /** Resolves once `child` has printed something to stderr matching `re`. */

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { firstJson } from './support/cli';
 
 const REPO = join(__dirname, '..');
 const CLI = join(REPO, 'dist', 'cli.js');
@@ -87,20 +88,6 @@ test('ota with no arguments shows where to start: the demo, then the flow in ord
 function startSim(fsDir: string): { child: ChildProcessWithoutNullStreams; path: Promise<string> } {
   const child = spawn(process.execPath, [CLI, 'sim', '--fs', fsDir, '--pty', '--json'], { env });
   return { child, path: firstJson<{ path: string }>(child).then((j) => j.path) };
-}
-
-function firstJson<T>(child: ChildProcessWithoutNullStreams): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)) as T);
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code) => reject(new Error(`exited ${code} before its first line: ${err}`)));
-  });
 }
 
 test(

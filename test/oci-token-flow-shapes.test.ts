@@ -6,7 +6,7 @@
 // realm over the connection it reads the registry on: one TLS connection for a check.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceTrustEntry, generateKey } from '../src/core/keys';
@@ -111,21 +111,9 @@ test("Debian's docker-registry takes a kid token and refuses one naming another 
 
 /** A board on 1.1.0 (idle checks) or 1.0.0 (`old`: an update), reading `ref` over HTTPS. */
 function newBoard(ref: string, extra: Record<string, unknown>, old = false): string {
-  const config = {
-    source: 'oci',
-    ref,
-    keys: [trust],
-    tls: { ca: 'certs/ca.pem' },
-    retries: 0,
-    timeout: 5,
-    ...extra,
-  };
-  const fsDir = old
-    ? fx.makeBoard(config, fx.APP_1_0_0, '1.0.0')
-    : fx.makeBoard(config, fx.APP_1_1_0, '1.1.0');
+  const config = { source: 'oci', ref, keys: [trust], retries: 0, timeout: 5, ...extra };
+  const fsDir = fx.makeTlsBoard(config, pki.ca.cert, old);
   cleanups.push(fsDir);
-  mkdirSync(join(fsDir, 'certs'));
-  writeFileSync(join(fsDir, 'certs', 'ca.pem'), pki.ca.cert);
   return fsDir;
 }
 

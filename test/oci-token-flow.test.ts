@@ -147,18 +147,11 @@ after(async () => {
   if (work) fx.cleanup(work, ...cleanups);
 });
 
-/**
- * A board on 1.1.0 (its checks are idle: nothing new), or on 1.0.0 (`old`: a check updates it), reading
- * `ref` over HTTPS, trusting the test CA.
- */
+/** A board on 1.1.0, or 1.0.0 (`old`), reading `ref` over HTTPS, trusting the test CA. */
 function newBoard(ref: string, extra: Record<string, unknown> = { user, password }, old = false): string {
-  const config = { source: 'oci', ref, keys: [trust], tls: { ca: 'certs/ca.pem' }, retries: 0, timeout: 5 };
-  const fsDir = old
-    ? fx.makeBoard({ ...config, ...extra }, fx.APP_1_0_0, '1.0.0')
-    : fx.makeBoard({ ...config, ...extra }, fx.APP_1_1_0, '1.1.0');
+  const config = { source: 'oci', ref, keys: [trust], retries: 0, timeout: 5, ...extra };
+  const fsDir = fx.makeTlsBoard(config, pki.ca.cert, old);
   cleanups.push(fsDir);
-  mkdirSync(join(fsDir, 'certs'));
-  writeFileSync(join(fsDir, 'certs', 'ca.pem'), pki.ca.cert);
   return fsDir;
 }
 

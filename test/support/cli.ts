@@ -2,7 +2,7 @@
 // does first) in its own process, async so servers in the test process can answer it, with a HOME
 // of the test's own and none of the machine's tokens or registry logins.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 
 export const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
@@ -59,4 +59,19 @@ export function failsWith(r: Run, code: string, fix: RegExp | null, status = 1):
   assert.match(said!, new RegExp(`^ota: .+ \\[${code}\\]$`), r.stderr);
   if (fix) assert.match(rest.join('\n'), new RegExp(`^  fix: ${fix.source}`), r.stderr);
   else assert.deepEqual(rest, [], r.stderr);
+}
+
+/** The first line `child` prints on stdout, as JSON (`ota serve --json`, `ota sim --pty --json`). */
+export function firstJson<T>(child: ChildProcessWithoutNullStreams): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)) as T);
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('exit', (code) => reject(new Error(`exited ${code} before its first line: ${err}`)));
+  });
 }

@@ -227,6 +227,18 @@ export function makeBoard(
   return fsDir;
 }
 
+/**
+ * A board on 1.1.0 (its checks are idle: nothing new), or on 1.0.0 (`old`: a check updates it), whose
+ * config is `config` trusting `caPem` (written to certs/ca.pem, named by "tls": {"ca": …}).
+ */
+export function makeTlsBoard(config: Record<string, unknown>, caPem: string | Buffer, old = false): string {
+  const withCa = { ...config, tls: { ca: 'certs/ca.pem' } };
+  const fsDir = old ? makeBoard(withCa, APP_1_0_0, '1.0.0') : makeBoard(withCa, APP_1_1_0, '1.1.0');
+  mkdirSync(join(fsDir, 'certs'));
+  writeFileSync(join(fsDir, 'certs', 'ca.pem'), caPem);
+  return fsDir;
+}
+
 /** Files that are the app's (what must equal one release or the other): all but the updater's. */
 export const NOT_APP = ['ota', '.ota', 'boot.py', 'ota_config.json', 'version.json', 'hook_ran.txt'];
 
