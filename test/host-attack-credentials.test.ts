@@ -9,14 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  githubScope,
-  githubUploadScope,
-  isLoopbackHost,
-  keepToken,
-  keptToken,
-} from '../src/core/credential-origins';
+import { githubScope, githubUploadScope, keepToken, keptToken } from '../src/core/credential-origins';
 import { etagFetch } from '../src/core/etag-fetch';
+import { isLoopbackHost } from '../src/core/local-host';
 import { OtaError } from '../src/core/errors';
 import { publishRolloutAsset, releaseExists } from '../src/core/fleet/release';
 import { createOctokit, listReleases, publishGitHub } from '../src/core/publish/github';

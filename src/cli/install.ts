@@ -75,7 +75,9 @@ export async function run(argv: string[]): Promise<number> {
     (await board.info()).platform,
   ]);
   // A real board told 127.0.0.1 asks itself for releases: the first update would fail.
-  const loopback = [checked.url, checked.api].map((u) => loopbackForBoard(u, platform)).find(Boolean);
+  const loopback = [checked.url, checked.api]
+    .map((u) => loopbackForBoard(u, platform, 'serve with ota serve <folder> --host 0.0.0.0'))
+    .find(Boolean);
   output(values.json, result, () => {
     printFileChanges(result);
     console.log(

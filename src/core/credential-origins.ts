@@ -20,12 +20,7 @@
  */
 import { OtaError } from './errors';
 import { GITHUB_API } from './github-rules';
-
-/** This machine: a credential sent here over http:// stays on it. */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
+import { isLoopbackHost } from './local-host';
 
 function parse(url: string | URL, what: string): URL {
   try {

@@ -10,6 +10,12 @@
  */
 import { networkInterfaces } from 'node:os';
 
+/** This computer's loopback (127.0.0.0/8, ::1, localhost): a credential sent here over http:// stays on it. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
 /** This computer's first non-internal IPv4 address. */
 export function lanAddress(): string | undefined {
   for (const list of Object.values(networkInterfaces()))
@@ -34,8 +40,7 @@ export function listenPlan(url: string | undefined): { host: string; port: numbe
   }
   if (u.protocol !== 'http:' || !ownAddresses().has(u.hostname)) return undefined;
   const port = Number(u.port || 80);
-  const loopback = u.hostname === 'localhost' || u.hostname.startsWith('127.') || u.hostname === '[::1]';
-  return { host: loopback ? '127.0.0.1' : '0.0.0.0', port };
+  return { host: isLoopbackHost(u.hostname) ? '127.0.0.1' : '0.0.0.0', port };
 }
 
 /** The URL a board uses for a server listening on `host`:`port`. */
@@ -46,8 +51,9 @@ export function boardUrl(host: string, port: number): string {
 /**
  * Why a board cannot reach `url`, or undefined: a loopback address (127.0.0.1, localhost) is the
  * board itself, unless the board runs on this computer (the virtual board, platform "webassembly").
+ * `serve` says, in the caller's words, how to serve releases on the network.
  */
-export function loopbackForBoard(url: unknown, boardPlatform: string): string | undefined {
+export function loopbackForBoard(url: unknown, boardPlatform: string, serve: string): string | undefined {
   if (typeof url !== 'string' || boardPlatform === 'webassembly') return undefined;
   let u: URL;
   try {
@@ -55,12 +61,11 @@ export function loopbackForBoard(url: unknown, boardPlatform: string): string | 
   } catch {
     return undefined;
   }
-  const loopback = u.hostname === 'localhost' || u.hostname.startsWith('127.') || u.hostname === '[::1]';
-  if (!loopback) return undefined;
+  if (!isLoopbackHost(u.hostname)) return undefined;
   const lan = lanAddress();
   const port = u.port ? `:${u.port}` : '';
   return (
     `${url} is the board itself on ${/^[aeiou]/.test(boardPlatform) ? 'an' : 'a'} ${boardPlatform} board, not this computer: write ` +
-    `${lan ? `http://${lan}${port}` : "this computer's LAN address"} in the config, and serve with ota serve <folder> --host 0.0.0.0`
+    `${lan ? `http://${lan}${port}` : "this computer's LAN address"} in the config, and ${serve}`
   );
 }
